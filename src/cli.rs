@@ -1,0 +1,95 @@
+//! The command line, as the design's CLI contract gives it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cattube",
+    version,
+    about = "Stand up, check and tear down a video-on-demand pipeline on AWS",
+    long_about = "Stand up, check and tear down a video-on-demand pipeline on AWS: an S3 source bucket \
+                  whose uploads are converted by MediaConvert into a destination bucket served through \
+                  CloudFront.\n\nCredentials and region come from the AWS SDK's usual chain; \
+                  AWS_ENDPOINT_URL points every client at a local emulator."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Configuration file [default: cattube.toml when present]
+    #[arg(long, global = true, env = "CATTUBE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Stack name: 1-20 of a-z, 0-9, '-' [default: cattube]
+    #[arg(long, global = true, env = "CATTUBE_STACK", value_name = "NAME")]
+    pub stack: Option<String>,
+    /// AWS region [default: the AWS SDK's (AWS_REGION, profile)]
+    #[arg(long, global = true, env = "CATTUBE_REGION", value_name = "REGION")]
+    pub region: Option<String>,
+    /// AWS shared-config profile
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// State file [default: cattube.state.json]
+    #[arg(long, global = true, env = "CATTUBE_STATE", value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Output format of the result on stdout
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
+    pub output: OutputFormat,
+    /// Never show progress lines (they are hidden anyway when stderr is not a terminal)
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    /// Say more: every change made, and what each step found
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
+    pub verbose: bool,
+    /// Say less: only errors (and the JSON document with --output json)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what `up` would do, resource by resource, with the reasons
+    Plan,
+    /// Create the stack or converge it to the wanted configuration (stages 1-7)
+    Up(UpArgs),
+    /// Check every resource: ok, missing, drifted or pending (exit 3 unless all ok)
+    Status,
+    /// Delete everything the stack created, in reverse order (stage 9)
+    Down(DownArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Do not ask: delete the stack's resources and the videos in its buckets
+    #[arg(long)]
+    pub yes: bool,
+    /// Keep both buckets and their objects
+    #[arg(long)]
+    pub keep_buckets: bool,
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Plan => "plan",
+            Command::Up(_) => "up",
+            Command::Status => "status",
+            Command::Down(_) => "down",
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! `cattube down`: stage 9. Deletes what this stack created, dependents first, and keeps
+//! what it adopted. It deletes videos, so it asks first.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+
+use cattube_stages::step::DestroyOptions;
+use cattube_stages::{Destroyed, Observation, Ownership};
+
+use crate::cli::DownArgs;
+use crate::commands::{failed_report, step_failure, Access, Session};
+use crate::config::Config;
+use crate::error::{exit, UsageError};
+use crate::plan::{walk, Direction, NodeResult};
+use crate::printer::{header, resource_lines, Action, Printer, Report, ResourceReport, Status};
+
+/// What `down` means to do with one resource, decided before anything is deleted.
+#[derive(Clone, Debug)]
+enum Intent {
+    Delete,
+    Keep(String),
+    Gone,
+}
+
+pub async fn run(
+    config: &Config,
+    args: &DownArgs,
+    printer: &Printer,
+    report: &mut Report,
+) -> anyhow::Result<u8> {
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if !args.yes && !interactive {
+        return Err(UsageError::new(
+            "down deletes the stack and the videos in its buckets: pass --yes to confirm when there is no terminal to ask on",
+        )
+        .into());
+    }
+    let session = Arc::new(Session::open(config, Access::Write, report).await?);
+    let lines = Arc::new(session.lines(printer));
+    let observations = session.observe_all(&lines).await;
+
+    let mut intents = Vec::new();
+    for (i, observation) in observations.iter().enumerate() {
+        let id = session.graph.steps()[i].id();
+        let recorded = session.state.lock().expect("state lock").get(id).cloned();
+        intents.push(match observation {
+            Err(err) => return Err(anyhow::anyhow!("{err:#}")),
+            // A record with unfinished business (a distribution being disabled) resumes.
+            Ok(Observation::Missing) if recorded.as_ref().is_some_and(|r| !r.extra.is_empty()) => {
+                Intent::Delete
+            }
+            Ok(Observation::Missing) => Intent::Gone,
+            Ok(Observation::Present(p)) => match session.ownership(id, p.tagged_ours) {
+                Ownership::Adopted => Intent::Keep("adopted: not created by this stack".into()),
+                _ => Intent::Delete,
+            },
+        });
+    }
+
+    if !args.yes {
+        confirm(&session, &intents, &config.stack)?;
+    }
+
+    let options = DestroyOptions {
+        keep_buckets: args.keep_buckets,
+        no_wait: false,
+    };
+    let intents = Arc::new(intents);
+    let results = walk(&session.graph, Direction::Reverse, |i| {
+        let (session, intents, lines, options) = (
+            session.clone(),
+            intents.clone(),
+            lines.clone(),
+            options.clone(),
+        );
+        async move {
+            let step = session.graph.steps()[i].clone();
+            let id = step.id();
+            let recorded = session.state.lock().expect("state lock").get(id).cloned();
+            let destroyed = match &intents[i] {
+                Intent::Gone => Destroyed::AlreadyGone,
+                Intent::Keep(reason) => Destroyed::Kept(reason.clone()),
+                Intent::Delete => {
+                    lines[i].working("deleting");
+                    match step
+                        .destroy(&session.ctx, recorded.as_ref(), &options)
+                        .await
+                    {
+                        Ok(destroyed) => destroyed,
+                        Err(err) => {
+                            let err = step_failure(id, err);
+                            lines[i].done("✗", &format!("failed: {}", err.root_cause()));
+                            return Err(err);
+                        }
+                    }
+                }
+            };
+            let mut state = session.state.lock().expect("state lock");
+            match &destroyed {
+                Destroyed::Deleted | Destroyed::AlreadyGone => state.set(id, None)?,
+                // An adopted resource leaves the stack; a kept one of ours stays recorded.
+                Destroyed::Kept(_)
+                    if recorded
+                        .as_ref()
+                        .is_some_and(|r| r.ownership == Ownership::Adopted) =>
+                {
+                    state.set(id, None)?
+                }
+                Destroyed::Kept(_) => {}
+                Destroyed::Pending { extra, .. } => {
+                    if let Some(mut record) = recorded.clone() {
+                        record.extra = extra.clone();
+                        state.set(id, Some(record))?;
+                    }
+                }
+            }
+            let word = match &destroyed {
+                Destroyed::Deleted => "deleted".to_string(),
+                Destroyed::AlreadyGone => "gone".to_string(),
+                Destroyed::Kept(reason) => format!("kept: {reason}"),
+                Destroyed::Pending { reason, .. } => format!("pending: {reason}"),
+            };
+            lines[i].done(
+                if matches!(destroyed, Destroyed::Kept(_)) {
+                    "·"
+                } else {
+                    "✓"
+                },
+                &word,
+            );
+            Ok((destroyed, recorded))
+        }
+    })
+    .await;
+
+    let mut failures = Vec::new();
+    for (i, result) in results.into_iter().enumerate() {
+        let step = &session.graph.steps()[i];
+        let name = session
+            .ctx
+            .names
+            .get(step.id())
+            .cloned()
+            .unwrap_or_default();
+        let line = |action, status, note: String, name: String, arn: String| ResourceReport {
+            id: step.id(),
+            stage: step.stage(),
+            name,
+            arn,
+            action,
+            status,
+            drift: Vec::new(),
+            note,
+        };
+        report.resources.push(match result {
+            NodeResult::Done((destroyed, recorded)) => {
+                let (name, arn) = recorded
+                    .map(|r| (r.name, r.arn))
+                    .unwrap_or((name, String::new()));
+                match destroyed {
+                    Destroyed::Deleted => {
+                        line(Action::Delete, Status::Missing, String::new(), name, arn)
+                    }
+                    Destroyed::AlreadyGone => {
+                        line(Action::None, Status::Missing, String::new(), name, arn)
+                    }
+                    Destroyed::Kept(reason) => line(Action::Skip, Status::Ok, reason, name, arn),
+                    Destroyed::Pending { reason, .. } => {
+                        line(Action::Delete, Status::Pending, reason, name, arn)
+                    }
+                }
+            }
+            NodeResult::Failed(err) => {
+                let line = failed_report(&session, i, &err);
+                failures.push(err);
+                line
+            }
+            NodeResult::Skipped { root } => line(
+                Action::Skip,
+                Status::Ok,
+                format!("skipped: {root} failed"),
+                name,
+                String::new(),
+            ),
+        });
+    }
+    if let Some(first) = failures.into_iter().next() {
+        return Err(first);
+    }
+    let mut state = session.state.lock().expect("state lock");
+    if state.resources().is_empty() {
+        state.remove_file()?;
+    }
+    Ok(exit::OK)
+}
+
+/// Shows what will be deleted and asks for the stack name, as the console asks for the
+/// bucket name before deleting a bucket.
+fn confirm(session: &Session, intents: &[Intent], stack: &str) -> anyhow::Result<()> {
+    let mut stderr = std::io::stderr();
+    writeln!(stderr, "cattube down will delete, in this order:")?;
+    for (i, intent) in intents.iter().enumerate().rev() {
+        let step = &session.graph.steps()[i];
+        let name = session
+            .ctx
+            .names
+            .get(step.id())
+            .map(String::as_str)
+            .unwrap_or("");
+        match intent {
+            Intent::Delete => writeln!(stderr, "  - [{:>2}] {} {name}", step.stage(), step.id())?,
+            Intent::Keep(reason) => writeln!(
+                stderr,
+                "  · [{:>2}] {} {name} (kept: {reason})",
+                step.stage(),
+                step.id()
+            )?,
+            Intent::Gone => {}
+        }
+    }
+    writeln!(
+        stderr,
+        "Every object in the stack's buckets (the videos) is deleted with them."
+    )?;
+    write!(stderr, "Type the stack name ({stack}) to confirm: ")?;
+    stderr.flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if answer.trim() != stack {
+        return Err(UsageError::new(
+            "confirmation did not match the stack name; nothing was deleted",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+pub fn text(report: &Report) -> String {
+    let mut out = header(report);
+    out.push_str(&resource_lines(report, |r| match r.action {
+        Action::Delete if r.status == Status::Pending => "pending".into(),
+        Action::Delete => "deleted".into(),
+        Action::Skip => "kept".into(),
+        _ => "gone".into(),
+    }));
+    let count = |a: Action| report.resources.iter().filter(|r| r.action == a).count();
+    if report.error.is_none() {
+        out.push_str(&format!(
+            "down: {} deleted, {} kept\n",
+            count(Action::Delete),
+            count(Action::Skip)
+        ));
+    }
+    out
+}

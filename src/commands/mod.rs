@@ -1,0 +1,239 @@
+//! One file per command. This module holds what they share: opening a session (config →
+//! state → AWS identity → resource names) and observing every resource at once.
+
+pub mod down;
+pub mod plan;
+pub mod status;
+pub mod up;
+
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use cattube_stages::aws::{self, Connection};
+use cattube_stages::naming;
+use cattube_stages::{Observation, Ownership, StackContext, StepError};
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+use crate::error::UsageError;
+use crate::plan::Graph;
+use crate::printer::{Action, Printer, ProgressLine, Report, ResourceReport, Status};
+use crate::state::State;
+
+/// Everything a command works with once configuration, state and AWS identity are known.
+pub struct Session {
+    pub ctx: Arc<StackContext>,
+    pub state: Arc<Mutex<State>>,
+    pub graph: Graph,
+}
+
+/// Whether the command writes: writers hold the state lock for the whole run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+impl Session {
+    pub async fn open(
+        config: &Config,
+        access: Access,
+        report: &mut Report,
+    ) -> anyhow::Result<Session> {
+        report.stack = Some(config.stack.clone());
+        // Local checks first: a bad state file or a held lock fails before any AWS call.
+        let mut state = State::load(&config.state_path, &config.stack)?;
+        if access == Access::Write {
+            state.lock()?;
+        }
+        let region = match &config.region {
+            Some(region) => region.clone(),
+            None => {
+                let region = aws::default_region(config.profile.as_deref()).await.ok_or_else(|| {
+                    UsageError::new(
+                        "no AWS region: pass --region, set CATTUBE_REGION or `region` in cattube.toml, \
+                         or configure the AWS SDK's (AWS_REGION or the profile's region)",
+                    )
+                })?;
+                naming::validate_region(&region)
+                    .map_err(|e| UsageError::new(format!("the AWS SDK's region '{region}' {e}")))?;
+                region
+            }
+        };
+        report.region = Some(region.clone());
+        let clients = aws::connect(&Connection {
+            region: Some(region.clone()),
+            profile: config.profile.clone(),
+        })
+        .await;
+        let account = clients
+            .account_id()
+            .await
+            .context("cannot reach AWS with these credentials")?;
+        report.account = Some(account.clone());
+        state.check_identity(&account, &region)?;
+
+        let names = naming::resolve_names(&config.stack, &account, &region, &config.names);
+        for (id, kind, _) in naming::NAMED {
+            naming::validate_name(*kind, &names[id]).map_err(|e| {
+                UsageError::new(format!(
+                    "the {id} name '{}' {e}: set a shorter stack name or `{id}` under [names] in cattube.toml",
+                    names[id]
+                ))
+            })?;
+        }
+        let ctx = StackContext::new(
+            &config.stack,
+            &account,
+            &region,
+            names,
+            &config.tags,
+            clients,
+        );
+        Ok(Session {
+            ctx: Arc::new(ctx),
+            state: Arc::new(Mutex::new(state)),
+            graph: Graph::new(cattube_stages::all_steps()),
+        })
+    }
+
+    /// One progress line per resource, in the graph's order.
+    pub fn lines(&self, printer: &Printer) -> Vec<ProgressLine> {
+        self.graph
+            .steps()
+            .iter()
+            .map(|step| printer.line(step.stage(), step.id()))
+            .collect()
+    }
+
+    /// Observes every resource in parallel: reads only, one round trip deep.
+    pub async fn observe_all(
+        &self,
+        lines: &[ProgressLine],
+    ) -> Vec<Result<Observation, Arc<anyhow::Error>>> {
+        let mut tasks = JoinSet::new();
+        for (i, step) in self.graph.steps().iter().enumerate() {
+            let (step, ctx) = (step.clone(), self.ctx.clone());
+            let recorded = self
+                .state
+                .lock()
+                .expect("state lock")
+                .get(step.id())
+                .cloned();
+            lines[i].working("checking");
+            tasks.spawn(async move { (i, step.observe(&ctx, recorded.as_ref()).await) });
+        }
+        let mut observations: Vec<Option<Result<Observation, Arc<anyhow::Error>>>> =
+            (0..self.graph.steps().len()).map(|_| None).collect();
+        while let Some(joined) = tasks.join_next().await {
+            let (i, observed) = joined.expect("observe task");
+            observations[i] =
+                Some(observed.map_err(|e| Arc::new(step_failure(self.graph.steps()[i].id(), e))));
+        }
+        observations
+            .into_iter()
+            .map(|o| o.expect("every step observed"))
+            .collect()
+    }
+
+    /// Who owns an existing resource: the state's record if there is one, otherwise its
+    /// tags (a stack whose state file was lost still recognises what it created).
+    pub fn ownership(&self, id: &str, tagged_ours: bool) -> Ownership {
+        match self
+            .state
+            .lock()
+            .expect("state lock")
+            .get(id)
+            .map(|r| r.ownership)
+        {
+            Some(Ownership::Creating) | Some(Ownership::Created) => Ownership::Created,
+            Some(Ownership::Adopted) if !tagged_ours => Ownership::Adopted,
+            _ if tagged_ours => Ownership::Created,
+            _ => Ownership::Adopted,
+        }
+    }
+}
+
+/// The report line of a resource as observed.
+pub fn observed_report(session: &Session, i: usize, observation: &Observation) -> ResourceReport {
+    let step = &session.graph.steps()[i];
+    let fallback_name = session
+        .ctx
+        .names
+        .get(step.id())
+        .cloned()
+        .unwrap_or_default();
+    match observation {
+        Observation::Missing => ResourceReport {
+            id: step.id(),
+            stage: step.stage(),
+            name: fallback_name,
+            arn: String::new(),
+            action: Action::Create,
+            status: Status::Missing,
+            drift: vec!["does not exist".into()],
+            note: String::new(),
+        },
+        Observation::Present(p) => {
+            let status = if !p.drift.is_empty() {
+                Status::Drifted
+            } else if p.pending.is_some() {
+                Status::Pending
+            } else {
+                Status::Ok
+            };
+            let mut drift: Vec<String> = p.drift.iter().map(|d| d.detail.clone()).collect();
+            if let Some(pending) = &p.pending {
+                drift.push(pending.clone());
+            }
+            let adopted = session.ownership(step.id(), p.tagged_ours) == Ownership::Adopted;
+            ResourceReport {
+                id: step.id(),
+                stage: step.stage(),
+                name: if p.name.is_empty() {
+                    fallback_name
+                } else {
+                    p.name.clone()
+                },
+                arn: p.arn.clone(),
+                action: if p.drift.is_empty() {
+                    Action::None
+                } else {
+                    Action::Update
+                },
+                status,
+                drift,
+                note: if adopted {
+                    "adopted".into()
+                } else {
+                    String::new()
+                },
+            }
+        }
+    }
+}
+
+/// The report line of a resource whose check failed.
+pub fn failed_report(session: &Session, i: usize, error: &anyhow::Error) -> ResourceReport {
+    let step = &session.graph.steps()[i];
+    ResourceReport {
+        id: step.id(),
+        stage: step.stage(),
+        name: session
+            .ctx
+            .names
+            .get(step.id())
+            .cloned()
+            .unwrap_or_default(),
+        arn: String::new(),
+        action: Action::Skip,
+        status: Status::Missing,
+        drift: Vec::new(),
+        note: format!("failed: {}", error.root_cause()),
+    }
+}
+
+/// A step's error, headed by the resource it failed on.
+pub fn step_failure(id: &str, err: StepError) -> anyhow::Error {
+    anyhow::Error::new(err).context(format!("{id} failed"))
+}

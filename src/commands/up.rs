@@ -1,0 +1,241 @@
+//! `cattube up`: create the stack or converge it. Observes everything at once, then walks
+//! the graph: a missing resource is created (its intent recorded first), a drifted one is
+//! repaired, a converged one costs no write at all.
+
+use std::sync::{Arc, Mutex};
+
+use anyhow::{anyhow, Context};
+use cattube_stages::{Observation, Ownership, Recorded};
+
+use crate::cli::UpArgs;
+use crate::commands::{failed_report, observed_report, step_failure, Access, Session};
+use crate::config::Config;
+use crate::error::exit;
+use crate::plan::{walk, Direction, NodeResult};
+use crate::printer::{
+    header, resource_lines, Action, Printer, ProgressLine, Report, ResourceReport, Status,
+};
+
+pub async fn run(
+    config: &Config,
+    _args: &UpArgs,
+    printer: &Printer,
+    report: &mut Report,
+) -> anyhow::Result<u8> {
+    let session = Arc::new(Session::open(config, Access::Write, report).await?);
+    let lines = Arc::new(session.lines(printer));
+    let observations = Arc::new(session.observe_all(&lines).await);
+    let changed = Arc::new(Mutex::new(vec![false; session.graph.steps().len()]));
+
+    let results = walk(&session.graph, Direction::Forward, |i| {
+        let (session, observations, changed, lines) = (
+            session.clone(),
+            observations.clone(),
+            changed.clone(),
+            lines.clone(),
+        );
+        async move {
+            let outcome = converge(&session, i, &observations[i], &changed, &lines[i]).await;
+            if let Err(err) = &outcome {
+                lines[i].done("✗", &format!("failed: {}", err.root_cause()));
+            }
+            outcome
+        }
+    })
+    .await;
+
+    let mut failures = Vec::new();
+    for (i, result) in results.into_iter().enumerate() {
+        match result {
+            NodeResult::Done((line, outputs, changes)) => {
+                for change in changes {
+                    printer.verbose(format!("{}: {change}", line.id));
+                }
+                for (key, value) in outputs {
+                    report.set_output(key, value);
+                }
+                report.resources.push(line);
+            }
+            NodeResult::Failed(err) => {
+                report.resources.push(failed_report(&session, i, &err));
+                failures.push(err);
+            }
+            NodeResult::Skipped { root } => {
+                let mut line = match &observations[i] {
+                    Ok(observation) => observed_report(&session, i, observation),
+                    Err(err) => failed_report(&session, i, err),
+                };
+                line.action = Action::Skip;
+                line.note = format!("skipped: {root} failed");
+                lines[i].done("-", &line.note);
+                report.resources.push(line);
+            }
+        }
+    }
+    if let Some(first) = failures.into_iter().next() {
+        return Err(first);
+    }
+    Ok(exit::OK)
+}
+
+type Converged = (ResourceReport, Vec<(&'static str, String)>, Vec<String>);
+
+async fn converge(
+    session: &Session,
+    i: usize,
+    initial: &Result<Observation, Arc<anyhow::Error>>,
+    changed: &Mutex<Vec<bool>>,
+    line: &ProgressLine,
+) -> anyhow::Result<Converged> {
+    let step = session.graph.steps()[i].clone();
+    let (id, ctx) = (step.id(), &*session.ctx);
+    let recorded = session.state.lock().expect("state lock").get(id).cloned();
+
+    // What a dependency changed may change what this step wants: look again. Otherwise the
+    // first look stands, and a converged stack is one round of reads.
+    let deps_changed = session
+        .graph
+        .deps(i)
+        .iter()
+        .any(|&j| changed.lock().expect("changed lock")[j]);
+    let observation = if deps_changed {
+        line.working("checking");
+        step.observe(ctx, recorded.as_ref())
+            .await
+            .map_err(|e| step_failure(id, e))?
+    } else {
+        initial.as_ref().map_err(|e| anyhow!("{e:#}"))?.clone()
+    };
+
+    let mut report = observed_report(session, i, &observation);
+    let save = |record: Recorded| {
+        session
+            .state
+            .lock()
+            .expect("state lock")
+            .set(id, Some(record))
+    };
+    let extra = recorded
+        .as_ref()
+        .map(|r| r.extra.clone())
+        .unwrap_or_default();
+
+    let (ownership, applied) = match &observation {
+        Observation::Missing => {
+            let name = ctx.names.get(id).cloned().unwrap_or_default();
+            save(Recorded {
+                name,
+                arn: String::new(),
+                ownership: Ownership::Creating,
+                applied_hash: String::new(),
+                extra: extra.clone(),
+            })
+            .context("recording the intent to create")?;
+            line.working("creating");
+            let applied = step
+                .apply(ctx, &observation, None)
+                .await
+                .map_err(|e| step_failure(id, e))?;
+            let ownership = if applied.adopted {
+                Ownership::Adopted
+            } else {
+                Ownership::Created
+            };
+            report.action = Action::Create;
+            report.note = if applied.adopted {
+                "adopted: it already existed".into()
+            } else {
+                String::new()
+            };
+            (ownership, Some(applied))
+        }
+        Observation::Present(present) if !present.drift.is_empty() => {
+            let ownership = session.ownership(id, present.tagged_ours);
+            line.working("updating");
+            let applied = step
+                .apply(ctx, &observation, Some(ownership))
+                .await
+                .map_err(|e| step_failure(id, e))?;
+            report.action = Action::Update;
+            report.note = format!("repaired: {}", report.drift.join("; "));
+            (ownership, Some(applied))
+        }
+        Observation::Present(present) => (session.ownership(id, present.tagged_ours), None),
+    };
+
+    let mut outputs: Vec<(&'static str, String)> = observation
+        .present()
+        .map(|p| p.outputs.clone().into_iter().collect())
+        .unwrap_or_default();
+    let changes = applied
+        .as_ref()
+        .map(|a| a.changes.clone())
+        .unwrap_or_default();
+    let present = observation.present();
+    let record = Recorded {
+        name: present
+            .map(|p| p.name.clone())
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| report.name.clone()),
+        arn: applied
+            .as_ref()
+            .map(|a| a.arn.clone())
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| report.arn.clone()),
+        ownership,
+        applied_hash: String::new(),
+        extra: applied
+            .as_ref()
+            .map(|a| a.extra.clone())
+            .filter(|e| !e.is_empty())
+            .unwrap_or(extra),
+    };
+    if let Some(applied) = &applied {
+        outputs.extend(applied.outputs.clone());
+        changed.lock().expect("changed lock")[i] = true;
+        report.status = Status::Ok;
+        report.drift.clear();
+    }
+    report.arn = record.arn.clone();
+    if ownership == Ownership::Adopted && report.note.is_empty() {
+        report.note = "adopted".into();
+    }
+    save(record).context("saving the state file")?;
+    let symbol = if report.status == Status::Pending {
+        "…"
+    } else {
+        "✓"
+    };
+    line.done(symbol, &word(&report));
+    Ok((report, outputs, changes))
+}
+
+fn word(r: &ResourceReport) -> String {
+    match (r.action, r.status) {
+        (Action::Create, _) => "created".into(),
+        (Action::Update, _) => "updated".into(),
+        (Action::Skip, _) => "skipped".into(),
+        (_, Status::Pending) => "pending".into(),
+        _ => "ok".into(),
+    }
+}
+
+pub fn text(report: &Report) -> String {
+    let mut out = header(report);
+    out.push_str(&resource_lines(report, word));
+    let count = |a: Action| report.resources.iter().filter(|r| r.action == a).count();
+    if report.error.is_none() {
+        out.push_str(&format!(
+            "up: {} created, {} updated, {} unchanged\n",
+            count(Action::Create),
+            count(Action::Update),
+            count(Action::None)
+        ));
+        for (key, value) in &report.outputs {
+            if let Some(value) = value {
+                out.push_str(&format!("  {key}: {value}\n"));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,312 @@
+//! One resolved configuration from flags, `CATTUBE_*` environment, `cattube.toml` and
+//! defaults, in that order of precedence. Everything is validated here, before the first
+//! AWS call, so bad input never changes anything.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use cattube_stages::naming;
+use serde::Deserialize;
+
+use crate::cli::GlobalArgs;
+use crate::error::UsageError;
+
+pub const DEFAULT_STACK: &str = "cattube";
+pub const DEFAULT_CONFIG: &str = "cattube.toml";
+pub const DEFAULT_STATE: &str = "cattube.state.json";
+
+/// `cattube.toml`. Every key is optional; an unknown key is an error, so a typo never
+/// silently does nothing.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct FileConfig {
+    stack: Option<String>,
+    region: Option<String>,
+    #[serde(default)]
+    names: BTreeMap<String, String>,
+    #[serde(default)]
+    job: JobConfig,
+    #[serde(default)]
+    function: FunctionConfig,
+    #[serde(default)]
+    trigger: TriggerConfig,
+    #[serde(default)]
+    cdn: CdnConfig,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct JobConfig {
+    /// The user's `job.json`, relative to the configuration file.
+    pub template: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FunctionConfig {
+    pub runtime: String,
+    pub architecture: String,
+    pub memory_mb: i64,
+    pub timeout_s: i64,
+}
+
+impl Default for FunctionConfig {
+    fn default() -> Self {
+        FunctionConfig {
+            runtime: "python3.13".into(),
+            architecture: "arm64".into(),
+            memory_mb: 256,
+            timeout_s: 60,
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TriggerConfig {
+    #[serde(default)]
+    pub suffixes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CdnConfig {
+    pub price_class: String,
+}
+
+impl Default for CdnConfig {
+    fn default() -> Self {
+        CdnConfig {
+            price_class: "PriceClass_All".into(),
+        }
+    }
+}
+
+/// The configuration every command works from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub stack: String,
+    /// `None`: the AWS SDK's default chain decides (resolved in `session`).
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub state_path: PathBuf,
+    /// `[names]` overrides, by resource id.
+    pub names: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+    // Validated now so that a bad value fails before anything is created; read by the
+    // stages that use them (the converter function, the trigger, the distribution).
+    #[allow(dead_code)]
+    pub job: JobConfig,
+    #[allow(dead_code)]
+    pub function: FunctionConfig,
+    #[allow(dead_code)]
+    pub trigger: TriggerConfig,
+    #[allow(dead_code)]
+    pub cdn: CdnConfig,
+}
+
+impl Config {
+    pub fn resolve(global: &GlobalArgs) -> Result<Config, UsageError> {
+        let (file, file_path) = load_file(global.config.as_deref())?;
+        let origin = |key: &str| match &file_path {
+            Some(path) => format!("{key} in {}", path.display()),
+            None => key.to_string(),
+        };
+
+        let (stack, stack_origin) = match (&global.stack, &file.stack) {
+            (Some(s), _) => (s.clone(), "--stack (or CATTUBE_STACK)".to_string()),
+            (None, Some(s)) => (s.clone(), origin("stack")),
+            (None, None) => (DEFAULT_STACK.to_string(), "stack".to_string()),
+        };
+        naming::validate_stack(&stack)
+            .map_err(|e| UsageError::new(format!("{stack_origin}: '{stack}' {e}")))?;
+
+        let region = match (&global.region, &file.region) {
+            (Some(r), _) => Some((r.clone(), "--region (or CATTUBE_REGION)".to_string())),
+            (None, Some(r)) => Some((r.clone(), origin("region"))),
+            (None, None) => None,
+        };
+        if let Some((region, region_origin)) = &region {
+            naming::validate_region(region)
+                .map_err(|e| UsageError::new(format!("{region_origin}: '{region}' {e}")))?;
+        }
+
+        for (id, name) in &file.names {
+            let kind = naming::kind_of(id).ok_or_else(|| {
+                let allowed: Vec<&str> = naming::NAMED.iter().map(|(id, _, _)| *id).collect();
+                UsageError::new(format!(
+                    "{}: unknown resource id '{id}'; allowed: {}",
+                    origin("[names]"),
+                    allowed.join(", ")
+                ))
+            })?;
+            naming::validate_name(kind, name).map_err(|e| {
+                UsageError::new(format!("{}: '{name}' {e}", origin(&format!("names.{id}"))))
+            })?;
+        }
+        if let (Some(source), Some(destination)) = (
+            file.names.get("source-bucket"),
+            file.names.get("destination-bucket"),
+        ) {
+            if source == destination {
+                return Err(UsageError::new(format!(
+                    "{}: the source and destination buckets must differ (both are '{source}')",
+                    origin("[names]")
+                )));
+            }
+        }
+
+        validate_tags(&file.tags)
+            .map_err(|e| UsageError::new(format!("{}: {e}", origin("[tags]"))))?;
+        validate_function(&file.function)
+            .map_err(|e| UsageError::new(format!("{}: {e}", origin("[function]"))))?;
+        validate_trigger(&file.trigger)
+            .map_err(|e| UsageError::new(format!("{}: {e}", origin("[trigger]"))))?;
+        validate_cdn(&file.cdn)
+            .map_err(|e| UsageError::new(format!("{}: {e}", origin("[cdn]"))))?;
+
+        let mut job = file.job.clone();
+        if let Some(template) = &job.template {
+            // Relative to the configuration file, as Cargo resolves paths in Cargo.toml.
+            let base = file_path
+                .as_deref()
+                .and_then(Path::parent)
+                .unwrap_or(Path::new(""));
+            let resolved = base.join(template);
+            std::fs::metadata(&resolved).map_err(|e| {
+                UsageError::new(format!(
+                    "{}: cannot read '{}': {e}",
+                    origin("job.template"),
+                    resolved.display()
+                ))
+            })?;
+            job.template = Some(resolved);
+        }
+
+        Ok(Config {
+            stack,
+            region: region.map(|(r, _)| r),
+            profile: global.profile.clone(),
+            state_path: global
+                .state
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE)),
+            names: file.names,
+            tags: file.tags,
+            job,
+            function: file.function,
+            trigger: file.trigger,
+            cdn: file.cdn,
+        })
+    }
+}
+
+/// The configuration file: `--config` must exist; the default `cattube.toml` is optional.
+fn load_file(explicit: Option<&Path>) -> Result<(FileConfig, Option<PathBuf>), UsageError> {
+    let path = match explicit {
+        Some(path) => path.to_path_buf(),
+        None if Path::new(DEFAULT_CONFIG).exists() => PathBuf::from(DEFAULT_CONFIG),
+        None => return Ok((FileConfig::default(), None)),
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| UsageError::new(format!("--config: cannot read '{}': {e}", path.display())))?;
+    let file = toml::from_str::<FileConfig>(&text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|span| text[..span.start].lines().count().max(1));
+        let at = line.map(|l| format!(" line {l}")).unwrap_or_default();
+        UsageError::new(format!(
+            "{}{at}: {}",
+            path.display(),
+            e.message().trim().replace('\n', " ")
+        ))
+    })?;
+    Ok((file, Some(path)))
+}
+
+fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), String> {
+    if tags.len() > 40 {
+        return Err(format!(
+            "at most 40 tags ({} given; cattube adds 3 of its own)",
+            tags.len()
+        ));
+    }
+    for (key, value) in tags {
+        if key.is_empty() || key.chars().count() > 128 {
+            return Err(format!("tag key '{key}' must be 1 to 128 characters"));
+        }
+        if value.chars().count() > 256 {
+            return Err(format!(
+                "the value of tag '{key}' must be at most 256 characters"
+            ));
+        }
+        if key.starts_with("aws:") || key.starts_with("cattube:") || key == "managed-by" {
+            return Err(format!(
+                "tag key '{key}' is reserved ('aws:', 'cattube:', 'managed-by')"
+            ));
+        }
+        let ok = |s: &str| {
+            s.chars()
+                .all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c))
+        };
+        if !ok(key) || !ok(value) {
+            return Err(format!(
+                "tag '{key}' may contain only letters, digits, spaces and _ . : / = + - @"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_function(function: &FunctionConfig) -> Result<(), String> {
+    const RUNTIMES: &[&str] = &["python3.13", "python3.14"];
+    if !RUNTIMES.contains(&function.runtime.as_str()) {
+        return Err(format!(
+            "runtime '{}' is not allowed; allowed: {}",
+            function.runtime,
+            RUNTIMES.join(", ")
+        ));
+    }
+    if !["arm64", "x86_64"].contains(&function.architecture.as_str()) {
+        return Err(format!(
+            "architecture '{}' is not allowed; allowed: arm64, x86_64",
+            function.architecture
+        ));
+    }
+    if !(128..=10240).contains(&function.memory_mb) {
+        return Err(format!(
+            "memory-mb {} is out of range; allowed: 128 to 10240",
+            function.memory_mb
+        ));
+    }
+    if !(1..=900).contains(&function.timeout_s) {
+        return Err(format!(
+            "timeout-s {} is out of range; allowed: 1 to 900",
+            function.timeout_s
+        ));
+    }
+    Ok(())
+}
+
+fn validate_trigger(trigger: &TriggerConfig) -> Result<(), String> {
+    for suffix in &trigger.suffixes {
+        if suffix.is_empty() || suffix.len() > 1024 {
+            return Err(format!("suffix '{suffix}' must be 1 to 1024 characters"));
+        }
+    }
+    Ok(())
+}
+
+fn validate_cdn(cdn: &CdnConfig) -> Result<(), String> {
+    const CLASSES: &[&str] = &["PriceClass_All", "PriceClass_200", "PriceClass_100"];
+    if !CLASSES.contains(&cdn.price_class.as_str()) {
+        return Err(format!(
+            "price-class '{}' is not allowed; allowed: {}",
+            cdn.price_class,
+            CLASSES.join(", ")
+        ));
+    }
+    Ok(())
+}

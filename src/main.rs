@@ -1,0 +1,110 @@
+//! cattube: stand up, check and tear down a video-on-demand pipeline on AWS.
+
+mod cli;
+mod commands;
+mod config;
+mod error;
+mod plan;
+mod printer;
+mod state;
+
+use std::process::ExitCode;
+
+use clap::error::ErrorKind;
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+use crate::error::{exit, UsageError};
+use crate::printer::{ErrorReport, Printer, Report};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return ExitCode::from(clap_error(err)),
+    };
+    let mut report = Report::new(cli.command.name());
+    let printer = Printer::new(
+        cli.global.output,
+        !cli.global.no_progress,
+        cli.global.quiet,
+        cli.global.verbose,
+    );
+    let config = match Config::resolve(&cli.global) {
+        Ok(config) => config,
+        Err(err) => {
+            report.stack = cli.global.stack.clone();
+            report.error = Some(ErrorReport {
+                message: err.to_string(),
+                causes: Vec::new(),
+            });
+            printer.finish(&report, |_| String::new());
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let result = runtime.block_on(run(&cli.command, &config, &printer, &mut report));
+    let code = match result {
+        Ok(code) => code,
+        Err(err) => {
+            report.error = Some(ErrorReport::from_error(&err));
+            if err.chain().any(|cause| cause.is::<UsageError>()) {
+                exit::USAGE
+            } else {
+                exit::FAILED
+            }
+        }
+    };
+    printer.finish(&report, |report| match &cli.command {
+        Command::Plan => commands::plan::text(report),
+        Command::Up(_) => commands::up::text(report),
+        Command::Status => commands::status::text(report),
+        Command::Down(_) => commands::down::text(report),
+    });
+    ExitCode::from(code)
+}
+
+async fn run(
+    command: &Command,
+    config: &Config,
+    printer: &Printer,
+    report: &mut Report,
+) -> anyhow::Result<u8> {
+    match command {
+        Command::Plan => commands::plan::run(config, printer, report).await,
+        Command::Up(args) => commands::up::run(config, args, printer, report).await,
+        Command::Status => commands::status::run(config, printer, report).await,
+        Command::Down(args) => commands::down::run(config, args, printer, report).await,
+    }
+}
+
+/// Help and version go to stdout with exit 0; a usage error is one line on stderr, exit 2.
+fn clap_error(err: clap::Error) -> u8 {
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = err.print();
+            exit::OK
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = err.print();
+            exit::USAGE
+        }
+        _ => {
+            let rendered = err.render().to_string();
+            let line: Vec<&str> = rendered
+                .lines()
+                .map(str::trim)
+                .filter(|l| {
+                    !l.is_empty()
+                        && !l.starts_with("For more information")
+                        && !l.starts_with("Usage:")
+                })
+                .collect();
+            eprintln!("{}", line.join(" "));
+            exit::USAGE
+        }
+    }
+}

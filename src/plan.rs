@@ -1,0 +1,286 @@
+//! The dependency graph of the stack's steps and its walk: independent steps run in
+//! parallel, a step starts once everything it waits on has finished, and a failure skips
+//! its dependents (transitively) with the root cause named. `down` walks it in reverse.
+//! Modelled on Terraform's `internal/dag/walk.go`.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use cattube_stages::Step;
+use tokio::task::JoinSet;
+
+pub struct Graph {
+    steps: Vec<Arc<dyn Step>>,
+    /// For each step, the indices of the steps it depends on.
+    deps: Vec<Vec<usize>>,
+}
+
+impl Graph {
+    /// Builds the graph; steps must come in a dependency order (each after what it needs).
+    pub fn new(steps: Vec<Box<dyn Step>>) -> Graph {
+        let steps: Vec<Arc<dyn Step>> = steps.into_iter().map(Arc::from).collect();
+        let index: HashMap<&str, usize> =
+            steps.iter().enumerate().map(|(i, s)| (s.id(), i)).collect();
+        let deps = steps
+            .iter()
+            .enumerate()
+            .map(|(i, step)| {
+                step.depends_on()
+                    .iter()
+                    .map(|dep| {
+                        let j = *index
+                            .get(dep)
+                            .unwrap_or_else(|| panic!("{} depends on unknown {dep}", step.id()));
+                        assert!(j < i, "{} must come after its dependency {dep}", step.id());
+                        j
+                    })
+                    .collect()
+            })
+            .collect();
+        Graph { steps, deps }
+    }
+
+    pub fn steps(&self) -> &[Arc<dyn Step>] {
+        &self.steps
+    }
+
+    pub fn deps(&self, i: usize) -> &[usize] {
+        &self.deps[i]
+    }
+
+    fn dependents(&self, i: usize) -> Vec<usize> {
+        (0..self.steps.len())
+            .filter(|&j| self.deps[j].contains(&i))
+            .collect()
+    }
+}
+
+/// How one node of a walk ended.
+#[derive(Debug)]
+pub enum NodeResult<T> {
+    Done(T),
+    Failed(anyhow::Error),
+    /// Not run because `root` (a step id) failed before it.
+    Skipped {
+        root: String,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Dependencies first (`up`).
+    Forward,
+    /// Dependents first (`down`).
+    Reverse,
+}
+
+/// Runs `run(i)` for every step, each once all it waits on is done.
+pub async fn walk<T, F, Fut>(graph: &Graph, direction: Direction, run: F) -> Vec<NodeResult<T>>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = anyhow::Result<T>> + Send + 'static,
+{
+    let n = graph.steps.len();
+    let waits_on: Vec<Vec<usize>> = match direction {
+        Direction::Forward => graph.deps.clone(),
+        Direction::Reverse => (0..n).map(|i| graph.dependents(i)).collect(),
+    };
+    let mut results: Vec<Option<NodeResult<T>>> = (0..n).map(|_| None).collect();
+    let mut started = vec![false; n];
+    let mut running = JoinSet::new();
+
+    loop {
+        // Start (or skip) everything that is ready; skipping can make more ready.
+        let mut progressed = true;
+        while progressed {
+            progressed = false;
+            for i in 0..n {
+                if started[i] || !waits_on[i].iter().all(|&j| results[j].is_some()) {
+                    continue;
+                }
+                started[i] = true;
+                progressed = true;
+                let blocked = waits_on[i].iter().find_map(|&j| match &results[j] {
+                    Some(NodeResult::Failed(_)) => Some(graph.steps[j].id().to_string()),
+                    Some(NodeResult::Skipped { root }) => Some(root.clone()),
+                    _ => None,
+                });
+                match blocked {
+                    Some(root) => results[i] = Some(NodeResult::Skipped { root }),
+                    None => {
+                        let task = run(i);
+                        running.spawn(async move { (i, task.await) });
+                    }
+                }
+            }
+        }
+        match running.join_next().await {
+            Some(Ok((i, result))) => {
+                results[i] = Some(match result {
+                    Ok(value) => NodeResult::Done(value),
+                    Err(err) => NodeResult::Failed(err),
+                });
+            }
+            Some(Err(join_error)) => std::panic::resume_unwind(join_error.into_panic()),
+            None => break,
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.expect("every node ends"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_trait_free::*;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    /// A step that only has an id and dependencies, for testing the walk.
+    mod async_trait_free {
+        use cattube_stages::step::{
+            Applied, DestroyOptions, Destroyed, Observation, Ownership, Recorded, Step,
+        };
+        use cattube_stages::{StackContext, StepError};
+
+        pub struct Node(pub &'static str, pub &'static [&'static str]);
+
+        #[async_trait::async_trait]
+        impl Step for Node {
+            fn id(&self) -> &'static str {
+                self.0
+            }
+            fn stage(&self) -> &'static str {
+                "0"
+            }
+            fn depends_on(&self) -> &'static [&'static str] {
+                self.1
+            }
+            async fn observe(
+                &self,
+                _: &StackContext,
+                _: Option<&Recorded>,
+            ) -> Result<Observation, StepError> {
+                unreachable!()
+            }
+            async fn apply(
+                &self,
+                _: &StackContext,
+                _: &Observation,
+                _: Option<Ownership>,
+            ) -> Result<Applied, StepError> {
+                unreachable!()
+            }
+            async fn destroy(
+                &self,
+                _: &StackContext,
+                _: Option<&Recorded>,
+                _: &DestroyOptions,
+            ) -> Result<Destroyed, StepError> {
+                unreachable!()
+            }
+        }
+    }
+
+    fn graph() -> Graph {
+        Graph::new(vec![
+            Box::new(Node("a", &[])),
+            Box::new(Node("b", &[])),
+            Box::new(Node("c", &["a"])),
+            Box::new(Node("d", &["c", "b"])),
+            Box::new(Node("e", &["b"])),
+        ])
+    }
+
+    #[tokio::test]
+    async fn independent_steps_run_in_parallel_and_order_is_kept() {
+        let graph = graph();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let ids: Vec<&'static str> = graph.steps().iter().map(|s| s.id()).collect();
+        let results = walk(&graph, Direction::Forward, |i| {
+            let (log, id) = (log.clone(), ids[i]);
+            async move {
+                log.lock().unwrap().push(format!("start {id}"));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                log.lock().unwrap().push(format!("end {id}"));
+                Ok(id)
+            }
+        })
+        .await;
+        assert!(results.iter().all(|r| matches!(r, NodeResult::Done(_))));
+        let log = log.lock().unwrap().clone();
+        let pos = |s: &str| log.iter().position(|l| l == s).unwrap();
+        // a and b start before either ends: parallel.
+        assert!(pos("start b") < pos("end a"));
+        assert!(pos("end a") < pos("start c"));
+        assert!(pos("end c") < pos("start d") && pos("end b") < pos("start d"));
+    }
+
+    #[tokio::test]
+    async fn failure_skips_dependents_with_root_cause() {
+        let graph = graph();
+        let ids: Vec<&'static str> = graph.steps().iter().map(|s| s.id()).collect();
+        let results = walk(&graph, Direction::Forward, |i| {
+            let id = ids[i];
+            async move {
+                if id == "a" {
+                    anyhow::bail!("boom")
+                }
+                Ok(id)
+            }
+        })
+        .await;
+        assert!(matches!(&results[0], NodeResult::Failed(e) if e.to_string() == "boom"));
+        assert!(matches!(&results[1], NodeResult::Done("b")));
+        assert!(matches!(&results[2], NodeResult::Skipped { root } if root == "a"));
+        assert!(matches!(&results[3], NodeResult::Skipped { root } if root == "a"));
+        assert!(matches!(&results[4], NodeResult::Done("e")));
+    }
+
+    #[tokio::test]
+    async fn reverse_walk_runs_dependents_first() {
+        let graph = graph();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let ids: Vec<&'static str> = graph.steps().iter().map(|s| s.id()).collect();
+        walk(&graph, Direction::Reverse, |i| {
+            let (order, id) = (order.clone(), ids[i]);
+            async move {
+                order.lock().unwrap().push(id);
+                Ok(())
+            }
+        })
+        .await;
+        let order = order.lock().unwrap().clone();
+        let pos = |s: &str| order.iter().position(|l| *l == s).unwrap();
+        assert!(pos("d") < pos("c") && pos("c") < pos("a"));
+        assert!(pos("d") < pos("b") && pos("e") < pos("b"));
+    }
+
+    #[tokio::test]
+    async fn reverse_failure_keeps_what_the_failed_step_needs() {
+        let graph = graph();
+        let ids: Vec<&'static str> = graph.steps().iter().map(|s| s.id()).collect();
+        let results = walk(&graph, Direction::Reverse, |i| {
+            let id = ids[i];
+            async move {
+                if id == "d" {
+                    anyhow::bail!("in use")
+                }
+                Ok(id)
+            }
+        })
+        .await;
+        // d still needs c, b and (through c) a: none of them may be deleted.
+        for i in [0, 1, 2] {
+            assert!(
+                matches!(&results[i], NodeResult::Skipped { root } if root == "d"),
+                "{i}"
+            );
+        }
+        assert!(matches!(&results[4], NodeResult::Done("e")));
+    }
+}

@@ -1,0 +1,237 @@
+//! Everything cattube prints. Progress lines go to stderr and only to a terminal; the
+//! result goes to stdout, as a short text summary or as exactly one JSON document.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::cli::OutputFormat;
+
+/// The keys of `outputs` in the JSON document, always present (null until known).
+pub const OUTPUT_KEYS: &[&str] = &[
+    "source_bucket",
+    "destination_bucket",
+    "queue_arn",
+    "job_template",
+    "function_arn",
+    "distribution_id",
+    "distribution_domain",
+    "distribution_status",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    None,
+    Delete,
+    Skip,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Missing,
+    Drifted,
+    Pending,
+}
+
+/// One resource in the result.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceReport {
+    pub id: &'static str,
+    pub stage: &'static str,
+    pub name: String,
+    pub arn: String,
+    pub action: Action,
+    pub status: Status,
+    pub drift: Vec<String>,
+    /// What happened, for the text summary ("created", "kept: adopted", the error…).
+    #[serde(skip)]
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorReport {
+    pub message: String,
+    pub causes: Vec<String>,
+}
+
+impl ErrorReport {
+    pub fn from_error(err: &anyhow::Error) -> ErrorReport {
+        ErrorReport {
+            message: err.to_string(),
+            causes: err.chain().skip(1).map(|c| c.to_string()).collect(),
+        }
+    }
+}
+
+/// The JSON document of the CLI contract.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub command: &'static str,
+    pub stack: Option<String>,
+    pub region: Option<String>,
+    pub account: Option<String>,
+    pub resources: Vec<ResourceReport>,
+    pub outputs: BTreeMap<&'static str, Option<String>>,
+    pub error: Option<ErrorReport>,
+}
+
+impl Report {
+    pub fn new(command: &'static str) -> Report {
+        Report {
+            command,
+            stack: None,
+            region: None,
+            account: None,
+            resources: Vec::new(),
+            outputs: OUTPUT_KEYS.iter().map(|k| (*k, None)).collect(),
+            error: None,
+        }
+    }
+
+    pub fn set_output(&mut self, key: &'static str, value: String) {
+        if let Some(slot) = self.outputs.get_mut(key) {
+            *slot = Some(value);
+        }
+    }
+}
+
+pub struct Printer {
+    format: OutputFormat,
+    quiet: bool,
+    verbose: bool,
+    progress: MultiProgress,
+}
+
+/// One resource's progress line: stage, id, a spinner while working, then the result.
+pub struct ProgressLine {
+    bar: ProgressBar,
+    label: String,
+}
+
+impl Printer {
+    pub fn new(format: OutputFormat, progress: bool, quiet: bool, verbose: bool) -> Printer {
+        let visible = progress && std::io::stderr().is_terminal();
+        let target = if visible {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        Printer {
+            format,
+            quiet,
+            verbose,
+            progress: MultiProgress::with_draw_target(target),
+        }
+    }
+
+    pub fn line(&self, stage: &str, id: &str) -> ProgressLine {
+        let bar = self.progress.add(ProgressBar::new_spinner());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {prefix} {wide_msg}").expect("valid template"),
+        );
+        let label = format!("[{stage:>2}] {id:<26}");
+        bar.set_prefix(label.clone());
+        bar.enable_steady_tick(Duration::from_millis(100));
+        ProgressLine { bar, label }
+    }
+
+    /// A detail line for `-v`, on stderr, that does not break the progress lines.
+    pub fn verbose(&self, message: impl AsRef<str>) {
+        if self.verbose {
+            let _ = self.progress.println(message.as_ref());
+            if self.progress.is_hidden() {
+                eprintln!("{}", message.as_ref());
+            }
+        }
+    }
+
+    pub fn json(&self) -> bool {
+        self.format == OutputFormat::Json
+    }
+
+    /// Prints the result: the JSON document, or the text summary built by the command.
+    pub fn finish(&self, report: &Report, text: impl FnOnce(&Report) -> String) {
+        let _ = self.progress.clear();
+        if self.json() {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(report).expect("the report serialises")
+            );
+        } else if !self.quiet {
+            print!("{}", text(report));
+        }
+        if let Some(error) = &report.error {
+            eprint!("{}", render_error(error));
+        }
+    }
+}
+
+impl ProgressLine {
+    pub fn working(&self, what: &str) {
+        self.bar.set_message(format!("{what}…"));
+    }
+
+    pub fn done(&self, symbol: &str, result: &str) {
+        self.bar.set_style(
+            ProgressStyle::with_template("{prefix} {wide_msg}").expect("valid template"),
+        );
+        self.bar.finish_with_message(result.to_string());
+        self.bar.set_prefix(format!("{symbol} {}", self.label));
+    }
+}
+
+/// `error: …` then one `Caused by: …` line per cause, as uv prints its errors.
+pub fn render_error(error: &ErrorReport) -> String {
+    let mut out = format!("error: {}\n", error.message);
+    for cause in &error.causes {
+        out.push_str(&format!("  Caused by: {cause}\n"));
+    }
+    out
+}
+
+/// The common part of every text summary: one line per resource.
+pub fn resource_lines(report: &Report, word: impl Fn(&ResourceReport) -> String) -> String {
+    let mut out = String::new();
+    for r in &report.resources {
+        let name = if r.name.is_empty() {
+            "-"
+        } else {
+            r.name.as_str()
+        };
+        out.push_str(&format!(
+            "  {:<9} [{:>2}] {:<26} {name}",
+            word(r),
+            r.stage,
+            r.id
+        ));
+        if !r.note.is_empty() {
+            out.push_str(&format!("  ({})", r.note));
+        }
+        out.push('\n');
+        for drift in &r.drift {
+            out.push_str(&format!("{:>18}- {drift}\n", ""));
+        }
+    }
+    out
+}
+
+/// The header line of a text summary (nothing when the run stopped before AWS was reached).
+pub fn header(report: &Report) -> String {
+    if report.account.is_none() {
+        return String::new();
+    }
+    format!(
+        "stack {} in {} (account {})\n",
+        report.stack.as_deref().unwrap_or("?"),
+        report.region.as_deref().unwrap_or("?"),
+        report.account.as_deref().unwrap_or("?")
+    )
+}

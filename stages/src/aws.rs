@@ -1,0 +1,63 @@
+//! The AWS client bundle: one SDK configuration from the default chain, one client per
+//! service, and the account the credentials belong to.
+
+use aws_config::{BehaviorVersion, Region};
+
+use crate::error::AwsContext;
+use crate::{Clients, StepError};
+
+/// Where and as whom to talk to AWS. `None` leaves the choice to the SDK's default chain
+/// (environment, shared config and credentials files, SSO, container and instance roles).
+#[derive(Clone, Debug, Default)]
+pub struct Connection {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+}
+
+/// The region the SDK's default chain resolves when cattube is given none.
+pub async fn default_region(profile: Option<&str>) -> Option<String> {
+    let mut chain = aws_config::default_provider::region::DefaultRegionChain::builder();
+    if let Some(profile) = profile {
+        chain = chain.profile_name(profile);
+    }
+    chain.build().region().await.map(|r| r.to_string())
+}
+
+/// Builds the clients. `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>` are honoured by
+/// the SDK itself; S3 then needs path-style addressing, since a local endpoint has no
+/// per-bucket host names.
+pub async fn connect(connection: &Connection) -> Clients {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5));
+    if let Some(region) = &connection.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(profile) = &connection.profile {
+        loader = loader.profile_name(profile);
+    }
+    let sdk = loader.load().await;
+    let endpoint_overridden = sdk.endpoint_url().is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
+    let s3 = aws_sdk_s3::config::Builder::from(&sdk)
+        .force_path_style(endpoint_overridden)
+        .build();
+    Clients {
+        s3: aws_sdk_s3::Client::from_conf(s3),
+        sts: aws_sdk_sts::Client::new(&sdk),
+    }
+}
+
+impl Clients {
+    /// The account the credentials belong to (STS GetCallerIdentity).
+    pub async fn account_id(&self) -> Result<String, StepError> {
+        let identity = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .context(|| "finding the AWS account (sts:GetCallerIdentity)".to_string())?;
+        identity
+            .account
+            .ok_or_else(|| StepError::msg("sts:GetCallerIdentity returned no account"))
+    }
+}

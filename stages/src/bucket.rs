@@ -1,0 +1,660 @@
+//! What stages 1 and 2 share: an S3 bucket with the settings a security reviewer signs off
+//! (all public access blocked, default encryption, bucket-owner-enforced ownership, TLS
+//! only, the stack's tags). The tutorial leaves all of these at the console's defaults.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, ObjectOwnership,
+    OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging,
+};
+use aws_sdk_s3::Client;
+
+use crate::error::{error_code, AwsContext, AwsError};
+use crate::step::{
+    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded,
+};
+use crate::{policy, StackContext, StepError};
+
+const DRIFT_PUBLIC_ACCESS: &str = "public-access-block";
+const DRIFT_ENCRYPTION: &str = "encryption";
+const DRIFT_OWNERSHIP: &str = "ownership";
+const DRIFT_TLS: &str = "tls-policy";
+const DRIFT_TAGS: &str = "tags";
+
+/// The per-bucket facts that differ between stage 1 and stage 2.
+pub(crate) struct BucketSpec {
+    pub id: &'static str,
+    /// The output key under which the bucket name is published (`source_bucket`…).
+    pub output: &'static str,
+}
+
+fn bucket_arn(ctx: &StackContext, name: &str) -> String {
+    format!("arn:{}:s3:::{name}", ctx.partition())
+}
+
+/// An S3 "not found" answer for one of the bucket's sub-resources.
+fn absent<E: aws_sdk_s3::error::ProvideErrorMetadata, R>(
+    err: &SdkError<E, R>,
+    codes: &[&str],
+) -> bool {
+    error_code(err).is_some_and(|code| codes.contains(&code))
+}
+
+fn http_status<E>(err: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> Option<u16> {
+    err.raw_response().map(|r| r.status().as_u16())
+}
+
+// ---------------------------------------------------------------------------------------
+// observe
+
+pub(crate) async fn observe(
+    ctx: &StackContext,
+    spec: &BucketSpec,
+    recorded: Option<&Recorded>,
+) -> Result<Observation, StepError> {
+    let s3 = &ctx.clients.s3;
+    let name = ctx.name(spec.id);
+    let doing = |what: &str| format!("reading the {what} of bucket {name}");
+
+    match s3
+        .head_bucket()
+        .bucket(name)
+        .expected_bucket_owner(&ctx.account)
+        .send()
+        .await
+    {
+        Ok(head) => {
+            if let Some(region) = head.bucket_region().filter(|r| *r != ctx.region) {
+                return Err(taken_elsewhere(
+                    spec.id,
+                    name,
+                    &format!("it is in region {region}"),
+                ));
+            }
+        }
+        Err(err) => match http_status(&err) {
+            Some(404) => return Ok(Observation::Missing),
+            Some(403) => return Err(taken_elsewhere(spec.id, name, "another account owns it")),
+            Some(301) => return Err(taken_elsewhere(spec.id, name, "it is in another region")),
+            _ => {
+                return Err(StepError::with_source(
+                    doing("existence"),
+                    AwsError::from_sdk(&err),
+                ))
+            }
+        },
+    }
+
+    // Independent reads: one round trip, not five.
+    let (tags, public_access, encryption, ownership, bucket_policy) = tokio::join!(
+        s3.get_bucket_tagging()
+            .bucket(name)
+            .expected_bucket_owner(&ctx.account)
+            .send(),
+        s3.get_public_access_block()
+            .bucket(name)
+            .expected_bucket_owner(&ctx.account)
+            .send(),
+        s3.get_bucket_encryption()
+            .bucket(name)
+            .expected_bucket_owner(&ctx.account)
+            .send(),
+        s3.get_bucket_ownership_controls()
+            .bucket(name)
+            .expected_bucket_owner(&ctx.account)
+            .send(),
+        s3.get_bucket_policy()
+            .bucket(name)
+            .expected_bucket_owner(&ctx.account)
+            .send(),
+    );
+
+    let tags: Vec<(String, String)> = match tags {
+        Ok(out) => out
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect(),
+        Err(e) if absent(&e, &["NoSuchTagSet"]) => Vec::new(),
+        Err(e) => {
+            return Err(StepError::with_source(
+                doing("tags"),
+                AwsError::from_sdk(&e),
+            ))
+        }
+    };
+    let tagged_ours = ctx.tagged_ours(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let ours = tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours());
+
+    let mut drift = Vec::new();
+
+    let public_access = match public_access {
+        Ok(out) => out.public_access_block_configuration().cloned(),
+        Err(e) if absent(&e, &["NoSuchPublicAccessBlockConfiguration"]) => None,
+        Err(e) => {
+            return Err(StepError::with_source(
+                doing("public access block"),
+                AwsError::from_sdk(&e),
+            ))
+        }
+    };
+    let open: Vec<&str> = match &public_access {
+        None => vec![
+            "BlockPublicAcls",
+            "IgnorePublicAcls",
+            "BlockPublicPolicy",
+            "RestrictPublicBuckets",
+        ],
+        Some(c) => [
+            ("BlockPublicAcls", c.block_public_acls()),
+            ("IgnorePublicAcls", c.ignore_public_acls()),
+            ("BlockPublicPolicy", c.block_public_policy()),
+            ("RestrictPublicBuckets", c.restrict_public_buckets()),
+        ]
+        .into_iter()
+        .filter(|(_, on)| *on != Some(true))
+        .map(|(setting, _)| setting)
+        .collect(),
+    };
+    if !open.is_empty() {
+        drift.push(Drift::new(
+            DRIFT_PUBLIC_ACCESS,
+            format!("public access block off: {}", open.join(", ")),
+        ));
+    }
+
+    let encrypted = match encryption {
+        Ok(out) => out.server_side_encryption_configuration().is_some_and(|c| {
+            c.rules()
+                .iter()
+                .any(|r| r.apply_server_side_encryption_by_default().is_some())
+        }),
+        Err(e) if absent(&e, &["ServerSideEncryptionConfigurationNotFoundError"]) => false,
+        Err(e) => {
+            return Err(StepError::with_source(
+                doing("default encryption"),
+                AwsError::from_sdk(&e),
+            ))
+        }
+    };
+    if !encrypted {
+        drift.push(Drift::new(DRIFT_ENCRYPTION, "no default encryption"));
+    }
+
+    let enforced = match ownership {
+        Ok(out) => out.ownership_controls().is_some_and(|c| {
+            c.rules()
+                .iter()
+                .any(|r| r.object_ownership() == &ObjectOwnership::BucketOwnerEnforced)
+        }),
+        Err(e) if absent(&e, &["OwnershipControlsNotFoundError"]) => false,
+        Err(e) => {
+            return Err(StepError::with_source(
+                doing("ownership controls"),
+                AwsError::from_sdk(&e),
+            ))
+        }
+    };
+    if !enforced {
+        drift.push(Drift::new(
+            DRIFT_OWNERSHIP,
+            "object ownership is not BucketOwnerEnforced (ACLs enabled)",
+        ));
+    }
+
+    let bucket_policy = match bucket_policy {
+        Ok(out) => out.policy().map(str::to_string),
+        Err(e) if absent(&e, &["NoSuchBucketPolicy"]) => None,
+        Err(e) => {
+            return Err(StepError::with_source(
+                doing("policy"),
+                AwsError::from_sdk(&e),
+            ))
+        }
+    };
+    let wanted_tls = policy::deny_insecure_transport(ctx.partition(), name);
+    let statements = policy::statements(bucket_policy.as_deref());
+    let tls_ok = policy::find(&statements, "cattube-deny-insecure-transport")
+        .is_some_and(|s| policy::same(s, &wanted_tls));
+    if !tls_ok {
+        drift.push(Drift::new(
+            DRIFT_TLS,
+            "bucket policy does not deny non-TLS requests",
+        ));
+    }
+
+    // Tags are ours to keep right only on a bucket the stack created; an adopted bucket's
+    // tags belong to its owner (and our tags on it would make it look deletable).
+    if ours {
+        let missing: Vec<String> = ctx
+            .tags
+            .iter()
+            .filter(|(k, v)| !tags.iter().any(|(tk, tv)| tk == *k && tv == *v))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if !missing.is_empty() {
+            drift.push(Drift::new(
+                DRIFT_TAGS,
+                format!("tags missing or changed: {}", missing.join(", ")),
+            ));
+        }
+    }
+
+    Ok(Observation::Present(Present {
+        name: name.to_string(),
+        arn: bucket_arn(ctx, name),
+        tagged_ours,
+        drift,
+        pending: None,
+        outputs: outputs(spec, name),
+    }))
+}
+
+fn outputs(spec: &BucketSpec, name: &str) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([(spec.output, name.to_string())])
+}
+
+fn taken_elsewhere(id: &str, name: &str, why: &str) -> StepError {
+    StepError::msg(format!(
+        "bucket name {name} is not available to this stack ({why}); choose another with `{id} = \"…\"` under [names] in cattube.toml"
+    ))
+}
+
+// ---------------------------------------------------------------------------------------
+// apply
+
+pub(crate) async fn apply(
+    ctx: &StackContext,
+    spec: &BucketSpec,
+    observation: &Observation,
+    ownership: Option<Ownership>,
+) -> Result<Applied, StepError> {
+    let s3 = &ctx.clients.s3;
+    let name = ctx.name(spec.id);
+    let mut applied = Applied {
+        arn: bucket_arn(ctx, name),
+        outputs: outputs(spec, name),
+        ..Default::default()
+    };
+
+    let repair = |key: &str| match observation {
+        Observation::Missing => true,
+        Observation::Present(p) => p.has_drift(key),
+    };
+    let mut ours = ownership.is_none_or(Ownership::is_ours);
+
+    if let Observation::Missing = observation {
+        match create(ctx, name).await {
+            Ok(()) => applied.changes.push("created bucket".into()),
+            Err(err) if error_code(&err) == Some("BucketAlreadyOwnedByYou") => {
+                // Someone in this account made it between our look and our create: it is
+                // not ours to delete, but it gets the same secure settings.
+                applied.adopted = true;
+                ours = false;
+            }
+            Err(err) if error_code(&err) == Some("BucketAlreadyExists") => {
+                return Err(taken_elsewhere(
+                    spec.id,
+                    name,
+                    "another AWS account owns it",
+                ));
+            }
+            Err(err) => {
+                return Err(StepError::with_source(
+                    format!("creating bucket {name}"),
+                    AwsError::from_sdk(&err),
+                ))
+            }
+        }
+    }
+
+    let created_now = matches!(observation, Observation::Missing) && !applied.adopted;
+
+    // Tags first, so that a bucket we created is recognisable as ours as soon as possible.
+    if ours && repair(DRIFT_TAGS) {
+        put_tags(s3, ctx, name).await?;
+        applied.changes.push("tagged bucket".into());
+    }
+
+    let public_access = async {
+        if !repair(DRIFT_PUBLIC_ACCESS) {
+            return Ok(None);
+        }
+        let config = PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .ignore_public_acls(true)
+            .block_public_policy(true)
+            .restrict_public_buckets(true)
+            .build();
+        s3.put_public_access_block()
+            .bucket(name)
+            .expected_bucket_owner(&ctx.account)
+            .public_access_block_configuration(config)
+            .send()
+            .await
+            .context(|| format!("blocking public access to bucket {name}"))?;
+        Ok::<_, StepError>(Some("blocked all public access"))
+    };
+    let encryption = async {
+        if !repair(DRIFT_ENCRYPTION) {
+            return Ok(None);
+        }
+        let by_default = ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(ServerSideEncryption::Aes256)
+            .build()
+            .map_err(|e| StepError::with_source("building the encryption rule", e))?;
+        let config = ServerSideEncryptionConfiguration::builder()
+            .rules(
+                ServerSideEncryptionRule::builder()
+                    .apply_server_side_encryption_by_default(by_default)
+                    .build(),
+            )
+            .build()
+            .map_err(|e| StepError::with_source("building the encryption configuration", e))?;
+        s3.put_bucket_encryption()
+            .bucket(name)
+            .expected_bucket_owner(&ctx.account)
+            .server_side_encryption_configuration(config)
+            .send()
+            .await
+            .context(|| format!("turning on default encryption (SSE-S3) of bucket {name}"))?;
+        Ok(Some("default encryption SSE-S3"))
+    };
+    let ownership_controls = async {
+        // A bucket created just now got BucketOwnerEnforced in the create call itself.
+        if created_now || !repair(DRIFT_OWNERSHIP) {
+            return Ok(None);
+        }
+        let rule = OwnershipControlsRule::builder()
+            .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+            .build()
+            .map_err(|e| StepError::with_source("building the ownership rule", e))?;
+        let controls = OwnershipControls::builder()
+            .rules(rule)
+            .build()
+            .map_err(|e| StepError::with_source("building the ownership controls", e))?;
+        s3.put_bucket_ownership_controls()
+            .bucket(name)
+            .expected_bucket_owner(&ctx.account)
+            .ownership_controls(controls)
+            .send()
+            .await
+            .context(|| format!("enforcing bucket-owner object ownership on bucket {name}"))?;
+        Ok(Some("object ownership BucketOwnerEnforced"))
+    };
+    let tls = async {
+        if !repair(DRIFT_TLS) {
+            return Ok(None);
+        }
+        merge_policy(
+            ctx,
+            name,
+            &[policy::deny_insecure_transport(ctx.partition(), name)],
+        )
+        .await?;
+        Ok(Some("bucket policy denies non-TLS requests"))
+    };
+    let (a, b, c, d) = tokio::join!(public_access, encryption, ownership_controls, tls);
+    for change in [a?, b?, c?, d?].into_iter().flatten() {
+        applied.changes.push(change.into());
+    }
+    Ok(applied)
+}
+
+async fn create(
+    ctx: &StackContext,
+    name: &str,
+) -> Result<
+    (),
+    SdkError<
+        aws_sdk_s3::operation::create_bucket::CreateBucketError,
+        aws_smithy_runtime_api::http::Response,
+    >,
+> {
+    let mut request = ctx
+        .clients
+        .s3
+        .create_bucket()
+        .bucket(name)
+        .object_ownership(ObjectOwnership::BucketOwnerEnforced);
+    // us-east-1 is the one region that must not be named (S3 answers InvalidLocationConstraint).
+    if ctx.region != "us-east-1" {
+        request = request.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(ctx.region.as_str()))
+                .build(),
+        );
+    }
+    request.send().await.map(|_| ())
+}
+
+async fn put_tags(s3: &Client, ctx: &StackContext, name: &str) -> Result<(), StepError> {
+    // PutBucketTagging replaces the whole set: keep tags someone else added.
+    let mut tags: BTreeMap<String, String> = match s3.get_bucket_tagging().bucket(name).send().await
+    {
+        Ok(out) => out
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect(),
+        Err(e) if absent(&e, &["NoSuchTagSet"]) => BTreeMap::new(),
+        Err(e) => {
+            return Err(StepError::with_source(
+                format!("reading the tags of bucket {name}"),
+                AwsError::from_sdk(&e),
+            ))
+        }
+    };
+    tags.extend(ctx.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let tag_set = tags
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StepError::with_source("building tags", e))?;
+    let tagging = Tagging::builder()
+        .set_tag_set(Some(tag_set))
+        .build()
+        .map_err(|e| StepError::with_source("building tags", e))?;
+    s3.put_bucket_tagging()
+        .bucket(name)
+        .expected_bucket_owner(&ctx.account)
+        .tagging(tagging)
+        .send()
+        .await
+        .context(|| format!("tagging bucket {name}"))?;
+    Ok(())
+}
+
+/// Puts `ours` into the bucket's policy, keeping every statement that is not cattube's.
+pub(crate) async fn merge_policy(
+    ctx: &StackContext,
+    name: &str,
+    ours: &[serde_json::Value],
+) -> Result<(), StepError> {
+    let s3 = &ctx.clients.s3;
+    let existing = match s3
+        .get_bucket_policy()
+        .bucket(name)
+        .expected_bucket_owner(&ctx.account)
+        .send()
+        .await
+    {
+        Ok(out) => out.policy().map(str::to_string),
+        Err(e) if absent(&e, &["NoSuchBucketPolicy"]) => None,
+        Err(e) => {
+            return Err(StepError::with_source(
+                format!("reading the policy of bucket {name}"),
+                AwsError::from_sdk(&e),
+            ))
+        }
+    };
+    let merged = policy::merge(existing.as_deref(), ours);
+    s3.put_bucket_policy()
+        .bucket(name)
+        .expected_bucket_owner(&ctx.account)
+        .policy(merged)
+        .send()
+        .await
+        .context(|| format!("writing the policy of bucket {name}"))?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// destroy
+
+pub(crate) async fn destroy(
+    ctx: &StackContext,
+    spec: &BucketSpec,
+    options: &DestroyOptions,
+) -> Result<Destroyed, StepError> {
+    let name = ctx.name(spec.id);
+    if options.keep_buckets {
+        return Ok(Destroyed::Kept(
+            "kept with its objects (--keep-buckets)".into(),
+        ));
+    }
+    // Objects can arrive while we empty (an upload in flight): empty again, a few times.
+    for _ in 0..3 {
+        if empty(ctx, name).await? == Emptied::BucketGone {
+            return Ok(Destroyed::AlreadyGone);
+        }
+        match ctx
+            .clients
+            .s3
+            .delete_bucket()
+            .bucket(name)
+            .expected_bucket_owner(&ctx.account)
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(Destroyed::Deleted),
+            Err(e) if absent(&e, &["NoSuchBucket"]) => return Ok(Destroyed::AlreadyGone),
+            Err(e) if absent(&e, &["BucketNotEmpty"]) => continue,
+            Err(e) => {
+                return Err(StepError::with_source(
+                    format!("deleting bucket {name}"),
+                    AwsError::from_sdk(&e),
+                ))
+            }
+        }
+    }
+    Err(StepError::msg(format!(
+        "bucket {name} keeps receiving objects: emptied three times and still not empty"
+    )))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Emptied {
+    Empty,
+    BucketGone,
+}
+
+/// Deletes every object version, delete marker and unfinished multipart upload: a bucket
+/// with any of them cannot be deleted, and forgotten upload parts are billed.
+async fn empty(ctx: &StackContext, name: &str) -> Result<Emptied, StepError> {
+    let s3 = &ctx.clients.s3;
+    let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+    loop {
+        let page = match s3
+            .list_object_versions()
+            .bucket(name)
+            .expected_bucket_owner(&ctx.account)
+            .set_key_marker(key_marker.take())
+            .set_version_id_marker(version_marker.take())
+            .send()
+            .await
+        {
+            Ok(page) => page,
+            Err(e) if absent(&e, &["NoSuchBucket"]) => return Ok(Emptied::BucketGone),
+            Err(e) => {
+                return Err(StepError::with_source(
+                    format!("listing the objects of bucket {name}"),
+                    AwsError::from_sdk(&e),
+                ))
+            }
+        };
+        let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
+        let markers = page
+            .delete_markers()
+            .iter()
+            .map(|m| (m.key(), m.version_id()));
+        let objects = versions
+            .chain(markers)
+            .filter_map(|(key, version)| {
+                Some(
+                    ObjectIdentifier::builder()
+                        .key(key?)
+                        .set_version_id(version.map(str::to_string))
+                        .build(),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StepError::with_source("building the delete request", e))?;
+        if !objects.is_empty() {
+            delete_batch(ctx, name, objects).await?;
+        }
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = page.next_key_marker().map(str::to_string);
+        version_marker = page.next_version_id_marker().map(str::to_string);
+    }
+    let uploads = s3
+        .list_multipart_uploads()
+        .bucket(name)
+        .expected_bucket_owner(&ctx.account)
+        .send()
+        .await
+        .context(|| format!("listing unfinished uploads to bucket {name}"))?;
+    for upload in uploads.uploads() {
+        if let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) {
+            s3.abort_multipart_upload()
+                .bucket(name)
+                .key(key)
+                .upload_id(id)
+                .expected_bucket_owner(&ctx.account)
+                .send()
+                .await
+                .context(|| format!("aborting the unfinished upload of {key} to bucket {name}"))?;
+        }
+    }
+    Ok(Emptied::Empty)
+}
+
+/// One DeleteObjects call (at most 1000 keys, which is what one listing page holds).
+async fn delete_batch(
+    ctx: &StackContext,
+    name: &str,
+    objects: Vec<ObjectIdentifier>,
+) -> Result<(), StepError> {
+    let count = objects.len();
+    let delete = Delete::builder()
+        .set_objects(Some(objects))
+        .quiet(true)
+        .build()
+        .map_err(|e| StepError::with_source("building the delete request", e))?;
+    let out = ctx
+        .clients
+        .s3
+        .delete_objects()
+        .bucket(name)
+        .expected_bucket_owner(&ctx.account)
+        .delete(delete)
+        .send()
+        .await
+        .context(|| format!("deleting {count} object versions from bucket {name}"))?;
+    if let Some(first) = out.errors().first() {
+        return Err(StepError::msg(format!(
+            "deleting objects from bucket {name}: {} of {count} failed, first {}: {} {}",
+            out.errors().len(),
+            first.key().unwrap_or("?"),
+            first.code().unwrap_or("?"),
+            first.message().unwrap_or("")
+        )));
+    }
+    Ok(())
+}

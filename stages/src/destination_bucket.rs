@@ -1,0 +1,54 @@
+//! Stage 2: the destination bucket. MediaConvert writes the converted videos here and
+//! CloudFront serves them from it (privately, through Origin Access Control).
+
+use async_trait::async_trait;
+
+use crate::bucket::{self, BucketSpec};
+use crate::step::{Applied, DestroyOptions, Destroyed, Observation, Ownership, Recorded, Step};
+use crate::{StackContext, StepError};
+
+pub struct DestinationBucket;
+
+const SPEC: BucketSpec = BucketSpec {
+    id: "destination-bucket",
+    output: "destination_bucket",
+};
+
+#[async_trait]
+impl Step for DestinationBucket {
+    fn id(&self) -> &'static str {
+        SPEC.id
+    }
+    fn stage(&self) -> &'static str {
+        "2"
+    }
+    fn depends_on(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    async fn observe(
+        &self,
+        ctx: &StackContext,
+        recorded: Option<&Recorded>,
+    ) -> Result<Observation, StepError> {
+        bucket::observe(ctx, &SPEC, recorded).await
+    }
+
+    async fn apply(
+        &self,
+        ctx: &StackContext,
+        observation: &Observation,
+        ownership: Option<Ownership>,
+    ) -> Result<Applied, StepError> {
+        bucket::apply(ctx, &SPEC, observation, ownership).await
+    }
+
+    async fn destroy(
+        &self,
+        ctx: &StackContext,
+        _recorded: Option<&Recorded>,
+        options: &DestroyOptions,
+    ) -> Result<Destroyed, StepError> {
+        bucket::destroy(ctx, &SPEC, options).await
+    }
+}

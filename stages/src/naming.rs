@@ -1,0 +1,310 @@
+//! Resource names: the defaults derived from stack, account and region (so a stack can be
+//! found again without its state file), and the rules AWS puts on each kind of name, checked
+//! before the first AWS call so a bad name never fails half-way through `up`.
+
+use std::collections::BTreeMap;
+
+/// The kinds of name AWS validates differently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameKind {
+    Bucket,
+    MediaConvert,
+    IamRole,
+    LambdaFunction,
+    OriginAccessControl,
+    StatementId,
+    NotificationId,
+}
+
+/// Every resource id that has a name, its kind, and its default (`{stack}`, `{account}`,
+/// `{region}` are filled in).
+pub const NAMED: &[(&str, NameKind, &str)] = &[
+    (
+        "source-bucket",
+        NameKind::Bucket,
+        "{stack}-source-{account}-{region}",
+    ),
+    (
+        "destination-bucket",
+        NameKind::Bucket,
+        "{stack}-destination-{account}-{region}",
+    ),
+    ("queue", NameKind::MediaConvert, "{stack}-queue"),
+    ("job-template", NameKind::MediaConvert, "{stack}-job"),
+    (
+        "mediaconvert-role",
+        NameKind::IamRole,
+        "{stack}-{region}-mediaconvert",
+    ),
+    (
+        "converter-role",
+        NameKind::IamRole,
+        "{stack}-{region}-converter",
+    ),
+    (
+        "converter-function",
+        NameKind::LambdaFunction,
+        "{stack}-converter",
+    ),
+    (
+        "origin-access-control",
+        NameKind::OriginAccessControl,
+        "{stack}-{region}-oac",
+    ),
+    (
+        "invoke-permission",
+        NameKind::StatementId,
+        "cattube-s3-invoke",
+    ),
+    (
+        "source-notification",
+        NameKind::NotificationId,
+        "cattube-notifications",
+    ),
+];
+
+/// A name that AWS would refuse: which resource, the name, and the rule it breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{rule}")]
+pub struct NameError {
+    pub rule: String,
+}
+
+fn fail(rule: impl Into<String>) -> Result<(), NameError> {
+    Err(NameError { rule: rule.into() })
+}
+
+/// The stack name: it prefixes every derived name, so it must keep all of them valid.
+pub fn validate_stack(stack: &str) -> Result<(), NameError> {
+    let ok_chars = stack
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if stack.is_empty() || stack.len() > 20 || !ok_chars {
+        return fail("must be 1 to 20 characters of a-z, 0-9 and '-'");
+    }
+    if stack.starts_with('-') || stack.ends_with('-') {
+        return fail("must start and end with a letter or digit");
+    }
+    if stack.starts_with("xn--")
+        || stack.starts_with("sthree-")
+        || stack.starts_with("amzn-s3-demo-")
+    {
+        return fail("must not start with 'xn--', 'sthree-' or 'amzn-s3-demo-' (S3 reserves them)");
+    }
+    Ok(())
+}
+
+/// A region name's shape (`us-east-1`, `ap-southeast-2`, `us-gov-west-1`). Whether the
+/// region exists is for AWS to say.
+pub fn validate_region(region: &str) -> Result<(), NameError> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let shaped = parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].len() <= 2
+        && !parts[parts.len() - 1].is_empty()
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit());
+    if !shaped {
+        return fail("must look like 'us-east-1' or 'ap-southeast-2'");
+    }
+    Ok(())
+}
+
+/// S3 general purpose bucket naming rules.
+pub fn validate_bucket(name: &str) -> Result<(), NameError> {
+    if name.len() < 3 || name.len() > 63 {
+        return fail(format!(
+            "must be 3 to 63 characters long (it is {})",
+            name.len()
+        ));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    {
+        return fail("may contain only lowercase letters, digits, '.' and '-'");
+    }
+    let alnum = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if !alnum(name.bytes().next()) || !alnum(name.bytes().last()) {
+        return fail("must begin and end with a letter or digit");
+    }
+    if name.contains("..") {
+        return fail("must not contain two adjacent periods");
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return fail("must not be formatted as an IP address");
+    }
+    for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
+        if name.starts_with(prefix) {
+            return fail(format!("must not start with '{prefix}'"));
+        }
+    }
+    for suffix in ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"] {
+        if name.ends_with(suffix) {
+            return fail(format!("must not end with '{suffix}'"));
+        }
+    }
+    Ok(())
+}
+
+fn validate_chars(name: &str, max: usize, allowed: &str, extra: &[u8]) -> Result<(), NameError> {
+    if name.is_empty() || name.len() > max {
+        return fail(format!("must be 1 to {max} characters of {allowed}"));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+    {
+        return fail(format!("must be 1 to {max} characters of {allowed}"));
+    }
+    Ok(())
+}
+
+/// The rules of one kind of name.
+pub fn validate_name(kind: NameKind, name: &str) -> Result<(), NameError> {
+    match kind {
+        NameKind::Bucket => validate_bucket(name),
+        NameKind::MediaConvert => validate_chars(name, 128, "A-Z, a-z, 0-9, '-' and '_'", b"-_"),
+        NameKind::IamRole => validate_chars(name, 64, "A-Z, a-z, 0-9 and '+=,.@_-'", b"+=,.@_-"),
+        NameKind::LambdaFunction => validate_chars(name, 64, "A-Z, a-z, 0-9, '-' and '_'", b"-_"),
+        NameKind::OriginAccessControl => {
+            validate_chars(name, 64, "A-Z, a-z, 0-9, '-', '_' and '.'", b"-_.")
+        }
+        NameKind::StatementId => validate_chars(name, 100, "A-Z, a-z, 0-9, '-' and '_'", b"-_"),
+        NameKind::NotificationId => {
+            validate_chars(name, 255, "A-Z, a-z, 0-9, '-', '_' and '.'", b"-_.")
+        }
+    }
+}
+
+/// The kind of a named resource id, or `None` for an id that has no name.
+pub fn kind_of(id: &str) -> Option<NameKind> {
+    NAMED
+        .iter()
+        .find(|(named, _, _)| *named == id)
+        .map(|(_, kind, _)| *kind)
+}
+
+/// The name of every named resource: the user's override or the default.
+pub fn resolve_names(
+    stack: &str,
+    account: &str,
+    region: &str,
+    overrides: &BTreeMap<String, String>,
+) -> BTreeMap<&'static str, String> {
+    NAMED
+        .iter()
+        .map(|(id, _, default)| {
+            let name = overrides.get(*id).cloned().unwrap_or_else(|| {
+                default
+                    .replace("{stack}", stack)
+                    .replace("{account}", account)
+                    .replace("{region}", region)
+            });
+            (*id, name)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_rules() {
+        for good in [
+            "abc",
+            "cattube-source-123456789012-ap-southeast-2",
+            "a.b-c",
+            &"a".repeat(63),
+        ] {
+            assert_eq!(validate_bucket(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "ab",
+            &"a".repeat(64),
+            "Abc",
+            "a_b",
+            "-abc",
+            "abc-",
+            "a..b",
+            "192.168.5.4",
+            "xn--abc",
+            "sthree-abc",
+            "abc-s3alias",
+            "abc--ol-s3",
+            "abc.mrap",
+            "abc--x-s3",
+        ] {
+            assert!(validate_bucket(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn stack_rules() {
+        assert_eq!(validate_stack("cattube"), Ok(()));
+        assert_eq!(validate_stack("a"), Ok(()));
+        for bad in [
+            "",
+            "Cat",
+            "cat_tube",
+            "-cat",
+            "cat-",
+            &"a".repeat(21),
+            "xn--cat",
+        ] {
+            assert!(validate_stack(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn region_rules() {
+        for good in [
+            "us-east-1",
+            "ap-southeast-2",
+            "us-gov-west-1",
+            "eu-central-2",
+        ] {
+            assert_eq!(validate_region(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "",
+            "useast1",
+            "us-east",
+            "US-EAST-1",
+            "us-east-1a",
+            "u-east-1",
+            "us--1",
+        ] {
+            assert!(validate_region(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn longest_default_bucket_names_are_valid() {
+        let names = resolve_names(
+            &"a".repeat(20),
+            "123456789012",
+            "ap-southeast-2",
+            &BTreeMap::new(),
+        );
+        for (id, kind, _) in NAMED {
+            assert_eq!(
+                validate_name(*kind, &names[id]),
+                Ok(()),
+                "{id}: {}",
+                names[id]
+            );
+        }
+    }
+
+    #[test]
+    fn overrides_win() {
+        let overrides = BTreeMap::from([("queue".to_string(), "catqueue".to_string())]);
+        let names = resolve_names("cattube", "1", "us-east-1", &overrides);
+        assert_eq!(names["queue"], "catqueue");
+        assert_eq!(names["source-bucket"], "cattube-source-1-us-east-1");
+    }
+}

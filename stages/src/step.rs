@@ -1,0 +1,165 @@
+//! The contract every resource module implements.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::{StackContext, StepError};
+
+/// Who brought a resource into the stack. Only `Created` resources are ever deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ownership {
+    /// cattube is about to create it (recorded before the create call, so a crash between
+    /// "created" and "recorded" is never mistaken for adopting someone else's resource).
+    Creating,
+    Created,
+    /// It existed before cattube; it gets the secure settings but is never deleted.
+    Adopted,
+}
+
+impl Ownership {
+    pub fn is_ours(self) -> bool {
+        matches!(self, Ownership::Creating | Ownership::Created)
+    }
+}
+
+/// What the state file remembers of one resource.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recorded {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub arn: String,
+    pub ownership: Ownership,
+    /// Hash of the wanted configuration last applied (informational: drift is always
+    /// judged against the live resource, never against this).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub applied_hash: String,
+    /// Step-specific facts worth keeping between runs (a distribution id, a pending wait).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, String>,
+}
+
+/// One way a live resource differs from what the stack wants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Drift {
+    /// Stable key the step's `apply` uses to know what to repair.
+    pub key: &'static str,
+    /// What a person reads in `status` and `plan`.
+    pub detail: String,
+}
+
+impl Drift {
+    pub fn new(key: &'static str, detail: impl Into<String>) -> Self {
+        Drift {
+            key,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// A resource that exists.
+#[derive(Clone, Debug, Default)]
+pub struct Present {
+    pub name: String,
+    pub arn: String,
+    /// The resource carries this stack's tags: it was created by this stack even if the
+    /// state file has been lost.
+    pub tagged_ours: bool,
+    pub drift: Vec<Drift>,
+    /// Still settling (a CloudFront distribution `InProgress`): reported as `pending`.
+    pub pending: Option<String>,
+    /// Values later steps and the summary need (`source_bucket`, `distribution_domain`…).
+    pub outputs: BTreeMap<&'static str, String>,
+}
+
+impl Present {
+    pub fn has_drift(&self, key: &str) -> bool {
+        self.drift.iter().any(|d| d.key == key)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Observation {
+    Missing,
+    Present(Present),
+}
+
+impl Observation {
+    pub fn present(&self) -> Option<&Present> {
+        match self {
+            Observation::Present(p) => Some(p),
+            Observation::Missing => None,
+        }
+    }
+}
+
+/// The result of a successful `apply`.
+#[derive(Clone, Debug, Default)]
+pub struct Applied {
+    pub arn: String,
+    /// `Some(Adopted)` when the create call found the resource already ours to use
+    /// (`BucketAlreadyOwnedByYou`).
+    pub adopted: bool,
+    /// One line per write made, for `-v` and the summary.
+    pub changes: Vec<String>,
+    pub outputs: BTreeMap<&'static str, String>,
+    pub extra: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destroyed {
+    Deleted,
+    AlreadyGone,
+    /// Left in place on purpose (adopted, not ours, `--keep-buckets`): the reason.
+    Kept(String),
+    /// Started but not finished (`--no-wait`): the state keeps the record with `extra`.
+    Pending {
+        reason: String,
+        extra: BTreeMap<String, String>,
+    },
+}
+
+/// Options of `down` that steps need to know.
+#[derive(Clone, Debug, Default)]
+pub struct DestroyOptions {
+    pub keep_buckets: bool,
+    pub no_wait: bool,
+}
+
+/// One resource of the stack. Implementations live one per module, named after the
+/// tutorial's stage they automate, and read top to bottom as observe → apply → destroy.
+#[async_trait]
+pub trait Step: Send + Sync {
+    /// The resource id used in the state file, `cattube.toml` `[names]`, and the output.
+    fn id(&self) -> &'static str;
+    /// The tutorial's stage: "1" … "9", "4a".
+    fn stage(&self) -> &'static str;
+    /// Ids of the resources that must exist before this one.
+    fn depends_on(&self) -> &'static [&'static str];
+
+    /// Reads the live resource. Never writes.
+    async fn observe(
+        &self,
+        ctx: &StackContext,
+        recorded: Option<&Recorded>,
+    ) -> Result<Observation, StepError>;
+
+    /// Creates the resource (`observation` is `Missing`) or repairs exactly the drift
+    /// `observe` found. Makes no write when there is nothing to do.
+    async fn apply(
+        &self,
+        ctx: &StackContext,
+        observation: &Observation,
+        ownership: Option<Ownership>,
+    ) -> Result<Applied, StepError>;
+
+    /// Deletes a resource this stack owns. The engine never calls it for adopted ones.
+    async fn destroy(
+        &self,
+        ctx: &StackContext,
+        recorded: Option<&Recorded>,
+        options: &DestroyOptions,
+    ) -> Result<Destroyed, StepError>;
+}

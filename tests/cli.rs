@@ -1,0 +1,276 @@
+//! Bad input never surprises: each case exits 2 with one line naming the key or flag and what
+//! is allowed, before any request is sent (a tripwire proxy records any that would be).
+
+mod support;
+
+use support::{RecordingProxy, Sandbox};
+
+struct Case {
+    name: &'static str,
+    args: &'static [&'static str],
+    toml: Option<&'static str>,
+    state: Option<&'static str>,
+    expect: &'static str,
+}
+
+const CASES: &[Case] = &[
+    Case {
+        name: "stack with capitals",
+        args: &["--stack", "CatTube", "plan"],
+        toml: None,
+        state: None,
+        expect: "--stack",
+    },
+    Case {
+        name: "stack too long",
+        args: &["--stack", "a-very-long-stack-name-indeed", "plan"],
+        toml: None,
+        state: None,
+        expect: "1 to 20",
+    },
+    Case {
+        name: "stack starting with xn--",
+        args: &["--stack", "xn--cat", "status"],
+        toml: None,
+        state: None,
+        expect: "xn--",
+    },
+    Case {
+        name: "region shape",
+        args: &["--region", "moon", "status"],
+        toml: None,
+        state: None,
+        expect: "--region",
+    },
+    Case {
+        name: "output format",
+        args: &["--output", "yaml", "status"],
+        toml: None,
+        state: None,
+        expect: "--output",
+    },
+    Case {
+        name: "unknown flag",
+        args: &["--frobnicate", "status"],
+        toml: None,
+        state: None,
+        expect: "--frobnicate",
+    },
+    Case {
+        name: "unknown command",
+        args: &["deploy"],
+        toml: None,
+        state: None,
+        expect: "deploy",
+    },
+    Case {
+        name: "unknown top-level key",
+        args: &["plan"],
+        toml: Some("colour = \"blue\"\n"),
+        state: None,
+        expect: "unknown field `colour`",
+    },
+    Case {
+        name: "malformed toml",
+        args: &["plan"],
+        toml: Some("stack = \n"),
+        state: None,
+        expect: "line 1",
+    },
+    Case {
+        name: "unknown resource id",
+        args: &["plan"],
+        toml: Some("[names]\nsource = \"abc\"\n"),
+        state: None,
+        expect: "unknown resource id 'source'",
+    },
+    Case {
+        name: "bucket with capitals",
+        args: &["plan"],
+        toml: Some("[names]\nsource-bucket = \"Cats\"\n"),
+        state: None,
+        expect: "names.source-bucket",
+    },
+    Case {
+        name: "bucket as IP address",
+        args: &["plan"],
+        toml: Some("[names]\ndestination-bucket = \"192.168.1.10\"\n"),
+        state: None,
+        expect: "IP address",
+    },
+    Case {
+        name: "bucket with xn-- prefix",
+        args: &["plan"],
+        toml: Some("[names]\nsource-bucket = \"xn--cats\"\n"),
+        state: None,
+        expect: "xn--",
+    },
+    Case {
+        name: "bucket with -s3alias suffix",
+        args: &["plan"],
+        toml: Some("[names]\nsource-bucket = \"cats-s3alias\"\n"),
+        state: None,
+        expect: "-s3alias",
+    },
+    Case {
+        name: "bucket too short",
+        args: &["plan"],
+        toml: Some("[names]\nsource-bucket = \"ab\"\n"),
+        state: None,
+        expect: "3 to 63",
+    },
+    Case {
+        name: "same bucket twice",
+        args: &["plan"],
+        toml: Some("[names]\nsource-bucket = \"cats\"\ndestination-bucket = \"cats\"\n"),
+        state: None,
+        expect: "must differ",
+    },
+    Case {
+        name: "region in file",
+        args: &["plan"],
+        toml: Some("region = \"EU-WEST-1\"\n"),
+        state: None,
+        expect: "region in",
+    },
+    Case {
+        name: "architecture",
+        args: &["plan"],
+        toml: Some("[function]\narchitecture = \"sparc\"\n"),
+        state: None,
+        expect: "arm64, x86_64",
+    },
+    Case {
+        name: "reserved tag",
+        args: &["plan"],
+        toml: Some("[tags]\n\"cattube:stack\" = \"x\"\n"),
+        state: None,
+        expect: "reserved",
+    },
+    Case {
+        name: "missing job template",
+        args: &["plan"],
+        toml: Some("[job]\ntemplate = \"nope.json\"\n"),
+        state: None,
+        expect: "job.template",
+    },
+    Case {
+        name: "missing --config",
+        args: &["--config", "nope.toml", "plan"],
+        toml: None,
+        state: None,
+        expect: "--config",
+    },
+    Case {
+        name: "corrupt state",
+        args: &["status"],
+        toml: None,
+        state: Some("{\"schema\": 1, \"stack\""),
+        expect: "not valid JSON",
+    },
+    Case {
+        name: "state of another stack",
+        args: &["up"],
+        toml: None,
+        state: Some(
+            r#"{"schema":1,"stack":"other","account":"1","region":"eu-west-1","resources":{}}"#,
+        ),
+        expect: "belongs to stack 'other'",
+    },
+    Case {
+        name: "state of a newer cattube",
+        args: &["up"],
+        toml: None,
+        state: Some(r#"{"schema":99,"stack":"cattube"}"#),
+        expect: "newer cattube",
+    },
+    Case {
+        name: "down without terminal or --yes",
+        args: &["down"],
+        toml: None,
+        state: None,
+        expect: "--yes",
+    },
+];
+
+#[test]
+fn bad_input_exits_2_with_one_line_and_sends_nothing() {
+    // Nothing listens behind the tripwire: any request would be recorded.
+    let tripwire = RecordingProxy::start(&format!("http://127.0.0.1:{}", support::free_port()));
+    let mut failures = Vec::new();
+    for case in CASES {
+        let sandbox = Sandbox::new(&tripwire.url, "eu-west-1");
+        if let Some(toml) = case.toml {
+            sandbox.write("cattube.toml", toml);
+        }
+        if let Some(state) = case.state {
+            sandbox.write("cattube.state.json", state);
+        }
+        let out = sandbox.cattube().args(case.args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        if out.status.code() != Some(2) {
+            failures.push(format!(
+                "{}: exit {:?}, stderr {stderr}",
+                case.name,
+                out.status.code()
+            ));
+        } else if lines.len() != 1 || !lines[0].contains(case.expect) {
+            failures.push(format!(
+                "{}: expected one line containing {:?}, got {lines:?}",
+                case.name, case.expect
+            ));
+        }
+        if let Some(state) = case.state {
+            let after = std::fs::read_to_string(sandbox.path().join("cattube.state.json")).unwrap();
+            if after != state {
+                failures.push(format!("{}: the state file was changed", case.name));
+            }
+        }
+    }
+    let sent = tripwire.requests();
+    assert!(sent.is_empty(), "bad input sent requests: {sent:?}");
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn json_output_carries_the_error_too() {
+    let tripwire = RecordingProxy::start(&format!("http://127.0.0.1:{}", support::free_port()));
+    let sandbox = Sandbox::new(&tripwire.url, "eu-west-1");
+    let out = sandbox
+        .cattube()
+        .args(["--output", "json", "--stack", "Bad", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc = support::json(&out);
+    assert_eq!(doc["command"], "status");
+    assert!(doc["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("--stack"));
+    assert_eq!(doc["resources"], serde_json::json!([]));
+}
+
+#[test]
+fn help_lists_the_working_commands() {
+    let out = assert_cmd::Command::cargo_bin("cattube")
+        .unwrap()
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&out.stdout);
+    for command in ["plan", "up", "status", "down"] {
+        assert!(
+            help.contains(&format!("  {command} ")),
+            "{command} missing from --help:\n{help}"
+        );
+    }
+}

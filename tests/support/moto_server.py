@@ -1,0 +1,32 @@
+"""Starts moto's server for cattube's tests, with one correction.
+
+moto applies a bucket-policy statement even when it cannot evaluate the statement's
+condition, so the TLS-only statement every cattube bucket carries
+(Deny s3:* when aws:SecureTransport is false) denies every object request. Real S3 evaluates
+the condition; for the HTTPS requests our clients make to AWS it is false and the statement
+does not apply. The emulator stands in for those HTTPS endpoints, so this launcher evaluates
+aws:SecureTransport as true and leaves everything else to moto.
+
+Usage: python tests/support/moto_server.py -H 127.0.0.1 -p PORT
+"""
+
+from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+from moto.server import main
+
+_is_action_permitted = IAMPolicyStatement.is_action_permitted
+
+
+def _secure_transport_aware(self, action, resource="*", principal=None, incoming_condition_values=None):
+    condition = self._statement.get("Condition") or {}
+    for operator in ("Bool", "BoolIfExists"):
+        secure = (condition.get(operator) or {}).get("aws:SecureTransport")
+        if secure is not None and str(secure).lower() == "false":
+            # The request is taken as made over TLS: the statement does not apply.
+            return PermissionResult.NEUTRAL
+    return _is_action_permitted(self, action, resource, principal, incoming_condition_values)
+
+
+IAMPolicyStatement.is_action_permitted = _secure_transport_aware
+
+if __name__ == "__main__":
+    main()
