@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use cattube_stages::naming;
+use cattube_stages::{naming, FunctionSettings, Settings};
 use serde::Deserialize;
 
 use crate::cli::GlobalArgs;
@@ -95,16 +96,8 @@ pub struct Config {
     /// `[names]` overrides, by resource id.
     pub names: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
-    // Validated now so that a bad value fails before anything is created; read by the
-    // stages that use them (the converter function, the trigger, the distribution).
-    #[allow(dead_code)]
-    pub job: JobConfig,
-    #[allow(dead_code)]
-    pub function: FunctionConfig,
-    #[allow(dead_code)]
-    pub trigger: TriggerConfig,
-    #[allow(dead_code)]
-    pub cdn: CdnConfig,
+    /// What the stages need of `[job]`, `[function]`, `[trigger]` and `[cdn]`.
+    pub settings: Settings,
 }
 
 impl Config {
@@ -195,11 +188,36 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE)),
             names: file.names,
             tags: file.tags,
-            job,
-            function: file.function,
-            trigger: file.trigger,
-            cdn: file.cdn,
+            settings: Settings {
+                job_template_path: job.template,
+                function: FunctionSettings {
+                    runtime: file.function.runtime,
+                    architecture: file.function.architecture,
+                    memory_mb: file.function.memory_mb as i32,
+                    timeout_s: file.function.timeout_s as i32,
+                },
+                trigger_suffixes: file.trigger.suffixes,
+                price_class: file.cdn.price_class,
+                propagation_timeout: propagation_timeout()?,
+                wait_for_deploy: false,
+            },
         })
+    }
+}
+
+/// `CATTUBE_PROPAGATION_TIMEOUT`: seconds to retry what AWS has not propagated yet (a new
+/// role, a new permission). AWS usually needs seconds, at worst about two minutes; tests set
+/// it low so that they stay fast.
+fn propagation_timeout() -> Result<Duration, UsageError> {
+    const KEY: &str = "CATTUBE_PROPAGATION_TIMEOUT";
+    match std::env::var(KEY) {
+        Err(_) => Ok(Settings::default().propagation_timeout),
+        Ok(value) => match value.parse::<u64>() {
+            Ok(seconds) if seconds <= 3600 => Ok(Duration::from_secs(seconds)),
+            _ => Err(UsageError::new(format!(
+                "{KEY}: '{value}' must be a whole number of seconds from 0 to 3600"
+            ))),
+        },
     }
 }
 

@@ -88,8 +88,18 @@ impl Session {
             &region,
             names,
             &config.tags,
+            config.settings.clone(),
             clients,
         );
+        // What earlier runs recorded spares this run the lookups.
+        for (id, record) in state.resources() {
+            if !record.arn.is_empty() {
+                ctx.learn(format!("{id}.arn"), record.arn.clone());
+            }
+            for (key, value) in &record.extra {
+                ctx.learn(format!("{id}.{key}"), value.clone());
+            }
+        }
         Ok(Session {
             ctx: Arc::new(ctx),
             state: Arc::new(Mutex::new(state)),
@@ -121,7 +131,13 @@ impl Session {
                 .get(step.id())
                 .cloned();
             lines[i].working("checking");
-            tasks.spawn(async move { (i, step.observe(&ctx, recorded.as_ref()).await) });
+            tasks.spawn(async move {
+                let observed = step.observe(&ctx, recorded.as_ref()).await;
+                if let Ok(Observation::Present(present)) = &observed {
+                    learn(&ctx, step.id(), &present.arn, &present.outputs);
+                }
+                (i, observed)
+            });
         }
         let mut observations: Vec<Option<Result<Observation, Arc<anyhow::Error>>>> =
             (0..self.graph.steps().len()).map(|_| None).collect();
@@ -236,4 +252,19 @@ pub fn failed_report(session: &Session, i: usize, error: &anyhow::Error) -> Reso
 /// A step's error, headed by the resource it failed on.
 pub fn step_failure(id: &str, err: StepError) -> anyhow::Error {
     anyhow::Error::new(err).context(format!("{id} failed"))
+}
+
+/// Tells later steps what a step found or made: its ARN and its outputs.
+pub fn learn(
+    ctx: &StackContext,
+    id: &str,
+    arn: &str,
+    outputs: &std::collections::BTreeMap<&'static str, String>,
+) {
+    if !arn.is_empty() {
+        ctx.learn(format!("{id}.arn"), arn);
+    }
+    for (key, value) in outputs {
+        ctx.learn(*key, value.clone());
+    }
 }

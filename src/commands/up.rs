@@ -8,7 +8,7 @@ use anyhow::{anyhow, Context};
 use cattube_stages::{Observation, Ownership, Recorded};
 
 use crate::cli::UpArgs;
-use crate::commands::{failed_report, observed_report, step_failure, Access, Session};
+use crate::commands::{failed_report, learn, observed_report, step_failure, Access, Session};
 use crate::config::Config;
 use crate::error::exit;
 use crate::plan::{walk, Direction, NodeResult};
@@ -192,6 +192,7 @@ async fn converge(
     };
     if let Some(applied) = &applied {
         outputs.extend(applied.outputs.clone());
+        learn(ctx, id, &applied.arn, &applied.outputs);
         changed.lock().expect("changed lock")[i] = true;
         report.status = Status::Ok;
         report.drift.clear();

@@ -44,6 +44,11 @@ pub async fn connect(connection: &Connection) -> Clients {
     Clients {
         s3: aws_sdk_s3::Client::from_conf(s3),
         sts: aws_sdk_sts::Client::new(&sdk),
+        iam: aws_sdk_iam::Client::new(&sdk),
+        lambda: aws_sdk_lambda::Client::new(&sdk),
+        // The regional endpoint: DescribeEndpoints is deprecated.
+        mediaconvert: aws_sdk_mediaconvert::Client::new(&sdk),
+        cloudfront: aws_sdk_cloudfront::Client::new(&sdk),
     }
 }
 

@@ -290,13 +290,21 @@ pub(crate) async fn apply(
     if let Observation::Missing = observation {
         match create(ctx, name).await {
             Ok(()) => applied.changes.push("created bucket".into()),
-            Err(err) if error_code(&err) == Some("BucketAlreadyOwnedByYou") => {
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_bucket_already_owned_by_you()) =>
+            {
                 // Someone in this account made it between our look and our create: it is
                 // not ours to delete, but it gets the same secure settings.
                 applied.adopted = true;
                 ours = false;
             }
-            Err(err) if error_code(&err) == Some("BucketAlreadyExists") => {
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_bucket_already_exists()) =>
+            {
                 return Err(taken_elsewhere(
                     spec.id,
                     name,

@@ -2,16 +2,67 @@
 //! settings of each stage, and the AWS clients.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
 
 /// One client per AWS service the stages use.
 #[derive(Clone, Debug)]
 pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub mediaconvert: aws_sdk_mediaconvert::Client,
+    pub cloudfront: aws_sdk_cloudfront::Client,
 }
 
-/// Everything about the stack that is known before the first step runs.
+/// The converter function's runtime settings (`[function]`).
 #[derive(Clone, Debug)]
+pub struct FunctionSettings {
+    pub runtime: String,
+    pub architecture: String,
+    pub memory_mb: i32,
+    pub timeout_s: i32,
+}
+
+/// What the user configured for the stages, validated by the CLI before any AWS call.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `[job] template`: the user's job.json; `None` is the default in lambda-artifact/.
+    pub job_template_path: Option<PathBuf>,
+    pub function: FunctionSettings,
+    /// `[trigger] suffixes`: empty means every object, as the tutorial.
+    pub trigger_suffixes: Vec<String>,
+    /// `[cdn] price-class`.
+    pub price_class: String,
+    /// How long to retry what AWS has not propagated yet (a fresh role, a new permission).
+    pub propagation_timeout: Duration,
+    /// `up --wait`: wait until CloudFront has deployed the distribution.
+    pub wait_for_deploy: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            job_template_path: None,
+            function: FunctionSettings {
+                runtime: "python3.13".into(),
+                architecture: "arm64".into(),
+                memory_mb: 256,
+                timeout_s: 60,
+            },
+            trigger_suffixes: Vec::new(),
+            price_class: "PriceClass_All".into(),
+            propagation_timeout: Duration::from_secs(120),
+            wait_for_deploy: false,
+        }
+    }
+}
+
+/// Everything about the stack that is known before the first step runs, and what steps
+/// learn from each other while they run.
+#[derive(Debug)]
 pub struct StackContext {
     pub stack: String,
     pub account: String,
@@ -20,7 +71,12 @@ pub struct StackContext {
     pub names: BTreeMap<&'static str, String>,
     /// Tags every taggable resource gets: the stack's own and the user's `[tags]`.
     pub tags: BTreeMap<String, String>,
+    pub settings: Settings,
     pub clients: Clients,
+    /// Facts one step found that others need (`distribution.arn`, `distribution.id`…),
+    /// seeded from the state file and filled in by the engine as steps finish: a converged
+    /// stack needs no lookup twice.
+    known: Mutex<BTreeMap<String, String>>,
 }
 
 pub const TAG_STACK: &str = "cattube:stack";
@@ -34,6 +90,7 @@ impl StackContext {
         region: &str,
         names: BTreeMap<&'static str, String>,
         user_tags: &BTreeMap<String, String>,
+        settings: Settings,
         clients: Clients,
     ) -> Self {
         let mut tags = user_tags.clone();
@@ -46,8 +103,22 @@ impl StackContext {
             region: region.into(),
             names,
             tags,
+            settings,
             clients,
+            known: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// A fact learned earlier in this run or recorded in the state file.
+    pub fn known(&self, key: &str) -> Option<String> {
+        self.known.lock().expect("known lock").get(key).cloned()
+    }
+
+    pub fn learn(&self, key: impl Into<String>, value: impl Into<String>) {
+        self.known
+            .lock()
+            .expect("known lock")
+            .insert(key.into(), value.into());
     }
 
     /// The resolved name of a resource. Every id with a name is filled in by

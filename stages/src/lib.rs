@@ -16,7 +16,7 @@ mod bucket;
 pub mod destination_bucket;
 pub mod source_bucket;
 
-pub use context::{Clients, StackContext};
+pub use context::{Clients, FunctionSettings, Settings, StackContext};
 pub use error::StepError;
 pub use step::{Applied, Destroyed, Drift, Observation, Ownership, Present, Recorded, Step};
 

@@ -1,0 +1,77 @@
+//! A stack context whose clients answer from `aws-smithy-mocks` rules: no network, and a
+//! call no rule matches fails the test.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_smithy_mocks::{mock_client, Rule, RuleMode};
+use cattube_stages::{naming, Clients, Settings, StackContext};
+
+pub const ACCOUNT: &str = "123456789012";
+
+/// Clients that each answer only from their rules (none by default).
+pub struct MockClients {
+    pub s3: Vec<Rule>,
+    pub iam: Vec<Rule>,
+    pub lambda: Vec<Rule>,
+    pub mediaconvert: Vec<Rule>,
+    pub cloudfront: Vec<Rule>,
+}
+
+impl Default for MockClients {
+    fn default() -> Self {
+        MockClients {
+            s3: vec![],
+            iam: vec![],
+            lambda: vec![],
+            mediaconvert: vec![],
+            cloudfront: vec![],
+        }
+    }
+}
+
+fn refs(rules: &[Rule]) -> Vec<&Rule> {
+    rules.iter().collect()
+}
+
+impl MockClients {
+    pub fn build(&self) -> Clients {
+        Clients {
+            s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, refs(&self.s3), |c| c
+                .force_path_style(true)),
+            sts: mock_client!(aws_sdk_sts, RuleMode::MatchAny, Vec::<&Rule>::new()),
+            iam: mock_client!(aws_sdk_iam, RuleMode::MatchAny, refs(&self.iam)),
+            lambda: mock_client!(aws_sdk_lambda, RuleMode::MatchAny, refs(&self.lambda)),
+            mediaconvert: mock_client!(
+                aws_sdk_mediaconvert,
+                RuleMode::MatchAny,
+                refs(&self.mediaconvert)
+            ),
+            cloudfront: mock_client!(
+                aws_sdk_cloudfront,
+                RuleMode::MatchAny,
+                refs(&self.cloudfront)
+            ),
+        }
+    }
+}
+
+/// The default stack `cattube` in `region`, with short retry bounds.
+pub fn context(region: &str, clients: Clients) -> StackContext {
+    let names = naming::resolve_names("cattube", ACCOUNT, region, &BTreeMap::new());
+    let settings = Settings {
+        propagation_timeout: Duration::from_secs(2),
+        ..Settings::default()
+    };
+    StackContext::new(
+        "cattube",
+        ACCOUNT,
+        region,
+        names,
+        &BTreeMap::new(),
+        settings,
+        clients,
+    )
+}
