@@ -1,0 +1,610 @@
+"""Tests of the converter function (handler.py) and the default job.json.
+
+Every MediaConvert call goes through botocore's Stubber: the request must
+match `expected_params` exactly AND pass botocore's validation against the
+MediaConvert API model, and stubbed responses are validated too.
+
+The job.json -> job template conversion that cattube (the Rust side) performs
+at `up` is written out in `job_template_request` below; the Rust code mirrors it.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError, ParamValidationError
+from botocore.stub import Stubber
+
+import handler
+from cattube_test_env import ACCOUNT, FUNCTION_ENV, REGION
+
+JOB_JSON = Path(handler.__file__).resolve().parent / "job.json"
+SOURCE_BUCKET = "cattube-source-123456789012-ap-southeast-2"
+DEST = FUNCTION_ENV["DESTINATION_BUCKET"]
+TEMPLATE_ARN = f"arn:aws:mediaconvert:{REGION}:{ACCOUNT}:jobTemplates/cattube-job"
+
+
+# --------------------------------------------------------------------------
+# job.json -> CreateJobTemplate: the conversion rule cattube implements.
+# --------------------------------------------------------------------------
+
+# Top-level keys of a job.json (the tutorial's CreateJob format) that a job
+# template cannot hold or that cattube sets itself.
+NOT_IN_TEMPLATE = ("Queue", "Role", "UserMetadata")
+
+
+def load_job_json() -> dict:
+    return json.loads(JOB_JSON.read_text(encoding="utf-8"))
+
+
+def job_template_request(job: dict, name: str, queue_arn: str) -> dict:
+    """CreateJobTemplate parameters for a job.json.
+
+    Rule: drop the top-level Queue, Role and UserMetadata; drop FileInput
+    from every Settings.Inputs[] entry (InputTemplate has no FileInput);
+    keep every other key (Settings, AccelerationSettings,
+    StatusUpdateInterval, Priority, ...) unchanged; add Name and the
+    stack's Queue ARN. Output destinations stay as they are (the function
+    replaces them for every job).
+    """
+    request = {k: copy.deepcopy(v) for k, v in job.items() if k not in NOT_IN_TEMPLATE}
+    for template_input in request["Settings"].get("Inputs", []):
+        template_input.pop("FileInput", None)
+    request["Name"] = name
+    request["Queue"] = queue_arn
+    return request
+
+
+def get_job_template_response(job: dict | None = None) -> dict:
+    """What GetJobTemplate returns for the template made from `job`."""
+    job = load_job_json() if job is None else job
+    created = job_template_request(job, FUNCTION_ENV["JOB_TEMPLATE"], FUNCTION_ENV["QUEUE_ARN"])
+    now = datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)
+    return {
+        "JobTemplate": {
+            **created,
+            "Arn": TEMPLATE_ARN,
+            "Type": "CUSTOM",
+            "CreatedAt": now,
+            "LastUpdated": now,
+        }
+    }
+
+
+# --------------------------------------------------------------------------
+# Helpers for the handler tests.
+# --------------------------------------------------------------------------
+
+
+def s3_record(
+    key: str,
+    size: int = 1_048_576,
+    bucket: str = SOURCE_BUCKET,
+    etag: str = "0123456789abcdef0123456789abcdef",
+    sequencer: str = "0065A1B2C3D4E5F6A7",
+    version_id: str | None = None,
+    event_name: str = "ObjectCreated:Put",
+) -> dict:
+    """One S3 event notification record, `key` URL-encoded the way S3 sends it."""
+    obj = {"key": key, "size": size, "eTag": etag, "sequencer": sequencer}
+    if version_id is not None:
+        obj["versionId"] = version_id
+    return {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "awsRegion": REGION,
+        "eventTime": "2025-01-01T00:00:00.000Z",
+        "eventName": event_name,
+        "userIdentity": {"principalId": "AWS:EXAMPLE"},
+        "requestParameters": {"sourceIPAddress": "192.0.2.1"},
+        "responseElements": {"x-amz-request-id": "EXAMPLE", "x-amz-id-2": "EXAMPLE"},
+        "s3": {
+            "s3SchemaVersion": "1.0",
+            "configurationId": "cattube-notifications",
+            "bucket": {
+                "name": bucket,
+                "ownerIdentity": {"principalId": "EXAMPLE"},
+                "arn": f"arn:aws:s3:::{bucket}",
+            },
+            "object": obj,
+        },
+    }
+
+
+def token_for(key, bucket=SOURCE_BUCKET, version_id="", etag="0123456789abcdef0123456789abcdef",
+              sequencer="0065A1B2C3D4E5F6A7") -> str:
+    """The documented token derivation: sha256 over bucket, decoded key,
+    version id, ETag and sequencer (a JSON array), as 64 hex characters."""
+    identity = json.dumps([bucket, key, version_id, etag, sequencer], ensure_ascii=True)
+    return hashlib.sha256(identity.encode("ascii")).hexdigest()
+
+
+def expected_settings(file_input: str, destination: str) -> dict:
+    """The job.json settings as the job must carry them: one input with the
+    template's selectors plus FileInput, and the given destination."""
+    settings = copy.deepcopy(get_job_template_response()["JobTemplate"]["Settings"])
+    settings["Inputs"] = [
+        {
+            "AudioSelectors": {"Audio Selector 1": {"DefaultSelection": "DEFAULT"}},
+            "VideoSelector": {},
+            "TimecodeSource": "ZEROBASED",
+            "FileInput": file_input,
+        }
+    ]
+    settings["OutputGroups"][0]["OutputGroupSettings"]["FileGroupSettings"]["Destination"] = destination
+    return settings
+
+
+def expected_create_job(file_input, destination, metadata_key, token) -> dict:
+    return {
+        "JobTemplate": "cattube-job",
+        "Queue": FUNCTION_ENV["QUEUE_ARN"],
+        "Role": FUNCTION_ENV["MEDIACONVERT_ROLE_ARN"],
+        "Settings": expected_settings(file_input, destination),
+        "UserMetadata": {"cattube:stack": "cattube", "cattube:source-key": metadata_key},
+        "ClientRequestToken": token,
+        "AccelerationSettings": {"Mode": "DISABLED"},
+        "StatusUpdateInterval": "SECONDS_60",
+        "Priority": 0,
+    }
+
+
+def create_job_response(job_id: str, params: dict) -> dict:
+    return {"Job": {"Id": job_id, "Role": params["Role"], "Settings": params["Settings"],
+                    "Queue": params["Queue"], "Status": "SUBMITTED"}}
+
+
+def expect_template(stubber: Stubber) -> None:
+    stubber.add_response("get_job_template", get_job_template_response(), {"Name": "cattube-job"})
+
+
+def expect_job(stubber: Stubber, job_id: str, params: dict) -> None:
+    stubber.add_response("create_job", create_job_response(job_id, params), params)
+
+
+def log_lines(capsys) -> list[dict]:
+    out = capsys.readouterr().out
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+# --------------------------------------------------------------------------
+# Key decoding, destinations, metadata.
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("event_key", "key", "destination", "metadata_key"),
+    [
+        # spaces arrive as "+" (the tutorial's "no spaces" bug), inside a folder
+        ("cats/tabby+cat.mp4", "cats/tabby cat.mp4", f"s3://{DEST}/cats/tabby cat", "cats/tabby cat.mp4"),
+        # a literal "+" arrives as %2B
+        ("cats/a%2Bb.mp4", "cats/a+b.mp4", f"s3://{DEST}/cats/a+b", "cats/a+b.mp4"),
+        # %XX escapes; "(" and ")" are not allowed in UserMetadata and become "_"
+        ("clip%281%29.mov", "clip(1).mov", f"s3://{DEST}/clip(1)", "clip_1_.mov"),
+        # UTF-8 unicode plus a space
+        ("k%C3%A4tzchen+video.mp4", "kätzchen video.mp4", f"s3://{DEST}/kätzchen video", "kätzchen video.mp4"),
+        # no folder: the tutorial's example
+        ("tabbycat.mp4", "tabbycat.mp4", f"s3://{DEST}/tabbycat", "tabbycat.mp4"),
+        # nested folders; only the last extension is dropped
+        ("a/b/c/movie.final.mov", "a/b/c/movie.final.mov", f"s3://{DEST}/a/b/c/movie.final", "a/b/c/movie.final.mov"),
+        # no extension at all
+        ("cats/raw", "cats/raw", f"s3://{DEST}/cats/raw", "cats/raw"),
+    ],
+)
+def test_submits_one_job_per_upload(stubber, capsys, event_key, key, destination, metadata_key):
+    params = expected_create_job(
+        file_input=f"s3://{SOURCE_BUCKET}/{key}",
+        destination=destination,
+        metadata_key=metadata_key,
+        token=token_for(key),
+    )
+    expect_template(stubber)
+    expect_job(stubber, "1111111111111-abcdef", params)
+
+    result = handler.lambda_handler({"Records": [s3_record(event_key)]}, None)
+
+    assert result == {
+        "jobs": [{"job_id": "1111111111111-abcdef", "key": key, "destination": destination}],
+        "skipped": [],
+    }
+    (line,) = log_lines(capsys)
+    assert line == {
+        "level": "INFO",
+        "message": "job submitted",
+        "stack": "cattube",
+        "source_bucket": SOURCE_BUCKET,
+        "source_key": key,
+        "job_id": "1111111111111-abcdef",
+        "queue": FUNCTION_ENV["QUEUE_ARN"],
+        "job_template": "cattube-job",
+        "destination": destination,
+        "client_request_token": token_for(key),
+    }
+
+
+def test_outputs_are_named_after_the_source_key():
+    """Destination (no trailing "/") is the base name; the template's name
+    modifiers complete the output names: cats/tabby cat-hd.mp4, -sd.mp4."""
+    destination = handler.output_destination("dest", "cats/tabby cat.mp4")
+    assert destination == "s3://dest/cats/tabby cat"
+    outputs = load_job_json()["Settings"]["OutputGroups"][0]["Outputs"]
+    names = [destination.removeprefix("s3://dest/") + o["NameModifier"] + ".mp4" for o in outputs]
+    assert names == ["cats/tabby cat-hd.mp4", "cats/tabby cat-sd.mp4"]
+    assert handler.output_destination("dest", "tabbycat.mp4") == "s3://dest/tabbycat"
+    assert handler.output_destination("dest", "a//b.mp4") == "s3://dest/a//b"
+    assert handler.output_destination("dest", ".mp4") == "s3://dest/.mp4"
+
+
+def test_user_metadata_is_sanitised_and_truncated():
+    key = "folder/" + "x" * 300 + ".mp4"
+    metadata = handler.user_metadata("cattube", key)
+    assert metadata["cattube:source-key"] == key[:256]
+    assert len(metadata["cattube:source-key"]) == 256
+    assert handler.user_metadata("s", "a&b#c?d'e,f!g(h)[i]$j~k%l.mp4")["cattube:source-key"] == (
+        "a_b_c_d_e_f_g_h__i__j_k_l.mp4"
+    )
+    # allowed: unicode letters/numbers, space and _ . : / = + - @
+    assert handler.user_metadata("s", "Ünï 日本 ٣ a_b.c:d/e=f+g-h@i")["cattube:source-key"] == (
+        "Ünï 日本 ٣ a_b.c:d/e=f+g-h@i"
+    )
+    # decomposed "ä" (a + combining diaeresis) is NFC-normalised, not replaced
+    assert handler.user_metadata("s", "ka\u0308tzchen")["cattube:source-key"] == "k\u00e4tzchen"
+
+
+# --------------------------------------------------------------------------
+# Skipped and ignored records.
+# --------------------------------------------------------------------------
+
+
+def test_folder_marker_is_skipped(stubber, capsys):
+    # no responses queued: any MediaConvert call would fail the test
+    result = handler.lambda_handler({"Records": [s3_record("cats%2Fkittens/", size=0)]}, None)
+    assert result == {"jobs": [], "skipped": [{"key": "cats/kittens/", "reason": "folder marker"}]}
+    (line,) = log_lines(capsys)
+    assert line["message"] == "upload skipped: folder marker"
+    assert line["reason"] == "folder marker"
+    assert line["source_key"] == "cats/kittens/"
+    assert line["stack"] == "cattube"
+
+
+def test_folder_marker_with_content_is_still_skipped(stubber, capsys):
+    result = handler.lambda_handler({"Records": [s3_record("cats/", size=12)]}, None)
+    assert result["skipped"] == [{"key": "cats/", "reason": "folder marker"}]
+
+
+def test_empty_object_is_skipped(stubber, capsys):
+    result = handler.lambda_handler({"Records": [s3_record("cats/empty+cat.mp4", size=0)]}, None)
+    assert result == {"jobs": [], "skipped": [{"key": "cats/empty cat.mp4", "reason": "empty object"}]}
+    (line,) = log_lines(capsys)
+    assert line["level"] == "INFO"
+    assert line["reason"] == "empty object"
+    assert line["size"] == 0
+
+
+def test_non_create_records_are_ignored(stubber, capsys):
+    removed = s3_record("cats/tabby.mp4", event_name="ObjectRemoved:Delete")
+    other = {"eventSource": "aws:sqs", "eventName": "ObjectCreated:Put", "body": "{}"}
+    result = handler.lambda_handler({"Records": [removed, other]}, None)
+    assert result == {"jobs": [], "skipped": []}
+    lines = log_lines(capsys)
+    assert [line["message"] for line in lines] == ["record ignored: not an S3 ObjectCreated event"] * 2
+    assert lines[0]["event_name"] == "ObjectRemoved:Delete"
+
+
+def test_s3_test_event_without_records_does_nothing(stubber, capsys):
+    event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": SOURCE_BUCKET}
+    assert handler.lambda_handler(event, None) == {"jobs": [], "skipped": []}
+
+
+# --------------------------------------------------------------------------
+# Several records, duplicates, idempotency.
+# --------------------------------------------------------------------------
+
+
+def test_two_records_make_two_jobs_and_read_the_template_once(stubber, capsys):
+    first = s3_record("cats/one.mp4", sequencer="001", etag="e1")
+    marker = s3_record("cats/", size=0, sequencer="002")
+    second = s3_record("dogs/two+dogs.mov", sequencer="003", etag="e2")
+    expect_template(stubber)
+    expect_job(stubber, "job-1", expected_create_job(
+        f"s3://{SOURCE_BUCKET}/cats/one.mp4", f"s3://{DEST}/cats/one", "cats/one.mp4",
+        token_for("cats/one.mp4", etag="e1", sequencer="001")))
+    expect_job(stubber, "job-2", expected_create_job(
+        f"s3://{SOURCE_BUCKET}/dogs/two dogs.mov", f"s3://{DEST}/dogs/two dogs", "dogs/two dogs.mov",
+        token_for("dogs/two dogs.mov", etag="e2", sequencer="003")))
+
+    result = handler.lambda_handler({"Records": [first, marker, second]}, None)
+
+    assert [job["job_id"] for job in result["jobs"]] == ["job-1", "job-2"]
+    assert result["skipped"] == [{"key": "cats/", "reason": "folder marker"}]
+    submitted = [line for line in log_lines(capsys) if line["message"] == "job submitted"]
+    assert [line["job_id"] for line in submitted] == ["job-1", "job-2"]
+
+
+def test_duplicated_event_uses_the_same_client_request_token(stubber):
+    event = {"Records": [s3_record("cats/tabby+cat.mp4", version_id="v1", sequencer="00AA")]}
+    token = token_for("cats/tabby cat.mp4", version_id="v1", sequencer="00AA")
+    params = expected_create_job(
+        f"s3://{SOURCE_BUCKET}/cats/tabby cat.mp4", f"s3://{DEST}/cats/tabby cat", "cats/tabby cat.mp4", token
+    )
+    for _ in range(2):  # the same event delivered twice (a retry)
+        expect_template(stubber)
+        expect_job(stubber, "job-1", params)
+
+    first = handler.lambda_handler(copy.deepcopy(event), None)
+    second = handler.lambda_handler(copy.deepcopy(event), None)
+
+    assert first == second
+    assert len(token) == 64 and token.isascii()
+
+
+def test_a_new_upload_of_the_same_key_gets_a_new_token():
+    def token(**changes):
+        record = s3_record("cats/tabby.mp4", **changes)
+        return handler.client_request_token(handler.parse_record(record))
+
+    base = token()
+    assert token() == base
+    assert token(sequencer="0065A1B2C3D4E5F6A8") != base  # overwritten: new event
+    assert token(etag="ffffffffffffffffffffffffffffffff") != base
+    assert token(version_id="v2") != base
+    assert token(bucket="other-bucket") != base
+    assert base == token_for("cats/tabby.mp4")
+
+
+# --------------------------------------------------------------------------
+# Failures propagate so Lambda retries.
+# --------------------------------------------------------------------------
+
+
+def test_create_job_error_propagates(stubber, capsys):
+    key = "cats/tabby cat.mp4"
+    params = expected_create_job(
+        f"s3://{SOURCE_BUCKET}/{key}", f"s3://{DEST}/cats/tabby cat", key, token_for(key)
+    )
+    expect_template(stubber)
+    stubber.add_client_error(
+        "create_job",
+        service_error_code="TooManyRequestsException",
+        service_message="Too many requests",
+        http_status_code=429,
+        expected_params=params,
+    )
+
+    with pytest.raises(ClientError) as raised:
+        handler.lambda_handler({"Records": [s3_record("cats/tabby+cat.mp4")]}, None)
+
+    assert raised.value.response["Error"]["Code"] == "TooManyRequestsException"
+    (line,) = log_lines(capsys)
+    assert line["level"] == "ERROR"
+    assert line["message"] == "job submission failed"
+    assert line["source_key"] == key
+    assert line["error_code"] == "TooManyRequestsException"
+    assert line["error_type"] == "TooManyRequestsException"  # botocore's modeled ClientError subclass
+    assert "Too many requests" in line["error"]
+    assert line["client_request_token"] == token_for(key)
+
+
+def test_failure_stops_before_later_records(stubber, capsys):
+    expect_template(stubber)
+    stubber.add_client_error("create_job", service_error_code="BadRequestException", http_status_code=400)
+    with pytest.raises(ClientError):
+        handler.lambda_handler({"Records": [s3_record("a.mp4"), s3_record("b.mp4", sequencer="2")]}, None)
+
+
+def test_missing_job_template_propagates(stubber, capsys):
+    stubber.add_client_error(
+        "get_job_template",
+        service_error_code="NotFoundException",
+        service_message="template not found",
+        http_status_code=404,
+        expected_params={"Name": "cattube-job"},
+    )
+    with pytest.raises(ClientError):
+        handler.lambda_handler({"Records": [s3_record("cats/tabby.mp4")]}, None)
+    (line,) = log_lines(capsys)
+    assert line["level"] == "ERROR"
+    assert line["message"] == "reading the job template failed"
+    assert line["job_template"] == "cattube-job"
+    assert line["error_code"] == "NotFoundException"
+
+
+def test_missing_configuration_is_an_error(monkeypatch, capsys):
+    monkeypatch.delenv("QUEUE_ARN")
+    monkeypatch.setenv("STACK", "")
+    with pytest.raises(RuntimeError, match="QUEUE_ARN, STACK"):
+        handler.lambda_handler({"Records": [s3_record("cats/tabby.mp4")]}, None)
+    (line,) = log_lines(capsys)
+    assert line["missing_environment_variables"] == ["QUEUE_ARN", "STACK"]
+
+
+# --------------------------------------------------------------------------
+# Templates other than the default job.json.
+# --------------------------------------------------------------------------
+
+
+def test_template_without_inputs_gets_default_input_and_every_group_a_destination(stubber):
+    job = load_job_json()
+    del job["Settings"]["Inputs"]
+    job["Settings"]["OutputGroups"].append(
+        {
+            "Name": "Apple HLS",
+            "Outputs": [{
+                "ContainerSettings": {"Container": "M3U8", "M3u8Settings": {}},
+                "VideoDescription": {"CodecSettings": {"Codec": "H_264", "H264Settings": {
+                    "RateControlMode": "QVBR", "MaxBitrate": 2000000}}},
+                "AudioDescriptions": [{"AudioSourceName": "Audio Selector 1", "CodecSettings": {
+                    "Codec": "AAC", "AacSettings": {"Bitrate": 96000, "CodingMode": "CODING_MODE_2_0",
+                                                    "SampleRate": 48000}}}],
+                "NameModifier": "-hls",
+            }],
+            "OutputGroupSettings": {"Type": "HLS_GROUP_SETTINGS",
+                                    "HlsGroupSettings": {"SegmentLength": 6, "MinSegmentLength": 0,
+                                                         "Destination": "s3://placeholder/"}},
+        }
+    )
+    job["Priority"] = 10
+    job["AccelerationSettings"] = {"Mode": "PREFERRED"}
+    template = get_job_template_response(job)
+    stubber.add_response("get_job_template", template, {"Name": "cattube-job"})
+
+    settings = copy.deepcopy(template["JobTemplate"]["Settings"])
+    settings["Inputs"] = [{
+        "AudioSelectors": {"Audio Selector 1": {"DefaultSelection": "DEFAULT"}},
+        "VideoSelector": {},
+        "TimecodeSource": "ZEROBASED",
+        "FileInput": f"s3://{SOURCE_BUCKET}/show/ep 1.mp4",
+    }]
+    settings["OutputGroups"][0]["OutputGroupSettings"]["FileGroupSettings"]["Destination"] = f"s3://{DEST}/show/ep 1"
+    settings["OutputGroups"][1]["OutputGroupSettings"]["HlsGroupSettings"]["Destination"] = f"s3://{DEST}/show/ep 1"
+    params = {
+        "JobTemplate": "cattube-job",
+        "Queue": FUNCTION_ENV["QUEUE_ARN"],
+        "Role": FUNCTION_ENV["MEDIACONVERT_ROLE_ARN"],
+        "Settings": settings,
+        "UserMetadata": {"cattube:stack": "cattube", "cattube:source-key": "show/ep 1.mp4"},
+        "ClientRequestToken": token_for("show/ep 1.mp4"),
+        "AccelerationSettings": {"Mode": "PREFERRED"},
+        "StatusUpdateInterval": "SECONDS_60",
+        "Priority": 10,
+    }
+    expect_job(stubber, "job-hls", params)
+
+    result = handler.lambda_handler({"Records": [s3_record("show/ep+1.mp4")]}, None)
+    assert result["jobs"][0]["job_id"] == "job-hls"
+
+
+def test_template_without_output_groups_is_rejected(stubber, capsys):
+    job = load_job_json()
+    job["Settings"]["OutputGroups"] = []
+    stubber.add_response("get_job_template", get_job_template_response(job), {"Name": "cattube-job"})
+    with pytest.raises(ValueError, match="no output group"):
+        handler.lambda_handler({"Records": [s3_record("cats/tabby.mp4")]}, None)
+    (line,) = log_lines(capsys)
+    assert line["message"] == "job submission failed"
+    assert line["error_type"] == "ValueError"
+
+
+# --------------------------------------------------------------------------
+# The MediaConvert client.
+# --------------------------------------------------------------------------
+
+
+def test_client_uses_the_regional_endpoint_and_is_created_once(monkeypatch):
+    calls = []
+    real_client = handler.boto3.client
+    monkeypatch.setattr(handler.boto3, "client", lambda *a, **kw: calls.append(a) or real_client(*a, **kw))
+
+    client = handler._client()
+
+    assert handler._client() is client
+    assert calls == [("mediaconvert",)]
+    assert client.meta.endpoint_url == f"https://mediaconvert.{REGION}.amazonaws.com"
+    assert client.meta.region_name == REGION
+
+
+def test_handler_never_calls_describe_endpoints():
+    source = Path(handler.__file__).read_text(encoding="utf-8")
+    assert "describe_endpoints(" not in source
+    assert "endpoint_url" not in source
+
+
+# --------------------------------------------------------------------------
+# The default job.json.
+# --------------------------------------------------------------------------
+
+
+def test_job_json_is_the_tutorials_job():
+    job = load_job_json()
+    assert list(job) == ["Queue", "UserMetadata", "Role", "Settings", "AccelerationSettings",
+                         "StatusUpdateInterval", "Priority"]
+    settings = job["Settings"]
+    assert settings["TimecodeConfig"] == {"Source": "ZEROBASED"}
+    assert settings["Inputs"] == [{
+        "AudioSelectors": {"Audio Selector 1": {"DefaultSelection": "DEFAULT"}},
+        "VideoSelector": {},
+        "TimecodeSource": "ZEROBASED",
+        "FileInput": "s3://source-bucket/input.mp4",
+    }]
+    (group,) = settings["OutputGroups"]
+    assert group["OutputGroupSettings"] == {
+        "Type": "FILE_GROUP_SETTINGS",
+        "FileGroupSettings": {"Destination": "s3://destination-bucket/"},
+    }
+    hd, sd = group["Outputs"]
+    aac = {"Codec": "AAC", "AacSettings": {"Bitrate": 96000, "CodingMode": "CODING_MODE_2_0", "SampleRate": 48000}}
+    for output in (hd, sd):
+        assert output["ContainerSettings"] == {"Container": "MP4", "Mp4Settings": {}}
+        assert output["AudioDescriptions"] == [{"AudioSourceName": "Audio Selector 1", "CodecSettings": aac}]
+    assert hd["NameModifier"] == "-hd"
+    assert hd["VideoDescription"] == {"CodecSettings": {"Codec": "H_265", "H265Settings": {
+        "MaxBitrate": 5000000, "RateControlMode": "QVBR", "SceneChangeDetect": "TRANSITION_DETECTION"}}}
+    assert sd["NameModifier"] == "-sd"
+    assert sd["VideoDescription"] == {"Width": 256, "Height": 144, "CodecSettings": {"Codec": "AV1", "Av1Settings": {
+        "RateControlMode": "QVBR", "QvbrSettings": {}, "MaxBitrate": 100000}}}
+    assert job["AccelerationSettings"] == {"Mode": "DISABLED"}
+    assert job["StatusUpdateInterval"] == "SECONDS_60"
+    assert job["Priority"] == 0
+
+
+def test_job_json_as_job_template_passes_create_job_template_validation(mediaconvert_client):
+    request = job_template_request(load_job_json(), "cattube-job", FUNCTION_ENV["QUEUE_ARN"])
+    assert sorted(request) == ["AccelerationSettings", "Name", "Priority", "Queue", "Settings",
+                               "StatusUpdateInterval"]
+    assert "FileInput" not in request["Settings"]["Inputs"][0]
+    with Stubber(mediaconvert_client) as stub:
+        stub.add_response(
+            "create_job_template",
+            {"JobTemplate": {"Name": "cattube-job", "Settings": request["Settings"], "Arn": TEMPLATE_ARN}},
+            copy.deepcopy(request),
+        )
+        mediaconvert_client.create_job_template(**request)
+        stub.assert_no_pending_responses()
+
+
+def test_job_json_file_input_must_be_stripped_from_the_template(mediaconvert_client):
+    """Why the conversion drops FileInput: the model's InputTemplate has none."""
+    request = {k: v for k, v in load_job_json().items() if k not in NOT_IN_TEMPLATE}
+    request.update(Name="cattube-job", Queue=FUNCTION_ENV["QUEUE_ARN"])
+    with Stubber(mediaconvert_client) as stub:
+        stub.add_response("create_job_template", {"JobTemplate": {"Name": "cattube-job", "Settings": {}}})
+        with pytest.raises(ParamValidationError, match="FileInput"):
+            mediaconvert_client.create_job_template(**request)
+
+
+def test_job_json_as_submitted_job_passes_create_job_validation(mediaconvert_client):
+    """The handler's request built from the job.json template is a valid CreateJob,
+    and so is job.json itself (the tutorial's CreateJob format)."""
+    template = get_job_template_response()["JobTemplate"]
+    upload = handler.parse_record(s3_record("cats/tabby+cat.mp4"))
+    request = handler.build_create_job_request(dict(FUNCTION_ENV), template, upload)
+    tutorial_job = {**load_job_json(), "ClientRequestToken": "tutorial"}
+    with Stubber(mediaconvert_client) as stub:
+        stub.add_response("create_job", create_job_response("job-1", request), copy.deepcopy(request))
+        stub.add_response("create_job", create_job_response("job-2", tutorial_job), copy.deepcopy(tutorial_job))
+        assert mediaconvert_client.create_job(**request)["Job"]["Id"] == "job-1"
+        assert mediaconvert_client.create_job(**tutorial_job)["Job"]["Id"] == "job-2"
+        stub.assert_no_pending_responses()
+
+
+def test_stubber_rejects_an_invalid_job(mediaconvert_client):
+    """Sanity check that model validation is really on (botocore checks
+    names, types, required members and minimums; not enums or maximums)."""
+    template = get_job_template_response()["JobTemplate"]
+    upload = handler.parse_record(s3_record("cats/tabby.mp4"))
+    request = handler.build_create_job_request(dict(FUNCTION_ENV), template, upload)
+    request["Settings"]["OutputGroups"][0]["Outputs"][1]["VideoDescription"]["CodecSettings"][
+        "Av1Settings"]["MaxBitrate"] = 999  # minimum is 1000
+    request["Priority"] = -51  # minimum is -50
+    request["Settings"]["Inputs"][0]["Filename"] = "typo"
+    with Stubber(mediaconvert_client) as stub:
+        stub.add_response("create_job", {"Job": {"Role": "r", "Settings": {}}})
+        with pytest.raises(ParamValidationError) as raised:
+            mediaconvert_client.create_job(**request)
+    message = str(raised.value)
+    assert "Priority" in message and "MaxBitrate" in message and '"Filename"' in message
