@@ -111,6 +111,7 @@ pub struct Printer {
 }
 
 /// One resource's progress line: stage, id, a spinner while working, then the result.
+#[derive(Clone)]
 pub struct ProgressLine {
     bar: ProgressBar,
     label: String,
@@ -153,6 +154,11 @@ impl Printer {
         }
     }
 
+    /// Runs `f` (a prompt) with the progress lines out of its way.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.progress.suspend(f)
+    }
+
     pub fn json(&self) -> bool {
         self.format == OutputFormat::Json
     }
@@ -176,7 +182,14 @@ impl Printer {
 
 impl ProgressLine {
     pub fn working(&self, what: &str) {
+        self.bar.enable_steady_tick(Duration::from_millis(100));
         self.bar.set_message(format!("{what}…"));
+    }
+
+    /// Waiting for its turn: what was found, without a spinner.
+    pub fn idle(&self, what: &str) {
+        self.bar.disable_steady_tick();
+        self.bar.set_message(what.to_string());
     }
 
     pub fn done(&self, symbol: &str, result: &str) {

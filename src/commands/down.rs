@@ -58,7 +58,7 @@ pub async fn run(
     }
 
     if !args.yes {
-        confirm(&session, &intents, &config.stack)?;
+        printer.suspend(|| confirm(&session, &intents, &config.stack))?;
     }
 
     let options = DestroyOptions {

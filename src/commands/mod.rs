@@ -131,11 +131,18 @@ impl Session {
                 .get(step.id())
                 .cloned();
             lines[i].working("checking");
+            let line = lines[i].clone();
             tasks.spawn(async move {
                 let observed = step.observe(&ctx, recorded.as_ref()).await;
                 if let Ok(Observation::Present(present)) = &observed {
                     learn(&ctx, step.id(), &present.arn, &present.outputs);
                 }
+                line.idle(match &observed {
+                    Ok(Observation::Missing) => "missing",
+                    Ok(Observation::Present(p)) if !p.drift.is_empty() => "drifted",
+                    Ok(Observation::Present(_)) => "found",
+                    Err(_) => "check failed",
+                });
                 (i, observed)
             });
         }
