@@ -107,6 +107,8 @@ pub struct Printer {
     format: OutputFormat,
     quiet: bool,
     verbose: bool,
+    /// Progress wanted but stderr is no terminal (a CI log): long waits print plain lines.
+    plain_progress: bool,
     progress: MultiProgress,
 }
 
@@ -128,6 +130,7 @@ impl Printer {
             format,
             quiet,
             verbose,
+            plain_progress: progress && !visible && !quiet,
             progress: MultiProgress::with_draw_target(target),
         }
     }
@@ -151,6 +154,11 @@ impl Printer {
                 eprintln!("{}", message.as_ref());
             }
         }
+    }
+
+    /// Whether long waits should print plain progress lines on stderr.
+    pub fn plain_progress(&self) -> bool {
+        self.plain_progress
     }
 
     pub fn json(&self) -> bool {

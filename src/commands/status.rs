@@ -30,7 +30,11 @@ pub async fn run(config: &Config, printer: &Printer, report: &mut Report) -> any
     if let Some(error) = first_error {
         return Err(anyhow::anyhow!("{error:#}"));
     }
-    let converged = report.resources.iter().all(|r| r.status == Status::Ok);
+    // Pending (CloudFront still deploying) is not a fault: 3 means missing or drifted.
+    let converged = report
+        .resources
+        .iter()
+        .all(|r| matches!(r.status, Status::Ok | Status::Pending));
     Ok(if converged {
         exit::OK
     } else {
@@ -46,7 +50,7 @@ pub fn text(report: &Report) -> String {
     let bad = report
         .resources
         .iter()
-        .filter(|r| r.status != Status::Ok)
+        .filter(|r| !matches!(r.status, Status::Ok | Status::Pending))
         .count();
     if report.error.is_none() {
         out.push_str(&match bad {
