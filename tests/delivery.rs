@@ -54,7 +54,10 @@ fn run(sandbox: &Sandbox, args: &[&str]) -> (Option<i32>, serde_json::Value, Str
 async fn nothing_left(moto: &Moto) {
     let cf = cloudfront_client(&moto.url).await;
     let dists = cf.list_distributions().send().await.unwrap();
-    let dists = dists.distribution_list().map(|l| l.items().len()).unwrap_or(0);
+    let dists = dists
+        .distribution_list()
+        .map(|l| l.items().len())
+        .unwrap_or(0);
     assert_eq!(dists, 0, "distributions left behind");
     let oacs = cf.list_origin_access_controls().send().await.unwrap();
     let oacs = oacs
@@ -97,7 +100,10 @@ async fn delivery_lifecycle() {
         resource(&doc, "origin-access-control")["name"],
         "cattube-eu-west-1-oac"
     );
-    let dist_id = doc["outputs"]["distribution_id"].as_str().unwrap().to_string();
+    let dist_id = doc["outputs"]["distribution_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let domain = doc["outputs"]["distribution_domain"]
         .as_str()
         .unwrap()
@@ -125,10 +131,15 @@ async fn delivery_lifecycle() {
         origin.domain_name(),
         format!("{DESTINATION}.s3.{REGION}.amazonaws.com")
     );
-    let oac_id = origin.origin_access_control_id().unwrap_or_default().to_string();
+    let oac_id = origin
+        .origin_access_control_id()
+        .unwrap_or_default()
+        .to_string();
     assert!(!oac_id.is_empty(), "the origin uses the OAC");
     assert_eq!(
-        origin.s3_origin_config().map(|s| s.origin_access_identity()),
+        origin
+            .s3_origin_config()
+            .map(|s| s.origin_access_identity()),
         Some(""),
         "no legacy OAI"
     );
@@ -198,7 +209,11 @@ async fn delivery_lifecycle() {
         .to_string();
     let policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
     let statements = policy["Statement"].as_array().unwrap();
-    assert_eq!(statements.len(), 2, "TLS-only and CloudFront read: {policy}");
+    assert_eq!(
+        statements.len(),
+        2,
+        "TLS-only and CloudFront read: {policy}"
+    );
     let read = statements
         .iter()
         .find(|s| s["Sid"] == "cattube-cloudfront-read")
@@ -242,8 +257,11 @@ async fn delivery_lifecycle() {
         .unwrap();
     let mut changed = current.distribution_config().cloned().unwrap();
     changed.enabled = false;
-    changed.default_cache_behavior.as_mut().unwrap().viewer_protocol_policy =
-        ViewerProtocolPolicy::AllowAll;
+    changed
+        .default_cache_behavior
+        .as_mut()
+        .unwrap()
+        .viewer_protocol_policy = ViewerProtocolPolicy::AllowAll;
     changed.origins.as_mut().unwrap().items[0].origin_access_control_id = None;
     cf.update_distribution()
         .id(&dist_id)
@@ -254,11 +272,14 @@ async fn delivery_lifecycle() {
         .unwrap();
     // …and the bucket policy widened to another account.
     let mut widened = policy.clone();
-    widened["Statement"].as_array_mut().unwrap().push(serde_json::json!({
-        "Sid": "someone", "Effect": "Allow",
-        "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
-        "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{DESTINATION}/*")
-    }));
+    widened["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "Sid": "someone", "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+            "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{DESTINATION}/*")
+        }));
     s3.put_bucket_policy()
         .bucket(DESTINATION)
         .policy(widened.to_string())
@@ -281,7 +302,9 @@ async fn delivery_lifecycle() {
     let bucket_policy = resource(&doc, "destination-bucket-policy");
     assert_eq!(bucket_policy["status"], "drifted");
     assert!(
-        bucket_policy["drift"].to_string().contains("bucket policy widened"),
+        bucket_policy["drift"]
+            .to_string()
+            .contains("bucket policy widened"),
         "{bucket_policy}"
     );
     assert_eq!(resource(&doc, "origin-access-control")["status"], "ok");
@@ -291,7 +314,10 @@ async fn delivery_lifecycle() {
     let (code, doc, stderr) = run(&sandbox, &["up"]);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(resource(&doc, "distribution")["action"], "update");
-    assert_eq!(resource(&doc, "destination-bucket-policy")["action"], "update");
+    assert_eq!(
+        resource(&doc, "destination-bucket-policy")["action"],
+        "update"
+    );
     let writes = proxy.writes();
     assert_eq!(writes.len(), 2, "{writes:?}");
     let (code, _, _) = run(&sandbox, &["status"]);
@@ -348,15 +374,25 @@ async fn down_no_wait_then_down() {
     let cf = cloudfront_client(&moto.url).await;
     let (code, doc, stderr) = run(&sandbox, &["up"]);
     assert_eq!(code, Some(0), "{stderr}");
-    let dist_id = doc["outputs"]["distribution_id"].as_str().unwrap().to_string();
+    let dist_id = doc["outputs"]["distribution_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // --no-wait: the distribution is disabled and recorded; what it uses waits for it.
     let (code, doc, stderr) = run(&sandbox, &["down", "--yes", "--no-wait"]);
     assert_eq!(code, Some(0), "{stderr}");
-    for id in ["distribution", "origin-access-control", "destination-bucket"] {
+    for id in [
+        "distribution",
+        "origin-access-control",
+        "destination-bucket",
+    ] {
         assert_eq!(resource(&doc, id)["status"], "pending", "{id}: {doc}");
     }
-    assert_eq!(resource(&doc, "destination-bucket-policy")["action"], "delete");
+    assert_eq!(
+        resource(&doc, "destination-bucket-policy")["action"],
+        "delete"
+    );
     assert_eq!(resource(&doc, "source-bucket")["status"], "missing");
     let config = cf
         .get_distribution_config()
