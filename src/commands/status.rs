@@ -53,7 +53,15 @@ pub fn text(report: &Report) -> String {
         .filter(|r| !matches!(r.status, Status::Ok | Status::Pending))
         .count();
     if report.error.is_none() {
+        let pending = report
+            .resources
+            .iter()
+            .filter(|r| r.status == Status::Pending)
+            .count();
         out.push_str(&match bad {
+            0 if pending > 0 => format!(
+                "all resources ok, {pending} pending (CloudFront is deploying: usually 5-20 min)\n"
+            ),
             0 => "all resources ok\n".to_string(),
             n => format!(
                 "{n} of {} resources not ok: run `cattube up` to converge\n",

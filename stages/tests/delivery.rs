@@ -387,3 +387,58 @@ async fn oac_in_use_past_the_bound_is_an_error_naming_it() {
     let chain = format!("{err}: {}", std::error::Error::source(&err).unwrap());
     assert!(chain.contains("OriginAccessControlInUse"), "{chain}");
 }
+
+#[tokio::test]
+async fn up_wait_polls_until_deployed_with_progress() {
+    use aws_sdk_cloudfront::operation::create_distribution_with_tags::CreateDistributionWithTagsOutput;
+    let create = mock!(Client::create_distribution_with_tags)
+        .match_requests(|r| {
+            let Some(config) = r
+                .distribution_config_with_tags()
+                .and_then(|c| c.distribution_config())
+            else {
+                return false;
+            };
+            let origin = &config.origins().unwrap().items()[0];
+            let behavior = config.default_cache_behavior().unwrap();
+            origin.origin_access_control_id() == Some("OAC1")
+                && origin.domain_name()
+                    == "cattube-destination-123456789012-eu-west-1.s3.eu-west-1.amazonaws.com"
+                && behavior.viewer_protocol_policy() == &ViewerProtocolPolicy::RedirectToHttps
+                && config.enabled()
+        })
+        .then_output(|| {
+            CreateDistributionWithTagsOutput::builder()
+                .distribution(dist("InProgress"))
+                .e_tag("E1")
+                .build()
+        });
+    let status = mock!(Client::get_distribution)
+        .sequence()
+        .output(get_dist("InProgress", "E1"))
+        .times(2)
+        .output(get_dist("Deployed", "E1"))
+        .repeatedly()
+        .build();
+    let mut ctx = cf_context(vec![create.clone(), status.clone()]);
+    ctx.settings.wait_for_deploy = true;
+    ctx.learn("origin_access_control_id", "OAC1");
+    let progress = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = progress.clone();
+    ctx.set_progress(std::sync::Arc::new(move |_, message| {
+        seen.lock().unwrap().push(message.to_string())
+    }));
+    let applied = Distribution
+        .apply(&ctx, &cattube_stages::Observation::Missing, None)
+        .await
+        .expect("created");
+    assert_eq!(create.num_calls(), 1);
+    assert_eq!(status.num_calls(), 3);
+    assert_eq!(applied.outputs["distribution_status"], "Deployed");
+    assert_eq!(applied.extra["id"], DIST_ID);
+    assert!(progress
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|m| m.contains("InProgress for")));
+}
