@@ -71,7 +71,12 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct UpArgs {}
+pub struct UpArgs {
+    /// Wait until CloudFront has deployed the distribution (usually 5-20 min), showing its
+    /// status and the time waited
+    #[arg(long)]
+    pub wait: bool,
+}
 
 #[derive(Debug, Args)]
 pub struct DownArgs {
@@ -81,6 +86,10 @@ pub struct DownArgs {
     /// Keep both buckets and their objects
     #[arg(long)]
     pub keep_buckets: bool,
+    /// Disable the CloudFront distribution, record that, and return without waiting the
+    /// 5-20 min CloudFront takes; a later `down` finishes the teardown
+    #[arg(long)]
+    pub no_wait: bool,
 }
 
 impl Command {

@@ -200,6 +200,7 @@ impl Config {
                 price_class: file.cdn.price_class,
                 propagation_timeout: propagation_timeout()?,
                 wait_for_deploy: false,
+                deploy_timeout: deploy_timeout()?,
             },
         })
     }
@@ -216,6 +217,21 @@ fn propagation_timeout() -> Result<Duration, UsageError> {
             Ok(seconds) if seconds <= 3600 => Ok(Duration::from_secs(seconds)),
             _ => Err(UsageError::new(format!(
                 "{KEY}: '{value}' must be a whole number of seconds from 0 to 3600"
+            ))),
+        },
+    }
+}
+
+/// `CATTUBE_DEPLOY_TIMEOUT`: seconds to wait for CloudFront to deploy a change (`up --wait`,
+/// `down`). CloudFront usually needs 5 to 20 minutes; the default is 30. Tests set it low.
+fn deploy_timeout() -> Result<Duration, UsageError> {
+    const KEY: &str = "CATTUBE_DEPLOY_TIMEOUT";
+    match std::env::var(KEY) {
+        Err(_) => Ok(Settings::default().deploy_timeout),
+        Ok(value) => match value.parse::<u64>() {
+            Ok(seconds) if seconds <= 4 * 3600 => Ok(Duration::from_secs(seconds)),
+            _ => Err(UsageError::new(format!(
+                "{KEY}: '{value}' must be a whole number of seconds from 0 to 14400"
             ))),
         },
     }

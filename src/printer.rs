@@ -107,6 +107,8 @@ pub struct Printer {
     format: OutputFormat,
     quiet: bool,
     verbose: bool,
+    /// Progress wanted but stderr is no terminal (a CI log): long waits print plain lines.
+    plain_progress: bool,
     progress: MultiProgress,
 }
 
@@ -129,6 +131,7 @@ impl Printer {
             format,
             quiet,
             verbose,
+            plain_progress: progress && !visible && !quiet,
             progress: MultiProgress::with_draw_target(target),
         }
     }
@@ -157,6 +160,11 @@ impl Printer {
     /// Runs `f` (a prompt) with the progress lines out of its way.
     pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
         self.progress.suspend(f)
+    }
+
+    /// Whether long waits should print plain progress lines on stderr.
+    pub fn plain_progress(&self) -> bool {
+        self.plain_progress
     }
 
     pub fn json(&self) -> bool {

@@ -2,10 +2,10 @@
 //! what it adopted. It deletes videos, so it asks first.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use cattube_stages::step::DestroyOptions;
-use cattube_stages::{Destroyed, Observation, Ownership};
+use cattube_stages::{Destroyed, Observation, Ownership, Recorded};
 
 use crate::cli::DownArgs;
 use crate::commands::{failed_report, step_failure, Access, Session};
@@ -37,6 +37,7 @@ pub async fn run(
     }
     let session = Arc::new(Session::open(config, Access::Write, report).await?);
     let lines = Arc::new(session.lines(printer));
+    session.show_progress(lines.clone(), printer);
     let observations = session.observe_all(&lines).await;
 
     let mut intents = Vec::new();
@@ -63,24 +64,40 @@ pub async fn run(
 
     let options = DestroyOptions {
         keep_buckets: args.keep_buckets,
-        no_wait: false,
+        no_wait: args.no_wait,
     };
     let intents = Arc::new(intents);
+    // Which resources are left pending (a distribution still being disabled): what they
+    // use must stay until they are gone, so it is left pending too.
+    let pending = Arc::new(Mutex::new(vec![false; session.graph.steps().len()]));
     let results = walk(&session.graph, Direction::Reverse, |i| {
-        let (session, intents, lines, options) = (
+        let (session, intents, lines, options, pending) = (
             session.clone(),
             intents.clone(),
             lines.clone(),
             options.clone(),
+            pending.clone(),
         );
         async move {
             let step = session.graph.steps()[i].clone();
             let id = step.id();
             let recorded = session.state.lock().expect("state lock").get(id).cloned();
-            let destroyed = match &intents[i] {
-                Intent::Gone => Destroyed::AlreadyGone,
-                Intent::Keep(reason) => Destroyed::Kept(reason.clone()),
-                Intent::Delete => {
+            let waits_for = (0..session.graph.steps().len())
+                .find(|&j| {
+                    session.graph.deps(j).contains(&i) && pending.lock().expect("pending lock")[j]
+                })
+                .map(|j| session.graph.steps()[j].id());
+            let destroyed = match (&intents[i], waits_for) {
+                (Intent::Gone, _) => Destroyed::AlreadyGone,
+                (Intent::Keep(reason), _) => Destroyed::Kept(reason.clone()),
+                (Intent::Delete, Some(user)) => Destroyed::Pending {
+                    reason: format!("still used by {user}: the next `cattube down` deletes it"),
+                    extra: recorded
+                        .as_ref()
+                        .map(|r| r.extra.clone())
+                        .unwrap_or_default(),
+                },
+                (Intent::Delete, None) => {
                     lines[i].working("deleting");
                     match step
                         .destroy(&session.ctx, recorded.as_ref(), &options)
@@ -108,7 +125,17 @@ pub async fn run(
                 }
                 Destroyed::Kept(_) => {}
                 Destroyed::Pending { extra, .. } => {
-                    if let Some(mut record) = recorded.clone() {
+                    pending.lock().expect("pending lock")[i] = true;
+                    // Found by its tags with no record (a lost state): record it now, so
+                    // that the next `down` resumes even if the tags cannot be read.
+                    let mut record = recorded.clone().unwrap_or_else(|| Recorded {
+                        name: session.ctx.names.get(id).cloned().unwrap_or_default(),
+                        arn: String::new(),
+                        ownership: Ownership::Created,
+                        applied_hash: String::new(),
+                        extra: Default::default(),
+                    });
+                    if !extra.is_empty() || recorded.is_some() {
                         record.extra = extra.clone();
                         state.set(id, Some(record))?;
                     }
@@ -245,11 +272,21 @@ pub fn text(report: &Report) -> String {
     }));
     let count = |a: Action| report.resources.iter().filter(|r| r.action == a).count();
     if report.error.is_none() {
+        let pending = report
+            .resources
+            .iter()
+            .filter(|r| r.status == Status::Pending)
+            .count();
         out.push_str(&format!(
             "down: {} deleted, {} kept\n",
-            count(Action::Delete),
+            count(Action::Delete) - pending,
             count(Action::Skip)
         ));
+        if pending > 0 {
+            out.push_str(&format!(
+                "{pending} pending: CloudFront is deploying the disabled distribution (5-20 min); run `cattube down` again to finish\n"
+            ));
+        }
     }
     out
 }

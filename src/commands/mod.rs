@@ -116,6 +116,26 @@ impl Session {
             .collect()
     }
 
+    /// Shows what a step reports while it waits (CloudFront deploying) on its progress line,
+    /// or, without a terminal, as a plain stderr line at most every 30 s.
+    pub fn show_progress(&self, lines: Arc<Vec<ProgressLine>>, printer: &Printer) {
+        let ids: Vec<&'static str> = self.graph.steps().iter().map(|s| s.id()).collect();
+        let plain = printer.plain_progress();
+        let last = Mutex::new(None::<std::time::Instant>);
+        self.ctx.set_progress(Arc::new(move |id, message| {
+            if let Some(i) = ids.iter().position(|x| *x == id) {
+                lines[i].working(message);
+            }
+            if plain {
+                let mut last = last.lock().expect("progress lock");
+                if last.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(30)) {
+                    eprintln!("{id}: {message}");
+                    *last = Some(std::time::Instant::now());
+                }
+            }
+        }));
+    }
+
     /// Observes every resource in parallel: reads only, one round trip deep.
     pub async fn observe_all(
         &self,

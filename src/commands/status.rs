@@ -30,7 +30,11 @@ pub async fn run(config: &Config, printer: &Printer, report: &mut Report) -> any
     if let Some(error) = first_error {
         return Err(anyhow::anyhow!("{error:#}"));
     }
-    let converged = report.resources.iter().all(|r| r.status == Status::Ok);
+    // Pending (CloudFront still deploying) is not a fault: 3 means missing or drifted.
+    let converged = report
+        .resources
+        .iter()
+        .all(|r| matches!(r.status, Status::Ok | Status::Pending));
     Ok(if converged {
         exit::OK
     } else {
@@ -46,10 +50,18 @@ pub fn text(report: &Report) -> String {
     let bad = report
         .resources
         .iter()
-        .filter(|r| r.status != Status::Ok)
+        .filter(|r| !matches!(r.status, Status::Ok | Status::Pending))
         .count();
     if report.error.is_none() {
+        let pending = report
+            .resources
+            .iter()
+            .filter(|r| r.status == Status::Pending)
+            .count();
         out.push_str(&match bad {
+            0 if pending > 0 => format!(
+                "all resources ok, {pending} pending (CloudFront is deploying: usually 5-20 min)\n"
+            ),
             0 => "all resources ok\n".to_string(),
             n => format!(
                 "{n} of {} resources not ok: run `cattube up` to converge\n",

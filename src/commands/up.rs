@@ -18,12 +18,15 @@ use crate::printer::{
 
 pub async fn run(
     config: &Config,
-    _args: &UpArgs,
+    args: &UpArgs,
     printer: &Printer,
     report: &mut Report,
 ) -> anyhow::Result<u8> {
-    let session = Arc::new(Session::open(config, Access::Write, report).await?);
+    let mut config = config.clone();
+    config.settings.wait_for_deploy = args.wait;
+    let session = Arc::new(Session::open(&config, Access::Write, report).await?);
     let lines = Arc::new(session.lines(printer));
+    session.show_progress(lines.clone(), printer);
     let observations = Arc::new(session.observe_all(&lines).await);
     let changed = Arc::new(Mutex::new(vec![false; session.graph.steps().len()]));
 
@@ -236,6 +239,11 @@ pub fn text(report: &Report) -> String {
             if let Some(value) = value {
                 out.push_str(&format!("  {key}: {value}\n"));
             }
+        }
+        if let Some(Some(domain)) = report.outputs.get("distribution_domain") {
+            out.push_str(&format!(
+                "playback URL: https://{domain}/<key without extension>-hd.mp4\n"
+            ));
         }
     }
     out

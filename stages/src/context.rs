@@ -40,6 +40,9 @@ pub struct Settings {
     pub propagation_timeout: Duration,
     /// `up --wait`: wait until CloudFront has deployed the distribution.
     pub wait_for_deploy: bool,
+    /// How long to wait for CloudFront to deploy a change (`up --wait`, `down`): usually
+    /// 5 to 20 minutes on AWS. The polling interval scales with it.
+    pub deploy_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -56,6 +59,7 @@ impl Default for Settings {
             price_class: "PriceClass_All".into(),
             propagation_timeout: Duration::from_secs(120),
             wait_for_deploy: false,
+            deploy_timeout: Duration::from_secs(30 * 60),
         }
     }
 }
@@ -77,6 +81,20 @@ pub struct StackContext {
     /// seeded from the state file and filled in by the engine as steps finish: a converged
     /// stack needs no lookup twice.
     known: Mutex<BTreeMap<String, String>>,
+    /// Where a long wait reports how it is going (the CLI shows it on the step's line).
+    progress: Mutex<Option<Progress>>,
+}
+
+/// Receives `(step id, message)` while a step waits on AWS.
+pub type ProgressHook = std::sync::Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+#[derive(Clone)]
+struct Progress(ProgressHook);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
 }
 
 pub const TAG_STACK: &str = "cattube:stack";
@@ -106,6 +124,20 @@ impl StackContext {
             settings,
             clients,
             known: Mutex::new(BTreeMap::new()),
+            progress: Mutex::new(None),
+        }
+    }
+
+    /// Sets where [`StackContext::progress`] messages go.
+    pub fn set_progress(&self, hook: ProgressHook) {
+        *self.progress.lock().expect("progress lock") = Some(Progress(hook));
+    }
+
+    /// Tells the user how a long wait is going ("InProgress, 42 s").
+    pub fn progress(&self, id: &str, message: &str) {
+        let hook = self.progress.lock().expect("progress lock").clone();
+        if let Some(Progress(hook)) = hook {
+            hook(id, message);
         }
     }
 

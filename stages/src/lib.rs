@@ -14,9 +14,12 @@ pub mod step;
 
 mod bucket;
 pub mod destination_bucket;
+pub mod destination_bucket_policy;
+pub mod distribution;
+pub mod origin_access_control;
 pub mod source_bucket;
 
-pub use context::{Clients, FunctionSettings, Settings, StackContext};
+pub use context::{Clients, FunctionSettings, ProgressHook, Settings, StackContext};
 pub use error::StepError;
 pub use step::{Applied, Destroyed, Drift, Observation, Ownership, Present, Recorded, Step};
 
@@ -25,5 +28,8 @@ pub fn all_steps() -> Vec<Box<dyn Step>> {
     vec![
         Box::new(source_bucket::SourceBucket),
         Box::new(destination_bucket::DestinationBucket),
+        Box::new(origin_access_control::OriginAccessControl),
+        Box::new(distribution::Distribution),
+        Box::new(destination_bucket_policy::DestinationBucketPolicy),
     ]
 }

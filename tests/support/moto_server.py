@@ -1,4 +1,4 @@
-"""Starts moto's server for cattube's tests, with one correction.
+"""Starts moto's server for cattube's tests, with two corrections.
 
 moto applies a bucket-policy statement even when it cannot evaluate the statement's
 condition, so the TLS-only statement every cattube bucket carries
@@ -6,6 +6,13 @@ condition, so the TLS-only statement every cattube bucket carries
 the condition; for the HTTPS requests our clients make to AWS it is false and the statement
 does not apply. The emulator stands in for those HTTPS endpoints, so this launcher evaluates
 aws:SecureTransport as true and leaves everything else to moto.
+
+moto's CloudFront drops `OriginAccessControlId` and `S3OriginConfig` from a distribution's
+origins (on create and on update alike), so a distribution created with an Origin Access
+Control reads back as if it had none, and cattube would report "OAC detached" forever. The
+launcher keeps both fields on the origin, as CloudFront does. What moto still cannot check
+(an OAC in use refusing deletion, disable-before-delete, ETags) is covered by cattube's
+aws-smithy-mocks tests.
 
 Usage: python tests/support/moto_server.py -H 127.0.0.1 -p PORT
 """
@@ -27,6 +34,24 @@ def _secure_transport_aware(self, action, resource="*", principal=None, incoming
 
 
 IAMPolicyStatement.is_action_permitted = _secure_transport_aware
+
+
+from moto.cloudfront import models as _cloudfront  # noqa: E402
+
+_origin_init = _cloudfront.Origin.__init__
+
+
+def _origin_keeping_oac(self, origin):
+    _origin_init(self, origin)
+    # Serialised by moto under the API's member names (OriginAccessControlId, S3OriginConfig).
+    self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
+    if "S3OriginConfig" in origin:
+        self.s3_origin_config = {
+            "OriginAccessIdentity": origin["S3OriginConfig"].get("OriginAccessIdentity") or ""
+        }
+
+
+_cloudfront.Origin.__init__ = _origin_keeping_oac
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,272 @@
+//! Stage 6 (last step): the destination bucket's policy lets CloudFront read the videos, and
+//! only this distribution: `s3:GetObject` on the bucket's objects for the service principal
+//! `cloudfront.amazonaws.com` with `AWS:SourceArn` = the distribution's ARN (the tutorial's
+//! "Copy policy" button, pasted into the bucket policy).
+//!
+//! This step owns one statement (`cattube-cloudfront-read`); the TLS-only statement belongs
+//! to the destination-bucket step. On a bucket the stack created, any other Allow statement
+//! widens access to the videos: it is reported as drift and removed by `up`. On an adopted
+//! bucket the owner's statements are theirs, and are kept.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use crate::distribution;
+use crate::error::{error_code, AwsContext, AwsError};
+use crate::step::{
+    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Step,
+};
+use crate::{policy, StackContext, StepError};
+
+pub struct DestinationBucketPolicy;
+
+const ID: &str = "destination-bucket-policy";
+pub const SID: &str = "cattube-cloudfront-read";
+const DRIFT_READ: &str = "cloudfront-read";
+const DRIFT_WIDENED: &str = "widened";
+
+fn bucket(ctx: &StackContext) -> &str {
+    ctx.name("destination-bucket")
+}
+
+/// The statement this step owns.
+pub fn cloudfront_read(partition: &str, bucket: &str, distribution_arn: &str) -> Value {
+    json!({
+        "Sid": SID,
+        "Effect": "Allow",
+        "Principal": { "Service": "cloudfront.amazonaws.com" },
+        "Action": "s3:GetObject",
+        "Resource": format!("arn:{partition}:s3:::{bucket}/*"),
+        "Condition": { "StringEquals": { "AWS:SourceArn": distribution_arn } }
+    })
+}
+
+/// The distribution's ARN: known from this run or the state, else looked up by its tags.
+async fn distribution_arn(ctx: &StackContext) -> Result<Option<String>, StepError> {
+    if let Some(arn) = ctx.known("distribution.arn") {
+        return Ok(Some(arn));
+    }
+    Ok(distribution::find(ctx).await?.map(|(_, arn)| arn))
+}
+
+/// Statements that are neither cattube's nor a Deny: every one of them grants something.
+fn foreign_allows(statements: &[Value]) -> Vec<&Value> {
+    statements
+        .iter()
+        .filter(|s| {
+            let sid = s.get("Sid").and_then(Value::as_str).unwrap_or_default();
+            let effect = s.get("Effect").and_then(Value::as_str).unwrap_or_default();
+            !sid.starts_with("cattube-") && effect == "Allow"
+        })
+        .collect()
+}
+
+fn describe(statement: &Value) -> String {
+    let sid = statement
+        .get("Sid")
+        .and_then(Value::as_str)
+        .unwrap_or("(no Sid)");
+    let field = |k: &str| statement.get(k).map(Value::to_string).unwrap_or_default();
+    format!(
+        "statement {sid} allows {} to {}",
+        field("Action"),
+        field("Principal")
+    )
+}
+
+/// The bucket's policy and whether the bucket carries this stack's tags (was created by
+/// it); `None` when the bucket does not exist.
+async fn read(ctx: &StackContext) -> Result<Option<(Option<String>, bool)>, StepError> {
+    let s3 = &ctx.clients.s3;
+    let name = bucket(ctx);
+    let (policy, tags) = tokio::join!(
+        s3.get_bucket_policy()
+            .bucket(name)
+            .expected_bucket_owner(&ctx.account)
+            .send(),
+        s3.get_bucket_tagging()
+            .bucket(name)
+            .expected_bucket_owner(&ctx.account)
+            .send(),
+    );
+    let policy = match policy {
+        Ok(out) => out.policy().map(str::to_string),
+        Err(e) if error_code(&e) == Some("NoSuchBucketPolicy") => None,
+        Err(e) if error_code(&e) == Some("NoSuchBucket") => return Ok(None),
+        Err(e) => {
+            return Err(StepError::with_source(
+                format!("reading the policy of bucket {name}"),
+                AwsError::from_sdk(&e),
+            ))
+        }
+    };
+    let ours = match tags {
+        Ok(out) => ctx.tagged_ours(out.tag_set().iter().map(|t| (t.key(), t.value()))),
+        Err(e) if matches!(error_code(&e), Some("NoSuchTagSet" | "NoSuchBucket")) => false,
+        Err(e) => {
+            return Err(StepError::with_source(
+                format!("reading the tags of bucket {name}"),
+                AwsError::from_sdk(&e),
+            ))
+        }
+    };
+    Ok(Some((policy, ours)))
+}
+
+async fn put(ctx: &StackContext, document: Option<String>) -> Result<(), StepError> {
+    let s3 = &ctx.clients.s3;
+    let name = bucket(ctx);
+    match document {
+        Some(document) => {
+            s3.put_bucket_policy()
+                .bucket(name)
+                .expected_bucket_owner(&ctx.account)
+                .policy(document)
+                .send()
+                .await
+                .context(|| format!("writing the policy of bucket {name}"))?;
+        }
+        None => {
+            s3.delete_bucket_policy()
+                .bucket(name)
+                .expected_bucket_owner(&ctx.account)
+                .send()
+                .await
+                .context(|| format!("deleting the policy of bucket {name}"))?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Step for DestinationBucketPolicy {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn stage(&self) -> &'static str {
+        "6"
+    }
+    fn depends_on(&self) -> &'static [&'static str] {
+        &["distribution"]
+    }
+
+    // -----------------------------------------------------------------------------------
+    // observe
+
+    async fn observe(
+        &self,
+        ctx: &StackContext,
+        _recorded: Option<&Recorded>,
+    ) -> Result<Observation, StepError> {
+        let (read, arn) = tokio::join!(read(ctx), distribution_arn(ctx));
+        let Some((document, bucket_ours)) = read? else {
+            return Ok(Observation::Missing);
+        };
+        let statements = policy::statements(document.as_deref());
+        let Some(current) = policy::find(&statements, SID) else {
+            return Ok(Observation::Missing);
+        };
+        let mut drift = Vec::new();
+        // Without a distribution yet there is nothing to compare with: the engine looks
+        // again once the distribution step has run.
+        if let Some(arn) = arn? {
+            let wanted = cloudfront_read(ctx.partition(), bucket(ctx), &arn);
+            if !policy::same(current, &wanted) {
+                drift.push(Drift::new(
+                    DRIFT_READ,
+                    "CloudFront's read statement does not name exactly this distribution's objects and ARN",
+                ));
+            }
+        }
+        if bucket_ours {
+            for statement in foreign_allows(&statements) {
+                drift.push(Drift::new(
+                    DRIFT_WIDENED,
+                    format!("bucket policy widened: {}", describe(statement)),
+                ));
+            }
+        }
+        Ok(Observation::Present(Present {
+            name: bucket(ctx).to_string(),
+            arn: format!("arn:{}:s3:::{}", ctx.partition(), bucket(ctx)),
+            // The statement carries cattube's Sid: it was put there by this stack.
+            tagged_ours: true,
+            drift,
+            pending: None,
+            outputs: BTreeMap::new(),
+        }))
+    }
+
+    // -----------------------------------------------------------------------------------
+    // apply
+
+    async fn apply(
+        &self,
+        ctx: &StackContext,
+        _observation: &Observation,
+        _ownership: Option<Ownership>,
+    ) -> Result<Applied, StepError> {
+        let name = bucket(ctx);
+        let arn = distribution_arn(ctx).await?.ok_or_else(|| {
+            StepError::msg("the distribution is not known: its ARN goes into the bucket policy")
+        })?;
+        let (document, bucket_ours) = read(ctx)
+            .await?
+            .ok_or_else(|| StepError::msg(format!("bucket {name} does not exist")))?;
+        let mut changes = Vec::new();
+        // Read, change, write: the TLS statement and (on an adopted bucket) the owner's
+        // statements are kept as they are.
+        let mut statements = policy::statements(document.as_deref());
+        if bucket_ours {
+            let widened: Vec<String> = foreign_allows(&statements)
+                .into_iter()
+                .map(describe)
+                .collect();
+            if !widened.is_empty() {
+                statements.retain(|s| {
+                    let sid = s.get("Sid").and_then(Value::as_str).unwrap_or_default();
+                    sid.starts_with("cattube-")
+                        || s.get("Effect").and_then(Value::as_str) != Some("Allow")
+                });
+                changes.extend(widened.into_iter().map(|w| format!("removed {w}")));
+            }
+        }
+        let base = json!({ "Version": "2012-10-17", "Statement": statements }).to_string();
+        let merged = policy::merge(Some(&base), &[cloudfront_read(ctx.partition(), name, &arn)]);
+        put(ctx, Some(merged)).await?;
+        changes.push(format!(
+            "CloudFront may read the objects of {name}, for {arn} only"
+        ));
+        Ok(Applied {
+            arn: format!("arn:{}:s3:::{name}", ctx.partition()),
+            adopted: false,
+            changes,
+            outputs: BTreeMap::new(),
+            extra: BTreeMap::new(),
+        })
+    }
+
+    // -----------------------------------------------------------------------------------
+    // destroy
+
+    async fn destroy(
+        &self,
+        ctx: &StackContext,
+        _recorded: Option<&Recorded>,
+        _options: &DestroyOptions,
+    ) -> Result<Destroyed, StepError> {
+        // Only our statement goes (also with --keep-buckets: the distribution it names is
+        // being deleted); the policy itself is deleted only when nothing else is left.
+        let Some((document, _)) = read(ctx).await? else {
+            return Ok(Destroyed::AlreadyGone);
+        };
+        let statements = policy::statements(document.as_deref());
+        if policy::find(&statements, SID).is_none() {
+            return Ok(Destroyed::AlreadyGone);
+        }
+        put(ctx, policy::remove(document.as_deref(), &[SID])).await?;
+        Ok(Destroyed::Deleted)
+    }
+}

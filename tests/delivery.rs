@@ -1,0 +1,426 @@
+//! Stage 6 and its teardown (stage 9) against moto's server, through the built binary: the
+//! origin access control, the distribution and the destination bucket's policy, their drift,
+//! its repair, and a `down` (also `--no-wait` then `down`) that leaves nothing behind.
+//!
+//! What moto cannot show is covered by the aws-smithy-mocks tests in
+//! `stages/tests/delivery.rs`: moto deletes an enabled distribution (no
+//! DistributionNotDisabled), ignores ETags, never refuses to delete an OAC in use, and says
+//! `Deployed` right after a create. moto also drops `OriginAccessControlId` from origins;
+//! the test launcher (`tests/support/moto_server.py`) keeps it, so the OAC link is checked
+//! here for real.
+
+mod support;
+
+use aws_sdk_cloudfront::types::ViewerProtocolPolicy;
+use support::{json, s3_client, Moto, RecordingProxy, Sandbox};
+
+const REGION: &str = "eu-west-1";
+const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
+const DESTINATION: &str = "cattube-destination-123456789012-eu-west-1";
+
+fn resource<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {doc}"))
+}
+
+async fn cloudfront_client(endpoint: &str) -> aws_sdk_cloudfront::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_cloudfront::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .load()
+        .await;
+    aws_sdk_cloudfront::Client::new(&config)
+}
+
+fn run(sandbox: &Sandbox, args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let out = sandbox
+        .cattube()
+        .args(["--output", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    (out.status.code(), json(&out), stderr)
+}
+
+/// Nothing of any kind left in the emulator: no distribution, no OAC, no bucket.
+async fn nothing_left(moto: &Moto) {
+    let cf = cloudfront_client(&moto.url).await;
+    let dists = cf.list_distributions().send().await.unwrap();
+    let dists = dists
+        .distribution_list()
+        .map(|l| l.items().len())
+        .unwrap_or(0);
+    assert_eq!(dists, 0, "distributions left behind");
+    let oacs = cf.list_origin_access_controls().send().await.unwrap();
+    let oacs = oacs
+        .origin_access_control_list()
+        .map(|l| l.items().len())
+        .unwrap_or(0);
+    assert_eq!(oacs, 0, "origin access controls left behind");
+    let s3 = s3_client(&moto.url, REGION).await;
+    let buckets = s3.list_buckets().send().await.unwrap();
+    assert!(
+        buckets.buckets().is_empty(),
+        "left behind: {:?}",
+        buckets.buckets()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delivery_lifecycle() {
+    let moto = Moto::start();
+    let proxy = RecordingProxy::start(&moto.url);
+    let sandbox = Sandbox::new(&proxy.url, REGION);
+    let s3 = s3_client(&moto.url, REGION).await;
+    let cf = cloudfront_client(&moto.url).await;
+
+    // up from nothing.
+    let (code, doc, stderr) = run(&sandbox, &["up"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    for id in [
+        "source-bucket",
+        "destination-bucket",
+        "origin-access-control",
+        "distribution",
+        "destination-bucket-policy",
+    ] {
+        let r = resource(&doc, id);
+        assert_eq!(r["action"], "create", "{id}: {r}");
+        assert_eq!(r["status"], "ok", "{id}: {r}");
+    }
+    assert_eq!(
+        resource(&doc, "origin-access-control")["name"],
+        "cattube-eu-west-1-oac"
+    );
+    let dist_id = doc["outputs"]["distribution_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let domain = doc["outputs"]["distribution_domain"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(domain.ends_with(".cloudfront.net"), "{domain}");
+    assert!(doc["outputs"]["distribution_status"].is_string());
+    eprintln!(
+        "full up: {} requests, {} writes",
+        proxy.requests().len(),
+        proxy.writes().len()
+    );
+
+    // What was created, read back from the emulator.
+    let config = cf
+        .get_distribution_config()
+        .id(&dist_id)
+        .send()
+        .await
+        .unwrap()
+        .distribution_config()
+        .cloned()
+        .unwrap();
+    let origin = &config.origins().unwrap().items()[0];
+    assert_eq!(
+        origin.domain_name(),
+        format!("{DESTINATION}.s3.{REGION}.amazonaws.com")
+    );
+    let oac_id = origin
+        .origin_access_control_id()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!oac_id.is_empty(), "the origin uses the OAC");
+    assert_eq!(
+        origin
+            .s3_origin_config()
+            .map(|s| s.origin_access_identity()),
+        Some(""),
+        "no legacy OAI"
+    );
+    let oac = cf
+        .get_origin_access_control()
+        .id(&oac_id)
+        .send()
+        .await
+        .unwrap();
+    let oac = oac
+        .origin_access_control()
+        .unwrap()
+        .origin_access_control_config()
+        .unwrap();
+    assert_eq!(
+        (
+            oac.name(),
+            oac.signing_protocol().as_str(),
+            oac.signing_behavior().as_str(),
+            oac.origin_access_control_origin_type().as_str()
+        ),
+        ("cattube-eu-west-1-oac", "sigv4", "always", "s3")
+    );
+    let behavior = config.default_cache_behavior().unwrap();
+    assert_eq!(
+        behavior.viewer_protocol_policy(),
+        &ViewerProtocolPolicy::RedirectToHttps
+    );
+    assert_eq!(
+        behavior.cache_policy_id(),
+        Some("658327ea-f89d-4fab-a63d-7e88639e58f6")
+    );
+    let methods: Vec<&str> = behavior
+        .allowed_methods()
+        .unwrap()
+        .items()
+        .iter()
+        .map(|m| m.as_str())
+        .collect();
+    assert_eq!(methods, ["GET", "HEAD"]);
+    assert_eq!(config.http_version().unwrap().as_str(), "http2and3");
+    assert_eq!(config.is_ipv6_enabled(), Some(true));
+    assert_eq!(config.price_class().unwrap().as_str(), "PriceClass_All");
+    assert_eq!(config.comment(), "cattube stack cattube (eu-west-1)");
+    assert!(config.enabled());
+    let dist_arn = format!("arn:aws:cloudfront::123456789012:distribution/{dist_id}");
+    let tags = cf
+        .list_tags_for_resource()
+        .resource(&dist_arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(tags
+        .tags()
+        .unwrap()
+        .items()
+        .iter()
+        .any(|t| t.key() == "cattube:stack" && t.value() == Some("cattube")));
+    let policy = s3
+        .get_bucket_policy()
+        .bucket(DESTINATION)
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap()
+        .to_string();
+    let policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
+    let statements = policy["Statement"].as_array().unwrap();
+    assert_eq!(
+        statements.len(),
+        2,
+        "TLS-only and CloudFront read: {policy}"
+    );
+    let read = statements
+        .iter()
+        .find(|s| s["Sid"] == "cattube-cloudfront-read")
+        .unwrap();
+    assert_eq!(read["Principal"]["Service"], "cloudfront.amazonaws.com");
+    assert_eq!(read["Action"], "s3:GetObject");
+    assert_eq!(read["Resource"], format!("arn:aws:s3:::{DESTINATION}/*"));
+    assert_eq!(read["Condition"]["StringEquals"]["AWS:SourceArn"], dist_arn);
+    let state = std::fs::read_to_string(sandbox.path().join("cattube.state.json")).unwrap();
+    assert!(state.contains(&dist_id), "the distribution id is recorded");
+
+    // status: all ok.
+    let (code, _, stderr) = run(&sandbox, &["status"]);
+    assert_eq!(code, Some(0), "{stderr}");
+
+    // A converged up makes no write, and the text summary ends with the playback URL.
+    proxy.reset();
+    let out = sandbox.cattube().arg("up").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let writes = proxy.writes();
+    assert!(writes.is_empty(), "a converged up wrote: {writes:?}");
+    eprintln!(
+        "converged up: {} requests, {} writes",
+        proxy.requests().len(),
+        writes.len()
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        text.trim_end().ends_with(&format!(
+            "playback URL: https://{domain}/<key without extension>-hd.mp4"
+        )),
+        "{text}"
+    );
+
+    // Drift, by hand: viewer policy allow-all, OAC detached, distribution disabled…
+    let current = cf
+        .get_distribution_config()
+        .id(&dist_id)
+        .send()
+        .await
+        .unwrap();
+    let mut changed = current.distribution_config().cloned().unwrap();
+    changed.enabled = false;
+    changed
+        .default_cache_behavior
+        .as_mut()
+        .unwrap()
+        .viewer_protocol_policy = ViewerProtocolPolicy::AllowAll;
+    changed.origins.as_mut().unwrap().items[0].origin_access_control_id = None;
+    cf.update_distribution()
+        .id(&dist_id)
+        .if_match(current.e_tag().unwrap())
+        .distribution_config(changed)
+        .send()
+        .await
+        .unwrap();
+    // …and the bucket policy widened to another account.
+    let mut widened = policy.clone();
+    widened["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "Sid": "someone", "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
+            "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{DESTINATION}/*")
+        }));
+    s3.put_bucket_policy()
+        .bucket(DESTINATION)
+        .policy(widened.to_string())
+        .send()
+        .await
+        .unwrap();
+
+    let (code, doc, _) = run(&sandbox, &["status"]);
+    assert_eq!(code, Some(3));
+    let dist = resource(&doc, "distribution");
+    assert_eq!(dist["status"], "drifted");
+    let drift = dist["drift"].to_string();
+    for needle in [
+        "viewer protocol policy is allow-all",
+        "distribution is disabled",
+        "origin access control detached",
+    ] {
+        assert!(drift.contains(needle), "{needle} not in {drift}");
+    }
+    let bucket_policy = resource(&doc, "destination-bucket-policy");
+    assert_eq!(bucket_policy["status"], "drifted");
+    assert!(
+        bucket_policy["drift"]
+            .to_string()
+            .contains("bucket policy widened"),
+        "{bucket_policy}"
+    );
+    assert_eq!(resource(&doc, "origin-access-control")["status"], "ok");
+
+    // up repairs exactly that: one distribution update, one policy write.
+    proxy.reset();
+    let (code, doc, stderr) = run(&sandbox, &["up"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(resource(&doc, "distribution")["action"], "update");
+    assert_eq!(
+        resource(&doc, "destination-bucket-policy")["action"],
+        "update"
+    );
+    let writes = proxy.writes();
+    assert_eq!(writes.len(), 2, "{writes:?}");
+    let (code, _, _) = run(&sandbox, &["status"]);
+    assert_eq!(code, Some(0));
+    let config = cf
+        .get_distribution_config()
+        .id(&dist_id)
+        .send()
+        .await
+        .unwrap()
+        .distribution_config()
+        .cloned()
+        .unwrap();
+    assert!(config.enabled());
+    assert_eq!(
+        config.origins().unwrap().items()[0].origin_access_control_id(),
+        Some(oac_id.as_str())
+    );
+    let policy = s3
+        .get_bucket_policy()
+        .bucket(DESTINATION)
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap()
+        .to_string();
+    assert!(!policy.contains("someone"), "{policy}");
+    assert!(
+        policy.contains("cattube-deny-insecure-transport")
+            && policy.contains("cattube-cloudfront-read"),
+        "{policy}"
+    );
+
+    // down removes everything, in reverse.
+    let (code, doc, stderr) = run(&sandbox, &["down", "--yes"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        doc["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["action"] == "delete"),
+        "{doc}"
+    );
+    nothing_left(&moto).await;
+    assert!(!sandbox.path().join("cattube.state.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn down_no_wait_then_down() {
+    let moto = Moto::start();
+    let sandbox = Sandbox::new(&moto.url, REGION);
+    let cf = cloudfront_client(&moto.url).await;
+    let (code, doc, stderr) = run(&sandbox, &["up"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let dist_id = doc["outputs"]["distribution_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // --no-wait: the distribution is disabled and recorded; what it uses waits for it.
+    let (code, doc, stderr) = run(&sandbox, &["down", "--yes", "--no-wait"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    for id in [
+        "distribution",
+        "origin-access-control",
+        "destination-bucket",
+    ] {
+        assert_eq!(resource(&doc, id)["status"], "pending", "{id}: {doc}");
+    }
+    assert_eq!(
+        resource(&doc, "destination-bucket-policy")["action"],
+        "delete"
+    );
+    assert_eq!(resource(&doc, "source-bucket")["status"], "missing");
+    let config = cf
+        .get_distribution_config()
+        .id(&dist_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(!config.distribution_config().unwrap().enabled());
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(sandbox.path().join("cattube.state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        state["resources"]["distribution"]["extra"]["disabling"],
+        "true"
+    );
+    assert!(SOURCE.starts_with("cattube-source"));
+
+    // status says why the distribution is disabled.
+    let (code, doc, _) = run(&sandbox, &["status"]);
+    assert_eq!(code, Some(3));
+    assert!(resource(&doc, "distribution")["drift"]
+        .to_string()
+        .contains("down --no-wait"));
+
+    // The next down finishes.
+    let (code, _, stderr) = run(&sandbox, &["down", "--yes"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    nothing_left(&moto).await;
+    assert!(!sandbox.path().join("cattube.state.json").exists());
+}
