@@ -5,18 +5,30 @@
 //! repeat, "not found" is success). The CLI walks [`all_steps`] as a dependency graph and
 //! knows nothing about the AWS APIs behind them.
 
+pub mod arn;
+pub mod artifact;
 pub mod aws;
 pub mod context;
 pub mod error;
 pub mod naming;
 pub mod policy;
+pub mod retry;
 pub mod step;
 
 mod bucket;
-pub mod destination_bucket;
-pub mod source_bucket;
+mod iam_role;
 
-pub use context::{Clients, FunctionSettings, Settings, StackContext};
+pub mod converter_function;
+pub mod converter_role;
+pub mod destination_bucket;
+pub mod invoke_permission;
+pub mod job_template;
+pub mod mediaconvert_role;
+pub mod queue;
+pub mod source_bucket;
+pub mod source_notification;
+
+pub use context::{Clients, FunctionSettings, JobFile, Settings, StackContext};
 pub use error::StepError;
 pub use step::{Applied, Destroyed, Drift, Observation, Ownership, Present, Recorded, Step};
 
@@ -25,5 +37,12 @@ pub fn all_steps() -> Vec<Box<dyn Step>> {
     vec![
         Box::new(source_bucket::SourceBucket),
         Box::new(destination_bucket::DestinationBucket),
+        Box::new(queue::Queue),
+        Box::new(job_template::JobTemplate),
+        Box::new(mediaconvert_role::MediaConvertRole),
+        Box::new(converter_role::ConverterRole),
+        Box::new(converter_function::ConverterFunction),
+        Box::new(invoke_permission::InvokePermission),
+        Box::new(source_notification::SourceNotification),
     ]
 }
