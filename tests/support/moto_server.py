@@ -7,10 +7,15 @@ the condition; for the HTTPS requests our clients make to AWS it is false and th
 does not apply. The emulator stands in for those HTTPS endpoints, so this launcher evaluates
 aws:SecureTransport as true and leaves everything else to moto.
 
+And one more: for a bucket without event notifications moto answers
+GetBucketNotificationConfiguration with an empty <GetBucketNotificationResponse/>, which no
+SDK parses; S3 answers an empty <NotificationConfiguration/>, and so does this launcher.
+
 Usage: python tests/support/moto_server.py -H 127.0.0.1 -p PORT
 """
 
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+from moto.s3.responses import S3Response
 from moto.server import main
 
 _is_action_permitted = IAMPolicyStatement.is_action_permitted
@@ -27,6 +32,21 @@ def _secure_transport_aware(self, action, resource="*", principal=None, incoming
 
 
 IAMPolicyStatement.is_action_permitted = _secure_transport_aware
+
+_get_bucket_notification = S3Response.get_bucket_notification
+_EMPTY_NOTIFICATION = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>'
+)
+
+
+def _get_bucket_notification_like_s3(self):
+    if not self.backend.get_bucket_notification_configuration(self.bucket_name):
+        return 200, {"Content-Type": "application/xml"}, _EMPTY_NOTIFICATION
+    return _get_bucket_notification(self)
+
+
+S3Response.get_bucket_notification = _get_bucket_notification_like_s3
 
 if __name__ == "__main__":
     main()
