@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cattube_stages::{naming, FunctionSettings, JobFile, Settings};
-use serde_json::Value;
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::cli::GlobalArgs;
 use crate::error::UsageError;

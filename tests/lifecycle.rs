@@ -54,9 +54,8 @@ async fn lifecycle() {
     let aws = sdk_config(&emulators.moto.url, REGION).await;
     let iam = aws_sdk_iam::Client::new(&aws);
     let lambda = aws_sdk_lambda::Client::new(&aws);
-    let mediaconvert = aws_sdk_mediaconvert::Client::new(
-        &sdk_config(&emulators.standin.url, REGION).await,
-    );
+    let mediaconvert =
+        aws_sdk_mediaconvert::Client::new(&sdk_config(&emulators.standin.url, REGION).await);
 
     // plan on an empty account lists every resource, in dependency order, to create.
     let out = sandbox
@@ -113,7 +112,11 @@ async fn lifecycle() {
     for (id, stage) in RESOURCES {
         let r = resource(&doc, id);
         assert_eq!(
-            (r["action"].as_str(), r["status"].as_str(), r["stage"].as_str()),
+            (
+                r["action"].as_str(),
+                r["status"].as_str(),
+                r["stage"].as_str()
+            ),
             (Some("create"), Some("ok"), Some(*stage)),
             "{id}"
         );
@@ -251,9 +254,7 @@ async fn lifecycle() {
     // changed, a role's policy widened.
     s3.put_bucket_notification_configuration()
         .bucket(SOURCE)
-        .notification_configuration(
-            aws_sdk_s3::types::NotificationConfiguration::builder().build(),
-        )
+        .notification_configuration(aws_sdk_s3::types::NotificationConfiguration::builder().build())
         .send()
         .await
         .unwrap();
@@ -288,7 +289,9 @@ async fn lifecycle() {
     let function = resource(&doc, "converter-function");
     assert_eq!(function["status"], "drifted");
     assert!(
-        function["drift"].to_string().contains("environment differs: DESTINATION_BUCKET"),
+        function["drift"]
+            .to_string()
+            .contains("environment differs: DESTINATION_BUCKET"),
         "{function}"
     );
     let role = resource(&doc, "converter-role");
@@ -298,13 +301,23 @@ async fn lifecycle() {
         "{role}"
     );
     for (id, _) in RESOURCES {
-        if !["source-notification", "converter-function", "converter-role"].contains(id) {
+        if ![
+            "source-notification",
+            "converter-function",
+            "converter-role",
+        ]
+        .contains(id)
+        {
             assert_eq!(resource(&doc, id)["status"], "ok", "{id}");
         }
     }
     let text = sandbox.cattube().arg("status").output().unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
-    for id in ["source-notification", "converter-function", "converter-role"] {
+    for id in [
+        "source-notification",
+        "converter-function",
+        "converter-role",
+    ] {
         assert!(text.contains(id), "{text}");
     }
     proxy.reset();
@@ -331,8 +344,12 @@ async fn lifecycle() {
     // A job still waiting in the queue: down cancels it before deleting the queue.
     let job = mediaconvert
         .create_job()
-        .queue(format!("arn:aws:mediaconvert:{REGION}:{ACCOUNT}:queues/cattube-queue"))
-        .role(format!("arn:aws:iam::{ACCOUNT}:role/cattube-eu-west-1-mediaconvert"))
+        .queue(format!(
+            "arn:aws:mediaconvert:{REGION}:{ACCOUNT}:queues/cattube-queue"
+        ))
+        .role(format!(
+            "arn:aws:iam::{ACCOUNT}:role/cattube-eu-west-1-mediaconvert"
+        ))
         .job_template("cattube-job")
         .settings(
             aws_sdk_mediaconvert::types::JobSettings::builder()
@@ -453,7 +470,11 @@ async fn check_conversion(
     assert_eq!(config.runtime().map(|r| r.as_str()), Some("python3.13"));
     assert_eq!(config.handler(), Some("handler.lambda_handler"));
     assert_eq!(
-        config.architectures().iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+        config
+            .architectures()
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>(),
         vec!["arm64"]
     );
     let env = config.environment().unwrap().variables().unwrap();
@@ -484,8 +505,16 @@ async fn check_conversion(
     let entry = &notification.lambda_function_configurations()[0];
     assert_eq!(entry.id(), Some("cattube-notifications"));
     assert_eq!(entry.lambda_function_arn(), config.function_arn().unwrap());
-    for role in ["cattube-eu-west-1-mediaconvert", "cattube-eu-west-1-converter"] {
-        let inline = iam.list_role_policies().role_name(role).send().await.unwrap();
+    for role in [
+        "cattube-eu-west-1-mediaconvert",
+        "cattube-eu-west-1-converter",
+    ] {
+        let inline = iam
+            .list_role_policies()
+            .role_name(role)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(inline.policy_names(), ["cattube"], "{role}");
         let document = iam
             .get_role_policy()
@@ -618,7 +647,9 @@ async fn adopted_bucket_survives_down() {
     // Someone else's notification on the bucket: cattube merges its own next to it.
     let theirs_entry = aws_sdk_s3::types::LambdaFunctionConfiguration::builder()
         .id("theirs")
-        .lambda_function_arn(format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:thumbnailer"))
+        .lambda_function_arn(format!(
+            "arn:aws:lambda:{REGION}:{ACCOUNT}:function:thumbnailer"
+        ))
         .events(aws_sdk_s3::types::Event::from("s3:ObjectRemoved:*"))
         .build()
         .unwrap();

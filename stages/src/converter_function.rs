@@ -83,7 +83,14 @@ impl Step for ConverterFunction {
     ) -> Result<Observation, StepError> {
         let name = ctx.name(ID);
         // GetFunction answers configuration, code and tags at once.
-        let got = match ctx.clients.lambda.get_function().function_name(name).send().await {
+        let got = match ctx
+            .clients
+            .lambda
+            .get_function()
+            .function_name(name)
+            .send()
+            .await
+        {
             Ok(out) => out,
             Err(e) if not_found(&e) => return Ok(Observation::Missing),
             Err(e) => {
@@ -360,7 +367,9 @@ async fn wait_until_updated(ctx: &StackContext, name: &str) -> Result<(), StepEr
             Some(LastUpdateStatus::Failed) => {
                 return Err(StepError::msg(format!(
                     "the code update of Lambda function {name} failed: {}",
-                    config.last_update_status_reason().unwrap_or("no reason given")
+                    config
+                        .last_update_status_reason()
+                        .unwrap_or("no reason given")
                 )))
             }
             _ => return Ok(()),

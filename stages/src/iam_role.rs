@@ -114,7 +114,10 @@ pub(crate) async fn observe<S: RoleSpec>(
     if !extra.is_empty() {
         drift.push(Drift::new(
             DRIFT_EXTRA_INLINE,
-            format!("role policy widened: extra inline policy {}", extra.join(", ")),
+            format!(
+                "role policy widened: extra inline policy {}",
+                extra.join(", ")
+            ),
         ));
     }
     let attached = attached.context(|| doing("attached policies"))?;
@@ -126,7 +129,10 @@ pub(crate) async fn observe<S: RoleSpec>(
     if !managed.is_empty() {
         drift.push(Drift::new(
             DRIFT_ATTACHED,
-            format!("role policy widened: managed policy {} attached", managed.join(", ")),
+            format!(
+                "role policy widened: managed policy {} attached",
+                managed.join(", ")
+            ),
         ));
     }
     if tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours()) {

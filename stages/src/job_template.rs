@@ -81,7 +81,10 @@ pub fn wanted(ctx: &StackContext) -> Map<String, Value> {
             }
         }
         let destination = format!("s3://{}/", ctx.name("destination-bucket"));
-        if let Some(groups) = settings.get_mut("OutputGroups").and_then(Value::as_array_mut) {
+        if let Some(groups) = settings
+            .get_mut("OutputGroups")
+            .and_then(Value::as_array_mut)
+        {
             for group in groups.iter_mut().filter_map(Value::as_object_mut) {
                 let Some(group_settings) = group
                     .get_mut("OutputGroupSettings")
@@ -124,7 +127,11 @@ fn to_wire_in(value: &Value, map_keys: bool) -> Value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(key, v)| {
-                    let wire = if map_keys { key.clone() } else { lower_first(key) };
+                    let wire = if map_keys {
+                        key.clone()
+                    } else {
+                        lower_first(key)
+                    };
                     let inner_is_map = !map_keys && MAP_MEMBERS.contains(&key.as_str());
                     (wire, to_wire_in(v, inner_is_map))
                 })
@@ -248,7 +255,10 @@ impl Step for JobTemplate {
         );
         let got = match got {
             Ok(out) => out,
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_not_found_exception()) =>
+            {
                 return Ok(Observation::Missing)
             }
             Err(e) => {
@@ -413,7 +423,10 @@ impl Step for JobTemplate {
             .await
         {
             Ok(_) => Ok(Destroyed::Deleted),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_not_found_exception()) =>
+            {
                 Ok(Destroyed::AlreadyGone)
             }
             Err(e) => Err(StepError::with_source(

@@ -42,7 +42,10 @@ pub(crate) async fn mediaconvert_tags(
             .and_then(|t| t.tags())
             .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default()),
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_not_found_exception()) =>
+        {
             Ok(BTreeMap::new())
         }
         Err(e) => Err(StepError::with_source(
@@ -100,7 +103,10 @@ impl Step for Queue {
         );
         let queue = match queue {
             Ok(out) => out,
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_not_found_exception()) =>
+            {
                 return Ok(Observation::Missing)
             }
             Err(e) => {
@@ -244,7 +250,10 @@ async fn cancel_unfinished(ctx: &StackContext) -> Result<Option<usize>, StepErro
                 .await
             {
                 Ok(page) => page,
-                Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => {
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_not_found_exception()) =>
+                {
                     return Ok(None)
                 }
                 Err(e) => {
@@ -254,7 +263,12 @@ async fn cancel_unfinished(ctx: &StackContext) -> Result<Option<usize>, StepErro
                     ))
                 }
             };
-            ids.extend(page.jobs().iter().filter_map(|j| j.id()).map(str::to_string));
+            ids.extend(
+                page.jobs()
+                    .iter()
+                    .filter_map(|j| j.id())
+                    .map(str::to_string),
+            );
             match page.next_token() {
                 Some(next) if !next.is_empty() => token = Some(next.to_string()),
                 _ => break,

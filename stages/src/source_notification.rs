@@ -98,7 +98,11 @@ fn suffix_of(entry: &LambdaFunctionConfiguration) -> Result<Option<String>, ()> 
         .unwrap_or_default();
     match rules {
         [] => Ok(None),
-        [rule] if rule.name().is_some_and(|n| n.as_str().eq_ignore_ascii_case("suffix")) => {
+        [rule]
+            if rule
+                .name()
+                .is_some_and(|n| n.as_str().eq_ignore_ascii_case("suffix")) =>
+        {
             Ok(rule.value().map(str::to_string))
         }
         _ => Err(()),
@@ -160,19 +164,15 @@ async fn write(
         .set_lambda_function_configurations(Some(lambdas))
         .set_event_bridge_configuration(current.event_bridge_configuration().cloned())
         .build();
-    retry_while(
-        ctx,
-        unvalidated,
-        || {
-            ctx.clients
-                .s3
-                .put_bucket_notification_configuration()
-                .bucket(bucket)
-                .expected_bucket_owner(&ctx.account)
-                .notification_configuration(config.clone())
-                .send()
-        },
-    )
+    retry_while(ctx, unvalidated, || {
+        ctx.clients
+            .s3
+            .put_bucket_notification_configuration()
+            .bucket(bucket)
+            .expected_bucket_owner(&ctx.account)
+            .notification_configuration(config.clone())
+            .send()
+    })
     .await
     .map_err(|e| {
         StepError::with_source(
@@ -227,13 +227,18 @@ impl Step for SourceNotification {
             }
             let events: Vec<&str> = entry.events().iter().map(|e| e.as_str()).collect();
             if events != [EVENT] {
-                problems.push(format!("entry {id} is for {}, not {EVENT}", events.join(",")));
+                problems.push(format!(
+                    "entry {id} is for {}, not {EVENT}",
+                    events.join(",")
+                ));
             }
             match suffix_of(entry) {
                 Ok(live_suffix) if live_suffix == *suffix => {}
                 _ => problems.push(format!(
                     "entry {id} filter differs (wanted {})",
-                    suffix.as_deref().map_or("none".into(), |s| format!("suffix {s}"))
+                    suffix
+                        .as_deref()
+                        .map_or("none".into(), |s| format!("suffix {s}"))
                 )),
             }
         }
@@ -252,11 +257,7 @@ impl Step for SourceNotification {
         };
         Ok(Observation::Present(Present {
             name: ctx.name(ID).to_string(),
-            arn: format!(
-                "{}#{}",
-                arn::bucket(ctx, "source-bucket"),
-                ctx.name(ID)
-            ),
+            arn: format!("{}#{}", arn::bucket(ctx, "source-bucket"), ctx.name(ID)),
             // Entries cannot carry tags; their ids are in cattube's own namespace.
             tagged_ours: true,
             drift,
@@ -274,14 +275,14 @@ impl Step for SourceNotification {
         let bucket = ctx.name("source-bucket");
         // Read again right before writing: someone else's entries may have changed since.
         let current = read(ctx).await?.ok_or_else(|| {
-            StepError::msg(format!("bucket {bucket} disappeared before its notification was written"))
+            StepError::msg(format!(
+                "bucket {bucket} disappeared before its notification was written"
+            ))
         })?;
         write(ctx, &current, build(ctx)?).await?;
         Ok(Applied {
             arn: format!("{}#{}", arn::bucket(ctx, "source-bucket"), ctx.name(ID)),
-            changes: vec![format!(
-                "bucket {bucket} invokes the converter on {EVENT}"
-            )],
+            changes: vec![format!("bucket {bucket} invokes the converter on {EVENT}")],
             ..Default::default()
         })
     }

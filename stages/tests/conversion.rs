@@ -215,15 +215,13 @@ async fn a_changed_environment_updates_only_the_configuration() {
 
 #[tokio::test]
 async fn different_code_updates_only_the_code() {
-    let (drift, code, config) =
-        converge_function(|c| c.code_sha256("c29tZXRoaW5nIGVsc2U=")).await;
+    let (drift, code, config) = converge_function(|c| c.code_sha256("c29tZXRoaW5nIGVsc2U=")).await;
     assert_eq!((drift, code, config), (1, 1, 0));
 }
 
 #[tokio::test]
 async fn code_and_memory_both_change() {
-    let (drift, code, config) =
-        converge_function(|c| c.code_sha256("b2xk").memory_size(128)).await;
+    let (drift, code, config) = converge_function(|c| c.code_sha256("b2xk").memory_size(128)).await;
     assert_eq!((drift, code, config), (2, 1, 1));
 }
 
