@@ -747,3 +747,41 @@ async fn adopted_bucket_survives_down() {
         .unwrap();
     assert_eq!(entries(notification), ["theirs"], "down removes only ours");
 }
+
+/// A job.json MediaConvert refuses fails `up` with MediaConvert's own message, and the
+/// function that would have used it is not deployed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_template_mediaconvert_rejects_stops_before_the_function() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+    let job = cattube_job_with_codec("H_266");
+    sandbox.write("my-job.json", &job);
+    sandbox.write("cattube.toml", "[job]\ntemplate = \"my-job.json\"\n");
+    let out = sandbox
+        .cattube()
+        .args(["--output", "json", "up"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json(&out);
+    let error = doc["error"].to_string();
+    assert!(
+        error.contains("job-template") && error.contains("BadRequestException"),
+        "{error}"
+    );
+    assert!(error.contains("H_266"), "MediaConvert's message: {error}");
+    assert_eq!(resource(&doc, "converter-function")["action"], "skip");
+    let lambda = aws_sdk_lambda::Client::new(&sdk_config(&emulators.moto.url, REGION).await);
+    let functions = lambda.list_functions().send().await.unwrap();
+    assert!(functions.functions().is_empty());
+}
+
+/// The built-in job.json with the first output's video codec replaced.
+fn cattube_job_with_codec(codec: &str) -> String {
+    let text =
+        std::fs::read_to_string(support::repo_root().join("lambda-artifact/job.json")).unwrap();
+    let mut job: serde_json::Value = serde_json::from_str(&text).unwrap();
+    job["Settings"]["OutputGroups"][0]["Outputs"][0]["VideoDescription"]["CodecSettings"]
+        ["Codec"] = serde_json::Value::String(codec.into());
+    job.to_string()
+}
