@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cattube_stages::{naming, FunctionSettings, Settings};
+use cattube_stages::{naming, FunctionSettings, JobFile, Settings};
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::cli::GlobalArgs;
 use crate::error::UsageError;
@@ -160,23 +161,29 @@ impl Config {
         validate_cdn(&file.cdn)
             .map_err(|e| UsageError::new(format!("{}: {e}", origin("[cdn]"))))?;
 
-        let mut job = file.job.clone();
-        if let Some(template) = &job.template {
-            // Relative to the configuration file, as Cargo resolves paths in Cargo.toml.
-            let base = file_path
-                .as_deref()
-                .and_then(Path::parent)
-                .unwrap_or(Path::new(""));
-            let resolved = base.join(template);
-            std::fs::metadata(&resolved).map_err(|e| {
-                UsageError::new(format!(
-                    "{}: cannot read '{}': {e}",
-                    origin("job.template"),
-                    resolved.display()
-                ))
-            })?;
-            job.template = Some(resolved);
-        }
+        let job = match &file.job.template {
+            Some(template) => {
+                // Relative to the configuration file, as Cargo resolves paths in Cargo.toml.
+                let base = file_path
+                    .as_deref()
+                    .and_then(Path::parent)
+                    .unwrap_or(Path::new(""));
+                let resolved = base.join(template);
+                let text = std::fs::read_to_string(&resolved).map_err(|e| {
+                    UsageError::new(format!(
+                        "{}: cannot read '{}': {e}",
+                        origin("job.template"),
+                        resolved.display()
+                    ))
+                })?;
+                let source = resolved.display().to_string();
+                let document = parse_job(&text).map_err(|e| {
+                    UsageError::new(format!("{source} ({}): {e}", origin("job.template")))
+                })?;
+                JobFile { source, document }
+            }
+            None => JobFile::builtin(),
+        };
 
         Ok(Config {
             stack,
@@ -189,7 +196,7 @@ impl Config {
             names: file.names,
             tags: file.tags,
             settings: Settings {
-                job_template_path: job.template,
+                job,
                 function: FunctionSettings {
                     runtime: file.function.runtime,
                     architecture: file.function.architecture,
@@ -343,4 +350,97 @@ fn validate_cdn(cdn: &CdnConfig) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// OutputGroupSettings.Type values whose group has a Destination the function can set.
+const DESTINATION_GROUPS: &[&str] = &[
+    "FILE_GROUP_SETTINGS",
+    "HLS_GROUP_SETTINGS",
+    "DASH_ISO_GROUP_SETTINGS",
+    "CMAF_GROUP_SETTINGS",
+    "MS_SMOOTH_GROUP_SETTINGS",
+];
+
+/// A job.json (the tutorial's format: CreateJob's parameters) with the structure a job needs:
+/// `Settings` with at least one output group, each with outputs and a settings `Type`, one of
+/// them a kind whose destination the function can point at the destination bucket. Whether
+/// MediaConvert accepts the settings themselves is for MediaConvert to say at `up`.
+pub fn parse_job(text: &str) -> Result<Value, String> {
+    let document: Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let Some(top) = document.as_object() else {
+        return Err("must be a JSON object (the parameters of a MediaConvert job)".into());
+    };
+    let settings = match top.get("Settings") {
+        Some(Value::Object(settings)) => settings,
+        Some(_) => return Err("Settings must be an object".into()),
+        None => return Err("has no Settings (the job's settings)".into()),
+    };
+    let groups = match settings.get("OutputGroups") {
+        Some(Value::Array(groups)) if !groups.is_empty() => groups,
+        Some(Value::Array(_)) => return Err("Settings.OutputGroups is empty".into()),
+        Some(_) => return Err("Settings.OutputGroups must be a list".into()),
+        None => return Err("has no Settings.OutputGroups (where the outputs go)".into()),
+    };
+    let mut destinations = 0;
+    for (i, group) in groups.iter().enumerate() {
+        let at = format!("Settings.OutputGroups[{i}]");
+        let Some(group) = group.as_object() else {
+            return Err(format!("{at} must be an object"));
+        };
+        match group.get("Outputs") {
+            Some(Value::Array(outputs)) if !outputs.is_empty() => {}
+            _ => return Err(format!("{at}.Outputs must be a non-empty list")),
+        }
+        let kind = group
+            .get("OutputGroupSettings")
+            .and_then(|s| s.get("Type"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("{at}.OutputGroupSettings.Type is missing"))?;
+        if DESTINATION_GROUPS.contains(&kind) {
+            destinations += 1;
+        }
+    }
+    if destinations == 0 {
+        return Err(format!(
+            "no output group has a destination; OutputGroupSettings.Type must be one of {}",
+            DESTINATION_GROUPS.join(", ")
+        ));
+    }
+    match settings.get("Inputs") {
+        None | Some(Value::Array(_)) => {}
+        Some(_) => return Err("Settings.Inputs must be a list".into()),
+    }
+    Ok(document)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_job;
+
+    #[test]
+    fn the_default_job_is_valid() {
+        parse_job(cattube_stages::context::DEFAULT_JOB_JSON).unwrap();
+    }
+
+    #[test]
+    fn job_problems_are_named() {
+        for (text, problem) in [
+            ("{", "not valid JSON"),
+            ("[]", "must be a JSON object"),
+            ("{}", "has no Settings"),
+            (r#"{"Settings": {}}"#, "Settings.OutputGroups"),
+            (r#"{"Settings": {"OutputGroups": []}}"#, "is empty"),
+            (
+                r#"{"Settings": {"OutputGroups": [{"Outputs": [{}]}]}}"#,
+                "OutputGroupSettings.Type",
+            ),
+            (
+                r#"{"Settings": {"OutputGroups": [{"Outputs": [], "OutputGroupSettings": {"Type": "FILE_GROUP_SETTINGS"}}]}}"#,
+                "Outputs must be a non-empty list",
+            ),
+        ] {
+            let err = parse_job(text).unwrap_err();
+            assert!(err.contains(problem), "{text}: {err}");
+        }
+    }
 }

@@ -274,3 +274,33 @@ fn help_lists_the_working_commands() {
         );
     }
 }
+
+/// A job.json that is not JSON, or lacks what a job needs, is exit 2 naming the file and the
+/// problem, before any request.
+#[test]
+fn bad_job_json_is_refused_before_any_request() {
+    let tripwire = RecordingProxy::start(&format!("http://127.0.0.1:{}", support::free_port()));
+    for (content, problem) in [
+        ("{\"Settings\": ", "not valid JSON"),
+        ("{\"Queue\": \"x\"}", "has no Settings"),
+        (
+            "{\"Settings\": {\"OutputGroups\": [{\"Outputs\": [{}]}]}}",
+            "OutputGroupSettings.Type",
+        ),
+    ] {
+        let sandbox = Sandbox::new(&tripwire.url, "eu-west-1");
+        sandbox.write("cattube.toml", "[job]\ntemplate = \"my-job.json\"\n");
+        sandbox.write("my-job.json", content);
+        let out = sandbox.cattube().arg("up").output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(out.status.code(), Some(2), "{content}: {stderr}");
+        assert_eq!(lines.len(), 1, "{content}: {stderr}");
+        assert!(
+            lines[0].contains("my-job.json") && lines[0].contains(problem),
+            "{content}: {stderr}"
+        );
+    }
+    let sent = tripwire.requests();
+    assert!(sent.is_empty(), "bad job.json sent requests: {sent:?}");
+}

@@ -12,7 +12,7 @@
 mod support;
 
 use aws_sdk_cloudfront::types::ViewerProtocolPolicy;
-use support::{json, s3_client, Moto, RecordingProxy, Sandbox};
+use support::{json, s3_client, Emulators, Moto, Sandbox};
 
 const REGION: &str = "eu-west-1";
 const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
@@ -76,9 +76,10 @@ async fn nothing_left(moto: &Moto) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn delivery_lifecycle() {
-    let moto = Moto::start();
-    let proxy = RecordingProxy::start(&moto.url);
-    let sandbox = Sandbox::new(&proxy.url, REGION);
+    // Every request of both emulators, as the full stack now needs MediaConvert too.
+    let emulators = Emulators::start();
+    let (moto, proxy) = (&emulators.moto, &emulators);
+    let sandbox = emulators.sandbox(REGION);
     let s3 = s3_client(&moto.url, REGION).await;
     let cf = cloudfront_client(&moto.url).await;
 
@@ -369,8 +370,9 @@ async fn delivery_lifecycle() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn down_no_wait_then_down() {
-    let moto = Moto::start();
-    let sandbox = Sandbox::new(&moto.url, REGION);
+    let emulators = Emulators::start();
+    let moto = &emulators.moto;
+    let sandbox = emulators.sandbox(REGION);
     let cf = cloudfront_client(&moto.url).await;
     let (code, doc, stderr) = run(&sandbox, &["up"]);
     assert_eq!(code, Some(0), "{stderr}");

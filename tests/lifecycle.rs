@@ -1,16 +1,43 @@
-//! The whole life of a stack against moto's server, through the built binary:
-//! up → status → up (no writes) → drift → status (3) → up (repairs) → down → nothing left.
+//! The whole life of a stack against moto's server and the MediaConvert stand-in, through
+//! the built binary: up → status → up (no writes) → drift → status (3) → up (repairs) →
+//! down → nothing left.
 
 mod support;
 
 use aws_sdk_s3::types::{
     BucketVersioningStatus, PublicAccessBlockConfiguration, VersioningConfiguration,
 };
-use support::{json, s3_client, Moto, RecordingProxy, Sandbox};
+use support::{json, s3_client, sdk_config, Emulators};
 
 const REGION: &str = "eu-west-1";
 const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
 const DESTINATION: &str = "cattube-destination-123456789012-eu-west-1";
+const ACCOUNT: &str = "123456789012";
+
+/// The resources of the conversion half and before, in DESIGN's order.
+const RESOURCES: &[(&str, &str)] = &[
+    ("source-bucket", "1"),
+    ("destination-bucket", "2"),
+    ("queue", "3"),
+    ("job-template", "4a"),
+    ("mediaconvert-role", "5"),
+    ("converter-role", "5"),
+    ("converter-function", "4"),
+    ("origin-access-control", "6"),
+    ("distribution", "6"),
+    ("destination-bucket-policy", "6"),
+    ("invoke-permission", "7"),
+    ("source-notification", "7"),
+];
+
+fn ids(doc: &serde_json::Value) -> Vec<String> {
+    doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
 
 fn resource<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     doc["resources"]
@@ -22,11 +49,35 @@ fn resource<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn buckets_lifecycle() {
-    let moto = Moto::start();
-    let proxy = RecordingProxy::start(&moto.url);
-    let sandbox = Sandbox::new(&proxy.url, REGION);
-    let s3 = s3_client(&moto.url, REGION).await;
+async fn lifecycle() {
+    let emulators = Emulators::start();
+    let proxy = &emulators;
+    let sandbox = emulators.sandbox(REGION);
+    let s3 = s3_client(&emulators.moto.url, REGION).await;
+    let aws = sdk_config(&emulators.moto.url, REGION).await;
+    let iam = aws_sdk_iam::Client::new(&aws);
+    let lambda = aws_sdk_lambda::Client::new(&aws);
+    let cloudfront = aws_sdk_cloudfront::Client::new(&aws);
+    let mediaconvert =
+        aws_sdk_mediaconvert::Client::new(&sdk_config(&emulators.standin.url, REGION).await);
+
+    // plan on an empty account lists every resource, in dependency order, to create.
+    let out = sandbox
+        .cattube()
+        .args(["--output", "json", "plan"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let doc = json(&out);
+    let wanted: Vec<String> = RESOURCES.iter().map(|(id, _)| id.to_string()).collect();
+    assert_eq!(ids(&doc), wanted);
+    assert!(doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["action"] == "create"));
+    assert!(proxy.writes().is_empty());
+    proxy.reset();
 
     // up from nothing creates both buckets with their secure settings.
     let out = sandbox
@@ -61,6 +112,28 @@ async fn buckets_lifecycle() {
         assert_eq!(r["arn"], format!("arn:aws:s3:::{name}"));
     }
     assert_eq!(doc["outputs"]["source_bucket"], SOURCE);
+    assert_eq!(ids(&doc), wanted);
+    for (id, stage) in RESOURCES {
+        let r = resource(&doc, id);
+        assert_eq!(
+            (
+                r["action"].as_str(),
+                r["status"].as_str(),
+                r["stage"].as_str()
+            ),
+            (Some("create"), Some("ok"), Some(*stage)),
+            "{id}"
+        );
+    }
+    assert_eq!(
+        doc["outputs"]["queue_arn"],
+        format!("arn:aws:mediaconvert:{REGION}:{ACCOUNT}:queues/cattube-queue")
+    );
+    assert_eq!(doc["outputs"]["job_template"], "cattube-job");
+    assert_eq!(
+        doc["outputs"]["function_arn"],
+        format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:cattube-converter")
+    );
     eprintln!(
         "full up: {} requests, {} writes",
         proxy.requests().len(),
@@ -95,6 +168,7 @@ async fn buckets_lifecycle() {
     )
     .unwrap();
     assert_eq!(state["resources"]["source-bucket"]["ownership"], "created");
+    check_conversion(&s3, &iam, &lambda, &mediaconvert).await;
 
     // status: everything ok.
     sandbox.cattube().arg("status").assert().code(0);
@@ -180,6 +254,121 @@ async fn buckets_lifecycle() {
     );
     sandbox.cattube().arg("status").assert().code(0);
 
+    // Drift in the conversion half: the notification removed, the function's environment
+    // changed, a role's policy widened.
+    s3.put_bucket_notification_configuration()
+        .bucket(SOURCE)
+        .notification_configuration(aws_sdk_s3::types::NotificationConfiguration::builder().build())
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .update_function_configuration()
+        .function_name("cattube-converter")
+        .environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .variables("DESTINATION_BUCKET", "elsewhere")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name("cattube-eu-west-1-converter")
+        .policy_name("everything")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let out = sandbox
+        .cattube()
+        .args(["--output", "json", "status"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let doc = json(&out);
+    assert_eq!(resource(&doc, "source-notification")["status"], "missing");
+    let function = resource(&doc, "converter-function");
+    assert_eq!(function["status"], "drifted");
+    assert!(
+        function["drift"]
+            .to_string()
+            .contains("environment differs: DESTINATION_BUCKET"),
+        "{function}"
+    );
+    let role = resource(&doc, "converter-role");
+    assert_eq!(role["status"], "drifted");
+    assert!(
+        role["drift"].to_string().contains("role policy widened"),
+        "{role}"
+    );
+    for (id, _) in RESOURCES {
+        if ![
+            "source-notification",
+            "converter-function",
+            "converter-role",
+        ]
+        .contains(id)
+        {
+            assert_eq!(resource(&doc, id)["status"], "ok", "{id}");
+        }
+    }
+    let text = sandbox.cattube().arg("status").output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    for id in [
+        "source-notification",
+        "converter-function",
+        "converter-role",
+    ] {
+        assert!(text.contains(id), "{text}");
+    }
+    proxy.reset();
+    let out = sandbox
+        .cattube()
+        .args(["--output", "json", "up"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = json(&out);
+    assert_eq!(resource(&doc, "source-notification")["action"], "create");
+    assert_eq!(resource(&doc, "converter-function")["action"], "update");
+    assert_eq!(resource(&doc, "converter-role")["action"], "update");
+    let writes: Vec<String> = proxy.writes().iter().map(|w| w.to_string()).collect();
+    assert_eq!(writes.len(), 3, "one write per drift: {writes:?}");
+    sandbox.cattube().arg("status").assert().code(0);
+    check_conversion(&s3, &iam, &lambda, &mediaconvert).await;
+
+    // A job still waiting in the queue: down cancels it before deleting the queue.
+    let job = mediaconvert
+        .create_job()
+        .queue(format!(
+            "arn:aws:mediaconvert:{REGION}:{ACCOUNT}:queues/cattube-queue"
+        ))
+        .role(format!(
+            "arn:aws:iam::{ACCOUNT}:role/cattube-eu-west-1-mediaconvert"
+        ))
+        .job_template("cattube-job")
+        .settings(
+            aws_sdk_mediaconvert::types::JobSettings::builder()
+                .inputs(
+                    aws_sdk_mediaconvert::types::Input::builder()
+                        .file_input(format!("s3://{SOURCE}/cats/tabby cat.mp4"))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let job_id = job.job().and_then(|j| j.id()).unwrap().to_string();
+
     // Videos with history: versions and a delete marker.
     s3.put_bucket_versioning()
         .bucket(DESTINATION)
@@ -240,6 +429,12 @@ async fn buckets_lifecycle() {
             .all(|r| r["action"] == "delete"),
         "{doc}"
     );
+    let cancelled = mediaconvert.get_job().id(&job_id).send().await.unwrap();
+    assert_eq!(
+        cancelled.job().and_then(|j| j.status()).map(|s| s.as_str()),
+        Some("CANCELED")
+    );
+    assert_left_nothing(&iam, &lambda, &mediaconvert, &cloudfront).await;
     let buckets = s3.list_buckets().send().await.unwrap();
     assert!(
         buckets.buckets().is_empty(),
@@ -262,15 +457,146 @@ async fn buckets_lifecycle() {
         .all(|r| r["action"] == "none"));
 }
 
+/// What `up` made of the conversion half, checked from outside.
+async fn check_conversion(
+    s3: &aws_sdk_s3::Client,
+    iam: &aws_sdk_iam::Client,
+    lambda: &aws_sdk_lambda::Client,
+    mediaconvert: &aws_sdk_mediaconvert::Client,
+) {
+    let function = lambda
+        .get_function()
+        .function_name("cattube-converter")
+        .send()
+        .await
+        .unwrap();
+    let config = function.configuration().unwrap();
+    assert_eq!(config.runtime().map(|r| r.as_str()), Some("python3.13"));
+    assert_eq!(config.handler(), Some("handler.lambda_handler"));
+    assert_eq!(
+        config
+            .architectures()
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>(),
+        vec!["arm64"]
+    );
+    let env = config.environment().unwrap().variables().unwrap();
+    assert_eq!(env["DESTINATION_BUCKET"], DESTINATION);
+    assert_eq!(env["JOB_TEMPLATE"], "cattube-job");
+    assert_eq!(env["STACK"], "cattube");
+    assert_eq!(
+        env["MEDIACONVERT_ROLE_ARN"],
+        format!("arn:aws:iam::{ACCOUNT}:role/cattube-eu-west-1-mediaconvert")
+    );
+    let policy = lambda
+        .get_policy()
+        .function_name("cattube-converter")
+        .send()
+        .await
+        .unwrap();
+    let policy = policy.policy().unwrap();
+    assert!(
+        policy.contains("cattube-s3-invoke") && policy.contains(&format!("arn:aws:s3:::{SOURCE}")),
+        "{policy}"
+    );
+    let notification = s3
+        .get_bucket_notification_configuration()
+        .bucket(SOURCE)
+        .send()
+        .await
+        .unwrap();
+    let entry = &notification.lambda_function_configurations()[0];
+    assert_eq!(entry.id(), Some("cattube-notifications"));
+    assert_eq!(entry.lambda_function_arn(), config.function_arn().unwrap());
+    for role in [
+        "cattube-eu-west-1-mediaconvert",
+        "cattube-eu-west-1-converter",
+    ] {
+        let inline = iam
+            .list_role_policies()
+            .role_name(role)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(inline.policy_names(), ["cattube"], "{role}");
+        let document = iam
+            .get_role_policy()
+            .role_name(role)
+            .policy_name("cattube")
+            .send()
+            .await
+            .unwrap();
+        let document = document.policy_document();
+        assert!(!document.contains("%22%2A%22"), "{role}: a * in {document}");
+    }
+    let template = mediaconvert
+        .get_job_template()
+        .name("cattube-job")
+        .send()
+        .await
+        .unwrap();
+    let template = template.job_template().unwrap();
+    assert!(template.queue().unwrap().ends_with("queues/cattube-queue"));
+    let settings = template.settings().unwrap();
+    let group = &settings.output_groups()[0];
+    assert_eq!(
+        group
+            .output_group_settings()
+            .and_then(|s| s.file_group_settings())
+            .and_then(|f| f.destination()),
+        Some(format!("s3://{DESTINATION}/").as_str())
+    );
+    assert_eq!(group.outputs().len(), 2);
+    assert!(settings.inputs().iter().all(|_| true));
+}
+
+/// After `down`: no role, function, queue or template of the stack is left.
+/// Nothing of the twelve kinds is left (permission, notification and policies go with the
+/// function and the buckets, which the caller checks).
+async fn assert_left_nothing(
+    iam: &aws_sdk_iam::Client,
+    lambda: &aws_sdk_lambda::Client,
+    mediaconvert: &aws_sdk_mediaconvert::Client,
+    cloudfront: &aws_sdk_cloudfront::Client,
+) {
+    let distributions = cloudfront.list_distributions().send().await.unwrap();
+    let distributions = distributions
+        .distribution_list()
+        .map(|l| l.items().len())
+        .unwrap_or(0);
+    assert_eq!(distributions, 0, "distributions left behind");
+    let oacs = cloudfront
+        .list_origin_access_controls()
+        .send()
+        .await
+        .unwrap();
+    let oacs = oacs
+        .origin_access_control_list()
+        .map(|l| l.items().len())
+        .unwrap_or(0);
+    assert_eq!(oacs, 0, "origin access controls left behind");
+    let roles = iam.list_roles().send().await.unwrap();
+    assert!(roles.roles().is_empty(), "roles left: {:?}", roles.roles());
+    let functions = lambda.list_functions().send().await.unwrap();
+    assert!(functions.functions().is_empty());
+    let queues = mediaconvert.list_queues().send().await.unwrap();
+    let names: Vec<&str> = queues.queues().iter().filter_map(|q| q.name()).collect();
+    assert!(!names.contains(&"cattube-queue"), "{names:?}");
+    let templates = mediaconvert.list_job_templates().send().await.unwrap();
+    assert!(templates.job_templates().is_empty());
+}
+
 /// us-east-1 is the region whose CreateBucket must not carry a LocationConstraint; moto
 /// refuses one, as S3 does.
 #[tokio::test(flavor = "multi_thread")]
 async fn us_east_1_and_custom_names() {
-    let moto = Moto::start();
-    let sandbox = Sandbox::new(&moto.url, "us-east-1");
+    let emulators = Emulators::start();
+    let moto = &emulators.moto;
+    let sandbox = emulators.sandbox("us-east-1");
     sandbox.write(
         "cattube.toml",
-        "stack = \"demo\"\n[names]\nsource-bucket = \"demo-in\"\ndestination-bucket = \"demo-out\"\n[tags]\nteam = \"video\"\n",
+        "stack = \"demo\"\n[names]\nsource-bucket = \"demo-in\"\ndestination-bucket = \"demo-out\"\nqueue = \"catqueue\"\n[tags]\nteam = \"video\"\n",
     );
     let out = sandbox
         .cattube()
@@ -288,6 +614,10 @@ async fn us_east_1_and_custom_names() {
         (doc["stack"].as_str(), doc["region"].as_str()),
         (Some("demo"), Some("us-east-1"))
     );
+    assert!(doc["outputs"]["queue_arn"]
+        .as_str()
+        .unwrap()
+        .ends_with(":queues/catqueue"));
     let s3 = s3_client(&moto.url, "us-east-1").await;
     let tags = s3
         .get_bucket_tagging()
@@ -309,8 +639,9 @@ async fn us_east_1_and_custom_names() {
 /// its objects and its owner's policy statements.
 #[tokio::test(flavor = "multi_thread")]
 async fn adopted_bucket_survives_down() {
-    let moto = Moto::start();
-    let sandbox = Sandbox::new(&moto.url, REGION);
+    let emulators = Emulators::start();
+    let moto = &emulators.moto;
+    let sandbox = emulators.sandbox(REGION);
     let s3 = s3_client(&moto.url, REGION).await;
     s3.create_bucket()
         .bucket("my-videos")
@@ -336,6 +667,34 @@ async fn adopted_bucket_survives_down() {
         .send()
         .await
         .unwrap();
+    // Someone else's notification on the bucket: cattube merges its own next to it.
+    let theirs_entry = aws_sdk_s3::types::LambdaFunctionConfiguration::builder()
+        .id("theirs")
+        .lambda_function_arn(format!(
+            "arn:aws:lambda:{REGION}:{ACCOUNT}:function:thumbnailer"
+        ))
+        .events(aws_sdk_s3::types::Event::from("s3:ObjectRemoved:*"))
+        .build()
+        .unwrap();
+    s3.put_bucket_notification_configuration()
+        .bucket("my-videos")
+        .notification_configuration(
+            aws_sdk_s3::types::NotificationConfiguration::builder()
+                .lambda_function_configurations(theirs_entry)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let entries = |out: aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput| {
+        let mut ids: Vec<String> = out
+            .lambda_function_configurations()
+            .iter()
+            .filter_map(|c| c.id().map(str::to_string))
+            .collect();
+        ids.sort();
+        ids
+    };
     sandbox.write("cattube.toml", "[names]\nsource-bucket = \"my-videos\"\n");
 
     let out = sandbox
@@ -365,6 +724,13 @@ async fn adopted_bucket_survives_down() {
     );
     let state = std::fs::read_to_string(sandbox.path().join("cattube.state.json")).unwrap();
     assert!(state.contains("\"adopted\""), "{state}");
+    let notification = s3
+        .get_bucket_notification_configuration()
+        .bucket("my-videos")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(entries(notification), ["cattube-notifications", "theirs"]);
     let status = sandbox.cattube().arg("status").output().unwrap();
     assert_eq!(status.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&status.stdout).contains("adopted"));
@@ -396,4 +762,49 @@ async fn adopted_bucket_survives_down() {
         .filter_map(|b| b.name().map(str::to_string))
         .collect();
     assert_eq!(names, vec!["my-videos".to_string()]);
+    let notification = s3
+        .get_bucket_notification_configuration()
+        .bucket("my-videos")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(entries(notification), ["theirs"], "down removes only ours");
+}
+
+/// A job.json MediaConvert refuses fails `up` with MediaConvert's own message, and the
+/// function that would have used it is not deployed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_template_mediaconvert_rejects_stops_before_the_function() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+    let job = cattube_job_with_codec("H_266");
+    sandbox.write("my-job.json", &job);
+    sandbox.write("cattube.toml", "[job]\ntemplate = \"my-job.json\"\n");
+    let out = sandbox
+        .cattube()
+        .args(["--output", "json", "up"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json(&out);
+    let error = doc["error"].to_string();
+    assert!(
+        error.contains("job-template") && error.contains("BadRequestException"),
+        "{error}"
+    );
+    assert!(error.contains("H_266"), "MediaConvert's message: {error}");
+    assert_eq!(resource(&doc, "converter-function")["action"], "skip");
+    let lambda = aws_sdk_lambda::Client::new(&sdk_config(&emulators.moto.url, REGION).await);
+    let functions = lambda.list_functions().send().await.unwrap();
+    assert!(functions.functions().is_empty());
+}
+
+/// The built-in job.json with the first output's video codec replaced.
+fn cattube_job_with_codec(codec: &str) -> String {
+    let text =
+        std::fs::read_to_string(support::repo_root().join("lambda-artifact/job.json")).unwrap();
+    let mut job: serde_json::Value = serde_json::from_str(&text).unwrap();
+    job["Settings"]["OutputGroups"][0]["Outputs"][0]["VideoDescription"]["CodecSettings"]
+        ["Codec"] = serde_json::Value::String(codec.into());
+    job.to_string()
 }

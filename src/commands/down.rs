@@ -114,7 +114,9 @@ pub async fn run(
             };
             let mut state = session.state.lock().expect("state lock");
             match &destroyed {
-                Destroyed::Deleted | Destroyed::AlreadyGone => state.set(id, None)?,
+                Destroyed::Deleted | Destroyed::DeletedAfter(_) | Destroyed::AlreadyGone => {
+                    state.set(id, None)?
+                }
                 // An adopted resource leaves the stack; a kept one of ours stays recorded.
                 Destroyed::Kept(_)
                     if recorded
@@ -143,6 +145,7 @@ pub async fn run(
             }
             let word = match &destroyed {
                 Destroyed::Deleted => "deleted".to_string(),
+                Destroyed::DeletedAfter(note) => format!("deleted: {note}"),
                 Destroyed::AlreadyGone => "gone".to_string(),
                 Destroyed::Kept(reason) => format!("kept: {reason}"),
                 Destroyed::Pending { reason, .. } => format!("pending: {reason}"),
@@ -187,6 +190,9 @@ pub async fn run(
                 match destroyed {
                     Destroyed::Deleted => {
                         line(Action::Delete, Status::Missing, String::new(), name, arn)
+                    }
+                    Destroyed::DeletedAfter(note) => {
+                        line(Action::Delete, Status::Missing, note, name, arn)
                     }
                     Destroyed::AlreadyGone => {
                         line(Action::None, Status::Missing, String::new(), name, arn)

@@ -2,7 +2,6 @@
 //! settings of each stage, and the AWS clients.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -26,11 +25,34 @@ pub struct FunctionSettings {
     pub timeout_s: i32,
 }
 
+/// The default job settings: the tutorial's job.json, shipped in `lambda-artifact/`.
+pub const DEFAULT_JOB_JSON: &str = include_str!("../../lambda-artifact/job.json");
+
+/// `[job] template`: job settings in the tutorial's `job.json` format, parsed and checked by
+/// the CLI before any AWS call.
+#[derive(Clone, Debug)]
+pub struct JobFile {
+    /// Where it came from, for messages: the user's path, or the built-in default.
+    pub source: String,
+    /// The document as written (the `job-template` step applies the job → template rule).
+    pub document: serde_json::Value,
+}
+
+impl JobFile {
+    /// The built-in default (`lambda-artifact/job.json`).
+    pub fn builtin() -> JobFile {
+        JobFile {
+            source: "lambda-artifact/job.json (built in)".into(),
+            document: serde_json::from_str(DEFAULT_JOB_JSON).expect("the built-in job.json"),
+        }
+    }
+}
+
 /// What the user configured for the stages, validated by the CLI before any AWS call.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// `[job] template`: the user's job.json; `None` is the default in lambda-artifact/.
-    pub job_template_path: Option<PathBuf>,
+    /// `[job] template`, or the built-in default.
+    pub job: JobFile,
     pub function: FunctionSettings,
     /// `[trigger] suffixes`: empty means every object, as the tutorial.
     pub trigger_suffixes: Vec<String>,
@@ -48,7 +70,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            job_template_path: None,
+            job: JobFile::builtin(),
             function: FunctionSettings {
                 runtime: "python3.13".into(),
                 architecture: "arm64".into(),

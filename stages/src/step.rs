@@ -111,6 +111,8 @@ pub struct Applied {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Destroyed {
     Deleted,
+    /// Deleted, after something worth saying (a queue's unfinished jobs were cancelled).
+    DeletedAfter(String),
     AlreadyGone,
     /// Left in place on purpose (adopted, not ours, `--keep-buckets`): the reason.
     Kept(String),

@@ -91,10 +91,109 @@ impl Drop for Moto {
     }
 }
 
-/// A working directory and the environment in which cattube only ever reaches `endpoint`.
+/// The MediaConvert stand-in (tests/mediaconvert_standin/server.py) on 127.0.0.1, stopped
+/// on drop. moto has no MediaConvert.
+pub struct StandIn {
+    child: Child,
+    pub url: String,
+    _log_dir: tempfile::TempDir,
+}
+
+impl StandIn {
+    pub fn start() -> StandIn {
+        use std::io::BufRead;
+        let log_dir = tempfile::tempdir().unwrap();
+        let log = log_dir.path().join("standin.log");
+        let mut child = Command::new(venv_python())
+            .arg(repo_root().join("tests/mediaconvert_standin/server.py"))
+            .args(["--port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start the MediaConvert stand-in");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| {
+                panic!(
+                    "the stand-in said {line:?}: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                )
+            })
+            .to_string();
+        StandIn {
+            child,
+            url,
+            _log_dir: log_dir,
+        }
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// moto and the MediaConvert stand-in, each behind its own recording proxy.
+pub struct Emulators {
+    pub moto: Moto,
+    pub standin: StandIn,
+    pub aws: RecordingProxy,
+    pub mediaconvert: RecordingProxy,
+}
+
+impl Emulators {
+    pub fn start() -> Emulators {
+        let moto = Moto::start();
+        let standin = StandIn::start();
+        let aws = RecordingProxy::start(&moto.url);
+        let mediaconvert = RecordingProxy::start(&standin.url);
+        Emulators {
+            moto,
+            standin,
+            aws,
+            mediaconvert,
+        }
+    }
+
+    /// A sandbox whose cattube reaches both emulators through the proxies.
+    pub fn sandbox(&self, region: &str) -> Sandbox {
+        let mut sandbox = Sandbox::new(&self.aws.url, region);
+        sandbox.mediaconvert = Some(self.mediaconvert.url.clone());
+        sandbox
+    }
+
+    /// Every request seen by both proxies.
+    pub fn requests(&self) -> Vec<proxy::Seen> {
+        let mut all = self.aws.requests();
+        all.extend(self.mediaconvert.requests());
+        all
+    }
+
+    pub fn writes(&self) -> Vec<proxy::Seen> {
+        let mut all = self.aws.writes();
+        all.extend(self.mediaconvert.writes());
+        all
+    }
+
+    pub fn reset(&self) {
+        self.aws.reset();
+        self.mediaconvert.reset();
+    }
+}
+
+/// A working directory and the environment in which cattube only ever reaches `endpoint`
+/// (and `mediaconvert` for MediaConvert, when set).
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
     pub endpoint: String,
+    pub mediaconvert: Option<String>,
     pub region: String,
 }
 
@@ -103,6 +202,7 @@ impl Sandbox {
         Sandbox {
             dir: tempfile::tempdir().unwrap(),
             endpoint: endpoint.to_string(),
+            mediaconvert: None,
             region: region.to_string(),
         }
     }
@@ -130,7 +230,12 @@ impl Sandbox {
                 self.path().join("no-aws-credentials"),
             )
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            // Retries of what AWS propagates slowly: an emulator needs none, keep them short.
+            .env("CATTUBE_PROPAGATION_TIMEOUT", "2")
             .arg("--no-progress");
+        if let Some(mediaconvert) = &self.mediaconvert {
+            cmd.env("AWS_ENDPOINT_URL_MEDIACONVERT", mediaconvert);
+        }
         cmd
     }
 
@@ -139,16 +244,21 @@ impl Sandbox {
     }
 }
 
-/// An S3 client of the test's own, for arranging drift and checking results.
-pub async fn s3_client(endpoint: &str, region: &str) -> aws_sdk_s3::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+/// The SDK configuration of the test's own clients, for arranging drift and checking results.
+pub async fn sdk_config(endpoint: &str, region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_string()))
         .endpoint_url(endpoint)
         .credentials_provider(aws_sdk_s3::config::Credentials::new(
             "testing", "testing", None, None, "tests",
         ))
         .load()
-        .await;
+        .await
+}
+
+/// An S3 client of the test's own, for arranging drift and checking results.
+pub async fn s3_client(endpoint: &str, region: &str) -> aws_sdk_s3::Client {
+    let config = sdk_config(endpoint, region).await;
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(true)

@@ -14,10 +14,15 @@ launcher keeps both fields on the origin, as CloudFront does. What moto still ca
 (an OAC in use refusing deletion, disable-before-delete, ETags) is covered by cattube's
 aws-smithy-mocks tests.
 
+For a bucket without event notifications moto answers
+GetBucketNotificationConfiguration with an empty <GetBucketNotificationResponse/>, which no
+SDK parses; S3 answers an empty <NotificationConfiguration/>, and so does this launcher.
+
 Usage: python tests/support/moto_server.py -H 127.0.0.1 -p PORT
 """
 
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+from moto.s3.responses import S3Response
 from moto.server import main
 
 _is_action_permitted = IAMPolicyStatement.is_action_permitted
@@ -52,6 +57,21 @@ def _origin_keeping_oac(self, origin):
 
 
 _cloudfront.Origin.__init__ = _origin_keeping_oac
+
+_get_bucket_notification = S3Response.get_bucket_notification
+_EMPTY_NOTIFICATION = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>'
+)
+
+
+def _get_bucket_notification_like_s3(self):
+    if not self.backend.get_bucket_notification_configuration(self.bucket_name):
+        return 200, {"Content-Type": "application/xml"}, _EMPTY_NOTIFICATION
+    return _get_bucket_notification(self)
+
+
+S3Response.get_bucket_notification = _get_bucket_notification_like_s3
 
 if __name__ == "__main__":
     main()

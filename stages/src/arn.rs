@@ -1,0 +1,59 @@
+//! ARNs derived from the deterministic names, so a step never has to look up another
+//! resource to know what to point at (a converged `up` stays one round of reads).
+
+use crate::StackContext;
+
+pub fn bucket(ctx: &StackContext, id: &str) -> String {
+    format!("arn:{}:s3:::{}", ctx.partition(), ctx.name(id))
+}
+
+pub fn queue(ctx: &StackContext) -> String {
+    format!(
+        "arn:{}:mediaconvert:{}:{}:queues/{}",
+        ctx.partition(),
+        ctx.region,
+        ctx.account,
+        ctx.name("queue")
+    )
+}
+
+pub fn job_template(ctx: &StackContext) -> String {
+    format!(
+        "arn:{}:mediaconvert:{}:{}:jobTemplates/{}",
+        ctx.partition(),
+        ctx.region,
+        ctx.account,
+        ctx.name("job-template")
+    )
+}
+
+/// The role of resource `id` (`mediaconvert-role`, `converter-role`).
+pub fn role(ctx: &StackContext, id: &str) -> String {
+    format!(
+        "arn:{}:iam::{}:role/{}",
+        ctx.partition(),
+        ctx.account,
+        ctx.name(id)
+    )
+}
+
+pub fn function(ctx: &StackContext) -> String {
+    format!(
+        "arn:{}:lambda:{}:{}:function:{}",
+        ctx.partition(),
+        ctx.region,
+        ctx.account,
+        ctx.name("converter-function")
+    )
+}
+
+/// The function's own log group (and its streams), as IAM policies name it.
+pub fn function_log_group(ctx: &StackContext) -> String {
+    format!(
+        "arn:{}:logs:{}:{}:log-group:/aws/lambda/{}:*",
+        ctx.partition(),
+        ctx.region,
+        ctx.account,
+        ctx.name("converter-function")
+    )
+}

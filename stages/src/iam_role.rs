@@ -1,0 +1,353 @@
+//! What the two stage-5 roles share: an IAM role with a trust policy, exactly one inline
+//! policy (`cattube`) and nothing else. Anything more (another inline policy, an attached
+//! managed policy) widens what the role may do and is drift, removed by `up`.
+
+use aws_sdk_iam::types::Tag;
+use serde_json::Value;
+
+use crate::error::{AwsContext, AwsError};
+use crate::step::{Applied, Destroyed, Drift, Observation, Ownership, Present};
+use crate::{arn, policy, StackContext, StepError};
+
+/// The inline policy cattube writes on its roles.
+pub const POLICY_NAME: &str = "cattube";
+
+const DRIFT_TRUST: &str = "trust";
+const DRIFT_POLICY: &str = "policy";
+const DRIFT_EXTRA_INLINE: &str = "extra-inline";
+const DRIFT_ATTACHED: &str = "attached";
+const DRIFT_TAGS: &str = "tags";
+
+/// One stage-5 role: its id, what may assume it, and what it may do.
+pub(crate) trait RoleSpec {
+    const ID: &'static str;
+    const DESCRIPTION: &'static str;
+    fn trust(ctx: &StackContext) -> Value;
+    fn policy(ctx: &StackContext) -> Value;
+}
+
+/// IAM answers policy documents URL-encoded (RFC 3986).
+fn decode(document: &str) -> Option<Value> {
+    let text = urlencoding::decode(document).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+fn not_found<E: aws_sdk_iam::error::ProvideErrorMetadata, R>(
+    err: &aws_sdk_iam::error::SdkError<E, R>,
+) -> bool {
+    crate::error::error_code(err) == Some("NoSuchEntity")
+}
+
+pub(crate) async fn observe<S: RoleSpec>(
+    ctx: &StackContext,
+    recorded: Option<&crate::Recorded>,
+) -> Result<Observation, StepError> {
+    let iam = &ctx.clients.iam;
+    let name = ctx.name(S::ID);
+    let doing = |what: &str| format!("reading the {what} of IAM role {name}");
+    // Four independent reads, one round trip.
+    let (role, inline, attached, ours) = tokio::join!(
+        iam.get_role().role_name(name).send(),
+        iam.list_role_policies().role_name(name).send(),
+        iam.list_attached_role_policies().role_name(name).send(),
+        iam.get_role_policy()
+            .role_name(name)
+            .policy_name(POLICY_NAME)
+            .send(),
+    );
+    let role = match role {
+        Ok(out) => out,
+        Err(e) if not_found(&e) => return Ok(Observation::Missing),
+        Err(e) => {
+            return Err(StepError::with_source(
+                doing("definition"),
+                AwsError::from_sdk(&e),
+            ))
+        }
+    };
+    let role = role.role();
+    let tags: Vec<(&str, &str)> = role
+        .map(|r| r.tags().iter().map(|t| (t.key(), t.value())).collect())
+        .unwrap_or_default();
+    let tagged_ours = ctx.tagged_ours(tags.iter().copied());
+    let mut drift = Vec::new();
+
+    let trust = role
+        .and_then(|r| r.assume_role_policy_document())
+        .and_then(decode);
+    if !trust.is_some_and(|t| policy::same(&t, &S::trust(ctx))) {
+        drift.push(Drift::new(
+            DRIFT_TRUST,
+            "trust policy differs from the stack's",
+        ));
+    }
+
+    let ours = match ours {
+        Ok(out) => decode(out.policy_document()),
+        Err(e) if not_found(&e) => None,
+        Err(e) => {
+            return Err(StepError::with_source(
+                doing("inline policy"),
+                AwsError::from_sdk(&e),
+            ))
+        }
+    };
+    match ours {
+        None => drift.push(Drift::new(
+            DRIFT_POLICY,
+            format!("inline policy {POLICY_NAME} is missing"),
+        )),
+        Some(p) if !policy::same(&p, &S::policy(ctx)) => drift.push(Drift::new(
+            DRIFT_POLICY,
+            format!("inline policy {POLICY_NAME} differs from the stack's"),
+        )),
+        Some(_) => {}
+    }
+
+    let inline = inline.context(|| doing("inline policies"))?;
+    let extra: Vec<&str> = inline
+        .policy_names()
+        .iter()
+        .map(String::as_str)
+        .filter(|n| *n != POLICY_NAME)
+        .collect();
+    if !extra.is_empty() {
+        drift.push(Drift::new(
+            DRIFT_EXTRA_INLINE,
+            format!(
+                "role policy widened: extra inline policy {}",
+                extra.join(", ")
+            ),
+        ));
+    }
+    let attached = attached.context(|| doing("attached policies"))?;
+    let managed: Vec<&str> = attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn())
+        .collect();
+    if !managed.is_empty() {
+        drift.push(Drift::new(
+            DRIFT_ATTACHED,
+            format!(
+                "role policy widened: managed policy {} attached",
+                managed.join(", ")
+            ),
+        ));
+    }
+    if tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours()) {
+        let missing: Vec<String> = ctx
+            .tags
+            .iter()
+            .filter(|(k, v)| !tags.contains(&(k.as_str(), v.as_str())))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if !missing.is_empty() {
+            drift.push(Drift::new(
+                DRIFT_TAGS,
+                format!("tags missing or changed: {}", missing.join(", ")),
+            ));
+        }
+    }
+
+    Ok(Observation::Present(Present {
+        name: name.to_string(),
+        arn: arn::role(ctx, S::ID),
+        tagged_ours,
+        drift,
+        pending: None,
+        outputs: Default::default(),
+    }))
+}
+
+fn tags(ctx: &StackContext) -> Result<Vec<Tag>, StepError> {
+    ctx.tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StepError::with_source("building tags", e))
+}
+
+pub(crate) async fn apply<S: RoleSpec>(
+    ctx: &StackContext,
+    observation: &Observation,
+    ownership: Option<Ownership>,
+) -> Result<Applied, StepError> {
+    let iam = &ctx.clients.iam;
+    let name = ctx.name(S::ID);
+    let mut applied = Applied {
+        arn: arn::role(ctx, S::ID),
+        ..Default::default()
+    };
+    let repair = |key: &str| match observation {
+        Observation::Missing => true,
+        Observation::Present(p) => p.has_drift(key),
+    };
+
+    if let Observation::Missing = observation {
+        iam.create_role()
+            .role_name(name)
+            .description(S::DESCRIPTION)
+            .assume_role_policy_document(S::trust(ctx).to_string())
+            .set_tags(Some(tags(ctx)?))
+            .send()
+            .await
+            .context(|| format!("creating IAM role {name}"))?;
+        applied.changes.push("created role".into());
+    } else if repair(DRIFT_TRUST) {
+        iam.update_assume_role_policy()
+            .role_name(name)
+            .policy_document(S::trust(ctx).to_string())
+            .send()
+            .await
+            .context(|| format!("writing the trust policy of IAM role {name}"))?;
+        applied.changes.push("restored the trust policy".into());
+    }
+    if repair(DRIFT_POLICY) {
+        iam.put_role_policy()
+            .role_name(name)
+            .policy_name(POLICY_NAME)
+            .policy_document(S::policy(ctx).to_string())
+            .send()
+            .await
+            .context(|| format!("writing inline policy {POLICY_NAME} of IAM role {name}"))?;
+        applied
+            .changes
+            .push(format!("wrote inline policy {POLICY_NAME}"));
+    }
+    if matches!(observation, Observation::Present(_)) {
+        if repair(DRIFT_EXTRA_INLINE) || repair(DRIFT_ATTACHED) {
+            applied.changes.extend(strip(ctx, name, false).await?);
+        }
+        if repair(DRIFT_TAGS) && ownership.is_none_or(Ownership::is_ours) {
+            iam.tag_role()
+                .role_name(name)
+                .set_tags(Some(tags(ctx)?))
+                .send()
+                .await
+                .context(|| format!("tagging IAM role {name}"))?;
+            applied.changes.push("tagged role".into());
+        }
+    }
+    Ok(applied)
+}
+
+/// Removes every inline policy but cattube's (all of them with `all`) and detaches every
+/// managed policy. What it removed, one line each.
+async fn strip(ctx: &StackContext, name: &str, all: bool) -> Result<Vec<String>, StepError> {
+    let iam = &ctx.clients.iam;
+    let mut removed = Vec::new();
+    let (inline, attached) = tokio::join!(
+        iam.list_role_policies().role_name(name).send(),
+        iam.list_attached_role_policies().role_name(name).send(),
+    );
+    let inline = inline.context(|| format!("listing the inline policies of IAM role {name}"))?;
+    for policy in inline.policy_names() {
+        if all || policy != POLICY_NAME {
+            match iam
+                .delete_role_policy()
+                .role_name(name)
+                .policy_name(policy)
+                .send()
+                .await
+            {
+                Ok(_) => removed.push(format!("deleted inline policy {policy}")),
+                Err(e) if not_found(&e) => {}
+                Err(e) => {
+                    return Err(StepError::with_source(
+                        format!("deleting inline policy {policy} of IAM role {name}"),
+                        AwsError::from_sdk(&e),
+                    ))
+                }
+            }
+        }
+    }
+    let attached =
+        attached.context(|| format!("listing the managed policies of IAM role {name}"))?;
+    for policy in attached.attached_policies() {
+        let Some(policy_arn) = policy.policy_arn() else {
+            continue;
+        };
+        match iam
+            .detach_role_policy()
+            .role_name(name)
+            .policy_arn(policy_arn)
+            .send()
+            .await
+        {
+            Ok(_) => removed.push(format!("detached managed policy {policy_arn}")),
+            Err(e) if not_found(&e) => {}
+            Err(e) => {
+                return Err(StepError::with_source(
+                    format!("detaching {policy_arn} from IAM role {name}"),
+                    AwsError::from_sdk(&e),
+                ))
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// Deletes the role: its policies first (IAM refuses with DeleteConflict otherwise).
+pub(crate) async fn destroy<S: RoleSpec>(ctx: &StackContext) -> Result<Destroyed, StepError> {
+    let name = ctx.name(S::ID);
+    match strip(ctx, name, true).await {
+        Ok(_) => {}
+        Err(_) if role_gone(ctx, name).await => return Ok(Destroyed::AlreadyGone),
+        Err(e) => return Err(e),
+    }
+    match ctx.clients.iam.delete_role().role_name(name).send().await {
+        Ok(_) => Ok(Destroyed::Deleted),
+        Err(e) if not_found(&e) => Ok(Destroyed::AlreadyGone),
+        Err(e) => Err(StepError::with_source(
+            format!("deleting IAM role {name}"),
+            AwsError::from_sdk(&e),
+        )),
+    }
+}
+
+async fn role_gone(ctx: &StackContext, name: &str) -> bool {
+    matches!(ctx.clients.iam.get_role().role_name(name).send().await, Err(e) if not_found(&e))
+}
+
+/// The `Step` impl of a role module: ids, stage 5, and the shared observe/apply/destroy.
+macro_rules! role_step {
+    ($step:ident, $spec:ty, $depends:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::step::Step for $step {
+            fn id(&self) -> &'static str {
+                <$spec as $crate::iam_role::RoleSpec>::ID
+            }
+            fn stage(&self) -> &'static str {
+                "5"
+            }
+            fn depends_on(&self) -> &'static [&'static str] {
+                $depends
+            }
+            async fn observe(
+                &self,
+                ctx: &$crate::StackContext,
+                recorded: Option<&$crate::Recorded>,
+            ) -> Result<$crate::Observation, $crate::StepError> {
+                $crate::iam_role::observe::<$spec>(ctx, recorded).await
+            }
+            async fn apply(
+                &self,
+                ctx: &$crate::StackContext,
+                observation: &$crate::Observation,
+                ownership: Option<$crate::Ownership>,
+            ) -> Result<$crate::Applied, $crate::StepError> {
+                $crate::iam_role::apply::<$spec>(ctx, observation, ownership).await
+            }
+            async fn destroy(
+                &self,
+                ctx: &$crate::StackContext,
+                _recorded: Option<&$crate::Recorded>,
+                _options: &$crate::step::DestroyOptions,
+            ) -> Result<$crate::Destroyed, $crate::StepError> {
+                $crate::iam_role::destroy::<$spec>(ctx).await
+            }
+        }
+    };
+}
+pub(crate) use role_step;

@@ -1,0 +1,186 @@
+//! Stage 7: the converter function's resource policy lets S3 invoke it, only for events of
+//! the stack's source bucket (`SourceArn`) in this account (`SourceAccount`, since bucket
+//! names are global and a deleted bucket's name can be taken by anyone).
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::error::{error_code, AwsError};
+use crate::step::{
+    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Step,
+};
+use crate::{arn, policy, StackContext, StepError};
+
+pub struct InvokePermission;
+
+const ID: &str = "invoke-permission";
+const DRIFT_STATEMENT: &str = "statement";
+const PRINCIPAL: &str = "s3.amazonaws.com";
+const ACTION: &str = "lambda:InvokeFunction";
+
+fn not_found<E: aws_sdk_lambda::error::ProvideErrorMetadata, R>(
+    err: &aws_sdk_lambda::error::SdkError<E, R>,
+) -> bool {
+    error_code(err) == Some("ResourceNotFoundException")
+}
+
+/// Every string in a JSON value (a condition block, a principal), flattened.
+fn strings(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items.iter().flat_map(|v| strings(Some(v))).collect(),
+        Some(Value::Object(map)) => map.values().flat_map(|v| strings(Some(v))).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// How a live statement differs from the one `up` adds (`None`: it is right).
+fn statement_drift(ctx: &StackContext, statement: &Value) -> Option<String> {
+    let mut problems = Vec::new();
+    let principals = strings(statement.get("Principal"));
+    if principals != [PRINCIPAL] {
+        problems.push(format!("principal {}", principals.join(",")));
+    }
+    let actions = strings(statement.get("Action"));
+    if actions != [ACTION] {
+        problems.push(format!("action {}", actions.join(",")));
+    }
+    if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
+        problems.push("effect is not Allow".into());
+    }
+    let conditions = strings(statement.get("Condition"));
+    let source = arn::bucket(ctx, "source-bucket");
+    if !conditions.contains(&source) {
+        problems.push(format!("not limited to SourceArn {source}"));
+    }
+    if !conditions.contains(&ctx.account) {
+        problems.push(format!("not limited to SourceAccount {}", ctx.account));
+    }
+    (!problems.is_empty()).then(|| format!("statement differs: {}", problems.join("; ")))
+}
+
+#[async_trait]
+impl Step for InvokePermission {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn stage(&self) -> &'static str {
+        "7"
+    }
+    fn depends_on(&self) -> &'static [&'static str] {
+        &["converter-function", "source-bucket"]
+    }
+
+    async fn observe(
+        &self,
+        ctx: &StackContext,
+        _recorded: Option<&Recorded>,
+    ) -> Result<Observation, StepError> {
+        let function = ctx.name("converter-function");
+        let sid = ctx.name(ID);
+        let policy_text = match ctx
+            .clients
+            .lambda
+            .get_policy()
+            .function_name(function)
+            .send()
+            .await
+        {
+            Ok(out) => out.policy().map(str::to_string),
+            // No function, or a function without a resource policy.
+            Err(e) if not_found(&e) => return Ok(Observation::Missing),
+            Err(e) => {
+                return Err(StepError::with_source(
+                    format!("reading the resource policy of Lambda function {function}"),
+                    AwsError::from_sdk(&e),
+                ))
+            }
+        };
+        let statements = policy::statements(policy_text.as_deref());
+        let Some(statement) = policy::find(&statements, sid) else {
+            return Ok(Observation::Missing);
+        };
+        let drift = statement_drift(ctx, statement)
+            .map(|detail| vec![Drift::new(DRIFT_STATEMENT, detail)])
+            .unwrap_or_default();
+        Ok(Observation::Present(Present {
+            name: sid.to_string(),
+            arn: format!("{}#{sid}", arn::function(ctx)),
+            // A statement cannot carry tags; its id is in cattube's own namespace.
+            tagged_ours: true,
+            drift,
+            pending: None,
+            outputs: Default::default(),
+        }))
+    }
+
+    async fn apply(
+        &self,
+        ctx: &StackContext,
+        observation: &Observation,
+        _ownership: Option<Ownership>,
+    ) -> Result<Applied, StepError> {
+        let function = ctx.name("converter-function");
+        let sid = ctx.name(ID);
+        let lambda = &ctx.clients.lambda;
+        let mut applied = Applied {
+            arn: format!("{}#{sid}", arn::function(ctx)),
+            ..Default::default()
+        };
+        if let Observation::Present(_) = observation {
+            // A statement cannot be edited: replace it.
+            remove(ctx).await?;
+            applied.changes.push(format!("removed statement {sid}"));
+        }
+        lambda
+            .add_permission()
+            .function_name(function)
+            .statement_id(sid)
+            .action(ACTION)
+            .principal(PRINCIPAL)
+            .source_arn(arn::bucket(ctx, "source-bucket"))
+            .source_account(&ctx.account)
+            .send()
+            .await
+            .map_err(|e| {
+                StepError::with_source(
+                    format!("letting S3 invoke Lambda function {function}"),
+                    AwsError::from_sdk(&e),
+                )
+            })?;
+        applied
+            .changes
+            .push(format!("added statement {sid} for {PRINCIPAL}"));
+        Ok(applied)
+    }
+
+    async fn destroy(
+        &self,
+        ctx: &StackContext,
+        _recorded: Option<&Recorded>,
+        _options: &DestroyOptions,
+    ) -> Result<Destroyed, StepError> {
+        remove(ctx).await
+    }
+}
+
+async fn remove(ctx: &StackContext) -> Result<Destroyed, StepError> {
+    let function = ctx.name("converter-function");
+    let sid = ctx.name(ID);
+    match ctx
+        .clients
+        .lambda
+        .remove_permission()
+        .function_name(function)
+        .statement_id(sid)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(Destroyed::Deleted),
+        Err(e) if not_found(&e) => Ok(Destroyed::AlreadyGone),
+        Err(e) => Err(StepError::with_source(
+            format!("removing statement {sid} from Lambda function {function}"),
+            AwsError::from_sdk(&e),
+        )),
+    }
+}

@@ -1,0 +1,58 @@
+//! Stage 5: the IAM role MediaConvert assumes to run the stack's jobs. It may read uploads
+//! from the source bucket and write outputs to the destination bucket, nothing else; only
+//! MediaConvert may assume it, for this account's queue (`aws:SourceAccount`,
+//! `aws:SourceArn`: the confused-deputy guard the MediaConvert user guide recommends).
+
+use serde_json::{json, Value};
+
+use crate::iam_role::{role_step, RoleSpec};
+use crate::{arn, StackContext};
+
+pub struct MediaConvertRole;
+
+impl RoleSpec for MediaConvertRole {
+    const ID: &'static str = "mediaconvert-role";
+    const DESCRIPTION: &'static str =
+        "cattube: MediaConvert reads the source bucket and writes the destination bucket";
+
+    fn trust(ctx: &StackContext) -> Value {
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": { "Service": "mediaconvert.amazonaws.com" },
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": { "aws:SourceAccount": ctx.account },
+                    "ArnLike": { "aws:SourceArn": arn::queue(ctx) }
+                }
+            }]
+        })
+    }
+
+    fn policy(ctx: &StackContext) -> Value {
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ReadUploads",
+                    "Effect": "Allow",
+                    "Action": "s3:GetObject",
+                    "Resource": format!("{}/*", arn::bucket(ctx, "source-bucket"))
+                },
+                {
+                    "Sid": "WriteOutputs",
+                    "Effect": "Allow",
+                    "Action": "s3:PutObject",
+                    "Resource": format!("{}/*", arn::bucket(ctx, "destination-bucket"))
+                }
+            ]
+        })
+    }
+}
+
+role_step!(
+    MediaConvertRole,
+    MediaConvertRole,
+    &["source-bucket", "destination-bucket"]
+);

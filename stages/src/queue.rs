@@ -1,0 +1,294 @@
+//! Stage 3: the MediaConvert queue the converter submits jobs to. On-demand pricing (the
+//! tutorial's default), reached at MediaConvert's regional endpoint (DescribeEndpoints is
+//! deprecated). `down` cancels the jobs still waiting or running: a queue with unfinished
+//! jobs cannot be deleted.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use aws_sdk_mediaconvert::types::{JobStatus, PricingPlan, QueueStatus};
+
+use crate::error::{AwsContext, AwsError};
+use crate::step::{
+    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Step,
+};
+use crate::{arn, StackContext, StepError};
+
+pub struct Queue;
+
+const ID: &str = "queue";
+const DRIFT_PAUSED: &str = "paused";
+const DRIFT_TAGS: &str = "tags";
+
+fn outputs(ctx: &StackContext) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([("queue_arn", arn::queue(ctx))])
+}
+
+/// The tags of a MediaConvert resource (queue or job template); none when it has none.
+pub(crate) async fn mediaconvert_tags(
+    ctx: &StackContext,
+    arn: &str,
+) -> Result<BTreeMap<String, String>, StepError> {
+    match ctx
+        .clients
+        .mediaconvert
+        .list_tags_for_resource()
+        .arn(arn)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .resource_tags()
+            .and_then(|t| t.tags())
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_not_found_exception()) =>
+        {
+            Ok(BTreeMap::new())
+        }
+        Err(e) => Err(StepError::with_source(
+            format!("reading the tags of {arn}"),
+            AwsError::from_sdk(&e),
+        )),
+    }
+}
+
+/// Which of the stack's tags `tags` lacks, as `key=value`.
+pub(crate) fn missing_tags(ctx: &StackContext, tags: &BTreeMap<String, String>) -> Vec<String> {
+    ctx.tags
+        .iter()
+        .filter(|(k, v)| tags.get(*k) != Some(*v))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect()
+}
+
+pub(crate) async fn tag_mediaconvert(ctx: &StackContext, arn: &str) -> Result<(), StepError> {
+    ctx.clients
+        .mediaconvert
+        .tag_resource()
+        .arn(arn)
+        .set_tags(Some(ctx.tags.clone().into_iter().collect()))
+        .send()
+        .await
+        .context(|| format!("tagging {arn}"))?;
+    Ok(())
+}
+
+#[async_trait]
+impl Step for Queue {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn stage(&self) -> &'static str {
+        "3"
+    }
+    fn depends_on(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    async fn observe(
+        &self,
+        ctx: &StackContext,
+        recorded: Option<&Recorded>,
+    ) -> Result<Observation, StepError> {
+        let name = ctx.name(ID);
+        let arn = arn::queue(ctx);
+        let mc = &ctx.clients.mediaconvert;
+        // The ARN is derived: queue and tags in one round trip.
+        let (queue, tags) = tokio::join!(
+            mc.get_queue().name(name).send(),
+            mediaconvert_tags(ctx, &arn)
+        );
+        let queue = match queue {
+            Ok(out) => out,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_not_found_exception()) =>
+            {
+                return Ok(Observation::Missing)
+            }
+            Err(e) => {
+                return Err(StepError::with_source(
+                    format!("reading MediaConvert queue {name}"),
+                    AwsError::from_sdk(&e),
+                ))
+            }
+        };
+        let tags = tags?;
+        let tagged_ours = ctx.tagged_ours(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let mut drift = Vec::new();
+        if queue.queue().and_then(|q| q.status()) == Some(&QueueStatus::Paused) {
+            drift.push(Drift::new(
+                DRIFT_PAUSED,
+                "queue is paused: uploads would wait forever",
+            ));
+        }
+        if tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours()) {
+            let missing = missing_tags(ctx, &tags);
+            if !missing.is_empty() {
+                drift.push(Drift::new(
+                    DRIFT_TAGS,
+                    format!("tags missing or changed: {}", missing.join(", ")),
+                ));
+            }
+        }
+        Ok(Observation::Present(Present {
+            name: name.to_string(),
+            arn: queue
+                .queue()
+                .and_then(|q| q.arn())
+                .map(str::to_string)
+                .unwrap_or(arn),
+            tagged_ours,
+            drift,
+            pending: None,
+            outputs: outputs(ctx),
+        }))
+    }
+
+    async fn apply(
+        &self,
+        ctx: &StackContext,
+        observation: &Observation,
+        ownership: Option<Ownership>,
+    ) -> Result<Applied, StepError> {
+        let name = ctx.name(ID);
+        let mc = &ctx.clients.mediaconvert;
+        let mut applied = Applied {
+            arn: arn::queue(ctx),
+            outputs: outputs(ctx),
+            ..Default::default()
+        };
+        match observation {
+            Observation::Missing => {
+                let created = mc
+                    .create_queue()
+                    .name(name)
+                    .pricing_plan(PricingPlan::OnDemand)
+                    .status(QueueStatus::Active)
+                    .description(format!("cattube stack {}: stage 3", ctx.stack))
+                    .set_tags(Some(ctx.tags.clone().into_iter().collect()))
+                    .send()
+                    .await
+                    .context(|| format!("creating MediaConvert queue {name}"))?;
+                if let Some(arn) = created.queue().and_then(|q| q.arn()) {
+                    applied.arn = arn.to_string();
+                }
+                applied.changes.push("created on-demand queue".into());
+            }
+            Observation::Present(present) => {
+                if present.has_drift(DRIFT_PAUSED) {
+                    mc.update_queue()
+                        .name(name)
+                        .status(QueueStatus::Active)
+                        .send()
+                        .await
+                        .context(|| format!("resuming MediaConvert queue {name}"))?;
+                    applied.changes.push("resumed the paused queue".into());
+                }
+                if present.has_drift(DRIFT_TAGS) && ownership.is_none_or(Ownership::is_ours) {
+                    tag_mediaconvert(ctx, &applied.arn).await?;
+                    applied.changes.push("tagged queue".into());
+                }
+            }
+        }
+        Ok(applied)
+    }
+
+    async fn destroy(
+        &self,
+        ctx: &StackContext,
+        _recorded: Option<&Recorded>,
+        _options: &DestroyOptions,
+    ) -> Result<Destroyed, StepError> {
+        let name = ctx.name(ID);
+        let mc = &ctx.clients.mediaconvert;
+        let Some(cancelled) = cancel_unfinished(ctx).await? else {
+            return Ok(Destroyed::AlreadyGone);
+        };
+        match mc.delete_queue().name(name).send().await {
+            Ok(_) => {}
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => {
+                return Ok(Destroyed::AlreadyGone)
+            }
+            Err(e) => {
+                return Err(StepError::with_source(
+                    format!(
+                        "deleting MediaConvert queue {name} (after cancelling {cancelled} unfinished jobs)"
+                    ),
+                    AwsError::from_sdk(&e),
+                ))
+            }
+        }
+        Ok(match cancelled {
+            0 => Destroyed::Deleted,
+            n => Destroyed::DeletedAfter(format!(
+                "cancelled {n} unfinished job{} first",
+                if n == 1 { "" } else { "s" }
+            )),
+        })
+    }
+}
+
+/// Cancels every SUBMITTED and PROGRESSING job of the queue: how many it cancelled, or
+/// `None` when the queue is already gone.
+async fn cancel_unfinished(ctx: &StackContext) -> Result<Option<usize>, StepError> {
+    let mc = &ctx.clients.mediaconvert;
+    let queue = arn::queue(ctx);
+    let mut ids = Vec::new();
+    for status in [JobStatus::Submitted, JobStatus::Progressing] {
+        let mut token: Option<String> = None;
+        loop {
+            let page = match mc
+                .list_jobs()
+                .queue(&queue)
+                .status(status.clone())
+                .set_next_token(token.take())
+                .send()
+                .await
+            {
+                Ok(page) => page,
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_not_found_exception()) =>
+                {
+                    return Ok(None)
+                }
+                Err(e) => {
+                    return Err(StepError::with_source(
+                        format!("listing the {status} jobs of queue {queue}"),
+                        AwsError::from_sdk(&e),
+                    ))
+                }
+            };
+            ids.extend(
+                page.jobs()
+                    .iter()
+                    .filter_map(|j| j.id())
+                    .map(str::to_string),
+            );
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_string()),
+                _ => break,
+            }
+        }
+    }
+    for id in &ids {
+        match mc.cancel_job().id(id).send().await {
+            Ok(_) => {}
+            // Finished or gone between the listing and the cancel: nothing left to stop.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_not_found_exception() || e.is_conflict_exception()) => {}
+            Err(e) => {
+                return Err(StepError::with_source(
+                    format!("cancelling job {id} of queue {queue}"),
+                    AwsError::from_sdk(&e),
+                ))
+            }
+        }
+    }
+    Ok(Some(ids.len()))
+}

@@ -1,0 +1,309 @@
+//! Stage 7: the source bucket's event notification that invokes the converter on every new
+//! object (`s3:ObjectCreated:*`, optionally only for `[trigger] suffixes`). S3 replaces a
+//! bucket's whole notification configuration on every write, so cattube reads it, replaces
+//! only its own entries (id `cattube-notifications`, and `cattube-notifications-N` for the
+//! second and later suffix: S3 allows one suffix rule per entry) and writes the rest back as
+//! it was. S3 checks it may invoke the function and says "Unable to validate the following
+//! destination configurations" until the invoke permission has propagated: retried, bounded.
+
+use async_trait::async_trait;
+use aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput;
+use aws_sdk_s3::types::{
+    Event, FilterRule, FilterRuleName, LambdaFunctionConfiguration, NotificationConfiguration,
+    NotificationConfigurationFilter, S3KeyFilter,
+};
+
+use crate::error::{error_code, AwsError};
+use crate::retry::retry_while;
+use crate::step::{
+    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Step,
+};
+use crate::{arn, StackContext, StepError};
+
+pub struct SourceNotification;
+
+const ID: &str = "source-notification";
+const DRIFT_ENTRIES: &str = "entries";
+const EVENT: &str = "s3:ObjectCreated:*";
+
+/// What S3 says while it cannot yet see the invoke permission.
+pub const UNVALIDATED: &str = "Unable to validate the following destination configurations";
+
+/// One wanted entry: its id and its suffix filter.
+fn wanted(ctx: &StackContext) -> Vec<(String, Option<String>)> {
+    let id = ctx.name(ID);
+    let suffixes = &ctx.settings.trigger_suffixes;
+    if suffixes.is_empty() {
+        return vec![(id.to_string(), None)];
+    }
+    suffixes
+        .iter()
+        .enumerate()
+        .map(|(i, suffix)| {
+            let entry = if i == 0 {
+                id.to_string()
+            } else {
+                format!("{id}-{}", i + 1)
+            };
+            (entry, Some(suffix.clone()))
+        })
+        .collect()
+}
+
+fn is_ours(ctx: &StackContext, entry_id: Option<&str>) -> bool {
+    let id = ctx.name(ID);
+    entry_id.is_some_and(|e| {
+        e == id
+            || e.strip_prefix(id)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+    })
+}
+
+fn build(ctx: &StackContext) -> Result<Vec<LambdaFunctionConfiguration>, StepError> {
+    wanted(ctx)
+        .into_iter()
+        .map(|(id, suffix)| {
+            let filter = suffix.map(|suffix| {
+                NotificationConfigurationFilter::builder()
+                    .key(
+                        S3KeyFilter::builder()
+                            .filter_rules(
+                                FilterRule::builder()
+                                    .name(FilterRuleName::Suffix)
+                                    .value(suffix)
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build()
+            });
+            LambdaFunctionConfiguration::builder()
+                .id(id)
+                .lambda_function_arn(arn::function(ctx))
+                .events(Event::from(EVENT))
+                .set_filter(filter)
+                .build()
+                .map_err(|e| StepError::with_source("building the notification entry", e))
+        })
+        .collect()
+}
+
+/// The entry's suffix filter, if it has exactly one rule, a suffix.
+fn suffix_of(entry: &LambdaFunctionConfiguration) -> Result<Option<String>, ()> {
+    let rules = entry
+        .filter()
+        .and_then(|f| f.key())
+        .map(|k| k.filter_rules())
+        .unwrap_or_default();
+    match rules {
+        [] => Ok(None),
+        [rule]
+            if rule
+                .name()
+                .is_some_and(|n| n.as_str().eq_ignore_ascii_case("suffix")) =>
+        {
+            Ok(rule.value().map(str::to_string))
+        }
+        _ => Err(()),
+    }
+}
+
+async fn read(
+    ctx: &StackContext,
+) -> Result<Option<GetBucketNotificationConfigurationOutput>, StepError> {
+    let bucket = ctx.name("source-bucket");
+    match ctx
+        .clients
+        .s3
+        .get_bucket_notification_configuration()
+        .bucket(bucket)
+        .expected_bucket_owner(&ctx.account)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if error_code(&e) == Some("NoSuchBucket") => Ok(None),
+        Err(e) => Err(StepError::with_source(
+            format!("reading the event notifications of bucket {bucket}"),
+            AwsError::from_sdk(&e),
+        )),
+    }
+}
+
+fn unvalidated<R>(
+    err: &aws_sdk_s3::error::SdkError<
+        aws_sdk_s3::operation::put_bucket_notification_configuration::PutBucketNotificationConfigurationError,
+        R,
+    >,
+) -> bool {
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    err.as_service_error()
+        .and_then(|e| e.message())
+        .is_some_and(|m| m.contains(UNVALIDATED))
+}
+
+/// Writes `current` with cattube's entries replaced by `ours`; retries until S3 can validate
+/// the destination.
+async fn write(
+    ctx: &StackContext,
+    current: &GetBucketNotificationConfigurationOutput,
+    ours: Vec<LambdaFunctionConfiguration>,
+) -> Result<(), StepError> {
+    let bucket = ctx.name("source-bucket");
+    let mut lambdas: Vec<LambdaFunctionConfiguration> = current
+        .lambda_function_configurations()
+        .iter()
+        .filter(|c| !is_ours(ctx, c.id()))
+        .cloned()
+        .collect();
+    lambdas.extend(ours);
+    let config = NotificationConfiguration::builder()
+        .set_topic_configurations(Some(current.topic_configurations().to_vec()))
+        .set_queue_configurations(Some(current.queue_configurations().to_vec()))
+        .set_lambda_function_configurations(Some(lambdas))
+        .set_event_bridge_configuration(current.event_bridge_configuration().cloned())
+        .build();
+    retry_while(ctx, unvalidated, || {
+        ctx.clients
+            .s3
+            .put_bucket_notification_configuration()
+            .bucket(bucket)
+            .expected_bucket_owner(&ctx.account)
+            .notification_configuration(config.clone())
+            .send()
+    })
+    .await
+    .map_err(|e| {
+        StepError::with_source(
+            format!("writing the event notifications of bucket {bucket}"),
+            AwsError::from_sdk(&e),
+        )
+    })?;
+    Ok(())
+}
+
+#[async_trait]
+impl Step for SourceNotification {
+    fn id(&self) -> &'static str {
+        ID
+    }
+    fn stage(&self) -> &'static str {
+        "7"
+    }
+    fn depends_on(&self) -> &'static [&'static str] {
+        &["invoke-permission"]
+    }
+
+    async fn observe(
+        &self,
+        ctx: &StackContext,
+        _recorded: Option<&Recorded>,
+    ) -> Result<Observation, StepError> {
+        let Some(current) = read(ctx).await? else {
+            return Ok(Observation::Missing);
+        };
+        let live: Vec<&LambdaFunctionConfiguration> = current
+            .lambda_function_configurations()
+            .iter()
+            .filter(|c| is_ours(ctx, c.id()))
+            .collect();
+        if live.is_empty() {
+            return Ok(Observation::Missing);
+        }
+        let function = arn::function(ctx);
+        let mut problems = Vec::new();
+        let wanted = wanted(ctx);
+        for (id, suffix) in &wanted {
+            let Some(entry) = live.iter().find(|c| c.id() == Some(id.as_str())) else {
+                problems.push(format!("entry {id} is missing"));
+                continue;
+            };
+            if entry.lambda_function_arn() != function {
+                problems.push(format!(
+                    "entry {id} invokes {}, not {function}",
+                    entry.lambda_function_arn()
+                ));
+            }
+            let events: Vec<&str> = entry.events().iter().map(|e| e.as_str()).collect();
+            if events != [EVENT] {
+                problems.push(format!(
+                    "entry {id} is for {}, not {EVENT}",
+                    events.join(",")
+                ));
+            }
+            match suffix_of(entry) {
+                Ok(live_suffix) if live_suffix == *suffix => {}
+                _ => problems.push(format!(
+                    "entry {id} filter differs (wanted {})",
+                    suffix
+                        .as_deref()
+                        .map_or("none".into(), |s| format!("suffix {s}"))
+                )),
+            }
+        }
+        for entry in &live {
+            if !wanted.iter().any(|(id, _)| entry.id() == Some(id.as_str())) {
+                problems.push(format!(
+                    "entry {} is not wanted any more",
+                    entry.id().unwrap_or_default()
+                ));
+            }
+        }
+        let drift = if problems.is_empty() {
+            Vec::new()
+        } else {
+            vec![Drift::new(DRIFT_ENTRIES, problems.join("; "))]
+        };
+        Ok(Observation::Present(Present {
+            name: ctx.name(ID).to_string(),
+            arn: format!("{}#{}", arn::bucket(ctx, "source-bucket"), ctx.name(ID)),
+            // Entries cannot carry tags; their ids are in cattube's own namespace.
+            tagged_ours: true,
+            drift,
+            pending: None,
+            outputs: Default::default(),
+        }))
+    }
+
+    async fn apply(
+        &self,
+        ctx: &StackContext,
+        _observation: &Observation,
+        _ownership: Option<Ownership>,
+    ) -> Result<Applied, StepError> {
+        let bucket = ctx.name("source-bucket");
+        // Read again right before writing: someone else's entries may have changed since.
+        let current = read(ctx).await?.ok_or_else(|| {
+            StepError::msg(format!(
+                "bucket {bucket} disappeared before its notification was written"
+            ))
+        })?;
+        write(ctx, &current, build(ctx)?).await?;
+        Ok(Applied {
+            arn: format!("{}#{}", arn::bucket(ctx, "source-bucket"), ctx.name(ID)),
+            changes: vec![format!("bucket {bucket} invokes the converter on {EVENT}")],
+            ..Default::default()
+        })
+    }
+
+    async fn destroy(
+        &self,
+        ctx: &StackContext,
+        _recorded: Option<&Recorded>,
+        _options: &DestroyOptions,
+    ) -> Result<Destroyed, StepError> {
+        let Some(current) = read(ctx).await? else {
+            return Ok(Destroyed::AlreadyGone);
+        };
+        if !current
+            .lambda_function_configurations()
+            .iter()
+            .any(|c| is_ours(ctx, c.id()))
+        {
+            return Ok(Destroyed::AlreadyGone);
+        }
+        write(ctx, &current, Vec::new()).await?;
+        Ok(Destroyed::Deleted)
+    }
+}
