@@ -327,3 +327,18 @@ pub fn header(report: &Report) -> String {
         report.account.as_deref().unwrap_or("?")
     )
 }
+
+#[cfg(test)]
+mod stage8_tests {
+    use super::*;
+
+    #[test]
+    fn the_transfer_and_job_bar_templates_parse() {
+        let printer = Printer::new(OutputFormat::Text, false, false, false);
+        let bar = printer.transfer_bar("cats/tabby cat.mp4", 1024);
+        bar.inc(512);
+        let job = printer.job_bar();
+        job.set_position(40);
+        assert!(!printer.progress_visible());
+    }
+}
