@@ -66,8 +66,43 @@ pub enum Command {
     Up(UpArgs),
     /// Check every resource: ok, missing, drifted or pending (exit 3 unless all ok)
     Status,
+    /// Put videos in the source bucket to be converted (stage 8)
+    Upload(UploadArgs),
+    /// The stack queue's MediaConvert jobs, newest first: status, percent, source key (stage 8)
+    Jobs(JobsArgs),
+    /// The CloudFront URLs of a source key's outputs, and which already exist (stage 8)
+    Url(UrlArgs),
     /// Delete everything the stack created, in reverse order (stage 9)
     Down(DownArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UploadArgs {
+    /// Video files: each is stored under its file name (below --prefix)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Folder in the source bucket to put the files in (`cats` and `cats/` are the same);
+    /// the outputs land in the same folder of the destination bucket
+    #[arg(long, value_name = "P")]
+    pub prefix: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// Refresh until no job is SUBMITTED or PROGRESSING
+    #[arg(long)]
+    pub watch: bool,
+    /// How many of the newest jobs to show (1-1000)
+    #[arg(long, default_value_t = 20, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub limit: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct UrlArgs {
+    /// The source key, as `upload` printed it (e.g. "cats/tabby cat.mp4")
+    #[arg(value_name = "KEY")]
+    pub key: String,
 }
 
 #[derive(Debug, Args)]
@@ -98,6 +133,9 @@ impl Command {
             Command::Plan => "plan",
             Command::Up(_) => "up",
             Command::Status => "status",
+            Command::Upload(_) => "upload",
+            Command::Jobs(_) => "jobs",
+            Command::Url(_) => "url",
             Command::Down(_) => "down",
         }
     }

@@ -62,6 +62,9 @@ fn main() -> ExitCode {
         Command::Plan => commands::plan::text(report),
         Command::Up(_) => commands::up::text(report),
         Command::Status => commands::status::text(report),
+        Command::Upload(_) => commands::upload::text(report),
+        Command::Jobs(_) => commands::jobs::text(report),
+        Command::Url(_) => commands::url::text(report),
         Command::Down(_) => commands::down::text(report),
     });
     ExitCode::from(code)
@@ -77,6 +80,9 @@ async fn run(
         Command::Plan => commands::plan::run(config, printer, report).await,
         Command::Up(args) => commands::up::run(config, args, printer, report).await,
         Command::Status => commands::status::run(config, printer, report).await,
+        Command::Upload(args) => commands::upload::run(config, args, printer, report).await,
+        Command::Jobs(args) => commands::jobs::run(config, args, printer, report).await,
+        Command::Url(args) => commands::url::run(config, args, printer, report).await,
         Command::Down(args) => commands::down::run(config, args, printer, report).await,
     }
 }

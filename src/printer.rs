@@ -80,7 +80,45 @@ pub struct Report {
     pub account: Option<String>,
     pub resources: Vec<ResourceReport>,
     pub outputs: BTreeMap<&'static str, Option<String>>,
+    /// `jobs`: the queue's jobs, newest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<Vec<JobReport>>,
+    /// `url`: the CloudFront URLs of a source key's outputs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub urls: Option<Vec<UrlReport>>,
+    /// `upload`: the files put in the source bucket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uploads: Option<Vec<UploadReport>>,
     pub error: Option<ErrorReport>,
+}
+
+/// One MediaConvert job of the stack's queue (`jobs`).
+#[derive(Debug, Clone, Serialize)]
+pub struct JobReport {
+    pub id: String,
+    pub source_key: Option<String>,
+    pub status: String,
+    pub percent: Option<i32>,
+    pub submitted: Option<String>,
+    pub error: Option<String>,
+}
+
+/// One output URL of a source key (`url`).
+#[derive(Debug, Clone, Serialize)]
+pub struct UrlReport {
+    pub url: String,
+    /// The output is already in the destination bucket.
+    pub exists: bool,
+}
+
+/// One uploaded file (`upload`).
+#[derive(Debug, Clone, Serialize)]
+pub struct UploadReport {
+    pub file: String,
+    pub key: String,
+    pub bytes: u64,
+    /// Where its outputs will be watched once converted.
+    pub urls: Vec<String>,
 }
 
 impl Report {
@@ -92,6 +130,9 @@ impl Report {
             account: None,
             resources: Vec::new(),
             outputs: OUTPUT_KEYS.iter().map(|k| (*k, None)).collect(),
+            jobs: (command == "jobs").then(Vec::new),
+            urls: (command == "url").then(Vec::new),
+            uploads: (command == "upload").then(Vec::new),
             error: None,
         }
     }
@@ -145,6 +186,36 @@ impl Printer {
         bar.set_prefix(label.clone());
         bar.enable_steady_tick(Duration::from_millis(100));
         ProgressLine { bar, label }
+    }
+
+    /// A byte-counting bar for an upload: name, bar, bytes, rate and time left.
+    pub fn transfer_bar(&self, name: &str, bytes: u64) -> ProgressBar {
+        let bar = self.progress.add(ProgressBar::new(bytes));
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{prefix:<32!} [{bar:30}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} ETA {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_prefix(name.to_string());
+        bar
+    }
+
+    /// A job's line for `jobs --watch`: percent bar, then status and source key.
+    pub fn job_bar(&self) -> ProgressBar {
+        let bar = self.progress.add(ProgressBar::new(100));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:<14!} [{bar:30}] {pos:>3}% {wide_msg}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar
+    }
+
+    /// Whether progress is drawn at all (a terminal, and not --no-progress).
+    pub fn progress_visible(&self) -> bool {
+        !self.progress.is_hidden()
     }
 
     /// A detail line for `-v`, on stderr, that does not break the progress lines.
@@ -255,4 +326,19 @@ pub fn header(report: &Report) -> String {
         report.region.as_deref().unwrap_or("?"),
         report.account.as_deref().unwrap_or("?")
     )
+}
+
+#[cfg(test)]
+mod stage8_tests {
+    use super::*;
+
+    #[test]
+    fn the_transfer_and_job_bar_templates_parse() {
+        let printer = Printer::new(OutputFormat::Text, false, false, false);
+        let bar = printer.transfer_bar("cats/tabby cat.mp4", 1024);
+        bar.inc(512);
+        let job = printer.job_bar();
+        job.set_position(40);
+        assert!(!printer.progress_visible());
+    }
 }

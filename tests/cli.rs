@@ -185,6 +185,62 @@ const CASES: &[Case] = &[
         expect: "newer cattube",
     },
     Case {
+        name: "upload a missing file",
+        args: &["upload", "nope.mp4"],
+        toml: None,
+        state: None,
+        expect: "nope.mp4: no such file",
+    },
+    Case {
+        name: "upload a directory",
+        args: &["upload", "."],
+        toml: None,
+        state: None,
+        expect: "is a directory",
+    },
+    Case {
+        name: "upload nothing",
+        args: &["upload"],
+        toml: None,
+        state: None,
+        expect: "FILE",
+    },
+    Case {
+        name: "jobs --limit 0",
+        args: &["jobs", "--limit", "0"],
+        toml: None,
+        state: None,
+        expect: "--limit",
+    },
+    Case {
+        name: "jobs --limit 1001",
+        args: &["jobs", "--limit", "1001"],
+        toml: None,
+        state: None,
+        expect: "--limit",
+    },
+    Case {
+        name: "url without a key",
+        args: &["url"],
+        toml: None,
+        state: None,
+        expect: "KEY",
+    },
+    Case {
+        name: "url of an empty key",
+        args: &["url", ""],
+        toml: None,
+        state: None,
+        expect: "KEY is empty",
+    },
+    Case {
+        name: "url of a folder",
+        args: &["url", "cats/"],
+        toml: None,
+        state: None,
+        expect: "is a folder",
+    },
+    Case {
         name: "down without terminal or --yes",
         args: &["down"],
         toml: None,
@@ -267,7 +323,7 @@ fn help_lists_the_working_commands() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let help = String::from_utf8_lossy(&out.stdout);
-    for command in ["plan", "up", "status", "down"] {
+    for command in ["plan", "up", "status", "upload", "jobs", "url", "down"] {
         assert!(
             help.contains(&format!("  {command} ")),
             "{command} missing from --help:\n{help}"
@@ -303,4 +359,59 @@ fn bad_job_json_is_refused_before_any_request() {
     }
     let sent = tripwire.requests();
     assert!(sent.is_empty(), "bad job.json sent requests: {sent:?}");
+}
+
+/// `upload` checks every file before anything is sent: one missing, unreadable or special
+/// file among good ones, or two files with the same key, and nothing is uploaded.
+#[test]
+fn upload_refuses_bad_files_before_any_request() {
+    let tripwire = RecordingProxy::start(&format!("http://127.0.0.1:{}", support::free_port()));
+    let sandbox = Sandbox::new(&tripwire.url, "eu-west-1");
+    sandbox.write("tabby cat.mp4", "meow");
+    std::fs::create_dir(sandbox.path().join("more")).unwrap();
+    sandbox.write("more/tabby cat.mp4", "purr");
+    sandbox.write("locked.mp4", "hiss");
+    let locked = sandbox.path().join("locked.mp4");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    // root reads anything: the unreadable case only means something for other users.
+    let unreadable = std::fs::File::open(&locked).is_err();
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(sandbox.path().join("pipe.mp4"))
+        .status()
+        .is_ok_and(|s| s.success());
+
+    let mut cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["upload", "tabby cat.mp4", "missing.mp4"],
+            "missing.mp4: no such file",
+        ),
+        (
+            vec!["upload", "tabby cat.mp4", "more"],
+            "more is a directory",
+        ),
+        (
+            vec!["upload", "tabby cat.mp4", "more/tabby cat.mp4"],
+            "would both be uploaded as 'tabby cat.mp4'",
+        ),
+    ];
+    if unreadable {
+        cases.push((
+            vec!["upload", "tabby cat.mp4", "locked.mp4"],
+            "cannot read locked.mp4",
+        ));
+    }
+    if fifo {
+        cases.push((vec!["upload", "pipe.mp4"], "not a regular file"));
+    }
+    for (args, expect) in cases {
+        let out = sandbox.cattube().args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(lines.len(), 1, "{args:?}: {stderr}");
+        assert!(lines[0].contains(expect), "{args:?}: {stderr}");
+    }
+    let sent = tripwire.requests();
+    assert!(sent.is_empty(), "bad files sent requests: {sent:?}");
 }

@@ -2,9 +2,12 @@
 //! state → AWS identity → resource names) and observing every resource at once.
 
 pub mod down;
+pub mod jobs;
 pub mod plan;
 pub mod status;
 pub mod up;
+pub mod upload;
+pub mod url;
 
 use std::sync::{Arc, Mutex};
 
@@ -273,6 +276,15 @@ pub fn failed_report(session: &Session, i: usize, error: &anyhow::Error) -> Reso
         status: Status::Missing,
         drift: Vec::new(),
         note: format!("failed: {}", error.root_cause()),
+    }
+}
+
+/// A stage-8 command's error: "the stack is not up" is bad usage (exit 2: nothing was
+/// changed, `cattube up` is the remedy), anything else a failed operation.
+pub fn video_failure(err: cattube_stages::videos::VideoError) -> anyhow::Error {
+    match err {
+        cattube_stages::videos::VideoError::NotUp(message) => UsageError::new(message).into(),
+        cattube_stages::videos::VideoError::Aws(err) => err.into(),
     }
 }
 

@@ -14,6 +14,7 @@ pub mod naming;
 pub mod policy;
 pub mod retry;
 pub mod step;
+pub mod videos;
 
 mod bucket;
 mod iam_role;

@@ -1,0 +1,73 @@
+//! `cattube url KEY`: stage 8, where a source key's outputs are watched. The names come
+//! from the live job template (so a customised `job.json` gives the right ones), in the
+//! key's folder; each URL says whether its output is already in the destination bucket.
+
+use cattube_stages::videos;
+
+use crate::cli::UrlArgs;
+use crate::commands::{video_failure, Access, Session};
+use crate::config::Config;
+use crate::error::{exit, UsageError};
+use crate::printer::{Printer, Report, UrlReport};
+
+fn check(key: &str) -> Result<(), UsageError> {
+    if key.is_empty() {
+        return Err(UsageError::new(
+            "KEY is empty: give the source key `upload` printed, e.g. \"cats/tabby cat.mp4\"",
+        ));
+    }
+    if key.ends_with('/') {
+        return Err(UsageError::new(format!(
+            "'{key}' is a folder: give a video's source key, e.g. \"{key}tabby cat.mp4\""
+        )));
+    }
+    if key.len() > videos::MAX_KEY_BYTES {
+        return Err(UsageError::new(format!(
+            "KEY is longer than S3's {} bytes",
+            videos::MAX_KEY_BYTES
+        )));
+    }
+    Ok(())
+}
+
+pub async fn run(
+    config: &Config,
+    args: &UrlArgs,
+    _printer: &Printer,
+    report: &mut Report,
+) -> anyhow::Result<u8> {
+    check(&args.key)?;
+    let session = Session::open(config, Access::Read, report).await?;
+    let ctx = &*session.ctx;
+    let playback = videos::playback(ctx).await.map_err(video_failure)?;
+    report.set_output(
+        "destination_bucket",
+        ctx.name("destination-bucket").to_string(),
+    );
+    report.set_output("distribution_domain", playback.domain.clone());
+    let urls = playback.urls(&args.key);
+    let keys: Vec<String> = urls.iter().map(|u| u.key.clone()).collect();
+    let exist = videos::exist(ctx, &keys).await.map_err(video_failure)?;
+    report.urls = Some(
+        urls.into_iter()
+            .zip(exist)
+            .map(|(u, exists)| UrlReport { url: u.url, exists })
+            .collect(),
+    );
+    Ok(exit::OK)
+}
+
+/// One URL per line, the URL first (`cut -d' ' -f1` gives just the URLs), then whether it
+/// can be watched yet.
+pub fn text(report: &Report) -> String {
+    let mut out = String::new();
+    for url in report.urls.as_deref().unwrap_or_default() {
+        let note = if url.exists {
+            "ready"
+        } else {
+            "not there yet (`cattube jobs` shows the conversion)"
+        };
+        out.push_str(&format!("{}  {note}\n", url.url));
+    }
+    out
+}

@@ -1,0 +1,801 @@
+//! Stage 8: upload cat videos, check the jobs, watch them through CloudFront.
+//!
+//! Not a [`crate::Step`]: these are the things a user does with a stack that is up. Uploads
+//! go to the source bucket (one PutObject, or a multipart upload with parallel parts for
+//! large files, read from disk part by part); jobs are the stack queue's, newest first; the
+//! URLs of a source key's outputs are derived from the live job template (output group
+//! types, name modifiers, extensions, containers) the way the converter function names them:
+//! in the key's folder, with the key's base name (`cats/tabby cat.mp4` →
+//! `cats/tabby cat-hd.mp4`, `cats/tabby cat-sd.mp4`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use aws_sdk_mediaconvert::types::{
+    JobStatus, JobTemplateSettings, Order, Output as McOutput, OutputGroupType,
+};
+use aws_sdk_s3::primitives::{ByteStream, Length};
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+use aws_smithy_types::date_time::Format;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use tokio::task::JoinSet;
+
+use crate::error::{error_code, AwsContext, AwsError};
+use crate::{arn, distribution, StackContext, StepError};
+
+/// Files this large or larger go up as a multipart upload.
+pub const MULTIPART_THRESHOLD: u64 = 16 * 1024 * 1024;
+/// The size of each part (S3: at least 5 MiB but the last, at most 10,000 parts).
+pub const PART_SIZE: u64 = 8 * 1024 * 1024;
+/// Parts of one file in flight at once.
+pub const PARTS_IN_FLIGHT: usize = 4;
+/// The longest S3 key, in UTF-8 bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// ListJobs returns at most this many jobs per page.
+const JOBS_PAGE: usize = 20;
+
+/// Why a stage-8 command could not do its work.
+#[derive(Debug, thiserror::Error)]
+pub enum VideoError {
+    /// The stack (or the part of it this command needs) does not exist: nothing was changed,
+    /// and `cattube up` is the remedy. The message says what is missing.
+    #[error("{0}")]
+    NotUp(String),
+    #[error(transparent)]
+    Aws(#[from] StepError),
+}
+
+fn not_up(ctx: &StackContext, what: String) -> VideoError {
+    VideoError::NotUp(format!(
+        "stack {} is not up in {}: {what}; run `cattube up` first",
+        ctx.stack, ctx.region
+    ))
+}
+
+// ---------------------------------------------------------------------------------------
+// keys, names and URLs (pure)
+
+/// The object key of an uploaded file: its file name below the prefix, a folder (`cats` and
+/// `cats/` are the same; leading and repeated slashes are dropped).
+pub fn object_key(prefix: Option<&str>, file_name: &str) -> String {
+    let folder: Vec<&str> = prefix
+        .unwrap_or_default()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    if folder.is_empty() {
+        file_name.to_string()
+    } else {
+        format!("{}/{file_name}", folder.join("/"))
+    }
+}
+
+/// The content type of a file, from its extension (`video/mp4`, `video/quicktime`…).
+pub fn content_type(path: &Path) -> String {
+    mime_guess::from_path(path)
+        .first_or_octet_stream()
+        .essence_str()
+        .to_string()
+}
+
+/// RFC 3986 path segment: everything but the unreserved characters is percent-encoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `https://<domain>/<key>`, each path segment of the key percent-encoded (UTF-8), the
+/// slashes between them kept: `cats/tabby cat-hd.mp4` → `cats/tabby%20cat-hd.mp4`.
+pub fn cdn_url(domain: &str, key: &str) -> String {
+    let path: Vec<String> = key
+        .split('/')
+        .map(|segment| utf8_percent_encode(segment, SEGMENT).to_string())
+        .collect();
+    format!("https://{domain}/{}", path.join("/"))
+}
+
+/// What one output of the job template adds to the base name: `-hd.mp4`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputName {
+    pub suffix: String,
+}
+
+/// The output keys of a source key: its folder, its base name (the last segment without its
+/// extension, as the converter function passes it to MediaConvert) and each output's suffix.
+pub fn output_keys(key: &str, outputs: &[OutputName]) -> Vec<String> {
+    let (folder, name) = match key.rsplit_once('/') {
+        Some((folder, name)) => (format!("{folder}/"), name),
+        None => (String::new(), key),
+    };
+    // posixpath.splitext: a leading dot does not start an extension (".mp4" stays ".mp4").
+    let base = match name.rfind('.') {
+        Some(dot) if name[..dot].chars().any(|c| c != '.') => &name[..dot],
+        _ => name,
+    };
+    outputs
+        .iter()
+        .map(|o| format!("{folder}{base}{}", o.suffix))
+        .collect()
+}
+
+/// The default extension MediaConvert gives a file output in `container`, when the output
+/// sets no `Extension`. RAW outputs are named after their codec.
+fn container_extension(container: &str, output: &McOutput) -> String {
+    match container {
+        "MP4" => "mp4".into(),
+        "MOV" => "mov".into(),
+        "MKV" => "mkv".into(),
+        "WEBM" => "webm".into(),
+        "M2TS" => "m2ts".into(),
+        "M3U8" => "m3u8".into(),
+        "MPD" => "mp4".into(),
+        "CMFC" => "mp4".into(),
+        "F4V" => "f4v".into(),
+        "MXF" => "mxf".into(),
+        "GIF" => "gif".into(),
+        "OGG" => "ogg".into(),
+        "RAW" => raw_extension(output),
+        other => other.to_lowercase(),
+    }
+}
+
+fn raw_extension(output: &McOutput) -> String {
+    let video = output
+        .video_description()
+        .and_then(|v| v.codec_settings())
+        .and_then(|c| c.codec())
+        .map(|c| c.as_str().to_string());
+    if let Some(codec) = video {
+        return match codec.as_str() {
+            "H_264" => "h264".into(),
+            "H_265" => "h265".into(),
+            "MPEG2" => "m2v".into(),
+            "FRAME_CAPTURE" => "jpg".into(),
+            other => other.to_lowercase().replace('_', ""),
+        };
+    }
+    let audio = output
+        .audio_descriptions()
+        .first()
+        .and_then(|a| a.codec_settings())
+        .and_then(|c| c.codec())
+        .map(|c| c.as_str().to_string());
+    if let Some(codec) = audio {
+        return match codec.as_str() {
+            "VORBIS" => "ogg".into(),
+            "WAV" => "wav".into(),
+            other => other.to_lowercase(),
+        };
+    }
+    let caption = output
+        .caption_descriptions()
+        .first()
+        .and_then(|c| c.destination_settings())
+        .and_then(|d| d.destination_type())
+        .map(|d| d.as_str().to_string());
+    match caption.as_deref() {
+        Some("WEBVTT") => "vtt".into(),
+        Some(other) => other.to_lowercase(),
+        None => "raw".into(),
+    }
+}
+
+/// The suffixes of every output the job template writes, in its order: each file group
+/// output's name modifier and extension; the manifest of each streaming group (HLS `.m3u8`,
+/// DASH `.mpd`, CMAF both, Smooth `.ism`) carrying the group's base name.
+pub fn output_names(settings: &JobTemplateSettings) -> Vec<OutputName> {
+    let mut names = Vec::new();
+    for group in settings.output_groups() {
+        let kind = group
+            .output_group_settings()
+            .and_then(|s| s.r#type())
+            .cloned();
+        match kind {
+            Some(OutputGroupType::FileGroupSettings) => {
+                for output in group.outputs() {
+                    let extension = match output.extension().filter(|e| !e.is_empty()) {
+                        Some(extension) => extension.trim_start_matches('.').to_string(),
+                        None => {
+                            let container = output
+                                .container_settings()
+                                .and_then(|c| c.container())
+                                .map(|c| c.as_str())
+                                .unwrap_or("MP4");
+                            container_extension(container, output)
+                        }
+                    };
+                    names.push(OutputName {
+                        suffix: format!(
+                            "{}.{extension}",
+                            output.name_modifier().unwrap_or_default()
+                        ),
+                    });
+                }
+            }
+            Some(OutputGroupType::HlsGroupSettings) => names.push(OutputName {
+                suffix: ".m3u8".into(),
+            }),
+            Some(OutputGroupType::DashIsoGroupSettings) => names.push(OutputName {
+                suffix: ".mpd".into(),
+            }),
+            Some(OutputGroupType::CmafGroupSettings) => {
+                names.push(OutputName {
+                    suffix: ".m3u8".into(),
+                });
+                names.push(OutputName {
+                    suffix: ".mpd".into(),
+                });
+            }
+            Some(OutputGroupType::MsSmoothGroupSettings) => names.push(OutputName {
+                suffix: ".ism".into(),
+            }),
+            _ => {}
+        }
+    }
+    names
+}
+
+// ---------------------------------------------------------------------------------------
+// is the stack up?
+
+/// Uploads make sense only when the source bucket is this account's and its notification
+/// invokes the stack's converter: otherwise nothing would be converted.
+pub async fn check_source(ctx: &StackContext) -> Result<(), VideoError> {
+    let s3 = &ctx.clients.s3;
+    let bucket = ctx.name("source-bucket");
+    match s3
+        .head_bucket()
+        .bucket(bucket)
+        .expected_bucket_owner(&ctx.account)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(e) => {
+            return match e.raw_response().map(|r| r.status().as_u16()) {
+                Some(404) => Err(not_up(ctx, format!("source bucket {bucket} does not exist"))),
+                Some(403) => Err(VideoError::NotUp(format!(
+                    "source bucket {bucket} belongs to another account: set `source-bucket` under [names] in cattube.toml"
+                ))),
+                _ => Err(StepError::with_source(
+                    format!("checking source bucket {bucket}"),
+                    AwsError::from_sdk(&e),
+                )
+                .into()),
+            }
+        }
+    }
+    let config = s3
+        .get_bucket_notification_configuration()
+        .bucket(bucket)
+        .expected_bucket_owner(&ctx.account)
+        .send()
+        .await
+        .context(|| format!("reading the notifications of bucket {bucket}"))?;
+    let function = arn::function(ctx);
+    let notifies = config
+        .lambda_function_configurations()
+        .iter()
+        .any(|c| c.lambda_function_arn() == function);
+    if !notifies {
+        return Err(not_up(
+            ctx,
+            format!("source bucket {bucket} does not notify the converter function, so uploads would not be converted"),
+        ));
+    }
+    Ok(())
+}
+
+/// Where the outputs of a source key can be watched: the distribution's domain and what the
+/// job template writes.
+#[derive(Clone, Debug)]
+pub struct Playback {
+    pub domain: String,
+    pub outputs: Vec<OutputName>,
+}
+
+/// One output of a source key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputUrl {
+    /// Its key in the destination bucket.
+    pub key: String,
+    pub url: String,
+}
+
+impl Playback {
+    pub fn urls(&self, source_key: &str) -> Vec<OutputUrl> {
+        output_keys(source_key, &self.outputs)
+            .into_iter()
+            .map(|key| OutputUrl {
+                url: cdn_url(&self.domain, &key),
+                key,
+            })
+            .collect()
+    }
+}
+
+/// The stack's distribution domain and the live job template's outputs, read in parallel.
+pub async fn playback(ctx: &StackContext) -> Result<Playback, VideoError> {
+    let (domain, outputs) = tokio::join!(distribution_domain(ctx), template_outputs(ctx));
+    Ok(Playback {
+        domain: domain?,
+        outputs: outputs?,
+    })
+}
+
+async fn distribution_domain(ctx: &StackContext) -> Result<String, VideoError> {
+    let Some((id, _)) = distribution::find(ctx).await? else {
+        return Err(not_up(ctx, "it has no CloudFront distribution".to_string()));
+    };
+    let got = ctx
+        .clients
+        .cloudfront
+        .get_distribution()
+        .id(&id)
+        .send()
+        .await
+        .context(|| format!("reading distribution {id}"))?;
+    let Some(dist) = got.distribution() else {
+        return Err(not_up(ctx, format!("distribution {id} is gone")));
+    };
+    if dist.distribution_config().is_some_and(|c| !c.enabled()) {
+        return Err(not_up(
+            ctx,
+            format!("distribution {id} is disabled and serves nothing"),
+        ));
+    }
+    Ok(dist.domain_name().to_string())
+}
+
+async fn template_outputs(ctx: &StackContext) -> Result<Vec<OutputName>, VideoError> {
+    let name = ctx.name("job-template");
+    let got = match ctx
+        .clients
+        .mediaconvert
+        .get_job_template()
+        .name(name)
+        .send()
+        .await
+    {
+        Ok(got) => got,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_not_found_exception()) =>
+        {
+            return Err(not_up(
+                ctx,
+                format!("MediaConvert job template {name} does not exist"),
+            ))
+        }
+        Err(e) => {
+            return Err(StepError::with_source(
+                format!("reading MediaConvert job template {name}"),
+                AwsError::from_sdk(&e),
+            )
+            .into())
+        }
+    };
+    Ok(got
+        .job_template()
+        .and_then(|t| t.settings())
+        .map(output_names)
+        .unwrap_or_default())
+}
+
+/// Whether each key exists in the destination bucket (HeadObject, all at once).
+pub async fn exist(ctx: &StackContext, keys: &[String]) -> Result<Vec<bool>, VideoError> {
+    let bucket = ctx.name("destination-bucket").to_string();
+    let mut tasks = JoinSet::new();
+    for (i, key) in keys.iter().enumerate() {
+        let (s3, bucket, key, account) = (
+            ctx.clients.s3.clone(),
+            bucket.clone(),
+            key.clone(),
+            ctx.account.clone(),
+        );
+        tasks.spawn(async move {
+            let head = s3
+                .head_object()
+                .bucket(&bucket)
+                .key(&key)
+                .expected_bucket_owner(account)
+                .send()
+                .await;
+            let found = match head {
+                Ok(_) => Ok(true),
+                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(false),
+                Err(e) => Err(StepError::with_source(
+                    format!("checking s3://{bucket}/{key}"),
+                    AwsError::from_sdk(&e),
+                )),
+            };
+            (i, found)
+        });
+    }
+    let mut found = vec![false; keys.len()];
+    while let Some(joined) = tasks.join_next().await {
+        let (i, exists) = joined.map_err(|e| StepError::with_source("checking outputs", e))?;
+        found[i] = exists?;
+    }
+    Ok(found)
+}
+
+// ---------------------------------------------------------------------------------------
+// upload
+
+/// Receives the bytes of a file just sent (called as parts finish).
+pub type Sent = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// Puts `path` (`size` bytes) at `key` in the source bucket: one PutObject below
+/// [`MULTIPART_THRESHOLD`], otherwise a multipart upload of [`PART_SIZE`] parts with
+/// [`PARTS_IN_FLIGHT`] at once, each read from disk as it is sent, aborted on failure.
+pub async fn upload(
+    ctx: &StackContext,
+    path: &Path,
+    key: &str,
+    size: u64,
+    sent: Sent,
+) -> Result<(), StepError> {
+    let s3 = &ctx.clients.s3;
+    let bucket = ctx.name("source-bucket");
+    let content_type = content_type(path);
+    let read = |offset: u64, length: u64| {
+        let path = path.to_path_buf();
+        async move {
+            ByteStream::read_from()
+                .path(&path)
+                .offset(offset)
+                .length(Length::Exact(length))
+                .build()
+                .await
+                .map_err(|e| StepError::with_source(format!("reading {}", path.display()), e))
+        }
+    };
+    if size < MULTIPART_THRESHOLD {
+        s3.put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_length(size as i64)
+            .expected_bucket_owner(&ctx.account)
+            .body(read(0, size).await?)
+            .send()
+            .await
+            .context(|| format!("uploading s3://{bucket}/{key}"))?;
+        sent(size);
+        return Ok(());
+    }
+
+    let created = s3
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .content_type(content_type)
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .expected_bucket_owner(&ctx.account)
+        .send()
+        .await
+        .context(|| format!("starting the multipart upload of s3://{bucket}/{key}"))?;
+    let upload_id = created
+        .upload_id()
+        .ok_or_else(|| StepError::msg(format!("S3 gave no upload id for s3://{bucket}/{key}")))?
+        .to_string();
+
+    let parts = async {
+        let count = size.div_ceil(PART_SIZE);
+        let mut done: Vec<CompletedPart> = Vec::with_capacity(count as usize);
+        let mut tasks = JoinSet::new();
+        let mut next = 0u64;
+        while next < count || !tasks.is_empty() {
+            while next < count && tasks.len() < PARTS_IN_FLIGHT {
+                let offset = next * PART_SIZE;
+                let length = PART_SIZE.min(size - offset);
+                let number = (next + 1) as i32;
+                let body = read(offset, length).await?;
+                let request = s3
+                    .upload_part()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .part_number(number)
+                    .content_length(length as i64)
+                    .checksum_algorithm(ChecksumAlgorithm::Crc32)
+                    .expected_bucket_owner(&ctx.account)
+                    .body(body);
+                let sent = sent.clone();
+                tasks.spawn(async move {
+                    let out = request.send().await.map_err(|e| {
+                        StepError::with_source(
+                            format!("uploading part {number}"),
+                            AwsError::from_sdk(&e),
+                        )
+                    })?;
+                    sent(length);
+                    Ok::<_, StepError>(
+                        CompletedPart::builder()
+                            .part_number(number)
+                            .set_e_tag(out.e_tag().map(str::to_string))
+                            .set_checksum_crc32(out.checksum_crc32().map(str::to_string))
+                            .build(),
+                    )
+                });
+                next += 1;
+            }
+            if let Some(joined) = tasks.join_next().await {
+                done.push(joined.map_err(|e| StepError::with_source("uploading a part", e))??);
+            }
+        }
+        done.sort_by_key(|p| p.part_number());
+        s3.complete_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&upload_id)
+            .expected_bucket_owner(&ctx.account)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(done))
+                    .build(),
+            )
+            .send()
+            .await
+            .context(|| format!("completing the multipart upload of s3://{bucket}/{key}"))?;
+        Ok::<_, StepError>(())
+    }
+    .await;
+
+    if let Err(err) = parts {
+        // Parts of an unfinished upload are stored (and billed) until aborted.
+        let _ = s3
+            .abort_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&upload_id)
+            .expected_bucket_owner(&ctx.account)
+            .send()
+            .await;
+        return Err(StepError::with_source(
+            format!("uploading s3://{bucket}/{key} (the multipart upload was aborted)"),
+            err,
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// jobs
+
+/// One job of the stack's queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobInfo {
+    pub id: String,
+    /// The source key the converter recorded in the job's UserMetadata.
+    pub source_key: Option<String>,
+    /// SUBMITTED, PROGRESSING, COMPLETE, CANCELED or ERROR.
+    pub status: String,
+    /// Percent complete: while PROGRESSING as MediaConvert reports it, 0 while SUBMITTED,
+    /// 100 once COMPLETE, none for a failed or cancelled job.
+    pub percent: Option<i32>,
+    /// When the job was submitted, RFC 3339.
+    pub submitted: Option<String>,
+    pub error: Option<String>,
+}
+
+impl JobInfo {
+    pub fn unfinished(&self) -> bool {
+        matches!(self.status.as_str(), "SUBMITTED" | "PROGRESSING")
+    }
+}
+
+/// The newest `limit` jobs of the stack's queue, newest first.
+pub async fn jobs(ctx: &StackContext, limit: usize) -> Result<Vec<JobInfo>, VideoError> {
+    let queue = arn::queue(ctx);
+    let mut found = Vec::new();
+    let mut token: Option<String> = None;
+    while found.len() < limit {
+        let page = ctx
+            .clients
+            .mediaconvert
+            .list_jobs()
+            .queue(&queue)
+            .order(Order::Descending)
+            .max_results((limit - found.len()).min(JOBS_PAGE) as i32)
+            .set_next_token(token.take())
+            .send()
+            .await;
+        let page = match page {
+            Ok(page) => page,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_not_found_exception())
+                    || error_code(&e) == Some("NotFoundException") =>
+            {
+                return Err(not_up(
+                    ctx,
+                    format!("MediaConvert queue {} does not exist", ctx.name("queue")),
+                ))
+            }
+            Err(e) => {
+                return Err(StepError::with_source(
+                    format!("listing the jobs of queue {}", ctx.name("queue")),
+                    AwsError::from_sdk(&e),
+                )
+                .into())
+            }
+        };
+        found.extend(page.jobs().iter().map(job_info));
+        match page.next_token().filter(|t| !t.is_empty()) {
+            Some(next) => token = Some(next.to_string()),
+            None => break,
+        }
+    }
+    found.truncate(limit);
+    Ok(found)
+}
+
+fn job_info(job: &aws_sdk_mediaconvert::types::Job) -> JobInfo {
+    let status = job.status().cloned();
+    let percent = match status {
+        Some(JobStatus::Complete) => Some(100),
+        Some(JobStatus::Progressing) => Some(job.job_percent_complete().unwrap_or(0)),
+        Some(JobStatus::Submitted) => Some(0),
+        _ => None,
+    };
+    let submitted = job
+        .timing()
+        .and_then(|t| t.submit_time())
+        .or(job.created_at())
+        .and_then(|t| t.fmt(Format::DateTime).ok());
+    JobInfo {
+        id: job.id().unwrap_or_default().to_string(),
+        source_key: job
+            .user_metadata()
+            .and_then(|m| m.get("cattube:source-key"))
+            .cloned(),
+        status: status
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|| "UNKNOWN".into()),
+        percent,
+        submitted,
+        error: job.error_message().map(str::to_string),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_mediaconvert::types::{
+        ContainerSettings, ContainerType, OutputGroup, OutputGroupSettings,
+    };
+
+    fn output(modifier: &str, container: ContainerType, extension: Option<&str>) -> McOutput {
+        McOutput::builder()
+            .name_modifier(modifier)
+            .container_settings(ContainerSettings::builder().container(container).build())
+            .set_extension(extension.map(str::to_string))
+            .build()
+    }
+
+    fn settings(groups: Vec<(OutputGroupType, Vec<McOutput>)>) -> JobTemplateSettings {
+        JobTemplateSettings::builder()
+            .set_output_groups(Some(
+                groups
+                    .into_iter()
+                    .map(|(kind, outputs)| {
+                        OutputGroup::builder()
+                            .output_group_settings(
+                                OutputGroupSettings::builder().r#type(kind).build(),
+                            )
+                            .set_outputs(Some(outputs))
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .build()
+    }
+
+    #[test]
+    fn keys_are_file_names_below_the_prefix_folder() {
+        assert_eq!(object_key(None, "tabby cat.mp4"), "tabby cat.mp4");
+        assert_eq!(
+            object_key(Some("cats"), "tabby cat.mp4"),
+            "cats/tabby cat.mp4"
+        );
+        assert_eq!(
+            object_key(Some("cats/"), "tabby cat.mp4"),
+            "cats/tabby cat.mp4"
+        );
+        assert_eq!(object_key(Some("/a//b/"), "c.mp4"), "a/b/c.mp4");
+        assert_eq!(object_key(Some(""), "c.mp4"), "c.mp4");
+    }
+
+    #[test]
+    fn content_types_come_from_the_extension() {
+        assert_eq!(content_type(Path::new("a/tabby cat.mp4")), "video/mp4");
+        assert_eq!(content_type(Path::new("cat.MOV")), "video/quicktime");
+        assert_eq!(content_type(Path::new("cat")), "application/octet-stream");
+    }
+
+    #[test]
+    fn urls_encode_each_segment() {
+        assert_eq!(
+            cdn_url("d1.cloudfront.net", "cats/tabby cat-hd.mp4"),
+            "https://d1.cloudfront.net/cats/tabby%20cat-hd.mp4"
+        );
+        assert_eq!(
+            cdn_url("d1.cloudfront.net", "kätzchen video-sd.mp4"),
+            "https://d1.cloudfront.net/k%C3%A4tzchen%20video-sd.mp4"
+        );
+        assert_eq!(
+            cdn_url("d", "a+b/c?d#e%f~g_h.i-j"),
+            "https://d/a%2Bb/c%3Fd%23e%25f~g_h.i-j"
+        );
+    }
+
+    #[test]
+    fn outputs_sit_in_the_key_folder_with_its_base_name() {
+        let outputs = [
+            OutputName {
+                suffix: "-hd.mp4".into(),
+            },
+            OutputName {
+                suffix: "-sd.mp4".into(),
+            },
+        ];
+        assert_eq!(
+            output_keys("cats/tabby cat.mp4", &outputs),
+            ["cats/tabby cat-hd.mp4", "cats/tabby cat-sd.mp4"]
+        );
+        assert_eq!(output_keys("a/b/c.d.mov", &outputs)[0], "a/b/c.d-hd.mp4");
+        assert_eq!(output_keys("noext", &outputs)[0], "noext-hd.mp4");
+        assert_eq!(output_keys(".mp4", &outputs)[0], ".mp4-hd.mp4");
+    }
+
+    #[test]
+    fn names_follow_the_template() {
+        let names = output_names(&settings(vec![
+            (
+                OutputGroupType::FileGroupSettings,
+                vec![
+                    output("-hd", ContainerType::Mp4, None),
+                    output("_small", ContainerType::Mov, None),
+                    output("-ts", ContainerType::M2Ts, None),
+                    output("-x", ContainerType::Mp4, Some("m4v")),
+                ],
+            ),
+            (OutputGroupType::HlsGroupSettings, vec![]),
+        ]));
+        let suffixes: Vec<&str> = names.iter().map(|n| n.suffix.as_str()).collect();
+        assert_eq!(
+            suffixes,
+            ["-hd.mp4", "_small.mov", "-ts.m2ts", "-x.m4v", ".m3u8"]
+        );
+    }
+
+    #[test]
+    fn the_default_job_json_gives_hd_and_sd_mp4() {
+        // The shipped job.json, as MediaConvert's typed settings would carry it.
+        let doc: serde_json::Value =
+            serde_json::from_str(crate::context::DEFAULT_JOB_JSON).unwrap();
+        let outputs = doc["Settings"]["OutputGroups"][0]["Outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                output(
+                    o["NameModifier"].as_str().unwrap(),
+                    ContainerType::from(o["ContainerSettings"]["Container"].as_str().unwrap()),
+                    None,
+                )
+            })
+            .collect();
+        let names = output_names(&settings(vec![(
+            OutputGroupType::FileGroupSettings,
+            outputs,
+        )]));
+        assert_eq!(
+            output_keys("cats/tabby cat.mp4", &names),
+            ["cats/tabby cat-hd.mp4", "cats/tabby cat-sd.mp4"]
+        );
+    }
+}

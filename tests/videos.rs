@@ -1,0 +1,402 @@
+//! Stage 8 against moto and the MediaConvert stand-in, through the built binary: the
+//! README's walk-through `up` → `upload` → `jobs --watch` → `url` → `down`. Jobs are made by
+//! the real converter function (`lambda-artifact/handler.py`), run with the function's own
+//! environment against the stand-in, fed the S3 event the upload would produce.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::{json, repo_root, s3_client, sdk_config, venv_python, Emulators, Sandbox};
+
+const REGION: &str = "eu-west-1";
+const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
+const DESTINATION: &str = "cattube-destination-123456789012-eu-west-1";
+
+fn run(sandbox: &Sandbox, args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let out = sandbox
+        .cattube()
+        .args(["--output", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    (out.status.code(), json(&out), stderr)
+}
+
+/// Bytes that are not all the same, so a misplaced part would show.
+fn video_bytes(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// POST to the stand-in's test-only control endpoint.
+fn standin_post(base: &str, path: &str, body: &str) {
+    let addr = base.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
+}
+
+fn move_job(emulators: &Emulators, id: &str, body: &str) {
+    standin_post(
+        &emulators.standin.url,
+        &format!("/_standin/jobs/{id}/status"),
+        body,
+    );
+}
+
+/// What S3 would send the function for these uploaded keys: keys URL-encoded as S3 does
+/// (form encoding: space as '+').
+fn s3_event(keys: &[(&str, u64, &str)]) -> String {
+    let records: Vec<serde_json::Value> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, (key, size, etag))| {
+            let encoded: String = url_form_encode(key);
+            serde_json::json!({
+                "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": SOURCE, "arn": format!("arn:aws:s3:::{SOURCE}")},
+                       "object": {"key": encoded, "size": size, "eTag": etag,
+                                  "sequencer": format!("00000000000000000{i}")}}
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records }).to_string()
+}
+
+fn url_form_encode(key: &str) -> String {
+    key.bytes()
+        .map(|b| match b {
+            b' ' => "+".to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                (b as char).to_string()
+            }
+            // S3 leaves '/' unencoded in event keys.
+            b'/' => "/".to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upload_jobs_url_walkthrough() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+    let s3 = s3_client(&emulators.moto.url, REGION).await;
+
+    let small = video_bytes(300 * 1024, 1);
+    let large = video_bytes(20 * 1024 * 1024, 2);
+    std::fs::write(sandbox.path().join("tabby cat.mp4"), &small).unwrap();
+    std::fs::write(sandbox.path().join("big cat video.mov"), &large).unwrap();
+
+    // Before `up`: every stage-8 command refuses, naming the command to run, and writes nothing.
+    for args in [
+        &["upload", "tabby cat.mp4"][..],
+        &["jobs"][..],
+        &["url", "cats/tabby cat.mp4"][..],
+    ] {
+        emulators.reset();
+        let (code, doc, stderr) = run(&sandbox, args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        let message = doc["error"]["message"].as_str().unwrap();
+        assert!(message.contains("cattube up"), "{args:?}: {message}");
+        assert!(
+            emulators.writes().is_empty(),
+            "{args:?} wrote: {:?}",
+            emulators.writes()
+        );
+    }
+
+    let (code, _, stderr) = run(&sandbox, &["up"]);
+    assert_eq!(code, Some(0), "{stderr}");
+
+    // upload: two files with spaces, one large enough to go multipart.
+    emulators.reset();
+    let (code, doc, stderr) = run(
+        &sandbox,
+        &[
+            "upload",
+            "--prefix",
+            "cats",
+            "tabby cat.mp4",
+            "big cat video.mov",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(doc["command"], "upload");
+    assert!(
+        doc.get("jobs").is_none() && doc.get("urls").is_none(),
+        "{doc}"
+    );
+    let domain = doc["outputs"]["distribution_domain"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let uploads = doc["uploads"].as_array().unwrap();
+    assert_eq!(uploads.len(), 2, "{doc}");
+    assert_eq!(uploads[0]["file"], "tabby cat.mp4");
+    assert_eq!(uploads[0]["key"], "cats/tabby cat.mp4");
+    assert_eq!(uploads[0]["bytes"], small.len());
+    assert_eq!(
+        uploads[0]["urls"],
+        serde_json::json!([
+            format!("https://{domain}/cats/tabby%20cat-hd.mp4"),
+            format!("https://{domain}/cats/tabby%20cat-sd.mp4")
+        ])
+    );
+    assert_eq!(uploads[1]["key"], "cats/big cat video.mov");
+    assert_eq!(uploads[1]["bytes"], large.len());
+    let requests = emulators.aws.requests();
+    let parts = requests
+        .iter()
+        .filter(|r| r.method == "PUT" && r.query.contains("partNumber="))
+        .count();
+    assert_eq!(parts, 3, "20 MiB in 8 MiB parts: {requests:?}");
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.method == "POST" && r.query.starts_with("uploads")),
+        "no CreateMultipartUpload: {requests:?}"
+    );
+    let mut etags = Vec::new();
+    for (key, bytes, content_type) in [
+        ("cats/tabby cat.mp4", &small, "video/mp4"),
+        ("cats/big cat video.mov", &large, "video/quicktime"),
+    ] {
+        let got = s3
+            .get_object()
+            .bucket(SOURCE)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{key}: {e:?}"));
+        assert_eq!(got.content_type(), Some(content_type), "{key}");
+        etags.push(
+            got.e_tag()
+                .unwrap_or_default()
+                .trim_matches('"')
+                .to_string(),
+        );
+        let body = got.body.collect().await.unwrap().into_bytes();
+        assert!(
+            body[..] == bytes[..],
+            "{key}: the bytes in the bucket differ"
+        );
+    }
+    // Text output ends with the URLs the outputs will have.
+    std::fs::write(sandbox.path().join("kätzchen.mp4"), b"meow").unwrap();
+    let out = sandbox
+        .cattube()
+        .args(["upload", "kätzchen.mp4"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.trim_end()
+            .ends_with(&format!("https://{domain}/k%C3%A4tzchen-sd.mp4")),
+        "{text}"
+    );
+
+    // The converter function, run for real against the stand-in with the function's own
+    // environment, makes one job per upload.
+    let lambda = aws_sdk_lambda::Client::new(&sdk_config(&emulators.moto.url, REGION).await);
+    let function = lambda
+        .get_function_configuration()
+        .function_name("cattube-converter")
+        .send()
+        .await
+        .unwrap();
+    let env = function
+        .environment()
+        .and_then(|e| e.variables())
+        .cloned()
+        .unwrap_or_default();
+    let event = s3_event(&[
+        ("cats/tabby cat.mp4", small.len() as u64, &etags[0]),
+        ("cats/big cat video.mov", large.len() as u64, &etags[1]),
+    ]);
+    let handler = Command::new(venv_python())
+        .current_dir(repo_root().join("lambda-artifact"))
+        .env_clear()
+        .envs(env)
+        .env("AWS_ENDPOINT_URL_MEDIACONVERT", &emulators.standin.url)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", REGION)
+        .env("AWS_CONFIG_FILE", sandbox.path().join("no-aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", sandbox.path().join("no-creds"))
+        .args([
+            "-c",
+            "import json, sys, handler; print(json.dumps(handler.lambda_handler(json.loads(sys.argv[1]), None)))",
+            &event,
+        ])
+        .output()
+        .unwrap();
+    let handler_out = String::from_utf8_lossy(&handler.stdout);
+    assert!(
+        handler.status.success(),
+        "handler: {handler_out}{}",
+        String::from_utf8_lossy(&handler.stderr)
+    );
+    let result: serde_json::Value =
+        serde_json::from_str(handler_out.lines().last().unwrap()).unwrap();
+    let ids: Vec<String> = result["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["job_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 2, "{result}");
+    let (tabby, big) = (&ids[0], &ids[1]);
+
+    // jobs: newest first, with source keys, statuses, percent and error.
+    move_job(
+        &emulators,
+        tabby,
+        r#"{"status": "PROGRESSING", "percent": 40}"#,
+    );
+    move_job(
+        &emulators,
+        big,
+        r#"{"status": "ERROR", "errorMessage": "Demuxer: no video track", "errorCode": 1010}"#,
+    );
+    let (code, doc, stderr) = run(&sandbox, &["jobs"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        doc.get("uploads").is_none() && doc.get("urls").is_none(),
+        "{doc}"
+    );
+    let jobs = doc["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 2, "{doc}");
+    assert_eq!(jobs[0]["id"], big.as_str());
+    assert_eq!(jobs[0]["source_key"], "cats/big cat video.mov");
+    assert_eq!(jobs[0]["status"], "ERROR");
+    assert_eq!(jobs[0]["percent"], serde_json::Value::Null);
+    assert_eq!(jobs[0]["error"], "Demuxer: no video track");
+    assert_eq!(jobs[1]["id"], tabby.as_str());
+    assert_eq!(jobs[1]["source_key"], "cats/tabby cat.mp4");
+    assert_eq!(jobs[1]["status"], "PROGRESSING");
+    assert_eq!(jobs[1]["percent"], 40);
+    assert_eq!(jobs[1]["error"], serde_json::Value::Null);
+    assert!(
+        jobs[1]["submitted"].as_str().unwrap().ends_with('Z'),
+        "{doc}"
+    );
+    let (code, doc, _) = run(&sandbox, &["jobs", "--limit", "1"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(doc["jobs"].as_array().unwrap().len(), 1);
+    let out = sandbox.cattube().arg("jobs").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("PROGRESSING") && text.contains("40%") && text.contains("no video track"),
+        "{text}"
+    );
+
+    // jobs --watch: waits while one is PROGRESSING, returns once it is COMPLETE.
+    let mut watch = sandbox.cattube();
+    watch.args(["--output", "json", "jobs", "--watch"]);
+    let started = Instant::now();
+    let watcher = std::thread::spawn(move || watch.output().unwrap());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        !watcher.is_finished(),
+        "--watch returned while a job is PROGRESSING"
+    );
+    move_job(&emulators, tabby, r#"{"status": "COMPLETE"}"#);
+    let out = watcher.join().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let doc = json(&out);
+    let jobs = doc["jobs"].as_array().unwrap();
+    assert_eq!(jobs[1]["status"], "COMPLETE");
+    assert_eq!(jobs[1]["percent"], 100);
+
+    // url: names from the template, in the key's folder, percent-encoded.
+    s3.put_object()
+        .bucket(DESTINATION)
+        .key("cats/tabby cat-hd.mp4")
+        .body(b"converted".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    for (key, expected) in [
+        (
+            "cats/tabby cat.mp4",
+            ["cats/tabby%20cat-hd.mp4", "cats/tabby%20cat-sd.mp4"],
+        ),
+        (
+            "kätzchen video.mov",
+            [
+                "k%C3%A4tzchen%20video-hd.mp4",
+                "k%C3%A4tzchen%20video-sd.mp4",
+            ],
+        ),
+        ("a/b/c.mp4", ["a/b/c-hd.mp4", "a/b/c-sd.mp4"]),
+    ] {
+        let (code, doc, stderr) = run(&sandbox, &["url", key]);
+        assert_eq!(code, Some(0), "{key}: {stderr}");
+        let urls: Vec<&str> = doc["urls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["url"].as_str().unwrap())
+            .collect();
+        let expected: Vec<String> = expected
+            .iter()
+            .map(|p| format!("https://{domain}/{p}"))
+            .collect();
+        assert_eq!(urls, expected, "{key}");
+        let exists: Vec<bool> = doc["urls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["exists"].as_bool().unwrap())
+            .collect();
+        let want = [key == "cats/tabby cat.mp4", false];
+        assert_eq!(exists, want, "{key}");
+    }
+    // Text: one URL per line, the URL first.
+    let out = sandbox
+        .cattube()
+        .args(["url", "cats/tabby cat.mp4"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first: Vec<&str> = text
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(
+        first,
+        [
+            format!("https://{domain}/cats/tabby%20cat-hd.mp4"),
+            format!("https://{domain}/cats/tabby%20cat-sd.mp4")
+        ]
+    );
+    assert!(text.lines().next().unwrap().ends_with("ready"), "{text}");
+
+    // down: everything goes, the videos too.
+    let (code, _, stderr) = run(&sandbox, &["down", "--yes"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let buckets = s3.list_buckets().send().await.unwrap();
+    assert!(buckets.buckets().is_empty(), "{:?}", buckets.buckets());
+}
