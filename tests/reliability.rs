@@ -32,7 +32,7 @@ const IDS: &[&str] = &[
 /// At most this many fault points per command: every write up to it, strided beyond.
 const MAX_FAULT_POINTS: usize = 40;
 /// SIGKILL trials per command.
-const CRASH_TRIALS: usize = 6;
+const CRASH_TRIALS: usize = 15;
 
 fn run(sandbox: &Sandbox, args: &[&str]) -> Output {
     sandbox.cattube().args(args).output().unwrap()
@@ -271,32 +271,70 @@ fn spawn(sandbox: &Sandbox, args: &[&str]) -> Child {
         .unwrap()
 }
 
-fn timed(sandbox: &Sandbox, args: &[&str]) -> Duration {
-    let started = Instant::now();
-    let out = run(sandbox, args);
-    assert_code(&out, 0, &args.join(" "));
-    started.elapsed()
+/// Runs `args` and SIGKILLs it at a point drawn from `rng`: once the proxies have seen
+/// `writes` write requests (drawn below `total`, the writes of a whole run), plus up to
+/// 40 ms more. Tied to progress rather than to the clock, the point always falls inside the
+/// run, however fast or loaded the machine is. Returns where it was killed.
+fn kill_at_random_point(
+    emulators: &Emulators,
+    sandbox: &Sandbox,
+    args: &[&str],
+    total: usize,
+    rng: &mut Lcg,
+) -> String {
+    let writes = (rng.next() as usize) % total;
+    let extra = rng.below(Duration::from_millis(40));
+    emulators.faults.clear();
+    let mut child = spawn(sandbox, args);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while emulators.faults.writes() < writes {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{args:?} ended before its write {writes}"
+        );
+        assert!(Instant::now() < deadline, "{args:?} stalled");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(extra);
+    let _ = child.kill();
+    let status = child.wait().unwrap();
+    format!(
+        "{} killed after write {writes}/{total} + {extra:?}{}",
+        args.join(" "),
+        if status.code().is_some() {
+            " (it had already ended)"
+        } else {
+            ""
+        }
+    )
 }
 
-/// SIGKILL at a random point (seeded) of `up`: the state file is always absent or valid, the
+/// SIGKILL at a random point (seeded; see `kill_at_random_point`) of `up`: the state file is always absent or valid, the
 /// next `up` converges without a duplicate, `down` leaves nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_up_recovers() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
-    let took = timed(&sandbox, &["up"]);
+    emulators.faults.clear();
+    converge(&sandbox, "clean up");
+    let total = emulators.faults.writes();
     tear_down(&emulators, &sandbox, "clean down").await;
 
     let mut rng = Lcg(0x5eed_0006);
     let mut recovered = 0;
     for trial in 1..=CRASH_TRIALS {
-        let after = rng.below(took);
-        let what = format!("up killed after {after:?} (trial {trial}, a full up takes {took:?})");
-        let mut child = spawn(&sandbox, &["up"]);
-        std::thread::sleep(after);
-        let _ = child.kill();
-        child.wait().unwrap();
-        state(&sandbox);
+        let point = kill_at_random_point(&emulators, &sandbox, &["up"], total, &mut rng);
+        let what = format!("trial {trial}: {point}");
+        let doc = state(&sandbox);
+        let records = doc.as_ref().map(|d| {
+            let resources = d["resources"].as_object().unwrap();
+            let creating = resources
+                .values()
+                .filter(|r| r["ownership"] == "creating")
+                .count();
+            (resources.len(), creating)
+        });
+        eprintln!("{what}: state (records, creating) = {records:?}");
         converge(&sandbox, &what);
         let left = leftovers(&emulators, REGION).await;
         for kind in ["distribution", "origin-access-control", "function", "role"] {
@@ -317,20 +355,18 @@ async fn killed_down_recovers() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
     converge(&sandbox, "first up");
-    let took = timed(&sandbox, &["down", "--yes"]);
+    emulators.faults.clear();
+    tear_down(&emulators, &sandbox, "clean down").await;
+    let total = emulators.faults.writes();
 
     let mut rng = Lcg(0x5eed_d0e5);
     let mut recovered = 0;
     for trial in 1..=CRASH_TRIALS {
-        let after = rng.below(took);
-        let what =
-            format!("down killed after {after:?} (trial {trial}, a full down takes {took:?})");
-        converge(&sandbox, &what);
-        let mut child = spawn(&sandbox, &["down", "--yes"]);
-        std::thread::sleep(after);
-        let _ = child.kill();
-        child.wait().unwrap();
-        state(&sandbox);
+        converge(&sandbox, &format!("trial {trial}: up"));
+        let point = kill_at_random_point(&emulators, &sandbox, &["down", "--yes"], total, &mut rng);
+        let what = format!("trial {trial}: {point}");
+        let records = state(&sandbox).map(|d| d["resources"].as_object().unwrap().len());
+        eprintln!("{what}: records left {records:?}");
         tear_down(&emulators, &sandbox, &what).await;
         recovered += 1;
     }
