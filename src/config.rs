@@ -257,7 +257,12 @@ fn load_file(explicit: Option<&Path>) -> Result<(FileConfig, Option<PathBuf>), U
         let line = e
             .span()
             .map(|span| text[..span.start].lines().count().max(1));
-        let at = line.map(|l| format!(" line {l}")).unwrap_or_default();
+        let key = e.span().and_then(|span| key_at(&text, span.start));
+        let at = match (line, key) {
+            (Some(l), Some(key)) => format!(" line {l} ({key})"),
+            (Some(l), None) => format!(" line {l}"),
+            _ => String::new(),
+        };
         UsageError::new(format!(
             "{}{at}: {}",
             path.display(),
@@ -265,6 +270,28 @@ fn load_file(explicit: Option<&Path>) -> Result<(FileConfig, Option<PathBuf>), U
         ))
     })?;
     Ok((file, Some(path)))
+}
+
+/// The dotted key (`function.memory-mb`) of the `key = value` line holding byte `offset`,
+/// so that an error about a value names its key, not only its line.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next()?;
+    let key = line.split_once('=')?.0.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('[') || key.starts_with('#') {
+        return None;
+    }
+    let table = before[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+    Some(match table {
+        Some(table) => format!("{table}.{key}"),
+        None => key.to_string(),
+    })
 }
 
 fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), String> {

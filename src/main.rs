@@ -4,6 +4,7 @@ mod cli;
 mod commands;
 mod config;
 mod error;
+mod interrupt;
 mod plan;
 mod printer;
 mod state;
@@ -15,7 +16,8 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::config::Config;
-use crate::error::{exit, UsageError};
+use crate::error::{exit, Interrupted, UsageError};
+use crate::plan::Cancel;
 use crate::printer::{ErrorReport, Printer, Report};
 
 fn main() -> ExitCode {
@@ -46,13 +48,19 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let result = runtime.block_on(run(&cli.command, &config, &printer, &mut report));
+    let cancel = Cancel::default();
+    let result = runtime.block_on(async {
+        interrupt::install(cancel.clone());
+        run(&cli.command, &config, &printer, &mut report, &cancel).await
+    });
     let code = match result {
         Ok(code) => code,
         Err(err) => {
             report.error = Some(ErrorReport::from_error(&err));
             if err.chain().any(|cause| cause.is::<UsageError>()) {
                 exit::USAGE
+            } else if err.chain().any(|cause| cause.is::<Interrupted>()) {
+                exit::INTERRUPTED
             } else {
                 exit::FAILED
             }
@@ -75,15 +83,16 @@ async fn run(
     config: &Config,
     printer: &Printer,
     report: &mut Report,
+    cancel: &Cancel,
 ) -> anyhow::Result<u8> {
     match command {
         Command::Plan => commands::plan::run(config, printer, report).await,
-        Command::Up(args) => commands::up::run(config, args, printer, report).await,
+        Command::Up(args) => commands::up::run(config, args, printer, report, cancel).await,
         Command::Status => commands::status::run(config, printer, report).await,
         Command::Upload(args) => commands::upload::run(config, args, printer, report).await,
         Command::Jobs(args) => commands::jobs::run(config, args, printer, report).await,
         Command::Url(args) => commands::url::run(config, args, printer, report).await,
-        Command::Down(args) => commands::down::run(config, args, printer, report).await,
+        Command::Down(args) => commands::down::run(config, args, printer, report, cancel).await,
     }
 }
 

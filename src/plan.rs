@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use cattube_stages::Step;
@@ -75,8 +76,45 @@ pub enum Direction {
     Reverse,
 }
 
-/// Runs `run(i)` for every step, each once all it waits on is done.
-pub async fn walk<T, F, Fut>(graph: &Graph, direction: Direction, run: F) -> Vec<NodeResult<T>>
+/// The root a step is skipped with when the walk was interrupted (Ctrl-C) before it started.
+pub const INTERRUPTED: &str = "interrupted";
+
+/// Set once when the user asks the walk to stop (the first Ctrl-C): steps already running
+/// finish (and save the state), steps not yet started are skipped. `armed` says whether a
+/// walk that writes is under way; before that, a Ctrl-C may simply end the process.
+#[derive(Clone, Default)]
+pub struct Cancel {
+    cancelled: Arc<AtomicBool>,
+    armed: Arc<AtomicBool>,
+}
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// A command is about to write: from now on a Ctrl-C lets it finish what is in flight.
+    pub fn arm(&self) {
+        self.armed.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_armed(&self) -> bool {
+        self.armed.load(Ordering::SeqCst)
+    }
+}
+
+/// Runs `run(i)` for every step, each once all it waits on is done. Once `cancel` is set,
+/// no further step starts: those left are `Skipped` with the root [`INTERRUPTED`].
+pub async fn walk<T, F, Fut>(
+    graph: &Graph,
+    direction: Direction,
+    cancel: &Cancel,
+    run: F,
+) -> Vec<NodeResult<T>>
 where
     T: Send + 'static,
     F: Fn(usize) -> Fut,
@@ -107,6 +145,8 @@ where
                     Some(NodeResult::Skipped { root }) => Some(root.clone()),
                     _ => None,
                 });
+                let blocked =
+                    blocked.or_else(|| cancel.is_cancelled().then(|| INTERRUPTED.to_string()));
                 match blocked {
                     Some(root) => results[i] = Some(NodeResult::Skipped { root }),
                     None => {
@@ -201,7 +241,7 @@ mod tests {
         let graph = graph();
         let log = Arc::new(Mutex::new(Vec::new()));
         let ids: Vec<&'static str> = graph.steps().iter().map(|s| s.id()).collect();
-        let results = walk(&graph, Direction::Forward, |i| {
+        let results = walk(&graph, Direction::Forward, &Cancel::default(), |i| {
             let (log, id) = (log.clone(), ids[i]);
             async move {
                 log.lock().unwrap().push(format!("start {id}"));
@@ -224,7 +264,7 @@ mod tests {
     async fn failure_skips_dependents_with_root_cause() {
         let graph = graph();
         let ids: Vec<&'static str> = graph.steps().iter().map(|s| s.id()).collect();
-        let results = walk(&graph, Direction::Forward, |i| {
+        let results = walk(&graph, Direction::Forward, &Cancel::default(), |i| {
             let id = ids[i];
             async move {
                 if id == "a" {
@@ -246,7 +286,7 @@ mod tests {
         let graph = graph();
         let order = Arc::new(Mutex::new(Vec::new()));
         let ids: Vec<&'static str> = graph.steps().iter().map(|s| s.id()).collect();
-        walk(&graph, Direction::Reverse, |i| {
+        walk(&graph, Direction::Reverse, &Cancel::default(), |i| {
             let (order, id) = (order.clone(), ids[i]);
             async move {
                 order.lock().unwrap().push(id);
@@ -264,7 +304,7 @@ mod tests {
     async fn reverse_failure_keeps_what_the_failed_step_needs() {
         let graph = graph();
         let ids: Vec<&'static str> = graph.steps().iter().map(|s| s.id()).collect();
-        let results = walk(&graph, Direction::Reverse, |i| {
+        let results = walk(&graph, Direction::Reverse, &Cancel::default(), |i| {
             let id = ids[i];
             async move {
                 if id == "d" {
@@ -282,5 +322,32 @@ mod tests {
             );
         }
         assert!(matches!(&results[4], NodeResult::Done("e")));
+    }
+
+    #[tokio::test]
+    async fn cancel_lets_running_steps_finish_and_skips_the_rest() {
+        let graph = graph();
+        let ids: Vec<&'static str> = graph.steps().iter().map(|s| s.id()).collect();
+        let cancel = Cancel::default();
+        let results = walk(&graph, Direction::Forward, &cancel, |i| {
+            let (id, cancel) = (ids[i], cancel.clone());
+            async move {
+                if id == "a" {
+                    // Ctrl-C arrives while a (and b) are in flight.
+                    cancel.cancel();
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Ok(id)
+            }
+        })
+        .await;
+        assert!(matches!(&results[0], NodeResult::Done("a")));
+        assert!(matches!(&results[1], NodeResult::Done("b")));
+        for i in [2, 3, 4] {
+            assert!(
+                matches!(&results[i], NodeResult::Skipped { root } if root == INTERRUPTED),
+                "{i}"
+            );
+        }
     }
 }

@@ -105,7 +105,12 @@ impl State {
 
     /// Takes the exclusive lock (a `.lock` file beside the state, since the state file
     /// itself is replaced on every write). A second run fails at once instead of waiting.
-    pub fn lock(&mut self) -> Result<(), UsageError> {
+    ///
+    /// A held lock is exit 1, not 2: nothing is wrong with the command line or the input,
+    /// the same command succeeds once the other run ends (as Terraform's "Error acquiring
+    /// the state lock"), and a script may retry it. Nothing has been sent to AWS by then.
+    /// A lock file that cannot be created (a `--state` in a read-only place) is exit 2.
+    pub fn lock(&mut self) -> anyhow::Result<()> {
         let lock_path = lock_path(&self.path);
         let file = OpenOptions::new()
             .create(true)
@@ -123,15 +128,16 @@ impl State {
                 self._lock = Some(file);
                 Ok(())
             }
-            Err(std::fs::TryLockError::WouldBlock) => Err(UsageError::new(format!(
-                "another cattube is working on {} (lock {} is held); wait for it to finish",
+            Err(std::fs::TryLockError::WouldBlock) => Err(anyhow::anyhow!(
+                "another cattube is working on {} (lock {} is held); nothing was done: run this again once it has finished",
                 self.path.display(),
                 lock_path.display()
-            ))),
+            )),
             Err(std::fs::TryLockError::Error(e)) => Err(UsageError::new(format!(
                 "cannot lock {}: {e}",
                 lock_path.display()
-            ))),
+            ))
+            .into()),
         }
     }
 
@@ -285,5 +291,7 @@ mod tests {
         let mut second = State::load(&path, "cattube").unwrap();
         let err = second.lock().unwrap_err();
         assert!(err.to_string().contains("another cattube"), "{err}");
+        // Not bad usage (exit 2) but a failed run (exit 1): the same command works later.
+        assert!(!err.is::<UsageError>());
     }
 }

@@ -11,6 +11,8 @@ struct Case {
     toml: Option<&'static str>,
     state: Option<&'static str>,
     expect: &'static str,
+    /// Other files in the working directory: (name, content).
+    files: &'static [(&'static str, &'static str)],
 }
 
 const CASES: &[Case] = &[
@@ -20,6 +22,7 @@ const CASES: &[Case] = &[
         toml: None,
         state: None,
         expect: "--stack",
+        files: &[],
     },
     Case {
         name: "stack too long",
@@ -27,6 +30,7 @@ const CASES: &[Case] = &[
         toml: None,
         state: None,
         expect: "1 to 20",
+        files: &[],
     },
     Case {
         name: "stack starting with xn--",
@@ -34,6 +38,7 @@ const CASES: &[Case] = &[
         toml: None,
         state: None,
         expect: "xn--",
+        files: &[],
     },
     Case {
         name: "region shape",
@@ -41,6 +46,7 @@ const CASES: &[Case] = &[
         toml: None,
         state: None,
         expect: "--region",
+        files: &[],
     },
     Case {
         name: "output format",
@@ -48,6 +54,7 @@ const CASES: &[Case] = &[
         toml: None,
         state: None,
         expect: "--output",
+        files: &[],
     },
     Case {
         name: "unknown flag",
@@ -55,6 +62,7 @@ const CASES: &[Case] = &[
         toml: None,
         state: None,
         expect: "--frobnicate",
+        files: &[],
     },
     Case {
         name: "unknown command",
@@ -62,6 +70,7 @@ const CASES: &[Case] = &[
         toml: None,
         state: None,
         expect: "deploy",
+        files: &[],
     },
     Case {
         name: "unknown top-level key",
@@ -69,6 +78,7 @@ const CASES: &[Case] = &[
         toml: Some("colour = \"blue\"\n"),
         state: None,
         expect: "unknown field `colour`",
+        files: &[],
     },
     Case {
         name: "malformed toml",
@@ -76,6 +86,7 @@ const CASES: &[Case] = &[
         toml: Some("stack = \n"),
         state: None,
         expect: "line 1",
+        files: &[],
     },
     Case {
         name: "unknown resource id",
@@ -83,6 +94,7 @@ const CASES: &[Case] = &[
         toml: Some("[names]\nsource = \"abc\"\n"),
         state: None,
         expect: "unknown resource id 'source'",
+        files: &[],
     },
     Case {
         name: "bucket with capitals",
@@ -90,6 +102,7 @@ const CASES: &[Case] = &[
         toml: Some("[names]\nsource-bucket = \"Cats\"\n"),
         state: None,
         expect: "names.source-bucket",
+        files: &[],
     },
     Case {
         name: "bucket as IP address",
@@ -97,6 +110,7 @@ const CASES: &[Case] = &[
         toml: Some("[names]\ndestination-bucket = \"192.168.1.10\"\n"),
         state: None,
         expect: "IP address",
+        files: &[],
     },
     Case {
         name: "bucket with xn-- prefix",
@@ -104,6 +118,7 @@ const CASES: &[Case] = &[
         toml: Some("[names]\nsource-bucket = \"xn--cats\"\n"),
         state: None,
         expect: "xn--",
+        files: &[],
     },
     Case {
         name: "bucket with -s3alias suffix",
@@ -111,6 +126,7 @@ const CASES: &[Case] = &[
         toml: Some("[names]\nsource-bucket = \"cats-s3alias\"\n"),
         state: None,
         expect: "-s3alias",
+        files: &[],
     },
     Case {
         name: "bucket too short",
@@ -118,6 +134,7 @@ const CASES: &[Case] = &[
         toml: Some("[names]\nsource-bucket = \"ab\"\n"),
         state: None,
         expect: "3 to 63",
+        files: &[],
     },
     Case {
         name: "same bucket twice",
@@ -125,6 +142,7 @@ const CASES: &[Case] = &[
         toml: Some("[names]\nsource-bucket = \"cats\"\ndestination-bucket = \"cats\"\n"),
         state: None,
         expect: "must differ",
+        files: &[],
     },
     Case {
         name: "region in file",
@@ -132,6 +150,7 @@ const CASES: &[Case] = &[
         toml: Some("region = \"EU-WEST-1\"\n"),
         state: None,
         expect: "region in",
+        files: &[],
     },
     Case {
         name: "architecture",
@@ -139,6 +158,7 @@ const CASES: &[Case] = &[
         toml: Some("[function]\narchitecture = \"sparc\"\n"),
         state: None,
         expect: "arm64, x86_64",
+        files: &[],
     },
     Case {
         name: "reserved tag",
@@ -146,6 +166,7 @@ const CASES: &[Case] = &[
         toml: Some("[tags]\n\"cattube:stack\" = \"x\"\n"),
         state: None,
         expect: "reserved",
+        files: &[],
     },
     Case {
         name: "missing job template",
@@ -153,6 +174,7 @@ const CASES: &[Case] = &[
         toml: Some("[job]\ntemplate = \"nope.json\"\n"),
         state: None,
         expect: "job.template",
+        files: &[],
     },
     Case {
         name: "missing --config",
@@ -160,6 +182,7 @@ const CASES: &[Case] = &[
         toml: None,
         state: None,
         expect: "--config",
+        files: &[],
     },
     Case {
         name: "corrupt state",
@@ -167,6 +190,7 @@ const CASES: &[Case] = &[
         toml: None,
         state: Some("{\"schema\": 1, \"stack\""),
         expect: "not valid JSON",
+        files: &[],
     },
     Case {
         name: "state of another stack",
@@ -176,6 +200,7 @@ const CASES: &[Case] = &[
             r#"{"schema":1,"stack":"other","account":"1","region":"eu-west-1","resources":{}}"#,
         ),
         expect: "belongs to stack 'other'",
+        files: &[],
     },
     Case {
         name: "state of a newer cattube",
@@ -183,6 +208,107 @@ const CASES: &[Case] = &[
         toml: None,
         state: Some(r#"{"schema":99,"stack":"cattube"}"#),
         expect: "newer cattube",
+        files: &[],
+    },
+    Case {
+        name: "unreadable state (a directory)",
+        args: &["--state", ".", "up"],
+        toml: None,
+        state: None,
+        expect: "cannot read it",
+        files: &[],
+    },
+    Case {
+        name: "state with an unknown ownership",
+        args: &["up"],
+        toml: None,
+        state: Some(
+            r#"{"schema":1,"stack":"cattube","account":"1","region":"eu-west-1","resources":{"queue":{"name":"q","ownership":"stolen"}}}"#,
+        ),
+        expect: "not cattube state",
+        files: &[],
+    },
+    Case {
+        name: "state with an unknown key",
+        args: &["down", "--yes"],
+        toml: None,
+        state: Some(
+            r#"{"schema":1,"stack":"cattube","account":"1","region":"eu-west-1","colour":1}"#,
+        ),
+        expect: "not cattube state",
+        files: &[],
+    },
+    Case {
+        name: "state that is a JSON array",
+        args: &["status"],
+        toml: None,
+        state: Some("[]"),
+        expect: "not cattube state",
+        files: &[],
+    },
+    Case {
+        name: "job.json not JSON",
+        args: &["up"],
+        toml: Some("[job]\ntemplate = \"job.json\"\n"),
+        state: None,
+        expect: "not valid JSON",
+        files: &[("job.json", "{\"Settings\": ")],
+    },
+    Case {
+        name: "job.json without Settings",
+        args: &["plan"],
+        toml: Some("[job]\ntemplate = \"job.json\"\n"),
+        state: None,
+        expect: "has no Settings",
+        files: &[("job.json", "{\"Queue\": \"x\"}")],
+    },
+    Case {
+        name: "unknown key in a table",
+        args: &["plan"],
+        toml: Some("[function]\nmemory = 256\n"),
+        state: None,
+        expect: "unknown field `memory`",
+        files: &[],
+    },
+    Case {
+        name: "value of the wrong type",
+        args: &["plan"],
+        toml: Some("[function]\nmemory-mb = \"lots\"\n"),
+        state: None,
+        expect: "memory-mb",
+        files: &[],
+    },
+    Case {
+        name: "invalid stack in file",
+        args: &["plan"],
+        toml: Some("stack = \"Bad_Stack\"\n"),
+        state: None,
+        expect: "stack",
+        files: &[],
+    },
+    Case {
+        name: "unknown flag of a command",
+        args: &["up", "--force"],
+        toml: None,
+        state: None,
+        expect: "--force",
+        files: &[],
+    },
+    Case {
+        name: "value given to a switch",
+        args: &["down", "--yes=maybe"],
+        toml: None,
+        state: None,
+        expect: "--yes",
+        files: &[],
+    },
+    Case {
+        name: "missing value of a flag",
+        args: &["status", "--stack"],
+        toml: None,
+        state: None,
+        expect: "--stack",
+        files: &[],
     },
     Case {
         name: "upload a missing file",
@@ -190,6 +316,7 @@ const CASES: &[Case] = &[
         toml: None,
         state: None,
         expect: "nope.mp4: no such file",
+        files: &[],
     },
     Case {
         name: "upload a directory",
@@ -197,6 +324,7 @@ const CASES: &[Case] = &[
         toml: None,
         state: None,
         expect: "is a directory",
+        files: &[],
     },
     Case {
         name: "upload nothing",
@@ -204,6 +332,7 @@ const CASES: &[Case] = &[
         toml: None,
         state: None,
         expect: "FILE",
+        files: &[],
     },
     Case {
         name: "jobs --limit 0",
@@ -211,6 +340,7 @@ const CASES: &[Case] = &[
         toml: None,
         state: None,
         expect: "--limit",
+        files: &[],
     },
     Case {
         name: "jobs --limit 1001",
@@ -218,6 +348,7 @@ const CASES: &[Case] = &[
         toml: None,
         state: None,
         expect: "--limit",
+        files: &[],
     },
     Case {
         name: "url without a key",
@@ -225,6 +356,7 @@ const CASES: &[Case] = &[
         toml: None,
         state: None,
         expect: "KEY",
+        files: &[],
     },
     Case {
         name: "url of an empty key",
@@ -232,6 +364,7 @@ const CASES: &[Case] = &[
         toml: None,
         state: None,
         expect: "KEY is empty",
+        files: &[],
     },
     Case {
         name: "url of a folder",
@@ -239,6 +372,7 @@ const CASES: &[Case] = &[
         toml: None,
         state: None,
         expect: "is a folder",
+        files: &[],
     },
     Case {
         name: "down without terminal or --yes",
@@ -246,6 +380,7 @@ const CASES: &[Case] = &[
         toml: None,
         state: None,
         expect: "--yes",
+        files: &[],
     },
 ];
 
@@ -261,6 +396,9 @@ fn bad_input_exits_2_with_one_line_and_sends_nothing() {
         }
         if let Some(state) = case.state {
             sandbox.write("cattube.state.json", state);
+        }
+        for (name, content) in case.files {
+            sandbox.write(name, content);
         }
         let out = sandbox.cattube().args(case.args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
@@ -286,6 +424,11 @@ fn bad_input_exits_2_with_one_line_and_sends_nothing() {
     }
     let sent = tripwire.requests();
     assert!(sent.is_empty(), "bad input sent requests: {sent:?}");
+    eprintln!(
+        "FIGURES bad inputs rejected (table): {}/{}",
+        CASES.len() - failures.len(),
+        CASES.len()
+    );
     assert!(
         failures.is_empty(),
         "{} of {} cases failed:\n{}",
@@ -414,4 +557,43 @@ fn upload_refuses_bad_files_before_any_request() {
     }
     let sent = tripwire.requests();
     assert!(sent.is_empty(), "bad files sent requests: {sent:?}");
+}
+
+/// A state file of another account or region is refused (exit 2, one line naming both) once
+/// STS has said who the credentials are: a read, and not a single write.
+#[test]
+fn state_of_another_account_or_region_is_refused_without_a_write() {
+    let emulators = support::Emulators::start();
+    let mut rejected = 0;
+    let cases = [
+        (
+            r#"{"schema":1,"stack":"cattube","account":"111111111111","region":"eu-west-1","resources":{}}"#,
+            "account 111111111111",
+        ),
+        (
+            r#"{"schema":1,"stack":"cattube","account":"123456789012","region":"us-east-1","resources":{}}"#,
+            "in us-east-1",
+        ),
+    ];
+    for (state, expect) in cases {
+        for args in [&["up"][..], &["down", "--yes"], &["status"]] {
+            let sandbox = emulators.sandbox("eu-west-1");
+            sandbox.write("cattube.state.json", state);
+            let out = sandbox.cattube().args(args).output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+            let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert_eq!(lines.len(), 1, "{args:?}: {stderr}");
+            assert!(lines[0].contains(expect), "{args:?}: {stderr}");
+            let after = std::fs::read_to_string(sandbox.path().join("cattube.state.json")).unwrap();
+            assert_eq!(after, state, "{args:?}: the state file was changed");
+            rejected += 1;
+        }
+    }
+    let writes = emulators.writes();
+    assert!(
+        writes.is_empty(),
+        "a foreign state led to writes: {writes:?}"
+    );
+    eprintln!("FIGURES bad inputs rejected (foreign state): {rejected}/6");
 }

@@ -10,8 +10,8 @@ use cattube_stages::{Destroyed, Observation, Ownership, Recorded};
 use crate::cli::DownArgs;
 use crate::commands::{failed_report, step_failure, Access, Session};
 use crate::config::Config;
-use crate::error::{exit, UsageError};
-use crate::plan::{walk, Direction, NodeResult};
+use crate::error::{exit, Interrupted, UsageError};
+use crate::plan::{walk, Cancel, Direction, NodeResult, INTERRUPTED};
 use crate::printer::{header, resource_lines, Action, Printer, Report, ResourceReport, Status};
 
 /// What `down` means to do with one resource, decided before anything is deleted.
@@ -27,6 +27,7 @@ pub async fn run(
     args: &DownArgs,
     printer: &Printer,
     report: &mut Report,
+    cancel: &Cancel,
 ) -> anyhow::Result<u8> {
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     if !args.yes && !interactive {
@@ -70,7 +71,8 @@ pub async fn run(
     // Which resources are left pending (a distribution still being disabled): what they
     // use must stay until they are gone, so it is left pending too.
     let pending = Arc::new(Mutex::new(vec![false; session.graph.steps().len()]));
-    let results = walk(&session.graph, Direction::Reverse, |i| {
+    cancel.arm();
+    let results = walk(&session.graph, Direction::Reverse, cancel, |i| {
         let (session, intents, lines, options, pending) = (
             session.clone(),
             intents.clone(),
@@ -164,6 +166,7 @@ pub async fn run(
     .await;
 
     let mut failures = Vec::new();
+    let mut interrupted = false;
     for (i, result) in results.into_iter().enumerate() {
         let step = &session.graph.steps()[i];
         let name = session
@@ -211,7 +214,12 @@ pub async fn run(
             NodeResult::Skipped { root } => line(
                 Action::Skip,
                 Status::Ok,
-                format!("skipped: {root} failed"),
+                if root == INTERRUPTED {
+                    interrupted = true;
+                    "skipped: interrupted".to_string()
+                } else {
+                    format!("skipped: {root} failed")
+                },
                 name,
                 String::new(),
             ),
@@ -219,6 +227,9 @@ pub async fn run(
     }
     if let Some(first) = failures.into_iter().next() {
         return Err(first);
+    }
+    if interrupted {
+        return Err(Interrupted.into());
     }
     let mut state = session.state.lock().expect("state lock");
     if state.resources().is_empty() {

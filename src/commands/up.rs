@@ -10,8 +10,8 @@ use cattube_stages::{Observation, Ownership, Recorded};
 use crate::cli::UpArgs;
 use crate::commands::{failed_report, learn, observed_report, step_failure, Access, Session};
 use crate::config::Config;
-use crate::error::exit;
-use crate::plan::{walk, Direction, NodeResult};
+use crate::error::{exit, Interrupted};
+use crate::plan::{walk, Cancel, Direction, NodeResult, INTERRUPTED};
 use crate::printer::{
     header, resource_lines, Action, Printer, ProgressLine, Report, ResourceReport, Status,
 };
@@ -21,6 +21,7 @@ pub async fn run(
     args: &UpArgs,
     printer: &Printer,
     report: &mut Report,
+    cancel: &Cancel,
 ) -> anyhow::Result<u8> {
     let mut config = config.clone();
     config.settings.wait_for_deploy = args.wait;
@@ -30,7 +31,8 @@ pub async fn run(
     let observations = Arc::new(session.observe_all(&lines).await);
     let changed = Arc::new(Mutex::new(vec![false; session.graph.steps().len()]));
 
-    let results = walk(&session.graph, Direction::Forward, |i| {
+    cancel.arm();
+    let results = walk(&session.graph, Direction::Forward, cancel, |i| {
         let (session, observations, changed, lines) = (
             session.clone(),
             observations.clone(),
@@ -48,6 +50,7 @@ pub async fn run(
     .await;
 
     let mut failures = Vec::new();
+    let mut interrupted = false;
     for (i, result) in results.into_iter().enumerate() {
         match result {
             NodeResult::Done((line, outputs, changes)) => {
@@ -69,7 +72,12 @@ pub async fn run(
                     Err(err) => failed_report(&session, i, err),
                 };
                 line.action = Action::Skip;
-                line.note = format!("skipped: {root} failed");
+                line.note = if root == INTERRUPTED {
+                    interrupted = true;
+                    "skipped: interrupted".to_string()
+                } else {
+                    format!("skipped: {root} failed")
+                };
                 lines[i].done("-", &line.note);
                 report.resources.push(line);
             }
@@ -77,6 +85,9 @@ pub async fn run(
     }
     if let Some(first) = failures.into_iter().next() {
         return Err(first);
+    }
+    if interrupted {
+        return Err(Interrupted.into());
     }
     Ok(exit::OK)
 }

@@ -23,12 +23,27 @@ pub async fn default_region(profile: Option<&str>) -> Option<String> {
     chain.build().region().await.map(|r| r.to_string())
 }
 
+/// Attempts per call, the first included (the SDK's default is 3).
+///
+/// The retry policy, chosen deliberately: the SDK's *standard* mode (not adaptive: cattube
+/// makes a few dozen calls, client-side rate limiting buys nothing), with 5 attempts and the
+/// SDK's exponential backoff with full jitter (1 s base, 20 s cap), so one call waits at most
+/// about 1 + 2 + 4 + 8 = 15 s before its last attempt. Standard mode retries throttling
+/// (`Throttling`, `SlowDown`, `TooManyRequestsException`, HTTP 429 …), transient errors (HTTP
+/// 500, 502, 503, 504, `RequestTimeout`…) and I/O errors, within its retry quota; it never
+/// retries an error the caller must act on (`AccessDenied`, validation, not found), which
+/// fails the step at once and is reported with the AWS error code. What AWS has not yet
+/// propagated (a fresh role, an invoke permission) is a different matter, retried by the
+/// steps themselves with a bound (see `retry.rs`). Proved end to end by the `throttling_*`
+/// test in `tests/reliability.rs`, which answers every write once with 429/503/500.
+pub const MAX_ATTEMPTS: u32 = 5;
+
 /// Builds the clients. `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>` are honoured by
 /// the SDK itself; S3 then needs path-style addressing, since a local endpoint has no
 /// per-bucket host names.
 pub async fn connect(connection: &Connection) -> Clients {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5));
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
     if let Some(region) = &connection.region {
         loader = loader.region(Region::new(region.clone()));
     }

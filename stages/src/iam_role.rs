@@ -1,6 +1,8 @@
 //! What the two stage-5 roles share: an IAM role with a trust policy, exactly one inline
 //! policy (`cattube`) and nothing else. Anything more (another inline policy, an attached
-//! managed policy) widens what the role may do and is drift, removed by `up`.
+//! managed policy) widens what the role may do and is drift, removed by `up`, on a role the
+//! stack created. On an adopted role (it existed, without the stack's tags) the other
+//! policies are its owner's: they are neither drift nor removed, and the role is never deleted.
 
 use aws_sdk_iam::types::Tag;
 use serde_json::Value;
@@ -104,6 +106,9 @@ pub(crate) async fn observe<S: RoleSpec>(
         Some(_) => {}
     }
 
+    // Policies beside cattube's widen a role the stack created: drift, stripped by `up`. On
+    // an adopted role they are its owner's, and never ours to remove: no drift.
+    let owned = tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours());
     let inline = inline.context(|| doing("inline policies"))?;
     let extra: Vec<&str> = inline
         .policy_names()
@@ -111,7 +116,7 @@ pub(crate) async fn observe<S: RoleSpec>(
         .map(String::as_str)
         .filter(|n| *n != POLICY_NAME)
         .collect();
-    if !extra.is_empty() {
+    if owned && !extra.is_empty() {
         drift.push(Drift::new(
             DRIFT_EXTRA_INLINE,
             format!(
@@ -126,7 +131,7 @@ pub(crate) async fn observe<S: RoleSpec>(
         .iter()
         .filter_map(|p| p.policy_arn())
         .collect();
-    if !managed.is_empty() {
+    if owned && !managed.is_empty() {
         drift.push(Drift::new(
             DRIFT_ATTACHED,
             format!(
@@ -135,7 +140,7 @@ pub(crate) async fn observe<S: RoleSpec>(
             ),
         ));
     }
-    if tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours()) {
+    if owned {
         let missing: Vec<String> = ctx
             .tags
             .iter()

@@ -9,10 +9,10 @@ pub mod proxy;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-pub use proxy::RecordingProxy;
+pub use proxy::{FaultPlan, RecordingProxy};
 
 pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -140,25 +140,29 @@ impl Drop for StandIn {
     }
 }
 
-/// moto and the MediaConvert stand-in, each behind its own recording proxy.
+/// moto and the MediaConvert stand-in, each behind its own recording proxy; both proxies
+/// follow one fault plan, so "the k-th write" counts across them.
 pub struct Emulators {
     pub moto: Moto,
     pub standin: StandIn,
     pub aws: RecordingProxy,
     pub mediaconvert: RecordingProxy,
+    pub faults: Arc<FaultPlan>,
 }
 
 impl Emulators {
     pub fn start() -> Emulators {
         let moto = Moto::start();
         let standin = StandIn::start();
-        let aws = RecordingProxy::start(&moto.url);
-        let mediaconvert = RecordingProxy::start(&standin.url);
+        let faults = Arc::new(FaultPlan::default());
+        let aws = RecordingProxy::with_faults(&moto.url, faults.clone());
+        let mediaconvert = RecordingProxy::with_faults(&standin.url, faults.clone());
         Emulators {
             moto,
             standin,
             aws,
             mediaconvert,
+            faults,
         }
     }
 
@@ -213,7 +217,13 @@ impl Sandbox {
 
     /// The built binary, run in the sandbox with fake credentials and no shared AWS config.
     pub fn cattube(&self) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::Command::cargo_bin("cattube").expect("the cattube binary");
+        assert_cmd::Command::from_std(self.command())
+    }
+
+    /// [`Sandbox::cattube`] as a plain `std::process::Command`, for tests that spawn the
+    /// binary and signal it while it runs.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cattube"));
         cmd.current_dir(self.path());
         for (key, _) in std::env::vars() {
             if key.starts_with("AWS_") || key.starts_with("CATTUBE_") {
@@ -274,4 +284,95 @@ pub fn json(output: &std::process::Output) -> serde_json::Value {
             String::from_utf8_lossy(&output.stdout)
         )
     })
+}
+
+/// The ownerships a state record may have.
+pub const OWNERSHIPS: &[&str] = &["creating", "created", "adopted"];
+
+/// The state file checked: absent (`None`), or valid JSON of schema 1 for `stack` whose every
+/// record names a resource and has a known ownership. Panics, saying why, otherwise.
+pub fn checked_state(path: &Path, stack: &str) -> Option<serde_json::Value> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => panic!("state file {}: {e}", path.display()),
+    };
+    let doc: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("state file is not JSON ({e}): {text}"));
+    assert_eq!(doc["schema"], 1, "schema: {text}");
+    assert_eq!(doc["stack"], stack, "stack: {text}");
+    for key in ["account", "region"] {
+        assert!(doc[key].is_string(), "{key}: {text}");
+    }
+    for (id, record) in doc["resources"].as_object().expect("resources").iter() {
+        assert!(record["name"].is_string(), "{id} has no name: {text}");
+        let ownership = record["ownership"].as_str().unwrap_or_default();
+        assert!(
+            OWNERSHIPS.contains(&ownership),
+            "{id} has ownership {ownership:?}: {text}"
+        );
+    }
+    Some(doc)
+}
+
+/// Everything of the stack's 12 kinds that exists in the emulators, one `kind name` line
+/// each: buckets (and with them their policies and notifications), CloudFront distributions
+/// and origin access controls, IAM roles, Lambda functions (and with them their
+/// permissions), MediaConvert queues (but the account's `Default`) and job templates.
+pub async fn leftovers(emulators: &Emulators, region: &str) -> Vec<String> {
+    let aws = sdk_config(&emulators.moto.url, region).await;
+    let s3 = s3_client(&emulators.moto.url, region).await;
+    let cloudfront = aws_sdk_cloudfront::Client::new(&aws);
+    let iam = aws_sdk_iam::Client::new(&aws);
+    let lambda = aws_sdk_lambda::Client::new(&aws);
+    let mediaconvert =
+        aws_sdk_mediaconvert::Client::new(&sdk_config(&emulators.standin.url, region).await);
+    let mut left = Vec::new();
+    for bucket in s3.list_buckets().send().await.unwrap().buckets() {
+        left.push(format!("bucket {}", bucket.name().unwrap_or_default()));
+    }
+    let distributions = cloudfront.list_distributions().send().await.unwrap();
+    if let Some(list) = distributions.distribution_list() {
+        for d in list.items() {
+            left.push(format!("distribution {}", d.id()));
+        }
+    }
+    let oacs = cloudfront
+        .list_origin_access_controls()
+        .send()
+        .await
+        .unwrap();
+    if let Some(list) = oacs.origin_access_control_list() {
+        for o in list.items() {
+            left.push(format!("origin-access-control {}", o.name()));
+        }
+    }
+    for role in iam.list_roles().send().await.unwrap().roles() {
+        left.push(format!("role {}", role.role_name()));
+    }
+    for function in lambda.list_functions().send().await.unwrap().functions() {
+        left.push(format!(
+            "function {}",
+            function.function_name().unwrap_or_default()
+        ));
+    }
+    for queue in mediaconvert.list_queues().send().await.unwrap().queues() {
+        let name = queue.name().unwrap_or_default();
+        if name != "Default" {
+            left.push(format!("queue {name}"));
+        }
+    }
+    for template in mediaconvert
+        .list_job_templates()
+        .send()
+        .await
+        .unwrap()
+        .job_templates()
+    {
+        left.push(format!(
+            "job-template {}",
+            template.name().unwrap_or_default()
+        ));
+    }
+    left
 }

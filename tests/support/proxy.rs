@@ -1,9 +1,18 @@
 //! A recording HTTP proxy between cattube and the emulator: it forwards every request and
 //! remembers its method, path and operation, so tests can count requests and writes.
+//!
+//! It can also misbehave, following a [`FaultPlan`] that several proxies may share (moto's
+//! and the MediaConvert stand-in's, so that "the k-th write" counts across both):
+//! - fail the k-th write request with a non-retryable `AccessDenied`, in the error shape of
+//!   the service it was meant for (told by the SigV4 credential scope);
+//! - answer the first attempt of every write with a throttling or 5xx error (alternately),
+//!   which the SDK must retry;
+//! - delay every request, so that a run is reliably in flight when a test signals it.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -45,6 +54,153 @@ impl std::fmt::Display for Seen {
     }
 }
 
+/// What the proxies sharing it should do wrong. All counters start from the last change.
+#[derive(Default)]
+pub struct FaultPlan {
+    inner: Mutex<PlanState>,
+}
+
+#[derive(Default)]
+struct PlanState {
+    /// Fail the write with this 1-based number, once.
+    fail_write: Option<usize>,
+    /// Answer every write's first attempt with a retryable error.
+    throttle: bool,
+    delay: Duration,
+    /// Writes counted since the plan was last set (first attempts only).
+    writes: usize,
+    /// The requests answered with an injected error, and the service they were for.
+    injected: Vec<(String, Seen)>,
+}
+
+enum Fault {
+    Deny,
+    Throttle,
+    ServerError,
+}
+
+impl FaultPlan {
+    /// Fails the `k`-th write request (1-based, counted from now) with `AccessDenied`.
+    pub fn fail_write(&self, k: usize) {
+        let mut plan = self.inner.lock().unwrap();
+        *plan = PlanState {
+            fail_write: Some(k),
+            delay: plan.delay,
+            ..Default::default()
+        };
+    }
+
+    /// Answers the first attempt of every write with 429/503 or 500 (alternately).
+    pub fn throttle_writes(&self) {
+        let mut plan = self.inner.lock().unwrap();
+        *plan = PlanState {
+            throttle: true,
+            delay: plan.delay,
+            ..Default::default()
+        };
+    }
+
+    /// Delays every request by `delay` before forwarding it.
+    pub fn delay(&self, delay: Duration) {
+        self.inner.lock().unwrap().delay = delay;
+    }
+
+    /// Back to a faithful proxy.
+    pub fn clear(&self) {
+        *self.inner.lock().unwrap() = PlanState::default();
+    }
+
+    /// Writes (first attempts) seen since the plan was last set.
+    pub fn writes(&self) -> usize {
+        self.inner.lock().unwrap().writes
+    }
+
+    /// The requests that were answered with an injected error: (service, request).
+    pub fn injected(&self) -> Vec<(String, Seen)> {
+        self.inner.lock().unwrap().injected.clone()
+    }
+
+    fn decide(&self, seen: &Seen, service: &str, first_attempt: bool) -> (Option<Fault>, Duration) {
+        let mut plan = self.inner.lock().unwrap();
+        let delay = plan.delay;
+        if !seen.is_write() || !first_attempt {
+            return (None, delay);
+        }
+        plan.writes += 1;
+        let n = plan.writes;
+        let fault = if plan.fail_write == Some(n) {
+            Some(Fault::Deny)
+        } else if plan.throttle {
+            Some(if n % 2 == 0 {
+                Fault::ServerError
+            } else {
+                Fault::Throttle
+            })
+        } else {
+            None
+        };
+        if fault.is_some() {
+            plan.injected.push((service.to_string(), seen.clone()));
+        }
+        (fault, delay)
+    }
+}
+
+/// The service a signed request is for: the fourth field of its SigV4 credential scope
+/// (`Credential=AKID/20250101/eu-west-1/s3/aws4_request`).
+fn service_of(headers: &hyper::HeaderMap) -> String {
+    headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.split("Credential=").nth(1))
+        .and_then(|scope| scope.split('/').nth(3))
+        .unwrap_or("s3")
+        .to_string()
+}
+
+/// The error a service would answer, in its protocol's shape: S3's REST-XML `<Error>`, the
+/// query protocol's and CloudFront's `<ErrorResponse>`, REST-JSON's `x-amzn-ErrorType`.
+fn fault_response(service: &str, fault: &Fault) -> Response<Full<Bytes>> {
+    let message = "injected by the test proxy";
+    let (status, code) = match (service, fault) {
+        (_, Fault::Deny) if matches!(service, "lambda" | "mediaconvert") => {
+            (403, "AccessDeniedException")
+        }
+        (_, Fault::Deny) => (403, "AccessDenied"),
+        ("s3", Fault::Throttle) => (503, "SlowDown"),
+        ("s3", Fault::ServerError) => (500, "InternalError"),
+        ("lambda" | "mediaconvert", Fault::Throttle) => (429, "TooManyRequestsException"),
+        ("lambda" | "mediaconvert", Fault::ServerError) => (500, "ServiceException"),
+        (_, Fault::Throttle) => (400, "Throttling"),
+        (_, Fault::ServerError) => (500, "InternalFailure"),
+    };
+    let builder = Response::builder().status(status);
+    let (builder, body) = match service {
+        "lambda" | "mediaconvert" => (
+            builder
+                .header("content-type", "application/json")
+                .header("x-amzn-errortype", code),
+            format!(r#"{{"message":"{message}"}}"#),
+        ),
+        "s3" => (
+            builder.header("content-type", "application/xml"),
+            format!(
+                r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message><RequestId>FAULT</RequestId></Error>"#
+            ),
+        ),
+        _ => (
+            builder.header("content-type", "text/xml"),
+            format!(
+                r#"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>FAULT</RequestId></ErrorResponse>"#
+            ),
+        ),
+    };
+    builder
+        .header("x-amzn-requestid", "FAULT")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap()
+}
+
 pub struct RecordingProxy {
     pub url: String,
     seen: Arc<Mutex<Vec<Seen>>>,
@@ -56,6 +212,11 @@ impl RecordingProxy {
     /// Forwards to `upstream` (`http://127.0.0.1:PORT`). An upstream nobody listens on makes
     /// a tripwire: requests are recorded and answered 502.
     pub fn start(upstream: &str) -> RecordingProxy {
+        RecordingProxy::with_faults(upstream, Arc::new(FaultPlan::default()))
+    }
+
+    /// A proxy that follows `faults`, which other proxies may share.
+    pub fn with_faults(upstream: &str, faults: Arc<FaultPlan>) -> RecordingProxy {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         listener.set_nonblocking(true).unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
@@ -76,10 +237,11 @@ impl RecordingProxy {
                         _ = &mut stop => break,
                         accepted = listener.accept() => {
                             let Ok((stream, _)) = accepted else { continue };
-                            let (client, upstream, log) = (client.clone(), upstream.clone(), log.clone());
+                            let (client, upstream, log, faults) =
+                                (client.clone(), upstream.clone(), log.clone(), faults.clone());
                             tokio::spawn(async move {
                                 let service = hyper::service::service_fn(move |req| {
-                                    forward(req, client.clone(), upstream.clone(), log.clone())
+                                    forward(req, client.clone(), upstream.clone(), log.clone(), faults.clone())
                                 });
                                 let _ = hyper::server::conn::http1::Builder::new()
                                     .serve_connection(TokioIo::new(stream), service)
@@ -127,6 +289,7 @@ async fn forward(
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
     upstream: String,
     log: Arc<Mutex<Vec<Seen>>>,
+    faults: Arc<FaultPlan>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (mut parts, body) = req.into_parts();
     let body = body
@@ -139,12 +302,27 @@ async fn forward(
     } else {
         String::new()
     };
-    log.lock().unwrap().push(Seen {
+    let seen = Seen {
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
         query: parts.uri.query().unwrap_or_default().to_string(),
         action,
-    });
+    };
+    log.lock().unwrap().push(seen.clone());
+    // The SDK numbers the attempts of one call: `amz-sdk-request: attempt=2; max=5`.
+    let first_attempt = parts
+        .headers
+        .get("amz-sdk-request")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.contains("attempt=1;") || v.ends_with("attempt=1"));
+    let service = service_of(&parts.headers);
+    let (fault, delay) = faults.decide(&seen, &service, first_attempt);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    if let Some(fault) = fault {
+        return Ok(fault_response(&service, &fault));
+    }
     let path_and_query = parts
         .uri
         .path_and_query()
