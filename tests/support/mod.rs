@@ -150,10 +150,15 @@ pub struct Emulators {
 
 impl Emulators {
     pub fn start() -> Emulators {
+        Emulators::with_latency(Duration::ZERO)
+    }
+
+    /// Both emulators behind proxies that add `latency` to every request.
+    pub fn with_latency(latency: Duration) -> Emulators {
         let moto = Moto::start();
         let standin = StandIn::start();
-        let aws = RecordingProxy::start(&moto.url);
-        let mediaconvert = RecordingProxy::start(&standin.url);
+        let aws = RecordingProxy::with_latency(&moto.url, latency);
+        let mediaconvert = RecordingProxy::with_latency(&standin.url, latency);
         Emulators {
             moto,
             standin,
@@ -169,11 +174,17 @@ impl Emulators {
         sandbox
     }
 
-    /// Every request seen by both proxies.
+    /// Every request seen by both proxies, in the order they arrived.
     pub fn requests(&self) -> Vec<proxy::Seen> {
         let mut all = self.aws.requests();
         all.extend(self.mediaconvert.requests());
+        all.sort_by_key(|s| s.start);
         all
+    }
+
+    /// The sequential rounds of every request seen by both proxies (the critical path).
+    pub fn rounds(&self) -> usize {
+        proxy::rounds(&self.requests())
     }
 
     pub fn writes(&self) -> Vec<proxy::Seen> {
@@ -213,7 +224,12 @@ impl Sandbox {
 
     /// The built binary, run in the sandbox with fake credentials and no shared AWS config.
     pub fn cattube(&self) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::Command::cargo_bin("cattube").expect("the cattube binary");
+        assert_cmd::Command::from_std(self.command(&assert_cmd::cargo::cargo_bin("cattube")))
+    }
+
+    /// `program` run in the sandbox with the environment of [`Sandbox::cattube`].
+    pub fn command(&self, program: &Path) -> Command {
+        let mut cmd = Command::new(program);
         cmd.current_dir(self.path());
         for (key, _) in std::env::vars() {
             if key.starts_with("AWS_") || key.starts_with("CATTUBE_") {

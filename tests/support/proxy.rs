@@ -1,9 +1,12 @@
 //! A recording HTTP proxy between cattube and the emulator: it forwards every request and
-//! remembers its method, path and operation, so tests can count requests and writes.
+//! remembers its method, path, operation and when it started and ended, so tests can count
+//! requests, writes and sequential rounds. It can add a fixed latency to every request (as
+//! real AWS has), which is what the benchmark (`examples/bench.rs`) measures against.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -19,6 +22,9 @@ pub struct Seen {
     pub query: String,
     /// `Action=` of a query-protocol request (IAM, STS), empty for REST APIs.
     pub action: String,
+    /// When the proxy received the request and when it had answered it.
+    pub start: Instant,
+    pub end: Instant,
 }
 
 impl Seen {
@@ -56,6 +62,12 @@ impl RecordingProxy {
     /// Forwards to `upstream` (`http://127.0.0.1:PORT`). An upstream nobody listens on makes
     /// a tripwire: requests are recorded and answered 502.
     pub fn start(upstream: &str) -> RecordingProxy {
+        RecordingProxy::with_latency(upstream, Duration::ZERO)
+    }
+
+    /// Like [`RecordingProxy::start`], and every request waits `latency` before it is
+    /// forwarded: a stand-in for the round trip to AWS.
+    pub fn with_latency(upstream: &str, latency: Duration) -> RecordingProxy {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         listener.set_nonblocking(true).unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
@@ -79,7 +91,7 @@ impl RecordingProxy {
                             let (client, upstream, log) = (client.clone(), upstream.clone(), log.clone());
                             tokio::spawn(async move {
                                 let service = hyper::service::service_fn(move |req| {
-                                    forward(req, client.clone(), upstream.clone(), log.clone())
+                                    forward(req, client.clone(), upstream.clone(), log.clone(), latency)
                                 });
                                 let _ = hyper::server::conn::http1::Builder::new()
                                     .serve_connection(TokioIo::new(stream), service)
@@ -98,8 +110,11 @@ impl RecordingProxy {
         }
     }
 
+    /// Every request answered so far, in the order they arrived.
     pub fn requests(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
+        let mut seen = self.seen.lock().unwrap().clone();
+        seen.sort_by_key(|s| s.start);
+        seen
     }
 
     pub fn writes(&self) -> Vec<Seen> {
@@ -127,7 +142,9 @@ async fn forward(
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
     upstream: String,
     log: Arc<Mutex<Vec<Seen>>>,
+    latency: Duration,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let start = Instant::now();
     let (mut parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -139,12 +156,17 @@ async fn forward(
     } else {
         String::new()
     };
-    log.lock().unwrap().push(Seen {
+    let mut seen = Seen {
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
         query: parts.uri.query().unwrap_or_default().to_string(),
         action,
-    });
+        start,
+        end: start,
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let path_and_query = parts
         .uri
         .path_and_query()
@@ -177,7 +199,28 @@ async fn forward(
             .body(Full::new(Bytes::from(format!("proxy: {e}"))))
             .unwrap(),
     };
+    seen.end = Instant::now();
+    log.lock().unwrap().push(seen);
     Ok(response)
+}
+
+/// The number of sequential rounds in a trace: the longest chain of requests in which each
+/// started only after the one before it had been answered (the critical path, counted in
+/// round trips). Requests that overlap in time were in flight together: one round.
+pub fn rounds(requests: &[Seen]) -> usize {
+    let mut sorted: Vec<&Seen> = requests.iter().collect();
+    sorted.sort_by_key(|s| s.start);
+    // chain[i]: the longest chain that ends with request i.
+    let mut chain = vec![0usize; sorted.len()];
+    for i in 0..sorted.len() {
+        chain[i] = 1
+            + (0..i)
+                .filter(|&j| sorted[j].end <= sorted[i].start)
+                .map(|j| chain[j])
+                .max()
+                .unwrap_or(0);
+    }
+    chain.into_iter().max().unwrap_or(0)
 }
 
 fn form_action(body: &[u8]) -> String {
