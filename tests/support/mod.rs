@@ -224,7 +224,9 @@ impl Sandbox {
 
     /// The built binary, run in the sandbox with fake credentials and no shared AWS config.
     pub fn cattube(&self) -> assert_cmd::Command {
-        assert_cmd::Command::from_std(self.command(&assert_cmd::cargo::cargo_bin("cattube")))
+        let mut cmd = self.command(&assert_cmd::cargo::cargo_bin("cattube"));
+        cmd.arg("--no-progress");
+        assert_cmd::Command::from_std(cmd)
     }
 
     /// `program` run in the sandbox with the environment of [`Sandbox::cattube`].
@@ -247,8 +249,7 @@ impl Sandbox {
             )
             .env("AWS_EC2_METADATA_DISABLED", "true")
             // Retries of what AWS propagates slowly: an emulator needs none, keep them short.
-            .env("CATTUBE_PROPAGATION_TIMEOUT", "2")
-            .arg("--no-progress");
+            .env("CATTUBE_PROPAGATION_TIMEOUT", "2");
         if let Some(mediaconvert) = &self.mediaconvert {
             cmd.env("AWS_ENDPOINT_URL_MEDIACONVERT", mediaconvert);
         }
