@@ -141,6 +141,13 @@ impl State {
         }
     }
 
+    /// The account of a state file written before for `region`: a run may start its reads
+    /// with it while STS confirms the credentials belong to it.
+    pub fn recorded_account(&self, region: &str) -> Option<&str> {
+        (self.on_disk && !self.doc.account.is_empty() && self.doc.region == region)
+            .then_some(self.doc.account.as_str())
+    }
+
     /// Refuses a state file of another account or region: its resources are not the ones
     /// these credentials and this region would touch.
     pub fn check_identity(&mut self, account: &str, region: &str) -> Result<(), UsageError> {

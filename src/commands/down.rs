@@ -36,10 +36,14 @@ pub async fn run(
         )
         .into());
     }
-    let session = Arc::new(Session::open(config, Access::Write, report).await?);
+    let (session, identity) = Session::start(config, Access::Write, report).await?;
+    let session = Arc::new(session);
     let lines = Arc::new(session.lines(printer));
     session.show_progress(lines.clone(), printer);
-    let observations = session.observe_all(&lines).await;
+    // The reads overlap STS; nothing is deleted before the account is confirmed.
+    let (observations, confirmed) =
+        tokio::join!(session.observe_all(&lines), identity.confirm(&session));
+    confirmed?;
 
     let mut intents = Vec::new();
     for (i, observation) in observations.iter().enumerate() {

@@ -37,12 +37,53 @@ pub enum Access {
     Write,
 }
 
+/// The account check of a session started with [`Session::start`]: STS GetCallerIdentity,
+/// in flight while the session already reads. It must be confirmed before anything is
+/// written or reported.
+#[must_use = "the account must be confirmed before the session writes or reports"]
+pub struct IdentityCheck(Option<tokio::task::JoinHandle<Result<String, StepError>>>);
+
+impl IdentityCheck {
+    /// Waits for STS and refuses a state file of another account, exactly as
+    /// [`Session::open`] does before its first read.
+    pub async fn confirm(self, session: &Session) -> anyhow::Result<()> {
+        let Some(sts) = self.0 else { return Ok(()) };
+        let account = sts
+            .await
+            .expect("the sts:GetCallerIdentity task")
+            .context("cannot reach AWS with these credentials")?;
+        session
+            .state
+            .lock()
+            .expect("state lock")
+            .check_identity(&account, &session.ctx.region)?;
+        Ok(())
+    }
+}
+
 impl Session {
+    /// Opens a session: its account is confirmed with STS before it returns. The simple
+    /// form, for a command with no reads of its own to overlap STS with (`upload`, `jobs`,
+    /// `url`).
     pub async fn open(
         config: &Config,
         access: Access,
         report: &mut Report,
     ) -> anyhow::Result<Session> {
+        let (session, identity) = Session::start(config, access, report).await?;
+        identity.confirm(&session).await?;
+        Ok(session)
+    }
+
+    /// Opens a session without waiting for STS when the state file already names the
+    /// account: the names derive from it, so the first reads need not wait a round trip for
+    /// GetCallerIdentity. The caller confirms the [`IdentityCheck`] before it writes or
+    /// reports anything; without a state file it is confirmed already.
+    pub async fn start(
+        config: &Config,
+        access: Access,
+        report: &mut Report,
+    ) -> anyhow::Result<(Session, IdentityCheck)> {
         report.stack = Some(config.stack.clone());
         // Local checks first: a bad state file or a held lock fails before any AWS call.
         let mut state = State::load(&config.state_path, &config.stack)?;
@@ -69,10 +110,20 @@ impl Session {
             profile: config.profile.clone(),
         })
         .await;
-        let account = clients
-            .account_id()
-            .await
-            .context("cannot reach AWS with these credentials")?;
+        let (account, identity) = match state.recorded_account(&region) {
+            Some(account) => {
+                let clients = clients.clone();
+                let sts = tokio::spawn(async move { clients.account_id().await });
+                (account.to_string(), IdentityCheck(Some(sts)))
+            }
+            None => {
+                let account = clients
+                    .account_id()
+                    .await
+                    .context("cannot reach AWS with these credentials")?;
+                (account, IdentityCheck(None))
+            }
+        };
         report.account = Some(account.clone());
         state.check_identity(&account, &region)?;
 
@@ -103,11 +154,12 @@ impl Session {
                 ctx.learn(format!("{id}.{key}"), value.clone());
             }
         }
-        Ok(Session {
+        let session = Session {
             ctx: Arc::new(ctx),
             state: Arc::new(Mutex::new(state)),
             graph: Graph::new(cattube_stages::all_steps()),
-        })
+        };
+        Ok((session, identity))
     }
 
     /// One progress line per resource, in the graph's order.

@@ -6,8 +6,11 @@ use crate::error::exit;
 use crate::printer::{header, resource_lines, Printer, Report, Status};
 
 pub async fn run(config: &Config, printer: &Printer, report: &mut Report) -> anyhow::Result<u8> {
-    let session = Session::open(config, Access::Read, report).await?;
-    let observations = session.observe_all(&session.lines(printer)).await;
+    let (session, identity) = Session::start(config, Access::Read, report).await?;
+    let lines = session.lines(printer);
+    let (observations, confirmed) =
+        tokio::join!(session.observe_all(&lines), identity.confirm(&session));
+    confirmed?;
     let mut first_error = None;
     for (i, observation) in observations.iter().enumerate() {
         match observation {

@@ -25,10 +25,15 @@ pub async fn run(
 ) -> anyhow::Result<u8> {
     let mut config = config.clone();
     config.settings.wait_for_deploy = args.wait;
-    let session = Arc::new(Session::open(&config, Access::Write, report).await?);
+    let (session, identity) = Session::start(&config, Access::Write, report).await?;
+    let session = Arc::new(session);
     let lines = Arc::new(session.lines(printer));
     session.show_progress(lines.clone(), printer);
-    let observations = Arc::new(session.observe_all(&lines).await);
+    // The reads overlap STS; nothing is written before the account is confirmed.
+    let (observations, confirmed) =
+        tokio::join!(session.observe_all(&lines), identity.confirm(&session));
+    confirmed?;
+    let observations = Arc::new(observations);
     let changed = Arc::new(Mutex::new(vec![false; session.graph.steps().len()]));
 
     cancel.arm();
@@ -106,12 +111,16 @@ async fn converge(
     let recorded = session.state.lock().expect("state lock").get(id).cloned();
 
     // What a dependency changed may change what this step wants: look again. Otherwise the
-    // first look stands, and a converged stack is one round of reads.
+    // first look stands, and a converged stack is one round of reads. A resource found
+    // missing stays missing (nothing but this run creates it, and a create that meets it
+    // already there adopts it): looking again would only cost a round trip on the
+    // critical path of every first `up`.
     let deps_changed = session
         .graph
         .deps(i)
         .iter()
-        .any(|&j| changed.lock().expect("changed lock")[j]);
+        .any(|&j| changed.lock().expect("changed lock")[j])
+        && !matches!(initial, Ok(Observation::Missing));
     let observation = if deps_changed {
         line.working("checking");
         step.observe(ctx, recorded.as_ref())

@@ -60,37 +60,13 @@ pub(crate) async fn observe(
     let name = ctx.name(spec.id);
     let doing = |what: &str| format!("reading the {what} of bucket {name}");
 
-    match s3
-        .head_bucket()
-        .bucket(name)
-        .expected_bucket_owner(&ctx.account)
-        .send()
-        .await
-    {
-        Ok(head) => {
-            if let Some(region) = head.bucket_region().filter(|r| *r != ctx.region) {
-                return Err(taken_elsewhere(
-                    spec.id,
-                    name,
-                    &format!("it is in region {region}"),
-                ));
-            }
-        }
-        Err(err) => match http_status(&err) {
-            Some(404) => return Ok(Observation::Missing),
-            Some(403) => return Err(taken_elsewhere(spec.id, name, "another account owns it")),
-            Some(301) => return Err(taken_elsewhere(spec.id, name, "it is in another region")),
-            _ => {
-                return Err(StepError::with_source(
-                    doing("existence"),
-                    AwsError::from_sdk(&err),
-                ))
-            }
-        },
-    }
-
-    // Independent reads: one round trip, not five.
-    let (tags, public_access, encryption, ownership, bucket_policy) = tokio::join!(
+    // Existence and the five settings in one round trip, not two: when the bucket is
+    // missing the other reads fail too, and their answers are dropped.
+    let (head, tags, public_access, encryption, ownership, bucket_policy) = tokio::join!(
+        s3.head_bucket()
+            .bucket(name)
+            .expected_bucket_owner(&ctx.account)
+            .send(),
         s3.get_bucket_tagging()
             .bucket(name)
             .expected_bucket_owner(&ctx.account)
@@ -112,6 +88,29 @@ pub(crate) async fn observe(
             .expected_bucket_owner(&ctx.account)
             .send(),
     );
+
+    match head {
+        Ok(head) => {
+            if let Some(region) = head.bucket_region().filter(|r| *r != ctx.region) {
+                return Err(taken_elsewhere(
+                    spec.id,
+                    name,
+                    &format!("it is in region {region}"),
+                ));
+            }
+        }
+        Err(err) => match http_status(&err) {
+            Some(404) => return Ok(Observation::Missing),
+            Some(403) => return Err(taken_elsewhere(spec.id, name, "another account owns it")),
+            Some(301) => return Err(taken_elsewhere(spec.id, name, "it is in another region")),
+            _ => {
+                return Err(StepError::with_source(
+                    doing("existence"),
+                    AwsError::from_sdk(&err),
+                ))
+            }
+        },
+    }
 
     let tags: Vec<(String, String)> = match tags {
         Ok(out) => out
@@ -323,10 +322,19 @@ pub(crate) async fn apply(
     let created_now = matches!(observation, Observation::Missing) && !applied.adopted;
 
     // Tags first, so that a bucket we created is recognisable as ours as soon as possible.
-    if ours && repair(DRIFT_TAGS) {
-        put_tags(s3, ctx, name).await?;
+    // A bucket created just now has no tags and no policy to keep: they are written without
+    // reading them first, all in the same round trip as the other settings.
+    if ours && repair(DRIFT_TAGS) && !created_now {
+        put_tags(s3, ctx, name, false).await?;
         applied.changes.push("tagged bucket".into());
     }
+    let tags = async {
+        if !(ours && created_now) {
+            return Ok(None);
+        }
+        put_tags(s3, ctx, name, true).await?;
+        Ok::<_, StepError>(Some("tagged bucket"))
+    };
 
     let public_access = async {
         if !repair(DRIFT_PUBLIC_ACCESS) {
@@ -398,16 +406,16 @@ pub(crate) async fn apply(
         if !repair(DRIFT_TLS) {
             return Ok(None);
         }
-        merge_policy(
-            ctx,
-            name,
-            &[policy::deny_insecure_transport(ctx.partition(), name)],
-        )
-        .await?;
+        let ours = [policy::deny_insecure_transport(ctx.partition(), name)];
+        if created_now {
+            put_policy(ctx, name, policy::merge(None, &ours)).await?;
+        } else {
+            merge_policy(ctx, name, &ours).await?;
+        }
         Ok(Some("bucket policy denies non-TLS requests"))
     };
-    let (a, b, c, d) = tokio::join!(public_access, encryption, ownership_controls, tls);
-    for change in [a?, b?, c?, d?].into_iter().flatten() {
+    let (t, a, b, c, d) = tokio::join!(tags, public_access, encryption, ownership_controls, tls);
+    for change in [t?, a?, b?, c?, d?].into_iter().flatten() {
         applied.changes.push(change.into());
     }
     Ok(applied)
@@ -440,17 +448,33 @@ async fn create(
     request.send().await.map(|_| ())
 }
 
-async fn put_tags(s3: &Client, ctx: &StackContext, name: &str) -> Result<(), StepError> {
-    // PutBucketTagging replaces the whole set: keep tags someone else added.
-    let mut tags: BTreeMap<String, String> = match s3.get_bucket_tagging().bucket(name).send().await
-    {
+/// Puts the stack's tags on the bucket. PutBucketTagging replaces the whole set, so the
+/// tags someone else added are read and kept, unless the bucket is `fresh` (created by this
+/// run: nobody else has tagged it).
+async fn put_tags(
+    s3: &Client,
+    ctx: &StackContext,
+    name: &str,
+    fresh: bool,
+) -> Result<(), StepError> {
+    let existing = if fresh {
+        Err(None)
+    } else {
+        s3.get_bucket_tagging()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(Some)
+    };
+    let mut tags: BTreeMap<String, String> = match existing {
         Ok(out) => out
             .tag_set()
             .iter()
             .map(|t| (t.key().to_string(), t.value().to_string()))
             .collect(),
-        Err(e) if absent(&e, &["NoSuchTagSet"]) => BTreeMap::new(),
-        Err(e) => {
+        Err(None) => BTreeMap::new(),
+        Err(Some(e)) if absent(&e, &["NoSuchTagSet"]) => BTreeMap::new(),
+        Err(Some(e)) => {
             return Err(StepError::with_source(
                 format!("reading the tags of bucket {name}"),
                 AwsError::from_sdk(&e),
@@ -500,8 +524,13 @@ pub(crate) async fn merge_policy(
             ))
         }
     };
-    let merged = policy::merge(existing.as_deref(), ours);
-    s3.put_bucket_policy()
+    put_policy(ctx, name, policy::merge(existing.as_deref(), ours)).await
+}
+
+async fn put_policy(ctx: &StackContext, name: &str, merged: String) -> Result<(), StepError> {
+    ctx.clients
+        .s3
+        .put_bucket_policy()
         .bucket(name)
         .expected_bucket_owner(&ctx.account)
         .policy(merged)

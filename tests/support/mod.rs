@@ -152,11 +152,16 @@ pub struct Emulators {
 
 impl Emulators {
     pub fn start() -> Emulators {
+        Emulators::with_latency(Duration::ZERO)
+    }
+
+    /// Both emulators behind proxies that add `latency` to every request.
+    pub fn with_latency(latency: Duration) -> Emulators {
         let moto = Moto::start();
         let standin = StandIn::start();
         let faults = Arc::new(FaultPlan::default());
-        let aws = RecordingProxy::with_faults(&moto.url, faults.clone());
-        let mediaconvert = RecordingProxy::with_faults(&standin.url, faults.clone());
+        let aws = RecordingProxy::new(&moto.url, faults.clone(), latency);
+        let mediaconvert = RecordingProxy::new(&standin.url, faults.clone(), latency);
         Emulators {
             moto,
             standin,
@@ -173,11 +178,17 @@ impl Emulators {
         sandbox
     }
 
-    /// Every request seen by both proxies.
+    /// Every request seen by both proxies, in the order they arrived.
     pub fn requests(&self) -> Vec<proxy::Seen> {
         let mut all = self.aws.requests();
         all.extend(self.mediaconvert.requests());
+        all.sort_by_key(|s| s.start);
         all
+    }
+
+    /// The sequential rounds of every request seen by both proxies (the critical path).
+    pub fn rounds(&self) -> usize {
+        proxy::rounds(&self.requests())
     }
 
     pub fn writes(&self) -> Vec<proxy::Seen> {
@@ -223,7 +234,14 @@ impl Sandbox {
     /// [`Sandbox::cattube`] as a plain `std::process::Command`, for tests that spawn the
     /// binary and signal it while it runs.
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cattube"));
+        let mut cmd = self.command_for(&assert_cmd::cargo::cargo_bin("cattube"));
+        cmd.arg("--no-progress");
+        cmd
+    }
+
+    /// `program` run in the sandbox with the environment of [`Sandbox::cattube`].
+    pub fn command_for(&self, program: &Path) -> Command {
+        let mut cmd = Command::new(program);
         cmd.current_dir(self.path());
         for (key, _) in std::env::vars() {
             if key.starts_with("AWS_") || key.starts_with("CATTUBE_") {
@@ -241,8 +259,7 @@ impl Sandbox {
             )
             .env("AWS_EC2_METADATA_DISABLED", "true")
             // Retries of what AWS propagates slowly: an emulator needs none, keep them short.
-            .env("CATTUBE_PROPAGATION_TIMEOUT", "2")
-            .arg("--no-progress");
+            .env("CATTUBE_PROPAGATION_TIMEOUT", "2");
         if let Some(mediaconvert) = &self.mediaconvert {
             cmd.env("AWS_ENDPOINT_URL_MEDIACONVERT", mediaconvert);
         }

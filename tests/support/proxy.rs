@@ -1,5 +1,7 @@
 //! A recording HTTP proxy between cattube and the emulator: it forwards every request and
-//! remembers its method, path and operation, so tests can count requests and writes.
+//! remembers its method, path, operation and when it started and ended, so tests can count
+//! requests, writes and sequential rounds. It can add a fixed latency to every request (as
+//! real AWS has), which is what the benchmark (`examples/bench.rs`) measures against.
 //!
 //! It can also misbehave, following a [`FaultPlan`] that several proxies may share (moto's
 //! and the MediaConvert stand-in's, so that "the k-th write" counts across both):
@@ -12,7 +14,7 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -28,6 +30,9 @@ pub struct Seen {
     pub query: String,
     /// `Action=` of a query-protocol request (IAM, STS), empty for REST APIs.
     pub action: String,
+    /// When the proxy received the request and when it had answered it.
+    pub start: Instant,
+    pub end: Instant,
 }
 
 impl Seen {
@@ -212,11 +217,22 @@ impl RecordingProxy {
     /// Forwards to `upstream` (`http://127.0.0.1:PORT`). An upstream nobody listens on makes
     /// a tripwire: requests are recorded and answered 502.
     pub fn start(upstream: &str) -> RecordingProxy {
-        RecordingProxy::with_faults(upstream, Arc::new(FaultPlan::default()))
+        RecordingProxy::new(upstream, Arc::new(FaultPlan::default()), Duration::ZERO)
     }
 
     /// A proxy that follows `faults`, which other proxies may share.
     pub fn with_faults(upstream: &str, faults: Arc<FaultPlan>) -> RecordingProxy {
+        RecordingProxy::new(upstream, faults, Duration::ZERO)
+    }
+
+    /// Like [`RecordingProxy::start`], and every request waits `latency` before it is
+    /// forwarded: a stand-in for the round trip to AWS.
+    pub fn with_latency(upstream: &str, latency: Duration) -> RecordingProxy {
+        RecordingProxy::new(upstream, Arc::new(FaultPlan::default()), latency)
+    }
+
+    /// Follows `faults` (shared with other proxies) and adds `latency` to every request.
+    pub fn new(upstream: &str, faults: Arc<FaultPlan>, latency: Duration) -> RecordingProxy {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         listener.set_nonblocking(true).unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
@@ -241,7 +257,7 @@ impl RecordingProxy {
                                 (client.clone(), upstream.clone(), log.clone(), faults.clone());
                             tokio::spawn(async move {
                                 let service = hyper::service::service_fn(move |req| {
-                                    forward(req, client.clone(), upstream.clone(), log.clone(), faults.clone())
+                                    forward(req, client.clone(), upstream.clone(), log.clone(), faults.clone(), latency)
                                 });
                                 let _ = hyper::server::conn::http1::Builder::new()
                                     .serve_connection(TokioIo::new(stream), service)
@@ -260,8 +276,11 @@ impl RecordingProxy {
         }
     }
 
+    /// Every request answered so far, in the order they arrived.
     pub fn requests(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
+        let mut seen = self.seen.lock().unwrap().clone();
+        seen.sort_by_key(|s| s.start);
+        seen
     }
 
     pub fn writes(&self) -> Vec<Seen> {
@@ -290,7 +309,9 @@ async fn forward(
     upstream: String,
     log: Arc<Mutex<Vec<Seen>>>,
     faults: Arc<FaultPlan>,
+    latency: Duration,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let start = Instant::now();
     let (mut parts, body) = req.into_parts();
     let body = body
         .collect()
@@ -307,8 +328,29 @@ async fn forward(
         path: parts.uri.path().to_string(),
         query: parts.uri.query().unwrap_or_default().to_string(),
         action,
+        start,
+        end: start,
     };
-    log.lock().unwrap().push(seen.clone());
+    // Logged on arrival, so that a test can follow a run in flight; the end is stamped when
+    // the answer has gone out.
+    let index = {
+        let mut log = log.lock().unwrap();
+        log.push(seen.clone());
+        log.len() - 1
+    };
+    let finished = |log: &Mutex<Vec<Seen>>| {
+        if let Some(entry) = log
+            .lock()
+            .unwrap()
+            .get_mut(index)
+            .filter(|e| e.start == start)
+        {
+            entry.end = Instant::now();
+        }
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     // The SDK numbers the attempts of one call: `amz-sdk-request: attempt=2; max=5`.
     let first_attempt = parts
         .headers
@@ -321,6 +363,7 @@ async fn forward(
         tokio::time::sleep(delay).await;
     }
     if let Some(fault) = fault {
+        finished(&log);
         return Ok(fault_response(&service, &fault));
     }
     let path_and_query = parts
@@ -355,7 +398,27 @@ async fn forward(
             .body(Full::new(Bytes::from(format!("proxy: {e}"))))
             .unwrap(),
     };
+    finished(&log);
     Ok(response)
+}
+
+/// The number of sequential rounds in a trace: the longest chain of requests in which each
+/// started only after the one before it had been answered (the critical path, counted in
+/// round trips). Requests that overlap in time were in flight together: one round.
+pub fn rounds(requests: &[Seen]) -> usize {
+    let mut sorted: Vec<&Seen> = requests.iter().collect();
+    sorted.sort_by_key(|s| s.start);
+    // chain[i]: the longest chain that ends with request i.
+    let mut chain = vec![0usize; sorted.len()];
+    for i in 0..sorted.len() {
+        chain[i] = 1
+            + (0..i)
+                .filter(|&j| sorted[j].end <= sorted[i].start)
+                .map(|j| chain[j])
+                .max()
+                .unwrap_or(0);
+    }
+    chain.into_iter().max().unwrap_or(0)
 }
 
 fn form_action(body: &[u8]) -> String {

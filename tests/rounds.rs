@@ -1,0 +1,109 @@
+//! How many sequential round trips cattube needs: real AWS answers in tens to hundreds of
+//! milliseconds, so the critical path in round trips is what makes cattube fast. The
+//! emulators sit behind proxies that add a latency to every request, so requests cattube
+//! sends together overlap in the trace and a chain of requests is visible as such. These
+//! are count assertions on the trace, never timing assertions: the speed itself is measured
+//! by the benchmark (BENCHMARKS.md).
+
+mod support;
+
+use std::time::Duration;
+
+use support::{proxy::Seen, Emulators};
+
+const REGION: &str = "eu-west-1";
+
+/// Long enough that requests sent together always overlap, short enough to keep the test quick.
+const LATENCY: Duration = Duration::from_millis(40);
+
+fn trace(requests: &[Seen]) -> String {
+    let t0 = requests.first().map(|s| s.start);
+    requests
+        .iter()
+        .map(|s| {
+            let t0 = t0.unwrap();
+            format!(
+                "{:>6} ms {:>6} ms  {s}\n",
+                (s.start - t0).as_millis(),
+                (s.end - t0).as_millis()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_converged_stack_is_checked_in_two_rounds_without_writes() {
+    let emulators = Emulators::with_latency(LATENCY);
+    let sandbox = emulators.sandbox(REGION);
+
+    let out = sandbox.cattube().arg("up").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let requests = emulators.requests();
+    eprintln!(
+        "full up: {} requests, {} writes, {} rounds\n{}",
+        requests.len(),
+        emulators.writes().len(),
+        emulators.rounds(),
+        trace(&requests)
+    );
+
+    for command in ["up", "status", "plan"] {
+        emulators.reset();
+        let out = sandbox.cattube().arg(command).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{command}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let requests = emulators.requests();
+        let rounds = emulators.rounds();
+        eprintln!(
+            "converged {command}: {} requests, {rounds} rounds\n{}",
+            requests.len(),
+            trace(&requests)
+        );
+        assert_eq!(emulators.writes().len(), 0, "{command} wrote");
+        assert!(
+            rounds <= 2,
+            "converged {command} took {rounds} sequential rounds:\n{}",
+            trace(&requests)
+        );
+    }
+
+    // The reads start with the state file's account while STS answers; a state file of
+    // another account is still refused, before anything is written.
+    let state_path = sandbox.path().join("cattube.state.json");
+    let state = std::fs::read_to_string(&state_path).unwrap();
+    std::fs::write(
+        &state_path,
+        state.replace("\"123456789012\"", "\"111111111111\""),
+    )
+    .unwrap();
+    for command in ["up", "status"] {
+        emulators.reset();
+        let out = sandbox.cattube().arg(command).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(stderr.contains("is for account 111111111111"), "{stderr}");
+        assert!(emulators.writes().is_empty(), "{command} wrote");
+    }
+    std::fs::write(&state_path, state).unwrap();
+
+    emulators.reset();
+    let out = sandbox.cattube().args(["down", "--yes"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "down: {} requests, {} rounds\n{}",
+        emulators.requests().len(),
+        emulators.rounds(),
+        trace(&emulators.requests())
+    );
+}
