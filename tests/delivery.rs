@@ -364,7 +364,7 @@ async fn delivery_lifecycle() {
             .all(|r| r["action"] == "delete"),
         "{doc}"
     );
-    nothing_left(&moto).await;
+    nothing_left(moto).await;
     assert!(!sandbox.path().join("cattube.state.json").exists());
 }
 
@@ -423,6 +423,6 @@ async fn down_no_wait_then_down() {
     // The next down finishes.
     let (code, _, stderr) = run(&sandbox, &["down", "--yes"]);
     assert_eq!(code, Some(0), "{stderr}");
-    nothing_left(&moto).await;
+    nothing_left(moto).await;
     assert!(!sandbox.path().join("cattube.state.json").exists());
 }

@@ -501,7 +501,8 @@ fn stack_tags(ctx: &StackContext) -> Result<Tags, StepError> {
 
 /// How a wait for `Deployed` ended.
 enum Waited {
-    Deployed(aws_sdk_cloudfront::types::Distribution, Option<String>),
+    // Boxed: a distribution is large, and the other variants carry nothing.
+    Deployed(Box<aws_sdk_cloudfront::types::Distribution>, Option<String>),
     Gone,
     TimedOut(String),
 }
@@ -517,7 +518,7 @@ async fn wait_deployed(ctx: &StackContext, id: &str, doing: &str) -> Result<Wait
             return Ok(Waited::Gone);
         };
         if dist.status() == "Deployed" {
-            return Ok(Waited::Deployed(dist, etag));
+            return Ok(Waited::Deployed(Box::new(dist), etag));
         }
         if start.elapsed() >= bound {
             return Ok(Waited::TimedOut(dist.status().to_string()));
@@ -720,7 +721,7 @@ impl Step for Distribution {
         };
         if ctx.settings.wait_for_deploy && dist.status() != "Deployed" {
             match wait_deployed(ctx, dist.id(), "deploying").await? {
-                Waited::Deployed(d, _) => dist = d,
+                Waited::Deployed(d, _) => dist = *d,
                 Waited::Gone => return Err(StepError::msg("the distribution disappeared")),
                 Waited::TimedOut(status) => {
                     return Err(StepError::msg(format!(

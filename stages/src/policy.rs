@@ -91,7 +91,7 @@ mod tests {
         ]})
         .to_string();
         let ours = deny_insecure_transport("aws", "b");
-        let merged = merge(Some(&existing), &[ours.clone()]);
+        let merged = merge(Some(&existing), std::slice::from_ref(&ours));
         let list = statements(Some(&merged));
         assert_eq!(list.len(), 2);
         assert_eq!(sid(&list[0]), Some("theirs"));
@@ -104,7 +104,7 @@ mod tests {
     #[test]
     fn remove_leaves_others_or_nothing() {
         let ours = deny_insecure_transport("aws", "b");
-        let only_ours = merge(None, &[ours.clone()]);
+        let only_ours = merge(None, std::slice::from_ref(&ours));
         assert_eq!(
             remove(Some(&only_ours), &["cattube-deny-insecure-transport"]),
             None

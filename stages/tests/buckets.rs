@@ -51,8 +51,10 @@ async fn create_in_us_east_1_sends_no_location_constraint() {
     let create = mock!(Client::create_bucket)
         .match_requests(|req| req.create_bucket_configuration().is_none())
         .then_output(|| CreateBucketOutput::builder().build());
-    let mut mocks = MockClients::default();
-    mocks.s3 = settings_rules();
+    let mut mocks = MockClients {
+        s3: settings_rules(),
+        ..Default::default()
+    };
     mocks.s3.push(create.clone());
     let ctx = context("us-east-1", mocks.build());
     let applied = SourceBucket
@@ -80,8 +82,10 @@ async fn create_elsewhere_names_the_region() {
                     .is_some_and(|o| o.as_str() == "BucketOwnerEnforced")
         })
         .then_output(|| CreateBucketOutput::builder().build());
-    let mut mocks = MockClients::default();
-    mocks.s3 = settings_rules();
+    let mut mocks = MockClients {
+        s3: settings_rules(),
+        ..Default::default()
+    };
     mocks.s3.push(create.clone());
     let ctx = context("ap-southeast-2", mocks.build());
     SourceBucket
@@ -96,8 +100,10 @@ async fn bucket_already_exists_names_the_config_key() {
     let create = mock!(Client::create_bucket).then_error(|| {
         CreateBucketError::BucketAlreadyExists(BucketAlreadyExists::builder().build())
     });
-    let mut mocks = MockClients::default();
-    mocks.s3 = vec![create];
+    let mocks = MockClients {
+        s3: vec![create],
+        ..Default::default()
+    };
     let ctx = context("eu-west-1", mocks.build());
     let err = SourceBucket
         .apply(&ctx, &Observation::Missing, None)
@@ -123,8 +129,10 @@ async fn bucket_already_owned_by_you_is_adopted_and_not_tagged() {
         aws_sdk_s3::operation::put_bucket_tagging::PutBucketTaggingOutput::builder().build()
     });
     let ownership = mock!(Client::put_bucket_ownership_controls).then_output(|| aws_sdk_s3::operation::put_bucket_ownership_controls::PutBucketOwnershipControlsOutput::builder().build());
-    let mut mocks = MockClients::default();
-    mocks.s3 = settings_rules();
+    let mut mocks = MockClients {
+        s3: settings_rules(),
+        ..Default::default()
+    };
     mocks.s3.extend([create, tag.clone(), ownership.clone()]);
     let ctx = context("eu-west-1", mocks.build());
     let applied = SourceBucket
@@ -204,14 +212,16 @@ async fn destroy_empties_versions_and_markers_across_pages_then_retries_not_empt
         })
         .output(|| DeleteBucketOutput::builder().build())
         .build();
-    let mut mocks = MockClients::default();
-    mocks.s3 = vec![
-        first_page.clone(),
-        second_page.clone(),
-        deletes.clone(),
-        uploads,
-        delete_bucket.clone(),
-    ];
+    let mocks = MockClients {
+        s3: vec![
+            first_page.clone(),
+            second_page.clone(),
+            deletes.clone(),
+            uploads,
+            delete_bucket.clone(),
+        ],
+        ..Default::default()
+    };
     let ctx = context("eu-west-1", mocks.build());
     let destroyed = SourceBucket
         .destroy(&ctx, None, &DestroyOptions::default())

@@ -111,8 +111,10 @@ fn recorded(extra: &[(&str, &str)]) -> Recorded {
 }
 
 fn cf_context(rules: Vec<Rule>) -> StackContext {
-    let mut mocks = MockClients::default();
-    mocks.cloudfront = rules;
+    let mocks = MockClients {
+        cloudfront: rules,
+        ..Default::default()
+    };
     let mut ctx = context("eu-west-1", mocks.build());
     ctx.settings.deploy_timeout = Duration::from_secs(5);
     ctx

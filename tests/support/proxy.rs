@@ -136,7 +136,7 @@ impl FaultPlan {
         let fault = if plan.fail_write == Some(n) {
             Some(Fault::Deny)
         } else if plan.throttle {
-            Some(if n % 2 == 0 {
+            Some(if n.is_multiple_of(2) {
                 Fault::ServerError
             } else {
                 Fault::Throttle

@@ -12,24 +12,13 @@ use cattube_stages::{naming, Clients, Settings, StackContext};
 pub const ACCOUNT: &str = "123456789012";
 
 /// Clients that each answer only from their rules (none by default).
+#[derive(Default)]
 pub struct MockClients {
     pub s3: Vec<Rule>,
     pub iam: Vec<Rule>,
     pub lambda: Vec<Rule>,
     pub mediaconvert: Vec<Rule>,
     pub cloudfront: Vec<Rule>,
-}
-
-impl Default for MockClients {
-    fn default() -> Self {
-        MockClients {
-            s3: vec![],
-            iam: vec![],
-            lambda: vec![],
-            mediaconvert: vec![],
-            cloudfront: vec![],
-        }
-    }
 }
 
 fn refs(rules: &[Rule]) -> Vec<&Rule> {
