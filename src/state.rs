@@ -247,7 +247,6 @@ mod tests {
             name: name.into(),
             arn: format!("arn:aws:s3:::{name}"),
             ownership: Ownership::Created,
-            applied_hash: String::new(),
             extra: BTreeMap::new(),
         }
     }

@@ -140,7 +140,6 @@ pub async fn run(
                         name: session.ctx.names.get(id).cloned().unwrap_or_default(),
                         arn: String::new(),
                         ownership: Ownership::Created,
-                        applied_hash: String::new(),
                         extra: Default::default(),
                     });
                     if !extra.is_empty() || recorded.is_some() {

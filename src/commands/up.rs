@@ -150,7 +150,6 @@ async fn converge(
                 name,
                 arn: String::new(),
                 ownership: Ownership::Creating,
-                applied_hash: String::new(),
                 extra: extra.clone(),
             })
             .context("recording the intent to create")?;
@@ -206,7 +205,6 @@ async fn converge(
             .filter(|a| !a.is_empty())
             .unwrap_or_else(|| report.arn.clone()),
         ownership,
-        applied_hash: String::new(),
         extra: applied
             .as_ref()
             .map(|a| a.extra.clone())

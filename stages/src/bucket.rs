@@ -17,7 +17,7 @@ use crate::error::{error_code, AwsContext, AwsError};
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded,
 };
-use crate::{policy, StackContext, StepError};
+use crate::{arn, policy, StackContext, StepError};
 
 const DRIFT_PUBLIC_ACCESS: &str = "public-access-block";
 const DRIFT_ENCRYPTION: &str = "encryption";
@@ -30,10 +30,6 @@ pub(crate) struct BucketSpec {
     pub id: &'static str,
     /// The output key under which the bucket name is published (`source_bucket`…).
     pub output: &'static str,
-}
-
-fn bucket_arn(ctx: &StackContext, name: &str) -> String {
-    format!("arn:{}:s3:::{name}", ctx.partition())
 }
 
 /// An S3 "not found" answer for one of the bucket's sub-resources.
@@ -245,7 +241,7 @@ pub(crate) async fn observe(
 
     Ok(Observation::Present(Present {
         name: name.to_string(),
-        arn: bucket_arn(ctx, name),
+        arn: arn::bucket(ctx, spec.id),
         tagged_ours,
         drift,
         pending: None,
@@ -275,7 +271,7 @@ pub(crate) async fn apply(
     let s3 = &ctx.clients.s3;
     let name = ctx.name(spec.id);
     let mut applied = Applied {
-        arn: bucket_arn(ctx, name),
+        arn: arn::bucket(ctx, spec.id),
         outputs: outputs(spec, name),
         ..Default::default()
     };

@@ -32,10 +32,6 @@ pub struct Recorded {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub arn: String,
     pub ownership: Ownership,
-    /// Hash of the wanted configuration last applied (informational: drift is always
-    /// judged against the live resource, never against this).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub applied_hash: String,
     /// Step-specific facts worth keeping between runs (a distribution id, a pending wait).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, String>,

@@ -102,7 +102,6 @@ fn recorded(extra: &[(&str, &str)]) -> Recorded {
         name: String::new(),
         arn: format!("arn:aws:cloudfront::123456789012:distribution/{DIST_ID}"),
         ownership: Ownership::Created,
-        applied_hash: String::new(),
         extra: extra
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -336,7 +335,6 @@ async fn oac_in_use_is_retried_until_the_distribution_is_gone() {
         name: "cattube-eu-west-1-oac".into(),
         arn: "arn:aws:cloudfront::123456789012:origin-access-control/OAC1".into(),
         ownership: Ownership::Created,
-        applied_hash: String::new(),
         extra: BTreeMap::new(),
     };
     let destroyed = OriginAccessControl
@@ -379,7 +377,6 @@ async fn oac_in_use_past_the_bound_is_an_error_naming_it() {
         name: "cattube-eu-west-1-oac".into(),
         arn: "arn:aws:cloudfront::123456789012:origin-access-control/OAC1".into(),
         ownership: Ownership::Created,
-        applied_hash: String::new(),
         extra: BTreeMap::new(),
     };
     let err = OriginAccessControl
