@@ -12,7 +12,7 @@
 mod support;
 
 use aws_sdk_cloudfront::types::ViewerProtocolPolicy;
-use support::{json, s3_client, Emulators, Moto, Sandbox};
+use support::{s3_client, Emulators, Moto};
 
 const REGION: &str = "eu-west-1";
 const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
@@ -37,17 +37,6 @@ async fn cloudfront_client(endpoint: &str) -> aws_sdk_cloudfront::Client {
         .load()
         .await;
     aws_sdk_cloudfront::Client::new(&config)
-}
-
-fn run(sandbox: &Sandbox, args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
-    let out = sandbox
-        .cattube()
-        .args(["--output", "json"])
-        .args(args)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    (out.status.code(), json(&out), stderr)
 }
 
 /// Nothing of any kind left in the emulator: no distribution, no OAC, no bucket.
@@ -84,7 +73,7 @@ async fn delivery_lifecycle() {
     let cf = cloudfront_client(&moto.url).await;
 
     // up from nothing.
-    let (code, doc, stderr) = run(&sandbox, &["up"]);
+    let (code, doc, stderr) = sandbox.run_json(&["up"]);
     assert_eq!(code, Some(0), "{stderr}");
     for id in [
         "source-bucket",
@@ -227,7 +216,7 @@ async fn delivery_lifecycle() {
     assert!(state.contains(&dist_id), "the distribution id is recorded");
 
     // status: all ok.
-    let (code, _, stderr) = run(&sandbox, &["status"]);
+    let (code, _, stderr) = sandbox.run_json(&["status"]);
     assert_eq!(code, Some(0), "{stderr}");
 
     // A converged up makes no write, and the text summary ends with the playback URL.
@@ -288,7 +277,7 @@ async fn delivery_lifecycle() {
         .await
         .unwrap();
 
-    let (code, doc, _) = run(&sandbox, &["status"]);
+    let (code, doc, _) = sandbox.run_json(&["status"]);
     assert_eq!(code, Some(3));
     let dist = resource(&doc, "distribution");
     assert_eq!(dist["status"], "drifted");
@@ -312,7 +301,7 @@ async fn delivery_lifecycle() {
 
     // up repairs exactly that: one distribution update, one policy write.
     proxy.reset();
-    let (code, doc, stderr) = run(&sandbox, &["up"]);
+    let (code, doc, stderr) = sandbox.run_json(&["up"]);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(resource(&doc, "distribution")["action"], "update");
     assert_eq!(
@@ -321,7 +310,7 @@ async fn delivery_lifecycle() {
     );
     let writes = proxy.writes();
     assert_eq!(writes.len(), 2, "{writes:?}");
-    let (code, _, _) = run(&sandbox, &["status"]);
+    let (code, _, _) = sandbox.run_json(&["status"]);
     assert_eq!(code, Some(0));
     let config = cf
         .get_distribution_config()
@@ -354,7 +343,7 @@ async fn delivery_lifecycle() {
     );
 
     // down removes everything, in reverse.
-    let (code, doc, stderr) = run(&sandbox, &["down", "--yes"]);
+    let (code, doc, stderr) = sandbox.run_json(&["down", "--yes"]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
         doc["resources"]
@@ -374,7 +363,7 @@ async fn down_no_wait_then_down() {
     let moto = &emulators.moto;
     let sandbox = emulators.sandbox(REGION);
     let cf = cloudfront_client(&moto.url).await;
-    let (code, doc, stderr) = run(&sandbox, &["up"]);
+    let (code, doc, stderr) = sandbox.run_json(&["up"]);
     assert_eq!(code, Some(0), "{stderr}");
     let dist_id = doc["outputs"]["distribution_id"]
         .as_str()
@@ -382,7 +371,7 @@ async fn down_no_wait_then_down() {
         .to_string();
 
     // --no-wait: the distribution is disabled and recorded; what it uses waits for it.
-    let (code, doc, stderr) = run(&sandbox, &["down", "--yes", "--no-wait"]);
+    let (code, doc, stderr) = sandbox.run_json(&["down", "--yes", "--no-wait"]);
     assert_eq!(code, Some(0), "{stderr}");
     for id in [
         "distribution",
@@ -414,14 +403,14 @@ async fn down_no_wait_then_down() {
     assert!(SOURCE.starts_with("cattube-source"));
 
     // status says why the distribution is disabled.
-    let (code, doc, _) = run(&sandbox, &["status"]);
+    let (code, doc, _) = sandbox.run_json(&["status"]);
     assert_eq!(code, Some(3));
     assert!(resource(&doc, "distribution")["drift"]
         .to_string()
         .contains("down --no-wait"));
 
     // The next down finishes.
-    let (code, _, stderr) = run(&sandbox, &["down", "--yes"]);
+    let (code, _, stderr) = sandbox.run_json(&["down", "--yes"]);
     assert_eq!(code, Some(0), "{stderr}");
     nothing_left(moto).await;
     assert!(!sandbox.path().join("cattube.state.json").exists());

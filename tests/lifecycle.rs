@@ -62,13 +62,8 @@ async fn lifecycle() {
         aws_sdk_mediaconvert::Client::new(&sdk_config(&emulators.standin.url, REGION).await);
 
     // plan on an empty account lists every resource, in dependency order, to create.
-    let out = sandbox
-        .cattube()
-        .args(["--output", "json", "plan"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    let doc = json(&out);
+    let (code, doc, stderr) = sandbox.run_json(&["plan"]);
+    assert_eq!(code, Some(3), "{stderr}");
     let wanted: Vec<String> = RESOURCES.iter().map(|(id, _)| id.to_string()).collect();
     assert_eq!(ids(&doc), wanted);
     assert!(doc["resources"]
@@ -80,18 +75,8 @@ async fn lifecycle() {
     proxy.reset();
 
     // up from nothing creates both buckets with their secure settings.
-    let out = sandbox
-        .cattube()
-        .args(["--output", "json", "up"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc = json(&out);
+    let (code, doc, stderr) = sandbox.run_json(&["up"]);
+    assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(doc["command"], "up");
     assert_eq!(doc["account"], "123456789012");
     assert_eq!(doc["error"], serde_json::Value::Null);
@@ -207,13 +192,8 @@ async fn lifecycle() {
         .send()
         .await
         .unwrap();
-    let out = sandbox
-        .cattube()
-        .args(["--output", "json", "status"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    let doc = json(&out);
+    let (code, doc, stderr) = sandbox.run_json(&["status"]);
+    assert_eq!(code, Some(3), "{stderr}");
     let source = resource(&doc, "source-bucket");
     assert_eq!(source["status"], "drifted");
     let drift = source["drift"].to_string();
@@ -282,13 +262,8 @@ async fn lifecycle() {
         .send()
         .await
         .unwrap();
-    let out = sandbox
-        .cattube()
-        .args(["--output", "json", "status"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    let doc = json(&out);
+    let (code, doc, stderr) = sandbox.run_json(&["status"]);
+    assert_eq!(code, Some(3), "{stderr}");
     assert_eq!(resource(&doc, "source-notification")["status"], "missing");
     let function = resource(&doc, "converter-function");
     assert_eq!(function["status"], "drifted");
@@ -325,18 +300,8 @@ async fn lifecycle() {
         assert!(text.contains(id), "{text}");
     }
     proxy.reset();
-    let out = sandbox
-        .cattube()
-        .args(["--output", "json", "up"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc = json(&out);
+    let (code, doc, stderr) = sandbox.run_json(&["up"]);
+    assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(resource(&doc, "source-notification")["action"], "create");
     assert_eq!(resource(&doc, "converter-function")["action"], "update");
     assert_eq!(resource(&doc, "converter-role")["action"], "update");
@@ -409,18 +374,8 @@ async fn lifecycle() {
     assert!(proxy.requests().is_empty());
 
     // down --yes removes both buckets, versions and all, and the state file.
-    let out = sandbox
-        .cattube()
-        .args(["--output", "json", "down", "--yes"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc = json(&out);
+    let (code, doc, stderr) = sandbox.run_json(&["down", "--yes"]);
+    assert_eq!(code, Some(0), "{stderr}");
     assert!(
         doc["resources"]
             .as_array()
@@ -780,13 +735,8 @@ async fn a_template_mediaconvert_rejects_stops_before_the_function() {
     let job = cattube_job_with_codec("H_266");
     sandbox.write("my-job.json", &job);
     sandbox.write("cattube.toml", "[job]\ntemplate = \"my-job.json\"\n");
-    let out = sandbox
-        .cattube()
-        .args(["--output", "json", "up"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let doc = json(&out);
+    let (code, doc, stderr) = sandbox.run_json(&["up"]);
+    assert_eq!(code, Some(1), "{stderr}");
     let error = doc["error"].to_string();
     assert!(
         error.contains("job-template") && error.contains("BadRequestException"),

@@ -266,6 +266,18 @@ impl Sandbox {
         cmd
     }
 
+    /// Runs cattube with `--output json`: its exit code, its JSON document and its stderr.
+    pub fn run_json(&self, args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+        let out = self
+            .cattube()
+            .args(["--output", "json"])
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        (out.status.code(), json(&out), stderr)
+    }
+
     pub fn write(&self, name: &str, content: &str) {
         std::fs::write(self.path().join(name), content).unwrap();
     }
