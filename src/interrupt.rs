@@ -2,7 +2,9 @@
 //! SIGINT stops new steps from starting and lets the calls in flight finish, so that each
 //! finished resource is recorded; the command then exits 130 with the state saved. A second
 //! SIGINT exits 130 at once. Before a walk is armed (and for the commands that only read),
-//! nothing is half-done, so the first SIGINT exits 130 at once.
+//! nothing is half-done: the first SIGINT stops the command, which exits 130 with its report
+//! (the JSON document with `--output json`). At `down`'s confirmation prompt, which blocks
+//! reading the terminal, it exits 130 at once.
 //!
 //! Exiting at once is safe for the state: it is only ever replaced by a rename of a complete,
 //! fsynced file, and the lock is released by the operating system when the process ends.
@@ -10,7 +12,7 @@
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::error::exit;
-use crate::plan::Cancel;
+use crate::plan::{Cancel, FirstInterrupt};
 
 /// Spawns the handler on the current runtime.
 pub fn install(cancel: Cancel) {
@@ -19,14 +21,16 @@ pub fn install(cancel: Cancel) {
     };
     tokio::spawn(async move {
         sigint.recv().await;
-        if !cancel.is_armed() {
-            eprintln!("interrupted");
-            std::process::exit(exit::INTERRUPTED.into());
+        match cancel.interrupt() {
+            FirstInterrupt::AtPrompt => {
+                eprintln!("\ninterrupted: nothing was deleted");
+                std::process::exit(exit::INTERRUPTED.into());
+            }
+            FirstInterrupt::Stopped => {}
+            FirstInterrupt::Cancelled => eprintln!(
+                "interrupt: finishing the calls in flight and saving the state (Ctrl-C again to stop at once)"
+            ),
         }
-        cancel.cancel();
-        eprintln!(
-            "interrupt: finishing the calls in flight and saving the state (Ctrl-C again to stop at once)"
-        );
         sigint.recv().await;
         eprintln!("interrupted again: stopping now; the state file is intact, run the command again to continue");
         std::process::exit(exit::INTERRUPTED.into());

@@ -16,7 +16,7 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::config::Config;
-use crate::error::{exit, Interrupted, UsageError};
+use crate::error::{exit, Interrupted, StoppedEarly, UsageError};
 use crate::plan::Cancel;
 use crate::printer::{ErrorReport, Printer, Report};
 
@@ -51,7 +51,12 @@ fn main() -> ExitCode {
     let cancel = Cancel::default();
     let result = runtime.block_on(async {
         interrupt::install(cancel.clone());
-        run(&cli.command, &config, &printer, &mut report, &cancel).await
+        // A Ctrl-C before any walk is armed stops the command where it is (nothing has been
+        // written), and the report below is still printed.
+        tokio::select! {
+            result = run(&cli.command, &config, &printer, &mut report, &cancel) => result,
+            () = cancel.stopped() => Err(StoppedEarly.into()),
+        }
     });
     let code = match result {
         Ok(code) => code,
@@ -59,7 +64,10 @@ fn main() -> ExitCode {
             report.error = Some(ErrorReport::from_error(&err));
             if err.chain().any(|cause| cause.is::<UsageError>()) {
                 exit::USAGE
-            } else if err.chain().any(|cause| cause.is::<Interrupted>()) {
+            } else if err
+                .chain()
+                .any(|cause| cause.is::<Interrupted>() || cause.is::<StoppedEarly>())
+            {
                 exit::INTERRUPTED
             } else {
                 exit::FAILED
@@ -75,6 +83,8 @@ fn main() -> ExitCode {
         Command::Url(_) => commands::url::text(report),
         Command::Down(_) => commands::down::text(report),
     });
+    // What a stopped command left in flight (a read) is not waited for.
+    runtime.shutdown_background();
     ExitCode::from(code)
 }
 

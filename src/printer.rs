@@ -228,6 +228,13 @@ impl Printer {
         }
     }
 
+    /// A note for the reader on stderr (not with `-q`), apart from the command's stdout.
+    pub fn note(&self, message: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", message.as_ref());
+        }
+    }
+
     /// Runs `f` (a prompt) with the progress lines out of its way.
     pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
         self.progress.suspend(f)

@@ -218,14 +218,15 @@ impl State {
         Ok(())
     }
 
-    /// Removes the state file once the stack is gone.
+    /// Removes the state file once the stack is gone. The lock file stays: unlinking it
+    /// while held would let a run that opened it just before lock the orphaned file, and
+    /// the next run lock a new one, so that two runs would work at once.
     pub fn remove_file(&mut self) -> anyhow::Result<()> {
         if self.on_disk {
             std::fs::remove_file(&self.path)
                 .with_context(|| format!("removing {}", self.path.display()))?;
             self.on_disk = false;
         }
-        let _ = std::fs::remove_file(lock_path(&self.path));
         Ok(())
     }
 }
@@ -299,5 +300,39 @@ mod tests {
         assert!(err.to_string().contains("another cattube"), "{err}");
         // Not bad usage (exit 2) but a failed run (exit 1): the same command works later.
         assert!(!err.is::<UsageError>());
+    }
+
+    /// Three runs: while the first holds the lock (also after it removed the state file at
+    /// the end of a `down`), neither of the others gets it; once it ends, exactly one does.
+    #[test]
+    fn the_lock_excludes_every_concurrent_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let mut first = State::load(&path, "cattube").unwrap();
+        first.lock().unwrap();
+        first.check_identity("111111111111", "eu-west-1").unwrap();
+        first.save().unwrap();
+        // The second run opened the lock file before the first removed the stack's files.
+        let mut second = State::load(&path, "cattube").unwrap();
+        assert!(second.lock().is_err(), "the second run locked a held lock");
+        first.remove_file().unwrap();
+        let mut third = State::load(&path, "cattube").unwrap();
+        assert!(
+            third.lock().is_err(),
+            "the third run locked while the first held it"
+        );
+        assert!(
+            second.lock().is_err(),
+            "the second run locked while the first held it"
+        );
+        drop(first);
+        second
+            .lock()
+            .expect("the lock is free once the first run ended");
+        let mut third = State::load(&path, "cattube").unwrap();
+        let err = third
+            .lock()
+            .expect_err("the third run locked while the second held it");
+        assert!(err.to_string().contains("another cattube"), "{err}");
     }
 }

@@ -10,7 +10,7 @@ use cattube_stages::{Destroyed, Observation, Ownership, Recorded};
 use crate::cli::DownArgs;
 use crate::commands::{failed_report, step_failure, Access, Session};
 use crate::config::Config;
-use crate::error::{exit, Interrupted, UsageError};
+use crate::error::{exit, Interrupted, Shared, UsageError};
 use crate::plan::{walk, Cancel, Direction, NodeResult, INTERRUPTED};
 use crate::printer::{header, resource_lines, Action, Printer, Report, ResourceReport, Status};
 
@@ -50,7 +50,7 @@ pub async fn run(
         let id = session.graph.steps()[i].id();
         let recorded = session.state.lock().expect("state lock").get(id).cloned();
         intents.push(match observation {
-            Err(err) => return Err(anyhow::anyhow!("{err:#}")),
+            Err(err) => return Err(Shared::error(err)),
             // A record with unfinished business (a distribution being disabled) resumes.
             Ok(Observation::Missing) if recorded.as_ref().is_some_and(|r| !r.extra.is_empty()) => {
                 Intent::Delete
@@ -64,7 +64,7 @@ pub async fn run(
     }
 
     if !args.yes {
-        printer.suspend(|| confirm(&session, &intents, &config.stack))?;
+        cancel.prompt(|| printer.suspend(|| confirm(&session, &intents, &config.stack)))?;
     }
 
     let options = DestroyOptions {
@@ -75,7 +75,7 @@ pub async fn run(
     // Which resources are left pending (a distribution still being disabled): what they
     // use must stay until they are gone, so it is left pending too.
     let pending = Arc::new(Mutex::new(vec![false; session.graph.steps().len()]));
-    cancel.arm();
+    cancel.arm()?;
     let results = walk(&session.graph, Direction::Reverse, cancel, |i| {
         let (session, intents, lines, options, pending) = (
             session.clone(),

@@ -2,7 +2,7 @@
 
 use crate::commands::{failed_report, observed_report, Access, Session};
 use crate::config::Config;
-use crate::error::exit;
+use crate::error::{exit, Shared};
 use crate::printer::{header, resource_lines, Action, Printer, Report};
 
 pub async fn run(config: &Config, printer: &Printer, report: &mut Report) -> anyhow::Result<u8> {
@@ -24,7 +24,7 @@ pub async fn run(config: &Config, printer: &Printer, report: &mut Report) -> any
         }
     }
     if let Some(error) = first_error {
-        return Err(anyhow::anyhow!("{error:#}"));
+        return Err(Shared::error(&error));
     }
     let changes = report.resources.iter().any(|r| r.action != Action::None);
     Ok(if changes {

@@ -2,7 +2,7 @@
 
 use crate::commands::{failed_report, observed_report, Access, Session};
 use crate::config::Config;
-use crate::error::exit;
+use crate::error::{exit, Shared};
 use crate::printer::{header, resource_lines, Printer, Report, Status};
 
 pub async fn run(config: &Config, printer: &Printer, report: &mut Report) -> anyhow::Result<u8> {
@@ -31,7 +31,7 @@ pub async fn run(config: &Config, printer: &Printer, report: &mut Report) -> any
         }
     }
     if let Some(error) = first_error {
-        return Err(anyhow::anyhow!("{error:#}"));
+        return Err(Shared::error(&error));
     }
     // Pending (CloudFront still deploying) is not a fault: 3 means missing or drifted.
     let converged = report

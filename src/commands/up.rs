@@ -4,13 +4,13 @@
 
 use std::sync::{Arc, Mutex};
 
-use anyhow::{anyhow, Context};
+use anyhow::Context;
 use cattube_stages::{Observation, Ownership, Recorded};
 
 use crate::cli::UpArgs;
 use crate::commands::{failed_report, learn, observed_report, step_failure, Access, Session};
 use crate::config::Config;
-use crate::error::{exit, Interrupted};
+use crate::error::{exit, Interrupted, Shared};
 use crate::plan::{walk, Cancel, Direction, NodeResult, INTERRUPTED};
 use crate::printer::{
     header, resource_lines, Action, Printer, ProgressLine, Report, ResourceReport, Status,
@@ -36,7 +36,7 @@ pub async fn run(
     let observations = Arc::new(observations);
     let changed = Arc::new(Mutex::new(vec![false; session.graph.steps().len()]));
 
-    cancel.arm();
+    cancel.arm()?;
     let results = walk(&session.graph, Direction::Forward, cancel, |i| {
         let (session, observations, changed, lines) = (
             session.clone(),
@@ -127,7 +127,7 @@ async fn converge(
             .await
             .map_err(|e| step_failure(id, e))?
     } else {
-        initial.as_ref().map_err(|e| anyhow!("{e:#}"))?.clone()
+        initial.as_ref().map_err(Shared::error)?.clone()
     };
 
     let mut report = observed_report(session, i, &observation);

@@ -33,7 +33,7 @@ fn check(key: &str) -> Result<(), UsageError> {
 pub async fn run(
     config: &Config,
     args: &UrlArgs,
-    _printer: &Printer,
+    printer: &Printer,
     report: &mut Report,
 ) -> anyhow::Result<u8> {
     check(&args.key)?;
@@ -54,20 +54,34 @@ pub async fn run(
             .map(|(u, exists)| UrlReport { url: u.url, exists })
             .collect(),
     );
+    if !printer.json() {
+        if let Some(note) = notes(report) {
+            printer.note(note);
+        }
+    }
     Ok(exit::OK)
 }
 
-/// One URL per line, the URL first (`cut -d' ' -f1` gives just the URLs), then whether it
-/// can be watched yet.
+/// Exactly one URL per line on stdout, nothing else (`curl "$(cattube url KEY | head -1)"`
+/// works); whether each can be watched yet is in the JSON's `exists` and, for text, in
+/// [`notes`] on stderr.
 pub fn text(report: &Report) -> String {
     let mut out = String::new();
     for url in report.urls.as_deref().unwrap_or_default() {
-        let note = if url.exists {
-            "ready"
-        } else {
-            "not there yet (`cattube jobs` shows the conversion)"
-        };
-        out.push_str(&format!("{}  {note}\n", url.url));
+        out.push_str(&url.url);
+        out.push('\n');
     }
     out
+}
+
+/// The stderr note of a text `url`: which outputs are not in the bucket yet.
+pub fn notes(report: &Report) -> Option<String> {
+    let urls = report.urls.as_deref().unwrap_or_default();
+    let missing = urls.iter().filter(|u| !u.exists).count();
+    (missing > 0).then(|| {
+        format!(
+            "{missing} of {} not there yet (`cattube jobs` shows the conversion)",
+            urls.len()
+        )
+    })
 }

@@ -212,7 +212,7 @@ pub(crate) async fn observe(
         }
     };
     let wanted_tls = policy::deny_insecure_transport(ctx.partition(), name);
-    let statements = policy::statements(bucket_policy.as_deref());
+    let statements = policy::statements(bucket_policy.as_deref(), &format!("bucket {name}"))?;
     let tls_ok = policy::find(&statements, "cattube-deny-insecure-transport")
         .is_some_and(|s| policy::same(s, &wanted_tls));
     if !tls_ok {
@@ -404,7 +404,7 @@ pub(crate) async fn apply(
         }
         let ours = [policy::deny_insecure_transport(ctx.partition(), name)];
         if created_now {
-            put_policy(ctx, name, policy::merge(None, &ours)).await?;
+            put_policy(ctx, name, policy::merge(None, "", &ours)?).await?;
         } else {
             merge_policy(ctx, name, &ours).await?;
         }
@@ -520,7 +520,8 @@ pub(crate) async fn merge_policy(
             ))
         }
     };
-    put_policy(ctx, name, policy::merge(existing.as_deref(), ours)).await
+    let merged = policy::merge(existing.as_deref(), &format!("bucket {name}"), ours)?;
+    put_policy(ctx, name, merged).await
 }
 
 async fn put_policy(ctx: &StackContext, name: &str, merged: String) -> Result<(), StepError> {

@@ -164,7 +164,8 @@ impl Step for DestinationBucketPolicy {
         let Some((document, bucket_ours)) = read? else {
             return Ok(Observation::Missing);
         };
-        let statements = policy::statements(document.as_deref());
+        let owner = format!("bucket {}", bucket(ctx));
+        let statements = policy::statements(document.as_deref(), &owner)?;
         let Some(current) = policy::find(&statements, SID) else {
             return Ok(Observation::Missing);
         };
@@ -218,7 +219,8 @@ impl Step for DestinationBucketPolicy {
         let mut changes = Vec::new();
         // Read, change, write: the TLS statement and (on an adopted bucket) the owner's
         // statements are kept as they are.
-        let mut statements = policy::statements(document.as_deref());
+        let owner = format!("bucket {name}");
+        let mut statements = policy::statements(document.as_deref(), &owner)?;
         if bucket_ours {
             let widened: Vec<String> = foreign_allows(&statements)
                 .into_iter()
@@ -234,7 +236,11 @@ impl Step for DestinationBucketPolicy {
             }
         }
         let base = json!({ "Version": "2012-10-17", "Statement": statements }).to_string();
-        let merged = policy::merge(Some(&base), &[cloudfront_read(ctx.partition(), name, &arn)]);
+        let merged = policy::merge(
+            Some(&base),
+            &owner,
+            &[cloudfront_read(ctx.partition(), name, &arn)],
+        )?;
         put(ctx, Some(merged)).await?;
         changes.push(format!(
             "CloudFront may read the objects of {name}, for {arn} only"
@@ -262,11 +268,12 @@ impl Step for DestinationBucketPolicy {
         let Some((document, _)) = read(ctx).await? else {
             return Ok(Destroyed::AlreadyGone);
         };
-        let statements = policy::statements(document.as_deref());
+        let owner = format!("bucket {}", bucket(ctx));
+        let statements = policy::statements(document.as_deref(), &owner)?;
         if policy::find(&statements, SID).is_none() {
             return Ok(Destroyed::AlreadyGone);
         }
-        put(ctx, policy::remove(document.as_deref(), &[SID])).await?;
+        put(ctx, policy::remove(document.as_deref(), &owner, &[SID])?).await?;
         Ok(Destroyed::Deleted)
     }
 }

@@ -96,7 +96,10 @@ impl Step for InvokePermission {
                 ))
             }
         };
-        let statements = policy::statements(policy_text.as_deref());
+        let statements = policy::statements(
+            policy_text.as_deref(),
+            &format!("Lambda function {function}"),
+        )?;
         let Some(statement) = policy::find(&statements, sid) else {
             return Ok(Observation::Missing);
         };

@@ -248,3 +248,43 @@ async fn destroy_keeps_buckets_when_asked() {
     let destroyed = SourceBucket.destroy(&ctx, None, &options).await.unwrap();
     assert!(matches!(destroyed, Destroyed::Kept(_)));
 }
+
+/// An adopted bucket whose policy cattube cannot parse: `up` refuses, naming the bucket,
+/// and never writes a policy (a merge would have replaced the owner's statements).
+#[tokio::test]
+async fn an_adopted_bucket_with_an_unparsable_policy_is_refused() {
+    let create = mock!(Client::create_bucket).then_error(|| {
+        CreateBucketError::BucketAlreadyOwnedByYou(BucketAlreadyOwnedByYou::builder().build())
+    });
+    let unparsable = mock!(Client::get_bucket_policy).then_output(|| {
+        aws_sdk_s3::operation::get_bucket_policy::GetBucketPolicyOutput::builder()
+            .policy("{\"Statement\": [ {\"Sid\": \"owners\", ")
+            .build()
+    });
+    let put_policy = mock!(Client::put_bucket_policy).then_output(|| {
+        aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyOutput::builder().build()
+    });
+    let ownership = mock!(Client::put_bucket_ownership_controls).then_output(|| aws_sdk_s3::operation::put_bucket_ownership_controls::PutBucketOwnershipControlsOutput::builder().build());
+    // The unparsable policy comes first, so that it wins over settings_rules' "no policy".
+    let mut s3 = vec![create, unparsable, put_policy.clone(), ownership];
+    s3.extend(settings_rules());
+    let ctx = context(
+        "eu-west-1",
+        MockClients {
+            s3,
+            ..Default::default()
+        }
+        .build(),
+    );
+    let err = SourceBucket
+        .apply(&ctx, &Observation::Missing, None)
+        .await
+        .expect_err("an owner's policy that cannot be read must not be replaced");
+    let err = err.to_string();
+    assert!(
+        err.contains("the policy of bucket cattube-source-123456789012-eu-west-1")
+            && err.contains("will not replace it"),
+        "{err}"
+    );
+    assert_eq!(put_policy.num_calls(), 0, "the owner's policy was replaced");
+}
