@@ -400,7 +400,18 @@ async fn down_no_wait_then_down() {
         state["resources"]["distribution"]["extra"]["disabling"],
         "true"
     );
-    assert!(SOURCE.starts_with("cattube-source"));
+    // The source bucket (nothing waits on it) is really gone, not just reported so.
+    let head = s3_client(&moto.url, REGION)
+        .await
+        .head_bucket()
+        .bucket(SOURCE)
+        .send()
+        .await;
+    assert!(
+        head.as_ref()
+            .is_err_and(|e| e.as_service_error().is_some_and(|e| e.is_not_found())),
+        "the source bucket is still there: {head:?}"
+    );
 
     // status says why the distribution is disabled.
     let (code, doc, _) = sandbox.run_json(&["status"]);

@@ -5,7 +5,8 @@
 mod support;
 
 use aws_sdk_s3::types::{
-    BucketVersioningStatus, PublicAccessBlockConfiguration, VersioningConfiguration,
+    BucketVersioningStatus, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
+    PublicAccessBlockConfiguration, VersioningConfiguration,
 };
 use support::{json, s3_client, sdk_config, Emulators};
 
@@ -46,6 +47,89 @@ fn resource<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
         .iter()
         .find(|r| r["id"] == id)
         .unwrap_or_else(|| panic!("no {id} in {doc}"))
+}
+
+/// The HTTP status of a failed S3 call (0 when it never got an answer).
+fn status_of<E>(
+    err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> u16 {
+    err.raw_response().map(|r| r.status().as_u16()).unwrap_or(0)
+}
+
+/// The bucket's TLS-only statement denies plain-HTTP requests, on its objects and on the
+/// bucket itself, and lets TLS requests through. The launcher evaluates
+/// `aws:SecureTransport` from a test-only header that marks a request as plain HTTP
+/// (`tests/support/moto_server.py`); without it a request counts as made over TLS.
+async fn assert_tls_only(s3: &aws_sdk_s3::Client, bucket: &str) {
+    const KEY: &str = "tls-probe.txt";
+    fn plain(req: &mut aws_sdk_s3::config::http::HttpRequest) {
+        req.headers_mut()
+            .insert("x-cattube-test-secure-transport", "false");
+    }
+    s3.put_object()
+        .bucket(bucket)
+        .key(KEY)
+        .body(b"probe".to_vec().into())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{bucket}: a TLS PutObject was refused: {e:?}"));
+    let get = s3
+        .get_object()
+        .bucket(bucket)
+        .key(KEY)
+        .customize()
+        .mutate_request(plain)
+        .send()
+        .await;
+    assert_eq!(
+        get.as_ref().err().map(status_of),
+        Some(403),
+        "{bucket}: a plain-HTTP GetObject was not denied"
+    );
+    let put = s3
+        .put_object()
+        .bucket(bucket)
+        .key("plain.txt")
+        .body(b"plain".to_vec().into())
+        .customize()
+        .mutate_request(plain)
+        .send()
+        .await;
+    assert_eq!(
+        put.as_ref().err().map(status_of),
+        Some(403),
+        "{bucket}: a plain-HTTP PutObject was not denied"
+    );
+    let list = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .customize()
+        .mutate_request(plain)
+        .send()
+        .await;
+    assert_eq!(
+        list.as_ref().err().map(status_of),
+        Some(403),
+        "{bucket}: a plain-HTTP ListObjectsV2 (on the bucket) was not denied"
+    );
+    // Over TLS the same requests go through.
+    s3.get_object()
+        .bucket(bucket)
+        .key(KEY)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{bucket}: a TLS GetObject was refused: {e:?}"));
+    let listed = s3.list_objects_v2().bucket(bucket).send().await.unwrap();
+    assert!(
+        listed.contents().iter().any(|o| o.key() == Some(KEY)),
+        "{bucket}: {listed:?}"
+    );
+    s3.delete_object()
+        .bucket(bucket)
+        .key(KEY)
+        .send()
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -143,6 +227,9 @@ async fn lifecycle() {
         .await
         .unwrap();
     assert!(policy.policy().unwrap().contains("aws:SecureTransport"));
+    for bucket in [SOURCE, DESTINATION] {
+        assert_tls_only(&s3, bucket).await;
+    }
     let tags = s3.get_bucket_tagging().bucket(SOURCE).send().await.unwrap();
     assert!(tags
         .tag_set()
@@ -154,6 +241,7 @@ async fn lifecycle() {
     .unwrap();
     assert_eq!(state["resources"]["source-bucket"]["ownership"], "created");
     check_conversion(&s3, &iam, &lambda, &mediaconvert).await;
+    assert_job_template_request_is_valid(&emulators.standin.url);
 
     // status: everything ok.
     sandbox.cattube().arg("status").assert().code(0);
@@ -234,6 +322,71 @@ async fn lifecycle() {
     );
     sandbox.cattube().arg("status").assert().code(0);
 
+    // Drift of the bucket's other secure settings: default encryption removed, ACLs
+    // enabled again (ObjectWriter), the TLS-only statement deleted. status names each, and
+    // up repairs each with one write, after which plain HTTP is denied again.
+    s3.delete_bucket_encryption()
+        .bucket(SOURCE)
+        .send()
+        .await
+        .unwrap();
+    s3.put_bucket_ownership_controls()
+        .bucket(SOURCE)
+        .ownership_controls(
+            OwnershipControls::builder()
+                .rules(
+                    OwnershipControlsRule::builder()
+                        .object_ownership(ObjectOwnership::ObjectWriter)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    s3.delete_bucket_policy()
+        .bucket(SOURCE)
+        .send()
+        .await
+        .unwrap();
+    let (code, doc, stderr) = sandbox.run_json(&["status"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    let source = resource(&doc, "source-bucket");
+    assert_eq!(source["status"], "drifted");
+    let drift: Vec<&str> = source["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        drift,
+        [
+            "no default encryption",
+            "object ownership is not BucketOwnerEnforced (ACLs enabled)",
+            "bucket policy does not deny non-TLS requests"
+        ]
+    );
+    proxy.reset();
+    let (code, doc, stderr) = sandbox.run_json(&["up"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(resource(&doc, "source-bucket")["action"], "update");
+    let mut repaired: Vec<String> = proxy
+        .writes()
+        .iter()
+        .map(|w| format!("{} {}", w.method, w.query))
+        .collect();
+    repaired.sort();
+    assert_eq!(
+        repaired,
+        ["PUT encryption", "PUT ownershipControls", "PUT policy"],
+        "one write per drifted setting"
+    );
+    sandbox.cattube().arg("status").assert().code(0);
+    assert_tls_only(&s3, SOURCE).await;
+
     // Drift in the conversion half: the notification removed, the function's environment
     // changed, a role's policy widened.
     s3.put_bucket_notification_configuration()
@@ -262,6 +415,22 @@ async fn lifecycle() {
         .send()
         .await
         .unwrap();
+    let widening = iam
+        .create_policy()
+        .policy_name("widening")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let widening = widening.policy().unwrap().arn().unwrap().to_string();
+    iam.attach_role_policy()
+        .role_name("cattube-eu-west-1-converter")
+        .policy_arn(&widening)
+        .send()
+        .await
+        .unwrap();
     let (code, doc, stderr) = sandbox.run_json(&["status"]);
     assert_eq!(code, Some(3), "{stderr}");
     assert_eq!(resource(&doc, "source-notification")["status"], "missing");
@@ -275,8 +444,10 @@ async fn lifecycle() {
     );
     let role = resource(&doc, "converter-role");
     assert_eq!(role["status"], "drifted");
+    let role_drift = role["drift"].to_string();
     assert!(
-        role["drift"].to_string().contains("role policy widened"),
+        role_drift.contains("role policy widened: extra inline policy everything")
+            && role_drift.contains(&format!("managed policy {widening} attached")),
         "{role}"
     );
     for (id, _) in RESOURCES {
@@ -306,8 +477,21 @@ async fn lifecycle() {
     assert_eq!(resource(&doc, "converter-function")["action"], "update");
     assert_eq!(resource(&doc, "converter-role")["action"], "update");
     let writes: Vec<String> = proxy.writes().iter().map(|w| w.to_string()).collect();
-    assert_eq!(writes.len(), 3, "one write per drift: {writes:?}");
+    // One write per drift; the role's two: the extra inline policy deleted, the managed
+    // policy detached.
+    assert_eq!(writes.len(), 4, "one write per drift: {writes:?}");
     sandbox.cattube().arg("status").assert().code(0);
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name("cattube-eu-west-1-converter")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        attached.attached_policies().is_empty(),
+        "{:?}",
+        attached.attached_policies()
+    );
     check_conversion(&s3, &iam, &lambda, &mediaconvert).await;
 
     // A job still waiting in the queue: down cancels it before deleting the queue.
@@ -503,7 +687,55 @@ async fn check_conversion(
         Some(format!("s3://{DESTINATION}/").as_str())
     );
     assert_eq!(group.outputs().len(), 2);
-    assert!(settings.inputs().iter().all(|_| true));
+}
+
+/// The CreateJobTemplate body cattube really sent (kept by the stand-in): valid for the
+/// operation's input shape in botocore's model (no unknown field such as an input's
+/// `fileInput`, every enum and bound respected), its inputs without `fileInput`, on the
+/// stack's queue, its outputs in the destination bucket.
+fn assert_job_template_request_is_valid(standin: &str) {
+    let (status, bodies) = support::standin_request(standin, "GET", "/_standin/bodies", "");
+    assert_eq!(status, 200);
+    let sent: Vec<&str> = bodies
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["operation"] == "CreateJobTemplate")
+        .map(|b| b["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(sent.len(), 1, "CreateJobTemplate bodies: {sent:?}");
+    let (status, answer) = support::standin_request(
+        standin,
+        "POST",
+        "/_standin/validate/CreateJobTemplate",
+        sent[0],
+    );
+    assert_eq!(status, 200, "botocore's model refuses the body: {answer}");
+    let body: serde_json::Value = serde_json::from_str(sent[0]).unwrap();
+    let inputs = body["settings"]["inputs"].as_array().unwrap();
+    assert!(!inputs.is_empty(), "{body}");
+    for input in inputs {
+        assert!(
+            input.get("fileInput").is_none(),
+            "a template input with a file: {input}"
+        );
+    }
+    assert_eq!(body["name"], "cattube-job");
+    assert_eq!(
+        body["queue"],
+        format!("arn:aws:mediaconvert:{REGION}:{ACCOUNT}:queues/cattube-queue")
+    );
+    for group in body["settings"]["outputGroups"].as_array().unwrap() {
+        assert_eq!(
+            group["outputGroupSettings"]["fileGroupSettings"]["destination"],
+            format!("s3://{DESTINATION}/"),
+            "{group}"
+        );
+    }
+    assert!(body["description"]
+        .as_str()
+        .unwrap()
+        .starts_with("cattube sha256:"));
 }
 
 /// After `down`: no role, function, queue or template of the stack is left.
@@ -598,16 +830,7 @@ async fn adopted_bucket_survives_down() {
     let moto = &emulators.moto;
     let sandbox = emulators.sandbox(REGION);
     let s3 = s3_client(&moto.url, REGION).await;
-    s3.create_bucket()
-        .bucket("my-videos")
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    support::create_bucket(&s3, "my-videos", REGION).await;
     let theirs = r#"{"Version":"2012-10-17","Statement":[{"Sid":"theirs","Effect":"Deny","Principal":"*","Action":"s3:DeleteBucket","Resource":"arn:aws:s3:::my-videos"}]}"#;
     s3.put_bucket_policy()
         .bucket("my-videos")
@@ -679,6 +902,9 @@ async fn adopted_bucket_survives_down() {
     );
     let state = std::fs::read_to_string(sandbox.path().join("cattube.state.json")).unwrap();
     assert!(state.contains("\"adopted\""), "{state}");
+    // The adopted bucket got every secure setting, and its TLS-only statement works.
+    support::assert_secure_bucket(&s3, "my-videos").await;
+    assert_tls_only(&s3, "my-videos").await;
     let notification = s3
         .get_bucket_notification_configuration()
         .bucket("my-videos")
@@ -695,6 +921,11 @@ async fn adopted_bucket_survives_down() {
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("adopted"),
         "down says what it kept"
+    );
+    // The first down leaves no state: the adopted bucket was forgotten, the rest deleted.
+    assert!(
+        !sandbox.path().join("cattube.state.json").exists(),
+        "state left after down"
     );
     let kept = s3
         .get_object()

@@ -8,6 +8,8 @@
 
 mod support;
 
+use std::collections::BTreeSet;
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -29,8 +31,6 @@ const IDS: &[&str] = &[
     "invoke-permission",
     "source-notification",
 ];
-/// At most this many fault points per command: every write up to it, strided beyond.
-const MAX_FAULT_POINTS: usize = 40;
 /// SIGKILL trials per command.
 const CRASH_TRIALS: usize = 15;
 
@@ -87,49 +87,89 @@ async fn tear_down(emulators: &Emulators, sandbox: &Sandbox, what: &str) {
     assert!(left.is_empty(), "{what}: left behind {left:?}");
 }
 
-/// The fault points to try among `total` writes: all of them up to the bound, else strided.
-fn fault_points(total: usize) -> Vec<usize> {
-    if total <= MAX_FAULT_POINTS {
-        (1..=total).collect()
-    } else {
-        let stride = total.div_ceil(MAX_FAULT_POINTS);
-        (1..=total).step_by(stride).collect()
+#[derive(Clone, Copy, PartialEq)]
+enum Command {
+    Up,
+    Down,
+}
+
+/// The resource whose step sends a write, told from the write's operation key alone (see
+/// `support::proxy::Seen::operation`): an oracle independent of cattube. A write it does
+/// not know fails the test, so that a new write gets an owner here.
+fn owner(key: &str, command: Command) -> &'static str {
+    let (op, nth) = key.rsplit_once(" #").expect("an operation key");
+    let service = op.split(' ').next().unwrap();
+    match service {
+        "s3" if op.contains("?notification") => "source-notification",
+        "s3" if op.contains("-source-") => "source-bucket",
+        // The destination bucket's own step writes its TLS statement when it creates it; the
+        // CloudFront read statement is written (and removed by `down`) by the policy's step.
+        "s3" if op.contains("-destination-") && op.contains("?policy") => match (command, nth) {
+            (Command::Up, "1") => "destination-bucket",
+            _ => "destination-bucket-policy",
+        },
+        "s3" if op.contains("-destination-") => "destination-bucket",
+        "iam" if op.contains("RoleName=cattube-eu-west-1-mediaconvert") => "mediaconvert-role",
+        "iam" if op.contains("RoleName=cattube-eu-west-1-converter") => "converter-role",
+        "lambda" if op.contains("/policy") => "invoke-permission",
+        "lambda" => "converter-function",
+        "mediaconvert" if op.contains("jobTemplates") => "job-template",
+        "mediaconvert" if op.contains("queues") => "queue",
+        "cloudfront" if op.contains("origin-access-control") => "origin-access-control",
+        "cloudfront" => "distribution",
+        _ => panic!("no owner known for the write {key}"),
     }
 }
 
-/// A failed command's JSON document names the failed resource and carries the AWS error.
+/// A failed command's JSON document names the resource that owns the faulted write (its
+/// error and its line) and carries the AWS error, in the JSON and in the text.
 #[track_caller]
-fn assert_names_the_fault(out: &Output, what: &str) {
+fn assert_names_the_fault(out: &Output, owner: &str, what: &str) {
     assert_code(out, 1, what);
     let doc = json(out);
     let message = doc["error"]["message"].as_str().unwrap_or_default();
-    let failed = IDS
-        .iter()
-        .find(|id| message == format!("{id} failed"))
-        .unwrap_or_else(|| panic!("{what}: error {message:?} names no resource: {doc}"));
+    assert_eq!(message, format!("{owner} failed"), "{what}: {doc}");
     let causes = doc["error"]["causes"].to_string();
     assert!(
         causes.contains("AccessDenied") && causes.contains("injected by the test proxy"),
         "{what}: the AWS error is not reported: {doc}"
     );
+    let line = doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == owner)
+        .unwrap_or_else(|| panic!("{what}: no line for {owner}: {doc}"));
     assert!(
-        doc["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["id"] == *failed),
-        "{what}: no line for {failed}: {doc}"
+        line["note"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("failed: ")
+            || line["action"] == "skip",
+        "{what}: {line}"
     );
     // The text error names it too, as `error: <id> failed` and the AWS error's code.
     let text = stderr(out);
     assert!(
-        text.contains(&format!("error: {failed} failed")) && text.contains("AccessDenied"),
+        text.contains(&format!("error: {owner} failed")) && text.contains("AccessDenied"),
         "{what}: {text}"
     );
 }
 
-/// Fails the k-th write of a full `up`, for every k: `up` exits 1 naming the resource and the
-/// AWS error, the state stays valid, the next `up` converges, `down` leaves nothing.
+/// The operation keys of a clean run's writes, each once, each with an owner.
+fn clean_operations(emulators: &Emulators, command: Command) -> Vec<String> {
+    let operations = emulators.faults.operations();
+    let unique: BTreeSet<&String> = operations.iter().collect();
+    assert_eq!(unique.len(), operations.len(), "{operations:#?}");
+    for key in &operations {
+        owner(key, command);
+    }
+    operations
+}
+
+/// Fails each write of a clean `up`, chosen by its operation's identity: `up` exits 1 naming
+/// the resource that owns it and the AWS error, the state stays valid, the next `up`
+/// converges, `down` leaves nothing. The writes faulted are exactly the clean run's.
 #[tokio::test(flavor = "multi_thread")]
 async fn up_failing_at_every_write_converges_on_the_next_run() {
     let emulators = Emulators::start();
@@ -137,35 +177,45 @@ async fn up_failing_at_every_write_converges_on_the_next_run() {
     let started = Instant::now();
 
     emulators.faults.clear();
-    converge(&sandbox, "clean up");
-    let total = emulators.faults.writes();
+    let out = run(&sandbox, &["up"]);
+    assert_code(&out, 0, "clean up");
+    let clean = clean_operations(&emulators, Command::Up);
     tear_down(&emulators, &sandbox, "clean down").await;
-    assert!(total >= 20, "a full up made only {total} writes");
+    assert!(clean.len() >= 20, "a full up made only {}", clean.len());
 
-    let points = fault_points(total);
-    let mut converged = 0;
-    for &k in &points {
-        let what = format!("up failing at write {k}/{total}");
-        emulators.faults.fail_write(k);
+    let mut faulted = BTreeSet::new();
+    for key in &clean {
+        let owner = owner(key, Command::Up);
+        let what = format!("up failing at {key} ({owner})");
+        emulators.faults.fail_operation(key);
         let out = run(&sandbox, &["--output", "json", "up"]);
-        let injected = emulators.faults.injected();
-        assert_eq!(injected.len(), 1, "{what}: {injected:?}");
-        assert_names_the_fault(&out, &what);
+        assert_eq!(emulators.faults.denied(), [key.clone()], "{what}");
+        assert_eq!(emulators.faults.injected().len(), 1, "{what}");
+        assert_names_the_fault(&out, owner, &what);
         state(&sandbox);
+        faulted.insert(key.clone());
         emulators.faults.clear();
         converge(&sandbox, &what);
         tear_down(&emulators, &sandbox, &what).await;
-        converged += 1;
     }
+    let clean: BTreeSet<String> = clean.into_iter().collect();
+    assert_eq!(
+        faulted, clean,
+        "the faulted writes are not the writes of a clean up"
+    );
+    let owners: BTreeSet<&str> = faulted.iter().map(|k| owner(k, Command::Up)).collect();
     eprintln!(
-        "FIGURES up fault points converged: {converged}/{} (of {total} writes) in {:.0?}",
-        points.len(),
+        "FIGURES up: each of the {} writes of a clean up faulted once ({} resources), {} converged on the next run, in {:.0?}",
+        clean.len(),
+        owners.len(),
+        faulted.len(),
         started.elapsed()
     );
 }
 
-/// Fails the k-th write of a full `down`, for every k: `down` exits 1 naming the resource,
-/// the state stays valid, the next `down` removes everything.
+/// Fails each write of a clean `down`, chosen by its operation's identity: `down` exits 1
+/// naming the resource that owns it, the state stays valid, the next `down` removes
+/// everything. The writes faulted are exactly the clean run's.
 #[tokio::test(flavor = "multi_thread")]
 async fn down_failing_at_every_write_finishes_on_the_next_run() {
     let emulators = Emulators::start();
@@ -175,58 +225,88 @@ async fn down_failing_at_every_write_finishes_on_the_next_run() {
     converge(&sandbox, "clean up");
     emulators.faults.clear();
     tear_down(&emulators, &sandbox, "clean down").await;
-    let total = emulators.faults.writes();
-    assert!(total >= 12, "a full down made only {total} writes");
+    let clean = clean_operations(&emulators, Command::Down);
+    assert!(clean.len() >= 12, "a full down made only {}", clean.len());
 
-    let points = fault_points(total);
-    let mut converged = 0;
-    for &k in &points {
-        let what = format!("down failing at write {k}/{total}");
+    let mut faulted = BTreeSet::new();
+    for key in &clean {
+        let owner = owner(key, Command::Down);
+        let what = format!("down failing at {key} ({owner})");
         converge(&sandbox, &what);
-        emulators.faults.fail_write(k);
+        emulators.faults.fail_operation(key);
         let out = run(&sandbox, &["--output", "json", "down", "--yes"]);
+        assert_eq!(emulators.faults.denied(), [key.clone()], "{what}");
         assert_eq!(emulators.faults.injected().len(), 1, "{what}");
-        assert_names_the_fault(&out, &what);
+        assert_names_the_fault(&out, owner, &what);
         assert!(state(&sandbox).is_some(), "{what}: the state was lost");
+        faulted.insert(key.clone());
         emulators.faults.clear();
         tear_down(&emulators, &sandbox, &what).await;
-        converged += 1;
     }
+    let clean: BTreeSet<String> = clean.into_iter().collect();
+    assert_eq!(
+        faulted, clean,
+        "the faulted writes are not the writes of a clean down"
+    );
     eprintln!(
-        "FIGURES down fault points converged: {converged}/{} (of {total} writes) in {:.0?}",
-        points.len(),
+        "FIGURES down: each of the {} writes of a clean down faulted once, {} finished on the next run, in {:.0?}",
+        clean.len(),
+        faulted.len(),
         started.elapsed()
     );
 }
 
 /// Throttling and 5xx answers are retried by the SDK: every write's first attempt is
-/// answered 429/503 (throttling) or 500, and `up` and `down` still succeed, each write
-/// having been sent twice.
+/// answered 429/503 (throttling) or 500, and `up` and `down` still succeed. The writes
+/// throttled are exactly those of a clean run, and each was sent again and went through.
 #[tokio::test(flavor = "multi_thread")]
 async fn throttling_and_server_errors_are_retried_by_the_sdk() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
 
+    emulators.faults.clear();
+    let out = run(&sandbox, &["up"]);
+    assert_code(&out, 0, "clean up");
+    let clean_up: BTreeSet<String> = clean_operations(&emulators, Command::Up)
+        .into_iter()
+        .collect();
+    emulators.faults.clear();
+    tear_down(&emulators, &sandbox, "clean down").await;
+    let clean_down: BTreeSet<String> = clean_operations(&emulators, Command::Down)
+        .into_iter()
+        .collect();
+
     emulators.reset();
     emulators.faults.throttle_writes();
     let out = run(&sandbox, &["up"]);
     assert_code(&out, 0, "throttled up");
-    let writes = emulators.faults.writes();
+    let throttled: BTreeSet<String> = emulators.faults.operations().into_iter().collect();
+    assert_eq!(
+        throttled, clean_up,
+        "the throttled up's writes are not a clean up's"
+    );
     let injected = emulators.faults.injected();
-    assert_eq!(injected.len(), writes, "every write was throttled once");
-    let services: std::collections::BTreeSet<&str> =
-        injected.iter().map(|(s, _)| s.as_str()).collect();
+    let services: BTreeSet<&str> = injected.iter().map(|(s, _)| s.as_str()).collect();
     for service in ["s3", "iam", "lambda", "mediaconvert", "cloudfront"] {
         assert!(
             services.contains(service),
             "{service} not throttled: {services:?}"
         );
     }
-    // Each throttled write was sent again, and that attempt went through.
-    assert_eq!(emulators.writes().len(), 2 * writes);
+    // Each throttled write was sent again: the proxy saw every operation twice, and the
+    // stack is complete (status 0 below), so the second attempts went through.
+    let sent = emulators.writes();
+    for (_, seen) in &injected {
+        let times = sent
+            .iter()
+            .filter(|w| w.operation == seen.operation)
+            .count();
+        assert!(times >= 2, "{} was not retried: {times}", seen.operation);
+    }
     eprintln!(
-        "FIGURES throttled up: {writes} writes, each answered once with 429/503/500 and retried ({} write requests)",
-        emulators.writes().len()
+        "FIGURES throttled up: {} writes, each answered once with 429/503/500 and retried ({} write requests)",
+        injected.len(),
+        sent.len()
     );
 
     emulators.faults.clear();
@@ -235,7 +315,11 @@ async fn throttling_and_server_errors_are_retried_by_the_sdk() {
     emulators.faults.throttle_writes();
     let out = run(&sandbox, &["down", "--yes"]);
     assert_code(&out, 0, "throttled down");
-    assert_eq!(emulators.faults.injected().len(), emulators.faults.writes());
+    let throttled: BTreeSet<String> = emulators.faults.operations().into_iter().collect();
+    assert_eq!(
+        throttled, clean_down,
+        "the throttled down's writes are not a clean down's"
+    );
     emulators.faults.clear();
     let left = leftovers(&emulators, REGION).await;
     assert!(left.is_empty(), "left behind {left:?}");
@@ -271,10 +355,17 @@ fn spawn(sandbox: &Sandbox, args: &[&str]) -> Child {
         .unwrap()
 }
 
+/// How long the proxies hold every request during a crash trial: longer than the extra wait
+/// after the chosen write, so that the run is still waiting for that write's answer when
+/// it is killed.
+const TRIAL_LATENCY: Duration = Duration::from_millis(100);
+
 /// Runs `args` and SIGKILLs it at a point drawn from `rng`: once the proxies have seen
 /// `writes` write requests (drawn below `total`, the writes of a whole run), plus up to
 /// 40 ms more. Tied to progress rather than to the clock, the point always falls inside the
-/// run, however fast or loaded the machine is. Returns where it was killed.
+/// run, however fast or loaded the machine is: every request is held `TRIAL_LATENCY`, so the
+/// run is still waiting for the last write counted. Asserts that the run died of the
+/// SIGKILL (it had not ended first), and returns where it was killed.
 fn kill_at_random_point(
     emulators: &Emulators,
     sandbox: &Sandbox,
@@ -285,6 +376,7 @@ fn kill_at_random_point(
     let writes = (rng.next() as usize) % total;
     let extra = rng.below(Duration::from_millis(40));
     emulators.faults.clear();
+    emulators.faults.delay(TRIAL_LATENCY);
     let mut child = spawn(sandbox, args);
     let deadline = Instant::now() + Duration::from_secs(60);
     while emulators.faults.writes() < writes {
@@ -298,19 +390,23 @@ fn kill_at_random_point(
     std::thread::sleep(extra);
     let _ = child.kill();
     let status = child.wait().unwrap();
-    format!(
-        "{} killed after write {writes}/{total} + {extra:?}{}",
-        args.join(" "),
-        if status.code().is_some() {
-            " (it had already ended)"
-        } else {
-            ""
-        }
-    )
+    emulators.faults.clear();
+    let point = format!(
+        "{} killed after write {writes}/{total} + {extra:?}",
+        args.join(" ")
+    );
+    assert_eq!(
+        status.signal(),
+        Some(SIGKILL),
+        "{point}: the run was not killed mid-way but ended with {status}"
+    );
+    point
 }
 
-/// SIGKILL at a random point (seeded; see `kill_at_random_point`) of `up`: the state file is always absent or valid, the
-/// next `up` converges without a duplicate, `down` leaves nothing.
+const SIGKILL: i32 = 9;
+
+/// SIGKILL at a random point (seeded; see `kill_at_random_point`) of `up`: the state file is
+/// always absent or valid, the next `up` converges without a duplicate, `down` leaves nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_up_recovers() {
     let emulators = Emulators::start();
@@ -321,9 +417,10 @@ async fn killed_up_recovers() {
     tear_down(&emulators, &sandbox, "clean down").await;
 
     let mut rng = Lcg(0x5eed_0006);
-    let mut recovered = 0;
+    let (mut killed, mut recovered) = (0, 0);
     for trial in 1..=CRASH_TRIALS {
         let point = kill_at_random_point(&emulators, &sandbox, &["up"], total, &mut rng);
+        killed += 1;
         let what = format!("trial {trial}: {point}");
         let doc = state(&sandbox);
         let records = doc.as_ref().map(|d| {
@@ -345,7 +442,7 @@ async fn killed_up_recovers() {
         tear_down(&emulators, &sandbox, &what).await;
         recovered += 1;
     }
-    eprintln!("FIGURES killed up recovered: {recovered}/{CRASH_TRIALS}");
+    eprintln!("FIGURES killed up: {killed} runs died of SIGKILL mid-way, {recovered} of them recovered on the next up");
 }
 
 /// SIGKILL at a random point (seeded) of `down`: the state file is always absent or valid,
@@ -360,17 +457,18 @@ async fn killed_down_recovers() {
     let total = emulators.faults.writes();
 
     let mut rng = Lcg(0x5eed_d0e5);
-    let mut recovered = 0;
+    let (mut killed, mut recovered) = (0, 0);
     for trial in 1..=CRASH_TRIALS {
         converge(&sandbox, &format!("trial {trial}: up"));
         let point = kill_at_random_point(&emulators, &sandbox, &["down", "--yes"], total, &mut rng);
+        killed += 1;
         let what = format!("trial {trial}: {point}");
         let records = state(&sandbox).map(|d| d["resources"].as_object().unwrap().len());
         eprintln!("{what}: records left {records:?}");
         tear_down(&emulators, &sandbox, &what).await;
         recovered += 1;
     }
-    eprintln!("FIGURES killed down recovered: {recovered}/{CRASH_TRIALS}");
+    eprintln!("FIGURES killed down: {killed} runs died of SIGKILL mid-way, {recovered} of them finished on the next down");
 }
 
 fn interrupt(child: &Child) {
@@ -488,6 +586,7 @@ async fn lost_state_is_found_again_and_torn_down() {
     for r in resources {
         assert_eq!(r["status"], "ok", "{r}");
     }
+    let found = resources.iter().filter(|r| r["status"] == "ok").count();
     // Found by names and tags as the stack's own, not as someone else's to adopt.
     let out = run(&sandbox, &["status"]);
     assert_code(&out, 0, "status without state (text)");
@@ -511,7 +610,13 @@ async fn lost_state_is_found_again_and_torn_down() {
 
     std::fs::remove_file(state_path(&sandbox)).unwrap();
     tear_down(&emulators, &sandbox, "down without state").await;
-    eprintln!("FIGURES lost state: 12/12 found, 0 writes on up, 0 left after down");
+    let left = leftovers(&emulators, REGION).await;
+    eprintln!(
+        "FIGURES lost state: {found}/{} found, {} writes on up, {} left after down",
+        IDS.len(),
+        writes.len(),
+        left.len()
+    );
 }
 
 /// A bucket that existed before `up` (named in cattube.toml) and a role with the stack's
@@ -526,16 +631,7 @@ async fn adopted_resources_survive_down() {
     const MINE: &str = "my-own-videos";
     const ROLE: &str = "cattube-eu-west-1-mediaconvert";
 
-    s3.create_bucket()
-        .bucket(MINE)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    support::create_bucket(&s3, MINE, REGION).await;
     s3.put_object()
         .bucket(MINE)
         .key("cats/keep.mp4")
@@ -569,6 +665,26 @@ async fn adopted_resources_survive_down() {
     for id in ["source-bucket", "mediaconvert-role"] {
         assert_eq!(doc["resources"][id]["ownership"], "adopted", "{id}: {doc}");
     }
+    support::assert_secure_bucket(&s3, MINE).await;
+    // The adopted role got the stack's trust and permissions beside its owner's policy.
+    let role = iam.get_role().role_name(ROLE).send().await.unwrap();
+    // (IAM returns the document URL-encoded: `aws%3ASourceAccount`.)
+    let trust = role.role().unwrap().assume_role_policy_document().unwrap();
+    assert!(
+        trust.contains("SourceAccount"),
+        "adopted role's trust: {trust}"
+    );
+    let inline = iam
+        .list_role_policies()
+        .role_name(ROLE)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        inline.policy_names().contains(&"cattube".to_string()),
+        "{:?}",
+        inline.policy_names()
+    );
     let out = run(&sandbox, &["status"]);
     assert_code(&out, 0, "status with adopted resources");
     let text = String::from_utf8_lossy(&out.stdout).to_string();
@@ -607,6 +723,13 @@ async fn adopted_resources_survive_down() {
         );
     }
     assert!(text.contains("2 kept"), "{text}");
+    // The first down already leaves the stack: adopted resources are forgotten, the rest
+    // deleted, so no state is left.
+    assert!(
+        state(&sandbox).is_none(),
+        "state after the first down: {:?}",
+        state(&sandbox)
+    );
     let out = run(&sandbox, &["down", "--yes"]);
     assert_code(&out, 0, "down again");
     let object = s3
@@ -680,4 +803,170 @@ async fn a_second_run_on_the_same_state_fails_at_once() {
     let out = run(&sandbox, &["status"]);
     assert_code(&out, 0, "status after the first run");
     tear_down(&emulators, &sandbox, "down").await;
+}
+
+/// An adopted bucket whose policy is not valid JSON: every command refuses with exit 1
+/// naming the bucket, `up` and `down` never replace the owner's policy, and the JSON
+/// `error.causes` (and the text's `Caused by:` lines) carry the whole chain, down to why.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unparsable_owner_policy_is_refused_with_the_whole_error_chain() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+    let s3 = s3_client(&emulators.moto.url, REGION).await;
+    const MINE: &str = "owners-videos";
+    const BROKEN: &str = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "owners", "#;
+    support::create_bucket(&s3, MINE, REGION).await;
+    s3.put_bucket_policy()
+        .bucket(MINE)
+        .policy(BROKEN)
+        .send()
+        .await
+        .unwrap();
+    sandbox.write(
+        "cattube.toml",
+        &format!("[names]\nsource-bucket = \"{MINE}\"\n"),
+    );
+
+    for args in [&["plan"][..], &["status"], &["up"], &["down", "--yes"]] {
+        let what = format!("{args:?}");
+        let mut json_args = vec!["--output", "json"];
+        json_args.extend_from_slice(args);
+        let out = run(&sandbox, &json_args);
+        assert_code(&out, 1, &what);
+        let doc = json(&out);
+        assert_eq!(
+            doc["error"]["message"], "source-bucket failed",
+            "{what}: {doc}"
+        );
+        let causes: Vec<&str> = doc["error"]["causes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        assert!(
+            causes.iter().any(|c| c
+                .contains(&format!("the policy of bucket {MINE} is not valid JSON"))
+                && c.contains("will not replace it")),
+            "{what}: causes {causes:?}"
+        );
+        let text = stderr(&out);
+        assert!(
+            text.contains("error: source-bucket failed")
+                && text.contains("Caused by: the policy of bucket"),
+            "{what}: {text}"
+        );
+        let policy = s3.get_bucket_policy().bucket(MINE).send().await.unwrap();
+        assert_eq!(
+            policy.policy(),
+            Some(BROKEN),
+            "{what} replaced the owner's policy"
+        );
+    }
+    // The owner fixes it: the stack converges, and `down` leaves the owner's bucket.
+    s3.delete_bucket_policy().bucket(MINE).send().await.unwrap();
+    converge_adopting(&sandbox);
+    let out = run(&sandbox, &["down", "--yes"]);
+    assert_code(&out, 0, "down");
+    let left = leftovers(&emulators, REGION).await;
+    assert_eq!(left, [format!("bucket {MINE}")]);
+}
+
+fn converge_adopting(sandbox: &Sandbox) {
+    let out = run(sandbox, &["up"]);
+    assert_code(&out, 0, "up");
+    let out = run(sandbox, &["status"]);
+    assert_code(&out, 0, "status");
+}
+
+/// The first Ctrl-C before any write (the reads under way, every request held 60 s) stops
+/// the command at once, without waiting for them: exit 130, the JSON document on stdout
+/// with the error, no write, no state file.
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_before_the_walk_exits_130_at_once_with_the_json_document() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+    for args in [
+        &["--output", "json", "up"][..],
+        &["--output", "json", "status"],
+    ] {
+        let what = format!("{args:?}");
+        emulators.faults.clear();
+        emulators.faults.delay(Duration::from_secs(60));
+        emulators.reset();
+        let mut child = sandbox
+            .command()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_until("a request in flight", Duration::from_secs(60), || {
+            !emulators.requests().is_empty()
+        });
+        interrupt(&child);
+        // Far less than the 60 s the request in flight is held: it was not waited for.
+        let (code, err) = wait_with_timeout(&mut child, Duration::from_secs(30));
+        assert_eq!(code, 130, "{what}: {err}");
+        let mut stdout = String::new();
+        use std::io::Read;
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut stdout)
+            .unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("{what}: stdout is not one JSON document ({e}): {stdout}"));
+        assert_eq!(doc["command"], args[2], "{what}: {doc}");
+        assert_eq!(
+            doc["error"]["message"], "interrupted before anything was changed",
+            "{what}: {doc}"
+        );
+        assert_eq!(emulators.faults.writes(), 0, "{what}");
+        assert!(
+            state(&sandbox).is_none(),
+            "{what}: a state file was written"
+        );
+    }
+    emulators.faults.clear();
+}
+
+/// While another process holds the state lock, `up` and `down` fail at once and send no
+/// request at all. The lock file outlives `down` (removing it while held would let two
+/// later runs lock different files), and it still excludes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_lock_sends_no_request() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+    let lock_path = sandbox.path().join("cattube.state.json.lock");
+    let hold = || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .unwrap();
+        file.try_lock().expect("the test takes the lock");
+        file
+    };
+    let check = |what: &str| {
+        emulators.reset();
+        for args in [&["up"][..], &["down", "--yes"]] {
+            let out = run(&sandbox, args);
+            assert_code(&out, 1, &format!("{what}: {args:?}"));
+            assert!(stderr(&out).contains("another cattube"), "{}", stderr(&out));
+        }
+        let sent = emulators.requests();
+        assert!(sent.is_empty(), "{what}: a locked run sent {sent:?}");
+    };
+    let held = hold();
+    check("before up");
+    drop(held);
+    converge(&sandbox, "up");
+    tear_down(&emulators, &sandbox, "down").await;
+    assert!(lock_path.exists(), "down removed the lock file");
+    let _held = hold();
+    check("after down");
 }

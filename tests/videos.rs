@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -41,17 +40,8 @@ fn video_bytes(len: usize, seed: u32) -> Vec<u8> {
 
 /// POST to the stand-in's test-only control endpoint.
 fn standin_post(base: &str, path: &str, body: &str) {
-    let addr = base.strip_prefix("http://").unwrap();
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
+    let (status, doc) = support::standin_request(base, "POST", path, body);
+    assert_eq!(status, 200, "{path}: {doc}");
 }
 
 fn move_job(emulators: &Emulators, id: &str, body: &str) {
@@ -374,25 +364,23 @@ async fn upload_jobs_url_walkthrough() {
         let want = [key == "cats/tabby cat.mp4", false];
         assert_eq!(exists, want, "{key}");
     }
-    // Text: one URL per line, the URL first.
+    // Text: exactly one URL per line on stdout, nothing else; the note about the output
+    // not converted yet (the -sd one) goes to stderr.
     let out = sandbox
         .cattube()
         .args(["url", "cats/tabby cat.mp4"])
         .output()
         .unwrap();
+    assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    let first: Vec<&str> = text
-        .lines()
-        .map(|l| l.split_whitespace().next().unwrap())
-        .collect();
     assert_eq!(
-        first,
-        [
-            format!("https://{domain}/cats/tabby%20cat-hd.mp4"),
-            format!("https://{domain}/cats/tabby%20cat-sd.mp4")
-        ]
+        text,
+        format!(
+            "https://{domain}/cats/tabby%20cat-hd.mp4\nhttps://{domain}/cats/tabby%20cat-sd.mp4\n"
+        )
     );
-    assert!(text.lines().next().unwrap().ends_with("ready"), "{text}");
+    let note = String::from_utf8_lossy(&out.stderr);
+    assert!(note.contains("1 of 2 not there yet"), "{note}");
 
     // down: everything goes, the videos too.
     let (code, _, stderr) = run(&sandbox, &["down", "--yes"]);

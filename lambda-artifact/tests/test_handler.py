@@ -4,8 +4,11 @@ Every MediaConvert call goes through botocore's Stubber: the request must
 match `expected_params` exactly AND pass botocore's validation against the
 MediaConvert API model, and stubbed responses are validated too.
 
-The job.json -> job template conversion that cattube (the Rust side) performs
-at `up` is written out in `job_template_request` below; the Rust code mirrors it.
+The job.json -> job template conversion is cattube's (the Rust side,
+`job_template::wanted`): its unit tests are in stages/tests/job_template.rs, and
+tests/lifecycle.rs checks the CreateJobTemplate body cattube really sends against
+botocore's model. `template_like_cattubes` below only builds a GetJobTemplate
+answer for the handler's tests.
 """
 
 from __future__ import annotations
@@ -30,11 +33,11 @@ TEMPLATE_ARN = f"arn:aws:mediaconvert:{REGION}:{ACCOUNT}:jobTemplates/cattube-jo
 
 
 # --------------------------------------------------------------------------
-# job.json -> CreateJobTemplate: the conversion rule cattube implements.
+# A job template for the handler's tests to read.
 # --------------------------------------------------------------------------
 
 # Top-level keys of a job.json (the tutorial's CreateJob format) that a job
-# template cannot hold or that cattube sets itself.
+# template does not hold.
 NOT_IN_TEMPLATE = ("Queue", "Role", "UserMetadata")
 
 
@@ -42,16 +45,9 @@ def load_job_json() -> dict:
     return json.loads(JOB_JSON.read_text(encoding="utf-8"))
 
 
-def job_template_request(job: dict, name: str, queue_arn: str) -> dict:
-    """CreateJobTemplate parameters for a job.json.
-
-    Rule: drop the top-level Queue, Role and UserMetadata; drop FileInput
-    from every Settings.Inputs[] entry (InputTemplate has no FileInput);
-    keep every other key (Settings, AccelerationSettings,
-    StatusUpdateInterval, Priority, ...) unchanged; add Name and the
-    stack's Queue ARN. Output destinations stay as they are (the function
-    replaces them for every job).
-    """
+def template_like_cattubes(job: dict, name: str, queue_arn: str) -> dict:
+    """A job template as cattube registers it, for stubbed GetJobTemplate answers: the
+    handler only relies on its Settings (inputs without FileInput, the outputs' groups)."""
     request = {k: copy.deepcopy(v) for k, v in job.items() if k not in NOT_IN_TEMPLATE}
     for template_input in request["Settings"].get("Inputs", []):
         template_input.pop("FileInput", None)
@@ -63,7 +59,7 @@ def job_template_request(job: dict, name: str, queue_arn: str) -> dict:
 def get_job_template_response(job: dict | None = None) -> dict:
     """What GetJobTemplate returns for the template made from `job`."""
     job = load_job_json() if job is None else job
-    created = job_template_request(job, FUNCTION_ENV["JOB_TEMPLATE"], FUNCTION_ENV["QUEUE_ARN"])
+    created = template_like_cattubes(job, FUNCTION_ENV["JOB_TEMPLATE"], FUNCTION_ENV["QUEUE_ARN"])
     now = datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)
     return {
         "JobTemplate": {
@@ -550,21 +546,6 @@ def test_job_json_is_the_tutorials_job():
     assert job["AccelerationSettings"] == {"Mode": "DISABLED"}
     assert job["StatusUpdateInterval"] == "SECONDS_60"
     assert job["Priority"] == 0
-
-
-def test_job_json_as_job_template_passes_create_job_template_validation(mediaconvert_client):
-    request = job_template_request(load_job_json(), "cattube-job", FUNCTION_ENV["QUEUE_ARN"])
-    assert sorted(request) == ["AccelerationSettings", "Name", "Priority", "Queue", "Settings",
-                               "StatusUpdateInterval"]
-    assert "FileInput" not in request["Settings"]["Inputs"][0]
-    with Stubber(mediaconvert_client) as stub:
-        stub.add_response(
-            "create_job_template",
-            {"JobTemplate": {"Name": "cattube-job", "Settings": request["Settings"], "Arn": TEMPLATE_ARN}},
-            copy.deepcopy(request),
-        )
-        mediaconvert_client.create_job_template(**request)
-        stub.assert_no_pending_responses()
 
 
 def test_job_json_file_input_must_be_stripped_from_the_template(mediaconvert_client):

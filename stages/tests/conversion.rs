@@ -186,12 +186,11 @@ async fn converge_function(
     let ctx = context(REGION, mocks.build());
     let observation = ConverterFunction.observe(&ctx, None).await.unwrap();
     let drift = observation.present().unwrap().drift.len();
-    if drift > 0 {
-        ConverterFunction
-            .apply(&ctx, &observation, None)
-            .await
-            .unwrap();
-    }
+    // Applied whatever the drift: with none, apply itself must send no update.
+    ConverterFunction
+        .apply(&ctx, &observation, None)
+        .await
+        .unwrap();
     (drift, updates.code.num_calls(), updates.config.num_calls())
 }
 

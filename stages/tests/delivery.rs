@@ -383,6 +383,11 @@ async fn oac_in_use_past_the_bound_is_an_error_naming_it() {
         .destroy(&ctx, Some(&record), &DestroyOptions::default())
         .await
         .unwrap_err();
+    // The error names the OAC (by its id) and carries CloudFront's code.
+    assert!(
+        err.to_string().contains("origin access control OAC1"),
+        "{err}"
+    );
     let chain = format!("{err}: {}", std::error::Error::source(&err).unwrap());
     assert!(chain.contains("OriginAccessControlInUse"), "{chain}");
 }

@@ -15,6 +15,10 @@ Test-only control endpoints (not part of AWS):
                                       "percent": 40, "phase": "TRANSCODING",
                                       "errorMessage": "...", "errorCode": 1999}
     GET  /_standin/requests          [{"method", "path", "operation"}, ...]
+    GET  /_standin/bodies            [{"operation", "body"}, ...]: the JSON body of every
+                                     API request that had one, as sent
+    POST /_standin/validate/<Op>     checks a body against <Op>'s input shape in botocore's
+                                     model, as the server does: 200 {} or 400 naming the problems
     POST /_standin/reset             forget all state and the request log
 """
 import argparse
@@ -215,6 +219,7 @@ class Region:
 LOCK = threading.Lock()  # handlers run one at a time; ThreadingHTTPServer only parallelises I/O
 STATE = {}  # (account, region) -> Region
 REQUESTS = []  # AWS API requests seen, for GET /_standin/requests
+BODIES = []  # their bodies, for GET /_standin/bodies
 
 
 def paginate(items, p, key):
@@ -488,6 +493,8 @@ class Handler(BaseHTTPRequestHandler):
     def api(self, url, body):
         op, labels = route(self.command, url.path)
         REQUESTS.append({"method": self.command, "path": url.path, "operation": op and op.name})
+        if body:
+            BODIES.append({"operation": op and op.name, "body": body.decode("utf-8", "replace")})
         if op is None:
             raise ApiError(NOT_FOUND, f"No MediaConvert operation for {self.command} {url.path}")
         if op.name not in HANDLERS:
@@ -507,9 +514,18 @@ class Handler(BaseHTTPRequestHandler):
     def control(self, path, body):
         if self.command == "GET" and path == "/_standin/requests":
             return 200, REQUESTS
+        if self.command == "GET" and path == "/_standin/bodies":
+            return 200, BODIES
+        m = re.fullmatch(r"/_standin/validate/([A-Za-z]+)", path)
+        if self.command == "POST" and m:
+            if m.group(1) not in MODEL.operation_names:
+                raise ApiError(NOT_FOUND, f"no operation {m.group(1)} in the model")
+            parse_input(MODEL.operation_model(m.group(1)), {}, {}, body)
+            return 200, {}
         if self.command == "POST" and path == "/_standin/reset":
             STATE.clear()
             REQUESTS.clear()
+            BODIES.clear()
             return 200, {}
         m = re.fullmatch(r"/_standin/jobs/([^/]+)/status", path)
         if self.command == "POST" and m:

@@ -389,3 +389,17 @@ def test_request_log_and_describe_endpoints(endpoint, mc):
         {"method": "GET", "path": "/2017-08-29/queues/cats", "operation": "GetQueue"},
         {"method": "POST", "path": "/2017-08-29/endpoints", "operation": "DescribeEndpoints"},
     ]
+
+
+def test_bodies_are_kept_and_validated_against_the_model(endpoint, mc):
+    mc.create_queue(Name="cats", Description="d")
+    seen = raw(endpoint, "GET", "/_standin/bodies")[2]
+    assert [b["operation"] for b in seen] == ["CreateQueue"]
+    assert json.loads(seen[0]["body"]) == {"name": "cats", "description": "d"}
+    good = {"name": "t", "settings": {"outputGroups": []}}
+    assert raw(endpoint, "POST", "/_standin/validate/CreateJobTemplate", good)[0] == 200
+    status, headers, doc = raw(endpoint, "POST", "/_standin/validate/CreateJobTemplate",
+                               {"settings": {"inputs": [{"fileInput": "s3://b/k"}]}})
+    assert status == 400
+    assert "inputs/0/fileInput: unknown field" in doc["message"]
+    assert "Name" in doc["message"]  # required, and missing

@@ -140,6 +140,37 @@ impl Drop for StandIn {
     }
 }
 
+/// A request to the stand-in's test-only control endpoints (`/_standin/…`): its status
+/// code and JSON answer.
+pub fn standin_request(
+    base: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let addr = base.strip_prefix("http://").expect("an http:// URL");
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{path}: {answer}"));
+    let doc = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| serde_json::from_str(body).unwrap_or(serde_json::Value::Null))
+        .unwrap_or_default();
+    (status, doc)
+}
+
 /// moto and the MediaConvert stand-in, each behind its own recording proxy; both proxies
 /// follow one fault plan, so "the k-th write" counts across them.
 pub struct Emulators {
@@ -404,4 +435,75 @@ pub async fn leftovers(emulators: &Emulators, region: &str) -> Vec<String> {
         ));
     }
     left
+}
+
+/// An adopted bucket got the secure settings: public access blocked, default encryption,
+/// bucket-owner ownership, and the TLS-only statement in its policy.
+pub async fn assert_secure_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
+    let pab = s3
+        .get_public_access_block()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    let pab = pab.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (
+            pab.block_public_acls(),
+            pab.ignore_public_acls(),
+            pab.block_public_policy(),
+            pab.restrict_public_buckets()
+        ),
+        (Some(true), Some(true), Some(true), Some(true)),
+        "{bucket}"
+    );
+    let encryption = s3
+        .get_bucket_encryption()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !encryption
+            .server_side_encryption_configuration()
+            .unwrap()
+            .rules()
+            .is_empty(),
+        "{bucket}"
+    );
+    let ownership = s3
+        .get_bucket_ownership_controls()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ownership.ownership_controls().unwrap().rules()[0]
+            .object_ownership()
+            .as_str(),
+        "BucketOwnerEnforced",
+        "{bucket}"
+    );
+    let policy = s3.get_bucket_policy().bucket(bucket).send().await.unwrap();
+    assert!(
+        policy
+            .policy()
+            .unwrap()
+            .contains("cattube-deny-insecure-transport"),
+        "{bucket}"
+    );
+}
+
+/// Creates a bucket of someone else's (not the stack's) in `region`, as a user would.
+pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str, region: &str) {
+    s3.create_bucket()
+        .bucket(bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
 }

@@ -1,11 +1,20 @@
-"""Starts moto's server for cattube's tests, with two corrections.
+"""Starts moto's server for cattube's tests, with these corrections.
 
 moto applies a bucket-policy statement even when it cannot evaluate the statement's
-condition, so the TLS-only statement every cattube bucket carries
-(Deny s3:* when aws:SecureTransport is false) denies every object request. Real S3 evaluates
-the condition; for the HTTPS requests our clients make to AWS it is false and the statement
-does not apply. The emulator stands in for those HTTPS endpoints, so this launcher evaluates
-aws:SecureTransport as true and leaves everything else to moto.
+condition, so the TLS-only statement every cattube bucket carries (Deny s3:* when
+aws:SecureTransport is false) would deny every object request. Real S3 evaluates the
+condition from the connection. The emulator is plain HTTP on loopback standing in for
+AWS's HTTPS endpoints, so this launcher takes every request as made over TLS
+(aws:SecureTransport = true) unless the request carries the test-only header
+
+    x-cattube-test-secure-transport: false
+
+which makes it a plain-HTTP request for policy evaluation (tests send it to prove that the
+TLS-only statement denies such requests). A statement's aws:SecureTransport condition under
+`Bool` or `BoolIfExists` is evaluated against that value, and the rest of the statement is
+left to moto. moto evaluates bucket policies only for object requests; for a request
+marked plain HTTP the launcher also evaluates the bucket's policy for bucket-level
+operations (s3:ListBucket and the others, on the bucket's ARN), as S3 does.
 
 moto's CloudFront drops `OriginAccessControlId` and `S3OriginConfig` from a distribution's
 origins (on create and on update alike), so a distribution created with an Origin Access
@@ -21,24 +30,77 @@ SDK parses; S3 answers an empty <NotificationConfiguration/>, and so does this l
 Usage: python tests/support/moto_server.py -H 127.0.0.1 -p PORT
 """
 
+import contextvars
+
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
+from moto.s3.exceptions import S3AccessDeniedError
 from moto.s3.responses import S3Response
 from moto.server import main
+
+SECURE_TRANSPORT_HEADER = "x-cattube-test-secure-transport"
+# Whether the request being answered came over TLS (see the docstring): set per request.
+_secure_transport = contextvars.ContextVar("secure_transport", default=True)
+
+_setup_class = S3Response.setup_class
+
+
+def _setup_class_noting_transport(self, request, full_url=None, headers=None):
+    plain = (request.headers.get(SECURE_TRANSPORT_HEADER) or "").lower() == "false"
+    _secure_transport.set(not plain)
+    return _setup_class(self, request, full_url, headers)
+
+
+S3Response.setup_class = _setup_class_noting_transport
 
 _is_action_permitted = IAMPolicyStatement.is_action_permitted
 
 
+def _matches(wanted, secure):
+    values = wanted if isinstance(wanted, list) else [wanted]
+    return any(str(v).lower() == str(secure).lower() for v in values)
+
+
 def _secure_transport_aware(self, action, resource="*", principal=None, incoming_condition_values=None):
     condition = self._statement.get("Condition") or {}
-    for operator in ("Bool", "BoolIfExists"):
-        secure = (condition.get(operator) or {}).get("aws:SecureTransport")
-        if secure is not None and str(secure).lower() == "false":
-            # The request is taken as made over TLS: the statement does not apply.
-            return PermissionResult.NEUTRAL
-    return _is_action_permitted(self, action, resource, principal, incoming_condition_values)
+    rest = {}
+    for operator, keys in condition.items():
+        if operator in ("Bool", "BoolIfExists") and "aws:SecureTransport" in keys:
+            if not _matches(keys["aws:SecureTransport"], _secure_transport.get()):
+                # The condition is false for this request: the statement does not apply.
+                return PermissionResult.NEUTRAL
+            keys = {k: v for k, v in keys.items() if k != "aws:SecureTransport"}
+        if keys:
+            rest[operator] = keys
+    if rest == condition:
+        return _is_action_permitted(self, action, resource, principal, incoming_condition_values)
+    statement = {k: v for k, v in self._statement.items() if k != "Condition"}
+    if rest:
+        statement["Condition"] = rest
+    return _is_action_permitted(
+        IAMPolicyStatement(statement), action, resource, principal, incoming_condition_values
+    )
 
 
 IAMPolicyStatement.is_action_permitted = _secure_transport_aware
+
+_authorize_s3 = S3Response._authenticate_and_authorize_s3_action
+
+
+def _authorize_s3_with_bucket_policy(self, bucket_name=None, key_name=None):
+    if bucket_name and not key_name and not _secure_transport.get():
+        try:
+            bucket = self.backend.get_bucket(bucket_name)
+        except Exception:  # noqa: BLE001 - no such bucket (yet): moto answers as it would
+            bucket = None
+        action = self.data.get("Action")
+        if bucket is not None and action:
+            resource = f"arn:{bucket.partition}:s3:::{bucket_name}"
+            if bucket.get_permission(f"s3:{action}", resource) == PermissionResult.DENIED:
+                raise S3AccessDeniedError()
+    return _authorize_s3(self, bucket_name=bucket_name, key_name=key_name)
+
+
+S3Response._authenticate_and_authorize_s3_action = _authorize_s3_with_bucket_policy
 
 
 from moto.cloudfront import models as _cloudfront  # noqa: E402

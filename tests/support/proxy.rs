@@ -5,8 +5,10 @@
 //!
 //! It can also misbehave, following a [`FaultPlan`] that several proxies may share (moto's
 //! and the MediaConvert stand-in's, so that "the k-th write" counts across both):
-//! - fail the k-th write request with a non-retryable `AccessDenied`, in the error shape of
-//!   the service it was meant for (told by the SigV4 credential scope);
+//! - fail one chosen write with a non-retryable `AccessDenied`, in the error shape of the
+//!   service it was meant for (told by the SigV4 credential scope). The write is chosen by
+//!   its operation's identity (see [`Seen::operation`]), not by its arrival order: steps run
+//!   in parallel, so "the k-th write" would be a different one from run to run;
 //! - answer the first attempt of every write with a throttling or 5xx error (alternately),
 //!   which the SDK must retry;
 //! - delay every request, so that a run is reliably in flight when a test signals it.
@@ -30,6 +32,12 @@ pub struct Seen {
     pub query: String,
     /// `Action=` of a query-protocol request (IAM, STS), empty for REST APIs.
     pub action: String,
+    /// The operation's identity, the same in every run: service, method, path (with
+    /// CloudFront's generated ids replaced by `{id}`), the query's keys, and for the query
+    /// protocol the action and the names of what it acts on (`RoleName`, `PolicyName`,
+    /// `PolicyArn`). E.g. `s3 PUT /cattube-source-…?encryption`,
+    /// `iam POST / PutRolePolicy RoleName=…&PolicyName=…`.
+    pub operation: String,
     /// When the proxy received the request and when it had answered it.
     pub start: Instant,
     pub end: Instant,
@@ -67,15 +75,20 @@ pub struct FaultPlan {
 
 #[derive(Default)]
 struct PlanState {
-    /// Fail the write with this 1-based number, once.
-    fail_write: Option<usize>,
+    /// Fail the write of this operation key ([`FaultPlan::operations`]), once.
+    fail_operation: Option<String>,
     /// Answer every write's first attempt with a retryable error.
     throttle: bool,
     delay: Duration,
     /// Writes counted since the plan was last set (first attempts only).
     writes: usize,
+    /// Their operation keys, in arrival order: the identity, then `#n` for its n-th write
+    /// (so that two writes of the same identity are still told apart).
+    operations: Vec<String>,
     /// The requests answered with an injected error, and the service they were for.
     injected: Vec<(String, Seen)>,
+    /// The operation keys of the writes answered `AccessDenied` by `fail_operation`.
+    denied: Vec<String>,
 }
 
 enum Fault {
@@ -85,14 +98,20 @@ enum Fault {
 }
 
 impl FaultPlan {
-    /// Fails the `k`-th write request (1-based, counted from now) with `AccessDenied`.
-    pub fn fail_write(&self, k: usize) {
+    /// Fails the write whose operation key (as [`FaultPlan::operations`] lists them, counted
+    /// from now) is `key`, once, with `AccessDenied`.
+    pub fn fail_operation(&self, key: &str) {
         let mut plan = self.inner.lock().unwrap();
         *plan = PlanState {
-            fail_write: Some(k),
+            fail_operation: Some(key.to_string()),
             delay: plan.delay,
             ..Default::default()
         };
+    }
+
+    /// The operation keys of the writes (first attempts) since the plan was last set.
+    pub fn operations(&self) -> Vec<String> {
+        self.inner.lock().unwrap().operations.clone()
     }
 
     /// Answers the first attempt of every write with 429/503 or 500 (alternately).
@@ -120,6 +139,11 @@ impl FaultPlan {
         self.inner.lock().unwrap().writes
     }
 
+    /// The operation keys of the writes that `fail_operation` answered with `AccessDenied`.
+    pub fn denied(&self) -> Vec<String> {
+        self.inner.lock().unwrap().denied.clone()
+    }
+
     /// The requests that were answered with an injected error: (service, request).
     pub fn injected(&self) -> Vec<(String, Seen)> {
         self.inner.lock().unwrap().injected.clone()
@@ -133,7 +157,14 @@ impl FaultPlan {
         }
         plan.writes += 1;
         let n = plan.writes;
-        let fault = if plan.fail_write == Some(n) {
+        let nth = 1 + plan
+            .operations
+            .iter()
+            .filter(|k| k.rsplit_once(" #").map(|(op, _)| op) == Some(seen.operation.as_str()))
+            .count();
+        let key = operation_key(&seen.operation, nth);
+        plan.operations.push(key.clone());
+        let fault = if plan.fail_operation.as_deref() == Some(key.as_str()) {
             Some(Fault::Deny)
         } else if plan.throttle {
             Some(if n.is_multiple_of(2) {
@@ -144,6 +175,9 @@ impl FaultPlan {
         } else {
             None
         };
+        if matches!(fault, Some(Fault::Deny)) {
+            plan.denied.push(key);
+        }
         if fault.is_some() {
             plan.injected.push((service.to_string(), seen.clone()));
         }
@@ -323,10 +357,12 @@ async fn forward(
     } else {
         String::new()
     };
+    let service = service_of(&parts.headers);
     let seen = Seen {
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
         query: parts.uri.query().unwrap_or_default().to_string(),
+        operation: operation(&service, &parts, &body),
         action,
         start,
         end: start,
@@ -357,7 +393,6 @@ async fn forward(
         .get("amz-sdk-request")
         .and_then(|v| v.to_str().ok())
         .is_none_or(|v| v.contains("attempt=1;") || v.ends_with("attempt=1"));
-    let service = service_of(&parts.headers);
     let (fault, delay) = faults.decide(&seen, &service, first_attempt);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -419,6 +454,67 @@ pub fn rounds(requests: &[Seen]) -> usize {
                 .unwrap_or(0);
     }
     chain.into_iter().max().unwrap_or(0)
+}
+
+/// The key of the `nth` write of an operation, as [`FaultPlan::operations`] lists it.
+pub fn operation_key(operation: &str, nth: usize) -> String {
+    format!("{operation} #{nth}")
+}
+
+/// See [`Seen::operation`].
+fn operation(service: &str, parts: &hyper::http::request::Parts, body: &[u8]) -> String {
+    // CloudFront names a distribution or OAC by the id it generated at create time.
+    let mut after_kind = false;
+    let path: Vec<&str> = parts
+        .uri
+        .path()
+        .split('/')
+        .map(|segment| {
+            let generated = service == "cloudfront" && after_kind && !segment.is_empty();
+            after_kind = matches!(segment, "distribution" | "origin-access-control");
+            if generated {
+                "{id}"
+            } else {
+                segment
+            }
+        })
+        .collect();
+    // Values that name an operation rather than a resource instance are kept.
+    let mut query: Vec<String> = parts
+        .uri
+        .query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((k @ ("Operation" | "x-id"), v)) => format!("{k}={v}"),
+            Some((k, _)) => k.to_string(),
+            None => pair.to_string(),
+        })
+        .collect();
+    query.sort();
+    let mut out = format!("{service} {} {}", parts.method, path.join("/"));
+    if !query.is_empty() {
+        out.push_str(&format!("?{}", query.join("&")));
+    }
+    let action = if parts.method == hyper::Method::POST {
+        form_action(body)
+    } else {
+        String::new()
+    };
+    if !action.is_empty() {
+        let form = String::from_utf8_lossy(body);
+        let names: Vec<&str> = form
+            .split('&')
+            .filter(|p| {
+                ["RoleName=", "PolicyName=", "PolicyArn="]
+                    .iter()
+                    .any(|k| p.starts_with(k))
+            })
+            .collect();
+        out.push_str(&format!(" {action} {}", names.join("&")));
+    }
+    out
 }
 
 fn form_action(body: &[u8]) -> String {
