@@ -426,3 +426,130 @@ async fn down_no_wait_then_down() {
     nothing_left(moto).await;
     assert!(!sandbox.path().join("cattube.state.json").exists());
 }
+
+/// `[trigger] suffixes` gives one notification entry per suffix; a multipart upload whose
+/// part fails is aborted (no parts left stored, no object); `down --keep-buckets` removes
+/// everything but the two buckets, and a later `down` removes those too.
+#[tokio::test(flavor = "multi_thread")]
+async fn suffixes_a_failed_multipart_upload_and_keep_buckets() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+    let s3 = s3_client(&emulators.moto.url, REGION).await;
+    sandbox.write(
+        "cattube.toml",
+        "[trigger]\nsuffixes = [\".mp4\", \".mov\"]\n",
+    );
+    let (code, _, stderr) = sandbox.run_json(&["up"]);
+    assert_eq!(code, Some(0), "{stderr}");
+
+    let notification = s3
+        .get_bucket_notification_configuration()
+        .bucket(SOURCE)
+        .send()
+        .await
+        .unwrap();
+    let mut entries: Vec<(String, Vec<String>)> = notification
+        .lambda_function_configurations()
+        .iter()
+        .map(|c| {
+            let rules = c
+                .filter()
+                .and_then(|f| f.key())
+                .map(|k| k.filter_rules())
+                .unwrap_or_default();
+            (
+                c.id().unwrap_or_default().to_string(),
+                rules
+                    .iter()
+                    .map(|r| format!("{:?}={}", r.name(), r.value().unwrap_or_default()))
+                    .collect(),
+            )
+        })
+        .collect();
+    entries.sort();
+    assert_eq!(
+        entries
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .collect::<Vec<_>>(),
+        ["cattube-notifications", "cattube-notifications-2"]
+    );
+    let suffixes: Vec<String> = entries.iter().flat_map(|(_, r)| r.clone()).collect();
+    assert!(
+        suffixes.len() == 2
+            && suffixes.iter().any(|r| r.ends_with("=.mp4"))
+            && suffixes.iter().any(|r| r.ends_with("=.mov")),
+        "{entries:?}"
+    );
+
+    // A 17 MiB file goes up in parts; the second part is refused (AccessDenied, not
+    // retried): the upload fails and is aborted.
+    let big = vec![7u8; 17 * 1024 * 1024];
+    std::fs::write(sandbox.path().join("big.mp4"), &big).unwrap();
+    emulators.faults.clear();
+    let (code, _, stderr) = sandbox.run_json(&["upload", "big.mp4"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let parts: Vec<String> = emulators
+        .faults
+        .operations()
+        .into_iter()
+        .filter(|op| op.contains("partNumber"))
+        .collect();
+    assert!(parts.len() >= 2, "not a multipart upload: {parts:?}");
+    s3.delete_object()
+        .bucket(SOURCE)
+        .key("big.mp4")
+        .send()
+        .await
+        .unwrap();
+    emulators.faults.fail_operation(&parts[1]);
+    let (code, doc, stderr) = sandbox.run_json(&["upload", "big.mp4"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(emulators.faults.denied(), [parts[1].clone()]);
+    assert!(
+        doc["error"]
+            .to_string()
+            .contains("the multipart upload was aborted"),
+        "{doc}"
+    );
+    emulators.faults.clear();
+    let unfinished = s3
+        .list_multipart_uploads()
+        .bucket(SOURCE)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        unfinished.uploads().is_empty(),
+        "parts left stored: {:?}",
+        unfinished.uploads()
+    );
+    let head = s3.head_object().bucket(SOURCE).key("big.mp4").send().await;
+    assert!(head.is_err(), "the failed upload left an object");
+
+    // --keep-buckets: everything else goes, both buckets stay (with their objects).
+    s3.put_object()
+        .bucket(DESTINATION)
+        .key("cats/kept.mp4")
+        .body(b"kept".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let (code, _, stderr) = sandbox.run_json(&["down", "--yes", "--keep-buckets"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let mut left = support::leftovers(&emulators, REGION).await;
+    left.sort();
+    assert_eq!(
+        left,
+        [format!("bucket {DESTINATION}"), format!("bucket {SOURCE}")]
+    );
+    s3.head_object()
+        .bucket(DESTINATION)
+        .key("cats/kept.mp4")
+        .send()
+        .await
+        .expect("--keep-buckets kept the videos");
+    let (code, _, stderr) = sandbox.run_json(&["down", "--yes"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    nothing_left(&emulators.moto).await;
+}
