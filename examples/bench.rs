@@ -140,6 +140,36 @@ fn cattube(sandbox: &Sandbox, bin: &Path, args: &[&str]) -> Command {
     cmd
 }
 
+/// What the figures were measured on, measured rather than typed: cores, CPU model,
+/// kernel, compiler, and the size of the binary measured.
+fn machine(bin: &Path) -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|m| m.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_else(|| "?".into());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|k| k.trim().to_string())
+        .unwrap_or_else(|_| "?".into());
+    let rustc = Command::new("rustc")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "?".into());
+    let bytes = std::fs::metadata(bin).map_or(0, |m| m.len());
+    format!(
+        "machine: {cores} cores ({cpu}), Linux {kernel}, {rustc}; binary {} ({bytes} bytes, {:.1} MB)",
+        bin.display(),
+        bytes as f64 / 1e6
+    )
+}
+
 fn main() {
     let options = options();
     let latency_ms = options.latency.as_secs_f64() * 1000.0;
@@ -243,7 +273,8 @@ fn main() {
         "latency {latency_ms} ms per request, median of {} run(s)\n",
         options.runs
     );
-    println!("| scenario | wall (median) | requests | writes | rounds | rounds × L | wall ÷ (rounds × L) | peak RSS | target | met |");
+    println!("{}\n", machine(&options.bin));
+    println!("| scenario | wall (median) | requests (median) | writes (median) | rounds (median) | rounds × L | wall ÷ (rounds × L) | peak RSS (max of runs) | target | met |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |");
     for (name, samples) in &rows {
         let wall = median(samples.iter().map(|s| s.wall).collect());
