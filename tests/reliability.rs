@@ -970,3 +970,40 @@ async fn a_held_lock_sends_no_request() {
     let _held = hold();
     check("after down");
 }
+
+/// A SIGKILL between CreateBucket and the bucket's tagging (the one resource whose tags
+/// cannot go in the create call): the state says `creating`, and the next `up` takes the
+/// untagged bucket as the stack's own (created, not adopted), converges, and `down` removes
+/// it. The run is killed while the proxy holds its PutBucketTagging, chosen by identity.
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_between_create_bucket_and_its_tags_is_taken_as_created() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+    emulators.faults.clear();
+    let out = run(&sandbox, &["up"]);
+    assert_code(&out, 0, "clean up");
+    let tagging = clean_operations(&emulators, Command::Up)
+        .into_iter()
+        .find(|k| k.starts_with("s3 PUT /cattube-source-") && k.contains("?tagging"))
+        .expect("a clean up tags the source bucket");
+    tear_down(&emulators, &sandbox, "clean down").await;
+
+    emulators
+        .faults
+        .hold_operation(&tagging, Duration::from_secs(60));
+    let mut child = spawn(&sandbox, &["up"]);
+    wait_until("the tagging write held", Duration::from_secs(60), || {
+        emulators.faults.operations().contains(&tagging)
+    });
+    let _ = child.kill();
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(SIGKILL), "{status}");
+    emulators.faults.clear();
+    let doc = state(&sandbox).expect("the intent was recorded");
+    assert_eq!(
+        doc["resources"]["source-bucket"]["ownership"], "creating",
+        "{doc}"
+    );
+    converge(&sandbox, "up after the kill");
+    tear_down(&emulators, &sandbox, "down after the kill").await;
+}

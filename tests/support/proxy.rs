@@ -77,6 +77,8 @@ pub struct FaultPlan {
 struct PlanState {
     /// Fail the write of this operation key ([`FaultPlan::operations`]), once.
     fail_operation: Option<String>,
+    /// Hold the write of this operation key this long before answering it.
+    hold_operation: Option<(String, Duration)>,
     /// Answer every write's first attempt with a retryable error.
     throttle: bool,
     delay: Duration,
@@ -104,6 +106,17 @@ impl FaultPlan {
         let mut plan = self.inner.lock().unwrap();
         *plan = PlanState {
             fail_operation: Some(key.to_string()),
+            delay: plan.delay,
+            ..Default::default()
+        };
+    }
+
+    /// Holds the write whose operation key is `key` for `hold` before it is forwarded, so
+    /// that a run is known to be waiting on exactly that write.
+    pub fn hold_operation(&self, key: &str, hold: Duration) {
+        let mut plan = self.inner.lock().unwrap();
+        *plan = PlanState {
+            hold_operation: Some((key.to_string(), hold)),
             delay: plan.delay,
             ..Default::default()
         };
@@ -164,6 +177,10 @@ impl FaultPlan {
             .count();
         let key = operation_key(&seen.operation, nth);
         plan.operations.push(key.clone());
+        let delay = match &plan.hold_operation {
+            Some((held, hold)) if *held == key => delay + *hold,
+            _ => delay,
+        };
         let fault = if plan.fail_operation.as_deref() == Some(key.as_str()) {
             Some(Fault::Deny)
         } else if plan.throttle {
