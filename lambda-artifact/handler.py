@@ -60,15 +60,11 @@ GROUP_SETTINGS = {
     "MS_SMOOTH_GROUP_SETTINGS": "MsSmoothGroupSettings",
 }
 
-# Job-wide settings a template carries that CreateJob also accepts. They are
-# copied from the template so the job does not depend on how MediaConvert
-# fills in what a request leaves out.
-TEMPLATE_JOB_FIELDS = (
-    "AccelerationSettings",
-    "ElementalInferenceSettings",
-    "HopDestinations",
-    "Priority",
-    "StatusUpdateInterval",
+# The CreateJob members the function sets itself; every other member a job
+# template carries is copied to the job only if CreateJob accepts it (see
+# template_job_fields).
+OWN_JOB_FIELDS = frozenset(
+    ("JobTemplate", "Queue", "Role", "Settings", "UserMetadata", "ClientRequestToken")
 )
 
 # MediaConvert job UserMetadata restrictions ("AWS Elemental MediaConvert job
@@ -343,7 +339,10 @@ def build_settings(template_settings: dict[str, Any], file_input: str, destinati
 
 
 def build_create_job_request(
-    config: dict[str, str], template: dict[str, Any], upload: dict[str, Any]
+    config: dict[str, str],
+    template: dict[str, Any],
+    upload: dict[str, Any],
+    service_model: Any = None,
 ) -> dict[str, Any]:
     """CreateJob parameters for one upload.
 
@@ -370,7 +369,22 @@ def build_create_job_request(
         "UserMetadata": user_metadata(config["STACK"], key),
         "ClientRequestToken": client_request_token(upload),
     }
-    for field in TEMPLATE_JOB_FIELDS:
+    for field in template_job_fields(service_model or _client().meta.service_model):
         if template.get(field) is not None:
             request[field] = copy.deepcopy(template[field])
     return request
+
+
+def template_job_fields(service_model: Any) -> tuple[str, ...]:
+    """Job-wide settings a template carries that CreateJob also accepts
+    (AccelerationSettings, Priority, StatusUpdateInterval, HopDestinations...).
+
+    They are copied so the job does not depend on how MediaConvert fills in
+    what a request leaves out. The set is read from the API model of the
+    botocore the function runs with, not kept by hand: a member GetJobTemplate
+    returns but this CreateJob does not know (ElementalInferenceSettings in
+    older models) would fail the request's validation, so it is left out.
+    """
+    accepted = service_model.operation_model("CreateJob").input_shape.members
+    carried = service_model.shape_for("JobTemplate").members
+    return tuple(sorted((set(accepted) & set(carried)) - OWN_JOB_FIELDS))

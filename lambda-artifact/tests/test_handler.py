@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 from botocore.stub import Stubber
+from botocore.validate import validate_parameters
 
 import handler
 from cattube_test_env import ACCOUNT, FUNCTION_ENV, REGION
@@ -543,7 +544,9 @@ def test_job_json_is_the_tutorials_job():
         assert output["AudioDescriptions"] == [{"AudioSourceName": "Audio Selector 1", "CodecSettings": aac}]
     assert hd["NameModifier"] == "-hd"
     assert hd["VideoDescription"] == {"CodecSettings": {"Codec": "H_265", "H265Settings": {
-        "MaxBitrate": 5000000, "RateControlMode": "QVBR", "SceneChangeDetect": "TRANSITION_DETECTION"}}}
+        "MaxBitrate": 5000000, "RateControlMode": "QVBR", "SceneChangeDetect": "TRANSITION_DETECTION",
+        # Apple's players play H.265 in MP4 only when it is marked hvc1 (MediaConvert's default is hev1).
+        "WriteMp4PackagingType": "HVC1"}}}
     assert sd["NameModifier"] == "-sd"
     assert sd["VideoDescription"] == {"Width": 256, "Height": 144, "CodecSettings": {"Codec": "AV1", "Av1Settings": {
         "RateControlMode": "QVBR", "QvbrSettings": {}, "MaxBitrate": 100000}}}
@@ -608,3 +611,49 @@ def test_stubber_rejects_an_invalid_job(mediaconvert_client):
             mediaconvert_client.create_job(**request)
     message = str(raised.value)
     assert "Priority" in message and "MaxBitrate" in message and '"Filename"' in message
+
+
+# --------------------------------------------------------------------------
+# Template members copied to the job: what CreateJob accepts, from the model.
+# --------------------------------------------------------------------------
+
+
+def _model_without(member: str):
+    """The MediaConvert model of this botocore with `member` removed from
+    CreateJobRequest: the model of an older botocore (the Lambda runtime's
+    boto3 may predate a member GetJobTemplate already returns)."""
+    import botocore.loaders
+    import botocore.model
+
+    raw = copy.deepcopy(botocore.loaders.Loader().load_service_model("mediaconvert", "service-2"))
+    del raw["shapes"]["CreateJobRequest"]["members"][member]
+    return botocore.model.ServiceModel(raw, "mediaconvert")
+
+
+def test_template_job_fields_are_what_both_shapes_of_the_model_have(mediaconvert_client):
+    model = mediaconvert_client.meta.service_model
+    create_job = set(model.operation_model("CreateJob").input_shape.members)
+    job_template = set(model.shape_for("JobTemplate").members)
+    fields = handler.template_job_fields(model)
+    assert set(fields) <= create_job & job_template
+    assert set(fields) == (create_job & job_template) - handler.OWN_JOB_FIELDS
+    assert {"AccelerationSettings", "Priority", "StatusUpdateInterval", "HopDestinations"} <= set(fields)
+
+
+def test_a_template_member_create_job_does_not_accept_is_not_sent(mediaconvert_client):
+    """A template carrying ElementalInferenceSettings, read by a botocore whose
+    CreateJob has no such member: the request leaves it out and stays valid."""
+    template = copy.deepcopy(get_job_template_response()["JobTemplate"])
+    template["ElementalInferenceSettings"] = {
+        "FeedConfigurationSource": {"FeedArn": f"arn:aws:elemental-inference:{REGION}:{ACCOUNT}:feed/cats"}}
+    old_model = _model_without("ElementalInferenceSettings")
+    upload = handler.parse_record(s3_record("cats/tabby.mp4"))
+    request = handler.build_create_job_request(dict(FUNCTION_ENV), template, upload, old_model)
+    assert "ElementalInferenceSettings" not in request
+    # Valid for that model: botocore's own validator, as the Lambda runtime's would run it.
+    validate_parameters(request, old_model.operation_model("CreateJob").input_shape)
+    assert request["Priority"] == 0 and request["StatusUpdateInterval"] == "SECONDS_60"
+    # The same template with this botocore's model (which has the member) keeps it.
+    current = handler.build_create_job_request(dict(FUNCTION_ENV), template, upload,
+                                               mediaconvert_client.meta.service_model)
+    assert current["ElementalInferenceSettings"] == template["ElementalInferenceSettings"]
