@@ -67,12 +67,15 @@ pub struct FaultPlan {
     answers: Mutex<Vec<Answer>>,
 }
 
+/// Picks requests by service and request.
+pub type Matcher = dyn Fn(&str, &Seen) -> bool + Send;
+
 /// Answers the requests `matches` picks (given the service and the request) with `reply`,
 /// at most `times` of them, first attempts only unless `retries` is set. Independent of the
 /// other faults of the plan, and kept across [`FaultPlan::clear`] until
 /// [`FaultPlan::clear_answers`].
 pub struct Answer {
-    pub matches: Box<dyn Fn(&str, &Seen) -> bool + Send>,
+    pub matches: Box<Matcher>,
     pub reply: super::aws_errors::AwsErrorReply,
     pub times: usize,
     pub retries: bool,
