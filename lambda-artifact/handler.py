@@ -16,6 +16,10 @@ Configured only by environment variables (set by ``cattube up``):
     MEDIACONVERT_ROLE_ARN   IAM role MediaConvert assumes to read and write S3
     STACK                   cattube stack name (recorded in each job's UserMetadata)
 
+Each upload gets exactly one job, whatever S3 and Lambda redeliver: a claim
+object per upload in the destination bucket (see "Exactly one job per
+upload" below).
+
 Needs only the standard library and boto3 (both in the Lambda Python runtime).
 Every log line is one JSON object on stdout. Any MediaConvert error is logged
 and re-raised so that Lambda retries the event.
@@ -28,6 +32,7 @@ import hashlib
 import json
 import os
 import posixpath
+import time
 import unicodedata
 import urllib.parse
 from typing import Any
@@ -60,15 +65,11 @@ GROUP_SETTINGS = {
     "MS_SMOOTH_GROUP_SETTINGS": "MsSmoothGroupSettings",
 }
 
-# Job-wide settings a template carries that CreateJob also accepts. They are
-# copied from the template so the job does not depend on how MediaConvert
-# fills in what a request leaves out.
-TEMPLATE_JOB_FIELDS = (
-    "AccelerationSettings",
-    "ElementalInferenceSettings",
-    "HopDestinations",
-    "Priority",
-    "StatusUpdateInterval",
+# The CreateJob members the function sets itself; every other member a job
+# template carries is copied to the job only if CreateJob accepts it (see
+# template_job_fields).
+OWN_JOB_FIELDS = frozenset(
+    ("JobTemplate", "Queue", "Role", "Settings", "UserMetadata", "ClientRequestToken")
 )
 
 # MediaConvert job UserMetadata restrictions ("AWS Elemental MediaConvert job
@@ -161,15 +162,46 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             skipped.append({"key": upload["key"], "reason": reason})
             continue
 
-        if template is None:
-            template = get_job_template(config)
-
         destination = output_destination(config["DESTINATION_BUCKET"], upload["key"])
         token = client_request_token(upload)
+        try:
+            claim = claim_upload(config, upload, token, context)
+        except Exception as err:
+            log(
+                "ERROR",
+                "claiming the upload failed",
+                stack=config["STACK"],
+                source_bucket=upload["bucket"],
+                source_key=upload["key"],
+                claim=claim_key(token),
+                client_request_token=token,
+                **_error_fields(err),
+            )
+            raise
+        if claim.get("state") == SUBMITTED:
+            log(
+                "INFO",
+                "upload skipped: already submitted",
+                stack=config["STACK"],
+                source_bucket=upload["bucket"],
+                source_key=upload["key"],
+                job_id=claim.get("job_id"),
+                client_request_token=token,
+                reason="already submitted",
+            )
+            skipped.append({"key": upload["key"], "reason": "already submitted", "job_id": claim.get("job_id")})
+            continue
+        try:
+            if template is None:
+                template = get_job_template(config)
+        except Exception:
+            release_claim(config, token)
+            raise
         try:
             request = build_create_job_request(config, template, upload)
             response = _client().create_job(**request)
         except Exception as err:
+            release_claim(config, token)
             log(
                 "ERROR",
                 "job submission failed",
@@ -197,6 +229,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             destination=destination,
             client_request_token=token,
         )
+        record_submitted(config, upload, token, job_id)
         jobs.append({"job_id": job_id, "key": upload["key"], "destination": destination})
 
     return {"jobs": jobs, "skipped": skipped}
@@ -295,6 +328,128 @@ def client_request_token(upload: dict[str, Any]) -> str:
     return hashlib.sha256(identity.encode("ascii")).hexdigest()
 
 
+# --------------------------------------------------------------------------
+# Exactly one job per upload: a claim object per upload in the destination
+# bucket, written with S3's conditional writes. ClientRequestToken alone
+# dedupes only within one minute of a successful CreateJob, while Lambda
+# retries an async invocation 1 and 2 minutes later and S3 may deliver an
+# event more than once, at any time.
+#
+#   _cattube/claims/<token>.json  {"state": "IN_PROGRESS", "expires_at": t}
+#                                 {"state": "SUBMITTED", "job_id": ...}
+#
+# The claim is created with If-None-Match: * (only one invocation can), so a
+# duplicate finds it: SUBMITTED means skip; IN_PROGRESS and not expired means
+# another invocation is submitting right now, so this one fails and Lambda
+# retries it later; IN_PROGRESS and expired means its holder ran out of time,
+# and the claim is taken over with If-Match on the ETag read. A failed
+# CreateJob deletes the claim, so Lambda's retry submits again. The token (and
+# so the claim) covers bucket, key, version id, ETag and sequencer: a new
+# upload of the same key is a new claim.
+#
+# The destination bucket sends no notifications (a claim never invokes the
+# function) and its policy denies CloudFront this prefix (never served).
+# --------------------------------------------------------------------------
+
+# Kept equal to stages/src/converter_role.rs's CLAIM_PREFIX (checked by a test there).
+CLAIM_PREFIX = "_cattube/claims/"
+IN_PROGRESS, SUBMITTED = "IN_PROGRESS", "SUBMITTED"
+# An in-progress claim outlives its invocation by this much (clock skew).
+CLAIM_MARGIN_S = 30
+# When there is no Lambda context (a local run): Lambda's longest timeout.
+MAX_INVOCATION_S = 900
+
+_S3 = None
+
+
+def _s3():
+    """The S3 client for claims, created once per container."""
+    global _S3
+    if _S3 is None:
+        _S3 = boto3.client(
+            "s3", config=Config(retries={"mode": "standard"}, user_agent_extra="cattube-converter")
+        )
+    return _S3
+
+
+class ClaimHeld(RuntimeError):
+    """Another invocation is submitting the job of this upload right now."""
+
+
+def claim_key(token: str) -> str:
+    return f"{CLAIM_PREFIX}{token}.json"
+
+
+def _claim_body(state: str, upload: dict[str, Any], **fields: Any) -> bytes:
+    doc = {"state": state, "source": f"s3://{upload['bucket']}/{upload['key']}",
+           "etag": upload["etag"], "sequencer": upload["sequencer"], **fields}
+    return json.dumps(doc, ensure_ascii=False).encode("utf-8")
+
+
+def _error_code(err: Exception) -> str | None:
+    response = getattr(err, "response", None)
+    return (response.get("Error") or {}).get("Code") if isinstance(response, dict) else None
+
+
+def claim_upload(config: dict[str, str], upload: dict[str, Any], token: str, context: Any) -> dict[str, Any]:
+    """Claims the upload for this invocation: {} when it now holds the claim,
+    the claim's document when a job was already submitted for it. Raises
+    ClaimHeld while another invocation holds an unexpired claim."""
+    bucket, key = config["DESTINATION_BUCKET"], claim_key(token)
+    remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else MAX_INVOCATION_S
+    body = _claim_body(IN_PROGRESS, upload, expires_at=int(time.time() + remaining + CLAIM_MARGIN_S))
+    try:
+        _s3().put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*", ContentType="application/json")
+        return {}
+    except Exception as err:
+        # 412: the claim exists; 409: a concurrent conditional write to it is in flight.
+        if _error_code(err) == "ConditionalRequestConflict":
+            raise ClaimHeld(f"claim {key} is being written by another invocation") from err
+        if _error_code(err) != "PreconditionFailed":
+            raise
+    found = _s3().get_object(Bucket=bucket, Key=key)
+    doc = json.loads(found["Body"].read())
+    if doc.get("state") == SUBMITTED:
+        return doc
+    if doc.get("expires_at", 0) > time.time():
+        raise ClaimHeld(f"claim {key} is held by another invocation until {doc.get('expires_at')}")
+    # Its holder ran out of time without submitting: take it over, unless another
+    # invocation just did (then If-Match fails and Lambda retries this one).
+    try:
+        _s3().put_object(Bucket=bucket, Key=key, Body=body, IfMatch=found["ETag"], ContentType="application/json")
+    except Exception as err:
+        if _error_code(err) in ("PreconditionFailed", "ConditionalRequestConflict"):
+            raise ClaimHeld(f"claim {key} was taken over by another invocation") from err
+        raise
+    return {}
+
+
+def release_claim(config: dict[str, str], token: str) -> None:
+    """Deletes this invocation's claim after a failed submission, so a retry
+    submits again. If even that fails, the claim expires by itself."""
+    try:
+        _s3().delete_object(Bucket=config["DESTINATION_BUCKET"], Key=claim_key(token))
+    except Exception as err:
+        log("ERROR", "releasing the claim failed", claim=claim_key(token), **_error_fields(err))
+
+
+def record_submitted(config: dict[str, str], upload: dict[str, Any], token: str, job_id: str | None) -> None:
+    """Marks the claim SUBMITTED. The job exists whatever happens here, so a
+    failure is logged, not raised (a Lambda retry would only find the claim
+    in progress); the claim then expires and only a later duplicate delivery
+    could submit again."""
+    try:
+        _s3().put_object(
+            Bucket=config["DESTINATION_BUCKET"],
+            Key=claim_key(token),
+            Body=_claim_body(SUBMITTED, upload, job_id=job_id, submitted_at=int(time.time())),
+            ContentType="application/json",
+        )
+    except Exception as err:
+        log("ERROR", "recording the submitted job failed", claim=claim_key(token), job_id=job_id,
+            **_error_fields(err))
+
+
 def _metadata_value(value: str) -> str:
     value = unicodedata.normalize("NFC", value)
     allowed = (
@@ -343,7 +498,10 @@ def build_settings(template_settings: dict[str, Any], file_input: str, destinati
 
 
 def build_create_job_request(
-    config: dict[str, str], template: dict[str, Any], upload: dict[str, Any]
+    config: dict[str, str],
+    template: dict[str, Any],
+    upload: dict[str, Any],
+    service_model: Any = None,
 ) -> dict[str, Any]:
     """CreateJob parameters for one upload.
 
@@ -370,7 +528,22 @@ def build_create_job_request(
         "UserMetadata": user_metadata(config["STACK"], key),
         "ClientRequestToken": client_request_token(upload),
     }
-    for field in TEMPLATE_JOB_FIELDS:
+    for field in template_job_fields(service_model or _client().meta.service_model):
         if template.get(field) is not None:
             request[field] = copy.deepcopy(template[field])
     return request
+
+
+def template_job_fields(service_model: Any) -> tuple[str, ...]:
+    """Job-wide settings a template carries that CreateJob also accepts
+    (AccelerationSettings, Priority, StatusUpdateInterval, HopDestinations...).
+
+    They are copied so the job does not depend on how MediaConvert fills in
+    what a request leaves out. The set is read from the API model of the
+    botocore the function runs with, not kept by hand: a member GetJobTemplate
+    returns but this CreateJob does not know (ElementalInferenceSettings in
+    older models) would fail the request's validation, so it is left out.
+    """
+    accepted = service_model.operation_model("CreateJob").input_shape.members
+    carried = service_model.shape_for("JobTemplate").members
+    return tuple(sorted((set(accepted) & set(carried)) - OWN_JOB_FIELDS))

@@ -201,8 +201,17 @@ async fn delivery_lifecycle() {
     let statements = policy["Statement"].as_array().unwrap();
     assert_eq!(
         statements.len(),
-        2,
-        "TLS-only and CloudFront read: {policy}"
+        3,
+        "TLS-only, CloudFront read and no claims for CloudFront: {policy}"
+    );
+    let no_claims = statements
+        .iter()
+        .find(|s| s["Sid"] == "cattube-cloudfront-no-claims")
+        .unwrap();
+    assert_eq!(no_claims["Effect"], "Deny");
+    assert_eq!(
+        no_claims["Resource"],
+        format!("arn:aws:s3:::{DESTINATION}/_cattube/claims/*")
     );
     let read = statements
         .iter()

@@ -229,6 +229,8 @@ async fn upload_jobs_url_walkthrough() {
         .env_clear()
         .envs(env)
         .env("AWS_ENDPOINT_URL_MEDIACONVERT", &emulators.standin.url)
+        // The claims of "exactly one job per upload" go to the destination bucket in moto.
+        .env("AWS_ENDPOINT_URL_S3", &emulators.aws.url)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_DEFAULT_REGION", REGION)

@@ -5,12 +5,15 @@ MediaConvert API model shipped with botocore)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import socket
 import sys
 from pathlib import Path
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.stub import Stubber
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -80,3 +83,89 @@ def stubber(monkeypatch, mediaconvert_client):
     with stub:
         yield stub
         stub.assert_no_pending_responses()
+
+
+class FakeS3:
+    """The few S3 object calls the claims use (PutObject with If-None-Match /
+    If-Match, GetObject, DeleteObject), answered in memory at the HTTP layer of
+    a real botocore S3 client: botocore validates each request against the S3
+    model and parses each answer (S3's own REST-XML errors) as it would AWS's.
+    `fail` maps an operation name to an (HTTP status, S3 error code) to answer
+    instead, once."""
+
+    def __init__(self):
+        self.objects: dict[str, tuple[bytes, str]] = {}  # key -> (body, etag)
+        self.calls: list[tuple[str, str]] = []  # (operation, key)
+        self.fail: dict[str, tuple[int, str]] = {}
+        # Plain bodies (no aws-chunked checksum trailers) keep the fake simple.
+        self.client = boto3.client("s3", region_name=REGION,
+                                   config=Config(request_checksum_calculation="when_required"))
+        self.client.meta.events.register("before-send.s3", self._send)
+        self._count = 0
+
+    def _answer(self, request, status, headers=None, body=b""):
+        from botocore.awsrequest import AWSResponse
+
+        class Raw:
+            def __init__(self, data):
+                self._data = data
+
+            def stream(self, **_):
+                yield self._data
+
+            def read(self, *_):
+                data, self._data = self._data, b""
+                return data
+
+        return AWSResponse(request.url, status, {"content-length": str(len(body)), **(headers or {})}, Raw(body))
+
+    def _error(self, request, status, code):
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+                f"<Message>{code}</Message><RequestId>FAKE</RequestId></Error>").encode()
+        return self._answer(request, status, {"content-type": "application/xml"}, body)
+
+    def _send(self, request, **_):
+        import urllib.parse
+
+        url = urllib.parse.urlsplit(request.url)
+        path = urllib.parse.unquote(url.path.lstrip("/"))
+        # Virtual-hosted style (the bucket in the host name) unless the host is S3's own.
+        key = path.split("/", 1)[1] if url.hostname.startswith("s3.") else path
+        operation = {"PUT": "PutObject", "GET": "GetObject", "DELETE": "DeleteObject"}[request.method]
+        self.calls.append((operation, key))
+        if operation in self.fail:
+            return self._error(request, *self.fail.pop(operation))
+        existing = self.objects.get(key)
+        if operation == "PutObject":
+            if request.headers.get("If-None-Match") == b"*" or request.headers.get("If-None-Match") == "*":
+                if existing is not None:
+                    return self._error(request, 412, "PreconditionFailed")
+            if_match = request.headers.get("If-Match")
+            if if_match is not None:
+                if_match = if_match.decode() if isinstance(if_match, bytes) else if_match
+                if existing is None:
+                    return self._error(request, 404, "NoSuchKey")
+                if if_match != existing[1]:
+                    return self._error(request, 412, "PreconditionFailed")
+            body = request.body if isinstance(request.body, bytes) else request.body.read()
+            self._count += 1
+            etag = f'"{hashlib.md5(body + bytes([self._count % 256])).hexdigest()}"'
+            self.objects[key] = (body, etag)
+            return self._answer(request, 200, {"etag": etag})
+        if existing is None:
+            return self._error(request, 404, "NoSuchKey") if operation == "GetObject" else self._answer(request, 204)
+        if operation == "GetObject":
+            return self._answer(request, 200, {"etag": existing[1], "content-type": "application/json"}, existing[0])
+        del self.objects[key]
+        return self._answer(request, 204)
+
+    def claims(self) -> dict[str, dict]:
+        return {k: json.loads(v[0]) for k, v in self.objects.items()}
+
+
+@pytest.fixture(autouse=True)
+def fake_s3(monkeypatch):
+    """Every test's claims go to a fresh in-memory bucket."""
+    fake = FakeS3()
+    monkeypatch.setattr(handler, "_S3", fake.client)
+    return fake

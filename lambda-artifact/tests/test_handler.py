@@ -17,11 +17,13 @@ import copy
 import datetime
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 from botocore.stub import Stubber
+from botocore.validate import validate_parameters
 
 import handler
 from cattube_test_env import ACCOUNT, FUNCTION_ENV, REGION
@@ -322,21 +324,129 @@ def test_two_records_make_two_jobs_and_read_the_template_once(stubber, capsys):
     assert [line["job_id"] for line in submitted] == ["job-1", "job-2"]
 
 
-def test_duplicated_event_uses_the_same_client_request_token(stubber):
-    event = {"Records": [s3_record("cats/tabby+cat.mp4", version_id="v1", sequencer="00AA")]}
-    token = token_for("cats/tabby cat.mp4", version_id="v1", sequencer="00AA")
+def _tabby(**changes):
+    event = {"Records": [s3_record("cats/tabby+cat.mp4", version_id="v1", sequencer="00AA", **changes)]}
+    token = token_for("cats/tabby cat.mp4", version_id="v1", sequencer="00AA", **changes)
     params = expected_create_job(
         f"s3://{SOURCE_BUCKET}/cats/tabby cat.mp4", f"s3://{DEST}/cats/tabby cat", "cats/tabby cat.mp4", token
     )
-    for _ in range(2):  # the same event delivered twice (a retry)
-        expect_template(stubber)
-        expect_job(stubber, "job-1", params)
+    return event, token, params
+
+
+def test_a_duplicate_delivery_hours_later_submits_no_second_job(stubber, fake_s3, monkeypatch):
+    """The same event delivered again (S3 at least once, Lambda's retries 1 and 2
+    minutes later, or hours later): one job; MediaConvert is not even called."""
+    event, token, params = _tabby()
+    expect_template(stubber)
+    expect_job(stubber, "job-1", params)  # exactly once: the Stubber fails on a second CreateJob
 
     first = handler.lambda_handler(copy.deepcopy(event), None)
-    second = handler.lambda_handler(copy.deepcopy(event), None)
+    assert first["jobs"][0]["job_id"] == "job-1"
+    claim = fake_s3.claims()[handler.claim_key(token)]
+    assert claim["state"] == "SUBMITTED" and claim["job_id"] == "job-1"
 
-    assert first == second
+    later = time.time() + 6 * 3600
+    monkeypatch.setattr(handler.time, "time", lambda: later)
+    for _ in range(3):
+        again = handler.lambda_handler(copy.deepcopy(event), None)
+        assert again == {"jobs": [], "skipped": [
+            {"key": "cats/tabby cat.mp4", "reason": "already submitted", "job_id": "job-1"}]}
     assert len(token) == 64 and token.isascii()
+
+
+def test_a_failed_submission_is_submitted_again_on_the_retry(stubber, fake_s3):
+    event, token, params = _tabby()
+    expect_template(stubber)
+    stubber.add_client_error("create_job", "TooManyRequestsException", "slow down", 429, expected_params=params)
+    with pytest.raises(ClientError):
+        handler.lambda_handler(copy.deepcopy(event), None)
+    assert handler.claim_key(token) not in fake_s3.claims()  # released
+    expect_template(stubber)
+    expect_job(stubber, "job-2", params)
+    assert handler.lambda_handler(copy.deepcopy(event), None)["jobs"][0]["job_id"] == "job-2"
+
+
+def test_a_new_upload_of_the_same_key_gets_its_own_job(stubber, fake_s3):
+    event, _, params = _tabby()
+    new_event, new_token, new_params = _tabby(etag="ffffffffffffffffffffffffffffffff")
+    new_event["Records"][0]["s3"]["object"]["sequencer"] = "00AB"
+    new_token = token_for("cats/tabby cat.mp4", version_id="v1", sequencer="00AB",
+                          etag="ffffffffffffffffffffffffffffffff")
+    new_params["ClientRequestToken"] = new_token
+    expect_template(stubber)
+    expect_job(stubber, "job-1", params)
+    expect_template(stubber)
+    expect_job(stubber, "job-2", new_params)
+    assert handler.lambda_handler(event, None)["jobs"][0]["job_id"] == "job-1"
+    assert handler.lambda_handler(new_event, None)["jobs"][0]["job_id"] == "job-2"
+    assert len(fake_s3.claims()) == 2
+
+
+def test_a_claim_held_by_a_running_invocation_fails_this_one_for_a_retry(stubber, fake_s3, capsys):
+    event, token, _ = _tabby()
+    key = handler.claim_key(token)
+    fake_s3.objects[key] = (json.dumps({"state": "IN_PROGRESS", "expires_at": time.time() + 60}).encode(), '"e1"')
+    with pytest.raises(handler.ClaimHeld):
+        handler.lambda_handler(copy.deepcopy(event), None)  # no MediaConvert call queued: none made
+    assert log_lines(capsys)[-1]["message"] == "claiming the upload failed"
+
+
+def test_an_expired_claim_is_taken_over_once(stubber, fake_s3):
+    """Its holder timed out: the claim is overwritten with If-Match on the ETag read."""
+    event, token, params = _tabby()
+    key = handler.claim_key(token)
+    fake_s3.objects[key] = (json.dumps({"state": "IN_PROGRESS", "expires_at": time.time() - 1}).encode(), '"e1"')
+    expect_template(stubber)
+    expect_job(stubber, "job-3", params)
+    assert handler.lambda_handler(copy.deepcopy(event), None)["jobs"][0]["job_id"] == "job-3"
+    puts = [c for c in fake_s3.calls if c[0] == "PutObject"]
+    assert len(puts) == 3  # If-None-Match (refused), If-Match takeover, SUBMITTED
+
+
+def test_a_takeover_lost_to_another_invocation_submits_nothing(stubber, fake_s3):
+    event, token, _ = _tabby()
+    key = handler.claim_key(token)
+    fake_s3.objects[key] = (json.dumps({"state": "IN_PROGRESS", "expires_at": time.time() - 1}).encode(), '"e1"')
+    real_get = fake_s3.client.get_object
+
+    def get_then_someone_else_takes_over(**kwargs):
+        found = real_get(**kwargs)
+        fake_s3.objects[key] = (fake_s3.objects[key][0], '"e2"')
+        return found
+
+    fake_s3.client.get_object = get_then_someone_else_takes_over
+    with pytest.raises(handler.ClaimHeld):
+        handler.lambda_handler(copy.deepcopy(event), None)
+
+
+def test_the_claim_write_uses_if_none_match_and_lives_under_the_claim_prefix(stubber, fake_s3):
+    event, token, params = _tabby()
+    expect_template(stubber)
+    expect_job(stubber, "job-1", params)
+    seen = []
+    fake_s3.client.meta.events.register_first(
+        "before-send.s3", lambda request, **_: seen.append(dict(request.headers)) or None)
+    handler.lambda_handler(copy.deepcopy(event), None)
+    assert seen[0].get("If-None-Match") in ("*", b"*")
+    assert all(k.startswith(handler.CLAIM_PREFIX) for k in fake_s3.claims())
+
+
+def test_a_failure_to_record_the_job_is_logged_and_the_job_kept(stubber, fake_s3, capsys):
+    event, _, params = _tabby()
+    expect_template(stubber)
+    expect_job(stubber, "job-1", params)
+    real_put = fake_s3.client.put_object
+    calls = []
+
+    def second_put_fails(**kwargs):
+        calls.append(kwargs)
+        if len(calls) == 2:
+            fake_s3.fail["PutObject"] = (403, "AccessDenied")
+        return real_put(**kwargs)
+
+    fake_s3.client.put_object = second_put_fails
+    assert handler.lambda_handler(copy.deepcopy(event), None)["jobs"][0]["job_id"] == "job-1"
+    assert any(line["message"] == "recording the submitted job failed" for line in log_lines(capsys))
 
 
 def test_a_new_upload_of_the_same_key_gets_a_new_token():
@@ -539,7 +649,9 @@ def test_job_json_is_the_tutorials_job():
         assert output["AudioDescriptions"] == [{"AudioSourceName": "Audio Selector 1", "CodecSettings": aac}]
     assert hd["NameModifier"] == "-hd"
     assert hd["VideoDescription"] == {"CodecSettings": {"Codec": "H_265", "H265Settings": {
-        "MaxBitrate": 5000000, "RateControlMode": "QVBR", "SceneChangeDetect": "TRANSITION_DETECTION"}}}
+        "MaxBitrate": 5000000, "RateControlMode": "QVBR", "SceneChangeDetect": "TRANSITION_DETECTION",
+        # Apple's players play H.265 in MP4 only when it is marked hvc1 (MediaConvert's default is hev1).
+        "WriteMp4PackagingType": "HVC1"}}}
     assert sd["NameModifier"] == "-sd"
     assert sd["VideoDescription"] == {"Width": 256, "Height": 144, "CodecSettings": {"Codec": "AV1", "Av1Settings": {
         "RateControlMode": "QVBR", "QvbrSettings": {}, "MaxBitrate": 100000}}}
@@ -589,3 +701,49 @@ def test_stubber_rejects_an_invalid_job(mediaconvert_client):
             mediaconvert_client.create_job(**request)
     message = str(raised.value)
     assert "Priority" in message and "MaxBitrate" in message and '"Filename"' in message
+
+
+# --------------------------------------------------------------------------
+# Template members copied to the job: what CreateJob accepts, from the model.
+# --------------------------------------------------------------------------
+
+
+def _model_without(member: str):
+    """The MediaConvert model of this botocore with `member` removed from
+    CreateJobRequest: the model of an older botocore (the Lambda runtime's
+    boto3 may predate a member GetJobTemplate already returns)."""
+    import botocore.loaders
+    import botocore.model
+
+    raw = copy.deepcopy(botocore.loaders.Loader().load_service_model("mediaconvert", "service-2"))
+    del raw["shapes"]["CreateJobRequest"]["members"][member]
+    return botocore.model.ServiceModel(raw, "mediaconvert")
+
+
+def test_template_job_fields_are_what_both_shapes_of_the_model_have(mediaconvert_client):
+    model = mediaconvert_client.meta.service_model
+    create_job = set(model.operation_model("CreateJob").input_shape.members)
+    job_template = set(model.shape_for("JobTemplate").members)
+    fields = handler.template_job_fields(model)
+    assert set(fields) <= create_job & job_template
+    assert set(fields) == (create_job & job_template) - handler.OWN_JOB_FIELDS
+    assert {"AccelerationSettings", "Priority", "StatusUpdateInterval", "HopDestinations"} <= set(fields)
+
+
+def test_a_template_member_create_job_does_not_accept_is_not_sent(mediaconvert_client):
+    """A template carrying ElementalInferenceSettings, read by a botocore whose
+    CreateJob has no such member: the request leaves it out and stays valid."""
+    template = copy.deepcopy(get_job_template_response()["JobTemplate"])
+    template["ElementalInferenceSettings"] = {
+        "FeedConfigurationSource": {"FeedArn": f"arn:aws:elemental-inference:{REGION}:{ACCOUNT}:feed/cats"}}
+    old_model = _model_without("ElementalInferenceSettings")
+    upload = handler.parse_record(s3_record("cats/tabby.mp4"))
+    request = handler.build_create_job_request(dict(FUNCTION_ENV), template, upload, old_model)
+    assert "ElementalInferenceSettings" not in request
+    # Valid for that model: botocore's own validator, as the Lambda runtime's would run it.
+    validate_parameters(request, old_model.operation_model("CreateJob").input_shape)
+    assert request["Priority"] == 0 and request["StatusUpdateInterval"] == "SECONDS_60"
+    # The same template with this botocore's model (which has the member) keeps it.
+    current = handler.build_create_job_request(dict(FUNCTION_ENV), template, upload,
+                                               mediaconvert_client.meta.service_model)
+    assert current["ElementalInferenceSettings"] == template["ElementalInferenceSettings"]

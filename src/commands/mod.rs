@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use cattube_stages::aws::{self, Connection};
-use cattube_stages::naming;
+use cattube_stages::{naming, regions};
 use cattube_stages::{Observation, Ownership, StackContext, StepError};
 use tokio::task::JoinSet;
 
@@ -104,6 +104,12 @@ impl Session {
                 region
             }
         };
+        if let Some(why) = regions::unsupported(&region) {
+            return Err(UsageError::new(format!(
+                "{why} (--region, CATTUBE_REGION or `region` in cattube.toml)"
+            ))
+            .into());
+        }
         report.region = Some(region.clone());
         let clients = aws::connect(&Connection {
             region: Some(region.clone()),

@@ -2,6 +2,8 @@
 //! service, and the account the credentials belong to.
 
 use aws_config::{BehaviorVersion, Region};
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 
 use crate::error::AwsContext;
 use crate::{Clients, StepError};
@@ -55,6 +57,7 @@ pub async fn connect(connection: &Connection) -> Clients {
         || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
     let s3 = aws_sdk_s3::config::Builder::from(&sdk)
         .force_path_style(endpoint_overridden)
+        .retry_classifier(OperationAborted)
         .build();
     Clients {
         s3: aws_sdk_s3::Client::from_conf(s3),
@@ -65,6 +68,51 @@ pub async fn connect(connection: &Connection) -> Clients {
         mediaconvert: aws_sdk_mediaconvert::Client::new(&sdk),
         cloudfront: aws_sdk_cloudfront::Client::new(&sdk),
     }
+}
+
+/// S3 answers a write that overlaps another write to the same bucket's configuration with
+/// 409 `OperationAborted` ("A conflicting conditional operation is currently in progress
+/// against this resource. Please try again."). `up` sends a new bucket's tagging, public
+/// access block, encryption and policy together, which real S3 may refuse so (Terraform's
+/// provider met it: hashicorp/terraform-provider-aws#7628), and the SDK's standard mode does
+/// not retry it. This classifier makes it a transient error of every S3 call, so it gets the
+/// same bounded retries as throttling (`MAX_ATTEMPTS`, backoff with jitter) while the writes
+/// still go out together: no round is lost when S3 does not object.
+///
+/// The S3 client's errors are typed per operation, so a client-wide classifier reads the
+/// code from the raw answer (S3's REST-XML `<Error><Code>`), which the SDK has buffered by
+/// the time it classifies.
+#[derive(Debug)]
+pub struct OperationAborted;
+
+impl ClassifyRetry for OperationAborted {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        let failed = matches!(ctx.output_or_error(), Some(Err(_)));
+        let aborted = ctx.response().is_some_and(|response| {
+            response.status().as_u16() == 409
+                && response
+                    .body()
+                    .bytes()
+                    .is_some_and(|body| s3_error_code(body) == Some("OperationAborted"))
+        });
+        if failed && aborted {
+            RetryAction::transient_error()
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "S3 OperationAborted"
+    }
+}
+
+/// The `<Code>` of an S3 REST-XML error body.
+fn s3_error_code(body: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(body).ok()?;
+    let start = text.find("<Code>")? + "<Code>".len();
+    let len = text[start..].find("</Code>")?;
+    Some(text[start..start + len].trim())
 }
 
 impl Clients {

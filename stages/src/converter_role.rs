@@ -1,7 +1,8 @@
 //! Stage 5: the converter function's IAM role. It may read the stack's job template, submit
 //! jobs to the stack's queue from that template, hand the MediaConvert role to MediaConvert
-//! (`iam:PassRole` on that role only, with `iam:PassedToService`), and write its own log
-//! group; nothing else. The tutorial attaches broad managed policies instead.
+//! (`iam:PassRole` on that role only, with `iam:PassedToService`), write its own log
+//! group, and keep its per-upload claims under one prefix of the destination bucket; nothing
+//! else. The tutorial attaches broad managed policies instead.
 
 use serde_json::{json, Value};
 
@@ -9,6 +10,15 @@ use crate::iam_role::{role_step, RoleSpec};
 use crate::{arn, StackContext};
 
 pub struct ConverterRole;
+
+/// Where the converter function keeps its claims, in the destination bucket: the same
+/// prefix as `CLAIM_PREFIX` in handler.py (a test below checks).
+pub const CLAIM_PREFIX: &str = "_cattube/claims/";
+
+/// The claim objects, as IAM names them.
+pub fn claims_arn(ctx: &StackContext) -> String {
+    format!("{}/{CLAIM_PREFIX}*", arn::bucket(ctx, "destination-bucket"))
+}
 
 impl RoleSpec for ConverterRole {
     const ID: &'static str = "converter-role";
@@ -49,6 +59,14 @@ impl RoleSpec for ConverterRole {
                     "Resource": [arn::queue(ctx), arn::job_template(ctx)]
                 },
                 {
+                    // The claims that make one job per upload (lambda-artifact/README.md):
+                    // created, read, replaced and released under the claim prefix only.
+                    "Sid": "UploadClaims",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                    "Resource": claims_arn(ctx)
+                },
+                {
                     "Sid": "PassMediaConvertRole",
                     "Effect": "Allow",
                     "Action": "iam:PassRole",
@@ -67,3 +85,17 @@ role_step!(
     ConverterRole,
     &["queue", "job-template", "mediaconvert-role"]
 );
+
+#[cfg(test)]
+mod tests {
+    use super::CLAIM_PREFIX;
+
+    #[test]
+    fn the_claim_prefix_is_the_handlers() {
+        let handler = include_str!("../../lambda-artifact/handler.py");
+        assert!(
+            handler.contains(&format!("\nCLAIM_PREFIX = \"{CLAIM_PREFIX}\"\n")),
+            "handler.py must set CLAIM_PREFIX = \"{CLAIM_PREFIX}\""
+        );
+    }
+}

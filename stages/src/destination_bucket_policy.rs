@@ -3,7 +3,8 @@
 //! `cloudfront.amazonaws.com` with `AWS:SourceArn` = the distribution's ARN (the tutorial's
 //! "Copy policy" button, pasted into the bucket policy).
 //!
-//! This step owns one statement (`cattube-cloudfront-read`); the TLS-only statement belongs
+//! This step owns two statements: `cattube-cloudfront-read`, and `cattube-cloudfront-no-claims`,
+//! which denies CloudFront the converter function's claim objects. The TLS-only statement belongs
 //! to the destination-bucket step. On a bucket the stack created, any other Allow statement
 //! widens access to the videos: it is reported as drift and removed by `up`. On an adopted
 //! bucket the owner's statements are theirs, and are kept.
@@ -40,6 +41,24 @@ pub fn cloudfront_read(partition: &str, bucket: &str, distribution_arn: &str) ->
         "Action": "s3:GetObject",
         "Resource": format!("arn:{partition}:s3:::{bucket}/*"),
         "Condition": { "StringEquals": { "AWS:SourceArn": distribution_arn } }
+    })
+}
+
+/// The statement that keeps the converter function's claims (`_cattube/claims/…`, see
+/// `converter_role::CLAIM_PREFIX`) from ever being served: an explicit Deny to CloudFront,
+/// which no Allow can override.
+pub const NO_CLAIMS_SID: &str = "cattube-cloudfront-no-claims";
+
+pub fn cloudfront_no_claims(partition: &str, bucket: &str) -> Value {
+    json!({
+        "Sid": NO_CLAIMS_SID,
+        "Effect": "Deny",
+        "Principal": { "Service": "cloudfront.amazonaws.com" },
+        "Action": "s3:GetObject",
+        "Resource": format!(
+            "arn:{partition}:s3:::{bucket}/{}*",
+            crate::converter_role::CLAIM_PREFIX
+        )
     })
 }
 
@@ -181,6 +200,13 @@ impl Step for DestinationBucketPolicy {
                 ));
             }
         }
+        let no_claims = cloudfront_no_claims(ctx.partition(), bucket(ctx));
+        if !policy::find(&statements, NO_CLAIMS_SID).is_some_and(|s| policy::same(s, &no_claims)) {
+            drift.push(Drift::new(
+                DRIFT_READ,
+                "the statement denying CloudFront the converter's claims is missing or changed",
+            ));
+        }
         if bucket_ours {
             for statement in foreign_allows(&statements) {
                 drift.push(Drift::new(
@@ -239,7 +265,10 @@ impl Step for DestinationBucketPolicy {
         let merged = policy::merge(
             Some(&base),
             &owner,
-            &[cloudfront_read(ctx.partition(), name, &arn)],
+            &[
+                cloudfront_read(ctx.partition(), name, &arn),
+                cloudfront_no_claims(ctx.partition(), name),
+            ],
         )?;
         put(ctx, Some(merged)).await?;
         changes.push(format!(
@@ -273,7 +302,11 @@ impl Step for DestinationBucketPolicy {
         if policy::find(&statements, SID).is_none() {
             return Ok(Destroyed::AlreadyGone);
         }
-        put(ctx, policy::remove(document.as_deref(), &owner, &[SID])?).await?;
+        put(
+            ctx,
+            policy::remove(document.as_deref(), &owner, &[SID, NO_CLAIMS_SID])?,
+        )
+        .await?;
         Ok(Destroyed::Deleted)
     }
 }

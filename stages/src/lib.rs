@@ -12,6 +12,7 @@ pub mod context;
 pub mod error;
 pub mod naming;
 pub mod policy;
+pub mod regions;
 pub mod retry;
 pub mod step;
 pub mod videos;

@@ -1,14 +1,18 @@
 //! Stage 3: the MediaConvert queue the converter submits jobs to. On-demand pricing (the
 //! tutorial's default), reached at MediaConvert's regional endpoint (DescribeEndpoints is
 //! deprecated). `down` cancels the jobs still waiting or running: a queue with unfinished
-//! jobs cannot be deleted.
+//! jobs cannot be deleted, and CancelJob returns before the job has stopped, so DeleteQueue's
+//! ConflictException is retried within the propagation bound.
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+use aws_sdk_mediaconvert::error::SdkError;
+use aws_sdk_mediaconvert::operation::delete_queue::DeleteQueueError;
 use aws_sdk_mediaconvert::types::{JobStatus, PricingPlan, QueueStatus};
 
 use crate::error::{AwsContext, AwsError};
+use crate::retry::retry_while;
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Step,
 };
@@ -208,7 +212,18 @@ impl Step for Queue {
         let Some(cancelled) = cancel_unfinished(ctx).await? else {
             return Ok(Destroyed::AlreadyGone);
         };
-        match mc.delete_queue().name(name).send().await {
+        // CancelJob returns before the job is CANCELED, and MediaConvert refuses to delete a
+        // queue with unfinished jobs (ConflictException): retried within the propagation bound.
+        let deleted = retry_while(
+            ctx,
+            |e: &SdkError<DeleteQueueError, _>| {
+                e.as_service_error()
+                    .is_some_and(|e| e.is_conflict_exception())
+            },
+            || mc.delete_queue().name(name).send(),
+        )
+        .await;
+        match deleted {
             Ok(_) => {}
             Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => {
                 return Ok(Destroyed::AlreadyGone)

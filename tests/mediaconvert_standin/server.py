@@ -14,6 +14,9 @@ Test-only control endpoints (not part of AWS):
     POST /_standin/jobs/<id>/status  {"status": "PROGRESSING"|"COMPLETE"|"ERROR"|...,
                                       "percent": 40, "phase": "TRANSCODING",
                                       "errorMessage": "...", "errorCode": 1999}
+    POST /_standin/cancel-delay      {"seconds": 1.5}: from now on a cancelled job stays
+                                      SUBMITTED/PROGRESSING that long before it is CANCELED
+                                      (real CancelJob returns before the job has stopped)
     GET  /_standin/requests          [{"method", "path", "operation"}, ...]
     GET  /_standin/bodies            [{"operation", "body"}, ...]: the JSON body of every
                                      API request that had one, as sent
@@ -220,6 +223,7 @@ LOCK = threading.Lock()  # handlers run one at a time; ThreadingHTTPServer only 
 STATE = {}  # (account, region) -> Region
 REQUESTS = []  # AWS API requests seen, for GET /_standin/requests
 BODIES = []  # their bodies, for GET /_standin/bodies
+CANCEL_DELAY = [0.0]  # seconds a cancelled job stays unfinished (POST /_standin/cancel-delay)
 
 
 def paginate(items, p, key):
@@ -369,7 +373,19 @@ def cancel_job(r, p):
     job = r.get("jobs", p["Id"])
     if job["Status"] not in UNFINISHED:
         raise ApiError(CONFLICT, f"Job {job['Id']} is {job['Status']} and can no longer be canceled")
-    set_job_status(job, {"status": "CANCELED"})
+    if CANCEL_DELAY[0] > 0:
+        job.setdefault("_cancel_at", time.monotonic() + CANCEL_DELAY[0])
+    else:
+        set_job_status(job, {"status": "CANCELED"})
+
+
+def settle_cancellations(r):
+    """Cancelled jobs whose delay is over become CANCELED (checked before every call)."""
+    now = time.monotonic()
+    for job in r.jobs.values():
+        if job.get("_cancel_at", now + 1) <= now and job["Status"] in UNFINISHED:
+            del job["_cancel_at"]
+            set_job_status(job, {"status": "CANCELED"})
 
 
 def untag_resource(r, p):
@@ -507,6 +523,7 @@ class Handler(BaseHTTPRequestHandler):
         params["_endpoint"] = f"http://{self.headers.get('Host')}"
         if (account, region) not in STATE:
             STATE[account, region] = Region(account, region)
+        settle_cancellations(STATE[account, region])
         out = HANDLERS[op.name](STATE[account, region], params) or {}
         wire = to_wire(out, op.output_shape) if op.output_shape is not None else {}
         return op.http.get("responseCode", 200), wire
@@ -526,6 +543,13 @@ class Handler(BaseHTTPRequestHandler):
             STATE.clear()
             REQUESTS.clear()
             BODIES.clear()
+            CANCEL_DELAY[0] = 0.0
+            return 200, {}
+        if self.command == "POST" and path == "/_standin/cancel-delay":
+            seconds = json.loads(body or b"{}").get("seconds")
+            if not isinstance(seconds, (int, float)) or seconds < 0:
+                raise ApiError(BAD, "want {\"seconds\": a number >= 0}")
+            CANCEL_DELAY[0] = float(seconds)
             return 200, {}
         m = re.fullmatch(r"/_standin/jobs/([^/]+)/status", path)
         if self.command == "POST" and m:

@@ -291,6 +291,23 @@ def test_delete_queue_refused_until_jobs_finish(mc):
     assert [q["Name"] for q in mc.list_queues()["Queues"]] == ["Default"]
 
 
+def test_a_cancelled_job_can_stay_unfinished_for_a_while(endpoint, mc):
+    """CancelJob returns before the job has stopped: with a cancel delay the job stays
+    unfinished, DeleteQueue is refused, and once the delay is over both settle."""
+    assert raw(endpoint, "POST", "/_standin/cancel-delay", {"seconds": -1})[0] == 400
+    assert raw(endpoint, "POST", "/_standin/cancel-delay", {"seconds": 0.5})[0] == 200
+    mc.create_queue(Name="cats")
+    job = mc.create_job(Role=ROLE, Queue="cats", Settings=SETTINGS)["Job"]
+    mc.cancel_job(Id=job["Id"])
+    assert mc.get_job(Id=job["Id"])["Job"]["Status"] == "SUBMITTED"
+    with pytest.raises(mc.exceptions.ConflictException) as e:
+        mc.delete_queue(Name="cats")
+    assert error_of(e)[1] == 409
+    time.sleep(0.6)
+    assert mc.get_job(Id=job["Id"])["Job"]["Status"] == "CANCELED"
+    mc.delete_queue(Name="cats")
+
+
 def test_control_endpoint_moves_jobs(endpoint, mc):
     mc.create_queue(Name="cats")
     job_id = mc.create_job(Role=ROLE, Queue="cats", Settings=SETTINGS)["Job"]["Id"]

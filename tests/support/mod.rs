@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod aws_errors;
 pub mod proxy;
 
 use std::net::{TcpListener, TcpStream};

@@ -71,6 +71,46 @@ impl std::fmt::Display for Seen {
 #[derive(Default)]
 pub struct FaultPlan {
     inner: Mutex<PlanState>,
+    /// Chosen requests answered with an exact AWS error (see [`Answer`]).
+    answers: Mutex<Vec<Answer>>,
+}
+
+/// Picks requests by service and request.
+pub type Matcher = dyn Fn(&str, &Seen) -> bool + Send;
+
+/// Answers the requests `matches` picks (given the service and the request) with `reply`,
+/// at most `times` of them, first attempts only unless `retries` is set. Independent of the
+/// other faults of the plan, and kept across [`FaultPlan::clear`] until
+/// [`FaultPlan::clear_answers`].
+pub struct Answer {
+    pub matches: Box<Matcher>,
+    pub reply: super::aws_errors::AwsErrorReply,
+    pub times: usize,
+    pub retries: bool,
+    /// The requests answered so far.
+    pub answered: Vec<Seen>,
+}
+
+impl Answer {
+    pub fn new(
+        reply: super::aws_errors::AwsErrorReply,
+        times: usize,
+        matches: impl Fn(&str, &Seen) -> bool + Send + 'static,
+    ) -> Answer {
+        Answer {
+            matches: Box::new(matches),
+            reply,
+            times,
+            retries: false,
+            answered: Vec::new(),
+        }
+    }
+
+    /// Retried attempts of the same call are answered too (while `times` lasts).
+    pub fn retries_too(mut self) -> Answer {
+        self.retries = true;
+        self
+    }
 }
 
 #[derive(Default)]
@@ -140,6 +180,36 @@ impl FaultPlan {
     /// Delays every request by `delay` before forwarding it.
     pub fn delay(&self, delay: Duration) {
         self.inner.lock().unwrap().delay = delay;
+    }
+
+    /// Adds an [`Answer`]; returns its index for [`FaultPlan::answered`].
+    pub fn answer(&self, answer: Answer) -> usize {
+        let mut answers = self.answers.lock().unwrap();
+        answers.push(answer);
+        answers.len() - 1
+    }
+
+    /// The requests answer `index` has answered.
+    pub fn answered(&self, index: usize) -> Vec<Seen> {
+        self.answers.lock().unwrap()[index].answered.clone()
+    }
+
+    pub fn clear_answers(&self) {
+        self.answers.lock().unwrap().clear();
+    }
+
+    fn chosen_answer(
+        &self,
+        seen: &Seen,
+        service: &str,
+        first_attempt: bool,
+    ) -> Option<Response<Full<Bytes>>> {
+        let mut answers = self.answers.lock().unwrap();
+        let answer = answers.iter_mut().find(|a| {
+            a.answered.len() < a.times && (first_attempt || a.retries) && (a.matches)(service, seen)
+        })?;
+        answer.answered.push(seen.clone());
+        Some(answer.reply.response())
     }
 
     /// Back to a faithful proxy.
@@ -410,6 +480,10 @@ async fn forward(
         .get("amz-sdk-request")
         .and_then(|v| v.to_str().ok())
         .is_none_or(|v| v.contains("attempt=1;") || v.ends_with("attempt=1"));
+    if let Some(reply) = faults.chosen_answer(&seen, &service, first_attempt) {
+        finished(&log);
+        return Ok(reply);
+    }
     let (fault, delay) = faults.decide(&seen, &service, first_attempt);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
