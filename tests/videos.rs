@@ -5,11 +5,12 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{json, repo_root, s3_client, sdk_config, venv_python, Emulators, Sandbox};
+use support::{
+    json, repo_root, s3_client, sdk_config, standin_post, venv_python, Emulators, Sandbox,
+};
 
 const REGION: &str = "eu-west-1";
 const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
@@ -37,21 +38,6 @@ fn video_bytes(len: usize, seed: u32) -> Vec<u8> {
             x as u8
         })
         .collect()
-}
-
-/// POST to the stand-in's test-only control endpoint.
-fn standin_post(base: &str, path: &str, body: &str) {
-    let addr = base.strip_prefix("http://").unwrap();
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
 }
 
 fn move_job(emulators: &Emulators, id: &str, body: &str) {
