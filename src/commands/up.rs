@@ -257,6 +257,8 @@ pub fn text(report: &Report) -> String {
             count(Action::Update),
             count(Action::None)
         ));
+        // Before the outputs: the text summary ends with the playback URL.
+        out.push_str(&cost_lines(report));
         for (key, value) in &report.outputs {
             if let Some(value) = value {
                 out.push_str(&format!("  {key}: {value}\n"));
@@ -267,7 +269,6 @@ pub fn text(report: &Report) -> String {
                 "playback URL: https://{domain}/<key without extension>-hd.mp4\n"
             ));
         }
-        out.push_str(&cost_lines(report));
     }
     out
 }
