@@ -340,6 +340,19 @@ pub fn header(report: &Report) -> String {
     )
 }
 
+/// The estimate line and the warnings of a text summary (`plan`, `up`).
+pub fn cost_lines(report: &Report) -> String {
+    let mut out = String::new();
+    if let Some(estimate) = &report.cost {
+        out.push_str(&estimate.line());
+        out.push('\n');
+    }
+    for warning in &report.warnings {
+        out.push_str(&format!("warning: {warning}\n"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod stage8_tests {
     use super::*;
@@ -353,17 +366,4 @@ mod stage8_tests {
         job.set_position(40);
         assert!(!printer.progress_visible());
     }
-}
-
-/// The estimate line and the warnings of a text summary (`plan`, `up`).
-pub fn cost_lines(report: &Report) -> String {
-    let mut out = String::new();
-    if let Some(estimate) = &report.cost {
-        out.push_str(&estimate.line());
-        out.push('\n');
-    }
-    for warning in &report.warnings {
-        out.push_str(&format!("warning: {warning}\n"));
-    }
-    out
 }
