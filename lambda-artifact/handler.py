@@ -15,6 +15,8 @@ Configured only by environment variables (set by ``cattube up``):
     QUEUE_ARN               MediaConvert queue the jobs are submitted to
     MEDIACONVERT_ROLE_ARN   IAM role MediaConvert assumes to read and write S3
     STACK                   cattube stack name (recorded in each job's UserMetadata)
+    MAX_UPLOAD_MB           optional ([job] max-upload-mb): uploads larger than this many
+                            MiB are skipped with a log line, so no job bills their minutes
 
 Each upload gets exactly one job, whatever S3 and Lambda redeliver: a claim
 object per upload in the destination bucket (see "Exactly one job per
@@ -269,7 +271,27 @@ def skip_reason(upload: dict[str, Any]) -> str | None:
         return "folder marker"
     if upload["size"] == 0:
         return "empty object"
+    return size_limit_reason(upload)
+
+
+def size_limit_reason(upload: dict[str, Any]) -> str | None:
+    """``MAX_UPLOAD_MB`` ([job] max-upload-mb): a larger upload gets no job."""
+    limit = max_upload_mb()
+    if limit is not None and (upload["size"] or 0) > limit * 1024 * 1024:
+        return f"larger than {limit} MB"
     return None
+
+
+def max_upload_mb() -> int | None:
+    """The configured limit in MiB, or None. A value that is not a positive whole number
+    is a configuration error (cattube never sets one): raise, rather than convert everything."""
+    raw = os.environ.get("MAX_UPLOAD_MB", "")
+    if raw == "":
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        log("ERROR", "bad configuration", MAX_UPLOAD_MB=raw)
+        raise RuntimeError(f"MAX_UPLOAD_MB must be a positive whole number of MiB, not {raw!r}")
+    return int(raw)
 
 
 def get_job_template(config: dict[str, str]) -> dict[str, Any]:

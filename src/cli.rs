@@ -74,6 +74,36 @@ pub enum Command {
     Url(UrlArgs),
     /// Delete everything the stack created, in reverse order (stage 9)
     Down(DownArgs),
+    /// What the stack's finished MediaConvert jobs cost (their output minutes priced from the
+    /// price table: not AWS's invoice), month to date and in total, and the estimate per
+    /// minute of uploaded video
+    Cost(CostArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    /// Only jobs created in this window: a number of days (30d) or hours (12h), 1h to 3650d
+    /// [default: every job the queue lists]
+    #[arg(long, value_name = "DURATION", value_parser = parse_since)]
+    pub since: Option<u64>,
+}
+
+/// `30d`, `12h` → seconds.
+fn parse_since(text: &str) -> Result<u64, String> {
+    let bad =
+        || format!("'{text}' must be a number of days or hours, like 30d or 12h (1h to 3650d)");
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let seconds = match unit {
+        "d" => n * 86_400,
+        "h" => n * 3_600,
+        _ => return Err(bad()),
+    };
+    if (3_600..=3650 * 86_400).contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(bad())
+    }
 }
 
 #[derive(Debug, Args)]
@@ -137,6 +167,7 @@ impl Command {
             Command::Jobs(_) => "jobs",
             Command::Url(_) => "url",
             Command::Down(_) => "down",
+            Command::Cost(_) => "cost",
         }
     }
 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::cli::GlobalArgs;
 use crate::error::UsageError;
+use crate::pricing::PriceTable;
 
 pub const DEFAULT_STACK: &str = "cattube";
 pub const DEFAULT_CONFIG: &str = "cattube.toml";
@@ -36,6 +37,16 @@ struct FileConfig {
     cdn: CdnConfig,
     #[serde(default)]
     tags: BTreeMap<String, String>,
+    #[serde(default)]
+    cost: CostConfig,
+}
+
+/// `[cost]`: the price table the estimate and `cattube cost` use.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct CostConfig {
+    /// A table in `pricing/mediaconvert.toml`'s format, relative to the configuration file.
+    pub table: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -43,6 +54,8 @@ struct FileConfig {
 pub struct JobConfig {
     /// The user's `job.json`, relative to the configuration file.
     pub template: Option<PathBuf>,
+    /// Uploads larger than this many MiB are skipped by the converter function.
+    pub max_upload_mb: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -99,6 +112,8 @@ pub struct Config {
     pub tags: BTreeMap<String, String>,
     /// What the stages need of `[job]`, `[function]`, `[trigger]` and `[cdn]`.
     pub settings: Settings,
+    /// `[cost] table`, or the shipped one.
+    pub prices: PriceTable,
 }
 
 impl Config {
@@ -185,6 +200,10 @@ impl Config {
             None => JobFile::builtin(),
         };
 
+        let max_upload_mb = validate_max_upload(file.job.max_upload_mb)
+            .map_err(|e| UsageError::new(format!("{}: {e}", origin("job.max-upload-mb"))))?;
+        let prices = load_prices(&file.cost, file_path.as_deref(), &origin)?;
+
         Ok(Config {
             stack,
             region: region.map(|(r, _)| r),
@@ -208,9 +227,44 @@ impl Config {
                 propagation_timeout: propagation_timeout()?,
                 wait_for_deploy: false,
                 deploy_timeout: deploy_timeout()?,
+                max_upload_mb,
             },
+            prices,
         })
     }
+}
+
+/// `[job] max-upload-mb`: a whole number of MiB, 1 to 5 TiB (S3's largest object).
+fn validate_max_upload(value: Option<i64>) -> Result<Option<u64>, String> {
+    match value {
+        None => Ok(None),
+        Some(mb) if (1..=5 * 1024 * 1024).contains(&mb) => Ok(Some(mb as u64)),
+        Some(mb) => Err(format!(
+            "{mb} is out of range; allowed: 1 to 5242880 (MiB; S3's largest object is 5 TiB)"
+        )),
+    }
+}
+
+/// `[cost] table` (relative to the configuration file), or the shipped table.
+fn load_prices(
+    cost: &CostConfig,
+    file_path: Option<&Path>,
+    origin: &dyn Fn(&str) -> String,
+) -> Result<PriceTable, UsageError> {
+    let Some(table) = &cost.table else {
+        return Ok(PriceTable::shipped());
+    };
+    let base = file_path.and_then(Path::parent).unwrap_or(Path::new(""));
+    let resolved = base.join(table);
+    let text = std::fs::read_to_string(&resolved).map_err(|e| {
+        UsageError::new(format!(
+            "{}: cannot read '{}': {e}",
+            origin("cost.table"),
+            resolved.display()
+        ))
+    })?;
+    PriceTable::parse(&text, &resolved.display().to_string())
+        .map_err(|e| UsageError::new(format!("{e} ({})", origin("cost.table"))))
 }
 
 /// `CATTUBE_PROPAGATION_TIMEOUT`: seconds to retry what AWS has not propagated yet (a new

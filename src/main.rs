@@ -6,6 +6,7 @@ mod config;
 mod error;
 mod interrupt;
 mod plan;
+mod pricing;
 mod printer;
 mod state;
 
@@ -82,6 +83,7 @@ fn main() -> ExitCode {
         Command::Jobs(_) => commands::jobs::text(report),
         Command::Url(_) => commands::url::text(report),
         Command::Down(_) => commands::down::text(report),
+        Command::Cost(_) => commands::cost::text(report),
     });
     // What a stopped command left in flight (a read) is not waited for.
     runtime.shutdown_background();
@@ -103,6 +105,7 @@ async fn run(
         Command::Jobs(args) => commands::jobs::run(config, args, printer, report).await,
         Command::Url(args) => commands::url::run(config, args, printer, report).await,
         Command::Down(args) => commands::down::run(config, args, printer, report, cancel).await,
+        Command::Cost(args) => commands::cost::run(config, args, report).await,
     }
 }
 

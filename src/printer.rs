@@ -89,6 +89,15 @@ pub struct Report {
     /// `upload`: the files put in the source bucket.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uploads: Option<Vec<UploadReport>>,
+    /// `plan`, `up`, `cost`: what each minute of uploaded video costs (an estimate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::pricing::Estimate>,
+    /// `cost`: what the finished jobs cost (actual output minutes, priced from the table).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billed: Option<crate::pricing::Billed>,
+    /// Things worth knowing that are not errors (a costly job template).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub error: Option<ErrorReport>,
 }
 
@@ -133,6 +142,9 @@ impl Report {
             jobs: (command == "jobs").then(Vec::new),
             urls: (command == "url").then(Vec::new),
             uploads: (command == "upload").then(Vec::new),
+            cost: None,
+            billed: None,
+            warnings: Vec::new(),
             error: None,
         }
     }
@@ -333,6 +345,19 @@ pub fn header(report: &Report) -> String {
         report.region.as_deref().unwrap_or("?"),
         report.account.as_deref().unwrap_or("?")
     )
+}
+
+/// The estimate line and the warnings of a text summary (`plan`, `up`).
+pub fn cost_lines(report: &Report) -> String {
+    let mut out = String::new();
+    if let Some(estimate) = &report.cost {
+        out.push_str(&estimate.line());
+        out.push('\n');
+    }
+    for warning in &report.warnings {
+        out.push_str(&format!("warning: {warning}\n"));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{json, repo_root, s3_client, sdk_config, venv_python, Emulators, Sandbox};
+use support::{
+    json, repo_root, s3_client, sdk_config, standin_post, venv_python, Emulators, Sandbox,
+};
 
 const REGION: &str = "eu-west-1";
 const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
@@ -36,12 +38,6 @@ fn video_bytes(len: usize, seed: u32) -> Vec<u8> {
             x as u8
         })
         .collect()
-}
-
-/// POST to the stand-in's test-only control endpoint.
-fn standin_post(base: &str, path: &str, body: &str) {
-    let (status, doc) = support::standin_request(base, "POST", path, body);
-    assert_eq!(status, 200, "{path}: {doc}");
 }
 
 fn move_job(emulators: &Emulators, id: &str, body: &str) {

@@ -747,3 +747,49 @@ def test_a_template_member_create_job_does_not_accept_is_not_sent(mediaconvert_c
     current = handler.build_create_job_request(dict(FUNCTION_ENV), template, upload,
                                                mediaconvert_client.meta.service_model)
     assert current["ElementalInferenceSettings"] == template["ElementalInferenceSettings"]
+
+
+# --------------------------------------------------------------------------
+# The size guard: [job] max-upload-mb reaches the function as MAX_UPLOAD_MB.
+# --------------------------------------------------------------------------
+
+
+def test_an_upload_larger_than_max_upload_mb_is_skipped(stubber, capsys, monkeypatch):
+    monkeypatch.setenv("MAX_UPLOAD_MB", "100")
+    # no responses queued: a GetJobTemplate or CreateJob call would fail the test
+    big = s3_record("cats/3 hours of 4K.mov", size=100 * 1024 * 1024 + 1)
+    result = handler.lambda_handler({"Records": [big]}, None)
+    assert result == {"jobs": [], "skipped": [{"key": "cats/3 hours of 4K.mov", "reason": "larger than 100 MB"}]}
+    (line,) = log_lines(capsys)
+    assert line["message"] == "upload skipped: larger than 100 MB"
+    assert line["level"] == "INFO"
+    assert line["size"] == 100 * 1024 * 1024 + 1
+    assert line["source_key"] == "cats/3 hours of 4K.mov"
+
+
+def test_an_upload_of_exactly_max_upload_mb_is_converted(stubber, monkeypatch):
+    monkeypatch.setenv("MAX_UPLOAD_MB", "100")
+    key = "cats/tabby.mp4"
+    expect_template(stubber)
+    expect_job(stubber, "job-1", expected_create_job(
+        f"s3://{SOURCE_BUCKET}/{key}", f"s3://{DEST}/cats/tabby", key, token_for(key)))
+    result = handler.lambda_handler({"Records": [s3_record(key, size=100 * 1024 * 1024)]}, None)
+    assert [job["job_id"] for job in result["jobs"]] == ["job-1"]
+    assert result["skipped"] == []
+
+
+def test_without_max_upload_mb_any_size_is_converted(stubber, monkeypatch):
+    monkeypatch.delenv("MAX_UPLOAD_MB", raising=False)
+    key = "cats/huge.mov"
+    expect_template(stubber)
+    expect_job(stubber, "job-1", expected_create_job(
+        f"s3://{SOURCE_BUCKET}/{key}", f"s3://{DEST}/cats/huge", key, token_for(key)))
+    result = handler.lambda_handler({"Records": [s3_record(key, size=5 * 1024**4)]}, None)
+    assert [job["job_id"] for job in result["jobs"]] == ["job-1"]
+
+
+@pytest.mark.parametrize("bad", ["0", "-5", "ten", "1.5"])
+def test_a_bad_max_upload_mb_is_an_error_not_a_silent_pass(stubber, monkeypatch, capsys, bad):
+    monkeypatch.setenv("MAX_UPLOAD_MB", bad)
+    with pytest.raises(RuntimeError, match="MAX_UPLOAD_MB"):
+        handler.lambda_handler({"Records": [s3_record("cats/tabby.mp4", size=10)]}, None)

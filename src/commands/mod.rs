@@ -1,6 +1,7 @@
 //! One file per command. This module holds what they share: opening a session (config →
 //! state → AWS identity → resource names) and observing every resource at once.
 
+pub mod cost;
 pub mod down;
 pub mod jobs;
 pub mod plan;
@@ -344,6 +345,17 @@ pub fn video_failure(err: cattube_stages::videos::VideoError) -> anyhow::Error {
         cattube_stages::videos::VideoError::NotUp(message) => UsageError::new(message).into(),
         cattube_stages::videos::VideoError::Aws(err) => err.into(),
     }
+}
+
+/// The estimate of what each minute of uploaded video costs, from the job template `up`
+/// registers (`[job] template` or the built-in job.json) and the price table; `warn` adds
+/// the guard's warnings (Professional tier, more than two outputs).
+pub fn add_estimate(config: &Config, region: &str, report: &mut Report, warn: bool) {
+    let estimate = crate::pricing::estimate(&config.settings.job.document, region, &config.prices);
+    if warn {
+        report.warnings.extend(estimate.warnings());
+    }
+    report.cost = Some(estimate);
 }
 
 /// A step's error, headed by the resource it failed on.

@@ -1,12 +1,13 @@
 //! `cattube plan`: what `up` would do, resource by resource, with the reasons.
 
-use crate::commands::{failed_report, observed_report, Access, Session};
+use crate::commands::{add_estimate, failed_report, observed_report, Access, Session};
 use crate::config::Config;
 use crate::error::{exit, Shared};
-use crate::printer::{header, resource_lines, Action, Printer, Report};
+use crate::printer::{cost_lines, header, resource_lines, Action, Printer, Report};
 
 pub async fn run(config: &Config, printer: &Printer, report: &mut Report) -> anyhow::Result<u8> {
     let (session, identity) = Session::start(config, Access::Read, report).await?;
+    add_estimate(config, &session.ctx.region, report, true);
     let lines = session.lines(printer);
     let (observations, confirmed) =
         tokio::join!(session.observe_all(&lines), identity.confirm(&session));
@@ -47,6 +48,7 @@ pub fn text(report: &Report) -> String {
             count(Action::Update),
             count(Action::None)
         ));
+        out.push_str(&cost_lines(report));
     }
     out
 }

@@ -8,12 +8,15 @@ use anyhow::Context;
 use cattube_stages::{Observation, Ownership, Recorded};
 
 use crate::cli::UpArgs;
-use crate::commands::{failed_report, learn, observed_report, step_failure, Access, Session};
+use crate::commands::{
+    add_estimate, failed_report, learn, observed_report, step_failure, Access, Session,
+};
 use crate::config::Config;
 use crate::error::{exit, Interrupted, Shared};
 use crate::plan::{walk, Cancel, Direction, NodeResult, INTERRUPTED};
 use crate::printer::{
-    header, resource_lines, Action, Printer, ProgressLine, Report, ResourceReport, Status,
+    cost_lines, header, resource_lines, Action, Printer, ProgressLine, Report, ResourceReport,
+    Status,
 };
 
 pub async fn run(
@@ -26,6 +29,7 @@ pub async fn run(
     let mut config = config.clone();
     config.settings.wait_for_deploy = args.wait;
     let (session, identity) = Session::start(&config, Access::Write, report).await?;
+    add_estimate(&config, &session.ctx.region, report, true);
     let session = Arc::new(session);
     let lines = Arc::new(session.lines(printer));
     session.show_progress(lines.clone(), printer);
@@ -253,6 +257,8 @@ pub fn text(report: &Report) -> String {
             count(Action::Update),
             count(Action::None)
         ));
+        // Before the outputs: the text summary ends with the playback URL.
+        out.push_str(&cost_lines(report));
         for (key, value) in &report.outputs {
             if let Some(value) = value {
                 out.push_str(&format!("  {key}: {value}\n"));

@@ -65,6 +65,8 @@ pub struct Settings {
     /// How long to wait for CloudFront to deploy a change (`up --wait`, `down`): usually
     /// 5 to 20 minutes on AWS. The polling interval scales with it.
     pub deploy_timeout: Duration,
+    /// `[job] max-upload-mb`: the converter function skips larger uploads (MiB).
+    pub max_upload_mb: Option<u64>,
 }
 
 impl Default for Settings {
@@ -82,6 +84,7 @@ impl Default for Settings {
             propagation_timeout: Duration::from_secs(120),
             wait_for_deploy: false,
             deploy_timeout: Duration::from_secs(30 * 60),
+            max_upload_mb: None,
         }
     }
 }

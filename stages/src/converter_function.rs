@@ -46,7 +46,19 @@ pub fn environment(ctx: &StackContext) -> BTreeMap<String, String> {
         ),
         ("STACK".into(), ctx.stack.clone()),
     ])
+    .into_iter()
+    .chain(
+        // `[job] max-upload-mb`: set only when configured, so a stack without it keeps the
+        // environment it had.
+        ctx.settings
+            .max_upload_mb
+            .map(|mb| (MAX_UPLOAD_MB.to_string(), mb.to_string())),
+    )
+    .collect()
 }
+
+/// The environment variable carrying `[job] max-upload-mb` to handler.py.
+pub const MAX_UPLOAD_MB: &str = "MAX_UPLOAD_MB";
 
 fn outputs(ctx: &StackContext) -> BTreeMap<&'static str, String> {
     BTreeMap::from([("function_arn", arn::function(ctx))])

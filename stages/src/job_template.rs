@@ -171,9 +171,10 @@ pub fn first_difference(wanted: &Value, live: Option<&Value>, path: &str) -> Opt
     }
 }
 
-/// Keeps the raw body of the response it sees (GetJobTemplate's JSON).
+/// Keeps the raw body of the response it sees (GetJobTemplate's JSON; a ListJobs page's
+/// for `cost`).
 #[derive(Clone, Debug, Default)]
-struct RawBody(Arc<Mutex<Option<Vec<u8>>>>);
+pub(crate) struct RawBody(pub(crate) Arc<Mutex<Option<Vec<u8>>>>);
 
 impl Intercept for RawBody {
     fn name(&self) -> &'static str {

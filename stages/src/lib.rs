@@ -9,6 +9,7 @@ pub mod arn;
 pub mod artifact;
 pub mod aws;
 pub mod context;
+pub mod cost;
 pub mod error;
 pub mod naming;
 pub mod policy;

@@ -603,26 +603,7 @@ pub async fn jobs(ctx: &StackContext, limit: usize) -> Result<Vec<JobInfo>, Vide
             .set_next_token(token.take())
             .send()
             .await;
-        let page = match page {
-            Ok(page) => page,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_not_found_exception())
-                    || error_code(&e) == Some("NotFoundException") =>
-            {
-                return Err(not_up(
-                    ctx,
-                    format!("MediaConvert queue {} does not exist", ctx.name("queue")),
-                ))
-            }
-            Err(e) => {
-                return Err(StepError::with_source(
-                    format!("listing the jobs of queue {}", ctx.name("queue")),
-                    AwsError::from_sdk(&e),
-                )
-                .into())
-            }
-        };
+        let page = page.map_err(|e| list_jobs_error(ctx, &e))?;
         found.extend(page.jobs().iter().map(job_info));
         match page.next_token().filter(|t| !t.is_empty()) {
             Some(next) => token = Some(next.to_string()),
@@ -631,6 +612,30 @@ pub async fn jobs(ctx: &StackContext, limit: usize) -> Result<Vec<JobInfo>, Vide
     }
     found.truncate(limit);
     Ok(found)
+}
+
+/// A ListJobs failure: a missing queue means the stack is not up.
+pub(crate) fn list_jobs_error<R: std::fmt::Debug + Send + Sync + 'static>(
+    ctx: &StackContext,
+    e: &aws_sdk_mediaconvert::error::SdkError<
+        aws_sdk_mediaconvert::operation::list_jobs::ListJobsError,
+        R,
+    >,
+) -> VideoError {
+    if e.as_service_error()
+        .is_some_and(|e| e.is_not_found_exception())
+        || error_code(e) == Some("NotFoundException")
+    {
+        return not_up(
+            ctx,
+            format!("MediaConvert queue {} does not exist", ctx.name("queue")),
+        );
+    }
+    StepError::with_source(
+        format!("listing the jobs of queue {}", ctx.name("queue")),
+        AwsError::from_sdk(e),
+    )
+    .into()
 }
 
 fn job_info(job: &aws_sdk_mediaconvert::types::Job) -> JobInfo {

@@ -13,7 +13,9 @@ the way the real service parses it.
 Test-only control endpoints (not part of AWS):
     POST /_standin/jobs/<id>/status  {"status": "PROGRESSING"|"COMPLETE"|"ERROR"|...,
                                       "percent": 40, "phase": "TRANSCODING",
-                                      "errorMessage": "...", "errorCode": 1999}
+                                      "errorMessage": "...", "errorCode": 1999,
+                                      "outputDurationsMs": [[60000, 60000]],  # COMPLETE only
+                                      "createdAt": 1700000000}
     POST /_standin/cancel-delay      {"seconds": 1.5}: from now on a cancelled job stays
                                       SUBMITTED/PROGRESSING that long before it is CANCELED
                                       (real CancelJob returns before the job has stopped)
@@ -443,7 +445,39 @@ def set_job_status(job, body):
         timing["FinishTime"] = now
     if status == "ERROR":
         job.update(ErrorMessage=message, ErrorCode=code)
+    output_details(job, status, body)
     job["Status"] = status
+
+
+def output_details(job, status, body):
+    """A COMPLETE job's OutputGroupDetails: per output group, each output's duration
+    (``outputDurationsMs``, one list per group) and, for an output with a Width and Height,
+    its VideoDetails; ``createdAt`` (epoch seconds) moves the job back in time."""
+    job.pop("OutputGroupDetails", None)
+    if "createdAt" in body:
+        if not isinstance(body["createdAt"], int):
+            raise ApiError(BAD, "want createdAt in epoch seconds")
+        job["CreatedAt"] = job["Timing"]["SubmitTime"] = body["createdAt"]
+    durations = body.get("outputDurationsMs")
+    if durations is None or status != "COMPLETE":
+        return
+    groups = job["Settings"].get("OutputGroups", [])
+    if (not isinstance(durations, list) or len(durations) != len(groups)
+            or any(not isinstance(d, list) or len(d) != len(g.get("Outputs", []))
+                   or not all(isinstance(ms, int) and ms >= 0 for ms in d)
+                   for d, g in zip(durations, groups))):
+        raise ApiError(BAD, "want outputDurationsMs: one list of milliseconds per output group, one per output")
+    details = []
+    for group, group_durations in zip(groups, durations):
+        outputs = []
+        for output, ms in zip(group["Outputs"], group_durations):
+            detail = {"DurationInMs": ms}
+            video = output.get("VideoDescription", {})
+            if "Width" in video and "Height" in video:
+                detail["VideoDetails"] = {"WidthInPx": video["Width"], "HeightInPx": video["Height"]}
+            outputs.append(detail)
+        details.append({"OutputDetails": outputs})
+    job["OutputGroupDetails"] = details
 
 
 # --------------------------------------------------------------------------

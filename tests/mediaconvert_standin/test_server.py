@@ -420,3 +420,29 @@ def test_bodies_are_kept_and_validated_against_the_model(endpoint, mc):
     assert status == 400
     assert "inputs/0/fileInput: unknown field" in doc["message"]
     assert "Name" in doc["message"]  # required, and missing
+
+
+def test_control_endpoint_gives_a_complete_job_output_details(endpoint, mc):
+    mc.create_queue(Name="cats")
+    settings = json.loads(json.dumps(SETTINGS))
+    settings["OutputGroups"][0]["Outputs"][0]["VideoDescription"].update(Width=1280, Height=720)
+    settings["OutputGroups"][0]["Outputs"].append(
+        {"ContainerSettings": {"Container": "MP4"}, "AudioDescriptions": [
+            {"CodecSettings": {"Codec": "AAC", "AacSettings": {
+                "Bitrate": 96000, "CodingMode": "CODING_MODE_2_0", "SampleRate": 48000}}}]})
+    job_id = mc.create_job(Role=ROLE, Queue="cats", Settings=settings)["Job"]["Id"]
+    assert raw(endpoint, "POST", f"/_standin/jobs/{job_id}/status",
+               {"status": "COMPLETE", "outputDurationsMs": [[61000]]})[0] == 400  # one per output
+    status, _, _ = raw(endpoint, "POST", f"/_standin/jobs/{job_id}/status",
+                       {"status": "COMPLETE", "outputDurationsMs": [[61000, 5000]],
+                        "createdAt": 1_700_000_000})
+    assert status == 200
+    (job,) = mc.list_jobs(Queue="cats", Status="COMPLETE")["Jobs"]
+    assert job["OutputGroupDetails"] == [{"OutputDetails": [
+        {"DurationInMs": 61000, "VideoDetails": {"WidthInPx": 1280, "HeightInPx": 720}},
+        {"DurationInMs": 5000}]}]
+    assert job["CreatedAt"].timestamp() == 1_700_000_000
+    # Only a COMPLETE job has output details.
+    raw(endpoint, "POST", f"/_standin/jobs/{job_id}/status",
+        {"status": "ERROR", "outputDurationsMs": [[61000, 5000]]})
+    assert "OutputGroupDetails" not in mc.get_job(Id=job_id)["Job"]

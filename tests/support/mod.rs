@@ -508,3 +508,10 @@ pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str, region: &str) 
         .await
         .unwrap();
 }
+
+/// POSTs `body` to the MediaConvert stand-in's test-only control endpoint `path` (at `base`,
+/// its own address, not the proxy's) and wants 200.
+pub fn standin_post(base: &str, path: &str, body: &str) {
+    let (status, doc) = standin_request(base, "POST", path, body);
+    assert_eq!(status, 200, "{path}: {doc}");
+}

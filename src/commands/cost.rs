@@ -1,0 +1,129 @@
+//! `cattube cost [--since 30d]`: what the stack's finished jobs cost. Reads the COMPLETE
+//! jobs of the stack's queue (ListJobs, page by page), takes each output's duration from
+//! the job's output details (whole seconds, at least 10 per output), sums them by billing
+//! class and prices each class from the price table: month to date (UTC) and over the
+//! window. Also the estimate per minute of uploaded video, as `plan` shows it. Both are
+//! labelled for what they are: the table's rates applied to what MediaConvert reports, not
+//! AWS's invoice.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cattube_stages::cost::{finished_jobs, month_start, rfc3339};
+
+use crate::cli::CostArgs;
+use crate::commands::{add_estimate, video_failure, Access, Session};
+use crate::config::Config;
+use crate::error::exit;
+use crate::pricing::{self, usd, BilledClass, Period};
+use crate::printer::{header, Report};
+
+pub async fn run(config: &Config, args: &CostArgs, report: &mut Report) -> anyhow::Result<u8> {
+    let session = Session::open(config, Access::Read, report).await?;
+    let ctx = &*session.ctx;
+    add_estimate(config, &ctx.region, report, false);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    let since = args.since.map(|window| {
+        let start = now - window as i64;
+        (start, rfc3339(start))
+    });
+    let month = month_start(now);
+    // The month to date needs every job since the month began, whatever the window.
+    let oldest = since.as_ref().map(|(start, _)| (*start).min(month));
+    let jobs = finished_jobs(ctx, oldest).await.map_err(video_failure)?;
+    let billed = pricing::billed(&jobs, since, month, &ctx.region, &config.prices);
+    report.set_output("queue_arn", cattube_stages::arn::queue(ctx));
+    report.billed = Some(billed);
+    Ok(exit::OK)
+}
+
+fn minutes(m: f64) -> String {
+    format!("{m:.2}")
+}
+
+fn price(p: &Period) -> String {
+    match p.usd {
+        Some(v) => usd(v),
+        None => {
+            let unpriced: f64 = p
+                .by_class
+                .iter()
+                .filter(|c| c.usd.is_none())
+                .map(|c| c.output_minutes)
+                .sum();
+            format!(
+                "rate unknown for {} of them (priced part {})",
+                minutes(unpriced),
+                usd(p.by_class.iter().filter_map(|c| c.usd).sum())
+            )
+        }
+    }
+}
+
+fn class_line(c: &BilledClass) -> String {
+    format!(
+        "  {:<13} {:<7} {:<15} {:<5} {:<6} {:>7}  {:>9}  {:>9}  {}\n",
+        c.tier.as_str(),
+        c.codec,
+        c.quality,
+        c.resolution_band,
+        c.fps_band,
+        c.outputs,
+        minutes(c.output_minutes),
+        c.usd_per_minute
+            .map(usd)
+            .unwrap_or_else(|| "unknown".into()),
+        c.usd.map(usd).unwrap_or_else(|| "-".into()),
+    )
+}
+
+pub fn text(report: &Report) -> String {
+    let mut out = header(report);
+    let Some(billed) = &report.billed else {
+        return out;
+    };
+    out.push_str(&format!(
+        "billed: actual output minutes of COMPLETE jobs, priced from the table of {} (not AWS's invoice)\n",
+        billed.table_date
+    ));
+    let month = &billed.month_to_date;
+    out.push_str(&format!(
+        "  month to date: {} job{}, {} output minutes, {}\n",
+        month.jobs,
+        if month.jobs == 1 { "" } else { "s" },
+        minutes(month.output_minutes),
+        price(month)
+    ));
+    let total = Period {
+        jobs: billed.jobs,
+        output_minutes: billed.output_minutes,
+        usd: billed.usd,
+        by_class: billed.by_class.clone(),
+    };
+    out.push_str(&format!(
+        "  {}: {} job{}, {} output minutes, {}\n",
+        match &billed.since {
+            Some(since) => format!("since {since}"),
+            None => "in total".into(),
+        },
+        total.jobs,
+        if total.jobs == 1 { "" } else { "s" },
+        minutes(total.output_minutes),
+        price(&total)
+    ));
+    if !billed.by_class.is_empty() {
+        out.push_str(&format!(
+            "  {:<13} {:<7} {:<15} {:<5} {:<6} {:>7}  {:>9}  {:>9}  USD\n",
+            "TIER", "CODEC", "QUALITY", "RES", "FPS", "OUTPUTS", "MINUTES", "$/MIN"
+        ));
+        for class in &billed.by_class {
+            out.push_str(&class_line(class));
+        }
+    }
+    if let Some(estimate) = &report.cost {
+        out.push_str(&format!("estimate: {}\n", estimate.line()));
+    }
+    out
+}
