@@ -514,7 +514,7 @@ async fn suffixes_a_failed_multipart_upload_and_keep_buckets() {
     emulators.faults.fail_operation(&parts[1]);
     let (code, doc, stderr) = sandbox.run_json(&["upload", "big.mp4"]);
     assert_eq!(code, Some(1), "{stderr}");
-    assert_eq!(emulators.faults.denied(), [parts[1].clone()]);
+    assert_eq!(emulators.faults.denied(), std::slice::from_ref(&parts[1]));
     assert!(
         doc["error"]
             .to_string()

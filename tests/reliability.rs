@@ -189,7 +189,11 @@ async fn up_failing_at_every_write_converges_on_the_next_run() {
         let what = format!("up failing at {key} ({owner})");
         emulators.faults.fail_operation(key);
         let out = run(&sandbox, &["--output", "json", "up"]);
-        assert_eq!(emulators.faults.denied(), [key.clone()], "{what}");
+        assert_eq!(
+            emulators.faults.denied(),
+            std::slice::from_ref(key),
+            "{what}"
+        );
         assert_eq!(emulators.faults.injected().len(), 1, "{what}");
         assert_names_the_fault(&out, owner, &what);
         state(&sandbox);
@@ -235,7 +239,11 @@ async fn down_failing_at_every_write_finishes_on_the_next_run() {
         converge(&sandbox, &what);
         emulators.faults.fail_operation(key);
         let out = run(&sandbox, &["--output", "json", "down", "--yes"]);
-        assert_eq!(emulators.faults.denied(), [key.clone()], "{what}");
+        assert_eq!(
+            emulators.faults.denied(),
+            std::slice::from_ref(key),
+            "{what}"
+        );
         assert_eq!(emulators.faults.injected().len(), 1, "{what}");
         assert_names_the_fault(&out, owner, &what);
         assert!(state(&sandbox).is_some(), "{what}: the state was lost");
