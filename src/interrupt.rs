@@ -7,10 +7,20 @@
 //! Exiting at once is safe for the state: it is only ever replaced by a rename of a complete,
 //! fsynced file, and the lock is released by the operating system when the process ends.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::error::exit;
 use crate::plan::Cancel;
+
+/// Whether a prompt waits for an answer: the cursor is then after the question, and an
+/// interrupt must end that line before it says anything.
+static PROMPTING: AtomicBool = AtomicBool::new(false);
+
+pub fn prompting(on: bool) {
+    PROMPTING.store(on, Ordering::SeqCst);
+}
 
 /// Spawns the handler on the current runtime.
 pub fn install(cancel: Cancel) {
@@ -20,6 +30,9 @@ pub fn install(cancel: Cancel) {
     tokio::spawn(async move {
         sigint.recv().await;
         if !cancel.is_armed() {
+            if PROMPTING.load(Ordering::SeqCst) {
+                eprintln!();
+            }
             eprintln!("interrupted");
             std::process::exit(exit::INTERRUPTED.into());
         }

@@ -25,6 +25,12 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return ExitCode::from(clap_error(err)),
     };
+    if let Command::Completions(args) = &cli.command {
+        // Needs no configuration: a broken cattube.toml must not break the shell.
+        let mut command = <Cli as clap::CommandFactory>::command();
+        clap_complete::generate(args.shell, &mut command, "cattube", &mut std::io::stdout());
+        return ExitCode::from(exit::OK);
+    }
     let mut report = Report::new(cli.command.name());
     let printer = Printer::new(
         cli.global.output,
@@ -74,6 +80,7 @@ fn main() -> ExitCode {
         Command::Jobs(_) => commands::jobs::text(report),
         Command::Url(_) => commands::url::text(report),
         Command::Down(_) => commands::down::text(report),
+        Command::Completions(_) => String::new(),
     });
     ExitCode::from(code)
 }
@@ -93,6 +100,7 @@ async fn run(
         Command::Jobs(args) => commands::jobs::run(config, args, printer, report).await,
         Command::Url(args) => commands::url::run(config, args, printer, report).await,
         Command::Down(args) => commands::down::run(config, args, printer, report, cancel).await,
+        Command::Completions(_) => Ok(exit::OK),
     }
 }
 

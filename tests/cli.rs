@@ -319,11 +319,11 @@ const CASES: &[Case] = &[
         files: &[],
     },
     Case {
-        name: "upload a directory",
+        name: "upload an empty directory",
         args: &["upload", "."],
         toml: None,
         state: None,
-        expect: "is a directory",
+        expect: "has no files to upload",
         files: &[],
     },
     Case {
@@ -531,7 +531,7 @@ fn upload_refuses_bad_files_before_any_request() {
         ),
         (
             vec!["upload", "tabby cat.mp4", "more"],
-            "more is a directory",
+            "more/tabby cat.mp4 would both be uploaded",
         ),
         (
             vec!["upload", "tabby cat.mp4", "more/tabby cat.mp4"],

@@ -39,23 +39,8 @@ fn video_bytes(len: usize, seed: u32) -> Vec<u8> {
         .collect()
 }
 
-/// POST to the stand-in's test-only control endpoint.
-fn standin_post(base: &str, path: &str, body: &str) {
-    let addr = base.strip_prefix("http://").unwrap();
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
-}
-
 fn move_job(emulators: &Emulators, id: &str, body: &str) {
-    standin_post(
+    support::standin_post(
         &emulators.standin.url,
         &format!("/_standin/jobs/{id}/status"),
         body,

@@ -405,3 +405,19 @@ pub async fn leftovers(emulators: &Emulators, region: &str) -> Vec<String> {
     }
     left
 }
+
+/// POST to the MediaConvert stand-in's test-only control endpoint (`/_standin/...`).
+pub fn standin_post(base: &str, path: &str, body: &str) {
+    use std::io::{Read, Write};
+    let addr = base.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
+}
