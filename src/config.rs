@@ -470,8 +470,8 @@ mod tests {
     #[test]
     fn type_errors_name_the_kind_of_value_wanted() {
         let text = "[function]\nmemory-mb = \"big\"\n";
-        let err = toml::from_str::<FileConfig>(text).unwrap_err();
-        let message = plain_types(err.message());
+        let err = toml::from_str::<super::FileConfig>(text).unwrap_err();
+        let message = super::plain_types(err.message());
         assert!(message.contains("expected a whole number"), "{message}");
         assert!(!message.contains("i64"), "{message}");
     }

@@ -4,7 +4,7 @@
 
 mod support;
 
-use rexpect::process::wait::WaitStatus;
+use rexpect::process::WaitStatus;
 use rexpect::session::{spawn_command, PtySession};
 use support::{Emulators, Sandbox};
 
