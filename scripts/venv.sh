@@ -13,6 +13,12 @@ want=$(sha256sum "$req" | cut -d' ' -f1)
 if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.stamp" 2>/dev/null)" = "$want" ]; then
   exit 0
 fi
+# VENV_PROGRESS=1 (scripts/try-local) shows pip's progress: a first install takes minutes.
+quiet=--quiet
+if [ "${VENV_PROGRESS:-}" = 1 ]; then
+  quiet=
+  echo "installing the pinned Python tools (requirements-dev.txt) into .venv"
+fi
 python3 -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
+"$venv/bin/python" -m pip install $quiet --disable-pip-version-check -r "$req"
 echo "$want" > "$venv/.stamp"

@@ -12,7 +12,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = "Stand up, check and tear down a video-on-demand pipeline on AWS: an S3 source bucket \
                   whose uploads are converted by MediaConvert into a destination bucket served through \
                   CloudFront.\n\nCredentials and region come from the AWS SDK's usual chain; \
-                  AWS_ENDPOINT_URL points every client at a local emulator."
+                  AWS_ENDPOINT_URL points every client at a local emulator.",
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -21,7 +22,27 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Examples and exit codes, after the options of `cattube --help`.
+const AFTER_HELP: &str = "\
+Examples:
+  cattube plan                                  what `up` would do, and why
+  cattube up                                    create the stack (stages 1-7)
+  cattube upload --prefix cats \"tabby cat.mp4\"  put a video in the source bucket
+  cattube jobs --watch                          follow its conversion
+  cattube url \"cats/tabby cat.mp4\"              where to watch the outputs
+  cattube down                                  delete the stack (asks first)
+  cattube completions bash > ~/.local/share/bash-completion/completions/cattube
+
+Exit codes:
+  0    done
+  1    an operation failed
+  2    bad usage, configuration or input: nothing was changed
+  3    `status` found something missing or drifted; `plan` found changes
+  130  interrupted (Ctrl-C): the state is saved, run the command again";
+
+/// The options every command takes, shown under their own heading in each command's help.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Configuration file [default: cattube.toml when present]
     #[arg(long, global = true, env = "CATTUBE_CONFIG", value_name = "FILE")]
@@ -61,23 +82,64 @@ pub enum OutputFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show what `up` would do, resource by resource, with the reasons
+    #[command(
+        after_help = "Examples:\n  cattube plan\n  cattube --output json plan\n\n\
+        Exit codes: 0 nothing to change, 3 `up` would change something, 1 a check failed, 2 bad input"
+    )]
     Plan,
     /// Create the stack or converge it to the wanted configuration (stages 1-7)
+    #[command(
+        after_help = "Examples:\n  cattube up\n  cattube up --wait\n  cattube --stack demo --region eu-west-1 up\n\n\
+        Exit codes: 0 done, 1 a resource failed (the state keeps what was done), 2 bad input, \
+        130 interrupted"
+    )]
     Up(UpArgs),
     /// Check every resource: ok, missing, drifted or pending (exit 3 unless all ok)
+    #[command(
+        after_help = "Examples:\n  cattube status\n  cattube --output json status\n\n\
+        Exit codes: 0 all ok or pending, 3 something missing or drifted, 1 a check failed, 2 bad input"
+    )]
     Status,
     /// Put videos in the source bucket to be converted (stage 8)
+    #[command(after_help = "Examples:\n  cattube upload \"tabby cat.mp4\"\n  \
+        cattube upload --prefix cats videos/\n  cattube upload --dry-run videos/\n\n\
+        Exit codes: 0 done, 1 an upload failed (a re-run sends only what is missing), \
+        2 bad input or the stack is not up")]
     Upload(UploadArgs),
     /// The stack queue's MediaConvert jobs, newest first: status, percent, source key (stage 8)
+    #[command(after_help = "Examples:\n  cattube jobs\n  cattube jobs --watch\n\n\
+        Exit codes: 0 done, 1 a watched job ended in ERROR or CANCELED (or a call failed), \
+        2 bad input or the stack is not up")]
     Jobs(JobsArgs),
     /// The CloudFront URLs of a source key's outputs, and which already exist (stage 8)
+    #[command(after_help = "Examples:\n  cattube url \"cats/tabby cat.mp4\"\n\n\
+        Exit codes: 0 done, 1 a call failed, 2 bad input or the stack is not up")]
     Url(UrlArgs),
     /// Delete everything the stack created, in reverse order (stage 9)
+    #[command(
+        after_help = "Examples:\n  cattube down\n  cattube down --keep-buckets\n  \
+        cattube down --yes --no-wait\n\n\
+        Exit codes: 0 done (or nothing to delete), 1 a deletion failed, 2 bad input, \
+        no terminal without --yes, or the confirmation did not match, 130 interrupted"
+    )]
     Down(DownArgs),
     /// What the stack's finished MediaConvert jobs cost (their output minutes priced from the
     /// price table: not AWS's invoice), month to date and in total, and the estimate per
     /// minute of uploaded video
     Cost(CostArgs),
+    /// Print a shell completion script for bash, zsh, fish, elvish or powershell
+    #[command(after_help = "Examples:\n  \
+        cattube completions bash > ~/.local/share/bash-completion/completions/cattube\n  \
+        cattube completions zsh > \"${fpath[1]}/_cattube\"\n  \
+        cattube completions fish > ~/.config/fish/completions/cattube.fish")]
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
@@ -108,13 +170,17 @@ fn parse_since(text: &str) -> Result<u64, String> {
 
 #[derive(Debug, Args)]
 pub struct UploadArgs {
-    /// Video files: each is stored under its file name (below --prefix)
-    #[arg(required = true, value_name = "FILE")]
+    /// Video files, each stored under its file name (below --prefix), or folders, whose
+    /// files are stored under their path inside the folder (hidden files are skipped)
+    #[arg(required = true, value_name = "FILE|DIR")]
     pub files: Vec<PathBuf>,
     /// Folder in the source bucket to put the files in (`cats` and `cats/` are the same);
     /// the outputs land in the same folder of the destination bucket
     #[arg(long, value_name = "P")]
     pub prefix: Option<String>,
+    /// Show what would be uploaded and what is already there, and send nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -168,6 +234,40 @@ impl Command {
             Command::Url(_) => "url",
             Command::Down(_) => "down",
             Command::Cost(_) => "cost",
+            Command::Completions(_) => "completions",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// The man pages, generated from this very definition into `target/<profile>/man/`:
+    /// `cargo test -p cattube --bin cattube man_pages`, then `man target/debug/man/cattube.1`.
+    #[test]
+    fn man_pages() {
+        let exe = std::env::current_exe().unwrap();
+        // target/<profile>/deps/cattube-<hash> → target/<profile>/man
+        let dir = exe.parent().unwrap().parent().unwrap().join("man");
+        std::fs::create_dir_all(&dir).unwrap();
+        clap_mangen::generate_to(Cli::command(), &dir).unwrap();
+        let page = std::fs::read_to_string(dir.join("cattube.1")).unwrap();
+        assert!(page.contains("Exit codes"), "{page}");
+        for sub in Cli::command().get_subcommands() {
+            let name = sub.get_name();
+            if name == "help" {
+                continue;
+            }
+            assert!(page.contains(name), "cattube.1 does not name {name}");
+            let own = dir.join(format!("cattube-{name}.1"));
+            assert!(own.exists(), "{} was not written", own.display());
         }
     }
 }

@@ -320,10 +320,33 @@ fn load_file(explicit: Option<&Path>) -> Result<(FileConfig, Option<PathBuf>), U
         UsageError::new(format!(
             "{}{at}: {}",
             path.display(),
-            e.message().trim().replace('\n', " ")
+            plain_types(&e.message().trim().replace('\n', " "))
         ))
     })?;
     Ok((file, Some(path)))
+}
+
+/// serde names the Rust type it wanted (`expected i64`): say what to write instead.
+fn plain_types(message: &str) -> String {
+    const PLAIN: &[(&str, &str)] = &[
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected u64", "expected a whole number of 0 or more"),
+        ("expected u32", "expected a whole number of 0 or more"),
+        ("expected u16", "expected a whole number of 0 or more"),
+        ("expected f64", "expected a number"),
+        (
+            "expected a sequence",
+            "expected a list, like [\"a\", \"b\"]",
+        ),
+        ("expected a map", "expected a table"),
+        ("expected a borrowed string", "expected a string"),
+    ];
+    let mut out = message.to_string();
+    for (rust, plain) in PLAIN {
+        out = out.replace(rust, plain);
+    }
+    out
 }
 
 /// The dotted key (`function.memory-mb`) of the `key = value` line holding byte `offset`,
@@ -497,6 +520,15 @@ pub fn parse_job(text: &str) -> Result<Value, String> {
 #[cfg(test)]
 mod tests {
     use super::parse_job;
+
+    #[test]
+    fn type_errors_name_the_kind_of_value_wanted() {
+        let text = "[function]\nmemory-mb = \"big\"\n";
+        let err = toml::from_str::<super::FileConfig>(text).unwrap_err();
+        let message = super::plain_types(err.message());
+        assert!(message.contains("expected a whole number"), "{message}");
+        assert!(!message.contains("i64"), "{message}");
+    }
 
     #[test]
     fn the_default_job_is_valid() {

@@ -26,6 +26,12 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return ExitCode::from(clap_error(err)),
     };
+    if let Command::Completions(args) = &cli.command {
+        // Needs no configuration: a broken cattube.toml must not break the shell.
+        let mut command = <Cli as clap::CommandFactory>::command();
+        clap_complete::generate(args.shell, &mut command, "cattube", &mut std::io::stdout());
+        return ExitCode::from(exit::OK);
+    }
     let mut report = Report::new(cli.command.name());
     let printer = Printer::new(
         cli.global.output,
@@ -84,6 +90,7 @@ fn main() -> ExitCode {
         Command::Url(_) => commands::url::text(report),
         Command::Down(_) => commands::down::text(report),
         Command::Cost(_) => commands::cost::text(report),
+        Command::Completions(_) => String::new(),
     });
     // What a stopped command left in flight (a read) is not waited for.
     runtime.shutdown_background();
@@ -106,6 +113,7 @@ async fn run(
         Command::Url(args) => commands::url::run(config, args, printer, report).await,
         Command::Down(args) => commands::down::run(config, args, printer, report, cancel).await,
         Command::Cost(args) => commands::cost::run(config, args, report).await,
+        Command::Completions(_) => Ok(exit::OK),
     }
 }
 

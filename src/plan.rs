@@ -50,11 +50,30 @@ impl Graph {
         &self.deps[i]
     }
 
+    /// The order rows are shown in: by stage (`4` before `4a` before `5`), then, within a
+    /// stage, dependencies first (the graph's own order is one).
+    pub fn display_order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.steps.len()).collect();
+        order.sort_by_key(|&i| (stage_order(self.steps[i].stage()), i));
+        order
+    }
+
     fn dependents(&self, i: usize) -> Vec<usize> {
         (0..self.steps.len())
             .filter(|&j| self.deps[j].contains(&i))
             .collect()
     }
+}
+
+/// A stage as a sort key: its number, then its letter (`"4"` < `"4a"` < `"5"` < `"10"`).
+pub fn stage_order(stage: &str) -> (u32, &str) {
+    let digits = stage
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(stage.len());
+    (
+        stage[..digits].parse().unwrap_or(u32::MAX),
+        &stage[digits..],
+    )
 }
 
 /// How one node of a walk ended.
@@ -234,6 +253,33 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_are_shown_by_stage_then_dependency() {
+        let graph = Graph::new(cattube_stages::all_steps());
+        let order = graph.display_order();
+        let position = |i: usize| order.iter().position(|&x| x == i).unwrap();
+        for pair in order.windows(2) {
+            let (a, b) = (
+                graph.steps()[pair[0]].stage(),
+                graph.steps()[pair[1]].stage(),
+            );
+            assert!(stage_order(a) <= stage_order(b), "{a} shown before {b}");
+        }
+        for i in 0..graph.steps().len() {
+            for &dep in graph.deps(i) {
+                if graph.steps()[dep].stage() == graph.steps()[i].stage() {
+                    assert!(
+                        position(dep) < position(i),
+                        "a dependency shown after its dependent"
+                    );
+                }
+            }
+        }
+        assert!(stage_order("4") < stage_order("4a"));
+        assert!(stage_order("4a") < stage_order("5"));
+        assert!(stage_order("9") < stage_order("10"));
+    }
     use async_trait_free::*;
     use std::sync::Mutex;
     use std::time::Duration;

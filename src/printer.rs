@@ -99,6 +99,10 @@ pub struct Report {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     pub error: Option<ErrorReport>,
+    /// The local emulator the commands talk to, if they do (its URL): what the text
+    /// summaries say may happen next differs from AWS.
+    #[serde(skip)]
+    pub emulator: Option<String>,
 }
 
 /// One MediaConvert job of the stack's queue (`jobs`).
@@ -128,6 +132,10 @@ pub struct UploadReport {
     pub bytes: u64,
     /// Where its outputs will be watched once converted.
     pub urls: Vec<String>,
+    /// Already in the bucket with the same size and ETag: not sent again.
+    pub skipped: bool,
+    /// Sent by this run (false for a skipped file, and for every file of a `--dry-run`).
+    pub sent: bool,
 }
 
 impl Report {
@@ -146,6 +154,7 @@ impl Report {
             billed: None,
             warnings: Vec::new(),
             error: None,
+            emulator: None,
         }
     }
 
@@ -191,9 +200,7 @@ impl Printer {
 
     pub fn line(&self, stage: &str, id: &str) -> ProgressLine {
         let bar = self.progress.add(ProgressBar::new_spinner());
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {prefix} {wide_msg}").expect("valid template"),
-        );
+        bar.set_style(spinner_style());
         let label = format!("[{stage:>2}] {id:<26}");
         bar.set_prefix(label.clone());
         bar.enable_steady_tick(Duration::from_millis(100));
@@ -218,7 +225,8 @@ impl Printer {
     pub fn job_bar(&self) -> ProgressBar {
         let bar = self.progress.add(ProgressBar::new(100));
         bar.set_style(
-            ProgressStyle::with_template("{prefix:<14!} [{bar:30}] {pos:>3}% {wide_msg}")
+            // The whole id: `cattube jobs` and the console know a job by it.
+            ProgressStyle::with_template("{prefix:<20} [{bar:30}] {pos:>3}% {wide_msg}")
                 .expect("valid template")
                 .progress_chars("=> "),
         );
@@ -240,10 +248,15 @@ impl Printer {
         }
     }
 
-    /// A note for the reader on stderr (not with `-q`), apart from the command's stdout.
+    /// A note on stderr (unless `-q`) that does not break the progress lines: what the
+    /// result on stdout cannot say without breaking its format.
     pub fn note(&self, message: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", message.as_ref());
+            if self.progress.is_hidden() {
+                eprintln!("{}", message.as_ref());
+            } else {
+                let _ = self.progress.println(message.as_ref());
+            }
         }
     }
 
@@ -280,13 +293,18 @@ impl Printer {
 
 impl ProgressLine {
     pub fn working(&self, what: &str) {
+        self.bar.set_style(spinner_style());
         self.bar.enable_steady_tick(Duration::from_millis(100));
         self.bar.set_message(format!("{what}…"));
     }
 
-    /// Waiting for its turn: what was found, without a spinner.
+    /// Waiting for its turn: what was found, or what it waits for, without a spinner (a
+    /// spinning "missing" reads like an error).
     pub fn idle(&self, what: &str) {
         self.bar.disable_steady_tick();
+        self.bar.set_style(
+            ProgressStyle::with_template("  {prefix} {wide_msg}").expect("valid template"),
+        );
         self.bar.set_message(what.to_string());
     }
 
@@ -299,6 +317,10 @@ impl ProgressLine {
     }
 }
 
+fn spinner_style() -> ProgressStyle {
+    ProgressStyle::with_template("{spinner} {prefix} {wide_msg}").expect("valid template")
+}
+
 /// `error: …` then one `Caused by: …` line per cause, as uv prints its errors.
 pub fn render_error(error: &ErrorReport) -> String {
     let mut out = format!("error: {}\n", error.message);
@@ -308,24 +330,35 @@ pub fn render_error(error: &ErrorReport) -> String {
     out
 }
 
-/// The common part of every text summary: one line per resource.
+/// The common part of every text summary: one line per resource, by stage, in columns:
+/// what happened, stage, id, name, then the note.
 pub fn resource_lines(report: &Report, word: impl Fn(&ResourceReport) -> String) -> String {
-    let mut out = String::new();
-    for r in &report.resources {
-        let name = if r.name.is_empty() {
-            "-"
+    let mut rows: Vec<&ResourceReport> = report.resources.iter().collect();
+    // Stable: within a stage, the dependency order the resources were reported in.
+    rows.sort_by_key(|r| crate::plan::stage_order(r.stage));
+    let shown = |r: &ResourceReport| {
+        if r.name.is_empty() {
+            "-".to_string()
         } else {
-            r.name.as_str()
-        };
-        out.push_str(&format!(
-            "  {:<9} [{:>2}] {:<26} {name}",
+            r.name.clone()
+        }
+    };
+    let width = rows
+        .iter()
+        .map(|r| shown(r).chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for r in rows {
+        let row = format!(
+            "  {:<9} [{:>2}] {:<26} {:<width$}  {}",
             word(r),
             r.stage,
-            r.id
-        ));
-        if !r.note.is_empty() {
-            out.push_str(&format!("  ({})", r.note));
-        }
+            r.id,
+            shown(r),
+            r.note
+        );
+        out.push_str(row.trim_end());
         out.push('\n');
         for drift in &r.drift {
             out.push_str(&format!("{:>18}- {drift}\n", ""));

@@ -319,11 +319,11 @@ const CASES: &[Case] = &[
         files: &[],
     },
     Case {
-        name: "upload a directory",
+        name: "upload an empty directory",
         args: &["upload", "."],
         toml: None,
         state: None,
-        expect: "is a directory",
+        expect: "has no files to upload",
         files: &[],
     },
     Case {
@@ -515,7 +515,7 @@ fn bad_job_json_is_refused_before_any_request() {
 }
 
 /// `upload` checks every file before anything is sent: an unreadable or special file among
-/// good ones, or two files with the same key, and nothing is uploaded. (A missing file and
+/// good ones, or two files with the same key (also from a folder), and nothing is uploaded. (A missing file and
 /// a directory are in the table above.)
 #[test]
 fn upload_refuses_bad_files_before_any_request() {
@@ -541,6 +541,10 @@ fn upload_refuses_bad_files_before_any_request() {
         (
             vec!["upload", "tabby cat.mp4", "loop.mp4"],
             "cannot read loop.mp4",
+        ),
+        (
+            vec!["upload", "tabby cat.mp4", "more"],
+            "more/tabby cat.mp4 would both be uploaded",
         ),
         (vec!["upload", "pipe.mp4"], "not a regular file"),
         (

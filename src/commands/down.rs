@@ -36,6 +36,10 @@ pub async fn run(
         )
         .into());
     }
+    let options = DestroyOptions {
+        keep_buckets: args.keep_buckets,
+        no_wait: args.no_wait,
+    };
     let (session, identity) = Session::start(config, Access::Write, report).await?;
     let session = Arc::new(session);
     let lines = Arc::new(session.lines(printer));
@@ -58,19 +62,20 @@ pub async fn run(
             Ok(Observation::Missing) => Intent::Gone,
             Ok(Observation::Present(p)) => match session.ownership(id, p.tagged_ours) {
                 Ownership::Adopted => Intent::Keep("adopted: not created by this stack".into()),
-                _ => Intent::Delete,
+                _ => match session.graph.steps()[i].kept_by(&options) {
+                    Some(reason) => Intent::Keep(reason),
+                    None => Intent::Delete,
+                },
             },
         });
     }
 
-    if !args.yes {
+    // Nothing to delete: nothing to ask. The walk below still tidies the state file.
+    let deletes = intents.iter().any(|i| matches!(i, Intent::Delete));
+    if !args.yes && deletes {
         cancel.prompt(|| printer.suspend(|| confirm(&session, &intents, &config.stack)))?;
     }
 
-    let options = DestroyOptions {
-        keep_buckets: args.keep_buckets,
-        no_wait: args.no_wait,
-    };
     let intents = Arc::new(intents);
     // Which resources are left pending (a distribution still being disabled): what they
     // use must stay until they are gone, so it is left pending too.
@@ -172,12 +177,7 @@ pub async fn run(
     let mut interrupted = false;
     for (i, result) in results.into_iter().enumerate() {
         let step = &session.graph.steps()[i];
-        let name = session
-            .ctx
-            .names
-            .get(step.id())
-            .cloned()
-            .unwrap_or_default();
+        let name = step.shown_name(&session.ctx);
         let line = |action, status, note: String, name: String, arn: String| ResourceReport {
             id: step.id(),
             stage: step.stage(),
@@ -191,7 +191,16 @@ pub async fn run(
         report.resources.push(match result {
             NodeResult::Done((destroyed, recorded)) => {
                 let (name, arn) = recorded
-                    .map(|r| (r.name, r.arn))
+                    .map(|r| {
+                        (
+                            if r.name.is_empty() {
+                                name.clone()
+                            } else {
+                                r.name
+                            },
+                            r.arn,
+                        )
+                    })
                     .unwrap_or((name, String::new()));
                 match destroyed {
                     Destroyed::Deleted => {
@@ -241,35 +250,11 @@ pub async fn run(
     Ok(exit::OK)
 }
 
-/// Shows what will be deleted and asks for the stack name, as the console asks for the
-/// bucket name before deleting a bucket.
+/// Shows, in columns, what will be deleted and what is kept, and asks for the stack name,
+/// as the console asks for the bucket name before deleting a bucket.
 fn confirm(session: &Session, intents: &[Intent], stack: &str) -> anyhow::Result<()> {
     let mut stderr = std::io::stderr();
-    writeln!(stderr, "cattube down will delete, in this order:")?;
-    for (i, intent) in intents.iter().enumerate().rev() {
-        let step = &session.graph.steps()[i];
-        let name = session
-            .ctx
-            .names
-            .get(step.id())
-            .map(String::as_str)
-            .unwrap_or("");
-        match intent {
-            Intent::Delete => writeln!(stderr, "  - [{:>2}] {} {name}", step.stage(), step.id())?,
-            Intent::Keep(reason) => writeln!(
-                stderr,
-                "  · [{:>2}] {} {name} (kept: {reason})",
-                step.stage(),
-                step.id()
-            )?,
-            Intent::Gone => {}
-        }
-    }
-    writeln!(
-        stderr,
-        "Every object in the stack's buckets (the videos) is deleted with them."
-    )?;
-    write!(stderr, "Type the stack name ({stack}) to confirm: ")?;
+    write!(stderr, "{}", prompt(session, intents, stack))?;
     stderr.flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
@@ -282,6 +267,87 @@ fn confirm(session: &Session, intents: &[Intent], stack: &str) -> anyhow::Result
     Ok(())
 }
 
+/// The confirmation prompt: the resources to delete, those kept and why, what happens to the
+/// videos, and the question.
+fn prompt(session: &Session, intents: &[Intent], stack: &str) -> String {
+    let order = session.graph.display_order();
+    let name = |i: usize| {
+        let step = &session.graph.steps()[i];
+        let recorded = session
+            .state
+            .lock()
+            .expect("state lock")
+            .get(step.id())
+            .cloned();
+        recorded
+            .map(|r| r.name)
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| step.shown_name(&session.ctx))
+    };
+    let width = order
+        .iter()
+        .map(|&i| name(i).chars().count())
+        .max()
+        .unwrap_or(0);
+    let row = |i: usize, note: &str| {
+        let step = &session.graph.steps()[i];
+        let line = format!(
+            "  [{:>2}] {:<26} {:<width$}  {note}",
+            step.stage(),
+            step.id(),
+            name(i)
+        );
+        format!("{}\n", line.trim_end())
+    };
+    let mut out = format!("cattube down will delete from stack {stack}:\n");
+    for &i in &order {
+        if matches!(intents[i], Intent::Delete) {
+            out.push_str(&row(i, ""));
+        }
+    }
+    let kept: Vec<usize> = order
+        .iter()
+        .copied()
+        .filter(|&i| matches!(intents[i], Intent::Keep(_)))
+        .collect();
+    if !kept.is_empty() {
+        out.push_str("and keep:\n");
+        for i in kept {
+            if let Intent::Keep(reason) = &intents[i] {
+                out.push_str(&row(i, reason));
+            }
+        }
+    }
+    // The resources `--keep-buckets` would keep are the ones that hold the videos.
+    let holds_videos = |i: usize| {
+        session.graph.steps()[i]
+            .kept_by(&DestroyOptions {
+                keep_buckets: true,
+                no_wait: false,
+            })
+            .is_some()
+    };
+    let emptied: Vec<String> = order
+        .iter()
+        .copied()
+        .filter(|&i| holds_videos(i) && matches!(intents[i], Intent::Delete))
+        .map(name)
+        .collect();
+    if !emptied.is_empty() {
+        out.push_str(&format!(
+            "Every object in {} (the videos and their outputs) is deleted with it.\n",
+            emptied.join(" and ")
+        ));
+    } else if order
+        .iter()
+        .any(|&i| holds_videos(i) && matches!(intents[i], Intent::Keep(_)))
+    {
+        out.push_str("The buckets and every object in them stay.\n");
+    }
+    out.push_str(&format!("Type the stack name ({stack}) to confirm: "));
+    out
+}
+
 pub fn text(report: &Report) -> String {
     let mut out = header(report);
     out.push_str(&resource_lines(report, |r| match r.action {
@@ -291,6 +357,16 @@ pub fn text(report: &Report) -> String {
         _ => "gone".into(),
     }));
     let count = |a: Action| report.resources.iter().filter(|r| r.action == a).count();
+    if report.error.is_none() && count(Action::Delete) == 0 {
+        out.push_str(&format!(
+            "down: nothing to delete{}\n",
+            match count(Action::Skip) {
+                0 => String::new(),
+                n => format!(" ({n} kept)"),
+            }
+        ));
+        return out;
+    }
     if report.error.is_none() {
         let pending = report
             .resources

@@ -4,7 +4,7 @@
 //! backing off to 10 s while nothing changes) until no job is SUBMITTED or PROGRESSING; the
 //! result is printed once, at the end.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use cattube_stages::arn;
@@ -31,6 +31,8 @@ pub async fn run(
     report.set_output("queue_arn", arn::queue(ctx));
     let mut bars: BTreeMap<String, ProgressBar> = BTreeMap::new();
     let mut seen: BTreeMap<String, (String, Option<i32>)> = BTreeMap::new();
+    // The jobs this watch saw unfinished: how they end decides the exit code.
+    let mut watched: BTreeSet<String> = BTreeSet::new();
     let mut interval = FIRST_POLL;
     let jobs = loop {
         let jobs = videos::jobs(ctx, usize::from(args.limit))
@@ -41,6 +43,9 @@ pub async fn run(
         }
         let mut changed = false;
         for job in &jobs {
+            if job.unfinished() {
+                watched.insert(job.id.clone());
+            }
             let now = (job.status.clone(), job.percent);
             if seen.get(&job.id) != Some(&now) {
                 changed = true;
@@ -76,7 +81,27 @@ pub async fn run(
     for bar in bars.values() {
         bar.finish_and_clear();
     }
+    let failed: Vec<String> = jobs
+        .iter()
+        .filter(|j| watched.contains(&j.id) && matches!(j.status.as_str(), "ERROR" | "CANCELED"))
+        .map(|j| {
+            format!(
+                "{} {} ({})",
+                j.id,
+                j.status,
+                j.source_key.as_deref().unwrap_or("no source key")
+            )
+        })
+        .collect();
     report.jobs = Some(jobs.into_iter().map(job_report).collect());
+    if !failed.is_empty() {
+        return Err(anyhow::anyhow!(
+            "{} of {} watched jobs did not complete: {}",
+            failed.len(),
+            watched.len(),
+            failed.join(", ")
+        ));
+    }
     Ok(exit::OK)
 }
 
@@ -108,19 +133,30 @@ fn line(job: &JobInfo) -> String {
 
 pub fn text(report: &Report) -> String {
     let jobs = report.jobs.as_deref().unwrap_or_default();
-    if report.error.is_some() {
+    // A failed watch still shows how its jobs ended; any other error has nothing to show.
+    if report.error.is_some() && jobs.is_empty() {
         return String::new();
     }
     if jobs.is_empty() {
-        return "no jobs in the stack's queue yet: `cattube upload FILE` starts one\n".into();
+        return match &report.emulator {
+            Some(url) => format!(
+                "no jobs in the stack's queue: the local emulator at {url} runs no Lambda \
+                 function, so uploads start none there\n"
+            ),
+            None => "no jobs in the stack's queue yet: a job appears a few seconds after \
+                     `cattube upload FILE`\n"
+                .into(),
+        };
     }
+    // Whole ids: MediaConvert's are about 20 characters; wider ones widen the column.
+    let width = jobs.iter().map(|j| j.id.len()).max().unwrap_or(0).max(20);
     let mut out = format!(
-        "{:<20}  {:<11}  {:>4}  {:<20}  SOURCE KEY\n",
+        "{:<20}  {:<11}  {:>4}  {:<width$}  SOURCE KEY\n",
         "SUBMITTED", "STATUS", "%", "JOB"
     );
     for job in jobs {
         out.push_str(&format!(
-            "{:<20}  {:<11}  {:>4}  {:<20}  {}\n",
+            "{:<20}  {:<11}  {:>4}  {:<width$}  {}\n",
             job.submitted.as_deref().unwrap_or("-"),
             job.status,
             percent(job.percent),
@@ -132,4 +168,37 @@ pub fn text(report: &Report) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_queue_says_what_to_expect_where_it_runs() {
+        let mut report = Report::new("jobs");
+        let aws = text(&report);
+        assert!(aws.contains("a job appears a few seconds after"), "{aws}");
+        report.emulator = Some("http://127.0.0.1:5000".into());
+        let local = text(&report);
+        assert!(
+            local.contains("the local emulator at http://127.0.0.1:5000 runs no Lambda"),
+            "{local}"
+        );
+    }
+
+    #[test]
+    fn whole_ids_are_shown() {
+        let mut report = Report::new("jobs");
+        let id = "1712345678901-abcdef-and-more";
+        report.jobs = Some(vec![JobReport {
+            id: id.into(),
+            source_key: Some("cats/a.mp4".into()),
+            status: "COMPLETE".into(),
+            percent: Some(100),
+            submitted: None,
+            error: None,
+        }]);
+        assert!(text(&report).contains(id));
+    }
 }

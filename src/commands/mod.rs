@@ -12,7 +12,6 @@ pub mod url;
 
 use std::sync::{Arc, Mutex};
 
-use anyhow::Context;
 use cattube_stages::aws::{self, Connection};
 use cattube_stages::{naming, regions};
 use cattube_stages::{Observation, Ownership, StackContext, StepError};
@@ -52,7 +51,7 @@ impl IdentityCheck {
         let account = sts
             .await
             .expect("the sts:GetCallerIdentity task")
-            .context("cannot reach AWS with these credentials")?;
+            .map_err(identity_failure)?;
         session
             .state
             .lock()
@@ -86,11 +85,16 @@ impl Session {
         report: &mut Report,
     ) -> anyhow::Result<(Session, IdentityCheck)> {
         report.stack = Some(config.stack.clone());
+        report.emulator = aws::local_emulator();
         // Local checks first: a bad state file or a held lock fails before any AWS call.
         let mut state = State::load(&config.state_path, &config.stack)?;
         if access == Access::Write {
             state.lock()?;
         }
+        // A profile no file defines is bad input, said before the SDK stumbles over it.
+        aws::check_profile(config.profile.as_deref())
+            .await
+            .map_err(|e| UsageError::new(e.to_string()))?;
         let region = match &config.region {
             Some(region) => region.clone(),
             None => {
@@ -124,10 +128,7 @@ impl Session {
                 (account.to_string(), IdentityCheck(Some(sts)))
             }
             None => {
-                let account = clients
-                    .account_id()
-                    .await
-                    .context("cannot reach AWS with these credentials")?;
+                let account = clients.account_id().await.map_err(identity_failure)?;
                 (account, IdentityCheck(None))
             }
         };
@@ -169,12 +170,16 @@ impl Session {
         Ok((session, identity))
     }
 
-    /// One progress line per resource, in the graph's order.
+    /// One progress line per resource, indexed as the graph's steps, drawn by stage.
     pub fn lines(&self, printer: &Printer) -> Vec<ProgressLine> {
-        self.graph
-            .steps()
-            .iter()
-            .map(|step| printer.line(step.stage(), step.id()))
+        let mut lines: Vec<Option<ProgressLine>> = vec![None; self.graph.steps().len()];
+        for i in self.graph.display_order() {
+            let step = &self.graph.steps()[i];
+            lines[i] = Some(printer.line(step.stage(), step.id()));
+        }
+        lines
+            .into_iter()
+            .map(|l| l.expect("every step has a line"))
             .collect()
     }
 
@@ -259,15 +264,19 @@ impl Session {
     }
 }
 
+/// STS could not say who the credentials are: no credentials at all is bad setup (exit 2,
+/// one line with the remedy); anything else a failed call, with AWS's words as its cause.
+fn identity_failure(err: StepError) -> anyhow::Error {
+    match err.setup_problem() {
+        Some(problem) => UsageError::new(problem.to_string()).into(),
+        None => anyhow::Error::new(err).context("cannot reach AWS with these credentials"),
+    }
+}
+
 /// The report line of a resource as observed.
 pub fn observed_report(session: &Session, i: usize, observation: &Observation) -> ResourceReport {
     let step = &session.graph.steps()[i];
-    let fallback_name = session
-        .ctx
-        .names
-        .get(step.id())
-        .cloned()
-        .unwrap_or_default();
+    let fallback_name = step.shown_name(&session.ctx);
     match observation {
         Observation::Missing => ResourceReport {
             id: step.id(),
@@ -324,12 +333,7 @@ pub fn failed_report(session: &Session, i: usize, error: &anyhow::Error) -> Reso
     ResourceReport {
         id: step.id(),
         stage: step.stage(),
-        name: session
-            .ctx
-            .names
-            .get(step.id())
-            .cloned()
-            .unwrap_or_default(),
+        name: step.shown_name(&session.ctx),
         arn: String::new(),
         action: Action::Skip,
         status: Status::Missing,

@@ -39,20 +39,26 @@ pub async fn run(
     confirmed?;
     let observations = Arc::new(observations);
     let changed = Arc::new(Mutex::new(vec![false; session.graph.steps().len()]));
+    let finished = Arc::new(Mutex::new(vec![false; session.graph.steps().len()]));
+    show_waits(&session, &lines, &finished.lock().expect("finished lock"));
 
     cancel.arm()?;
     let results = walk(&session.graph, Direction::Forward, cancel, |i| {
-        let (session, observations, changed, lines) = (
+        let (session, observations, changed, lines, finished) = (
             session.clone(),
             observations.clone(),
             changed.clone(),
             lines.clone(),
+            finished.clone(),
         );
         async move {
             let outcome = converge(&session, i, &observations[i], &changed, &lines[i]).await;
             if let Err(err) = &outcome {
                 lines[i].done("✗", &format!("failed: {}", err.root_cause()));
             }
+            let mut finished = finished.lock().expect("finished lock");
+            finished[i] = true;
+            show_waits(&session, &lines, &finished);
             outcome
         }
     })
@@ -99,6 +105,23 @@ pub async fn run(
         return Err(Interrupted.into());
     }
     Ok(exit::OK)
+}
+
+/// A step not started yet says what it waits for ("waiting for converter-role"), rather
+/// than what its first look found: "missing" next to a spinner reads like an error.
+fn show_waits(session: &Session, lines: &[ProgressLine], finished: &[bool]) {
+    for (j, line) in lines.iter().enumerate() {
+        let waiting: Vec<&str> = session
+            .graph
+            .deps(j)
+            .iter()
+            .filter(|&&d| !finished[d])
+            .map(|&d| session.graph.steps()[d].id())
+            .collect();
+        if !finished[j] && !waiting.is_empty() {
+            line.idle(&format!("waiting for {}", waiting.join(", ")));
+        }
+    }
 }
 
 type Converged = (ResourceReport, Vec<(&'static str, String)>, Vec<String>);
@@ -197,6 +220,13 @@ async fn converge(
         .as_ref()
         .map(|a| a.changes.clone())
         .unwrap_or_default();
+    if let Some(applied) = &applied {
+        learn(ctx, id, &applied.arn, &applied.outputs);
+    }
+    if matches!(observation, Observation::Missing) {
+        // Known only now for some (a distribution's domain).
+        report.name = step.shown_name(ctx);
+    }
     let present = observation.present();
     let record = Recorded {
         name: present
@@ -217,7 +247,6 @@ async fn converge(
     };
     if let Some(applied) = &applied {
         outputs.extend(applied.outputs.clone());
-        learn(ctx, id, &applied.arn, &applied.outputs);
         changed.lock().expect("changed lock")[i] = true;
         report.status = Status::Ok;
         report.drift.clear();

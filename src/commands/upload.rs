@@ -1,13 +1,17 @@
-//! `cattube upload FILE... [--prefix P]`: stage 8, put videos in the source bucket. Every
-//! file is checked before anything is sent (exists, a regular file, readable, a UTF-8 name);
-//! then the stack must be up (the source bucket notifies the converter). One progress bar
-//! per file and a total; the result lists the URLs the outputs will have.
+//! `cattube upload FILE|DIR... [--prefix P] [--dry-run]`: stage 8, put videos in the source
+//! bucket. Every file is checked before anything is sent (exists, a regular file, readable,
+//! a UTF-8 name; a folder gives its files, recursively, hidden ones skipped); then the stack
+//! must be up (the source bucket notifies the converter). A file already in the bucket with
+//! the same size and ETag is skipped, so a re-run after a failure sends only what is missing.
+//! The rest go up a few at once, one progress bar per file and a total; the result lists
+//! the URLs the outputs will have.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cattube_stages::videos::{self, MAX_KEY_BYTES};
 use indicatif::HumanBytes;
+use tokio::task::JoinSet;
 
 use crate::cli::UploadArgs;
 use crate::commands::{video_failure, Access, Session};
@@ -15,13 +19,57 @@ use crate::config::Config;
 use crate::error::{exit, UsageError};
 use crate::printer::{Printer, Report, UploadReport};
 
+/// Files sent at once (each multipart one with its own parts in flight): enough to keep a
+/// link busy while one file's last part finishes, few enough not to starve each other.
+const FILES_IN_FLIGHT: usize = 4;
+
 /// A file checked and ready to go.
 struct Local {
     path: PathBuf,
-    /// As the user wrote it, for messages and the report.
+    /// As the user wrote it (for a folder's file: the folder joined with its path), for
+    /// messages and the report.
     shown: String,
     key: String,
     size: u64,
+}
+
+fn is_hidden(name: &std::ffi::OsStr) -> bool {
+    name.to_str().is_some_and(|n| n.starts_with('.'))
+}
+
+/// The files of a folder, recursively and sorted, with their path inside it; hidden files
+/// and folders (a name starting with '.') are skipped, symbolic links followed to files only.
+fn folder_files(dir: &Path, shown: &str) -> Result<Vec<(PathBuf, String)>, UsageError> {
+    let mut files = Vec::new();
+    let walk = walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
+    for entry in walk {
+        let entry = entry.map_err(|e| UsageError::new(format!("cannot read {shown}: {e}")))?;
+        let is_file = match entry.file_type().is_symlink() {
+            true => std::fs::metadata(entry.path()).is_ok_and(|m| m.is_file()),
+            false => entry.file_type().is_file(),
+        };
+        if !is_file {
+            continue;
+        }
+        let inside = entry.path().strip_prefix(dir).expect("below the folder");
+        let parts: Option<Vec<&str>> = inside.iter().map(|p| p.to_str()).collect();
+        let relative = parts.map(|p| p.join("/")).ok_or_else(|| {
+            UsageError::new(format!(
+                "{}: the path is not UTF-8, and S3 keys are: rename it",
+                entry.path().display()
+            ))
+        })?;
+        files.push((entry.path().to_path_buf(), relative));
+    }
+    if files.is_empty() {
+        return Err(UsageError::new(format!(
+            "{shown} has no files to upload (hidden files are skipped)"
+        )));
+    }
+    Ok(files)
 }
 
 /// Checks every file before any AWS call: one bad file and nothing is sent.
@@ -33,39 +81,48 @@ fn check(args: &UploadArgs) -> Result<Vec<Local>, UsageError> {
             std::io::ErrorKind::NotFound => UsageError::new(format!("{shown}: no such file")),
             _ => UsageError::new(format!("cannot read {shown}: {e}")),
         })?;
-        if meta.is_dir() {
-            return Err(UsageError::new(format!(
-                "{shown} is a directory: upload takes video files (for a folder's files: `cattube upload {shown}/*`)"
-            )));
+        let files = if meta.is_dir() {
+            folder_files(path, &shown)?
+        } else {
+            let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+                UsageError::new(format!(
+                    "{shown}: the file name is not UTF-8, and S3 keys are: rename it"
+                ))
+            })?;
+            vec![(path.clone(), name.to_string())]
+        };
+        for (file, name) in files {
+            let shown = if meta.is_dir() {
+                Path::new(&shown).join(&name).display().to_string()
+            } else {
+                shown.clone()
+            };
+            let meta = std::fs::metadata(&file)
+                .map_err(|e| UsageError::new(format!("cannot read {shown}: {e}")))?;
+            if !meta.is_file() {
+                return Err(UsageError::new(format!("{shown} is not a regular file")));
+            }
+            std::fs::File::open(&file)
+                .map_err(|e| UsageError::new(format!("cannot read {shown}: {e}")))?;
+            let key = videos::object_key(args.prefix.as_deref(), &name);
+            if key.len() > MAX_KEY_BYTES {
+                return Err(UsageError::new(format!(
+                    "{shown}: its key '{key}' is longer than S3's {MAX_KEY_BYTES} bytes: use a shorter --prefix or file name"
+                )));
+            }
+            if let Some(other) = locals.iter().find(|l| l.key == key) {
+                return Err(UsageError::new(format!(
+                    "{} and {shown} would both be uploaded as '{key}'",
+                    other.shown
+                )));
+            }
+            locals.push(Local {
+                path: file,
+                shown,
+                key,
+                size: meta.len(),
+            });
         }
-        if !meta.is_file() {
-            return Err(UsageError::new(format!("{shown} is not a regular file")));
-        }
-        std::fs::File::open(path)
-            .map_err(|e| UsageError::new(format!("cannot read {shown}: {e}")))?;
-        let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
-            UsageError::new(format!(
-                "{shown}: the file name is not UTF-8, and S3 keys are: rename it"
-            ))
-        })?;
-        let key = videos::object_key(args.prefix.as_deref(), name);
-        if key.len() > MAX_KEY_BYTES {
-            return Err(UsageError::new(format!(
-                "{shown}: its key '{key}' is longer than S3's {MAX_KEY_BYTES} bytes: use a shorter --prefix or file name"
-            )));
-        }
-        if let Some(other) = locals.iter().find(|l| l.key == key) {
-            return Err(UsageError::new(format!(
-                "{} and {shown} would both be uploaded as '{key}'",
-                other.shown
-            )));
-        }
-        locals.push(Local {
-            path: path.clone(),
-            shown,
-            key,
-            size: meta.len(),
-        });
     }
     Ok(locals)
 }
@@ -78,46 +135,109 @@ pub async fn run(
 ) -> anyhow::Result<u8> {
     let locals = check(args)?;
     let session = Session::open(config, Access::Read, report).await?;
-    let ctx = &*session.ctx;
-    let (source, playback) = tokio::join!(videos::check_source(ctx), videos::playback(ctx));
+    let ctx = session.ctx.clone();
+    let (source, playback) = tokio::join!(videos::check_source(&ctx), videos::playback(&ctx));
     source.map_err(video_failure)?;
     let playback = playback.map_err(video_failure)?;
     report.set_output("source_bucket", ctx.name("source-bucket").to_string());
     report.set_output("distribution_domain", playback.domain.clone());
 
+    // What is there already: one HeadObject per file, a few at once.
+    let mut there = vec![false; locals.len()];
+    let mut checks = JoinSet::new();
+    for (i, local) in locals.iter().enumerate() {
+        if checks.len() >= FILES_IN_FLIGHT * 4 {
+            let (j, found) = checks.join_next().await.expect("a check in flight")?;
+            there[j] = found?;
+        }
+        let (ctx, path, key, size) = (
+            ctx.clone(),
+            local.path.clone(),
+            local.key.clone(),
+            local.size,
+        );
+        checks.spawn(async move { (i, videos::already_uploaded(&ctx, &path, &key, size).await) });
+    }
+    while let Some(joined) = checks.join_next().await {
+        let (j, found) = joined?;
+        there[j] = found?;
+    }
+
+    let to_send: Vec<usize> = (0..locals.len()).filter(|&i| !there[i]).collect();
     let bars: Vec<_> = locals
         .iter()
         .map(|l| printer.transfer_bar(&l.key, l.size))
         .collect();
-    let total = (locals.len() > 1).then(|| {
+    for (i, bar) in bars.iter().enumerate() {
+        if there[i] || args.dry_run {
+            bar.finish_and_clear();
+        }
+    }
+    let total = (to_send.len() > 1 && !args.dry_run).then(|| {
         printer.transfer_bar(
-            &format!("total ({} files)", locals.len()),
-            locals.iter().map(|l| l.size).sum(),
+            &format!("total ({} files)", to_send.len()),
+            to_send.iter().map(|&i| locals[i].size).sum(),
         )
     });
-    for (local, bar) in locals.iter().zip(&bars) {
-        let (file_bar, total_bar) = (bar.clone(), total.clone());
-        let sent: videos::Sent = Arc::new(move |bytes| {
-            file_bar.inc(bytes);
-            if let Some(total) = &total_bar {
-                total.inc(bytes);
+
+    let mut sent = vec![false; locals.len()];
+    let mut failure = None;
+    if !args.dry_run {
+        let mut uploads = JoinSet::new();
+        let mut next = to_send.iter();
+        loop {
+            while failure.is_none() && uploads.len() < FILES_IN_FLIGHT {
+                let Some(&i) = next.next() else { break };
+                let (file_bar, total_bar) = (bars[i].clone(), total.clone());
+                let progress: videos::Sent = Arc::new(move |bytes| {
+                    file_bar.inc(bytes);
+                    if let Some(total) = &total_bar {
+                        total.inc(bytes);
+                    }
+                });
+                bars[i].reset_elapsed();
+                let (ctx, path, key, size) = (
+                    ctx.clone(),
+                    locals[i].path.clone(),
+                    locals[i].key.clone(),
+                    locals[i].size,
+                );
+                uploads.spawn(async move {
+                    (i, videos::upload(&ctx, &path, &key, size, progress).await)
+                });
             }
-        });
-        bar.reset_elapsed();
-        videos::upload(ctx, &local.path, &local.key, local.size, sent)
-            .await
-            .map_err(|e| anyhow::Error::new(e).context(format!("uploading {}", local.shown)))?;
-        bar.finish();
-        printer.verbose(format!(
-            "uploaded {} to s3://{}/{}",
-            local.shown,
-            ctx.name("source-bucket"),
-            local.key
-        ));
-        report
-            .uploads
-            .get_or_insert_with(Vec::new)
-            .push(UploadReport {
+            let Some(joined) = uploads.join_next().await else {
+                break;
+            };
+            let (i, result) = joined?;
+            match result {
+                Ok(()) => {
+                    bars[i].finish();
+                    sent[i] = true;
+                    printer.verbose(format!(
+                        "uploaded {} to s3://{}/{}",
+                        locals[i].shown,
+                        ctx.name("source-bucket"),
+                        locals[i].key
+                    ));
+                }
+                // The first failure stops new uploads; those in flight finish.
+                Err(e) => {
+                    bars[i].abandon();
+                    failure.get_or_insert(
+                        anyhow::Error::new(e).context(format!("uploading {}", locals[i].shown)),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(total) = total {
+        total.finish();
+    }
+    let uploads = report.uploads.get_or_insert_with(Vec::new);
+    for (i, local) in locals.iter().enumerate() {
+        if args.dry_run || there[i] || sent[i] {
+            uploads.push(UploadReport {
                 file: local.shown.clone(),
                 key: local.key.clone(),
                 bytes: local.size,
@@ -126,12 +246,15 @@ pub async fn run(
                     .into_iter()
                     .map(|u| u.url)
                     .collect(),
+                skipped: there[i],
+                sent: sent[i],
             });
+        }
     }
-    if let Some(total) = total {
-        total.finish();
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(exit::OK),
     }
-    Ok(exit::OK)
 }
 
 pub fn text(report: &Report) -> String {
@@ -143,23 +266,100 @@ pub fn text(report: &Report) -> String {
         .cloned()
         .flatten()
         .unwrap_or_default();
+    let dry_run = uploads.iter().any(|u| !u.sent && !u.skipped);
     for upload in uploads {
-        out.push_str(&format!(
-            "uploaded {} to s3://{bucket}/{} ({})\n",
-            upload.file,
-            upload.key,
-            HumanBytes(upload.bytes)
-        ));
+        let line = match (upload.skipped, upload.sent) {
+            (true, _) => format!(
+                "skipped {}: s3://{bucket}/{} already has it (same size and ETag)",
+                upload.file, upload.key
+            ),
+            (false, true) => format!(
+                "uploaded {} to s3://{bucket}/{} ({})",
+                upload.file,
+                upload.key,
+                HumanBytes(upload.bytes)
+            ),
+            (false, false) => format!(
+                "would upload {} to s3://{bucket}/{} ({})",
+                upload.file,
+                upload.key,
+                HumanBytes(upload.bytes)
+            ),
+        };
+        out.push_str(&line);
+        out.push('\n');
     }
-    if report.error.is_none() && !uploads.is_empty() {
-        out.push_str(
-            "MediaConvert converts them now (`cattube jobs --watch`); then watch them at:\n",
-        );
-        for upload in uploads {
+    if dry_run {
+        out.push_str("dry run: nothing was sent\n");
+        return out;
+    }
+    if report.error.is_none() && uploads.iter().any(|u| u.sent) {
+        out.push_str(&match &report.emulator {
+            Some(url) => format!(
+                "Nothing converts them here: the local emulator at {url} runs no Lambda \
+                 function. On AWS the outputs would be at:\n"
+            ),
+            None => "The converter starts a MediaConvert job for each within a few seconds \
+                     (`cattube jobs --watch` follows them); once converted, watch them at:\n"
+                .to_string(),
+        });
+        for upload in uploads.iter().filter(|u| u.sent) {
             for url in &upload.urls {
                 out.push_str(&format!("{url}\n"));
             }
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(emulator: Option<&str>) -> Report {
+        let mut report = Report::new("upload");
+        report.emulator = emulator.map(str::to_string);
+        report.uploads = Some(vec![UploadReport {
+            file: "tabby cat.mp4".into(),
+            key: "tabby cat.mp4".into(),
+            bytes: 4,
+            urls: vec!["https://d.example/tabby%20cat-hd.mp4".into()],
+            skipped: false,
+            sent: true,
+        }]);
+        report
+    }
+
+    #[test]
+    fn the_next_step_is_true_where_it_runs() {
+        let aws = text(&report(None));
+        assert!(aws.contains("within a few seconds"), "{aws}");
+        let local = text(&report(Some("http://127.0.0.1:5000")));
+        assert!(local.contains("Nothing converts them here"), "{local}");
+        assert!(!local.contains("within a few seconds"), "{local}");
+    }
+
+    #[test]
+    fn a_folder_gives_its_files_recursively_without_hidden_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a/.git")).unwrap();
+        std::fs::create_dir_all(root.join(".hidden")).unwrap();
+        for file in [
+            "z.mp4",
+            "a/b.mov",
+            "a/.git/config",
+            ".hidden/x.mp4",
+            ".DS_Store",
+        ] {
+            std::fs::write(root.join(file), "x").unwrap();
+        }
+        let files = folder_files(root, "videos").unwrap();
+        let names: Vec<&str> = files.iter().map(|(_, name)| name.as_str()).collect();
+        assert_eq!(names, ["a/b.mov", "z.mp4"]);
+        let empty = tempfile::tempdir().unwrap();
+        std::fs::write(empty.path().join(".only-hidden"), "x").unwrap();
+        let err = folder_files(empty.path(), "empty").unwrap_err();
+        assert!(err.to_string().contains("no files to upload"), "{err}");
+    }
 }

@@ -39,7 +39,18 @@ pub async fn run(
     check(&args.key)?;
     let session = Session::open(config, Access::Read, report).await?;
     let ctx = &*session.ctx;
-    let playback = videos::playback(ctx).await.map_err(video_failure)?;
+    let (playback, uploaded) =
+        tokio::join!(videos::playback(ctx), videos::uploaded(ctx, &args.key));
+    let playback = playback.map_err(video_failure)?;
+    // On stderr: stdout stays exactly the URLs.
+    if !uploaded.map_err(video_failure)? {
+        printer.note(format!(
+            "note: '{}' was never uploaded to s3://{}: these are the URLs its outputs would have \
+             after `cattube upload`",
+            args.key,
+            ctx.name("source-bucket")
+        ));
+    }
     report.set_output(
         "destination_bucket",
         ctx.name("destination-bucket").to_string(),

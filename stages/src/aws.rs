@@ -16,6 +16,89 @@ pub struct Connection {
     pub profile: Option<String>,
 }
 
+/// What stops the AWS SDK from acting for this user, said in one line with the remedy.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("profile '{profile}' is not in {config} or {credentials}: check the name (`aws configure list-profiles`), or set up the profile with `aws configure --profile {profile}`")]
+    NoSuchProfile {
+        profile: String,
+        config: String,
+        credentials: String,
+    },
+    #[error("cannot read the AWS profiles: {0}")]
+    BadProfiles(String),
+    #[error("no AWS credentials found: set AWS_PROFILE, run `aws sso login`, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")]
+    NoCredentials,
+}
+
+/// Refuses a profile (`--profile`, else `AWS_PROFILE`) that no shared config or credentials
+/// file defines, before any request: the SDK would otherwise fail later with an error that
+/// never names the profile. The files are found and parsed by the SDK itself
+/// (`AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`, `~/.aws/…`).
+pub async fn check_profile(profile: Option<&str>) -> Result<(), SetupError> {
+    use aws_types::os_shim_internal::{Env, Fs};
+    let env = Env::real();
+    let selected = profile
+        .map(str::to_string)
+        .or_else(|| env.get("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
+    let Some(selected) = selected else {
+        return Ok(());
+    };
+    // The SDK's default files (its `EnvConfigFiles`), as its own loader finds them.
+    let files = Default::default();
+    let profiles =
+        aws_config::profile::load(&Fs::real(), &env, &files, Some(selected.clone().into()))
+            .await
+            .map_err(|e| SetupError::BadProfiles(crate::error::chain(&e)))?;
+    if profiles.get_profile(&selected).is_some() {
+        return Ok(());
+    }
+    let shown = |key: &str, default: &str| env.get(key).unwrap_or_else(|_| default.to_string());
+    Err(SetupError::NoSuchProfile {
+        profile: selected,
+        config: shown("AWS_CONFIG_FILE", "~/.aws/config"),
+        credentials: shown("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+    })
+}
+
+/// Whether a failed call failed because no credentials provider of the chain found any.
+fn no_credentials(err: &(dyn std::error::Error + 'static)) -> bool {
+    use aws_credential_types::provider::error::CredentialsError;
+    let mut next = Some(err);
+    while let Some(err) = next {
+        if let Some(CredentialsError::CredentialsNotLoaded(_)) =
+            err.downcast_ref::<CredentialsError>()
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
+
+/// The local emulator the SDK is pointed at, if it is one: the endpoint Lambda calls go to
+/// (`AWS_ENDPOINT_URL_LAMBDA`, else `AWS_ENDPOINT_URL`, as the SDK reads them) when it is a
+/// loopback address. What upload triggers there differs from AWS: moto runs no Lambda
+/// function, so nothing converts.
+pub fn local_emulator() -> Option<String> {
+    let set = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
+    if set("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        return None;
+    }
+    let url = set("AWS_ENDPOINT_URL_LAMBDA").or_else(|| set("AWS_ENDPOINT_URL"))?;
+    let host = url.split("://").nth(1)?.split(['/', '?']).next()?;
+    let host = match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    loopback.then_some(url)
+}
+
 /// The region the SDK's default chain resolves when cattube is given none.
 pub async fn default_region(profile: Option<&str>) -> Option<String> {
     let mut chain = aws_config::default_provider::region::DefaultRegionChain::builder();
@@ -118,12 +201,17 @@ fn s3_error_code(body: &[u8]) -> Option<&str> {
 impl Clients {
     /// The account the credentials belong to (STS GetCallerIdentity).
     pub async fn account_id(&self) -> Result<String, StepError> {
-        let identity = self
-            .sts
-            .get_caller_identity()
-            .send()
-            .await
-            .context(|| "finding the AWS account (sts:GetCallerIdentity)".to_string())?;
+        let identity = match self.sts.get_caller_identity().send().await {
+            Err(e) if no_credentials(&e) => {
+                return Err(StepError::with_source(
+                    SetupError::NoCredentials.to_string(),
+                    SetupError::NoCredentials,
+                ))
+            }
+            other => {
+                other.context(|| "finding the AWS account (sts:GetCallerIdentity)".to_string())?
+            }
+        };
         identity
             .account
             .ok_or_else(|| StepError::msg("sts:GetCallerIdentity returned no account"))

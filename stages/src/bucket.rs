@@ -540,16 +540,21 @@ async fn put_policy(ctx: &StackContext, name: &str, merged: String) -> Result<()
 // ---------------------------------------------------------------------------------------
 // destroy
 
+/// `--keep-buckets` keeps both buckets and every object in them.
+pub(crate) fn kept_by(options: &DestroyOptions) -> Option<String> {
+    options
+        .keep_buckets
+        .then(|| "kept with its objects: --keep-buckets".to_string())
+}
+
 pub(crate) async fn destroy(
     ctx: &StackContext,
     spec: &BucketSpec,
     options: &DestroyOptions,
 ) -> Result<Destroyed, StepError> {
     let name = ctx.name(spec.id);
-    if options.keep_buckets {
-        return Ok(Destroyed::Kept(
-            "kept with its objects (--keep-buckets)".into(),
-        ));
+    if let Some(reason) = kept_by(options) {
+        return Ok(Destroyed::Kept(reason));
     }
     // Objects can arrive while we empty (an upload in flight): empty again, a few times.
     for _ in 0..3 {

@@ -26,6 +26,10 @@ impl Step for DestinationBucket {
         &[]
     }
 
+    fn kept_by(&self, options: &DestroyOptions) -> Option<String> {
+        bucket::kept_by(options)
+    }
+
     async fn observe(
         &self,
         ctx: &StackContext,

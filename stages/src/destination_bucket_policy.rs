@@ -171,6 +171,11 @@ impl Step for DestinationBucketPolicy {
         &["distribution"]
     }
 
+    /// The policy is the destination bucket's: its name is the bucket's.
+    fn shown_name(&self, ctx: &StackContext) -> String {
+        bucket(ctx).to_string()
+    }
+
     // -----------------------------------------------------------------------------------
     // observe
 

@@ -547,6 +547,12 @@ impl Step for Distribution {
         &["origin-access-control", "destination-bucket"]
     }
 
+    /// A distribution has no name: its domain, once CloudFront has given it one.
+    fn shown_name(&self, ctx: &StackContext) -> String {
+        ctx.known("distribution_domain")
+            .unwrap_or_else(|| "domain given by CloudFront".to_string())
+    }
+
     // -----------------------------------------------------------------------------------
     // observe
 

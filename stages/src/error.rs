@@ -1,7 +1,6 @@
 //! Errors of the steps: what cattube was doing, and the AWS error that stopped it.
 
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -23,6 +22,12 @@ impl StepError {
         }
     }
 
+    /// The setup problem ([`crate::aws::SetupError`]) behind this error, if that is what it
+    /// is: bad input to fix, not an operation that failed.
+    pub fn setup_problem(&self) -> Option<&crate::aws::SetupError> {
+        self.source.as_deref()?.downcast_ref()
+    }
+
     pub fn with_source(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
         StepError {
             message: message.into(),
@@ -41,17 +46,33 @@ impl AwsError {
     pub fn from_sdk<E, R>(err: &SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
+        R: std::fmt::Debug + 'static,
     {
         match err.as_service_error() {
             Some(service) => match (service.code(), service.message()) {
                 (Some(code), Some(message)) => AwsError(format!("{code}: {message}")),
                 (Some(code), None) => AwsError(code.to_string()),
-                _ => AwsError(DisplayErrorContext(err).to_string()),
+                _ => AwsError(chain(err)),
             },
-            None => AwsError(DisplayErrorContext(err).to_string()),
+            None => AwsError(chain(err)),
         }
     }
+}
+
+/// Every message of an error's chain joined by ": ", each said once (the SDK's wrappers
+/// often repeat their source's words). Unlike the SDK's `DisplayErrorContext`, it never
+/// appends a `Debug` dump: what a person reads is what the errors say.
+pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(err) = next {
+        let text = err.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = err.source();
+    }
+    parts.join(": ")
 }
 
 /// Adds "what cattube was doing" to an SDK result, as cargo-lambda does with anyhow.
@@ -62,7 +83,7 @@ pub trait AwsContext<T> {
 impl<T, E, R> AwsContext<T> for Result<T, SdkError<E, R>>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     fn context(self, doing: impl FnOnce() -> String) -> Result<T, StepError> {
         self.map_err(|e| StepError::with_source(doing(), AwsError::from_sdk(&e)))

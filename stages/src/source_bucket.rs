@@ -25,6 +25,10 @@ impl Step for SourceBucket {
         &[]
     }
 
+    fn kept_by(&self, options: &DestroyOptions) -> Option<String> {
+        bucket::kept_by(options)
+    }
+
     async fn observe(
         &self,
         ctx: &StackContext,

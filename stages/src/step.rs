@@ -137,6 +137,18 @@ pub trait Step: Send + Sync {
     /// Ids of the resources that must exist before this one.
     fn depends_on(&self) -> &'static [&'static str];
 
+    /// The name shown for the resource when no live one says it (before it exists, after it
+    /// is gone): by default its resolved name.
+    fn shown_name(&self, ctx: &StackContext) -> String {
+        ctx.names.get(self.id()).cloned().unwrap_or_default()
+    }
+
+    /// Why `down` with these options leaves this resource in place although the stack owns
+    /// it (`--keep-buckets`), decided before anything is deleted so that the prompt can say.
+    fn kept_by(&self, _options: &DestroyOptions) -> Option<String> {
+        None
+    }
+
     /// Reads the live resource. Never writes.
     async fn observe(
         &self,
