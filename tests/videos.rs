@@ -41,7 +41,7 @@ fn video_bytes(len: usize, seed: u32) -> Vec<u8> {
 }
 
 fn move_job(emulators: &Emulators, id: &str, body: &str) {
-    support::standin_post(
+    standin_post(
         &emulators.standin.url,
         &format!("/_standin/jobs/{id}/status"),
         body,
