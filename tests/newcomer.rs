@@ -84,6 +84,23 @@ fn a_profile_no_file_defines_is_named() {
     assert!(stderr_lines(&out)[0].contains("profile 'other' is not in"));
     assert!(tripwire.requests().is_empty(), "{:?}", tripwire.requests());
 
+    // `default` missing from every file is no error (the SDK's chain goes on to the
+    // environment's keys, as on a CI runner with AWS_PROFILE=default): the run reaches AWS.
+    let out = sandbox
+        .cattube()
+        .env("AWS_PROFILE", "default")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .arg("status")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("is not in"), "default: {stderr}");
+    assert!(
+        !tripwire.requests().is_empty(),
+        "AWS_PROFILE=default with keys in the environment sent nothing"
+    );
+    tripwire.reset();
+
     // Profiles the SDK finds (`[profile x]` in config, `[x]` in credentials) are accepted:
     // the run goes on to AWS (here a proxy to nowhere) instead.
     sandbox.write("no-aws-config", "[profile real]\nregion = eu-west-1\n");

@@ -701,7 +701,8 @@ async fn adopted_resources_survive_down() {
             .lines()
             .find(|l| l.contains(&format!(" {id} ")))
             .unwrap_or_else(|| panic!("no {id} in {text}"));
-        assert!(line.contains("(adopted)"), "{line}");
+        // The last column says who owns it: `adopted`.
+        assert_eq!(line.split_whitespace().last(), Some("adopted"), "{line}");
     }
     let policies = iam
         .list_role_policies()

@@ -41,7 +41,9 @@ pub async fn check_profile(profile: Option<&str>) -> Result<(), SetupError> {
     let selected = profile
         .map(str::to_string)
         .or_else(|| env.get("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
-    let Some(selected) = selected else {
+    // A missing `default` profile is no error to the SDK: its chain goes on to the
+    // environment's keys and the instance or container role, as CI runners set them.
+    let Some(selected) = selected.filter(|p| p != "default") else {
         return Ok(());
     };
     // The SDK's default files (its `EnvConfigFiles`), as its own loader finds them.
