@@ -104,11 +104,11 @@ fn down_prompt_lists_what_is_deleted_and_kept_and_ctrl_c_ends_the_line() {
     // Ctrl-C at the prompt: the line ends before "interrupted", and nothing is deleted.
     down.send_control('c').unwrap();
     // What follows the question: the line ends (after the tty's own "^C", if it echoes),
-    // then "interrupted" on a line of its own.
+    // then "interrupted: nothing was deleted" on a line of its own.
     let rest = down.exp_eof().unwrap().replace('\r', "");
     let rest = rest.strip_prefix("^C").unwrap_or(&rest);
     assert!(
-        rest.starts_with("\ninterrupted\n"),
+        rest.starts_with("\ninterrupted: nothing was deleted\n"),
         "the prompt's line did not end before \"interrupted\": {rest:?}"
     );
     assert_eq!(exit_code(&down), Some(130));
