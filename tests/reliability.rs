@@ -121,6 +121,24 @@ fn owner(key: &str, command: Command) -> &'static str {
     }
 }
 
+/// Runs `args` with exactly the write `key` refused: asserts that only that write was
+/// refused, once, and that the command failed naming `owner`, the resource that owns it.
+#[track_caller]
+fn run_failing_at(
+    emulators: &Emulators,
+    sandbox: &Sandbox,
+    args: &[&str],
+    key: &str,
+    owner: &str,
+    what: &str,
+) {
+    emulators.faults.fail_operation(key);
+    let out = run(sandbox, args);
+    assert_eq!(emulators.faults.denied(), [key.to_string()], "{what}");
+    assert_eq!(emulators.faults.injected().len(), 1, "{what}");
+    assert_names_the_fault(&out, owner, what);
+}
+
 /// A failed command's JSON document names the resource that owns the faulted write (its
 /// error and its line) and carries the AWS error, in the JSON and in the text.
 #[track_caller]
@@ -187,15 +205,14 @@ async fn up_failing_at_every_write_converges_on_the_next_run() {
     for key in &clean {
         let owner = owner(key, Command::Up);
         let what = format!("up failing at {key} ({owner})");
-        emulators.faults.fail_operation(key);
-        let out = run(&sandbox, &["--output", "json", "up"]);
-        assert_eq!(
-            emulators.faults.denied(),
-            std::slice::from_ref(key),
-            "{what}"
+        run_failing_at(
+            &emulators,
+            &sandbox,
+            &["--output", "json", "up"],
+            key,
+            owner,
+            &what,
         );
-        assert_eq!(emulators.faults.injected().len(), 1, "{what}");
-        assert_names_the_fault(&out, owner, &what);
         state(&sandbox);
         faulted.insert(key.clone());
         emulators.faults.clear();
@@ -237,15 +254,14 @@ async fn down_failing_at_every_write_finishes_on_the_next_run() {
         let owner = owner(key, Command::Down);
         let what = format!("down failing at {key} ({owner})");
         converge(&sandbox, &what);
-        emulators.faults.fail_operation(key);
-        let out = run(&sandbox, &["--output", "json", "down", "--yes"]);
-        assert_eq!(
-            emulators.faults.denied(),
-            std::slice::from_ref(key),
-            "{what}"
+        run_failing_at(
+            &emulators,
+            &sandbox,
+            &["--output", "json", "down", "--yes"],
+            key,
+            owner,
+            &what,
         );
-        assert_eq!(emulators.faults.injected().len(), 1, "{what}");
-        assert_names_the_fault(&out, owner, &what);
         assert!(state(&sandbox).is_some(), "{what}: the state was lost");
         faulted.insert(key.clone());
         emulators.faults.clear();
