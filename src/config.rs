@@ -144,7 +144,7 @@ impl Config {
 
         for (id, name) in &file.names {
             let kind = naming::kind_of(id).ok_or_else(|| {
-                let allowed: Vec<&str> = naming::NAMED.iter().map(|(id, _, _)| *id).collect();
+                let allowed: Vec<&str> = naming::named().iter().map(|(id, _, _)| *id).collect();
                 UsageError::new(format!(
                     "{}: unknown resource id '{id}'; allowed: {}",
                     origin("[names]"),

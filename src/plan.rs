@@ -17,29 +17,72 @@ pub struct Graph {
     deps: Vec<Vec<usize>>,
 }
 
+/// A registry that cannot be walked: the error names the step and the dependency.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GraphError {
+    #[error("resource {step} depends on unknown resource {dependency}")]
+    UnknownDependency {
+        step: &'static str,
+        dependency: &'static str,
+    },
+    #[error("resource id {0} is registered twice")]
+    Duplicate(&'static str),
+    #[error("the resources {} depend on each other in a cycle", .0.join(" → "))]
+    Cycle(Vec<&'static str>),
+}
+
 impl Graph {
-    /// Builds the graph; steps must come in a dependency order (each after what it needs).
-    pub fn new(steps: Vec<Box<dyn Step>>) -> Graph {
-        let steps: Vec<Arc<dyn Step>> = steps.into_iter().map(Arc::from).collect();
-        let index: HashMap<&str, usize> =
-            steps.iter().enumerate().map(|(i, s)| (s.id(), i)).collect();
-        let deps = steps
+    /// Builds and validates the graph: every dependency must be a registered id, ids are
+    /// unique, and there is no cycle. Steps may come in any order; they are sorted
+    /// topologically, keeping the given order wherever the dependencies allow (Kahn's
+    /// algorithm taking the earliest ready step first), so a registry already in
+    /// dependency order keeps its order.
+    pub fn new(steps: Vec<Box<dyn Step>>) -> Result<Graph, GraphError> {
+        let mut index: HashMap<&'static str, usize> = HashMap::new();
+        for (i, step) in steps.iter().enumerate() {
+            if index.insert(step.id(), i).is_some() {
+                return Err(GraphError::Duplicate(step.id()));
+            }
+        }
+        let mut given_deps: Vec<Vec<usize>> = Vec::with_capacity(steps.len());
+        for step in &steps {
+            let mut deps = Vec::new();
+            for &dependency in step.depends_on() {
+                let j = *index.get(dependency).ok_or(GraphError::UnknownDependency {
+                    step: step.id(),
+                    dependency,
+                })?;
+                deps.push(j);
+            }
+            given_deps.push(deps);
+        }
+        let n = steps.len();
+        let mut placed = vec![false; n];
+        let mut order = Vec::with_capacity(n);
+        while order.len() < n {
+            let ready = (0..n).find(|&i| !placed[i] && given_deps[i].iter().all(|&j| placed[j]));
+            match ready {
+                Some(i) => {
+                    placed[i] = true;
+                    order.push(i);
+                }
+                None => return Err(GraphError::Cycle(cycle(&steps, &given_deps, &placed))),
+            }
+        }
+        let mut position = vec![0; n];
+        for (at, &i) in order.iter().enumerate() {
+            position[i] = at;
+        }
+        let deps = order
             .iter()
-            .enumerate()
-            .map(|(i, step)| {
-                step.depends_on()
-                    .iter()
-                    .map(|dep| {
-                        let j = *index
-                            .get(dep)
-                            .unwrap_or_else(|| panic!("{} depends on unknown {dep}", step.id()));
-                        assert!(j < i, "{} must come after its dependency {dep}", step.id());
-                        j
-                    })
-                    .collect()
-            })
+            .map(|&i| given_deps[i].iter().map(|&j| position[j]).collect())
             .collect();
-        Graph { steps, deps }
+        let mut slots: Vec<Option<Box<dyn Step>>> = steps.into_iter().map(Some).collect();
+        let steps = order
+            .iter()
+            .map(|&i| Arc::from(slots[i].take().expect("each step placed once")))
+            .collect();
+        Ok(Graph { steps, deps })
     }
 
     pub fn steps(&self) -> &[Arc<dyn Step>] {
@@ -62,6 +105,28 @@ impl Graph {
         (0..self.steps.len())
             .filter(|&j| self.deps[j].contains(&i))
             .collect()
+    }
+}
+
+/// One cycle among the steps not placed: follow unplaced dependencies until one repeats.
+fn cycle(steps: &[Box<dyn Step>], deps: &[Vec<usize>], placed: &[bool]) -> Vec<&'static str> {
+    let start = (0..steps.len())
+        .find(|&i| !placed[i])
+        .expect("an unplaced step");
+    let mut path = vec![start];
+    loop {
+        let at = *path.last().expect("non-empty path");
+        let next = deps[at]
+            .iter()
+            .copied()
+            .find(|&j| !placed[j])
+            .expect("an unplaced step waits on an unplaced step");
+        if let Some(from) = path.iter().position(|&i| i == next) {
+            let mut ids: Vec<&'static str> = path[from..].iter().map(|&i| steps[i].id()).collect();
+            ids.push(steps[next].id());
+            return ids;
+        }
+        path.push(next);
     }
 }
 
@@ -256,7 +321,7 @@ mod tests {
 
     #[test]
     fn rows_are_shown_by_stage_then_dependency() {
-        let graph = Graph::new(cattube_stages::all_steps());
+        let graph = Graph::new(cattube_stages::all_steps()).unwrap();
         let order = graph.display_order();
         let position = |i: usize| order.iter().position(|&x| x == i).unwrap();
         for pair in order.windows(2) {
@@ -287,22 +352,30 @@ mod tests {
     /// A step that only has an id and dependencies, for testing the walk.
     mod async_trait_free {
         use cattube_stages::step::{
-            Applied, DestroyOptions, Destroyed, Observation, Ownership, Recorded, Step,
+            Applied, DestroyOptions, Destroyed, Observation, Ownership, Recorded, Service, Spec,
+            Step,
         };
         use cattube_stages::{StackContext, StepError};
 
-        pub struct Node(pub &'static str, pub &'static [&'static str]);
+        /// A step with only a registry entry, for testing the graph and the walk.
+        pub struct NodeStep(&'static Spec);
+
+        #[allow(non_snake_case)]
+        pub fn Node(id: &'static str, depends_on: &'static [&'static str]) -> NodeStep {
+            NodeStep(Box::leak(Box::new(Spec {
+                id,
+                stage: "0",
+                depends_on,
+                name: None,
+                outputs: &[],
+                service: Service::S3,
+            })))
+        }
 
         #[async_trait::async_trait]
-        impl Step for Node {
-            fn id(&self) -> &'static str {
+        impl Step for NodeStep {
+            fn spec(&self) -> &'static Spec {
                 self.0
-            }
-            fn stage(&self) -> &'static str {
-                "0"
-            }
-            fn depends_on(&self) -> &'static [&'static str] {
-                self.1
             }
             async fn observe(
                 &self,
@@ -338,6 +411,77 @@ mod tests {
             Box::new(Node("d", &["c", "b"])),
             Box::new(Node("e", &["b"])),
         ])
+        .unwrap()
+    }
+
+    fn ids(graph: &Graph) -> Vec<&'static str> {
+        graph.steps().iter().map(|s| s.id()).collect()
+    }
+
+    #[test]
+    fn any_registry_order_is_sorted_by_dependencies() {
+        let graph = Graph::new(vec![
+            Box::new(Node("d", &["c", "b"])),
+            Box::new(Node("c", &["a"])),
+            Box::new(Node("e", &["b"])),
+            Box::new(Node("b", &[])),
+            Box::new(Node("a", &[])),
+        ])
+        .unwrap();
+        // The earliest ready step first: b (index 3) before a (index 4), e as soon as b is.
+        assert_eq!(ids(&graph), ["b", "e", "a", "c", "d"]);
+        let at = |id: &str| ids(&graph).iter().position(|x| *x == id).unwrap();
+        for i in 0..graph.steps().len() {
+            for &dep in graph.deps(i) {
+                assert!(dep < i, "{} placed before its dependency", ids(&graph)[i]);
+            }
+        }
+        assert_eq!(graph.deps(at("d")), [at("c"), at("b")]);
+    }
+
+    #[test]
+    fn a_registry_in_dependency_order_keeps_its_order() {
+        assert_eq!(ids(&graph()), ["a", "b", "c", "d", "e"]);
+        let registry: Vec<&str> = cattube_stages::all_steps().iter().map(|s| s.id()).collect();
+        assert_eq!(
+            ids(&Graph::new(cattube_stages::all_steps()).unwrap()),
+            registry
+        );
+    }
+
+    #[test]
+    fn an_unknown_dependency_is_named() {
+        let err = Graph::new(vec![Box::new(Node("a", &["nope"]))])
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "resource a depends on unknown resource nope"
+        );
+    }
+
+    #[test]
+    fn a_cycle_is_named() {
+        let err = Graph::new(vec![
+            Box::new(Node("a", &[])),
+            Box::new(Node("b", &["d"])),
+            Box::new(Node("c", &["b", "a"])),
+            Box::new(Node("d", &["c"])),
+        ])
+        .err()
+        .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "the resources b → d → c → b depend on each other in a cycle"
+        );
+    }
+
+    #[test]
+    fn a_duplicate_id_is_refused() {
+        let err = Graph::new(vec![Box::new(Node("a", &[])), Box::new(Node("a", &[]))])
+            .err()
+            .unwrap();
+        assert_eq!(err, GraphError::Duplicate("a"));
     }
 
     #[tokio::test]

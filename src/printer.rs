@@ -10,18 +10,6 @@ use serde::Serialize;
 
 use crate::cli::OutputFormat;
 
-/// The keys of `outputs` in the JSON document, always present (null until known).
-pub const OUTPUT_KEYS: &[&str] = &[
-    "source_bucket",
-    "destination_bucket",
-    "queue_arn",
-    "job_template",
-    "function_arn",
-    "distribution_id",
-    "distribution_domain",
-    "distribution_status",
-];
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
@@ -79,6 +67,8 @@ pub struct Report {
     pub region: Option<String>,
     pub account: Option<String>,
     pub resources: Vec<ResourceReport>,
+    /// Every key the registry declares ([`cattube_stages::output_keys`]), always present
+    /// (null until known).
     pub outputs: BTreeMap<&'static str, Option<String>>,
     /// `jobs`: the queue's jobs, newest first.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -146,7 +136,10 @@ impl Report {
             region: None,
             account: None,
             resources: Vec::new(),
-            outputs: OUTPUT_KEYS.iter().map(|k| (*k, None)).collect(),
+            outputs: cattube_stages::output_keys()
+                .into_iter()
+                .map(|k| (k, None))
+                .collect(),
             jobs: (command == "jobs").then(Vec::new),
             urls: (command == "url").then(Vec::new),
             uploads: (command == "upload").then(Vec::new),

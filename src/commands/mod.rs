@@ -136,8 +136,8 @@ impl Session {
         state.check_identity(&account, &region)?;
 
         let names = naming::resolve_names(&config.stack, &account, &region, &config.names);
-        for (id, kind, _) in naming::NAMED {
-            naming::validate_name(*kind, &names[id]).map_err(|e| {
+        for (id, kind, _) in naming::named() {
+            naming::validate_name(kind, &names[id]).map_err(|e| {
                 UsageError::new(format!(
                     "the {id} name '{}' {e}: set a shorter stack name or `{id}` under [names] in cattube.toml",
                     names[id]
@@ -165,7 +165,8 @@ impl Session {
         let session = Session {
             ctx: Arc::new(ctx),
             state: Arc::new(Mutex::new(state)),
-            graph: Graph::new(cattube_stages::all_steps()),
+            graph: Graph::new(cattube_stages::all_steps())
+                .map_err(|e| anyhow::anyhow!("cattube's resource registry is invalid: {e}"))?,
         };
         Ok((session, identity))
     }

@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+
+use crate::naming::NameKind;
 use aws_sdk_lambda::error::ProvideErrorMetadata;
 use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime};
 use aws_smithy_types::Blob;
@@ -16,13 +18,28 @@ use crate::artifact::{code_sha256, function_zip, HANDLER};
 use crate::error::AwsError;
 use crate::retry::retry_while;
 use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Step,
+    Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
+    Service, Spec, Step,
 };
 use crate::{arn, StackContext, StepError};
 
 pub struct ConverterFunction;
 
-const ID: &str = "converter-function";
+const ID: &str = SPEC.id;
+
+/// This resource's registry entry.
+pub const SPEC: Spec = Spec {
+    id: "converter-function",
+    stage: "4",
+    depends_on: &["converter-role", "job-template"],
+    name: Some(NameRule {
+        kind: NameKind::LambdaFunction,
+        default: "{stack}-converter",
+    }),
+    outputs: &["function_arn"],
+    service: Service::Lambda,
+};
+
 const DRIFT_CODE: &str = "code";
 const DRIFT_ARCHITECTURE: &str = "architecture";
 const DRIFT_CONFIG: &str = "configuration";
@@ -78,14 +95,8 @@ fn not_found<E: ProvideErrorMetadata, R>(err: &aws_sdk_lambda::error::SdkError<E
 
 #[async_trait]
 impl Step for ConverterFunction {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn stage(&self) -> &'static str {
-        "4"
-    }
-    fn depends_on(&self) -> &'static [&'static str] {
-        &["converter-role", "job-template"]
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
 
     async fn observe(

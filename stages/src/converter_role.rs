@@ -7,9 +7,24 @@
 use serde_json::{json, Value};
 
 use crate::iam_role::{role_step, RoleSpec};
+use crate::naming::NameKind;
+use crate::step::{NameRule, Service, Spec};
 use crate::{arn, StackContext};
 
 pub struct ConverterRole;
+
+/// This resource's registry entry.
+pub const SPEC: Spec = Spec {
+    id: "converter-role",
+    stage: "5",
+    depends_on: &["queue", "job-template", "mediaconvert-role"],
+    name: Some(NameRule {
+        kind: NameKind::IamRole,
+        default: "{stack}-{region}-converter",
+    }),
+    outputs: &[],
+    service: Service::Iam,
+};
 
 /// Where the converter function keeps its claims, in the destination bucket: the same
 /// prefix as `CLAIM_PREFIX` in handler.py (a test below checks).
@@ -21,7 +36,7 @@ pub fn claims_arn(ctx: &StackContext) -> String {
 }
 
 impl RoleSpec for ConverterRole {
-    const ID: &'static str = "converter-role";
+    const ID: &'static str = SPEC.id;
     const DESCRIPTION: &'static str =
         "cattube: the converter function submits MediaConvert jobs and writes its logs";
 
@@ -80,11 +95,7 @@ impl RoleSpec for ConverterRole {
     }
 }
 
-role_step!(
-    ConverterRole,
-    ConverterRole,
-    &["queue", "job-template", "mediaconvert-role"]
-);
+role_step!(ConverterRole, ConverterRole, SPEC);
 
 #[cfg(test)]
 mod tests {

@@ -3,27 +3,39 @@
 
 use async_trait::async_trait;
 
+use crate::naming::NameKind;
+
 use crate::bucket::{self, BucketSpec};
-use crate::step::{Applied, DestroyOptions, Destroyed, Observation, Ownership, Recorded, Step};
+use crate::step::{
+    Applied, DestroyOptions, Destroyed, NameRule, Observation, Ownership, Recorded, Service, Spec,
+    Step,
+};
 use crate::{StackContext, StepError};
+
+/// This resource's registry entry.
+pub const SPEC: Spec = Spec {
+    id: "destination-bucket",
+    stage: "2",
+    depends_on: &[],
+    name: Some(NameRule {
+        kind: NameKind::Bucket,
+        default: "{stack}-destination-{account}-{region}",
+    }),
+    outputs: &["destination_bucket"],
+    service: Service::S3,
+};
 
 pub struct DestinationBucket;
 
-const SPEC: BucketSpec = BucketSpec {
-    id: "destination-bucket",
+const BUCKET: BucketSpec = BucketSpec {
+    id: SPEC.id,
     output: "destination_bucket",
 };
 
 #[async_trait]
 impl Step for DestinationBucket {
-    fn id(&self) -> &'static str {
-        SPEC.id
-    }
-    fn stage(&self) -> &'static str {
-        "2"
-    }
-    fn depends_on(&self) -> &'static [&'static str] {
-        &[]
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
 
     fn kept_by(&self, options: &DestroyOptions) -> Option<String> {
@@ -35,7 +47,7 @@ impl Step for DestinationBucket {
         ctx: &StackContext,
         recorded: Option<&Recorded>,
     ) -> Result<Observation, StepError> {
-        bucket::observe(ctx, &SPEC, recorded).await
+        bucket::observe(ctx, &BUCKET, recorded).await
     }
 
     async fn apply(
@@ -44,7 +56,7 @@ impl Step for DestinationBucket {
         observation: &Observation,
         ownership: Option<Ownership>,
     ) -> Result<Applied, StepError> {
-        bucket::apply(ctx, &SPEC, observation, ownership).await
+        bucket::apply(ctx, &BUCKET, observation, ownership).await
     }
 
     async fn destroy(
@@ -53,6 +65,6 @@ impl Step for DestinationBucket {
         _recorded: Option<&Recorded>,
         options: &DestroyOptions,
     ) -> Result<Destroyed, StepError> {
-        bucket::destroy(ctx, &SPEC, options).await
+        bucket::destroy(ctx, &BUCKET, options).await
     }
 }

@@ -17,13 +17,23 @@ use serde_json::{json, Value};
 use crate::distribution;
 use crate::error::{error_code, AwsContext, AwsError};
 use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Step,
+    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Service,
+    Spec, Step,
 };
 use crate::{policy, StackContext, StepError};
 
 pub struct DestinationBucketPolicy;
 
-const ID: &str = "destination-bucket-policy";
+/// This resource's registry entry.
+pub const SPEC: Spec = Spec {
+    id: "destination-bucket-policy",
+    stage: "6",
+    depends_on: &["distribution"],
+    name: None,
+    outputs: &[],
+    service: Service::S3,
+};
+
 pub const SID: &str = "cattube-cloudfront-read";
 const DRIFT_READ: &str = "cloudfront-read";
 const DRIFT_WIDENED: &str = "widened";
@@ -161,14 +171,8 @@ async fn put(ctx: &StackContext, document: Option<String>) -> Result<(), StepErr
 
 #[async_trait]
 impl Step for DestinationBucketPolicy {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn stage(&self) -> &'static str {
-        "6"
-    }
-    fn depends_on(&self) -> &'static [&'static str] {
-        &["distribution"]
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
 
     /// The policy is the destination bucket's: its name is the bucket's.

@@ -23,13 +23,29 @@ use crate::context::TAG_REGION;
 use crate::error::{error_code, AwsContext, AwsError};
 use crate::origin_access_control::{self, pause};
 use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Step,
+    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Service,
+    Spec, Step,
 };
 use crate::{StackContext, StepError};
 
 pub struct Distribution;
 
-const ID: &str = "distribution";
+const ID: &str = SPEC.id;
+
+/// This resource's registry entry.
+pub const SPEC: Spec = Spec {
+    id: "distribution",
+    stage: "6",
+    depends_on: &["origin-access-control", "destination-bucket"],
+    name: None,
+    outputs: &[
+        "distribution_id",
+        "distribution_domain",
+        "distribution_status",
+    ],
+    service: Service::CloudFront,
+};
+
 /// The id of the one origin, the destination bucket.
 pub const ORIGIN_ID: &str = "cattube-destination";
 /// AWS's managed cache policy "Managed-CachingOptimized".
@@ -537,14 +553,8 @@ async fn wait_deployed(ctx: &StackContext, id: &str, doing: &str) -> Result<Wait
 
 #[async_trait]
 impl Step for Distribution {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn stage(&self) -> &'static str {
-        "6"
-    }
-    fn depends_on(&self) -> &'static [&'static str] {
-        &["origin-access-control", "destination-bucket"]
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
 
     /// A distribution has no name: its domain, once CloudFront has given it one.

@@ -315,26 +315,20 @@ async fn role_gone(ctx: &StackContext, name: &str) -> bool {
     matches!(ctx.clients.iam.get_role().role_name(name).send().await, Err(e) if not_found(&e))
 }
 
-/// The `Step` impl of a role module: ids, stage 5, and the shared observe/apply/destroy.
+/// The `Step` impl of a role module: its registry entry and the shared observe/apply/destroy.
 macro_rules! role_step {
-    ($step:ident, $spec:ty, $depends:expr) => {
+    ($step:ident, $role:ty, $spec:expr) => {
         #[async_trait::async_trait]
         impl $crate::step::Step for $step {
-            fn id(&self) -> &'static str {
-                <$spec as $crate::iam_role::RoleSpec>::ID
-            }
-            fn stage(&self) -> &'static str {
-                "5"
-            }
-            fn depends_on(&self) -> &'static [&'static str] {
-                $depends
+            fn spec(&self) -> &'static $crate::step::Spec {
+                &$spec
             }
             async fn observe(
                 &self,
                 ctx: &$crate::StackContext,
                 recorded: Option<&$crate::Recorded>,
             ) -> Result<$crate::Observation, $crate::StepError> {
-                $crate::iam_role::observe::<$spec>(ctx, recorded).await
+                $crate::iam_role::observe::<$role>(ctx, recorded).await
             }
             async fn apply(
                 &self,
@@ -342,7 +336,7 @@ macro_rules! role_step {
                 observation: &$crate::Observation,
                 ownership: Option<$crate::Ownership>,
             ) -> Result<$crate::Applied, $crate::StepError> {
-                $crate::iam_role::apply::<$spec>(ctx, observation, ownership).await
+                $crate::iam_role::apply::<$role>(ctx, observation, ownership).await
             }
             async fn destroy(
                 &self,
@@ -350,7 +344,7 @@ macro_rules! role_step {
                 _recorded: Option<&$crate::Recorded>,
                 _options: &$crate::step::DestroyOptions,
             ) -> Result<$crate::Destroyed, $crate::StepError> {
-                $crate::iam_role::destroy::<$spec>(ctx).await
+                $crate::iam_role::destroy::<$role>(ctx).await
             }
         }
     };

@@ -3,17 +3,34 @@
 //! names are global and a deleted bucket's name can be taken by anyone).
 
 use async_trait::async_trait;
+
+use crate::naming::NameKind;
 use serde_json::Value;
 
 use crate::error::{error_code, AwsError};
 use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Step,
+    Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
+    Service, Spec, Step,
 };
 use crate::{arn, policy, StackContext, StepError};
 
 pub struct InvokePermission;
 
-const ID: &str = "invoke-permission";
+const ID: &str = SPEC.id;
+
+/// This resource's registry entry.
+pub const SPEC: Spec = Spec {
+    id: "invoke-permission",
+    stage: "7",
+    depends_on: &["converter-function", "source-bucket"],
+    name: Some(NameRule {
+        kind: NameKind::StatementId,
+        default: "cattube-s3-invoke",
+    }),
+    outputs: &[],
+    service: Service::Lambda,
+};
+
 const DRIFT_STATEMENT: &str = "statement";
 const PRINCIPAL: &str = "s3.amazonaws.com";
 const ACTION: &str = "lambda:InvokeFunction";
@@ -61,14 +78,8 @@ fn statement_drift(ctx: &StackContext, statement: &Value) -> Option<String> {
 
 #[async_trait]
 impl Step for InvokePermission {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn stage(&self) -> &'static str {
-        "7"
-    }
-    fn depends_on(&self) -> &'static [&'static str] {
-        &["converter-function", "source-bucket"]
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
 
     async fn observe(

@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+
+use crate::naming::NameKind;
 use aws_sdk_mediaconvert::types::JobTemplateSettings;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
@@ -31,13 +33,28 @@ use sha2::{Digest, Sha256};
 use crate::error::AwsError;
 use crate::queue::{mediaconvert_tags, missing_tags, tag_mediaconvert};
 use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Step,
+    Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
+    Service, Spec, Step,
 };
 use crate::{arn, StackContext, StepError};
 
 pub struct JobTemplate;
 
-const ID: &str = "job-template";
+const ID: &str = SPEC.id;
+
+/// This resource's registry entry.
+pub const SPEC: Spec = Spec {
+    id: "job-template",
+    stage: "4a",
+    depends_on: &["queue", "destination-bucket"],
+    name: Some(NameRule {
+        kind: NameKind::MediaConvert,
+        default: "{stack}-job",
+    }),
+    outputs: &["job_template"],
+    service: Service::MediaConvert,
+};
+
 const DRIFT_SETTINGS: &str = "settings";
 const DRIFT_QUEUE: &str = "queue";
 const DRIFT_TAGS: &str = "tags";
@@ -226,14 +243,8 @@ fn compared(wanted: &Map<String, Value>) -> Value {
 
 #[async_trait]
 impl Step for JobTemplate {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn stage(&self) -> &'static str {
-        "4a"
-    }
-    fn depends_on(&self) -> &'static [&'static str] {
-        &["queue", "destination-bucket"]
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
 
     async fn observe(

@@ -36,9 +36,14 @@ pub mod source_notification;
 
 pub use context::{Clients, FunctionSettings, JobFile, ProgressHook, Settings, StackContext};
 pub use error::StepError;
-pub use step::{Applied, Destroyed, Drift, Observation, Ownership, Present, Recorded, Step};
+pub use step::{
+    Applied, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present, Recorded, Service,
+    Spec, Step,
+};
 
-/// The stack's resources in the tutorial's order, which is also a valid dependency order.
+/// The registry: every resource of the stack, one line each. Order does not matter (the
+/// graph sorts by `depends_on`); the tutorial's order is kept for the reader. Everything
+/// else (names, `[names]` keys, the JSON outputs, the tests' leak checks) derives from it.
 pub fn all_steps() -> Vec<Box<dyn Step>> {
     vec![
         Box::new(source_bucket::SourceBucket),
@@ -54,4 +59,17 @@ pub fn all_steps() -> Vec<Box<dyn Step>> {
         Box::new(invoke_permission::InvokePermission),
         Box::new(source_notification::SourceNotification),
     ]
+}
+
+/// The JSON document's `outputs` keys, in registry order, derived from the specs.
+pub fn output_keys() -> Vec<&'static str> {
+    output_keys_in(&all_steps())
+}
+
+/// [`output_keys`] of any list of steps.
+pub fn output_keys_in(steps: &[Box<dyn Step>]) -> Vec<&'static str> {
+    steps
+        .iter()
+        .flat_map(|step| step.spec().outputs.iter().copied())
+        .collect()
 }

@@ -6,12 +6,27 @@
 use serde_json::{json, Value};
 
 use crate::iam_role::{role_step, RoleSpec};
+use crate::naming::NameKind;
+use crate::step::{NameRule, Service, Spec};
 use crate::{arn, StackContext};
 
 pub struct MediaConvertRole;
 
+/// This resource's registry entry.
+pub const SPEC: Spec = Spec {
+    id: "mediaconvert-role",
+    stage: "5",
+    depends_on: &["source-bucket", "destination-bucket"],
+    name: Some(NameRule {
+        kind: NameKind::IamRole,
+        default: "{stack}-{region}-mediaconvert",
+    }),
+    outputs: &[],
+    service: Service::Iam,
+};
+
 impl RoleSpec for MediaConvertRole {
-    const ID: &'static str = "mediaconvert-role";
+    const ID: &'static str = SPEC.id;
     const DESCRIPTION: &'static str =
         "cattube: MediaConvert reads the source bucket and writes the destination bucket";
 
@@ -51,8 +66,4 @@ impl RoleSpec for MediaConvertRole {
     }
 }
 
-role_step!(
-    MediaConvertRole,
-    MediaConvertRole,
-    &["source-bucket", "destination-bucket"]
-);
+role_step!(MediaConvertRole, MediaConvertRole, SPEC);

@@ -17,51 +17,21 @@ pub enum NameKind {
 }
 
 /// Every resource id that has a name, its kind, and its default (`{stack}`, `{account}`,
-/// `{region}` are filled in).
-pub const NAMED: &[(&str, NameKind, &str)] = &[
-    (
-        "source-bucket",
-        NameKind::Bucket,
-        "{stack}-source-{account}-{region}",
-    ),
-    (
-        "destination-bucket",
-        NameKind::Bucket,
-        "{stack}-destination-{account}-{region}",
-    ),
-    ("queue", NameKind::MediaConvert, "{stack}-queue"),
-    ("job-template", NameKind::MediaConvert, "{stack}-job"),
-    (
-        "mediaconvert-role",
-        NameKind::IamRole,
-        "{stack}-{region}-mediaconvert",
-    ),
-    (
-        "converter-role",
-        NameKind::IamRole,
-        "{stack}-{region}-converter",
-    ),
-    (
-        "converter-function",
-        NameKind::LambdaFunction,
-        "{stack}-converter",
-    ),
-    (
-        "origin-access-control",
-        NameKind::OriginAccessControl,
-        "{stack}-{region}-oac",
-    ),
-    (
-        "invoke-permission",
-        NameKind::StatementId,
-        "cattube-s3-invoke",
-    ),
-    (
-        "source-notification",
-        NameKind::NotificationId,
-        "cattube-notifications",
-    ),
-];
+/// `{region}` are filled in), derived from the registry's specs.
+pub fn named() -> Vec<(&'static str, NameKind, &'static str)> {
+    named_in(&crate::all_steps())
+}
+
+/// [`named`] of any list of steps (a test adds one of its own).
+pub fn named_in(steps: &[Box<dyn crate::Step>]) -> Vec<(&'static str, NameKind, &'static str)> {
+    steps
+        .iter()
+        .filter_map(|step| {
+            let spec = step.spec();
+            spec.name.map(|rule| (spec.id, rule.kind, rule.default))
+        })
+        .collect()
+}
 
 /// A name that AWS would refuse: which resource, the name, and the rule it breaks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -181,10 +151,10 @@ pub fn validate_name(kind: NameKind, name: &str) -> Result<(), NameError> {
 
 /// The kind of a named resource id, or `None` for an id that has no name.
 pub fn kind_of(id: &str) -> Option<NameKind> {
-    NAMED
-        .iter()
+    named()
+        .into_iter()
         .find(|(named, _, _)| *named == id)
-        .map(|(_, kind, _)| *kind)
+        .map(|(_, kind, _)| kind)
 }
 
 /// The name of every named resource: the user's override or the default.
@@ -194,16 +164,27 @@ pub fn resolve_names(
     region: &str,
     overrides: &BTreeMap<String, String>,
 ) -> BTreeMap<&'static str, String> {
-    NAMED
-        .iter()
+    resolve_names_in(&crate::all_steps(), stack, account, region, overrides)
+}
+
+/// [`resolve_names`] of any list of steps.
+pub fn resolve_names_in(
+    steps: &[Box<dyn crate::Step>],
+    stack: &str,
+    account: &str,
+    region: &str,
+    overrides: &BTreeMap<String, String>,
+) -> BTreeMap<&'static str, String> {
+    named_in(steps)
+        .into_iter()
         .map(|(id, _, default)| {
-            let name = overrides.get(*id).cloned().unwrap_or_else(|| {
+            let name = overrides.get(id).cloned().unwrap_or_else(|| {
                 default
                     .replace("{stack}", stack)
                     .replace("{account}", account)
                     .replace("{region}", region)
             });
-            (*id, name)
+            (id, name)
         })
         .collect()
 }
@@ -290,9 +271,9 @@ mod tests {
             "ap-southeast-2",
             &BTreeMap::new(),
         );
-        for (id, kind, _) in NAMED {
+        for (id, kind, _) in named() {
             assert_eq!(
-                validate_name(*kind, &names[id]),
+                validate_name(kind, &names[id]),
                 Ok(()),
                 "{id}: {}",
                 names[id]

@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+
+use crate::naming::NameKind;
 use aws_sdk_cloudfront::types::{
     OriginAccessControlConfig, OriginAccessControlOriginTypes, OriginAccessControlSigningBehaviors,
     OriginAccessControlSigningProtocols,
@@ -17,13 +19,28 @@ use aws_sdk_cloudfront::types::{
 
 use crate::error::{error_code, AwsContext, AwsError};
 use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Step,
+    Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
+    Service, Spec, Step,
 };
 use crate::{StackContext, StepError};
 
 pub struct OriginAccessControl;
 
-const ID: &str = "origin-access-control";
+const ID: &str = SPEC.id;
+
+/// This resource's registry entry.
+pub const SPEC: Spec = Spec {
+    id: "origin-access-control",
+    stage: "6",
+    depends_on: &[],
+    name: Some(NameRule {
+        kind: NameKind::OriginAccessControl,
+        default: "{stack}-{region}-oac",
+    }),
+    outputs: &[],
+    service: Service::CloudFront,
+};
+
 const DRIFT_SIGNING: &str = "signing";
 /// The output under which the OAC id is published to later steps.
 pub(crate) const OUTPUT_ID: &str = "origin_access_control_id";
@@ -161,14 +178,8 @@ fn outputs(id: &str) -> BTreeMap<&'static str, String> {
 
 #[async_trait]
 impl Step for OriginAccessControl {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn stage(&self) -> &'static str {
-        "6"
-    }
-    fn depends_on(&self) -> &'static [&'static str] {
-        &[]
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
 
     // -----------------------------------------------------------------------------------

@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
+
+use crate::naming::NameKind;
 use aws_sdk_mediaconvert::error::SdkError;
 use aws_sdk_mediaconvert::operation::delete_queue::DeleteQueueError;
 use aws_sdk_mediaconvert::types::{JobStatus, PricingPlan, QueueStatus};
@@ -14,13 +16,28 @@ use aws_sdk_mediaconvert::types::{JobStatus, PricingPlan, QueueStatus};
 use crate::error::{AwsContext, AwsError};
 use crate::retry::retry_while;
 use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Step,
+    Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
+    Service, Spec, Step,
 };
 use crate::{arn, StackContext, StepError};
 
 pub struct Queue;
 
-const ID: &str = "queue";
+const ID: &str = SPEC.id;
+
+/// This resource's registry entry.
+pub const SPEC: Spec = Spec {
+    id: "queue",
+    stage: "3",
+    depends_on: &[],
+    name: Some(NameRule {
+        kind: NameKind::MediaConvert,
+        default: "{stack}-queue",
+    }),
+    outputs: &["queue_arn"],
+    service: Service::MediaConvert,
+};
+
 const DRIFT_PAUSED: &str = "paused";
 const DRIFT_TAGS: &str = "tags";
 
@@ -82,14 +99,8 @@ pub(crate) async fn tag_mediaconvert(ctx: &StackContext, arn: &str) -> Result<()
 
 #[async_trait]
 impl Step for Queue {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn stage(&self) -> &'static str {
-        "3"
-    }
-    fn depends_on(&self) -> &'static [&'static str] {
-        &[]
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
 
     async fn observe(

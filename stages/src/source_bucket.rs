@@ -2,27 +2,39 @@
 
 use async_trait::async_trait;
 
+use crate::naming::NameKind;
+
 use crate::bucket::{self, BucketSpec};
-use crate::step::{Applied, DestroyOptions, Destroyed, Observation, Ownership, Recorded, Step};
+use crate::step::{
+    Applied, DestroyOptions, Destroyed, NameRule, Observation, Ownership, Recorded, Service, Spec,
+    Step,
+};
 use crate::{StackContext, StepError};
+
+/// This resource's registry entry.
+pub const SPEC: Spec = Spec {
+    id: "source-bucket",
+    stage: "1",
+    depends_on: &[],
+    name: Some(NameRule {
+        kind: NameKind::Bucket,
+        default: "{stack}-source-{account}-{region}",
+    }),
+    outputs: &["source_bucket"],
+    service: Service::S3,
+};
 
 pub struct SourceBucket;
 
-const SPEC: BucketSpec = BucketSpec {
-    id: "source-bucket",
+const BUCKET: BucketSpec = BucketSpec {
+    id: SPEC.id,
     output: "source_bucket",
 };
 
 #[async_trait]
 impl Step for SourceBucket {
-    fn id(&self) -> &'static str {
-        SPEC.id
-    }
-    fn stage(&self) -> &'static str {
-        "1"
-    }
-    fn depends_on(&self) -> &'static [&'static str] {
-        &[]
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
 
     fn kept_by(&self, options: &DestroyOptions) -> Option<String> {
@@ -34,7 +46,7 @@ impl Step for SourceBucket {
         ctx: &StackContext,
         recorded: Option<&Recorded>,
     ) -> Result<Observation, StepError> {
-        bucket::observe(ctx, &SPEC, recorded).await
+        bucket::observe(ctx, &BUCKET, recorded).await
     }
 
     async fn apply(
@@ -43,7 +55,7 @@ impl Step for SourceBucket {
         observation: &Observation,
         ownership: Option<Ownership>,
     ) -> Result<Applied, StepError> {
-        bucket::apply(ctx, &SPEC, observation, ownership).await
+        bucket::apply(ctx, &BUCKET, observation, ownership).await
     }
 
     async fn destroy(
@@ -52,6 +64,6 @@ impl Step for SourceBucket {
         _recorded: Option<&Recorded>,
         options: &DestroyOptions,
     ) -> Result<Destroyed, StepError> {
-        bucket::destroy(ctx, &SPEC, options).await
+        bucket::destroy(ctx, &BUCKET, options).await
     }
 }

@@ -7,6 +7,8 @@
 //! destination configurations" until the invoke permission has propagated: retried, bounded.
 
 use async_trait::async_trait;
+
+use crate::naming::NameKind;
 use aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput;
 use aws_sdk_s3::types::{
     Event, FilterRule, FilterRuleName, LambdaFunctionConfiguration, NotificationConfiguration,
@@ -16,13 +18,28 @@ use aws_sdk_s3::types::{
 use crate::error::{error_code, AwsError};
 use crate::retry::retry_while;
 use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Step,
+    Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
+    Service, Spec, Step,
 };
 use crate::{arn, StackContext, StepError};
 
 pub struct SourceNotification;
 
-const ID: &str = "source-notification";
+const ID: &str = SPEC.id;
+
+/// This resource's registry entry.
+pub const SPEC: Spec = Spec {
+    id: "source-notification",
+    stage: "7",
+    depends_on: &["invoke-permission"],
+    name: Some(NameRule {
+        kind: NameKind::NotificationId,
+        default: "cattube-notifications",
+    }),
+    outputs: &[],
+    service: Service::S3,
+};
+
 const DRIFT_ENTRIES: &str = "entries";
 const EVENT: &str = "s3:ObjectCreated:*";
 
@@ -185,14 +202,8 @@ async fn write(
 
 #[async_trait]
 impl Step for SourceNotification {
-    fn id(&self) -> &'static str {
-        ID
-    }
-    fn stage(&self) -> &'static str {
-        "7"
-    }
-    fn depends_on(&self) -> &'static [&'static str] {
-        &["invoke-permission"]
+    fn spec(&self) -> &'static Spec {
+        &SPEC
     }
 
     async fn observe(

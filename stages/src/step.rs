@@ -5,7 +5,51 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::naming::NameKind;
 use crate::{StackContext, StepError};
+
+/// The AWS service a resource lives in (its client, its "not found" idiom, its protocol).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Service {
+    S3,
+    Iam,
+    Lambda,
+    MediaConvert,
+    CloudFront,
+}
+
+/// How a resource is named: the kind of name AWS validates, and the default, with
+/// `{stack}`, `{account}` and `{region}` filled in (so a stack is found again without state).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NameRule {
+    pub kind: NameKind,
+    pub default: &'static str,
+}
+
+/// Everything the CLI and the tests derive from one resource: its registry entry. Each
+/// resource module declares one `SPEC` and [`crate::all_steps`] lists the modules.
+#[derive(Clone, Copy, Debug)]
+pub struct Spec {
+    /// The resource id used in the state file, `cattube.toml` `[names]`, and the output.
+    pub id: &'static str,
+    /// The tutorial's stage: "1" … "9", "4a".
+    pub stage: &'static str,
+    /// Ids of the resources that must exist before this one.
+    pub depends_on: &'static [&'static str],
+    /// `None` for a resource without a name of its own (a bucket policy, a distribution).
+    pub name: Option<NameRule>,
+    /// The keys of the JSON document's `outputs` this resource fills in.
+    pub outputs: &'static [&'static str],
+    pub service: Service,
+}
+
+/// One live instance of a resource kind that carries this stack's tags or name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// What a person reads: the resource's name or id.
+    pub name: String,
+    pub arn: String,
+}
 
 /// Who brought a resource into the stack. Only `Created` resources are ever deleted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,12 +174,18 @@ pub struct DestroyOptions {
 /// tutorial's stage they automate, and read top to bottom as observe → apply → destroy.
 #[async_trait]
 pub trait Step: Send + Sync {
-    /// The resource id used in the state file, `cattube.toml` `[names]`, and the output.
-    fn id(&self) -> &'static str;
-    /// The tutorial's stage: "1" … "9", "4a".
-    fn stage(&self) -> &'static str;
-    /// Ids of the resources that must exist before this one.
-    fn depends_on(&self) -> &'static [&'static str];
+    /// The resource's registry entry.
+    fn spec(&self) -> &'static Spec;
+
+    fn id(&self) -> &'static str {
+        self.spec().id
+    }
+    fn stage(&self) -> &'static str {
+        self.spec().stage
+    }
+    fn depends_on(&self) -> &'static [&'static str] {
+        self.spec().depends_on
+    }
 
     /// The name shown for the resource when no live one says it (before it exists, after it
     /// is gone): by default its resolved name.
@@ -164,6 +214,19 @@ pub trait Step: Send + Sync {
         observation: &Observation,
         ownership: Option<Ownership>,
     ) -> Result<Applied, StepError>;
+
+    /// Finds the stack's live instances of this kind without the state file: by its tags, or
+    /// by its name where the kind carries no tags. Never writes. The default observes the
+    /// resource by its resolved name and reports it when it carries the stack's tags.
+    async fn find_owned(&self, ctx: &StackContext) -> Result<Vec<Found>, StepError> {
+        Ok(match self.observe(ctx, None).await? {
+            Observation::Present(p) if p.tagged_ours => vec![Found {
+                name: p.name,
+                arn: p.arn,
+            }],
+            _ => Vec::new(),
+        })
+    }
 
     /// Deletes a resource this stack owns. The engine never calls it for adopted ones.
     async fn destroy(
