@@ -1,13 +1,19 @@
-//! The state file: what cattube created or adopted, per resource id. Versioned JSON,
-//! written atomically (temp file, fsync, rename) with mode 0600, and locked against a
-//! second concurrent run. It holds names and ARNs, never secrets.
+//! The state: what cattube created or adopted, per resource id. Versioned JSON that holds
+//! names and ARNs, never secrets, kept by a [`StateStore`]: today the local file
+//! ([`LocalFile`]: written atomically with mode 0600, locked against a second concurrent run).
+//!
+//! The store only moves bytes; [`State`] parses and checks the document, so that another
+//! store (an S3 object written with conditional requests) is one more implementation and
+//! no change to the commands.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
+use async_trait::async_trait;
 use cattube_stages::Recorded;
 use serde::{Deserialize, Serialize};
 
@@ -26,92 +32,335 @@ pub struct StateDoc {
     pub resources: BTreeMap<String, Recorded>,
 }
 
-/// The state of one stack, loaded once per run.
+/// Which stored document a write replaces: the version it was read or last written at (an
+/// S3 ETag, for `If-Match`). A store whose lock alone keeps writers apart (the local file)
+/// may return the same version every time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version(pub String);
+
+/// A stored document: its text and the version it was read at.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub text: String,
+    pub version: Version,
+}
+
+/// Where a stack's state lives. In the spirit of Terraform's remote state client (get, put,
+/// delete, lock, unlock): it moves whole documents and never parses them.
+///
+/// Errors are the messages the user sees: a [`UsageError`] in their chain is exit 2 (bad
+/// input: an unreadable store, a lock that cannot be made), anything else exit 1 (a lock
+/// held by another run, a failed write).
+#[async_trait]
+pub trait StateStore: Send + Sync + std::fmt::Debug {
+    /// How messages name it: "state file cattube.state.json".
+    fn describe(&self) -> String;
+
+    /// The stored document, or `None` when there is none yet.
+    async fn load(&self) -> anyhow::Result<Option<Stored>>;
+
+    /// Takes the exclusive lock of this run, at once or not at all: a second run fails
+    /// instead of waiting. Held until [`StateStore::unlock`] or the process ends.
+    async fn lock(&self) -> anyhow::Result<()>;
+
+    /// Replaces the whole document, atomically: a crash leaves the old or the new one.
+    /// `previous` is the version it replaces (`None`: there must be none yet); the result is
+    /// the version written.
+    async fn save(&self, text: String, previous: Option<Version>) -> anyhow::Result<Version>;
+
+    /// Removes the document once the stack is gone (the lock stays held).
+    async fn remove(&self, previous: Version) -> anyhow::Result<()>;
+
+    /// Releases the lock taken by [`StateStore::lock`], if any.
+    async fn unlock(&self) -> anyhow::Result<()>;
+}
+
+/// The state of one stack for one run: the document in memory, saved to its store on every
+/// change. Shared by the steps that run at once: reads and edits take a short lock that is
+/// never held across an await; saves take turns on an async one, so a step waiting for the
+/// disk does not hold up a runtime thread that others need.
 #[derive(Debug)]
 pub struct State {
-    path: PathBuf,
+    store: Arc<dyn StateStore>,
+    doc: Mutex<Edited>,
+    saved: tokio::sync::Mutex<Saved>,
+}
+
+#[derive(Debug)]
+struct Edited {
     doc: StateDoc,
-    /// Whether the file existed or has been written by this run.
-    on_disk: bool,
-    /// Held for the whole run by commands that write; released when the process exits.
-    _lock: Option<File>,
+    /// Counts the edits, so that a save knows whether a later one already covered it.
+    edits: u64,
+    /// Whether the store holds the state (found there, or saved by this run).
+    stored: bool,
+}
+
+#[derive(Debug)]
+struct Saved {
+    /// The stored version (`None`: nothing stored, neither found nor written by this run).
+    version: Option<Version>,
+    edits: u64,
 }
 
 impl State {
-    /// Reads the state file if there is one. A file that is not valid state is an error,
-    /// and it is never overwritten.
-    pub fn load(path: &Path, stack: &str) -> Result<State, UsageError> {
-        let empty = StateDoc {
-            schema: SCHEMA,
-            stack: stack.to_string(),
-            account: String::new(),
-            region: String::new(),
-            resources: BTreeMap::new(),
+    /// Reads the stored state if there is one. A document that is not valid state is an
+    /// error, and it is never overwritten.
+    pub async fn load(store: Arc<dyn StateStore>, stack: &str) -> anyhow::Result<State> {
+        let stored = store.load().await?;
+        let (doc, version) = match stored {
+            None => (
+                StateDoc {
+                    schema: SCHEMA,
+                    stack: stack.to_string(),
+                    account: String::new(),
+                    region: String::new(),
+                    resources: BTreeMap::new(),
+                },
+                None,
+            ),
+            Some(stored) => (
+                parse(&store.describe(), &stored.text, stack)?,
+                Some(stored.version),
+            ),
         };
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(State {
-                    path: path.to_path_buf(),
-                    doc: empty,
-                    on_disk: false,
-                    _lock: None,
-                })
-            }
-            Err(e) => {
-                return Err(UsageError::new(format!(
-                    "state file {}: cannot read it: {e}",
-                    path.display()
-                )))
-            }
-        };
-        let probe: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-            UsageError::new(format!(
-                "state file {} is not valid JSON ({e}); it was left untouched",
-                path.display()
-            ))
-        })?;
-        if let Some(schema) = probe
-            .get("schema")
-            .and_then(|s| s.as_u64())
-            .filter(|s| *s > SCHEMA as u64)
-        {
-            return Err(UsageError::new(format!(
-                "state file {} has schema {schema}, written by a newer cattube (this one reads schema {SCHEMA})",
-                path.display()
-            )));
-        }
-        let doc: StateDoc = serde_json::from_value(probe).map_err(|e| {
-            UsageError::new(format!(
-                "state file {} is not cattube state ({e}); it was left untouched",
-                path.display()
-            ))
-        })?;
-        if doc.stack != stack {
-            return Err(UsageError::new(format!(
-                "state file {} belongs to stack '{}', not '{stack}': pass --stack {} or another --state",
-                path.display(),
-                doc.stack,
-                doc.stack
-            )));
-        }
         Ok(State {
-            path: path.to_path_buf(),
-            doc,
-            on_disk: true,
-            _lock: None,
+            store,
+            doc: Mutex::new(Edited {
+                doc,
+                edits: 0,
+                stored: version.is_some(),
+            }),
+            saved: tokio::sync::Mutex::new(Saved { version, edits: 0 }),
         })
     }
 
-    /// Takes the exclusive lock (a `.lock` file beside the state, since the state file
-    /// itself is replaced on every write). A second run fails at once instead of waiting.
+    /// Takes the store's exclusive lock.
     ///
     /// A held lock is exit 1, not 2: nothing is wrong with the command line or the input,
     /// the same command succeeds once the other run ends (as Terraform's "Error acquiring
     /// the state lock"), and a script may retry it. Nothing has been sent to AWS by then.
-    /// A lock file that cannot be created (a `--state` in a read-only place) is exit 2.
-    pub fn lock(&mut self) -> anyhow::Result<()> {
-        let lock_path = lock_path(&self.path);
+    /// A lock that cannot be made (a `--state` in a read-only place) is exit 2.
+    pub async fn lock(&self) -> anyhow::Result<()> {
+        self.store.lock().await
+    }
+
+    /// Releases the lock (a command that wrote, once it is done).
+    pub async fn release(&self) -> anyhow::Result<()> {
+        self.store.unlock().await
+    }
+
+    fn edited(&self) -> std::sync::MutexGuard<'_, Edited> {
+        self.doc.lock().expect("state lock")
+    }
+
+    /// The account of a state written before for `region`: a run may start its reads with
+    /// it while STS confirms the credentials belong to it.
+    pub fn recorded_account(&self, region: &str) -> Option<String> {
+        let edited = self.edited();
+        let doc = &edited.doc;
+        (edited.stored && !doc.account.is_empty() && doc.region == region)
+            .then(|| doc.account.clone())
+    }
+
+    /// Refuses a state of another account or region: its resources are not the ones these
+    /// credentials and this region would touch.
+    pub fn check_identity(&self, account: &str, region: &str) -> Result<(), UsageError> {
+        let mut edited = self.edited();
+        let stored = edited.stored;
+        let doc = &mut edited.doc;
+        if stored && !doc.account.is_empty() && (doc.account != account || doc.region != region) {
+            return Err(UsageError::new(format!(
+                "{} is for account {} in {}, but this run is account {account} in {region}: \
+                 use the matching credentials and --region, or another --state",
+                self.store.describe(),
+                doc.account,
+                doc.region
+            )));
+        }
+        if doc.account != account || doc.region != region {
+            doc.account = account.to_string();
+            doc.region = region.to_string();
+            edited.edits += 1;
+        }
+        Ok(())
+    }
+
+    pub fn get(&self, id: &str) -> Option<Recorded> {
+        self.edited().doc.resources.get(id).cloned()
+    }
+
+    pub fn resources(&self) -> BTreeMap<String, Recorded> {
+        self.edited().doc.resources.clone()
+    }
+
+    /// Records (or forgets, with `None`) one resource and saves the state: when it returns,
+    /// the change is stored.
+    pub async fn set(&self, id: &str, record: Option<Recorded>) -> anyhow::Result<()> {
+        let (changed, stored) = {
+            let mut edited = self.edited();
+            let resources = &mut edited.doc.resources;
+            let changed = match record {
+                Some(record) => {
+                    resources.insert(id.to_string(), record.clone()).as_ref() != Some(&record)
+                }
+                None => resources.remove(id).is_some(),
+            };
+            if changed {
+                edited.edits += 1;
+            }
+            (changed, edited.stored)
+        };
+        if changed || !stored {
+            self.save().await?;
+        }
+        Ok(())
+    }
+
+    /// Stores the document as it is now. Saves take turns, each writing the latest
+    /// document, so that an older one never replaces a newer one.
+    pub async fn save(&self) -> anyhow::Result<()> {
+        let mut saved = self.saved.lock().await;
+        let (text, edits) = {
+            let edited = self.edited();
+            let mut text = serde_json::to_string_pretty(&edited.doc)?;
+            text.push('\n');
+            (text, edited.edits)
+        };
+        if saved.version.is_some() && saved.edits == edits {
+            // A save that started while this one waited stored this very document.
+            return Ok(());
+        }
+        let version = self.store.save(text, saved.version.clone()).await?;
+        *saved = Saved {
+            version: Some(version),
+            edits,
+        };
+        self.edited().stored = true;
+        Ok(())
+    }
+
+    /// Removes the stored state once the stack is gone; the lock stays held.
+    pub async fn remove(&self) -> anyhow::Result<()> {
+        let mut saved = self.saved.lock().await;
+        if let Some(version) = saved.version.take() {
+            self.store.remove(version).await?;
+            self.edited().stored = false;
+        }
+        Ok(())
+    }
+}
+
+/// Parses a stored document: what is not valid state is refused, naming the store.
+fn parse(place: &str, text: &str, stack: &str) -> Result<StateDoc, UsageError> {
+    let probe: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        UsageError::new(format!(
+            "{place} is not valid JSON ({e}); it was left untouched"
+        ))
+    })?;
+    if let Some(schema) = probe
+        .get("schema")
+        .and_then(|s| s.as_u64())
+        .filter(|s| *s > SCHEMA as u64)
+    {
+        return Err(UsageError::new(format!(
+            "{place} has schema {schema}, written by a newer cattube (this one reads schema {SCHEMA})"
+        )));
+    }
+    let doc: StateDoc = serde_json::from_value(probe).map_err(|e| {
+        UsageError::new(format!(
+            "{place} is not cattube state ({e}); it was left untouched"
+        ))
+    })?;
+    if doc.stack != stack {
+        return Err(UsageError::new(format!(
+            "{place} belongs to stack '{}', not '{stack}': pass --stack {} or another --state",
+            doc.stack, doc.stack
+        )));
+    }
+    Ok(doc)
+}
+
+/// The state file on the local disk: replaced by a rename of a complete, fsynced temporary
+/// file (mode 0600), locked with a `.lock` file beside it (the state file itself is replaced
+/// on every write). Its exclusive lock keeps other writers out, so it needs no versions.
+#[derive(Debug)]
+pub struct LocalFile {
+    path: PathBuf,
+    lock: Mutex<Option<File>>,
+}
+
+/// The local file's version: the lock, not the version, keeps writers apart.
+const LOCAL_VERSION: &str = "local";
+
+impl LocalFile {
+    pub fn new(path: &Path) -> LocalFile {
+        LocalFile {
+            path: path.to_path_buf(),
+            lock: Mutex::new(None),
+        }
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".lock");
+        self.path.with_file_name(name)
+    }
+
+    fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let mut file = tempfile::Builder::new()
+            .prefix(".cattube-state")
+            .tempfile_in(&dir)
+            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+        file.write_all(text.as_bytes())?;
+        file.as_file().sync_all()?;
+        // tempfile creates files with mode 0600 already; the rename keeps it.
+        file.persist(path)
+            .with_context(|| format!("writing the state file {}", path.display()))?;
+        if let Ok(dir) = File::open(&dir) {
+            let _ = dir.sync_all();
+        }
+        Ok(())
+    }
+}
+
+/// Runs file work (an fsync can take a while) off the runtime's threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .context("the state file task")?
+}
+
+#[async_trait]
+impl StateStore for LocalFile {
+    fn describe(&self) -> String {
+        format!("state file {}", self.path.display())
+    }
+
+    async fn load(&self) -> anyhow::Result<Option<Stored>> {
+        let path = self.path.clone();
+        blocking(move || match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(Stored {
+                text,
+                version: Version(LOCAL_VERSION.into()),
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(UsageError::new(format!(
+                "state file {}: cannot read it: {e}",
+                path.display()
+            ))
+            .into()),
+        })
+        .await
+    }
+
+    async fn lock(&self) -> anyhow::Result<()> {
+        let lock_path = self.lock_path();
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -125,7 +374,7 @@ impl State {
             })?;
         match file.try_lock() {
             Ok(()) => {
-                self._lock = Some(file);
+                *self.lock.lock().expect("lock file") = Some(file);
                 Ok(())
             }
             Err(std::fs::TryLockError::WouldBlock) => Err(anyhow::anyhow!(
@@ -141,100 +390,28 @@ impl State {
         }
     }
 
-    /// The account of a state file written before for `region`: a run may start its reads
-    /// with it while STS confirms the credentials belong to it.
-    pub fn recorded_account(&self, region: &str) -> Option<&str> {
-        (self.on_disk && !self.doc.account.is_empty() && self.doc.region == region)
-            .then_some(self.doc.account.as_str())
+    async fn save(&self, text: String, _previous: Option<Version>) -> anyhow::Result<Version> {
+        let path = self.path.clone();
+        blocking(move || LocalFile::write(&path, &text)).await?;
+        Ok(Version(LOCAL_VERSION.into()))
     }
 
-    /// Refuses a state file of another account or region: its resources are not the ones
-    /// these credentials and this region would touch.
-    pub fn check_identity(&mut self, account: &str, region: &str) -> Result<(), UsageError> {
-        if self.on_disk
-            && !self.doc.account.is_empty()
-            && (self.doc.account != account || self.doc.region != region)
-        {
-            return Err(UsageError::new(format!(
-                "state file {} is for account {} in {}, but this run is account {account} in {region}: \
-                 use the matching credentials and --region, or another --state",
-                self.path.display(),
-                self.doc.account,
-                self.doc.region
-            )));
-        }
-        self.doc.account = account.to_string();
-        self.doc.region = region.to_string();
+    /// The lock file stays: unlinking it while held would let a run that opened it just
+    /// before lock the orphaned file, and the next run lock a new one, so that two runs
+    /// would work at once.
+    async fn remove(&self, _previous: Version) -> anyhow::Result<()> {
+        let path = self.path.clone();
+        blocking(move || {
+            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))
+        })
+        .await
+    }
+
+    async fn unlock(&self) -> anyhow::Result<()> {
+        // Closing the file releases the lock.
+        self.lock.lock().expect("lock file").take();
         Ok(())
     }
-
-    pub fn get(&self, id: &str) -> Option<&Recorded> {
-        self.doc.resources.get(id)
-    }
-
-    pub fn resources(&self) -> &BTreeMap<String, Recorded> {
-        &self.doc.resources
-    }
-
-    /// Records (or forgets, with `None`) one resource and writes the file.
-    pub fn set(&mut self, id: &str, record: Option<Recorded>) -> anyhow::Result<()> {
-        let changed = match record {
-            Some(record) => {
-                self.doc
-                    .resources
-                    .insert(id.to_string(), record.clone())
-                    .as_ref()
-                    != Some(&record)
-            }
-            None => self.doc.resources.remove(id).is_some(),
-        };
-        if changed || !self.on_disk {
-            self.save()?;
-        }
-        Ok(())
-    }
-
-    /// Writes the whole document atomically: a crash leaves either the old or the new file.
-    pub fn save(&mut self) -> anyhow::Result<()> {
-        let dir = match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let mut file = tempfile::Builder::new()
-            .prefix(".cattube-state")
-            .tempfile_in(&dir)
-            .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-        let mut text = serde_json::to_string_pretty(&self.doc)?;
-        text.push('\n');
-        file.write_all(text.as_bytes())?;
-        file.as_file().sync_all()?;
-        // tempfile creates files with mode 0600 already; the rename keeps it.
-        file.persist(&self.path)
-            .with_context(|| format!("writing the state file {}", self.path.display()))?;
-        if let Ok(dir) = File::open(&dir) {
-            let _ = dir.sync_all();
-        }
-        self.on_disk = true;
-        Ok(())
-    }
-
-    /// Removes the state file once the stack is gone. The lock file stays: unlinking it
-    /// while held would let a run that opened it just before lock the orphaned file, and
-    /// the next run lock a new one, so that two runs would work at once.
-    pub fn remove_file(&mut self) -> anyhow::Result<()> {
-        if self.on_disk {
-            std::fs::remove_file(&self.path)
-                .with_context(|| format!("removing {}", self.path.display()))?;
-            self.on_disk = false;
-        }
-        Ok(())
-    }
-}
-
-fn lock_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".lock");
-    path.with_file_name(name)
 }
 
 #[cfg(test)]
@@ -252,86 +429,127 @@ mod tests {
         }
     }
 
-    #[test]
-    fn round_trip_with_mode_0600() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.json");
-        let mut state = State::load(&path, "cattube").unwrap();
-        state.check_identity("111111111111", "eu-west-1").unwrap();
-        state.set("source-bucket", Some(record("b"))).unwrap();
-        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        let again = State::load(&path, "cattube").unwrap();
-        assert_eq!(again.get("source-bucket"), Some(&record("b")));
-        assert_eq!(again.doc.account, "111111111111");
+    async fn load(path: &Path) -> anyhow::Result<State> {
+        State::load(Arc::new(LocalFile::new(path)), "cattube").await
     }
 
-    #[test]
-    fn corrupt_file_is_refused_and_kept() {
+    #[tokio::test]
+    async fn round_trip_with_mode_0600() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let state = load(&path).await.unwrap();
+        state.check_identity("111111111111", "eu-west-1").unwrap();
+        state.set("source-bucket", Some(record("b"))).await.unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let again = load(&path).await.unwrap();
+        assert_eq!(again.get("source-bucket"), Some(record("b")));
+        assert_eq!(
+            again.recorded_account("eu-west-1").as_deref(),
+            Some("111111111111")
+        );
+    }
+
+    #[tokio::test]
+    async fn corrupt_file_is_refused_and_kept() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
         std::fs::write(&path, "{not json").unwrap();
-        let err = State::load(&path, "cattube").unwrap_err();
+        let err = load(&path).await.unwrap_err();
         assert!(err.to_string().contains("not valid JSON"), "{err}");
+        assert!(err.is::<UsageError>());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{not json");
     }
 
-    #[test]
-    fn other_account_or_region_is_refused() {
+    #[tokio::test]
+    async fn other_account_or_region_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
-        let mut state = State::load(&path, "cattube").unwrap();
+        let state = load(&path).await.unwrap();
         state.check_identity("111111111111", "eu-west-1").unwrap();
-        state.save().unwrap();
-        let mut again = State::load(&path, "cattube").unwrap();
+        state.save().await.unwrap();
+        let again = load(&path).await.unwrap();
         assert!(again.check_identity("222222222222", "eu-west-1").is_err());
         assert!(again.check_identity("111111111111", "us-east-1").is_err());
         assert!(again.check_identity("111111111111", "eu-west-1").is_ok());
     }
 
-    #[test]
-    fn second_lock_fails_at_once() {
+    /// Steps record at once from many tasks: every record is stored, none lost to an older
+    /// document written last, and no task blocks a runtime thread while the disk syncs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_records_are_all_stored() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
-        let mut first = State::load(&path, "cattube").unwrap();
-        first.lock().unwrap();
-        let mut second = State::load(&path, "cattube").unwrap();
-        let err = second.lock().unwrap_err();
+        let state = Arc::new(load(&path).await.unwrap());
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..24 {
+            let (state, path) = (state.clone(), path.clone());
+            tasks.spawn(async move {
+                let id = format!("r{i}");
+                state.set(&id, Some(record(&id))).await.unwrap();
+                // When `set` returns, its record is on disk.
+                let on_disk = std::fs::read_to_string(&path).unwrap();
+                assert!(on_disk.contains(&format!("\"r{i}\"")), "r{i} not saved");
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
+        }
+        let again = load(&path).await.unwrap();
+        assert_eq!(again.resources().len(), 24);
+    }
+
+    #[tokio::test]
+    async fn second_lock_fails_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let first = load(&path).await.unwrap();
+        first.lock().await.unwrap();
+        let second = load(&path).await.unwrap();
+        let err = second.lock().await.unwrap_err();
         assert!(err.to_string().contains("another cattube"), "{err}");
         // Not bad usage (exit 2) but a failed run (exit 1): the same command works later.
         assert!(!err.is::<UsageError>());
+        first.release().await.unwrap();
+        second.lock().await.expect("the lock is free once released");
     }
 
     /// Three runs: while the first holds the lock (also after it removed the state file at
     /// the end of a `down`), neither of the others gets it; once it ends, exactly one does.
-    #[test]
-    fn the_lock_excludes_every_concurrent_run() {
+    #[tokio::test]
+    async fn the_lock_excludes_every_concurrent_run() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
-        let mut first = State::load(&path, "cattube").unwrap();
-        first.lock().unwrap();
+        let first = load(&path).await.unwrap();
+        first.lock().await.unwrap();
         first.check_identity("111111111111", "eu-west-1").unwrap();
-        first.save().unwrap();
+        first.save().await.unwrap();
         // The second run opened the lock file before the first removed the stack's files.
-        let mut second = State::load(&path, "cattube").unwrap();
-        assert!(second.lock().is_err(), "the second run locked a held lock");
-        first.remove_file().unwrap();
-        let mut third = State::load(&path, "cattube").unwrap();
+        let second = load(&path).await.unwrap();
         assert!(
-            third.lock().is_err(),
+            second.lock().await.is_err(),
+            "the second run locked a held lock"
+        );
+        first.remove().await.unwrap();
+        assert!(!path.exists(), "the state file outlived remove");
+        let third = load(&path).await.unwrap();
+        assert!(
+            third.lock().await.is_err(),
             "the third run locked while the first held it"
         );
         assert!(
-            second.lock().is_err(),
+            second.lock().await.is_err(),
             "the second run locked while the first held it"
         );
         drop(first);
         second
             .lock()
+            .await
             .expect("the lock is free once the first run ended");
-        let mut third = State::load(&path, "cattube").unwrap();
+        let third = load(&path).await.unwrap();
         let err = third
             .lock()
+            .await
             .expect_err("the third run locked while the second held it");
         assert!(err.to_string().contains("another cattube"), "{err}");
     }

@@ -8,7 +8,7 @@ use cattube_stages::step::DestroyOptions;
 use cattube_stages::{Destroyed, Observation, Ownership, Recorded};
 
 use crate::cli::DownArgs;
-use crate::commands::{failed_report, step_failure, Access, Session};
+use crate::commands::{failed_report, step_failure, Access, IdentityCheck, Session};
 use crate::config::Config;
 use crate::error::{exit, Interrupted, Shared, UsageError};
 use crate::plan::{walk, Cancel, Direction, NodeResult, INTERRUPTED};
@@ -36,12 +36,29 @@ pub async fn run(
         )
         .into());
     }
+    let (session, identity) = Session::start(config, Access::Write, report).await?;
+    let session = Arc::new(session);
+    let outcome = destroy_stack(config, args, &session, identity, printer, report, cancel).await;
+    let released = session.state.release().await;
+    let status = outcome?;
+    released?;
+    Ok(status)
+}
+
+/// Observes every resource, asks, then deletes what this stack created, dependents first.
+async fn destroy_stack(
+    config: &Config,
+    args: &DownArgs,
+    session: &Arc<Session>,
+    identity: IdentityCheck,
+    printer: &Printer,
+    report: &mut Report,
+    cancel: &Cancel,
+) -> anyhow::Result<u8> {
     let options = DestroyOptions {
         keep_buckets: args.keep_buckets,
         no_wait: args.no_wait,
     };
-    let (session, identity) = Session::start(config, Access::Write, report).await?;
-    let session = Arc::new(session);
     let lines = Arc::new(session.lines(printer));
     session.show_progress(lines.clone(), printer);
     // The reads overlap STS; nothing is deleted before the account is confirmed.
@@ -52,7 +69,7 @@ pub async fn run(
     let mut intents = Vec::new();
     for (i, observation) in observations.iter().enumerate() {
         let id = session.graph.steps()[i].id();
-        let recorded = session.state.lock().expect("state lock").get(id).cloned();
+        let recorded = session.state.get(id);
         intents.push(match observation {
             Err(err) => return Err(Shared::error(err)),
             // A record with unfinished business (a distribution being disabled) resumes.
@@ -92,7 +109,7 @@ pub async fn run(
         async move {
             let step = session.graph.steps()[i].clone();
             let id = step.id();
-            let recorded = session.state.lock().expect("state lock").get(id).cloned();
+            let recorded = session.state.get(id);
             let waits_for = (0..session.graph.steps().len())
                 .find(|&j| {
                     session.graph.deps(j).contains(&i) && pending.lock().expect("pending lock")[j]
@@ -123,10 +140,10 @@ pub async fn run(
                     }
                 }
             };
-            let mut state = session.state.lock().expect("state lock");
+            let state = &session.state;
             match &destroyed {
                 Destroyed::Deleted | Destroyed::DeletedAfter(_) | Destroyed::AlreadyGone => {
-                    state.set(id, None)?
+                    state.set(id, None).await?
                 }
                 // An adopted resource leaves the stack; a kept one of ours stays recorded.
                 Destroyed::Kept(_)
@@ -134,7 +151,7 @@ pub async fn run(
                         .as_ref()
                         .is_some_and(|r| r.ownership == Ownership::Adopted) =>
                 {
-                    state.set(id, None)?
+                    state.set(id, None).await?
                 }
                 Destroyed::Kept(_) => {}
                 Destroyed::Pending { extra, .. } => {
@@ -149,7 +166,7 @@ pub async fn run(
                     });
                     if !extra.is_empty() || recorded.is_some() {
                         record.extra = extra.clone();
-                        state.set(id, Some(record))?;
+                        state.set(id, Some(record)).await?;
                     }
                 }
             }
@@ -243,9 +260,8 @@ pub async fn run(
     if interrupted {
         return Err(Interrupted.into());
     }
-    let mut state = session.state.lock().expect("state lock");
-    if state.resources().is_empty() {
-        state.remove_file()?;
+    if session.state.resources().is_empty() {
+        session.state.remove().await?;
     }
     Ok(exit::OK)
 }
@@ -273,13 +289,9 @@ fn prompt(session: &Session, intents: &[Intent], stack: &str) -> String {
     let order = session.graph.display_order();
     let name = |i: usize| {
         let step = &session.graph.steps()[i];
-        let recorded = session
+        session
             .state
-            .lock()
-            .expect("state lock")
             .get(step.id())
-            .cloned();
-        recorded
             .map(|r| r.name)
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| step.shown_name(&session.ctx))

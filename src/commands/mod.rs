@@ -21,12 +21,12 @@ use crate::config::Config;
 use crate::error::UsageError;
 use crate::plan::Graph;
 use crate::printer::{Action, Printer, ProgressLine, Report, ResourceReport, Status};
-use crate::state::State;
+use crate::state::{LocalFile, State};
 
 /// Everything a command works with once configuration, state and AWS identity are known.
 pub struct Session {
     pub ctx: Arc<StackContext>,
-    pub state: Arc<Mutex<State>>,
+    pub state: Arc<State>,
     pub graph: Graph,
 }
 
@@ -54,8 +54,6 @@ impl IdentityCheck {
             .map_err(identity_failure)?;
         session
             .state
-            .lock()
-            .expect("state lock")
             .check_identity(&account, &session.ctx.region)?;
         Ok(())
     }
@@ -87,9 +85,10 @@ impl Session {
         report.stack = Some(config.stack.clone());
         report.emulator = aws::local_emulator();
         // Local checks first: a bad state file or a held lock fails before any AWS call.
-        let mut state = State::load(&config.state_path, &config.stack)?;
+        let state =
+            State::load(Arc::new(LocalFile::new(&config.state_path)), &config.stack).await?;
         if access == Access::Write {
-            state.lock()?;
+            state.lock().await?;
         }
         // A profile no file defines is bad input, said before the SDK stumbles over it.
         aws::check_profile(config.profile.as_deref())
@@ -125,7 +124,7 @@ impl Session {
             Some(account) => {
                 let clients = clients.clone();
                 let sts = tokio::spawn(async move { clients.account_id().await });
-                (account.to_string(), IdentityCheck(Some(sts)))
+                (account, IdentityCheck(Some(sts)))
             }
             None => {
                 let account = clients.account_id().await.map_err(identity_failure)?;
@@ -164,7 +163,7 @@ impl Session {
         }
         let session = Session {
             ctx: Arc::new(ctx),
-            state: Arc::new(Mutex::new(state)),
+            state: Arc::new(state),
             graph: Graph::new(cattube_stages::all_steps())
                 .map_err(|e| anyhow::anyhow!("cattube's resource registry is invalid: {e}"))?,
         };
@@ -212,12 +211,7 @@ impl Session {
         let mut tasks = JoinSet::new();
         for (i, step) in self.graph.steps().iter().enumerate() {
             let (step, ctx) = (step.clone(), self.ctx.clone());
-            let recorded = self
-                .state
-                .lock()
-                .expect("state lock")
-                .get(step.id())
-                .cloned();
+            let recorded = self.state.get(step.id());
             lines[i].working("checking");
             let line = lines[i].clone();
             tasks.spawn(async move {
@@ -250,13 +244,7 @@ impl Session {
     /// Who owns an existing resource: the state's record if there is one, otherwise its
     /// tags (a stack whose state file was lost still recognises what it created).
     pub fn ownership(&self, id: &str, tagged_ours: bool) -> Ownership {
-        match self
-            .state
-            .lock()
-            .expect("state lock")
-            .get(id)
-            .map(|r| r.ownership)
-        {
+        match self.state.get(id).map(|r| r.ownership) {
             Some(Ownership::Creating) | Some(Ownership::Created) => Ownership::Created,
             Some(Ownership::Adopted) if !tagged_ours => Ownership::Adopted,
             _ if tagged_ours => Ownership::Created,

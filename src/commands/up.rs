@@ -9,7 +9,8 @@ use cattube_stages::{Observation, Ownership, Recorded};
 
 use crate::cli::UpArgs;
 use crate::commands::{
-    add_estimate, failed_report, learn, observed_report, step_failure, Access, Session,
+    add_estimate, failed_report, learn, observed_report, step_failure, Access, IdentityCheck,
+    Session,
 };
 use crate::config::Config;
 use crate::error::{exit, Interrupted, Shared};
@@ -29,8 +30,24 @@ pub async fn run(
     let mut config = config.clone();
     config.settings.wait_for_deploy = args.wait;
     let (session, identity) = Session::start(&config, Access::Write, report).await?;
-    add_estimate(&config, &session.ctx.region, report, true);
     let session = Arc::new(session);
+    let outcome = converge_stack(&config, &session, identity, printer, report, cancel).await;
+    let released = session.state.release().await;
+    let status = outcome?;
+    released?;
+    Ok(status)
+}
+
+/// Observes every resource, then creates what is missing and repairs what drifted.
+async fn converge_stack(
+    config: &Config,
+    session: &Arc<Session>,
+    identity: IdentityCheck,
+    printer: &Printer,
+    report: &mut Report,
+    cancel: &Cancel,
+) -> anyhow::Result<u8> {
+    add_estimate(config, &session.ctx.region, report, true);
     let lines = Arc::new(session.lines(printer));
     session.show_progress(lines.clone(), printer);
     // The reads overlap STS; nothing is written before the account is confirmed.
@@ -135,7 +152,7 @@ async fn converge(
 ) -> anyhow::Result<Converged> {
     let step = session.graph.steps()[i].clone();
     let (id, ctx) = (step.id(), &*session.ctx);
-    let recorded = session.state.lock().expect("state lock").get(id).cloned();
+    let recorded = session.state.get(id);
 
     // What a dependency changed may change what this step wants: look again. Otherwise the
     // first look stands, and a converged stack is one round of reads. A resource found
@@ -158,13 +175,7 @@ async fn converge(
     };
 
     let mut report = observed_report(session, i, &observation);
-    let save = |record: Recorded| {
-        session
-            .state
-            .lock()
-            .expect("state lock")
-            .set(id, Some(record))
-    };
+    let save = |record: Recorded| session.state.set(id, Some(record));
     let extra = recorded
         .as_ref()
         .map(|r| r.extra.clone())
@@ -179,6 +190,7 @@ async fn converge(
                 ownership: Ownership::Creating,
                 extra: extra.clone(),
             })
+            .await
             .context("recording the intent to create")?;
             line.working("creating");
             let applied = step
@@ -255,7 +267,7 @@ async fn converge(
     if ownership == Ownership::Adopted && report.note.is_empty() {
         report.note = "adopted".into();
     }
-    save(record).context("saving the state file")?;
+    save(record).await.context("saving the state file")?;
     let symbol = if report.status == Status::Pending {
         "…"
     } else {
