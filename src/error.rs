@@ -71,19 +71,84 @@ impl Shared {
     }
 }
 
-/// The exit codes of the CLI contract.
-pub mod exit {
-    pub const OK: u8 = 0;
-    pub const FAILED: u8 = 1;
-    pub const USAGE: u8 = 2;
-    pub const NOT_CONVERGED: u8 = 3;
+/// How a command ended: the exit codes of the CLI contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Success = 0,
+    /// An AWS operation failed, or another cattube holds the state lock.
+    Failure = 1,
+    /// Bad usage, configuration or input: nothing was changed.
+    Usage = 2,
+    /// `status` found something missing or drifted; `plan` found changes.
+    Drift = 3,
     /// 128 + SIGINT: interrupted by Ctrl-C.
-    pub const INTERRUPTED: u8 = 130;
+    Interrupted = 130,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// [`ExitStatus::Drift`] when `drifted`, else success.
+    pub fn drift_if(drifted: bool) -> ExitStatus {
+        if drifted {
+            ExitStatus::Drift
+        } else {
+            ExitStatus::Success
+        }
+    }
+
+    /// The status of a failed command: what its chain of causes says it was.
+    pub fn of_error(err: &anyhow::Error) -> ExitStatus {
+        if err.chain().any(|cause| cause.is::<UsageError>()) {
+            ExitStatus::Usage
+        } else if err
+            .chain()
+            .any(|cause| cause.is::<Interrupted>() || cause.is::<StoppedEarly>())
+        {
+            ExitStatus::Interrupted
+        } else {
+            ExitStatus::Failure
+        }
+    }
+
+    /// Ends the process now (a second Ctrl-C).
+    pub fn exit_now(self) -> ! {
+        std::process::exit(self.code().into())
+    }
+}
+
+impl From<ExitStatus> for std::process::ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        std::process::ExitCode::from(status.code())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exit_codes_are_the_contract() {
+        let codes = [
+            ExitStatus::Success,
+            ExitStatus::Failure,
+            ExitStatus::Usage,
+            ExitStatus::Drift,
+            ExitStatus::Interrupted,
+        ]
+        .map(ExitStatus::code);
+        assert_eq!(codes, [0, 1, 2, 3, 130]);
+        let usage = anyhow::Error::new(UsageError::new("bad")).context("while reading");
+        assert_eq!(ExitStatus::of_error(&usage), ExitStatus::Usage);
+        let stopped = anyhow::Error::new(StoppedEarly);
+        assert_eq!(ExitStatus::of_error(&stopped), ExitStatus::Interrupted);
+        assert_eq!(
+            ExitStatus::of_error(&anyhow::anyhow!("AccessDenied")),
+            ExitStatus::Failure
+        );
+    }
 
     #[test]
     fn a_shared_error_keeps_its_causes() {

@@ -11,11 +11,12 @@
 
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::error::exit;
+use crate::error::ExitStatus;
 use crate::plan::{Cancel, FirstInterrupt};
+use crate::printer::Printer;
 
 /// Spawns the handler on the current runtime.
-pub fn install(cancel: Cancel) {
+pub fn install(cancel: Cancel, printer: Printer) {
     let Ok(mut sigint) = signal(SignalKind::interrupt()) else {
         return;
     };
@@ -23,16 +24,16 @@ pub fn install(cancel: Cancel) {
         sigint.recv().await;
         match cancel.interrupt() {
             FirstInterrupt::AtPrompt => {
-                eprintln!("\ninterrupted: nothing was deleted");
-                std::process::exit(exit::INTERRUPTED.into());
+                printer.urgent("\ninterrupted: nothing was deleted");
+                ExitStatus::Interrupted.exit_now();
             }
             FirstInterrupt::Stopped => {}
-            FirstInterrupt::Cancelled => eprintln!(
-                "interrupt: finishing the calls in flight and saving the state (Ctrl-C again to stop at once)"
+            FirstInterrupt::Cancelled => printer.urgent(
+                "interrupt: finishing the calls in flight and saving the state (Ctrl-C again to stop at once)",
             ),
         }
         sigint.recv().await;
-        eprintln!("interrupted again: stopping now; the state file is intact, run the command again to continue");
-        std::process::exit(exit::INTERRUPTED.into());
+        printer.urgent("interrupted again: stopping now; the state file is intact, run the command again to continue");
+        ExitStatus::Interrupted.exit_now();
     });
 }

@@ -17,20 +17,20 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::config::Config;
-use crate::error::{exit, Interrupted, StoppedEarly, UsageError};
+use crate::error::{ExitStatus, StoppedEarly};
 use crate::plan::Cancel;
 use crate::printer::{ErrorReport, Printer, Report};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) => return ExitCode::from(clap_error(err)),
+        Err(err) => return clap_error(err).into(),
     };
     if let Command::Completions(args) = &cli.command {
         // Needs no configuration: a broken cattube.toml must not break the shell.
         let mut command = <Cli as clap::CommandFactory>::command();
         clap_complete::generate(args.shell, &mut command, "cattube", &mut std::io::stdout());
-        return ExitCode::from(exit::OK);
+        return ExitStatus::Success.into();
     }
     let mut report = Report::new(cli.command.name());
     let printer = Printer::new(
@@ -48,7 +48,7 @@ fn main() -> ExitCode {
                 causes: Vec::new(),
             });
             printer.finish(&report, |_| String::new());
-            return ExitCode::from(exit::USAGE);
+            return ExitStatus::Usage.into();
         }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -57,7 +57,7 @@ fn main() -> ExitCode {
         .expect("a tokio runtime");
     let cancel = Cancel::default();
     let result = runtime.block_on(async {
-        interrupt::install(cancel.clone());
+        interrupt::install(cancel.clone(), printer.clone());
         // A Ctrl-C before any walk is armed stops the command where it is (nothing has been
         // written), and the report below is still printed.
         tokio::select! {
@@ -65,20 +65,11 @@ fn main() -> ExitCode {
             () = cancel.stopped() => Err(StoppedEarly.into()),
         }
     });
-    let code = match result {
-        Ok(code) => code,
+    let status = match result {
+        Ok(status) => status,
         Err(err) => {
             report.error = Some(ErrorReport::from_error(&err));
-            if err.chain().any(|cause| cause.is::<UsageError>()) {
-                exit::USAGE
-            } else if err
-                .chain()
-                .any(|cause| cause.is::<Interrupted>() || cause.is::<StoppedEarly>())
-            {
-                exit::INTERRUPTED
-            } else {
-                exit::FAILED
-            }
+            ExitStatus::of_error(&err)
         }
     };
     printer.finish(&report, |report| match &cli.command {
@@ -94,7 +85,7 @@ fn main() -> ExitCode {
     });
     // What a stopped command left in flight (a read) is not waited for.
     runtime.shutdown_background();
-    ExitCode::from(code)
+    status.into()
 }
 
 async fn run(
@@ -103,7 +94,7 @@ async fn run(
     printer: &Printer,
     report: &mut Report,
     cancel: &Cancel,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<ExitStatus> {
     match command {
         Command::Plan => commands::plan::run(config, printer, report).await,
         Command::Up(args) => commands::up::run(config, args, printer, report, cancel).await,
@@ -113,20 +104,20 @@ async fn run(
         Command::Url(args) => commands::url::run(config, args, printer, report).await,
         Command::Down(args) => commands::down::run(config, args, printer, report, cancel).await,
         Command::Cost(args) => commands::cost::run(config, args, report).await,
-        Command::Completions(_) => Ok(exit::OK),
+        Command::Completions(_) => Ok(ExitStatus::Success),
     }
 }
 
 /// Help and version go to stdout with exit 0; a usage error is one line on stderr, exit 2.
-fn clap_error(err: clap::Error) -> u8 {
+fn clap_error(err: clap::Error) -> ExitStatus {
     match err.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             let _ = err.print();
-            exit::OK
+            ExitStatus::Success
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = err.print();
-            exit::USAGE
+            ExitStatus::Usage
         }
         _ => {
             let rendered = err.render().to_string();
@@ -139,8 +130,8 @@ fn clap_error(err: clap::Error) -> u8 {
                         && !l.starts_with("Usage:")
                 })
                 .collect();
-            eprintln!("{}", line.join(" "));
-            exit::USAGE
+            Printer::early().urgent(line.join(" "));
+            ExitStatus::Usage
         }
     }
 }

@@ -2,7 +2,7 @@
 //! result goes to stdout, as a short text summary or as exactly one JSON document.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
+use std::io::{BufRead, IsTerminal, Write};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -158,6 +158,8 @@ impl Report {
     }
 }
 
+/// Cheap to clone: the clones draw on the same progress lines.
+#[derive(Clone)]
 pub struct Printer {
     format: OutputFormat,
     quiet: bool,
@@ -189,6 +191,11 @@ impl Printer {
             plain_progress: progress && !visible && !quiet,
             progress: MultiProgress::with_draw_target(target),
         }
+    }
+
+    /// The printer of what is said before the command line is parsed (its errors).
+    pub fn early() -> Printer {
+        Printer::new(OutputFormat::Text, false, false, false)
     }
 
     pub fn line(&self, stage: &str, id: &str) -> ProgressLine {
@@ -253,9 +260,29 @@ impl Printer {
         }
     }
 
-    /// Runs `f` (a prompt) with the progress lines out of its way.
-    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.progress.suspend(f)
+    /// A line on stderr now, whatever `-q` says: what the user must see at once (a usage
+    /// error, what Ctrl-C does). Written straight to stderr, not through the progress
+    /// lines: it may come while a prompt has them suspended.
+    pub fn urgent(&self, message: impl AsRef<str>) {
+        eprintln!("{}", message.as_ref());
+    }
+
+    /// Asks a question on stderr, with the progress lines out of its way, and returns the
+    /// line typed on stdin.
+    pub fn ask(&self, question: &str) -> std::io::Result<String> {
+        self.progress.suspend(|| {
+            let mut stderr = std::io::stderr();
+            write!(stderr, "{question}")?;
+            stderr.flush()?;
+            let mut answer = String::new();
+            std::io::stdin().lock().read_line(&mut answer)?;
+            Ok(answer)
+        })
+    }
+
+    /// Whether a prompt can be answered: stdin and stderr are a terminal.
+    pub fn interactive(&self) -> bool {
+        std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
     }
 
     /// Whether long waits should print plain progress lines on stderr.

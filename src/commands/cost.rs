@@ -13,11 +13,15 @@ use cattube_stages::cost::{finished_jobs, month_start, rfc3339};
 use crate::cli::CostArgs;
 use crate::commands::{add_estimate, video_failure, Access, Session};
 use crate::config::Config;
-use crate::error::exit;
+use crate::error::ExitStatus;
 use crate::pricing::{self, usd, BilledClass, Period};
 use crate::printer::{header, Report};
 
-pub async fn run(config: &Config, args: &CostArgs, report: &mut Report) -> anyhow::Result<u8> {
+pub async fn run(
+    config: &Config,
+    args: &CostArgs,
+    report: &mut Report,
+) -> anyhow::Result<ExitStatus> {
     let session = Session::open(config, Access::Read, report).await?;
     let ctx = &*session.ctx;
     add_estimate(config, &ctx.region, report, false);
@@ -36,7 +40,7 @@ pub async fn run(config: &Config, args: &CostArgs, report: &mut Report) -> anyho
     let billed = pricing::billed(&jobs, since, month, &ctx.region, &config.prices);
     report.set_output("queue_arn", cattube_stages::arn::queue(ctx));
     report.billed = Some(billed);
-    Ok(exit::OK)
+    Ok(ExitStatus::Success)
 }
 
 fn minutes(m: f64) -> String {

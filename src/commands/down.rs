@@ -1,7 +1,6 @@
 //! `cattube down`: stage 9. Deletes what this stack created, dependents first, and keeps
 //! what it adopted. It deletes videos, so it asks first.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 
 use cattube_stages::step::DestroyOptions;
@@ -10,7 +9,7 @@ use cattube_stages::{Destroyed, Observation, Ownership, Recorded};
 use crate::cli::DownArgs;
 use crate::commands::{failed_report, step_failure, Access, IdentityCheck, Session};
 use crate::config::Config;
-use crate::error::{exit, Interrupted, Shared, UsageError};
+use crate::error::{ExitStatus, Interrupted, Shared, UsageError};
 use crate::plan::{walk, Cancel, Direction, NodeResult, INTERRUPTED};
 use crate::printer::{header, resource_lines, Action, Printer, Report, ResourceReport, Status};
 
@@ -28,9 +27,8 @@ pub async fn run(
     printer: &Printer,
     report: &mut Report,
     cancel: &Cancel,
-) -> anyhow::Result<u8> {
-    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    if !args.yes && !interactive {
+) -> anyhow::Result<ExitStatus> {
+    if !args.yes && !printer.interactive() {
         return Err(UsageError::new(
             "down deletes the stack and the videos in its buckets: pass --yes to confirm when there is no terminal to ask on",
         )
@@ -54,7 +52,7 @@ async fn destroy_stack(
     printer: &Printer,
     report: &mut Report,
     cancel: &Cancel,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<ExitStatus> {
     let options = DestroyOptions {
         keep_buckets: args.keep_buckets,
         no_wait: args.no_wait,
@@ -62,9 +60,7 @@ async fn destroy_stack(
     let lines = Arc::new(session.lines(printer));
     session.show_progress(lines.clone(), printer);
     // The reads overlap STS; nothing is deleted before the account is confirmed.
-    let (observations, confirmed) =
-        tokio::join!(session.observe_all(&lines), identity.confirm(&session));
-    confirmed?;
+    let observations = session.observe_confirmed(identity, &lines).await?;
 
     let mut intents = Vec::new();
     for (i, observation) in observations.iter().enumerate() {
@@ -90,7 +86,7 @@ async fn destroy_stack(
     // Nothing to delete: nothing to ask. The walk below still tidies the state file.
     let deletes = intents.iter().any(|i| matches!(i, Intent::Delete));
     if !args.yes && deletes {
-        cancel.prompt(|| printer.suspend(|| confirm(&session, &intents, &config.stack)))?;
+        cancel.prompt(|| confirm(session, printer, &intents, &config.stack))?;
     }
 
     let intents = Arc::new(intents);
@@ -236,7 +232,7 @@ async fn destroy_stack(
                 }
             }
             NodeResult::Failed(err) => {
-                let line = failed_report(&session, i, &err);
+                let line = failed_report(session, i, &err);
                 failures.push(err);
                 line
             }
@@ -263,17 +259,18 @@ async fn destroy_stack(
     if session.state.resources().is_empty() {
         session.state.remove().await?;
     }
-    Ok(exit::OK)
+    Ok(ExitStatus::Success)
 }
 
 /// Shows, in columns, what will be deleted and what is kept, and asks for the stack name,
 /// as the console asks for the bucket name before deleting a bucket.
-fn confirm(session: &Session, intents: &[Intent], stack: &str) -> anyhow::Result<()> {
-    let mut stderr = std::io::stderr();
-    write!(stderr, "{}", prompt(session, intents, stack))?;
-    stderr.flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
+fn confirm(
+    session: &Session,
+    printer: &Printer,
+    intents: &[Intent],
+    stack: &str,
+) -> anyhow::Result<()> {
+    let answer = printer.ask(&prompt(session, intents, stack))?;
     if answer.trim() != stack {
         return Err(UsageError::new(
             "confirmation did not match the stack name; nothing was deleted",

@@ -14,7 +14,7 @@ use indicatif::ProgressBar;
 use crate::cli::JobsArgs;
 use crate::commands::{video_failure, Access, Session};
 use crate::config::Config;
-use crate::error::exit;
+use crate::error::ExitStatus;
 use crate::printer::{JobReport, Printer, Report};
 
 const FIRST_POLL: Duration = Duration::from_secs(2);
@@ -25,7 +25,7 @@ pub async fn run(
     args: &JobsArgs,
     printer: &Printer,
     report: &mut Report,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<ExitStatus> {
     let session = Session::open(config, Access::Read, report).await?;
     let ctx = &*session.ctx;
     report.set_output("queue_arn", arn::queue(ctx));
@@ -50,7 +50,7 @@ pub async fn run(
             if seen.get(&job.id) != Some(&now) {
                 changed = true;
                 if printer.plain_progress() && !printer.json() {
-                    eprintln!("{}", line(job));
+                    printer.note(line(job));
                 }
                 seen.insert(job.id.clone(), now);
             }
@@ -102,7 +102,7 @@ pub async fn run(
             failed.join(", ")
         ));
     }
-    Ok(exit::OK)
+    Ok(ExitStatus::Success)
 }
 
 fn job_report(job: JobInfo) -> JobReport {

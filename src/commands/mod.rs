@@ -18,7 +18,7 @@ use cattube_stages::{Observation, Ownership, StackContext, StepError};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
-use crate::error::UsageError;
+use crate::error::{Shared, UsageError};
 use crate::plan::Graph;
 use crate::printer::{Action, Printer, ProgressLine, Report, ResourceReport, Status};
 use crate::state::{LocalFile, State};
@@ -29,6 +29,10 @@ pub struct Session {
     pub state: Arc<State>,
     pub graph: Graph,
 }
+
+/// Each resource's first look, indexed as the graph's steps; a failed one is shared by its
+/// report line and the command's error.
+pub type Observations = Vec<Result<Observation, Arc<anyhow::Error>>>;
 
 /// Whether the command writes: writers hold the state lock for the whole run.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -187,27 +191,37 @@ impl Session {
     /// or, without a terminal, as a plain stderr line at most every 30 s.
     pub fn show_progress(&self, lines: Arc<Vec<ProgressLine>>, printer: &Printer) {
         let ids: Vec<&'static str> = self.graph.steps().iter().map(|s| s.id()).collect();
-        let plain = printer.plain_progress();
+        let plain = printer.plain_progress().then(|| printer.clone());
         let last = Mutex::new(None::<std::time::Instant>);
         self.ctx.set_progress(Arc::new(move |id, message| {
             if let Some(i) = ids.iter().position(|x| *x == id) {
                 lines[i].working(message);
             }
-            if plain {
+            if let Some(printer) = &plain {
                 let mut last = last.lock().expect("progress lock");
                 if last.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(30)) {
-                    eprintln!("{id}: {message}");
+                    printer.note(format!("{id}: {message}"));
                     *last = Some(std::time::Instant::now());
                 }
             }
         }));
     }
 
-    /// Observes every resource in parallel: reads only, one round trip deep.
-    pub async fn observe_all(
+    /// Observes every resource while STS confirms the account ([`Session::start`]): the
+    /// observations once it is confirmed.
+    pub async fn observe_confirmed(
         &self,
+        identity: IdentityCheck,
         lines: &[ProgressLine],
-    ) -> Vec<Result<Observation, Arc<anyhow::Error>>> {
+    ) -> anyhow::Result<Observations> {
+        let (observations, confirmed) =
+            tokio::join!(self.observe_all(lines), identity.confirm(self));
+        confirmed?;
+        Ok(observations)
+    }
+
+    /// Observes every resource in parallel: reads only, one round trip deep.
+    pub async fn observe_all(&self, lines: &[ProgressLine]) -> Observations {
         let mut tasks = JoinSet::new();
         for (i, step) in self.graph.steps().iter().enumerate() {
             let (step, ctx) = (step.clone(), self.ctx.clone());
@@ -250,6 +264,51 @@ impl Session {
             _ if tagged_ours => Ownership::Created,
             _ => Ownership::Adopted,
         }
+    }
+}
+
+/// Whether a report of what was observed carries the resources' outputs (`status` does;
+/// `plan` reports what would change, and its outputs stay null).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Outputs {
+    Reported,
+    Omitted,
+}
+
+/// What `plan` and `status` share: observe every resource (the reads overlap STS) and report
+/// each as found. The first failed check is the command's error, once every resource has
+/// its line.
+pub async fn observe_and_report(
+    session: &Session,
+    identity: IdentityCheck,
+    printer: &Printer,
+    report: &mut Report,
+    outputs: Outputs,
+) -> anyhow::Result<()> {
+    let lines = session.lines(printer);
+    let observations = session.observe_confirmed(identity, &lines).await?;
+    let mut first_error = None;
+    for (i, observation) in observations.iter().enumerate() {
+        match observation {
+            Ok(observation) => {
+                if let (Outputs::Reported, Some(present)) = (outputs, observation.present()) {
+                    for (key, value) in &present.outputs {
+                        report.set_output(key, value.clone());
+                    }
+                }
+                report
+                    .resources
+                    .push(observed_report(session, i, observation));
+            }
+            Err(error) => {
+                report.resources.push(failed_report(session, i, error));
+                first_error.get_or_insert_with(|| error.clone());
+            }
+        }
+    }
+    match first_error {
+        Some(error) => Err(Shared::error(&error)),
+        None => Ok(()),
     }
 }
 

@@ -1,38 +1,20 @@
 //! `cattube plan`: what `up` would do, resource by resource, with the reasons.
 
-use crate::commands::{add_estimate, failed_report, observed_report, Access, Session};
+use crate::commands::{add_estimate, observe_and_report, Access, Outputs, Session};
 use crate::config::Config;
-use crate::error::{exit, Shared};
+use crate::error::ExitStatus;
 use crate::printer::{cost_lines, header, resource_lines, Action, Printer, Report};
 
-pub async fn run(config: &Config, printer: &Printer, report: &mut Report) -> anyhow::Result<u8> {
+pub async fn run(
+    config: &Config,
+    printer: &Printer,
+    report: &mut Report,
+) -> anyhow::Result<ExitStatus> {
     let (session, identity) = Session::start(config, Access::Read, report).await?;
     add_estimate(config, &session.ctx.region, report, true);
-    let lines = session.lines(printer);
-    let (observations, confirmed) =
-        tokio::join!(session.observe_all(&lines), identity.confirm(&session));
-    confirmed?;
-    let mut first_error = None;
-    for (i, observation) in observations.iter().enumerate() {
-        match observation {
-            Ok(observation) => report
-                .resources
-                .push(observed_report(&session, i, observation)),
-            Err(error) => {
-                report.resources.push(failed_report(&session, i, error));
-                first_error.get_or_insert_with(|| error.clone());
-            }
-        }
-    }
-    if let Some(error) = first_error {
-        return Err(Shared::error(&error));
-    }
+    observe_and_report(&session, identity, printer, report, Outputs::Omitted).await?;
     let changes = report.resources.iter().any(|r| r.action != Action::None);
-    Ok(if changes {
-        exit::NOT_CONVERGED
-    } else {
-        exit::OK
-    })
+    Ok(ExitStatus::drift_if(changes))
 }
 
 pub fn text(report: &Report) -> String {

@@ -13,7 +13,7 @@ use crate::commands::{
     Session,
 };
 use crate::config::Config;
-use crate::error::{exit, Interrupted, Shared};
+use crate::error::{ExitStatus, Interrupted, Shared};
 use crate::plan::{walk, Cancel, Direction, NodeResult, INTERRUPTED};
 use crate::printer::{
     cost_lines, header, resource_lines, Action, Printer, ProgressLine, Report, ResourceReport,
@@ -26,7 +26,7 @@ pub async fn run(
     printer: &Printer,
     report: &mut Report,
     cancel: &Cancel,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<ExitStatus> {
     let mut config = config.clone();
     config.settings.wait_for_deploy = args.wait;
     let (session, identity) = Session::start(&config, Access::Write, report).await?;
@@ -46,18 +46,16 @@ async fn converge_stack(
     printer: &Printer,
     report: &mut Report,
     cancel: &Cancel,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<ExitStatus> {
     add_estimate(config, &session.ctx.region, report, true);
     let lines = Arc::new(session.lines(printer));
     session.show_progress(lines.clone(), printer);
     // The reads overlap STS; nothing is written before the account is confirmed.
-    let (observations, confirmed) =
-        tokio::join!(session.observe_all(&lines), identity.confirm(&session));
-    confirmed?;
+    let observations = session.observe_confirmed(identity, &lines).await?;
     let observations = Arc::new(observations);
     let changed = Arc::new(Mutex::new(vec![false; session.graph.steps().len()]));
     let finished = Arc::new(Mutex::new(vec![false; session.graph.steps().len()]));
-    show_waits(&session, &lines, &finished.lock().expect("finished lock"));
+    show_waits(session, &lines, &finished.lock().expect("finished lock"));
 
     cancel.arm()?;
     let results = walk(&session.graph, Direction::Forward, cancel, |i| {
@@ -95,13 +93,13 @@ async fn converge_stack(
                 report.resources.push(line);
             }
             NodeResult::Failed(err) => {
-                report.resources.push(failed_report(&session, i, &err));
+                report.resources.push(failed_report(session, i, &err));
                 failures.push(err);
             }
             NodeResult::Skipped { root } => {
                 let mut line = match &observations[i] {
-                    Ok(observation) => observed_report(&session, i, observation),
-                    Err(err) => failed_report(&session, i, err),
+                    Ok(observation) => observed_report(session, i, observation),
+                    Err(err) => failed_report(session, i, err),
                 };
                 line.action = Action::Skip;
                 line.note = if root == INTERRUPTED {
@@ -121,7 +119,7 @@ async fn converge_stack(
     if interrupted {
         return Err(Interrupted.into());
     }
-    Ok(exit::OK)
+    Ok(ExitStatus::Success)
 }
 
 /// A step not started yet says what it waits for ("waiting for converter-role"), rather

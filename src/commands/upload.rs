@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use crate::cli::UploadArgs;
 use crate::commands::{video_failure, Access, Session};
 use crate::config::Config;
-use crate::error::{exit, UsageError};
+use crate::error::{ExitStatus, UsageError};
 use crate::printer::{Printer, Report, UploadReport};
 
 /// Files sent at once (each multipart one with its own parts in flight): enough to keep a
@@ -132,7 +132,7 @@ pub async fn run(
     args: &UploadArgs,
     printer: &Printer,
     report: &mut Report,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<ExitStatus> {
     let locals = check(args)?;
     let session = Session::open(config, Access::Read, report).await?;
     let ctx = session.ctx.clone();
@@ -253,7 +253,7 @@ pub async fn run(
     }
     match failure {
         Some(err) => Err(err),
-        None => Ok(exit::OK),
+        None => Ok(ExitStatus::Success),
     }
 }
 

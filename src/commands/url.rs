@@ -7,7 +7,7 @@ use cattube_stages::videos;
 use crate::cli::UrlArgs;
 use crate::commands::{video_failure, Access, Session};
 use crate::config::Config;
-use crate::error::{exit, UsageError};
+use crate::error::{ExitStatus, UsageError};
 use crate::printer::{Printer, Report, UrlReport};
 
 fn check(key: &str) -> Result<(), UsageError> {
@@ -35,7 +35,7 @@ pub async fn run(
     args: &UrlArgs,
     printer: &Printer,
     report: &mut Report,
-) -> anyhow::Result<u8> {
+) -> anyhow::Result<ExitStatus> {
     check(&args.key)?;
     let session = Session::open(config, Access::Read, report).await?;
     let ctx = &*session.ctx;
@@ -70,7 +70,7 @@ pub async fn run(
             printer.note(note);
         }
     }
-    Ok(exit::OK)
+    Ok(ExitStatus::Success)
 }
 
 /// Exactly one URL per line on stdout, nothing else (`curl "$(cattube url KEY | head -1)"`
