@@ -7,11 +7,15 @@ use cattube_stages::step::DestroyOptions;
 use cattube_stages::{Destroyed, Observation, Ownership, Recorded};
 
 use crate::cli::DownArgs;
-use crate::commands::{failed_report, step_failure, Access, IdentityCheck, Session};
+use crate::commands::{
+    failed_report, step_failure, Access, IdentityCheck, Observations, Session, WalkOutcome,
+};
 use crate::config::Config;
-use crate::error::{ExitStatus, Interrupted, Shared, UsageError};
-use crate::plan::{walk, Cancel, Direction, NodeResult, INTERRUPTED};
-use crate::printer::{header, resource_lines, Action, Printer, Report, ResourceReport, Status};
+use crate::error::{ExitStatus, Shared, UsageError};
+use crate::plan::{walk, Cancel, Direction, NodeResult};
+use crate::printer::{
+    header, resource_lines, Action, Printer, ProgressLine, Report, ResourceReport, Status,
+};
 
 /// What `down` means to do with one resource, decided before anything is deleted.
 #[derive(Clone, Debug)]
@@ -37,10 +41,7 @@ pub async fn run(
     let (session, identity) = Session::start(config, Access::Write, report).await?;
     let session = Arc::new(session);
     let outcome = destroy_stack(config, args, &session, identity, printer, report, cancel).await;
-    let released = session.state.release().await;
-    let status = outcome?;
-    released?;
-    Ok(status)
+    session.release(outcome).await
 }
 
 /// Observes every resource, asks, then deletes what this stack created, dependents first.
@@ -57,15 +58,44 @@ async fn destroy_stack(
         keep_buckets: args.keep_buckets,
         no_wait: args.no_wait,
     };
-    let lines = Arc::new(session.lines(printer));
-    session.show_progress(lines.clone(), printer);
     // The reads overlap STS; nothing is deleted before the account is confirmed.
-    let observations = session.observe_confirmed(identity, &lines).await?;
+    let (lines, observations) = session.observe_with_progress(identity, printer).await?;
+    let intents = intents(session, &observations, &options)?;
+    // Nothing to delete: nothing to ask. The walk below still tidies the state file.
+    let deletes = intents.iter().any(|i| matches!(i, Intent::Delete));
+    if !args.yes && deletes {
+        cancel.prompt(|| confirm(session, printer, &intents, &config.stack))?;
+    }
+    let teardown = Arc::new(Teardown {
+        session: session.clone(),
+        pending: Mutex::new(vec![false; intents.len()]),
+        intents,
+        lines,
+        options,
+    });
+    cancel.arm()?;
+    let results = walk(&session.graph, Direction::Reverse, cancel, |i| {
+        let teardown = teardown.clone();
+        async move { teardown.delete(i).await }
+    })
+    .await;
+    report_results(session, results, report)?;
+    if session.state.resources().is_empty() {
+        session.state.remove().await?;
+    }
+    Ok(ExitStatus::Success)
+}
 
+/// What `down` means to do with each resource as observed.
+fn intents(
+    session: &Session,
+    observations: &Observations,
+    options: &DestroyOptions,
+) -> anyhow::Result<Vec<Intent>> {
     let mut intents = Vec::new();
     for (i, observation) in observations.iter().enumerate() {
-        let id = session.graph.steps()[i].id();
-        let recorded = session.state.get(id);
+        let step = &session.graph.steps()[i];
+        let recorded = session.state.get(step.id());
         intents.push(match observation {
             Err(err) => return Err(Shared::error(err)),
             // A record with unfinished business (a distribution being disabled) resumes.
@@ -73,121 +103,135 @@ async fn destroy_stack(
                 Intent::Delete
             }
             Ok(Observation::Missing) => Intent::Gone,
-            Ok(Observation::Present(p)) => match session.ownership(id, p.tagged_ours) {
+            Ok(Observation::Present(p)) => match session.ownership(step.id(), p.tagged_ours) {
                 Ownership::Adopted => Intent::Keep("adopted: not created by this stack".into()),
-                _ => match session.graph.steps()[i].kept_by(&options) {
+                _ => match step.kept_by(options) {
                     Some(reason) => Intent::Keep(reason),
                     None => Intent::Delete,
                 },
             },
         });
     }
+    Ok(intents)
+}
 
-    // Nothing to delete: nothing to ask. The walk below still tidies the state file.
-    let deletes = intents.iter().any(|i| matches!(i, Intent::Delete));
-    if !args.yes && deletes {
-        cancel.prompt(|| confirm(session, printer, &intents, &config.stack))?;
-    }
+/// What the reverse walk's steps share.
+struct Teardown {
+    session: Arc<Session>,
+    intents: Vec<Intent>,
+    lines: Arc<Vec<ProgressLine>>,
+    options: DestroyOptions,
+    /// Which resources are left pending (a distribution still being disabled): what they
+    /// use must stay until they are gone, so it is left pending too.
+    pending: Mutex<Vec<bool>>,
+}
 
-    let intents = Arc::new(intents);
-    // Which resources are left pending (a distribution still being disabled): what they
-    // use must stay until they are gone, so it is left pending too.
-    let pending = Arc::new(Mutex::new(vec![false; session.graph.steps().len()]));
-    cancel.arm()?;
-    let results = walk(&session.graph, Direction::Reverse, cancel, |i| {
-        let (session, intents, lines, options, pending) = (
-            session.clone(),
-            intents.clone(),
-            lines.clone(),
-            options.clone(),
-            pending.clone(),
-        );
-        async move {
-            let step = session.graph.steps()[i].clone();
-            let id = step.id();
-            let recorded = session.state.get(id);
-            let waits_for = (0..session.graph.steps().len())
-                .find(|&j| {
-                    session.graph.deps(j).contains(&i) && pending.lock().expect("pending lock")[j]
-                })
-                .map(|j| session.graph.steps()[j].id());
-            let destroyed = match (&intents[i], waits_for) {
-                (Intent::Gone, _) => Destroyed::AlreadyGone,
-                (Intent::Keep(reason), _) => Destroyed::Kept(reason.clone()),
-                (Intent::Delete, Some(user)) => Destroyed::Pending {
-                    reason: format!("still used by {user}: the next `cattube down` deletes it"),
-                    extra: recorded
-                        .as_ref()
-                        .map(|r| r.extra.clone())
-                        .unwrap_or_default(),
-                },
-                (Intent::Delete, None) => {
-                    lines[i].working("deleting");
-                    match step
-                        .destroy(&session.ctx, recorded.as_ref(), &options)
-                        .await
-                    {
-                        Ok(destroyed) => destroyed,
-                        Err(err) => {
-                            let err = step_failure(id, err);
-                            lines[i].done("✗", &format!("failed: {}", err.root_cause()));
-                            return Err(err);
-                        }
-                    }
-                }
-            };
-            let state = &session.state;
-            match &destroyed {
-                Destroyed::Deleted | Destroyed::DeletedAfter(_) | Destroyed::AlreadyGone => {
-                    state.set(id, None).await?
-                }
-                // An adopted resource leaves the stack; a kept one of ours stays recorded.
-                Destroyed::Kept(_)
-                    if recorded
-                        .as_ref()
-                        .is_some_and(|r| r.ownership == Ownership::Adopted) =>
+impl Teardown {
+    /// Carries out one resource's intent, records the outcome, and shows it on its line.
+    async fn delete(&self, i: usize) -> anyhow::Result<(Destroyed, Option<Recorded>)> {
+        let step = self.session.graph.steps()[i].clone();
+        let id = step.id();
+        let recorded = self.session.state.get(id);
+        let destroyed = match (&self.intents[i], self.pending_user(i)) {
+            (Intent::Gone, _) => Destroyed::AlreadyGone,
+            (Intent::Keep(reason), _) => Destroyed::Kept(reason.clone()),
+            (Intent::Delete, Some(user)) => Destroyed::Pending {
+                reason: format!("still used by {user}: the next `cattube down` deletes it"),
+                extra: recorded
+                    .as_ref()
+                    .map(|r| r.extra.clone())
+                    .unwrap_or_default(),
+            },
+            (Intent::Delete, None) => {
+                self.lines[i].working("deleting");
+                match step
+                    .destroy(&self.session.ctx, recorded.as_ref(), &self.options)
+                    .await
                 {
-                    state.set(id, None).await?
-                }
-                Destroyed::Kept(_) => {}
-                Destroyed::Pending { extra, .. } => {
-                    pending.lock().expect("pending lock")[i] = true;
-                    // Found by its tags with no record (a lost state): record it now, so
-                    // that the next `down` resumes even if the tags cannot be read.
-                    let mut record = recorded.clone().unwrap_or_else(|| Recorded {
-                        name: session.ctx.names.get(id).cloned().unwrap_or_default(),
-                        arn: String::new(),
-                        ownership: Ownership::Created,
-                        extra: Default::default(),
-                    });
-                    if !extra.is_empty() || recorded.is_some() {
-                        record.extra = extra.clone();
-                        state.set(id, Some(record)).await?;
+                    Ok(destroyed) => destroyed,
+                    Err(err) => {
+                        let err = step_failure(id, err);
+                        self.lines[i].done("✗", &format!("failed: {}", err.root_cause()));
+                        return Err(err);
                     }
                 }
             }
-            let word = match &destroyed {
-                Destroyed::Deleted => "deleted".to_string(),
-                Destroyed::DeletedAfter(note) => format!("deleted: {note}"),
-                Destroyed::AlreadyGone => "gone".to_string(),
-                Destroyed::Kept(reason) => format!("kept: {reason}"),
-                Destroyed::Pending { reason, .. } => format!("pending: {reason}"),
-            };
-            lines[i].done(
-                if matches!(destroyed, Destroyed::Kept(_)) {
-                    "·"
-                } else {
-                    "✓"
-                },
-                &word,
-            );
-            Ok((destroyed, recorded))
-        }
-    })
-    .await;
+        };
+        self.record(i, &destroyed, recorded.as_ref()).await?;
+        let symbol = if matches!(destroyed, Destroyed::Kept(_)) {
+            "·"
+        } else {
+            "✓"
+        };
+        self.lines[i].done(symbol, &progress_word(&destroyed));
+        Ok((destroyed, recorded))
+    }
 
-    let mut failures = Vec::new();
-    let mut interrupted = false;
+    /// A resource left pending that uses this one (it must stay until that one is gone).
+    fn pending_user(&self, i: usize) -> Option<&'static str> {
+        let graph = &self.session.graph;
+        let pending = self.pending.lock().expect("pending lock");
+        (0..graph.steps().len())
+            .find(|&j| graph.deps(j).contains(&i) && pending[j])
+            .map(|j| graph.steps()[j].id())
+    }
+
+    /// Brings the state in line with what happened to one resource.
+    async fn record(
+        &self,
+        i: usize,
+        destroyed: &Destroyed,
+        recorded: Option<&Recorded>,
+    ) -> anyhow::Result<()> {
+        let (state, id) = (&self.session.state, self.session.graph.steps()[i].id());
+        match destroyed {
+            Destroyed::Deleted | Destroyed::DeletedAfter(_) | Destroyed::AlreadyGone => {
+                state.set(id, None).await
+            }
+            // An adopted resource leaves the stack; a kept one of ours stays recorded.
+            Destroyed::Kept(_) if recorded.is_some_and(|r| r.ownership == Ownership::Adopted) => {
+                state.set(id, None).await
+            }
+            Destroyed::Kept(_) => Ok(()),
+            Destroyed::Pending { extra, .. } => {
+                self.pending.lock().expect("pending lock")[i] = true;
+                // Found by its tags with no record (a lost state): record it now, so that
+                // the next `down` resumes even if the tags cannot be read.
+                let mut record = recorded.cloned().unwrap_or_else(|| Recorded {
+                    name: self.session.ctx.names.get(id).cloned().unwrap_or_default(),
+                    arn: String::new(),
+                    ownership: Ownership::Created,
+                    extra: Default::default(),
+                });
+                if !extra.is_empty() || recorded.is_some() {
+                    record.extra = extra.clone();
+                    state.set(id, Some(record)).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What a resource's progress line says once `down` is done with it.
+fn progress_word(destroyed: &Destroyed) -> String {
+    match destroyed {
+        Destroyed::Deleted => "deleted".to_string(),
+        Destroyed::DeletedAfter(note) => format!("deleted: {note}"),
+        Destroyed::AlreadyGone => "gone".to_string(),
+        Destroyed::Kept(reason) => format!("kept: {reason}"),
+        Destroyed::Pending { reason, .. } => format!("pending: {reason}"),
+    }
+}
+
+/// One report line per resource; the walk's first failure, or its interruption, is the
+/// command's error.
+fn report_results(
+    session: &Session,
+    results: Vec<NodeResult<(Destroyed, Option<Recorded>)>>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let mut outcome = WalkOutcome::default();
     for (i, result) in results.into_iter().enumerate() {
         let step = &session.graph.steps()[i];
         let name = step.shown_name(&session.ctx);
@@ -203,63 +247,35 @@ async fn destroy_stack(
         };
         report.resources.push(match result {
             NodeResult::Done((destroyed, recorded)) => {
-                let (name, arn) = recorded
-                    .map(|r| {
-                        (
-                            if r.name.is_empty() {
-                                name.clone()
-                            } else {
-                                r.name
-                            },
-                            r.arn,
-                        )
-                    })
-                    .unwrap_or((name, String::new()));
-                match destroyed {
-                    Destroyed::Deleted => {
-                        line(Action::Delete, Status::Missing, String::new(), name, arn)
-                    }
-                    Destroyed::DeletedAfter(note) => {
-                        line(Action::Delete, Status::Missing, note, name, arn)
-                    }
-                    Destroyed::AlreadyGone => {
-                        line(Action::None, Status::Missing, String::new(), name, arn)
-                    }
-                    Destroyed::Kept(reason) => line(Action::Skip, Status::Ok, reason, name, arn),
-                    Destroyed::Pending { reason, .. } => {
-                        line(Action::Delete, Status::Pending, reason, name, arn)
-                    }
-                }
+                let (name, arn) = match recorded {
+                    Some(r) if r.name.is_empty() => (name, r.arn),
+                    Some(r) => (r.name, r.arn),
+                    None => (name, String::new()),
+                };
+                let (action, status, note) = match destroyed {
+                    Destroyed::Deleted => (Action::Delete, Status::Missing, String::new()),
+                    Destroyed::DeletedAfter(note) => (Action::Delete, Status::Missing, note),
+                    Destroyed::AlreadyGone => (Action::None, Status::Missing, String::new()),
+                    Destroyed::Kept(reason) => (Action::Skip, Status::Ok, reason),
+                    Destroyed::Pending { reason, .. } => (Action::Delete, Status::Pending, reason),
+                };
+                line(action, status, note, name, arn)
             }
             NodeResult::Failed(err) => {
                 let line = failed_report(session, i, &err);
-                failures.push(err);
+                outcome.failed(err);
                 line
             }
             NodeResult::Skipped { root } => line(
                 Action::Skip,
                 Status::Ok,
-                if root == INTERRUPTED {
-                    interrupted = true;
-                    "skipped: interrupted".to_string()
-                } else {
-                    format!("skipped: {root} failed")
-                },
+                outcome.skipped(&root),
                 name,
                 String::new(),
             ),
         });
     }
-    if let Some(first) = failures.into_iter().next() {
-        return Err(first);
-    }
-    if interrupted {
-        return Err(Interrupted.into());
-    }
-    if session.state.resources().is_empty() {
-        session.state.remove().await?;
-    }
-    Ok(ExitStatus::Success)
+    outcome.into_result()
 }
 
 /// Shows, in columns, what will be deleted and what is kept, and asks for the stack name,

@@ -18,8 +18,8 @@ use cattube_stages::{Observation, Ownership, StackContext, StepError};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
-use crate::error::{Shared, UsageError};
-use crate::plan::Graph;
+use crate::error::{ExitStatus, Interrupted, Shared, UsageError};
+use crate::plan::{Graph, INTERRUPTED};
 use crate::printer::{Action, Printer, ProgressLine, Report, ResourceReport, Status};
 use crate::state::{LocalFile, State};
 
@@ -207,6 +207,28 @@ impl Session {
         }));
     }
 
+    /// Ends a writing command: releases the state lock whatever its outcome, whose error
+    /// comes first.
+    pub async fn release(&self, outcome: anyhow::Result<ExitStatus>) -> anyhow::Result<ExitStatus> {
+        let released = self.state.release().await;
+        let status = outcome?;
+        released?;
+        Ok(status)
+    }
+
+    /// What `up` and `down` start with: the progress lines, showing what the steps report
+    /// while they wait, and every resource observed while STS confirms the account.
+    pub async fn observe_with_progress(
+        &self,
+        identity: IdentityCheck,
+        printer: &Printer,
+    ) -> anyhow::Result<(Arc<Vec<ProgressLine>>, Observations)> {
+        let lines = Arc::new(self.lines(printer));
+        self.show_progress(lines.clone(), printer);
+        let observations = self.observe_confirmed(identity, &lines).await?;
+        Ok((lines, observations))
+    }
+
     /// Observes every resource while STS confirms the account ([`Session::start`]): the
     /// observations once it is confirmed.
     pub async fn observe_confirmed(
@@ -309,6 +331,40 @@ pub async fn observe_and_report(
     match first_error {
         Some(error) => Err(Shared::error(&error)),
         None => Ok(()),
+    }
+}
+
+/// How a walk ended, gathered from its steps' results: the first failure, else an
+/// interruption if a step was skipped for it.
+#[derive(Default)]
+pub struct WalkOutcome {
+    failures: Vec<anyhow::Error>,
+    interrupted: bool,
+}
+
+impl WalkOutcome {
+    pub fn failed(&mut self, err: anyhow::Error) {
+        self.failures.push(err);
+    }
+
+    /// The note of a step skipped because `root` failed (or the walk was interrupted).
+    pub fn skipped(&mut self, root: &str) -> String {
+        if root == INTERRUPTED {
+            self.interrupted = true;
+            "skipped: interrupted".to_string()
+        } else {
+            format!("skipped: {root} failed")
+        }
+    }
+
+    pub fn into_result(self) -> anyhow::Result<()> {
+        if let Some(first) = self.failures.into_iter().next() {
+            return Err(first);
+        }
+        if self.interrupted {
+            return Err(Interrupted.into());
+        }
+        Ok(())
     }
 }
 
