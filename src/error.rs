@@ -4,7 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 
 /// Bad usage, configuration or input: exit code 2, and nothing was changed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
 pub struct UsageError(String);
 
 impl UsageError {
@@ -13,38 +14,16 @@ impl UsageError {
     }
 }
 
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
 /// The user interrupted a command that writes (Ctrl-C): the steps in flight finished and
 /// were recorded, the rest were not started. Exit code 130, as a shell reports SIGINT.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted: state saved; run the command again to continue")]
 pub struct Interrupted;
 
-impl fmt::Display for Interrupted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("interrupted: state saved; run the command again to continue")
-    }
-}
-
-impl std::error::Error for Interrupted {}
-
 /// A Ctrl-C before the command had written anything: exit code 130.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("interrupted before anything was changed")]
 pub struct StoppedEarly;
-
-impl fmt::Display for StoppedEarly {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("interrupted before anything was changed")
-    }
-}
-
-impl std::error::Error for StoppedEarly {}
 
 /// An error that several places hold (an observation's failure is reported on its resource's
 /// line and returned as the run's error): the message of the shared error, and its causes

@@ -151,6 +151,20 @@ impl Report {
         }
     }
 
+    /// How many resources have `action`.
+    pub fn with_action(&self, action: Action) -> usize {
+        self.count(|r| r.action == action)
+    }
+
+    /// How many resources have `status`.
+    pub fn with_status(&self, status: Status) -> usize {
+        self.count(|r| r.status == status)
+    }
+
+    pub fn count(&self, which: impl Fn(&ResourceReport) -> bool) -> usize {
+        self.resources.iter().filter(|r| which(r)).count()
+    }
+
     pub fn set_output(&mut self, key: &'static str, value: String) {
         if let Some(slot) = self.outputs.get_mut(key) {
             *slot = Some(value);

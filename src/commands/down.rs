@@ -381,7 +381,7 @@ pub fn text(report: &Report) -> String {
         Action::Skip => "kept".into(),
         _ => "gone".into(),
     }));
-    let count = |a: Action| report.resources.iter().filter(|r| r.action == a).count();
+    let count = |action| report.with_action(action);
     if report.error.is_none() && count(Action::Delete) == 0 {
         out.push_str(&format!(
             "down: nothing to delete{}\n",
@@ -393,11 +393,7 @@ pub fn text(report: &Report) -> String {
         return out;
     }
     if report.error.is_none() {
-        let pending = report
-            .resources
-            .iter()
-            .filter(|r| r.status == Status::Pending)
-            .count();
+        let pending = report.with_status(Status::Pending);
         out.push_str(&format!(
             "down: {} deleted, {} kept\n",
             count(Action::Delete) - pending,

@@ -289,41 +289,44 @@ impl Session {
     }
 }
 
-/// Whether a report of what was observed carries the resources' outputs (`status` does;
-/// `plan` reports what would change, and its outputs stay null).
+/// Which of the two reports of what is there: `plan` adds the cost estimate and reports
+/// what would change (its outputs stay null); `status` reports the outputs found.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Outputs {
-    Reported,
-    Omitted,
+pub enum View {
+    Plan,
+    Status,
 }
 
 /// What `plan` and `status` share: observe every resource (the reads overlap STS) and report
 /// each as found. The first failed check is the command's error, once every resource has
 /// its line.
 pub async fn observe_and_report(
-    session: &Session,
-    identity: IdentityCheck,
+    config: &Config,
     printer: &Printer,
     report: &mut Report,
-    outputs: Outputs,
+    view: View,
 ) -> anyhow::Result<()> {
+    let (session, identity) = Session::start(config, Access::Read, report).await?;
+    if view == View::Plan {
+        add_estimate(config, &session.ctx.region, report, true);
+    }
     let lines = session.lines(printer);
     let observations = session.observe_confirmed(identity, &lines).await?;
     let mut first_error = None;
     for (i, observation) in observations.iter().enumerate() {
         match observation {
             Ok(observation) => {
-                if let (Outputs::Reported, Some(present)) = (outputs, observation.present()) {
+                if let (View::Status, Some(present)) = (view, observation.present()) {
                     for (key, value) in &present.outputs {
                         report.set_output(key, value.clone());
                     }
                 }
                 report
                     .resources
-                    .push(observed_report(session, i, observation));
+                    .push(observed_report(&session, i, observation));
             }
             Err(error) => {
-                report.resources.push(failed_report(session, i, error));
+                report.resources.push(failed_report(&session, i, error));
                 first_error.get_or_insert_with(|| error.clone());
             }
         }

@@ -1,6 +1,6 @@
 //! `cattube plan`: what `up` would do, resource by resource, with the reasons.
 
-use crate::commands::{add_estimate, observe_and_report, Access, Outputs, Session};
+use crate::commands::{observe_and_report, View};
 use crate::config::Config;
 use crate::error::ExitStatus;
 use crate::printer::{cost_lines, header, resource_lines, Action, Printer, Report};
@@ -10,11 +10,10 @@ pub async fn run(
     printer: &Printer,
     report: &mut Report,
 ) -> anyhow::Result<ExitStatus> {
-    let (session, identity) = Session::start(config, Access::Read, report).await?;
-    add_estimate(config, &session.ctx.region, report, true);
-    observe_and_report(&session, identity, printer, report, Outputs::Omitted).await?;
-    let changes = report.resources.iter().any(|r| r.action != Action::None);
-    Ok(ExitStatus::drift_if(changes))
+    observe_and_report(config, printer, report, View::Plan).await?;
+    Ok(ExitStatus::drift_if(
+        report.count(|r| r.action != Action::None) > 0,
+    ))
 }
 
 pub fn text(report: &Report) -> String {
@@ -22,7 +21,7 @@ pub fn text(report: &Report) -> String {
     out.push_str(&resource_lines(report, |r| {
         format!("{:?}", r.action).to_lowercase()
     }));
-    let count = |a: Action| report.resources.iter().filter(|r| r.action == a).count();
+    let count = |action| report.with_action(action);
     if report.error.is_none() {
         out.push_str(&format!(
             "plan: {} to create, {} to update, {} unchanged\n",

@@ -1,23 +1,22 @@
 //! `cattube status`: the live state of every resource, ok | missing | drifted | pending.
 
-use crate::commands::{observe_and_report, Access, Outputs, Session};
+use crate::commands::{observe_and_report, View};
 use crate::config::Config;
 use crate::error::ExitStatus;
-use crate::printer::{header, resource_lines, Printer, Report, Status};
+use crate::printer::{header, resource_lines, Printer, Report, ResourceReport, Status};
 
 pub async fn run(
     config: &Config,
     printer: &Printer,
     report: &mut Report,
 ) -> anyhow::Result<ExitStatus> {
-    let (session, identity) = Session::start(config, Access::Read, report).await?;
-    observe_and_report(&session, identity, printer, report, Outputs::Reported).await?;
-    // Pending (CloudFront still deploying) is not a fault: 3 means missing or drifted.
-    let converged = report
-        .resources
-        .iter()
-        .all(|r| matches!(r.status, Status::Ok | Status::Pending));
-    Ok(ExitStatus::drift_if(!converged))
+    observe_and_report(config, printer, report, View::Status).await?;
+    Ok(ExitStatus::drift_if(report.count(not_ok) > 0))
+}
+
+/// Missing or drifted: pending (CloudFront still deploying) is not a fault.
+fn not_ok(r: &ResourceReport) -> bool {
+    !matches!(r.status, Status::Ok | Status::Pending)
 }
 
 pub fn text(report: &Report) -> String {
@@ -25,17 +24,9 @@ pub fn text(report: &Report) -> String {
     out.push_str(&resource_lines(report, |r| {
         format!("{:?}", r.status).to_lowercase()
     }));
-    let bad = report
-        .resources
-        .iter()
-        .filter(|r| !matches!(r.status, Status::Ok | Status::Pending))
-        .count();
+    let bad = report.count(not_ok);
     if report.error.is_none() {
-        let pending = report
-            .resources
-            .iter()
-            .filter(|r| r.status == Status::Pending)
-            .count();
+        let pending = report.with_status(Status::Pending);
         out.push_str(&match bad {
             0 if pending > 0 => format!(
                 "all resources ok, {pending} pending (CloudFront is deploying: usually 5-20 min)\n"

@@ -324,7 +324,7 @@ fn word(r: &ResourceReport) -> String {
 pub fn text(report: &Report) -> String {
     let mut out = header(report);
     out.push_str(&resource_lines(report, word));
-    let count = |a: Action| report.resources.iter().filter(|r| r.action == a).count();
+    let count = |action| report.with_action(action);
     if report.error.is_none() {
         out.push_str(&format!(
             "up: {} created, {} updated, {} unchanged\n",
