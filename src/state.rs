@@ -499,6 +499,77 @@ mod tests {
         assert_eq!(again.resources().len(), 24);
     }
 
+    /// A store that refuses a write naming another version than the stored one, as S3's
+    /// `If-Match` (or `If-None-Match: *` for the first) does.
+    #[derive(Debug, Default)]
+    struct Conditional {
+        stored: Mutex<Option<(String, u64)>>,
+    }
+
+    #[async_trait]
+    impl StateStore for Conditional {
+        fn describe(&self) -> String {
+            "state object".into()
+        }
+        async fn load(&self) -> anyhow::Result<Option<Stored>> {
+            Ok(self.stored.lock().unwrap().clone().map(|(text, n)| Stored {
+                text,
+                version: Version(n.to_string()),
+            }))
+        }
+        async fn lock(&self) -> anyhow::Result<()> {
+            Ok(())
+        }
+        async fn save(&self, text: String, previous: Option<Version>) -> anyhow::Result<Version> {
+            tokio::task::yield_now().await;
+            let mut stored = self.stored.lock().unwrap();
+            let current = stored.as_ref().map(|(_, n)| Version(n.to_string()));
+            anyhow::ensure!(
+                previous == current,
+                "precondition failed: {previous:?} is not {current:?}"
+            );
+            let next = stored.as_ref().map_or(1, |(_, n)| n + 1);
+            *stored = Some((text, next));
+            Ok(Version(next.to_string()))
+        }
+        async fn remove(&self, previous: Version) -> anyhow::Result<()> {
+            let mut stored = self.stored.lock().unwrap();
+            let current = stored.as_ref().map(|(_, n)| Version(n.to_string()));
+            anyhow::ensure!(Some(&previous) == current.as_ref(), "precondition failed");
+            *stored = None;
+            Ok(())
+        }
+        async fn unlock(&self) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Every save names the version it replaces, so a store with conditional writes (S3)
+    /// accepts each of a run's saves, however many steps record at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_save_names_the_version_it_replaces() {
+        let store = Arc::new(Conditional::default());
+        let state = Arc::new(State::load(store.clone(), "cattube").await.unwrap());
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..16 {
+            let state = state.clone();
+            tasks.spawn(async move {
+                let id = format!("r{i}");
+                state.set(&id, Some(record(&id))).await
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap().unwrap();
+        }
+        let again = State::load(store.clone(), "cattube").await.unwrap();
+        assert_eq!(again.resources().len(), 16);
+        for i in 0..16 {
+            again.set(&format!("r{i}"), None).await.unwrap();
+        }
+        again.remove().await.unwrap();
+        assert!(store.stored.lock().unwrap().is_none());
+    }
+
     #[tokio::test]
     async fn second_lock_fails_at_once() {
         let dir = tempfile::tempdir().unwrap();
