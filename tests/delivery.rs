@@ -550,7 +550,10 @@ async fn suffixes_a_failed_multipart_upload_and_keep_buckets() {
     left.sort();
     assert_eq!(
         left,
-        [format!("bucket {DESTINATION}"), format!("bucket {SOURCE}")]
+        [
+            format!("destination-bucket {DESTINATION}"),
+            format!("source-bucket {SOURCE}")
+        ]
     );
     s3.head_object()
         .bucket(DESTINATION)

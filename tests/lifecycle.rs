@@ -8,28 +8,12 @@ use aws_sdk_s3::types::{
     BucketVersioningStatus, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
     PublicAccessBlockConfiguration, VersioningConfiguration,
 };
-use support::{json, s3_client, sdk_config, Emulators};
+use support::{json, s3_client, sdk_config, Emulators, RESOURCES};
 
 const REGION: &str = "eu-west-1";
 const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
 const DESTINATION: &str = "cattube-destination-123456789012-eu-west-1";
 const ACCOUNT: &str = "123456789012";
-
-/// The resources of the conversion half and before, in DESIGN's order.
-const RESOURCES: &[(&str, &str)] = &[
-    ("source-bucket", "1"),
-    ("destination-bucket", "2"),
-    ("queue", "3"),
-    ("job-template", "4a"),
-    ("mediaconvert-role", "5"),
-    ("converter-role", "5"),
-    ("converter-function", "4"),
-    ("origin-access-control", "6"),
-    ("distribution", "6"),
-    ("destination-bucket-policy", "6"),
-    ("invoke-permission", "7"),
-    ("source-notification", "7"),
-];
 
 fn ids(doc: &serde_json::Value) -> Vec<String> {
     doc["resources"]
@@ -161,6 +145,15 @@ async fn lifecycle() {
     // up from nothing creates both buckets with their secure settings.
     let (code, doc, stderr) = sandbox.run_json(&["up"]);
     assert_eq!(code, Some(0), "{stderr}");
+    // Every registered kind finds its resource as the stack's: the leak check after `down`
+    // covers each of them.
+    let found = support::leftovers(&emulators, REGION).await;
+    for id in support::IDS.iter() {
+        assert!(
+            found.iter().any(|line| line.starts_with(&format!("{id} "))),
+            "{id} not found as the stack's: {found:?}"
+        );
+    }
     assert_eq!(doc["command"], "up");
     assert_eq!(doc["account"], "123456789012");
     assert_eq!(doc["error"], serde_json::Value::Null);
@@ -182,7 +175,7 @@ async fn lifecycle() {
     }
     assert_eq!(doc["outputs"]["source_bucket"], SOURCE);
     assert_eq!(ids(&doc), wanted);
-    for (id, stage) in RESOURCES {
+    for (id, stage) in RESOURCES.iter() {
         let r = resource(&doc, id);
         assert_eq!(
             (
@@ -450,7 +443,7 @@ async fn lifecycle() {
             && role_drift.contains(&format!("managed policy {widening} attached")),
         "{role}"
     );
-    for (id, _) in RESOURCES {
+    for (id, _) in RESOURCES.iter() {
         if ![
             "source-notification",
             "converter-function",
@@ -574,6 +567,8 @@ async fn lifecycle() {
         Some("CANCELED")
     );
     assert_left_nothing(&iam, &lambda, &mediaconvert, &cloudfront).await;
+    let left = support::leftovers(&emulators, REGION).await;
+    assert!(left.is_empty(), "left behind {left:?}");
     let buckets = s3.list_buckets().send().await.unwrap();
     assert!(
         buckets.buckets().is_empty(),
@@ -739,7 +734,7 @@ fn assert_job_template_request_is_valid(standin: &str) {
 }
 
 /// After `down`: no role, function, queue or template of the stack is left.
-/// Nothing of the twelve kinds is left (permission, notification and policies go with the
+/// Nothing of the stack's kinds is left account-wide (permission, notification and policies go with the
 /// function and the buckets, which the caller checks).
 async fn assert_left_nothing(
     iam: &aws_sdk_iam::Client,

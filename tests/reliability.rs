@@ -3,7 +3,7 @@
 //! MediaConvert stand-in through proxies that can fail, throttle or slow any request.
 //!
 //! Each test starts one pair of emulators and reuses it for all its fault points or trials
-//! (`down --yes` between them, and nothing of the 12 kinds left each time). The figures are
+//! (`down --yes` between them, and nothing of the stack's left each time). The figures are
 //! printed as `FIGURES …` lines (`cargo test --test reliability -- --nocapture`).
 
 mod support;
@@ -13,24 +13,13 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{checked_state, json, leftovers, s3_client, sdk_config, Emulators, Sandbox};
+use support::{
+    account_inventory, checked_state, json, leftovers, s3_client, sdk_config, Emulators, Sandbox,
+    IDS,
+};
 
 const REGION: &str = "eu-west-1";
 const STACK: &str = "cattube";
-const IDS: &[&str] = &[
-    "source-bucket",
-    "destination-bucket",
-    "queue",
-    "job-template",
-    "mediaconvert-role",
-    "converter-role",
-    "converter-function",
-    "origin-access-control",
-    "distribution",
-    "destination-bucket-policy",
-    "invoke-permission",
-    "source-notification",
-];
 /// SIGKILL trials per command.
 const CRASH_TRIALS: usize = 15;
 
@@ -69,7 +58,7 @@ fn converge(sandbox: &Sandbox, what: &str) {
     assert_code(&out, 0, &format!("{what}: status"));
     let doc = state(sandbox).expect("a state file after up");
     let recorded = doc["resources"].as_object().unwrap();
-    for id in IDS {
+    for id in IDS.iter() {
         assert_eq!(
             recorded.get(*id).map(|r| r["ownership"].clone()),
             Some(serde_json::json!("created")),
@@ -78,7 +67,7 @@ fn converge(sandbox: &Sandbox, what: &str) {
     }
 }
 
-/// `down --yes` exits 0, the state file is gone and nothing of the 12 kinds is left.
+/// `down --yes` exits 0, the state file is gone and no step finds anything of the stack's.
 async fn tear_down(emulators: &Emulators, sandbox: &Sandbox, what: &str) {
     let out = run(sandbox, &["down", "--yes"]);
     assert_code(&out, 0, &format!("{what}: down"));
@@ -457,7 +446,8 @@ async fn killed_up_recovers() {
         });
         eprintln!("{what}: state (records, creating) = {records:?}");
         converge(&sandbox, &what);
-        let left = leftovers(&emulators, REGION).await;
+        // Counted account-wide: a duplicate the crash made is no step's to find by name.
+        let left = account_inventory(&emulators, REGION).await;
         for kind in ["distribution", "origin-access-control", "function", "role"] {
             let n = left.iter().filter(|l| l.starts_with(kind)).count();
             let wanted = if kind == "role" { 2 } else { 1 };
@@ -623,7 +613,7 @@ async fn lost_state_is_found_again_and_torn_down() {
     let writes = emulators.writes();
     assert!(writes.is_empty(), "up without state wrote: {writes:?}");
     converge(&sandbox, "up again");
-    let left = leftovers(&emulators, REGION).await;
+    let left = account_inventory(&emulators, REGION).await;
     for kind in ["distribution", "origin-access-control"] {
         assert_eq!(
             left.iter().filter(|l| l.starts_with(kind)).count(),
@@ -787,7 +777,8 @@ async fn adopted_resources_survive_down() {
     assert!(policies
         .policy_names()
         .contains(&"owners-policy".to_string()));
-    let mut left = leftovers(&emulators, REGION).await;
+    // Account-wide: the adopted ones are not the stack's for its steps to find.
+    let mut left = account_inventory(&emulators, REGION).await;
     left.sort();
     assert_eq!(
         left,
@@ -893,7 +884,7 @@ async fn an_unparsable_owner_policy_is_refused_with_the_whole_error_chain() {
     converge_adopting(&sandbox);
     let out = run(&sandbox, &["down", "--yes"]);
     assert_code(&out, 0, "down");
-    let left = leftovers(&emulators, REGION).await;
+    let left = account_inventory(&emulators, REGION).await;
     assert_eq!(left, [format!("bucket {MINE}")]);
 }
 

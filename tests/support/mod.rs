@@ -7,13 +7,28 @@
 pub mod aws_errors;
 pub mod proxy;
 
+use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::{Duration, Instant};
 
+use cattube_stages::{naming, Clients, Settings, StackContext, Step};
+
 pub use proxy::{FaultPlan, RecordingProxy};
+
+/// Every resource of the registry, `(id, stage)`, in its order (the order `plan` lists).
+pub static RESOURCES: LazyLock<Vec<(&'static str, &'static str)>> = LazyLock::new(|| {
+    cattube_stages::all_steps()
+        .iter()
+        .map(|step| (step.id(), step.stage()))
+        .collect()
+});
+
+/// The ids of [`RESOURCES`].
+pub static IDS: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| RESOURCES.iter().map(|(id, _)| *id).collect());
 
 pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -376,18 +391,84 @@ pub fn checked_state(path: &Path, stack: &str) -> Option<serde_json::Value> {
     Some(doc)
 }
 
-/// Everything of the stack's 12 kinds that exists in the emulators, one `kind name` line
-/// each: buckets (and with them their policies and notifications), CloudFront distributions
-/// and origin access controls, IAM roles, Lambda functions (and with them their
-/// permissions), MediaConvert queues (but the account's `Default`) and job templates.
-pub async fn leftovers(emulators: &Emulators, region: &str) -> Vec<String> {
+/// The stack's clients pointed straight at the emulators (not through the proxies: a check
+/// of the test's is neither counted as cattube's requests nor refused by a fault plan).
+pub async fn stack_clients(emulators: &Emulators, region: &str) -> Clients {
     let aws = sdk_config(&emulators.moto.url, region).await;
-    let s3 = s3_client(&emulators.moto.url, region).await;
-    let cloudfront = aws_sdk_cloudfront::Client::new(&aws);
-    let iam = aws_sdk_iam::Client::new(&aws);
-    let lambda = aws_sdk_lambda::Client::new(&aws);
-    let mediaconvert =
-        aws_sdk_mediaconvert::Client::new(&sdk_config(&emulators.standin.url, region).await);
+    Clients {
+        s3: s3_client(&emulators.moto.url, region).await,
+        sts: aws_sdk_sts::Client::new(&aws),
+        iam: aws_sdk_iam::Client::new(&aws),
+        lambda: aws_sdk_lambda::Client::new(&aws),
+        mediaconvert: aws_sdk_mediaconvert::Client::new(
+            &sdk_config(&emulators.standin.url, region).await,
+        ),
+        cloudfront: aws_sdk_cloudfront::Client::new(&aws),
+    }
+}
+
+/// The context of stack `stack` in `region` as cattube builds it for `steps`: the emulators'
+/// account, the names resolved from `overrides` (`[names]`) and the defaults.
+pub async fn stack_context(
+    emulators: &Emulators,
+    region: &str,
+    stack: &str,
+    overrides: &BTreeMap<String, String>,
+    steps: &[Box<dyn Step>],
+) -> StackContext {
+    let clients = stack_clients(emulators, region).await;
+    let account = clients.account_id().await.expect("the emulators' account");
+    let names = naming::resolve_names_in(steps, stack, &account, region, overrides);
+    let settings = Settings {
+        propagation_timeout: Duration::from_secs(2),
+        ..Settings::default()
+    };
+    StackContext::new(
+        stack,
+        &account,
+        region,
+        names,
+        &BTreeMap::new(),
+        settings,
+        clients,
+    )
+}
+
+/// What is left of the default stack `cattube` in `region`: every registered step's
+/// [`Step::find_owned`], so a new resource kind is covered by every leak check.
+pub async fn leftovers(emulators: &Emulators, region: &str) -> Vec<String> {
+    let steps = cattube_stages::all_steps();
+    let ctx = stack_context(emulators, region, "cattube", &BTreeMap::new(), &steps).await;
+    leftovers_in(&steps, &ctx).await
+}
+
+/// What each of `steps` finds of its own in the stack of `ctx`, one `id name` line each. A
+/// lookup that fails is a line too: a leak check that cannot look must not pass.
+pub async fn leftovers_in(steps: &[Box<dyn Step>], ctx: &StackContext) -> Vec<String> {
+    let mut left = Vec::new();
+    for step in steps {
+        match step.find_owned(ctx).await {
+            Ok(found) => left.extend(found.iter().map(|f| format!("{} {}", step.id(), f.name))),
+            Err(e) => left.push(format!("{} (cannot look: {e:#})", step.id())),
+        }
+    }
+    left
+}
+
+/// Everything of the stack's kinds in the whole emulated account, whoever owns it, one
+/// `kind name` line each: buckets, CloudFront distributions and origin access controls, IAM
+/// roles, Lambda functions, MediaConvert queues (but the account's `Default`) and job
+/// templates. For what [`leftovers`] cannot tell: what someone else owns (adopted resources
+/// that must survive `down`) and how many of a kind exist (a duplicate made by a crash).
+pub async fn account_inventory(emulators: &Emulators, region: &str) -> Vec<String> {
+    let Clients {
+        s3,
+        iam,
+        lambda,
+        mediaconvert,
+        cloudfront,
+        ..
+    } = stack_clients(emulators, region).await;
     let mut left = Vec::new();
     for bucket in s3.list_buckets().send().await.unwrap().buckets() {
         left.push(format!("bucket {}", bucket.name().unwrap_or_default()));
