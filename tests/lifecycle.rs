@@ -130,8 +130,7 @@ async fn lifecycle() {
         aws_sdk_mediaconvert::Client::new(&sdk_config(&emulators.standin.url, REGION).await);
 
     // plan on an empty account lists every resource, in dependency order, to create.
-    let (code, doc, stderr) = sandbox.run_json(&["plan"]);
-    assert_eq!(code, Some(3), "{stderr}");
+    let doc = sandbox.run().args(["plan"]).expect_code(3).json().doc;
     let wanted: Vec<String> = RESOURCES.iter().map(|(id, _)| id.to_string()).collect();
     assert_eq!(ids(&doc), wanted);
     assert!(doc["resources"]
@@ -143,8 +142,7 @@ async fn lifecycle() {
     proxy.reset();
 
     // up from nothing creates both buckets with their secure settings.
-    let (code, doc, stderr) = sandbox.run_json(&["up"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
     // Every registered kind finds its resource as the stack's: the leak check after `down`
     // covers each of them.
     let found = support::leftovers(&emulators, REGION).await;
@@ -273,8 +271,7 @@ async fn lifecycle() {
         .send()
         .await
         .unwrap();
-    let (code, doc, stderr) = sandbox.run_json(&["status"]);
-    assert_eq!(code, Some(3), "{stderr}");
+    let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
     let source = resource(&doc, "source-bucket");
     assert_eq!(source["status"], "drifted");
     let drift = source["drift"].to_string();
@@ -344,8 +341,7 @@ async fn lifecycle() {
         .send()
         .await
         .unwrap();
-    let (code, doc, stderr) = sandbox.run_json(&["status"]);
-    assert_eq!(code, Some(3), "{stderr}");
+    let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
     let source = resource(&doc, "source-bucket");
     assert_eq!(source["status"], "drifted");
     let drift: Vec<&str> = source["drift"]
@@ -363,8 +359,7 @@ async fn lifecycle() {
         ]
     );
     proxy.reset();
-    let (code, doc, stderr) = sandbox.run_json(&["up"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
     assert_eq!(resource(&doc, "source-bucket")["action"], "update");
     let mut repaired: Vec<String> = proxy
         .writes()
@@ -424,8 +419,7 @@ async fn lifecycle() {
         .send()
         .await
         .unwrap();
-    let (code, doc, stderr) = sandbox.run_json(&["status"]);
-    assert_eq!(code, Some(3), "{stderr}");
+    let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
     assert_eq!(resource(&doc, "source-notification")["status"], "missing");
     let function = resource(&doc, "converter-function");
     assert_eq!(function["status"], "drifted");
@@ -464,8 +458,7 @@ async fn lifecycle() {
         assert!(text.contains(id), "{text}");
     }
     proxy.reset();
-    let (code, doc, stderr) = sandbox.run_json(&["up"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
     assert_eq!(resource(&doc, "source-notification")["action"], "create");
     assert_eq!(resource(&doc, "converter-function")["action"], "update");
     assert_eq!(resource(&doc, "converter-role")["action"], "update");
@@ -551,8 +544,12 @@ async fn lifecycle() {
     assert!(proxy.requests().is_empty());
 
     // down --yes removes both buckets, versions and all, and the state file.
-    let (code, doc, stderr) = sandbox.run_json(&["down", "--yes"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let doc = sandbox
+        .run()
+        .args(["down", "--yes"])
+        .expect_code(0)
+        .json()
+        .doc;
     assert!(
         doc["resources"]
             .as_array()
@@ -961,8 +958,7 @@ async fn a_template_mediaconvert_rejects_stops_before_the_function() {
     let job = cattube_job_with_codec("H_266");
     sandbox.write("my-job.json", &job);
     sandbox.write("cattube.toml", "[job]\ntemplate = \"my-job.json\"\n");
-    let (code, doc, stderr) = sandbox.run_json(&["up"]);
-    assert_eq!(code, Some(1), "{stderr}");
+    let doc = sandbox.run().args(["up"]).expect_code(1).json().doc;
     let error = doc["error"].to_string();
     assert!(
         error.contains("job-template") && error.contains("BadRequestException"),

@@ -327,9 +327,12 @@ fn fault_response(service: &str, fault: &Fault) -> Response<Full<Bytes>> {
         .unwrap()
 }
 
+/// What a proxy has answered, shared with whoever reads it while the proxy runs.
+pub type RequestLog = Arc<Mutex<Vec<Seen>>>;
+
 pub struct RecordingProxy {
     pub url: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
+    seen: RequestLog,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -410,6 +413,11 @@ impl RecordingProxy {
 
     pub fn reset(&self) {
         self.seen.lock().unwrap().clear();
+    }
+
+    /// The proxy's log, for a [`crate::support::Run`] to take its requests from.
+    pub fn log(&self) -> RequestLog {
+        self.seen.clone()
     }
 }
 
