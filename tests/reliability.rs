@@ -555,7 +555,7 @@ async fn ctrl_c_saves_the_state_and_a_second_one_exits_at_once() {
     tear_down(&emulators, &sandbox, "down after two Ctrl-C").await;
 }
 
-/// With the state file deleted after `up`: `status` finds all 12 (names from account and
+/// With the state file deleted after `up`: `status` finds them all (names from account and
 /// region, tags), `up` writes nothing and records them as created, `down` removes them all.
 #[tokio::test(flavor = "multi_thread")]
 async fn lost_state_is_found_again_and_torn_down() {
