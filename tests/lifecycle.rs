@@ -8,7 +8,7 @@ use aws_sdk_s3::types::{
     BucketVersioningStatus, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
     PublicAccessBlockConfiguration, VersioningConfiguration,
 };
-use support::{json, s3_client, sdk_config, Emulators, RESOURCES};
+use support::{s3_client, sdk_config, Emulators, RESOURCES};
 
 const REGION: &str = "eu-west-1";
 const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
@@ -239,13 +239,8 @@ async fn lifecycle() {
 
     // A converged up makes no write request at all.
     proxy.reset();
-    let out = sandbox
-        .cattube()
-        .args(["--output", "json", "up"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert!(json(&out)["resources"]
+    let out = sandbox.run().args(["up"]).expect_code(0).json();
+    assert!(out.doc["resources"]
         .as_array()
         .unwrap()
         .iter()
@@ -285,24 +280,14 @@ async fn lifecycle() {
 
     // plan names the repair and changes nothing.
     proxy.reset();
-    let out = sandbox
-        .cattube()
-        .args(["--output", "json", "plan"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    assert_eq!(resource(&json(&out), "source-bucket")["action"], "update");
+    let out = sandbox.run().args(["plan"]).expect_code(3).json();
+    assert_eq!(resource(&out.doc, "source-bucket")["action"], "update");
     assert!(proxy.writes().is_empty());
 
     // up repairs exactly that.
     proxy.reset();
-    let out = sandbox
-        .cattube()
-        .args(["--output", "json", "up"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(resource(&json(&out), "source-bucket")["action"], "update");
+    let out = sandbox.run().args(["up"]).expect_code(0).json();
+    assert_eq!(resource(&out.doc, "source-bucket")["action"], "update");
     let writes = proxy.writes();
     assert_eq!(writes.len(), 1, "one write repairs one drift: {writes:?}");
     assert!(
@@ -575,13 +560,8 @@ async fn lifecycle() {
     assert!(!sandbox.path().join("cattube.state.json").exists());
 
     // A second down has nothing to do and says so.
-    let out = sandbox
-        .cattube()
-        .args(["--output", "json", "down", "--yes"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert!(json(&out)["resources"]
+    let out = sandbox.run().args(["down", "--yes"]).expect_code(0).json();
+    assert!(out.doc["resources"]
         .as_array()
         .unwrap()
         .iter()
@@ -777,18 +757,8 @@ async fn us_east_1_and_custom_names() {
         "cattube.toml",
         "stack = \"demo\"\n[names]\nsource-bucket = \"demo-in\"\ndestination-bucket = \"demo-out\"\nqueue = \"catqueue\"\n[tags]\nteam = \"video\"\n",
     );
-    let out = sandbox
-        .cattube()
-        .args(["--output", "json", "up"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc = json(&out);
+    let out = sandbox.run().args(["up"]).expect_code(0).json();
+    let doc = out.doc;
     assert_eq!(
         (doc["stack"].as_str(), doc["region"].as_str()),
         (Some("demo"), Some("us-east-1"))
@@ -867,18 +837,8 @@ async fn adopted_bucket_survives_down() {
     };
     sandbox.write("cattube.toml", "[names]\nsource-bucket = \"my-videos\"\n");
 
-    let out = sandbox
-        .cattube()
-        .args(["--output", "json", "up"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(resource(&json(&out), "source-bucket")["action"], "update");
+    let out = sandbox.run().args(["up"]).expect_code(0).json();
+    assert_eq!(resource(&out.doc, "source-bucket")["action"], "update");
     let policy = s3
         .get_bucket_policy()
         .bucket("my-videos")
