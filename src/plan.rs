@@ -450,6 +450,26 @@ mod tests {
     }
 
     #[test]
+    fn a_step_added_to_the_registry_is_placed_by_its_dependencies() {
+        // Registered first, it still comes after what it depends on; the rest keeps its order.
+        let mut steps = cattube_stages::all_steps();
+        steps.insert(
+            0,
+            Box::new(Node("dummy", &["distribution", "source-bucket"])),
+        );
+        let graph = Graph::new(steps).unwrap();
+        let ids = ids(&graph);
+        let dummy = ids.iter().position(|&id| id == "dummy").unwrap();
+        let mut deps: Vec<&str> = graph.deps(dummy).iter().map(|&d| ids[d]).collect();
+        deps.sort();
+        assert_eq!(deps, ["distribution", "source-bucket"]);
+        assert!(graph.deps(dummy).iter().all(|&d| d < dummy), "{ids:?}");
+        let registry: Vec<&str> = cattube_stages::all_steps().iter().map(|s| s.id()).collect();
+        let others: Vec<&str> = ids.into_iter().filter(|&id| id != "dummy").collect();
+        assert_eq!(others, registry);
+    }
+
+    #[test]
     fn an_unknown_dependency_is_named() {
         let err = Graph::new(vec![Box::new(Node("a", &["nope"]))])
             .err()

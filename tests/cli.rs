@@ -443,12 +443,11 @@ fn json_output_carries_the_error_too() {
     let tripwire = RecordingProxy::start(&format!("http://127.0.0.1:{}", support::free_port()));
     let sandbox = Sandbox::new(&tripwire.url, "eu-west-1");
     let out = sandbox
-        .cattube()
-        .args(["--output", "json", "--stack", "Bad", "status"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let doc = support::json(&out);
+        .run()
+        .args(["--stack", "Bad", "status"])
+        .expect_code(2)
+        .json();
+    let doc = out.doc;
     assert_eq!(doc["command"], "status");
     assert!(doc["error"]["message"]
         .as_str()

@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{sdk_config, standin_post, Emulators, Sandbox};
+use support::{sdk_config, standin_post, Emulators, Ran, Sandbox};
 
 const REGION: &str = "us-east-1";
 const ACCOUNT: &str = "123456789012";
@@ -72,8 +72,7 @@ async fn plan_estimates_the_default_stack_and_up_warns() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox("ap-southeast-2");
 
-    let (code, doc, stderr) = sandbox.run_json(&["plan"]);
-    assert_eq!(code, Some(3), "{stderr}");
+    let doc = sandbox.run().args(["plan"]).expect_code(3).json().doc;
     let cost = &doc["cost"];
     assert_eq!(cost["region"], "ap-southeast-2");
     assert_eq!(cost["output_minutes_per_source_minute"], 2);
@@ -119,8 +118,7 @@ async fn plan_estimates_the_default_stack_and_up_warns() {
     );
 
     // up warns: both outputs are Professional tier, and names the cheaper choice.
-    let (code, doc, stderr) = sandbox.run_json(&["up"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
     let warnings: Vec<&str> = doc["warnings"]
         .as_array()
         .unwrap()
@@ -140,8 +138,7 @@ async fn max_upload_mb_reaches_the_function_and_status_checks_it() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
     sandbox.write("cattube.toml", "[job]\nmax-upload-mb = 100\n");
-    let (code, _, stderr) = sandbox.run_json(&["up"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    sandbox.run().args(["up"]).expect_code(0).json();
     let lambda = aws_sdk_lambda::Client::new(&sdk_config(&emulators.moto.url, REGION).await);
     let limit = || async {
         lambda
@@ -157,13 +154,11 @@ async fn max_upload_mb_reaches_the_function_and_status_checks_it() {
     };
     assert_eq!(limit().await.as_deref(), Some("100"));
 
-    let (code, doc, stderr) = sandbox.run_json(&["status"]);
-    assert_eq!(code, Some(0), "{stderr} {doc}");
+    sandbox.run().args(["status"]).expect_code(0).json();
 
     // A changed limit is drift until `up` sets it.
     sandbox.write("cattube.toml", "[job]\nmax-upload-mb = 50\n");
-    let (code, doc, _) = sandbox.run_json(&["status"]);
-    assert_eq!(code, Some(3), "{doc}");
+    let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
     let function = doc["resources"]
         .as_array()
         .unwrap()
@@ -175,15 +170,13 @@ async fn max_upload_mb_reaches_the_function_and_status_checks_it() {
         function["drift"].to_string().contains("MAX_UPLOAD_MB"),
         "{function}"
     );
-    let (code, _, stderr) = sandbox.run_json(&["up"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    sandbox.run().args(["up"]).expect_code(0).json();
     assert_eq!(limit().await.as_deref(), Some("50"));
 
     // Out of range: exit 2 naming the key, nothing requested.
     sandbox.write("cattube.toml", "[job]\nmax-upload-mb = 0\n");
     emulators.reset();
-    let (code, doc, _) = sandbox.run_json(&["up"]);
-    assert_eq!(code, Some(2));
+    let doc = sandbox.run().args(["up"]).expect_code(2).json().doc;
     let message = doc["error"]["message"].as_str().unwrap();
     assert!(message.contains("job.max-upload-mb"), "{message}");
     assert!(emulators.requests().is_empty());
@@ -197,15 +190,13 @@ async fn cost_prices_the_finished_jobs() {
     sandbox.write("cattube.toml", "[job]\ntemplate = \"job.json\"\n");
 
     // Before `up`: the queue does not exist.
-    let (code, doc, _) = sandbox.run_json(&["cost"]);
-    assert_eq!(code, Some(2), "{doc}");
+    let doc = sandbox.run().args(["cost"]).expect_code(2).json().doc;
     assert!(doc["error"]["message"]
         .as_str()
         .unwrap()
         .contains("cattube up"));
 
-    let (code, _, stderr) = sandbox.run_json(&["up"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    sandbox.run().args(["up"]).expect_code(0).json();
 
     // Jobs made from the stack's template: 21 this month, one 40 days ago, one that failed
     // and one still running (neither billed).
@@ -266,8 +257,7 @@ async fn cost_prices_the_finished_jobs() {
     );
 
     emulators.reset();
-    let (code, doc, stderr) = sandbox.run_json(&["cost"]);
-    assert_eq!(code, Some(0), "{stderr} {doc}");
+    let doc = sandbox.run().args(["cost"]).expect_code(0).json().doc;
     assert!(emulators.writes().is_empty(), "{:?}", emulators.writes());
     // 22 COMPLETE jobs: ListJobs answered in two pages.
     let pages = emulators
@@ -325,8 +315,12 @@ async fn cost_prices_the_finished_jobs() {
     assert!(doc["cost"].is_object(), "{doc}");
 
     // --since 30d leaves the old job out of the total; the month is the same.
-    let (code, doc, stderr) = sandbox.run_json(&["cost", "--since", "30d"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let doc = sandbox
+        .run()
+        .args(["cost", "--since", "30d"])
+        .expect_code(0)
+        .json()
+        .doc;
     let billed = &doc["billed"];
     assert_eq!(billed["jobs"], 21, "{billed}");
     assert!(billed["since"].as_str().unwrap().ends_with('Z'));
@@ -352,8 +346,7 @@ async fn cost_prices_the_finished_jobs() {
         "cattube.toml",
         "[job]\ntemplate = \"job.json\"\n\n[cost]\ntable = \"my-prices.toml\"\n",
     );
-    let (code, doc, stderr) = sandbox.run_json(&["cost"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let doc = sandbox.run().args(["cost"]).expect_code(0).json().doc;
     let hevc_minutes = 21.0 * 91.0 / 60.0 + 10.0;
     let expected =
         sd_minutes * shipped_rate("SD") + hd_minutes * shipped_rate("HD") + hevc_minutes * 0.5;
@@ -371,7 +364,7 @@ fn bad_price_tables_exit_2_naming_the_line() {
     sandbox.write("bad.toml", table);
     sandbox.write("cattube.toml", "[cost]\ntable = \"bad.toml\"\n");
     for command in ["plan", "up", "cost"] {
-        let (code, doc, _) = sandbox.run_json(&[command]);
+        let Ran { code, doc, .. } = sandbox.run().args([command]).json();
         assert_eq!(code, Some(2), "{command}: {doc}");
         let message = doc["error"]["message"].as_str().unwrap();
         assert!(
@@ -382,8 +375,7 @@ fn bad_price_tables_exit_2_naming_the_line() {
     }
     // Not TOML at all, and a missing file.
     sandbox.write("bad.toml", "currency = \"USD\"\ndate = 2026-12-01x\n");
-    let (code, doc, _) = sandbox.run_json(&["plan"]);
-    assert_eq!(code, Some(2));
+    let doc = sandbox.run().args(["plan"]).expect_code(2).json().doc;
     assert!(
         doc["error"]["message"]
             .as_str()
@@ -392,8 +384,7 @@ fn bad_price_tables_exit_2_naming_the_line() {
         "{doc}"
     );
     sandbox.write("cattube.toml", "[cost]\ntable = \"nope.toml\"\n");
-    let (code, doc, _) = sandbox.run_json(&["plan"]);
-    assert_eq!(code, Some(2));
+    let doc = sandbox.run().args(["plan"]).expect_code(2).json().doc;
     assert!(
         doc["error"]["message"]
             .as_str()

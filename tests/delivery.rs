@@ -73,8 +73,7 @@ async fn delivery_lifecycle() {
     let cf = cloudfront_client(&moto.url).await;
 
     // up from nothing.
-    let (code, doc, stderr) = sandbox.run_json(&["up"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
     for id in [
         "source-bucket",
         "destination-bucket",
@@ -225,8 +224,7 @@ async fn delivery_lifecycle() {
     assert!(state.contains(&dist_id), "the distribution id is recorded");
 
     // status: all ok.
-    let (code, _, stderr) = sandbox.run_json(&["status"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    sandbox.run().args(["status"]).expect_code(0).json();
 
     // A converged up makes no write, and the text summary ends with the playback URL.
     proxy.reset();
@@ -286,8 +284,7 @@ async fn delivery_lifecycle() {
         .await
         .unwrap();
 
-    let (code, doc, _) = sandbox.run_json(&["status"]);
-    assert_eq!(code, Some(3));
+    let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
     let dist = resource(&doc, "distribution");
     assert_eq!(dist["status"], "drifted");
     let drift = dist["drift"].to_string();
@@ -310,8 +307,7 @@ async fn delivery_lifecycle() {
 
     // up repairs exactly that: one distribution update, one policy write.
     proxy.reset();
-    let (code, doc, stderr) = sandbox.run_json(&["up"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
     assert_eq!(resource(&doc, "distribution")["action"], "update");
     assert_eq!(
         resource(&doc, "destination-bucket-policy")["action"],
@@ -319,8 +315,7 @@ async fn delivery_lifecycle() {
     );
     let writes = proxy.writes();
     assert_eq!(writes.len(), 2, "{writes:?}");
-    let (code, _, _) = sandbox.run_json(&["status"]);
-    assert_eq!(code, Some(0));
+    sandbox.run().args(["status"]).expect_code(0).json();
     let config = cf
         .get_distribution_config()
         .id(&dist_id)
@@ -352,8 +347,12 @@ async fn delivery_lifecycle() {
     );
 
     // down removes everything, in reverse.
-    let (code, doc, stderr) = sandbox.run_json(&["down", "--yes"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let doc = sandbox
+        .run()
+        .args(["down", "--yes"])
+        .expect_code(0)
+        .json()
+        .doc;
     assert!(
         doc["resources"]
             .as_array()
@@ -372,16 +371,19 @@ async fn down_no_wait_then_down() {
     let moto = &emulators.moto;
     let sandbox = emulators.sandbox(REGION);
     let cf = cloudfront_client(&moto.url).await;
-    let (code, doc, stderr) = sandbox.run_json(&["up"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
     let dist_id = doc["outputs"]["distribution_id"]
         .as_str()
         .unwrap()
         .to_string();
 
     // --no-wait: the distribution is disabled and recorded; what it uses waits for it.
-    let (code, doc, stderr) = sandbox.run_json(&["down", "--yes", "--no-wait"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let doc = sandbox
+        .run()
+        .args(["down", "--yes", "--no-wait"])
+        .expect_code(0)
+        .json()
+        .doc;
     for id in [
         "distribution",
         "origin-access-control",
@@ -423,15 +425,13 @@ async fn down_no_wait_then_down() {
     );
 
     // status says why the distribution is disabled.
-    let (code, doc, _) = sandbox.run_json(&["status"]);
-    assert_eq!(code, Some(3));
+    let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
     assert!(resource(&doc, "distribution")["drift"]
         .to_string()
         .contains("down --no-wait"));
 
     // The next down finishes.
-    let (code, _, stderr) = sandbox.run_json(&["down", "--yes"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    sandbox.run().args(["down", "--yes"]).expect_code(0).json();
     nothing_left(moto).await;
     assert!(!sandbox.path().join("cattube.state.json").exists());
 }
@@ -448,8 +448,7 @@ async fn suffixes_a_failed_multipart_upload_and_keep_buckets() {
         "cattube.toml",
         "[trigger]\nsuffixes = [\".mp4\", \".mov\"]\n",
     );
-    let (code, _, stderr) = sandbox.run_json(&["up"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    sandbox.run().args(["up"]).expect_code(0).json();
 
     let notification = s3
         .get_bucket_notification_configuration()
@@ -496,8 +495,11 @@ async fn suffixes_a_failed_multipart_upload_and_keep_buckets() {
     let big = vec![7u8; 17 * 1024 * 1024];
     std::fs::write(sandbox.path().join("big.mp4"), &big).unwrap();
     emulators.faults.clear();
-    let (code, _, stderr) = sandbox.run_json(&["upload", "big.mp4"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    sandbox
+        .run()
+        .args(["upload", "big.mp4"])
+        .expect_code(0)
+        .json();
     let parts: Vec<String> = emulators
         .faults
         .operations()
@@ -512,8 +514,12 @@ async fn suffixes_a_failed_multipart_upload_and_keep_buckets() {
         .await
         .unwrap();
     emulators.faults.fail_operation(&parts[1]);
-    let (code, doc, stderr) = sandbox.run_json(&["upload", "big.mp4"]);
-    assert_eq!(code, Some(1), "{stderr}");
+    let doc = sandbox
+        .run()
+        .args(["upload", "big.mp4"])
+        .expect_code(1)
+        .json()
+        .doc;
     assert_eq!(emulators.faults.denied(), std::slice::from_ref(&parts[1]));
     assert!(
         doc["error"]
@@ -544,13 +550,19 @@ async fn suffixes_a_failed_multipart_upload_and_keep_buckets() {
         .send()
         .await
         .unwrap();
-    let (code, _, stderr) = sandbox.run_json(&["down", "--yes", "--keep-buckets"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    sandbox
+        .run()
+        .args(["down", "--yes", "--keep-buckets"])
+        .expect_code(0)
+        .json();
     let mut left = support::leftovers(&emulators, REGION).await;
     left.sort();
     assert_eq!(
         left,
-        [format!("bucket {DESTINATION}"), format!("bucket {SOURCE}")]
+        [
+            format!("destination-bucket {DESTINATION}"),
+            format!("source-bucket {SOURCE}")
+        ]
     );
     s3.head_object()
         .bucket(DESTINATION)
@@ -558,7 +570,6 @@ async fn suffixes_a_failed_multipart_upload_and_keep_buckets() {
         .send()
         .await
         .expect("--keep-buckets kept the videos");
-    let (code, _, stderr) = sandbox.run_json(&["down", "--yes"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    sandbox.run().args(["down", "--yes"]).expect_code(0).json();
     nothing_left(&emulators.moto).await;
 }

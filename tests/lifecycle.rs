@@ -8,28 +8,12 @@ use aws_sdk_s3::types::{
     BucketVersioningStatus, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
     PublicAccessBlockConfiguration, VersioningConfiguration,
 };
-use support::{json, s3_client, sdk_config, Emulators};
+use support::{s3_client, sdk_config, Emulators, RESOURCES};
 
 const REGION: &str = "eu-west-1";
 const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
 const DESTINATION: &str = "cattube-destination-123456789012-eu-west-1";
 const ACCOUNT: &str = "123456789012";
-
-/// The resources of the conversion half and before, in DESIGN's order.
-const RESOURCES: &[(&str, &str)] = &[
-    ("source-bucket", "1"),
-    ("destination-bucket", "2"),
-    ("queue", "3"),
-    ("job-template", "4a"),
-    ("mediaconvert-role", "5"),
-    ("converter-role", "5"),
-    ("converter-function", "4"),
-    ("origin-access-control", "6"),
-    ("distribution", "6"),
-    ("destination-bucket-policy", "6"),
-    ("invoke-permission", "7"),
-    ("source-notification", "7"),
-];
 
 fn ids(doc: &serde_json::Value) -> Vec<String> {
     doc["resources"]
@@ -146,8 +130,7 @@ async fn lifecycle() {
         aws_sdk_mediaconvert::Client::new(&sdk_config(&emulators.standin.url, REGION).await);
 
     // plan on an empty account lists every resource, in dependency order, to create.
-    let (code, doc, stderr) = sandbox.run_json(&["plan"]);
-    assert_eq!(code, Some(3), "{stderr}");
+    let doc = sandbox.run().args(["plan"]).expect_code(3).json().doc;
     let wanted: Vec<String> = RESOURCES.iter().map(|(id, _)| id.to_string()).collect();
     assert_eq!(ids(&doc), wanted);
     assert!(doc["resources"]
@@ -159,8 +142,16 @@ async fn lifecycle() {
     proxy.reset();
 
     // up from nothing creates both buckets with their secure settings.
-    let (code, doc, stderr) = sandbox.run_json(&["up"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
+    // Every registered kind finds its resource as the stack's: the leak check after `down`
+    // covers each of them.
+    let found = support::leftovers(&emulators, REGION).await;
+    for id in support::IDS.iter() {
+        assert!(
+            found.iter().any(|line| line.starts_with(&format!("{id} "))),
+            "{id} not found as the stack's: {found:?}"
+        );
+    }
     assert_eq!(doc["command"], "up");
     assert_eq!(doc["account"], "123456789012");
     assert_eq!(doc["error"], serde_json::Value::Null);
@@ -182,7 +173,7 @@ async fn lifecycle() {
     }
     assert_eq!(doc["outputs"]["source_bucket"], SOURCE);
     assert_eq!(ids(&doc), wanted);
-    for (id, stage) in RESOURCES {
+    for (id, stage) in RESOURCES.iter() {
         let r = resource(&doc, id);
         assert_eq!(
             (
@@ -248,13 +239,8 @@ async fn lifecycle() {
 
     // A converged up makes no write request at all.
     proxy.reset();
-    let out = sandbox
-        .cattube()
-        .args(["--output", "json", "up"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert!(json(&out)["resources"]
+    let out = sandbox.run().args(["up"]).expect_code(0).json();
+    assert!(out.doc["resources"]
         .as_array()
         .unwrap()
         .iter()
@@ -280,8 +266,7 @@ async fn lifecycle() {
         .send()
         .await
         .unwrap();
-    let (code, doc, stderr) = sandbox.run_json(&["status"]);
-    assert_eq!(code, Some(3), "{stderr}");
+    let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
     let source = resource(&doc, "source-bucket");
     assert_eq!(source["status"], "drifted");
     let drift = source["drift"].to_string();
@@ -295,24 +280,14 @@ async fn lifecycle() {
 
     // plan names the repair and changes nothing.
     proxy.reset();
-    let out = sandbox
-        .cattube()
-        .args(["--output", "json", "plan"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    assert_eq!(resource(&json(&out), "source-bucket")["action"], "update");
+    let out = sandbox.run().args(["plan"]).expect_code(3).json();
+    assert_eq!(resource(&out.doc, "source-bucket")["action"], "update");
     assert!(proxy.writes().is_empty());
 
     // up repairs exactly that.
     proxy.reset();
-    let out = sandbox
-        .cattube()
-        .args(["--output", "json", "up"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(resource(&json(&out), "source-bucket")["action"], "update");
+    let out = sandbox.run().args(["up"]).expect_code(0).json();
+    assert_eq!(resource(&out.doc, "source-bucket")["action"], "update");
     let writes = proxy.writes();
     assert_eq!(writes.len(), 1, "one write repairs one drift: {writes:?}");
     assert!(
@@ -351,8 +326,7 @@ async fn lifecycle() {
         .send()
         .await
         .unwrap();
-    let (code, doc, stderr) = sandbox.run_json(&["status"]);
-    assert_eq!(code, Some(3), "{stderr}");
+    let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
     let source = resource(&doc, "source-bucket");
     assert_eq!(source["status"], "drifted");
     let drift: Vec<&str> = source["drift"]
@@ -370,8 +344,7 @@ async fn lifecycle() {
         ]
     );
     proxy.reset();
-    let (code, doc, stderr) = sandbox.run_json(&["up"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
     assert_eq!(resource(&doc, "source-bucket")["action"], "update");
     let mut repaired: Vec<String> = proxy
         .writes()
@@ -431,8 +404,7 @@ async fn lifecycle() {
         .send()
         .await
         .unwrap();
-    let (code, doc, stderr) = sandbox.run_json(&["status"]);
-    assert_eq!(code, Some(3), "{stderr}");
+    let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
     assert_eq!(resource(&doc, "source-notification")["status"], "missing");
     let function = resource(&doc, "converter-function");
     assert_eq!(function["status"], "drifted");
@@ -450,7 +422,7 @@ async fn lifecycle() {
             && role_drift.contains(&format!("managed policy {widening} attached")),
         "{role}"
     );
-    for (id, _) in RESOURCES {
+    for (id, _) in RESOURCES.iter() {
         if ![
             "source-notification",
             "converter-function",
@@ -471,8 +443,7 @@ async fn lifecycle() {
         assert!(text.contains(id), "{text}");
     }
     proxy.reset();
-    let (code, doc, stderr) = sandbox.run_json(&["up"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
     assert_eq!(resource(&doc, "source-notification")["action"], "create");
     assert_eq!(resource(&doc, "converter-function")["action"], "update");
     assert_eq!(resource(&doc, "converter-role")["action"], "update");
@@ -558,8 +529,12 @@ async fn lifecycle() {
     assert!(proxy.requests().is_empty());
 
     // down --yes removes both buckets, versions and all, and the state file.
-    let (code, doc, stderr) = sandbox.run_json(&["down", "--yes"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let doc = sandbox
+        .run()
+        .args(["down", "--yes"])
+        .expect_code(0)
+        .json()
+        .doc;
     assert!(
         doc["resources"]
             .as_array()
@@ -574,6 +549,8 @@ async fn lifecycle() {
         Some("CANCELED")
     );
     assert_left_nothing(&iam, &lambda, &mediaconvert, &cloudfront).await;
+    let left = support::leftovers(&emulators, REGION).await;
+    assert!(left.is_empty(), "left behind {left:?}");
     let buckets = s3.list_buckets().send().await.unwrap();
     assert!(
         buckets.buckets().is_empty(),
@@ -583,13 +560,8 @@ async fn lifecycle() {
     assert!(!sandbox.path().join("cattube.state.json").exists());
 
     // A second down has nothing to do and says so.
-    let out = sandbox
-        .cattube()
-        .args(["--output", "json", "down", "--yes"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    assert!(json(&out)["resources"]
+    let out = sandbox.run().args(["down", "--yes"]).expect_code(0).json();
+    assert!(out.doc["resources"]
         .as_array()
         .unwrap()
         .iter()
@@ -739,7 +711,7 @@ fn assert_job_template_request_is_valid(standin: &str) {
 }
 
 /// After `down`: no role, function, queue or template of the stack is left.
-/// Nothing of the twelve kinds is left (permission, notification and policies go with the
+/// Nothing of the stack's kinds is left account-wide (permission, notification and policies go with the
 /// function and the buckets, which the caller checks).
 async fn assert_left_nothing(
     iam: &aws_sdk_iam::Client,
@@ -785,18 +757,8 @@ async fn us_east_1_and_custom_names() {
         "cattube.toml",
         "stack = \"demo\"\n[names]\nsource-bucket = \"demo-in\"\ndestination-bucket = \"demo-out\"\nqueue = \"catqueue\"\n[tags]\nteam = \"video\"\n",
     );
-    let out = sandbox
-        .cattube()
-        .args(["--output", "json", "up"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc = json(&out);
+    let out = sandbox.run().args(["up"]).expect_code(0).json();
+    let doc = out.doc;
     assert_eq!(
         (doc["stack"].as_str(), doc["region"].as_str()),
         (Some("demo"), Some("us-east-1"))
@@ -875,18 +837,8 @@ async fn adopted_bucket_survives_down() {
     };
     sandbox.write("cattube.toml", "[names]\nsource-bucket = \"my-videos\"\n");
 
-    let out = sandbox
-        .cattube()
-        .args(["--output", "json", "up"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(resource(&json(&out), "source-bucket")["action"], "update");
+    let out = sandbox.run().args(["up"]).expect_code(0).json();
+    assert_eq!(resource(&out.doc, "source-bucket")["action"], "update");
     let policy = s3
         .get_bucket_policy()
         .bucket("my-videos")
@@ -966,8 +918,7 @@ async fn a_template_mediaconvert_rejects_stops_before_the_function() {
     let job = cattube_job_with_codec("H_266");
     sandbox.write("my-job.json", &job);
     sandbox.write("cattube.toml", "[job]\ntemplate = \"my-job.json\"\n");
-    let (code, doc, stderr) = sandbox.run_json(&["up"]);
-    assert_eq!(code, Some(1), "{stderr}");
+    let doc = sandbox.run().args(["up"]).expect_code(1).json().doc;
     let error = doc["error"].to_string();
     assert!(
         error.contains("job-template") && error.contains("BadRequestException"),

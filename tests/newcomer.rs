@@ -526,9 +526,12 @@ async fn uploads_of_a_folder_resume_and_skip_what_is_there() {
 
     // --dry-run: says what would go, sends nothing.
     emulators.reset();
-    let (code, doc, stderr) =
-        sandbox.run_json(&["upload", "--dry-run", "--prefix", "cats", "videos"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let doc = sandbox
+        .run()
+        .args(["upload", "--dry-run", "--prefix", "cats", "videos"])
+        .expect_code(0)
+        .json()
+        .doc;
     let listed: Vec<&str> = doc["uploads"]
         .as_array()
         .unwrap()

@@ -17,16 +17,6 @@ const ACCOUNT: &str = "123456789012";
 /// Long enough that requests sent together overlap in the trace (rounds are counted on it).
 const LATENCY: Duration = Duration::from_millis(40);
 
-fn run(sandbox: &Sandbox, args: &[&str]) -> (i32, String) {
-    let out = sandbox.cattube().args(args).output().unwrap();
-    let text = format!(
-        "stdout {}\nstderr {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
-
 /// A write to a bucket itself or one of its sub-resources (`PUT /bucket?tagging`, `DELETE
 /// /bucket`…), not to an object: one path segment.
 fn bucket_level_write(service: &str, seen: &Seen) -> bool {
@@ -45,11 +35,9 @@ async fn operation_aborted_on_every_bucket_write_is_retried() {
 
     // The reference: a clean `up` (and `down`) first.
     let clean = emulators.sandbox(REGION);
-    let (code, text) = run(&clean, &["up"]);
-    assert_eq!(code, 0, "{text}");
+    clean.run().args(["up"]).expect_code(0).output();
     let clean_rounds = emulators.rounds();
-    let (code, text) = run(&clean, &["down", "--yes"]);
-    assert_eq!(code, 0, "{text}");
+    clean.run().args(["down", "--yes"]).expect_code(0).output();
 
     emulators.reset();
     let sandbox = emulators.sandbox(REGION);
@@ -58,8 +46,8 @@ async fn operation_aborted_on_every_bucket_write_is_retried() {
         usize::MAX,
         bucket_level_write,
     ));
-    let (code, text) = run(&sandbox, &["up"]);
-    assert_eq!(code, 0, "up must survive OperationAborted: {text}");
+    // up must survive OperationAborted.
+    sandbox.run().args(["up"]).expect_code(0).output();
     let up_answered = emulators.faults.answered(aborted);
     let aborted_rounds = emulators.rounds();
     // Both buckets: create, tags, public access block, encryption, policy; the
@@ -70,16 +58,20 @@ async fn operation_aborted_on_every_bucket_write_is_retried() {
         up_answered.len()
     );
     emulators.faults.clear_answers();
-    let (code, text) = run(&sandbox, &["status"]);
-    assert_eq!(code, 0, "converged: {text}");
+    // converged.
+    sandbox.run().args(["status"]).expect_code(0).output();
 
     let aborted = emulators.faults.answer(Answer::new(
         aws_errors::s3_operation_aborted(),
         usize::MAX,
         bucket_level_write,
     ));
-    let (code, text) = run(&sandbox, &["down", "--yes"]);
-    assert_eq!(code, 0, "down must survive OperationAborted: {text}");
+    // down must survive OperationAborted.
+    sandbox
+        .run()
+        .args(["down", "--yes"])
+        .expect_code(0)
+        .output();
     let down_answered = emulators.faults.answered(aborted);
     assert!(!down_answered.is_empty());
     emulators.faults.clear_answers();
@@ -114,8 +106,7 @@ fn standin_control(url: &str, path: &str, body: &str) {
 async fn down_waits_for_a_cancelled_job_before_deleting_the_queue() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
-    let (code, text) = run(&sandbox, &["up"]);
-    assert_eq!(code, 0, "{text}");
+    sandbox.run().args(["up"]).expect_code(0).output();
 
     let mediaconvert =
         aws_sdk_mediaconvert::Client::new(&sdk_config(&emulators.standin.url, REGION).await);
@@ -149,8 +140,11 @@ async fn down_waits_for_a_cancelled_job_before_deleting_the_queue() {
     );
 
     emulators.reset();
-    let (code, text) = run(&sandbox, &["down", "--yes"]);
-    assert_eq!(code, 0, "{text}");
+    sandbox
+        .run()
+        .args(["down", "--yes"])
+        .expect_code(0)
+        .output();
     let deletes: Vec<Seen> = emulators
         .mediaconvert
         .requests()
@@ -184,8 +178,7 @@ async fn down_waits_for_a_cancelled_job_before_deleting_the_queue() {
 async fn iam_documents_match_the_reference_and_allow_only_the_pipeline() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
-    let (code, text) = run(&sandbox, &["up"]);
-    assert_eq!(code, 0, "{text}");
+    sandbox.run().args(["up"]).expect_code(0).output();
     let state: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(sandbox.path().join("cattube.state.json")).unwrap(),
     )

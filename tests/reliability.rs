@@ -3,54 +3,29 @@
 //! MediaConvert stand-in through proxies that can fail, throttle or slow any request.
 //!
 //! Each test starts one pair of emulators and reuses it for all its fault points or trials
-//! (`down --yes` between them, and nothing of the 12 kinds left each time). The figures are
+//! (`down --yes` between them, and nothing of the stack's left each time). The figures are
 //! printed as `FIGURES …` lines (`cargo test --test reliability -- --nocapture`).
 
 mod support;
 
 use std::collections::BTreeSet;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{checked_state, json, leftovers, s3_client, sdk_config, Emulators, Sandbox};
+use support::{
+    account_inventory, checked_state, leftovers, s3_client, sdk_config, Emulators, Ran, Sandbox,
+    IDS,
+};
 
 const REGION: &str = "eu-west-1";
 const STACK: &str = "cattube";
-const IDS: &[&str] = &[
-    "source-bucket",
-    "destination-bucket",
-    "queue",
-    "job-template",
-    "mediaconvert-role",
-    "converter-role",
-    "converter-function",
-    "origin-access-control",
-    "distribution",
-    "destination-bucket-policy",
-    "invoke-permission",
-    "source-notification",
-];
 /// SIGKILL trials per command.
 const CRASH_TRIALS: usize = 15;
 
-fn run(sandbox: &Sandbox, args: &[&str]) -> Output {
-    sandbox.cattube().args(args).output().unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).to_string()
-}
-
 #[track_caller]
-fn assert_code(out: &Output, code: i32, what: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{what}: stdout {} stderr {}",
-        String::from_utf8_lossy(&out.stdout),
-        stderr(out)
-    );
+fn assert_code(out: &Ran, code: i32, what: &str) {
+    assert_eq!(out.code, Some(code), "{what}: {}", out.text());
 }
 
 fn state_path(sandbox: &Sandbox) -> std::path::PathBuf {
@@ -63,13 +38,13 @@ fn state(sandbox: &Sandbox) -> Option<serde_json::Value> {
 
 /// `up`, `status` and the state: everything created and recorded.
 fn converge(sandbox: &Sandbox, what: &str) {
-    let out = run(sandbox, &["up"]);
+    let out = sandbox.run().args(["up"]).output();
     assert_code(&out, 0, &format!("{what}: up"));
-    let out = run(sandbox, &["status"]);
+    let out = sandbox.run().args(["status"]).output();
     assert_code(&out, 0, &format!("{what}: status"));
     let doc = state(sandbox).expect("a state file after up");
     let recorded = doc["resources"].as_object().unwrap();
-    for id in IDS {
+    for id in IDS.iter() {
         assert_eq!(
             recorded.get(*id).map(|r| r["ownership"].clone()),
             Some(serde_json::json!("created")),
@@ -78,9 +53,9 @@ fn converge(sandbox: &Sandbox, what: &str) {
     }
 }
 
-/// `down --yes` exits 0, the state file is gone and nothing of the 12 kinds is left.
+/// `down --yes` exits 0, the state file is gone and no step finds anything of the stack's.
 async fn tear_down(emulators: &Emulators, sandbox: &Sandbox, what: &str) {
-    let out = run(sandbox, &["down", "--yes"]);
+    let out = sandbox.run().args(["down", "--yes"]).output();
     assert_code(&out, 0, &format!("{what}: down"));
     assert!(state(sandbox).is_none(), "{what}: state file left");
     let left = leftovers(emulators, REGION).await;
@@ -133,7 +108,7 @@ fn run_failing_at(
     what: &str,
 ) {
     emulators.faults.fail_operation(key);
-    let out = run(sandbox, args);
+    let out = sandbox.run().args(args).json();
     assert_eq!(emulators.faults.denied(), [key.to_string()], "{what}");
     assert_eq!(emulators.faults.injected().len(), 1, "{what}");
     assert_names_the_fault(&out, owner, what);
@@ -142,9 +117,9 @@ fn run_failing_at(
 /// A failed command's JSON document names the resource that owns the faulted write (its
 /// error and its line) and carries the AWS error, in the JSON and in the text.
 #[track_caller]
-fn assert_names_the_fault(out: &Output, owner: &str, what: &str) {
+fn assert_names_the_fault(out: &Ran, owner: &str, what: &str) {
     assert_code(out, 1, what);
-    let doc = json(out);
+    let doc = &out.doc;
     let message = doc["error"]["message"].as_str().unwrap_or_default();
     assert_eq!(message, format!("{owner} failed"), "{what}: {doc}");
     let causes = doc["error"]["causes"].to_string();
@@ -167,7 +142,7 @@ fn assert_names_the_fault(out: &Output, owner: &str, what: &str) {
         "{what}: {line}"
     );
     // The text error names it too, as `error: <id> failed` and the AWS error's code.
-    let text = stderr(out);
+    let text = &out.stderr;
     assert!(
         text.contains(&format!("error: {owner} failed")) && text.contains("AccessDenied"),
         "{what}: {text}"
@@ -195,7 +170,7 @@ async fn up_failing_at_every_write_converges_on_the_next_run() {
     let started = Instant::now();
 
     emulators.faults.clear();
-    let out = run(&sandbox, &["up"]);
+    let out = sandbox.run().args(["up"]).output();
     assert_code(&out, 0, "clean up");
     let clean = clean_operations(&emulators, Command::Up);
     tear_down(&emulators, &sandbox, "clean down").await;
@@ -205,14 +180,7 @@ async fn up_failing_at_every_write_converges_on_the_next_run() {
     for key in &clean {
         let owner = owner(key, Command::Up);
         let what = format!("up failing at {key} ({owner})");
-        run_failing_at(
-            &emulators,
-            &sandbox,
-            &["--output", "json", "up"],
-            key,
-            owner,
-            &what,
-        );
+        run_failing_at(&emulators, &sandbox, &["up"], key, owner, &what);
         state(&sandbox);
         faulted.insert(key.clone());
         emulators.faults.clear();
@@ -254,14 +222,7 @@ async fn down_failing_at_every_write_finishes_on_the_next_run() {
         let owner = owner(key, Command::Down);
         let what = format!("down failing at {key} ({owner})");
         converge(&sandbox, &what);
-        run_failing_at(
-            &emulators,
-            &sandbox,
-            &["--output", "json", "down", "--yes"],
-            key,
-            owner,
-            &what,
-        );
+        run_failing_at(&emulators, &sandbox, &["down", "--yes"], key, owner, &what);
         assert!(state(&sandbox).is_some(), "{what}: the state was lost");
         faulted.insert(key.clone());
         emulators.faults.clear();
@@ -289,7 +250,7 @@ async fn throttling_and_server_errors_are_retried_by_the_sdk() {
     let sandbox = emulators.sandbox(REGION);
 
     emulators.faults.clear();
-    let out = run(&sandbox, &["up"]);
+    let out = sandbox.run().args(["up"]).output();
     assert_code(&out, 0, "clean up");
     let clean_up: BTreeSet<String> = clean_operations(&emulators, Command::Up)
         .into_iter()
@@ -302,7 +263,7 @@ async fn throttling_and_server_errors_are_retried_by_the_sdk() {
 
     emulators.reset();
     emulators.faults.throttle_writes();
-    let out = run(&sandbox, &["up"]);
+    let out = sandbox.run().args(["up"]).output();
     assert_code(&out, 0, "throttled up");
     let throttled: BTreeSet<String> = emulators.faults.operations().into_iter().collect();
     assert_eq!(
@@ -334,10 +295,10 @@ async fn throttling_and_server_errors_are_retried_by_the_sdk() {
     );
 
     emulators.faults.clear();
-    let out = run(&sandbox, &["status"]);
+    let out = sandbox.run().args(["status"]).output();
     assert_code(&out, 0, "status after a throttled up");
     emulators.faults.throttle_writes();
-    let out = run(&sandbox, &["down", "--yes"]);
+    let out = sandbox.run().args(["down", "--yes"]).output();
     assert_code(&out, 0, "throttled down");
     let throttled: BTreeSet<String> = emulators.faults.operations().into_iter().collect();
     assert_eq!(
@@ -457,7 +418,8 @@ async fn killed_up_recovers() {
         });
         eprintln!("{what}: state (records, creating) = {records:?}");
         converge(&sandbox, &what);
-        let left = leftovers(&emulators, REGION).await;
+        // Counted account-wide: a duplicate the crash made is no step's to find by name.
+        let left = account_inventory(&emulators, REGION).await;
         for kind in ["distribution", "origin-access-control", "function", "role"] {
             let n = left.iter().filter(|l| l.starts_with(kind)).count();
             let wanted = if kind == "role" { 2 } else { 1 };
@@ -593,7 +555,7 @@ async fn ctrl_c_saves_the_state_and_a_second_one_exits_at_once() {
     tear_down(&emulators, &sandbox, "down after two Ctrl-C").await;
 }
 
-/// With the state file deleted after `up`: `status` finds all 12 (names from account and
+/// With the state file deleted after `up`: `status` finds them all (names from account and
 /// region, tags), `up` writes nothing and records them as created, `down` removes them all.
 #[tokio::test(flavor = "multi_thread")]
 async fn lost_state_is_found_again_and_torn_down() {
@@ -602,9 +564,9 @@ async fn lost_state_is_found_again_and_torn_down() {
     converge(&sandbox, "first up");
     std::fs::remove_file(state_path(&sandbox)).unwrap();
 
-    let out = run(&sandbox, &["--output", "json", "status"]);
+    let out = sandbox.run().args(["status"]).json();
     assert_code(&out, 0, "status without state");
-    let doc = json(&out);
+    let doc = &out.doc;
     let resources = doc["resources"].as_array().unwrap();
     assert_eq!(resources.len(), IDS.len());
     for r in resources {
@@ -612,18 +574,18 @@ async fn lost_state_is_found_again_and_torn_down() {
     }
     let found = resources.iter().filter(|r| r["status"] == "ok").count();
     // Found by names and tags as the stack's own, not as someone else's to adopt.
-    let out = run(&sandbox, &["status"]);
+    let out = sandbox.run().args(["status"]).output();
     assert_code(&out, 0, "status without state (text)");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = &out.stdout;
     assert!(!text.contains("adopted"), "{text}");
 
     emulators.reset();
-    let out = run(&sandbox, &["--output", "json", "up"]);
+    let out = sandbox.run().args(["up"]).json();
     assert_code(&out, 0, "up without state");
     let writes = emulators.writes();
     assert!(writes.is_empty(), "up without state wrote: {writes:?}");
     converge(&sandbox, "up again");
-    let left = leftovers(&emulators, REGION).await;
+    let left = account_inventory(&emulators, REGION).await;
     for kind in ["distribution", "origin-access-control"] {
         assert_eq!(
             left.iter().filter(|l| l.starts_with(kind)).count(),
@@ -683,7 +645,7 @@ async fn adopted_resources_survive_down() {
         &format!("[names]\nsource-bucket = \"{MINE}\"\n"),
     );
 
-    let out = run(&sandbox, &["--output", "json", "up"]);
+    let out = sandbox.run().args(["up"]).json();
     assert_code(&out, 0, "up adopting");
     let doc = state(&sandbox).unwrap();
     for id in ["source-bucket", "mediaconvert-role"] {
@@ -709,9 +671,9 @@ async fn adopted_resources_survive_down() {
         "{:?}",
         inline.policy_names()
     );
-    let out = run(&sandbox, &["status"]);
+    let out = sandbox.run().args(["status"]).output();
     assert_code(&out, 0, "status with adopted resources");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let text = out.stdout.clone();
     for id in ["source-bucket", "mediaconvert-role"] {
         let line = text
             .lines()
@@ -734,9 +696,9 @@ async fn adopted_resources_survive_down() {
         policies.policy_names()
     );
 
-    let out = run(&sandbox, &["down", "--yes"]);
+    let out = sandbox.run().args(["down", "--yes"]).output();
     assert_code(&out, 0, "down with adopted resources");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let text = out.stdout.clone();
     for id in ["source-bucket", "mediaconvert-role"] {
         let line = text
             .lines()
@@ -755,7 +717,7 @@ async fn adopted_resources_survive_down() {
         "state after the first down: {:?}",
         state(&sandbox)
     );
-    let out = run(&sandbox, &["down", "--yes"]);
+    let out = sandbox.run().args(["down", "--yes"]).output();
     assert_code(&out, 0, "down again");
     let object = s3
         .get_object()
@@ -787,7 +749,8 @@ async fn adopted_resources_survive_down() {
     assert!(policies
         .policy_names()
         .contains(&"owners-policy".to_string()));
-    let mut left = leftovers(&emulators, REGION).await;
+    // Account-wide: the adopted ones are not the stack's for its steps to find.
+    let mut left = account_inventory(&emulators, REGION).await;
     left.sort();
     assert_eq!(
         left,
@@ -810,10 +773,10 @@ async fn a_second_run_on_the_same_state_fails_at_once() {
     });
     for args in [&["up"][..], &["down", "--yes"]] {
         let started = Instant::now();
-        let out = run(&sandbox, args);
+        let out = sandbox.run().args(args).output();
         let took = started.elapsed();
         assert_code(&out, 1, "second run");
-        let text = stderr(&out);
+        let text = out.stderr;
         let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
         assert_eq!(lines.len(), 1, "{text}");
         assert!(
@@ -825,7 +788,7 @@ async fn a_second_run_on_the_same_state_fails_at_once() {
     let (code, err) = wait_with_timeout(&mut first, Duration::from_secs(120));
     assert_eq!(code, 0, "{err}");
     emulators.faults.clear();
-    let out = run(&sandbox, &["status"]);
+    let out = sandbox.run().args(["status"]).output();
     assert_code(&out, 0, "status after the first run");
     tear_down(&emulators, &sandbox, "down").await;
 }
@@ -854,11 +817,9 @@ async fn an_unparsable_owner_policy_is_refused_with_the_whole_error_chain() {
 
     for args in [&["plan"][..], &["status"], &["up"], &["down", "--yes"]] {
         let what = format!("{args:?}");
-        let mut json_args = vec!["--output", "json"];
-        json_args.extend_from_slice(args);
-        let out = run(&sandbox, &json_args);
+        let out = sandbox.run().args(args).json();
         assert_code(&out, 1, &what);
-        let doc = json(&out);
+        let doc = &out.doc;
         assert_eq!(
             doc["error"]["message"], "source-bucket failed",
             "{what}: {doc}"
@@ -875,7 +836,7 @@ async fn an_unparsable_owner_policy_is_refused_with_the_whole_error_chain() {
                 && c.contains("will not replace it")),
             "{what}: causes {causes:?}"
         );
-        let text = stderr(&out);
+        let text = out.stderr;
         assert!(
             text.contains("error: source-bucket failed")
                 && text.contains("Caused by: the policy of bucket"),
@@ -891,16 +852,16 @@ async fn an_unparsable_owner_policy_is_refused_with_the_whole_error_chain() {
     // The owner fixes it: the stack converges, and `down` leaves the owner's bucket.
     s3.delete_bucket_policy().bucket(MINE).send().await.unwrap();
     converge_adopting(&sandbox);
-    let out = run(&sandbox, &["down", "--yes"]);
+    let out = sandbox.run().args(["down", "--yes"]).output();
     assert_code(&out, 0, "down");
-    let left = leftovers(&emulators, REGION).await;
+    let left = account_inventory(&emulators, REGION).await;
     assert_eq!(left, [format!("bucket {MINE}")]);
 }
 
 fn converge_adopting(sandbox: &Sandbox) {
-    let out = run(sandbox, &["up"]);
+    let out = sandbox.run().args(["up"]).output();
     assert_code(&out, 0, "up");
-    let out = run(sandbox, &["status"]);
+    let out = sandbox.run().args(["status"]).output();
     assert_code(&out, 0, "status");
 }
 
@@ -979,9 +940,9 @@ async fn a_held_lock_sends_no_request() {
     let check = |what: &str| {
         emulators.reset();
         for args in [&["up"][..], &["down", "--yes"]] {
-            let out = run(&sandbox, args);
+            let out = sandbox.run().args(args).output();
             assert_code(&out, 1, &format!("{what}: {args:?}"));
-            assert!(stderr(&out).contains("another cattube"), "{}", stderr(&out));
+            assert!(out.stderr.contains("another cattube"), "{}", out.stderr);
         }
         let sent = emulators.requests();
         assert!(sent.is_empty(), "{what}: a locked run sent {sent:?}");
@@ -1005,7 +966,7 @@ async fn killed_between_create_bucket_and_its_tags_is_taken_as_created() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
     emulators.faults.clear();
-    let out = run(&sandbox, &["up"]);
+    let out = sandbox.run().args(["up"]).output();
     assert_code(&out, 0, "clean up");
     let tagging = clean_operations(&emulators, Command::Up)
         .into_iter()

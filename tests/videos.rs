@@ -8,24 +8,11 @@ mod support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{
-    json, repo_root, s3_client, sdk_config, standin_post, venv_python, Emulators, Sandbox,
-};
+use support::{json, repo_root, s3_client, sdk_config, standin_post, venv_python, Emulators, Ran};
 
 const REGION: &str = "eu-west-1";
 const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
 const DESTINATION: &str = "cattube-destination-123456789012-eu-west-1";
-
-fn run(sandbox: &Sandbox, args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
-    let out = sandbox
-        .cattube()
-        .args(["--output", "json"])
-        .args(args)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    (out.status.code(), json(&out), stderr)
-}
 
 /// Bytes that are not all the same, so a misplaced part would show.
 fn video_bytes(len: usize, seed: u32) -> Vec<u8> {
@@ -99,34 +86,33 @@ async fn upload_jobs_url_walkthrough() {
         &["jobs"][..],
         &["url", "cats/tabby cat.mp4"][..],
     ] {
-        emulators.reset();
-        let (code, doc, stderr) = run(&sandbox, args);
-        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        let doc = sandbox
+            .run()
+            .args(args)
+            .expect_code(2)
+            .expect_writes(0)
+            .json()
+            .doc;
         let message = doc["error"]["message"].as_str().unwrap();
         assert!(message.contains("cattube up"), "{args:?}: {message}");
-        assert!(
-            emulators.writes().is_empty(),
-            "{args:?} wrote: {:?}",
-            emulators.writes()
-        );
     }
 
-    let (code, _, stderr) = run(&sandbox, &["up"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    sandbox.run().args(["up"]).expect_code(0).json();
 
     // upload: two files with spaces, one large enough to go multipart.
     emulators.reset();
-    let (code, doc, stderr) = run(
-        &sandbox,
-        &[
+    let doc = sandbox
+        .run()
+        .args([
             "upload",
             "--prefix",
             "cats",
             "tabby cat.mp4",
             "big cat video.mov",
-        ],
-    );
-    assert_eq!(code, Some(0), "{stderr}");
+        ])
+        .expect_code(0)
+        .json()
+        .doc;
     assert_eq!(doc["command"], "upload");
     assert!(
         doc.get("jobs").is_none() && doc.get("urls").is_none(),
@@ -267,8 +253,7 @@ async fn upload_jobs_url_walkthrough() {
         big,
         r#"{"status": "ERROR", "errorMessage": "Demuxer: no video track", "errorCode": 1010}"#,
     );
-    let (code, doc, stderr) = run(&sandbox, &["jobs"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    let doc = sandbox.run().args(["jobs"]).expect_code(0).json().doc;
     assert!(
         doc.get("uploads").is_none() && doc.get("urls").is_none(),
         "{doc}"
@@ -289,8 +274,12 @@ async fn upload_jobs_url_walkthrough() {
         jobs[1]["submitted"].as_str().unwrap().ends_with('Z'),
         "{doc}"
     );
-    let (code, doc, _) = run(&sandbox, &["jobs", "--limit", "1"]);
-    assert_eq!(code, Some(0));
+    let doc = sandbox
+        .run()
+        .args(["jobs", "--limit", "1"])
+        .expect_code(0)
+        .json()
+        .doc;
     assert_eq!(doc["jobs"].as_array().unwrap().len(), 1);
     let out = sandbox.cattube().arg("jobs").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -340,7 +329,9 @@ async fn upload_jobs_url_walkthrough() {
         ),
         ("a/b/c.mp4", ["a/b/c-hd.mp4", "a/b/c-sd.mp4"]),
     ] {
-        let (code, doc, stderr) = run(&sandbox, &["url", key]);
+        let Ran {
+            code, doc, stderr, ..
+        } = sandbox.run().args(["url", key]).json();
         assert_eq!(code, Some(0), "{key}: {stderr}");
         let urls: Vec<&str> = doc["urls"]
             .as_array()
@@ -381,8 +372,7 @@ async fn upload_jobs_url_walkthrough() {
     assert!(note.contains("1 of 2 not there yet"), "{note}");
 
     // down: everything goes, the videos too.
-    let (code, _, stderr) = run(&sandbox, &["down", "--yes"]);
-    assert_eq!(code, Some(0), "{stderr}");
+    sandbox.run().args(["down", "--yes"]).expect_code(0).json();
     let buckets = s3.list_buckets().send().await.unwrap();
     assert!(buckets.buckets().is_empty(), "{:?}", buckets.buckets());
 }

@@ -7,13 +7,28 @@
 pub mod aws_errors;
 pub mod proxy;
 
+use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::{Duration, Instant};
 
+use cattube_stages::{naming, Clients, Settings, StackContext, Step};
+
 pub use proxy::{FaultPlan, RecordingProxy};
+
+/// Every resource of the registry, `(id, stage)`, in its order (the order `plan` lists).
+pub static RESOURCES: LazyLock<Vec<(&'static str, &'static str)>> = LazyLock::new(|| {
+    cattube_stages::all_steps()
+        .iter()
+        .map(|step| (step.id(), step.stage()))
+        .collect()
+});
+
+/// The ids of [`RESOURCES`].
+pub static IDS: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| RESOURCES.iter().map(|(id, _)| *id).collect());
 
 pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -207,6 +222,7 @@ impl Emulators {
     pub fn sandbox(&self, region: &str) -> Sandbox {
         let mut sandbox = Sandbox::new(&self.aws.url, region);
         sandbox.mediaconvert = Some(self.mediaconvert.url.clone());
+        sandbox.logs = vec![self.aws.log(), self.mediaconvert.log()];
         sandbox
     }
 
@@ -242,6 +258,9 @@ pub struct Sandbox {
     pub endpoint: String,
     pub mediaconvert: Option<String>,
     pub region: String,
+    /// The logs of the proxies in front of `endpoint` and `mediaconvert`, whose requests a
+    /// [`Run`] reports.
+    pub logs: Vec<proxy::RequestLog>,
 }
 
 impl Sandbox {
@@ -251,6 +270,26 @@ impl Sandbox {
             endpoint: endpoint.to_string(),
             mediaconvert: None,
             region: region.to_string(),
+            logs: Vec::new(),
+        }
+    }
+
+    /// A sandbox whose cattube reaches only `proxy`, whose requests its runs report.
+    pub fn behind(proxy: &RecordingProxy, region: &str) -> Sandbox {
+        let mut sandbox = Sandbox::new(&proxy.url, region);
+        sandbox.logs = vec![proxy.log()];
+        sandbox
+    }
+
+    /// A run of the built binary in the sandbox, to describe and then start (see [`Run`]).
+    pub fn run(&self) -> Run<'_> {
+        Run {
+            sandbox: self,
+            args: Vec::new(),
+            env: Vec::new(),
+            stdin: None,
+            code: None,
+            writes: None,
         }
     }
 
@@ -298,20 +337,149 @@ impl Sandbox {
         cmd
     }
 
-    /// Runs cattube with `--output json`: its exit code, its JSON document and its stderr.
-    pub fn run_json(&self, args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
-        let out = self
-            .cattube()
-            .args(["--output", "json"])
-            .args(args)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-        (out.status.code(), json(&out), stderr)
-    }
-
     pub fn write(&self, name: &str, content: &str) {
         std::fs::write(self.path().join(name), content).unwrap();
+    }
+}
+
+/// One run of the built binary in a [`Sandbox`], in the spirit of casey/just's `Test`:
+/// described with `args`, `env`, `stdin` and what to expect, then started by [`Run::output`]
+/// or [`Run::json`], which check the expectations (panicking with stdout and stderr) and
+/// return what happened, with the requests the sandbox's proxies answered during the run.
+#[must_use = "a Run does nothing until .output() or .json()"]
+pub struct Run<'a> {
+    sandbox: &'a Sandbox,
+    args: Vec<std::ffi::OsString>,
+    env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
+    stdin: Option<Vec<u8>>,
+    code: Option<i32>,
+    writes: Option<usize>,
+}
+
+impl Run<'_> {
+    pub fn arg(mut self, arg: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    pub fn env(
+        mut self,
+        key: impl AsRef<std::ffi::OsStr>,
+        value: impl AsRef<std::ffi::OsStr>,
+    ) -> Self {
+        self.env
+            .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    /// What the binary reads on stdin (by default none: reading it ends at once).
+    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(input.into());
+        self
+    }
+
+    /// The exit code the run must end with.
+    pub fn expect_code(mut self, code: i32) -> Self {
+        self.code = Some(code);
+        self
+    }
+
+    /// How many writes the sandbox's proxies must see during the run.
+    pub fn expect_writes(mut self, writes: usize) -> Self {
+        self.writes = Some(writes);
+        self
+    }
+
+    /// Runs with `--output json` first: [`Ran::doc`] is the document, and stdout that is
+    /// not one JSON document fails the test.
+    #[track_caller]
+    pub fn json(self) -> Ran {
+        let mut ran = self.start(&["--output", "json"]);
+        ran.doc = json_of(&ran.stdout);
+        ran
+    }
+
+    /// Runs as described.
+    #[track_caller]
+    pub fn output(self) -> Ran {
+        self.start(&[])
+    }
+
+    #[track_caller]
+    fn start(self, first: &[&str]) -> Ran {
+        let mut cmd = self.sandbox.cattube();
+        cmd.args(first).args(&self.args);
+        for (key, value) in &self.env {
+            cmd.env(key, value);
+        }
+        if let Some(input) = &self.stdin {
+            cmd.write_stdin(input.clone());
+        }
+        let began = Instant::now();
+        let out = cmd.output().unwrap();
+        let requests = answered_since(&self.sandbox.logs, began);
+        let ran = Ran {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+            doc: serde_json::Value::Null,
+            requests,
+        };
+        let what = format!("cattube {:?}", self.args);
+        if let Some(code) = self.code {
+            assert_eq!(ran.code, Some(code), "{what}: {}", ran.text());
+        }
+        if let Some(writes) = self.writes {
+            let sent: Vec<&str> = ran.writes().iter().map(|s| s.operation.as_str()).collect();
+            assert_eq!(sent.len(), writes, "{what} wrote {sent:#?}: {}", ran.text());
+        }
+        ran
+    }
+}
+
+/// The requests of `logs` received at or after `since`, in the order they arrived.
+fn answered_since(logs: &[proxy::RequestLog], since: Instant) -> Vec<proxy::Seen> {
+    let mut seen: Vec<proxy::Seen> = logs
+        .iter()
+        .flat_map(|log| log.lock().unwrap().clone())
+        .filter(|s| s.start >= since)
+        .collect();
+    seen.sort_by_key(|s| s.start);
+    seen
+}
+
+/// What a [`Run`] did.
+#[derive(Debug)]
+pub struct Ran {
+    /// `None` when a signal ended the process.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    /// The JSON document of a [`Run::json`], `Null` for [`Run::output`].
+    pub doc: serde_json::Value,
+    /// The requests the sandbox's proxies answered during the run, in the order they arrived.
+    pub requests: Vec<proxy::Seen>,
+}
+
+impl Ran {
+    /// The run's requests that can change something.
+    pub fn writes(&self) -> Vec<&proxy::Seen> {
+        self.requests.iter().filter(|s| s.is_write()).collect()
+    }
+
+    /// Both streams, for a failure message.
+    pub fn text(&self) -> String {
+        format!("stdout {}\nstderr {}", self.stdout, self.stderr)
     }
 }
 
@@ -339,12 +507,12 @@ pub async fn s3_client(endpoint: &str, region: &str) -> aws_sdk_s3::Client {
 
 /// The JSON document cattube printed.
 pub fn json(output: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not one JSON document ({e}): {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
+    json_of(&String::from_utf8_lossy(&output.stdout))
+}
+
+fn json_of(stdout: &str) -> serde_json::Value {
+    serde_json::from_str(stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {stdout}"))
 }
 
 /// The ownerships a state record may have.
@@ -376,18 +544,84 @@ pub fn checked_state(path: &Path, stack: &str) -> Option<serde_json::Value> {
     Some(doc)
 }
 
-/// Everything of the stack's 12 kinds that exists in the emulators, one `kind name` line
-/// each: buckets (and with them their policies and notifications), CloudFront distributions
-/// and origin access controls, IAM roles, Lambda functions (and with them their
-/// permissions), MediaConvert queues (but the account's `Default`) and job templates.
-pub async fn leftovers(emulators: &Emulators, region: &str) -> Vec<String> {
+/// The stack's clients pointed straight at the emulators (not through the proxies: a check
+/// of the test's is neither counted as cattube's requests nor refused by a fault plan).
+pub async fn stack_clients(emulators: &Emulators, region: &str) -> Clients {
     let aws = sdk_config(&emulators.moto.url, region).await;
-    let s3 = s3_client(&emulators.moto.url, region).await;
-    let cloudfront = aws_sdk_cloudfront::Client::new(&aws);
-    let iam = aws_sdk_iam::Client::new(&aws);
-    let lambda = aws_sdk_lambda::Client::new(&aws);
-    let mediaconvert =
-        aws_sdk_mediaconvert::Client::new(&sdk_config(&emulators.standin.url, region).await);
+    Clients {
+        s3: s3_client(&emulators.moto.url, region).await,
+        sts: aws_sdk_sts::Client::new(&aws),
+        iam: aws_sdk_iam::Client::new(&aws),
+        lambda: aws_sdk_lambda::Client::new(&aws),
+        mediaconvert: aws_sdk_mediaconvert::Client::new(
+            &sdk_config(&emulators.standin.url, region).await,
+        ),
+        cloudfront: aws_sdk_cloudfront::Client::new(&aws),
+    }
+}
+
+/// The context of stack `stack` in `region` as cattube builds it for `steps`: the emulators'
+/// account, the names resolved from `overrides` (`[names]`) and the defaults.
+pub async fn stack_context(
+    emulators: &Emulators,
+    region: &str,
+    stack: &str,
+    overrides: &BTreeMap<String, String>,
+    steps: &[Box<dyn Step>],
+) -> StackContext {
+    let clients = stack_clients(emulators, region).await;
+    let account = clients.account_id().await.expect("the emulators' account");
+    let names = naming::resolve_names_in(steps, stack, &account, region, overrides);
+    let settings = Settings {
+        propagation_timeout: Duration::from_secs(2),
+        ..Settings::default()
+    };
+    StackContext::new(
+        stack,
+        &account,
+        region,
+        names,
+        &BTreeMap::new(),
+        settings,
+        clients,
+    )
+}
+
+/// What is left of the default stack `cattube` in `region`: every registered step's
+/// [`Step::find_owned`], so a new resource kind is covered by every leak check.
+pub async fn leftovers(emulators: &Emulators, region: &str) -> Vec<String> {
+    let steps = cattube_stages::all_steps();
+    let ctx = stack_context(emulators, region, "cattube", &BTreeMap::new(), &steps).await;
+    leftovers_in(&steps, &ctx).await
+}
+
+/// What each of `steps` finds of its own in the stack of `ctx`, one `id name` line each. A
+/// lookup that fails is a line too: a leak check that cannot look must not pass.
+pub async fn leftovers_in(steps: &[Box<dyn Step>], ctx: &StackContext) -> Vec<String> {
+    let mut left = Vec::new();
+    for step in steps {
+        match step.find_owned(ctx).await {
+            Ok(found) => left.extend(found.iter().map(|f| format!("{} {}", step.id(), f.name))),
+            Err(e) => left.push(format!("{} (cannot look: {e:#})", step.id())),
+        }
+    }
+    left
+}
+
+/// Everything of the stack's kinds in the whole emulated account, whoever owns it, one
+/// `kind name` line each: buckets, CloudFront distributions and origin access controls, IAM
+/// roles, Lambda functions, MediaConvert queues (but the account's `Default`) and job
+/// templates. For what [`leftovers`] cannot tell: what someone else owns (adopted resources
+/// that must survive `down`) and how many of a kind exist (a duplicate made by a crash).
+pub async fn account_inventory(emulators: &Emulators, region: &str) -> Vec<String> {
+    let Clients {
+        s3,
+        iam,
+        lambda,
+        mediaconvert,
+        cloudfront,
+        ..
+    } = stack_clients(emulators, region).await;
     let mut left = Vec::new();
     for bucket in s3.list_buckets().send().await.unwrap().buckets() {
         left.push(format!("bucket {}", bucket.name().unwrap_or_default()));

@@ -18,6 +18,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use cattube_stages::Service;
+
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
@@ -284,37 +286,76 @@ fn service_of(headers: &hyper::HeaderMap) -> String {
         .to_string()
 }
 
-/// The error a service would answer, in its protocol's shape: S3's REST-XML `<Error>`, the
-/// query protocol's and CloudFront's `<ErrorResponse>`, REST-JSON's `x-amzn-ErrorType`.
+/// The signing name (SigV4 credential scope) of each service a resource lives in. The match
+/// is exhaustive: a resource of a new service does not build until its calls can be faulted.
+fn signing_name(service: Service) -> &'static str {
+    match service {
+        Service::S3 => "s3",
+        Service::Iam => "iam",
+        Service::Lambda => "lambda",
+        Service::MediaConvert => "mediaconvert",
+        Service::CloudFront => "cloudfront",
+    }
+}
+
+/// How a service shapes its errors.
+#[derive(Clone, Copy)]
+enum Protocol {
+    /// S3's REST-XML `<Error>`.
+    S3Xml,
+    /// The query protocol's (and CloudFront's) `<ErrorResponse>`.
+    QueryXml,
+    /// REST-JSON: the code in `x-amzn-ErrorType`.
+    RestJson,
+}
+
+fn protocol(service: Service) -> Protocol {
+    match service {
+        Service::S3 => Protocol::S3Xml,
+        Service::Iam | Service::CloudFront => Protocol::QueryXml,
+        Service::Lambda | Service::MediaConvert => Protocol::RestJson,
+    }
+}
+
+/// The protocol of the service a request is signed for: that of the registry's resource
+/// whose service it is, else the query protocol's (STS, the one service with no resource).
+fn protocol_of(signing: &str) -> Protocol {
+    cattube_stages::all_steps()
+        .iter()
+        .map(|step| step.spec().service)
+        .find(|service| signing_name(*service) == signing)
+        .map_or(Protocol::QueryXml, protocol)
+}
+
+/// The error a service would answer, in its protocol's shape.
 fn fault_response(service: &str, fault: &Fault) -> Response<Full<Bytes>> {
     let message = "injected by the test proxy";
-    let (status, code) = match (service, fault) {
-        (_, Fault::Deny) if matches!(service, "lambda" | "mediaconvert") => {
-            (403, "AccessDeniedException")
-        }
+    let protocol = protocol_of(service);
+    let (status, code) = match (protocol, fault) {
+        (Protocol::RestJson, Fault::Deny) => (403, "AccessDeniedException"),
         (_, Fault::Deny) => (403, "AccessDenied"),
-        ("s3", Fault::Throttle) => (503, "SlowDown"),
-        ("s3", Fault::ServerError) => (500, "InternalError"),
-        ("lambda" | "mediaconvert", Fault::Throttle) => (429, "TooManyRequestsException"),
-        ("lambda" | "mediaconvert", Fault::ServerError) => (500, "ServiceException"),
-        (_, Fault::Throttle) => (400, "Throttling"),
-        (_, Fault::ServerError) => (500, "InternalFailure"),
+        (Protocol::S3Xml, Fault::Throttle) => (503, "SlowDown"),
+        (Protocol::S3Xml, Fault::ServerError) => (500, "InternalError"),
+        (Protocol::RestJson, Fault::Throttle) => (429, "TooManyRequestsException"),
+        (Protocol::RestJson, Fault::ServerError) => (500, "ServiceException"),
+        (Protocol::QueryXml, Fault::Throttle) => (400, "Throttling"),
+        (Protocol::QueryXml, Fault::ServerError) => (500, "InternalFailure"),
     };
     let builder = Response::builder().status(status);
-    let (builder, body) = match service {
-        "lambda" | "mediaconvert" => (
+    let (builder, body) = match protocol {
+        Protocol::RestJson => (
             builder
                 .header("content-type", "application/json")
                 .header("x-amzn-errortype", code),
             format!(r#"{{"message":"{message}"}}"#),
         ),
-        "s3" => (
+        Protocol::S3Xml => (
             builder.header("content-type", "application/xml"),
             format!(
                 r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message><RequestId>FAULT</RequestId></Error>"#
             ),
         ),
-        _ => (
+        Protocol::QueryXml => (
             builder.header("content-type", "text/xml"),
             format!(
                 r#"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>FAULT</RequestId></ErrorResponse>"#
@@ -327,9 +368,12 @@ fn fault_response(service: &str, fault: &Fault) -> Response<Full<Bytes>> {
         .unwrap()
 }
 
+/// What a proxy has answered, shared with whoever reads it while the proxy runs.
+pub type RequestLog = Arc<Mutex<Vec<Seen>>>;
+
 pub struct RecordingProxy {
     pub url: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
+    seen: RequestLog,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -410,6 +454,11 @@ impl RecordingProxy {
 
     pub fn reset(&self) {
         self.seen.lock().unwrap().clear();
+    }
+
+    /// The proxy's log, for a [`crate::support::Run`] to take its requests from.
+    pub fn log(&self) -> RequestLog {
+        self.seen.clone()
     }
 }
 
