@@ -23,8 +23,8 @@ use crate::context::TAG_REGION;
 use crate::error::{error_code, AwsContext, AwsError};
 use crate::origin_access_control::{self, pause};
 use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Service,
-    Spec, Step,
+    Applied, DestroyOptions, Destroyed, Drift, Found, Observation, Ownership, Present, Recorded,
+    Service, Spec, Step,
 };
 use crate::{StackContext, StepError};
 
@@ -228,9 +228,13 @@ fn ours_here(ctx: &StackContext, tags: &[(String, String)]) -> bool {
             .any(|(k, v)| k == TAG_REGION && *v == ctx.region)
 }
 
-/// The stack's distribution by its tags: every distribution of the account is listed and
-/// the first tagged with this stack and region is it.
-async fn by_tags(ctx: &StackContext) -> Result<Option<(String, String)>, StepError> {
+/// The stack's distributions `(id, arn, domain)` by their tags: every distribution of the
+/// account is listed and each one's tags read, stopping after `limit` found.
+async fn tagged(
+    ctx: &StackContext,
+    limit: usize,
+) -> Result<Vec<(String, String, String)>, StepError> {
+    let mut found = Vec::new();
     let mut marker: Option<String> = None;
     loop {
         let page = ctx
@@ -242,11 +246,18 @@ async fn by_tags(ctx: &StackContext) -> Result<Option<(String, String)>, StepErr
             .await
             .context(|| "listing CloudFront distributions".to_string())?;
         let Some(list) = page.distribution_list() else {
-            return Ok(None);
+            return Ok(found);
         };
         for summary in list.items() {
             if ours_here(ctx, &tags(ctx, summary.arn()).await?) {
-                return Ok(Some((summary.id().to_string(), summary.arn().to_string())));
+                found.push((
+                    summary.id().to_string(),
+                    summary.arn().to_string(),
+                    summary.domain_name().to_string(),
+                ));
+                if found.len() >= limit {
+                    return Ok(found);
+                }
             }
         }
         match list
@@ -254,9 +265,19 @@ async fn by_tags(ctx: &StackContext) -> Result<Option<(String, String)>, StepErr
             .filter(|m| !m.is_empty() && list.is_truncated())
         {
             Some(next) => marker = Some(next.to_string()),
-            None => return Ok(None),
+            None => return Ok(found),
         }
     }
+}
+
+/// The first distribution carrying the stack's tags, `(id, arn)`: how it is found when the
+/// state is lost.
+async fn by_tags(ctx: &StackContext) -> Result<Option<(String, String)>, StepError> {
+    Ok(tagged(ctx, 1)
+        .await?
+        .into_iter()
+        .next()
+        .map(|(id, arn, _)| (id, arn)))
 }
 
 /// The stack's distribution `(id, arn)`: the one this run or the state knows, else the one
@@ -561,6 +582,15 @@ impl Step for Distribution {
     fn shown_name(&self, ctx: &StackContext) -> String {
         ctx.known("distribution_domain")
             .unwrap_or_else(|| "domain given by CloudFront".to_string())
+    }
+
+    /// Every distribution carrying the stack's tags (and region): it has no name to look for.
+    async fn find_owned(&self, ctx: &StackContext) -> Result<Vec<Found>, StepError> {
+        Ok(tagged(ctx, usize::MAX)
+            .await?
+            .into_iter()
+            .map(|(_, arn, domain)| Found { name: domain, arn })
+            .collect())
     }
 
     // -----------------------------------------------------------------------------------

@@ -19,8 +19,8 @@ use aws_sdk_cloudfront::types::{
 
 use crate::error::{error_code, AwsContext, AwsError};
 use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
-    Service, Spec, Step,
+    Applied, DestroyOptions, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present,
+    Recorded, Service, Spec, Step,
 };
 use crate::{StackContext, StepError};
 
@@ -92,7 +92,7 @@ fn wanted(ctx: &StackContext) -> Result<OriginAccessControlConfig, StepError> {
 
 /// A live OAC: its id and the settings that matter.
 #[derive(Debug)]
-struct Found {
+struct Live {
     id: String,
     description: String,
     protocol: String,
@@ -101,7 +101,7 @@ struct Found {
 }
 
 /// Finds the OAC: by the id recorded in the state, else by its name.
-async fn find(ctx: &StackContext, recorded: Option<&Recorded>) -> Result<Option<Found>, StepError> {
+async fn find(ctx: &StackContext, recorded: Option<&Recorded>) -> Result<Option<Live>, StepError> {
     let cf = &ctx.clients.cloudfront;
     let name = ctx.name(ID);
     let recorded_id = recorded
@@ -120,7 +120,7 @@ async fn find(ctx: &StackContext, recorded: Option<&Recorded>) -> Result<Option<
                     .and_then(|o| o.origin_access_control_config())
                     .filter(|c| c.name() == name)
                 {
-                    return Ok(Some(Found {
+                    return Ok(Some(Live {
                         id,
                         description: config.description().unwrap_or_default().to_string(),
                         protocol: config.signing_protocol().as_str().to_string(),
@@ -142,6 +142,13 @@ async fn find(ctx: &StackContext, recorded: Option<&Recorded>) -> Result<Option<
         }
     }
     // The state is lost or stale: look it up by name.
+    by_name(ctx).await
+}
+
+/// The OAC named as the stack's, whoever made it (an OAC has no tags: its name is the key).
+async fn by_name(ctx: &StackContext) -> Result<Option<Live>, StepError> {
+    let cf = &ctx.clients.cloudfront;
+    let name = ctx.name(ID);
     let mut marker: Option<String> = None;
     loop {
         let page = cf
@@ -154,7 +161,7 @@ async fn find(ctx: &StackContext, recorded: Option<&Recorded>) -> Result<Option<
             return Ok(None);
         };
         if let Some(s) = list.items().iter().find(|s| s.name() == name) {
-            return Ok(Some(Found {
+            return Ok(Some(Live {
                 id: s.id().to_string(),
                 description: s.description().to_string(),
                 protocol: s.signing_protocol().as_str().to_string(),
@@ -180,6 +187,20 @@ fn outputs(id: &str) -> BTreeMap<&'static str, String> {
 impl Step for OriginAccessControl {
     fn spec(&self) -> &'static Spec {
         &SPEC
+    }
+
+    /// The OAC with the stack's name and the stack's mark in its description; one someone
+    /// else named so is not ours.
+    async fn find_owned(&self, ctx: &StackContext) -> Result<Vec<Found>, StepError> {
+        Ok(by_name(ctx)
+            .await?
+            .filter(|live| live.description == description(ctx))
+            .map(|live| Found {
+                name: ctx.name(ID).to_string(),
+                arn: arn(ctx, &live.id),
+            })
+            .into_iter()
+            .collect())
     }
 
     // -----------------------------------------------------------------------------------
