@@ -74,7 +74,7 @@ pub fn cloudfront_no_claims(partition: &str, bucket: &str) -> Value {
 
 /// The distribution's ARN: known from this run or the state, else looked up by its tags.
 async fn distribution_arn(ctx: &StackContext) -> Result<Option<String>, StepError> {
-    if let Some(arn) = ctx.known("distribution.arn") {
+    if let Some(arn) = ctx.arn_of(distribution::SPEC.id) {
         return Ok(Some(arn));
     }
     Ok(distribution::find(ctx).await?.map(|(_, arn)| arn))

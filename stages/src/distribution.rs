@@ -283,7 +283,7 @@ async fn by_tags(ctx: &StackContext) -> Result<Option<(String, String)>, StepErr
 /// The stack's distribution `(id, arn)`: the one this run or the state knows, else the one
 /// carrying the stack's tags.
 pub(crate) async fn find(ctx: &StackContext) -> Result<Option<(String, String)>, StepError> {
-    if let Some(id) = ctx.known("distribution.id") {
+    if let Some(id) = ctx.id_of(ID) {
         if get(ctx, &id).await?.is_some() {
             return Ok(Some((id.clone(), dist_arn(ctx, &id))));
         }
@@ -297,9 +297,9 @@ fn recorded_id(ctx: &StackContext, recorded: Option<&Recorded>) -> Option<String
             r.extra
                 .get("id")
                 .cloned()
-                .or_else(|| origin_access_control::id_from_arn(&r.arn).map(str::to_string))
+                .or_else(|| crate::arn::last_segment(&r.arn).map(str::to_string))
         })
-        .or_else(|| ctx.known("distribution.id"))
+        .or_else(|| ctx.id_of(ID))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -580,7 +580,7 @@ impl Step for Distribution {
 
     /// A distribution has no name: its domain, once CloudFront has given it one.
     fn shown_name(&self, ctx: &StackContext) -> String {
-        ctx.known("distribution_domain")
+        ctx.output_of(ID, "distribution_domain")
             .unwrap_or_else(|| "domain given by CloudFront".to_string())
     }
 

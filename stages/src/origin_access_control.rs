@@ -22,7 +22,7 @@ use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present,
     Recorded, Service, Spec, Step,
 };
-use crate::{StackContext, StepError};
+use crate::{arn, StackContext, StepError};
 
 pub struct OriginAccessControl;
 
@@ -49,7 +49,7 @@ fn description(ctx: &StackContext) -> String {
     format!("cattube stack {} ({})", ctx.stack, ctx.region)
 }
 
-fn arn(ctx: &StackContext, id: &str) -> String {
+fn oac_arn(ctx: &StackContext, id: &str) -> String {
     format!(
         "arn:{}:cloudfront::{}:origin-access-control/{id}",
         ctx.partition(),
@@ -57,20 +57,10 @@ fn arn(ctx: &StackContext, id: &str) -> String {
     )
 }
 
-/// The id at the end of a CloudFront ARN (`…:origin-access-control/E123`).
-pub(crate) fn id_from_arn(arn: &str) -> Option<&str> {
-    arn.rsplit_once('/')
-        .map(|(_, id)| id)
-        .filter(|id| !id.is_empty())
-}
-
 /// The OAC id this stack's distribution should use, if already known in this run or
 /// recorded in the state.
 pub(crate) fn known_id(ctx: &StackContext) -> Option<String> {
-    ctx.known(OUTPUT_ID).or_else(|| {
-        ctx.known(&format!("{ID}.arn"))
-            .and_then(|a| id_from_arn(&a).map(str::to_string))
-    })
+    ctx.id_of(ID)
 }
 
 /// Retry pause for what AWS has not settled yet, scaled to the bound.
@@ -109,7 +99,7 @@ async fn find(ctx: &StackContext, recorded: Option<&Recorded>) -> Result<Option<
             r.extra
                 .get("id")
                 .cloned()
-                .or_else(|| id_from_arn(&r.arn).map(str::to_string))
+                .or_else(|| arn::last_segment(&r.arn).map(str::to_string))
         })
         .or_else(|| known_id(ctx));
     if let Some(id) = recorded_id {
@@ -197,7 +187,7 @@ impl Step for OriginAccessControl {
             .filter(|live| live.description == description(ctx))
             .map(|live| Found {
                 name: ctx.name(ID).to_string(),
-                arn: arn(ctx, &live.id),
+                arn: oac_arn(ctx, &live.id),
             })
             .into_iter()
             .collect())
@@ -234,7 +224,7 @@ impl Step for OriginAccessControl {
         };
         Ok(Observation::Present(Present {
             name: ctx.name(ID).to_string(),
-            arn: arn(ctx, &found.id),
+            arn: oac_arn(ctx, &found.id),
             tagged_ours: found.description == description(ctx),
             drift,
             pending: None,
@@ -314,7 +304,7 @@ impl Step for OriginAccessControl {
             }
         };
         Ok(Applied {
-            arn: arn(ctx, &id),
+            arn: oac_arn(ctx, &id),
             adopted,
             changes: vec![change.to_string()],
             outputs: outputs(&id),

@@ -110,10 +110,8 @@ async fn the_distribution_is_found_by_its_tags_only() {
     );
 }
 
-#[tokio::test]
-async fn a_lost_state_still_finds_the_distribution_by_its_tags() {
-    let mut rules = two_distributions();
-    let get = mock!(aws_sdk_cloudfront::Client::get_distribution)
+fn get_ours() -> Rule {
+    mock!(aws_sdk_cloudfront::Client::get_distribution)
         .match_requests(|r| r.id() == Some("EOURS"))
         .then_output(|| {
             GetDistributionOutput::builder()
@@ -137,7 +135,13 @@ async fn a_lost_state_still_finds_the_distribution_by_its_tags() {
                         .unwrap(),
                 )
                 .build()
-        });
+        })
+}
+
+#[tokio::test]
+async fn a_lost_state_still_finds_the_distribution_by_its_tags() {
+    let mut rules = two_distributions();
+    let get = get_ours();
     rules.push(get.clone());
     let ctx = ctx(MockClients {
         cloudfront: rules,
@@ -339,4 +343,39 @@ async fn the_destination_bucket_policy_is_found_by_its_statement() {
         ..Default::default()
     });
     assert_eq!(DestinationBucketPolicy.find_owned(&ctx3).await.unwrap(), []);
+}
+
+#[tokio::test]
+async fn a_recorded_arn_is_a_fact_that_spares_the_listing() {
+    // Only the recorded distribution answers: listing the account's would fail the test.
+    let (get, tags_of_ours) = (get_ours(), two_distributions().remove(2));
+    let ctx = ctx(MockClients {
+        cloudfront: vec![get.clone(), tags_of_ours],
+        ..Default::default()
+    });
+    let record = cattube_stages::Recorded {
+        name: "EOURS.cloudfront.net".into(),
+        arn: dist_arn("EOURS"),
+        ownership: cattube_stages::Ownership::Created,
+        extra: Default::default(),
+    };
+    ctx.learn_recorded("distribution", &record);
+    assert_eq!(ctx.id_of("distribution").as_deref(), Some("EOURS"));
+    assert_eq!(ctx.arn_of("distribution"), Some(dist_arn("EOURS")));
+    let observed = Distribution.observe(&ctx, None).await.expect("observed");
+    assert!(observed.present().is_some());
+    assert_eq!(get.num_calls(), 1);
+    // What a step finds is learned under its own id, outputs included.
+    ctx.learn_found(
+        "distribution",
+        &dist_arn("ENEW"),
+        &observed.present().unwrap().outputs,
+    );
+    assert_eq!(ctx.id_of("distribution").as_deref(), Some("ENEW"));
+    assert_eq!(
+        ctx.output_of("distribution", "distribution_domain")
+            .as_deref(),
+        Some("EOURS.cloudfront.net")
+    );
+    assert_eq!(ctx.output_of("queue", "distribution_domain"), None);
 }
