@@ -2,6 +2,8 @@
 //! (all public access blocked, default encryption, bucket-owner-enforced ownership, TLS
 //! only, the stack's tags). The tutorial leaves all of these at the console's defaults.
 
+use crate::error::absent;
+use crate::Service;
 use std::collections::BTreeMap;
 
 use aws_sdk_s3::error::SdkError;
@@ -13,7 +15,7 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_s3::Client;
 
-use crate::error::{error_code, AwsContext, AwsError};
+use crate::error::{AwsContext, AwsError};
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded,
 };
@@ -23,21 +25,13 @@ const DRIFT_PUBLIC_ACCESS: &str = "public-access-block";
 const DRIFT_ENCRYPTION: &str = "encryption";
 const DRIFT_OWNERSHIP: &str = "ownership";
 const DRIFT_TLS: &str = "tls-policy";
-const DRIFT_TAGS: &str = "tags";
+use crate::context::DRIFT_TAGS;
 
 /// The per-bucket facts that differ between stage 1 and stage 2.
 pub(crate) struct BucketSpec {
     pub id: &'static str,
     /// The output key under which the bucket name is published (`source_bucket`…).
     pub output: &'static str,
-}
-
-/// An S3 "not found" answer for one of the bucket's sub-resources.
-fn absent<E: aws_sdk_s3::error::ProvideErrorMetadata, R>(
-    err: &SdkError<E, R>,
-    codes: &[&str],
-) -> bool {
-    error_code(err).is_some_and(|code| codes.contains(&code))
 }
 
 fn http_status<E>(err: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> Option<u16> {
@@ -95,8 +89,8 @@ pub(crate) async fn observe(
                 ));
             }
         }
+        Err(err) if Service::S3.not_found(&err) => return Ok(Observation::Missing),
         Err(err) => match http_status(&err) {
-            Some(404) => return Ok(Observation::Missing),
             Some(403) => return Err(taken_elsewhere(spec.id, name, "another account owns it")),
             Some(301) => return Err(taken_elsewhere(spec.id, name, "it is in another region")),
             _ => {
@@ -225,18 +219,7 @@ pub(crate) async fn observe(
     // Tags are ours to keep right only on a bucket the stack created; an adopted bucket's
     // tags belong to its owner (and our tags on it would make it look deletable).
     if ours {
-        let missing: Vec<String> = ctx
-            .tags
-            .iter()
-            .filter(|(k, v)| !tags.iter().any(|(tk, tv)| tk == *k && tv == *v))
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        if !missing.is_empty() {
-            drift.push(Drift::new(
-                DRIFT_TAGS,
-                format!("tags missing or changed: {}", missing.join(", ")),
-            ));
-        }
+        drift.extend(ctx.tag_drift(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
     }
 
     Ok(Observation::Present(Present {
@@ -571,7 +554,7 @@ pub(crate) async fn destroy(
             .await
         {
             Ok(_) => return Ok(Destroyed::Deleted),
-            Err(e) if absent(&e, &["NoSuchBucket"]) => return Ok(Destroyed::AlreadyGone),
+            Err(e) if Service::S3.not_found(&e) => return Ok(Destroyed::AlreadyGone),
             Err(e) if absent(&e, &["BucketNotEmpty"]) => continue,
             Err(e) => {
                 return Err(StepError::with_source(
@@ -608,7 +591,7 @@ async fn empty(ctx: &StackContext, name: &str) -> Result<Emptied, StepError> {
             .await
         {
             Ok(page) => page,
-            Err(e) if absent(&e, &["NoSuchBucket"]) => return Ok(Emptied::BucketGone),
+            Err(e) if Service::S3.not_found(&e) => return Ok(Emptied::BucketGone),
             Err(e) => {
                 return Err(StepError::with_source(
                     format!("listing the objects of bucket {name}"),

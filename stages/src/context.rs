@@ -249,7 +249,31 @@ impl StackContext {
         }
         stack && managed
     }
+
+    /// How a live resource's tags differ from the stack's: each wanted tag missing or with
+    /// another value. Tags of its own are left alone (an owner may add some).
+    pub fn tag_drift<'a>(
+        &self,
+        live: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Option<crate::Drift> {
+        let live: Vec<(&str, &str)> = live.into_iter().collect();
+        let missing: Vec<String> = self
+            .tags
+            .iter()
+            .filter(|(k, v)| !live.contains(&(k.as_str(), v.as_str())))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        (!missing.is_empty()).then(|| {
+            crate::Drift::new(
+                DRIFT_TAGS,
+                format!("tags missing or changed: {}", missing.join(", ")),
+            )
+        })
+    }
 }
+
+/// The drift key of a resource whose tags lack some of the stack's.
+pub const DRIFT_TAGS: &str = "tags";
 
 pub fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {

@@ -43,7 +43,7 @@ pub const SPEC: Spec = Spec {
 const DRIFT_CODE: &str = "code";
 const DRIFT_ARCHITECTURE: &str = "architecture";
 const DRIFT_CONFIG: &str = "configuration";
-const DRIFT_TAGS: &str = "tags";
+use crate::context::DRIFT_TAGS;
 
 /// What Lambda says while a new role has not reached it yet.
 pub const FRESH_ROLE: &str = "cannot be assumed by Lambda";
@@ -89,10 +89,6 @@ fn fresh_role<E: ProvideErrorMetadata, R>(err: &aws_sdk_lambda::error::SdkError<
     })
 }
 
-fn not_found<E: ProvideErrorMetadata, R>(err: &aws_sdk_lambda::error::SdkError<E, R>) -> bool {
-    crate::error::error_code(err) == Some("ResourceNotFoundException")
-}
-
 #[async_trait]
 impl Step for ConverterFunction {
     fn spec(&self) -> &'static Spec {
@@ -115,7 +111,7 @@ impl Step for ConverterFunction {
             .await
         {
             Ok(out) => out,
-            Err(e) if not_found(&e) => return Ok(Observation::Missing),
+            Err(e) if Service::Lambda.not_found(&e) => return Ok(Observation::Missing),
             Err(e) => {
                 return Err(StepError::with_source(
                     format!("reading Lambda function {name}"),
@@ -206,13 +202,7 @@ impl Step for ConverterFunction {
             drift.push(Drift::new(DRIFT_CONFIG, differs.join("; ")));
         }
         if tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours()) {
-            let missing = crate::queue::missing_tags(ctx, &tags);
-            if !missing.is_empty() {
-                drift.push(Drift::new(
-                    DRIFT_TAGS,
-                    format!("tags missing or changed: {}", missing.join(", ")),
-                ));
-            }
+            drift.extend(ctx.tag_drift(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
         }
         Ok(Observation::Present(Present {
             name: name.to_string(),
@@ -358,7 +348,7 @@ impl Step for ConverterFunction {
             .await
         {
             Ok(_) => Ok(Destroyed::Deleted),
-            Err(e) if not_found(&e) => Ok(Destroyed::AlreadyGone),
+            Err(e) if Service::Lambda.not_found(&e) => Ok(Destroyed::AlreadyGone),
             Err(e) => Err(StepError::with_source(
                 format!("deleting Lambda function {name}"),
                 AwsError::from_sdk(&e),

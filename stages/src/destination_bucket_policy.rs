@@ -9,13 +9,14 @@
 //! widens access to the videos: it is reported as drift and removed by `up`. On an adopted
 //! bucket the owner's statements are theirs, and are kept.
 
+use crate::error::absent;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use crate::distribution;
-use crate::error::{error_code, AwsContext, AwsError};
+use crate::error::{AwsContext, AwsError};
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Found, Observation, Ownership, Present, Recorded,
     Service, Spec, Step,
@@ -119,8 +120,8 @@ async fn read_policy(ctx: &StackContext) -> Result<Option<Option<String>>, StepE
         .await
     {
         Ok(out) => Ok(Some(out.policy().map(str::to_string))),
-        Err(e) if error_code(&e) == Some("NoSuchBucketPolicy") => Ok(Some(None)),
-        Err(e) if error_code(&e) == Some("NoSuchBucket") => Ok(None),
+        Err(e) if absent(&e, &["NoSuchBucketPolicy"]) => Ok(Some(None)),
+        Err(e) if Service::S3.not_found(&e) => Ok(None),
         Err(e) => Err(StepError::with_source(
             format!("reading the policy of bucket {name}"),
             AwsError::from_sdk(&e),
@@ -141,7 +142,7 @@ async fn bucket_tagged_ours(ctx: &StackContext) -> Result<bool, StepError> {
         .await
     {
         Ok(out) => Ok(ctx.tagged_ours(out.tag_set().iter().map(|t| (t.key(), t.value())))),
-        Err(e) if matches!(error_code(&e), Some("NoSuchTagSet" | "NoSuchBucket")) => Ok(false),
+        Err(e) if absent(&e, &["NoSuchTagSet"]) || Service::S3.not_found(&e) => Ok(false),
         Err(e) => Err(StepError::with_source(
             format!("reading the tags of bucket {name}"),
             AwsError::from_sdk(&e),

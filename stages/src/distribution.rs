@@ -56,7 +56,7 @@ const DRIFT_VIEWER: &str = "viewer-protocol";
 const DRIFT_OAC: &str = "oac";
 const DRIFT_BEHAVIOR: &str = "cache-behavior";
 const DRIFT_SETTINGS: &str = "settings";
-const DRIFT_TAGS: &str = "tags";
+use crate::context::DRIFT_TAGS;
 
 fn dist_arn(ctx: &StackContext, id: &str) -> String {
     format!(
@@ -188,7 +188,7 @@ async fn get(
             .distribution()
             .cloned()
             .map(|d| (d, out.e_tag().map(str::to_string)))),
-        Err(e) if error_code(&e) == Some("NoSuchDistribution") => Ok(None),
+        Err(e) if Service::CloudFront.not_found(&e) => Ok(None),
         Err(e) => Err(StepError::with_source(
             format!("reading distribution {id}"),
             AwsError::from_sdk(&e),
@@ -422,18 +422,7 @@ fn drift(
     }
 
     if ours {
-        let missing: Vec<String> = ctx
-            .tags
-            .iter()
-            .filter(|(k, v)| !tags.iter().any(|(tk, tv)| tk == *k && tv == *v))
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        if !missing.is_empty() {
-            drift.push(Drift::new(
-                DRIFT_TAGS,
-                format!("tags missing or changed: {}", missing.join(", ")),
-            ));
-        }
+        drift.extend(ctx.tag_drift(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
     }
     drift
 }
@@ -820,9 +809,7 @@ impl Step for Distribution {
         loop {
             let out = match cf.get_distribution_config().id(&id).send().await {
                 Ok(out) => out,
-                Err(e) if error_code(&e) == Some("NoSuchDistribution") => {
-                    return Ok(Destroyed::AlreadyGone)
-                }
+                Err(e) if Service::CloudFront.not_found(&e) => return Ok(Destroyed::AlreadyGone),
                 Err(e) => {
                     return Err(StepError::with_source(
                         format!("reading the configuration of distribution {id}"),
@@ -851,9 +838,7 @@ impl Step for Distribution {
                     disabled_now = true;
                     break;
                 }
-                Err(e) if error_code(&e) == Some("NoSuchDistribution") => {
-                    return Ok(Destroyed::AlreadyGone)
-                }
+                Err(e) if Service::CloudFront.not_found(&e) => return Ok(Destroyed::AlreadyGone),
                 Err(e)
                     if error_code(&e) == Some("PreconditionFailed")
                         && Instant::now() < deadline =>
@@ -909,9 +894,7 @@ impl Step for Distribution {
                 .await
             {
                 Ok(_) => return Ok(Destroyed::Deleted),
-                Err(e) if error_code(&e) == Some("NoSuchDistribution") => {
-                    return Ok(Destroyed::Deleted)
-                }
+                Err(e) if Service::CloudFront.not_found(&e) => return Ok(Destroyed::Deleted),
                 // Not yet seen as disabled, or changed since we read the ETag: read again.
                 Err(e)
                     if matches!(

@@ -90,10 +90,98 @@ where
     }
 }
 
+/// S3 answers a HEAD with a bare 404, and names a missing sub-resource in its code.
+type HttpResponse = aws_smithy_runtime_api::http::Response;
+
+impl crate::Service {
+    /// Whether `err` says the resource asked for does not exist, in this service's idiom:
+    /// S3 `NoSuchBucket`/`NoSuchKey` or a bare 404 (HEAD has no body), IAM `NoSuchEntity`,
+    /// Lambda `ResourceNotFoundException`, MediaConvert `NotFoundException`, CloudFront
+    /// `NoSuch…`. A missing S3 sub-resource (`NoSuchTagSet`) is not "not found": see
+    /// [`absent`].
+    pub fn not_found<E: ProvideErrorMetadata>(self, err: &SdkError<E, HttpResponse>) -> bool {
+        use crate::Service::*;
+        let code = error_code(err);
+        match self {
+            S3 => {
+                matches!(code, Some("NoSuchBucket" | "NoSuchKey" | "NotFound"))
+                    || (code.is_none()
+                        && err.raw_response().map(|r| r.status().as_u16()) == Some(404))
+            }
+            Iam => code == Some("NoSuchEntity"),
+            Lambda => code == Some("ResourceNotFoundException"),
+            MediaConvert => code == Some("NotFoundException"),
+            CloudFront => matches!(
+                code,
+                Some("NoSuchDistribution" | "NoSuchOriginAccessControl" | "NoSuchResource")
+            ),
+        }
+    }
+}
+
+/// An S3 "no such sub-resource" answer (`NoSuchTagSet`, `NoSuchBucketPolicy`): the bucket
+/// exists without it.
+pub fn absent<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, codes: &[&str]) -> bool {
+    error_code(err).is_some_and(|code| codes.contains(&code))
+}
+
 /// The service error code of an SDK error, if the service answered with one.
 pub fn error_code<E, R>(err: &SdkError<E, R>) -> Option<&str>
 where
     E: ProvideErrorMetadata,
 {
     err.as_service_error().and_then(|e| e.code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Service;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn answer(code: Option<&str>, status: u16) -> SdkError<ErrorMetadata, HttpResponse> {
+        let mut meta = ErrorMetadata::builder();
+        if let Some(code) = code {
+            meta = meta.code(code);
+        }
+        SdkError::service_error(
+            meta.build(),
+            HttpResponse::new(status.try_into().unwrap(), SdkBody::empty()),
+        )
+    }
+
+    #[test]
+    fn each_service_says_not_found_its_own_way() {
+        let cases = [
+            (Service::S3, Some("NoSuchBucket"), 404),
+            (Service::S3, None, 404),
+            (Service::Iam, Some("NoSuchEntity"), 404),
+            (Service::Lambda, Some("ResourceNotFoundException"), 404),
+            (Service::MediaConvert, Some("NotFoundException"), 404),
+            (Service::CloudFront, Some("NoSuchDistribution"), 404),
+            (Service::CloudFront, Some("NoSuchOriginAccessControl"), 404),
+        ];
+        for (service, code, status) in cases {
+            assert!(
+                service.not_found(&answer(code, status)),
+                "{service:?} {code:?}"
+            );
+            // Another service's idiom is not this one's.
+            assert!(!service.not_found(&answer(Some("AccessDenied"), 403)));
+        }
+        assert!(!Service::Lambda.not_found(&answer(Some("NoSuchEntity"), 404)));
+        assert!(!Service::S3.not_found(&answer(None, 403)));
+    }
+
+    #[test]
+    fn a_missing_sub_resource_is_not_a_missing_bucket() {
+        let no_tags = answer(Some("NoSuchTagSet"), 404);
+        assert!(!Service::S3.not_found(&no_tags));
+        assert!(absent(&no_tags, &["NoSuchTagSet"]));
+        assert!(!absent(
+            &answer(Some("NoSuchBucket"), 404),
+            &["NoSuchTagSet"]
+        ));
+    }
 }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use crate::naming::NameKind;
 use serde_json::Value;
 
-use crate::error::{error_code, AwsError};
+use crate::error::AwsError;
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present,
     Recorded, Service, Spec, Step,
@@ -34,12 +34,6 @@ pub const SPEC: Spec = Spec {
 const DRIFT_STATEMENT: &str = "statement";
 const PRINCIPAL: &str = "s3.amazonaws.com";
 const ACTION: &str = "lambda:InvokeFunction";
-
-fn not_found<E: aws_sdk_lambda::error::ProvideErrorMetadata, R>(
-    err: &aws_sdk_lambda::error::SdkError<E, R>,
-) -> bool {
-    error_code(err) == Some("ResourceNotFoundException")
-}
 
 /// Every string in a JSON value (a condition block, a principal), flattened.
 fn strings(value: Option<&Value>) -> Vec<String> {
@@ -89,7 +83,7 @@ async fn live_statement(ctx: &StackContext) -> Result<Option<Value>, StepError> 
     {
         Ok(out) => out.policy().map(str::to_string),
         // No function, or a function without a resource policy.
-        Err(e) if not_found(&e) => return Ok(None),
+        Err(e) if Service::Lambda.not_found(&e) => return Ok(None),
         Err(e) => {
             return Err(StepError::with_source(
                 format!("reading the resource policy of Lambda function {function}"),
@@ -212,7 +206,7 @@ async fn remove(ctx: &StackContext) -> Result<Destroyed, StepError> {
         .await
     {
         Ok(_) => Ok(Destroyed::Deleted),
-        Err(e) if not_found(&e) => Ok(Destroyed::AlreadyGone),
+        Err(e) if Service::Lambda.not_found(&e) => Ok(Destroyed::AlreadyGone),
         Err(e) => Err(StepError::with_source(
             format!("removing statement {sid} from Lambda function {function}"),
             AwsError::from_sdk(&e),

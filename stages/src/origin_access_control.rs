@@ -122,7 +122,7 @@ async fn find(ctx: &StackContext, recorded: Option<&Recorded>) -> Result<Option<
                     }));
                 }
             }
-            Err(e) if error_code(&e) == Some("NoSuchOriginAccessControl") => {}
+            Err(e) if Service::CloudFront.not_found(&e) => {}
             Err(e) => {
                 return Err(StepError::with_source(
                     format!("reading origin access control {id}"),
@@ -334,9 +334,7 @@ impl Step for OriginAccessControl {
         loop {
             let etag = match cf.get_origin_access_control().id(&id).send().await {
                 Ok(out) => out.e_tag().map(str::to_string),
-                Err(e) if error_code(&e) == Some("NoSuchOriginAccessControl") => {
-                    return Ok(Destroyed::AlreadyGone)
-                }
+                Err(e) if Service::CloudFront.not_found(&e) => return Ok(Destroyed::AlreadyGone),
                 Err(e) => {
                     return Err(StepError::with_source(
                         format!("reading origin access control {id}"),
@@ -352,9 +350,7 @@ impl Step for OriginAccessControl {
                 .await
             {
                 Ok(_) => return Ok(Destroyed::Deleted),
-                Err(e) if error_code(&e) == Some("NoSuchOriginAccessControl") => {
-                    return Ok(Destroyed::AlreadyGone)
-                }
+                Err(e) if Service::CloudFront.not_found(&e) => return Ok(Destroyed::AlreadyGone),
                 Err(e)
                     if matches!(
                         error_code(&e),

@@ -15,7 +15,7 @@ use aws_sdk_s3::types::{
     NotificationConfigurationFilter, S3KeyFilter,
 };
 
-use crate::error::{error_code, AwsError};
+use crate::error::AwsError;
 use crate::retry::retry_while;
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present,
@@ -140,7 +140,7 @@ async fn read(
         .await
     {
         Ok(out) => Ok(Some(out)),
-        Err(e) if error_code(&e) == Some("NoSuchBucket") => Ok(None),
+        Err(e) if Service::S3.not_found(&e) => Ok(None),
         Err(e) => Err(StepError::with_source(
             format!("reading the event notifications of bucket {bucket}"),
             AwsError::from_sdk(&e),

@@ -8,6 +8,7 @@
 //! in the key's folder, with the key's base name (`cats/tabby cat.mp4` →
 //! `cats/tabby cat-hd.mp4`, `cats/tabby cat-sd.mp4`).
 
+use crate::Service;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ use aws_smithy_types::date_time::Format;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use tokio::task::JoinSet;
 
-use crate::error::{error_code, AwsContext, AwsError};
+use crate::error::{AwsContext, AwsError};
 use crate::{arn, distribution, StackContext, StepError};
 
 /// Files this large or larger go up as a multipart upload.
@@ -252,9 +253,11 @@ pub async fn check_source(ctx: &StackContext) -> Result<(), VideoError> {
         .await
     {
         Ok(_) => {}
+        Err(e) if Service::S3.not_found(&e) => {
+            return Err(not_up(ctx, format!("source bucket {bucket} does not exist")))
+        }
         Err(e) => {
             return match e.raw_response().map(|r| r.status().as_u16()) {
-                Some(404) => Err(not_up(ctx, format!("source bucket {bucket} does not exist"))),
                 Some(403) => Err(VideoError::NotUp(format!(
                     "source bucket {bucket} belongs to another account: set `source-bucket` under [names] in cattube.toml"
                 ))),
@@ -359,10 +362,7 @@ async fn template_outputs(ctx: &StackContext) -> Result<Vec<OutputName>, VideoEr
         .await
     {
         Ok(got) => got,
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_not_found_exception()) =>
-        {
+        Err(e) if Service::MediaConvert.not_found(&e) => {
             return Err(not_up(
                 ctx,
                 format!("MediaConvert job template {name} does not exist"),
@@ -418,7 +418,7 @@ async fn exist_in(
                 .await;
             let found = match head {
                 Ok(_) => Ok(true),
-                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(false),
+                Err(e) if Service::S3.not_found(&e) => Ok(false),
                 Err(e) => Err(StepError::with_source(
                     format!("checking s3://{bucket}/{key}"),
                     AwsError::from_sdk(&e),
@@ -642,7 +642,7 @@ pub async fn already_uploaded(
         .await;
     let head = match head {
         Ok(head) => head,
-        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => return Ok(false),
+        Err(e) if Service::S3.not_found(&e) => return Ok(false),
         Err(e) => {
             return Err(StepError::with_source(
                 format!("checking s3://{bucket}/{key}"),
@@ -717,17 +717,14 @@ pub async fn jobs(ctx: &StackContext, limit: usize) -> Result<Vec<JobInfo>, Vide
 }
 
 /// A ListJobs failure: a missing queue means the stack is not up.
-pub(crate) fn list_jobs_error<R: std::fmt::Debug + Send + Sync + 'static>(
+pub(crate) fn list_jobs_error(
     ctx: &StackContext,
     e: &aws_sdk_mediaconvert::error::SdkError<
         aws_sdk_mediaconvert::operation::list_jobs::ListJobsError,
-        R,
+        aws_smithy_runtime_api::http::Response,
     >,
 ) -> VideoError {
-    if e.as_service_error()
-        .is_some_and(|e| e.is_not_found_exception())
-        || error_code(e) == Some("NotFoundException")
-    {
+    if Service::MediaConvert.not_found(e) {
         return not_up(
             ctx,
             format!("MediaConvert queue {} does not exist", ctx.name("queue")),
