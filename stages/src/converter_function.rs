@@ -4,8 +4,9 @@
 //! package's, and the configuration only when it differs. A role created seconds ago is not
 //! yet assumable by Lambda: creating (or re-pointing) the function retries that, bounded.
 
+use crate::retry::{poll_until, Poll};
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -360,39 +361,42 @@ impl Step for ConverterFunction {
 /// Polls until the function's last update is no longer in progress, within the
 /// propagation timeout.
 async fn wait_until_updated(ctx: &StackContext, name: &str) -> Result<(), StepError> {
-    let started = Instant::now();
-    loop {
-        let config = ctx
-            .clients
-            .lambda
-            .get_function_configuration()
-            .function_name(name)
-            .send()
-            .await
-            .map_err(|e| {
-                StepError::with_source(
-                    format!("reading the update status of Lambda function {name}"),
-                    AwsError::from_sdk(&e),
-                )
-            })?;
-        match config.last_update_status() {
-            Some(LastUpdateStatus::InProgress) => {}
-            Some(LastUpdateStatus::Failed) => {
-                return Err(StepError::msg(format!(
+    let bound = ctx.settings.propagation_timeout;
+    let polled = poll_until(
+        bound,
+        Duration::from_secs(1),
+        || async {
+            let config = ctx
+                .clients
+                .lambda
+                .get_function_configuration()
+                .function_name(name)
+                .send()
+                .await
+                .map_err(|e| {
+                    StepError::with_source(
+                        format!("reading the update status of Lambda function {name}"),
+                        AwsError::from_sdk(&e),
+                    )
+                })?;
+            match config.last_update_status() {
+                Some(LastUpdateStatus::InProgress) => Ok(Poll::Pending(())),
+                Some(LastUpdateStatus::Failed) => Err(StepError::msg(format!(
                     "the code update of Lambda function {name} failed: {}",
                     config
                         .last_update_status_reason()
                         .unwrap_or("no reason given")
-                )))
+                ))),
+                _ => Ok(Poll::Ready(())),
             }
-            _ => return Ok(()),
-        }
-        if started.elapsed() >= ctx.settings.propagation_timeout {
-            return Err(StepError::msg(format!(
-                "Lambda function {name} was still updating after {} s",
-                ctx.settings.propagation_timeout.as_secs()
-            )));
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+        },
+        |_, _| {},
+    )
+    .await?;
+    polled.map_err(|()| {
+        StepError::msg(format!(
+            "Lambda function {name} was still updating after {} s",
+            bound.as_secs()
+        ))
+    })
 }

@@ -22,6 +22,7 @@ use aws_sdk_cloudfront::types::{
 use crate::context::TAG_REGION;
 use crate::error::{error_code, AwsContext, AwsError};
 use crate::origin_access_control::{self, pause};
+use crate::retry::{poll_until, Poll};
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Found, Observation, Ownership, Present, Recorded,
     Service, Spec, Step,
@@ -538,27 +539,30 @@ enum Waited {
 async fn wait_deployed(ctx: &StackContext, id: &str, doing: &str) -> Result<Waited, StepError> {
     let bound = ctx.settings.deploy_timeout;
     let interval = (bound / 120).clamp(Duration::from_millis(10), Duration::from_secs(20));
-    let start = Instant::now();
-    loop {
-        let Some((dist, etag)) = get(ctx, id).await? else {
-            return Ok(Waited::Gone);
-        };
-        if dist.status() == "Deployed" {
-            return Ok(Waited::Deployed(Box::new(dist), etag));
-        }
-        if start.elapsed() >= bound {
-            return Ok(Waited::TimedOut(dist.status().to_string()));
-        }
-        ctx.progress(
-            ID,
-            &format!(
-                "{doing}: {} for {} s (CloudFront usually takes 5-20 min)",
-                dist.status(),
-                start.elapsed().as_secs()
-            ),
-        );
-        tokio::time::sleep(interval).await;
-    }
+    let polled = poll_until(
+        bound,
+        interval,
+        || async {
+            Ok(match get(ctx, id).await? {
+                None => Poll::Ready(Waited::Gone),
+                Some((dist, etag)) if dist.status() == "Deployed" => {
+                    Poll::Ready(Waited::Deployed(Box::new(dist), etag))
+                }
+                Some((dist, _)) => Poll::Pending(dist.status().to_string()),
+            })
+        },
+        |status, waited| {
+            ctx.progress(
+                ID,
+                &format!(
+                    "{doing}: {status} for {} s (CloudFront usually takes 5-20 min)",
+                    waited.as_secs()
+                ),
+            )
+        },
+    )
+    .await?;
+    Ok(polled.unwrap_or_else(Waited::TimedOut))
 }
 
 #[async_trait]

@@ -21,14 +21,22 @@ fn a_missing_or_changed_tag_is_drift_and_an_extra_one_is_not() {
                 .collect::<Vec<_>>(),
         )
     };
-    assert_eq!(view(&live), None, "every wanted tag present, an extra one kept");
+    assert_eq!(
+        view(&live),
+        None,
+        "every wanted tag present, an extra one kept"
+    );
 
     let mut changed = pairs(&live);
     changed.retain(|(k, _)| k != "managed-by");
     changed[0].1 = "other".into();
     let drift = view(&changed).expect("drift");
     assert_eq!(drift.key, "tags");
-    assert!(drift.detail.contains("managed-by=cattube"), "{}", drift.detail);
+    assert!(
+        drift.detail.contains("managed-by=cattube"),
+        "{}",
+        drift.detail
+    );
     assert!(
         drift.detail.contains(&format!("{}=", changed[0].0)),
         "{}",
