@@ -10,7 +10,7 @@
 //! disabling it, waiting until that is deployed, then deleting with the current ETag.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_cloudfront::types::{
@@ -21,8 +21,8 @@ use aws_sdk_cloudfront::types::{
 
 use crate::context::TAG_REGION;
 use crate::error::{error_code, AwsContext, AwsError};
-use crate::origin_access_control::{self, pause};
-use crate::retry::{poll_until, Poll};
+use crate::origin_access_control;
+use crate::retry::{poll_until, retry_codes, Poll};
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Found, Observation, Ownership, Present, Recorded,
     Service, Spec, Step,
@@ -695,51 +695,42 @@ impl Step for Distribution {
                     .get("distribution_id")
                     .cloned()
                     .ok_or_else(|| StepError::msg("the observed distribution has no id"))?;
-                let mut updated = None;
-                let bound = ctx.settings.propagation_timeout;
-                let deadline = Instant::now() + bound;
-                loop {
-                    let out = cf
-                        .get_distribution_config()
-                        .id(&id)
-                        .send()
-                        .await
-                        .context(|| format!("reading the configuration of distribution {id}"))?;
-                    let mut config = out.distribution_config().cloned().ok_or_else(|| {
-                        StepError::msg(format!("distribution {id} returned no configuration"))
-                    })?;
-                    let repaired = repair(ctx, &mut config, present)?;
-                    if repaired.is_empty() {
-                        break;
-                    }
-                    match cf
-                        .update_distribution()
-                        .id(&id)
-                        .set_if_match(out.e_tag().map(str::to_string))
-                        .distribution_config(config)
-                        .send()
-                        .await
-                    {
-                        Ok(out) => {
-                            updated = out.distribution().cloned();
-                            changes.extend(repaired);
-                            break;
-                        }
-                        // Someone changed it between our read and our write: read again.
-                        Err(e)
-                            if error_code(&e) == Some("PreconditionFailed")
-                                && Instant::now() < deadline =>
-                        {
-                            tokio::time::sleep(pause(bound)).await;
-                        }
-                        Err(e) => {
-                            return Err(StepError::with_source(
-                                format!("updating distribution {id}"),
-                                AwsError::from_sdk(&e),
-                            ))
-                        }
-                    }
-                }
+                // Someone changed it between our read and our write: read again.
+                let updated =
+                    retry_codes(
+                        ctx.settings.propagation_timeout,
+                        &["PreconditionFailed"],
+                        |_| {},
+                        || async {
+                            let out = cf.get_distribution_config().id(&id).send().await.context(
+                                || format!("reading the configuration of distribution {id}"),
+                            )?;
+                            let mut config =
+                                out.distribution_config().cloned().ok_or_else(|| {
+                                    StepError::msg(format!(
+                                        "distribution {id} returned no configuration"
+                                    ))
+                                })?;
+                            let repaired = repair(ctx, &mut config, present)?;
+                            if repaired.is_empty() {
+                                return Ok(None);
+                            }
+                            let out = cf
+                                .update_distribution()
+                                .id(&id)
+                                .set_if_match(out.e_tag().map(str::to_string))
+                                .distribution_config(config)
+                                .send()
+                                .await
+                                .context(|| format!("updating distribution {id}"))?;
+                            Ok(Some((out.distribution().cloned(), repaired)))
+                        },
+                    )
+                    .await?
+                    .and_then(|(updated, repaired)| {
+                        changes.extend(repaired);
+                        updated
+                    });
                 if present.has_drift(DRIFT_TAGS) {
                     cf.tag_resource()
                         .resource(dist_arn(ctx, &id))
@@ -798,7 +789,6 @@ impl Step for Distribution {
             },
         };
         let bound = ctx.settings.propagation_timeout;
-        let deadline = Instant::now() + bound;
         let extra = BTreeMap::from([
             ("id".to_string(), id.clone()),
             ("disabling".to_string(), "true".to_string()),
@@ -809,54 +799,52 @@ impl Step for Distribution {
         };
 
         // 1. Disable it (a distribution must be disabled, and that deployed, to be deleted).
-        let mut disabled_now = false;
-        loop {
-            let out = match cf.get_distribution_config().id(&id).send().await {
-                Ok(out) => out,
-                Err(e) if Service::CloudFront.not_found(&e) => return Ok(Destroyed::AlreadyGone),
-                Err(e) => {
-                    return Err(StepError::with_source(
-                        format!("reading the configuration of distribution {id}"),
-                        AwsError::from_sdk(&e),
-                    ))
+        // `None`: it is gone; `Some(true)`: disabled by this call.
+        let disabled = retry_codes(
+            bound,
+            &["PreconditionFailed"],
+            |_| {},
+            || async {
+                let out = match cf.get_distribution_config().id(&id).send().await {
+                    Ok(out) => out,
+                    Err(e) if Service::CloudFront.not_found(&e) => return Ok(None),
+                    Err(e) => {
+                        return Err(StepError::with_source(
+                            format!("reading the configuration of distribution {id}"),
+                            AwsError::from_sdk(&e),
+                        ))
+                    }
+                };
+                let Some(mut config) = out.distribution_config().cloned() else {
+                    return Err(StepError::msg(format!(
+                        "distribution {id} returned no configuration"
+                    )));
+                };
+                if !config.enabled {
+                    return Ok(Some(false));
                 }
-            };
-            let Some(mut config) = out.distribution_config().cloned() else {
-                return Err(StepError::msg(format!(
-                    "distribution {id} returned no configuration"
-                )));
-            };
-            if !config.enabled {
-                break;
-            }
-            config.enabled = false;
-            match cf
-                .update_distribution()
-                .id(&id)
-                .set_if_match(out.e_tag().map(str::to_string))
-                .distribution_config(config)
-                .send()
-                .await
-            {
-                Ok(_) => {
-                    disabled_now = true;
-                    break;
-                }
-                Err(e) if Service::CloudFront.not_found(&e) => return Ok(Destroyed::AlreadyGone),
-                Err(e)
-                    if error_code(&e) == Some("PreconditionFailed")
-                        && Instant::now() < deadline =>
+                config.enabled = false;
+                match cf
+                    .update_distribution()
+                    .id(&id)
+                    .set_if_match(out.e_tag().map(str::to_string))
+                    .distribution_config(config)
+                    .send()
+                    .await
                 {
-                    tokio::time::sleep(pause(bound)).await;
-                }
-                Err(e) => {
-                    return Err(StepError::with_source(
+                    Ok(_) => Ok(Some(true)),
+                    Err(e) if Service::CloudFront.not_found(&e) => Ok(None),
+                    Err(e) => Err(StepError::with_source(
                         format!("disabling distribution {id}"),
                         AwsError::from_sdk(&e),
-                    ))
+                    )),
                 }
-            }
-        }
+            },
+        )
+        .await?;
+        let Some(disabled_now) = disabled else {
+            return Ok(Destroyed::AlreadyGone);
+        };
         // It is now disabled: from here on, an interrupted `down` resumes with the wait.
         if options.no_wait && disabled_now {
             return Ok(pending(
@@ -887,39 +875,41 @@ impl Step for Distribution {
             }
         }
 
-        // 3. Delete it with the current ETag.
-        let deadline = Instant::now() + bound;
-        loop {
-            match cf
-                .delete_distribution()
-                .id(&id)
-                .set_if_match(etag.clone())
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(Destroyed::Deleted),
-                Err(e) if Service::CloudFront.not_found(&e) => return Ok(Destroyed::Deleted),
-                // Not yet seen as disabled, or changed since we read the ETag: read again.
-                Err(e)
-                    if matches!(
-                        error_code(&e),
-                        Some("DistributionNotDisabled" | "PreconditionFailed")
-                    ) && Instant::now() < deadline =>
-                {
-                    ctx.progress(ID, "waiting for CloudFront to see it disabled");
-                    tokio::time::sleep(pause(bound)).await;
-                    match get(ctx, &id).await? {
-                        Some((_, e)) => etag = e,
-                        None => return Ok(Destroyed::Deleted),
+        // 3. Delete it with the current ETag. Not yet seen as disabled, or changed since
+        // the ETag was read: read it again and retry.
+        let first = std::sync::atomic::AtomicBool::new(true);
+        retry_codes(
+            bound,
+            &["DistributionNotDisabled", "PreconditionFailed"],
+            |_| ctx.progress(ID, "waiting for CloudFront to see it disabled"),
+            || {
+                let (first, etag, id) = (&first, &etag, &id);
+                async move {
+                    let etag = if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                        etag.clone()
+                    } else {
+                        match get(ctx, id).await? {
+                            Some((_, e)) => e,
+                            None => return Ok(Destroyed::Deleted),
+                        }
+                    };
+                    match cf
+                        .delete_distribution()
+                        .id(id)
+                        .set_if_match(etag)
+                        .send()
+                        .await
+                    {
+                        Ok(_) => Ok(Destroyed::Deleted),
+                        Err(e) if Service::CloudFront.not_found(&e) => Ok(Destroyed::Deleted),
+                        Err(e) => Err(StepError::with_source(
+                            format!("deleting distribution {id}"),
+                            AwsError::from_sdk(&e),
+                        )),
                     }
                 }
-                Err(e) => {
-                    return Err(StepError::with_source(
-                        format!("deleting distribution {id}"),
-                        AwsError::from_sdk(&e),
-                    ))
-                }
-            }
-        }
+            },
+        )
+        .await
     }
 }

@@ -28,6 +28,11 @@ impl StepError {
         self.source.as_deref()?.downcast_ref()
     }
 
+    /// The AWS error code behind this error, if AWS answered with one.
+    pub fn code(&self) -> Option<&str> {
+        self.source.as_deref()?.downcast_ref::<AwsError>()?.code()
+    }
+
     pub fn with_source(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
         StepError {
             message: message.into(),
@@ -38,9 +43,13 @@ impl StepError {
 
 /// The error AWS returned, as `Code: message` when the service said so, otherwise the
 /// transport error with its whole chain (the SDK's own Display says only "service error").
+/// The code is kept apart so that a retry can be decided by it.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct AwsError(pub String);
+#[error("{message}")]
+pub struct AwsError {
+    message: String,
+    code: Option<String>,
+}
 
 impl AwsError {
     pub fn from_sdk<E, R>(err: &SdkError<E, R>) -> Self
@@ -48,14 +57,21 @@ impl AwsError {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug + 'static,
     {
-        match err.as_service_error() {
+        let code = error_code(err).map(str::to_string);
+        let message = match err.as_service_error() {
             Some(service) => match (service.code(), service.message()) {
-                (Some(code), Some(message)) => AwsError(format!("{code}: {message}")),
-                (Some(code), None) => AwsError(code.to_string()),
-                _ => AwsError(chain(err)),
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                (Some(code), None) => code.to_string(),
+                _ => chain(err),
             },
-            None => AwsError(chain(err)),
-        }
+            None => chain(err),
+        };
+        AwsError { message, code }
+    }
+
+    /// The service's error code (`PreconditionFailed`), if it answered with one.
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
     }
 }
 

@@ -6,8 +6,8 @@
 //! An OAC cannot be tagged: it is found again by its name, and its description
 //! (`cattube stack <stack> (<region>)`) marks it as made by this stack.
 
+use crate::retry::retry_codes;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
@@ -61,11 +61,6 @@ fn oac_arn(ctx: &StackContext, id: &str) -> String {
 /// recorded in the state.
 pub(crate) fn known_id(ctx: &StackContext) -> Option<String> {
     ctx.id_of(ID)
-}
-
-/// Retry pause for what AWS has not settled yet, scaled to the bound.
-pub(crate) fn pause(bound: Duration) -> Duration {
-    (bound / 20).clamp(Duration::from_millis(10), Duration::from_secs(5))
 }
 
 /// What the stack wants.
@@ -330,46 +325,42 @@ impl Step for OriginAccessControl {
         // of the OAC for a moment (OriginAccessControlInUse), and an ETag read just before
         // may be stale (PreconditionFailed): both are retried for a bounded time.
         let bound = ctx.settings.propagation_timeout;
-        let deadline = Instant::now() + bound;
-        loop {
-            let etag = match cf.get_origin_access_control().id(&id).send().await {
-                Ok(out) => out.e_tag().map(str::to_string),
-                Err(e) if Service::CloudFront.not_found(&e) => return Ok(Destroyed::AlreadyGone),
-                Err(e) => {
-                    return Err(StepError::with_source(
-                        format!("reading origin access control {id}"),
-                        AwsError::from_sdk(&e),
-                    ))
-                }
-            };
-            match cf
-                .delete_origin_access_control()
-                .id(&id)
-                .set_if_match(etag)
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(Destroyed::Deleted),
-                Err(e) if Service::CloudFront.not_found(&e) => return Ok(Destroyed::AlreadyGone),
-                Err(e)
-                    if matches!(
-                        error_code(&e),
-                        Some("OriginAccessControlInUse" | "PreconditionFailed")
-                    ) && Instant::now() < deadline =>
+        retry_codes(
+            bound,
+            &["OriginAccessControlInUse", "PreconditionFailed"],
+            |_| ctx.progress(ID, "in use by a distribution: waiting for it to go"),
+            || async {
+                let etag = match cf.get_origin_access_control().id(&id).send().await {
+                    Ok(out) => out.e_tag().map(str::to_string),
+                    Err(e) if Service::CloudFront.not_found(&e) => {
+                        return Ok(Destroyed::AlreadyGone)
+                    }
+                    Err(e) => {
+                        return Err(StepError::with_source(
+                            format!("reading origin access control {id}"),
+                            AwsError::from_sdk(&e),
+                        ))
+                    }
+                };
+                match cf
+                    .delete_origin_access_control()
+                    .id(&id)
+                    .set_if_match(etag)
+                    .send()
+                    .await
                 {
-                    ctx.progress(ID, "in use by a distribution: waiting for it to go");
-                    tokio::time::sleep(pause(bound)).await;
-                }
-                Err(e) => {
-                    return Err(StepError::with_source(
+                    Ok(_) => Ok(Destroyed::Deleted),
+                    Err(e) if Service::CloudFront.not_found(&e) => Ok(Destroyed::AlreadyGone),
+                    Err(e) => Err(StepError::with_source(
                         format!(
                             "deleting origin access control {id} (retried for {} s)",
                             bound.as_secs()
                         ),
                         AwsError::from_sdk(&e),
-                    ))
+                    )),
                 }
-            }
-        }
+            },
+        )
+        .await
     }
 }

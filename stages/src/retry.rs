@@ -8,7 +8,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use crate::StackContext;
+use crate::{StackContext, StepError};
 
 const FIRST_DELAY: Duration = Duration::from_millis(500);
 const MAX_DELAY: Duration = Duration::from_secs(8);
@@ -25,6 +25,29 @@ where
     Fut: Future<Output = Result<T, E>>,
 {
     retry_within(ctx.settings.propagation_timeout, retryable, op).await
+}
+
+/// The one retry policy for what AWS has not settled yet (an ETag just changed, an OAC still
+/// in use): `op` again, after the bounded backoff, while it fails with one of `codes`.
+/// `waiting` hears each error that is retried.
+pub async fn retry_codes<T, F, Fut>(
+    bound: Duration,
+    codes: &[&str],
+    waiting: impl Fn(&StepError),
+    op: F,
+) -> Result<T, StepError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StepError>>,
+{
+    let retryable = |err: &StepError| {
+        let retry = err.code().is_some_and(|code| codes.contains(&code));
+        if retry {
+            waiting(err);
+        }
+        retry
+    };
+    retry_within(bound, retryable, op).await
 }
 
 /// [`retry_while`] with an explicit bound.
