@@ -56,6 +56,29 @@ fn not_up(ctx: &StackContext, what: String) -> VideoError {
 // ---------------------------------------------------------------------------------------
 // keys, names and URLs (pure)
 
+/// The key of a file inside an uploaded folder: its path below the folder, '/' between the
+/// parts; `None` when a part is not UTF-8 (S3 keys are).
+pub fn folder_key(inside: &std::path::Path) -> Option<String> {
+    let parts: Option<Vec<&str>> = inside.iter().map(|p| p.to_str()).collect();
+    parts.map(|p| p.join("/"))
+}
+
+/// Why a file cannot be uploaded under its key.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("its key '{0}' is longer than S3's {MAX_KEY_BYTES} bytes")]
+    TooLong(String),
+}
+
+/// The key of an uploaded file ([`object_key`]), checked against S3's limit.
+pub fn upload_key(prefix: Option<&str>, file_name: &str) -> Result<String, KeyError> {
+    let key = object_key(prefix, file_name);
+    if key.len() > MAX_KEY_BYTES {
+        return Err(KeyError::TooLong(key));
+    }
+    Ok(key)
+}
+
 /// The object key of an uploaded file: its file name below the prefix, a folder (`cats` and
 /// `cats/` are the same; leading and repeated slashes are dropped).
 pub fn object_key(prefix: Option<&str>, file_name: &str) -> String {
@@ -846,6 +869,18 @@ mod tests {
         );
         assert_eq!(object_key(Some("/a//b/"), "c.mp4"), "a/b/c.mp4");
         assert_eq!(object_key(Some(""), "c.mp4"), "c.mp4");
+    }
+
+    #[test]
+    fn an_upload_key_fits_s3_and_a_folder_file_keeps_its_path() {
+        let long = "a".repeat(MAX_KEY_BYTES);
+        assert_eq!(upload_key(None, &long), Ok(long.clone()));
+        assert_eq!(
+            upload_key(Some("cats"), &long),
+            Err(KeyError::TooLong(format!("cats/{long}")))
+        );
+        let inside: std::path::PathBuf = ["2024", "tabby cat.mp4"].iter().collect();
+        assert_eq!(folder_key(&inside).as_deref(), Some("2024/tabby cat.mp4"));
     }
 
     #[test]
