@@ -733,3 +733,43 @@ async fn delete_batch(
     }
     Ok(())
 }
+
+/// The `Step` of a bucket module: its registry entry and its [`BucketSpec`], the rest shared.
+/// The same shape as [`crate::iam_role::role_step`] for the roles.
+macro_rules! bucket_step {
+    ($step:ident, $bucket:expr, $spec:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::step::Step for $step {
+            fn spec(&self) -> &'static $crate::step::Spec {
+                &$spec
+            }
+            fn kept_by(&self, options: &$crate::step::DestroyOptions) -> Option<String> {
+                $crate::bucket::kept_by(options)
+            }
+            async fn observe(
+                &self,
+                ctx: &$crate::StackContext,
+                recorded: Option<&$crate::Recorded>,
+            ) -> Result<$crate::Observation, $crate::StepError> {
+                $crate::bucket::observe(ctx, &$bucket, recorded).await
+            }
+            async fn apply(
+                &self,
+                ctx: &$crate::StackContext,
+                observation: &$crate::Observation,
+                ownership: Option<$crate::Ownership>,
+            ) -> Result<$crate::Applied, $crate::StepError> {
+                $crate::bucket::apply(ctx, &$bucket, observation, ownership).await
+            }
+            async fn destroy(
+                &self,
+                ctx: &$crate::StackContext,
+                _recorded: Option<&$crate::Recorded>,
+                options: &$crate::step::DestroyOptions,
+            ) -> Result<$crate::Destroyed, $crate::StepError> {
+                $crate::bucket::destroy(ctx, &$bucket, options).await
+            }
+        }
+    };
+}
+pub(crate) use bucket_step;
