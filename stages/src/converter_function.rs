@@ -340,21 +340,14 @@ impl Step for ConverterFunction {
         _options: &DestroyOptions,
     ) -> Result<Destroyed, StepError> {
         let name = ctx.name(ID);
-        match ctx
+        let answer = ctx
             .clients
             .lambda
             .delete_function()
             .function_name(name)
             .send()
-            .await
-        {
-            Ok(_) => Ok(Destroyed::Deleted),
-            Err(e) if Service::Lambda.not_found(&e) => Ok(Destroyed::AlreadyGone),
-            Err(e) => Err(StepError::with_source(
-                format!("deleting Lambda function {name}"),
-                AwsError::from_sdk(&e),
-            )),
-        }
+            .await;
+        Service::Lambda.deleted(answer, || format!("deleting Lambda function {name}"))
     }
 }
 

@@ -285,14 +285,8 @@ pub(crate) async fn destroy<S: RoleSpec>(ctx: &StackContext) -> Result<Destroyed
         Err(_) if role_gone(ctx, name).await => return Ok(Destroyed::AlreadyGone),
         Err(e) => return Err(e),
     }
-    match ctx.clients.iam.delete_role().role_name(name).send().await {
-        Ok(_) => Ok(Destroyed::Deleted),
-        Err(e) if Service::Iam.not_found(&e) => Ok(Destroyed::AlreadyGone),
-        Err(e) => Err(StepError::with_source(
-            format!("deleting IAM role {name}"),
-            AwsError::from_sdk(&e),
-        )),
-    }
+    let answer = ctx.clients.iam.delete_role().role_name(name).send().await;
+    Service::Iam.deleted(answer, || format!("deleting IAM role {name}"))
 }
 
 async fn role_gone(ctx: &StackContext, name: &str) -> bool {

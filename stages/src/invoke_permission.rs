@@ -196,20 +196,15 @@ impl Step for InvokePermission {
 async fn remove(ctx: &StackContext) -> Result<Destroyed, StepError> {
     let function = ctx.name("converter-function");
     let sid = ctx.name(ID);
-    match ctx
+    let answer = ctx
         .clients
         .lambda
         .remove_permission()
         .function_name(function)
         .statement_id(sid)
         .send()
-        .await
-    {
-        Ok(_) => Ok(Destroyed::Deleted),
-        Err(e) if Service::Lambda.not_found(&e) => Ok(Destroyed::AlreadyGone),
-        Err(e) => Err(StepError::with_source(
-            format!("removing statement {sid} from Lambda function {function}"),
-            AwsError::from_sdk(&e),
-        )),
-    }
+        .await;
+    Service::Lambda.deleted(answer, || {
+        format!("removing statement {sid} from Lambda function {function}")
+    })
 }

@@ -415,21 +415,16 @@ impl Step for JobTemplate {
         _options: &DestroyOptions,
     ) -> Result<Destroyed, StepError> {
         let name = ctx.name(ID);
-        match ctx
+        let answer = ctx
             .clients
             .mediaconvert
             .delete_job_template()
             .name(name)
             .send()
-            .await
-        {
-            Ok(_) => Ok(Destroyed::Deleted),
-            Err(e) if Service::MediaConvert.not_found(&e) => Ok(Destroyed::AlreadyGone),
-            Err(e) => Err(StepError::with_source(
-                format!("deleting MediaConvert job template {name}"),
-                AwsError::from_sdk(&e),
-            )),
-        }
+            .await;
+        Service::MediaConvert.deleted(answer, || {
+            format!("deleting MediaConvert job template {name}")
+        })
     }
 }
 

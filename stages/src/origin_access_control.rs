@@ -342,23 +342,18 @@ impl Step for OriginAccessControl {
                         ))
                     }
                 };
-                match cf
+                let answer = cf
                     .delete_origin_access_control()
                     .id(&id)
                     .set_if_match(etag)
                     .send()
-                    .await
-                {
-                    Ok(_) => Ok(Destroyed::Deleted),
-                    Err(e) if Service::CloudFront.not_found(&e) => Ok(Destroyed::AlreadyGone),
-                    Err(e) => Err(StepError::with_source(
-                        format!(
-                            "deleting origin access control {id} (retried for {} s)",
-                            bound.as_secs()
-                        ),
-                        AwsError::from_sdk(&e),
-                    )),
-                }
+                    .await;
+                Service::CloudFront.deleted(answer, || {
+                    format!(
+                        "deleting origin access control {id} (retried for {} s)",
+                        bound.as_secs()
+                    )
+                })
             },
         )
         .await
