@@ -158,12 +158,7 @@ impl Session {
         );
         // What earlier runs recorded spares this run the lookups.
         for (id, record) in state.resources() {
-            if !record.arn.is_empty() {
-                ctx.learn(format!("{id}.arn"), record.arn.clone());
-            }
-            for (key, value) in &record.extra {
-                ctx.learn(format!("{id}.{key}"), value.clone());
-            }
+            ctx.learn_recorded(id, record);
         }
         let session = Session {
             ctx: Arc::new(ctx),
@@ -481,10 +476,5 @@ pub fn learn(
     arn: &str,
     outputs: &std::collections::BTreeMap<&'static str, String>,
 ) {
-    if !arn.is_empty() {
-        ctx.learn(format!("{id}.arn"), arn);
-    }
-    for (key, value) in outputs {
-        ctx.learn(*key, value.clone());
-    }
+    ctx.learn_found(id, arn, outputs);
 }

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cattube_stages::videos::{self, MAX_KEY_BYTES};
+use cattube_stages::videos;
 use indicatif::HumanBytes;
 use tokio::task::JoinSet;
 
@@ -55,8 +55,7 @@ fn folder_files(dir: &Path, shown: &str) -> Result<Vec<(PathBuf, String)>, Usage
             continue;
         }
         let inside = entry.path().strip_prefix(dir).expect("below the folder");
-        let parts: Option<Vec<&str>> = inside.iter().map(|p| p.to_str()).collect();
-        let relative = parts.map(|p| p.join("/")).ok_or_else(|| {
+        let relative = videos::folder_key(inside).ok_or_else(|| {
             UsageError::new(format!(
                 "{}: the path is not UTF-8, and S3 keys are: rename it",
                 entry.path().display()
@@ -104,12 +103,9 @@ fn check(args: &UploadArgs) -> Result<Vec<Local>, UsageError> {
             }
             std::fs::File::open(&file)
                 .map_err(|e| UsageError::new(format!("cannot read {shown}: {e}")))?;
-            let key = videos::object_key(args.prefix.as_deref(), &name);
-            if key.len() > MAX_KEY_BYTES {
-                return Err(UsageError::new(format!(
-                    "{shown}: its key '{key}' is longer than S3's {MAX_KEY_BYTES} bytes: use a shorter --prefix or file name"
-                )));
-            }
+            let key = videos::upload_key(args.prefix.as_deref(), &name).map_err(|e| {
+                UsageError::new(format!("{shown}: {e}: use a shorter --prefix or file name"))
+            })?;
             if let Some(other) = locals.iter().find(|l| l.key == key) {
                 return Err(UsageError::new(format!(
                     "{} and {shown} would both be uploaded as '{key}'",

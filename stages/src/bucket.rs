@@ -2,6 +2,8 @@
 //! (all public access blocked, default encryption, bucket-owner-enforced ownership, TLS
 //! only, the stack's tags). The tutorial leaves all of these at the console's defaults.
 
+use crate::error::absent;
+use crate::Service;
 use std::collections::BTreeMap;
 
 use aws_sdk_s3::error::SdkError;
@@ -13,7 +15,7 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_s3::Client;
 
-use crate::error::{error_code, AwsContext, AwsError};
+use crate::error::{AwsContext, AwsError};
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded,
 };
@@ -23,21 +25,13 @@ const DRIFT_PUBLIC_ACCESS: &str = "public-access-block";
 const DRIFT_ENCRYPTION: &str = "encryption";
 const DRIFT_OWNERSHIP: &str = "ownership";
 const DRIFT_TLS: &str = "tls-policy";
-const DRIFT_TAGS: &str = "tags";
+use crate::context::DRIFT_TAGS;
 
 /// The per-bucket facts that differ between stage 1 and stage 2.
 pub(crate) struct BucketSpec {
     pub id: &'static str,
     /// The output key under which the bucket name is published (`source_bucket`…).
     pub output: &'static str,
-}
-
-/// An S3 "not found" answer for one of the bucket's sub-resources.
-fn absent<E: aws_sdk_s3::error::ProvideErrorMetadata, R>(
-    err: &SdkError<E, R>,
-    codes: &[&str],
-) -> bool {
-    error_code(err).is_some_and(|code| codes.contains(&code))
 }
 
 fn http_status<E>(err: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> Option<u16> {
@@ -85,48 +79,97 @@ pub(crate) async fn observe(
             .send(),
     );
 
-    match head {
-        Ok(head) => {
-            if let Some(region) = head.bucket_region().filter(|r| *r != ctx.region) {
-                return Err(taken_elsewhere(
-                    spec.id,
-                    name,
-                    &format!("it is in region {region}"),
-                ));
-            }
-        }
-        Err(err) => match http_status(&err) {
-            Some(404) => return Ok(Observation::Missing),
-            Some(403) => return Err(taken_elsewhere(spec.id, name, "another account owns it")),
-            Some(301) => return Err(taken_elsewhere(spec.id, name, "it is in another region")),
-            _ => {
-                return Err(StepError::with_source(
-                    doing("existence"),
-                    AwsError::from_sdk(&err),
-                ))
-            }
-        },
+    if !exists(ctx, spec, head)? {
+        return Ok(Observation::Missing);
     }
-
-    let tags: Vec<(String, String)> = match tags {
-        Ok(out) => out
-            .tag_set()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect(),
-        Err(e) if absent(&e, &["NoSuchTagSet"]) => Vec::new(),
-        Err(e) => {
-            return Err(StepError::with_source(
-                doing("tags"),
-                AwsError::from_sdk(&e),
-            ))
-        }
-    };
+    let tags = live_tags(tags, &doing)?;
     let tagged_ours = ctx.tagged_ours(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let ours = tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours());
 
     let mut drift = Vec::new();
+    drift.extend(public_access_drift(public_access, &doing)?);
+    drift.extend(encryption_drift(encryption, &doing)?);
+    drift.extend(ownership_drift(ownership, &doing)?);
+    drift.extend(tls_drift(ctx, name, bucket_policy, &doing)?);
 
+    // Tags are ours to keep right only on a bucket the stack created; an adopted bucket's
+    // tags belong to its owner (and our tags on it would make it look deletable).
+    if ours {
+        drift.extend(ctx.tag_drift(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
+    }
+
+    Ok(Observation::Present(Present {
+        name: name.to_string(),
+        arn: arn::bucket(ctx, spec.id),
+        tagged_ours,
+        drift,
+        pending: None,
+        outputs: outputs(spec, name),
+    }))
+}
+
+/// An S3 answer: its output, or the SDK error with the raw response.
+type Answer<O, E> = Result<O, SdkError<E, aws_smithy_runtime_api::http::Response>>;
+
+/// Whether the bucket exists, and is this stack's to use (this account, this region).
+fn exists(
+    ctx: &StackContext,
+    spec: &BucketSpec,
+    head: Answer<
+        aws_sdk_s3::operation::head_bucket::HeadBucketOutput,
+        aws_sdk_s3::operation::head_bucket::HeadBucketError,
+    >,
+) -> Result<bool, StepError> {
+    let name = ctx.name(spec.id);
+    match head {
+        Ok(head) => match head.bucket_region().filter(|r| *r != ctx.region) {
+            Some(region) => Err(taken_elsewhere(
+                spec.id,
+                name,
+                &format!("it is in region {region}"),
+            )),
+            None => Ok(true),
+        },
+        Err(err) if Service::S3.not_found(&err) => Ok(false),
+        Err(err) => match http_status(&err) {
+            Some(403) => Err(taken_elsewhere(spec.id, name, "another account owns it")),
+            Some(301) => Err(taken_elsewhere(spec.id, name, "it is in another region")),
+            _ => Err(StepError::with_source(
+                format!("reading the existence of bucket {name}"),
+                AwsError::from_sdk(&err),
+            )),
+        },
+    }
+}
+
+fn live_tags(
+    tags: Answer<
+        aws_sdk_s3::operation::get_bucket_tagging::GetBucketTaggingOutput,
+        aws_sdk_s3::operation::get_bucket_tagging::GetBucketTaggingError,
+    >,
+    doing: &dyn Fn(&str) -> String,
+) -> Result<Vec<(String, String)>, StepError> {
+    match tags {
+        Ok(out) => Ok(out
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect()),
+        Err(e) if absent(&e, &["NoSuchTagSet"]) => Ok(Vec::new()),
+        Err(e) => Err(StepError::with_source(
+            doing("tags"),
+            AwsError::from_sdk(&e),
+        )),
+    }
+}
+
+fn public_access_drift(
+    public_access: Answer<
+        aws_sdk_s3::operation::get_public_access_block::GetPublicAccessBlockOutput,
+        aws_sdk_s3::operation::get_public_access_block::GetPublicAccessBlockError,
+    >,
+    doing: &dyn Fn(&str) -> String,
+) -> Result<Option<Drift>, StepError> {
     let public_access = match public_access {
         Ok(out) => out.public_access_block_configuration().cloned(),
         Err(e) if absent(&e, &["NoSuchPublicAccessBlockConfiguration"]) => None,
@@ -155,13 +198,21 @@ pub(crate) async fn observe(
         .map(|(setting, _)| setting)
         .collect(),
     };
-    if !open.is_empty() {
-        drift.push(Drift::new(
+    Ok((!open.is_empty()).then(|| {
+        Drift::new(
             DRIFT_PUBLIC_ACCESS,
             format!("public access block off: {}", open.join(", ")),
-        ));
-    }
+        )
+    }))
+}
 
+fn encryption_drift(
+    encryption: Answer<
+        aws_sdk_s3::operation::get_bucket_encryption::GetBucketEncryptionOutput,
+        aws_sdk_s3::operation::get_bucket_encryption::GetBucketEncryptionError,
+    >,
+    doing: &dyn Fn(&str) -> String,
+) -> Result<Option<Drift>, StepError> {
     let encrypted = match encryption {
         Ok(out) => out.server_side_encryption_configuration().is_some_and(|c| {
             c.rules()
@@ -176,10 +227,16 @@ pub(crate) async fn observe(
             ))
         }
     };
-    if !encrypted {
-        drift.push(Drift::new(DRIFT_ENCRYPTION, "no default encryption"));
-    }
+    Ok((!encrypted).then(|| Drift::new(DRIFT_ENCRYPTION, "no default encryption")))
+}
 
+fn ownership_drift(
+    ownership: Answer<
+        aws_sdk_s3::operation::get_bucket_ownership_controls::GetBucketOwnershipControlsOutput,
+        aws_sdk_s3::operation::get_bucket_ownership_controls::GetBucketOwnershipControlsError,
+    >,
+    doing: &dyn Fn(&str) -> String,
+) -> Result<Option<Drift>, StepError> {
     let enforced = match ownership {
         Ok(out) => out.ownership_controls().is_some_and(|c| {
             c.rules()
@@ -194,13 +251,23 @@ pub(crate) async fn observe(
             ))
         }
     };
-    if !enforced {
-        drift.push(Drift::new(
+    Ok((!enforced).then(|| {
+        Drift::new(
             DRIFT_OWNERSHIP,
             "object ownership is not BucketOwnerEnforced (ACLs enabled)",
-        ));
-    }
+        )
+    }))
+}
 
+fn tls_drift(
+    ctx: &StackContext,
+    name: &str,
+    bucket_policy: Answer<
+        aws_sdk_s3::operation::get_bucket_policy::GetBucketPolicyOutput,
+        aws_sdk_s3::operation::get_bucket_policy::GetBucketPolicyError,
+    >,
+    doing: &dyn Fn(&str) -> String,
+) -> Result<Option<Drift>, StepError> {
     let bucket_policy = match bucket_policy {
         Ok(out) => out.policy().map(str::to_string),
         Err(e) if absent(&e, &["NoSuchBucketPolicy"]) => None,
@@ -215,38 +282,7 @@ pub(crate) async fn observe(
     let statements = policy::statements(bucket_policy.as_deref(), &format!("bucket {name}"))?;
     let tls_ok = policy::find(&statements, "cattube-deny-insecure-transport")
         .is_some_and(|s| policy::same(s, &wanted_tls));
-    if !tls_ok {
-        drift.push(Drift::new(
-            DRIFT_TLS,
-            "bucket policy does not deny non-TLS requests",
-        ));
-    }
-
-    // Tags are ours to keep right only on a bucket the stack created; an adopted bucket's
-    // tags belong to its owner (and our tags on it would make it look deletable).
-    if ours {
-        let missing: Vec<String> = ctx
-            .tags
-            .iter()
-            .filter(|(k, v)| !tags.iter().any(|(tk, tv)| tk == *k && tv == *v))
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        if !missing.is_empty() {
-            drift.push(Drift::new(
-                DRIFT_TAGS,
-                format!("tags missing or changed: {}", missing.join(", ")),
-            ));
-        }
-    }
-
-    Ok(Observation::Present(Present {
-        name: name.to_string(),
-        arn: arn::bucket(ctx, spec.id),
-        tagged_ours,
-        drift,
-        pending: None,
-        outputs: outputs(spec, name),
-    }))
+    Ok((!tls_ok).then(|| Drift::new(DRIFT_TLS, "bucket policy does not deny non-TLS requests")))
 }
 
 fn outputs(spec: &BucketSpec, name: &str) -> BTreeMap<&'static str, String> {
@@ -571,7 +607,7 @@ pub(crate) async fn destroy(
             .await
         {
             Ok(_) => return Ok(Destroyed::Deleted),
-            Err(e) if absent(&e, &["NoSuchBucket"]) => return Ok(Destroyed::AlreadyGone),
+            Err(e) if Service::S3.not_found(&e) => return Ok(Destroyed::AlreadyGone),
             Err(e) if absent(&e, &["BucketNotEmpty"]) => continue,
             Err(e) => {
                 return Err(StepError::with_source(
@@ -608,7 +644,7 @@ async fn empty(ctx: &StackContext, name: &str) -> Result<Emptied, StepError> {
             .await
         {
             Ok(page) => page,
-            Err(e) if absent(&e, &["NoSuchBucket"]) => return Ok(Emptied::BucketGone),
+            Err(e) if Service::S3.not_found(&e) => return Ok(Emptied::BucketGone),
             Err(e) => {
                 return Err(StepError::with_source(
                     format!("listing the objects of bucket {name}"),
@@ -697,3 +733,43 @@ async fn delete_batch(
     }
     Ok(())
 }
+
+/// The `Step` of a bucket module: its registry entry and its [`BucketSpec`], the rest shared.
+/// The same shape as [`crate::iam_role::role_step`] for the roles.
+macro_rules! bucket_step {
+    ($step:ident, $bucket:expr, $spec:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::step::Step for $step {
+            fn spec(&self) -> &'static $crate::step::Spec {
+                &$spec
+            }
+            fn kept_by(&self, options: &$crate::step::DestroyOptions) -> Option<String> {
+                $crate::bucket::kept_by(options)
+            }
+            async fn observe(
+                &self,
+                ctx: &$crate::StackContext,
+                recorded: Option<&$crate::Recorded>,
+            ) -> Result<$crate::Observation, $crate::StepError> {
+                $crate::bucket::observe(ctx, &$bucket, recorded).await
+            }
+            async fn apply(
+                &self,
+                ctx: &$crate::StackContext,
+                observation: &$crate::Observation,
+                ownership: Option<$crate::Ownership>,
+            ) -> Result<$crate::Applied, $crate::StepError> {
+                $crate::bucket::apply(ctx, &$bucket, observation, ownership).await
+            }
+            async fn destroy(
+                &self,
+                ctx: &$crate::StackContext,
+                _recorded: Option<&$crate::Recorded>,
+                options: &$crate::step::DestroyOptions,
+            ) -> Result<$crate::Destroyed, $crate::StepError> {
+                $crate::bucket::destroy(ctx, &$bucket, options).await
+            }
+        }
+    };
+}
+pub(crate) use bucket_step;

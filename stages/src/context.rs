@@ -102,12 +102,21 @@ pub struct StackContext {
     pub tags: BTreeMap<String, String>,
     pub settings: Settings,
     pub clients: Clients,
-    /// Facts one step found that others need (`distribution.arn`, `distribution.id`…),
+    /// Facts one step found that others need (the distribution's ARN, the OAC's id…),
     /// seeded from the state file and filled in by the engine as steps finish: a converged
     /// stack needs no lookup twice.
-    known: Mutex<BTreeMap<String, String>>,
+    facts: Mutex<BTreeMap<(String, Fact), String>>,
     /// Where a long wait reports how it is going (the CLI shows it on the step's line).
     progress: Mutex<Option<Progress>>,
+}
+
+/// What is known of a resource, keyed with the resource's id in [`StackContext::fact`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Fact {
+    /// Its ARN: recorded in the state, or found by `observe` or made by `apply`.
+    Arn,
+    /// One of its `Spec::outputs` (`distribution_domain`).
+    Output(&'static str),
 }
 
 /// Receives `(step id, message)` while a step waits on AWS.
@@ -148,7 +157,7 @@ impl StackContext {
             tags,
             settings,
             clients,
-            known: Mutex::new(BTreeMap::new()),
+            facts: Mutex::new(BTreeMap::new()),
             progress: Mutex::new(None),
         }
     }
@@ -166,16 +175,55 @@ impl StackContext {
         }
     }
 
-    /// A fact learned earlier in this run or recorded in the state file.
-    pub fn known(&self, key: &str) -> Option<String> {
-        self.known.lock().expect("known lock").get(key).cloned()
+    /// A fact of `resource` learned earlier in this run or recorded in the state file.
+    pub fn fact(&self, resource: &str, fact: Fact) -> Option<String> {
+        self.facts
+            .lock()
+            .expect("facts lock")
+            .get(&(resource.to_string(), fact))
+            .cloned()
     }
 
-    pub fn learn(&self, key: impl Into<String>, value: impl Into<String>) {
-        self.known
+    pub fn learn(&self, resource: &str, fact: Fact, value: impl Into<String>) {
+        self.facts
             .lock()
-            .expect("known lock")
-            .insert(key.into(), value.into());
+            .expect("facts lock")
+            .insert((resource.to_string(), fact), value.into());
+    }
+
+    /// The ARN of `resource`, if known.
+    pub fn arn_of(&self, resource: &str) -> Option<String> {
+        self.fact(resource, Fact::Arn)
+    }
+
+    /// The id of `resource` (a distribution, an OAC): the end of its known ARN
+    /// (`…:distribution/E123`).
+    pub fn id_of(&self, resource: &str) -> Option<String> {
+        self.arn_of(resource)
+            .and_then(|arn| crate::arn::last_segment(&arn).map(str::to_string))
+    }
+
+    /// One of the outputs of `resource`, if known.
+    pub fn output_of(&self, resource: &str, key: &'static str) -> Option<String> {
+        self.fact(resource, Fact::Output(key))
+    }
+
+    /// What the state file recorded of `resource`: what earlier runs learned spares this one
+    /// the lookups.
+    pub fn learn_recorded(&self, resource: &str, record: &crate::Recorded) {
+        if !record.arn.is_empty() {
+            self.learn(resource, Fact::Arn, record.arn.clone());
+        }
+    }
+
+    /// What a step found (`observe`) or made (`apply`): its ARN and its outputs.
+    pub fn learn_found(&self, resource: &str, arn: &str, outputs: &BTreeMap<&'static str, String>) {
+        if !arn.is_empty() {
+            self.learn(resource, Fact::Arn, arn);
+        }
+        for (key, value) in outputs {
+            self.learn(resource, Fact::Output(key), value.clone());
+        }
     }
 
     /// The resolved name of a resource. Every id with a name is filled in by
@@ -201,7 +249,31 @@ impl StackContext {
         }
         stack && managed
     }
+
+    /// How a live resource's tags differ from the stack's: each wanted tag missing or with
+    /// another value. Tags of its own are left alone (an owner may add some).
+    pub fn tag_drift<'a>(
+        &self,
+        live: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Option<crate::Drift> {
+        let live: Vec<(&str, &str)> = live.into_iter().collect();
+        let missing: Vec<String> = self
+            .tags
+            .iter()
+            .filter(|(k, v)| !live.contains(&(k.as_str(), v.as_str())))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        (!missing.is_empty()).then(|| {
+            crate::Drift::new(
+                DRIFT_TAGS,
+                format!("tags missing or changed: {}", missing.join(", ")),
+            )
+        })
+    }
 }
+
+/// The drift key of a resource whose tags lack some of the stack's.
+pub const DRIFT_TAGS: &str = "tags";
 
 pub fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {

@@ -4,8 +4,9 @@
 //! package's, and the configuration only when it differs. A role created seconds ago is not
 //! yet assumable by Lambda: creating (or re-pointing) the function retries that, bounded.
 
+use crate::retry::{poll_until, Poll};
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -43,7 +44,7 @@ pub const SPEC: Spec = Spec {
 const DRIFT_CODE: &str = "code";
 const DRIFT_ARCHITECTURE: &str = "architecture";
 const DRIFT_CONFIG: &str = "configuration";
-const DRIFT_TAGS: &str = "tags";
+use crate::context::DRIFT_TAGS;
 
 /// What Lambda says while a new role has not reached it yet.
 pub const FRESH_ROLE: &str = "cannot be assumed by Lambda";
@@ -89,10 +90,6 @@ fn fresh_role<E: ProvideErrorMetadata, R>(err: &aws_sdk_lambda::error::SdkError<
     })
 }
 
-fn not_found<E: ProvideErrorMetadata, R>(err: &aws_sdk_lambda::error::SdkError<E, R>) -> bool {
-    crate::error::error_code(err) == Some("ResourceNotFoundException")
-}
-
 #[async_trait]
 impl Step for ConverterFunction {
     fn spec(&self) -> &'static Spec {
@@ -115,7 +112,7 @@ impl Step for ConverterFunction {
             .await
         {
             Ok(out) => out,
-            Err(e) if not_found(&e) => return Ok(Observation::Missing),
+            Err(e) if Service::Lambda.not_found(&e) => return Ok(Observation::Missing),
             Err(e) => {
                 return Err(StepError::with_source(
                     format!("reading Lambda function {name}"),
@@ -206,13 +203,7 @@ impl Step for ConverterFunction {
             drift.push(Drift::new(DRIFT_CONFIG, differs.join("; ")));
         }
         if tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours()) {
-            let missing = crate::queue::missing_tags(ctx, &tags);
-            if !missing.is_empty() {
-                drift.push(Drift::new(
-                    DRIFT_TAGS,
-                    format!("tags missing or changed: {}", missing.join(", ")),
-                ));
-            }
+            drift.extend(ctx.tag_drift(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
         }
         Ok(Observation::Present(Present {
             name: name.to_string(),
@@ -349,60 +340,56 @@ impl Step for ConverterFunction {
         _options: &DestroyOptions,
     ) -> Result<Destroyed, StepError> {
         let name = ctx.name(ID);
-        match ctx
+        let answer = ctx
             .clients
             .lambda
             .delete_function()
             .function_name(name)
             .send()
-            .await
-        {
-            Ok(_) => Ok(Destroyed::Deleted),
-            Err(e) if not_found(&e) => Ok(Destroyed::AlreadyGone),
-            Err(e) => Err(StepError::with_source(
-                format!("deleting Lambda function {name}"),
-                AwsError::from_sdk(&e),
-            )),
-        }
+            .await;
+        Service::Lambda.deleted(answer, || format!("deleting Lambda function {name}"))
     }
 }
 
 /// Polls until the function's last update is no longer in progress, within the
 /// propagation timeout.
 async fn wait_until_updated(ctx: &StackContext, name: &str) -> Result<(), StepError> {
-    let started = Instant::now();
-    loop {
-        let config = ctx
-            .clients
-            .lambda
-            .get_function_configuration()
-            .function_name(name)
-            .send()
-            .await
-            .map_err(|e| {
-                StepError::with_source(
-                    format!("reading the update status of Lambda function {name}"),
-                    AwsError::from_sdk(&e),
-                )
-            })?;
-        match config.last_update_status() {
-            Some(LastUpdateStatus::InProgress) => {}
-            Some(LastUpdateStatus::Failed) => {
-                return Err(StepError::msg(format!(
+    let bound = ctx.settings.propagation_timeout;
+    let polled = poll_until(
+        bound,
+        Duration::from_secs(1),
+        || async {
+            let config = ctx
+                .clients
+                .lambda
+                .get_function_configuration()
+                .function_name(name)
+                .send()
+                .await
+                .map_err(|e| {
+                    StepError::with_source(
+                        format!("reading the update status of Lambda function {name}"),
+                        AwsError::from_sdk(&e),
+                    )
+                })?;
+            match config.last_update_status() {
+                Some(LastUpdateStatus::InProgress) => Ok(Poll::Pending(())),
+                Some(LastUpdateStatus::Failed) => Err(StepError::msg(format!(
                     "the code update of Lambda function {name} failed: {}",
                     config
                         .last_update_status_reason()
                         .unwrap_or("no reason given")
-                )))
+                ))),
+                _ => Ok(Poll::Ready(())),
             }
-            _ => return Ok(()),
-        }
-        if started.elapsed() >= ctx.settings.propagation_timeout {
-            return Err(StepError::msg(format!(
-                "Lambda function {name} was still updating after {} s",
-                ctx.settings.propagation_timeout.as_secs()
-            )));
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+        },
+        |_, _| {},
+    )
+    .await?;
+    polled.map_err(|()| {
+        StepError::msg(format!(
+            "Lambda function {name} was still updating after {} s",
+            bound.as_secs()
+        ))
+    })
 }

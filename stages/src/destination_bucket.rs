@@ -1,16 +1,9 @@
 //! Stage 2: the destination bucket. MediaConvert writes the converted videos here and
 //! CloudFront serves them from it (privately, through Origin Access Control).
 
-use async_trait::async_trait;
-
+use crate::bucket::{bucket_step, BucketSpec};
 use crate::naming::NameKind;
-
-use crate::bucket::{self, BucketSpec};
-use crate::step::{
-    Applied, DestroyOptions, Destroyed, NameRule, Observation, Ownership, Recorded, Service, Spec,
-    Step,
-};
-use crate::{StackContext, StepError};
+use crate::step::{NameRule, Service, Spec};
 
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
@@ -32,39 +25,4 @@ const BUCKET: BucketSpec = BucketSpec {
     output: "destination_bucket",
 };
 
-#[async_trait]
-impl Step for DestinationBucket {
-    fn spec(&self) -> &'static Spec {
-        &SPEC
-    }
-
-    fn kept_by(&self, options: &DestroyOptions) -> Option<String> {
-        bucket::kept_by(options)
-    }
-
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
-        bucket::observe(ctx, &BUCKET, recorded).await
-    }
-
-    async fn apply(
-        &self,
-        ctx: &StackContext,
-        observation: &Observation,
-        ownership: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
-        bucket::apply(ctx, &BUCKET, observation, ownership).await
-    }
-
-    async fn destroy(
-        &self,
-        ctx: &StackContext,
-        _recorded: Option<&Recorded>,
-        options: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
-        bucket::destroy(ctx, &BUCKET, options).await
-    }
-}
+bucket_step!(DestinationBucket, BUCKET, SPEC);

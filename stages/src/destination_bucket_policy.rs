@@ -9,16 +9,17 @@
 //! widens access to the videos: it is reported as drift and removed by `up`. On an adopted
 //! bucket the owner's statements are theirs, and are kept.
 
+use crate::error::absent;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use crate::distribution;
-use crate::error::{error_code, AwsContext, AwsError};
+use crate::error::{AwsContext, AwsError};
 use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Service,
-    Spec, Step,
+    Applied, DestroyOptions, Destroyed, Drift, Found, Observation, Ownership, Present, Recorded,
+    Service, Spec, Step,
 };
 use crate::{policy, StackContext, StepError};
 
@@ -74,7 +75,7 @@ pub fn cloudfront_no_claims(partition: &str, bucket: &str) -> Value {
 
 /// The distribution's ARN: known from this run or the state, else looked up by its tags.
 async fn distribution_arn(ctx: &StackContext) -> Result<Option<String>, StepError> {
-    if let Some(arn) = ctx.known("distribution.arn") {
+    if let Some(arn) = ctx.arn_of(distribution::SPEC.id) {
         return Ok(Some(arn));
     }
     Ok(distribution::find(ctx).await?.map(|(_, arn)| arn))
@@ -105,43 +106,58 @@ fn describe(statement: &Value) -> String {
     )
 }
 
+/// The bucket's policy document (`Some(None)`: the bucket has no policy); `None` when the
+/// bucket does not exist.
+async fn read_policy(ctx: &StackContext) -> Result<Option<Option<String>>, StepError> {
+    let name = bucket(ctx);
+    match ctx
+        .clients
+        .s3
+        .get_bucket_policy()
+        .bucket(name)
+        .expected_bucket_owner(&ctx.account)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(out.policy().map(str::to_string))),
+        Err(e) if absent(&e, &["NoSuchBucketPolicy"]) => Ok(Some(None)),
+        Err(e) if Service::S3.not_found(&e) => Ok(None),
+        Err(e) => Err(StepError::with_source(
+            format!("reading the policy of bucket {name}"),
+            AwsError::from_sdk(&e),
+        )),
+    }
+}
+
+/// Whether the bucket carries this stack's tags (was created by it).
+async fn bucket_tagged_ours(ctx: &StackContext) -> Result<bool, StepError> {
+    let name = bucket(ctx);
+    match ctx
+        .clients
+        .s3
+        .get_bucket_tagging()
+        .bucket(name)
+        .expected_bucket_owner(&ctx.account)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(ctx.tagged_ours(out.tag_set().iter().map(|t| (t.key(), t.value())))),
+        Err(e) if absent(&e, &["NoSuchTagSet"]) || Service::S3.not_found(&e) => Ok(false),
+        Err(e) => Err(StepError::with_source(
+            format!("reading the tags of bucket {name}"),
+            AwsError::from_sdk(&e),
+        )),
+    }
+}
+
 /// The bucket's policy and whether the bucket carries this stack's tags (was created by
 /// it); `None` when the bucket does not exist.
 async fn read(ctx: &StackContext) -> Result<Option<(Option<String>, bool)>, StepError> {
-    let s3 = &ctx.clients.s3;
-    let name = bucket(ctx);
-    let (policy, tags) = tokio::join!(
-        s3.get_bucket_policy()
-            .bucket(name)
-            .expected_bucket_owner(&ctx.account)
-            .send(),
-        s3.get_bucket_tagging()
-            .bucket(name)
-            .expected_bucket_owner(&ctx.account)
-            .send(),
-    );
-    let policy = match policy {
-        Ok(out) => out.policy().map(str::to_string),
-        Err(e) if error_code(&e) == Some("NoSuchBucketPolicy") => None,
-        Err(e) if error_code(&e) == Some("NoSuchBucket") => return Ok(None),
-        Err(e) => {
-            return Err(StepError::with_source(
-                format!("reading the policy of bucket {name}"),
-                AwsError::from_sdk(&e),
-            ))
-        }
+    let (policy, ours) = tokio::join!(read_policy(ctx), bucket_tagged_ours(ctx));
+    let Some(policy) = policy? else {
+        return Ok(None);
     };
-    let ours = match tags {
-        Ok(out) => ctx.tagged_ours(out.tag_set().iter().map(|t| (t.key(), t.value()))),
-        Err(e) if matches!(error_code(&e), Some("NoSuchTagSet" | "NoSuchBucket")) => false,
-        Err(e) => {
-            return Err(StepError::with_source(
-                format!("reading the tags of bucket {name}"),
-                AwsError::from_sdk(&e),
-            ))
-        }
-    };
-    Ok(Some((policy, ours)))
+    Ok(Some((policy, ours?)))
 }
 
 async fn put(ctx: &StackContext, document: Option<String>) -> Result<(), StepError> {
@@ -173,6 +189,23 @@ async fn put(ctx: &StackContext, document: Option<String>) -> Result<(), StepErr
 impl Step for DestinationBucketPolicy {
     fn spec(&self) -> &'static Spec {
         &SPEC
+    }
+
+    /// A statement has no tags: the stack's statement in the destination bucket's policy is
+    /// ours, also on an adopted bucket (the bucket is not this step's).
+    async fn find_owned(&self, ctx: &StackContext) -> Result<Vec<Found>, StepError> {
+        let Some(document) = read_policy(ctx).await? else {
+            return Ok(Vec::new());
+        };
+        let statements =
+            policy::statements(document.as_deref(), &format!("bucket {}", bucket(ctx)))?;
+        Ok(policy::find(&statements, SID)
+            .map(|_| Found {
+                name: bucket(ctx).to_string(),
+                arn: format!("arn:{}:s3:::{}", ctx.partition(), bucket(ctx)),
+            })
+            .into_iter()
+            .collect())
     }
 
     /// The policy is the destination bucket's: its name is the bucket's.

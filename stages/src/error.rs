@@ -28,6 +28,11 @@ impl StepError {
         self.source.as_deref()?.downcast_ref()
     }
 
+    /// The AWS error code behind this error, if AWS answered with one.
+    pub fn code(&self) -> Option<&str> {
+        self.source.as_deref()?.downcast_ref::<AwsError>()?.code()
+    }
+
     pub fn with_source(message: impl Into<String>, source: impl Into<BoxError>) -> Self {
         StepError {
             message: message.into(),
@@ -38,9 +43,13 @@ impl StepError {
 
 /// The error AWS returned, as `Code: message` when the service said so, otherwise the
 /// transport error with its whole chain (the SDK's own Display says only "service error").
+/// The code is kept apart so that a retry can be decided by it.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct AwsError(pub String);
+#[error("{message}")]
+pub struct AwsError {
+    message: String,
+    code: Option<String>,
+}
 
 impl AwsError {
     pub fn from_sdk<E, R>(err: &SdkError<E, R>) -> Self
@@ -48,14 +57,21 @@ impl AwsError {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug + 'static,
     {
-        match err.as_service_error() {
+        let code = error_code(err).map(str::to_string);
+        let message = match err.as_service_error() {
             Some(service) => match (service.code(), service.message()) {
-                (Some(code), Some(message)) => AwsError(format!("{code}: {message}")),
-                (Some(code), None) => AwsError(code.to_string()),
-                _ => AwsError(chain(err)),
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                (Some(code), None) => code.to_string(),
+                _ => chain(err),
             },
-            None => AwsError(chain(err)),
-        }
+            None => chain(err),
+        };
+        AwsError { message, code }
+    }
+
+    /// The service's error code (`PreconditionFailed`), if it answered with one.
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
     }
 }
 
@@ -90,10 +106,116 @@ where
     }
 }
 
+/// S3 answers a HEAD with a bare 404, and names a missing sub-resource in its code.
+type HttpResponse = aws_smithy_runtime_api::http::Response;
+
+impl crate::Service {
+    /// Whether `err` says the resource asked for does not exist, in this service's idiom:
+    /// S3 `NoSuchBucket`/`NoSuchKey` or a bare 404 (HEAD has no body), IAM `NoSuchEntity`,
+    /// Lambda `ResourceNotFoundException`, MediaConvert `NotFoundException`, CloudFront
+    /// `NoSuch…`. A missing S3 sub-resource (`NoSuchTagSet`) is not "not found": see
+    /// [`absent`].
+    pub fn not_found<E: ProvideErrorMetadata>(self, err: &SdkError<E, HttpResponse>) -> bool {
+        use crate::Service::*;
+        let code = error_code(err);
+        match self {
+            S3 => {
+                matches!(code, Some("NoSuchBucket" | "NoSuchKey" | "NotFound"))
+                    || (code.is_none()
+                        && err.raw_response().map(|r| r.status().as_u16()) == Some(404))
+            }
+            Iam => code == Some("NoSuchEntity"),
+            Lambda => code == Some("ResourceNotFoundException"),
+            MediaConvert => code == Some("NotFoundException"),
+            CloudFront => matches!(
+                code,
+                Some("NoSuchDistribution" | "NoSuchOriginAccessControl" | "NoSuchResource")
+            ),
+        }
+    }
+}
+
+impl crate::Service {
+    /// What a delete call's answer means for `destroy`: "not found" is success too.
+    pub fn deleted<O, E>(
+        self,
+        answer: Result<O, SdkError<E, HttpResponse>>,
+        doing: impl FnOnce() -> String,
+    ) -> Result<crate::Destroyed, StepError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match answer {
+            Ok(_) => Ok(crate::Destroyed::Deleted),
+            Err(e) if self.not_found(&e) => Ok(crate::Destroyed::AlreadyGone),
+            Err(e) => Err(StepError::with_source(doing(), AwsError::from_sdk(&e))),
+        }
+    }
+}
+
+/// An S3 "no such sub-resource" answer (`NoSuchTagSet`, `NoSuchBucketPolicy`): the bucket
+/// exists without it.
+pub fn absent<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, codes: &[&str]) -> bool {
+    error_code(err).is_some_and(|code| codes.contains(&code))
+}
+
 /// The service error code of an SDK error, if the service answered with one.
 pub fn error_code<E, R>(err: &SdkError<E, R>) -> Option<&str>
 where
     E: ProvideErrorMetadata,
 {
     err.as_service_error().and_then(|e| e.code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Service;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn answer(code: Option<&str>, status: u16) -> SdkError<ErrorMetadata, HttpResponse> {
+        let mut meta = ErrorMetadata::builder();
+        if let Some(code) = code {
+            meta = meta.code(code);
+        }
+        SdkError::service_error(
+            meta.build(),
+            HttpResponse::new(status.try_into().unwrap(), SdkBody::empty()),
+        )
+    }
+
+    #[test]
+    fn each_service_says_not_found_its_own_way() {
+        let cases = [
+            (Service::S3, Some("NoSuchBucket"), 404),
+            (Service::S3, None, 404),
+            (Service::Iam, Some("NoSuchEntity"), 404),
+            (Service::Lambda, Some("ResourceNotFoundException"), 404),
+            (Service::MediaConvert, Some("NotFoundException"), 404),
+            (Service::CloudFront, Some("NoSuchDistribution"), 404),
+            (Service::CloudFront, Some("NoSuchOriginAccessControl"), 404),
+        ];
+        for (service, code, status) in cases {
+            assert!(
+                service.not_found(&answer(code, status)),
+                "{service:?} {code:?}"
+            );
+            // Another service's idiom is not this one's.
+            assert!(!service.not_found(&answer(Some("AccessDenied"), 403)));
+        }
+        assert!(!Service::Lambda.not_found(&answer(Some("NoSuchEntity"), 404)));
+        assert!(!Service::S3.not_found(&answer(None, 403)));
+    }
+
+    #[test]
+    fn a_missing_sub_resource_is_not_a_missing_bucket() {
+        let no_tags = answer(Some("NoSuchTagSet"), 404);
+        assert!(!Service::S3.not_found(&no_tags));
+        assert!(absent(&no_tags, &["NoSuchTagSet"]));
+        assert!(!absent(
+            &answer(Some("NoSuchBucket"), 404),
+            &["NoSuchTagSet"]
+        ));
+    }
 }

@@ -4,6 +4,7 @@
 //! stack created. On an adopted role (it existed, without the stack's tags) the other
 //! policies are its owner's: they are neither drift nor removed, and the role is never deleted.
 
+use crate::Service;
 use aws_sdk_iam::types::Tag;
 use serde_json::Value;
 
@@ -18,7 +19,7 @@ const DRIFT_TRUST: &str = "trust";
 const DRIFT_POLICY: &str = "policy";
 const DRIFT_EXTRA_INLINE: &str = "extra-inline";
 const DRIFT_ATTACHED: &str = "attached";
-const DRIFT_TAGS: &str = "tags";
+use crate::context::DRIFT_TAGS;
 
 /// One stage-5 role: its id, what may assume it, and what it may do.
 pub(crate) trait RoleSpec {
@@ -32,12 +33,6 @@ pub(crate) trait RoleSpec {
 fn decode(document: &str) -> Option<Value> {
     let text = urlencoding::decode(document).ok()?;
     serde_json::from_str(&text).ok()
-}
-
-fn not_found<E: aws_sdk_iam::error::ProvideErrorMetadata, R>(
-    err: &aws_sdk_iam::error::SdkError<E, R>,
-) -> bool {
-    crate::error::error_code(err) == Some("NoSuchEntity")
 }
 
 pub(crate) async fn observe<S: RoleSpec>(
@@ -59,7 +54,7 @@ pub(crate) async fn observe<S: RoleSpec>(
     );
     let role = match role {
         Ok(out) => out,
-        Err(e) if not_found(&e) => return Ok(Observation::Missing),
+        Err(e) if Service::Iam.not_found(&e) => return Ok(Observation::Missing),
         Err(e) => {
             return Err(StepError::with_source(
                 doing("definition"),
@@ -86,7 +81,7 @@ pub(crate) async fn observe<S: RoleSpec>(
 
     let ours = match ours {
         Ok(out) => decode(out.policy_document()),
-        Err(e) if not_found(&e) => None,
+        Err(e) if Service::Iam.not_found(&e) => None,
         Err(e) => {
             return Err(StepError::with_source(
                 doing("inline policy"),
@@ -141,18 +136,7 @@ pub(crate) async fn observe<S: RoleSpec>(
         ));
     }
     if owned {
-        let missing: Vec<String> = ctx
-            .tags
-            .iter()
-            .filter(|(k, v)| !tags.contains(&(k.as_str(), v.as_str())))
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        if !missing.is_empty() {
-            drift.push(Drift::new(
-                DRIFT_TAGS,
-                format!("tags missing or changed: {}", missing.join(", ")),
-            ));
-        }
+        drift.extend(ctx.tag_drift(tags.iter().copied()));
     }
 
     Ok(Observation::Present(Present {
@@ -257,7 +241,7 @@ async fn strip(ctx: &StackContext, name: &str, all: bool) -> Result<Vec<String>,
                 .await
             {
                 Ok(_) => removed.push(format!("deleted inline policy {policy}")),
-                Err(e) if not_found(&e) => {}
+                Err(e) if Service::Iam.not_found(&e) => {}
                 Err(e) => {
                     return Err(StepError::with_source(
                         format!("deleting inline policy {policy} of IAM role {name}"),
@@ -281,7 +265,7 @@ async fn strip(ctx: &StackContext, name: &str, all: bool) -> Result<Vec<String>,
             .await
         {
             Ok(_) => removed.push(format!("detached managed policy {policy_arn}")),
-            Err(e) if not_found(&e) => {}
+            Err(e) if Service::Iam.not_found(&e) => {}
             Err(e) => {
                 return Err(StepError::with_source(
                     format!("detaching {policy_arn} from IAM role {name}"),
@@ -301,18 +285,12 @@ pub(crate) async fn destroy<S: RoleSpec>(ctx: &StackContext) -> Result<Destroyed
         Err(_) if role_gone(ctx, name).await => return Ok(Destroyed::AlreadyGone),
         Err(e) => return Err(e),
     }
-    match ctx.clients.iam.delete_role().role_name(name).send().await {
-        Ok(_) => Ok(Destroyed::Deleted),
-        Err(e) if not_found(&e) => Ok(Destroyed::AlreadyGone),
-        Err(e) => Err(StepError::with_source(
-            format!("deleting IAM role {name}"),
-            AwsError::from_sdk(&e),
-        )),
-    }
+    let answer = ctx.clients.iam.delete_role().role_name(name).send().await;
+    Service::Iam.deleted(answer, || format!("deleting IAM role {name}"))
 }
 
 async fn role_gone(ctx: &StackContext, name: &str) -> bool {
-    matches!(ctx.clients.iam.get_role().role_name(name).send().await, Err(e) if not_found(&e))
+    matches!(ctx.clients.iam.get_role().role_name(name).send().await, Err(e) if Service::Iam.not_found(&e))
 }
 
 /// The `Step` impl of a role module: its registry entry and the shared observe/apply/destroy.

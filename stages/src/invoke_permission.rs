@@ -7,10 +7,10 @@ use async_trait::async_trait;
 use crate::naming::NameKind;
 use serde_json::Value;
 
-use crate::error::{error_code, AwsError};
+use crate::error::AwsError;
 use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
-    Service, Spec, Step,
+    Applied, DestroyOptions, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present,
+    Recorded, Service, Spec, Step,
 };
 use crate::{arn, policy, StackContext, StepError};
 
@@ -34,12 +34,6 @@ pub const SPEC: Spec = Spec {
 const DRIFT_STATEMENT: &str = "statement";
 const PRINCIPAL: &str = "s3.amazonaws.com";
 const ACTION: &str = "lambda:InvokeFunction";
-
-fn not_found<E: aws_sdk_lambda::error::ProvideErrorMetadata, R>(
-    err: &aws_sdk_lambda::error::SdkError<E, R>,
-) -> bool {
-    error_code(err) == Some("ResourceNotFoundException")
-}
 
 /// Every string in a JSON value (a condition block, a principal), flattened.
 fn strings(value: Option<&Value>) -> Vec<String> {
@@ -76,10 +70,54 @@ fn statement_drift(ctx: &StackContext, statement: &Value) -> Option<String> {
     (!problems.is_empty()).then(|| format!("statement differs: {}", problems.join("; ")))
 }
 
+/// The stack's statement in the converter function's resource policy, if there is one.
+async fn live_statement(ctx: &StackContext) -> Result<Option<Value>, StepError> {
+    let function = ctx.name("converter-function");
+    let policy_text = match ctx
+        .clients
+        .lambda
+        .get_policy()
+        .function_name(function)
+        .send()
+        .await
+    {
+        Ok(out) => out.policy().map(str::to_string),
+        // No function, or a function without a resource policy.
+        Err(e) if Service::Lambda.not_found(&e) => return Ok(None),
+        Err(e) => {
+            return Err(StepError::with_source(
+                format!("reading the resource policy of Lambda function {function}"),
+                AwsError::from_sdk(&e),
+            ))
+        }
+    };
+    let statements = policy::statements(
+        policy_text.as_deref(),
+        &format!("Lambda function {function}"),
+    )?;
+    Ok(policy::find(&statements, ctx.name(ID)).cloned())
+}
+
+fn statement_arn(ctx: &StackContext) -> String {
+    format!("{}#{}", arn::function(ctx), ctx.name(ID))
+}
+
 #[async_trait]
 impl Step for InvokePermission {
     fn spec(&self) -> &'static Spec {
         &SPEC
+    }
+
+    /// A statement has no tags: the stack's statement id on the stack's function is ours.
+    async fn find_owned(&self, ctx: &StackContext) -> Result<Vec<Found>, StepError> {
+        Ok(live_statement(ctx)
+            .await?
+            .map(|_| Found {
+                name: ctx.name(ID).to_string(),
+                arn: statement_arn(ctx),
+            })
+            .into_iter()
+            .collect())
     }
 
     async fn observe(
@@ -87,39 +125,16 @@ impl Step for InvokePermission {
         ctx: &StackContext,
         _recorded: Option<&Recorded>,
     ) -> Result<Observation, StepError> {
-        let function = ctx.name("converter-function");
         let sid = ctx.name(ID);
-        let policy_text = match ctx
-            .clients
-            .lambda
-            .get_policy()
-            .function_name(function)
-            .send()
-            .await
-        {
-            Ok(out) => out.policy().map(str::to_string),
-            // No function, or a function without a resource policy.
-            Err(e) if not_found(&e) => return Ok(Observation::Missing),
-            Err(e) => {
-                return Err(StepError::with_source(
-                    format!("reading the resource policy of Lambda function {function}"),
-                    AwsError::from_sdk(&e),
-                ))
-            }
-        };
-        let statements = policy::statements(
-            policy_text.as_deref(),
-            &format!("Lambda function {function}"),
-        )?;
-        let Some(statement) = policy::find(&statements, sid) else {
+        let Some(statement) = live_statement(ctx).await? else {
             return Ok(Observation::Missing);
         };
-        let drift = statement_drift(ctx, statement)
+        let drift = statement_drift(ctx, &statement)
             .map(|detail| vec![Drift::new(DRIFT_STATEMENT, detail)])
             .unwrap_or_default();
         Ok(Observation::Present(Present {
             name: sid.to_string(),
-            arn: format!("{}#{sid}", arn::function(ctx)),
+            arn: statement_arn(ctx),
             // A statement cannot carry tags; its id is in cattube's own namespace.
             tagged_ours: true,
             drift,
@@ -138,7 +153,7 @@ impl Step for InvokePermission {
         let sid = ctx.name(ID);
         let lambda = &ctx.clients.lambda;
         let mut applied = Applied {
-            arn: format!("{}#{sid}", arn::function(ctx)),
+            arn: statement_arn(ctx),
             ..Default::default()
         };
         if let Observation::Present(_) = observation {
@@ -181,20 +196,15 @@ impl Step for InvokePermission {
 async fn remove(ctx: &StackContext) -> Result<Destroyed, StepError> {
     let function = ctx.name("converter-function");
     let sid = ctx.name(ID);
-    match ctx
+    let answer = ctx
         .clients
         .lambda
         .remove_permission()
         .function_name(function)
         .statement_id(sid)
         .send()
-        .await
-    {
-        Ok(_) => Ok(Destroyed::Deleted),
-        Err(e) if not_found(&e) => Ok(Destroyed::AlreadyGone),
-        Err(e) => Err(StepError::with_source(
-            format!("removing statement {sid} from Lambda function {function}"),
-            AwsError::from_sdk(&e),
-        )),
-    }
+        .await;
+    Service::Lambda.deleted(answer, || {
+        format!("removing statement {sid} from Lambda function {function}")
+    })
 }

@@ -31,7 +31,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::AwsError;
-use crate::queue::{mediaconvert_tags, missing_tags, tag_mediaconvert};
+use crate::queue::{mediaconvert_tags, tag_mediaconvert};
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
     Service, Spec, Step,
@@ -57,7 +57,7 @@ pub const SPEC: Spec = Spec {
 
 const DRIFT_SETTINGS: &str = "settings";
 const DRIFT_QUEUE: &str = "queue";
-const DRIFT_TAGS: &str = "tags";
+use crate::context::DRIFT_TAGS;
 
 /// Members of map type anywhere in the job and job template shapes (botocore's model,
 /// mediaconvert 2017-08-29): their keys are names chosen by the user ("Audio Selector 1").
@@ -267,12 +267,7 @@ impl Step for JobTemplate {
         );
         let got = match got {
             Ok(out) => out,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_not_found_exception()) =>
-            {
-                return Ok(Observation::Missing)
-            }
+            Err(e) if Service::MediaConvert.not_found(&e) => return Ok(Observation::Missing),
             Err(e) => {
                 return Err(StepError::with_source(
                     format!("reading MediaConvert job template {name}"),
@@ -323,13 +318,7 @@ impl Step for JobTemplate {
             ));
         }
         if tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours()) {
-            let missing = missing_tags(ctx, &tags);
-            if !missing.is_empty() {
-                drift.push(Drift::new(
-                    DRIFT_TAGS,
-                    format!("tags missing or changed: {}", missing.join(", ")),
-                ));
-            }
+            drift.extend(ctx.tag_drift(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
         }
         Ok(Observation::Present(Present {
             name: name.to_string(),
@@ -426,26 +415,16 @@ impl Step for JobTemplate {
         _options: &DestroyOptions,
     ) -> Result<Destroyed, StepError> {
         let name = ctx.name(ID);
-        match ctx
+        let answer = ctx
             .clients
             .mediaconvert
             .delete_job_template()
             .name(name)
             .send()
-            .await
-        {
-            Ok(_) => Ok(Destroyed::Deleted),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_not_found_exception()) =>
-            {
-                Ok(Destroyed::AlreadyGone)
-            }
-            Err(e) => Err(StepError::with_source(
-                format!("deleting MediaConvert job template {name}"),
-                AwsError::from_sdk(&e),
-            )),
-        }
+            .await;
+        Service::MediaConvert.deleted(answer, || {
+            format!("deleting MediaConvert job template {name}")
+        })
     }
 }
 

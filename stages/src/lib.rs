@@ -34,7 +34,7 @@ pub mod queue;
 pub mod source_bucket;
 pub mod source_notification;
 
-pub use context::{Clients, FunctionSettings, JobFile, ProgressHook, Settings, StackContext};
+pub use context::{Clients, Fact, FunctionSettings, JobFile, ProgressHook, Settings, StackContext};
 pub use error::StepError;
 pub use step::{
     Applied, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present, Recorded, Service,

@@ -6,8 +6,8 @@
 //! An OAC cannot be tagged: it is found again by its name, and its description
 //! (`cattube stack <stack> (<region>)`) marks it as made by this stack.
 
+use crate::retry::retry_codes;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
@@ -19,10 +19,10 @@ use aws_sdk_cloudfront::types::{
 
 use crate::error::{error_code, AwsContext, AwsError};
 use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
-    Service, Spec, Step,
+    Applied, DestroyOptions, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present,
+    Recorded, Service, Spec, Step,
 };
-use crate::{StackContext, StepError};
+use crate::{arn, StackContext, StepError};
 
 pub struct OriginAccessControl;
 
@@ -49,7 +49,7 @@ fn description(ctx: &StackContext) -> String {
     format!("cattube stack {} ({})", ctx.stack, ctx.region)
 }
 
-fn arn(ctx: &StackContext, id: &str) -> String {
+fn oac_arn(ctx: &StackContext, id: &str) -> String {
     format!(
         "arn:{}:cloudfront::{}:origin-access-control/{id}",
         ctx.partition(),
@@ -57,25 +57,10 @@ fn arn(ctx: &StackContext, id: &str) -> String {
     )
 }
 
-/// The id at the end of a CloudFront ARN (`…:origin-access-control/E123`).
-pub(crate) fn id_from_arn(arn: &str) -> Option<&str> {
-    arn.rsplit_once('/')
-        .map(|(_, id)| id)
-        .filter(|id| !id.is_empty())
-}
-
 /// The OAC id this stack's distribution should use, if already known in this run or
 /// recorded in the state.
 pub(crate) fn known_id(ctx: &StackContext) -> Option<String> {
-    ctx.known(OUTPUT_ID).or_else(|| {
-        ctx.known(&format!("{ID}.arn"))
-            .and_then(|a| id_from_arn(&a).map(str::to_string))
-    })
-}
-
-/// Retry pause for what AWS has not settled yet, scaled to the bound.
-pub(crate) fn pause(bound: Duration) -> Duration {
-    (bound / 20).clamp(Duration::from_millis(10), Duration::from_secs(5))
+    ctx.id_of(ID)
 }
 
 /// What the stack wants.
@@ -92,7 +77,7 @@ fn wanted(ctx: &StackContext) -> Result<OriginAccessControlConfig, StepError> {
 
 /// A live OAC: its id and the settings that matter.
 #[derive(Debug)]
-struct Found {
+struct Live {
     id: String,
     description: String,
     protocol: String,
@@ -101,7 +86,7 @@ struct Found {
 }
 
 /// Finds the OAC: by the id recorded in the state, else by its name.
-async fn find(ctx: &StackContext, recorded: Option<&Recorded>) -> Result<Option<Found>, StepError> {
+async fn find(ctx: &StackContext, recorded: Option<&Recorded>) -> Result<Option<Live>, StepError> {
     let cf = &ctx.clients.cloudfront;
     let name = ctx.name(ID);
     let recorded_id = recorded
@@ -109,7 +94,7 @@ async fn find(ctx: &StackContext, recorded: Option<&Recorded>) -> Result<Option<
             r.extra
                 .get("id")
                 .cloned()
-                .or_else(|| id_from_arn(&r.arn).map(str::to_string))
+                .or_else(|| arn::last_segment(&r.arn).map(str::to_string))
         })
         .or_else(|| known_id(ctx));
     if let Some(id) = recorded_id {
@@ -120,7 +105,7 @@ async fn find(ctx: &StackContext, recorded: Option<&Recorded>) -> Result<Option<
                     .and_then(|o| o.origin_access_control_config())
                     .filter(|c| c.name() == name)
                 {
-                    return Ok(Some(Found {
+                    return Ok(Some(Live {
                         id,
                         description: config.description().unwrap_or_default().to_string(),
                         protocol: config.signing_protocol().as_str().to_string(),
@@ -132,7 +117,7 @@ async fn find(ctx: &StackContext, recorded: Option<&Recorded>) -> Result<Option<
                     }));
                 }
             }
-            Err(e) if error_code(&e) == Some("NoSuchOriginAccessControl") => {}
+            Err(e) if Service::CloudFront.not_found(&e) => {}
             Err(e) => {
                 return Err(StepError::with_source(
                     format!("reading origin access control {id}"),
@@ -142,6 +127,13 @@ async fn find(ctx: &StackContext, recorded: Option<&Recorded>) -> Result<Option<
         }
     }
     // The state is lost or stale: look it up by name.
+    by_name(ctx).await
+}
+
+/// The OAC named as the stack's, whoever made it (an OAC has no tags: its name is the key).
+async fn by_name(ctx: &StackContext) -> Result<Option<Live>, StepError> {
+    let cf = &ctx.clients.cloudfront;
+    let name = ctx.name(ID);
     let mut marker: Option<String> = None;
     loop {
         let page = cf
@@ -154,7 +146,7 @@ async fn find(ctx: &StackContext, recorded: Option<&Recorded>) -> Result<Option<
             return Ok(None);
         };
         if let Some(s) = list.items().iter().find(|s| s.name() == name) {
-            return Ok(Some(Found {
+            return Ok(Some(Live {
                 id: s.id().to_string(),
                 description: s.description().to_string(),
                 protocol: s.signing_protocol().as_str().to_string(),
@@ -180,6 +172,20 @@ fn outputs(id: &str) -> BTreeMap<&'static str, String> {
 impl Step for OriginAccessControl {
     fn spec(&self) -> &'static Spec {
         &SPEC
+    }
+
+    /// The OAC with the stack's name and the stack's mark in its description; one someone
+    /// else named so is not ours.
+    async fn find_owned(&self, ctx: &StackContext) -> Result<Vec<Found>, StepError> {
+        Ok(by_name(ctx)
+            .await?
+            .filter(|live| live.description == description(ctx))
+            .map(|live| Found {
+                name: ctx.name(ID).to_string(),
+                arn: oac_arn(ctx, &live.id),
+            })
+            .into_iter()
+            .collect())
     }
 
     // -----------------------------------------------------------------------------------
@@ -213,7 +219,7 @@ impl Step for OriginAccessControl {
         };
         Ok(Observation::Present(Present {
             name: ctx.name(ID).to_string(),
-            arn: arn(ctx, &found.id),
+            arn: oac_arn(ctx, &found.id),
             tagged_ours: found.description == description(ctx),
             drift,
             pending: None,
@@ -293,7 +299,7 @@ impl Step for OriginAccessControl {
             }
         };
         Ok(Applied {
-            arn: arn(ctx, &id),
+            arn: oac_arn(ctx, &id),
             adopted,
             changes: vec![change.to_string()],
             outputs: outputs(&id),
@@ -319,50 +325,37 @@ impl Step for OriginAccessControl {
         // of the OAC for a moment (OriginAccessControlInUse), and an ETag read just before
         // may be stale (PreconditionFailed): both are retried for a bounded time.
         let bound = ctx.settings.propagation_timeout;
-        let deadline = Instant::now() + bound;
-        loop {
-            let etag = match cf.get_origin_access_control().id(&id).send().await {
-                Ok(out) => out.e_tag().map(str::to_string),
-                Err(e) if error_code(&e) == Some("NoSuchOriginAccessControl") => {
-                    return Ok(Destroyed::AlreadyGone)
-                }
-                Err(e) => {
-                    return Err(StepError::with_source(
-                        format!("reading origin access control {id}"),
-                        AwsError::from_sdk(&e),
-                    ))
-                }
-            };
-            match cf
-                .delete_origin_access_control()
-                .id(&id)
-                .set_if_match(etag)
-                .send()
-                .await
-            {
-                Ok(_) => return Ok(Destroyed::Deleted),
-                Err(e) if error_code(&e) == Some("NoSuchOriginAccessControl") => {
-                    return Ok(Destroyed::AlreadyGone)
-                }
-                Err(e)
-                    if matches!(
-                        error_code(&e),
-                        Some("OriginAccessControlInUse" | "PreconditionFailed")
-                    ) && Instant::now() < deadline =>
-                {
-                    ctx.progress(ID, "in use by a distribution: waiting for it to go");
-                    tokio::time::sleep(pause(bound)).await;
-                }
-                Err(e) => {
-                    return Err(StepError::with_source(
-                        format!(
-                            "deleting origin access control {id} (retried for {} s)",
-                            bound.as_secs()
-                        ),
-                        AwsError::from_sdk(&e),
-                    ))
-                }
-            }
-        }
+        retry_codes(
+            bound,
+            &["OriginAccessControlInUse", "PreconditionFailed"],
+            |_| ctx.progress(ID, "in use by a distribution: waiting for it to go"),
+            || async {
+                let etag = match cf.get_origin_access_control().id(&id).send().await {
+                    Ok(out) => out.e_tag().map(str::to_string),
+                    Err(e) if Service::CloudFront.not_found(&e) => {
+                        return Ok(Destroyed::AlreadyGone)
+                    }
+                    Err(e) => {
+                        return Err(StepError::with_source(
+                            format!("reading origin access control {id}"),
+                            AwsError::from_sdk(&e),
+                        ))
+                    }
+                };
+                let answer = cf
+                    .delete_origin_access_control()
+                    .id(&id)
+                    .set_if_match(etag)
+                    .send()
+                    .await;
+                Service::CloudFront.deleted(answer, || {
+                    format!(
+                        "deleting origin access control {id} (retried for {} s)",
+                        bound.as_secs()
+                    )
+                })
+            },
+        )
+        .await
     }
 }

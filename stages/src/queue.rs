@@ -39,7 +39,7 @@ pub const SPEC: Spec = Spec {
 };
 
 const DRIFT_PAUSED: &str = "paused";
-const DRIFT_TAGS: &str = "tags";
+use crate::context::DRIFT_TAGS;
 
 fn outputs(ctx: &StackContext) -> BTreeMap<&'static str, String> {
     BTreeMap::from([("queue_arn", arn::queue(ctx))])
@@ -63,26 +63,12 @@ pub(crate) async fn mediaconvert_tags(
             .and_then(|t| t.tags())
             .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_not_found_exception()) =>
-        {
-            Ok(BTreeMap::new())
-        }
+        Err(e) if Service::MediaConvert.not_found(&e) => Ok(BTreeMap::new()),
         Err(e) => Err(StepError::with_source(
             format!("reading the tags of {arn}"),
             AwsError::from_sdk(&e),
         )),
     }
-}
-
-/// Which of the stack's tags `tags` lacks, as `key=value`.
-pub(crate) fn missing_tags(ctx: &StackContext, tags: &BTreeMap<String, String>) -> Vec<String> {
-    ctx.tags
-        .iter()
-        .filter(|(k, v)| tags.get(*k) != Some(*v))
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect()
 }
 
 pub(crate) async fn tag_mediaconvert(ctx: &StackContext, arn: &str) -> Result<(), StepError> {
@@ -118,12 +104,7 @@ impl Step for Queue {
         );
         let queue = match queue {
             Ok(out) => out,
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_not_found_exception()) =>
-            {
-                return Ok(Observation::Missing)
-            }
+            Err(e) if Service::MediaConvert.not_found(&e) => return Ok(Observation::Missing),
             Err(e) => {
                 return Err(StepError::with_source(
                     format!("reading MediaConvert queue {name}"),
@@ -141,13 +122,7 @@ impl Step for Queue {
             ));
         }
         if tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours()) {
-            let missing = missing_tags(ctx, &tags);
-            if !missing.is_empty() {
-                drift.push(Drift::new(
-                    DRIFT_TAGS,
-                    format!("tags missing or changed: {}", missing.join(", ")),
-                ));
-            }
+            drift.extend(ctx.tag_drift(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
         }
         Ok(Observation::Present(Present {
             name: name.to_string(),
@@ -236,7 +211,7 @@ impl Step for Queue {
         .await;
         match deleted {
             Ok(_) => {}
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found_exception()) => {
+            Err(e) if Service::MediaConvert.not_found(&e) => {
                 return Ok(Destroyed::AlreadyGone)
             }
             Err(e) => {
@@ -276,12 +251,7 @@ async fn cancel_unfinished(ctx: &StackContext) -> Result<Option<usize>, StepErro
                 .await
             {
                 Ok(page) => page,
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|e| e.is_not_found_exception()) =>
-                {
-                    return Ok(None)
-                }
+                Err(e) if Service::MediaConvert.not_found(&e) => return Ok(None),
                 Err(e) => {
                     return Err(StepError::with_source(
                         format!("listing the {status} jobs of queue {queue}"),
@@ -306,8 +276,9 @@ async fn cancel_unfinished(ctx: &StackContext) -> Result<Option<usize>, StepErro
             Ok(_) => {}
             // Finished or gone between the listing and the cancel: nothing left to stop.
             Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_not_found_exception() || e.is_conflict_exception()) => {}
+                if Service::MediaConvert.not_found(&e)
+                    || e.as_service_error()
+                        .is_some_and(|e| e.is_conflict_exception()) => {}
             Err(e) => {
                 return Err(StepError::with_source(
                     format!("cancelling job {id} of queue {queue}"),

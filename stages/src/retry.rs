@@ -1,4 +1,6 @@
-//! Bounded retries for what AWS has not propagated yet: a role a minute old that Lambda
+//! One way to wait on AWS: [`poll_until`] for a state that takes time to reach (a
+//! distribution deploying, a function updating), and bounded retries for what AWS has not
+//! propagated yet: a role a minute old that Lambda
 //! cannot assume, an invoke permission S3 cannot see. Exponential backoff from 0.5 s, capped
 //! at 8 s, for at most `settings.propagation_timeout` (`CATTUBE_PROPAGATION_TIMEOUT`), after
 //! which the last error is returned as it is.
@@ -6,7 +8,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use crate::StackContext;
+use crate::{StackContext, StepError};
 
 const FIRST_DELAY: Duration = Duration::from_millis(500);
 const MAX_DELAY: Duration = Duration::from_secs(8);
@@ -23,6 +25,29 @@ where
     Fut: Future<Output = Result<T, E>>,
 {
     retry_within(ctx.settings.propagation_timeout, retryable, op).await
+}
+
+/// The one retry policy for what AWS has not settled yet (an ETag just changed, an OAC still
+/// in use): `op` again, after the bounded backoff, while it fails with one of `codes`.
+/// `waiting` hears each error that is retried.
+pub async fn retry_codes<T, F, Fut>(
+    bound: Duration,
+    codes: &[&str],
+    waiting: impl Fn(&StepError),
+    op: F,
+) -> Result<T, StepError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StepError>>,
+{
+    let retryable = |err: &StepError| {
+        let retry = err.code().is_some_and(|code| codes.contains(&code));
+        if retry {
+            waiting(err);
+        }
+        retry
+    };
+    retry_within(bound, retryable, op).await
 }
 
 /// [`retry_while`] with an explicit bound.
@@ -46,6 +71,38 @@ where
             }
             Err(err) => return Err(err),
         }
+    }
+}
+
+/// One look at something being waited for.
+pub enum Poll<T, P> {
+    /// Done waiting: the value to return.
+    Ready(T),
+    /// Not yet: what to tell the user (a status), kept for the time-out.
+    Pending(P),
+}
+
+/// Looks with `check` every `interval` until it is ready, for at most `bound`. Before each
+/// pause `waiting` hears what is pending and how long it has been; past the bound the last
+/// pending state is returned as `Err`.
+pub async fn poll_until<T, P, E, F, Fut>(
+    bound: Duration,
+    interval: Duration,
+    mut check: F,
+    mut waiting: impl FnMut(&P, Duration),
+) -> Result<Result<T, P>, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Poll<T, P>, E>>,
+{
+    let started = Instant::now();
+    loop {
+        match check().await? {
+            Poll::Ready(value) => return Ok(Ok(value)),
+            Poll::Pending(state) if started.elapsed() >= bound => return Ok(Err(state)),
+            Poll::Pending(state) => waiting(&state, started.elapsed()),
+        }
+        tokio::time::sleep(interval).await;
     }
 }
 
@@ -101,5 +158,42 @@ mod tests {
         .await;
         assert_eq!(result, Err("denied"));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn polls_until_ready_and_reports_each_wait() {
+        let calls = AtomicU32::new(0);
+        let mut waits = Vec::new();
+        let result: Result<Result<u32, u32>, ()> = poll_until(
+            Duration::from_secs(5),
+            Duration::from_millis(1),
+            || async {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                Ok(if n < 3 {
+                    Poll::Pending(n)
+                } else {
+                    Poll::Ready(n)
+                })
+            },
+            |pending, _| waits.push(*pending),
+        )
+        .await;
+        assert_eq!(result, Ok(Ok(3)));
+        assert_eq!(waits, [0, 1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_poll_past_its_bound_returns_the_last_pending_state() {
+        let calls = AtomicU32::new(0);
+        let result: Result<Result<(), u32>, ()> = poll_until(
+            Duration::from_millis(30),
+            Duration::from_millis(10),
+            || async { Ok(Poll::Pending(calls.fetch_add(1, Ordering::SeqCst))) },
+            |_, _| {},
+        )
+        .await;
+        let last = result.unwrap().unwrap_err();
+        assert!(last >= 2, "looked {} times", last + 1);
+        assert_eq!(last + 1, calls.load(Ordering::SeqCst));
     }
 }

@@ -15,11 +15,11 @@ use aws_sdk_s3::types::{
     NotificationConfigurationFilter, S3KeyFilter,
 };
 
-use crate::error::{error_code, AwsError};
+use crate::error::AwsError;
 use crate::retry::retry_while;
 use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
-    Service, Spec, Step,
+    Applied, DestroyOptions, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present,
+    Recorded, Service, Spec, Step,
 };
 use crate::{arn, StackContext, StepError};
 
@@ -140,7 +140,7 @@ async fn read(
         .await
     {
         Ok(out) => Ok(Some(out)),
-        Err(e) if error_code(&e) == Some("NoSuchBucket") => Ok(None),
+        Err(e) if Service::S3.not_found(&e) => Ok(None),
         Err(e) => Err(StepError::with_source(
             format!("reading the event notifications of bucket {bucket}"),
             AwsError::from_sdk(&e),
@@ -200,10 +200,33 @@ async fn write(
     Ok(())
 }
 
+fn entry_arn(ctx: &StackContext) -> String {
+    format!("{}#{}", arn::bucket(ctx, "source-bucket"), ctx.name(ID))
+}
+
 #[async_trait]
 impl Step for SourceNotification {
     fn spec(&self) -> &'static Spec {
         &SPEC
+    }
+
+    /// Entries have no tags: an entry with the stack's notification id on the stack's
+    /// source bucket is ours.
+    async fn find_owned(&self, ctx: &StackContext) -> Result<Vec<Found>, StepError> {
+        let Some(current) = read(ctx).await? else {
+            return Ok(Vec::new());
+        };
+        let ours = current
+            .lambda_function_configurations()
+            .iter()
+            .any(|c| is_ours(ctx, c.id()));
+        Ok(ours
+            .then(|| Found {
+                name: ctx.name(ID).to_string(),
+                arn: entry_arn(ctx),
+            })
+            .into_iter()
+            .collect())
     }
 
     async fn observe(
@@ -268,7 +291,7 @@ impl Step for SourceNotification {
         };
         Ok(Observation::Present(Present {
             name: ctx.name(ID).to_string(),
-            arn: format!("{}#{}", arn::bucket(ctx, "source-bucket"), ctx.name(ID)),
+            arn: entry_arn(ctx),
             // Entries cannot carry tags; their ids are in cattube's own namespace.
             tagged_ours: true,
             drift,
@@ -292,7 +315,7 @@ impl Step for SourceNotification {
         })?;
         write(ctx, &current, build(ctx)?).await?;
         Ok(Applied {
-            arn: format!("{}#{}", arn::bucket(ctx, "source-bucket"), ctx.name(ID)),
+            arn: entry_arn(ctx),
             changes: vec![format!("bucket {bucket} invokes the converter on {EVENT}")],
             ..Default::default()
         })

@@ -8,6 +8,7 @@
 //! in the key's folder, with the key's base name (`cats/tabby cat.mp4` →
 //! `cats/tabby cat-hd.mp4`, `cats/tabby cat-sd.mp4`).
 
+use crate::Service;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ use aws_smithy_types::date_time::Format;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use tokio::task::JoinSet;
 
-use crate::error::{error_code, AwsContext, AwsError};
+use crate::error::{AwsContext, AwsError};
 use crate::{arn, distribution, StackContext, StepError};
 
 /// Files this large or larger go up as a multipart upload.
@@ -54,6 +55,29 @@ fn not_up(ctx: &StackContext, what: String) -> VideoError {
 
 // ---------------------------------------------------------------------------------------
 // keys, names and URLs (pure)
+
+/// The key of a file inside an uploaded folder: its path below the folder, '/' between the
+/// parts; `None` when a part is not UTF-8 (S3 keys are).
+pub fn folder_key(inside: &std::path::Path) -> Option<String> {
+    let parts: Option<Vec<&str>> = inside.iter().map(|p| p.to_str()).collect();
+    parts.map(|p| p.join("/"))
+}
+
+/// Why a file cannot be uploaded under its key.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("its key '{0}' is longer than S3's {MAX_KEY_BYTES} bytes")]
+    TooLong(String),
+}
+
+/// The key of an uploaded file ([`object_key`]), checked against S3's limit.
+pub fn upload_key(prefix: Option<&str>, file_name: &str) -> Result<String, KeyError> {
+    let key = object_key(prefix, file_name);
+    if key.len() > MAX_KEY_BYTES {
+        return Err(KeyError::TooLong(key));
+    }
+    Ok(key)
+}
 
 /// The object key of an uploaded file: its file name below the prefix, a folder (`cats` and
 /// `cats/` are the same; leading and repeated slashes are dropped).
@@ -252,9 +276,11 @@ pub async fn check_source(ctx: &StackContext) -> Result<(), VideoError> {
         .await
     {
         Ok(_) => {}
+        Err(e) if Service::S3.not_found(&e) => {
+            return Err(not_up(ctx, format!("source bucket {bucket} does not exist")))
+        }
         Err(e) => {
             return match e.raw_response().map(|r| r.status().as_u16()) {
-                Some(404) => Err(not_up(ctx, format!("source bucket {bucket} does not exist"))),
                 Some(403) => Err(VideoError::NotUp(format!(
                     "source bucket {bucket} belongs to another account: set `source-bucket` under [names] in cattube.toml"
                 ))),
@@ -359,10 +385,7 @@ async fn template_outputs(ctx: &StackContext) -> Result<Vec<OutputName>, VideoEr
         .await
     {
         Ok(got) => got,
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_not_found_exception()) =>
-        {
+        Err(e) if Service::MediaConvert.not_found(&e) => {
             return Err(not_up(
                 ctx,
                 format!("MediaConvert job template {name} does not exist"),
@@ -418,7 +441,7 @@ async fn exist_in(
                 .await;
             let found = match head {
                 Ok(_) => Ok(true),
-                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(false),
+                Err(e) if Service::S3.not_found(&e) => Ok(false),
                 Err(e) => Err(StepError::with_source(
                     format!("checking s3://{bucket}/{key}"),
                     AwsError::from_sdk(&e),
@@ -642,7 +665,7 @@ pub async fn already_uploaded(
         .await;
     let head = match head {
         Ok(head) => head,
-        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => return Ok(false),
+        Err(e) if Service::S3.not_found(&e) => return Ok(false),
         Err(e) => {
             return Err(StepError::with_source(
                 format!("checking s3://{bucket}/{key}"),
@@ -717,17 +740,14 @@ pub async fn jobs(ctx: &StackContext, limit: usize) -> Result<Vec<JobInfo>, Vide
 }
 
 /// A ListJobs failure: a missing queue means the stack is not up.
-pub(crate) fn list_jobs_error<R: std::fmt::Debug + Send + Sync + 'static>(
+pub(crate) fn list_jobs_error(
     ctx: &StackContext,
     e: &aws_sdk_mediaconvert::error::SdkError<
         aws_sdk_mediaconvert::operation::list_jobs::ListJobsError,
-        R,
+        aws_smithy_runtime_api::http::Response,
     >,
 ) -> VideoError {
-    if e.as_service_error()
-        .is_some_and(|e| e.is_not_found_exception())
-        || error_code(e) == Some("NotFoundException")
-    {
+    if Service::MediaConvert.not_found(e) {
         return not_up(
             ctx,
             format!("MediaConvert queue {} does not exist", ctx.name("queue")),
@@ -849,6 +869,18 @@ mod tests {
         );
         assert_eq!(object_key(Some("/a//b/"), "c.mp4"), "a/b/c.mp4");
         assert_eq!(object_key(Some(""), "c.mp4"), "c.mp4");
+    }
+
+    #[test]
+    fn an_upload_key_fits_s3_and_a_folder_file_keeps_its_path() {
+        let long = "a".repeat(MAX_KEY_BYTES);
+        assert_eq!(upload_key(None, &long), Ok(long.clone()));
+        assert_eq!(
+            upload_key(Some("cats"), &long),
+            Err(KeyError::TooLong(format!("cats/{long}")))
+        );
+        let inside: std::path::PathBuf = ["2024", "tabby cat.mp4"].iter().collect();
+        assert_eq!(folder_key(&inside).as_deref(), Some("2024/tabby cat.mp4"));
     }
 
     #[test]

@@ -426,7 +426,11 @@ async fn up_wait_polls_until_deployed_with_progress() {
         .build();
     let mut ctx = cf_context(vec![create.clone(), status.clone()]);
     ctx.settings.wait_for_deploy = true;
-    ctx.learn("origin_access_control_id", "OAC1");
+    ctx.learn_found(
+        "origin-access-control",
+        "arn:aws:cloudfront::123456789012:origin-access-control/OAC1",
+        &BTreeMap::new(),
+    );
     let progress = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let seen = progress.clone();
     ctx.set_progress(std::sync::Arc::new(move |_, message| {

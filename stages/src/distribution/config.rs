@@ -1,0 +1,341 @@
+//! The distribution the stack wants, and how a live one drifts from it.
+
+use aws_sdk_cloudfront::types::{
+    AllowedMethods, CachedMethods, DefaultCacheBehavior, DistributionConfig, HttpVersion, Method,
+    Origin, Origins, PriceClass, S3OriginConfig, Tag, Tags, ViewerProtocolPolicy,
+};
+
+use crate::origin_access_control;
+use crate::step::{Drift, Present, Recorded};
+use crate::{StackContext, StepError};
+
+/// The id of the one origin, the destination bucket.
+pub const ORIGIN_ID: &str = "cattube-destination";
+/// AWS's managed cache policy "Managed-CachingOptimized".
+pub const CACHING_OPTIMIZED: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
+
+pub(super) const DRIFT_ENABLED: &str = "enabled";
+pub(super) const DRIFT_VIEWER: &str = "viewer-protocol";
+pub(super) const DRIFT_OAC: &str = "oac";
+pub(super) const DRIFT_BEHAVIOR: &str = "cache-behavior";
+pub(super) const DRIFT_SETTINGS: &str = "settings";
+
+/// The destination bucket's regional S3 domain (not the global one, which redirects for
+/// new buckets outside us-east-1).
+pub fn origin_domain(ctx: &StackContext) -> String {
+    let suffix = if ctx.partition() == "aws-cn" {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    };
+    format!(
+        "{}.s3.{}.{suffix}",
+        ctx.name("destination-bucket"),
+        ctx.region
+    )
+}
+
+pub(super) fn comment(ctx: &StackContext) -> String {
+    format!("cattube stack {} ({})", ctx.stack, ctx.region)
+}
+
+/// Deterministic per stack, account, region and OAC: a create retried after a crash gets
+/// the same distribution back (or DistributionAlreadyExists), never a second one; a stack
+/// stood up again after `down` has a new OAC and so a fresh reference.
+pub(super) fn caller_reference(ctx: &StackContext, oac_id: &str) -> String {
+    format!(
+        "cattube-{}-{}-{}-{oac_id}",
+        ctx.stack, ctx.account, ctx.region
+    )
+}
+
+pub(super) fn build_err(
+    what: &'static str,
+) -> impl Fn(aws_smithy_types::error::operation::BuildError) -> StepError {
+    move |e| StepError::with_source(format!("building the {what}"), e)
+}
+
+pub(super) fn wanted_origin(ctx: &StackContext, oac_id: &str) -> Result<Origin, StepError> {
+    Origin::builder()
+        .id(ORIGIN_ID)
+        .domain_name(origin_domain(ctx))
+        // With an OAC the (legacy) origin access identity must be present and empty.
+        .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
+        .origin_access_control_id(oac_id)
+        .build()
+        .map_err(build_err("origin"))
+}
+
+pub(super) fn get_head() -> Result<AllowedMethods, StepError> {
+    AllowedMethods::builder()
+        .quantity(2)
+        .items(Method::Get)
+        .items(Method::Head)
+        .cached_methods(
+            CachedMethods::builder()
+                .quantity(2)
+                .items(Method::Get)
+                .items(Method::Head)
+                .build()
+                .map_err(build_err("cached methods"))?,
+        )
+        .build()
+        .map_err(build_err("allowed methods"))
+}
+
+pub(super) fn wanted_behavior(target: &str) -> Result<DefaultCacheBehavior, StepError> {
+    DefaultCacheBehavior::builder()
+        .target_origin_id(target)
+        .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+        .allowed_methods(get_head()?)
+        .cache_policy_id(CACHING_OPTIMIZED)
+        .compress(true)
+        .build()
+        .map_err(build_err("cache behavior"))
+}
+
+pub(super) fn wanted_config(
+    ctx: &StackContext,
+    oac_id: &str,
+) -> Result<DistributionConfig, StepError> {
+    DistributionConfig::builder()
+        .caller_reference(caller_reference(ctx, oac_id))
+        .comment(comment(ctx))
+        .enabled(true)
+        .origins(
+            Origins::builder()
+                .quantity(1)
+                .items(wanted_origin(ctx, oac_id)?)
+                .build()
+                .map_err(build_err("origins"))?,
+        )
+        .default_cache_behavior(wanted_behavior(ORIGIN_ID)?)
+        .http_version(HttpVersion::Http2and3)
+        .is_ipv6_enabled(true)
+        .price_class(PriceClass::from(ctx.settings.price_class.as_str()))
+        .build()
+        .map_err(build_err("distribution configuration"))
+}
+
+// ---------------------------------------------------------------------------------------
+// observe
+
+pub(super) fn drift(
+    ctx: &StackContext,
+    config: &DistributionConfig,
+    tags: &[(String, String)],
+    ours: bool,
+    recorded: Option<&Recorded>,
+) -> Vec<Drift> {
+    let mut drift = Vec::new();
+    if !config.enabled() {
+        let by_down = recorded.is_some_and(|r| r.extra.contains_key("disabling"));
+        drift.push(Drift::new(
+            DRIFT_ENABLED,
+            if by_down {
+                "distribution disabled by `cattube down --no-wait`: run `cattube down` to finish deleting it, or `cattube up` to enable it again".to_string()
+            } else {
+                "distribution is disabled: it serves nothing".to_string()
+            },
+        ));
+    }
+    let behavior = config.default_cache_behavior();
+    let viewer = behavior.map(|b| b.viewer_protocol_policy().as_str().to_string());
+    if viewer.as_deref() != Some("redirect-to-https") {
+        drift.push(Drift::new(
+            DRIFT_VIEWER,
+            format!(
+                "viewer protocol policy is {}, wanted redirect-to-https",
+                viewer.as_deref().unwrap_or("unset")
+            ),
+        ));
+    }
+    let mut behavior_off = Vec::new();
+    let methods: Vec<&str> = behavior
+        .and_then(|b| b.allowed_methods())
+        .map(|m| m.items().iter().map(Method::as_str).collect())
+        .unwrap_or_default();
+    if methods.len() != 2 || !methods.contains(&"GET") || !methods.contains(&"HEAD") {
+        behavior_off.push(format!("allowed methods {}", methods.join(",")));
+    }
+    if behavior.and_then(|b| b.cache_policy_id()) != Some(CACHING_OPTIMIZED) {
+        behavior_off.push("cache policy is not Managed-CachingOptimized".to_string());
+    }
+    if !behavior_off.is_empty() {
+        drift.push(Drift::new(
+            DRIFT_BEHAVIOR,
+            format!(
+                "{} (wanted GET,HEAD with CachingOptimized)",
+                behavior_off.join(", ")
+            ),
+        ));
+    }
+
+    let target = behavior.map(|b| b.target_origin_id()).unwrap_or_default();
+    let origin = config
+        .origins()
+        .and_then(|o| o.items().iter().find(|o| o.id() == target));
+    let wanted_oac = origin_access_control::known_id(ctx);
+    let oac_problem = match origin {
+        None => Some("the default behavior has no origin".to_string()),
+        Some(o) if o.domain_name() != origin_domain(ctx) => Some(format!(
+            "origin is {}, wanted {}",
+            o.domain_name(),
+            origin_domain(ctx)
+        )),
+        Some(o) if o.origin_access_control_id().unwrap_or_default().is_empty() => {
+            Some("origin access control detached from the origin".to_string())
+        }
+        Some(o)
+            if wanted_oac
+                .as_deref()
+                .is_some_and(|w| Some(w) != o.origin_access_control_id()) =>
+        {
+            Some(format!(
+                "origin uses origin access control {}, not the stack's {}",
+                o.origin_access_control_id().unwrap_or_default(),
+                wanted_oac.as_deref().unwrap_or_default()
+            ))
+        }
+        Some(o)
+            if o.s3_origin_config()
+                .is_some_and(|s| !s.origin_access_identity().is_empty()) =>
+        {
+            Some("origin uses a legacy origin access identity".to_string())
+        }
+        _ => None,
+    };
+    if let Some(problem) = oac_problem {
+        drift.push(Drift::new(DRIFT_OAC, problem));
+    }
+
+    let mut settings_off = Vec::new();
+    if config.http_version().map(HttpVersion::as_str) != Some("http2and3") {
+        settings_off.push(format!(
+            "HTTP version {}",
+            config
+                .http_version()
+                .map(HttpVersion::as_str)
+                .unwrap_or("unset")
+        ));
+    }
+    if config.is_ipv6_enabled() != Some(true) {
+        settings_off.push("IPv6 off".to_string());
+    }
+    let price = config
+        .price_class()
+        .map(PriceClass::as_str)
+        .unwrap_or("PriceClass_All");
+    if price != ctx.settings.price_class {
+        settings_off.push(format!(
+            "price class {price}, wanted {}",
+            ctx.settings.price_class
+        ));
+    }
+    if !settings_off.is_empty() {
+        drift.push(Drift::new(DRIFT_SETTINGS, settings_off.join(", ")));
+    }
+
+    if ours {
+        drift.extend(ctx.tag_drift(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
+    }
+    drift
+}
+
+// ---------------------------------------------------------------------------------------
+// apply helpers
+
+/// Changes in `config` exactly what drifted; returns what it changed.
+pub(super) fn repair(
+    ctx: &StackContext,
+    config: &mut DistributionConfig,
+    present: &Present,
+) -> Result<Vec<String>, StepError> {
+    let mut changes = Vec::new();
+    if present.has_drift(DRIFT_ENABLED) {
+        config.enabled = true;
+        changes.push("enabled the distribution".to_string());
+    }
+    let target = config
+        .default_cache_behavior
+        .as_ref()
+        .map(|b| b.target_origin_id.clone())
+        .unwrap_or_else(|| ORIGIN_ID.to_string());
+    if config.default_cache_behavior.is_none() {
+        config.default_cache_behavior = Some(wanted_behavior(&target)?);
+    }
+    let behavior = config
+        .default_cache_behavior
+        .as_mut()
+        .expect("set just above");
+    if present.has_drift(DRIFT_VIEWER) {
+        behavior.viewer_protocol_policy = ViewerProtocolPolicy::RedirectToHttps;
+        changes.push("viewer protocol policy redirect-to-https".to_string());
+    }
+    if present.has_drift(DRIFT_BEHAVIOR) {
+        behavior.allowed_methods = Some(get_head()?);
+        behavior.cache_policy_id = Some(CACHING_OPTIMIZED.to_string());
+        // A cache policy excludes the legacy cache settings.
+        #[allow(deprecated)]
+        {
+            behavior.forwarded_values = None;
+            behavior.min_ttl = None;
+            behavior.default_ttl = None;
+            behavior.max_ttl = None;
+        }
+        changes.push("GET,HEAD with the CachingOptimized cache policy".to_string());
+    }
+    if present.has_drift(DRIFT_OAC) {
+        let oac = origin_access_control::known_id(ctx)
+            .ok_or_else(|| StepError::msg("the stack's origin access control is not known"))?;
+        let wanted = wanted_origin(ctx, &oac)?;
+        if config.origins.is_none() {
+            config.origins = Some(
+                Origins::builder()
+                    .quantity(0)
+                    .set_items(Some(Vec::new()))
+                    .build()
+                    .map_err(build_err("origins"))?,
+            );
+        }
+        let origins = config.origins.as_mut().expect("set just above");
+        match origins.items.iter_mut().find(|o| o.id == target) {
+            Some(origin) => {
+                origin.domain_name = wanted.domain_name.clone();
+                origin.s3_origin_config = wanted.s3_origin_config.clone();
+                origin.custom_origin_config = None;
+                origin.origin_access_control_id = wanted.origin_access_control_id.clone();
+            }
+            None => {
+                let mut wanted = wanted;
+                wanted.id = target.clone();
+                origins.items.push(wanted);
+            }
+        }
+        origins.quantity = origins.items.len() as i32;
+        changes.push(format!(
+            "origin {} through origin access control {oac}",
+            origin_domain(ctx)
+        ));
+    }
+    if present.has_drift(DRIFT_SETTINGS) {
+        config.http_version = Some(HttpVersion::Http2and3);
+        config.is_ipv6_enabled = Some(true);
+        config.price_class = Some(PriceClass::from(ctx.settings.price_class.as_str()));
+        changes.push(format!(
+            "HTTP/2 and HTTP/3, IPv6, {}",
+            ctx.settings.price_class
+        ));
+    }
+    Ok(changes)
+}
+
+pub(super) fn stack_tags(ctx: &StackContext) -> Result<Tags, StepError> {
+    let items = ctx
+        .tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(build_err("tags"))?;
+    Ok(Tags::builder().set_items(Some(items)).build())
+}

@@ -1,0 +1,187 @@
+//! The distribution's lifecycle after `apply`: waiting for CloudFront to deploy, and the
+//! teardown (disable, wait until that is deployed, delete with the current ETag).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::{get, ID};
+use crate::error::AwsError;
+use crate::retry::{poll_until, retry_codes, Poll};
+use crate::step::{DestroyOptions, Destroyed};
+use crate::{Service, StackContext, StepError};
+
+/// How a wait for `Deployed` ended.
+pub(super) enum Waited {
+    // Boxed: a distribution is large, and the other variants carry nothing.
+    Deployed(Box<aws_sdk_cloudfront::types::Distribution>, Option<String>),
+    Gone,
+    TimedOut(String),
+}
+
+/// Polls until CloudFront has deployed the distribution, for at most
+/// `settings.deploy_timeout`, telling the user the status and the time waited.
+pub(super) async fn wait_deployed(
+    ctx: &StackContext,
+    id: &str,
+    doing: &str,
+) -> Result<Waited, StepError> {
+    let bound = ctx.settings.deploy_timeout;
+    let interval = (bound / 120).clamp(Duration::from_millis(10), Duration::from_secs(20));
+    let polled = poll_until(
+        bound,
+        interval,
+        || async {
+            Ok(match get(ctx, id).await? {
+                None => Poll::Ready(Waited::Gone),
+                Some((dist, etag)) if dist.status() == "Deployed" => {
+                    Poll::Ready(Waited::Deployed(Box::new(dist), etag))
+                }
+                Some((dist, _)) => Poll::Pending(dist.status().to_string()),
+            })
+        },
+        |status, waited| {
+            ctx.progress(
+                ID,
+                &format!(
+                    "{doing}: {status} for {} s (CloudFront usually takes 5-20 min)",
+                    waited.as_secs()
+                ),
+            )
+        },
+    )
+    .await?;
+    Ok(polled.unwrap_or_else(Waited::TimedOut))
+}
+
+/// Deletes distribution `id`: disables it, waits until that is deployed (unless
+/// `--no-wait`), then deletes it.
+pub(super) async fn destroy(
+    ctx: &StackContext,
+    id: String,
+    options: &DestroyOptions,
+) -> Result<Destroyed, StepError> {
+    let cf = &ctx.clients.cloudfront;
+    let bound = ctx.settings.propagation_timeout;
+    let extra = BTreeMap::from([
+        ("id".to_string(), id.clone()),
+        ("disabling".to_string(), "true".to_string()),
+    ]);
+    let pending = |reason: String| Destroyed::Pending {
+        reason,
+        extra: extra.clone(),
+    };
+
+    // 1. Disable it (a distribution must be disabled, and that deployed, to be deleted).
+    // `None`: it is gone; `Some(true)`: disabled by this call.
+    let disabled = retry_codes(
+        bound,
+        &["PreconditionFailed"],
+        |_| {},
+        || async {
+            let out = match cf.get_distribution_config().id(&id).send().await {
+                Ok(out) => out,
+                Err(e) if Service::CloudFront.not_found(&e) => return Ok(None),
+                Err(e) => {
+                    return Err(StepError::with_source(
+                        format!("reading the configuration of distribution {id}"),
+                        AwsError::from_sdk(&e),
+                    ))
+                }
+            };
+            let Some(mut config) = out.distribution_config().cloned() else {
+                return Err(StepError::msg(format!(
+                    "distribution {id} returned no configuration"
+                )));
+            };
+            if !config.enabled {
+                return Ok(Some(false));
+            }
+            config.enabled = false;
+            match cf
+                .update_distribution()
+                .id(&id)
+                .set_if_match(out.e_tag().map(str::to_string))
+                .distribution_config(config)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(Some(true)),
+                Err(e) if Service::CloudFront.not_found(&e) => Ok(None),
+                Err(e) => Err(StepError::with_source(
+                    format!("disabling distribution {id}"),
+                    AwsError::from_sdk(&e),
+                )),
+            }
+        },
+    )
+    .await?;
+    let Some(disabled_now) = disabled else {
+        return Ok(Destroyed::AlreadyGone);
+    };
+    // It is now disabled: from here on, an interrupted `down` resumes with the wait.
+    if options.no_wait && disabled_now {
+        return Ok(pending(
+            "disabled; CloudFront takes 5-20 min to deploy that: run `cattube down` again to delete it".into(),
+        ));
+    }
+
+    // 2. Wait until the disabled configuration is deployed.
+    let (mut etag, status) = match get(ctx, &id).await? {
+        None => return Ok(Destroyed::AlreadyGone),
+        Some((d, etag)) => (etag, d.status().to_string()),
+    };
+    if status != "Deployed" {
+        if options.no_wait {
+            return Ok(pending(format!(
+                "disabled, still {status}: run `cattube down` again to delete it"
+            )));
+        }
+        match wait_deployed(ctx, &id, "disabling").await? {
+            Waited::Deployed(_, e) => etag = e,
+            Waited::Gone => return Ok(Destroyed::Deleted),
+            Waited::TimedOut(status) => {
+                return Ok(pending(format!(
+                    "disabled, still {status} after {} s: run `cattube down` again to finish",
+                    ctx.settings.deploy_timeout.as_secs()
+                )))
+            }
+        }
+    }
+
+    // 3. Delete it with the current ETag. Not yet seen as disabled, or changed since
+    // the ETag was read: read it again and retry.
+    let first = std::sync::atomic::AtomicBool::new(true);
+    retry_codes(
+        bound,
+        &["DistributionNotDisabled", "PreconditionFailed"],
+        |_| ctx.progress(ID, "waiting for CloudFront to see it disabled"),
+        || {
+            let (first, etag, id) = (&first, &etag, &id);
+            async move {
+                let etag = if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                    etag.clone()
+                } else {
+                    match get(ctx, id).await? {
+                        Some((_, e)) => e,
+                        None => return Ok(Destroyed::Deleted),
+                    }
+                };
+                match cf
+                    .delete_distribution()
+                    .id(id)
+                    .set_if_match(etag)
+                    .send()
+                    .await
+                {
+                    Ok(_) => Ok(Destroyed::Deleted),
+                    Err(e) if Service::CloudFront.not_found(&e) => Ok(Destroyed::Deleted),
+                    Err(e) => Err(StepError::with_source(
+                        format!("deleting distribution {id}"),
+                        AwsError::from_sdk(&e),
+                    )),
+                }
+            }
+        },
+    )
+    .await
+}
