@@ -158,7 +158,7 @@ impl Session {
         );
         // What earlier runs recorded spares this run the lookups.
         for (id, record) in state.resources() {
-            ctx.learn_recorded(id, record);
+            ctx.learn_recorded(&id, &record);
         }
         let session = Session {
             ctx: Arc::new(ctx),
