@@ -369,3 +369,54 @@ fn a_region_without_mediaconvert_is_refused_before_any_request() {
     }
     assert!(tripwire.requests().is_empty(), "{:?}", tripwire.requests());
 }
+
+/// Lambda's answer to a CreateFunction asking for an architecture the region does not offer
+/// (the exact text AWS sent for arm64 in eu-west-3 before Graviton reached it).
+fn arm64_not_offered() -> aws_errors::AwsErrorReply {
+    aws_errors::AwsErrorReply::lambda(
+        400,
+        "InvalidParameterValueException",
+        &format!("Architecture \"arm64\" is not supported in {REGION}. Please select \"x86_64\" or remove the Architectures value from your request and try again"),
+    )
+}
+
+/// A region where Lambda does not offer the function's architecture: no data says so up
+/// front, so `up` learns it from CreateFunction and exits 1 naming AWS Lambda, the region
+/// and the `[function]` setting to change (not only "converter-function failed"); `down`
+/// then removes what was made before it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_architecture_lambda_does_not_offer_names_the_setting() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+    let refused = emulators.faults.answer(
+        Answer::new(arm64_not_offered(), usize::MAX, |service, seen| {
+            service == "lambda" && seen.method == "POST" && seen.path == "/2015-03-31/functions"
+        })
+        .retries_too(),
+    );
+    let ran = sandbox.run().args(["up"]).expect_code(1).output();
+    assert!(
+        !emulators.faults.answered(refused).is_empty(),
+        "CreateFunction was not refused"
+    );
+    assert!(
+        ran.stderr.contains(&format!(
+            "AWS Lambda does not offer architecture arm64 in {REGION}; choose another `architecture` under [function] in cattube.toml"
+        )),
+        "{}",
+        ran.text()
+    );
+    assert!(
+        ran.stderr.contains("InvalidParameterValueException"),
+        "{}",
+        ran.text()
+    );
+    emulators.faults.clear_answers();
+    sandbox
+        .run()
+        .args(["down", "--yes"])
+        .expect_code(0)
+        .output();
+    let left = leftovers(&emulators, REGION).await;
+    assert!(left.is_empty(), "left behind {left:?}");
+}

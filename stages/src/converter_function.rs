@@ -258,12 +258,7 @@ impl Step for ConverterFunction {
                         .send()
                 })
                 .await
-                .map_err(|e| {
-                    StepError::with_source(
-                        format!("creating Lambda function {name}"),
-                        AwsError::from_sdk(&e),
-                    )
-                })?;
+                .map_err(|e| lambda_refused(ctx, format!("creating Lambda function {name}"), &e))?;
                 if let Some(arn) = created.function_arn() {
                     applied.arn = arn.to_string();
                 }
@@ -282,9 +277,10 @@ impl Step for ConverterFunction {
                 .send()
                 .await
                 .map_err(|e| {
-                    StepError::with_source(
+                    lambda_refused(
+                        ctx,
                         format!("uploading the code of Lambda function {name}"),
-                        AwsError::from_sdk(&e),
+                        &e,
                     )
                 })?;
             applied.changes.push("uploaded code".into());
@@ -392,4 +388,44 @@ async fn wait_until_updated(ctx: &StackContext, name: &str) -> Result<(), StepEr
             bound.as_secs()
         ))
     })
+}
+
+/// Lambda's error, and which `[function]` setting to change when Lambda does not offer the
+/// architecture or the runtime in this region. No endpoint data says so up front (every
+/// region with MediaConvert offers arm64 and the Python runtimes today), so the first
+/// `CreateFunction` is where AWS tells: `InvalidParameterValueException` with
+/// `Architecture "arm64" is not supported in eu-west-3. Please select "x86_64" …`.
+fn lambda_refused<E, R>(
+    ctx: &StackContext,
+    doing: String,
+    err: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> StepError
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    let aws = AwsError::from_sdk(err);
+    let said = aws.to_string();
+    let refused =
+        aws.code() == Some("InvalidParameterValueException") && said.contains("not supported in");
+    let wanted = &ctx.settings.function;
+    let setting = if !refused {
+        None
+    } else if said.contains("Architecture") {
+        Some(("architecture", wanted.architecture.as_str()))
+    } else if said.to_ascii_lowercase().contains("runtime") {
+        Some(("runtime", wanted.runtime.as_str()))
+    } else {
+        None
+    };
+    match setting {
+        Some((key, value)) => StepError::with_source(
+            format!(
+                "{doing}: AWS Lambda does not offer {key} {value} in {}; choose another `{key}` under [function] in cattube.toml",
+                ctx.region
+            ),
+            aws,
+        ),
+        None => StepError::with_source(doing, aws),
+    }
 }

@@ -3,9 +3,12 @@
 //! instead of failing half-way through `up`. The table is botocore's endpoint data for
 //! MediaConvert, every partition (`tests/iam/test_regions.py` checks it is exactly that).
 //!
-//! Lambda's arm64 architecture and the Python runtimes are not in any endpoint data: a region
-//! without them is refused by CreateFunction, which `up` reports as
-//! `converter-function failed` with Lambda's error.
+//! Lambda's arm64 architecture and the Python runtimes are not in any endpoint data, and no
+//! read-only Lambda call tells whether a region offers them. Every region in this table
+//! offers both today (AWS's own Powertools for Lambda publishes arm64 Python layers in each
+//! of them), so nothing is refused up front; if one ever does not, CreateFunction says so and
+//! `up` exits 1 naming AWS Lambda, the region and the `[function]` setting to change
+//! (`converter_function::lambda_refused`).
 
 /// The regions with a MediaConvert endpoint.
 pub const MEDIACONVERT_REGIONS: &[&str] = &[
