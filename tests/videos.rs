@@ -376,3 +376,37 @@ async fn upload_jobs_url_walkthrough() {
     let buckets = s3.list_buckets().send().await.unwrap();
     assert!(buckets.buckets().is_empty(), "{:?}", buckets.buckets());
 }
+
+/// `upload` sends nothing when the source bucket no longer notifies the converter function
+/// (someone replaced the notification): the file would never be converted. Exit 2, one line
+/// that says why, no object written.
+#[tokio::test(flavor = "multi_thread")]
+async fn upload_refuses_a_source_bucket_that_does_not_notify_the_converter() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+    sandbox.run().args(["up"]).expect_code(0).output();
+    let s3 = s3_client(&emulators.moto.url, REGION).await;
+    s3.put_bucket_notification_configuration()
+        .bucket(SOURCE)
+        .notification_configuration(aws_sdk_s3::types::NotificationConfiguration::builder().build())
+        .send()
+        .await
+        .unwrap();
+    let file = sandbox.path().join("cat.mp4");
+    std::fs::write(&file, video_bytes(1024, 7)).unwrap();
+    let ran = sandbox
+        .run()
+        .args(["upload", file.to_str().unwrap()])
+        .expect_code(2)
+        .expect_writes(0)
+        .output();
+    assert!(
+        ran.stderr.contains(&format!(
+            "source bucket {SOURCE} does not notify the converter function"
+        )),
+        "{}",
+        ran.text()
+    );
+    let listed = s3.list_objects_v2().bucket(SOURCE).send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(0), "{listed:?}");
+}

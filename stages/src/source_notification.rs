@@ -126,7 +126,9 @@ fn suffix_of(entry: &LambdaFunctionConfiguration) -> Result<Option<String>, ()> 
     }
 }
 
-async fn read(
+/// The source bucket's notification configuration, `None` when the bucket is gone. Also
+/// what `upload` checks before sending anything ([`crate::videos::check_source`]).
+pub(crate) async fn read(
     ctx: &StackContext,
 ) -> Result<Option<GetBucketNotificationConfigurationOutput>, StepError> {
     let bucket = ctx.name("source-bucket");

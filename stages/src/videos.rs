@@ -292,13 +292,12 @@ pub async fn check_source(ctx: &StackContext) -> Result<(), VideoError> {
             }
         }
     }
-    let config = s3
-        .get_bucket_notification_configuration()
-        .bucket(bucket)
-        .expected_bucket_owner(&ctx.account)
-        .send()
-        .await
-        .context(|| format!("reading the notifications of bucket {bucket}"))?;
+    let Some(config) = crate::source_notification::read(ctx).await? else {
+        return Err(not_up(
+            ctx,
+            format!("source bucket {bucket} does not exist"),
+        ));
+    };
     let function = arn::function(ctx);
     let notifies = config
         .lambda_function_configurations()
