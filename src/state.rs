@@ -150,14 +150,14 @@ impl State {
     pub async fn lock(&self) -> anyhow::Result<()> {
         self.store.lock().await?;
         if self.store.lock_outlives_process() {
-            *HELD.lock().expect("held lock") = Some(self.store.clone());
+            *HELD.lock().await = Some(self.store.clone());
         }
         Ok(())
     }
 
     /// Releases the lock (a command that wrote, once it is done).
     pub async fn release(&self) -> anyhow::Result<()> {
-        HELD.lock().expect("held lock").take();
+        HELD.lock().await.take();
         self.store.unlock().await
     }
 
@@ -505,12 +505,14 @@ impl S3Object {
 /// without reaching its own release (an error before the walk, a Ctrl-C before it, a
 /// second Ctrl-C, one at a prompt). Only a lock that outlives the process is kept here: a
 /// local file's lock goes with the process, or with its `State` when that is dropped.
-static HELD: Mutex<Option<Arc<dyn StateStore>>> = Mutex::new(None);
+/// An async lock, held while releasing: a second Ctrl-C during the release after the first
+/// waits for it instead of exiting with the lock still there.
+static HELD: tokio::sync::Mutex<Option<Arc<dyn StateStore>>> = tokio::sync::Mutex::const_new(None);
 
 /// Releases the lock this process still holds, if any, within a few seconds.
 pub async fn release_held() {
-    let held = HELD.lock().expect("held lock").take();
-    if let Some(store) = held {
+    let mut held = HELD.lock().await;
+    if let Some(store) = held.take() {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), store.unlock()).await;
     }
 }

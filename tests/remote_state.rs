@@ -527,3 +527,45 @@ fn bad_state_locations_are_refused() {
         assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.text());
     }
 }
+
+fn interrupt(child: &Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Ctrl-C releases the lock object: once (the run stops where it is and saves), and twice
+/// (the second exits at once); `up` then converges without `state unlock`.
+#[tokio::test(flavor = "multi_thread")]
+async fn interrupted_runs_release_the_lock() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+    for presses in [1, 2] {
+        emulators.faults.delay(Duration::from_millis(100));
+        let mut child = spawn(&sandbox, &["up"]);
+        wait_for_lock(&emulators, &mut child).await;
+        for _ in 0..presses {
+            interrupt(&child);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let output = child.wait_with_output().unwrap();
+        emulators.faults.clear();
+        assert_eq!(
+            output.status.code(),
+            Some(130),
+            "{presses} Ctrl-C: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            object(&emulators, LOCK).await.is_none(),
+            "{presses} Ctrl-C left the lock"
+        );
+    }
+    let out = shared(&sandbox, &["up"]);
+    assert_code(&out, 0, "up after the interrupts");
+    let out = shared(&sandbox, &["down", "--yes"]);
+    assert_code(&out, 0, "down");
+    assert_eq!(leftovers(&emulators, REGION).await, Vec::<String>::new());
+}
