@@ -569,3 +569,70 @@ async fn interrupted_runs_release_the_lock() {
     assert_code(&out, 0, "down");
     assert_eq!(leftovers(&emulators, REGION).await, Vec::<String>::new());
 }
+
+/// At a terminal: Ctrl-C at `down`'s prompt exits 130 and releases the lock (the handler
+/// exits the process at once, so it releases it first); `state unlock` shows the holder and
+/// removes the lock only when the answer is `unlock`.
+#[tokio::test(flavor = "multi_thread")]
+async fn at_a_terminal_the_prompts_keep_the_lock_right() {
+    use rexpect::process::WaitStatus;
+    use rexpect::session::spawn_command;
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+    let out = shared(&sandbox, &["up"]);
+    assert_code(&out, 0, "up");
+    let at_terminal = |args: &[&str]| {
+        let mut command = sandbox.command();
+        command.env("CATTUBE_STATE", STATE).args(args);
+        spawn_command(command, Some(60_000)).expect("spawn cattube on a pty")
+    };
+    let exit_code = |session: &rexpect::session::PtySession| match session.process().wait() {
+        Ok(WaitStatus::Exited(_, code)) => code,
+        other => panic!("cattube did not exit normally: {other:?}"),
+    };
+
+    let mut down = at_terminal(&["down"]);
+    down.exp_string("to confirm: ").expect("the prompt");
+    assert!(
+        object(&emulators, LOCK).await.is_some(),
+        "down asks holding the lock"
+    );
+    down.send_control('c').unwrap();
+    down.exp_eof().unwrap();
+    assert_eq!(exit_code(&down), 130);
+    assert!(
+        object(&emulators, LOCK).await.is_none(),
+        "Ctrl-C at the prompt left the lock"
+    );
+
+    // A stale lock, as a killed run leaves it.
+    let stale = r#"{"user":"ci","host":"runner-7","pid":4242,"command":"cattube up","started_at":"2026-12-01T10:00:00Z","version":"0.1.0"}"#;
+    let s3 = s3_client(&emulators.moto.url, REGION).await;
+    s3.put_object()
+        .bucket(BUCKET)
+        .key(LOCK)
+        .body(stale.as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    for (answer, code, gone) in [("no", 2, false), ("unlock", 0, true)] {
+        let mut unlock = at_terminal(&["state", "unlock"]);
+        let asked = unlock.exp_string("to remove it: ").expect("the question");
+        assert!(
+            asked.contains(
+                "ci@runner-7 (pid 4242, `cattube up`, cattube 0.1.0) since 2026-12-01T10:00:00Z"
+            ),
+            "{asked}"
+        );
+        unlock.send_line(answer).unwrap();
+        unlock.exp_eof().unwrap();
+        assert_eq!(exit_code(&unlock), code, "answer {answer}");
+        assert_eq!(
+            object(&emulators, LOCK).await.is_none(),
+            gone,
+            "answer {answer}"
+        );
+    }
+    let out = shared(&sandbox, &["down", "--yes"]);
+    assert_code(&out, 0, "down");
+}
