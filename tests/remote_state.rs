@@ -636,3 +636,34 @@ async fn at_a_terminal_the_prompts_keep_the_lock_right() {
     let out = shared(&sandbox, &["down", "--yes"]);
     assert_code(&out, 0, "down");
 }
+
+/// A run releases only its own lock: one whose lock was cleared and taken by another run
+/// (`state unlock` while it still ran) leaves the other run's lock in place when it ends.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_never_releases_another_runs_lock() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+    emulators.faults.delay(Duration::from_millis(100));
+    let mut child = spawn(&sandbox, &["up"]);
+    wait_for_lock(&emulators, &mut child).await;
+    // Its lock is cleared and another run takes one.
+    let out = shared(&sandbox, &["state", "unlock", "--yes"]);
+    assert_code(&out, 0, "state unlock while up runs");
+    let theirs = r#"{"user":"other","host":"runner-8","pid":7,"command":"cattube up","started_at":"2026-12-02T00:00:00Z","version":"0.1.0"}"#;
+    let s3 = s3_client(&emulators.moto.url, REGION).await;
+    s3.put_object()
+        .bucket(BUCKET)
+        .key(LOCK)
+        .body(theirs.as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let status = child.wait().unwrap();
+    emulators.faults.clear();
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        object(&emulators, LOCK).await.as_deref(),
+        Some(theirs),
+        "the run deleted another run's lock"
+    );
+}
