@@ -55,6 +55,18 @@ async fn object(emulators: &Emulators, key: &str) -> Option<String> {
     Some(String::from_utf8(bytes).unwrap())
 }
 
+/// Writes the object straight to moto, as another writer would.
+async fn put_object(emulators: &Emulators, key: &str, text: String) {
+    let s3 = s3_client(&emulators.moto.url, REGION).await;
+    s3.put_object()
+        .bucket(BUCKET)
+        .key(key)
+        .body(text.into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Waits until the lock object exists (the child holds it), failing if the child ends first.
 async fn wait_for_lock(emulators: &Emulators, child: &mut Child) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -250,19 +262,7 @@ async fn a_state_changed_under_a_run_is_never_overwritten() {
     let sandbox = emulators.sandbox(REGION);
     let out = shared(&sandbox, &["up"]);
     assert_code(&out, 0, "up");
-    let s3 = s3_client(&emulators.moto.url, REGION).await;
-    let put = |text: String| {
-        let s3 = s3.clone();
-        async move {
-            s3.put_object()
-                .bucket(BUCKET)
-                .key(KEY)
-                .body(text.into_bytes().into())
-                .send()
-                .await
-                .unwrap();
-        }
-    };
+    let put = |text: String| put_object(&emulators, KEY, text);
     // Something for the next `up` to record: the source bucket's record is gone (its tags
     // say it is the stack's).
     let theirs = object(&emulators, KEY).await.unwrap();
@@ -607,14 +607,7 @@ async fn at_a_terminal_the_prompts_keep_the_lock_right() {
 
     // A stale lock, as a killed run leaves it.
     let stale = r#"{"user":"ci","host":"runner-7","pid":4242,"command":"cattube up","started_at":"2026-12-01T10:00:00Z","version":"0.1.0"}"#;
-    let s3 = s3_client(&emulators.moto.url, REGION).await;
-    s3.put_object()
-        .bucket(BUCKET)
-        .key(LOCK)
-        .body(stale.as_bytes().to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    put_object(&emulators, LOCK, stale.to_string()).await;
     for (answer, code, gone) in [("no", 2, false), ("unlock", 0, true)] {
         let mut unlock = at_terminal(&["state", "unlock"]);
         let asked = unlock.exp_string("to remove it: ").expect("the question");
@@ -650,14 +643,7 @@ async fn a_run_never_releases_another_runs_lock() {
     let out = shared(&sandbox, &["state", "unlock", "--yes"]);
     assert_code(&out, 0, "state unlock while up runs");
     let theirs = r#"{"user":"other","host":"runner-8","pid":7,"command":"cattube up","started_at":"2026-12-02T00:00:00Z","version":"0.1.0"}"#;
-    let s3 = s3_client(&emulators.moto.url, REGION).await;
-    s3.put_object()
-        .bucket(BUCKET)
-        .key(LOCK)
-        .body(theirs.as_bytes().to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    put_object(&emulators, LOCK, theirs.to_string()).await;
     let status = child.wait().unwrap();
     emulators.faults.clear();
     assert!(status.success(), "{status}");
