@@ -56,8 +56,9 @@ pub struct GlobalArgs {
     /// AWS shared-config profile
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
-    /// State file [default: cattube.state.json]
-    #[arg(long, global = true, env = "CATTUBE_STATE", value_name = "FILE")]
+    /// State: a file, or s3://BUCKET[/KEY] for a state shared through S3 and locked while a
+    /// command writes [default: [state] in cattube.toml, else cattube.state.json]
+    #[arg(long, global = true, env = "CATTUBE_STATE", value_name = "FILE|S3URL")]
     pub state: Option<PathBuf>,
     /// Output format of the result on stdout
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text, value_name = "FORMAT")]
@@ -127,12 +128,51 @@ pub enum Command {
     /// price table: not AWS's invoice), month to date and in total, and the estimate per
     /// minute of uploaded video
     Cost(CostArgs),
+    /// The shared state (an S3 object): clear a stale lock, print the document, or move a
+    /// local state file into it
+    #[command(
+        after_help = "The shared state is chosen by --state s3://BUCKET/KEY, CATTUBE_STATE=s3://BUCKET/KEY \
+        or [state] backend = \"s3\", bucket, key in cattube.toml (default key: cattube/<stack>/<region>.json). \
+        Every run that writes takes the lock object <key>.lock first and deletes it when it ends, \
+        also after an error or Ctrl-C; a killed run (SIGKILL, a lost runner) leaves it behind.\n\n\
+        Examples:\n  cattube --state s3://my-state/ci.json state pull\n  \
+        cattube --state s3://my-state/ci.json state push cattube.state.json\n  \
+        cattube --state s3://my-state/ci.json state unlock --yes\n\n\
+        Exit codes: 0 done, 1 a call failed, 2 bad input, no state yet (pull), no terminal without --yes (unlock), \
+        or a remote state that exists already (push)"
+    )]
+    State(StateArgs),
     /// Print a shell completion script for bash, zsh, fish, elvish or powershell
     #[command(after_help = "Examples:\n  \
         cattube completions bash > ~/.local/share/bash-completion/completions/cattube\n  \
         cattube completions zsh > \"${fpath[1]}/_cattube\"\n  \
         cattube completions fish > ~/.config/fish/completions/cattube.fish")]
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    #[command(subcommand)]
+    pub command: StateCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Remove the lock a killed run left (shows who holds it and since when, and asks)
+    Unlock {
+        /// Do not ask (needed without a terminal)
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Print the state document (the local file's too)
+    Pull,
+    /// Write a local state file as the shared state, which must not exist yet; refuses a
+    /// file of another stack, account or region
+    Push {
+        /// The local state file, e.g. cattube.state.json
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -234,6 +274,7 @@ impl Command {
             Command::Url(_) => "url",
             Command::Down(_) => "down",
             Command::Cost(_) => "cost",
+            Command::State(_) => "state",
             Command::Completions(_) => "completions",
         }
     }

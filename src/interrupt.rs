@@ -6,8 +6,11 @@
 //! (the JSON document with `--output json`). At `down`'s confirmation prompt, which blocks
 //! reading the terminal, it exits 130 at once.
 //!
-//! Exiting at once is safe for the state: it is only ever replaced by a rename of a complete,
-//! fsynced file, and the lock is released by the operating system when the process ends.
+//! Exiting at once is safe for the state: a local file is only ever replaced by a rename of
+//! a complete, fsynced file, and its lock is released by the operating system when the
+//! process ends; an S3 state is replaced by whole conditional writes, and its lock object
+//! is deleted before the exit (within 5 s). A SIGKILL, a crash or a lost network leaves
+//! an S3 lock behind: `cattube state unlock` clears it.
 
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -25,6 +28,7 @@ pub fn install(cancel: Cancel, printer: Printer) {
         match cancel.interrupt() {
             FirstInterrupt::AtPrompt => {
                 printer.urgent("\ninterrupted: nothing was deleted");
+                crate::state::release_held().await;
                 ExitStatus::Interrupted.exit_now();
             }
             FirstInterrupt::Stopped => {}
@@ -34,6 +38,7 @@ pub fn install(cancel: Cancel, printer: Printer) {
         }
         sigint.recv().await;
         printer.urgent("interrupted again: stopping now; the state file is intact, run the command again to continue");
+        crate::state::release_held().await;
         ExitStatus::Interrupted.exit_now();
     });
 }

@@ -60,10 +60,14 @@ fn main() -> ExitCode {
         interrupt::install(cancel.clone(), printer.clone());
         // A Ctrl-C before any walk is armed stops the command where it is (nothing has been
         // written), and the report below is still printed.
-        tokio::select! {
+        let result = tokio::select! {
             result = run(&cli.command, &config, &printer, &mut report, &cancel) => result,
             () = cancel.stopped() => Err(StoppedEarly.into()),
-        }
+        };
+        // A run that failed or was stopped before its own release still holds the lock of
+        // a shared state (a local file's lock goes with the process).
+        state::release_held().await;
+        result
     });
     let status = match result {
         Ok(status) => status,
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
         Command::Url(_) => commands::url::text(report),
         Command::Down(_) => commands::down::text(report),
         Command::Cost(_) => commands::cost::text(report),
+        Command::State(_) => commands::state::text(report),
         Command::Completions(_) => String::new(),
     });
     // What a stopped command left in flight (a read) is not waited for.
@@ -104,6 +109,7 @@ async fn run(
         Command::Url(args) => commands::url::run(config, args, printer, report).await,
         Command::Down(args) => commands::down::run(config, args, printer, report, cancel).await,
         Command::Cost(args) => commands::cost::run(config, args, report).await,
+        Command::State(args) => commands::state::run(config, args, printer, report).await,
         Command::Completions(_) => Ok(ExitStatus::Success),
     }
 }

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use async_trait::async_trait;
+use cattube_stages::remote_state::{Expect, LockHolder, RemoteObject, WriteError};
 use cattube_stages::Recorded;
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +74,12 @@ pub trait StateStore: Send + Sync + std::fmt::Debug {
 
     /// Releases the lock taken by [`StateStore::lock`], if any.
     async fn unlock(&self) -> anyhow::Result<()>;
+
+    /// Whether the lock outlives a process that exits without [`StateStore::unlock`] (an S3
+    /// lock object does; a local file's lock goes with the process).
+    fn lock_outlives_process(&self) -> bool {
+        true
+    }
 }
 
 /// The state of one stack for one run: the document in memory, saved to its store on every
@@ -141,11 +148,16 @@ impl State {
     /// the state lock"), and a script may retry it. Nothing has been sent to AWS by then.
     /// A lock that cannot be made (a `--state` in a read-only place) is exit 2.
     pub async fn lock(&self) -> anyhow::Result<()> {
-        self.store.lock().await
+        self.store.lock().await?;
+        if self.store.lock_outlives_process() {
+            *HELD.lock().await = Some(self.store.clone());
+        }
+        Ok(())
     }
 
     /// Releases the lock (a command that wrote, once it is done).
     pub async fn release(&self) -> anyhow::Result<()> {
+        HELD.lock().await.take();
         self.store.unlock().await
     }
 
@@ -237,6 +249,17 @@ impl State {
         };
         self.edited().stored = true;
         Ok(())
+    }
+
+    /// Makes `into` hold this state's document, and stores it (`state push`).
+    pub async fn copy_into(&self, into: &State) -> anyhow::Result<()> {
+        let doc = self.edited().doc.clone();
+        {
+            let mut edited = into.edited();
+            edited.doc = doc;
+            edited.edits += 1;
+        }
+        into.save().await
     }
 
     /// Removes the stored state once the stack is gone; the lock stays held.
@@ -410,6 +433,166 @@ impl StateStore for LocalFile {
     async fn unlock(&self) -> anyhow::Result<()> {
         // Closing the file releases the lock.
         self.lock.lock().expect("lock file").take();
+        Ok(())
+    }
+
+    fn lock_outlives_process(&self) -> bool {
+        false
+    }
+}
+
+/// The state as an S3 object shared by every runner, locked by a `<key>.lock` object beside
+/// it. Every write is conditional on the ETag this run read or last wrote, so a run whose
+/// state changed under it (its lock was cleared and another run wrote) stops instead of
+/// overwriting; the lock is created with `If-None-Match: *`, so exactly one run gets it.
+#[derive(Debug)]
+pub struct S3Object {
+    state: RemoteObject,
+    lock: RemoteObject,
+    /// Where the state bucket is created when missing.
+    region: String,
+    command: String,
+    /// The ETag of the lock object this run created.
+    held: Mutex<Option<String>>,
+}
+
+impl S3Object {
+    pub fn new(state: RemoteObject, region: &str, command: &str) -> S3Object {
+        let lock = state.sibling(&format!("{}.lock", state.key));
+        S3Object {
+            state,
+            lock,
+            region: region.to_string(),
+            command: command.to_string(),
+            held: Mutex::new(None),
+        }
+    }
+
+    pub fn object(&self) -> &RemoteObject {
+        &self.state
+    }
+
+    /// Who holds the lock, if anyone (an unreadable lock document is shown as it is).
+    pub async fn holder(&self) -> anyhow::Result<Option<String>> {
+        Ok(self.lock.get().await?.map(|lock| {
+            match serde_json::from_str::<LockHolder>(&lock.text) {
+                Ok(holder) => holder.describe(),
+                Err(_) => format!("an unreadable lock ({})", lock.text.trim()),
+            }
+        }))
+    }
+
+    /// Removes whoever's lock there is (`cattube state unlock`).
+    pub async fn break_lock(&self) -> anyhow::Result<()> {
+        self.lock.delete(None).await?;
+        Ok(())
+    }
+
+    fn changed(&self, err: WriteError) -> anyhow::Error {
+        match err {
+            WriteError::Changed { code, .. } => anyhow::anyhow!(
+                "the state {} changed since this run read it ({code}): another run wrote it, \
+                 so this run stopped and overwrote nothing; check `cattube state pull` and run \
+                 the command again",
+                self.state.url()
+            ),
+            WriteError::Aws(err) => err.into(),
+        }
+    }
+}
+
+/// The store whose lock this process holds, released by [`release_held`] when a run ends
+/// without reaching its own release (an error before the walk, a Ctrl-C before it, a
+/// second Ctrl-C, one at a prompt). Only a lock that outlives the process is kept here: a
+/// local file's lock goes with the process, or with its `State` when that is dropped.
+/// An async lock, held while releasing: a second Ctrl-C during the release after the first
+/// waits for it instead of exiting with the lock still there.
+static HELD: tokio::sync::Mutex<Option<Arc<dyn StateStore>>> = tokio::sync::Mutex::const_new(None);
+
+/// Releases the lock this process still holds, if any, within a few seconds.
+pub async fn release_held() {
+    let mut held = HELD.lock().await;
+    if let Some(store) = held.take() {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), store.unlock()).await;
+    }
+}
+
+#[async_trait]
+impl StateStore for S3Object {
+    fn describe(&self) -> String {
+        format!("state {}", self.state.url())
+    }
+
+    async fn load(&self) -> anyhow::Result<Option<Stored>> {
+        Ok(self.state.get().await?.map(|fetched| Stored {
+            text: fetched.text,
+            version: Version(fetched.etag),
+        }))
+    }
+
+    async fn lock(&self) -> anyhow::Result<()> {
+        // A bucket made here belongs to no stack: `down` never deletes it.
+        self.state.ensure_bucket(&self.region).await?;
+        let holder = LockHolder::this_process(&self.command, env!("CARGO_PKG_VERSION"));
+        let text = serde_json::to_string_pretty(&holder)? + "\n";
+        match self.lock.put(text, &Expect::Absent).await {
+            Ok(etag) => {
+                *self.held.lock().expect("held lock") = Some(etag);
+                Ok(())
+            }
+            Err(WriteError::Changed { .. }) => {
+                let holder = self
+                    .holder()
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| "another run".into());
+                Err(anyhow::anyhow!(
+                    "{} is locked by {holder}; nothing was done: run this again once it has \
+                     finished, or, if that run is gone, clear the lock with `cattube state unlock`",
+                    self.state.url()
+                ))
+            }
+            Err(WriteError::Aws(err)) => {
+                Err(anyhow::Error::new(err).context(format!("locking {}", self.state.url())))
+            }
+        }
+    }
+
+    async fn save(&self, text: String, previous: Option<Version>) -> anyhow::Result<Version> {
+        let expect = match previous {
+            None => Expect::Absent,
+            Some(Version(etag)) => Expect::Etag(etag),
+        };
+        let etag = self
+            .state
+            .put(text, &expect)
+            .await
+            .map_err(|e| self.changed(e))?;
+        Ok(Version(etag))
+    }
+
+    async fn remove(&self, previous: Version) -> anyhow::Result<()> {
+        self.state
+            .delete(Some(&previous.0))
+            .await
+            .map_err(|e| self.changed(e))
+    }
+
+    /// Deletes the lock only if it is still the one this run created.
+    async fn unlock(&self) -> anyhow::Result<()> {
+        let held = self.held.lock().expect("held lock").take();
+        if let Some(etag) = held {
+            match self.lock.delete(Some(&etag)).await {
+                Ok(()) | Err(WriteError::Changed { .. }) => {}
+                Err(WriteError::Aws(err)) => {
+                    return Err(anyhow::Error::new(err).context(format!(
+                        "releasing the lock {}: clear it with `cattube state unlock`",
+                        self.lock.url()
+                    )))
+                }
+            }
+        }
         Ok(())
     }
 }

@@ -5,6 +5,7 @@ pub mod cost;
 pub mod down;
 pub mod jobs;
 pub mod plan;
+pub mod state;
 pub mod status;
 pub mod up;
 pub mod upload;
@@ -13,15 +14,16 @@ pub mod url;
 use std::sync::{Arc, Mutex};
 
 use cattube_stages::aws::{self, Connection};
+use cattube_stages::remote_state::RemoteObject;
 use cattube_stages::{naming, regions};
-use cattube_stages::{Observation, Ownership, StackContext, StepError};
+use cattube_stages::{Clients, Observation, Ownership, StackContext, StepError};
 use tokio::task::JoinSet;
 
-use crate::config::Config;
+use crate::config::{Config, StateLocation};
 use crate::error::{ExitStatus, Interrupted, Shared, UsageError};
 use crate::plan::{Graph, INTERRUPTED};
 use crate::printer::{Action, Printer, ProgressLine, Report, ResourceReport, Status};
-use crate::state::{LocalFile, State};
+use crate::state::{LocalFile, S3Object, State};
 
 /// Everything a command works with once configuration, state and AWS identity are known.
 pub struct Session {
@@ -89,41 +91,29 @@ impl Session {
         report.stack = Some(config.stack.clone());
         report.emulator = aws::local_emulator();
         // Local checks first: a bad state file or a held lock fails before any AWS call.
-        let state =
-            State::load(Arc::new(LocalFile::new(&config.state_path)), &config.stack).await?;
-        if access == Access::Write {
-            state.lock().await?;
-        }
-        // A profile no file defines is bad input, said before the SDK stumbles over it.
-        aws::check_profile(config.profile.as_deref())
-            .await
-            .map_err(|e| UsageError::new(e.to_string()))?;
-        let region = match &config.region {
-            Some(region) => region.clone(),
+        let local = match &config.state {
+            StateLocation::Local(path) => {
+                let state = State::load(Arc::new(LocalFile::new(path)), &config.stack).await?;
+                if access == Access::Write {
+                    state.lock().await?;
+                }
+                Some(state)
+            }
+            StateLocation::S3 { .. } => None,
+        };
+        let (region, clients) = connect(config, report).await?;
+        let state = match local {
+            Some(state) => state,
+            // The shared state is read, and locked, once AWS can be reached.
             None => {
-                let region = aws::default_region(config.profile.as_deref()).await.ok_or_else(|| {
-                    UsageError::new(
-                        "no AWS region: pass --region, set CATTUBE_REGION or `region` in cattube.toml, \
-                         or configure the AWS SDK's (AWS_REGION or the profile's region)",
-                    )
-                })?;
-                naming::validate_region(&region)
-                    .map_err(|e| UsageError::new(format!("the AWS SDK's region '{region}' {e}")))?;
-                region
+                let store = remote_store(config, &region, &clients).expect("an S3 state location");
+                let state = State::load(store, &config.stack).await?;
+                if access == Access::Write {
+                    state.lock().await?;
+                }
+                state
             }
         };
-        if let Some(why) = regions::unsupported(&region) {
-            return Err(UsageError::new(format!(
-                "{why} (--region, CATTUBE_REGION or `region` in cattube.toml)"
-            ))
-            .into());
-        }
-        report.region = Some(region.clone());
-        let clients = aws::connect(&Connection {
-            region: Some(region.clone()),
-            profile: config.profile.clone(),
-        })
-        .await;
         let (account, identity) = match state.recorded_account(&region) {
             Some(account) => {
                 let clients = clients.clone();
@@ -284,6 +274,62 @@ impl Session {
     }
 }
 
+/// The region (checked) and the clients of a command: `--profile` and the region are
+/// bad input (exit 2) before any call.
+pub async fn connect(config: &Config, report: &mut Report) -> anyhow::Result<(String, Clients)> {
+    // A profile no file defines is bad input, said before the SDK stumbles over it.
+    aws::check_profile(config.profile.as_deref())
+        .await
+        .map_err(|e| UsageError::new(e.to_string()))?;
+    let region = match &config.region {
+        Some(region) => region.clone(),
+        None => {
+            let region = aws::default_region(config.profile.as_deref())
+                .await
+                .ok_or_else(|| {
+                    UsageError::new(
+                    "no AWS region: pass --region, set CATTUBE_REGION or `region` in cattube.toml, \
+                     or configure the AWS SDK's (AWS_REGION or the profile's region)",
+                )
+                })?;
+            naming::validate_region(&region)
+                .map_err(|e| UsageError::new(format!("the AWS SDK's region '{region}' {e}")))?;
+            region
+        }
+    };
+    if let Some(why) = regions::unsupported(&region) {
+        return Err(UsageError::new(format!(
+            "{why} (--region, CATTUBE_REGION or `region` in cattube.toml)"
+        ))
+        .into());
+    }
+    report.region = Some(region.clone());
+    let clients = aws::connect(&Connection {
+        region: Some(region.clone()),
+        profile: config.profile.clone(),
+    })
+    .await;
+    Ok((region, clients))
+}
+
+/// The S3 store of an S3 state location (`None` for the local file), its key resolved for
+/// `region`.
+pub fn remote_store(config: &Config, region: &str, clients: &Clients) -> Option<Arc<S3Object>> {
+    let StateLocation::S3 { bucket, key } = &config.state else {
+        return None;
+    };
+    let key = StateLocation::s3_key(key, &config.stack, region);
+    let command: Vec<String> = std::env::args()
+        .enumerate()
+        .map(|(i, arg)| if i == 0 { "cattube".into() } else { arg })
+        .collect();
+    Some(Arc::new(S3Object::new(
+        RemoteObject::new(clients.s3.clone(), bucket, &key),
+        region,
+        &command.join(" "),
+    )))
+}
+
 /// Which of the two reports of what is there: `plan` adds the cost estimate and reports
 /// what would change (its outputs stay null); `status` reports the outputs found.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -307,6 +353,9 @@ pub async fn observe_and_report(
     }
     let lines = session.lines(printer);
     let observations = session.observe_confirmed(identity, &lines).await?;
+    if view == View::Status {
+        warn_unversioned(config, &session, report).await;
+    }
     let mut first_error = None;
     for (i, observation) in observations.iter().enumerate() {
         match observation {
@@ -329,6 +378,21 @@ pub async fn observe_and_report(
     match first_error {
         Some(error) => Err(Shared::error(&error)),
         None => Ok(()),
+    }
+}
+
+/// A shared state in a bucket that keeps no versions: one bad write and it is gone.
+async fn warn_unversioned(config: &Config, session: &Session, report: &mut Report) {
+    let Some(store) = remote_store(config, &session.ctx.region, &session.ctx.clients) else {
+        return;
+    };
+    let object = store.object();
+    if let Ok(false) = object.versioned().await {
+        report.warnings.push(format!(
+            "the state bucket {} does not keep versions: turn on versioning, so that an \
+             overwritten or deleted state can be restored",
+            object.bucket
+        ));
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::commands::{observe_and_report, View};
 use crate::config::Config;
 use crate::error::ExitStatus;
-use crate::printer::{header, resource_lines, Printer, Report, ResourceReport, Status};
+use crate::printer::{cost_lines, header, resource_lines, Printer, Report, ResourceReport, Status};
 
 pub async fn run(
     config: &Config,
@@ -38,5 +38,7 @@ pub fn text(report: &Report) -> String {
             ),
         });
     }
+    // `status` has no estimate: these are its warnings (an unversioned state bucket).
+    out.push_str(&cost_lines(report));
     out
 }

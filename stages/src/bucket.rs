@@ -7,6 +7,7 @@ use crate::Service;
 use std::collections::BTreeMap;
 
 use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::operation::create_bucket::CreateBucketError;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, ObjectOwnership,
     OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
@@ -372,16 +373,10 @@ pub(crate) async fn apply(
         if !repair(DRIFT_PUBLIC_ACCESS) {
             return Ok(None);
         }
-        let config = PublicAccessBlockConfiguration::builder()
-            .block_public_acls(true)
-            .ignore_public_acls(true)
-            .block_public_policy(true)
-            .restrict_public_buckets(true)
-            .build();
         s3.put_public_access_block()
             .bucket(name)
             .expected_bucket_owner(&ctx.account)
-            .public_access_block_configuration(config)
+            .public_access_block_configuration(all_public_access_blocked())
             .send()
             .await
             .context(|| format!("blocking public access to bucket {name}"))?;
@@ -391,22 +386,10 @@ pub(crate) async fn apply(
         if !repair(DRIFT_ENCRYPTION) {
             return Ok(None);
         }
-        let by_default = ServerSideEncryptionByDefault::builder()
-            .sse_algorithm(ServerSideEncryption::Aes256)
-            .build()
-            .map_err(|e| StepError::with_source("building the encryption rule", e))?;
-        let config = ServerSideEncryptionConfiguration::builder()
-            .rules(
-                ServerSideEncryptionRule::builder()
-                    .apply_server_side_encryption_by_default(by_default)
-                    .build(),
-            )
-            .build()
-            .map_err(|e| StepError::with_source("building the encryption configuration", e))?;
         s3.put_bucket_encryption()
             .bucket(name)
             .expected_bucket_owner(&ctx.account)
-            .server_side_encryption_configuration(config)
+            .server_side_encryption_configuration(sse_s3()?)
             .send()
             .await
             .context(|| format!("turning on default encryption (SSE-S3) of bucket {name}"))?;
@@ -456,28 +439,55 @@ pub(crate) async fn apply(
 async fn create(
     ctx: &StackContext,
     name: &str,
-) -> Result<
-    (),
-    SdkError<
-        aws_sdk_s3::operation::create_bucket::CreateBucketError,
-        aws_smithy_runtime_api::http::Response,
-    >,
-> {
-    let mut request = ctx
-        .clients
-        .s3
+) -> Result<(), SdkError<CreateBucketError, aws_smithy_runtime_api::http::Response>> {
+    create_bucket(&ctx.clients.s3, name, &ctx.region).await
+}
+
+/// Creates a bucket in `region` with BucketOwnerEnforced ownership (set in the create call).
+pub(crate) async fn create_bucket(
+    s3: &Client,
+    name: &str,
+    region: &str,
+) -> Result<(), SdkError<CreateBucketError, aws_smithy_runtime_api::http::Response>> {
+    let mut request = s3
         .create_bucket()
         .bucket(name)
         .object_ownership(ObjectOwnership::BucketOwnerEnforced);
     // us-east-1 is the one region that must not be named (S3 answers InvalidLocationConstraint).
-    if ctx.region != "us-east-1" {
+    if region != "us-east-1" {
         request = request.create_bucket_configuration(
             CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(ctx.region.as_str()))
+                .location_constraint(BucketLocationConstraint::from(region))
                 .build(),
         );
     }
     request.send().await.map(|_| ())
+}
+
+/// All four public access blocks on.
+pub(crate) fn all_public_access_blocked() -> PublicAccessBlockConfiguration {
+    PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .ignore_public_acls(true)
+        .block_public_policy(true)
+        .restrict_public_buckets(true)
+        .build()
+}
+
+/// Default encryption with S3-managed keys (SSE-S3).
+pub(crate) fn sse_s3() -> Result<ServerSideEncryptionConfiguration, StepError> {
+    let by_default = ServerSideEncryptionByDefault::builder()
+        .sse_algorithm(ServerSideEncryption::Aes256)
+        .build()
+        .map_err(|e| StepError::with_source("building the encryption rule", e))?;
+    ServerSideEncryptionConfiguration::builder()
+        .rules(
+            ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(by_default)
+                .build(),
+        )
+        .build()
+        .map_err(|e| StepError::with_source("building the encryption configuration", e))
 }
 
 /// Puts the stack's tags on the bucket. PutBucketTagging replaces the whole set, so the

@@ -14,6 +14,7 @@ pub mod error;
 pub mod naming;
 pub mod policy;
 pub mod regions;
+pub mod remote_state;
 pub mod retry;
 pub mod step;
 pub mod videos;

@@ -27,6 +27,15 @@ For a bucket without event notifications moto answers
 GetBucketNotificationConfiguration with an empty <GetBucketNotificationResponse/>, which no
 SDK parses; S3 answers an empty <NotificationConfiguration/>, and so does this launcher.
 
+moto answers GetBucketVersioning with a <GetBucketVersioningResponse> root, which no SDK
+parses; S3 answers <VersioningConfiguration> (with no <Status> for a bucket whose
+versioning was never turned on), and so does this launcher.
+
+moto enforces If-Match and If-None-Match: * on PutObject (412 PreconditionFailed) and
+If-Match on DeleteObject as S3 does, so the shared state's conditional writes need no
+correction; what it cannot produce (409 ConditionalRequestConflict for two conditional
+writes at once) the tests inject through the proxy.
+
 Usage: python tests/support/moto_server.py -H 127.0.0.1 -p PORT
 """
 
@@ -134,6 +143,19 @@ def _get_bucket_notification_like_s3(self):
 
 
 S3Response.get_bucket_notification = _get_bucket_notification_like_s3
+
+def _get_bucket_versioning_like_s3(self):
+    status = self.backend.get_bucket_versioning(self.bucket_name)
+    inner = f"<Status>{status}</Status>" if status else ""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        f"{inner}</VersioningConfiguration>"
+    )
+    return 200, {"Content-Type": "application/xml"}, body
+
+
+S3Response.get_bucket_versioning = _get_bucket_versioning_like_s3
 
 if __name__ == "__main__":
     main()
