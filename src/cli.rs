@@ -127,6 +127,18 @@ pub enum Command {
     /// price table: not AWS's invoice), month to date and in total, and the estimate per
     /// minute of uploaded video
     Cost(CostArgs),
+    /// Print the least-privilege IAM policy a CI role needs to run `up`, `down`, `status` or
+    /// `upload` for this stack (its names, account and region), generated from the calls
+    /// each resource makes
+    #[command(after_help = "Examples:\n  cattube permissions > policy.json\n  \
+        cattube --stack pr-42 permissions --for up --account 123456789012\n\n\
+        The policy is scoped to the stack's bucket, role, function, queue and job template \
+        ARNs; CloudFront's generated ids make it name every distribution and origin access \
+        control of the account, and actions AWS accepts only on \"*\" are on \"*\". \
+        `status` covers `plan`; `jobs`, `url` and `cost` are not included. \
+        Only the account id is asked of AWS (STS), and nothing with --account.\n\n\
+        Exit codes: 0 printed, 1 STS failed, 2 bad input")]
+    Permissions(PermissionsArgs),
     /// Print a shell completion script for bash, zsh, fish, elvish or powershell
     #[command(after_help = "Examples:\n  \
         cattube completions bash > ~/.local/share/bash-completion/completions/cattube\n  \
@@ -195,6 +207,26 @@ pub struct JobsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct PermissionsArgs {
+    /// The commands the policy allows
+    #[arg(long = "for", value_enum, default_value_t = PermissionsFor::All, value_name = "COMMAND")]
+    pub r#for: PermissionsFor,
+    /// The AWS account id to scope the ARNs to, instead of asking STS (works offline)
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PermissionsFor {
+    Up,
+    Down,
+    Status,
+    Upload,
+    /// All four
+    All,
+}
+
+#[derive(Debug, Args)]
 pub struct UrlArgs {
     /// The source key, as `upload` printed it (e.g. "cats/tabby cat.mp4")
     #[arg(value_name = "KEY")]
@@ -234,6 +266,7 @@ impl Command {
             Command::Url(_) => "url",
             Command::Down(_) => "down",
             Command::Cost(_) => "cost",
+            Command::Permissions(_) => "permissions",
             Command::Completions(_) => "completions",
         }
     }

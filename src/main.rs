@@ -81,6 +81,7 @@ fn main() -> ExitCode {
         Command::Url(_) => commands::url::text(report),
         Command::Down(_) => commands::down::text(report),
         Command::Cost(_) => commands::cost::text(report),
+        Command::Permissions(_) => commands::permissions::text(report),
         Command::Completions(_) => String::new(),
     });
     // What a stopped command left in flight (a read) is not waited for.
@@ -104,6 +105,7 @@ async fn run(
         Command::Url(args) => commands::url::run(config, args, printer, report).await,
         Command::Down(args) => commands::down::run(config, args, printer, report, cancel).await,
         Command::Cost(args) => commands::cost::run(config, args, report).await,
+        Command::Permissions(args) => commands::permissions::run(config, args, report).await,
         Command::Completions(_) => Ok(ExitStatus::Success),
     }
 }

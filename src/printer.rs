@@ -85,6 +85,9 @@ pub struct Report {
     /// `cost`: what the finished jobs cost (actual output minutes, priced from the table).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub billed: Option<crate::pricing::Billed>,
+    /// `permissions`: the IAM policy document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<serde_json::Value>,
     /// Things worth knowing that are not errors (a costly job template).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -145,6 +148,7 @@ impl Report {
             uploads: (command == "upload").then(Vec::new),
             cost: None,
             billed: None,
+            policy: None,
             warnings: Vec::new(),
             error: None,
             emulator: None,
