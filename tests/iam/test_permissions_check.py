@@ -1,0 +1,38 @@
+"""The request → operation → IAM action mapping of permissions_check.py, on requests as the
+proxy records them (path-style S3, REST paths, query-protocol actions)."""
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from permissions_check import actions_of, operation  # noqa: E402
+
+
+def call(service, method, path, query="", action=""):
+    return {"service": service, "method": method, "path": path, "query": query, "action": action}
+
+
+@pytest.mark.parametrize("request_, actions", [
+    (call("s3", "HEAD", "/b"), ["s3:ListBucket"]),
+    (call("s3", "HEAD", "/b/k.mp4"), ["s3:GetObject"]),
+    (call("s3", "GET", "/b", "notification="), ["s3:GetBucketNotification"]),
+    (call("s3", "PUT", "/b", "notification="), ["s3:PutBucketNotification"]),
+    (call("s3", "PUT", "/b", "encryption="), ["s3:PutEncryptionConfiguration"]),
+    (call("s3", "GET", "/b", "versions="), ["s3:ListBucketVersions"]),
+    (call("s3", "PUT", "/b/k.mp4", "x-id=UploadPart&partNumber=1&uploadId=u"), ["s3:PutObject"]),
+    (call("s3", "POST", "/b/k.mp4", "uploads=&x-id=CreateMultipartUpload"), ["s3:PutObject"]),
+    (call("lambda", "GET", "/2015-03-31/functions/f"), ["lambda:GetFunction"]),
+    (call("lambda", "GET", "/2015-03-31/functions/f/configuration"), ["lambda:GetFunctionConfiguration"]),
+    (call("cloudfront", "POST", "/2020-05-31/distribution", "WithTags="),
+     ["cloudfront:CreateDistribution", "cloudfront:TagResource"]),
+    (call("mediaconvert", "GET", "/2017-08-29/queues/q"), ["mediaconvert:GetQueue"]),
+    (call("iam", "POST", "/", action="GetRole"), ["iam:GetRole"]),
+    (call("sts", "POST", "/", action="GetCallerIdentity"), ["sts:GetCallerIdentity"]),
+])
+def test_requests_map_to_their_actions(request_, actions):
+    assert actions_of(request_) == actions
+
+
+def test_an_unknown_request_is_no_operation():
+    assert operation(call("lambda", "PATCH", "/nowhere")) is None

@@ -1,0 +1,119 @@
+//! `cattube permissions`: the generated policy against AWS's Service Authorization Reference,
+//! and against the calls each command really made through the recording proxy (no call
+//! outside the policy, no action in it that no command used). The mapping from a recorded
+//! request to its IAM action, and the checks, are tests/iam/permissions_check.py's.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::{json, Value};
+use support::{repo_root, venv_python, Emulators};
+
+const REGION: &str = "eu-west-1";
+
+/// A recorded request as the checker reads it.
+fn calls(requests: &[support::proxy::Seen]) -> Vec<Value> {
+    requests
+        .iter()
+        .map(|seen| {
+            json!({
+                "service": seen.operation.split(' ').next().unwrap_or_default(),
+                "method": seen.method,
+                "path": seen.path,
+                "query": seen.query,
+                "action": seen.action,
+            })
+        })
+        .collect()
+}
+
+#[track_caller]
+fn check(document: &Value) -> (bool, String) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), serde_json::to_vec_pretty(document).unwrap()).unwrap();
+    let out = Command::new(venv_python())
+        .arg(repo_root().join("tests/iam/permissions_check.py"))
+        .arg(file.path())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+    // Over the multipart threshold: the upload's parts are authorized as PutObject.
+    let video = sandbox.path().join("tabby cat.mp4");
+    let size = cattube_stages::videos::MULTIPART_THRESHOLD + 1;
+    std::fs::File::create(&video)
+        .unwrap()
+        .set_len(size)
+        .unwrap();
+
+    let mut runs = Vec::new();
+    for (command, args) in [
+        ("up", vec!["up"]),
+        ("status", vec!["status"]),
+        ("upload", vec!["upload", "tabby cat.mp4"]),
+        // Converged: the second `up` reads only, the same reads as the first.
+        ("up", vec!["up"]),
+        ("down", vec!["down", "--yes"]),
+    ] {
+        let ran = sandbox.run().args(&args).expect_code(0).json();
+        runs.push(json!({ "command": command, "calls": calls(&ran.requests) }));
+    }
+
+    let mut policies = serde_json::Map::new();
+    for command in ["up", "down", "status", "upload", "all"] {
+        let ran = sandbox
+            .run()
+            .args(["permissions", "--for", command])
+            .expect_code(0)
+            .expect_writes(0)
+            .json();
+        // Only the account id is asked of AWS.
+        let asked: Vec<&str> = ran.requests.iter().map(|s| s.action.as_str()).collect();
+        assert_eq!(asked, ["GetCallerIdentity"], "{command}");
+        assert_eq!(ran.doc["account"], "123456789012");
+        policies.insert(command.into(), ran.doc["policy"].clone());
+    }
+    // With --account, no call at all and the same policy.
+    let offline = sandbox
+        .run()
+        .args(["permissions", "--account", "123456789012"])
+        .expect_code(0)
+        .output();
+    assert!(offline.requests.is_empty(), "{:?}", offline.requests);
+    let printed: Value = serde_json::from_str(&offline.stdout).unwrap();
+    assert_eq!(printed, policies["all"]);
+
+    let (ok, report) = check(&json!({
+        "account": "123456789012",
+        "region": REGION,
+        "policies": policies,
+        "runs": runs,
+    }));
+    println!("{report}");
+    assert!(ok, "{report}");
+}
+
+#[test]
+fn bad_input_is_refused() {
+    let sandbox = support::Sandbox::new("http://127.0.0.1:9", REGION);
+    for (args, says) in [
+        (vec!["permissions", "--account", "12"], "--account '12'"),
+        (vec!["permissions", "--for", "jobs"], "--for"),
+    ] {
+        let ran = sandbox.run().args(&args).expect_code(2).output();
+        assert!(ran.stderr.contains(says), "{args:?}: {}", ran.text());
+        assert_eq!(ran.stdout, "", "{args:?}");
+        assert_eq!(std::fs::read_dir(sandbox.path()).unwrap().count(), 0);
+    }
+}
