@@ -131,7 +131,8 @@ pub enum Command {
     /// `upload` for this stack (its names, account and region), generated from the calls
     /// each resource makes
     #[command(after_help = "Examples:\n  cattube permissions > policy.json\n  \
-        cattube --stack pr-42 permissions --for up --account 123456789012\n\n\
+        cattube --stack pr-42 permissions --for up --account 123456789012\n  \
+        cattube permissions --stacks 'pr-*' --account 123456789012\n\n\
         The policy is scoped to the stack's bucket, role, function, queue and job template \
         ARNs; CloudFront's generated ids make it name every distribution and origin access \
         control of the account, and actions AWS accepts only on \"*\" are on \"*\". \
@@ -214,6 +215,10 @@ pub struct PermissionsArgs {
     /// The AWS account id to scope the ARNs to, instead of asking STS (works offline)
     #[arg(long, value_name = "ID")]
     pub account: Option<String>,
+    /// Every stack whose name matches PATTERN, '*' standing for any run of characters
+    /// (`pr-*`: one policy for a CI role that makes a stack per pull request) [default: --stack]
+    #[arg(long, value_name = "PATTERN")]
+    pub stacks: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

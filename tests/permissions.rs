@@ -94,6 +94,22 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
     let printed: Value = serde_json::from_str(&offline.stdout).unwrap();
     assert_eq!(printed, policies["all"]);
 
+    // One policy for every stack of a pattern: its names, with the pattern's wildcard.
+    let pattern = sandbox
+        .run()
+        .args(["permissions", "--stacks", "pr-*"])
+        .expect_code(0)
+        .json()
+        .doc["policy"]
+        .clone();
+    let resources = pattern.to_string();
+    assert!(
+        resources.contains("\"arn:aws:s3:::pr-*-source-123456789012-eu-west-1\""),
+        "{pattern:#}"
+    );
+    assert!(!resources.contains("cattube-"), "{pattern:#}");
+    policies.insert("--stacks pr-*".into(), pattern);
+
     let (ok, report) = check(&json!({
         "account": "123456789012",
         "region": REGION,
@@ -110,6 +126,7 @@ fn bad_input_is_refused() {
     for (args, says) in [
         (vec!["permissions", "--account", "12"], "--account '12'"),
         (vec!["permissions", "--for", "jobs"], "--for"),
+        (vec!["permissions", "--stacks", "PR-*"], "--stacks 'PR-*'"),
     ] {
         let ran = sandbox.run().args(&args).expect_code(2).output();
         assert!(ran.stderr.contains(says), "{args:?}: {}", ran.text());

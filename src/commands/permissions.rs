@@ -4,7 +4,7 @@
 
 use cattube_stages::aws::{self, Connection};
 use cattube_stages::permissions::{self, Command};
-use cattube_stages::StackContext;
+use cattube_stages::{naming, StackContext};
 
 use crate::cli::{PermissionsArgs, PermissionsFor};
 use crate::commands::{identity_failure, names, region};
@@ -25,7 +25,19 @@ pub async fn run(
             .into());
         }
     }
-    report.stack = Some(config.stack.clone());
+    let stack = match &args.stacks {
+        Some(pattern) => {
+            // The pattern is a stack name in which '*' stands for any run of its characters.
+            naming::validate_stack(&pattern.replace('*', "x")).map_err(|e| {
+                UsageError::new(format!(
+                    "--stacks '{pattern}': with each '*' read as one letter, it {e}"
+                ))
+            })?;
+            pattern.clone()
+        }
+        None => config.stack.clone(),
+    };
+    report.stack = Some(stack.clone());
     let region = region(config).await?;
     report.region = Some(region.clone());
     // Connecting makes no call; only STS is asked, and only without --account.
@@ -39,9 +51,18 @@ pub async fn run(
         None => clients.account_id().await.map_err(identity_failure)?,
     };
     report.account = Some(account.clone());
-    let names = names(config, &account, &region)?;
+    // Every name must be valid for some stack the pattern stands for.
+    names(
+        &Config {
+            stack: stack.replace('*', "x"),
+            ..config.clone()
+        },
+        &account,
+        &region,
+    )?;
+    let names = naming::resolve_names(&stack, &account, &region, &config.names);
     let ctx = StackContext::new(
-        &config.stack,
+        &stack,
         &account,
         &region,
         names,
