@@ -31,6 +31,7 @@ Examples:
   cattube jobs --watch                          follow its conversion
   cattube url \"cats/tabby cat.mp4\"              where to watch the outputs
   cattube down                                  delete the stack (asks first)
+  cattube permissions > policy.json             the IAM policy a CI role needs
   cattube completions bash > ~/.local/share/bash-completion/completions/cattube
 
 Exit codes:
@@ -216,7 +217,7 @@ pub struct PermissionsArgs {
     #[arg(long, value_name = "ID")]
     pub account: Option<String>,
     /// Every stack whose name matches PATTERN, '*' standing for any run of characters
-    /// (`pr-*`: one policy for a CI role that makes a stack per pull request) [default: --stack]
+    /// (`pr-*`: one policy for a CI role that makes a stack per pull request) [default: the stack of --stack]
     #[arg(long, value_name = "PATTERN")]
     pub stacks: Option<String>,
 }
