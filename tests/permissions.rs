@@ -23,6 +23,7 @@ fn calls(requests: &[support::proxy::Seen]) -> Vec<Value> {
                 "path": seen.path,
                 "query": seen.query,
                 "action": seen.action,
+                "operation": seen.operation,
             })
         })
         .collect()

@@ -57,8 +57,8 @@ ACTIONS = {
 
 # Actions of the policy no e2e run uses, and why they stay.
 UNUSED = {
-    # Repairs of drift `up` observes: the e2e runs here converge from nothing and then
-    # find nothing to repair (tests/lifecycle.rs and tests/delivery.rs drift them).
+    # Repairs of drift `up` observes: the runs here converge from nothing and then find
+    # nothing to repair.
     "iam:UpdateAssumeRolePolicy": "up repairs a role's edited trust policy",
     "lambda:UpdateFunctionCode": "up repairs the converter function's changed code",
     "lambda:UpdateFunctionConfiguration": "up repairs the function's drifted configuration",
@@ -139,6 +139,47 @@ def actions_of(call: dict) -> list[str]:
     return ACTIONS.get(op, [op])
 
 
+S3_OBJECT_ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload",
+                     "s3:DeleteObject", "s3:DeleteObjectVersion"}
+
+
+def resource_of(call: dict, action: str, account: str, region: str) -> str | None:
+    """The ARN IAM authorizes `action` of this request on, where the request tells it
+    (None where the resource is only in the body: a create call, PassRole)."""
+    details = iam_check.action_details(action)
+    if details is not None and not details["resourceTypes"]:
+        return "*"
+    service, path = call["service"], urllib.parse.unquote(call["path"])
+    query = dict(urllib.parse.parse_qsl(call["query"], keep_blank_values=True))
+    parts = [p for p in path.split("/") if p]
+    if service == "s3" and parts:
+        if action not in S3_OBJECT_ACTIONS:
+            return f"arn:aws:s3:::{parts[0]}"
+        # A batch delete names its keys in the body.
+        return f"arn:aws:s3:::{parts[0]}/{'/'.join(parts[1:]) or '*'}"
+    if service == "iam":
+        role = re.search(r"RoleName=([^&\s]+)", call.get("operation", ""))
+        return role and f"arn:aws:iam::{account}:role/{urllib.parse.unquote(role.group(1))}"
+    if service == "lambda" and len(parts) >= 3 and parts[1] == "functions" and action.startswith("lambda:"):
+        return f"arn:aws:lambda:{region}:{account}:function:{parts[2]}"
+    if service == "mediaconvert" and len(parts) >= 2:
+        kind = parts[1]
+        if kind == "tags" and len(parts) >= 3:
+            return "/".join(parts[2:])
+        if kind == "jobs" and "queue" in query:
+            queue = query["queue"]
+            return queue if queue.startswith("arn:") else f"arn:aws:mediaconvert:{region}:{account}:queues/{queue}"
+        if kind in ("queues", "jobTemplates", "jobs") and len(parts) >= 3:
+            return f"arn:aws:mediaconvert:{region}:{account}:{kind}/{parts[2]}"
+        return None
+    if service == "cloudfront" and len(parts) >= 2:
+        if parts[1] == "tagging":
+            return query.get("Resource")
+        if parts[1] in ("distribution", "origin-access-control") and len(parts) >= 3:
+            return f"arn:aws:cloudfront::{account}:{parts[1]}/{parts[2]}"
+    return None
+
+
 def check(doc: dict) -> tuple[list[str], dict]:
     problems = []
     policies = doc["policies"]
@@ -152,7 +193,8 @@ def check(doc: dict) -> tuple[list[str], dict]:
                 if details and details["resourceTypes"]:
                     problems.append(f"--for {command}: {action} is on * but takes a resource type")
     allowed = {c: {a for s in p["Statement"] for a in iam_check.as_list(s["Action"])} for c, p in policies.items()}
-    used, operations, used_by = set(), set(), {}
+    principal = {"AWS": f"arn:aws:iam::{doc['account']}:role/ci"}
+    used, operations, used_by, scoped = set(), set(), {}, 0
     for run in doc["runs"]:
         command = run["command"]
         used_by.setdefault(command, set())
@@ -167,6 +209,15 @@ def check(doc: dict) -> tuple[list[str], dict]:
                 used_by[command].add(action)
                 if action not in allowed[command]:
                     problems.append(f"{command} called {call['service']}:{name}, but its policy lacks {action}")
+                    continue
+                # And on the resource the request names, as IAM evaluates it.
+                resource = resource_of(call, action, doc["account"], doc["region"])
+                if resource is None:
+                    continue
+                scoped += 1
+                request = iam_check.Request(principal, action, resource)
+                if iam_check.evaluate(request, [policies[command]]) != "allow":
+                    problems.append(f"{command}: {action} on {resource} ({call['method']} {call['path']}) is denied by its policy")
     for command, actions in used_by.items():
         excused = set(UNUSED) | {a for (c, a) in UNUSED_BY if c == command}
         for action in sorted(allowed[command] - actions - excused):
@@ -186,6 +237,8 @@ def check(doc: dict) -> tuple[list[str], dict]:
         "actions": len(allowed["all"]),
         "operations_recorded": len(operations),
         "actions_used": len(used),
+        "actions_checked_on_the_resource_named": scoped,
+        "requests": sum(len(run["calls"]) for run in doc["runs"]),
         "unused_listed": len(UNUSED),
     }
     return problems, figures
