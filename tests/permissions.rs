@@ -46,6 +46,26 @@ fn check(document: &Value) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// Changes made behind cattube's back that `up` repairs: the function's environment, the
+/// converter role widened by an inline and a managed policy, the MediaConvert role's trust.
+async fn drift(emulators: &Emulators) {
+    let aws = support::sdk_config(&emulators.moto.url, REGION).await;
+    let (lambda, iam) = (
+        aws_sdk_lambda::Client::new(&aws),
+        aws_sdk_iam::Client::new(&aws),
+    );
+    support::drift_function_environment(&lambda, "cattube-converter").await;
+    support::widen_role(&iam, "cattube-eu-west-1-converter").await;
+    iam.update_assume_role_policy()
+        .role_name("cattube-eu-west-1-mediaconvert")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not() {
     let emulators = Emulators::start();
@@ -62,11 +82,19 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
     for (command, args) in [
         ("up", vec!["up"]),
         ("status", vec!["status"]),
+        ("drift", vec![]),
         ("upload", vec!["upload", "tabby cat.mp4"]),
         // Converged: the second `up` reads only, the same reads as the first.
         ("up", vec!["up"]),
         ("down", vec!["down", "--yes"]),
     ] {
+        if command == "drift" {
+            drift(&emulators).await;
+            // `up` repairs it: the repair calls are checked too.
+            let ran = sandbox.run().args(["up"]).expect_code(0).json();
+            runs.push(json!({ "command": "up", "calls": calls(&ran.requests) }));
+            continue;
+        }
         let ran = sandbox.run().args(&args).expect_code(0).json();
         runs.push(json!({ "command": command, "calls": calls(&ran.requests) }));
     }

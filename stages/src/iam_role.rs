@@ -350,6 +350,9 @@ pub(crate) const fn permissions(id: &'static str) -> [crate::permissions::Grant;
                 "iam:UpdateAssumeRolePolicy",
                 "iam:PutRolePolicy",
                 "iam:TagRole",
+                // `strip`: the policies someone else put on the role are removed.
+                "iam:DeleteRolePolicy",
+                "iam:DetachRolePolicy",
             ],
             Target::Role(id),
         ),

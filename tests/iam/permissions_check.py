@@ -59,9 +59,7 @@ ACTIONS = {
 UNUSED = {
     # Repairs of drift `up` observes: the runs here converge from nothing and then find
     # nothing to repair.
-    "iam:UpdateAssumeRolePolicy": "up repairs a role's edited trust policy",
     "lambda:UpdateFunctionCode": "up repairs the converter function's changed code",
-    "lambda:UpdateFunctionConfiguration": "up repairs the function's drifted configuration",
     "lambda:GetFunctionConfiguration": "up waits on it after updating the function",
     "mediaconvert:UpdateQueue": "up resumes a paused queue",
     "mediaconvert:UpdateJobTemplate": "up repairs a drifted job template",
@@ -69,7 +67,6 @@ UNUSED = {
     "mediaconvert:CancelJob": "down cancels the queue's unfinished jobs, when there are any",
     "cloudfront:UpdateOriginAccessControl": "up repairs a drifted origin access control",
     "s3:AbortMultipartUpload": "upload aborts a failed multipart upload; down aborts unfinished ones",
-    "iam:DetachRolePolicy": "down detaches managed policies someone attached to the role",
     "s3:DeleteBucketPolicy": "down deletes the destination bucket's policy when its statement is the only one",
 }
 
@@ -83,6 +80,7 @@ UNUSED_BY = {
     ("status", "cloudfront:ListOriginAccessControls"): STATELESS,
     ("down", "cloudfront:ListDistributions"): STATELESS,
     ("down", "cloudfront:ListOriginAccessControls"): STATELESS,
+    ("down", "iam:DetachRolePolicy"): "down detaches what someone attached to a role; here up removed it first",
 }
 
 MODELS = {}
