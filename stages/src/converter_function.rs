@@ -53,11 +53,13 @@ pub const SPEC: Spec = Spec {
             ],
             Target::Function,
         ),
+        // Only to Lambda: the role cannot be passed to another service with this grant.
         Grant::new(
             Phase::Apply,
             &["iam:PassRole"],
             Target::Role("converter-role"),
-        ),
+        )
+        .only_if("iam:PassedToService", "lambda.amazonaws.com"),
         Grant::new(Phase::Destroy, &["lambda:DeleteFunction"], Target::Function),
     ],
 };

@@ -68,13 +68,30 @@ pub struct Grant {
     pub phase: Phase,
     pub actions: &'static [&'static str],
     pub on: Target,
+    /// `StringEquals` this condition key to this value, narrowing the grant further.
+    pub only_if: Option<(&'static str, &'static str)>,
 }
 
 impl Grant {
     pub const fn new(phase: Phase, actions: &'static [&'static str], on: Target) -> Grant {
-        Grant { phase, actions, on }
+        Grant {
+            phase,
+            actions,
+            on,
+            only_if: None,
+        }
+    }
+
+    pub const fn only_if(self, key: &'static str, value: &'static str) -> Grant {
+        Grant {
+            only_if: Some((key, value)),
+            ..self
+        }
     }
 }
+
+/// A grant resolved for one stack: the ARN it is on, its condition, its action.
+type Resolved = (String, Option<(&'static str, &'static str)>, String);
 
 /// The commands `cattube permissions --for` knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -104,11 +121,7 @@ pub const COMMAND_CALLS: &[(&[Command], Grant)] = &[
     // Every command confirms the account before it reads or writes (commands::Session).
     (
         &Command::ALL,
-        Grant {
-            phase: Phase::Observe,
-            actions: &["sts:GetCallerIdentity"],
-            on: Target::Any,
-        },
+        Grant::new(Phase::Observe, &["sts:GetCallerIdentity"], Target::Any),
     ),
     (&[Command::Upload], crate::videos::UPLOAD_BUCKET),
     (&[Command::Upload], crate::videos::UPLOAD_OBJECTS),
@@ -116,47 +129,54 @@ pub const COMMAND_CALLS: &[(&[Command], Grant)] = &[
     (&[Command::Upload], crate::videos::UPLOAD_JOB_TEMPLATE),
 ];
 
-/// Every (action, ARN) the commands need, for the stack of `ctx`.
-pub fn grants(
-    steps: &[Box<dyn Step>],
-    ctx: &StackContext,
-    commands: &[Command],
-) -> BTreeSet<(String, String)> {
+/// Every grant the commands need, for the stack of `ctx`.
+fn grants(steps: &[Box<dyn Step>], ctx: &StackContext, commands: &[Command]) -> BTreeSet<Resolved> {
     let mut all = BTreeSet::new();
+    let mut add = |grant: &Grant| {
+        let on = grant.on.arn(ctx);
+        all.extend(
+            grant
+                .actions
+                .iter()
+                .map(|a| (on.clone(), grant.only_if, a.to_string())),
+        );
+    };
     for command in commands {
         let phases = command.phases();
         for step in steps {
             for grant in step.spec().permissions {
                 if phases.contains(&grant.phase) {
-                    let on = grant.on.arn(ctx);
-                    all.extend(grant.actions.iter().map(|a| (a.to_string(), on.clone())));
+                    add(grant);
                 }
             }
         }
         for (users, grant) in COMMAND_CALLS {
             if users.contains(command) {
-                let on = grant.on.arn(ctx);
-                all.extend(grant.actions.iter().map(|a| (a.to_string(), on.clone())));
+                add(grant);
             }
         }
     }
     all
 }
 
-/// The identity policy: one statement per resource, its actions sorted.
+/// The identity policy: one statement per resource (and condition), its actions sorted.
 pub fn policy(steps: &[Box<dyn Step>], ctx: &StackContext, commands: &[Command]) -> Value {
-    let mut by_resource: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (action, on) in grants(steps, ctx, commands) {
-        by_resource.entry(on).or_default().insert(action);
+    let mut by_resource: BTreeMap<_, BTreeSet<String>> = BTreeMap::new();
+    for (on, only_if, action) in grants(steps, ctx, commands) {
+        by_resource.entry((on, only_if)).or_default().insert(action);
     }
     let statements: Vec<Value> = by_resource
         .into_iter()
-        .map(|(resource, actions)| {
-            json!({
+        .map(|((resource, only_if), actions)| {
+            let mut statement = json!({
                 "Effect": "Allow",
                 "Action": actions.into_iter().collect::<Vec<_>>(),
                 "Resource": resource,
-            })
+            });
+            if let Some((key, value)) = only_if {
+                statement["Condition"] = json!({ "StringEquals": { key: value } });
+            }
+            statement
         })
         .collect();
     json!({ "Version": "2012-10-17", "Statement": statements })
