@@ -31,6 +31,7 @@ Examples:
   cattube jobs --watch                          follow its conversion
   cattube url \"cats/tabby cat.mp4\"              where to watch the outputs
   cattube down                                  delete the stack (asks first)
+  cattube permissions > policy.json             the IAM policy a CI role needs
   cattube completions bash > ~/.local/share/bash-completion/completions/cattube
 
 Exit codes:
@@ -142,6 +143,19 @@ pub enum Command {
         or a remote state that exists already (push)"
     )]
     State(StateArgs),
+    /// Print the least-privilege IAM policy a CI role needs to run `up`, `down`, `status` or
+    /// `upload` for this stack (its names, account and region), generated from the calls
+    /// each resource makes
+    #[command(after_help = "Examples:\n  cattube permissions > policy.json\n  \
+        cattube --stack pr-42 permissions --for up --account 123456789012\n  \
+        cattube permissions --stacks 'pr-*' --account 123456789012\n\n\
+        The policy is scoped to the stack's bucket, role, function, queue and job template \
+        ARNs; CloudFront's generated ids make it name every distribution and origin access \
+        control of the account, and actions AWS accepts only on \"*\" are on \"*\". \
+        `status` covers `plan`; `jobs`, `url` and `cost` are not included. \
+        Only the account id is asked of AWS (STS), and nothing with --account.\n\n\
+        Exit codes: 0 printed, 1 STS failed, 2 bad input")]
+    Permissions(PermissionsArgs),
     /// Print a shell completion script for bash, zsh, fish, elvish or powershell
     #[command(after_help = "Examples:\n  \
         cattube completions bash > ~/.local/share/bash-completion/completions/cattube\n  \
@@ -235,6 +249,30 @@ pub struct JobsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct PermissionsArgs {
+    /// The commands the policy allows
+    #[arg(long = "for", value_enum, default_value_t = PermissionsFor::All, value_name = "COMMAND")]
+    pub r#for: PermissionsFor,
+    /// The AWS account id to scope the ARNs to, instead of asking STS (works offline)
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+    /// Every stack whose name matches PATTERN, '*' standing for any run of characters
+    /// (`pr-*`: one policy for a CI role that makes a stack per pull request) [default: the stack of --stack]
+    #[arg(long, value_name = "PATTERN")]
+    pub stacks: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PermissionsFor {
+    Up,
+    Down,
+    Status,
+    Upload,
+    /// All four
+    All,
+}
+
+#[derive(Debug, Args)]
 pub struct UrlArgs {
     /// The source key, as `upload` printed it (e.g. "cats/tabby cat.mp4")
     #[arg(value_name = "KEY")]
@@ -275,6 +313,7 @@ impl Command {
             Command::Down(_) => "down",
             Command::Cost(_) => "cost",
             Command::State(_) => "state",
+            Command::Permissions(_) => "permissions",
             Command::Completions(_) => "completions",
         }
     }

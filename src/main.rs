@@ -86,6 +86,7 @@ fn main() -> ExitCode {
         Command::Down(_) => commands::down::text(report),
         Command::Cost(_) => commands::cost::text(report),
         Command::State(_) => commands::state::text(report),
+        Command::Permissions(_) => commands::permissions::text(report),
         Command::Completions(_) => String::new(),
     });
     // What a stopped command left in flight (a read) is not waited for.
@@ -110,6 +111,7 @@ async fn run(
         Command::Down(args) => commands::down::run(config, args, printer, report, cancel).await,
         Command::Cost(args) => commands::cost::run(config, args, report).await,
         Command::State(args) => commands::state::run(config, args, printer, report).await,
+        Command::Permissions(args) => commands::permissions::run(config, args, report).await,
         Command::Completions(_) => Ok(ExitStatus::Success),
     }
 }

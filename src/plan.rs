@@ -369,6 +369,7 @@ mod tests {
                 name: None,
                 outputs: &[],
                 service: Service::S3,
+                permissions: &[],
             })))
         }
 

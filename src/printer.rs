@@ -88,6 +88,9 @@ pub struct Report {
     /// `state pull`: the state document.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<serde_json::Value>,
+    /// `permissions`: the IAM policy document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<serde_json::Value>,
     /// Things worth knowing that are not errors (a costly job template).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -149,6 +152,7 @@ impl Report {
             cost: None,
             billed: None,
             state: None,
+            policy: None,
             warnings: Vec::new(),
             error: None,
             emulator: None,

@@ -368,42 +368,8 @@ async fn lifecycle() {
         .send()
         .await
         .unwrap();
-    lambda
-        .update_function_configuration()
-        .function_name("cattube-converter")
-        .environment(
-            aws_sdk_lambda::types::Environment::builder()
-                .variables("DESTINATION_BUCKET", "elsewhere")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    iam.put_role_policy()
-        .role_name("cattube-eu-west-1-converter")
-        .policy_name("everything")
-        .policy_document(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#,
-        )
-        .send()
-        .await
-        .unwrap();
-    let widening = iam
-        .create_policy()
-        .policy_name("widening")
-        .policy_document(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#,
-        )
-        .send()
-        .await
-        .unwrap();
-    let widening = widening.policy().unwrap().arn().unwrap().to_string();
-    iam.attach_role_policy()
-        .role_name("cattube-eu-west-1-converter")
-        .policy_arn(&widening)
-        .send()
-        .await
-        .unwrap();
+    support::drift_function_environment(&lambda, "cattube-converter").await;
+    let widening = support::widen_role(&iam, "cattube-eu-west-1-converter").await;
     let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
     assert_eq!(resource(&doc, "source-notification")["status"], "missing");
     let function = resource(&doc, "converter-function");

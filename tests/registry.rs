@@ -30,6 +30,7 @@ static DUMMY: Spec = Spec {
     }),
     outputs: &["dummy_bucket"],
     service: Service::S3,
+    permissions: &[],
 };
 
 #[async_trait::async_trait]

@@ -4,6 +4,7 @@
 pub mod cost;
 pub mod down;
 pub mod jobs;
+pub mod permissions;
 pub mod plan;
 pub mod state;
 pub mod status;
@@ -41,6 +42,51 @@ pub type Observations = Vec<Result<Observation, Arc<anyhow::Error>>>;
 pub enum Access {
     Read,
     Write,
+}
+
+/// The stack's region: the configuration's, else the AWS SDK's; one cattube supports.
+pub async fn region(config: &Config) -> anyhow::Result<String> {
+    let region = match &config.region {
+        Some(region) => region.clone(),
+        None => {
+            let region = aws::default_region(config.profile.as_deref())
+                .await
+                .ok_or_else(|| {
+                    UsageError::new(
+                    "no AWS region: pass --region, set CATTUBE_REGION or `region` in cattube.toml, \
+                     or configure the AWS SDK's (AWS_REGION or the profile's region)",
+                )
+                })?;
+            naming::validate_region(&region)
+                .map_err(|e| UsageError::new(format!("the AWS SDK's region '{region}' {e}")))?;
+            region
+        }
+    };
+    if let Some(why) = regions::unsupported(&region) {
+        return Err(UsageError::new(format!(
+            "{why} (--region, CATTUBE_REGION or `region` in cattube.toml)"
+        ))
+        .into());
+    }
+    Ok(region)
+}
+
+/// Every resource's name for this account and region, each valid for its kind.
+pub fn names(
+    config: &Config,
+    account: &str,
+    region: &str,
+) -> anyhow::Result<std::collections::BTreeMap<&'static str, String>> {
+    let names = naming::resolve_names(&config.stack, account, region, &config.names);
+    for (id, kind, _) in naming::named() {
+        naming::validate_name(kind, &names[id]).map_err(|e| {
+            UsageError::new(format!(
+                "the {id} name '{}' {e}: set a shorter stack name or `{id}` under [names] in cattube.toml",
+                names[id]
+            ))
+        })?;
+    }
+    Ok(names)
 }
 
 /// The account check of a session started with [`Session::start`]: STS GetCallerIdentity,
@@ -128,15 +174,7 @@ impl Session {
         report.account = Some(account.clone());
         state.check_identity(&account, &region)?;
 
-        let names = naming::resolve_names(&config.stack, &account, &region, &config.names);
-        for (id, kind, _) in naming::named() {
-            naming::validate_name(kind, &names[id]).map_err(|e| {
-                UsageError::new(format!(
-                    "the {id} name '{}' {e}: set a shorter stack name or `{id}` under [names] in cattube.toml",
-                    names[id]
-                ))
-            })?;
-        }
+        let names = names(config, &account, &region)?;
         let ctx = StackContext::new(
             &config.stack,
             &account,
@@ -281,28 +319,7 @@ pub async fn connect(config: &Config, report: &mut Report) -> anyhow::Result<(St
     aws::check_profile(config.profile.as_deref())
         .await
         .map_err(|e| UsageError::new(e.to_string()))?;
-    let region = match &config.region {
-        Some(region) => region.clone(),
-        None => {
-            let region = aws::default_region(config.profile.as_deref())
-                .await
-                .ok_or_else(|| {
-                    UsageError::new(
-                    "no AWS region: pass --region, set CATTUBE_REGION or `region` in cattube.toml, \
-                     or configure the AWS SDK's (AWS_REGION or the profile's region)",
-                )
-                })?;
-            naming::validate_region(&region)
-                .map_err(|e| UsageError::new(format!("the AWS SDK's region '{region}' {e}")))?;
-            region
-        }
-    };
-    if let Some(why) = regions::unsupported(&region) {
-        return Err(UsageError::new(format!(
-            "{why} (--region, CATTUBE_REGION or `region` in cattube.toml)"
-        ))
-        .into());
-    }
+    let region = region(config).await?;
     report.region = Some(region.clone());
     let clients = aws::connect(&Connection {
         region: Some(region.clone()),
@@ -432,7 +449,7 @@ impl WalkOutcome {
 
 /// STS could not say who the credentials are: no credentials at all is bad setup (exit 2,
 /// one line with the remedy); anything else a failed call, with AWS's words as its cause.
-fn identity_failure(err: StepError) -> anyhow::Error {
+pub(crate) fn identity_failure(err: StepError) -> anyhow::Error {
     match err.setup_problem() {
         Some(problem) => UsageError::new(problem.to_string()).into(),
         None => anyhow::Error::new(err).context("cannot reach AWS with these credentials"),

@@ -783,3 +783,57 @@ macro_rules! bucket_step {
     };
 }
 pub(crate) use bucket_step;
+
+/// The IAM actions of `observe`, `apply` and `destroy` above, on bucket `id`.
+pub(crate) const fn permissions(id: &'static str) -> [crate::permissions::Grant; 5] {
+    use crate::permissions::{Grant, Phase, Target};
+    [
+        Grant::new(
+            Phase::Observe,
+            // HeadBucket is authorized as ListBucket.
+            &[
+                "s3:ListBucket",
+                "s3:GetBucketTagging",
+                "s3:GetBucketPublicAccessBlock",
+                "s3:GetEncryptionConfiguration",
+                "s3:GetBucketOwnershipControls",
+                "s3:GetBucketPolicy",
+            ],
+            Target::Bucket(id),
+        ),
+        Grant::new(
+            Phase::Apply,
+            &[
+                "s3:CreateBucket",
+                "s3:GetBucketTagging",
+                "s3:PutBucketTagging",
+                "s3:PutBucketPublicAccessBlock",
+                "s3:PutEncryptionConfiguration",
+                "s3:PutBucketOwnershipControls",
+                "s3:GetBucketPolicy",
+                "s3:PutBucketPolicy",
+            ],
+            Target::Bucket(id),
+        ),
+        Grant::new(
+            Phase::Destroy,
+            &[
+                "s3:ListBucketVersions",
+                "s3:ListBucketMultipartUploads",
+                "s3:DeleteBucket",
+            ],
+            Target::Bucket(id),
+        ),
+        // DeleteObjects is authorized per object, as DeleteObject / DeleteObjectVersion.
+        Grant::new(
+            Phase::Destroy,
+            &["s3:DeleteObject", "s3:DeleteObjectVersion"],
+            Target::Objects(id),
+        ),
+        Grant::new(
+            Phase::Destroy,
+            &["s3:AbortMultipartUpload"],
+            Target::Objects(id),
+        ),
+    ]
+}

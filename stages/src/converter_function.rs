@@ -4,6 +4,7 @@
 //! package's, and the configuration only when it differs. A role created seconds ago is not
 //! yet assumable by Lambda: creating (or re-pointing) the function retries that, bounded.
 
+use crate::permissions::{Grant, Phase, Target};
 use crate::retry::{poll_until, Poll};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -39,6 +40,28 @@ pub const SPEC: Spec = Spec {
     }),
     outputs: &["function_arn"],
     service: Service::Lambda,
+    permissions: &[
+        Grant::new(Phase::Observe, &["lambda:GetFunction"], Target::Function),
+        Grant::new(
+            Phase::Apply,
+            &[
+                "lambda:CreateFunction",
+                "lambda:UpdateFunctionCode",
+                "lambda:UpdateFunctionConfiguration",
+                "lambda:GetFunctionConfiguration",
+                "lambda:TagResource",
+            ],
+            Target::Function,
+        ),
+        // Only to Lambda: the role cannot be passed to another service with this grant.
+        Grant::new(
+            Phase::Apply,
+            &["iam:PassRole"],
+            Target::Role("converter-role"),
+        )
+        .only_if("iam:PassedToService", "lambda.amazonaws.com"),
+        Grant::new(Phase::Destroy, &["lambda:DeleteFunction"], Target::Function),
+    ],
 };
 
 const DRIFT_CODE: &str = "code";

@@ -24,6 +24,7 @@ pub const SPEC: Spec = Spec {
     }),
     outputs: &[],
     service: Service::Iam,
+    permissions: &crate::iam_role::permissions("converter-role"),
 };
 
 /// Where the converter function keeps its claims, in the destination bucket: the same

@@ -16,6 +16,7 @@ pub const SPEC: Spec = Spec {
     }),
     outputs: &["destination_bucket"],
     service: Service::S3,
+    permissions: &crate::bucket::permissions("destination-bucket"),
 };
 
 pub struct DestinationBucket;

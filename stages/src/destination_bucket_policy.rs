@@ -10,6 +10,7 @@
 //! bucket the owner's statements are theirs, and are kept.
 
 use crate::error::absent;
+use crate::permissions::{Grant, Phase, Target};
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -33,6 +34,27 @@ pub const SPEC: Spec = Spec {
     name: None,
     outputs: &[],
     service: Service::S3,
+    permissions: &[
+        Grant::new(
+            Phase::Observe,
+            &["s3:GetBucketPolicy", "s3:GetBucketTagging"],
+            Target::Bucket("destination-bucket"),
+        ),
+        Grant::new(
+            Phase::Apply,
+            &["s3:PutBucketPolicy"],
+            Target::Bucket("destination-bucket"),
+        ),
+        Grant::new(
+            Phase::Destroy,
+            &[
+                "s3:GetBucketPolicy",
+                "s3:PutBucketPolicy",
+                "s3:DeleteBucketPolicy",
+            ],
+            Target::Bucket("destination-bucket"),
+        ),
+    ],
 };
 
 pub const SID: &str = "cattube-cloudfront-read";

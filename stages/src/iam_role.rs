@@ -328,3 +328,45 @@ macro_rules! role_step {
     };
 }
 pub(crate) use role_step;
+
+/// The IAM actions of `observe`, `apply` and `destroy` above, on the role of resource `id`.
+pub(crate) const fn permissions(id: &'static str) -> [crate::permissions::Grant; 3] {
+    use crate::permissions::{Grant, Phase, Target};
+    [
+        Grant::new(
+            Phase::Observe,
+            &[
+                "iam:GetRole",
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+                "iam:GetRolePolicy",
+            ],
+            Target::Role(id),
+        ),
+        Grant::new(
+            Phase::Apply,
+            &[
+                "iam:CreateRole",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:PutRolePolicy",
+                "iam:TagRole",
+                // `strip`: the policies someone else put on the role are removed.
+                "iam:DeleteRolePolicy",
+                "iam:DetachRolePolicy",
+            ],
+            Target::Role(id),
+        ),
+        Grant::new(
+            Phase::Destroy,
+            &[
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+                "iam:DeleteRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:DeleteRole",
+                "iam:GetRole",
+            ],
+            Target::Role(id),
+        ),
+    ]
+}

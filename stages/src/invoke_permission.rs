@@ -2,6 +2,7 @@
 //! the stack's source bucket (`SourceArn`) in this account (`SourceAccount`, since bucket
 //! names are global and a deleted bucket's name can be taken by anyone).
 
+use crate::permissions::{Grant, Phase, Target};
 use async_trait::async_trait;
 
 use crate::naming::NameKind;
@@ -29,6 +30,19 @@ pub const SPEC: Spec = Spec {
     }),
     outputs: &[],
     service: Service::Lambda,
+    permissions: &[
+        Grant::new(Phase::Observe, &["lambda:GetPolicy"], Target::Function),
+        Grant::new(
+            Phase::Apply,
+            &["lambda:AddPermission", "lambda:RemovePermission"],
+            Target::Function,
+        ),
+        Grant::new(
+            Phase::Destroy,
+            &["lambda:RemovePermission"],
+            Target::Function,
+        ),
+    ],
 };
 
 const DRIFT_STATEMENT: &str = "statement";

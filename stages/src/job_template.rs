@@ -13,6 +13,7 @@
 //! except inside maps, whose keys are data ([`MAP_MEMBERS`]). The template is read back the
 //! same way: the raw GetJobTemplate body, captured by an interceptor.
 
+use crate::permissions::{Grant, Phase, Target};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -53,6 +54,31 @@ pub const SPEC: Spec = Spec {
     }),
     outputs: &["job_template"],
     service: Service::MediaConvert,
+    permissions: &[
+        Grant::new(
+            Phase::Observe,
+            &[
+                "mediaconvert:GetJobTemplate",
+                "mediaconvert:ListTagsForResource",
+            ],
+            Target::JobTemplate,
+        ),
+        Grant::new(
+            Phase::Apply,
+            &["mediaconvert:CreateJobTemplate"],
+            Target::Queue,
+        ),
+        Grant::new(
+            Phase::Apply,
+            &["mediaconvert:UpdateJobTemplate", "mediaconvert:TagResource"],
+            Target::JobTemplate,
+        ),
+        Grant::new(
+            Phase::Destroy,
+            &["mediaconvert:DeleteJobTemplate"],
+            Target::JobTemplate,
+        ),
+    ],
 };
 
 const DRIFT_SETTINGS: &str = "settings";

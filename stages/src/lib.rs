@@ -12,6 +12,7 @@ pub mod context;
 pub mod cost;
 pub mod error;
 pub mod naming;
+pub mod permissions;
 pub mod policy;
 pub mod regions;
 pub mod remote_state;

@@ -23,6 +23,7 @@ pub const SPEC: Spec = Spec {
     }),
     outputs: &[],
     service: Service::Iam,
+    permissions: &crate::iam_role::permissions("mediaconvert-role"),
 };
 
 impl RoleSpec for MediaConvertRole {

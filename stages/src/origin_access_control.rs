@@ -6,6 +6,7 @@
 //! An OAC cannot be tagged: it is found again by its name, and its description
 //! (`cattube stack <stack> (<region>)`) marks it as made by this stack.
 
+use crate::permissions::{Grant, Phase, Target};
 use crate::retry::retry_codes;
 use std::collections::BTreeMap;
 
@@ -39,6 +40,39 @@ pub const SPEC: Spec = Spec {
     }),
     outputs: &[],
     service: Service::CloudFront,
+    permissions: &[
+        Grant::new(
+            Phase::Observe,
+            &["cloudfront:ListOriginAccessControls"],
+            Target::Any,
+        ),
+        Grant::new(
+            Phase::Observe,
+            &["cloudfront:GetOriginAccessControl"],
+            Target::OriginAccessControls,
+        ),
+        Grant::new(
+            Phase::Apply,
+            &["cloudfront:CreateOriginAccessControl"],
+            Target::Any,
+        ),
+        Grant::new(
+            Phase::Apply,
+            &[
+                "cloudfront:GetOriginAccessControl",
+                "cloudfront:UpdateOriginAccessControl",
+            ],
+            Target::OriginAccessControls,
+        ),
+        Grant::new(
+            Phase::Destroy,
+            &[
+                "cloudfront:GetOriginAccessControl",
+                "cloudfront:DeleteOriginAccessControl",
+            ],
+            Target::OriginAccessControls,
+        ),
+    ],
 };
 
 const DRIFT_SIGNING: &str = "signing";

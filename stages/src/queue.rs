@@ -4,6 +4,7 @@
 //! jobs cannot be deleted, and CancelJob returns before the job has stopped, so DeleteQueue's
 //! ConflictException is retried within the propagation bound.
 
+use crate::permissions::{Grant, Phase, Target};
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -36,6 +37,25 @@ pub const SPEC: Spec = Spec {
     }),
     outputs: &["queue_arn"],
     service: Service::MediaConvert,
+    permissions: &[
+        Grant::new(
+            Phase::Observe,
+            &["mediaconvert:GetQueue", "mediaconvert:ListTagsForResource"],
+            Target::Queue,
+        ),
+        Grant::new(Phase::Apply, &["mediaconvert:CreateQueue"], Target::Any),
+        Grant::new(
+            Phase::Apply,
+            &["mediaconvert:UpdateQueue", "mediaconvert:TagResource"],
+            Target::Queue,
+        ),
+        Grant::new(
+            Phase::Destroy,
+            &["mediaconvert:ListJobs", "mediaconvert:DeleteQueue"],
+            Target::Queue,
+        ),
+        Grant::new(Phase::Destroy, &["mediaconvert:CancelJob"], Target::Jobs),
+    ],
 };
 
 const DRIFT_PAUSED: &str = "paused";

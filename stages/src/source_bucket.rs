@@ -15,6 +15,7 @@ pub const SPEC: Spec = Spec {
     }),
     outputs: &["source_bucket"],
     service: Service::S3,
+    permissions: &crate::bucket::permissions("source-bucket"),
 };
 
 pub struct SourceBucket;

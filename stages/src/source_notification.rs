@@ -6,6 +6,7 @@
 //! it was. S3 checks it may invoke the function and says "Unable to validate the following
 //! destination configurations" until the invoke permission has propagated: retried, bounded.
 
+use crate::permissions::{Grant, Phase, Target};
 use async_trait::async_trait;
 
 use crate::naming::NameKind;
@@ -38,6 +39,23 @@ pub const SPEC: Spec = Spec {
     }),
     outputs: &[],
     service: Service::S3,
+    permissions: &[
+        Grant::new(
+            Phase::Observe,
+            &["s3:GetBucketNotification"],
+            Target::Bucket("source-bucket"),
+        ),
+        Grant::new(
+            Phase::Apply,
+            &["s3:PutBucketNotification"],
+            Target::Bucket("source-bucket"),
+        ),
+        Grant::new(
+            Phase::Destroy,
+            &["s3:GetBucketNotification", "s3:PutBucketNotification"],
+            Target::Bucket("source-bucket"),
+        ),
+    ],
 };
 
 const DRIFT_ENTRIES: &str = "entries";

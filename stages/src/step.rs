@@ -41,6 +41,9 @@ pub struct Spec {
     /// The keys of the JSON document's `outputs` this resource fills in.
     pub outputs: &'static [&'static str],
     pub service: Service,
+    /// The IAM actions its `observe`, `apply` and `destroy` call, and on what
+    /// (`cattube permissions`).
+    pub permissions: &'static [crate::permissions::Grant],
 }
 
 /// One live instance of a resource kind that carries this stack's tags or name.

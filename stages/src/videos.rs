@@ -263,6 +263,33 @@ pub fn output_names(settings: &JobTemplateSettings) -> Vec<OutputName> {
 // ---------------------------------------------------------------------------------------
 // is the stack up?
 
+// What `upload` calls, as IAM authorizes it (`cattube permissions`): `check_source`,
+// `playback`, `already_uploaded` and `upload` below.
+use crate::permissions::{Grant, Phase, Target};
+
+/// HeadBucket is authorized as ListBucket.
+pub const UPLOAD_BUCKET: Grant = Grant::new(
+    Phase::Observe,
+    &["s3:ListBucket", "s3:GetBucketNotification"],
+    Target::Bucket("source-bucket"),
+);
+/// HeadObject is authorized as GetObject; a multipart upload's parts as PutObject.
+pub const UPLOAD_OBJECTS: Grant = Grant::new(
+    Phase::Apply,
+    &["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+    Target::Objects("source-bucket"),
+);
+pub const UPLOAD_DISTRIBUTION: Grant = Grant::new(
+    Phase::Observe,
+    &["cloudfront:GetDistribution"],
+    Target::Distributions,
+);
+pub const UPLOAD_JOB_TEMPLATE: Grant = Grant::new(
+    Phase::Observe,
+    &["mediaconvert:GetJobTemplate"],
+    Target::JobTemplate,
+);
+
 /// Uploads make sense only when the source bucket is this account's and its notification
 /// invokes the stack's converter: otherwise nothing would be converted.
 pub async fn check_source(ctx: &StackContext) -> Result<(), VideoError> {

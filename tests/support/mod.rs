@@ -749,3 +749,46 @@ pub fn standin_post(base: &str, path: &str, body: &str) {
     let (status, doc) = standin_request(base, "POST", path, body);
     assert_eq!(status, 200, "{path}: {doc}");
 }
+
+/// Drift behind cattube's back: the converter function's environment changed.
+pub async fn drift_function_environment(lambda: &aws_sdk_lambda::Client, function: &str) {
+    lambda
+        .update_function_configuration()
+        .function_name(function)
+        .environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .variables("DESTINATION_BUCKET", "elsewhere")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Drift behind cattube's back: `role` widened by an inline policy `everything` and a managed
+/// policy `widening` (returned: its ARN), both allowing all of S3.
+pub async fn widen_role(iam: &aws_sdk_iam::Client, role: &str) -> String {
+    let everything = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+    iam.put_role_policy()
+        .role_name(role)
+        .policy_name("everything")
+        .policy_document(everything)
+        .send()
+        .await
+        .unwrap();
+    let widening = iam
+        .create_policy()
+        .policy_name("widening")
+        .policy_document(everything)
+        .send()
+        .await
+        .unwrap();
+    let widening = widening.policy().unwrap().arn().unwrap().to_string();
+    iam.attach_role_policy()
+        .role_name(role)
+        .policy_arn(&widening)
+        .send()
+        .await
+        .unwrap();
+    widening
+}

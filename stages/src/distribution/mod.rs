@@ -12,6 +12,7 @@
 mod config;
 mod lifecycle;
 
+use crate::permissions::{Grant, Phase, Target};
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -48,6 +49,46 @@ pub const SPEC: Spec = Spec {
         "distribution_status",
     ],
     service: Service::CloudFront,
+    permissions: &[
+        Grant::new(
+            Phase::Observe,
+            &["cloudfront:ListDistributions"],
+            Target::Any,
+        ),
+        Grant::new(
+            Phase::Observe,
+            &[
+                "cloudfront:GetDistribution",
+                "cloudfront:ListTagsForResource",
+            ],
+            Target::Distributions,
+        ),
+        Grant::new(
+            Phase::Apply,
+            &["cloudfront:CreateDistribution"],
+            Target::Any,
+        ),
+        Grant::new(
+            Phase::Apply,
+            &[
+                "cloudfront:GetDistribution",
+                "cloudfront:GetDistributionConfig",
+                "cloudfront:UpdateDistribution",
+                "cloudfront:TagResource",
+            ],
+            Target::Distributions,
+        ),
+        Grant::new(
+            Phase::Destroy,
+            &[
+                "cloudfront:GetDistribution",
+                "cloudfront:GetDistributionConfig",
+                "cloudfront:UpdateDistribution",
+                "cloudfront:DeleteDistribution",
+            ],
+            Target::Distributions,
+        ),
+    ],
 };
 
 fn dist_arn(ctx: &StackContext, id: &str) -> String {

@@ -1,0 +1,97 @@
+//! `cattube permissions`: the least-privilege IAM policy a CI role needs to run cattube's
+//! commands for this stack, generated from what each resource declares it calls
+//! (`cattube_stages::permissions`), scoped to the stack's names.
+
+use cattube_stages::aws::{self, Connection};
+use cattube_stages::permissions::{self, Command};
+use cattube_stages::{naming, StackContext};
+
+use crate::cli::{PermissionsArgs, PermissionsFor};
+use crate::commands::{identity_failure, names, region};
+use crate::config::Config;
+use crate::error::{ExitStatus, UsageError};
+use crate::printer::Report;
+
+pub async fn run(
+    config: &Config,
+    args: &PermissionsArgs,
+    report: &mut Report,
+) -> anyhow::Result<ExitStatus> {
+    if let Some(account) = &args.account {
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(UsageError::new(format!(
+                "--account '{account}' must be a 12-digit AWS account id"
+            ))
+            .into());
+        }
+    }
+    let stack = match &args.stacks {
+        Some(pattern) => {
+            // The pattern is a stack name in which '*' stands for any run of its characters.
+            naming::validate_stack(&pattern.replace('*', "x")).map_err(|e| {
+                UsageError::new(format!(
+                    "--stacks '{pattern}': with each '*' read as one letter, it {e}"
+                ))
+            })?;
+            pattern.clone()
+        }
+        None => config.stack.clone(),
+    };
+    report.stack = Some(stack.clone());
+    let region = region(config).await?;
+    report.region = Some(region.clone());
+    // Connecting makes no call; only STS is asked, and only without --account.
+    let clients = aws::connect(&Connection {
+        region: Some(region.clone()),
+        profile: config.profile.clone(),
+    })
+    .await;
+    let account = match &args.account {
+        Some(account) => account.clone(),
+        None => clients.account_id().await.map_err(identity_failure)?,
+    };
+    report.account = Some(account.clone());
+    // Every name must be valid for some stack the pattern stands for.
+    names(
+        &Config {
+            stack: stack.replace('*', "x"),
+            ..config.clone()
+        },
+        &account,
+        &region,
+    )?;
+    let names = naming::resolve_names(&stack, &account, &region, &config.names);
+    let ctx = StackContext::new(
+        &stack,
+        &account,
+        &region,
+        names,
+        &config.tags,
+        config.settings.clone(),
+        clients,
+    );
+    let commands: Vec<Command> = match args.r#for {
+        PermissionsFor::Up => vec![Command::Up],
+        PermissionsFor::Down => vec![Command::Down],
+        PermissionsFor::Status => vec![Command::Status],
+        PermissionsFor::Upload => vec![Command::Upload],
+        PermissionsFor::All => Command::ALL.to_vec(),
+    };
+    report.policy = Some(permissions::policy(
+        &cattube_stages::all_steps(),
+        &ctx,
+        &commands,
+    ));
+    Ok(ExitStatus::Success)
+}
+
+/// The policy document alone, ready for `aws iam put-role-policy --policy-document`.
+pub fn text(report: &Report) -> String {
+    match &report.policy {
+        Some(policy) => format!(
+            "{}\n",
+            serde_json::to_string_pretty(policy).expect("the policy serialises")
+        ),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,183 @@
+//! The IAM permissions cattube's own calls need, declared beside the code that makes them:
+//! each resource's [`crate::Spec::permissions`] says which actions its `observe`, `apply` and
+//! `destroy` use and on what, and [`COMMAND_CALLS`] the calls the commands make themselves.
+//! [`policy`] turns them into the least-privilege identity policy of a CI role
+//! (`cattube permissions`); tests/permissions.rs checks it against the calls really made.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Value};
+
+use crate::{arn, StackContext, Step};
+
+/// Which of a step's methods makes the calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Observe,
+    Apply,
+    Destroy,
+}
+
+/// What a group of actions is allowed on, resolved to an ARN for one stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The bucket of resource `id` (`source-bucket`, `destination-bucket`).
+    Bucket(&'static str),
+    /// Every object of that bucket.
+    Objects(&'static str),
+    /// The role of resource `id`.
+    Role(&'static str),
+    Function,
+    Queue,
+    JobTemplate,
+    /// The queue's jobs: their ids are MediaConvert's, so every job of the account and region.
+    Jobs,
+    /// CloudFront generates the ids: every distribution of the account.
+    Distributions,
+    /// Every origin access control of the account (generated ids too).
+    OriginAccessControls,
+    /// Actions that take no resource type (AWS accepts only `*`).
+    Any,
+}
+
+impl Target {
+    pub fn arn(self, ctx: &StackContext) -> String {
+        let (partition, region, account) = (ctx.partition(), &ctx.region, &ctx.account);
+        match self {
+            Target::Bucket(id) => arn::bucket(ctx, id),
+            Target::Objects(id) => format!("{}/*", arn::bucket(ctx, id)),
+            Target::Role(id) => arn::role(ctx, id),
+            Target::Function => arn::function(ctx),
+            Target::Queue => arn::queue(ctx),
+            Target::JobTemplate => arn::job_template(ctx),
+            Target::Jobs => format!("arn:{partition}:mediaconvert:{region}:{account}:jobs/*"),
+            Target::Distributions => {
+                format!("arn:{partition}:cloudfront::{account}:distribution/*")
+            }
+            Target::OriginAccessControls => {
+                format!("arn:{partition}:cloudfront::{account}:origin-access-control/*")
+            }
+            Target::Any => "*".into(),
+        }
+    }
+}
+
+/// Actions one phase of a step (or one command) uses on one target.
+#[derive(Clone, Copy, Debug)]
+pub struct Grant {
+    pub phase: Phase,
+    pub actions: &'static [&'static str],
+    pub on: Target,
+    /// `StringEquals` this condition key to this value, narrowing the grant further.
+    pub only_if: Option<(&'static str, &'static str)>,
+}
+
+impl Grant {
+    pub const fn new(phase: Phase, actions: &'static [&'static str], on: Target) -> Grant {
+        Grant {
+            phase,
+            actions,
+            on,
+            only_if: None,
+        }
+    }
+
+    pub const fn only_if(self, key: &'static str, value: &'static str) -> Grant {
+        Grant {
+            only_if: Some((key, value)),
+            ..self
+        }
+    }
+}
+
+/// A grant resolved for one stack: the ARN it is on, its condition, its action.
+type Resolved = (String, Option<(&'static str, &'static str)>, String);
+
+/// The commands `cattube permissions --for` knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Command {
+    Up,
+    Down,
+    Status,
+    Upload,
+}
+
+impl Command {
+    pub const ALL: [Command; 4] = [Command::Up, Command::Down, Command::Status, Command::Upload];
+
+    /// The phases of every step the command runs (`up` observes then applies…).
+    fn phases(self) -> &'static [Phase] {
+        match self {
+            Command::Up => &[Phase::Observe, Phase::Apply],
+            Command::Down => &[Phase::Observe, Phase::Destroy],
+            Command::Status => &[Phase::Observe],
+            Command::Upload => &[],
+        }
+    }
+}
+
+/// Calls the commands make themselves, outside any step: (commands, grant).
+pub const COMMAND_CALLS: &[(&[Command], Grant)] = &[
+    // Every command confirms the account before it reads or writes (commands::Session).
+    (
+        &Command::ALL,
+        Grant::new(Phase::Observe, &["sts:GetCallerIdentity"], Target::Any),
+    ),
+    (&[Command::Upload], crate::videos::UPLOAD_BUCKET),
+    (&[Command::Upload], crate::videos::UPLOAD_OBJECTS),
+    (&[Command::Upload], crate::videos::UPLOAD_DISTRIBUTION),
+    (&[Command::Upload], crate::videos::UPLOAD_JOB_TEMPLATE),
+];
+
+/// Every grant the commands need, for the stack of `ctx`.
+fn grants(steps: &[Box<dyn Step>], ctx: &StackContext, commands: &[Command]) -> BTreeSet<Resolved> {
+    let mut all = BTreeSet::new();
+    let mut add = |grant: &Grant| {
+        let on = grant.on.arn(ctx);
+        all.extend(
+            grant
+                .actions
+                .iter()
+                .map(|a| (on.clone(), grant.only_if, a.to_string())),
+        );
+    };
+    for command in commands {
+        let phases = command.phases();
+        for step in steps {
+            for grant in step.spec().permissions {
+                if phases.contains(&grant.phase) {
+                    add(grant);
+                }
+            }
+        }
+        for (users, grant) in COMMAND_CALLS {
+            if users.contains(command) {
+                add(grant);
+            }
+        }
+    }
+    all
+}
+
+/// The identity policy: one statement per resource (and condition), its actions sorted.
+pub fn policy(steps: &[Box<dyn Step>], ctx: &StackContext, commands: &[Command]) -> Value {
+    let mut by_resource: BTreeMap<_, BTreeSet<String>> = BTreeMap::new();
+    for (on, only_if, action) in grants(steps, ctx, commands) {
+        by_resource.entry((on, only_if)).or_default().insert(action);
+    }
+    let statements: Vec<Value> = by_resource
+        .into_iter()
+        .map(|((resource, only_if), actions)| {
+            let mut statement = json!({
+                "Effect": "Allow",
+                "Action": actions.into_iter().collect::<Vec<_>>(),
+                "Resource": resource,
+            });
+            if let Some((key, value)) = only_if {
+                statement["Condition"] = json!({ "StringEquals": { key: value } });
+            }
+            statement
+        })
+        .collect();
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}

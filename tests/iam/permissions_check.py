@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""`cattube permissions` checked (tests/permissions.rs writes the input):
+
+    python permissions_check.py runs.json    # exit 0: all good; 1: every problem listed
+
+`runs.json`: {"account", "region", "policies": {"up"|"down"|"status"|"upload"|"all": policy},
+"runs": [{"command", "calls": [{"service", "method", "path", "query", "action"}]}]}.
+
+1. Every policy against the Service Authorization Reference (iam_check.validate), and no
+   action left on "*" that AWS would let the policy scope to a resource type.
+2. Every recorded request is identified as its API operation with botocore's service models
+   (method, request URI template, the query keys it requires), then mapped to the IAM
+   action that authorizes it: the operation's name, except where the reference documents
+   another (ACTIONS). Each run's actions must be in its command's policy; every action of
+   the "all" policy must be used by some run, except the ones UNUSED lists with the reason.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import urllib.parse
+from pathlib import Path
+
+import botocore.session
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import iam_check  # noqa: E402
+
+# Operations authorized by an action of another name (Service Authorization Reference,
+# "Actions defined by Amazon S3" / CloudFront / Lambda), each to every action it needs.
+ACTIONS = {
+    "s3:HeadBucket": ["s3:ListBucket"],
+    "s3:HeadObject": ["s3:GetObject"],
+    "s3:ListObjectsV2": ["s3:ListBucket"],
+    "s3:ListObjectVersions": ["s3:ListBucketVersions"],
+    "s3:ListMultipartUploads": ["s3:ListBucketMultipartUploads"],
+    "s3:GetBucketEncryption": ["s3:GetEncryptionConfiguration"],
+    "s3:PutBucketEncryption": ["s3:PutEncryptionConfiguration"],
+    "s3:GetPublicAccessBlock": ["s3:GetBucketPublicAccessBlock"],
+    "s3:PutPublicAccessBlock": ["s3:PutBucketPublicAccessBlock"],
+    "s3:GetBucketNotificationConfiguration": ["s3:GetBucketNotification"],
+    "s3:PutBucketNotificationConfiguration": ["s3:PutBucketNotification"],
+    "s3:CreateMultipartUpload": ["s3:PutObject"],
+    "s3:UploadPart": ["s3:PutObject"],
+    "s3:CompleteMultipartUpload": ["s3:PutObject"],
+    # A batch delete is authorized object by object; versions by DeleteObjectVersion.
+    "s3:DeleteObjects": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+    "cloudfront:CreateDistributionWithTags": ["cloudfront:CreateDistribution", "cloudfront:TagResource"],
+    # As cattube sends them: a create that carries tags needs the tagging action too, one
+    # that sets the object ownership needs PutBucketOwnershipControls, and the function's
+    # role is passed to Lambda (iam:PassRole is authorized, never called).
+    "s3:CreateBucket": ["s3:CreateBucket", "s3:PutBucketOwnershipControls"],
+    "iam:CreateRole": ["iam:CreateRole", "iam:TagRole"],
+    "lambda:CreateFunction": ["lambda:CreateFunction", "lambda:TagResource", "iam:PassRole"],
+}
+
+# Actions of the policy no e2e run uses, and why they stay.
+UNUSED = {
+    # Repairs of drift `up` observes: the runs here converge from nothing and then find
+    # nothing to repair.
+    "lambda:UpdateFunctionCode": "up repairs the converter function's changed code",
+    "lambda:GetFunctionConfiguration": "up waits on it after updating the function",
+    "mediaconvert:UpdateQueue": "up resumes a paused queue",
+    "mediaconvert:UpdateJobTemplate": "up repairs a drifted job template",
+    "mediaconvert:TagResource": "up repairs a queue's or template's tags",
+    "mediaconvert:CancelJob": "down cancels the queue's unfinished jobs, when there are any",
+    "cloudfront:UpdateOriginAccessControl": "up repairs a drifted origin access control",
+    "s3:AbortMultipartUpload": "upload aborts a failed multipart upload; down aborts unfinished ones",
+    "s3:DeleteBucketPolicy": "down deletes the destination bucket's policy when its statement is the only one",
+}
+
+# Actions one command's runs here do not use, although the command does in other cases.
+STATELESS = "with a state file it reads them by their recorded ids; without one it lists them"
+UNUSED_BY = {
+    ("up", "cloudfront:GetDistributionConfig"): "up repairs a drifted distribution (down uses it)",
+    ("up", "cloudfront:UpdateDistribution"): "up repairs a drifted distribution (down uses it)",
+    ("up", "lambda:RemovePermission"): "up replaces a drifted invoke permission (down uses it)",
+    ("status", "cloudfront:ListDistributions"): STATELESS,
+    ("status", "cloudfront:ListOriginAccessControls"): STATELESS,
+    ("down", "cloudfront:ListDistributions"): STATELESS,
+    ("down", "cloudfront:ListOriginAccessControls"): STATELESS,
+    ("down", "iam:DetachRolePolicy"): "down detaches what someone attached to a role; here up removed it first",
+}
+
+MODELS = {}
+
+
+def model(service: str):
+    if service not in MODELS:
+        MODELS[service] = botocore.session.get_session().get_service_model(service)
+    return MODELS[service]
+
+
+def _template(uri: str):
+    path, _, query = uri.partition("?")
+    pattern = ""
+    for part in re.split(r"(\{[^}]+\})", path):
+        if part.startswith("{"):
+            pattern += ".+" if part.endswith("+}") else "[^/]+"
+        else:
+            pattern += re.escape(part)
+    required = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
+    return re.compile(pattern + "/?$"), required, len(re.sub(r"\{[^}]+\}", "", path))
+
+
+def operation(call: dict) -> str | None:
+    """The API operation of a recorded request, by botocore's model of its service."""
+    service = call["service"]
+    if call["action"]:
+        return call["action"]
+    query = dict(urllib.parse.parse_qsl(call["query"], keep_blank_values=True))
+    # The SDK names the operation itself where S3's URIs alone do not tell.
+    if "x-id" in query:
+        return query["x-id"]
+    best = None
+    for name in model(service).operation_names:
+        http = model(service).operation_model(name).http
+        if http["method"] != call["method"]:
+            continue
+        pattern, required, literal = _template(http["requestUri"])
+        if not pattern.match(call["path"]):
+            continue
+        if any(k not in query or (v and query[k] != v) for k, v in required.items()):
+            continue
+        score = (len(required), literal)
+        if best is None or score > best[0]:
+            best = (score, name)
+    return best and best[1]
+
+
+def actions_of(call: dict) -> list[str]:
+    name = operation(call)
+    if name is None:
+        return []
+    op = f"{call['service']}:{name}"
+    return ACTIONS.get(op, [op])
+
+
+S3_OBJECT_ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload",
+                     "s3:DeleteObject", "s3:DeleteObjectVersion"}
+
+
+def resource_of(call: dict, action: str, account: str, region: str) -> str | None:
+    """The ARN IAM authorizes `action` of this request on, where the request tells it
+    (None where the resource is only in the body: a create call, PassRole)."""
+    details = iam_check.action_details(action)
+    if details is not None and not details["resourceTypes"]:
+        return "*"
+    service, path = call["service"], urllib.parse.unquote(call["path"])
+    query = dict(urllib.parse.parse_qsl(call["query"], keep_blank_values=True))
+    parts = [p for p in path.split("/") if p]
+    if service == "s3" and parts:
+        if action not in S3_OBJECT_ACTIONS:
+            return f"arn:aws:s3:::{parts[0]}"
+        # A batch delete names its keys in the body.
+        return f"arn:aws:s3:::{parts[0]}/{'/'.join(parts[1:]) or '*'}"
+    if service == "iam":
+        role = re.search(r"RoleName=([^&\s]+)", call.get("operation", ""))
+        return role and f"arn:aws:iam::{account}:role/{urllib.parse.unquote(role.group(1))}"
+    if service == "lambda" and len(parts) >= 3 and parts[1] == "functions" and action.startswith("lambda:"):
+        return f"arn:aws:lambda:{region}:{account}:function:{parts[2]}"
+    if service == "mediaconvert" and len(parts) >= 2:
+        kind = parts[1]
+        if kind == "tags" and len(parts) >= 3:
+            return "/".join(parts[2:])
+        if kind == "jobs" and "queue" in query:
+            queue = query["queue"]
+            return queue if queue.startswith("arn:") else f"arn:aws:mediaconvert:{region}:{account}:queues/{queue}"
+        if kind in ("queues", "jobTemplates", "jobs") and len(parts) >= 3:
+            return f"arn:aws:mediaconvert:{region}:{account}:{kind}/{parts[2]}"
+        return None
+    if service == "cloudfront" and len(parts) >= 2:
+        if parts[1] == "tagging":
+            return query.get("Resource")
+        if parts[1] in ("distribution", "origin-access-control") and len(parts) >= 3:
+            return f"arn:aws:cloudfront::{account}:{parts[1]}/{parts[2]}"
+    return None
+
+
+def check(doc: dict) -> tuple[list[str], dict]:
+    problems = []
+    policies = doc["policies"]
+    for command, policy in policies.items():
+        problems += iam_check.validate(policy, f"permissions --for {command}")
+        for statement in policy["Statement"]:
+            if statement["Resource"] != "*":
+                continue
+            for action in statement["Action"]:
+                details = iam_check.action_details(action)
+                if details and details["resourceTypes"]:
+                    problems.append(f"--for {command}: {action} is on * but takes a resource type")
+    allowed = {c: {a for s in p["Statement"] for a in iam_check.as_list(s["Action"])} for c, p in policies.items()}
+    principal = {"AWS": f"arn:aws:iam::{doc['account']}:role/ci"}
+    used, operations, used_by, scoped = set(), set(), {}, 0
+    for run in doc["runs"]:
+        command = run["command"]
+        used_by.setdefault(command, set())
+        for call in run["calls"]:
+            name = operation(call)
+            if name is None:
+                problems.append(f"{command}: no operation of {call['service']} is {call['method']} {call['path']}?{call['query']}")
+                continue
+            operations.add(f"{call['service']}:{name}")
+            for action in actions_of(call):
+                used.add(action)
+                used_by[command].add(action)
+                if action not in allowed[command]:
+                    problems.append(f"{command} called {call['service']}:{name}, but its policy lacks {action}")
+                    continue
+                # And on the resource the request names, as IAM evaluates it.
+                resource = resource_of(call, action, doc["account"], doc["region"])
+                if resource is None:
+                    continue
+                scoped += 1
+                request = iam_check.Request(principal, action, resource)
+                if iam_check.evaluate(request, [policies[command]]) != "allow":
+                    problems.append(f"{command}: {action} on {resource} ({call['method']} {call['path']}) is denied by its policy")
+    for command, actions in used_by.items():
+        excused = set(UNUSED) | {a for (c, a) in UNUSED_BY if c == command}
+        for action in sorted(allowed[command] - actions - excused):
+            problems.append(f"{action} is in the policy of {command}, which never used it (and UNUSED does not say why)")
+    for action in sorted(allowed["all"] - used - set(UNUSED)):
+        problems.append(f"{action} is in the policy, but no command used it (and UNUSED does not say why)")
+    for action in sorted(set(UNUSED) & used):
+        problems.append(f"{action} is listed as unused, but a command used it: take it out of UNUSED")
+    for action in sorted(set(UNUSED) - allowed["all"]):
+        problems.append(f"{action} is listed as unused, but the policy does not have it")
+    for command, action in sorted(UNUSED_BY):
+        if action in used_by.get(command, ()):
+            problems.append(f"{command} used {action}, listed in UNUSED_BY: take it out")
+        if action not in allowed.get(command, ()):
+            problems.append(f"{action} is listed in UNUSED_BY for {command}, whose policy does not have it")
+    figures = {
+        "actions": len(allowed["all"]),
+        "operations_recorded": len(operations),
+        "actions_used": len(used),
+        "actions_checked_on_the_resource_named": scoped,
+        "requests": sum(len(run["calls"]) for run in doc["runs"]),
+        "unused_listed": len(UNUSED),
+    }
+    return problems, figures
+
+
+def main(argv: list[str]) -> int:
+    doc = json.loads(Path(argv[1]).read_text())
+    problems, figures = check(doc)
+    print(json.dumps(figures))
+    for problem in problems:
+        print(problem)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

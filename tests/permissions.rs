@@ -1,0 +1,165 @@
+//! `cattube permissions`: the generated policy against AWS's Service Authorization Reference,
+//! and against the calls each command really made through the recording proxy (no call
+//! outside the policy, no action in it that no command used). The mapping from a recorded
+//! request to its IAM action, and the checks, are tests/iam/permissions_check.py's.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::{json, Value};
+use support::{repo_root, venv_python, Emulators};
+
+const REGION: &str = "eu-west-1";
+
+/// A recorded request as the checker reads it.
+fn calls(requests: &[support::proxy::Seen]) -> Vec<Value> {
+    requests
+        .iter()
+        .map(|seen| {
+            json!({
+                "service": seen.operation.split(' ').next().unwrap_or_default(),
+                "method": seen.method,
+                "path": seen.path,
+                "query": seen.query,
+                "action": seen.action,
+                "operation": seen.operation,
+            })
+        })
+        .collect()
+}
+
+#[track_caller]
+fn check(document: &Value) -> (bool, String) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), serde_json::to_vec_pretty(document).unwrap()).unwrap();
+    let out = Command::new(venv_python())
+        .arg(repo_root().join("tests/iam/permissions_check.py"))
+        .arg(file.path())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Changes made behind cattube's back that `up` repairs: the function's environment, the
+/// converter role widened by an inline and a managed policy, the MediaConvert role's trust.
+async fn drift(emulators: &Emulators) {
+    let aws = support::sdk_config(&emulators.moto.url, REGION).await;
+    let (lambda, iam) = (
+        aws_sdk_lambda::Client::new(&aws),
+        aws_sdk_iam::Client::new(&aws),
+    );
+    support::drift_function_environment(&lambda, "cattube-converter").await;
+    support::widen_role(&iam, "cattube-eu-west-1-converter").await;
+    iam.update_assume_role_policy()
+        .role_name("cattube-eu-west-1-mediaconvert")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+    // Over the multipart threshold: the upload's parts are authorized as PutObject.
+    let video = sandbox.path().join("tabby cat.mp4");
+    let size = cattube_stages::videos::MULTIPART_THRESHOLD + 1;
+    std::fs::File::create(&video)
+        .unwrap()
+        .set_len(size)
+        .unwrap();
+
+    let mut runs = Vec::new();
+    for (command, args) in [
+        ("up", vec!["up"]),
+        ("status", vec!["status"]),
+        ("drift", vec![]),
+        ("upload", vec!["upload", "tabby cat.mp4"]),
+        // Converged: the second `up` reads only, the same reads as the first.
+        ("up", vec!["up"]),
+        ("down", vec!["down", "--yes"]),
+    ] {
+        if command == "drift" {
+            drift(&emulators).await;
+            // `up` repairs it: the repair calls are checked too.
+            let ran = sandbox.run().args(["up"]).expect_code(0).json();
+            runs.push(json!({ "command": "up", "calls": calls(&ran.requests) }));
+            continue;
+        }
+        let ran = sandbox.run().args(&args).expect_code(0).json();
+        runs.push(json!({ "command": command, "calls": calls(&ran.requests) }));
+    }
+
+    let mut policies = serde_json::Map::new();
+    for command in ["up", "down", "status", "upload", "all"] {
+        let ran = sandbox
+            .run()
+            .args(["permissions", "--for", command])
+            .expect_code(0)
+            .expect_writes(0)
+            .json();
+        // Only the account id is asked of AWS.
+        let asked: Vec<&str> = ran.requests.iter().map(|s| s.action.as_str()).collect();
+        assert_eq!(asked, ["GetCallerIdentity"], "{command}");
+        assert_eq!(ran.doc["account"], "123456789012");
+        policies.insert(command.into(), ran.doc["policy"].clone());
+    }
+    // With --account, no call at all and the same policy.
+    let offline = sandbox
+        .run()
+        .args(["permissions", "--account", "123456789012"])
+        .expect_code(0)
+        .output();
+    assert!(offline.requests.is_empty(), "{:?}", offline.requests);
+    let printed: Value = serde_json::from_str(&offline.stdout).unwrap();
+    assert_eq!(printed, policies["all"]);
+
+    // One policy for every stack of a pattern: its names, with the pattern's wildcard.
+    let pattern = sandbox
+        .run()
+        .args(["permissions", "--stacks", "pr-*"])
+        .expect_code(0)
+        .json()
+        .doc["policy"]
+        .clone();
+    let resources = pattern.to_string();
+    assert!(
+        resources.contains("\"arn:aws:s3:::pr-*-source-123456789012-eu-west-1\""),
+        "{pattern:#}"
+    );
+    assert!(!resources.contains("cattube-"), "{pattern:#}");
+    policies.insert("--stacks pr-*".into(), pattern);
+
+    let (ok, report) = check(&json!({
+        "account": "123456789012",
+        "region": REGION,
+        "policies": policies,
+        "runs": runs,
+    }));
+    println!("{report}");
+    assert!(ok, "{report}");
+}
+
+#[test]
+fn bad_input_is_refused() {
+    let sandbox = support::Sandbox::new("http://127.0.0.1:9", REGION);
+    for (args, says) in [
+        (vec!["permissions", "--account", "12"], "--account '12'"),
+        (vec!["permissions", "--for", "jobs"], "--for"),
+        (vec!["permissions", "--stacks", "PR-*"], "--stacks 'PR-*'"),
+    ] {
+        let ran = sandbox.run().args(&args).expect_code(2).output();
+        assert!(ran.stderr.contains(says), "{args:?}: {}", ran.text());
+        assert_eq!(ran.stdout, "", "{args:?}");
+        assert_eq!(std::fs::read_dir(sandbox.path()).unwrap().count(), 0);
+    }
+}
