@@ -127,12 +127,28 @@ pub enum Command {
     /// price table: not AWS's invoice), month to date and in total, and the estimate per
     /// minute of uploaded video
     Cost(CostArgs),
+    /// Print the stack's outputs, read live: one raw value, or every known one as KEY=value
+    #[command(after_help = "Examples:\n  cattube output distribution_domain\n  \
+        cattube output >> \"$GITHUB_OUTPUT\"\n  cattube --output json output\n\n\
+        Without NAME: one KEY=value line per known output. With --output json: the JSON \
+        document, whose `outputs` object holds every output (null when not known). \
+        Never writes.\n\n\
+        Exit codes: 0 done, 1 a check failed, 2 bad input or the output is not known (the stack is not up)")]
+    Output(OutputArgs),
     /// Print a shell completion script for bash, zsh, fish, elvish or powershell
     #[command(after_help = "Examples:\n  \
         cattube completions bash > ~/.local/share/bash-completion/completions/cattube\n  \
         cattube completions zsh > \"${fpath[1]}/_cattube\"\n  \
         cattube completions fish > ~/.config/fish/completions/cattube.fish")]
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// The output to print, raw [default: all, as KEY=value lines]
+    #[arg(value_name = "NAME",
+          value_parser = clap::builder::PossibleValuesParser::new(cattube_stages::output_keys()))]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -234,6 +250,7 @@ impl Command {
             Command::Url(_) => "url",
             Command::Down(_) => "down",
             Command::Cost(_) => "cost",
+            Command::Output(_) => "output",
             Command::Completions(_) => "completions",
         }
     }

@@ -81,6 +81,7 @@ fn main() -> ExitCode {
         Command::Url(_) => commands::url::text(report),
         Command::Down(_) => commands::down::text(report),
         Command::Cost(_) => commands::cost::text(report),
+        Command::Output(args) => commands::output::text(report, args),
         Command::Completions(_) => String::new(),
     });
     // What a stopped command left in flight (a read) is not waited for.
@@ -104,6 +105,7 @@ async fn run(
         Command::Url(args) => commands::url::run(config, args, printer, report).await,
         Command::Down(args) => commands::down::run(config, args, printer, report, cancel).await,
         Command::Cost(args) => commands::cost::run(config, args, report).await,
+        Command::Output(args) => commands::output::run(config, args, printer, report).await,
         Command::Completions(_) => Ok(ExitStatus::Success),
     }
 }

@@ -4,6 +4,7 @@
 pub mod cost;
 pub mod down;
 pub mod jobs;
+pub mod output;
 pub mod plan;
 pub mod status;
 pub mod up;

@@ -14,6 +14,8 @@ pub struct Clients {
     pub lambda: aws_sdk_lambda::Client,
     pub mediaconvert: aws_sdk_mediaconvert::Client,
     pub cloudfront: aws_sdk_cloudfront::Client,
+    /// The Resource Groups Tagging API: every stack's resources by their tags (`stacks`).
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 /// The converter function's runtime settings (`[function]`).

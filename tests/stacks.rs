@@ -1,0 +1,78 @@
+//! CI at scale against moto's server and the MediaConvert stand-in: the outputs for scripts,
+//! every stack listed by its tags, the expiry tag `up --ttl` sets, and `gc` collecting the
+//! expired stacks only.
+
+mod support;
+
+use support::Emulators;
+
+const REGION: &str = "eu-west-1";
+
+#[test]
+fn output_prints_the_values_up_reported() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+
+    // Nothing is up: no output is known, and asking says so.
+    let ran = sandbox.run().arg("output").expect_code(2).expect_writes(0).output();
+    assert!(ran.stderr.contains("not up"), "{}", ran.text());
+    assert_eq!(ran.stdout, "");
+
+    let up = sandbox.run().arg("up").expect_code(0).json();
+    // The distribution's status is read live: CloudFront deploys it after `up` returns.
+    let mut outputs = up.doc["outputs"].as_object().unwrap().clone();
+    let without_status = |mut outputs: serde_json::Map<String, serde_json::Value>| {
+        assert!(outputs.remove("distribution_status").is_some());
+        outputs
+    };
+    assert_eq!(
+        outputs.keys().map(String::as_str).collect::<Vec<_>>().len(),
+        cattube_stages::output_keys().len()
+    );
+
+    outputs = without_status(outputs);
+    let all = sandbox.run().arg("output").expect_code(0).expect_writes(0).output();
+    let lines: Vec<String> = outputs
+        .iter()
+        .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}")))
+        .collect();
+    assert!(!lines.is_empty(), "up reported no outputs: {}", up.doc);
+    let mut printed: Vec<&str> = all
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with("distribution_status="))
+        .collect();
+    assert_eq!(printed.len() + 1, all.stdout.lines().count(), "{}", all.text());
+    printed.sort();
+    let mut wanted: Vec<&str> = lines.iter().map(String::as_str).collect();
+    wanted.sort();
+    assert_eq!(printed, wanted, "{}", all.text());
+
+    let domain = sandbox
+        .run()
+        .args(["output", "distribution_domain"])
+        .expect_code(0)
+        .expect_writes(0)
+        .output();
+    assert_eq!(
+        domain.stdout,
+        format!("{}\n", outputs["distribution_domain"].as_str().unwrap())
+    );
+
+    let json = sandbox.run().arg("output").expect_code(0).expect_writes(0).json();
+    assert_eq!(
+        without_status(json.doc["outputs"].as_object().unwrap().clone()),
+        outputs
+    );
+
+    // An unknown name: exit 2 before any request, naming the allowed ones.
+    let bad = sandbox
+        .run()
+        .args(["output", "no_such_output"])
+        .expect_code(2)
+        .output();
+    assert!(bad.requests.is_empty(), "{:?}", bad.requests);
+    for key in cattube_stages::output_keys() {
+        assert!(bad.stderr.contains(key), "{key} not named: {}", bad.text());
+    }
+}
