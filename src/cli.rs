@@ -127,6 +127,14 @@ pub enum Command {
     /// price table: not AWS's invoice), month to date and in total, and the estimate per
     /// minute of uploaded video
     Cost(CostArgs),
+    /// List every cattube stack in the account and region, found by its resources' tags
+    #[command(after_help = "Examples:\n  cattube stacks\n  cattube --output json stacks\n\n\
+        Found with the Resource Groups Tagging API (tags managed-by=cattube and cattube:stack): \
+        RESOURCES counts what that API reports (on AWS not the IAM roles), EXPIRES AT is the \
+        cattube:expires-at tag `up --ttl` sets, STATE is the state file when it is this \
+        configuration's stack. Never writes.\n\n\
+        Exit codes: 0 done, 1 a call failed, 2 bad input")]
+    Stacks,
     /// Print the stack's outputs, read live: one raw value, or every known one as KEY=value
     #[command(after_help = "Examples:\n  cattube output distribution_domain\n  \
         cattube output >> \"$GITHUB_OUTPUT\"\n  cattube --output json output\n\n\
@@ -251,6 +259,7 @@ impl Command {
             Command::Down(_) => "down",
             Command::Cost(_) => "cost",
             Command::Output(_) => "output",
+            Command::Stacks => "stacks",
             Command::Completions(_) => "completions",
         }
     }

@@ -82,6 +82,7 @@ fn main() -> ExitCode {
         Command::Down(_) => commands::down::text(report),
         Command::Cost(_) => commands::cost::text(report),
         Command::Output(args) => commands::output::text(report, args),
+        Command::Stacks => commands::stacks::text(report),
         Command::Completions(_) => String::new(),
     });
     // What a stopped command left in flight (a read) is not waited for.
@@ -106,6 +107,7 @@ async fn run(
         Command::Down(args) => commands::down::run(config, args, printer, report, cancel).await,
         Command::Cost(args) => commands::cost::run(config, args, report).await,
         Command::Output(args) => commands::output::run(config, args, printer, report).await,
+        Command::Stacks => commands::stacks::run(config, report).await,
         Command::Completions(_) => Ok(ExitStatus::Success),
     }
 }

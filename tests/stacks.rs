@@ -76,3 +76,64 @@ fn output_prints_the_values_up_reported() {
         assert!(bad.stderr.contains(key), "{key} not named: {}", bad.text());
     }
 }
+
+/// The stacks `stacks` lists, by name, with what it says of each.
+fn listed(doc: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    doc["stacks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no stacks in {doc}"))
+        .iter()
+        .map(|s| (s["stack"].as_str().unwrap().to_string(), s.clone()))
+        .collect()
+}
+
+#[test]
+fn stacks_lists_every_stack_by_its_tags() {
+    let emulators = Emulators::start();
+    let none = emulators.sandbox(REGION);
+    let empty = none.run().arg("stacks").expect_code(0).expect_writes(0).json();
+    assert_eq!(listed(&empty.doc), vec![]);
+
+    let sandboxes: Vec<_> = ["alpha", "beta", "gamma"]
+        .into_iter()
+        .map(|stack| {
+            let sandbox = emulators.sandbox(REGION);
+            sandbox.run().args(["--stack", stack, "up"]).expect_code(0).output();
+            (stack, sandbox)
+        })
+        .collect();
+    // Another region's stack is not this region's.
+    emulators
+        .sandbox("us-west-2")
+        .run()
+        .args(["--stack", "elsewhere", "up"])
+        .expect_code(0)
+        .output();
+
+    let (_, alpha) = &sandboxes[0];
+    let ran = alpha
+        .run()
+        .args(["--stack", "alpha", "stacks"])
+        .expect_code(0)
+        .expect_writes(0)
+        .json();
+    let stacks = listed(&ran.doc);
+    let names: Vec<&str> = stacks.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["alpha", "beta", "gamma"], "{}", ran.doc);
+    for (name, stack) in &stacks {
+        // The emulator's tagging API covers the buckets, the function and the distribution
+        // (not IAM; the MediaConvert stand-in has no tagging API).
+        assert_eq!(stack["resources"], 4, "{name}: {stack}");
+        assert!(stack["expires_at"].is_null(), "{name}: {stack}");
+        assert_eq!(stack["expired"], false, "{name}: {stack}");
+    }
+    // Only alpha's configuration knows where alpha's state is.
+    assert!(stacks[0].1["state"].as_str().unwrap().ends_with("cattube.state.json"));
+    assert!(stacks[1].1["state"].is_null());
+
+    let text = alpha.run().arg("stacks").expect_code(0).output();
+    for name in ["alpha", "beta", "gamma"] {
+        assert!(text.stdout.contains(name), "{}", text.text());
+    }
+    assert!(!text.stdout.contains("elsewhere"), "{}", text.text());
+}

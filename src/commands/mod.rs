@@ -6,6 +6,7 @@ pub mod down;
 pub mod jobs;
 pub mod output;
 pub mod plan;
+pub mod stacks;
 pub mod status;
 pub mod up;
 pub mod upload;
@@ -95,36 +96,7 @@ impl Session {
         if access == Access::Write {
             state.lock().await?;
         }
-        // A profile no file defines is bad input, said before the SDK stumbles over it.
-        aws::check_profile(config.profile.as_deref())
-            .await
-            .map_err(|e| UsageError::new(e.to_string()))?;
-        let region = match &config.region {
-            Some(region) => region.clone(),
-            None => {
-                let region = aws::default_region(config.profile.as_deref()).await.ok_or_else(|| {
-                    UsageError::new(
-                        "no AWS region: pass --region, set CATTUBE_REGION or `region` in cattube.toml, \
-                         or configure the AWS SDK's (AWS_REGION or the profile's region)",
-                    )
-                })?;
-                naming::validate_region(&region)
-                    .map_err(|e| UsageError::new(format!("the AWS SDK's region '{region}' {e}")))?;
-                region
-            }
-        };
-        if let Some(why) = regions::unsupported(&region) {
-            return Err(UsageError::new(format!(
-                "{why} (--region, CATTUBE_REGION or `region` in cattube.toml)"
-            ))
-            .into());
-        }
-        report.region = Some(region.clone());
-        let clients = aws::connect(&Connection {
-            region: Some(region.clone()),
-            profile: config.profile.clone(),
-        })
-        .await;
+        let (region, clients) = connect(config, report).await?;
         let (account, identity) = match state.recorded_account(&region) {
             Some(account) => {
                 let clients = clients.clone();
@@ -283,6 +255,45 @@ impl Session {
             _ => Ownership::Adopted,
         }
     }
+}
+
+/// The region (validated) and the clients of a configuration, before any request: what
+/// every command that talks to AWS starts with.
+pub async fn connect(
+    config: &Config,
+    report: &mut Report,
+) -> anyhow::Result<(String, cattube_stages::Clients)> {
+    // A profile no file defines is bad input, said before the SDK stumbles over it.
+    aws::check_profile(config.profile.as_deref())
+        .await
+        .map_err(|e| UsageError::new(e.to_string()))?;
+    let region = match &config.region {
+        Some(region) => region.clone(),
+        None => {
+            let region = aws::default_region(config.profile.as_deref()).await.ok_or_else(|| {
+                UsageError::new(
+                    "no AWS region: pass --region, set CATTUBE_REGION or `region` in cattube.toml, \
+                     or configure the AWS SDK's (AWS_REGION or the profile's region)",
+                )
+            })?;
+            naming::validate_region(&region)
+                .map_err(|e| UsageError::new(format!("the AWS SDK's region '{region}' {e}")))?;
+            region
+        }
+    };
+    if let Some(why) = regions::unsupported(&region) {
+        return Err(UsageError::new(format!(
+            "{why} (--region, CATTUBE_REGION or `region` in cattube.toml)"
+        ))
+        .into());
+    }
+    report.region = Some(region.clone());
+    let clients = aws::connect(&Connection {
+        region: Some(region.clone()),
+        profile: config.profile.clone(),
+    })
+    .await;
+    Ok((region, clients))
 }
 
 /// Which of the two reports of what is there: `plan` adds the cost estimate and reports

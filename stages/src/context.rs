@@ -136,6 +136,8 @@ impl std::fmt::Debug for Progress {
 pub const TAG_STACK: &str = "cattube:stack";
 pub const TAG_REGION: &str = "cattube:region";
 pub const TAG_MANAGED_BY: &str = "managed-by";
+/// When `gc` may delete the stack (RFC 3339, UTC): set by `up --ttl`, kept by later runs.
+pub const TAG_EXPIRES_AT: &str = "cattube:expires-at";
 
 impl StackContext {
     pub fn new(

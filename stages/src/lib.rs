@@ -15,6 +15,7 @@ pub mod naming;
 pub mod policy;
 pub mod regions;
 pub mod retry;
+pub mod stacks;
 pub mod step;
 pub mod videos;
 
