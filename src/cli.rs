@@ -89,7 +89,7 @@ pub enum Command {
     Plan,
     /// Create the stack or converge it to the wanted configuration (stages 1-7)
     #[command(
-        after_help = "Examples:\n  cattube up\n  cattube up --wait\n  cattube --stack demo --region eu-west-1 up\n\n\
+        after_help = "Examples:\n  cattube up\n  cattube up --wait\n  cattube up --ttl 48h\n  cattube --stack demo --region eu-west-1 up\n\n\
         Exit codes: 0 done, 1 a resource failed (the state keeps what was done), 2 bad input, \
         130 interrupted"
     )]
@@ -176,16 +176,29 @@ pub struct CostArgs {
 
 /// `30d`, `12h` → seconds.
 fn parse_since(text: &str) -> Result<u64, String> {
-    let bad =
-        || format!("'{text}' must be a number of days or hours, like 30d or 12h (1h to 3650d)");
+    hours_or_days(
+        text,
+        3_600..=3650 * 86_400,
+        "a number of days or hours, like 30d or 12h (1h to 3650d)",
+    )
+}
+
+/// `<n>d` or `<n>h` → seconds within `range`; else `'<text>' must be <allowed>`.
+fn hours_or_days(
+    text: &str,
+    range: std::ops::RangeInclusive<u64>,
+    allowed: &str,
+) -> Result<u64, String> {
+    let bad = || format!("'{text}' must be {allowed}");
     let (number, unit) = text.split_at(text.len().saturating_sub(1));
     let n: u64 = number.parse().map_err(|_| bad())?;
     let seconds = match unit {
-        "d" => n * 86_400,
-        "h" => n * 3_600,
-        _ => return Err(bad()),
-    };
-    if (3_600..=3650 * 86_400).contains(&seconds) {
+        "d" => n.checked_mul(86_400),
+        "h" => n.checked_mul(3_600),
+        _ => None,
+    }
+    .ok_or_else(bad)?;
+    if range.contains(&seconds) {
         Ok(seconds)
     } else {
         Err(bad())
@@ -231,6 +244,20 @@ pub struct UpArgs {
     /// status and the time waited
     #[arg(long)]
     pub wait: bool,
+    /// Tag every taggable resource with cattube:expires-at, this long from now: hours or
+    /// days, like 48h or 7d (1h to 365d); `cattube gc` deletes the stack once it has passed.
+    /// A later `up` without --ttl keeps the expiry the resources carry
+    #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
+    pub ttl: Option<u64>,
+}
+
+/// `48h`, `7d` → seconds, 1 h to 365 d.
+fn parse_ttl(text: &str) -> Result<u64, String> {
+    hours_or_days(
+        text,
+        3_600..=365 * 86_400,
+        "a number of hours or days, like 48h or 7d (1h to 365d)",
+    )
 }
 
 #[derive(Debug, Args)]

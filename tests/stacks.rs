@@ -137,3 +137,129 @@ fn stacks_lists_every_stack_by_its_tags() {
     }
     assert!(!text.stdout.contains("elsewhere"), "{}", text.text());
 }
+
+/// The expiry `stacks` reports for `stack`.
+fn expiry_of(sandbox: &support::Sandbox, stack: &str) -> serde_json::Value {
+    let ran = sandbox.run().args(["--stack", stack, "stacks"]).expect_code(0).json();
+    listed(&ran.doc)
+        .into_iter()
+        .find(|(name, _)| name == stack)
+        .unwrap_or_else(|| panic!("{stack} not listed: {}", ran.doc))
+        .1["expires_at"]
+        .clone()
+}
+
+/// Seconds since the epoch of an RFC 3339 UTC time `stacks` printed.
+fn epoch(at: &serde_json::Value) -> i64 {
+    let text = at.as_str().unwrap_or_else(|| panic!("no expiry: {at}"));
+    cattube_stages::stacks::parse_time(text)
+        .unwrap_or_else(|| panic!("{text} is not RFC 3339"))
+        .secs()
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ttl_tags_every_resource_and_a_later_up_keeps_it() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+
+    // Bad durations: exit 2 naming --ttl and the form, before any request.
+    for bad in ["48", "2w", "0h", "366d", "-1h", "h"] {
+        let ran = sandbox
+            .run()
+            .args(["up", &format!("--ttl={bad}")])
+            .expect_code(2)
+            .output();
+        assert!(ran.requests.is_empty(), "--ttl {bad}: {:?}", ran.requests);
+        assert!(
+            ran.stderr.contains("--ttl") && ran.stderr.contains("48h or 7d"),
+            "--ttl {bad}: {}",
+            ran.text()
+        );
+    }
+    assert!(!sandbox.path().join("cattube.state.json").exists());
+
+    let before = now();
+    sandbox.run().args(["up", "--ttl", "48h"]).expect_code(0).output();
+    let at = expiry_of(&sandbox, "cattube");
+    let expires = epoch(&at);
+    assert!(
+        (before + 48 * 3600..=now() + 48 * 3600).contains(&expires),
+        "{at} is not 48 h from now"
+    );
+    // Every taggable resource carries it, not just those the tagging API lists.
+    let ctx = support::stack_context(
+        &emulators,
+        REGION,
+        "cattube",
+        &Default::default(),
+        &cattube_stages::all_steps(),
+    )
+    .await;
+    let role = ctx
+        .clients
+        .iam
+        .list_role_tags()
+        .role_name(ctx.name("converter-role"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        role.tags().iter().any(|t| t.key() == "cattube:expires-at" && t.value() == at),
+        "{:?}",
+        role.tags()
+    );
+    let queue = ctx
+        .clients
+        .mediaconvert
+        .list_tags_for_resource()
+        .arn(format!(
+            "arn:aws:mediaconvert:{REGION}:{}:queues/{}",
+            ctx.account,
+            ctx.name("queue")
+        ))
+        .send()
+        .await
+        .unwrap();
+    let queue_tags = queue.resource_tags().and_then(|t| t.tags()).cloned().unwrap_or_default();
+    assert_eq!(queue_tags.get("cattube:expires-at"), at.as_str().map(String::from).as_ref());
+
+    // A later `up` without --ttl keeps it: no drift, no write.
+    sandbox.run().arg("up").expect_code(0).expect_writes(0).output();
+    sandbox.run().arg("status").expect_code(0).expect_writes(0).output();
+    assert_eq!(expiry_of(&sandbox, "cattube"), at);
+
+    // A resource a later `up` recreates gets the expiry the others carry.
+    let function = ctx.name("converter-function").to_string();
+    ctx.clients
+        .lambda
+        .delete_function()
+        .function_name(&function)
+        .send()
+        .await
+        .unwrap();
+    sandbox.run().arg("up").expect_code(0).output();
+    let arn = format!(
+        "arn:aws:lambda:{REGION}:{}:function:{function}",
+        ctx.account
+    );
+    let tags = ctx.clients.lambda.list_tags().resource(&arn).send().await.unwrap();
+    assert_eq!(
+        tags.tags().and_then(|t| t.get("cattube:expires-at")),
+        at.as_str().map(String::from).as_ref(),
+        "{tags:?}"
+    );
+    assert_eq!(expiry_of(&sandbox, "cattube"), at);
+
+    // --ttl again sets a new one on every resource.
+    sandbox.run().args(["up", "--ttl", "1h"]).expect_code(0).output();
+    let again = expiry_of(&sandbox, "cattube");
+    assert!(epoch(&again) < expires, "{again} after {at}");
+    sandbox.run().arg("status").expect_code(0).expect_writes(0).output();
+}

@@ -92,8 +92,8 @@ pub fn parse_time(text: &str) -> Option<DateTime> {
 }
 
 /// A time as RFC 3339 UTC, to the second.
-pub fn format_time(at: DateTime) -> String {
-    DateTime::from_secs(at.secs())
+pub fn format_time(at: impl Into<DateTime>) -> String {
+    DateTime::from_secs(at.into().secs())
         .fmt(Format::DateTime)
         .expect("a time in RFC 3339's range")
 }
