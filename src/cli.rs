@@ -128,13 +128,26 @@ pub enum Command {
     /// minute of uploaded video
     Cost(CostArgs),
     /// List every cattube stack in the account and region, found by its resources' tags
-    #[command(after_help = "Examples:\n  cattube stacks\n  cattube --output json stacks\n\n\
+    #[command(
+        after_help = "Examples:\n  cattube stacks\n  cattube --output json stacks\n\n\
         Found with the Resource Groups Tagging API (tags managed-by=cattube and cattube:stack): \
         RESOURCES counts what that API reports (on AWS not the IAM roles), EXPIRES AT is the \
         cattube:expires-at tag `up --ttl` sets, STATE is the state file when it is this \
         configuration's stack. Never writes.\n\n\
-        Exit codes: 0 done, 1 a call failed, 2 bad input")]
+        Exit codes: 0 done, 1 a call failed, 2 bad input"
+    )]
     Stacks,
+    /// Delete every stack of the account and region whose cattube:expires-at has passed
+    #[command(
+        after_help = "Examples:\n  cattube gc --dry-run\n  cattube gc --yes\n\n\
+        Each expired stack (found as `cattube stacks` finds it) is deleted as `down --yes --no-wait` \
+        would, with no state file: by its resources' tags and default names. The CloudFront \
+        distribution is disabled and left; a later gc deletes it. A stack without the expiry \
+        tag is never touched, nor anything not created by the stack.\n\n\
+        Exit codes: 0 done (or nothing expired), 1 a deletion failed, 2 bad input, \
+        no terminal without --yes, or the confirmation did not match"
+    )]
+    Gc(GcArgs),
     /// Print the stack's outputs, read live: one raw value, or every known one as KEY=value
     #[command(after_help = "Examples:\n  cattube output distribution_domain\n  \
         cattube output >> \"$GITHUB_OUTPUT\"\n  cattube --output json output\n\n\
@@ -149,6 +162,16 @@ pub enum Command {
         cattube completions zsh > \"${fpath[1]}/_cattube\"\n  \
         cattube completions fish > ~/.config/fish/completions/cattube.fish")]
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Show which stacks are expired and delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask: delete every expired stack and the videos in its buckets
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -287,6 +310,7 @@ impl Command {
             Command::Cost(_) => "cost",
             Command::Output(_) => "output",
             Command::Stacks => "stacks",
+            Command::Gc(_) => "gc",
             Command::Completions(_) => "completions",
         }
     }

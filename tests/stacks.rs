@@ -14,7 +14,12 @@ fn output_prints_the_values_up_reported() {
     let sandbox = emulators.sandbox(REGION);
 
     // Nothing is up: no output is known, and asking says so.
-    let ran = sandbox.run().arg("output").expect_code(2).expect_writes(0).output();
+    let ran = sandbox
+        .run()
+        .arg("output")
+        .expect_code(2)
+        .expect_writes(0)
+        .output();
     assert!(ran.stderr.contains("not up"), "{}", ran.text());
     assert_eq!(ran.stdout, "");
 
@@ -31,7 +36,12 @@ fn output_prints_the_values_up_reported() {
     );
 
     outputs = without_status(outputs);
-    let all = sandbox.run().arg("output").expect_code(0).expect_writes(0).output();
+    let all = sandbox
+        .run()
+        .arg("output")
+        .expect_code(0)
+        .expect_writes(0)
+        .output();
     let lines: Vec<String> = outputs
         .iter()
         .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}")))
@@ -42,7 +52,12 @@ fn output_prints_the_values_up_reported() {
         .lines()
         .filter(|l| !l.starts_with("distribution_status="))
         .collect();
-    assert_eq!(printed.len() + 1, all.stdout.lines().count(), "{}", all.text());
+    assert_eq!(
+        printed.len() + 1,
+        all.stdout.lines().count(),
+        "{}",
+        all.text()
+    );
     printed.sort();
     let mut wanted: Vec<&str> = lines.iter().map(String::as_str).collect();
     wanted.sort();
@@ -59,7 +74,12 @@ fn output_prints_the_values_up_reported() {
         format!("{}\n", outputs["distribution_domain"].as_str().unwrap())
     );
 
-    let json = sandbox.run().arg("output").expect_code(0).expect_writes(0).json();
+    let json = sandbox
+        .run()
+        .arg("output")
+        .expect_code(0)
+        .expect_writes(0)
+        .json();
     assert_eq!(
         without_status(json.doc["outputs"].as_object().unwrap().clone()),
         outputs
@@ -91,14 +111,23 @@ fn listed(doc: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
 fn stacks_lists_every_stack_by_its_tags() {
     let emulators = Emulators::start();
     let none = emulators.sandbox(REGION);
-    let empty = none.run().arg("stacks").expect_code(0).expect_writes(0).json();
+    let empty = none
+        .run()
+        .arg("stacks")
+        .expect_code(0)
+        .expect_writes(0)
+        .json();
     assert_eq!(listed(&empty.doc), vec![]);
 
     let sandboxes: Vec<_> = ["alpha", "beta", "gamma"]
         .into_iter()
         .map(|stack| {
             let sandbox = emulators.sandbox(REGION);
-            sandbox.run().args(["--stack", stack, "up"]).expect_code(0).output();
+            sandbox
+                .run()
+                .args(["--stack", stack, "up"])
+                .expect_code(0)
+                .output();
             (stack, sandbox)
         })
         .collect();
@@ -128,7 +157,10 @@ fn stacks_lists_every_stack_by_its_tags() {
         assert_eq!(stack["expired"], false, "{name}: {stack}");
     }
     // Only alpha's configuration knows where alpha's state is.
-    assert!(stacks[0].1["state"].as_str().unwrap().ends_with("cattube.state.json"));
+    assert!(stacks[0].1["state"]
+        .as_str()
+        .unwrap()
+        .ends_with("cattube.state.json"));
     assert!(stacks[1].1["state"].is_null());
 
     let text = alpha.run().arg("stacks").expect_code(0).output();
@@ -140,7 +172,11 @@ fn stacks_lists_every_stack_by_its_tags() {
 
 /// The expiry `stacks` reports for `stack`.
 fn expiry_of(sandbox: &support::Sandbox, stack: &str) -> serde_json::Value {
-    let ran = sandbox.run().args(["--stack", stack, "stacks"]).expect_code(0).json();
+    let ran = sandbox
+        .run()
+        .args(["--stack", stack, "stacks"])
+        .expect_code(0)
+        .json();
     listed(&ran.doc)
         .into_iter()
         .find(|(name, _)| name == stack)
@@ -186,7 +222,11 @@ async fn ttl_tags_every_resource_and_a_later_up_keeps_it() {
     assert!(!sandbox.path().join("cattube.state.json").exists());
 
     let before = now();
-    sandbox.run().args(["up", "--ttl", "48h"]).expect_code(0).output();
+    sandbox
+        .run()
+        .args(["up", "--ttl", "48h"])
+        .expect_code(0)
+        .output();
     let at = expiry_of(&sandbox, "cattube");
     let expires = epoch(&at);
     assert!(
@@ -211,7 +251,9 @@ async fn ttl_tags_every_resource_and_a_later_up_keeps_it() {
         .await
         .unwrap();
     assert!(
-        role.tags().iter().any(|t| t.key() == "cattube:expires-at" && t.value() == at),
+        role.tags()
+            .iter()
+            .any(|t| t.key() == "cattube:expires-at" && t.value() == at),
         "{:?}",
         role.tags()
     );
@@ -227,12 +269,29 @@ async fn ttl_tags_every_resource_and_a_later_up_keeps_it() {
         .send()
         .await
         .unwrap();
-    let queue_tags = queue.resource_tags().and_then(|t| t.tags()).cloned().unwrap_or_default();
-    assert_eq!(queue_tags.get("cattube:expires-at"), at.as_str().map(String::from).as_ref());
+    let queue_tags = queue
+        .resource_tags()
+        .and_then(|t| t.tags())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        queue_tags.get("cattube:expires-at"),
+        at.as_str().map(String::from).as_ref()
+    );
 
     // A later `up` without --ttl keeps it: no drift, no write.
-    sandbox.run().arg("up").expect_code(0).expect_writes(0).output();
-    sandbox.run().arg("status").expect_code(0).expect_writes(0).output();
+    sandbox
+        .run()
+        .arg("up")
+        .expect_code(0)
+        .expect_writes(0)
+        .output();
+    sandbox
+        .run()
+        .arg("status")
+        .expect_code(0)
+        .expect_writes(0)
+        .output();
     assert_eq!(expiry_of(&sandbox, "cattube"), at);
 
     // A resource a later `up` recreates gets the expiry the others carry.
@@ -249,7 +308,14 @@ async fn ttl_tags_every_resource_and_a_later_up_keeps_it() {
         "arn:aws:lambda:{REGION}:{}:function:{function}",
         ctx.account
     );
-    let tags = ctx.clients.lambda.list_tags().resource(&arn).send().await.unwrap();
+    let tags = ctx
+        .clients
+        .lambda
+        .list_tags()
+        .resource(&arn)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         tags.tags().and_then(|t| t.get("cattube:expires-at")),
         at.as_str().map(String::from).as_ref(),
@@ -258,8 +324,201 @@ async fn ttl_tags_every_resource_and_a_later_up_keeps_it() {
     assert_eq!(expiry_of(&sandbox, "cattube"), at);
 
     // --ttl again sets a new one on every resource.
-    sandbox.run().args(["up", "--ttl", "1h"]).expect_code(0).output();
+    sandbox
+        .run()
+        .args(["up", "--ttl", "1h"])
+        .expect_code(0)
+        .output();
     let again = expiry_of(&sandbox, "cattube");
     assert!(epoch(&again) < expires, "{again} after {at}");
-    sandbox.run().arg("status").expect_code(0).expect_writes(0).output();
+    sandbox
+        .run()
+        .arg("status")
+        .expect_code(0)
+        .expect_writes(0)
+        .output();
+}
+
+/// What is left of `stack` in the emulators: every step's own lookup, as `leftovers()`.
+async fn leftovers_of(emulators: &Emulators, stack: &str) -> Vec<String> {
+    let steps = cattube_stages::all_steps();
+    let ctx = support::stack_context(emulators, REGION, stack, &Default::default(), &steps).await;
+    support::leftovers_in(&steps, &ctx).await
+}
+
+/// What `gc` said of each stack.
+fn collected(doc: &serde_json::Value) -> Vec<(String, String)> {
+    listed(doc)
+        .into_iter()
+        .map(|(name, s)| (name, s["gc"].as_str().unwrap_or_default().to_string()))
+        .collect()
+}
+
+/// Moves `stack`'s expiry into the past on each resource the tagging API lists, as if its
+/// `--ttl` had run out.
+async fn expire(clients: &cattube_stages::Clients, stack: &str) {
+    const PAST: &str = "2020-01-01T00:00:00Z";
+    let listed = cattube_stages::stacks::list(clients, REGION).await.unwrap();
+    let arns = &listed.iter().find(|s| s.stack == stack).unwrap().resources;
+    for arn in arns {
+        if let Some(bucket) = arn.strip_prefix("arn:aws:s3:::") {
+            let live = clients
+                .s3
+                .get_bucket_tagging()
+                .bucket(bucket)
+                .send()
+                .await
+                .unwrap();
+            let mut tags: Vec<aws_sdk_s3::types::Tag> = live
+                .tag_set()
+                .iter()
+                .filter(|t| t.key() != "cattube:expires-at")
+                .cloned()
+                .collect();
+            tags.push(
+                aws_sdk_s3::types::Tag::builder()
+                    .key("cattube:expires-at")
+                    .value(PAST)
+                    .build()
+                    .unwrap(),
+            );
+            let tagging = aws_sdk_s3::types::Tagging::builder()
+                .set_tag_set(Some(tags))
+                .build()
+                .unwrap();
+            clients
+                .s3
+                .put_bucket_tagging()
+                .bucket(bucket)
+                .tagging(tagging)
+                .send()
+                .await
+                .unwrap();
+        } else if arn.contains(":lambda:") {
+            clients
+                .lambda
+                .tag_resource()
+                .resource(arn)
+                .tags("cattube:expires-at", PAST)
+                .send()
+                .await
+                .unwrap();
+        } else if arn.contains(":cloudfront:") {
+            let tag = aws_sdk_cloudfront::types::Tag::builder()
+                .key("cattube:expires-at")
+                .value(PAST)
+                .build()
+                .unwrap();
+            clients
+                .cloudfront
+                .tag_resource()
+                .resource(arn)
+                .tags(
+                    aws_sdk_cloudfront::types::Tags::builder()
+                        .items(tag)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        } else {
+            panic!("no way to tag {arn}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gc_deletes_only_the_expired_stack_and_leaves_nothing_of_it() {
+    let emulators = Emulators::start();
+    let clients = support::stack_clients(&emulators, REGION).await;
+    let account = clients.account_id().await.unwrap();
+    // alpha's source bucket existed before alpha: adopted, and never deleted by gc.
+    let adopted = format!("alpha-source-{account}-{REGION}");
+    support::create_bucket(&clients.s3, &adopted, REGION).await;
+
+    let mut sandboxes = Vec::new();
+    for (stack, ttl) in [
+        ("alpha", Some("1h")),
+        ("beta", Some("48h")),
+        ("gamma", None),
+    ] {
+        let sandbox = emulators.sandbox(REGION);
+        let mut args = vec!["--stack", stack, "up"];
+        args.extend(ttl.iter().flat_map(|t| ["--ttl", *t]));
+        sandbox.run().args(&args).expect_code(0).output();
+        sandboxes.push(sandbox);
+    }
+    // alpha's hour has passed: its resources say so.
+    expire(&clients, "alpha").await;
+    let alpha_before = leftovers_of(&emulators, "alpha").await;
+    assert!(alpha_before.len() > 4, "{alpha_before:?}");
+    let beta_before = leftovers_of(&emulators, "beta").await;
+    let gamma_before = leftovers_of(&emulators, "gamma").await;
+
+    // A fresh runner: no state file of any stack.
+    let runner = emulators.sandbox(REGION);
+    let dry = runner
+        .run()
+        .args(["gc", "--dry-run"])
+        .expect_code(0)
+        .expect_writes(0)
+        .json();
+    assert_eq!(
+        collected(&dry.doc),
+        [
+            ("alpha".to_string(), "would delete".to_string()),
+            (
+                "beta".to_string(),
+                format!(
+                    "kept: expires at {}",
+                    listed(&dry.doc)[1].1["expires_at"].as_str().unwrap()
+                )
+            ),
+            (
+                "gamma".to_string(),
+                "kept: no cattube:expires-at tag".to_string()
+            ),
+        ]
+    );
+    // No terminal to ask on and no --yes: nothing is done.
+    let refused = runner.run().arg("gc").expect_code(2).output();
+    assert!(refused.requests.is_empty(), "{:?}", refused.requests);
+    assert!(refused.stderr.contains("--yes"), "{}", refused.text());
+
+    // The first gc disables alpha's distribution and leaves it; a later one deletes it.
+    let mut said = Vec::new();
+    for _ in 0..10 {
+        let ran = runner.run().args(["gc", "--yes"]).expect_code(0).json();
+        said.push(ran.doc["stacks"].clone());
+        let alpha = collected(&ran.doc).into_iter().find(|(n, _)| n == "alpha");
+        match alpha {
+            Some((_, what)) if what.starts_with("pending") => {
+                std::thread::sleep(std::time::Duration::from_secs(1))
+            }
+            Some((_, what)) => assert!(what.starts_with("deleted"), "{said:#?}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        leftovers_of(&emulators, "alpha").await,
+        Vec::<String>::new(),
+        "{said:#?}"
+    );
+    assert!(
+        said.iter().any(|s| s.to_string().contains("deleted")),
+        "{said:#?}"
+    );
+    // The others are whole, and the adopted bucket is still there.
+    assert_eq!(leftovers_of(&emulators, "beta").await, beta_before);
+    assert_eq!(leftovers_of(&emulators, "gamma").await, gamma_before);
+    clients
+        .s3
+        .head_bucket()
+        .bucket(&adopted)
+        .send()
+        .await
+        .unwrap();
+    let after = runner.run().arg("stacks").expect_code(0).json();
+    let names: Vec<String> = listed(&after.doc).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["beta", "gamma"]);
 }

@@ -3,6 +3,7 @@
 
 pub mod cost;
 pub mod down;
+pub mod gc;
 pub mod jobs;
 pub mod output;
 pub mod plan;
@@ -270,12 +271,14 @@ pub async fn connect(
     let region = match &config.region {
         Some(region) => region.clone(),
         None => {
-            let region = aws::default_region(config.profile.as_deref()).await.ok_or_else(|| {
-                UsageError::new(
+            let region = aws::default_region(config.profile.as_deref())
+                .await
+                .ok_or_else(|| {
+                    UsageError::new(
                     "no AWS region: pass --region, set CATTUBE_REGION or `region` in cattube.toml, \
                      or configure the AWS SDK's (AWS_REGION or the profile's region)",
                 )
-            })?;
+                })?;
             naming::validate_region(&region)
                 .map_err(|e| UsageError::new(format!("the AWS SDK's region '{region}' {e}")))?;
             region

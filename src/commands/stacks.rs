@@ -55,7 +55,12 @@ pub fn text(report: &Report) -> String {
         out.push_str("no cattube stack found in this account and region\n");
         return out;
     }
-    let width = stacks.iter().map(|s| s.stack.len()).max().unwrap_or(0).max(5);
+    let width = stacks
+        .iter()
+        .map(|s| s.stack.len())
+        .max()
+        .unwrap_or(0)
+        .max(5);
     out.push_str(&format!(
         "{:<width$}  {:>9}  {:<28}  STATE\n",
         "STACK", "RESOURCES", "EXPIRES AT"

@@ -33,7 +33,9 @@ pub async fn run(
     let (session, identity) = Session::start(&config, Access::Write, report).await?;
     if let Some(ttl) = args.ttl {
         let at = std::time::SystemTime::now() + std::time::Duration::from_secs(ttl);
-        session.ctx.set_expiry(cattube_stages::stacks::format_time(at));
+        session
+            .ctx
+            .set_expiry(cattube_stages::stacks::format_time(at));
     }
     let session = Arc::new(session);
     let outcome = converge_stack(&config, &session, identity, printer, report, cancel).await;

@@ -51,8 +51,11 @@ pub async fn list(clients: &Clients, region: &str) -> Result<Vec<StackSummary>, 
     while let Some(page) = pages.next().await {
         let page = page.context(|| "listing the stacks' resources (tag:GetResources)".into())?;
         for mapping in page.resource_tag_mapping_list() {
-            let tags: BTreeMap<&str, &str> =
-                mapping.tags().iter().map(|t| (t.key(), t.value())).collect();
+            let tags: BTreeMap<&str, &str> = mapping
+                .tags()
+                .iter()
+                .map(|t| (t.key(), t.value()))
+                .collect();
             let Some(stack) = tags.get(TAG_STACK) else {
                 continue;
             };
