@@ -280,18 +280,8 @@ async fn ttl_tags_every_resource_and_a_later_up_keeps_it() {
     );
 
     // A later `up` without --ttl keeps it: no drift, no write.
-    sandbox
-        .run()
-        .arg("up")
-        .expect_code(0)
-        .expect_writes(0)
-        .output();
-    sandbox
-        .run()
-        .arg("status")
-        .expect_code(0)
-        .expect_writes(0)
-        .output();
+    converged(&sandbox, "up");
+    converged(&sandbox, "status");
     assert_eq!(expiry_of(&sandbox, "cattube"), at);
 
     // A resource a later `up` recreates gets the expiry the others carry.
@@ -331,9 +321,14 @@ async fn ttl_tags_every_resource_and_a_later_up_keeps_it() {
         .output();
     let again = expiry_of(&sandbox, "cattube");
     assert!(epoch(&again) < expires, "{again} after {at}");
+    converged(&sandbox, "status");
+}
+
+/// `command` succeeds and writes nothing: the stack is as it wants it.
+fn converged(sandbox: &support::Sandbox, command: &str) {
     sandbox
         .run()
-        .arg("status")
+        .arg(command)
         .expect_code(0)
         .expect_writes(0)
         .output();
