@@ -91,7 +91,7 @@ pub enum Command {
     Plan,
     /// Create the stack or converge it to the wanted configuration (stages 1-7)
     #[command(
-        after_help = "Examples:\n  cattube up\n  cattube up --wait\n  cattube --stack demo --region eu-west-1 up\n\n\
+        after_help = "Examples:\n  cattube up\n  cattube up --wait\n  cattube up --ttl 48h\n  cattube --stack demo --region eu-west-1 up\n\n\
         Exit codes: 0 done, 1 a resource failed (the state keeps what was done), 2 bad input, \
         130 interrupted"
     )]
@@ -156,6 +156,35 @@ pub enum Command {
         Only the account id is asked of AWS (STS), and nothing with --account.\n\n\
         Exit codes: 0 printed, 1 STS failed, 2 bad input")]
     Permissions(PermissionsArgs),
+    /// List every cattube stack in the account and region, found by its resources' tags
+    #[command(
+        after_help = "Examples:\n  cattube stacks\n  cattube --output json stacks\n\n\
+        Found with the Resource Groups Tagging API (tags managed-by=cattube and cattube:stack): \
+        RESOURCES counts what that API reports (on AWS not the IAM roles), EXPIRES AT is the \
+        cattube:expires-at tag `up --ttl` sets, STATE is the state file when it is this \
+        configuration's stack. Never writes.\n\n\
+        Exit codes: 0 done, 1 a call failed, 2 bad input"
+    )]
+    Stacks,
+    /// Delete every stack of the account and region whose cattube:expires-at has passed
+    #[command(
+        after_help = "Examples:\n  cattube gc --dry-run\n  cattube gc --yes\n\n\
+        Each expired stack (found as `cattube stacks` finds it) is deleted as `down --yes --no-wait` \
+        would, with no state file: by its resources' tags and default names. The CloudFront \
+        distribution is disabled and left; a later gc deletes it. A stack without the expiry \
+        tag is never touched, nor anything not created by the stack.\n\n\
+        Exit codes: 0 done (or nothing expired), 1 a deletion failed, 2 bad input, \
+        no terminal without --yes, or the confirmation did not match"
+    )]
+    Gc(GcArgs),
+    /// Print the stack's outputs, read live: one raw value, or every known one as KEY=value
+    #[command(after_help = "Examples:\n  cattube output distribution_domain\n  \
+        cattube output >> \"$GITHUB_OUTPUT\"\n  cattube --output json output\n\n\
+        Without NAME: one KEY=value line per known output. With --output json: the JSON \
+        document, whose `outputs` object holds every output (null when not known). \
+        Never writes.\n\n\
+        Exit codes: 0 done, 1 a check failed, 2 bad input or the output is not known (the stack is not up)")]
+    Output(OutputArgs),
     /// Print a shell completion script for bash, zsh, fish, elvish or powershell
     #[command(after_help = "Examples:\n  \
         cattube completions bash > ~/.local/share/bash-completion/completions/cattube\n  \
@@ -190,6 +219,24 @@ pub enum StateCommand {
 }
 
 #[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Show which stacks are expired and delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask: delete every expired stack and the videos in its buckets
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// The output to print, raw [default: all, as KEY=value lines]
+    #[arg(value_name = "NAME",
+          value_parser = clap::builder::PossibleValuesParser::new(cattube_stages::output_keys()))]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell to complete for
     #[arg(value_enum, value_name = "SHELL")]
@@ -206,16 +253,29 @@ pub struct CostArgs {
 
 /// `30d`, `12h` → seconds.
 fn parse_since(text: &str) -> Result<u64, String> {
-    let bad =
-        || format!("'{text}' must be a number of days or hours, like 30d or 12h (1h to 3650d)");
+    hours_or_days(
+        text,
+        3_600..=3650 * 86_400,
+        "a number of days or hours, like 30d or 12h (1h to 3650d)",
+    )
+}
+
+/// `<n>d` or `<n>h` → seconds within `range`; else `'<text>' must be <allowed>`.
+fn hours_or_days(
+    text: &str,
+    range: std::ops::RangeInclusive<u64>,
+    allowed: &str,
+) -> Result<u64, String> {
+    let bad = || format!("'{text}' must be {allowed}");
     let (number, unit) = text.split_at(text.len().saturating_sub(1));
     let n: u64 = number.parse().map_err(|_| bad())?;
     let seconds = match unit {
-        "d" => n * 86_400,
-        "h" => n * 3_600,
-        _ => return Err(bad()),
-    };
-    if (3_600..=3650 * 86_400).contains(&seconds) {
+        "d" => n.checked_mul(86_400),
+        "h" => n.checked_mul(3_600),
+        _ => None,
+    }
+    .ok_or_else(bad)?;
+    if range.contains(&seconds) {
         Ok(seconds)
     } else {
         Err(bad())
@@ -285,6 +345,20 @@ pub struct UpArgs {
     /// status and the time waited
     #[arg(long)]
     pub wait: bool,
+    /// Tag every taggable resource with cattube:expires-at, this long from now: hours or
+    /// days, like 48h or 7d (1h to 365d); `cattube gc` deletes the stack once it has passed.
+    /// A later `up` without --ttl keeps the expiry the resources carry
+    #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
+    pub ttl: Option<u64>,
+}
+
+/// `48h`, `7d` → seconds, 1 h to 365 d.
+fn parse_ttl(text: &str) -> Result<u64, String> {
+    hours_or_days(
+        text,
+        3_600..=365 * 86_400,
+        "a number of hours or days, like 48h or 7d (1h to 365d)",
+    )
 }
 
 #[derive(Debug, Args)]
@@ -314,6 +388,9 @@ impl Command {
             Command::Cost(_) => "cost",
             Command::State(_) => "state",
             Command::Permissions(_) => "permissions",
+            Command::Output(_) => "output",
+            Command::Stacks => "stacks",
+            Command::Gc(_) => "gc",
             Command::Completions(_) => "completions",
         }
     }

@@ -87,6 +87,9 @@ fn main() -> ExitCode {
         Command::Cost(_) => commands::cost::text(report),
         Command::State(_) => commands::state::text(report),
         Command::Permissions(_) => commands::permissions::text(report),
+        Command::Output(args) => commands::output::text(report, args),
+        Command::Stacks => commands::stacks::text(report),
+        Command::Gc(_) => commands::gc::text(report),
         Command::Completions(_) => String::new(),
     });
     // What a stopped command left in flight (a read) is not waited for.
@@ -112,6 +115,9 @@ async fn run(
         Command::Cost(args) => commands::cost::run(config, args, report).await,
         Command::State(args) => commands::state::run(config, args, printer, report).await,
         Command::Permissions(args) => commands::permissions::run(config, args, report).await,
+        Command::Output(args) => commands::output::run(config, args, printer, report).await,
+        Command::Stacks => commands::stacks::run(config, report).await,
+        Command::Gc(args) => commands::gc::run(config, args, printer, report, cancel).await,
         Command::Completions(_) => Ok(ExitStatus::Success),
     }
 }

@@ -79,6 +79,9 @@ pub struct Report {
     /// `upload`: the files put in the source bucket.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uploads: Option<Vec<UploadReport>>,
+    /// `stacks`, `gc`: every cattube stack of the account and region, found by its tags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stacks: Option<Vec<StackReport>>,
     /// `plan`, `up`, `cost`: what each minute of uploaded video costs (an estimate).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<crate::pricing::Estimate>,
@@ -99,6 +102,26 @@ pub struct Report {
     /// summaries say may happen next differs from AWS.
     #[serde(skip)]
     pub emulator: Option<String>,
+}
+
+/// One stack found by its tags (`stacks`, `gc`).
+#[derive(Debug, Clone, Serialize)]
+pub struct StackReport {
+    pub stack: String,
+    /// How many resources the tagging API reported with the stack's tags.
+    pub resources: usize,
+    /// Their ARNs.
+    pub arns: Vec<String>,
+    /// Not recorded in the tags: null.
+    pub created_at: Option<String>,
+    /// Its `cattube:expires-at` (RFC 3339 UTC), null for a stack that never expires.
+    pub expires_at: Option<String>,
+    pub expired: bool,
+    /// Where its state is, when it is this configuration's stack and its state file exists.
+    pub state: Option<String>,
+    /// `gc`: what was done with it (`deleted`, `pending`, `would delete`, `kept`, `failed: …`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gc: Option<String>,
 }
 
 /// One MediaConvert job of the stack's queue (`jobs`).
@@ -149,6 +172,7 @@ impl Report {
             jobs: (command == "jobs").then(Vec::new),
             urls: (command == "url").then(Vec::new),
             uploads: (command == "upload").then(Vec::new),
+            stacks: matches!(command, "stacks" | "gc").then(Vec::new),
             cost: None,
             billed: None,
             state: None,

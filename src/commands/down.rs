@@ -44,6 +44,22 @@ pub async fn run(
     session.release(outcome).await
 }
 
+/// `down --yes --no-wait` of `config`'s stack for `gc`: what it created is deleted, the
+/// distribution disabled and left for a later run to delete; adopted resources are kept.
+pub async fn collect(
+    config: &Config,
+    printer: &Printer,
+    report: &mut Report,
+    cancel: &Cancel,
+) -> anyhow::Result<ExitStatus> {
+    let args = DownArgs {
+        yes: true,
+        keep_buckets: false,
+        no_wait: true,
+    };
+    run(config, &args, printer, report, cancel).await
+}
+
 /// Observes every resource, asks, then deletes what this stack created, dependents first.
 async fn destroy_stack(
     config: &Config,

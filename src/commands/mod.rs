@@ -3,9 +3,12 @@
 
 pub mod cost;
 pub mod down;
+pub mod gc;
 pub mod jobs;
+pub mod output;
 pub mod permissions;
 pub mod plan;
+pub mod stacks;
 pub mod state;
 pub mod status;
 pub mod up;

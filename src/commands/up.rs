@@ -31,6 +31,12 @@ pub async fn run(
     let mut config = config.clone();
     config.settings.wait_for_deploy = args.wait;
     let (session, identity) = Session::start(&config, Access::Write, report).await?;
+    if let Some(ttl) = args.ttl {
+        let at = std::time::SystemTime::now() + std::time::Duration::from_secs(ttl);
+        session
+            .ctx
+            .set_expiry(cattube_stages::stacks::format_time(at));
+    }
     let session = Arc::new(session);
     let outcome = converge_stack(&config, &session, identity, printer, report, cancel).await;
     session.release(outcome).await

@@ -152,6 +152,7 @@ pub async fn connect(connection: &Connection) -> Clients {
         // The regional endpoint: DescribeEndpoints is deprecated.
         mediaconvert: aws_sdk_mediaconvert::Client::new(&sdk),
         cloudfront: aws_sdk_cloudfront::Client::new(&sdk),
+        tagging: aws_sdk_resourcegroupstagging::Client::new(&sdk),
     }
 }
 

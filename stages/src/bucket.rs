@@ -523,7 +523,7 @@ async fn put_tags(
             ))
         }
     };
-    tags.extend(ctx.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+    tags.extend(ctx.tags().iter().map(|(k, v)| (k.clone(), v.clone())));
     let tag_set = tags
         .into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())

@@ -14,6 +14,8 @@ pub struct Clients {
     pub lambda: aws_sdk_lambda::Client,
     pub mediaconvert: aws_sdk_mediaconvert::Client,
     pub cloudfront: aws_sdk_cloudfront::Client,
+    /// The Resource Groups Tagging API: every stack's resources by their tags (`stacks`).
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
 }
 
 /// The converter function's runtime settings (`[function]`).
@@ -98,8 +100,11 @@ pub struct StackContext {
     pub region: String,
     /// The name of every resource that has one, keyed by resource id.
     pub names: BTreeMap<&'static str, String>,
-    /// Tags every taggable resource gets: the stack's own and the user's `[tags]`.
+    /// Tags every taggable resource gets: the stack's own and the user's `[tags]`; with the
+    /// expiry, [`StackContext::tags`].
     pub tags: BTreeMap<String, String>,
+    /// The stack's `cattube:expires-at`, if it has one.
+    expiry: Mutex<Expiry>,
     pub settings: Settings,
     pub clients: Clients,
     /// Facts one step found that others need (the distribution's ARN, the OAC's id…),
@@ -108,6 +113,15 @@ pub struct StackContext {
     facts: Mutex<BTreeMap<(String, Fact), String>>,
     /// Where a long wait reports how it is going (the CLI shows it on the step's line).
     progress: Mutex<Option<Progress>>,
+}
+
+/// Where the stack's expiry comes from.
+#[derive(Clone, Debug, Default)]
+struct Expiry {
+    at: Option<String>,
+    /// Given by this run (`up --ttl`): wanted, so a resource without it has drifted.
+    /// Otherwise it is what the live resources carry, kept and never drift.
+    given: bool,
 }
 
 /// What is known of a resource, keyed with the resource's id in [`StackContext::fact`].
@@ -134,6 +148,8 @@ impl std::fmt::Debug for Progress {
 pub const TAG_STACK: &str = "cattube:stack";
 pub const TAG_REGION: &str = "cattube:region";
 pub const TAG_MANAGED_BY: &str = "managed-by";
+/// When `gc` may delete the stack (RFC 3339, UTC): set by `up --ttl`, kept by later runs.
+pub const TAG_EXPIRES_AT: &str = "cattube:expires-at";
 
 impl StackContext {
     pub fn new(
@@ -155,11 +171,34 @@ impl StackContext {
             region: region.into(),
             names,
             tags,
+            expiry: Mutex::new(Expiry::default()),
             settings,
             clients,
             facts: Mutex::new(BTreeMap::new()),
             progress: Mutex::new(None),
         }
+    }
+
+    /// Every tag a taggable resource gets: the `tags` field's and the expiry.
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        let mut tags = self.tags.clone();
+        if let Some(at) = self.expiry() {
+            tags.insert(TAG_EXPIRES_AT.into(), at);
+        }
+        tags
+    }
+
+    /// The stack's `cattube:expires-at`: given by this run, or found on its resources.
+    pub fn expiry(&self) -> Option<String> {
+        self.expiry.lock().expect("expiry lock").at.clone()
+    }
+
+    /// Gives the stack an expiry (`up --ttl`): every resource without it has drifted.
+    pub fn set_expiry(&self, at: String) {
+        *self.expiry.lock().expect("expiry lock") = Expiry {
+            at: Some(at),
+            given: true,
+        };
     }
 
     /// Sets where [`StackContext::progress`] messages go.
@@ -257,8 +296,23 @@ impl StackContext {
         live: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Option<crate::Drift> {
         let live: Vec<(&str, &str)> = live.into_iter().collect();
-        let missing: Vec<String> = self
-            .tags
+        let wanted = {
+            let mut expiry = self.expiry.lock().expect("expiry lock");
+            if !expiry.given && expiry.at.is_none() {
+                // An expiry set by an earlier `up --ttl` is kept by the runs that give none.
+                expiry.at = live
+                    .iter()
+                    .find(|(k, _)| *k == TAG_EXPIRES_AT)
+                    .map(|(_, v)| v.to_string());
+            }
+            if expiry.given {
+                drop(expiry);
+                self.tags()
+            } else {
+                self.tags.clone()
+            }
+        };
+        let missing: Vec<String> = wanted
             .iter()
             .filter(|(k, v)| !live.contains(&(k.as_str(), v.as_str())))
             .map(|(k, v)| format!("{k}={v}"))

@@ -263,7 +263,7 @@ impl Step for ConverterFunction {
         let present = match observation {
             Observation::Missing => {
                 let zip = Blob::new(function_zip());
-                let tags: HashMap<String, String> = ctx.tags.clone().into_iter().collect();
+                let tags: HashMap<String, String> = ctx.tags().into_iter().collect();
                 let created = retry_while(ctx, fresh_role, || {
                     lambda
                         .create_function()
@@ -338,7 +338,7 @@ impl Step for ConverterFunction {
             lambda
                 .tag_resource()
                 .resource(&applied.arn)
-                .set_tags(Some(ctx.tags.clone().into_iter().collect()))
+                .set_tags(Some(ctx.tags().into_iter().collect()))
                 .send()
                 .await
                 .map_err(|e| {

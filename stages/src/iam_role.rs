@@ -150,7 +150,7 @@ pub(crate) async fn observe<S: RoleSpec>(
 }
 
 fn tags(ctx: &StackContext) -> Result<Vec<Tag>, StepError> {
-    ctx.tags
+    ctx.tags()
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect::<Result<Vec<_>, _>>()

@@ -384,7 +384,7 @@ impl Step for JobTemplate {
                     .remove("Tags")
                     .and_then(|t| t.as_object().cloned())
                     .unwrap_or_default();
-                for (k, v) in &ctx.tags {
+                for (k, v) in &ctx.tags() {
                     tags.insert(k.clone(), Value::String(v.clone()));
                 }
                 body.insert("Tags".into(), Value::Object(tags));

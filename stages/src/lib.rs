@@ -17,6 +17,7 @@ pub mod policy;
 pub mod regions;
 pub mod remote_state;
 pub mod retry;
+pub mod stacks;
 pub mod step;
 pub mod videos;
 

@@ -96,7 +96,7 @@ pub(crate) async fn tag_mediaconvert(ctx: &StackContext, arn: &str) -> Result<()
         .mediaconvert
         .tag_resource()
         .arn(arn)
-        .set_tags(Some(ctx.tags.clone().into_iter().collect()))
+        .set_tags(Some(ctx.tags().into_iter().collect()))
         .send()
         .await
         .context(|| format!("tagging {arn}"))?;
@@ -179,7 +179,7 @@ impl Step for Queue {
                     .pricing_plan(PricingPlan::OnDemand)
                     .status(QueueStatus::Active)
                     .description(format!("cattube stack {}: stage 3", ctx.stack))
-                    .set_tags(Some(ctx.tags.clone().into_iter().collect()))
+                    .set_tags(Some(ctx.tags().into_iter().collect()))
                     .send()
                     .await
                     .context(|| format!("creating MediaConvert queue {name}"))?;

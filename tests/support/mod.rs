@@ -557,6 +557,7 @@ pub async fn stack_clients(emulators: &Emulators, region: &str) -> Clients {
             &sdk_config(&emulators.standin.url, region).await,
         ),
         cloudfront: aws_sdk_cloudfront::Client::new(&aws),
+        tagging: aws_sdk_resourcegroupstagging::Client::new(&aws),
     }
 }
 

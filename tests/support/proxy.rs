@@ -489,7 +489,7 @@ async fn forward(
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     let action = if parts.method == hyper::Method::POST {
-        form_action(&body)
+        json_target(&parts.headers).unwrap_or_else(|| form_action(&body))
     } else {
         String::new()
     };
@@ -655,6 +655,13 @@ fn operation(service: &str, parts: &hyper::http::request::Parts, body: &[u8]) ->
         out.push_str(&format!(" {action} {}", names.join("&")));
     }
     out
+}
+
+/// The action of a JSON-protocol request (the tagging API's): its `X-Amz-Target` header's
+/// operation, `ResourceGroupsTaggingAPI_20170126.GetResources` → `GetResources`.
+fn json_target(headers: &hyper::HeaderMap) -> Option<String> {
+    let target = headers.get("x-amz-target")?.to_str().ok()?;
+    Some(target.rsplit('.').next()?.to_string())
 }
 
 fn form_action(body: &[u8]) -> String {

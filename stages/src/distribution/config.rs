@@ -332,7 +332,7 @@ pub(super) fn repair(
 
 pub(super) fn stack_tags(ctx: &StackContext) -> Result<Tags, StepError> {
     let items = ctx
-        .tags
+        .tags()
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect::<Result<Vec<_>, _>>()

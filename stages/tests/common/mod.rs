@@ -19,6 +19,7 @@ pub struct MockClients {
     pub lambda: Vec<Rule>,
     pub mediaconvert: Vec<Rule>,
     pub cloudfront: Vec<Rule>,
+    pub tagging: Vec<Rule>,
 }
 
 fn refs(rules: &[Rule]) -> Vec<&Rule> {
@@ -42,6 +43,11 @@ impl MockClients {
                 aws_sdk_cloudfront,
                 RuleMode::MatchAny,
                 refs(&self.cloudfront)
+            ),
+            tagging: mock_client!(
+                aws_sdk_resourcegroupstagging,
+                RuleMode::MatchAny,
+                refs(&self.tagging)
             ),
         }
     }
