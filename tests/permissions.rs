@@ -66,6 +66,9 @@ async fn drift(emulators: &Emulators) {
         .unwrap();
 }
 
+/// The runs keep their state in S3, as CI does: the state bucket's calls are checked too.
+const STATE: &str = "s3://cattube-ci-state-123456789012/";
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not() {
     let emulators = Emulators::start();
@@ -91,11 +94,21 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
         if command == "drift" {
             drift(&emulators).await;
             // `up` repairs it: the repair calls are checked too.
-            let ran = sandbox.run().args(["up"]).expect_code(0).json();
+            let ran = sandbox
+                .run()
+                .args(["up"])
+                .env("CATTUBE_STATE", STATE)
+                .expect_code(0)
+                .json();
             runs.push(json!({ "command": "up", "calls": calls(&ran.requests) }));
             continue;
         }
-        let ran = sandbox.run().args(&args).expect_code(0).json();
+        let ran = sandbox
+            .run()
+            .args(&args)
+            .env("CATTUBE_STATE", STATE)
+            .expect_code(0)
+            .json();
         runs.push(json!({ "command": command, "calls": calls(&ran.requests) }));
     }
 
@@ -104,6 +117,7 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
         let ran = sandbox
             .run()
             .args(["permissions", "--for", command])
+            .env("CATTUBE_STATE", STATE)
             .expect_code(0)
             .expect_writes(0)
             .json();
@@ -117,6 +131,7 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
     let offline = sandbox
         .run()
         .args(["permissions", "--account", "123456789012"])
+        .env("CATTUBE_STATE", STATE)
         .expect_code(0)
         .output();
     assert!(offline.requests.is_empty(), "{:?}", offline.requests);
@@ -127,6 +142,7 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
     let pattern = sandbox
         .run()
         .args(["permissions", "--stacks", "pr-*"])
+        .env("CATTUBE_STATE", STATE)
         .expect_code(0)
         .json()
         .doc["policy"]
@@ -136,7 +152,19 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
         resources.contains("\"arn:aws:s3:::pr-*-source-123456789012-eu-west-1\""),
         "{pattern:#}"
     );
-    assert!(!resources.contains("cattube-"), "{pattern:#}");
+    assert!(
+        resources.contains(
+            "\"arn:aws:s3:::cattube-ci-state-123456789012/cattube/pr-*/eu-west-1.json.lock\""
+        ),
+        "{pattern:#}"
+    );
+    // No name of the `cattube` stack itself (the state bucket is named for the account).
+    assert!(
+        !resources
+            .replace("cattube-ci-state-123456789012", "")
+            .contains("cattube-"),
+        "{pattern:#}"
+    );
     policies.insert("--stacks pr-*".into(), pattern);
 
     let (ok, report) = check(&json!({

@@ -8,7 +8,7 @@ use cattube_stages::{naming, StackContext};
 
 use crate::cli::{PermissionsArgs, PermissionsFor};
 use crate::commands::{identity_failure, names, region};
-use crate::config::Config;
+use crate::config::{Config, StateLocation};
 use crate::error::{ExitStatus, UsageError};
 use crate::printer::Report;
 
@@ -77,10 +77,20 @@ pub async fn run(
         PermissionsFor::Upload => vec![Command::Upload],
         PermissionsFor::All => Command::ALL.to_vec(),
     };
+    // The shared state's bucket, when the state is remote; the default key names the stack
+    // (or the pattern), as each stack's runs will.
+    let state = match &config.state {
+        StateLocation::S3 { bucket, key } => Some(permissions::RemoteState {
+            bucket: bucket.clone(),
+            key: StateLocation::s3_key(key, &stack, &region),
+        }),
+        StateLocation::Local(_) => None,
+    };
     report.policy = Some(permissions::policy(
         &cattube_stages::all_steps(),
         &ctx,
         &commands,
+        state.as_ref(),
     ));
     Ok(ExitStatus::Success)
 }

@@ -159,10 +159,64 @@ fn grants(steps: &[Box<dyn Step>], ctx: &StackContext, commands: &[Command]) -> 
     all
 }
 
+/// Where a remote state lives, for its grants: the bucket and the state object's key.
+#[derive(Clone, Debug)]
+pub struct RemoteState {
+    pub bucket: String,
+    pub key: String,
+}
+
+/// The grants of the state bucket's calls ([`crate::remote_state::grants`]): on the bucket,
+/// and on the state object and its lock object.
+fn state_grants(
+    ctx: &StackContext,
+    state: &RemoteState,
+    commands: &[Command],
+) -> BTreeSet<Resolved> {
+    use crate::remote_state::grants::*;
+    let bucket = format!("arn:{}:s3:::{}", ctx.partition(), state.bucket);
+    let objects = [
+        format!("{bucket}/{}", state.key),
+        format!("{bucket}/{}.lock", state.key),
+    ];
+    let mut all = BTreeSet::new();
+    for command in commands {
+        let (on_bucket, on_objects) = match command {
+            Command::Up => (WRITE_BUCKET, WRITE_OBJECTS),
+            Command::Down => (DOWN_BUCKET, WRITE_OBJECTS),
+            Command::Status => (STATUS_BUCKET, READ_OBJECTS),
+            Command::Upload => (READ_BUCKET, READ_OBJECTS),
+        };
+        all.extend(
+            on_bucket
+                .iter()
+                .map(|a| (bucket.clone(), None, a.to_string())),
+        );
+        for object in &objects {
+            all.extend(
+                on_objects
+                    .iter()
+                    .map(|a| (object.clone(), None, a.to_string())),
+            );
+        }
+    }
+    all
+}
+
 /// The identity policy: one statement per resource (and condition), its actions sorted.
-pub fn policy(steps: &[Box<dyn Step>], ctx: &StackContext, commands: &[Command]) -> Value {
+/// With a remote state, its bucket's calls are in it too.
+pub fn policy(
+    steps: &[Box<dyn Step>],
+    ctx: &StackContext,
+    commands: &[Command],
+    state: Option<&RemoteState>,
+) -> Value {
     let mut by_resource: BTreeMap<_, BTreeSet<String>> = BTreeMap::new();
-    for (on, only_if, action) in grants(steps, ctx, commands) {
+    let mut resolved = grants(steps, ctx, commands);
+    if let Some(state) = state {
+        resolved.extend(state_grants(ctx, state, commands));
+    }
+    for (on, only_if, action) in resolved {
         by_resource.entry((on, only_if)).or_default().insert(action);
     }
     let statements: Vec<Value> = by_resource

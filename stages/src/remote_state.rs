@@ -297,3 +297,32 @@ impl LockHolder {
         )
     }
 }
+
+/// The state bucket's calls, for `cattube permissions` with a remote state: every command
+/// reads the state (and needs `s3:ListBucket`, without which S3 answers a state not written
+/// yet with 403 instead of 404); `status` reads the bucket's versioning; a command that
+/// writes also creates and secures the bucket when it is missing (`up`) ([`RemoteObject::ensure_bucket`]),
+/// takes and releases the lock object and writes the state.
+pub mod grants {
+    /// On the bucket, for a command that only reads (`upload`).
+    pub const READ_BUCKET: &[&str] = &["s3:ListBucket"];
+    /// On the bucket, for `status` (it warns when the bucket keeps no versions).
+    pub const STATUS_BUCKET: &[&str] = &["s3:GetBucketVersioning", "s3:ListBucket"];
+    /// On the bucket, for `down`: the bucket is there (the `up` that made the stack made it),
+    /// so it is neither created nor secured.
+    pub const DOWN_BUCKET: &[&str] = &["s3:ListBucket"];
+    /// On the bucket, for `up`.
+    pub const WRITE_BUCKET: &[&str] = &[
+        "s3:CreateBucket",
+        "s3:ListBucket",
+        "s3:PutBucketOwnershipControls",
+        "s3:PutBucketPolicy",
+        "s3:PutBucketPublicAccessBlock",
+        "s3:PutBucketVersioning",
+        "s3:PutEncryptionConfiguration",
+    ];
+    /// On the state object and its lock, for a command that only reads.
+    pub const READ_OBJECTS: &[&str] = &["s3:GetObject"];
+    /// On the state object and its lock, for `up` and `down`.
+    pub const WRITE_OBJECTS: &[&str] = &["s3:DeleteObject", "s3:GetObject", "s3:PutObject"];
+}
