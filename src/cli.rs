@@ -152,7 +152,9 @@ pub enum Command {
         The policy is scoped to the stack's bucket, role, function, queue and job template \
         ARNs; CloudFront's generated ids make it name every distribution and origin access \
         control of the account, and actions AWS accepts only on \"*\" are on \"*\". \
-        `status` covers `plan`; `jobs`, `url` and `cost` are not included. \
+        With a remote state (--state s3://…, CATTUBE_STATE or [state]) the state bucket's calls \
+        are included. `status` covers `plan`; `jobs`, `url`, `cost`, `state`, `stacks` and `gc` \
+        are not included. \
         Only the account id is asked of AWS (STS), and nothing with --account.\n\n\
         Exit codes: 0 printed, 1 STS failed, 2 bad input")]
     Permissions(PermissionsArgs),
