@@ -14,19 +14,14 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use support::{
-    account_inventory, checked_state, leftovers, s3_client, sdk_config, Emulators, Ran, Sandbox,
-    IDS,
+    account_inventory, assert_code, checked_state, interrupt, leftovers, s3_client, sdk_config,
+    Emulators, Ran, Sandbox, IDS,
 };
 
 const REGION: &str = "eu-west-1";
 const STACK: &str = "cattube";
 /// SIGKILL trials per command.
 const CRASH_TRIALS: usize = 15;
-
-#[track_caller]
-fn assert_code(out: &Ran, code: i32, what: &str) {
-    assert_eq!(out.code, Some(code), "{what}: {}", out.text());
-}
 
 fn state_path(sandbox: &Sandbox) -> std::path::PathBuf {
     sandbox.path().join("cattube.state.json")
@@ -330,14 +325,7 @@ impl Lcg {
 }
 
 fn spawn(sandbox: &Sandbox, args: &[&str]) -> Child {
-    sandbox
-        .command()
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    sandbox.spawn(args, &[])
 }
 
 /// How long the proxies hold every request during a crash trial: longer than the extra wait
@@ -455,14 +443,6 @@ async fn killed_down_recovers() {
         recovered += 1;
     }
     eprintln!("FIGURES killed down: {killed} runs died of SIGKILL mid-way, {recovered} of them finished on the next down");
-}
-
-fn interrupt(child: &Child) {
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {

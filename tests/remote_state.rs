@@ -7,23 +7,20 @@
 mod support;
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use support::aws_errors::AwsErrorReply;
 use support::proxy::Answer;
-use support::{assert_secure_bucket, leftovers, s3_client, Emulators, Ran, Sandbox};
+use support::{
+    assert_code, assert_secure_bucket, interrupt, leftovers, s3_client, Emulators, Ran, Sandbox,
+};
 
 const REGION: &str = "eu-west-1";
 const BUCKET: &str = "cattube-shared-state";
 const STATE: &str = "s3://cattube-shared-state/ci/cattube.json";
 const KEY: &str = "ci/cattube.json";
 const LOCK: &str = "ci/cattube.json.lock";
-
-#[track_caller]
-fn assert_code(out: &Ran, code: i32, what: &str) {
-    assert_eq!(out.code, Some(code), "{what}: {}", out.text());
-}
 
 /// A run of `args` with the shared state.
 fn shared(sandbox: &Sandbox, args: &[&str]) -> Ran {
@@ -36,15 +33,7 @@ fn shared(sandbox: &Sandbox, args: &[&str]) -> Ran {
 
 /// `args` started with the shared state, its stderr kept.
 fn spawn(sandbox: &Sandbox, args: &[&str]) -> Child {
-    sandbox
-        .command()
-        .env("CATTUBE_STATE", STATE)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    sandbox.spawn(args, &[("CATTUBE_STATE", STATE)])
 }
 
 /// The object's text, straight from moto (not through the proxy).
@@ -526,14 +515,6 @@ fn bad_state_locations_are_refused() {
         assert!(out.stderr.contains(names), "{names}: {}", out.text());
         assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.text());
     }
-}
-
-fn interrupt(child: &Child) {
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 /// Ctrl-C releases the lock object: once (the run stops where it is and saves), and twice

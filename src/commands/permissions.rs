@@ -2,12 +2,11 @@
 //! commands for this stack, generated from what each resource declares it calls
 //! (`cattube_stages::permissions`), scoped to the stack's names.
 
-use cattube_stages::aws::{self, Connection};
 use cattube_stages::permissions::{self, Command};
 use cattube_stages::{naming, StackContext};
 
 use crate::cli::{PermissionsArgs, PermissionsFor};
-use crate::commands::{identity_failure, names, region};
+use crate::commands::{connect, identity_failure, names};
 use crate::config::{Config, StateLocation};
 use crate::error::{ExitStatus, UsageError};
 use crate::printer::Report;
@@ -38,14 +37,8 @@ pub async fn run(
         None => config.stack.clone(),
     };
     report.stack = Some(stack.clone());
-    let region = region(config).await?;
-    report.region = Some(region.clone());
     // Connecting makes no call; only STS is asked, and only without --account.
-    let clients = aws::connect(&Connection {
-        region: Some(region.clone()),
-        profile: config.profile.clone(),
-    })
-    .await;
+    let (region, clients) = connect(config, report).await?;
     let account = match &args.account {
         Some(account) => account.clone(),
         None => clients.account_id().await.map_err(identity_failure)?,

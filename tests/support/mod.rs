@@ -310,6 +310,19 @@ impl Sandbox {
         cmd
     }
 
+    /// The binary started in the background with `env` added, no stdin, stdout discarded and
+    /// stderr piped: for tests that signal or kill it while it runs.
+    pub fn spawn(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+        self.command()
+            .envs(env.iter().copied())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     /// `program` run in the sandbox with the environment of [`Sandbox::cattube`].
     pub fn command_for(&self, program: &Path) -> Command {
         let mut cmd = Command::new(program);
@@ -469,6 +482,21 @@ pub struct Ran {
     pub doc: serde_json::Value,
     /// The requests the sandbox's proxies answered during the run, in the order they arrived.
     pub requests: Vec<proxy::Seen>,
+}
+
+/// The run ended with `code`; the failure names `what` and shows the run's output.
+#[track_caller]
+pub fn assert_code(out: &Ran, code: i32, what: &str) {
+    assert_eq!(out.code, Some(code), "{what}: {}", out.text());
+}
+
+/// Sends the child SIGINT, as a Ctrl-C at its terminal would.
+pub fn interrupt(child: &std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
 }
 
 impl Ran {
