@@ -148,13 +148,15 @@ pub enum Command {
     /// each resource makes
     #[command(after_help = "Examples:\n  cattube permissions > policy.json\n  \
         cattube --stack pr-42 permissions --for up --account 123456789012\n  \
-        cattube permissions --stacks 'pr-*' --account 123456789012\n\n\
+        cattube permissions --stacks 'pr-*' --account 123456789012\n  \
+        cattube permissions --for gc --stacks 'pr-*'\n\n\
         The policy is scoped to the stack's bucket, role, function, queue and job template \
         ARNs; CloudFront's generated ids make it name every distribution and origin access \
         control of the account, and actions AWS accepts only on \"*\" are on \"*\". \
         With a remote state (--state s3://…, CATTUBE_STATE or [state]) the state bucket's calls \
-        are included. `status` covers `plan`; `jobs`, `url`, `cost`, `state`, `stacks` and `gc` \
-        are not included. \
+        are included. `status` covers `plan`; `jobs`, `url` and `cost` are not included. \
+        `--for gc` is `down` for this stack and, with default names, for every stack of \
+        --stacks (default: any stack), since gc deletes other stacks too. \
         Only the account id is asked of AWS (STS), and nothing with --account.\n\n\
         Exit codes: 0 printed, 1 STS failed, 2 bad input")]
     Permissions(PermissionsArgs),
@@ -330,7 +332,13 @@ pub enum PermissionsFor {
     Down,
     Status,
     Upload,
-    /// All four
+    Stacks,
+    /// gc: `down` for this stack, and for every stack of --stacks (default: any stack) with
+    /// default names, as gc deletes them
+    Gc,
+    /// state pull, push and unlock
+    State,
+    /// All of them
     All,
 }
 

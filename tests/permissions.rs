@@ -82,6 +82,28 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
         .unwrap();
 
     let mut runs = Vec::new();
+    let mut record = |command: &str, ran: &support::Ran| {
+        runs.push(json!({ "command": command, "calls": calls(&ran.requests) }));
+    };
+    // The stack made with a local state, then moved to the shared one by `state push`,
+    // which creates the state bucket; `state pull` reads it back.
+    let made = sandbox.run().args(["up"]).expect_code(0).json();
+    record("up", &made);
+    let pushed = sandbox
+        .run()
+        .args(["state", "push", "cattube.state.json"])
+        .env("CATTUBE_STATE", STATE)
+        .expect_code(0)
+        .output();
+    record("state", &pushed);
+    std::fs::remove_file(sandbox.path().join("cattube.state.json")).unwrap();
+    let pulled = sandbox
+        .run()
+        .args(["state", "pull"])
+        .env("CATTUBE_STATE", STATE)
+        .expect_code(0)
+        .output();
+    record("state", &pulled);
     for (command, args) in [
         ("up", vec!["up"]),
         ("status", vec!["status"]),
@@ -89,7 +111,6 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
         ("upload", vec!["upload", "tabby cat.mp4"]),
         // Converged: the second `up` reads only, the same reads as the first.
         ("up", vec!["up"]),
-        ("down", vec!["down", "--yes"]),
     ] {
         if command == "drift" {
             drift(&emulators).await;
@@ -100,7 +121,7 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
                 .env("CATTUBE_STATE", STATE)
                 .expect_code(0)
                 .json();
-            runs.push(json!({ "command": "up", "calls": calls(&ran.requests) }));
+            record("up", &ran);
             continue;
         }
         let ran = sandbox
@@ -109,11 +130,88 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
             .env("CATTUBE_STATE", STATE)
             .expect_code(0)
             .json();
-        runs.push(json!({ "command": command, "calls": calls(&ran.requests) }));
+        record(command, &ran);
     }
+    // A lock a killed run left, cleared by `state unlock`.
+    let aws = support::sdk_config(&emulators.moto.url, REGION).await;
+    aws_sdk_s3::Client::new(&aws)
+        .put_object()
+        .bucket("cattube-ci-state-123456789012")
+        .key("cattube/cattube/eu-west-1.json.lock")
+        .body(b"{}".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let unlocked = sandbox
+        .run()
+        .args(["state", "unlock", "--yes"])
+        .env("CATTUBE_STATE", STATE)
+        .expect_code(0)
+        .output();
+    record("state", &unlocked);
+
+    // Another stack, made by another runner, whose --ttl has passed: `stacks` lists it and
+    // `gc` deletes it (CloudFront's distribution on a later gc) with default names and no
+    // state of its own; this stack has no expiry and is kept.
+    let other = emulators.sandbox(REGION);
+    other
+        .run()
+        .args(["--stack", "old", "up", "--ttl", "1h"])
+        .expect_code(0)
+        .output();
+    let clients = support::stack_clients(&emulators, REGION).await;
+    support::expire(&clients, REGION, "old").await;
+    let listed = sandbox
+        .run()
+        .args(["stacks"])
+        .env("CATTUBE_STATE", STATE)
+        .expect_code(0)
+        .json();
+    record("stacks", &listed);
+    let mut collected = 0;
+    for _ in 0..10 {
+        let ran = sandbox
+            .run()
+            .args(["gc", "--yes"])
+            .env("CATTUBE_STATE", STATE)
+            .expect_code(0)
+            .json();
+        record("gc", &ran);
+        let stacks = ran.doc["stacks"].as_array().unwrap().clone();
+        let old = stacks.iter().find(|s| s["stack"] == "old");
+        match old.and_then(|s| s["gc"].as_str()) {
+            Some(what) if what.starts_with("deleted") => collected += 1,
+            Some(what) if what.starts_with("pending") => {}
+            Some(what) => panic!("gc of old: {what}"),
+            None => break,
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    assert_eq!(collected, 1, "the expired stack was deleted once");
+    let left: Vec<String> = cattube_stages::stacks::list(&clients, REGION)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.stack)
+        .collect();
+    assert_eq!(
+        left,
+        ["cattube"],
+        "gc deletes the expired stack and only it"
+    );
+
+    let down = sandbox
+        .run()
+        .args(["down", "--yes"])
+        .env("CATTUBE_STATE", STATE)
+        .expect_code(0)
+        .json();
+    record("down", &down);
 
     let mut policies = serde_json::Map::new();
-    for command in ["up", "down", "status", "upload", "all"] {
+    for command in [
+        "up", "down", "status", "upload", "stacks", "gc", "state", "all",
+    ] {
         let ran = sandbox
             .run()
             .args(["permissions", "--for", command])

@@ -53,21 +53,26 @@ pub async fn run(
         &account,
         &region,
     )?;
-    let names = naming::resolve_names(&stack, &account, &region, &config.names);
-    let ctx = StackContext::new(
-        &stack,
-        &account,
-        &region,
-        names,
-        &config.tags,
-        config.settings.clone(),
-        clients,
-    );
+    let context = |stack: &str, overrides| {
+        StackContext::new(
+            stack,
+            &account,
+            &region,
+            naming::resolve_names(stack, &account, &region, overrides),
+            &config.tags,
+            config.settings.clone(),
+            clients.clone(),
+        )
+    };
+    let ctx = context(&stack, &config.names);
     let commands: Vec<Command> = match args.r#for {
         PermissionsFor::Up => vec![Command::Up],
         PermissionsFor::Down => vec![Command::Down],
         PermissionsFor::Status => vec![Command::Status],
         PermissionsFor::Upload => vec![Command::Upload],
+        PermissionsFor::Stacks => vec![Command::Stacks],
+        PermissionsFor::Gc => vec![Command::Gc],
+        PermissionsFor::State => Command::STATE.to_vec(),
         PermissionsFor::All => Command::ALL.to_vec(),
     };
     // The shared state's bucket, when the state is remote; the default key names the stack
@@ -79,12 +84,22 @@ pub async fn run(
         }),
         StateLocation::Local(_) => None,
     };
-    report.policy = Some(permissions::policy(
-        &cattube_stages::all_steps(),
-        &ctx,
-        &commands,
-        state.as_ref(),
-    ));
+    let mut parts = vec![permissions::Part {
+        ctx: &ctx,
+        commands: &commands,
+        state: state.as_ref(),
+    }];
+    // gc deletes other stacks too, found by their tags, with default names and a scratch
+    // local state (commands::gc): `down` for every stack of the pattern, `*` without one.
+    let others = context(args.stacks.as_deref().unwrap_or("*"), &Default::default());
+    if commands.contains(&Command::Gc) {
+        parts.push(permissions::Part {
+            ctx: &others,
+            commands: &[Command::Gc],
+            state: None,
+        });
+    }
+    report.policy = Some(permissions::policy(&cattube_stages::all_steps(), &parts));
     Ok(ExitStatus::Success)
 }
 

@@ -100,18 +100,43 @@ pub enum Command {
     Down,
     Status,
     Upload,
+    Stacks,
+    /// `gc` runs `down` on every expired stack: on this stack (with its state) as `down`
+    /// does, and on any other with a scratch local state and default names, so its policy
+    /// is `down`'s twice: for this stack and for the pattern of the stacks it may delete
+    /// (the caller gives both, see [`policy`]).
+    Gc,
+    StatePull,
+    StatePush,
+    StateUnlock,
 }
 
 impl Command {
-    pub const ALL: [Command; 4] = [Command::Up, Command::Down, Command::Status, Command::Upload];
+    pub const ALL: [Command; 9] = [
+        Command::Up,
+        Command::Down,
+        Command::Status,
+        Command::Upload,
+        Command::Stacks,
+        Command::Gc,
+        Command::StatePull,
+        Command::StatePush,
+        Command::StateUnlock,
+    ];
+    /// `cattube state pull | push | unlock`.
+    pub const STATE: [Command; 3] = [Command::StatePull, Command::StatePush, Command::StateUnlock];
 
     /// The phases of every step the command runs (`up` observes then applies…).
     fn phases(self) -> &'static [Phase] {
         match self {
             Command::Up => &[Phase::Observe, Phase::Apply],
-            Command::Down => &[Phase::Observe, Phase::Destroy],
+            Command::Down | Command::Gc => &[Phase::Observe, Phase::Destroy],
             Command::Status => &[Phase::Observe],
-            Command::Upload => &[],
+            Command::Upload
+            | Command::Stacks
+            | Command::StatePull
+            | Command::StatePush
+            | Command::StateUnlock => &[],
         }
     }
 }
@@ -127,6 +152,7 @@ pub const COMMAND_CALLS: &[(&[Command], Grant)] = &[
     (&[Command::Upload], crate::videos::UPLOAD_OBJECTS),
     (&[Command::Upload], crate::videos::UPLOAD_DISTRIBUTION),
     (&[Command::Upload], crate::videos::UPLOAD_JOB_TEMPLATE),
+    (&[Command::Stacks, Command::Gc], crate::stacks::LIST),
 ];
 
 /// Every grant the commands need, for the stack of `ctx`.
@@ -167,7 +193,7 @@ pub struct RemoteState {
 }
 
 /// The grants of the state bucket's calls ([`crate::remote_state::grants`]): on the bucket,
-/// and on the state object and its lock object.
+/// on the state object and on its lock object.
 fn state_grants(
     ctx: &StackContext,
     state: &RemoteState,
@@ -175,46 +201,48 @@ fn state_grants(
 ) -> BTreeSet<Resolved> {
     use crate::remote_state::grants::*;
     let bucket = format!("arn:{}:s3:::{}", ctx.partition(), state.bucket);
-    let objects = [
-        format!("{bucket}/{}", state.key),
-        format!("{bucket}/{}.lock", state.key),
-    ];
+    let object = format!("{bucket}/{}", state.key);
+    let lock = format!("{bucket}/{}.lock", state.key);
     let mut all = BTreeSet::new();
     for command in commands {
-        let (on_bucket, on_objects) = match command {
-            Command::Up => (WRITE_BUCKET, WRITE_OBJECTS),
-            Command::Down => (DOWN_BUCKET, WRITE_OBJECTS),
-            Command::Status => (STATUS_BUCKET, READ_OBJECTS),
-            Command::Upload => (READ_BUCKET, READ_OBJECTS),
+        let (on_bucket, on_state, on_lock): (&[&str], &[&str], &[&str]) = match command {
+            Command::Up => (WRITE_BUCKET, WRITE_OBJECTS, WRITE_OBJECTS),
+            // gc deletes this stack as `down` does when it has expired.
+            Command::Down | Command::Gc => (DOWN_BUCKET, WRITE_OBJECTS, WRITE_OBJECTS),
+            Command::Status => (STATUS_BUCKET, READ_OBJECTS, READ_OBJECTS),
+            Command::Upload => (READ_BUCKET, READ_OBJECTS, READ_OBJECTS),
+            // `stacks` names the state's location without reading it.
+            Command::Stacks => (&[], &[], &[]),
+            Command::StatePull => (READ_BUCKET, READ_OBJECTS, &[]),
+            // push takes the lock, which creates the bucket when it is missing.
+            Command::StatePush => (WRITE_BUCKET, WRITE_OBJECTS, WRITE_OBJECTS),
+            Command::StateUnlock => (READ_BUCKET, &[], UNLOCK_OBJECT),
         };
-        all.extend(
-            on_bucket
-                .iter()
-                .map(|a| (bucket.clone(), None, a.to_string())),
-        );
-        for object in &objects {
-            all.extend(
-                on_objects
-                    .iter()
-                    .map(|a| (object.clone(), None, a.to_string())),
-            );
+        for (on, actions) in [(&bucket, on_bucket), (&object, on_state), (&lock, on_lock)] {
+            all.extend(actions.iter().map(|a| (on.clone(), None, a.to_string())));
         }
     }
     all
 }
 
-/// The identity policy: one statement per resource (and condition), its actions sorted.
-/// With a remote state, its bucket's calls are in it too.
-pub fn policy(
-    steps: &[Box<dyn Step>],
-    ctx: &StackContext,
-    commands: &[Command],
-    state: Option<&RemoteState>,
-) -> Value {
+/// The commands a policy allows on one stack (or pattern of stacks): its context, and its
+/// remote state if any.
+pub struct Part<'a> {
+    pub ctx: &'a StackContext,
+    pub commands: &'a [Command],
+    pub state: Option<&'a RemoteState>,
+}
+
+/// The identity policy of every part: one statement per resource (and condition), its
+/// actions sorted. With a remote state, its bucket's calls are in it too.
+pub fn policy(steps: &[Box<dyn Step>], parts: &[Part]) -> Value {
     let mut by_resource: BTreeMap<_, BTreeSet<String>> = BTreeMap::new();
-    let mut resolved = grants(steps, ctx, commands);
-    if let Some(state) = state {
-        resolved.extend(state_grants(ctx, state, commands));
+    let mut resolved = BTreeSet::new();
+    for part in parts {
+        resolved.extend(grants(steps, part.ctx, part.commands));
+        if let Some(state) = part.state {
+            resolved.extend(state_grants(part.ctx, state, part.commands));
+        }
     }
     for (on, only_if, action) in resolved {
         by_resource.entry((on, only_if)).or_default().insert(action);

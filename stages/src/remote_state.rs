@@ -325,4 +325,6 @@ pub mod grants {
     pub const READ_OBJECTS: &[&str] = &["s3:GetObject"];
     /// On the state object and its lock, for `up` and `down`.
     pub const WRITE_OBJECTS: &[&str] = &["s3:DeleteObject", "s3:GetObject", "s3:PutObject"];
+    /// On the lock object, for `state unlock`: it reads the holder, then deletes it.
+    pub const UNLOCK_OBJECT: &[&str] = &["s3:DeleteObject", "s3:GetObject"];
 }

@@ -46,6 +46,8 @@ ACTIONS = {
     "s3:CompleteMultipartUpload": ["s3:PutObject"],
     # A batch delete is authorized object by object; versions by DeleteObjectVersion.
     "s3:DeleteObjects": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+    # The proxy names a service by its signing name; IAM's prefix for the tagging API is "tag".
+    "tagging:GetResources": ["tag:GetResources"],
     "cloudfront:CreateDistributionWithTags": ["cloudfront:CreateDistribution", "cloudfront:TagResource"],
     # As cattube sends them: a create that carries tags needs the tagging action too, one
     # that sets the object ownership needs PutBucketOwnershipControls, and the function's
@@ -81,6 +83,14 @@ UNUSED_BY = {
     ("down", "cloudfront:ListDistributions"): STATELESS,
     ("down", "cloudfront:ListOriginAccessControls"): STATELESS,
     ("down", "iam:DetachRolePolicy"): "down detaches what someone attached to a role; here up removed it first",
+    ("up", "s3:PutBucketVersioning"): "up versions the state bucket it creates; here state push created it first",
+    # gc is down for every expired stack: the one here held no videos and no foreign policy,
+    # and this stack (whose remote state gc would read and write) had not expired.
+    ("gc", "iam:DetachRolePolicy"): "gc detaches what someone attached to an expired stack's role",
+    ("gc", "s3:DeleteObject"): "gc empties an expired stack's buckets; the one here held no videos",
+    ("gc", "s3:DeleteObjectVersion"): "gc empties an expired stack's buckets; the one here held no videos",
+    ("gc", "s3:GetObject"): "gc reads this stack's remote state once this stack has expired",
+    ("gc", "s3:PutObject"): "gc writes this stack's remote state once this stack has expired",
 }
 
 MODELS = {}

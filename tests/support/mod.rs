@@ -821,3 +821,76 @@ pub async fn widen_role(iam: &aws_sdk_iam::Client, role: &str) -> String {
         .unwrap();
     widening
 }
+
+/// Moves `stack`'s expiry into the past on each resource the tagging API lists, as if its
+/// `--ttl` had run out.
+pub async fn expire(clients: &Clients, region: &str, stack: &str) {
+    const PAST: &str = "2020-01-01T00:00:00Z";
+    let listed = cattube_stages::stacks::list(clients, region).await.unwrap();
+    let arns = &listed.iter().find(|s| s.stack == stack).unwrap().resources;
+    for arn in arns {
+        if let Some(bucket) = arn.strip_prefix("arn:aws:s3:::") {
+            let live = clients
+                .s3
+                .get_bucket_tagging()
+                .bucket(bucket)
+                .send()
+                .await
+                .unwrap();
+            let mut tags: Vec<aws_sdk_s3::types::Tag> = live
+                .tag_set()
+                .iter()
+                .filter(|t| t.key() != "cattube:expires-at")
+                .cloned()
+                .collect();
+            tags.push(
+                aws_sdk_s3::types::Tag::builder()
+                    .key("cattube:expires-at")
+                    .value(PAST)
+                    .build()
+                    .unwrap(),
+            );
+            let tagging = aws_sdk_s3::types::Tagging::builder()
+                .set_tag_set(Some(tags))
+                .build()
+                .unwrap();
+            clients
+                .s3
+                .put_bucket_tagging()
+                .bucket(bucket)
+                .tagging(tagging)
+                .send()
+                .await
+                .unwrap();
+        } else if arn.contains(":lambda:") {
+            clients
+                .lambda
+                .tag_resource()
+                .resource(arn)
+                .tags("cattube:expires-at", PAST)
+                .send()
+                .await
+                .unwrap();
+        } else if arn.contains(":cloudfront:") {
+            let tag = aws_sdk_cloudfront::types::Tag::builder()
+                .key("cattube:expires-at")
+                .value(PAST)
+                .build()
+                .unwrap();
+            clients
+                .cloudfront
+                .tag_resource()
+                .resource(arn)
+                .tags(
+                    aws_sdk_cloudfront::types::Tags::builder()
+                        .items(tag)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        } else {
+            panic!("no way to tag {arn}");
+        }
+    }
+}
