@@ -346,11 +346,23 @@ fn kill_at_random_point(
     total: usize,
     rng: &mut Lcg,
 ) -> String {
+    kill_at_random_point_with(emulators, sandbox, args, &[], total, rng)
+}
+
+/// [`kill_at_random_point`] with `env` set for the run.
+fn kill_at_random_point_with(
+    emulators: &Emulators,
+    sandbox: &Sandbox,
+    args: &[&str],
+    env: &[(&str, &str)],
+    total: usize,
+    rng: &mut Lcg,
+) -> String {
     let writes = (rng.next() as usize) % total;
     let extra = rng.below(Duration::from_millis(40));
     emulators.faults.clear();
     emulators.faults.delay(TRIAL_LATENCY);
-    let mut child = spawn(sandbox, args);
+    let mut child = sandbox.spawn(args, env);
     let deadline = Instant::now() + Duration::from_secs(60);
     while emulators.faults.writes() < writes {
         assert!(
@@ -972,4 +984,264 @@ async fn killed_between_create_bucket_and_its_tags_is_taken_as_created() {
     );
     converge(&sandbox, "up after the kill");
     tear_down(&emulators, &sandbox, "down after the kill").await;
+}
+
+// ---------------------------------------------------------------------------------------
+// The same with the state shared in S3 (`CATTUBE_STATE=s3://…`), as CI keeps it: faults on
+// the state's own writes and on the lock's, and SIGKILLs, with the lock object in the way.
+
+const STATE_BUCKET: &str = "cattube-ci-state-123456789012";
+const REMOTE: &str = "s3://cattube-ci-state-123456789012/";
+/// The default key of the stack's state, and its lock beside it.
+const STATE_KEY: &str = "cattube/cattube/eu-west-1.json";
+const LOCK_KEY: &str = "cattube/cattube/eu-west-1.json.lock";
+
+/// A run with the shared state.
+fn remote(sandbox: &Sandbox, args: &[&str]) -> Ran {
+    sandbox.run().args(args).env("CATTUBE_STATE", REMOTE).json()
+}
+
+/// An object of the state bucket, read straight from moto (None: absent).
+async fn state_object(emulators: &Emulators, key: &str) -> Option<String> {
+    let s3 = s3_client(&emulators.moto.url, REGION).await;
+    match s3.get_object().bucket(STATE_BUCKET).key(key).send().await {
+        Ok(out) => {
+            Some(String::from_utf8(out.body.collect().await.unwrap().to_vec()).expect("UTF-8"))
+        }
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => None,
+        Err(e) => panic!("reading s3://{STATE_BUCKET}/{key}: {e:?}"),
+    }
+}
+
+/// The shared state is absent or a valid state document of the stack.
+async fn remote_state_valid(emulators: &Emulators, what: &str) -> Option<serde_json::Value> {
+    let text = state_object(emulators, STATE_KEY).await?;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &text).unwrap();
+    let doc = checked_state(file.path(), STACK);
+    assert!(doc.is_some(), "{what}: {text}");
+    doc
+}
+
+/// After a failed or killed run: if its lock is still there, the next `up` refuses at once
+/// with exit 1 naming the holder (and changes nothing), and `state unlock --yes` clears it.
+/// Returns whether a lock was left.
+async fn clear_a_left_lock(emulators: &Emulators, sandbox: &Sandbox, what: &str) -> bool {
+    let Some(lock) = state_object(emulators, LOCK_KEY).await else {
+        return false;
+    };
+    let holder: serde_json::Value = serde_json::from_str(&lock).unwrap();
+    emulators.faults.clear();
+    let refused = remote(sandbox, &["up"]);
+    assert_code(&refused, 1, &format!("{what}: up with the lock left"));
+    let pid = holder["pid"].to_string();
+    assert!(
+        refused.stderr.contains("is locked by")
+            && refused.stderr.contains(&pid)
+            && refused.stderr.contains("cattube state unlock"),
+        "{what}: the refusal does not name the holder {holder}: {}",
+        refused.stderr
+    );
+    let stack_writes = emulators
+        .faults
+        .operations()
+        .iter()
+        .filter(|k| !k.contains(STATE_BUCKET))
+        .count();
+    assert_eq!(stack_writes, 0, "{what}: a refused up wrote to the stack");
+    let unlocked = remote(sandbox, &["state", "unlock", "--yes"]);
+    assert_code(&unlocked, 0, &format!("{what}: state unlock"));
+    assert!(state_object(emulators, LOCK_KEY).await.is_none(), "{what}");
+    true
+}
+
+/// `up` and `status` with the shared state: everything created and recorded, no lock left.
+async fn converge_remote(emulators: &Emulators, sandbox: &Sandbox, what: &str) {
+    assert_code(&remote(sandbox, &["up"]), 0, &format!("{what}: up"));
+    assert_code(&remote(sandbox, &["status"]), 0, &format!("{what}: status"));
+    let doc = remote_state_valid(emulators, what)
+        .await
+        .expect("a shared state after up");
+    let recorded = doc["resources"].as_object().unwrap();
+    for id in IDS.iter() {
+        assert_eq!(
+            recorded.get(*id).map(|r| r["ownership"].clone()),
+            Some(serde_json::json!("created")),
+            "{what}: {id} in {doc}"
+        );
+    }
+    assert!(
+        state_object(emulators, LOCK_KEY).await.is_none(),
+        "{what}: lock left"
+    );
+}
+
+/// `down --yes` with the shared state: the state object and the lock are gone, and nothing
+/// of the stack's is left.
+async fn tear_down_remote(emulators: &Emulators, sandbox: &Sandbox, what: &str) {
+    assert_code(
+        &remote(sandbox, &["down", "--yes"]),
+        0,
+        &format!("{what}: down"),
+    );
+    assert!(
+        state_object(emulators, STATE_KEY).await.is_none(),
+        "{what}: state left"
+    );
+    assert!(
+        state_object(emulators, LOCK_KEY).await.is_none(),
+        "{what}: lock left"
+    );
+    let left = leftovers(emulators, REGION).await;
+    assert!(left.is_empty(), "{what}: left behind {left:?}");
+}
+
+/// The writes to the state bucket in the operation keys of a clean run: the state object's
+/// `PutObject`s (its first, second and eighth) and `DeleteObject`, the lock's
+/// `PutObject` and `DeleteObject`.
+fn state_writes(operations: &[String]) -> Vec<String> {
+    let ours: Vec<&String> = operations
+        .iter()
+        .filter(|k| k.contains(&format!("/{STATE_BUCKET}/")))
+        .collect();
+    let state_puts: Vec<&String> = ours
+        .iter()
+        .copied()
+        .filter(|k| k.contains(&format!("/{STATE_KEY}?x-id=PutObject")))
+        .collect();
+    let mut chosen: BTreeSet<String> = ours
+        .iter()
+        .filter(|k| !k.contains(&format!("/{STATE_KEY}?x-id=PutObject")))
+        .map(|k| k.to_string())
+        .collect();
+    // How many times a run saves its state varies with how the steps' records batch up,
+    // so the later saves faulted are ones every run makes: the first, the second, the eighth.
+    for nth in [0, 1, 7.min(state_puts.len() / 2)] {
+        if let Some(put) = state_puts.get(nth) {
+            chosen.insert(put.to_string());
+        }
+    }
+    chosen.into_iter().collect()
+}
+
+/// The write operation keys of a clean `up` and a clean `down` with the shared state, after
+/// a first pair (whose `up` also creates the state bucket).
+async fn clean_remote_runs(emulators: &Emulators, sandbox: &Sandbox) -> [Vec<String>; 2] {
+    converge_remote(emulators, sandbox, "first up").await;
+    tear_down_remote(emulators, sandbox, "first down").await;
+    emulators.faults.clear();
+    converge_remote(emulators, sandbox, "clean up").await;
+    let up = emulators.faults.operations();
+    emulators.faults.clear();
+    tear_down_remote(emulators, sandbox, "clean down").await;
+    [up, emulators.faults.operations()]
+}
+
+/// Fails each write of the shared state and of its lock in a clean `up` and a clean `down`:
+/// the run exits 1 naming the failure, the shared state stays valid, the lock is released,
+/// or (its own release faulted) reported to the next run naming the holder and cleared by
+/// `state unlock`; then `up` converges and `down` leaves nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn remote_state_faults_on_the_state_and_lock_writes_recover() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+    let started = Instant::now();
+    let [up, down] = clean_remote_runs(&emulators, &sandbox).await;
+    let (up_writes, down_writes) = (state_writes(&up), state_writes(&down));
+    for (writes, command) in [(&up_writes, "up"), (&down_writes, "down")] {
+        for needed in [
+            format!("/{LOCK_KEY}?x-id=PutObject #1"),
+            format!("/{LOCK_KEY}?x-id=DeleteObject #1"),
+            format!("/{STATE_KEY}?x-id=PutObject #1"),
+        ] {
+            assert!(
+                writes.iter().any(|k| k.ends_with(&needed)),
+                "{command}: no {needed} in {writes:#?}"
+            );
+        }
+    }
+
+    let (mut injected, mut recovered, mut locks_reported) = (0, 0, 0);
+    for (command, writes) in [("up", &up_writes), ("down", &down_writes)] {
+        for key in writes {
+            let what = format!("{command} failing at {key}");
+            let args: &[&str] = if command == "up" {
+                &["up"]
+            } else {
+                &["down", "--yes"]
+            };
+            if command == "down" {
+                converge_remote(&emulators, &sandbox, &format!("{what}: before")).await;
+            }
+            emulators.faults.fail_operation(key);
+            let out = remote(&sandbox, args);
+            assert_eq!(
+                emulators.faults.denied(),
+                std::slice::from_ref(key),
+                "{what}"
+            );
+            injected += 1;
+            assert_code(&out, 1, &what);
+            assert!(
+                out.stderr.contains("AccessDenied"),
+                "{what}: the AWS error is not reported: {}",
+                out.stderr
+            );
+            emulators.faults.clear();
+            remote_state_valid(&emulators, &what).await;
+            // Only a faulted release leaves the lock; the run says how to clear it.
+            let release_faulted = key.contains(&format!("/{LOCK_KEY}?x-id=DeleteObject"));
+            if release_faulted {
+                assert!(
+                    out.stderr.contains("cattube state unlock"),
+                    "{what}: {}",
+                    out.stderr
+                );
+            }
+            let left = clear_a_left_lock(&emulators, &sandbox, &what).await;
+            assert_eq!(left, release_faulted, "{what}: lock left = {left}");
+            locks_reported += usize::from(left);
+            converge_remote(&emulators, &sandbox, &what).await;
+            tear_down_remote(&emulators, &sandbox, &what).await;
+            recovered += 1;
+        }
+    }
+    eprintln!(
+        "FIGURES remote state: {injected} faults on the shared state's and its lock's writes ({} in up, {} in down), {recovered} recovered (up converged, down left nothing), {locks_reported} left locks reported and cleared by state unlock, in {:.0?}",
+        up_writes.len(),
+        down_writes.len(),
+        started.elapsed()
+    );
+}
+
+/// SIGKILL at a random point (seeded) of `up` and of `down` with the shared state: the
+/// shared state is absent or valid, the lock the killed run holds makes the next `up` exit 1
+/// naming it, `state unlock` clears it, and then `up` converges and `down` leaves nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_runs_with_remote_state_recover() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+    let [up, down] = clean_remote_runs(&emulators, &sandbox).await;
+    let (up_total, down_total) = (up.len(), down.len());
+
+    let mut rng = Lcg(0x5eed_5a7e);
+    let (mut killed, mut recovered, mut locks_left) = (0, 0, 0);
+    let env = [("CATTUBE_STATE", REMOTE)];
+    for trial in 1..=CRASH_TRIALS {
+        let (args, total): (&[&str], usize) = if trial % 2 == 1 {
+            (&["up"], up_total)
+        } else {
+            converge_remote(&emulators, &sandbox, &format!("trial {trial}: up")).await;
+            (&["down", "--yes"], down_total)
+        };
+        let point = kill_at_random_point_with(&emulators, &sandbox, args, &env, total, &mut rng);
+        killed += 1;
+        let what = format!("trial {trial}: {point}");
+        remote_state_valid(&emulators, &what).await;
+        locks_left += usize::from(clear_a_left_lock(&emulators, &sandbox, &what).await);
+        converge_remote(&emulators, &sandbox, &what).await;
+        tear_down_remote(&emulators, &sandbox, &what).await;
+        recovered += 1;
+    }
+    eprintln!("FIGURES killed with remote state: {killed} runs (up and down) died of SIGKILL mid-way, {locks_left} left their lock (reported, cleared by state unlock), {recovered} recovered");
 }
