@@ -188,6 +188,10 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
         std::thread::sleep(std::time::Duration::from_secs(1));
     }
     assert_eq!(collected, 1, "the expired stack was deleted once");
+    println!(
+        "FIGURES gc: {collected} expired stack collected of {} listed by stacks",
+        listed.doc["stacks"].as_array().map_or(0, Vec::len)
+    );
     let left: Vec<String> = cattube_stages::stacks::list(&clients, REGION)
         .await
         .unwrap()

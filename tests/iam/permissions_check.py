@@ -203,6 +203,7 @@ def check(doc: dict) -> tuple[list[str], dict]:
     allowed = {c: {a for s in p["Statement"] for a in iam_check.as_list(s["Action"])} for c, p in policies.items()}
     principal = {"AWS": f"arn:aws:iam::{doc['account']}:role/ci"}
     used, operations, used_by, scoped = set(), set(), {}, 0
+    operations_by = {}
     for run in doc["runs"]:
         command = run["command"]
         used_by.setdefault(command, set())
@@ -212,6 +213,7 @@ def check(doc: dict) -> tuple[list[str], dict]:
                 problems.append(f"{command}: no operation of {call['service']} is {call['method']} {call['path']}?{call['query']}")
                 continue
             operations.add(f"{call['service']}:{name}")
+            operations_by.setdefault(command, set()).add(f"{call['service']}:{name}")
             for action in actions_of(call):
                 used.add(action)
                 used_by[command].add(action)
@@ -248,6 +250,12 @@ def check(doc: dict) -> tuple[list[str], dict]:
         "actions_checked_on_the_resource_named": scoped,
         "requests": sum(len(run["calls"]) for run in doc["runs"]),
         "unused_listed": len(UNUSED),
+        # Per --for: the policy's actions, and the distinct operations its runs called.
+        "per_command": {
+            c: {"actions": len(allowed[c]), "operations_recorded": len(operations_by.get(c, ()))}
+            for c in policies
+            if c in operations_by
+        },
     }
     return problems, figures
 
