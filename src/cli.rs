@@ -164,7 +164,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  cattube stacks\n  cattube --output json stacks\n\n\
         Found with the Resource Groups Tagging API (tags managed-by=cattube and cattube:stack): \
-        RESOURCES counts what that API reports (on AWS not the IAM roles), EXPIRES AT is the \
+        TAGGED counts what that API reports, not the stack's size (on AWS not the IAM roles), EXPIRES AT is the \
         cattube:expires-at tag `up --ttl` sets, STATE is the state file when it is this \
         configuration's stack. Never writes.\n\n\
         Exit codes: 0 done, 1 a call failed, 2 bad input"

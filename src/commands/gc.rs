@@ -73,14 +73,16 @@ pub async fn run(
     let mut failed = None;
     for stack in stacks.iter_mut().filter(|s| s.expired) {
         let mut own = config.clone();
+        let mut how = String::new();
         if stack.stack != config.stack {
             own.stack = stack.stack.clone();
             // The defaults: another stack's `[names]` are not this configuration's.
             own.names.clear();
             own.state =
                 StateLocation::Local(scratch.path().join(format!("{}.state.json", stack.stack)));
+            how = " (its state is not known here: found by its tags and default names)".into();
         }
-        printer.note(format!("gc: deleting expired stack {}", stack.stack));
+        printer.note(format!("gc: deleting expired stack {}{how}", stack.stack));
         let mut down = Report::new("down");
         let outcome = super::down::collect(&own, printer, &mut down, cancel).await;
         stack.gc = Some(match &outcome {

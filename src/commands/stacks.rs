@@ -87,7 +87,7 @@ pub fn text(report: &Report) -> String {
         .max(5);
     out.push_str(&format!(
         "{:<width$}  {:>9}  {:<28}  STATE\n",
-        "STACK", "RESOURCES", "EXPIRES AT"
+        "STACK", "TAGGED", "EXPIRES AT"
     ));
     for s in stacks {
         let expires = match (&s.expires_at, s.expired) {
@@ -105,5 +105,9 @@ pub fn text(report: &Report) -> String {
         out.push_str(line.trim_end());
         out.push('\n');
     }
+    // The count is the tagging API's, not the stack's size: say so where it is shown.
+    out.push_str(
+        "TAGGED: the resources the tagging API reports (never the IAM roles; an emulator may report fewer)\n",
+    );
     out
 }
