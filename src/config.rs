@@ -50,6 +50,8 @@ struct StateConfig {
     backend: Option<String>,
     bucket: Option<String>,
     key: Option<String>,
+    /// The state bucket's region, when not the stack's (Terraform's S3 backend's `region`).
+    region: Option<String>,
 }
 
 /// Where the state lives.
@@ -182,6 +184,8 @@ pub struct Config {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub state: StateLocation,
+    /// `[state] region`: where the S3 state's bucket lives (`None`: the stack's region).
+    pub state_region: Option<String>,
     /// `[names]` overrides, by resource id.
     pub names: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
@@ -279,12 +283,19 @@ impl Config {
             .map_err(|e| UsageError::new(format!("{}: {e}", origin("job.max-upload-mb"))))?;
         let prices = load_prices(&file.cost, file_path.as_deref(), &origin)?;
         let state = state_location(global.state.as_deref(), &file.state, &origin)?;
+        // Only S3 is asked there, so the format is checked, not the stack's services.
+        if let Some(region) = &file.state.region {
+            naming::validate_region(region).map_err(|e| {
+                UsageError::new(format!("{}: '{region}' {e}", origin("state.region")))
+            })?;
+        }
 
         Ok(Config {
             stack,
             region: region.map(|(r, _)| r),
             profile: global.profile.clone(),
             state,
+            state_region: file.state.region.clone(),
             names: file.names,
             tags: file.tags,
             settings: Settings {
@@ -342,11 +353,13 @@ fn state_location(
                 key: file.key.clone(),
             })
         }
-        None | Some("local") if file.bucket.is_none() && file.key.is_none() => {
+        None | Some("local")
+            if file.bucket.is_none() && file.key.is_none() && file.region.is_none() =>
+        {
             Ok(StateLocation::Local(PathBuf::from(DEFAULT_STATE)))
         }
         None | Some("local") => Err(UsageError::new(format!(
-            "{}: bucket and key need backend = \"s3\"",
+            "{}: bucket, key and region need backend = \"s3\"",
             origin("state.backend")
         ))),
         Some(other) => Err(UsageError::new(format!(
@@ -653,6 +666,7 @@ mod tests {
             backend: Some("s3".into()),
             bucket: Some("from-file".into()),
             key: Some("k.json".into()),
+            region: None,
         };
         let s3 = |bucket: &str, key: Option<&str>| StateLocation::S3 {
             bucket: bucket.into(),

@@ -501,6 +501,18 @@ fn bad_state_locations_are_refused() {
             Some("[state]\nbackend = \"gcs\"\n"),
             "state.backend",
         ),
+        (
+            vec!["status"],
+            None,
+            Some("[state]\nbackend = \"s3\"\nbucket = \"b-state\"\nregion = \"moon-1\"\n"),
+            "state.region",
+        ),
+        (
+            vec!["status"],
+            None,
+            Some("[state]\nregion = \"us-east-1\"\n"),
+            "state.backend",
+        ),
     ] {
         let _ = std::fs::remove_file(sandbox.path().join("cattube.toml"));
         if let Some(file) = file {
@@ -633,4 +645,46 @@ async fn a_run_never_releases_another_runs_lock() {
         Some(theirs),
         "the run deleted another run's lock"
     );
+}
+
+/// `[state] region`: the state bucket is created in that region, not the stack's, and the
+/// runs read and write the state there (`up` then `down`); `--state s3://…` still picks
+/// the bucket and key.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_state_bucket_may_live_in_another_region() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+    sandbox.write("cattube.toml", "[state]\nregion = \"us-east-1\"\n");
+    let out = shared(&sandbox, &["up"]);
+    assert_code(&out, 0, "up");
+    let s3 = s3_client(&emulators.moto.url, REGION).await;
+    let location = s3
+        .get_bucket_location()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .unwrap();
+    // us-east-1 is the location constraint S3 leaves empty.
+    assert_eq!(
+        location
+            .location_constraint()
+            .map(|c| c.as_str())
+            .unwrap_or(""),
+        "",
+        "{location:?}"
+    );
+    // The run signed its state requests for us-east-1.
+    let signed: Vec<String> = out
+        .requests
+        .iter()
+        .filter(|r| r.path.starts_with(&format!("/{BUCKET}")))
+        .map(|r| r.region.clone())
+        .collect();
+    assert!(
+        !signed.is_empty() && signed.iter().all(|r| r == "us-east-1"),
+        "{signed:?}"
+    );
+    assert!(object(&emulators, KEY).await.is_some(), "no state written");
+    assert_code(&shared(&sandbox, &["down", "--yes"]), 0, "down");
+    assert!(object(&emulators, KEY).await.is_none(), "state left");
 }

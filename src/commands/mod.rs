@@ -339,13 +339,16 @@ pub fn remote_store(config: &Config, region: &str, clients: &Clients) -> Option<
         return None;
     };
     let key = StateLocation::s3_key(key, &config.stack, region);
+    // The key names the stack's region; the bucket may live in another (`[state] region`).
+    let bucket_region = config.state_region.as_deref().unwrap_or(region);
+    let s3 = cattube_stages::remote_state::client_in(&clients.s3, bucket_region);
     let command: Vec<String> = std::env::args()
         .enumerate()
         .map(|(i, arg)| if i == 0 { "cattube".into() } else { arg })
         .collect();
     Some(Arc::new(S3Object::new(
-        RemoteObject::new(clients.s3.clone(), bucket, &key),
-        region,
+        RemoteObject::new(s3, bucket, &key),
+        bucket_region,
         &command.join(" "),
     )))
 }

@@ -14,6 +14,18 @@ use crate::context::partition;
 use crate::error::{AwsContext, AwsError};
 use crate::{policy, StepError};
 
+/// `s3` with its region replaced: the state bucket may live in another region than the
+/// stack (`[state] region`); S3 answers a request signed for the wrong region with a
+/// redirect, not the object.
+pub fn client_in(s3: &Client, region: &str) -> Client {
+    let conf = s3
+        .config()
+        .to_builder()
+        .region(aws_sdk_s3::config::Region::new(region.to_string()))
+        .build();
+    Client::from_conf(conf)
+}
+
 /// One S3 bucket and key.
 #[derive(Clone, Debug)]
 pub struct RemoteObject {

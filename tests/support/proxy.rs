@@ -34,6 +34,8 @@ pub struct Seen {
     pub query: String,
     /// `Action=` of a query-protocol request (IAM, STS), empty for REST APIs.
     pub action: String,
+    /// The region the request was signed for (its SigV4 credential scope).
+    pub region: String,
     /// The operation's identity, the same in every run: service, method, path (with
     /// CloudFront's generated ids replaced by `{id}`), the query's keys, and for the query
     /// protocol the action and the names of what it acts on (`RoleName`, `PolicyName`,
@@ -277,12 +279,22 @@ impl FaultPlan {
 /// The service a signed request is for: the fourth field of its SigV4 credential scope
 /// (`Credential=AKID/20250101/eu-west-1/s3/aws4_request`).
 fn service_of(headers: &hyper::HeaderMap) -> String {
+    let service = scope_field(headers, 3);
+    if service.is_empty() {
+        "s3".into()
+    } else {
+        service
+    }
+}
+
+/// Field `n` of a signed request's SigV4 credential scope (2: region, 3: service).
+fn scope_field(headers: &hyper::HeaderMap, n: usize) -> String {
     headers
         .get(hyper::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|auth| auth.split("Credential=").nth(1))
-        .and_then(|scope| scope.split('/').nth(3))
-        .unwrap_or("s3")
+        .and_then(|scope| scope.split('/').nth(n))
+        .unwrap_or_default()
         .to_string()
 }
 
@@ -500,6 +512,7 @@ async fn forward(
         query: parts.uri.query().unwrap_or_default().to_string(),
         operation: operation(&service, &parts, &body),
         action,
+        region: scope_field(&parts.headers, 2),
         start,
         end: start,
     };
