@@ -317,6 +317,10 @@ async fn the_player_plays_in_chromium() {
             .starts_with("h264 (hls"),
         "{played}"
     );
+    assert_eq!(
+        chosen["streams/loop.mp4 (no native HLS)"], "h264 (hls, hls.js)",
+        "{played}"
+    );
     assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000);
     if let Ok(keep) = std::env::var("CATTUBE_SCREENSHOT") {
         std::fs::copy(&screenshot, keep).unwrap();

@@ -120,6 +120,33 @@ try {
   await direct.waitForFunction((key) => document.getElementById("title").textContent === key, target.key);
   assert.equal(await direct.locator("#videos a[aria-current=true] .key").textContent(), target.key);
 
+  // HLS through hls.js, as in a browser without native HLS: canPlayType says no to it.
+  const hlsVideo = newestFirst.find((v) => v.status === "COMPLETE" && v.outputs.some((o) => o.container === "hls"));
+  if (hlsVideo) {
+    const noNative = await context.newPage();
+    await noNative.addInitScript(() => {
+      const original = HTMLMediaElement.prototype.canPlayType;
+      HTMLMediaElement.prototype.canPlayType = function (type) {
+        return type.startsWith("application/vnd.apple.mpegurl") ? "" : original.call(this, type);
+      };
+    });
+    const started = Date.now();
+    await noNative.goto(`${base}/#${encodeURIComponent(hlsVideo.key)}`);
+    await noNative.waitForFunction(() => document.getElementById("video").readyState >= 2, null, { timeout: 20000 });
+    result.first_frame_ms[`${hlsVideo.key} (hls.js)`] = Date.now() - started;
+    const way = await noNative.evaluate(() => {
+      const v = document.getElementById("video");
+      v.muted = true;
+      v.play();
+      return { codec: v.dataset.codec, src: v.currentSrc, hls: typeof window.Hls };
+    });
+    assert.equal(way.hls, "function", "hls.js was not loaded");
+    assert.ok(way.src.startsWith("blob:"), `hls.js plays through Media Source: ${way.src}`);
+    await noNative.waitForFunction(() => document.getElementById("video").currentTime > 0.3, null, { timeout: 10000 });
+    result.chosen[`${hlsVideo.key} (no native HLS)`] = way.codec;
+    await noNative.close();
+  }
+
   // Phone width: nothing wider than the screen.
   await page.setViewportSize({ width: 375, height: 740 });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
