@@ -326,9 +326,9 @@ fn player_lines(report: &Report) -> String {
     ) {
         (Some(Some(url)), _) => format!(
             "player: {url}\n  the player is on: its catalog.json lists every video to anyone with \
-             the URL (`[player] enabled = false` in cattube.toml turns it off)\n"
+             the URL (player.enabled = false in cattube.toml turns it off)\n"
         ),
-        (_, Some(Some(_))) => "player: off ([player] enabled = false): no page, and CloudFront \
+        (_, Some(Some(_))) => "player: off (player.enabled = false): no page, and CloudFront \
              does not serve catalog.json\n"
             .to_string(),
         _ => String::new(),
