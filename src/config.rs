@@ -41,6 +41,22 @@ struct FileConfig {
     cost: CostConfig,
     #[serde(default)]
     state: StateConfig,
+    #[serde(default)]
+    player: PlayerConfig,
+}
+
+/// `[player]`: the player page and `catalog.json`, served through CloudFront.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+struct PlayerConfig {
+    /// With the player, `catalog.json` lists every video to anyone with the URL.
+    enabled: bool,
+}
+
+impl Default for PlayerConfig {
+    fn default() -> Self {
+        PlayerConfig { enabled: true }
+    }
 }
 
 /// `[state]`: where the state lives (the local file unless `backend = "s3"`).
@@ -129,8 +145,10 @@ pub struct CostConfig {
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct JobConfig {
-    /// The user's `job.json`, relative to the configuration file.
+    /// The user's `job.json`, relative to the configuration file; wins over `profile`.
     pub template: Option<PathBuf>,
+    /// A built-in job: `tutorial` (the default), `web` or `hls`.
+    pub profile: Option<String>,
     /// Uploads larger than this many MiB are skipped by the converter function.
     pub max_upload_mb: Option<i64>,
 }
@@ -255,6 +273,19 @@ impl Config {
         validate_cdn(&file.cdn)
             .map_err(|e| UsageError::new(format!("{}: {e}", origin("[cdn]"))))?;
 
+        // Checked also when `template` (which wins) is set: a typo is never silently ignored.
+        let name = file.job.profile.as_deref().unwrap_or("tutorial");
+        let profile = JobFile::profile(name).ok_or_else(|| {
+            let allowed: Vec<String> = cattube_stages::context::PROFILES
+                .iter()
+                .map(|(n, _)| format!("\"{n}\""))
+                .collect();
+            UsageError::new(format!(
+                "{}: '{name}' is not a job profile; allowed: {}",
+                origin("job.profile"),
+                allowed.join(", ")
+            ))
+        })?;
         let job = match &file.job.template {
             Some(template) => {
                 // Relative to the configuration file, as Cargo resolves paths in Cargo.toml.
@@ -276,7 +307,7 @@ impl Config {
                 })?;
                 JobFile { source, document }
             }
-            None => JobFile::builtin(),
+            None => profile,
         };
 
         let max_upload_mb = validate_max_upload(file.job.max_upload_mb)
@@ -312,6 +343,7 @@ impl Config {
                 wait_for_deploy: false,
                 deploy_timeout: deploy_timeout()?,
                 max_upload_mb,
+                player_enabled: file.player.enabled,
             },
             prices,
         })

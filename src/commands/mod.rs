@@ -398,9 +398,23 @@ pub async fn observe_and_report(
             }
         }
     }
+    if view == View::Status {
+        set_player_url(&session.ctx, report);
+    }
     match first_error {
         Some(error) => Err(Shared::error(&error)),
         None => Ok(()),
+    }
+}
+
+/// `player_url`: the distribution's root, which serves the player page (its default root
+/// object), when the player is on.
+pub fn set_player_url(ctx: &cattube_stages::StackContext, report: &mut Report) {
+    if !ctx.settings.player_enabled {
+        return;
+    }
+    if let Some(Some(domain)) = report.outputs.get("distribution_domain").cloned() {
+        report.set_output("player_url", format!("https://{domain}/"));
     }
 }
 

@@ -314,7 +314,25 @@ fn report_results(
             }
         }
     }
+    crate::commands::set_player_url(&session.ctx, report);
     outcome.into_result()
+}
+
+/// Where the player is, and plainly what it makes public.
+fn player_lines(report: &Report) -> String {
+    match (
+        report.outputs.get("player_url"),
+        report.outputs.get("distribution_domain"),
+    ) {
+        (Some(Some(url)), _) => format!(
+            "player: {url}\n  the player is on: its catalog.json lists every video to anyone with \
+             the URL (player.enabled = false in cattube.toml turns it off)\n"
+        ),
+        (_, Some(Some(_))) => "player: off (player.enabled = false): no page, and CloudFront \
+             does not serve catalog.json\n"
+            .to_string(),
+        _ => String::new(),
+    }
 }
 
 fn word(r: &ResourceReport) -> String {
@@ -345,6 +363,7 @@ pub fn text(report: &Report) -> String {
                 out.push_str(&format!("  {key}: {value}\n"));
             }
         }
+        out.push_str(&player_lines(report));
         if let Some(Some(domain)) = report.outputs.get("distribution_domain") {
             out.push_str(&format!(
                 "playback URL: https://{domain}/<key without extension>-hd.mp4\n"

@@ -40,13 +40,39 @@ pub struct JobFile {
     pub document: serde_json::Value,
 }
 
+/// `[job] profile`: the built-in job settings by name, `tutorial` (the default) first.
+/// `tutorial`: the tutorial's HEVC (tagged `hvc1`) and AV1 MP4s; `web`: H.264/AAC MP4s at
+/// 1080p and 720p plus the 144p AV1, playable in every browser; `hls`: an H.264 QVBR ladder
+/// (1080p, 720p, 480p, 360p) in one HLS output group.
+pub const PROFILES: &[(&str, &str)] = &[
+    ("tutorial", DEFAULT_JOB_JSON),
+    (
+        "web",
+        include_str!("../../lambda-artifact/profiles/web.json"),
+    ),
+    (
+        "hls",
+        include_str!("../../lambda-artifact/profiles/hls.json"),
+    ),
+];
+
 impl JobFile {
     /// The built-in default (`lambda-artifact/job.json`).
     pub fn builtin() -> JobFile {
-        JobFile {
-            source: "lambda-artifact/job.json (built in)".into(),
-            document: serde_json::from_str(DEFAULT_JOB_JSON).expect("the built-in job.json"),
-        }
+        JobFile::profile("tutorial").expect("the tutorial profile")
+    }
+
+    /// A built-in profile ([`PROFILES`]); `None` for an unknown name.
+    pub fn profile(name: &str) -> Option<JobFile> {
+        let (name, text) = PROFILES.iter().find(|(n, _)| *n == name)?;
+        let file = match *name {
+            "tutorial" => "lambda-artifact/job.json".to_string(),
+            other => format!("lambda-artifact/profiles/{other}.json"),
+        };
+        Some(JobFile {
+            source: format!("{file} (built in, profile \"{name}\")"),
+            document: serde_json::from_str(text).expect("a built-in profile"),
+        })
     }
 }
 
@@ -69,6 +95,8 @@ pub struct Settings {
     pub deploy_timeout: Duration,
     /// `[job] max-upload-mb`: the converter function skips larger uploads (MiB).
     pub max_upload_mb: Option<u64>,
+    /// `[player] enabled`: the player page and `catalog.json` are served through CloudFront.
+    pub player_enabled: bool,
 }
 
 impl Default for Settings {
@@ -87,6 +115,7 @@ impl Default for Settings {
             wait_for_deploy: false,
             deploy_timeout: Duration::from_secs(30 * 60),
             max_upload_mb: None,
+            player_enabled: true,
         }
     }
 }

@@ -4,7 +4,8 @@
 //! "Copy policy" button, pasted into the bucket policy).
 //!
 //! This step owns two statements: `cattube-cloudfront-read`, and `cattube-cloudfront-no-claims`,
-//! which denies CloudFront the converter function's claim objects. The TLS-only statement belongs
+//! which denies CloudFront the converter function's claim objects; with the player off, a
+//! third, `cattube-cloudfront-no-catalog`, denies it `catalog.json`. The TLS-only statement belongs
 //! to the destination-bucket step. On a bucket the stack created, any other Allow statement
 //! widens access to the videos: it is reported as drift and removed by `up`. On an adopted
 //! bucket the owner's statements are theirs, and are kept.
@@ -92,6 +93,21 @@ pub fn cloudfront_no_claims(partition: &str, bucket: &str) -> Value {
             "arn:{partition}:s3:::{bucket}/{}*",
             crate::converter_role::CLAIM_PREFIX
         )
+    })
+}
+
+/// With the player off (`[player] enabled = false`), CloudFront is also denied the catalog
+/// (`catalog.json`, which lists every video): the CLI still reads it from S3 with the
+/// user's credentials. With the player on, this statement is not wanted.
+pub const NO_CATALOG_SID: &str = "cattube-cloudfront-no-catalog";
+
+pub fn cloudfront_no_catalog(partition: &str, bucket: &str) -> Value {
+    json!({
+        "Sid": NO_CATALOG_SID,
+        "Effect": "Deny",
+        "Principal": { "Service": "cloudfront.amazonaws.com" },
+        "Action": "s3:GetObject",
+        "Resource": format!("arn:{partition}:s3:::{bucket}/{}", crate::player_page::CATALOG_KEY)
     })
 }
 
@@ -271,6 +287,23 @@ impl Step for DestinationBucketPolicy {
                 "the statement denying CloudFront the converter's claims is missing or changed",
             ));
         }
+        let no_catalog = policy::find(&statements, NO_CATALOG_SID);
+        if ctx.settings.player_enabled && no_catalog.is_some() {
+            drift.push(Drift::new(
+                DRIFT_READ,
+                "CloudFront is denied catalog.json although the player is enabled",
+            ));
+        }
+        if !ctx.settings.player_enabled
+            && !no_catalog.is_some_and(|s| {
+                policy::same(s, &cloudfront_no_catalog(ctx.partition(), bucket(ctx)))
+            })
+        {
+            drift.push(Drift::new(
+                DRIFT_READ,
+                "the player is disabled but CloudFront may read catalog.json",
+            ));
+        }
         if bucket_ours {
             for statement in foreign_allows(&statements) {
                 drift.push(Drift::new(
@@ -325,15 +358,17 @@ impl Step for DestinationBucketPolicy {
                 changes.extend(widened.into_iter().map(|w| format!("removed {w}")));
             }
         }
+        let mut ours = vec![
+            cloudfront_read(ctx.partition(), name, &arn),
+            cloudfront_no_claims(ctx.partition(), name),
+        ];
+        if ctx.settings.player_enabled {
+            statements.retain(|s| s.get("Sid").and_then(Value::as_str) != Some(NO_CATALOG_SID));
+        } else {
+            ours.push(cloudfront_no_catalog(ctx.partition(), name));
+        }
         let base = json!({ "Version": "2012-10-17", "Statement": statements }).to_string();
-        let merged = policy::merge(
-            Some(&base),
-            &owner,
-            &[
-                cloudfront_read(ctx.partition(), name, &arn),
-                cloudfront_no_claims(ctx.partition(), name),
-            ],
-        )?;
+        let merged = policy::merge(Some(&base), &owner, &ours)?;
         put(ctx, Some(merged)).await?;
         changes.push(format!(
             "CloudFront may read the objects of {name}, for {arn} only"
@@ -368,7 +403,11 @@ impl Step for DestinationBucketPolicy {
         }
         put(
             ctx,
-            policy::remove(document.as_deref(), &owner, &[SID, NO_CLAIMS_SID])?,
+            policy::remove(
+                document.as_deref(),
+                &owner,
+                &[SID, NO_CLAIMS_SID, NO_CATALOG_SID],
+            )?,
         )
         .await?;
         Ok(Destroyed::Deleted)

@@ -33,6 +33,7 @@ pub mod invoke_permission;
 pub mod job_template;
 pub mod mediaconvert_role;
 pub mod origin_access_control;
+pub mod player_page;
 pub mod queue;
 pub mod source_bucket;
 pub mod source_notification;
@@ -61,6 +62,7 @@ pub fn all_steps() -> Vec<Box<dyn Step>> {
         Box::new(destination_bucket_policy::DestinationBucketPolicy),
         Box::new(invoke_permission::InvokePermission),
         Box::new(source_notification::SourceNotification),
+        Box::new(player_page::PlayerPage),
     ]
 }
 

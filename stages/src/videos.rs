@@ -998,4 +998,142 @@ mod tests {
             ["cats/tabby cat-hd.mp4", "cats/tabby cat-sd.mp4"]
         );
     }
+
+    /// A profile's job settings as MediaConvert's typed settings carry them (group types,
+    /// containers and name modifiers, which is all the names depend on).
+    fn profile_settings(name: &str) -> (serde_json::Value, JobTemplateSettings) {
+        let text = crate::context::PROFILES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .unwrap()
+            .1;
+        let doc: serde_json::Value = serde_json::from_str(text).unwrap();
+        let groups = doc["Settings"]["OutputGroups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                let kind = g["OutputGroupSettings"]["Type"].as_str().unwrap();
+                let outputs = g["Outputs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|o| {
+                        output(
+                            o["NameModifier"].as_str().unwrap(),
+                            ContainerType::from(
+                                o["ContainerSettings"]["Container"].as_str().unwrap(),
+                            ),
+                            None,
+                        )
+                    })
+                    .collect();
+                (OutputGroupType::from(kind), outputs)
+            })
+            .collect();
+        (doc, settings(groups))
+    }
+
+    /// (codec, width, height, rate control) of every output of a profile.
+    fn videos(doc: &serde_json::Value) -> Vec<(String, u64, u64, String)> {
+        let mut found = Vec::new();
+        for group in doc["Settings"]["OutputGroups"].as_array().unwrap() {
+            for o in group["Outputs"].as_array().unwrap() {
+                let codec = &o["VideoDescription"]["CodecSettings"];
+                let name = codec["Codec"].as_str().unwrap().to_string();
+                let member = match name.as_str() {
+                    "H_264" => "H264Settings",
+                    "H_265" => "H265Settings",
+                    _ => "Av1Settings",
+                };
+                found.push((
+                    name,
+                    o["VideoDescription"]["Width"].as_u64().unwrap_or(0),
+                    o["VideoDescription"]["Height"].as_u64().unwrap_or(0),
+                    codec[member]["RateControlMode"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
+                ));
+                let audio = &o["AudioDescriptions"][0]["CodecSettings"]["Codec"];
+                assert_eq!(audio, "AAC", "every output has AAC audio");
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn each_profile_names_its_outputs() {
+        for (profile, expected) in [
+            (
+                "tutorial",
+                vec!["cats/tabby cat-hd.mp4", "cats/tabby cat-sd.mp4"],
+            ),
+            (
+                "web",
+                vec![
+                    "cats/tabby cat-1080p.mp4",
+                    "cats/tabby cat-720p.mp4",
+                    "cats/tabby cat-144p.mp4",
+                ],
+            ),
+            // The master playlist only: `url` names what a player opens.
+            ("hls", vec!["cats/tabby cat.m3u8"]),
+        ] {
+            let (_, settings) = profile_settings(profile);
+            assert_eq!(
+                output_keys("cats/tabby cat.mp4", &output_names(&settings)),
+                expected,
+                "{profile}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_profile_has_the_codecs_it_promises() {
+        let (tutorial, _) = profile_settings("tutorial");
+        let hevc = &tutorial["Settings"]["OutputGroups"][0]["Outputs"][0]["VideoDescription"]
+            ["CodecSettings"]["H265Settings"];
+        assert_eq!(hevc["WriteMp4PackagingType"], "HVC1", "Safari needs hvc1");
+        assert_eq!(videos(&tutorial)[1].0, "AV1");
+
+        let (web, _) = profile_settings("web");
+        let s = |v: &str| v.to_string();
+        assert_eq!(
+            videos(&web),
+            [
+                (s("H_264"), 1920, 1080, s("QVBR")),
+                (s("H_264"), 1280, 720, s("QVBR")),
+                (s("AV1"), 256, 144, s("QVBR")),
+            ]
+        );
+        let (hls, _) = profile_settings("hls");
+        let groups = hls["Settings"]["OutputGroups"].as_array().unwrap();
+        assert_eq!(groups.len(), 1, "one HLS output group");
+        assert_eq!(
+            groups[0]["OutputGroupSettings"]["Type"],
+            "HLS_GROUP_SETTINGS"
+        );
+        assert_eq!(
+            videos(&hls),
+            [
+                (s("H_264"), 1920, 1080, s("QVBR")),
+                (s("H_264"), 1280, 720, s("QVBR")),
+                (s("H_264"), 854, 480, s("QVBR")),
+                (s("H_264"), 640, 360, s("QVBR")),
+            ]
+        );
+        // The codecs string of each output follows from its profile and level.
+        for doc in [&web, &hls] {
+            for group in doc["Settings"]["OutputGroups"].as_array().unwrap() {
+                for o in group["Outputs"].as_array().unwrap() {
+                    let h264 = &o["VideoDescription"]["CodecSettings"]["H264Settings"];
+                    if !h264.is_null() {
+                        assert_eq!(h264["CodecProfile"], "HIGH");
+                        assert!(h264["CodecLevel"].as_str().unwrap().starts_with("LEVEL_"));
+                    }
+                }
+            }
+        }
+    }
 }

@@ -19,6 +19,17 @@ pub(super) const DRIFT_VIEWER: &str = "viewer-protocol";
 pub(super) const DRIFT_OAC: &str = "oac";
 pub(super) const DRIFT_BEHAVIOR: &str = "cache-behavior";
 pub(super) const DRIFT_SETTINGS: &str = "settings";
+pub(super) const DRIFT_ROOT: &str = "default-root-object";
+
+/// What `https://<domain>/` serves: the player page (`player-page`), or nothing when the
+/// player is off (`[player] enabled = false`).
+pub fn default_root_object(ctx: &StackContext) -> &'static str {
+    if ctx.settings.player_enabled {
+        crate::player_page::ROOT_KEY
+    } else {
+        ""
+    }
+}
 
 /// The destination bucket's regional S3 domain (not the global one, which redirects for
 /// new buckets outside us-east-1).
@@ -113,6 +124,7 @@ pub(super) fn wanted_config(
         .http_version(HttpVersion::Http2and3)
         .is_ipv6_enabled(true)
         .price_class(PriceClass::from(ctx.settings.price_class.as_str()))
+        .default_root_object(default_root_object(ctx))
         .build()
         .map_err(build_err("distribution configuration"))
 }
@@ -236,6 +248,26 @@ pub(super) fn drift(
         drift.push(Drift::new(DRIFT_SETTINGS, settings_off.join(", ")));
     }
 
+    let root = config.default_root_object().unwrap_or_default();
+    let wanted_root = default_root_object(ctx);
+    if root != wanted_root {
+        let shown = |r: &str| {
+            if r.is_empty() {
+                "none".to_string()
+            } else {
+                r.to_string()
+            }
+        };
+        drift.push(Drift::new(
+            DRIFT_ROOT,
+            format!(
+                "default root object is {}, wanted {}",
+                shown(root),
+                shown(wanted_root)
+            ),
+        ));
+    }
+
     if ours {
         drift.extend(ctx.tag_drift(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
     }
@@ -325,6 +357,13 @@ pub(super) fn repair(
         changes.push(format!(
             "HTTP/2 and HTTP/3, IPv6, {}",
             ctx.settings.price_class
+        ));
+    }
+    if present.has_drift(DRIFT_ROOT) {
+        config.default_root_object = Some(default_root_object(ctx).to_string());
+        changes.push(format!(
+            "default root object '{}'",
+            default_root_object(ctx)
         ));
     }
     Ok(changes)

@@ -1,0 +1,412 @@
+//! Stage 8: the player page. `index.html` at the destination bucket's root (the
+//! distribution's default root object, so `https://<domain>/` is the player) and its assets
+//! under `player/`, built into the binary. The page reads `catalog.json` beside it and plays
+//! the outputs the converter function lists there.
+//!
+//! Each object carries the SHA-256 of its bytes in its metadata: `observe` compares it (and
+//! the Content-Type and Cache-Control) with the embedded file, so an unchanged page costs
+//! one HeadObject per file, all at once, and no write. With `[player] enabled = false` the
+//! page is not wanted: `up` removes the files if they are there.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use tokio::task::JoinSet;
+
+use crate::error::AwsError;
+use crate::permissions::{Grant, Phase, Target};
+use crate::step::{
+    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Service,
+    Spec, Step,
+};
+use crate::{StackContext, StepError};
+
+pub struct PlayerPage;
+
+/// This resource's registry entry.
+pub const SPEC: Spec = Spec {
+    id: "player-page",
+    stage: "8",
+    depends_on: &["destination-bucket", "distribution"],
+    name: None,
+    // `https://<distribution domain>/`, set by the CLI from the distribution's output when
+    // the player is on (every command sees that domain; this step's observe runs beside it).
+    outputs: &["player_url"],
+    service: Service::S3,
+    permissions: &[
+        // HeadObject is authorized as GetObject.
+        Grant::new(
+            Phase::Observe,
+            &["s3:GetObject"],
+            Target::Objects("destination-bucket"),
+        ),
+        Grant::new(
+            Phase::Apply,
+            &["s3:PutObject", "s3:DeleteObject"],
+            Target::Objects("destination-bucket"),
+        ),
+        Grant::new(
+            Phase::Destroy,
+            &["s3:DeleteObject"],
+            Target::Objects("destination-bucket"),
+        ),
+    ],
+};
+
+/// The page's key: the distribution's `DefaultRootObject`.
+pub const ROOT_KEY: &str = "index.html";
+/// The catalog the converter function keeps and the page reads, at the bucket's root.
+pub const CATALOG_KEY: &str = "catalog.json";
+
+/// Object metadata (`x-amz-meta-…`): the SHA-256 of the bytes, and the stack that put them.
+const META_SHA256: &str = "cattube-sha256";
+const META_STACK: &str = "cattube-stack";
+
+/// One file of the page, as uploaded.
+#[derive(Clone, Copy, Debug)]
+pub struct PageFile {
+    pub key: &'static str,
+    pub bytes: &'static [u8],
+    pub content_type: &'static str,
+    pub cache_control: &'static str,
+}
+
+/// The page and the files it loads. `no-cache`: browsers and CloudFront revalidate (a cheap
+/// 304), so a new page and its script always arrive together. hls.js is named after its
+/// version, so it can be cached for good.
+pub const FILES: &[PageFile] = &[
+    PageFile {
+        key: ROOT_KEY,
+        bytes: include_bytes!("../../player/index.html"),
+        content_type: "text/html; charset=utf-8",
+        cache_control: "no-cache",
+    },
+    PageFile {
+        key: "player/player.css",
+        bytes: include_bytes!("../../player/player.css"),
+        content_type: "text/css; charset=utf-8",
+        cache_control: "no-cache",
+    },
+    PageFile {
+        key: "player/player.js",
+        bytes: include_bytes!("../../player/player.js"),
+        content_type: "text/javascript; charset=utf-8",
+        cache_control: "no-cache",
+    },
+    PageFile {
+        key: HLS_JS_KEY,
+        bytes: include_bytes!("../../player/vendor/hls-1.6.15.light.min.js"),
+        content_type: "text/javascript; charset=utf-8",
+        cache_control: "public, max-age=31536000, immutable",
+    },
+];
+
+/// hls.js (the npm package, pinned in `tests/browser/package-lock.json`, which the browser
+/// test checks this copy against), for browsers without native HLS.
+pub const HLS_JS_KEY: &str = "player/vendor/hls-1.6.15.light.min.js";
+
+const DRIFT_DISABLED: &str = "disabled";
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+fn bucket(ctx: &StackContext) -> &str {
+    ctx.name("destination-bucket")
+}
+
+/// What HeadObject says of one file.
+#[derive(Clone, Debug)]
+struct Live {
+    sha256: Option<String>,
+    content_type: Option<String>,
+    cache_control: Option<String>,
+    stack: Option<String>,
+}
+
+impl Live {
+    /// How the live object differs from `file`, if it does.
+    fn difference(&self, file: &PageFile) -> Option<String> {
+        let wanted_sha = sha256_hex(file.bytes);
+        if self.sha256.as_deref() != Some(wanted_sha.as_str()) {
+            Some(format!("{} differs from this cattube's page", file.key))
+        } else if self.content_type.as_deref() != Some(file.content_type) {
+            Some(format!(
+                "{} has Content-Type {}, wanted {}",
+                file.key,
+                self.content_type.as_deref().unwrap_or("none"),
+                file.content_type
+            ))
+        } else if self.cache_control.as_deref() != Some(file.cache_control) {
+            Some(format!(
+                "{} has Cache-Control {}, wanted {}",
+                file.key,
+                self.cache_control.as_deref().unwrap_or("none"),
+                file.cache_control
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+/// Every file of [`FILES`], in its order: `None` where there is no object.
+async fn read(ctx: &StackContext) -> Result<Vec<Option<Live>>, StepError> {
+    let mut tasks = JoinSet::new();
+    for (i, file) in FILES.iter().enumerate() {
+        let (s3, bucket, account) = (
+            ctx.clients.s3.clone(),
+            bucket(ctx).to_string(),
+            ctx.account.clone(),
+        );
+        tasks.spawn(async move {
+            let head = s3
+                .head_object()
+                .bucket(&bucket)
+                .key(file.key)
+                .expected_bucket_owner(account)
+                .send()
+                .await;
+            let live = match head {
+                Ok(out) => {
+                    let meta = |k: &str| out.metadata().and_then(|m| m.get(k)).cloned();
+                    Ok(Some(Live {
+                        sha256: meta(META_SHA256),
+                        content_type: out.content_type().map(str::to_string),
+                        cache_control: out.cache_control().map(str::to_string),
+                        stack: meta(META_STACK),
+                    }))
+                }
+                Err(e) if Service::S3.not_found(&e) => Ok(None),
+                Err(e) => Err(StepError::with_source(
+                    format!("reading s3://{bucket}/{}", file.key),
+                    AwsError::from_sdk(&e),
+                )),
+            };
+            (i, live)
+        });
+    }
+    let mut found = vec![None; FILES.len()];
+    while let Some(joined) = tasks.join_next().await {
+        let (i, live) = joined.map_err(|e| StepError::with_source("reading the player", e))?;
+        found[i] = live?;
+    }
+    Ok(found)
+}
+
+/// Runs one S3 call per file of `files` at once.
+async fn each<F, Fut>(
+    ctx: &StackContext,
+    files: Vec<&'static PageFile>,
+    call: F,
+) -> Result<(), StepError>
+where
+    F: Fn(aws_sdk_s3::Client, String, String, &'static PageFile) -> Fut,
+    Fut: std::future::Future<Output = Result<(), StepError>> + Send + 'static,
+{
+    let mut tasks = JoinSet::new();
+    for file in files {
+        tasks.spawn(call(
+            ctx.clients.s3.clone(),
+            bucket(ctx).to_string(),
+            ctx.account.clone(),
+            file,
+        ));
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined.map_err(|e| StepError::with_source("writing the player", e))??;
+    }
+    Ok(())
+}
+
+async fn put(
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    account: String,
+    file: &'static PageFile,
+    stack: String,
+) -> Result<(), StepError> {
+    s3.put_object()
+        .bucket(&bucket)
+        .key(file.key)
+        .expected_bucket_owner(account)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(file.bytes))
+        .content_type(file.content_type)
+        .cache_control(file.cache_control)
+        .metadata(META_SHA256, sha256_hex(file.bytes))
+        .metadata(META_STACK, stack)
+        .send()
+        .await
+        .map_err(|e| {
+            StepError::with_source(
+                format!("uploading s3://{bucket}/{}", file.key),
+                AwsError::from_sdk(&e),
+            )
+        })?;
+    Ok(())
+}
+
+async fn delete(
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+    account: String,
+    file: &'static PageFile,
+) -> Result<(), StepError> {
+    match s3
+        .delete_object()
+        .bucket(&bucket)
+        .key(file.key)
+        .expected_bucket_owner(account)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if Service::S3.not_found(&e) => Ok(()),
+        Err(e) => Err(StepError::with_source(
+            format!("deleting s3://{bucket}/{}", file.key),
+            AwsError::from_sdk(&e),
+        )),
+    }
+}
+
+#[async_trait]
+impl Step for PlayerPage {
+    fn spec(&self) -> &'static Spec {
+        &SPEC
+    }
+
+    fn shown_name(&self, ctx: &StackContext) -> String {
+        format!("{}/{ROOT_KEY}", bucket(ctx))
+    }
+
+    // -----------------------------------------------------------------------------------
+    // observe
+
+    async fn observe(
+        &self,
+        ctx: &StackContext,
+        _recorded: Option<&Recorded>,
+    ) -> Result<Observation, StepError> {
+        let live = read(ctx).await?;
+        let present: Vec<(&'static PageFile, &Live)> = FILES
+            .iter()
+            .zip(&live)
+            .filter_map(|(file, live)| live.as_ref().map(|l| (file, l)))
+            .collect();
+        let tagged_ours = present
+            .iter()
+            .any(|(_, l)| l.stack.as_deref() == Some(ctx.stack.as_str()));
+        let mut drift = Vec::new();
+        if ctx.settings.player_enabled {
+            if present.is_empty() {
+                return Ok(Observation::Missing);
+            }
+            for (file, live) in FILES.iter().zip(&live) {
+                match live {
+                    None => drift.push(Drift::new(file.key, format!("{} is missing", file.key))),
+                    Some(live) => {
+                        if let Some(difference) = live.difference(file) {
+                            drift.push(Drift::new(file.key, difference));
+                        }
+                    }
+                }
+            }
+        } else if !present.is_empty() {
+            let keys: Vec<&str> = present.iter().map(|(f, _)| f.key).collect();
+            drift.push(Drift::new(
+                DRIFT_DISABLED,
+                format!(
+                    "[player] enabled = false, but the page is in the bucket: {}",
+                    keys.join(", ")
+                ),
+            ));
+        }
+        Ok(Observation::Present(Present {
+            name: if ctx.settings.player_enabled {
+                self.shown_name(ctx)
+            } else {
+                "off ([player] enabled = false)".into()
+            },
+            arn: String::new(),
+            tagged_ours,
+            drift,
+            pending: None,
+            outputs: BTreeMap::new(),
+        }))
+    }
+
+    // -----------------------------------------------------------------------------------
+    // apply
+
+    async fn apply(
+        &self,
+        ctx: &StackContext,
+        observation: &Observation,
+        _ownership: Option<Ownership>,
+    ) -> Result<Applied, StepError> {
+        let mut applied = Applied::default();
+        let present = observation.present();
+        if !ctx.settings.player_enabled {
+            if present.is_some_and(|p| p.has_drift(DRIFT_DISABLED)) {
+                each(ctx, FILES.iter().collect(), delete).await?;
+                applied
+                    .changes
+                    .push("removed the player page ([player] enabled = false)".into());
+            }
+            return Ok(applied);
+        }
+        // Only the files that differ (all of them for a new page).
+        let stale: Vec<&'static PageFile> = FILES
+            .iter()
+            .filter(|f| present.is_none_or(|p| p.has_drift(f.key)))
+            .collect();
+        let stack = ctx.stack.clone();
+        for file in &stale {
+            applied.changes.push(format!("uploaded {}", file.key));
+        }
+        each(ctx, stale, move |s3, bucket, account, file| {
+            put(s3, bucket, account, file, stack.clone())
+        })
+        .await?;
+        Ok(applied)
+    }
+
+    // -----------------------------------------------------------------------------------
+    // destroy
+
+    async fn destroy(
+        &self,
+        ctx: &StackContext,
+        _recorded: Option<&Recorded>,
+        _options: &DestroyOptions,
+    ) -> Result<Destroyed, StepError> {
+        // DeleteObject succeeds for a key that is not there, and a bucket already gone
+        // takes the page with it.
+        each(ctx, FILES.iter().collect(), delete).await?;
+        Ok(Destroyed::Deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_loads_exactly_the_files_uploaded() {
+        let page = std::str::from_utf8(FILES[0].bytes).unwrap();
+        let script = std::str::from_utf8(FILES[2].bytes).unwrap();
+        for file in &FILES[1..3] {
+            assert!(
+                page.contains(file.key),
+                "index.html does not load {}",
+                file.key
+            );
+        }
+        assert!(
+            script.contains(HLS_JS_KEY),
+            "player.js does not load hls.js"
+        );
+        assert!(script.contains(CATALOG_KEY));
+    }
+}
