@@ -199,14 +199,14 @@ impl Convergence {
             report.drift.clear();
             report.note = format!("deleted: {}", step.unwanted_reason());
         }
-        if report.action != Action::None || matches!(observation, Observation::Missing) {
-            if session.state.get(id).is_some() {
-                session
-                    .state
-                    .set(id, None)
-                    .await
-                    .context("saving the state file")?;
-            }
+        // Deleted or absent: forgotten; an adopted one left in place keeps its record.
+        let forget = report.action != Action::None || matches!(observation, Observation::Missing);
+        if forget && session.state.get(id).is_some() {
+            session
+                .state
+                .set(id, None)
+                .await
+                .context("saving the state file")?;
         }
         let word = if report.action == Action::Delete {
             "deleted"

@@ -93,7 +93,6 @@ pub fn environment(ctx: &StackContext) -> BTreeMap<String, String> {
         (!ctx.settings.notify_emails.is_empty())
             .then(|| (TOPIC_ARN.to_string(), arn::topic(ctx, "notification-topic"))),
     )
-    .into_iter()
     .chain(
         // `[job] max-upload-mb`: set only when configured, so a stack without it keeps the
         // environment it had.
