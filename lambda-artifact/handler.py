@@ -17,6 +17,13 @@ Configured only by environment variables (set by ``cattube up``):
     STACK                   cattube stack name (recorded in each job's UserMetadata)
     MAX_UPLOAD_MB           optional ([job] max-upload-mb): uploads larger than this many
                             MiB are skipped with a log line, so no job bills their minutes
+    TOPIC_ARN               optional ([notify] email): the SNS topic told of each finished job
+    PLAYBACK_DOMAIN         optional: the CloudFront domain the notifications' URLs use
+                            (without it they name the outputs' S3 locations)
+
+It is invoked two ways: by the source bucket's S3 notification (an upload: submit
+a job, add it to catalog.json) and by the stack's EventBridge rule (a "MediaConvert
+Job State Change" of the stack's queue: update the job's entry in catalog.json).
 
 Each upload gets exactly one job, whatever S3 and Lambda redeliver: a claim
 object per upload in the destination bucket (see "Exactly one job per
@@ -30,10 +37,12 @@ and re-raised so that Lambda retries the event.
 from __future__ import annotations
 
 import copy
+import datetime
 import hashlib
 import json
 import os
 import posixpath
+import random
 import time
 import unicodedata
 import urllib.parse
@@ -133,6 +142,8 @@ def _config() -> dict[str, str]:
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     config = _config()
+    if event.get("source") == "aws.mediaconvert" and event.get("detail-type") == JOB_EVENT:
+        return handle_job_event(config, event)
     template = None  # read once per invocation, only if a job is to be submitted
     jobs: list[dict[str, str]] = []
     skipped: list[dict[str, str]] = []
@@ -232,6 +243,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             client_request_token=token,
         )
         record_submitted(config, upload, token, job_id)
+        catalog_submitted(config, upload["key"], job_id)
         jobs.append({"job_id": job_id, "key": upload["key"], "destination": destination})
 
     return {"jobs": jobs, "skipped": skipped}
@@ -470,6 +482,322 @@ def record_submitted(config: dict[str, str], upload: dict[str, Any], token: str,
     except Exception as err:
         log("ERROR", "recording the submitted job failed", claim=claim_key(token), job_id=job_id,
             **_error_fields(err))
+
+
+# --------------------------------------------------------------------------
+# The catalog: catalog.json at the destination bucket's root, the one list the
+# player page and `cattube videos` read. One entry per submitted job, added when
+# the job is submitted and updated from MediaConvert's job state change events
+# (EventBridge invokes this function for the stack's queue only):
+#
+#   {"version": 1, "videos": [{"key", "status", "percent", "job_id",
+#     "submitted", "updated", "duration_ms", "error", "outputs": [...]}]}
+#
+# Every change is a read-modify-write with S3's conditional writes: PutObject
+# with If-Match on the ETag read (If-None-Match: * for the first write), retried
+# with full-jitter backoff when another invocation wrote first, so concurrent
+# updates never lose an entry. It holds only what the player needs: no source
+# bucket, account id or job settings.
+# --------------------------------------------------------------------------
+
+# Kept equal to stages/src/converter_role.rs's CATALOG_KEY (checked by a test there).
+CATALOG_KEY = "catalog.json"
+CATALOG_VERSION = 1
+# Bounded retries of a conflicting write: 20 attempts, full jitter from 50 ms up to 2 s.
+CATALOG_ATTEMPTS = 20
+CATALOG_BACKOFF_S = 0.05
+CATALOG_BACKOFF_CAP_S = 2.0
+JOB_EVENT = "MediaConvert Job State Change"
+FINISHED = ("COMPLETE", "ERROR", "CANCELED")
+# How far along each status is: an event delivered late never moves an entry back.
+STATUS_RANK = {"SUBMITTED": 0, "PROGRESSING": 1, "COMPLETE": 2, "ERROR": 2, "CANCELED": 2}
+
+
+class CatalogBusy(RuntimeError):
+    """Every attempt to write the catalog lost to another writer."""
+
+
+def rfc3339(seconds: float | None = None) -> str:
+    when = time.time() if seconds is None else seconds
+    return datetime.datetime.fromtimestamp(when, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def read_catalog(bucket: str) -> tuple[dict[str, Any], str | None]:
+    """The catalog and its ETag; an empty catalog and None when there is none yet."""
+    try:
+        found = _s3().get_object(Bucket=bucket, Key=CATALOG_KEY)
+    except Exception as err:
+        if _error_code(err) in ("NoSuchKey", "404"):
+            return {"version": CATALOG_VERSION, "videos": []}, None
+        raise
+    doc = json.loads(found["Body"].read())
+    if not isinstance(doc, dict) or doc.get("version") != CATALOG_VERSION or not isinstance(doc.get("videos"), list):
+        raise ValueError(f"{CATALOG_KEY} is not a version {CATALOG_VERSION} catalog")
+    return doc, found["ETag"]
+
+
+def update_catalog(bucket: str, change) -> Any:
+    """Applies ``change(videos)`` to the catalog and writes it back conditionally.
+
+    ``change`` edits the list in place and returns what the caller wants back, or
+    None when there is nothing to write. A write another invocation beat (412
+    PreconditionFailed, 409 ConditionalRequestConflict) is retried on a fresh read.
+    """
+    for attempt in range(CATALOG_ATTEMPTS):
+        doc, etag = read_catalog(bucket)
+        result = change(doc["videos"])
+        if result is None:
+            return None
+        condition = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
+        try:
+            _s3().put_object(
+                Bucket=bucket,
+                Key=CATALOG_KEY,
+                Body=json.dumps(doc, ensure_ascii=False).encode("utf-8"),
+                ContentType="application/json",
+                CacheControl="no-cache",
+                **condition,
+            )
+            return result
+        except Exception as err:
+            if _error_code(err) not in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise
+        time.sleep(random.uniform(0, min(CATALOG_BACKOFF_CAP_S, CATALOG_BACKOFF_S * 2**attempt)))
+    raise CatalogBusy(f"{CATALOG_KEY}: {CATALOG_ATTEMPTS} conditional writes lost to other writers")
+
+
+def new_entry(key: str, job_id: str, when: str, status: str = "SUBMITTED") -> dict[str, Any]:
+    return {"key": key, "status": status, "percent": None, "job_id": job_id, "submitted": when,
+            "updated": when, "duration_ms": None, "error": None, "outputs": []}
+
+
+def catalog_submitted(config: dict[str, str], key: str, job_id: str) -> None:
+    """Adds the entry of a job just submitted (unless an event of the job came first).
+    The job exists whatever happens here: a failure is logged, not raised, and the
+    job's next state change adds the entry."""
+    when = rfc3339()
+
+    def change(videos):
+        if any(v.get("job_id") == job_id for v in videos):
+            return None
+        videos.append(new_entry(key, job_id, when))
+        return True
+
+    try:
+        update_catalog(config["DESTINATION_BUCKET"], change)
+    except Exception as err:
+        log("ERROR", "adding the job to the catalog failed", key=key, job_id=job_id, **_error_fields(err))
+
+
+def handle_job_event(config: dict[str, str], event: dict[str, Any]) -> dict[str, Any]:
+    """Updates the job's catalog entry from one "MediaConvert Job State Change" event.
+    Returns what it did; publishes one message when this event finished the job."""
+    detail = event.get("detail") or {}
+    job_id, status = detail.get("jobId"), detail.get("status")
+    if detail.get("queue") != config["QUEUE_ARN"]:
+        log("INFO", "job event ignored: another queue", job_id=job_id, queue=detail.get("queue"))
+        return {"ignored": "another queue"}
+    if status == "STATUS_UPDATE":
+        status = "PROGRESSING"
+    if status not in STATUS_RANK:
+        # INPUT_INFORMATION, NEW_WARNING...: nothing the catalog shows.
+        return {"ignored": str(status)}
+    when = rfc3339(detail["timestamp"] / 1000 if detail.get("timestamp") else None)
+    bucket = config["DESTINATION_BUCKET"]
+    outputs: list[dict[str, Any]] = []
+    duration = None
+    if status == "COMPLETE":
+        settings = _client().get_job(Id=job_id)["Job"]["Settings"]
+        outputs = catalog_outputs(bucket, settings, detail.get("outputGroupDetails") or [])
+        durations = [d.get("durationInMs") for g in detail.get("outputGroupDetails") or []
+                     for d in g.get("outputDetails") or [] if d.get("durationInMs")]
+        duration = max(durations) if durations else None
+    percent = (detail.get("jobProgress") or {}).get("jobPercentComplete")
+    key = (detail.get("userMetadata") or {}).get("cattube:source-key") or job_id
+
+    def change(videos):
+        entry = next((v for v in videos if v.get("job_id") == job_id), None)
+        if entry is None:
+            entry = new_entry(key, job_id, when, status)
+            videos.append(entry)
+        elif STATUS_RANK[entry["status"]] > STATUS_RANK[status] or entry["status"] in FINISHED:
+            return None  # late or repeated: the entry already shows more
+        finished_now = status in FINISHED
+        entry.update(status=status, updated=when)
+        if status == "PROGRESSING":
+            if percent is not None:
+                entry["percent"] = int(percent)
+        elif status == "COMPLETE":
+            entry.update(percent=100, outputs=outputs, duration_ms=duration, error=None)
+        elif status == "ERROR":
+            entry["error"] = detail.get("errorMessage") or f"error code {detail.get('errorCode')}"
+        return {"entry": copy.deepcopy(entry), "finished": finished_now}
+
+    result = update_catalog(bucket, change)
+    log("INFO", "catalog updated" if result else "job event already in the catalog",
+        job_id=job_id, status=status)
+    if result and result["finished"]:
+        notify(config, result["entry"])
+    return {"job_id": job_id, "status": status, "updated": bool(result)}
+
+
+# --------------------------------------------------------------------------
+# Outputs: from the job's own settings (GetJob) and the COMPLETE event's
+# outputGroupDetails, in the same order. Codecs strings per RFC 6381.
+# --------------------------------------------------------------------------
+
+CODECS = {"H_264": "h264", "H_265": "hevc", "AV1": "av1"}
+H264_PROFILES = {"BASELINE": "42", "MAIN": "4D", "HIGH": "64", "HIGH_10BIT": "6E",
+                 "HIGH_422": "7A", "HIGH_422_10BIT": "7A"}
+AAC_PROFILES = {"LC": "mp4a.40.2", "HEV1": "mp4a.40.5", "HEV2": "mp4a.40.29"}
+AUDIO = {"AC3": "ac-3", "EAC3": "ec-3", "OPUS": "opus", "MP3": "mp4a.6B"}
+
+
+def _level(level: str | None) -> tuple[int, int] | None:
+    """MediaConvert's LEVEL_4_1 -> (4, 1); AUTO or absent -> None."""
+    if not level or not level.startswith("LEVEL_"):
+        return None
+    parts = level[len("LEVEL_"):].split("_")
+    return int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+
+
+def _by_size(pixels: int, table: list[tuple[int, Any]]) -> Any:
+    """The lowest level whose maximum picture size holds `pixels` (AUTO levels)."""
+    for limit, value in table:
+        if pixels <= limit:
+            return value
+    return table[-1][1]
+
+
+def video_codecs(codec_settings: dict[str, Any], width: int | None, height: int | None) -> str | None:
+    codec = codec_settings.get("Codec")
+    pixels = (width or 1920) * (height or 1080)
+    if codec == "H_264":
+        s = codec_settings.get("H264Settings") or {}
+        profile = H264_PROFILES.get(s.get("CodecProfile") or "MAIN", "4D")
+        level = _level(s.get("CodecLevel"))
+        idc = level[0] * 10 + level[1] if level else _by_size(
+            pixels, [(414720, 30), (921600, 31), (2097152, 40), (8912896, 51), (1 << 62, 52)])
+        return f"avc1.{profile}00{idc:02X}"
+    if codec == "H_265":
+        s = codec_settings.get("H265Settings") or {}
+        profile, _, tier = (s.get("CodecProfile") or "MAIN_MAIN").rpartition("_")
+        general = {"MAIN": "1.6", "MAIN10": "2.4"}.get(profile, "4.10")
+        level = _level(s.get("CodecLevel"))
+        idc = (level[0] * 30 + level[1] * 3) if level else _by_size(
+            pixels, [(552960, 90), (983040, 93), (2228224, 120), (8912896, 150), (1 << 62, 180)])
+        tag = "hvc1" if s.get("WriteMp4PackagingType") == "HVC1" else "hev1"
+        return f"{tag}.{general}.{'H' if tier == 'HIGH' else 'L'}{idc}.90"
+    if codec == "AV1":
+        s = codec_settings.get("Av1Settings") or {}
+        depth = "10" if s.get("BitDepth") == "BIT_10" else "08"
+        level = _by_size(pixels, [(147456, 0), (278784, 1), (665856, 4), (1065024, 5),
+                                  (2359296, 8), (8912896, 12), (1 << 62, 16)])
+        return f"av01.0.{level:02d}M.{depth}"
+    return None
+
+
+def audio_codecs(output: dict[str, Any]) -> str | None:
+    for description in output.get("AudioDescriptions") or []:
+        settings = description.get("CodecSettings") or {}
+        codec = settings.get("Codec")
+        if codec == "AAC":
+            return AAC_PROFILES.get((settings.get("AacSettings") or {}).get("CodecProfile") or "LC", "mp4a.40.2")
+        if codec in AUDIO:
+            return AUDIO[codec]
+    return None
+
+
+def _relative(bucket: str, url: str | None) -> str | None:
+    """s3://<bucket>/cats/tabby cat-hd.mp4 -> cats/tabby cat-hd.mp4 (None: elsewhere)."""
+    prefix = f"s3://{bucket}/"
+    return url[len(prefix):] if url and url.startswith(prefix) else None
+
+
+def _describe(output: dict[str, Any], details: dict[str, Any]) -> dict[str, Any] | None:
+    video = output.get("VideoDescription") or {}
+    codec_settings = video.get("CodecSettings") or {}
+    found = details.get("videoDetails") or {}
+    width = found.get("widthInPx") or video.get("Width")
+    height = found.get("heightInPx") or video.get("Height")
+    video_codec = video_codecs(codec_settings, width, height)
+    if video_codec is None:
+        return None
+    settings = next(iter(v for k, v in codec_settings.items() if k != "Codec" and isinstance(v, dict)), {})
+    bitrate = found.get("averageBitrate") or settings.get("Bitrate") or settings.get("MaxBitrate")
+    codecs = ",".join(c for c in (video_codec, audio_codecs(output)) if c)
+    return {"codec": CODECS[codec_settings["Codec"]], "width": width, "height": height,
+            "bitrate": bitrate, "codecs": codecs}
+
+
+def catalog_outputs(bucket: str, settings: dict[str, Any], group_details: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The playable outputs of a finished job: each MP4 of a file group, and one
+    entry (its master playlist) per HLS group with the ladder's highest codecs."""
+    outputs = []
+    for index, group in enumerate(settings.get("OutputGroups") or []):
+        details = group_details[index] if index < len(group_details) else {}
+        each = details.get("outputDetails") or []
+        kind = (group.get("OutputGroupSettings") or {}).get("Type")
+        described = [_describe(o, each[i] if i < len(each) else {}) for i, o in enumerate(group.get("Outputs") or [])]
+        if kind == "HLS_GROUP_SETTINGS":
+            ladder = [d for d in described if d]
+            path = _relative(bucket, next(iter(details.get("playlistFilePaths") or []), None))
+            if not ladder or path is None:
+                continue
+            top = max(ladder, key=lambda d: ((d["width"] or 0) * (d["height"] or 0), d["bitrate"] or 0))
+            outputs.append({"path": path, "container": "hls", "codec": top["codec"], "width": top["width"],
+                            "height": top["height"], "bitrate": top["bitrate"],
+                            "mime": f'application/vnd.apple.mpegurl; codecs="{top["codecs"]}"'})
+        elif kind == "FILE_GROUP_SETTINGS":
+            for i, (output, d) in enumerate(zip(group.get("Outputs") or [], described)):
+                container = (output.get("ContainerSettings") or {}).get("Container")
+                path = _relative(bucket, next(iter((each[i] if i < len(each) else {}).get("outputFilePaths") or []), None))
+                if d is None or container != "MP4" or path is None:
+                    continue
+                outputs.append({"path": path, "container": "mp4", "codec": d["codec"], "width": d["width"],
+                                "height": d["height"], "bitrate": d["bitrate"],
+                                "mime": f'video/mp4; codecs="{d["codecs"]}"'})
+    return outputs
+
+
+# --------------------------------------------------------------------------
+# Notifications ([notify] email): one message per finished job to TOPIC_ARN.
+# --------------------------------------------------------------------------
+
+_SNS = None
+
+
+def _sns():
+    global _SNS
+    if _SNS is None:
+        _SNS = boto3.client("sns", config=Config(retries={"mode": "standard"}, user_agent_extra="cattube-converter"))
+    return _SNS
+
+
+def playback_url(domain: str, path: str) -> str:
+    return f"https://{domain}/" + "/".join(urllib.parse.quote(part, safe="") for part in path.split("/"))
+
+
+def notify(config: dict[str, str], entry: dict[str, Any]) -> None:
+    """Publishes the job's outcome (COMPLETE with playback URLs, ERROR with
+    MediaConvert's message); CANCELED is someone's own doing and says nothing."""
+    topic = os.environ.get("TOPIC_ARN")
+    if not topic or entry["status"] not in ("COMPLETE", "ERROR"):
+        return
+    domain = os.environ.get("PLAYBACK_DOMAIN")
+    lines = [f"{entry['key']}: {entry['status']}", f"job {entry['job_id']}"]
+    if entry["status"] == "COMPLETE":
+        for output in entry["outputs"]:
+            where = playback_url(domain, output["path"]) if domain else f"s3://{config['DESTINATION_BUCKET']}/{output['path']}"
+            lines.append(f"{output['codec']} {output['width']}x{output['height']}: {where}")
+    else:
+        lines.append(f"MediaConvert: {entry['error']}")
+    # SNS subjects: ASCII, at most 100 characters.
+    subject = f"cattube: {entry['status'].lower()} {entry['key']}".encode("ascii", "replace").decode()[:100]
+    try:
+        _sns().publish(TopicArn=topic, Subject=subject, Message="\n".join(lines))
+    except Exception as err:
+        log("ERROR", "publishing the job's outcome failed", topic=topic, job_id=entry["job_id"], **_error_fields(err))
 
 
 def _metadata_value(value: str) -> str:

@@ -109,10 +109,27 @@ pub enum Command {
         2 bad input or the stack is not up")]
     Upload(UploadArgs),
     /// The stack queue's MediaConvert jobs, newest first: status, percent, source key (stage 8)
-    #[command(after_help = "Examples:\n  cattube jobs\n  cattube jobs --watch\n\n\
-        Exit codes: 0 done, 1 a watched job ended in ERROR or CANCELED (or a call failed), \
-        2 bad input or the stack is not up")]
+    #[command(after_help = "Examples:\n  cattube jobs\n  cattube jobs --watch\n  \
+        cattube jobs --wait \"cats/tabby cat.mp4\"\n\n\
+        Exit codes: 0 done (with --wait/--watch: every waited job COMPLETE), 1 a waited job \
+        ended in ERROR or CANCELED (named) or a call failed, 2 bad input or the stack is not up")]
     Jobs(JobsArgs),
+    /// The converted videos, from the catalog the converter function keeps (catalog.json in
+    /// the destination bucket): key, status, duration and playback URLs (stage 8)
+    #[command(
+        after_help = "Examples:\n  cattube videos\n  cattube --output json videos\n\n\
+        Exit codes: 0 done, 1 a call failed, 2 bad input or the stack is not up"
+    )]
+    Videos,
+    /// Print the player page's URL (https://<distribution domain>/, with #<key> for one
+    /// video) and open it in a browser when run on a terminal that has one (stage 8)
+    #[command(
+        after_help = "Examples:\n  cattube open\n  cattube open \"cats/tabby cat.mp4\"\n\n\
+        A browser is started only when stdout is a terminal and xdg-open (or $BROWSER) \
+        exists, never in CI (CI set) or with --output json.\n\n\
+        Exit codes: 0 done, 1 a call failed, 2 bad input or the stack is not up"
+    )]
+    Open(OpenArgs),
     /// The CloudFront URLs of a source key's outputs, and which already exist (stage 8)
     #[command(after_help = "Examples:\n  cattube url \"cats/tabby cat.mp4\"\n\n\
         Exit codes: 0 done, 1 a call failed, 2 bad input or the stack is not up")]
@@ -303,9 +320,13 @@ pub struct UploadArgs {
 
 #[derive(Debug, Args)]
 pub struct JobsArgs {
-    /// Refresh until no job is SUBMITTED or PROGRESSING
-    #[arg(long)]
+    /// Refresh until no job is SUBMITTED or PROGRESSING, with a progress line per job
+    #[arg(long, visible_alias = "wait")]
     pub watch: bool,
+    /// Only the jobs of this source key (as `upload` printed it); with --wait, waits for
+    /// its newest job, and for one to appear (up to a minute) after a fresh upload
+    #[arg(value_name = "KEY")]
+    pub key: Option<String>,
     /// How many of the newest jobs to show (1-1000)
     #[arg(long, default_value_t = 20, value_name = "N",
           value_parser = clap::value_parser!(u16).range(1..=1000))]
@@ -340,6 +361,13 @@ pub enum PermissionsFor {
     State,
     /// All of them
     All,
+}
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// Open the player on this video (its source key, e.g. "cats/tabby cat.mp4")
+    #[arg(value_name = "KEY")]
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -394,6 +422,8 @@ impl Command {
             Command::Upload(_) => "upload",
             Command::Jobs(_) => "jobs",
             Command::Url(_) => "url",
+            Command::Videos => "videos",
+            Command::Open(_) => "open",
             Command::Down(_) => "down",
             Command::Cost(_) => "cost",
             Command::State(_) => "state",

@@ -43,6 +43,16 @@ struct FileConfig {
     state: StateConfig,
     #[serde(default)]
     player: PlayerConfig,
+    #[serde(default)]
+    notify: NotifyConfig,
+}
+
+/// `[notify]`: who hears of each finished job (an SNS topic with email subscriptions).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NotifyConfig {
+    #[serde(default)]
+    pub email: Vec<String>,
 }
 
 /// `[player]`: the player page and `catalog.json`, served through CloudFront.
@@ -272,6 +282,8 @@ impl Config {
             .map_err(|e| UsageError::new(format!("{}: {e}", origin("[trigger]"))))?;
         validate_cdn(&file.cdn)
             .map_err(|e| UsageError::new(format!("{}: {e}", origin("[cdn]"))))?;
+        validate_notify(&file.notify)
+            .map_err(|e| UsageError::new(format!("{}: {e}", origin("[notify] email"))))?;
 
         // Checked also when `template` (which wins) is set: a typo is never silently ignored.
         let name = file.job.profile.as_deref().unwrap_or("tutorial");
@@ -344,6 +356,7 @@ impl Config {
                 deploy_timeout: deploy_timeout()?,
                 max_upload_mb,
                 player_enabled: file.player.enabled,
+                notify_emails: file.notify.email,
             },
             prices,
         })
@@ -606,6 +619,38 @@ fn validate_trigger(trigger: &TriggerConfig) -> Result<(), String> {
     for suffix in &trigger.suffixes {
         if suffix.is_empty() || suffix.len() > 1024 {
             return Err(format!("suffix '{suffix}' must be 1 to 1024 characters"));
+        }
+    }
+    Ok(())
+}
+
+/// Addresses SNS would take as email endpoints: one `@`, a local part and a dotted domain,
+/// no spaces, within the lengths of RFC 5321 (SNS itself checks no more than this shape).
+fn validate_notify(notify: &NotifyConfig) -> Result<(), String> {
+    let mut seen = std::collections::BTreeSet::new();
+    for email in &notify.email {
+        let shaped = email.len() <= 254
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+            && email.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && local.len() <= 64
+                    && !domain.contains('@')
+                    && domain.split('.').count() >= 2
+                    && domain.split('.').all(|label| {
+                        !label.is_empty()
+                            && label.len() <= 63
+                            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                            && !label.starts_with('-')
+                            && !label.ends_with('-')
+                    })
+            });
+        if !shaped {
+            return Err(format!(
+                "'{email}' is not an email address (allowed: a list of addresses like \"a@example.com\")"
+            ));
+        }
+        if !seen.insert(email.to_ascii_lowercase()) {
+            return Err(format!("'{email}' is listed twice"));
         }
     }
     Ok(())

@@ -73,6 +73,12 @@ pub struct Report {
     /// `jobs`: the queue's jobs, newest first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jobs: Option<Vec<JobReport>>,
+    /// `videos`: the catalog's videos, each output with its CloudFront `url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub videos: Option<Vec<serde_json::Value>>,
+    /// `open`: the player page's URL (with `#<key>` for one video).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub player_url: Option<String>,
     /// `url`: the CloudFront URLs of a source key's outputs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub urls: Option<Vec<UrlReport>>,
@@ -171,6 +177,8 @@ impl Report {
                 .collect(),
             jobs: (command == "jobs").then(Vec::new),
             urls: (command == "url").then(Vec::new),
+            videos: (command == "videos").then(Vec::new),
+            player_url: None,
             uploads: (command == "upload").then(Vec::new),
             stacks: matches!(command, "stacks" | "gc").then(Vec::new),
             cost: None,

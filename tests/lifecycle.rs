@@ -129,6 +129,8 @@ async fn lifecycle() {
     let mediaconvert =
         aws_sdk_mediaconvert::Client::new(&sdk_config(&emulators.standin.url, REGION).await);
 
+    // Every resource wanted, the optional topic included ([notify] email).
+    sandbox.write("cattube.toml", "[notify]\nemail = [\"cat@example.com\"]\n");
     // plan on an empty account lists every resource, in dependency order, to create.
     let doc = sandbox.run().args(["plan"]).expect_code(3).json().doc;
     let wanted: Vec<String> = RESOURCES.iter().map(|(id, _)| id.to_string()).collect();

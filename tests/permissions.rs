@@ -81,6 +81,8 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
         .set_len(size)
         .unwrap();
 
+    // With [notify]: the optional topic's calls are made and checked too.
+    sandbox.write("cattube.toml", "[notify]\nemail = [\"cat@example.com\"]\n");
     let mut runs = Vec::new();
     let mut record = |command: &str, ran: &support::Ran| {
         runs.push(json!({ "command": command, "calls": calls(&ran.requests) }));

@@ -57,8 +57,23 @@ def aws_env(monkeypatch, tmp_path):
     monkeypatch.setattr(handler, "_CLIENT", None)
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "loopback: may talk to a local emulator on 127.0.0.1 only")
+
+
 @pytest.fixture(autouse=True)
-def no_network(monkeypatch):
+def no_network(request, monkeypatch):
+    if request.node.get_closest_marker("loopback"):
+        connect = socket.socket.connect
+
+        def loopback_only(sock, address):
+            if not (isinstance(address, tuple) and address[0] in ("127.0.0.1", "::1")):
+                raise RuntimeError(f"network access to {address!r} attempted in a loopback test")
+            return connect(sock, address)
+
+        monkeypatch.setattr(socket.socket, "connect", loopback_only)
+        return
+
     def refuse(*args, **kwargs):
         raise RuntimeError("network access attempted in a hermetic test")
 
@@ -160,7 +175,8 @@ class FakeS3:
         return self._answer(request, 204)
 
     def claims(self) -> dict[str, dict]:
-        return {k: json.loads(v[0]) for k, v in self.objects.items()}
+        """The claim objects (the catalog beside them is not one)."""
+        return {k: json.loads(v[0]) for k, v in self.objects.items() if k.startswith(handler.CLAIM_PREFIX)}
 
 
 @pytest.fixture(autouse=True)

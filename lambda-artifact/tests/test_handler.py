@@ -399,7 +399,7 @@ def test_an_expired_claim_is_taken_over_once(stubber, fake_s3):
     expect_template(stubber)
     expect_job(stubber, "job-3", params)
     assert handler.lambda_handler(copy.deepcopy(event), None)["jobs"][0]["job_id"] == "job-3"
-    puts = [c for c in fake_s3.calls if c[0] == "PutObject"]
+    puts = [c for c in fake_s3.calls if c[0] == "PutObject" and c[1].startswith(handler.CLAIM_PREFIX)]
     assert len(puts) == 3  # If-None-Match (refused), If-Match takeover, SUBMITTED
 
 

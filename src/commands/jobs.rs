@@ -1,8 +1,10 @@
-//! `cattube jobs [--watch] [--limit N]`: stage 8, the MediaConvert jobs of the stack's queue,
-//! newest first, with the source key the converter recorded, status, percent complete,
-//! submission time and, for failed ones, MediaConvert's error. `--watch` polls (every 2 s,
-//! backing off to 10 s while nothing changes) until no job is SUBMITTED or PROGRESSING; the
-//! result is printed once, at the end.
+//! `cattube jobs [--watch|--wait] [--limit N] [KEY]`: stage 8, the MediaConvert jobs of the
+//! stack's queue, newest first, with the source key the converter recorded, status, percent
+//! complete, submission time and, for failed ones, MediaConvert's error. `--watch` (or
+//! `--wait`) polls (every 2 s, backing off to 10 s while nothing changes) until no job is
+//! SUBMITTED or PROGRESSING; the result is printed once, at the end. With KEY only that
+//! source key's jobs count, and the wait is for its newest job (which may take a few seconds
+//! to appear after an upload).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -19,6 +21,8 @@ use crate::printer::{JobReport, Printer, Report};
 
 const FIRST_POLL: Duration = Duration::from_secs(2);
 const SLOWEST_POLL: Duration = Duration::from_secs(10);
+/// How long `--wait KEY` waits for the key's job to appear (S3 → Lambda → CreateJob).
+const APPEAR_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub async fn run(
     config: &Config,
@@ -34,12 +38,31 @@ pub async fn run(
     // The jobs this watch saw unfinished: how they end decides the exit code.
     let mut watched: BTreeSet<String> = BTreeSet::new();
     let mut interval = FIRST_POLL;
+    let started = std::time::Instant::now();
     let jobs = loop {
-        let jobs = videos::jobs(ctx, usize::from(args.limit))
+        let mut jobs = videos::jobs(ctx, usize::from(args.limit))
             .await
             .map_err(video_failure)?;
+        if let Some(key) = &args.key {
+            jobs.retain(|j| j.source_key.as_deref() == Some(key.as_str()));
+            // Its newest job is the one waited for, finished or not.
+            if args.watch {
+                jobs.truncate(1);
+                watched.extend(jobs.iter().map(|j| j.id.clone()));
+            }
+        }
         if !args.watch {
             break jobs;
+        }
+        if let (Some(key), true) = (&args.key, jobs.is_empty()) {
+            if started.elapsed() >= APPEAR_TIMEOUT {
+                return Err(anyhow::anyhow!(
+                    "no job for '{key}' appeared in the stack's queue within {} s: check the                      key (`cattube jobs`) and that it was uploaded (`cattube upload`)",
+                    APPEAR_TIMEOUT.as_secs()
+                ));
+            }
+            tokio::time::sleep(interval).await;
+            continue;
         }
         let mut changed = false;
         for job in &jobs {

@@ -5,6 +5,7 @@ pub mod cost;
 pub mod down;
 pub mod gc;
 pub mod jobs;
+pub mod open;
 pub mod output;
 pub mod permissions;
 pub mod plan;
@@ -14,6 +15,7 @@ pub mod status;
 pub mod up;
 pub mod upload;
 pub mod url;
+pub mod videos;
 
 use std::sync::{Arc, Mutex};
 
@@ -480,6 +482,9 @@ pub(crate) fn identity_failure(err: StepError) -> anyhow::Error {
 pub fn observed_report(session: &Session, i: usize, observation: &Observation) -> ResourceReport {
     let step = &session.graph.steps()[i];
     let fallback_name = step.shown_name(&session.ctx);
+    if !step.wanted(&session.ctx.settings) {
+        return unwanted_report(session, i, observation);
+    }
     match observation {
         Observation::Missing => ResourceReport {
             id: step.id(),
@@ -528,6 +533,35 @@ pub fn observed_report(session: &Session, i: usize, observation: &Observation) -
             }
         }
     }
+}
+
+/// The report line of a resource these settings do not want (`Step::wanted`): nothing to
+/// do when it is missing; one the stack owns is what `up` deletes.
+fn unwanted_report(session: &Session, i: usize, observation: &Observation) -> ResourceReport {
+    let step = &session.graph.steps()[i];
+    let reason = step.unwanted_reason();
+    let mut report = ResourceReport {
+        id: step.id(),
+        stage: step.stage(),
+        name: step.shown_name(&session.ctx),
+        arn: String::new(),
+        action: Action::None,
+        status: Status::Ok,
+        drift: Vec::new(),
+        note: reason.to_string(),
+    };
+    if let Observation::Present(p) = observation {
+        report.arn = p.arn.clone();
+        if session.ownership(step.id(), p.tagged_ours) == Ownership::Adopted {
+            report.note = format!("adopted, {reason}: left in place");
+        } else {
+            report.action = Action::Delete;
+            report.status = Status::Drifted;
+            report.drift = vec![format!("{reason}: `up` deletes it")];
+            report.note = String::new();
+        }
+    }
+    report
 }
 
 /// The report line of a resource whose check failed.

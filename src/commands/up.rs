@@ -124,6 +124,9 @@ impl Convergence {
         let recorded = session.state.get(id);
         let observation = self.look(i, recorded.as_ref()).await?;
         let mut report = observed_report(session, i, &observation);
+        if !step.wanted(&ctx.settings) {
+            return self.remove_unwanted(i, &observation, report).await;
+        }
         let extra = recorded
             .as_ref()
             .map(|r| r.extra.clone())
@@ -168,6 +171,50 @@ impl Convergence {
         };
         self.lines[i].done(symbol, &word(&report));
         Ok((report, outputs, changes))
+    }
+
+    /// A resource the settings no longer want (`Step::wanted`): the one the stack owns is
+    /// deleted and forgotten, as Terraform does with a resource removed from its
+    /// configuration; an adopted one is left alone.
+    async fn remove_unwanted(
+        &self,
+        i: usize,
+        observation: &Observation,
+        mut report: ResourceReport,
+    ) -> anyhow::Result<Converged> {
+        let session = &*self.session;
+        let step = session.graph.steps()[i].clone();
+        let (id, ctx) = (step.id(), &*session.ctx);
+        let mut changes = Vec::new();
+        if report.action == Action::Delete {
+            self.lines[i].working("deleting");
+            let recorded = session.state.get(id);
+            let options = cattube_stages::step::DestroyOptions::default();
+            step.destroy(ctx, recorded.as_ref(), &options)
+                .await
+                .map_err(|e| step_failure(id, e))?;
+            self.changed.lock().expect("changed lock")[i] = true;
+            changes.push(format!("deleted: {}", step.unwanted_reason()));
+            report.status = Status::Missing;
+            report.drift.clear();
+            report.note = format!("deleted: {}", step.unwanted_reason());
+        }
+        // Deleted or absent: forgotten; an adopted one left in place keeps its record.
+        let forget = report.action != Action::None || matches!(observation, Observation::Missing);
+        if forget && session.state.get(id).is_some() {
+            session
+                .state
+                .set(id, None)
+                .await
+                .context("saving the state file")?;
+        }
+        let word = if report.action == Action::Delete {
+            "deleted"
+        } else {
+            "not configured"
+        };
+        self.lines[i].done("✓", word);
+        Ok((report, Vec::new(), changes))
     }
 
     /// The observation to act on. What a dependency changed may change what this step
@@ -340,6 +387,7 @@ fn word(r: &ResourceReport) -> String {
         (Action::Create, _) => "created".into(),
         (Action::Update, _) => "updated".into(),
         (Action::Skip, _) => "skipped".into(),
+        (Action::Delete, _) => "deleted".into(),
         (_, Status::Pending) => "pending".into(),
         _ => "ok".into(),
     }
@@ -350,8 +398,13 @@ pub fn text(report: &Report) -> String {
     out.push_str(&resource_lines(report, word));
     let count = |action| report.with_action(action);
     if report.error.is_none() {
+        // Deleted only when the settings dropped an optional resource.
+        let deleted = match count(Action::Delete) {
+            0 => String::new(),
+            n => format!(", {n} deleted"),
+        };
         out.push_str(&format!(
-            "up: {} created, {} updated, {} unchanged\n",
+            "up: {} created, {} updated, {} unchanged{deleted}\n",
             count(Action::Create),
             count(Action::Update),
             count(Action::None)

@@ -64,3 +64,25 @@ pub fn function_log_group(ctx: &StackContext) -> String {
         ctx.name("converter-function")
     )
 }
+
+/// The EventBridge rule of resource `id` on the default bus.
+pub fn rule(ctx: &StackContext, id: &str) -> String {
+    format!(
+        "arn:{}:events:{}:{}:rule/{}",
+        ctx.partition(),
+        ctx.region,
+        ctx.account,
+        ctx.name(id)
+    )
+}
+
+/// The SNS topic of resource `id`.
+pub fn topic(ctx: &StackContext, id: &str) -> String {
+    format!(
+        "arn:{}:sns:{}:{}:{}",
+        ctx.partition(),
+        ctx.region,
+        ctx.account,
+        ctx.name(id)
+    )
+}

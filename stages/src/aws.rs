@@ -153,6 +153,8 @@ pub async fn connect(connection: &Connection) -> Clients {
         mediaconvert: aws_sdk_mediaconvert::Client::new(&sdk),
         cloudfront: aws_sdk_cloudfront::Client::new(&sdk),
         tagging: aws_sdk_resourcegroupstagging::Client::new(&sdk),
+        eventbridge: aws_sdk_eventbridge::Client::new(&sdk),
+        sns: aws_sdk_sns::Client::new(&sdk),
     }
 }
 

@@ -16,6 +16,8 @@ pub struct Clients {
     pub cloudfront: aws_sdk_cloudfront::Client,
     /// The Resource Groups Tagging API: every stack's resources by their tags (`stacks`).
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    pub eventbridge: aws_sdk_eventbridge::Client,
+    pub sns: aws_sdk_sns::Client,
 }
 
 /// The converter function's runtime settings (`[function]`).
@@ -97,6 +99,9 @@ pub struct Settings {
     pub max_upload_mb: Option<u64>,
     /// `[player] enabled`: the player page and `catalog.json` are served through CloudFront.
     pub player_enabled: bool,
+    /// `[notify] email`: who hears of each finished job (the SNS topic's subscriptions);
+    /// empty means no topic.
+    pub notify_emails: Vec<String>,
 }
 
 impl Default for Settings {
@@ -116,6 +121,7 @@ impl Default for Settings {
             deploy_timeout: Duration::from_secs(30 * 60),
             max_upload_mb: None,
             player_enabled: true,
+            notify_emails: Vec::new(),
         }
     }
 }

@@ -89,6 +89,11 @@ pub fn environment(ctx: &StackContext) -> BTreeMap<String, String> {
     ])
     .into_iter()
     .chain(
+        // `[notify] email`: where the function announces finished jobs.
+        (!ctx.settings.notify_emails.is_empty())
+            .then(|| (TOPIC_ARN.to_string(), arn::topic(ctx, "notification-topic"))),
+    )
+    .chain(
         // `[job] max-upload-mb`: set only when configured, so a stack without it keeps the
         // environment it had.
         ctx.settings
@@ -97,6 +102,9 @@ pub fn environment(ctx: &StackContext) -> BTreeMap<String, String> {
     )
     .collect()
 }
+
+/// The environment variable carrying the notification topic to handler.py.
+pub const TOPIC_ARN: &str = "TOPIC_ARN";
 
 /// The environment variable carrying `[job] max-upload-mb` to handler.py.
 pub const MAX_UPLOAD_MB: &str = "MAX_UPLOAD_MB";

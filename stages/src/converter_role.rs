@@ -36,6 +36,14 @@ pub fn claims_arn(ctx: &StackContext) -> String {
     format!("{}/{CLAIM_PREFIX}*", arn::bucket(ctx, "destination-bucket"))
 }
 
+/// The catalog's key in the destination bucket: the same as `CATALOG_KEY` in handler.py.
+pub const CATALOG_KEY: &str = "catalog.json";
+
+/// The catalog object, as IAM names it.
+pub fn catalog_arn(ctx: &StackContext) -> String {
+    format!("{}/{CATALOG_KEY}", arn::bucket(ctx, "destination-bucket"))
+}
+
 impl RoleSpec for ConverterRole {
     const ID: &'static str = SPEC.id;
     const DESCRIPTION: &'static str =
@@ -53,7 +61,7 @@ impl RoleSpec for ConverterRole {
     }
 
     fn policy(ctx: &StackContext) -> Value {
-        json!({
+        let mut policy = json!({
             "Version": "2012-10-17",
             "Statement": [
                 {
@@ -83,6 +91,25 @@ impl RoleSpec for ConverterRole {
                     "Resource": claims_arn(ctx)
                 },
                 {
+                    // A finished job's own settings: the catalog's codecs strings.
+                    "Sid": "ReadJobs",
+                    "Effect": "Allow",
+                    "Action": "mediaconvert:GetJob",
+                    "Resource": format!(
+                        "arn:{}:mediaconvert:{}:{}:jobs/*",
+                        ctx.partition(),
+                        ctx.region,
+                        ctx.account
+                    )
+                },
+                {
+                    // The catalog (catalog.json at the destination's root), that one key.
+                    "Sid": "Catalog",
+                    "Effect": "Allow",
+                    "Action": ["s3:GetObject", "s3:PutObject"],
+                    "Resource": catalog_arn(ctx)
+                },
+                {
                     "Sid": "PassMediaConvertRole",
                     "Effect": "Allow",
                     "Action": "iam:PassRole",
@@ -92,7 +119,20 @@ impl RoleSpec for ConverterRole {
                     }
                 }
             ]
-        })
+        });
+        // `[notify] email`: one message per finished job, to the stack's topic only.
+        if !ctx.settings.notify_emails.is_empty() {
+            policy["Statement"]
+                .as_array_mut()
+                .expect("statements")
+                .push(json!({
+                    "Sid": "NotifyJobs",
+                    "Effect": "Allow",
+                    "Action": "sns:Publish",
+                    "Resource": arn::topic(ctx, "notification-topic")
+                }));
+        }
+        policy
     }
 }
 
@@ -101,6 +141,15 @@ role_step!(ConverterRole, ConverterRole, SPEC);
 #[cfg(test)]
 mod tests {
     use super::CLAIM_PREFIX;
+
+    #[test]
+    fn the_catalog_key_is_the_handlers() {
+        let handler = include_str!("../../lambda-artifact/handler.py");
+        assert!(
+            handler.contains(&format!("\nCATALOG_KEY = \"{}\"\n", super::CATALOG_KEY)),
+            "handler.py must set CATALOG_KEY"
+        );
+    }
 
     #[test]
     fn the_claim_prefix_is_the_handlers() {

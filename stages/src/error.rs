@@ -113,7 +113,7 @@ impl crate::Service {
     /// Whether `err` says the resource asked for does not exist, in this service's idiom:
     /// S3 `NoSuchBucket`/`NoSuchKey` or a bare 404 (HEAD has no body), IAM `NoSuchEntity`,
     /// Lambda `ResourceNotFoundException`, MediaConvert `NotFoundException`, CloudFront
-    /// `NoSuch…`. A missing S3 sub-resource (`NoSuchTagSet`) is not "not found": see
+    /// `NoSuch…`, EventBridge `ResourceNotFoundException`, SNS `NotFound`. A missing S3 sub-resource (`NoSuchTagSet`) is not "not found": see
     /// [`absent`].
     pub fn not_found<E: ProvideErrorMetadata>(self, err: &SdkError<E, HttpResponse>) -> bool {
         use crate::Service::*;
@@ -131,6 +131,9 @@ impl crate::Service {
                 code,
                 Some("NoSuchDistribution" | "NoSuchOriginAccessControl" | "NoSuchResource")
             ),
+            EventBridge => code == Some("ResourceNotFoundException"),
+            // SNS's query protocol names its NotFoundException `NotFound`.
+            Sns => code == Some("NotFound"),
         }
     }
 }
@@ -195,6 +198,8 @@ mod tests {
             (Service::MediaConvert, Some("NotFoundException"), 404),
             (Service::CloudFront, Some("NoSuchDistribution"), 404),
             (Service::CloudFront, Some("NoSuchOriginAccessControl"), 404),
+            (Service::EventBridge, Some("ResourceNotFoundException"), 400),
+            (Service::Sns, Some("NotFound"), 404),
         ];
         for (service, code, status) in cases {
             assert!(

@@ -50,7 +50,7 @@ const PRINCIPAL: &str = "s3.amazonaws.com";
 const ACTION: &str = "lambda:InvokeFunction";
 
 /// Every string in a JSON value (a condition block, a principal), flattened.
-fn strings(value: Option<&Value>) -> Vec<String> {
+pub(crate) fn strings(value: Option<&Value>) -> Vec<String> {
     match value {
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Array(items)) => items.iter().flat_map(|v| strings(Some(v))).collect(),
@@ -84,8 +84,11 @@ fn statement_drift(ctx: &StackContext, statement: &Value) -> Option<String> {
     (!problems.is_empty()).then(|| format!("statement differs: {}", problems.join("; ")))
 }
 
-/// The stack's statement in the converter function's resource policy, if there is one.
-async fn live_statement(ctx: &StackContext) -> Result<Option<Value>, StepError> {
+/// The statement `sid` in the converter function's resource policy, if there is one.
+pub(crate) async fn live_statement(
+    ctx: &StackContext,
+    sid: &str,
+) -> Result<Option<Value>, StepError> {
     let function = ctx.name("converter-function");
     let policy_text = match ctx
         .clients
@@ -109,7 +112,7 @@ async fn live_statement(ctx: &StackContext) -> Result<Option<Value>, StepError> 
         policy_text.as_deref(),
         &format!("Lambda function {function}"),
     )?;
-    Ok(policy::find(&statements, ctx.name(ID)).cloned())
+    Ok(policy::find(&statements, sid).cloned())
 }
 
 fn statement_arn(ctx: &StackContext) -> String {
@@ -124,7 +127,7 @@ impl Step for InvokePermission {
 
     /// A statement has no tags: the stack's statement id on the stack's function is ours.
     async fn find_owned(&self, ctx: &StackContext) -> Result<Vec<Found>, StepError> {
-        Ok(live_statement(ctx)
+        Ok(live_statement(ctx, ctx.name(ID))
             .await?
             .map(|_| Found {
                 name: ctx.name(ID).to_string(),
@@ -140,7 +143,7 @@ impl Step for InvokePermission {
         _recorded: Option<&Recorded>,
     ) -> Result<Observation, StepError> {
         let sid = ctx.name(ID);
-        let Some(statement) = live_statement(ctx).await? else {
+        let Some(statement) = live_statement(ctx, ctx.name(ID)).await? else {
             return Ok(Observation::Missing);
         };
         let drift = statement_drift(ctx, &statement)
@@ -172,7 +175,7 @@ impl Step for InvokePermission {
         };
         if let Observation::Present(_) = observation {
             // A statement cannot be edited: replace it.
-            remove(ctx).await?;
+            remove(ctx, sid).await?;
             applied.changes.push(format!("removed statement {sid}"));
         }
         lambda
@@ -203,13 +206,13 @@ impl Step for InvokePermission {
         _recorded: Option<&Recorded>,
         _options: &DestroyOptions,
     ) -> Result<Destroyed, StepError> {
-        remove(ctx).await
+        remove(ctx, ctx.name(ID)).await
     }
 }
 
-async fn remove(ctx: &StackContext) -> Result<Destroyed, StepError> {
+/// Removes statement `sid` from the converter function's resource policy (gone is success).
+pub(crate) async fn remove(ctx: &StackContext, sid: &str) -> Result<Destroyed, StepError> {
     let function = ctx.name("converter-function");
-    let sid = ctx.name(ID);
     let answer = ctx
         .clients
         .lambda

@@ -8,6 +8,7 @@
 pub mod arn;
 pub mod artifact;
 pub mod aws;
+pub mod catalog;
 pub mod context;
 pub mod cost;
 pub mod error;
@@ -30,8 +31,11 @@ pub mod destination_bucket;
 pub mod destination_bucket_policy;
 pub mod distribution;
 pub mod invoke_permission;
+pub mod job_events_permission;
+pub mod job_events_rule;
 pub mod job_template;
 pub mod mediaconvert_role;
+pub mod notification_topic;
 pub mod origin_access_control;
 pub mod player_page;
 pub mod queue;
@@ -63,6 +67,9 @@ pub fn all_steps() -> Vec<Box<dyn Step>> {
         Box::new(invoke_permission::InvokePermission),
         Box::new(source_notification::SourceNotification),
         Box::new(player_page::PlayerPage),
+        Box::new(job_events_rule::JobEventsRule),
+        Box::new(job_events_permission::JobEventsPermission),
+        Box::new(notification_topic::NotificationTopic),
     ]
 }
 

@@ -14,6 +14,8 @@ pub enum NameKind {
     OriginAccessControl,
     StatementId,
     NotificationId,
+    EventRule,
+    Topic,
 }
 
 /// Every resource id that has a name, its kind, and its default (`{stack}`, `{account}`,
@@ -146,6 +148,8 @@ pub fn validate_name(kind: NameKind, name: &str) -> Result<(), NameError> {
         NameKind::NotificationId => {
             validate_chars(name, 255, "A-Z, a-z, 0-9, '-', '_' and '.'", b"-_.")
         }
+        NameKind::EventRule => validate_chars(name, 64, "A-Z, a-z, 0-9, '-', '_' and '.'", b"-_."),
+        NameKind::Topic => validate_chars(name, 256, "A-Z, a-z, 0-9, '-' and '_'", b"-_"),
     }
 }
 

@@ -36,6 +36,10 @@ pub enum Target {
     Distributions,
     /// Every origin access control of the account (generated ids too).
     OriginAccessControls,
+    /// The EventBridge rule of resource `id`.
+    Rule(&'static str),
+    /// The SNS topic of resource `id`.
+    Topic(&'static str),
     /// Actions that take no resource type (AWS accepts only `*`).
     Any,
 }
@@ -57,6 +61,8 @@ impl Target {
             Target::OriginAccessControls => {
                 format!("arn:{partition}:cloudfront::{account}:origin-access-control/*")
             }
+            Target::Rule(id) => arn::rule(ctx, id),
+            Target::Topic(id) => arn::topic(ctx, id),
             Target::Any => "*".into(),
         }
     }

@@ -16,6 +16,8 @@ pub enum Service {
     Lambda,
     MediaConvert,
     CloudFront,
+    EventBridge,
+    Sns,
 }
 
 /// How a resource is named: the kind of name AWS validates, and the default, with
@@ -200,6 +202,19 @@ pub trait Step: Send + Sync {
     /// it (`--keep-buckets`), decided before anything is deleted so that the prompt can say.
     fn kept_by(&self, _options: &DestroyOptions) -> Option<String> {
         None
+    }
+
+    /// Whether the stack wants this resource with these settings. An optional resource (the
+    /// notification topic without `[notify] email`) says `false`: `up` then deletes the one
+    /// the stack owns, as Terraform does when a resource leaves the configuration, and
+    /// `plan`/`status` show it as not configured. `down` removes it either way.
+    fn wanted(&self, _settings: &crate::Settings) -> bool {
+        true
+    }
+
+    /// Why it is not wanted, in words for `plan` and `status` (only asked when it is not).
+    fn unwanted_reason(&self) -> &'static str {
+        "not configured"
     }
 
     /// Reads the live resource. Never writes.

@@ -376,7 +376,7 @@ pub async fn playback(ctx: &StackContext) -> Result<Playback, VideoError> {
     })
 }
 
-async fn distribution_domain(ctx: &StackContext) -> Result<String, VideoError> {
+pub async fn distribution_domain(ctx: &StackContext) -> Result<String, VideoError> {
     let Some((id, _)) = distribution::find(ctx).await? else {
         return Err(not_up(ctx, "it has no CloudFront distribution".to_string()));
     };

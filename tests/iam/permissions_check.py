@@ -55,6 +55,9 @@ ACTIONS = {
     "s3:CreateBucket": ["s3:CreateBucket", "s3:PutBucketOwnershipControls"],
     "iam:CreateRole": ["iam:CreateRole", "iam:TagRole"],
     "lambda:CreateFunction": ["lambda:CreateFunction", "lambda:TagResource", "iam:PassRole"],
+    # A rule or topic created with tags needs the tagging action too.
+    "events:PutRule": ["events:PutRule", "events:TagResource"],
+    "sns:CreateTopic": ["sns:CreateTopic", "sns:TagResource"],
 }
 
 # Actions of the policy no e2e run uses, and why they stay.
@@ -70,6 +73,8 @@ UNUSED = {
     "cloudfront:UpdateOriginAccessControl": "up repairs a drifted origin access control",
     "s3:AbortMultipartUpload": "upload aborts a failed multipart upload; down aborts unfinished ones",
     "s3:DeleteBucketPolicy": "down deletes the destination bucket's policy when its statement is the only one",
+    "sns:SetTopicAttributes": "up encrypts a topic someone decrypted",
+    "sns:Unsubscribe": "up unsubscribes an address removed from [notify] email",
 }
 
 # Actions one command's runs here do not use, although the command does in other cases.
@@ -78,6 +83,8 @@ UNUSED_BY = {
     ("up", "cloudfront:GetDistributionConfig"): "up repairs a drifted distribution (down uses it)",
     ("up", "cloudfront:UpdateDistribution"): "up repairs a drifted distribution (down uses it)",
     ("up", "lambda:RemovePermission"): "up replaces a drifted invoke permission (down uses it)",
+    ("up", "events:RemoveTargets"): "up removes a rule's foreign targets (down uses it)",
+    ("up", "sns:DeleteTopic"): "up deletes the topic once [notify] email is removed (down uses it)",
     ("status", "cloudfront:ListDistributions"): STATELESS,
     ("status", "cloudfront:ListOriginAccessControls"): STATELESS,
     ("down", "cloudfront:ListDistributions"): STATELESS,

@@ -586,6 +586,8 @@ pub async fn stack_clients(emulators: &Emulators, region: &str) -> Clients {
         ),
         cloudfront: aws_sdk_cloudfront::Client::new(&aws),
         tagging: aws_sdk_resourcegroupstagging::Client::new(&aws),
+        eventbridge: aws_sdk_eventbridge::Client::new(&aws),
+        sns: aws_sdk_sns::Client::new(&aws),
     }
 }
 

@@ -32,14 +32,16 @@ parses; S3 answers <VersioningConfiguration> (with no <Status> for a bucket whos
 versioning was never turned on), and so does this launcher.
 
 moto enforces If-Match and If-None-Match: * on PutObject (412 PreconditionFailed) and
-If-Match on DeleteObject as S3 does, so the shared state's conditional writes need no
-correction; what it cannot produce (409 ConditionalRequestConflict for two conditional
-writes at once) the tests inject through the proxy.
+If-Match on DeleteObject as S3 does, but checks and writes in two steps on its request
+threads: this launcher makes PutObject atomic (see below). What it cannot produce (409
+ConditionalRequestConflict for two conditional writes at once) the tests inject through
+the proxy.
 
 Usage: python tests/support/moto_server.py -H 127.0.0.1 -p PORT
 """
 
 import contextvars
+import threading
 
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 from moto.s3.exceptions import S3AccessDeniedError
@@ -156,6 +158,23 @@ def _get_bucket_versioning_like_s3(self):
 
 
 S3Response.get_bucket_versioning = _get_bucket_versioning_like_s3
+
+# moto checks PutObject's If-Match / If-None-Match and then stores the object as two
+# steps, with no lock between them, and its server answers requests on threads: two
+# conditional writes of one key at once can both pass the check, and one overwrites the
+# other (found by lambda-artifact/tests/test_catalog.py's 50 concurrent catalog updates,
+# which lost 2 entries). S3 evaluates the condition and writes atomically, so this
+# launcher serialises PutObject.
+_put_object = S3Response.put_object
+_put_object_lock = threading.Lock()
+
+
+def _put_object_atomically(self):
+    with _put_object_lock:
+        return _put_object(self)
+
+
+S3Response.put_object = _put_object_atomically
 
 if __name__ == "__main__":
     main()

@@ -307,6 +307,8 @@ fn signing_name(service: Service) -> &'static str {
         Service::Lambda => "lambda",
         Service::MediaConvert => "mediaconvert",
         Service::CloudFront => "cloudfront",
+        Service::EventBridge => "events",
+        Service::Sns => "sns",
     }
 }
 
@@ -324,8 +326,10 @@ enum Protocol {
 fn protocol(service: Service) -> Protocol {
     match service {
         Service::S3 => Protocol::S3Xml,
-        Service::Iam | Service::CloudFront => Protocol::QueryXml,
-        Service::Lambda | Service::MediaConvert => Protocol::RestJson,
+        // SNS speaks the query protocol.
+        Service::Iam | Service::CloudFront | Service::Sns => Protocol::QueryXml,
+        // EventBridge's JSON 1.1 protocol reads its error code from the same header.
+        Service::Lambda | Service::MediaConvert | Service::EventBridge => Protocol::RestJson,
     }
 }
 

@@ -49,6 +49,19 @@ impl MockClients {
                 RuleMode::MatchAny,
                 refs(&self.tagging)
             ),
+            // No mocked test calls these: clients that would fail any call they made.
+            eventbridge: aws_sdk_eventbridge::Client::from_conf(
+                aws_sdk_eventbridge::Config::builder()
+                    .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
+                    .region(aws_sdk_eventbridge::config::Region::new("us-east-1"))
+                    .build(),
+            ),
+            sns: aws_sdk_sns::Client::from_conf(
+                aws_sdk_sns::Config::builder()
+                    .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
+                    .region(aws_sdk_sns::config::Region::new("us-east-1"))
+                    .build(),
+            ),
         }
     }
 }

@@ -1,0 +1,367 @@
+//! Stage 8, optional: with `[notify] email = [...]`, an SNS topic the converter function
+//! publishes one message to per finished job, with those addresses subscribed. Encrypted at
+//! rest with the AWS managed key for SNS. A subscription waiting for its address to confirm
+//! is not drift (only the mailbox's owner can confirm it). Without `[notify] email` the
+//! stack does not want the topic: `up` deletes the one it owns, as Terraform deletes a
+//! resource removed from the configuration.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use aws_sdk_sns::types::Tag;
+
+use crate::context::DRIFT_TAGS;
+use crate::error::{AwsContext, AwsError};
+use crate::naming::NameKind;
+use crate::permissions::{Grant, Phase, Target};
+use crate::step::{
+    Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
+    Service, Spec, Step,
+};
+use crate::{arn, Settings, StackContext, StepError};
+
+pub struct NotificationTopic;
+
+const ID: &str = SPEC.id;
+
+/// This resource's registry entry.
+pub const SPEC: Spec = Spec {
+    id: "notification-topic",
+    stage: "8",
+    depends_on: &[],
+    name: Some(NameRule {
+        kind: NameKind::Topic,
+        default: "{stack}-jobs",
+    }),
+    outputs: &["notification_topic_arn"],
+    service: Service::Sns,
+    permissions: &[
+        Grant::new(
+            Phase::Observe,
+            &[
+                "sns:GetTopicAttributes",
+                "sns:ListTagsForResource",
+                "sns:ListSubscriptionsByTopic",
+            ],
+            Target::Topic("notification-topic"),
+        ),
+        Grant::new(
+            Phase::Apply,
+            &[
+                "sns:CreateTopic",
+                "sns:SetTopicAttributes",
+                "sns:TagResource",
+                "sns:Subscribe",
+                "sns:Unsubscribe",
+                // `up` deletes the topic when `[notify] email` is gone.
+                "sns:DeleteTopic",
+            ],
+            Target::Topic("notification-topic"),
+        ),
+        Grant::new(
+            Phase::Destroy,
+            &["sns:DeleteTopic"],
+            Target::Topic("notification-topic"),
+        ),
+    ],
+};
+
+/// The AWS managed key for SNS: encryption at rest without a key to manage.
+pub const KMS_KEY: &str = "alias/aws/sns";
+const PROTOCOL: &str = "email";
+
+const DRIFT_ENCRYPTION: &str = "encryption";
+const DRIFT_SUBSCRIPTIONS: &str = "subscriptions";
+
+fn outputs(ctx: &StackContext) -> BTreeMap<&'static str, String> {
+    BTreeMap::from([("notification_topic_arn", arn::topic(ctx, ID))])
+}
+
+/// One email subscription of the topic.
+struct Subscription {
+    endpoint: String,
+    /// `None` while the address has not confirmed it (`PendingConfirmation`).
+    arn: Option<String>,
+}
+
+async fn subscriptions(ctx: &StackContext) -> Result<Option<Vec<Subscription>>, StepError> {
+    let topic = arn::topic(ctx, ID);
+    let mut all = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = match ctx
+            .clients
+            .sns
+            .list_subscriptions_by_topic()
+            .topic_arn(&topic)
+            .set_next_token(token.take())
+            .send()
+            .await
+        {
+            Ok(page) => page,
+            Err(e) if Service::Sns.not_found(&e) => return Ok(None),
+            Err(e) => {
+                return Err(StepError::with_source(
+                    format!("listing the subscriptions of SNS topic {topic}"),
+                    AwsError::from_sdk(&e),
+                ))
+            }
+        };
+        all.extend(
+            page.subscriptions()
+                .iter()
+                .filter(|s| s.protocol() == Some(PROTOCOL))
+                .map(|s| Subscription {
+                    endpoint: s.endpoint().unwrap_or_default().to_string(),
+                    arn: s
+                        .subscription_arn()
+                        .filter(|a| a.starts_with("arn:"))
+                        .map(str::to_string),
+                }),
+        );
+        match page.next_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_string()),
+            _ => break,
+        }
+    }
+    Ok(Some(all))
+}
+
+async fn live_tags(ctx: &StackContext) -> Result<BTreeMap<String, String>, StepError> {
+    let topic = arn::topic(ctx, ID);
+    match ctx
+        .clients
+        .sns
+        .list_tags_for_resource()
+        .resource_arn(&topic)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect()),
+        // moto says ResourceNotFound for the tags of a missing topic.
+        Err(e)
+            if Service::Sns.not_found(&e)
+                || crate::error::error_code(&e) == Some("ResourceNotFound") =>
+        {
+            Ok(BTreeMap::new())
+        }
+        Err(e) => Err(StepError::with_source(
+            format!("reading the tags of {topic}"),
+            AwsError::from_sdk(&e),
+        )),
+    }
+}
+
+fn tags(ctx: &StackContext) -> Vec<Tag> {
+    ctx.tags()
+        .into_iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .expect("key and value")
+        })
+        .collect()
+}
+
+/// The addresses wanted and not subscribed, and the confirmed subscriptions not wanted.
+fn subscription_changes<'a>(
+    ctx: &StackContext,
+    live: &'a [Subscription],
+) -> (Vec<String>, Vec<&'a Subscription>) {
+    let wanted: BTreeSet<String> = ctx
+        .settings
+        .notify_emails
+        .iter()
+        .map(|e| e.to_ascii_lowercase())
+        .collect();
+    let have: BTreeSet<String> = live
+        .iter()
+        .map(|s| s.endpoint.to_ascii_lowercase())
+        .collect();
+    let missing = wanted.difference(&have).cloned().collect();
+    // A pending subscription cannot be removed (it has no ARN yet); it lapses by itself.
+    let extra = live
+        .iter()
+        .filter(|s| s.arn.is_some() && !wanted.contains(&s.endpoint.to_ascii_lowercase()))
+        .collect();
+    (missing, extra)
+}
+
+#[async_trait]
+impl Step for NotificationTopic {
+    fn spec(&self) -> &'static Spec {
+        &SPEC
+    }
+
+    fn wanted(&self, settings: &Settings) -> bool {
+        !settings.notify_emails.is_empty()
+    }
+
+    fn unwanted_reason(&self) -> &'static str {
+        "not configured ([notify] email is empty)"
+    }
+
+    async fn observe(
+        &self,
+        ctx: &StackContext,
+        recorded: Option<&Recorded>,
+    ) -> Result<Observation, StepError> {
+        let topic = arn::topic(ctx, ID);
+        let sns = &ctx.clients.sns;
+        let (attributes, subscriptions, tags) = tokio::join!(
+            sns.get_topic_attributes().topic_arn(&topic).send(),
+            subscriptions(ctx),
+            live_tags(ctx)
+        );
+        let attributes = match attributes {
+            Ok(out) => out.attributes().cloned().unwrap_or_default(),
+            Err(e) if Service::Sns.not_found(&e) => return Ok(Observation::Missing),
+            Err(e) => {
+                return Err(StepError::with_source(
+                    format!("reading SNS topic {topic}"),
+                    AwsError::from_sdk(&e),
+                ))
+            }
+        };
+        let (subscriptions, tags) = (subscriptions?.unwrap_or_default(), tags?);
+        let mut drift = Vec::new();
+        if attributes.get("KmsMasterKeyId").map(String::as_str) != Some(KMS_KEY) {
+            drift.push(Drift::new(
+                DRIFT_ENCRYPTION,
+                format!("not encrypted with {KMS_KEY}"),
+            ));
+        }
+        let (missing, extra) = subscription_changes(ctx, &subscriptions);
+        if !missing.is_empty() || !extra.is_empty() {
+            let mut problems = Vec::new();
+            if !missing.is_empty() {
+                problems.push(format!("not subscribed: {}", missing.join(", ")));
+            }
+            if !extra.is_empty() {
+                let shown: Vec<&str> = extra.iter().map(|s| s.endpoint.as_str()).collect();
+                problems.push(format!(
+                    "subscribed but not in [notify] email: {}",
+                    shown.join(", ")
+                ));
+            }
+            drift.push(Drift::new(DRIFT_SUBSCRIPTIONS, problems.join("; ")));
+        }
+        let tagged_ours = ctx.tagged_ours(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        if tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours()) {
+            drift.extend(ctx.tag_drift(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
+        }
+        Ok(Observation::Present(Present {
+            name: ctx.name(ID).to_string(),
+            arn: topic,
+            tagged_ours,
+            drift,
+            pending: None,
+            outputs: outputs(ctx),
+        }))
+    }
+
+    async fn apply(
+        &self,
+        ctx: &StackContext,
+        observation: &Observation,
+        ownership: Option<Ownership>,
+    ) -> Result<Applied, StepError> {
+        let name = ctx.name(ID);
+        let sns = &ctx.clients.sns;
+        let mut applied = Applied {
+            arn: arn::topic(ctx, ID),
+            outputs: outputs(ctx),
+            ..Default::default()
+        };
+        let present = observation.present();
+        match present {
+            None => {
+                let created = sns
+                    .create_topic()
+                    .name(name)
+                    .attributes("KmsMasterKeyId", KMS_KEY)
+                    .set_tags(Some(tags(ctx)))
+                    .send()
+                    .await
+                    .context(|| format!("creating SNS topic {name}"))?;
+                if let Some(arn) = created.topic_arn() {
+                    applied.arn = arn.to_string();
+                }
+                applied.changes.push("created topic".into());
+            }
+            Some(p) => {
+                if p.has_drift(DRIFT_ENCRYPTION) {
+                    sns.set_topic_attributes()
+                        .topic_arn(&applied.arn)
+                        .attribute_name("KmsMasterKeyId")
+                        .attribute_value(KMS_KEY)
+                        .send()
+                        .await
+                        .context(|| format!("encrypting SNS topic {name}"))?;
+                    applied.changes.push(format!("encrypted with {KMS_KEY}"));
+                }
+                if p.has_drift(DRIFT_TAGS) && ownership.is_none_or(Ownership::is_ours) {
+                    sns.tag_resource()
+                        .resource_arn(&applied.arn)
+                        .set_tags(Some(tags(ctx)))
+                        .send()
+                        .await
+                        .context(|| format!("tagging SNS topic {name}"))?;
+                    applied.changes.push("tagged topic".into());
+                }
+            }
+        }
+        if present.is_none_or(|p| p.has_drift(DRIFT_SUBSCRIPTIONS)) {
+            let live = subscriptions(ctx).await?.unwrap_or_default();
+            let (missing, extra) = subscription_changes(ctx, &live);
+            for subscription in extra {
+                let arn = subscription.arn.as_deref().expect("confirmed");
+                sns.unsubscribe()
+                    .subscription_arn(arn)
+                    .send()
+                    .await
+                    .context(|| format!("unsubscribing {}", subscription.endpoint))?;
+                applied
+                    .changes
+                    .push(format!("unsubscribed {}", subscription.endpoint));
+            }
+            for email in missing {
+                sns.subscribe()
+                    .topic_arn(&applied.arn)
+                    .protocol(PROTOCOL)
+                    .endpoint(&email)
+                    .send()
+                    .await
+                    .context(|| format!("subscribing {email} to SNS topic {name}"))?;
+                applied.changes.push(format!(
+                    "subscribed {email} (AWS mails a confirmation link)"
+                ));
+            }
+        }
+        Ok(applied)
+    }
+
+    async fn destroy(
+        &self,
+        ctx: &StackContext,
+        _recorded: Option<&Recorded>,
+        _options: &DestroyOptions,
+    ) -> Result<Destroyed, StepError> {
+        let topic = arn::topic(ctx, ID);
+        // Deleting a topic deletes its subscriptions.
+        let answer = ctx
+            .clients
+            .sns
+            .delete_topic()
+            .topic_arn(&topic)
+            .send()
+            .await;
+        Service::Sns.deleted(answer, || format!("deleting SNS topic {topic}"))
+    }
+}
