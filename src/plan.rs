@@ -55,6 +55,15 @@ impl Graph {
                 deps.push(j);
             }
             given_deps.push(deps);
+            // Only named, not waited for: still a registered id (a typo is caught here).
+            for &dependency in step.names() {
+                if !index.contains_key(dependency) {
+                    return Err(GraphError::UnknownDependency {
+                        step: step.id(),
+                        dependency,
+                    });
+                }
+            }
         }
         let n = steps.len();
         let mut placed = vec![false; n];
@@ -366,6 +375,7 @@ mod tests {
                 id,
                 stage: "0",
                 depends_on,
+                names: &[],
                 name: None,
                 outputs: &[],
                 service: Service::S3,
