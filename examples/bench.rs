@@ -247,12 +247,11 @@ fn main() {
         for run in 0..options.runs {
             let sandbox = emulators.sandbox(REGION);
             emulators.faults.propagate_roles(options.propagation);
-            let sample = measure(
-                &emulators,
-                cattube(&sandbox, &options.bin, &["up"]),
-                "up with role propagation",
-                &[0],
-            );
+            let mut up = cattube(&sandbox, &options.bin, &["up"]);
+            // The sandbox's 2 s retry bound is for the tests; here the role takes N s.
+            let bound = options.propagation.as_secs() + 30;
+            up.env("CATTUBE_PROPAGATION_TIMEOUT", bound.to_string());
+            let sample = measure(&emulators, up, "up with role propagation", &[0]);
             // From CreateRole (the moment IAM's propagation starts) to exit.
             let role_at = emulators
                 .requests()
