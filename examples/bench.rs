@@ -3,7 +3,7 @@
 //! of milliseconds), side by side with the tutorial's stages done by the AWS CLI.
 //!
 //! ```text
-//! cargo build --release && cargo run --example bench -- [--latency-ms 50] [--runs 5] [--no-awscli] [--check]
+//! cargo build --release && cargo run --example bench -- [--latency-ms 50] [--runs 5] [--no-awscli] [--propagation-s 5] [--check]
 //! ```
 //!
 //! For each scenario it reports the median wall time, requests, write requests and
