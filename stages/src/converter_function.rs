@@ -33,16 +33,12 @@ const ID: &str = SPEC.id;
 pub const SPEC: Spec = Spec {
     id: "converter-function",
     stage: "4",
-    // Lambda looks the role up (and tries to assume it) on CreateFunction. Everything else
-    // is in environment variables, read when the function runs: by then the notification,
-    // which waits for them, is the only way it is invoked.
-    depends_on: &["converter-role"],
-    names: &[
-        "job-template",
-        "queue",
-        "mediaconvert-role",
-        "destination-bucket",
-    ],
+    // Lambda looks the role up (and tries to assume it) on CreateFunction. The template:
+    // MediaConvert validates job.json when it is created, and a refused one stops `up`
+    // before a function that would use it is deployed (it is ready beside the role anyway,
+    // off the critical path). The rest is in environment variables, read when it runs.
+    depends_on: &["converter-role", "job-template"],
+    names: &["queue", "mediaconvert-role", "destination-bucket"],
     name: Some(NameRule {
         kind: NameKind::LambdaFunction,
         default: "{stack}-converter",
