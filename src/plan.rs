@@ -55,6 +55,15 @@ impl Graph {
                 deps.push(j);
             }
             given_deps.push(deps);
+            // Only named, not waited for: still a registered id (a typo is caught here).
+            for &dependency in step.names() {
+                if !index.contains_key(dependency) {
+                    return Err(GraphError::UnknownDependency {
+                        step: step.id(),
+                        dependency,
+                    });
+                }
+            }
         }
         let n = steps.len();
         let mut placed = vec![false; n];
@@ -366,6 +375,7 @@ mod tests {
                 id,
                 stage: "0",
                 depends_on,
+                names: &[],
                 name: None,
                 outputs: &[],
                 service: Service::S3,
@@ -468,6 +478,50 @@ mod tests {
         let registry: Vec<&str> = cattube_stages::all_steps().iter().map(|s| s.id()).collect();
         let others: Vec<&str> = ids.into_iter().filter(|&id| id != "dummy").collect();
         assert_eq!(others, registry);
+    }
+
+    /// What AWS checks when a resource is written must exist by then, whatever else became
+    /// a name-only dependency (issue 17): a race would not show it, the graph does.
+    #[test]
+    fn what_aws_checks_on_a_write_exists_before_it() {
+        let pairs = [
+            // Lambda looks the role up and assumes it on CreateFunction.
+            ("converter-function", "converter-role"),
+            // A resource policy needs its function.
+            ("invoke-permission", "converter-function"),
+            // S3 test-invokes the function (the permission) on the bucket's configuration.
+            ("source-notification", "invoke-permission"),
+            ("source-notification", "source-bucket"),
+            // AWS:SourceArn holds the distribution's id, known once it is created; the
+            // policy is the bucket's.
+            ("destination-bucket-policy", "distribution"),
+            ("destination-bucket-policy", "destination-bucket"),
+            // The distribution names the OAC by its id.
+            ("distribution", "origin-access-control"),
+            ("job-template", "queue"),
+        ];
+        let graph = Graph::new(cattube_stages::all_steps()).unwrap();
+        let at = |id: &str| {
+            graph
+                .steps()
+                .iter()
+                .position(|s| s.id() == id)
+                .unwrap_or_else(|| panic!("{id} is not registered"))
+        };
+        for (step, needed) in pairs {
+            let (from, to) = (at(step), at(needed));
+            let mut seen = vec![false; graph.steps().len()];
+            let mut stack = vec![from];
+            while let Some(i) = stack.pop() {
+                for &d in graph.deps(i) {
+                    if !seen[d] {
+                        seen[d] = true;
+                        stack.push(d);
+                    }
+                }
+            }
+            assert!(seen[to], "{step} must wait for {needed} to exist");
+        }
     }
 
     #[test]

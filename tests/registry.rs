@@ -24,6 +24,7 @@ static DUMMY: Spec = Spec {
     id: "dummy-bucket",
     stage: "9",
     depends_on: &["source-bucket"],
+    names: &[],
     name: Some(NameRule {
         kind: NameKind::Bucket,
         default: "{stack}-dummy-{account}-{region}",

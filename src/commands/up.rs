@@ -143,6 +143,9 @@ impl Convergence {
             .unwrap_or_default();
         if let Some(applied) = &applied {
             learn(ctx, id, &applied.arn, &applied.outputs);
+            if ownership == Ownership::Created && matches!(observation, Observation::Missing) {
+                ctx.learn(id, cattube_stages::Fact::CreatedNow, "");
+            }
         }
         if matches!(observation, Observation::Missing) {
             // Known only now for some (a distribution's domain).

@@ -641,6 +641,13 @@ enum Emptied {
 /// Deletes every object version, delete marker and unfinished multipart upload: a bucket
 /// with any of them cannot be deleted, and forgotten upload parts are billed.
 async fn empty(ctx: &StackContext, name: &str) -> Result<Emptied, StepError> {
+    // Independent of each other: listed together, one round instead of two in every `down`.
+    let (emptied, ()) = tokio::try_join!(delete_versions(ctx, name), abort_uploads(ctx, name))?;
+    Ok(emptied)
+}
+
+/// Deletes every object version and delete marker.
+async fn delete_versions(ctx: &StackContext, name: &str) -> Result<Emptied, StepError> {
     let s3 = &ctx.clients.s3;
     let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
     loop {
@@ -688,13 +695,28 @@ async fn empty(ctx: &StackContext, name: &str) -> Result<Emptied, StepError> {
         key_marker = page.next_key_marker().map(str::to_string);
         version_marker = page.next_version_id_marker().map(str::to_string);
     }
-    let uploads = s3
+    Ok(Emptied::Empty)
+}
+
+/// Aborts every unfinished multipart upload (a bucket already gone has none).
+async fn abort_uploads(ctx: &StackContext, name: &str) -> Result<(), StepError> {
+    let s3 = &ctx.clients.s3;
+    let uploads = match s3
         .list_multipart_uploads()
         .bucket(name)
         .expected_bucket_owner(&ctx.account)
         .send()
         .await
-        .context(|| format!("listing unfinished uploads to bucket {name}"))?;
+    {
+        Ok(uploads) => uploads,
+        Err(e) if Service::S3.not_found(&e) => return Ok(()),
+        Err(e) => {
+            return Err(StepError::with_source(
+                format!("listing unfinished uploads to bucket {name}"),
+                AwsError::from_sdk(&e),
+            ))
+        }
+    };
     for upload in uploads.uploads() {
         if let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) {
             s3.abort_multipart_upload()
@@ -707,7 +729,7 @@ async fn empty(ctx: &StackContext, name: &str) -> Result<Emptied, StepError> {
                 .context(|| format!("aborting the unfinished upload of {key} to bucket {name}"))?;
         }
     }
-    Ok(Emptied::Empty)
+    Ok(())
 }
 
 /// One DeleteObjects call (at most 1000 keys, which is what one listing page holds).

@@ -166,6 +166,8 @@ pub enum Fact {
     Arn,
     /// One of its `Spec::outputs` (`distribution_domain`).
     Output(&'static str),
+    /// Created by this run (not adopted): it has nothing but what this run gave it.
+    CreatedNow,
 }
 
 /// Receives `(step id, message)` while a step waits on AWS.
@@ -263,6 +265,12 @@ impl StackContext {
             .lock()
             .expect("facts lock")
             .insert((resource.to_string(), fact), value.into());
+    }
+
+    /// Whether `resource` was created (not adopted) by this run, so a step writing into it
+    /// need not read what it holds first.
+    pub fn created_now(&self, resource: &str) -> bool {
+        self.fact(resource, Fact::CreatedNow).is_some()
     }
 
     /// The ARN of `resource`, if known.

@@ -18,7 +18,7 @@ use aws_smithy_types::Blob;
 
 use crate::artifact::{code_sha256, function_zip, HANDLER};
 use crate::error::AwsError;
-use crate::retry::retry_while;
+use crate::retry::retry_propagation;
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
     Service, Spec, Step,
@@ -33,7 +33,12 @@ const ID: &str = SPEC.id;
 pub const SPEC: Spec = Spec {
     id: "converter-function",
     stage: "4",
+    // Lambda looks the role up (and tries to assume it) on CreateFunction. The template:
+    // MediaConvert validates job.json when it is created, and a refused one stops `up`
+    // before a function that would use it is deployed (it is ready beside the role anyway,
+    // off the critical path). The rest is in environment variables, read when it runs.
     depends_on: &["converter-role", "job-template"],
+    names: &["queue", "mediaconvert-role", "destination-bucket"],
     name: Some(NameRule {
         kind: NameKind::LambdaFunction,
         default: "{stack}-converter",
@@ -272,7 +277,7 @@ impl Step for ConverterFunction {
             Observation::Missing => {
                 let zip = Blob::new(function_zip());
                 let tags: HashMap<String, String> = ctx.tags().into_iter().collect();
-                let created = retry_while(ctx, fresh_role, || {
+                let created = retry_propagation(ctx, fresh_role, || {
                     lambda
                         .create_function()
                         .function_name(name)
@@ -321,7 +326,7 @@ impl Step for ConverterFunction {
                 // Lambda refuses a configuration update while the code update is in progress.
                 wait_until_updated(ctx, name).await?;
             }
-            retry_while(ctx, fresh_role, || {
+            retry_propagation(ctx, fresh_role, || {
                 lambda
                     .update_function_configuration()
                     .function_name(name)

@@ -17,7 +17,16 @@ pub struct ConverterRole;
 pub const SPEC: Spec = Spec {
     id: "converter-role",
     stage: "5",
-    depends_on: &["queue", "job-template", "mediaconvert-role"],
+    // Only names (IAM does not look up an inline policy's `Resource` ARNs, `iam:PassRole`'s
+    // included): written beside everything it names, so Lambda can assume it sooner.
+    depends_on: &[],
+    names: &[
+        "queue",
+        "job-template",
+        "mediaconvert-role",
+        "destination-bucket",
+        "converter-function",
+    ],
     name: Some(NameRule {
         kind: NameKind::IamRole,
         default: "{stack}-{region}-converter",

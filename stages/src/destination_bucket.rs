@@ -10,6 +10,7 @@ pub const SPEC: Spec = Spec {
     id: "destination-bucket",
     stage: "2",
     depends_on: &[],
+    names: &[],
     name: Some(NameRule {
         kind: NameKind::Bucket,
         default: "{stack}-destination-{account}-{region}",

@@ -31,7 +31,12 @@ pub struct DestinationBucketPolicy;
 pub const SPEC: Spec = Spec {
     id: "destination-bucket-policy",
     stage: "6",
-    depends_on: &["distribution"],
+    // The distribution's ARN (its `AWS:SourceArn`) carries an id known only once it is
+    // created, and S3 validates a bucket policy when it is written (a principal that does
+    // not exist is `MalformedPolicy`): existence. The bucket: the policy is its own, and the
+    // bucket's step writes its TLS statement into the same policy first.
+    depends_on: &["distribution", "destination-bucket"],
+    names: &[],
     name: None,
     outputs: &[],
     service: Service::S3,

@@ -280,7 +280,28 @@ async fn strip(ctx: &StackContext, name: &str, all: bool) -> Result<Vec<String>,
 /// Deletes the role: its policies first (IAM refuses with DeleteConflict otherwise).
 pub(crate) async fn destroy<S: RoleSpec>(ctx: &StackContext) -> Result<Destroyed, StepError> {
     let name = ctx.name(S::ID);
-    match strip(ctx, name, true).await {
+    // The role's own policy is deleted beside the listings of the others (one round, not
+    // two, before DeleteRole); `strip` then removes whatever else is on it.
+    let own = async {
+        match ctx
+            .clients
+            .iam
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(POLICY_NAME)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if Service::Iam.not_found(&e) => Ok(()),
+            Err(e) => Err(StepError::with_source(
+                format!("deleting inline policy {POLICY_NAME} of IAM role {name}"),
+                AwsError::from_sdk(&e),
+            )),
+        }
+    };
+    let (own, stripped) = tokio::join!(own, strip(ctx, name, false));
+    match own.and(stripped) {
         Ok(_) => {}
         Err(_) if role_gone(ctx, name).await => return Ok(Destroyed::AlreadyGone),
         Err(e) => return Err(e),

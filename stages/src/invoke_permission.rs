@@ -23,7 +23,10 @@ const ID: &str = SPEC.id;
 pub const SPEC: Spec = Spec {
     id: "invoke-permission",
     stage: "7",
-    depends_on: &["converter-function", "source-bucket"],
+    // The function must exist to carry a resource policy; the bucket is only the
+    // `SourceArn` condition, which Lambda does not look up.
+    depends_on: &["converter-function"],
+    names: &["source-bucket"],
     name: Some(NameRule {
         kind: NameKind::StatementId,
         default: "cattube-s3-invoke",

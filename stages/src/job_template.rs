@@ -47,7 +47,11 @@ const ID: &str = SPEC.id;
 pub const SPEC: Spec = Spec {
     id: "job-template",
     stage: "4a",
-    depends_on: &["queue", "destination-bucket"],
+    // The queue: the template is created on it (`Queue`), and MediaConvert may refuse a
+    // queue it does not know. The destination is only an `s3://` URL in the settings, used
+    // when a job runs.
+    depends_on: &["queue"],
+    names: &["destination-bucket"],
     name: Some(NameRule {
         kind: NameKind::MediaConvert,
         default: "{stack}-job",

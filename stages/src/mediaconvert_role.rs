@@ -16,7 +16,12 @@ pub struct MediaConvertRole;
 pub const SPEC: Spec = Spec {
     id: "mediaconvert-role",
     stage: "5",
-    depends_on: &["source-bucket", "destination-bucket"],
+    // IAM checks an identity policy's grammar, not that its `Resource` ARNs exist, and a
+    // trust policy's service principal and `aws:SourceArn` condition are not looked up
+    // either: the role is written right after the account is known, beside the buckets and
+    // the queue it names, so IAM's propagation starts as early as it can.
+    depends_on: &[],
+    names: &["source-bucket", "destination-bucket", "queue"],
     name: Some(NameRule {
         kind: NameKind::IamRole,
         default: "{stack}-{region}-mediaconvert",

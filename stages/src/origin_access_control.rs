@@ -34,6 +34,7 @@ pub const SPEC: Spec = Spec {
     id: "origin-access-control",
     stage: "6",
     depends_on: &[],
+    names: &[],
     name: Some(NameRule {
         kind: NameKind::OriginAccessControl,
         default: "{stack}-{region}-oac",
@@ -117,6 +118,8 @@ struct Live {
     protocol: String,
     behavior: String,
     origin_type: String,
+    /// When read by id: the ETag a delete can use without reading it again.
+    etag: Option<String>,
 }
 
 /// Finds the OAC: by the id recorded in the state, else by its name.
@@ -148,6 +151,7 @@ async fn find(ctx: &StackContext, recorded: Option<&Recorded>) -> Result<Option<
                             .origin_access_control_origin_type()
                             .as_str()
                             .to_string(),
+                        etag: out.e_tag().map(str::to_string),
                     }));
                 }
             }
@@ -186,6 +190,7 @@ async fn by_name(ctx: &StackContext) -> Result<Option<Live>, StepError> {
                 protocol: s.signing_protocol().as_str().to_string(),
                 behavior: s.signing_behavior().as_str().to_string(),
                 origin_type: s.origin_access_control_origin_type().as_str().to_string(),
+                etag: None,
             }));
         }
         match list
@@ -355,6 +360,8 @@ impl Step for OriginAccessControl {
             return Ok(Destroyed::AlreadyGone);
         };
         let id = found.id;
+        // The first attempt uses the ETag `find` just read; a retry reads it again.
+        let known_etag = std::sync::Mutex::new(found.etag);
         // The distribution was deleted just before; CloudFront may still count it as a user
         // of the OAC for a moment (OriginAccessControlInUse), and an ETag read just before
         // may be stale (PreconditionFailed): both are retried for a bounded time.
@@ -364,8 +371,18 @@ impl Step for OriginAccessControl {
             &["OriginAccessControlInUse", "PreconditionFailed"],
             |_| ctx.progress(ID, "in use by a distribution: waiting for it to go"),
             || async {
-                let etag = match cf.get_origin_access_control().id(&id).send().await {
-                    Ok(out) => out.e_tag().map(str::to_string),
+                let first = known_etag.lock().expect("etag lock").take();
+                let read = match first {
+                    Some(etag) => Ok(Some(etag)),
+                    None => cf
+                        .get_origin_access_control()
+                        .id(&id)
+                        .send()
+                        .await
+                        .map(|out| out.e_tag().map(str::to_string)),
+                };
+                let etag = match read {
+                    Ok(etag) => etag,
                     Err(e) if Service::CloudFront.not_found(&e) => {
                         return Ok(Destroyed::AlreadyGone)
                     }

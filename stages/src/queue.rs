@@ -31,6 +31,7 @@ pub const SPEC: Spec = Spec {
     id: "queue",
     stage: "3",
     depends_on: &[],
+    names: &[],
     name: Some(NameRule {
         kind: NameKind::MediaConvert,
         default: "{stack}-queue",
@@ -258,39 +259,15 @@ impl Step for Queue {
 async fn cancel_unfinished(ctx: &StackContext) -> Result<Option<usize>, StepError> {
     let mc = &ctx.clients.mediaconvert;
     let queue = arn::queue(ctx);
-    let mut ids = Vec::new();
-    for status in [JobStatus::Submitted, JobStatus::Progressing] {
-        let mut token: Option<String> = None;
-        loop {
-            let page = match mc
-                .list_jobs()
-                .queue(&queue)
-                .status(status.clone())
-                .set_next_token(token.take())
-                .send()
-                .await
-            {
-                Ok(page) => page,
-                Err(e) if Service::MediaConvert.not_found(&e) => return Ok(None),
-                Err(e) => {
-                    return Err(StepError::with_source(
-                        format!("listing the {status} jobs of queue {queue}"),
-                        AwsError::from_sdk(&e),
-                    ))
-                }
-            };
-            ids.extend(
-                page.jobs()
-                    .iter()
-                    .filter_map(|j| j.id())
-                    .map(str::to_string),
-            );
-            match page.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_string()),
-                _ => break,
-            }
-        }
-    }
+    // The two listings are independent: one round, not two, in every `down`.
+    let (submitted, progressing) = tokio::try_join!(
+        list_jobs(ctx, JobStatus::Submitted),
+        list_jobs(ctx, JobStatus::Progressing)
+    )?;
+    let (Some(mut ids), Some(progressing)) = (submitted, progressing) else {
+        return Ok(None);
+    };
+    ids.extend(progressing);
     for id in &ids {
         match mc.cancel_job().id(id).send().await {
             Ok(_) => {}
@@ -308,4 +285,44 @@ async fn cancel_unfinished(ctx: &StackContext) -> Result<Option<usize>, StepErro
         }
     }
     Ok(Some(ids.len()))
+}
+
+/// The ids of the queue's jobs in `status`, every page; `None` when the queue is gone.
+async fn list_jobs(
+    ctx: &StackContext,
+    status: JobStatus,
+) -> Result<Option<Vec<String>>, StepError> {
+    let mc = &ctx.clients.mediaconvert;
+    let queue = arn::queue(ctx);
+    let mut ids = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = match mc
+            .list_jobs()
+            .queue(&queue)
+            .status(status.clone())
+            .set_next_token(token.take())
+            .send()
+            .await
+        {
+            Ok(page) => page,
+            Err(e) if Service::MediaConvert.not_found(&e) => return Ok(None),
+            Err(e) => {
+                return Err(StepError::with_source(
+                    format!("listing the {status} jobs of queue {queue}"),
+                    AwsError::from_sdk(&e),
+                ))
+            }
+        };
+        ids.extend(
+            page.jobs()
+                .iter()
+                .filter_map(|j| j.id())
+                .map(str::to_string),
+        );
+        match page.next_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_string()),
+            _ => return Ok(Some(ids)),
+        }
+    }
 }

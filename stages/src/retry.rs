@@ -27,6 +27,28 @@ where
     retry_within(ctx.settings.propagation_timeout, retryable, op).await
 }
 
+/// How often a call refused because a new role has not reached Lambda yet is tried again.
+/// Not an exponential backoff: IAM propagation ends at one moment, and every doubling past
+/// it is time the whole `up` waits (0.5 s doubling overshoots a 5 s propagation by 2.5 s).
+/// Four calls a second stay well within Lambda's control-plane rate quota (15 per second).
+pub const PROPAGATION_POLL: Duration = Duration::from_millis(250);
+
+/// Runs `op` every [`PROPAGATION_POLL`] while it fails with an error `retryable` accepts,
+/// for at most `settings.propagation_timeout`: for an answer that turns into success at a
+/// moment AWS does not announce (a role becoming assumable).
+pub async fn retry_propagation<T, E, F, Fut>(
+    ctx: &StackContext,
+    retryable: impl Fn(&E) -> bool,
+    op: F,
+) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let bound = ctx.settings.propagation_timeout;
+    retry_pacing(bound, PROPAGATION_POLL, |d| d, retryable, op).await
+}
+
 /// The one retry policy for what AWS has not settled yet (an ETag just changed, an OAC still
 /// in use): `op` again, after the bounded backoff, while it fails with one of `codes`.
 /// `waiting` hears each error that is retried.
@@ -54,6 +76,23 @@ where
 pub async fn retry_within<T, E, F, Fut>(
     bound: Duration,
     retryable: impl Fn(&E) -> bool,
+    op: F,
+) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let backoff = |delay: Duration| (delay * 2).min(MAX_DELAY);
+    retry_pacing(bound, FIRST_DELAY, backoff, retryable, op).await
+}
+
+/// The retry loop: `op` again after `delay`, then after `next(delay)`…, while it fails with
+/// an error `retryable` accepts and the next wait stays within `bound`.
+async fn retry_pacing<T, E, F, Fut>(
+    bound: Duration,
+    first: Duration,
+    next: impl Fn(Duration) -> Duration,
+    retryable: impl Fn(&E) -> bool,
     mut op: F,
 ) -> Result<T, E>
 where
@@ -61,13 +100,13 @@ where
     Fut: Future<Output = Result<T, E>>,
 {
     let started = Instant::now();
-    let mut delay = FIRST_DELAY;
+    let mut delay = first;
     loop {
         match op().await {
             Ok(value) => return Ok(value),
             Err(err) if retryable(&err) && started.elapsed() + delay <= bound => {
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(MAX_DELAY);
+                delay = next(delay);
             }
             Err(err) => return Err(err),
         }

@@ -9,6 +9,7 @@ pub const SPEC: Spec = Spec {
     id: "source-bucket",
     stage: "1",
     depends_on: &[],
+    names: &[],
     name: Some(NameRule {
         kind: NameKind::Bucket,
         default: "{stack}-source-{account}-{region}",

@@ -32,7 +32,19 @@ const ID: &str = SPEC.id;
 pub const SPEC: Spec = Spec {
     id: "source-notification",
     stage: "7",
-    depends_on: &["invoke-permission"],
+    // S3 checks it may invoke the function (the invoke permission) and writes the bucket's
+    // configuration (the bucket). The notification is what makes the pipeline live: it also
+    // waits for everything the function uses when it runs (template, queue through the
+    // template, MediaConvert role, the function's own role with its policy), none of them
+    // on the critical path.
+    depends_on: &[
+        "invoke-permission",
+        "source-bucket",
+        "job-template",
+        "mediaconvert-role",
+        "converter-role",
+    ],
+    names: &["converter-function"],
     name: Some(NameRule {
         kind: NameKind::NotificationId,
         default: "cattube-notifications",
@@ -327,12 +339,18 @@ impl Step for SourceNotification {
         _ownership: Option<Ownership>,
     ) -> Result<Applied, StepError> {
         let bucket = ctx.name("source-bucket");
-        // Read again right before writing: someone else's entries may have changed since.
-        let current = read(ctx).await?.ok_or_else(|| {
-            StepError::msg(format!(
-                "bucket {bucket} disappeared before its notification was written"
-            ))
-        })?;
+        // A bucket this run created has no notifications but the ones written here: nothing to
+        // keep, no read on the critical path of a first `up`. Otherwise read again right
+        // before writing: someone else's entries may have changed since the observe.
+        let current = if ctx.created_now("source-bucket") {
+            GetBucketNotificationConfigurationOutput::builder().build()
+        } else {
+            read(ctx).await?.ok_or_else(|| {
+                StepError::msg(format!(
+                    "bucket {bucket} disappeared before its notification was written"
+                ))
+            })?
+        };
         write(ctx, &current, build(ctx)?).await?;
         Ok(Applied {
             arn: entry_arn(ctx),

@@ -36,8 +36,16 @@ pub struct Spec {
     pub id: &'static str,
     /// The tutorial's stage: "1" … "9", "4a".
     pub stage: &'static str,
-    /// Ids of the resources that must exist before this one.
+    /// Ids of the resources that must **exist** before this one's writes: AWS checks them
+    /// when this one is written (a role Lambda must assume, a principal of a bucket policy),
+    /// or this one needs a fact only their creation tells (an id in an ARN). The walk waits
+    /// for them (and `down` deletes this one first). Say why in a comment beside each.
     pub depends_on: &'static [&'static str],
+    /// Ids of the resources this one only **names**: their names or name-derived ARNs
+    /// ([`crate::arn`]) go into its settings or policies, and AWS accepts them before they
+    /// exist (an IAM inline policy's `Resource`, an environment variable). Not waited for:
+    /// the walk runs this one beside them. Checked to be registered ids.
+    pub names: &'static [&'static str],
     /// `None` for a resource without a name of its own (a bucket policy, a distribution).
     pub name: Option<NameRule>,
     /// The keys of the JSON document's `outputs` this resource fills in.
@@ -46,6 +54,21 @@ pub struct Spec {
     /// The IAM actions its `observe`, `apply` and `destroy` call, and on what
     /// (`cattube permissions`).
     pub permissions: &'static [crate::permissions::Grant],
+}
+
+impl Spec {
+    /// A registry entry's defaults: a new module's `SPEC` sets what it needs and ends with
+    /// `..Spec::DEFAULT` (no dependencies, no name, no outputs, no permissions).
+    pub const DEFAULT: Spec = Spec {
+        id: "",
+        stage: "",
+        depends_on: &[],
+        names: &[],
+        name: None,
+        outputs: &[],
+        service: Service::S3,
+        permissions: &[],
+    };
 }
 
 /// One live instance of a resource kind that carries this stack's tags or name.
@@ -190,6 +213,9 @@ pub trait Step: Send + Sync {
     }
     fn depends_on(&self) -> &'static [&'static str] {
         self.spec().depends_on
+    }
+    fn names(&self) -> &'static [&'static str] {
+        self.spec().names
     }
 
     /// The name shown for the resource when no live one says it (before it exists, after it

@@ -141,6 +141,16 @@ pub fn lambda_update_in_progress(function: &str) -> AwsErrorReply {
     )
 }
 
+/// Lambda's answer to CreateFunction while the role, created seconds ago, has not
+/// propagated yet: code and message exactly as Lambda sends them.
+pub fn lambda_fresh_role() -> AwsErrorReply {
+    AwsErrorReply::lambda(
+        400,
+        "InvalidParameterValueException",
+        "The role defined for the function cannot be assumed by Lambda.",
+    )
+}
+
 /// IAM's answer to a caller without the permission.
 pub fn iam_access_denied(action: &str) -> AwsErrorReply {
     AwsErrorReply::query(

@@ -6,6 +6,7 @@
 
 pub mod aws_errors;
 pub mod proxy;
+pub mod targets;
 
 use std::collections::BTreeMap;
 use std::net::{TcpListener, TcpStream};

@@ -216,6 +216,44 @@ impl FaultPlan {
         Some(answer.reply.response())
     }
 
+    /// The shape of a real first `up`: CreateFunction is answered with Lambda's fresh-role
+    /// error until `propagation` after the last CreateRole the proxies passed on (IAM takes
+    /// seconds to make a new role assumable by Lambda). Stays until [`FaultPlan::clear_answers`].
+    pub fn propagate_roles(&self, propagation: Duration) {
+        let created: Arc<Mutex<Option<Instant>>> = Arc::default();
+        let noted = created.clone();
+        // Answers nothing: notes when a role is created.
+        self.answer(
+            Answer::new(
+                super::aws_errors::lambda_fresh_role(),
+                usize::MAX,
+                move |service, seen| {
+                    if service == "iam" && seen.action == "CreateRole" {
+                        *noted.lock().unwrap() = Some(Instant::now());
+                    }
+                    false
+                },
+            )
+            .retries_too(),
+        );
+        self.answer(
+            Answer::new(
+                super::aws_errors::lambda_fresh_role(),
+                usize::MAX,
+                move |service, seen| {
+                    service == "lambda"
+                        && seen.method == "POST"
+                        && seen.path == "/2015-03-31/functions"
+                        && created
+                            .lock()
+                            .unwrap()
+                            .is_some_and(|at| at.elapsed() < propagation)
+                },
+            )
+            .retries_too(),
+        );
+    }
+
     /// Back to a faithful proxy.
     pub fn clear(&self) {
         *self.inner.lock().unwrap() = PlanState::default();

@@ -41,7 +41,10 @@ const ID: &str = SPEC.id;
 pub const SPEC: Spec = Spec {
     id: "distribution",
     stage: "6",
+    // The OAC's id is known only once it is created; the origin is the bucket, kept as an
+    // existence dependency so CloudFront never fronts a bucket still being locked down.
     depends_on: &["origin-access-control", "destination-bucket"],
+    names: &[],
     name: None,
     outputs: &[
         "distribution_id",
