@@ -23,7 +23,10 @@ const ID: &str = SPEC.id;
 pub const SPEC: Spec = Spec {
     id: "job-events-permission",
     stage: "8",
-    depends_on: &["converter-function", "job-events-rule"],
+    // AddPermission needs the function; the rule is only named (its ARN derives from its
+    // name, and Lambda does not look a SourceArn up).
+    depends_on: &["converter-function"],
+    names: &["job-events-rule"],
     name: Some(NameRule {
         kind: NameKind::StatementId,
         default: "cattube-events-invoke",

@@ -27,7 +27,11 @@ const ID: &str = SPEC.id;
 pub const SPEC: Spec = Spec {
     id: "job-events-rule",
     stage: "8",
-    depends_on: &["converter-function", "queue"],
+    // Only names them: EventBridge takes a pattern naming a queue and a target naming a
+    // function before either exists (it checks neither until an event matches), and the
+    // ARNs derive from their names.
+    depends_on: &[],
+    names: &["converter-function", "queue"],
     name: Some(NameRule {
         kind: NameKind::EventRule,
         default: "{stack}-job-events",

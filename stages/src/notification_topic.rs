@@ -29,6 +29,7 @@ pub const SPEC: Spec = Spec {
     id: "notification-topic",
     stage: "8",
     depends_on: &[],
+    names: &[],
     name: Some(NameRule {
         kind: NameKind::Topic,
         default: "{stack}-jobs",

@@ -28,7 +28,10 @@ pub struct PlayerPage;
 pub const SPEC: Spec = Spec {
     id: "player-page",
     stage: "8",
-    depends_on: &["destination-bucket", "distribution"],
+    // Its objects go into the bucket; the distribution's domain is only printed (the CLI
+    // sets player_url), so the page does not wait for it.
+    depends_on: &["destination-bucket"],
+    names: &[],
     name: None,
     // `https://<distribution domain>/`, set by the CLI from the distribution's output when
     // the player is on (every command sees that domain; this step's observe runs beside it).
