@@ -38,7 +38,12 @@ pub const SPEC: Spec = Spec {
     // before a function that would use it is deployed (it is ready beside the role anyway,
     // off the critical path). The rest is in environment variables, read when it runs.
     depends_on: &["converter-role", "job-template"],
-    names: &["queue", "mediaconvert-role", "destination-bucket", "notification-topic"],
+    names: &[
+        "queue",
+        "mediaconvert-role",
+        "destination-bucket",
+        "notification-topic",
+    ],
     name: Some(NameRule {
         kind: NameKind::LambdaFunction,
         default: "{stack}-converter",
