@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use support::{
     account_inventory, assert_code, checked_state, interrupt, leftovers, s3_client, sdk_config,
-    Emulators, Ran, Sandbox, IDS,
+    Emulators, Ran, Sandbox, IDS, WANTED_BY_DEFAULT,
 };
 
 const REGION: &str = "eu-west-1";
@@ -39,7 +39,7 @@ fn converge(sandbox: &Sandbox, what: &str) {
     assert_code(&out, 0, &format!("{what}: status"));
     let doc = state(sandbox).expect("a state file after up");
     let recorded = doc["resources"].as_object().unwrap();
-    for id in IDS.iter() {
+    for id in WANTED_BY_DEFAULT.iter() {
         assert_eq!(
             recorded.get(*id).map(|r| r["ownership"].clone()),
             Some(serde_json::json!("created")),
@@ -78,15 +78,23 @@ fn owner(key: &str, command: Command) -> &'static str {
             (Command::Up, "1") => "destination-bucket",
             _ => "destination-bucket-policy",
         },
+        "s3" if op.contains("-destination-")
+            && (op.contains("/index.html") || op.contains("/player/")) =>
+        {
+            "player-page"
+        }
         "s3" if op.contains("-destination-") => "destination-bucket",
         "iam" if op.contains("RoleName=cattube-eu-west-1-mediaconvert") => "mediaconvert-role",
         "iam" if op.contains("RoleName=cattube-eu-west-1-converter") => "converter-role",
+        "lambda" if op.contains("cattube-events-invoke") => "job-events-permission",
         "lambda" if op.contains("/policy") => "invoke-permission",
         "lambda" => "converter-function",
         "mediaconvert" if op.contains("jobTemplates") => "job-template",
         "mediaconvert" if op.contains("queues") => "queue",
         "cloudfront" if op.contains("origin-access-control") => "origin-access-control",
         "cloudfront" => "distribution",
+        "events" => "job-events-rule",
+        "sns" => "notification-topic",
         _ => panic!("no owner known for the write {key}"),
     }
 }
@@ -1063,7 +1071,7 @@ async fn converge_remote(emulators: &Emulators, sandbox: &Sandbox, what: &str) {
         .await
         .expect("a shared state after up");
     let recorded = doc["resources"].as_object().unwrap();
-    for id in IDS.iter() {
+    for id in WANTED_BY_DEFAULT.iter() {
         assert_eq!(
             recorded.get(*id).map(|r| r["ownership"].clone()),
             Some(serde_json::json!("created")),

@@ -25,6 +25,7 @@ pub async fn run(
             }
         }
     }
+    crate::commands::set_player_url(&session.ctx, report);
     let known = |name: &str| report.outputs.get(name).is_some_and(Option::is_some);
     let missing = match &args.name {
         Some(name) => (!known(name)).then(|| format!("output {name} is")),

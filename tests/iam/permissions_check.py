@@ -91,12 +91,12 @@ UNUSED_BY = {
     ("down", "cloudfront:ListOriginAccessControls"): STATELESS,
     ("down", "iam:DetachRolePolicy"): "down detaches what someone attached to a role; here up removed it first",
     ("up", "s3:PutBucketVersioning"): "up versions the state bucket it creates; here state push created it first",
-    # gc is down for every expired stack: the one here held no videos and no foreign policy,
-    # and this stack (whose remote state gc would read and write) had not expired.
+    # gc is down for every expired stack: the one here held no videos, no foreign policy and
+    # no topic, and this stack (whose remote state gc would write) had not expired. (gc reads
+    # and deletes objects: the expired stack's player page.)
     ("gc", "iam:DetachRolePolicy"): "gc detaches what someone attached to an expired stack's role",
-    ("gc", "s3:DeleteObject"): "gc empties an expired stack's buckets; the one here held no videos",
+    ("gc", "sns:DeleteTopic"): "gc deletes an expired stack's [notify] topic; the one here had none",
     ("gc", "s3:DeleteObjectVersion"): "gc empties an expired stack's buckets; the one here held no videos",
-    ("gc", "s3:GetObject"): "gc reads this stack's remote state once this stack has expired",
     ("gc", "s3:PutObject"): "gc writes this stack's remote state once this stack has expired",
 }
 

@@ -28,6 +28,17 @@ pub static RESOURCES: LazyLock<Vec<(&'static str, &'static str)>> = LazyLock::ne
 });
 
 /// The ids of [`RESOURCES`].
+/// The ids a stack with no `cattube.toml` has: every registered resource its default
+/// settings want (the `[notify]` topic only with `[notify] email`).
+pub static WANTED_BY_DEFAULT: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let settings = Settings::default();
+    cattube_stages::all_steps()
+        .iter()
+        .filter(|step| step.wanted(&settings))
+        .map(|step| step.spec().id)
+        .collect()
+});
+
 pub static IDS: LazyLock<Vec<&'static str>> =
     LazyLock::new(|| RESOURCES.iter().map(|(id, _)| *id).collect());
 

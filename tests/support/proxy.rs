@@ -692,6 +692,17 @@ fn operation(service: &str, parts: &hyper::http::request::Parts, body: &[u8]) ->
     if !query.is_empty() {
         out.push_str(&format!("?{}", query.join("&")));
     }
+    // JSON-protocol services (EventBridge, the tagging API) name the operation in a header.
+    if let Some(target) = json_target(&parts.headers) {
+        out.push_str(&format!(" {target}"));
+    }
+    // Lambda's two statements on one function (the S3 and EventBridge invoke permissions)
+    // share AddPermission's path; the statement id tells them apart.
+    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) {
+        if let Some(sid) = json.get("StatementId").and_then(|v| v.as_str()) {
+            out.push_str(&format!(" StatementId={sid}"));
+        }
+    }
     let action = if parts.method == hyper::Method::POST {
         form_action(body)
     } else {
