@@ -26,7 +26,7 @@ pub struct Cli {
 const AFTER_HELP: &str = "\
 Examples:
   cattube plan                                  what `up` would do, and why
-  cattube up                                    create the stack (stages 1-7)
+  cattube up                                    create the stack (stages 1-8)
   cattube upload --prefix cats \"tabby cat.mp4\"  put a video in the source bucket
   cattube jobs --watch                          follow its conversion
   cattube url \"cats/tabby cat.mp4\"              where to watch the outputs
@@ -89,7 +89,7 @@ pub enum Command {
         Exit codes: 0 nothing to change, 3 `up` would change something, 1 a check failed, 2 bad input"
     )]
     Plan,
-    /// Create the stack or converge it to the wanted configuration (stages 1-7)
+    /// Create the stack or converge it to the wanted configuration (stages 1-8)
     #[command(
         after_help = "Examples:\n  cattube up\n  cattube up --wait\n  cattube up --ttl 48h\n  cattube --stack demo --region eu-west-1 up\n\n\
         Exit codes: 0 done, 1 a resource failed (the state keeps what was done), 2 bad input, \
@@ -160,9 +160,9 @@ pub enum Command {
         or a remote state that exists already (push)"
     )]
     State(StateArgs),
-    /// Print the least-privilege IAM policy a CI role needs to run `up`, `down`, `status` or
-    /// `upload` for this stack (its names, account and region), generated from the calls
-    /// each resource makes
+    /// Print the least-privilege IAM policy a CI role needs to run `up`, `down`, `status`,
+    /// `upload`, `stacks`, `gc` or `state` for this stack (its names, account and region),
+    /// generated from the calls each resource makes
     #[command(after_help = "Examples:\n  cattube permissions > policy.json\n  \
         cattube --stack pr-42 permissions --for up --account 123456789012\n  \
         cattube permissions --stacks 'pr-*' --account 123456789012\n  \
