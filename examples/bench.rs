@@ -16,6 +16,8 @@
 
 #[path = "../tests/support/mod.rs"]
 mod support;
+#[path = "bench/uploads.rs"]
+mod uploads;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -34,6 +36,8 @@ struct Options {
     bin: PathBuf,
     /// Seconds a new role stays unassumable by Lambda in the propagation scenario (0: skip).
     propagation: Duration,
+    /// `--uploads`: the upload scenario, with a file of this many MiB (and 8 of an eighth).
+    uploads: Option<u64>,
 }
 
 fn options() -> Options {
@@ -47,6 +51,7 @@ fn options() -> Options {
         check: false,
         bin: target.join("release/cattube"),
         propagation: Duration::from_secs(5),
+        uploads: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -65,6 +70,10 @@ fn options() -> Options {
                 )
             }
             "--check" => options.check = true,
+            "--uploads" => options.uploads = Some(options.uploads.unwrap_or(512)),
+            "--upload-mib" => {
+                options.uploads = Some(value().parse().unwrap_or_else(|_| usage("--upload-mib")))
+            }
             _ => usage(&arg),
         }
     }
@@ -79,7 +88,7 @@ fn options() -> Options {
 
 fn usage(arg: &str) -> ! {
     eprintln!(
-        "bench: bad argument {arg}\nusage: bench [--latency-ms MS] [--runs N] [--bin PATH] [--no-awscli] [--propagation-s S] [--check]"
+        "bench: bad argument {arg}\nusage: bench [--latency-ms MS] [--runs N] [--bin PATH] [--no-awscli] [--propagation-s S] [--check] [--uploads [--upload-mib 512]]"
     );
     std::process::exit(2)
 }
@@ -303,6 +312,12 @@ fn main() {
         rows.push(("AWS CLI script: stage 9 (teardown)".into(), down));
     }
 
+    let upload_rows = match options.uploads {
+        Some(mib) if options.awscli => uploads::run(&emulators, &options.bin, root, mib),
+        Some(_) => usage("--uploads (it needs the AWS CLI: drop --no-awscli)"),
+        None => Vec::new(),
+    };
+
     // `cattube --help`: process start to exit, no AWS involved.
     let sandbox = emulators.sandbox(REGION);
     let help: Vec<Duration> = (0..30)
@@ -391,6 +406,9 @@ fn main() {
             (after_ms - n_ms) / latency_ms,
             if after_ms <= goal { "yes" } else { "**no**" }
         );
+    }
+    if !upload_rows.is_empty() {
+        uploads::print(&upload_rows, latency_ms);
     }
     println!(
         "\n`cattube --help`: {:.1} ms (median of 30, process start to exit); target < 10 ms: {}",

@@ -19,9 +19,11 @@ use crate::config::Config;
 use crate::error::{ExitStatus, UsageError};
 use crate::printer::{Printer, Report, UploadReport};
 
-/// Files sent at once (each multipart one with its own parts in flight): enough to keep a
-/// link busy while one file's last part finishes, few enough not to starve each other.
-const FILES_IN_FLIGHT: usize = 4;
+/// HeadObject checks in flight at once.
+const CHECKS_IN_FLIGHT: usize = 16;
+/// Files started at once; their requests share one bound ([`videos::REQUESTS_IN_FLIGHT`]),
+/// so this only lets small files fill the slots a large one's last parts leave free.
+const FILES_IN_FLIGHT: usize = videos::REQUESTS_IN_FLIGHT;
 
 /// A file checked and ready to go.
 struct Local {
@@ -142,7 +144,7 @@ pub async fn run(
     let mut there = vec![false; locals.len()];
     let mut checks = JoinSet::new();
     for (i, local) in locals.iter().enumerate() {
-        if checks.len() >= FILES_IN_FLIGHT * 4 {
+        if checks.len() >= CHECKS_IN_FLIGHT {
             let (j, found) = checks.join_next().await.expect("a check in flight")?;
             there[j] = found?;
         }
@@ -180,6 +182,7 @@ pub async fn run(
     let mut failure = None;
     if !args.dry_run {
         let mut uploads = JoinSet::new();
+        let slots = videos::slots();
         let mut next = to_send.iter();
         loop {
             while failure.is_none() && uploads.len() < FILES_IN_FLIGHT {
@@ -192,14 +195,18 @@ pub async fn run(
                     }
                 });
                 bars[i].reset_elapsed();
-                let (ctx, path, key, size) = (
+                let (ctx, path, key, size, slots) = (
                     ctx.clone(),
                     locals[i].path.clone(),
                     locals[i].key.clone(),
                     locals[i].size,
+                    slots.clone(),
                 );
                 uploads.spawn(async move {
-                    (i, videos::upload(&ctx, &path, &key, size, progress).await)
+                    (
+                        i,
+                        videos::upload(&ctx, &path, &key, size, progress, &slots).await,
+                    )
                 });
             }
             let Some(joined) = uploads.join_next().await else {

@@ -28,8 +28,10 @@ use crate::{arn, distribution, StackContext, StepError};
 pub const MULTIPART_THRESHOLD: u64 = 16 * 1024 * 1024;
 /// The size of each part (S3: at least 5 MiB but the last, at most 10,000 parts).
 pub const PART_SIZE: u64 = 8 * 1024 * 1024;
-/// Parts of one file in flight at once.
-pub const PARTS_IN_FLIGHT: usize = 4;
+/// Requests of one `upload` command in flight at once, parts and files together (the AWS
+/// CLI's default `max_concurrent_requests`): enough to fill a link with latency, a bound on
+/// memory and connections whatever the number or size of the files.
+pub const REQUESTS_IN_FLIGHT: usize = 10;
 /// The longest S3 key, in UTF-8 bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
 /// ListJobs returns at most this many jobs per page.
@@ -490,15 +492,34 @@ async fn exist_in(
 /// Receives the bytes of a file just sent (called as parts finish).
 pub type Sent = Arc<dyn Fn(u64) + Send + Sync>;
 
+/// The bound shared by every request of an upload (see [`REQUESTS_IN_FLIGHT`]): each
+/// PutObject, multipart start, part and completion holds a permit while it is sent.
+pub type Slots = Arc<tokio::sync::Semaphore>;
+
+/// A fresh [`Slots`] of [`REQUESTS_IN_FLIGHT`] permits.
+pub fn slots() -> Slots {
+    Arc::new(tokio::sync::Semaphore::new(REQUESTS_IN_FLIGHT))
+}
+
+async fn slot(slots: &Slots) -> tokio::sync::OwnedSemaphorePermit {
+    slots
+        .clone()
+        .acquire_owned()
+        .await
+        .expect("the semaphore is never closed")
+}
+
 /// Puts `path` (`size` bytes) at `key` in the source bucket: one PutObject below
-/// [`MULTIPART_THRESHOLD`], otherwise a multipart upload of [`PART_SIZE`] parts with
-/// [`PARTS_IN_FLIGHT`] at once, each read from disk as it is sent, aborted on failure.
+/// [`MULTIPART_THRESHOLD`], otherwise a multipart upload of [`PART_SIZE`] parts, each read
+/// from disk as it is sent, aborted on failure. Every request waits for a permit of `slots`,
+/// so files uploaded together share one bound on requests in flight.
 pub async fn upload(
     ctx: &StackContext,
     path: &Path,
     key: &str,
     size: u64,
     sent: Sent,
+    slots: &Slots,
 ) -> Result<(), StepError> {
     let s3 = &ctx.clients.s3;
     let bucket = ctx.name("source-bucket");
@@ -516,6 +537,7 @@ pub async fn upload(
         }
     };
     if size < MULTIPART_THRESHOLD {
+        let _permit = slot(slots).await;
         s3.put_object()
             .bucket(bucket)
             .key(key)
@@ -530,6 +552,7 @@ pub async fn upload(
         return Ok(());
     }
 
+    let permit = slot(slots).await;
     let created = s3
         .create_multipart_upload()
         .bucket(bucket)
@@ -540,56 +563,79 @@ pub async fn upload(
         .send()
         .await
         .context(|| format!("starting the multipart upload of s3://{bucket}/{key}"))?;
+    drop(permit);
     let upload_id = created
         .upload_id()
         .ok_or_else(|| StepError::msg(format!("S3 gave no upload id for s3://{bucket}/{key}")))?
         .to_string();
 
+    let part = |joined: Result<Result<CompletedPart, StepError>, tokio::task::JoinError>| {
+        joined.map_err(|e| StepError::with_source("uploading a part", e))?
+    };
     let parts = async {
         let count = size.div_ceil(PART_SIZE);
         let mut done: Vec<CompletedPart> = Vec::with_capacity(count as usize);
         let mut tasks = JoinSet::new();
         let mut next = 0u64;
-        while next < count || !tasks.is_empty() {
-            while next < count && tasks.len() < PARTS_IN_FLIGHT {
-                let offset = next * PART_SIZE;
-                let length = PART_SIZE.min(size - offset);
-                let number = (next + 1) as i32;
-                let body = read(offset, length).await?;
-                let request = s3
-                    .upload_part()
-                    .bucket(bucket)
-                    .key(key)
-                    .upload_id(&upload_id)
-                    .part_number(number)
-                    .content_length(length as i64)
-                    .checksum_algorithm(ChecksumAlgorithm::Crc32)
-                    .expected_bucket_owner(&ctx.account)
-                    .body(body);
-                let sent = sent.clone();
-                tasks.spawn(async move {
-                    let out = request.send().await.map_err(|e| {
-                        StepError::with_source(
-                            format!("uploading part {number}"),
-                            AwsError::from_sdk(&e),
-                        )
-                    })?;
-                    sent(length);
-                    Ok::<_, StepError>(
-                        CompletedPart::builder()
-                            .part_number(number)
-                            .set_e_tag(out.e_tag().map(str::to_string))
-                            .set_checksum_crc32(out.checksum_crc32().map(str::to_string))
-                            .build(),
+        loop {
+            // A part is opened only once it has a permit, so at most REQUESTS_IN_FLIGHT
+            // parts (of all files) are read at once, each streamed from disk as it is sent.
+            // While waiting for one, finished parts are collected.
+            let permit = if next == count {
+                match tasks.join_next().await {
+                    Some(joined) => {
+                        done.push(part(joined)?);
+                        continue;
+                    }
+                    None => break,
+                }
+            } else if tasks.is_empty() {
+                slot(slots).await
+            } else {
+                tokio::select! {
+                    permit = slot(slots) => permit,
+                    Some(joined) = tasks.join_next() => {
+                        done.push(part(joined)?);
+                        continue;
+                    }
+                }
+            };
+            let offset = next * PART_SIZE;
+            let length = PART_SIZE.min(size - offset);
+            let number = (next + 1) as i32;
+            let body = read(offset, length).await?;
+            let request = s3
+                .upload_part()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .part_number(number)
+                .content_length(length as i64)
+                .checksum_algorithm(ChecksumAlgorithm::Crc32)
+                .expected_bucket_owner(&ctx.account)
+                .body(body);
+            let sent = sent.clone();
+            tasks.spawn(async move {
+                let _permit = permit;
+                let out = request.send().await.map_err(|e| {
+                    StepError::with_source(
+                        format!("uploading part {number}"),
+                        AwsError::from_sdk(&e),
                     )
-                });
-                next += 1;
-            }
-            if let Some(joined) = tasks.join_next().await {
-                done.push(joined.map_err(|e| StepError::with_source("uploading a part", e))??);
-            }
+                })?;
+                sent(length);
+                Ok::<_, StepError>(
+                    CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(out.e_tag().map(str::to_string))
+                        .set_checksum_crc32(out.checksum_crc32().map(str::to_string))
+                        .build(),
+                )
+            });
+            next += 1;
         }
         done.sort_by_key(|p| p.part_number());
+        let _permit = slot(slots).await;
         s3.complete_multipart_upload()
             .bucket(bucket)
             .key(key)
