@@ -3,7 +3,7 @@
 //! of milliseconds), side by side with the tutorial's stages done by the AWS CLI.
 //!
 //! ```text
-//! cargo build --release && cargo run --example bench -- [--latency-ms 50] [--runs 5] [--no-awscli] [--propagation-s 5] [--check]
+//! cargo build --release && cargo run --example bench -- [--latency-ms 50] [--runs 5] [--no-awscli] [--propagation-s 5] [--terraform] [--uploads [--upload-mib 512]] [--check]
 //! ```
 //!
 //! For each scenario it reports the median wall time, requests, write requests and
@@ -16,6 +16,8 @@
 
 #[path = "../tests/support/mod.rs"]
 mod support;
+#[path = "bench/terraform.rs"]
+mod terraform;
 #[path = "bench/uploads.rs"]
 mod uploads;
 
@@ -33,6 +35,8 @@ struct Options {
     runs: usize,
     awscli: bool,
     check: bool,
+    /// Also apply and destroy examples/terraform/main.tf (skipped when not installed).
+    terraform: bool,
     bin: PathBuf,
     /// Seconds a new role stays unassumable by Lambda in the propagation scenario (0: skip).
     propagation: Duration,
@@ -49,6 +53,7 @@ fn options() -> Options {
         runs: 5,
         awscli: true,
         check: false,
+        terraform: false,
         bin: target.join("release/cattube"),
         propagation: Duration::from_secs(5),
         uploads: None,
@@ -74,6 +79,7 @@ fn options() -> Options {
             "--upload-mib" => {
                 options.uploads = Some(value().parse().unwrap_or_else(|_| usage("--upload-mib")))
             }
+            "--terraform" => options.terraform = true,
             _ => usage(&arg),
         }
     }
@@ -88,7 +94,7 @@ fn options() -> Options {
 
 fn usage(arg: &str) -> ! {
     eprintln!(
-        "bench: bad argument {arg}\nusage: bench [--latency-ms MS] [--runs N] [--bin PATH] [--no-awscli] [--propagation-s S] [--check] [--uploads [--upload-mib 512]]"
+        "bench: bad argument {arg}\nusage: bench [--latency-ms MS] [--runs N] [--bin PATH] [--no-awscli] [--propagation-s S] [--terraform] [--uploads [--upload-mib 512]] [--check]"
     );
     std::process::exit(2)
 }
@@ -310,6 +316,9 @@ fn main() {
         }
         rows.push(("AWS CLI script: stages 1-7".into(), up));
         rows.push(("AWS CLI script: stage 9 (teardown)".into(), down));
+    }
+    if options.terraform {
+        rows.extend(terraform::rows(&emulators, options.runs, root));
     }
 
     let upload_rows = match options.uploads {
