@@ -86,8 +86,9 @@ where
     retry_pacing(bound, FIRST_DELAY, backoff, retryable, op).await
 }
 
-/// The retry loop: `op` again after `delay`, then after `next(delay)`…, while it fails with
-/// an error `retryable` accepts and the next wait stays within `bound`.
+/// The retry loop: `op` again `delay` after the failed call was sent, then `next(delay)`
+/// after the next…, while it fails with an error `retryable` accepts and the next wait
+/// stays within `bound`.
 async fn retry_pacing<T, E, F, Fut>(
     bound: Duration,
     first: Duration,
@@ -102,10 +103,14 @@ where
     let started = Instant::now();
     let mut delay = first;
     loop {
+        let sent = Instant::now();
         match op().await {
             Ok(value) => return Ok(value),
             Err(err) if retryable(&err) && started.elapsed() + delay <= bound => {
-                tokio::time::sleep(delay).await;
+                // Paced from the send, not the answer: a poll is one call per `delay`
+                // whatever the round trip, so the call that succeeds leaves at most one
+                // `delay` after AWS is ready (not a round trip more).
+                tokio::time::sleep(delay.saturating_sub(sent.elapsed())).await;
                 delay = next(delay);
             }
             Err(err) => return Err(err),
@@ -197,6 +202,28 @@ mod tests {
         .await;
         assert_eq!(result, Err("denied"));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_poll_is_paced_from_each_send_not_from_each_answer() {
+        // Each call takes 100 ms to fail. Paced from the send, calls leave every 250 ms:
+        // 8 fit in 2 s (the last at 1.75 s). Paced from the answer (one every 350 ms), 6.
+        let calls = AtomicU32::new(0);
+        let result: Result<(), &str> = retry_pacing(
+            Duration::from_secs(2),
+            Duration::from_millis(250),
+            |d| d,
+            |e| *e == "not yet",
+            || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Err("not yet")
+            },
+        )
+        .await;
+        assert_eq!(result, Err("not yet"));
+        let calls = calls.load(Ordering::SeqCst);
+        assert!((7..=8).contains(&calls), "{calls} calls in 2 s");
     }
 
     #[tokio::test]
