@@ -12,20 +12,11 @@
 mod support;
 
 use aws_sdk_cloudfront::types::ViewerProtocolPolicy;
-use support::{s3_client, Emulators, Moto};
+use support::{resource, s3_client, Emulators, Moto};
 
 const REGION: &str = "eu-west-1";
 const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
 const DESTINATION: &str = "cattube-destination-123456789012-eu-west-1";
-
-fn resource<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    doc["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == id)
-        .unwrap_or_else(|| panic!("no {id} in {doc}"))
-}
 
 async fn cloudfront_client(endpoint: &str) -> aws_sdk_cloudfront::Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -226,7 +217,7 @@ async fn delivery_lifecycle() {
     // status: all ok.
     sandbox.run().args(["status"]).expect_code(0).json();
 
-    // A converged up makes no write, and the text summary ends with the playback URL.
+    // A converged up makes no write, and the text summary ends with where videos play.
     proxy.reset();
     let out = sandbox.cattube().arg("up").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -240,7 +231,7 @@ async fn delivery_lifecycle() {
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         text.trim_end().ends_with(&format!(
-            "playback URL: https://{domain}/<key without extension>-hd.mp4"
+            "playback URLs: https://{domain}/<output> (`cattube url <key>` names them)"
         )),
         "{text}"
     );

@@ -8,7 +8,7 @@ use aws_sdk_s3::types::{
     BucketVersioningStatus, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
     PublicAccessBlockConfiguration, VersioningConfiguration,
 };
-use support::{s3_client, sdk_config, Emulators, RESOURCES};
+use support::{resource, s3_client, sdk_config, Emulators, RESOURCES};
 
 const REGION: &str = "eu-west-1";
 const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
@@ -22,15 +22,6 @@ fn ids(doc: &serde_json::Value) -> Vec<String> {
         .iter()
         .map(|r| r["id"].as_str().unwrap().to_string())
         .collect()
-}
-
-fn resource<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    doc["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == id)
-        .unwrap_or_else(|| panic!("no {id} in {doc}"))
 }
 
 /// The HTTP status of a failed S3 call (0 when it never got an answer).
@@ -133,7 +124,16 @@ async fn lifecycle() {
     sandbox.write("cattube.toml", "[notify]\nemail = [\"cat@example.com\"]\n");
     // plan on an empty account lists every resource, in dependency order, to create.
     let doc = sandbox.run().args(["plan"]).expect_code(3).json().doc;
-    let wanted: Vec<String> = RESOURCES.iter().map(|(id, _)| id.to_string()).collect();
+    // With [notify] the function waits for the distribution (its domain is the messages'
+    // PLAYBACK_DOMAIN), so it is listed after it.
+    let mut wanted: Vec<String> = RESOURCES.iter().map(|(id, _)| id.to_string()).collect();
+    let function = wanted
+        .iter()
+        .position(|id| id == "converter-function")
+        .unwrap();
+    let function = wanted.remove(function);
+    let distribution = wanted.iter().position(|id| id == "distribution").unwrap();
+    wanted.insert(distribution + 1, function);
     assert_eq!(ids(&doc), wanted);
     assert!(doc["resources"]
         .as_array()

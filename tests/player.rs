@@ -9,19 +9,10 @@ mod support;
 
 use aws_sdk_cloudfront::types::DistributionConfig;
 use cattube_stages::player_page::{sha256_hex, FILES};
-use support::{leftovers, s3_client, Emulators};
+use support::{leftovers, resource, s3_client, Emulators};
 
 const REGION: &str = "eu-west-1";
 const DESTINATION: &str = "cattube-destination-123456789012-eu-west-1";
-
-fn resource<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    doc["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == id)
-        .unwrap_or_else(|| panic!("no {id} in {doc}"))
-}
 
 async fn cloudfront_client(endpoint: &str) -> aws_sdk_cloudfront::Client {
     let config = support::sdk_config(endpoint, "us-east-1").await;

@@ -545,6 +545,16 @@ pub async fn s3_client(endpoint: &str, region: &str) -> aws_sdk_s3::Client {
     )
 }
 
+/// The JSON document's line for resource `id`.
+pub fn resource<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {doc}"))
+}
+
 /// The JSON document cattube printed.
 pub fn json(output: &std::process::Output) -> serde_json::Value {
     json_of(&String::from_utf8_lossy(&output.stdout))
