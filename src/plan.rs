@@ -32,12 +32,28 @@ pub enum GraphError {
 }
 
 impl Graph {
-    /// Builds and validates the graph: every dependency must be a registered id, ids are
-    /// unique, and there is no cycle. Steps may come in any order; they are sorted
-    /// topologically, keeping the given order wherever the dependencies allow (Kahn's
-    /// algorithm taking the earliest ready step first), so a registry already in
-    /// dependency order keeps its order.
+    /// Builds and validates the graph of what each step waits for with these settings
+    /// ([`Step::waits_for`]): every dependency must be a registered id, ids are unique, and
+    /// there is no cycle. Steps may come in any order; they are sorted topologically,
+    /// keeping the given order wherever the dependencies allow (Kahn's algorithm taking the
+    /// earliest ready step first), so a registry already in dependency order keeps its order.
+    pub fn for_settings(
+        steps: Vec<Box<dyn Step>>,
+        settings: &cattube_stages::Settings,
+    ) -> Result<Graph, GraphError> {
+        Graph::waiting(steps, |step| step.waits_for(settings))
+    }
+
+    /// The graph of every declared dependency (`depends_on`), whatever the settings.
+    #[cfg(test)]
     pub fn new(steps: Vec<Box<dyn Step>>) -> Result<Graph, GraphError> {
+        Graph::waiting(steps, |step| step.depends_on().to_vec())
+    }
+
+    fn waiting(
+        steps: Vec<Box<dyn Step>>,
+        waits_for: impl Fn(&dyn Step) -> Vec<&'static str>,
+    ) -> Result<Graph, GraphError> {
         let mut index: HashMap<&'static str, usize> = HashMap::new();
         for (i, step) in steps.iter().enumerate() {
             if index.insert(step.id(), i).is_some() {
@@ -47,7 +63,7 @@ impl Graph {
         let mut given_deps: Vec<Vec<usize>> = Vec::with_capacity(steps.len());
         for step in &steps {
             let mut deps = Vec::new();
-            for &dependency in step.depends_on() {
+            for dependency in waits_for(step.as_ref()) {
                 let j = *index.get(dependency).ok_or(GraphError::UnknownDependency {
                     step: step.id(),
                     dependency,
@@ -454,8 +470,11 @@ mod tests {
     fn a_registry_in_dependency_order_keeps_its_order() {
         assert_eq!(ids(&graph()), ["a", "b", "c", "d", "e"]);
         let registry: Vec<&str> = cattube_stages::all_steps().iter().map(|s| s.id()).collect();
+        // As `up` walks it by default (with `[notify]` the function waits for the
+        // distribution, registered after it, and is placed after it).
+        let settings = cattube_stages::Settings::default();
         assert_eq!(
-            ids(&Graph::new(cattube_stages::all_steps()).unwrap()),
+            ids(&Graph::for_settings(cattube_stages::all_steps(), &settings).unwrap()),
             registry
         );
     }
@@ -468,7 +487,7 @@ mod tests {
             0,
             Box::new(Node("dummy", &["distribution", "source-bucket"])),
         );
-        let graph = Graph::new(steps).unwrap();
+        let graph = Graph::for_settings(steps, &cattube_stages::Settings::default()).unwrap();
         let ids = ids(&graph);
         let dummy = ids.iter().position(|&id| id == "dummy").unwrap();
         let mut deps: Vec<&str> = graph.deps(dummy).iter().map(|&d| ids[d]).collect();
@@ -500,7 +519,8 @@ mod tests {
             ("distribution", "origin-access-control"),
             ("job-template", "queue"),
         ];
-        let graph = Graph::new(cattube_stages::all_steps()).unwrap();
+        let settings = cattube_stages::Settings::default();
+        let graph = Graph::for_settings(cattube_stages::all_steps(), &settings).unwrap();
         let at = |id: &str| {
             graph
                 .steps()
@@ -522,6 +542,23 @@ mod tests {
             }
             assert!(seen[to], "{step} must wait for {needed} to exist");
         }
+    }
+
+    /// The function's env carries the distribution's domain only for `[notify]`, so only
+    /// then does it wait for the distribution (a round on a fresh `up` otherwise).
+    #[test]
+    fn the_function_waits_for_the_distribution_only_with_notify() {
+        let waits = |settings: &cattube_stages::Settings| {
+            let graph = Graph::for_settings(cattube_stages::all_steps(), settings).unwrap();
+            let at = |id: &str| graph.steps().iter().position(|s| s.id() == id).unwrap();
+            graph
+                .deps(at("converter-function"))
+                .contains(&at("distribution"))
+        };
+        let mut settings = cattube_stages::Settings::default();
+        assert!(!waits(&settings));
+        settings.notify_emails = vec!["cat@example.com".into()];
+        assert!(waits(&settings));
     }
 
     #[test]

@@ -196,7 +196,7 @@ impl Session {
         let session = Session {
             ctx: Arc::new(ctx),
             state: Arc::new(state),
-            graph: Graph::new(cattube_stages::all_steps())
+            graph: Graph::for_settings(cattube_stages::all_steps(), &config.settings)
                 .map_err(|e| anyhow::anyhow!("cattube's resource registry is invalid: {e}"))?,
         };
         Ok((session, identity))

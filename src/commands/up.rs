@@ -412,7 +412,7 @@ pub fn text(report: &Report) -> String {
             count(Action::Update),
             count(Action::None)
         ));
-        // Before the outputs: the text summary ends with the playback URL.
+        // Before the outputs: the text summary ends with where videos play.
         out.push_str(&cost_lines(report));
         for (key, value) in &report.outputs {
             if let Some(value) = value {
@@ -421,8 +421,10 @@ pub fn text(report: &Report) -> String {
         }
         out.push_str(&player_lines(report));
         if let Some(Some(domain)) = report.outputs.get("distribution_domain") {
+            // Which outputs a video gets depends on `[job] profile` (or a template), so the
+            // line names the command that knows them rather than one profile's file names.
             out.push_str(&format!(
-                "playback URL: https://{domain}/<key without extension>-hd.mp4\n"
+                "playback URLs: https://{domain}/<output> (`cattube url <key>` names them)\n"
             ));
         }
     }

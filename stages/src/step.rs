@@ -217,6 +217,12 @@ pub trait Step: Send + Sync {
     fn names(&self) -> &'static [&'static str] {
         self.spec().names
     }
+    /// What the walk waits for with these settings: `depends_on`, less a dependency only an
+    /// optional feature needs when that feature is off (the converter function needs the
+    /// distribution's domain only for `[notify]`'s playback URLs).
+    fn waits_for(&self, _settings: &crate::Settings) -> Vec<&'static str> {
+        self.depends_on().to_vec()
+    }
 
     /// The name shown for the resource when no live one says it (before it exists, after it
     /// is gone): by default its resolved name.

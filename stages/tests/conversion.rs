@@ -125,7 +125,7 @@ fn live_function(
         + Sync
         + 'static,
 ) -> Rule {
-    let env: HashMap<String, String> = environment(ctx).into_iter().collect();
+    let env: HashMap<String, String> = environment(ctx, None).into_iter().collect();
     let tags: HashMap<String, String> = ctx.tags.clone().into_iter().collect();
     let role = arn::role(ctx, "converter-role");
     let function_arn = arn::function(ctx);
