@@ -132,34 +132,47 @@ pub async fn run(
     report: &mut Report,
 ) -> anyhow::Result<ExitStatus> {
     let locals = check(args)?;
-    let session = Session::open(config, Access::Read, report).await?;
+    // When the state names the account, STS answers beside the checks below; it is
+    // confirmed before their answers are used or anything is sent.
+    let (session, identity) = Session::start(config, Access::Read, report).await?;
     let ctx = session.ctx.clone();
-    let (source, playback) = tokio::join!(videos::check_source(&ctx), videos::playback(&ctx));
+    // The stack's checks and what is there already (one HeadObject per file, a few at
+    // once), all in the same round; the stack's answers are looked at first.
+    let checks = async {
+        let mut there = vec![false; locals.len()];
+        let mut checks = JoinSet::new();
+        for (i, local) in locals.iter().enumerate() {
+            if checks.len() >= CHECKS_IN_FLIGHT {
+                let (j, found) = checks.join_next().await.expect("a check in flight")?;
+                there[j] = found?;
+            }
+            let (ctx, path, key, size) = (
+                ctx.clone(),
+                local.path.clone(),
+                local.key.clone(),
+                local.size,
+            );
+            checks
+                .spawn(async move { (i, videos::already_uploaded(&ctx, &path, &key, size).await) });
+        }
+        while let Some(joined) = checks.join_next().await {
+            let (j, found) = joined?;
+            there[j] = found?;
+        }
+        anyhow::Ok(there)
+    };
+    let (confirmed, source, playback, there) = tokio::join!(
+        identity.confirm(&session),
+        videos::check_source(&ctx),
+        videos::playback(&ctx),
+        checks
+    );
+    confirmed?;
     source.map_err(video_failure)?;
     let playback = playback.map_err(video_failure)?;
     report.set_output("source_bucket", ctx.name("source-bucket").to_string());
     report.set_output("distribution_domain", playback.domain.clone());
-
-    // What is there already: one HeadObject per file, a few at once.
-    let mut there = vec![false; locals.len()];
-    let mut checks = JoinSet::new();
-    for (i, local) in locals.iter().enumerate() {
-        if checks.len() >= CHECKS_IN_FLIGHT {
-            let (j, found) = checks.join_next().await.expect("a check in flight")?;
-            there[j] = found?;
-        }
-        let (ctx, path, key, size) = (
-            ctx.clone(),
-            local.path.clone(),
-            local.key.clone(),
-            local.size,
-        );
-        checks.spawn(async move { (i, videos::already_uploaded(&ctx, &path, &key, size).await) });
-    }
-    while let Some(joined) = checks.join_next().await {
-        let (j, found) = joined?;
-        there[j] = found?;
-    }
+    let there = there?;
 
     let to_send: Vec<usize> = (0..locals.len()).filter(|&i| !there[i]).collect();
     let bars: Vec<_> = locals

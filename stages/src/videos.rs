@@ -297,13 +297,16 @@ pub const UPLOAD_JOB_TEMPLATE: Grant = Grant::new(
 pub async fn check_source(ctx: &StackContext) -> Result<(), VideoError> {
     let s3 = &ctx.clients.s3;
     let bucket = ctx.name("source-bucket");
-    match s3
-        .head_bucket()
-        .bucket(bucket)
-        .expected_bucket_owner(&ctx.account)
-        .send()
-        .await
-    {
+    // Both at once; the bucket's answer is looked at first (a missing or foreign bucket
+    // makes the notification's answer moot).
+    let (head, notification) = tokio::join!(
+        s3.head_bucket()
+            .bucket(bucket)
+            .expected_bucket_owner(&ctx.account)
+            .send(),
+        crate::source_notification::read(ctx)
+    );
+    match head {
         Ok(_) => {}
         Err(e) if Service::S3.not_found(&e) => {
             return Err(not_up(ctx, format!("source bucket {bucket} does not exist")))
@@ -321,7 +324,7 @@ pub async fn check_source(ctx: &StackContext) -> Result<(), VideoError> {
             }
         }
     }
-    let Some(config) = crate::source_notification::read(ctx).await? else {
+    let Some(config) = notification? else {
         return Err(not_up(
             ctx,
             format!("source bucket {bucket} does not exist"),
@@ -379,20 +382,10 @@ pub async fn playback(ctx: &StackContext) -> Result<Playback, VideoError> {
 }
 
 pub async fn distribution_domain(ctx: &StackContext) -> Result<String, VideoError> {
-    let Some((id, _)) = distribution::find(ctx).await? else {
+    let Some(dist) = distribution::live(ctx).await? else {
         return Err(not_up(ctx, "it has no CloudFront distribution".to_string()));
     };
-    let got = ctx
-        .clients
-        .cloudfront
-        .get_distribution()
-        .id(&id)
-        .send()
-        .await
-        .context(|| format!("reading distribution {id}"))?;
-    let Some(dist) = got.distribution() else {
-        return Err(not_up(ctx, format!("distribution {id} is gone")));
-    };
+    let id = dist.id();
     if dist.distribution_config().is_some_and(|c| !c.enabled()) {
         return Err(not_up(
             ctx,
@@ -492,17 +485,30 @@ async fn exist_in(
 /// Receives the bytes of a file just sent (called as parts finish).
 pub type Sent = Arc<dyn Fn(u64) + Send + Sync>;
 
-/// The bound shared by every request of an upload (see [`REQUESTS_IN_FLIGHT`]): each
-/// PutObject, multipart start, part and completion holds a permit while it is sent.
-pub type Slots = Arc<tokio::sync::Semaphore>;
+/// What files uploaded together share.
+#[derive(Clone)]
+pub struct Slots {
+    /// The bound on requests in flight (see [`REQUESTS_IN_FLIGHT`]): each PutObject,
+    /// multipart start, part and completion holds a permit while it is sent.
+    requests: Arc<tokio::sync::Semaphore>,
+    /// Held by the one multipart upload whose parts are being started, until it has started
+    /// its last: parts go out file after file (as the AWS CLI's transfer queue sends them),
+    /// so each file is completed while the next one's parts are sent, instead of every file
+    /// advancing together and all completing at the end.
+    starting_parts: Arc<tokio::sync::Mutex<()>>,
+}
 
-/// A fresh [`Slots`] of [`REQUESTS_IN_FLIGHT`] permits.
+/// Fresh [`Slots`]: [`REQUESTS_IN_FLIGHT`] permits.
 pub fn slots() -> Slots {
-    Arc::new(tokio::sync::Semaphore::new(REQUESTS_IN_FLIGHT))
+    Slots {
+        requests: Arc::new(tokio::sync::Semaphore::new(REQUESTS_IN_FLIGHT)),
+        starting_parts: Arc::default(),
+    }
 }
 
 async fn slot(slots: &Slots) -> tokio::sync::OwnedSemaphorePermit {
     slots
+        .requests
         .clone()
         .acquire_owned()
         .await
@@ -577,7 +583,13 @@ pub async fn upload(
         let mut done: Vec<CompletedPart> = Vec::with_capacity(count as usize);
         let mut tasks = JoinSet::new();
         let mut next = 0u64;
+        // This file's turn to start parts (fair: in the order files asked).
+        let mut turn = Some(slots.starting_parts.lock().await);
         loop {
+            if next == count {
+                // Every part started: the next file may start its own.
+                turn.take();
+            }
             // A part is opened only once it has a permit, so at most REQUESTS_IN_FLIGHT
             // parts (of all files) are read at once, each streamed from disk as it is sent.
             // While waiting for one, finished parts are collected.
