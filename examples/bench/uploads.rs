@@ -1,6 +1,8 @@
 //! The upload scenario (`--uploads`): `cattube upload` against `aws s3 cp` on the same temp
 //! files through the same latency proxy: 8 files of `big / 8` MiB (a folder, `--recursive`
 //! for the AWS CLI) and one of `big` MiB (512 by default, `--upload-mib` for a quick run).
+//! Each case runs `--runs` times per tool, the two tools taking turns to go first (the
+//! emulator's state and the machine's caches favour neither), and the medians are compared.
 
 use std::io::Write;
 use std::path::Path;
@@ -9,12 +11,12 @@ use std::process::Command;
 use crate::support::{Emulators, Sandbox};
 use crate::{cattube, measure, Sample};
 
-/// One measured upload: what, how many bytes, cattube's sample, the AWS CLI's.
+/// One measured upload: what, how many bytes, cattube's samples, the AWS CLI's.
 pub struct Row {
     pub name: String,
     pub bytes: u64,
-    pub cattube: Sample,
-    pub awscli: Sample,
+    pub cattube: Vec<Sample>,
+    pub awscli: Vec<Sample>,
 }
 
 /// `mib` MiB of bytes that no layer can compress, written in 1 MiB blocks.
@@ -43,7 +45,7 @@ fn aws(sandbox: &Sandbox, root: &Path, args: &[&str]) -> Command {
 }
 
 /// Runs the scenario once on a stack made with `cattube up` in a fresh sandbox.
-pub fn run(emulators: &Emulators, bin: &Path, root: &Path, big_mib: u64) -> Vec<Row> {
+pub fn run(emulators: &Emulators, bin: &Path, root: &Path, big_mib: u64, runs: usize) -> Vec<Row> {
     let sandbox = emulators.sandbox(crate::REGION);
     measure(
         emulators,
@@ -109,58 +111,81 @@ pub fn run(emulators: &Emulators, bin: &Path, root: &Path, big_mib: u64) -> Vec<
     ];
     let mut rows = Vec::new();
     for (name, mib, ours, theirs) in cases {
-        let cattube = measure(emulators, cattube(&sandbox, bin, &ours), &name, &[0]);
         let theirs: Vec<&str> = theirs.iter().map(String::as_str).collect();
-        let awscli = measure(emulators, aws(&sandbox, root, &theirs), &name, &[0]);
-        eprintln!(
-            "bench: upload {name}: cattube {:.0} ms, AWS CLI {:.0} ms",
-            cattube.wall.as_secs_f64() * 1000.0,
-            awscli.wall.as_secs_f64() * 1000.0
-        );
-        rows.push(Row {
+        let mut row = Row {
             name,
             bytes: mib * 1024 * 1024,
-            cattube,
-            awscli,
-        });
-        // Frees the emulator's memory before the next case.
-        let rm = [
-            "s3",
-            "rm",
-            "--recursive",
-            "--quiet",
-            &format!("s3://{bucket}/"),
-        ]
-        .map(String::from);
-        let rm: Vec<&str> = rm.iter().map(String::as_str).collect();
-        measure(
-            emulators,
-            aws(&sandbox, root, &rm),
-            "emptying the bucket",
-            &[0],
-        );
+            cattube: Vec::new(),
+            awscli: Vec::new(),
+        };
+        for run in 0..runs {
+            for awscli_turn in [run % 2 == 1, run % 2 == 0] {
+                let sample = if awscli_turn {
+                    measure(emulators, aws(&sandbox, root, &theirs), &row.name, &[0])
+                } else {
+                    measure(emulators, cattube(&sandbox, bin, &ours), &row.name, &[0])
+                };
+                eprintln!(
+                    "bench: run {} upload {} with {}: {:.0} ms, {} requests, {} rounds",
+                    run + 1,
+                    row.name,
+                    if awscli_turn {
+                        "the AWS CLI"
+                    } else {
+                        "cattube"
+                    },
+                    sample.wall.as_secs_f64() * 1000.0,
+                    sample.requests,
+                    sample.rounds
+                );
+                if awscli_turn {
+                    row.awscli.push(sample);
+                } else {
+                    row.cattube.push(sample);
+                }
+                // Frees the emulator's memory before the next upload.
+                let rm = [
+                    "s3",
+                    "rm",
+                    "--recursive",
+                    "--quiet",
+                    &format!("s3://{bucket}/"),
+                ]
+                .map(String::from);
+                let rm: Vec<&str> = rm.iter().map(String::as_str).collect();
+                measure(
+                    emulators,
+                    aws(&sandbox, root, &rm),
+                    "emptying the bucket",
+                    &[0],
+                );
+            }
+        }
+        rows.push(row);
     }
     rows
 }
 
 /// The table of BENCHMARKS.md's upload section.
 pub fn print(rows: &[Row], latency_ms: f64) {
-    println!("\nuploads, {latency_ms} ms per request, one run each (AWS CLI defaults: 8 MiB parts, 10 requests in flight)\n");
-    println!("| upload | cattube wall | cattube MiB/s | AWS CLI wall | AWS CLI MiB/s | ratio cattube ÷ AWS CLI (throughput) | cattube peak RSS | AWS CLI peak RSS | met (ratio ≥ 1, cattube RSS < 100 MB) |");
+    let runs = rows.first().map_or(0, |r| r.cattube.len());
+    println!("\nuploads, {latency_ms} ms per request, median of {runs} run(s) per tool (AWS CLI defaults: 8 MiB parts, 10 requests in flight)\n");
+    println!("| upload | cattube wall (median) | cattube MiB/s | AWS CLI wall (median) | AWS CLI MiB/s | ratio cattube ÷ AWS CLI (throughput) | cattube peak RSS (max) | AWS CLI peak RSS (max) | met (ratio ≥ 1, cattube RSS < 100 MB) |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     for row in rows {
         let mib = row.bytes as f64 / (1024.0 * 1024.0);
-        let (ours, theirs) = (
-            row.cattube.wall.as_secs_f64(),
-            row.awscli.wall.as_secs_f64(),
-        );
+        let wall = |samples: &[Sample]| {
+            crate::median(samples.iter().map(|s| s.wall).collect()).as_secs_f64()
+        };
+        let (ours, theirs) = (wall(&row.cattube), wall(&row.awscli));
         let ratio = theirs / ours;
-        let rss = |s: &Sample| {
-            s.max_rss_kib
+        let peak = |samples: &[Sample]| samples.iter().filter_map(|s| s.max_rss_kib).max();
+        let rss = |samples: &[Sample]| {
+            peak(samples)
                 .map(|k| format!("{:.1} MB", k as f64 / 1024.0))
                 .unwrap_or_else(|| "?".into())
         };
-        let met = ratio >= 1.0 && row.cattube.max_rss_kib.is_none_or(|k| k < 100 * 1024);
+        let met = ratio >= 1.0 && peak(&row.cattube).is_none_or(|k| k < 100 * 1024);
         println!(
             "| {} | {:.0} ms | {:.1} | {:.0} ms | {:.1} | {ratio:.2} | {} | {} | {} |",
             row.name,
