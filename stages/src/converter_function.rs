@@ -56,19 +56,8 @@ pub const SPEC: Spec = Spec {
     permissions: &[
         Grant::new(Phase::Observe, &["lambda:GetFunction"], Target::Function),
         // The distribution's domain (PLAYBACK_DOMAIN), read beside the function.
-        Grant::new(
-            Phase::Observe,
-            &["cloudfront:ListDistributions"],
-            Target::Any,
-        ),
-        Grant::new(
-            Phase::Observe,
-            &[
-                "cloudfront:GetDistribution",
-                "cloudfront:ListTagsForResource",
-            ],
-            Target::Distributions,
-        ),
+        distribution::LOOKUP[0],
+        distribution::LOOKUP[1],
         Grant::new(
             Phase::Apply,
             &[
