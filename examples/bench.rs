@@ -271,20 +271,18 @@ fn main() {
             // time goes: the wait for the first CreateFunction sent once the role is
             // assumable (the poll's period decides it), then what follows it.
             let requests = emulators.requests();
-            let role_at = requests
+            let roles_created: Vec<Instant> = requests
                 .iter()
                 .filter(|s| s.action == "CreateRole")
                 .map(|s| s.start)
+                .collect();
+            let role_at = *roles_created
+                .iter()
                 .min()
                 .expect("a fresh up creates the roles");
             // The proxy refuses CreateFunction until N after the last CreateRole it saw.
-            let assumable_at = requests
-                .iter()
-                .filter(|s| s.action == "CreateRole")
-                .map(|s| s.start)
-                .max()
-                .expect("a fresh up creates the roles")
-                + options.propagation;
+            let assumable_at =
+                *roles_created.iter().max().expect("two roles") + options.propagation;
             let created_at = requests
                 .iter()
                 .filter(|s| s.method == "POST" && s.path == "/2015-03-31/functions")
