@@ -119,7 +119,7 @@ impl Drop for Moto {
     }
 }
 
-/// The MediaConvert stand-in (tests/mediaconvert_standin/server.py) on 127.0.0.1, stopped
+/// The MediaConvert stand-in (local/mediaconvert/server.py) on 127.0.0.1, stopped
 /// on drop. moto has no MediaConvert.
 pub struct StandIn {
     child: Child,
@@ -133,7 +133,7 @@ impl StandIn {
         let log_dir = tempfile::tempdir().unwrap();
         let log = log_dir.path().join("standin.log");
         let mut child = Command::new(venv_python())
-            .arg(repo_root().join("tests/mediaconvert_standin/server.py"))
+            .arg(repo_root().join("local/mediaconvert/server.py"))
             .args(["--port", "0"])
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
