@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
-"""A small AWS Elemental MediaConvert stand-in for end-to-end tests.
+"""AWS Elemental MediaConvert for the local cloud (and cattube's tests).
 
-moto has no MediaConvert, so cattube's tests point the SDK at this server with
+moto has no MediaConvert, so cattube points the SDK at this server with
 AWS_ENDPOINT_URL_MEDIACONVERT=http://127.0.0.1:<port>.  The wire format (routes,
 JSON field names, timestamp encoding, error shape) is taken from botocore's
 `mediaconvert` 2017-08-29 service model rather than written by hand, so anything
@@ -9,6 +8,12 @@ boto3 or aws-sdk-rust (both generated from the same Smithy model) sends is parse
 the way the real service parses it.
 
     python server.py --port 0      # prints "listening on http://127.0.0.1:<port>"
+    AWS_ENDPOINT_URL=... python server.py --port 0 --convert
+
+Without --convert jobs only hold state (tests move them with the control endpoints
+below). With --convert each job really runs (convert.py): ffmpeg as the job's role
+against AWS_ENDPOINT_URL's S3, state changes published to its EventBridge; see
+docs/local-cloud-mediaconvert.md.
 
 Test-only control endpoints (not part of AWS):
     POST /_standin/jobs/<id>/status  {"status": "PROGRESSING"|"COMPLETE"|"ERROR"|...,
