@@ -65,35 +65,40 @@ def ffprobe(path):
     return json.loads(out.stdout)
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    """moto on a free loopback port, and the credentials both sides use."""
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def start_moto(log_dir, extra_env=None):
+    """moto (tests/support/moto_server.py) on a free loopback port: (process, environment
+    for its clients)."""
     port = free_port()
-    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "w")
+    log = open(log_dir / "moto.log", "w")
     moto = subprocess.Popen([sys.executable, str(ROOT / "tests" / "support" / "moto_server.py"),
-                             "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
+                             "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log,
+                            env={**os.environ, **(extra_env or {})})
     wait_port(port, moto, "moto")
-    values = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
-              "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
-              "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-              "AWS_EC2_METADATA_DISABLED": "true"}
-    yield values
-    moto.terminate()
-    moto.wait(timeout=10)
+    return moto, {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", **CREDENTIALS,
+                  "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION,
+                  "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                  "AWS_EC2_METADATA_DISABLED": "true"}
 
 
-@pytest.fixture(scope="module")
-def aws(env):
+def stop(proc):
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def clients(env):
     def client(service):
         return boto3.client(service, endpoint_url=env["AWS_ENDPOINT_URL"], region_name=REGION,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+                            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
     return client
 
 
-@pytest.fixture(scope="module")
-def standin(env, tmp_path_factory):
-    """server.py --convert, STATUS_UPDATE every 0.3 s so a 2 s clip shows some."""
-    log_path = tmp_path_factory.mktemp("standin") / "standin.log"
+def start_standin(env, log_path):
+    """server.py --convert, STATUS_UPDATE every 0.3 s so a 2 s clip shows some:
+    (process, endpoint)."""
     proc = subprocess.Popen([sys.executable, str(SERVER), "--port", "0", "--convert",
                              "--status-update-seconds", "0.3"],
                             stdout=subprocess.PIPE, stderr=open(log_path, "w"), text=True,
@@ -101,9 +106,42 @@ def standin(env, tmp_path_factory):
     line = proc.stdout.readline()
     m = re.fullmatch(r"listening on (http://127\.0\.0\.1:\d+)\n", line)
     assert m, (line, log_path.read_text())
-    yield m.group(1), log_path
-    proc.terminate()
-    proc.wait(timeout=10)
+    return proc, m.group(1)
+
+
+def mediaconvert(endpoint):
+    return boto3.client("mediaconvert", endpoint_url=endpoint, region_name=REGION,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def make_clip(folder):
+    """A CLIP-sized test pattern with a sine tone, H.264 + AAC in MP4."""
+    clip = folder / "clip.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+                    f"testsrc2=size={CLIP['width']}x{CLIP['height']}:rate=24:duration={CLIP['seconds']}",
+                    "-f", "lavfi", "-i", f"sine=frequency=440:duration={CLIP['seconds']}",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", str(clip)],
+                   check=True)
+    return clip
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    moto, values = start_moto(tmp_path_factory.mktemp("moto"))
+    yield values
+    stop(moto)
+
+
+@pytest.fixture(scope="module")
+def aws(env):
+    return clients(env)
+
+
+@pytest.fixture(scope="module")
+def standin(env, tmp_path_factory):
+    proc, endpoint = start_standin(env, tmp_path_factory.mktemp("standin") / "standin.log")
+    yield endpoint
+    stop(proc)
 
 
 @pytest.fixture(scope="module")
@@ -114,12 +152,7 @@ def stack(aws, env, tmp_path_factory):
         s3.create_bucket(Bucket=bucket)
     role = iam.create_role(RoleName="MediaConvert_Default_Role",
                            AssumeRolePolicyDocument=json.dumps(ROLE_TRUST))["Role"]["Arn"]
-    clip = tmp_path_factory.mktemp("clip") / "clip.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
-                    f"testsrc2=size={CLIP['width']}x{CLIP['height']}:rate=24:duration={CLIP['seconds']}",
-                    "-f", "lavfi", "-i", f"sine=frequency=440:duration={CLIP['seconds']}",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-shortest", str(clip)],
-                   check=True)
+    clip = make_clip(tmp_path_factory.mktemp("clip"))
     s3.upload_file(str(clip), SOURCE, KEY)
     queue = sqs.create_queue(QueueName="mediaconvert-events")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -131,11 +164,10 @@ def stack(aws, env, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def mc(standin):
-    return boto3.client("mediaconvert", endpoint_url=standin[0], region_name=REGION,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return mediaconvert(standin)
 
 
-def submit(mc, stack, profile, key=KEY, source=SOURCE, destination=DEST, tweak=None):
+def submit(mc, stack, profile, key=KEY, source=SOURCE, destination=DEST, tweak=None, role=None):
     """A job as the converter function submits it: the profile as the job template, its
     settings with the upload's input and destination filled in."""
     doc = json.loads(PROFILES[profile].read_text())
@@ -149,7 +181,7 @@ def submit(mc, stack, profile, key=KEY, source=SOURCE, destination=DEST, tweak=N
                                       handler.output_destination(destination, key))
     if tweak:
         tweak(settings)
-    return mc.create_job(JobTemplate=name, Role=stack["role"], Settings=settings,
+    return mc.create_job(JobTemplate=name, Role=role or stack["role"], Settings=settings,
                          UserMetadata={"cattube:source-key": key})["Job"]
 
 
