@@ -307,7 +307,9 @@ def test_tutorial_profile_writes_hevc_hvc1_and_av1_mp4s(mc, aws, stack, tmp_path
 
 
 def test_web_profile_writes_h264_ladder_with_profile_level_and_bitrate_cap(mc, aws, stack, tmp_path):
-    job = submit(mc, stack, "web")
+    def low_cap(settings):  # 720p of this clip at QVBR 7 uncapped is about 1.2 Mb/s
+        settings["OutputGroups"][0]["Outputs"][1]["VideoDescription"]["CodecSettings"]["H264Settings"]["MaxBitrate"] = 150000
+    job = submit(mc, stack, "web", tweak=low_cap)
     job, seen = wait_job(mc, job["Id"])
     assert job["Status"] == "COMPLETE", (job.get("ErrorCode"), job.get("ErrorMessage"))
     keys = [f"cats/tabby cat (1)-{h}.mp4" for h in ("1080p", "720p", "144p")]
@@ -323,8 +325,10 @@ def test_web_profile_writes_h264_ladder_with_profile_level_and_bitrate_cap(mc, a
             s = want["CodecSettings"]["H264Settings"]
             assert video["profile"] == s["CodecProfile"].capitalize()
             assert video["level"] == level_idc(s["CodecLevel"])
-            # QVBR's MaxBitrate is a cap: the whole file stays under it.
-            assert int(info["format"]["bit_rate"]) < s["MaxBitrate"]
+            # QVBR's MaxBitrate is a cap: the stream stays under it, give or take what the
+            # buffer (HrdBufferSize, by default twice the cap) lets through over the clip.
+            seconds = float(video["duration"])
+            assert int(video["bit_rate"]) <= s["MaxBitrate"] + 2 * s["MaxBitrate"] / seconds
         check_audio(info, output)
 
 
@@ -369,11 +373,10 @@ def test_hls_profile_writes_variants_and_master_playlist(mc, aws, stack, tmp_pat
             check_audio(info, output)
             sizes.append(path.stat().st_size)
         # BANDWIDTH is the peak segment bit rate, AVERAGE-BANDWIDTH the whole stream's, both
-        # measured on the segments the playlist lists (durations as ffmpeg measured them).
-        exact = [float(d) for d in re.findall(r"#EXTINF:([\d.]+)", "\n".join(variant))]
-        assert int(attrs["BANDWIDTH"]) >= int(attrs["AVERAGE-BANDWIDTH"]) > 0
-        assert abs(int(attrs["AVERAGE-BANDWIDTH"]) - sum(sizes) * 8 / sum(exact)) / int(attrs["AVERAGE-BANDWIDTH"]) < 0.35
-        assert durations
+        # from the segments as written and the durations the variant playlist gives them.
+        assert int(attrs["BANDWIDTH"]) == int(max(size * 8 / d for size, d in zip(sizes, durations)))
+        assert int(attrs["AVERAGE-BANDWIDTH"]) == int(sum(sizes) * 8 / sum(durations))
+        assert int(attrs["BANDWIDTH"]) > int(attrs["AVERAGE-BANDWIDTH"]) > 0
 
 
 def test_missing_source_errors_with_1010(mc, aws, stack):
@@ -423,3 +426,23 @@ def test_only_one_dimension_keeps_the_source_aspect():
     assert convert.output_size({"Width": 640}, source) == (640, 360)
     assert convert.output_size({"Height": 720}, source) == (1280, 720)
     assert convert.output_size({}, source) == (1920, 1080)
+
+
+def test_one_job_at_a_time_and_cancel_stops_the_running_one(mc, aws, stack):
+    aws("s3").copy_object(Bucket=SOURCE, Key="cats/cancel me.mp4", CopySource={"Bucket": SOURCE, "Key": KEY})
+    first = submit(mc, stack, "web", key="cats/cancel me.mp4")
+    second = submit(mc, stack, "tutorial", key="cats/cancel me.mp4", destination="cattube-second")
+    aws("s3").create_bucket(Bucket="cattube-second")
+    deadline = time.monotonic() + 60
+    while mc.get_job(Id=first["Id"])["Job"]["Status"] != "PROGRESSING":
+        assert time.monotonic() < deadline, "the first job never started"
+        time.sleep(0.05)
+    assert mc.get_job(Id=second["Id"])["Job"]["Status"] == "SUBMITTED"  # queued behind it
+    mc.cancel_job(Id=first["Id"])
+    events = job_events(aws, stack, first["Id"], "CANCELED")
+    assert events[0]["detail"]["status"] == "PROGRESSING" and events[-1]["detail"]["status"] == "CANCELED"
+    job, _ = wait_job(mc, second["Id"])  # the queue goes on
+    assert job["Status"] == "COMPLETE", job.get("ErrorMessage")
+    assert mc.get_job(Id=first["Id"])["Job"]["Status"] == "CANCELED"
+    written = aws("s3").list_objects_v2(Bucket=DEST, Prefix="cats/cancel me").get("KeyCount")
+    assert written == 0, "a canceled job wrote outputs"
