@@ -303,6 +303,7 @@ def test_tutorial_profile_writes_hevc_hvc1_and_av1_mp4s(mc, aws, stack, tmp_path
         assert detail["videoDetails"]["widthInPx"] == v["width"]
         assert detail["videoDetails"]["heightInPx"] == v["height"]
         assert detail["durationInMs"] == round(float(info["format"]["duration"]) * 1000)
+        assert detail["videoDetails"]["averageBitrate"] == int(v["bit_rate"])
         assert abs(detail["durationInMs"] - CLIP["seconds"] * 1000) < 200
 
 
@@ -426,6 +427,7 @@ def test_only_one_dimension_keeps_the_source_aspect():
     assert convert.output_size({"Width": 640}, source) == (640, 360)
     assert convert.output_size({"Height": 720}, source) == (1280, 720)
     assert convert.output_size({}, source) == (1920, 1080)
+    assert convert.output_size({}, {"width": 853, "height": 481}) == (852, 480)  # 4:2:0 needs even
 
 
 def test_one_job_at_a_time_and_cancel_stops_the_running_one(mc, aws, stack):
