@@ -185,6 +185,9 @@ def submit(mc, stack, profile, key=KEY, source=SOURCE, destination=DEST, tweak=N
                          UserMetadata={"cattube:source-key": key})["Job"]
 
 
+PERCENTS = {}  # job id -> JobPercentComplete values GetJob showed while PROGRESSING
+
+
 def wait_job(mc, job_id, timeout=240):
     seen = []
     deadline = time.monotonic() + timeout
@@ -192,6 +195,8 @@ def wait_job(mc, job_id, timeout=240):
         job = mc.get_job(Id=job_id)["Job"]
         if not seen or seen[-1] != job["Status"]:
             seen.append(job["Status"])
+        if job["Status"] == "PROGRESSING":
+            PERCENTS.setdefault(job_id, []).append(job["JobPercentComplete"])
         if job["Status"] in ("COMPLETE", "ERROR", "CANCELED"):
             return job, seen
         time.sleep(0.1)
@@ -242,6 +247,9 @@ def check_audio(info, settings):
 def check_complete(job, seen, events, keys):
     """Status progression and the documented event shapes, for a COMPLETE job."""
     assert seen[-1] == "COMPLETE" and set(seen) <= {"SUBMITTED", "PROGRESSING", "COMPLETE"}
+    shown = PERCENTS.get(job["Id"], [])
+    assert shown and shown == sorted(shown) and min(shown) >= 0 and max(shown) < 100, shown
+    assert "JobPercentComplete" not in job  # shown only while PROGRESSING
     statuses = [e["detail"]["status"] for e in events]
     assert statuses[0] == "PROGRESSING" and statuses[-1] == "COMPLETE", statuses
     assert set(statuses[1:-1]) <= {"STATUS_UPDATE"}, statuses
@@ -262,6 +270,8 @@ def check_complete(job, seen, events, keys):
         assert set(progress["phaseProgress"]) == {"PROBING", "TRANSCODING", "UPLOADING"}
     percents = [u["jobProgress"]["jobPercentComplete"] for u in updates]
     assert percents == sorted(percents)
+    # Transcoding is 0..90 of it, following ffmpeg's progress: some value in between shows.
+    assert any(0 < p < 90 for p in percents + shown), (percents, shown)
     complete = events[-1]["detail"]
     paths = [p for g in complete["outputGroupDetails"] for o in g["outputDetails"] for p in o["outputFilePaths"]]
     assert paths == [f"s3://{DEST}/{k}" for k in keys]
@@ -277,6 +287,8 @@ def test_tutorial_profile_writes_hevc_hvc1_and_av1_mp4s(mc, aws, stack, tmp_path
     job = submit(mc, stack, "tutorial")
     job, seen = wait_job(mc, job["Id"])
     assert job["Status"] == "COMPLETE", (job.get("ErrorCode"), job.get("ErrorMessage"))
+    listed = next(j for j in mc.list_jobs()["Jobs"] if j["Id"] == job["Id"])
+    assert listed["Status"] == "COMPLETE" and listed["OutputGroupDetails"] == job["OutputGroupDetails"]
     keys = ["cats/tabby cat (1)-hd.mp4", "cats/tabby cat (1)-sd.mp4"]
     complete = check_complete(job, seen, job_events(aws, stack, job["Id"], "COMPLETE"), keys)
     outputs = job["Settings"]["OutputGroups"][0]["Outputs"]
