@@ -32,12 +32,6 @@ pub async fn run(
     report: &mut Report,
     cancel: &Cancel,
 ) -> anyhow::Result<ExitStatus> {
-    if !args.yes && !printer.interactive() {
-        return Err(UsageError::new(
-            "down deletes the stack and the videos in its buckets: pass --yes to confirm when there is no terminal to ask on",
-        )
-        .into());
-    }
     let (session, identity) = Session::start(config, Access::Write, report).await?;
     let session = Arc::new(session);
     let outcome = destroy_stack(config, args, &session, identity, printer, report, cancel).await;
@@ -77,8 +71,15 @@ async fn destroy_stack(
     // The reads overlap STS; nothing is deleted before the account is confirmed.
     let (lines, observations) = session.observe_with_progress(identity, printer).await?;
     let intents = intents(session, &observations, &options)?;
-    // Nothing to delete: nothing to ask. The walk below still tidies the state file.
+    // Nothing to delete: nothing to ask, terminal or not (a CI cleanup of a stack that
+    // never came up succeeds). The walk below still tidies the state file.
     let deletes = intents.iter().any(|i| matches!(i, Intent::Delete));
+    if !args.yes && deletes && !printer.interactive() {
+        return Err(UsageError::new(
+            "down deletes the stack and the videos in its buckets: pass --yes to confirm when there is no terminal to ask on",
+        )
+        .into());
+    }
     if !args.yes && deletes {
         cancel.prompt(|| confirm(session, printer, &intents, &config.stack))?;
     }
@@ -179,7 +180,14 @@ impl Teardown {
         } else {
             "✓"
         };
-        self.lines[i].done(symbol, &progress_word(&destroyed));
+        let word = if matches!(destroyed, Destroyed::AlreadyGone)
+            && !step.wanted(&self.session.ctx.settings)
+        {
+            crate::printer::OFF.to_string()
+        } else {
+            progress_word(&destroyed)
+        };
+        self.lines[i].done(symbol, &word);
         Ok((destroyed, recorded))
     }
 
@@ -260,6 +268,7 @@ fn report_results(
             status,
             drift: Vec::new(),
             note,
+            off: false,
         };
         report.resources.push(match result {
             NodeResult::Done((destroyed, recorded)) => {
@@ -268,6 +277,8 @@ fn report_results(
                     Some(r) => (r.name, r.arn),
                     None => (name, String::new()),
                 };
+                let off = matches!(destroyed, Destroyed::AlreadyGone)
+                    && !step.wanted(&session.ctx.settings);
                 let (action, status, note) = match destroyed {
                     Destroyed::Deleted => (Action::Delete, Status::Missing, String::new()),
                     Destroyed::DeletedAfter(note) => (Action::Delete, Status::Missing, note),
@@ -275,7 +286,15 @@ fn report_results(
                     Destroyed::Kept(reason) => (Action::Skip, Status::Ok, reason),
                     Destroyed::Pending { reason, .. } => (Action::Delete, Status::Pending, reason),
                 };
-                line(action, status, note, name, arn)
+                let note = if off {
+                    step.unwanted_reason().to_string()
+                } else {
+                    note
+                };
+                ResourceReport {
+                    off,
+                    ..line(action, status, note, name, arn)
+                }
             }
             NodeResult::Failed(err) => {
                 let line = failed_report(session, i, &err);

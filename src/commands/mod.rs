@@ -141,18 +141,18 @@ impl Session {
     ) -> anyhow::Result<(Session, IdentityCheck)> {
         report.stack = Some(config.stack.clone());
         report.emulator = aws::local_emulator();
-        // Local checks first: a bad state file or a held lock fails before any AWS call.
+        // Local checks first: a bad state file, no region or no credentials, then a held
+        // lock, fail before any AWS call; the lock file is made only once the inputs are good.
         let local = match &config.state {
             StateLocation::Local(path) => {
-                let state = State::load(Arc::new(LocalFile::new(path)), &config.stack).await?;
-                if access == Access::Write {
-                    state.lock().await?;
-                }
-                Some(state)
+                Some(State::load(Arc::new(LocalFile::new(path)), &config.stack).await?)
             }
             StateLocation::S3 { .. } => None,
         };
         let (region, clients) = connect(config, report).await?;
+        if let (Some(state), Access::Write) = (&local, access) {
+            state.lock().await?;
+        }
         let state = match local {
             Some(state) => state,
             // The shared state is read, and locked, once AWS can be reached.
@@ -330,7 +330,8 @@ pub async fn connect(config: &Config, report: &mut Report) -> anyhow::Result<(St
         region: Some(region.clone()),
         profile: config.profile.clone(),
     })
-    .await;
+    .await
+    .map_err(|e| UsageError::new(e.to_string()))?;
     Ok((region, clients))
 }
 
@@ -495,6 +496,7 @@ pub fn observed_report(session: &Session, i: usize, observation: &Observation) -
             status: Status::Missing,
             drift: vec!["does not exist".into()],
             note: String::new(),
+            off: false,
         },
         Observation::Present(p) => {
             let status = if !p.drift.is_empty() {
@@ -530,6 +532,7 @@ pub fn observed_report(session: &Session, i: usize, observation: &Observation) -
                 } else {
                     String::new()
                 },
+                off: false,
             }
         }
     }
@@ -549,6 +552,7 @@ fn unwanted_report(session: &Session, i: usize, observation: &Observation) -> Re
         status: Status::Ok,
         drift: Vec::new(),
         note: reason.to_string(),
+        off: matches!(observation, Observation::Missing),
     };
     if let Observation::Present(p) = observation {
         report.arn = p.arn.clone();
@@ -576,6 +580,7 @@ pub fn failed_report(session: &Session, i: usize, error: &anyhow::Error) -> Reso
         status: Status::Missing,
         drift: Vec::new(),
         note: format!("failed: {}", error.root_cause()),
+        off: false,
     }
 }
 
