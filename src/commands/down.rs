@@ -32,10 +32,31 @@ pub async fn run(
     report: &mut Report,
     cancel: &Cancel,
 ) -> anyhow::Result<ExitStatus> {
+    if !args.yes && !printer.interactive() && records_resources(config).await? {
+        return Err(no_terminal_to_ask().into());
+    }
     let (session, identity) = Session::start(config, Access::Write, report).await?;
     let session = Arc::new(session);
     let outcome = destroy_stack(config, args, &session, identity, printer, report, cancel).await;
     session.release(outcome).await
+}
+
+fn no_terminal_to_ask() -> UsageError {
+    UsageError::new(
+        "down deletes the stack and the videos in its buckets: pass --yes to confirm when there is no terminal to ask on",
+    )
+}
+
+/// Whether the local state file records a resource: then `down` has something to delete,
+/// and without a terminal or --yes it is refused before any request. (Without records it
+/// looks first: a stack that never came up has nothing to delete and needs no --yes.)
+async fn records_resources(config: &Config) -> anyhow::Result<bool> {
+    let crate::config::StateLocation::Local(path) = &config.state else {
+        return Ok(false);
+    };
+    let store = Arc::new(crate::state::LocalFile::new(path));
+    let state = crate::state::State::load(store, &config.stack).await?;
+    Ok(!state.resources().is_empty())
 }
 
 /// `down --yes --no-wait` of `config`'s stack for `gc`: what it created is deleted, the
@@ -75,10 +96,7 @@ async fn destroy_stack(
     // never came up succeeds). The walk below still tidies the state file.
     let deletes = intents.iter().any(|i| matches!(i, Intent::Delete));
     if !args.yes && deletes && !printer.interactive() {
-        return Err(UsageError::new(
-            "down deletes the stack and the videos in its buckets: pass --yes to confirm when there is no terminal to ask on",
-        )
-        .into());
+        return Err(no_terminal_to_ask().into());
     }
     if !args.yes && deletes {
         cancel.prompt(|| confirm(session, printer, &intents, &config.stack))?;
