@@ -320,6 +320,16 @@ impl Session {
 /// The region (checked) and the clients of a command: `--profile` and the region are
 /// bad input (exit 2) before any call.
 pub async fn connect(config: &Config, report: &mut Report) -> anyhow::Result<(String, Clients)> {
+    connect_as(config, report, true).await
+}
+
+/// [`connect`] for a command that may need no credentials at all (`permissions --account`):
+/// with `credentials_needed` false, none is said only when a call needs them.
+pub async fn connect_as(
+    config: &Config,
+    report: &mut Report,
+    credentials_needed: bool,
+) -> anyhow::Result<(String, Clients)> {
     // A profile no file defines is bad input, said before the SDK stumbles over it.
     aws::check_profile(config.profile.as_deref())
         .await
@@ -329,6 +339,7 @@ pub async fn connect(config: &Config, report: &mut Report) -> anyhow::Result<(St
     let clients = aws::connect(&Connection {
         region: Some(region.clone()),
         profile: config.profile.clone(),
+        check_credentials: credentials_needed,
     })
     .await
     .map_err(|e| UsageError::new(e.to_string()))?;

@@ -14,6 +14,8 @@ use crate::{Clients, StepError};
 pub struct Connection {
     pub region: Option<String>,
     pub profile: Option<String>,
+    /// Resolve the credentials before returning the clients ([`connect`]).
+    pub check_credentials: bool,
 }
 
 /// What stops the AWS SDK from acting for this user, said in one line with the remedy.
@@ -156,7 +158,7 @@ pub const MAX_ATTEMPTS: u32 = 5;
 /// the SDK itself; S3 then needs path-style addressing, since a local endpoint has no
 /// per-bucket host names.
 ///
-/// The credentials are resolved first, without any AWS request (the keys in the
+/// With `check_credentials`, the credentials are resolved first, without any AWS request (the keys in the
 /// environment or the profile's files; a role or SSO profile asks its own service), so
 /// that no credentials is said before anything is written, even a lock file.
 pub async fn connect(connection: &Connection) -> Result<Clients, SetupError> {
@@ -169,7 +171,9 @@ pub async fn connect(connection: &Connection) -> Result<Clients, SetupError> {
         loader = loader.profile_name(profile);
     }
     let sdk = loader.load().await;
-    check_credentials(&sdk).await?;
+    if connection.check_credentials {
+        check_credentials(&sdk).await?;
+    }
     let endpoint_overridden = sdk.endpoint_url().is_some()
         || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
     let s3 = aws_sdk_s3::config::Builder::from(&sdk)
