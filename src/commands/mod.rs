@@ -141,18 +141,18 @@ impl Session {
     ) -> anyhow::Result<(Session, IdentityCheck)> {
         report.stack = Some(config.stack.clone());
         report.emulator = aws::local_emulator();
-        // Local checks first: a bad state file or a held lock fails before any AWS call.
+        // Local checks first: a bad state file, no region or no credentials, then a held
+        // lock, fail before any AWS call; the lock file is made only once the inputs are good.
         let local = match &config.state {
             StateLocation::Local(path) => {
-                let state = State::load(Arc::new(LocalFile::new(path)), &config.stack).await?;
-                if access == Access::Write {
-                    state.lock().await?;
-                }
-                Some(state)
+                Some(State::load(Arc::new(LocalFile::new(path)), &config.stack).await?)
             }
             StateLocation::S3 { .. } => None,
         };
         let (region, clients) = connect(config, report).await?;
+        if let (Some(state), Access::Write) = (&local, access) {
+            state.lock().await?;
+        }
         let state = match local {
             Some(state) => state,
             // The shared state is read, and locked, once AWS can be reached.
@@ -320,6 +320,16 @@ impl Session {
 /// The region (checked) and the clients of a command: `--profile` and the region are
 /// bad input (exit 2) before any call.
 pub async fn connect(config: &Config, report: &mut Report) -> anyhow::Result<(String, Clients)> {
+    connect_as(config, report, true).await
+}
+
+/// [`connect`] for a command that may need no credentials at all (`permissions --account`):
+/// with `credentials_needed` false, none is said only when a call needs them.
+pub async fn connect_as(
+    config: &Config,
+    report: &mut Report,
+    credentials_needed: bool,
+) -> anyhow::Result<(String, Clients)> {
     // A profile no file defines is bad input, said before the SDK stumbles over it.
     aws::check_profile(config.profile.as_deref())
         .await
@@ -329,8 +339,10 @@ pub async fn connect(config: &Config, report: &mut Report) -> anyhow::Result<(St
     let clients = aws::connect(&Connection {
         region: Some(region.clone()),
         profile: config.profile.clone(),
+        check_credentials: credentials_needed,
     })
-    .await;
+    .await
+    .map_err(|e| UsageError::new(e.to_string()))?;
     Ok((region, clients))
 }
 
@@ -495,6 +507,7 @@ pub fn observed_report(session: &Session, i: usize, observation: &Observation) -
             status: Status::Missing,
             drift: vec!["does not exist".into()],
             note: String::new(),
+            off: false,
         },
         Observation::Present(p) => {
             let status = if !p.drift.is_empty() {
@@ -530,6 +543,7 @@ pub fn observed_report(session: &Session, i: usize, observation: &Observation) -
                 } else {
                     String::new()
                 },
+                off: false,
             }
         }
     }
@@ -549,6 +563,7 @@ fn unwanted_report(session: &Session, i: usize, observation: &Observation) -> Re
         status: Status::Ok,
         drift: Vec::new(),
         note: reason.to_string(),
+        off: matches!(observation, Observation::Missing),
     };
     if let Observation::Present(p) = observation {
         report.arn = p.arn.clone();
@@ -576,6 +591,7 @@ pub fn failed_report(session: &Session, i: usize, error: &anyhow::Error) -> Reso
         status: Status::Missing,
         drift: Vec::new(),
         note: format!("failed: {}", error.root_cause()),
+        off: false,
     }
 }
 
