@@ -247,6 +247,18 @@ async fn the_player_plays_in_chromium() {
     ]);
     ffmpeg(&hls_args, dir);
 
+    // Before any upload there is no catalog.json: CloudFront answers 403 (its OAC may not
+    // list the bucket), and the page says nothing is uploaded yet instead of an error.
+    let cdn = cloudfront_standin(&emulators.moto.url);
+    let shots = tempfile::tempdir().unwrap();
+    let empty = browse(&cdn.1, "empty", &shots.path().join("empty.png"));
+    assert!(
+        empty["list_status"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("No videos yet")),
+        "{empty}"
+    );
+
     put_file(&s3, "cats/tabby cat-hd.mp4", &hd).await;
     put_file(&s3, "cats/tabby cat-sd.mp4", &sd).await;
     put_file(&s3, "dogs/rex-720p.mp4", &web).await;
@@ -296,8 +308,6 @@ async fn the_player_plays_in_chromium() {
     )
     .await;
 
-    let cdn = cloudfront_standin(&emulators.moto.url);
-    let shots = tempfile::tempdir().unwrap();
     let screenshot = shots.path().join("player.png");
     let played = browse(&cdn.1, "play", &screenshot);
     assert_eq!(played["listed"], 4, "{played}");

@@ -4,7 +4,8 @@
 // and passes:
 //   PLAYER_URL  the stand-in's base URL (`http://127.0.0.1:PORT`)
 //   MODE        "play": every finished video is played; "hevc-only": the one video has
-//               only an HEVC source
+//               only an HEVC source; "empty": no catalog.json yet (the stand-in answers 403,
+//               as CloudFront with an OAC does), the page says nothing is uploaded
 //   SCREENSHOT  where to save a screenshot
 // Prints one line `RESULT {json}` with what it measured; any failed check exits non-zero.
 import assert from "node:assert/strict";
@@ -55,6 +56,17 @@ try {
   page.on("pageerror", (e) => errors.push(String(e)));
 
   await page.goto(`${base}/`);
+  if (mode === "empty") {
+    const missing = await fetch(`${base}/catalog.json`);
+    assert.equal(missing.status, 403, "a missing catalog answers 403 through the CDN");
+    await page.waitForFunction(() => /No videos yet/.test(document.getElementById("list-status").textContent));
+    result.list_status = await page.locator("#list-status").textContent();
+    assert.deepEqual(errors, [], "errors on the page");
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+    console.log(`RESULT ${JSON.stringify(result)}`);
+    process.exit(0);
+  }
   const catalog = await (await fetch(`${base}/catalog.json`)).json();
   const newestFirst = catalog.videos.slice().sort((a, b) => b.submitted.localeCompare(a.submitted));
   await page.waitForFunction((n) => document.querySelectorAll("#videos li").length === n, catalog.videos.length);
