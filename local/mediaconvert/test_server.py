@@ -446,3 +446,12 @@ def test_control_endpoint_gives_a_complete_job_output_details(endpoint, mc):
     raw(endpoint, "POST", f"/_standin/jobs/{job_id}/status",
         {"status": "ERROR", "outputDurationsMs": [[61000, 5000]]})
     assert "OutputGroupDetails" not in mc.get_job(Id=job_id)["Job"]
+
+
+def test_without_convert_a_job_only_holds_state(mc):
+    """The API-only mode cattube's Rust tests use: no worker takes the job (nothing calls
+    S3, STS or EventBridge, no ffmpeg); it stays SUBMITTED until a test moves it."""
+    job_id = mc.create_job(Role=ROLE, Settings=SETTINGS)["Job"]["Id"]
+    time.sleep(1.5)
+    job = mc.get_job(Id=job_id)["Job"]
+    assert job["Status"] == "SUBMITTED" and "JobPercentComplete" not in job
