@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::{json, Value};
-use support::{repo_root, s3_client, venv_python, Emulators};
+use support::{browse, repo_root, s3_client, venv_python, Emulators};
 
 const REGION: &str = "eu-west-1";
 const DESTINATION: &str = "cattube-destination-123456789012-eu-west-1";
@@ -138,28 +138,6 @@ fn entry(key: &str, status: &str, submitted: &str, outputs: Value) -> Value {
 fn output(path: &str, container: &str, codec: &str, height: u32, mime: &str) -> Value {
     json!({"path": path, "container": container, "codec": codec, "width": height * 16 / 9,
            "height": height, "bitrate": 200000, "mime": mime})
-}
-
-/// Runs the Playwright script in `mode`; its `RESULT` line.
-fn browse(url: &str, mode: &str, screenshot: &Path) -> Value {
-    let out = Command::new("node")
-        .arg(repo_root().join("tests/browser/player.test.mjs"))
-        .env("PLAYER_URL", url)
-        .env("MODE", mode)
-        .env("SCREENSHOT", screenshot)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "the browser test ({mode}) failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("RESULT "))
-        .unwrap_or_else(|| panic!("no RESULT in {stdout}"));
-    serde_json::from_str(line).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
