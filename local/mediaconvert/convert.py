@@ -137,7 +137,7 @@ def even(n):
 
 def output_size(video, source):
     """Width/height: the output's, the source's when absent, the other one kept in the
-    source's aspect ratio when only one is given."""
+    source's aspect ratio when only one is given (derived sizes even, as 4:2:0 needs)."""
     sw, sh = source["width"], source["height"]
     w, h = video.get("Width"), video.get("Height")
     if w and h:
@@ -146,7 +146,7 @@ def output_size(video, source):
         return w, even(w * sh / sw)
     if h:
         return even(h * sw / sh), h
-    return sw, sh
+    return even(sw), even(sh)
 
 
 def scale_filter(video, source):
@@ -170,7 +170,7 @@ def quality(codec_settings, codec):
     """QVBR quality level 1..10 (default 7) as the encoder's constant-quality value."""
     level = (codec_settings.get("QvbrSettings") or {}).get("QvbrQualityLevel") or 7
     return {"libx264": 51 - 4 * level, "libx265": 56 - 4 * level,
-            "libsvtav1": 70 - 5 * level, "libvpx-vp9": 66 - 5 * level}[codec] if level else None
+            "libsvtav1": 70 - 5 * level, "libvpx-vp9": 66 - 5 * level}[codec]
 
 
 def rate_args(s, encoder):
@@ -651,8 +651,9 @@ class Converter:
                 video = next(s for s in info["streams"] if s.get("codec_type") == "video")
                 detail = {"outputFilePaths": [o["url"]], "durationInMs": int(round(duration * 1000)),
                           "videoDetails": {"widthInPx": video["width"], "heightInPx": video["height"]}}
-                if group["kind"] == "FILE_GROUP":
-                    detail["videoDetails"]["averageBitrate"] = int(int(info["format"]["size"]) * 8 / duration)
+                if group["kind"] == "FILE_GROUP":  # the video stream's, as the event reports it
+                    detail["videoDetails"]["averageBitrate"] = int(video.get("bit_rate") or 0) or int(
+                        int(info["format"]["size"]) * 8 / duration)
                 else:
                     num, _, den = video.get("avg_frame_rate", "0/1").partition("/")
                     variants.append({"uri": o["url"].rsplit("/", 1)[-1], "peak": int(peak),

@@ -185,6 +185,9 @@ def submit(mc, stack, profile, key=KEY, source=SOURCE, destination=DEST, tweak=N
                          UserMetadata={"cattube:source-key": key})["Job"]
 
 
+PERCENTS = {}  # job id -> JobPercentComplete values GetJob showed while PROGRESSING
+
+
 def wait_job(mc, job_id, timeout=240):
     seen = []
     deadline = time.monotonic() + timeout
@@ -192,6 +195,8 @@ def wait_job(mc, job_id, timeout=240):
         job = mc.get_job(Id=job_id)["Job"]
         if not seen or seen[-1] != job["Status"]:
             seen.append(job["Status"])
+        if job["Status"] == "PROGRESSING":
+            PERCENTS.setdefault(job_id, []).append(job["JobPercentComplete"])
         if job["Status"] in ("COMPLETE", "ERROR", "CANCELED"):
             return job, seen
         time.sleep(0.1)
@@ -242,6 +247,9 @@ def check_audio(info, settings):
 def check_complete(job, seen, events, keys):
     """Status progression and the documented event shapes, for a COMPLETE job."""
     assert seen[-1] == "COMPLETE" and set(seen) <= {"SUBMITTED", "PROGRESSING", "COMPLETE"}
+    shown = PERCENTS.get(job["Id"], [])
+    assert shown and shown == sorted(shown) and min(shown) >= 0 and max(shown) < 100, shown
+    assert "JobPercentComplete" not in job  # shown only while PROGRESSING
     statuses = [e["detail"]["status"] for e in events]
     assert statuses[0] == "PROGRESSING" and statuses[-1] == "COMPLETE", statuses
     assert set(statuses[1:-1]) <= {"STATUS_UPDATE"}, statuses
@@ -262,6 +270,8 @@ def check_complete(job, seen, events, keys):
         assert set(progress["phaseProgress"]) == {"PROBING", "TRANSCODING", "UPLOADING"}
     percents = [u["jobProgress"]["jobPercentComplete"] for u in updates]
     assert percents == sorted(percents)
+    # Transcoding is 0..90 of it, following ffmpeg's progress: some value in between shows.
+    assert any(0 < p < 90 for p in percents + shown), (percents, shown)
     complete = events[-1]["detail"]
     paths = [p for g in complete["outputGroupDetails"] for o in g["outputDetails"] for p in o["outputFilePaths"]]
     assert paths == [f"s3://{DEST}/{k}" for k in keys]
@@ -277,6 +287,8 @@ def test_tutorial_profile_writes_hevc_hvc1_and_av1_mp4s(mc, aws, stack, tmp_path
     job = submit(mc, stack, "tutorial")
     job, seen = wait_job(mc, job["Id"])
     assert job["Status"] == "COMPLETE", (job.get("ErrorCode"), job.get("ErrorMessage"))
+    listed = next(j for j in mc.list_jobs()["Jobs"] if j["Id"] == job["Id"])
+    assert listed["Status"] == "COMPLETE" and listed["OutputGroupDetails"] == job["OutputGroupDetails"]
     keys = ["cats/tabby cat (1)-hd.mp4", "cats/tabby cat (1)-sd.mp4"]
     complete = check_complete(job, seen, job_events(aws, stack, job["Id"], "COMPLETE"), keys)
     outputs = job["Settings"]["OutputGroups"][0]["Outputs"]
@@ -303,12 +315,15 @@ def test_tutorial_profile_writes_hevc_hvc1_and_av1_mp4s(mc, aws, stack, tmp_path
         assert detail["videoDetails"]["widthInPx"] == v["width"]
         assert detail["videoDetails"]["heightInPx"] == v["height"]
         assert detail["durationInMs"] == round(float(info["format"]["duration"]) * 1000)
+        assert detail["videoDetails"]["averageBitrate"] == int(v["bit_rate"])
         assert abs(detail["durationInMs"] - CLIP["seconds"] * 1000) < 200
 
 
 def test_web_profile_writes_h264_ladder_with_profile_level_and_bitrate_cap(mc, aws, stack, tmp_path):
-    def low_cap(settings):  # 720p of this clip at QVBR 7 uncapped is about 1.2 Mb/s
-        settings["OutputGroups"][0]["Outputs"][1]["VideoDescription"]["CodecSettings"]["H264Settings"]["MaxBitrate"] = 150000
+    def low_cap(settings):
+        outputs = settings["OutputGroups"][0]["Outputs"]
+        outputs[1]["VideoDescription"]["CodecSettings"]["H264Settings"]["MaxBitrate"] = 150000
+        outputs[2]["VideoDescription"]["CodecSettings"]["Av1Settings"]["MaxBitrate"] = 40000
     job = submit(mc, stack, "web", tweak=low_cap)
     job, seen = wait_job(mc, job["Id"])
     assert job["Status"] == "COMPLETE", (job.get("ErrorCode"), job.get("ErrorMessage"))
@@ -321,14 +336,15 @@ def test_web_profile_writes_h264_ladder_with_profile_level_and_bitrate_cap(mc, a
         assert (video["width"], video["height"]) == (want["Width"], want["Height"])
         codec = want["CodecSettings"]["Codec"]
         assert video["codec_name"] == {"H_264": "h264", "AV1": "av1"}[codec]
+        s = want["CodecSettings"]["H264Settings" if codec == "H_264" else "Av1Settings"]
         if codec == "H_264":
-            s = want["CodecSettings"]["H264Settings"]
             assert video["profile"] == s["CodecProfile"].capitalize()
             assert video["level"] == level_idc(s["CodecLevel"])
-            # QVBR's MaxBitrate is a cap: the stream stays under it, give or take what the
-            # buffer (HrdBufferSize, by default twice the cap) lets through over the clip.
-            seconds = float(video["duration"])
-            assert int(video["bit_rate"]) <= s["MaxBitrate"] + 2 * s["MaxBitrate"] / seconds
+        # QVBR's MaxBitrate is a cap (H.264's 720p here and AV1's 144p would be about 1.2 Mb/s
+        # and 170 kb/s without it): the stream stays under it, give or take what the buffer
+        # (HrdBufferSize, by default twice the cap) lets through over the clip.
+        seconds = float(video["duration"])
+        assert int(video["bit_rate"]) <= s["MaxBitrate"] + 2 * s["MaxBitrate"] / seconds
         check_audio(info, output)
 
 
@@ -426,6 +442,7 @@ def test_only_one_dimension_keeps_the_source_aspect():
     assert convert.output_size({"Width": 640}, source) == (640, 360)
     assert convert.output_size({"Height": 720}, source) == (1280, 720)
     assert convert.output_size({}, source) == (1920, 1080)
+    assert convert.output_size({}, {"width": 853, "height": 481}) == (852, 480)  # 4:2:0 needs even
 
 
 def test_one_job_at_a_time_and_cancel_stops_the_running_one(mc, aws, stack):
