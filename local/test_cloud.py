@@ -39,6 +39,9 @@ def handler(event, context):
         key = urllib.parse.unquote_plus(event["Records"][0]["s3"]["object"]["key"])
         if "fail" in key:
             raise RuntimeError("asked to fail")
+        if "slow" in key:
+            import time
+            time.sleep(30)
         for name, call in {
             "missing_key_without_list": lambda: s3.get_object(Bucket=os.environ["SOURCE"], Key="nope"),
             "missing_key_with_list": lambda: s3.get_object(Bucket=os.environ["OUT"], Key="nope"),
@@ -208,6 +211,22 @@ def test_a_failing_invocation_is_retried_twice(cloud):
     time.sleep(1.5)  # and no fourth
     assert len(starts()) == 3
     assert sum('"errorType": "RuntimeError"' in l for l in log_lines(cloud, "flaky")) == 3
+
+
+def test_the_functions_timeout_ends_an_invocation_and_counts_as_a_failure(cloud):
+    arn = deploy(cloud, "slow", timeout=2)
+    lam, s3 = client(cloud, "lambda"), client(cloud, "s3")
+    lam.add_permission(FunctionName="slow", StatementId="s3", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::slow-src")
+    s3.create_bucket(Bucket="slow-src", CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_notification_configuration(Bucket="slow-src", NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+    began = time.time()
+    s3.put_object(Bucket="slow-src", Key="slow.mp4", Body=b"x")
+    timed_out = lambda: [l for l in log_lines(cloud, "slow") if "Task timed out after 2.00 seconds" in l]
+    wait_until("three timed-out attempts", lambda: len(timed_out()) == 3, seconds=60)
+    # Three attempts of 2 s and two retry delays, not three sleeps of 30 s.
+    assert time.time() - began < 30
 
 
 def test_job_events_reach_the_rules_lambda_target_when_its_policy_allows(cloud):
