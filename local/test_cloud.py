@@ -197,14 +197,20 @@ def test_an_upload_runs_the_deployed_function_as_its_role_with_the_event_s3_send
                              ("ObjectCreated:Put", "up/tabby+cat+%281%29%2B%C3%BC.mp4")]
 
 
-def test_a_failing_invocation_is_retried_twice(cloud):
-    arn = deploy(cloud, "flaky")
+def notified_function(cloud, name, timeout=30):
+    """Function `name`, invoked by every object created in bucket `<name>-src`; an S3 client."""
+    arn = deploy(cloud, name, timeout=timeout)
     lam, s3 = client(cloud, "lambda"), client(cloud, "s3")
-    lam.add_permission(FunctionName="flaky", StatementId="s3", Action="lambda:InvokeFunction",
-                       Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::flaky-src")
-    s3.create_bucket(Bucket="flaky-src", CreateBucketConfiguration={"LocationConstraint": REGION})
-    s3.put_bucket_notification_configuration(Bucket="flaky-src", NotificationConfiguration={
-        "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:Put"]}]})
+    lam.add_permission(FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com", SourceArn=f"arn:aws:s3:::{name}-src")
+    s3.create_bucket(Bucket=f"{name}-src", CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_notification_configuration(Bucket=f"{name}-src", NotificationConfiguration={
+        "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+    return s3
+
+
+def test_a_failing_invocation_is_retried_twice(cloud):
+    s3 = notified_function(cloud, "flaky")
     s3.put_object(Bucket="flaky-src", Key="fail.mp4", Body=b"x")
     starts = lambda: [l for l in log_lines(cloud, "flaky") if l.startswith("START")]
     wait_until("three attempts", lambda: len(starts()) >= 3)
@@ -214,13 +220,7 @@ def test_a_failing_invocation_is_retried_twice(cloud):
 
 
 def test_the_functions_timeout_ends_an_invocation_and_counts_as_a_failure(cloud):
-    arn = deploy(cloud, "slow", timeout=2)
-    lam, s3 = client(cloud, "lambda"), client(cloud, "s3")
-    lam.add_permission(FunctionName="slow", StatementId="s3", Action="lambda:InvokeFunction",
-                       Principal="s3.amazonaws.com", SourceArn="arn:aws:s3:::slow-src")
-    s3.create_bucket(Bucket="slow-src", CreateBucketConfiguration={"LocationConstraint": REGION})
-    s3.put_bucket_notification_configuration(Bucket="slow-src", NotificationConfiguration={
-        "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+    s3 = notified_function(cloud, "slow", timeout=2)
     began = time.time()
     s3.put_object(Bucket="slow-src", Key="slow.mp4", Body=b"x")
     timed_out = lambda: [l for l in log_lines(cloud, "slow") if "Task timed out after 2.00 seconds" in l]
