@@ -66,14 +66,12 @@ def handler(event, context):
 '''
 
 
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory):
-    work = tmp_path_factory.mktemp("cloud")
+def start_cloud(work, *extra):
     env_file = work / "env"
     # LOCAL_CLOUD_PY: another copy of cloud.py (a deliberately broken one, to watch a test fail).
     program = os.environ.get("LOCAL_CLOUD_PY") or str(ROOT / "local" / "cloud.py")
     proc = subprocess.Popen([sys.executable, program, "--env-file", str(env_file),
-                             "--workdir", str(work / "w"), "--retry-delay", "0.2", "--region", REGION],
+                             "--workdir", str(work / "w"), "--retry-delay", "0.2", "--region", REGION, *extra],
                             stdout=subprocess.DEVNULL, stderr=open(work / "stderr", "wb"))
     deadline = time.time() + 60
     while not env_file.exists():
@@ -85,13 +83,24 @@ def cloud(tmp_path_factory):
         if line.startswith("export "):
             name, _, value = line[7:].partition("=")
             env[name] = value
-    yield env
+    return proc, env
+
+
+def stop_cloud(proc, work):
     proc.terminate()
     proc.wait(20)
     # Shown with a failure: what the cloud logged (dropped events, failed invocations).
     print((work / "stderr").read_text())
     for log in (work / "w" / "logs").glob("*.log"):
         print(log.name, log.read_text()[-3000:])
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory):
+    work = tmp_path_factory.mktemp("cloud")
+    proc, env = start_cloud(work)
+    yield env
+    stop_cloud(proc, work)
 
 
 def client(cloud, service, **kwargs):
@@ -316,3 +325,15 @@ def test_cloudfront_serves_the_origin_bucket_as_an_origin_access_control_does(cl
     # curl, as a user would run it, reaches the distribution by its localhost name.
     fetched = subprocess.run(["curl", "-fsS", base + "/cats/tabby%20cat.mp4"], capture_output=True, check=True)
     assert fetched.stdout == bytes(range(256)) * 4
+
+
+def test_duplicate_s3_events_deliver_each_event_twice(tmp_path):
+    proc, cloud = start_cloud(tmp_path, "--duplicate-s3-events")
+    try:
+        s3 = notified_function(cloud, "twice")
+        s3.put_object(Bucket="twice-src", Key="once.mp4", Body=b"x")
+        seen = wait_until("two deliveries", lambda: len(objects(cloud, "seen/")) == 2 and objects(cloud, "seen/"))
+        first, second = (o["event"]["Records"][0] for o in seen)
+        assert first == second  # the same event (same sequencer), delivered twice
+    finally:
+        stop_cloud(proc, tmp_path)
