@@ -40,6 +40,8 @@ def main() -> int:
     ap.add_argument("--profiles", default="tutorial,web,hls")
     args = ap.parse_args()
     cattube = str(Path(args.cattube).resolve())
+    # A SIGTERM still stops the local cloud (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = Path(tempfile.mkdtemp(prefix="cattube-bench-"))
     env_file = work / "env"
     cloud = subprocess.Popen([str(ROOT / "scripts" / "local-cloud"), "--env-file", str(env_file)],
