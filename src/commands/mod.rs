@@ -428,7 +428,10 @@ pub fn set_player_url(ctx: &cattube_stages::StackContext, report: &mut Report) {
         return;
     }
     if let Some(Some(domain)) = report.outputs.get("distribution_domain").cloned() {
-        report.set_output("player_url", format!("https://{domain}/"));
+        report.set_output(
+            "player_url",
+            cattube_stages::catalog::player_url(&domain, None),
+        );
     }
 }
 

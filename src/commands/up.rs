@@ -425,7 +425,8 @@ pub fn text(report: &Report) -> String {
             // Which outputs a video gets depends on `[job] profile` (or a template), so the
             // line names the command that knows them rather than one profile's file names.
             out.push_str(&format!(
-                "playback URLs: https://{domain}/<output> (`cattube url <key>` names them)\n"
+                "playback URLs: {}/<output> (`cattube url <key>` names them)\n",
+                cattube_stages::videos::cdn_origin(domain)
             ));
         }
     }

@@ -110,10 +110,13 @@ fn credentials_hint(
 /// The local emulator the SDK is pointed at, if it is one: the endpoint Lambda calls go to
 /// (`AWS_ENDPOINT_URL_LAMBDA`, else `AWS_ENDPOINT_URL`, as the SDK reads them) when it is a
 /// loopback address. What upload triggers there differs from AWS: moto runs no Lambda
-/// function, so nothing converts.
+/// function, so nothing converts. The local cloud (`scripts/local-cloud`, which sets
+/// `CATTUBE_CDN_ENDPOINT`) runs the function and converts: it is not such an emulator.
 pub fn local_emulator() -> Option<String> {
     let set = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
-    if set("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+    if set("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        || set("CATTUBE_CDN_ENDPOINT").is_some()
+    {
         return None;
     }
     let url = set("AWS_ENDPOINT_URL_LAMBDA").or_else(|| set("AWS_ENDPOINT_URL"))?;

@@ -58,9 +58,10 @@ def cargo_units(args):
 
 
 def test_try_local_builds_the_sdk_as_the_tests_build_it():
-    build = re.search(r"^cargo build .*$", TRY_LOCAL, re.M)
+    # The build runs under `ticking "what" cargo build ...` (a progress note every 8 s).
+    build = re.search(r"^(?:ticking \"[^\"]*\" )?(cargo build .*)$", TRY_LOCAL, re.M)
     assert build, "scripts/try-local has no `cargo build` line"
-    try_local = cargo_units(build.group(0).split()[1:])
+    try_local = cargo_units(build.group(1).split()[1:])
     tests = cargo_units(["test", "--workspace", "--locked", "--no-run"])
     sdk = {u for u in try_local if u[0].startswith("aws_sdk_")}
     assert len(sdk) >= 9, sorted(try_local)
