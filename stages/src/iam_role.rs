@@ -72,11 +72,14 @@ pub(crate) async fn observe<S: RoleSpec>(
     let trust = role
         .and_then(|r| r.assume_role_policy_document())
         .and_then(decode);
-    if !trust.is_some_and(|t| policy::same(&t, &S::trust(ctx))) {
-        drift.push(Drift::new(
-            DRIFT_TRUST,
-            "trust policy differs from the stack's",
-        ));
+    if !trust
+        .as_ref()
+        .is_some_and(|t| policy::same(t, &S::trust(ctx)))
+    {
+        drift.push(
+            Drift::new(DRIFT_TRUST, "trust policy differs from the stack's")
+                .was(DRIFT_TRUST, trust),
+        );
     }
 
     let ours = match ours {
@@ -90,14 +93,20 @@ pub(crate) async fn observe<S: RoleSpec>(
         }
     };
     match ours {
-        None => drift.push(Drift::new(
-            DRIFT_POLICY,
-            format!("inline policy {POLICY_NAME} is missing"),
-        )),
-        Some(p) if !policy::same(&p, &S::policy(ctx)) => drift.push(Drift::new(
-            DRIFT_POLICY,
-            format!("inline policy {POLICY_NAME} differs from the stack's"),
-        )),
+        None => drift.push(
+            Drift::new(
+                DRIFT_POLICY,
+                format!("inline policy {POLICY_NAME} is missing"),
+            )
+            .was(DRIFT_POLICY, None),
+        ),
+        Some(p) if !policy::same(&p, &S::policy(ctx)) => drift.push(
+            Drift::new(
+                DRIFT_POLICY,
+                format!("inline policy {POLICY_NAME} differs from the stack's"),
+            )
+            .was(DRIFT_POLICY, Some(p)),
+        ),
         Some(_) => {}
     }
 
@@ -277,6 +286,60 @@ async fn strip(ctx: &StackContext, name: &str, all: bool) -> Result<Vec<String>,
     Ok(removed)
 }
 
+/// Puts back, on an adopted role, the trust policy and the inline policy `cattube` as they
+/// were before `up` (the owner's other policies were never touched).
+pub(crate) async fn restore<S: RoleSpec>(
+    ctx: &StackContext,
+    recorded: &crate::Recorded,
+) -> Result<Vec<String>, StepError> {
+    let iam = &ctx.clients.iam;
+    let name = ctx.name(S::ID);
+    let originals = crate::original::Originals::of(recorded);
+    let mut restored = Vec::new();
+    if let Some(Some(trust)) = originals.get(DRIFT_TRUST) {
+        iam.update_assume_role_policy()
+            .role_name(name)
+            .policy_document(trust.to_string())
+            .send()
+            .await
+            .context(|| format!("restoring the trust policy of IAM role {name}"))?;
+        restored.push("trust policy".to_string());
+    }
+    match originals.get(DRIFT_POLICY) {
+        None => {}
+        Some(None) => {
+            match iam
+                .delete_role_policy()
+                .role_name(name)
+                .policy_name(POLICY_NAME)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if Service::Iam.not_found(&e) => {}
+                Err(e) => {
+                    return Err(StepError::with_source(
+                        format!("deleting inline policy {POLICY_NAME} of IAM role {name}"),
+                        AwsError::from_sdk(&e),
+                    ))
+                }
+            }
+            restored.push(format!("inline policy {POLICY_NAME} (none)"));
+        }
+        Some(Some(document)) => {
+            iam.put_role_policy()
+                .role_name(name)
+                .policy_name(POLICY_NAME)
+                .policy_document(document.to_string())
+                .send()
+                .await
+                .context(|| format!("restoring inline policy {POLICY_NAME} of IAM role {name}"))?;
+            restored.push(format!("inline policy {POLICY_NAME}"));
+        }
+    }
+    Ok(restored)
+}
+
 /// Deletes the role: its policies first (IAM refuses with DeleteConflict otherwise).
 pub(crate) async fn destroy<S: RoleSpec>(ctx: &StackContext) -> Result<Destroyed, StepError> {
     let name = ctx.name(S::ID);
@@ -337,6 +400,13 @@ macro_rules! role_step {
             ) -> Result<$crate::Applied, $crate::StepError> {
                 $crate::iam_role::apply::<$role>(ctx, observation, ownership).await
             }
+            async fn restore(
+                &self,
+                ctx: &$crate::StackContext,
+                recorded: &$crate::Recorded,
+            ) -> Result<Vec<String>, $crate::StepError> {
+                $crate::iam_role::restore::<$role>(ctx, recorded).await
+            }
             async fn destroy(
                 &self,
                 ctx: &$crate::StackContext,
@@ -386,6 +456,9 @@ pub(crate) const fn permissions(id: &'static str) -> [crate::permissions::Grant;
                 "iam:DetachRolePolicy",
                 "iam:DeleteRole",
                 "iam:GetRole",
+                // `restore`: an adopted role's trust and inline policy put back.
+                "iam:UpdateAssumeRolePolicy",
+                "iam:PutRolePolicy",
             ],
             Target::Role(id),
         ),

@@ -111,6 +111,11 @@ pub const HLS_JS_KEY: &str = "player/vendor/hls-1.6.15.light.min.js";
 
 const DRIFT_DISABLED: &str = "disabled";
 
+/// The state's `extra` key of the ETag of the object cattube wrote at `key`.
+fn etag_key(key: &str) -> String {
+    format!("etag:{key}")
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
@@ -126,9 +131,20 @@ struct Live {
     content_type: Option<String>,
     cache_control: Option<String>,
     stack: Option<String>,
+    etag: Option<String>,
 }
 
 impl Live {
+    /// Whether cattube wrote this object: it carries this stack's mark, or the ETag the
+    /// state recorded when cattube put it. Anything else is someone else's, never
+    /// overwritten or deleted.
+    fn written_by(&self, ctx: &StackContext, recorded: Option<&Recorded>, key: &str) -> bool {
+        self.stack.as_deref() == Some(ctx.stack.as_str())
+            || recorded
+                .and_then(|r| r.extra.get(&etag_key(key)))
+                .is_some_and(|etag| self.etag.as_deref() == Some(etag.as_str()))
+    }
+
     /// How the live object differs from `file`, if it does.
     fn difference(&self, file: &PageFile) -> Option<String> {
         let wanted_sha = sha256_hex(file.bytes);
@@ -179,6 +195,7 @@ async fn read(ctx: &StackContext) -> Result<Vec<Option<Live>>, StepError> {
                         content_type: out.content_type().map(str::to_string),
                         cache_control: out.cache_control().map(str::to_string),
                         stack: meta(META_STACK),
+                        etag: out.e_tag().map(str::to_string),
                     }))
                 }
                 Err(e) if Service::S3.not_found(&e) => Ok(None),
@@ -199,14 +216,15 @@ async fn read(ctx: &StackContext) -> Result<Vec<Option<Live>>, StepError> {
 }
 
 /// Runs one S3 call per file of `files` at once.
-async fn each<F, Fut>(
+async fn each<F, Fut, T>(
     ctx: &StackContext,
     files: Vec<&'static PageFile>,
     call: F,
-) -> Result<(), StepError>
+) -> Result<Vec<T>, StepError>
 where
     F: Fn(aws_sdk_s3::Client, String, String, &'static PageFile) -> Fut,
-    Fut: std::future::Future<Output = Result<(), StepError>> + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, StepError>> + Send + 'static,
+    T: Send + 'static,
 {
     let mut tasks = JoinSet::new();
     for file in files {
@@ -217,10 +235,11 @@ where
             file,
         ));
     }
+    let mut results = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        joined.map_err(|e| StepError::with_source("writing the player", e))??;
+        results.push(joined.map_err(|e| StepError::with_source("writing the player", e))??);
     }
-    Ok(())
+    Ok(results)
 }
 
 async fn put(
@@ -229,8 +248,9 @@ async fn put(
     account: String,
     file: &'static PageFile,
     stack: String,
-) -> Result<(), StepError> {
-    s3.put_object()
+) -> Result<(&'static str, Option<String>), StepError> {
+    let put = s3
+        .put_object()
         .bucket(&bucket)
         .key(file.key)
         .expected_bucket_owner(account)
@@ -247,7 +267,7 @@ async fn put(
                 AwsError::from_sdk(&e),
             )
         })?;
-    Ok(())
+    Ok((file.key, put.e_tag().map(str::to_string)))
 }
 
 async fn delete(
@@ -289,9 +309,29 @@ impl Step for PlayerPage {
     async fn observe(
         &self,
         ctx: &StackContext,
-        _recorded: Option<&Recorded>,
+        recorded: Option<&Recorded>,
     ) -> Result<Observation, StepError> {
-        let live = read(ctx).await?;
+        let mut live = read(ctx).await?;
+        // Someone else's object where a file of the page goes: never overwritten. The page
+        // is refused before anything is written; without the page it is simply not ours.
+        for (file, found) in FILES.iter().zip(live.iter_mut()) {
+            if found
+                .as_ref()
+                .is_some_and(|l| !l.written_by(ctx, recorded, file.key))
+            {
+                if ctx.settings.player_enabled {
+                    return Err(StepError::refused(format!(
+                        "s3://{}/{} exists and was not written by cattube: cattube never \
+                         overwrites it. Move it, name another destination-bucket under [names], \
+                         or turn the player page off with `enabled = false` under [player] in \
+                         cattube.toml",
+                        bucket(ctx),
+                        file.key
+                    )));
+                }
+                *found = None;
+            }
+        }
         let present: Vec<(&'static PageFile, &Live)> = FILES
             .iter()
             .zip(&live)
@@ -352,7 +392,17 @@ impl Step for PlayerPage {
         let present = observation.present();
         if !ctx.settings.player_enabled {
             if present.is_some_and(|p| p.has_drift(DRIFT_DISABLED)) {
-                each(ctx, FILES.iter().collect(), delete).await?;
+                // Only cattube's files (`observe`): someone else's are kept.
+                let ours = FILES
+                    .iter()
+                    .zip(read(ctx).await?)
+                    .filter(|(file, live)| {
+                        live.as_ref()
+                            .is_some_and(|l| l.written_by(ctx, None, file.key))
+                    })
+                    .map(|(file, _)| file)
+                    .collect();
+                each(ctx, ours, delete).await?;
                 applied
                     .changes
                     .push("removed the player page ([player] enabled = false)".into());
@@ -368,10 +418,25 @@ impl Step for PlayerPage {
         for file in &stale {
             applied.changes.push(format!("uploaded {}", file.key));
         }
-        each(ctx, stale, move |s3, bucket, account, file| {
+        let fresh = stale.len() == FILES.len();
+        let written = each(ctx, stale, move |s3, bucket, account, file| {
             put(s3, bucket, account, file, stack.clone())
         })
         .await?;
+        // What cattube wrote, by ETag, so that `down` deletes exactly that: the files just
+        // put, and those already in place (read again only when some were left as they were).
+        let kept = if fresh { Vec::new() } else { read(ctx).await? };
+        let etags = written.into_iter().chain(
+            FILES
+                .iter()
+                .zip(kept)
+                .filter_map(|(file, live)| Some((file.key, live?.etag))),
+        );
+        for (key, etag) in etags {
+            if let Some(etag) = etag {
+                applied.extra.entry(etag_key(key)).or_insert(etag);
+            }
+        }
         Ok(applied)
     }
 
@@ -381,13 +446,30 @@ impl Step for PlayerPage {
     async fn destroy(
         &self,
         ctx: &StackContext,
-        _recorded: Option<&Recorded>,
+        recorded: Option<&Recorded>,
         _options: &DestroyOptions,
     ) -> Result<Destroyed, StepError> {
-        // DeleteObject succeeds for a key that is not there, and a bucket already gone
-        // takes the page with it.
-        each(ctx, FILES.iter().collect(), delete).await?;
-        Ok(Destroyed::Deleted)
+        // Only what cattube wrote; a bucket already gone took the page with it.
+        let (ours, others): (Vec<_>, Vec<_>) = FILES
+            .iter()
+            .zip(read(ctx).await?)
+            .filter_map(|(file, live)| Some((file, live?)))
+            .partition(|(file, live)| live.written_by(ctx, recorded, file.key));
+        each(
+            ctx,
+            ours.into_iter().map(|(file, _)| file).collect(),
+            delete,
+        )
+        .await?;
+        let live_others: Vec<&str> = others.iter().map(|(file, _)| file.key).collect();
+        Ok(if live_others.is_empty() {
+            Destroyed::Deleted
+        } else {
+            Destroyed::DeletedAfter(format!(
+                "kept {}: not written by cattube",
+                live_others.join(", ")
+            ))
+        })
     }
 }
 
