@@ -71,9 +71,10 @@ impl Originals {
     pub fn record_into(&self, extra: &mut BTreeMap<String, String>) -> bool {
         let mut added = false;
         for (setting, value) in &self.0 {
-            let key = format!("{PREFIX}{setting}");
-            if !extra.contains_key(&key) {
-                extra.insert(key, value.to_string());
+            if let std::collections::btree_map::Entry::Vacant(entry) =
+                extra.entry(format!("{PREFIX}{setting}"))
+            {
+                entry.insert(value.to_string());
                 added = true;
             }
         }
