@@ -672,3 +672,53 @@ async fn an_adopted_role_and_function_are_as_they_were_after_up_then_down() {
         "cattube's own converter role is left: {inventory:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_account_wide_mediaconvert_role_is_never_adopted() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+    let clients = stack_clients(&emulators, REGION).await;
+    let shared = "MediaConvert_Default_Role";
+    clients
+        .iam
+        .create_role()
+        .role_name(shared)
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"mediaconvert.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    sandbox.write(
+        "cattube.toml",
+        &format!("[names]\nmediaconvert-role = \"{shared}\"\n"),
+    );
+    let before = role_snapshot(&clients.iam, shared).await;
+    let inventory = account_inventory(&emulators, REGION).await;
+    let out = sandbox.run().arg("up").expect_code(2).output();
+    assert!(
+        out.stderr.contains(shared) && out.stderr.contains("never rewrites"),
+        "{}",
+        out.text()
+    );
+    assert!(differences(&before, &role_snapshot(&clients.iam, shared).await).is_empty());
+    assert_eq!(account_inventory(&emulators, REGION).await, inventory);
+    // The example for the tutorial's names does not name it.
+    let example =
+        std::fs::read_to_string(support::repo_root().join("examples/tutorial.toml")).unwrap();
+    let config: toml_names::Example = toml_names::parse(&example);
+    assert!(!config.names.values().any(|n| n == shared), "{example}");
+}
+
+/// Reads the `[names]` table of an example config.
+mod toml_names {
+    #[derive(serde::Deserialize)]
+    pub struct Example {
+        #[serde(default)]
+        pub names: std::collections::BTreeMap<String, String>,
+    }
+
+    pub fn parse(text: &str) -> Example {
+        toml::from_str(text).unwrap()
+    }
+}

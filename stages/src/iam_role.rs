@@ -12,6 +12,10 @@ use crate::error::{AwsContext, AwsError};
 use crate::step::{Applied, Destroyed, Drift, Observation, Ownership, Present};
 use crate::{arn, policy, StackContext, StepError};
 
+/// Account-wide roles other things depend on (MediaConvert's console and the tutorial use
+/// `MediaConvert_Default_Role` for every job): never adopted, so never rewritten.
+pub const SHARED_ROLES: &[&str] = &["MediaConvert_Default_Role"];
+
 /// The inline policy cattube writes on its roles.
 pub const POLICY_NAME: &str = "cattube";
 
@@ -67,6 +71,16 @@ pub(crate) async fn observe<S: RoleSpec>(
         .map(|r| r.tags().iter().map(|t| (t.key(), t.value())).collect())
         .unwrap_or_default();
     let tagged_ours = ctx.tagged_ours(tags.iter().copied());
+    let owned = tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours());
+    // A role the whole account shares is not the stack's to narrow, even for a while.
+    if !owned && SHARED_ROLES.contains(&name) {
+        return Err(StepError::refused(format!(
+            "IAM role {name} is shared by everything in the account that uses its service: \
+             cattube never rewrites it. Remove `{} = \"{name}\"` from [names] in cattube.toml \
+             (cattube then makes a least-privilege role of its own)",
+            S::ID
+        )));
+    }
     let mut drift = Vec::new();
 
     let trust = role
@@ -112,7 +126,6 @@ pub(crate) async fn observe<S: RoleSpec>(
 
     // Policies beside cattube's widen a role the stack created: drift, stripped by `up`. On
     // an adopted role they are its owner's, and never ours to remove: no drift.
-    let owned = tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours());
     let inline = inline.context(|| doing("inline policies"))?;
     let extra: Vec<&str> = inline
         .policy_names()
