@@ -44,6 +44,12 @@ pub const SPEC: Spec = Spec {
             &["s3:GetObject"],
             Target::Objects("destination-bucket"),
         ),
+        // Whose bucket it is: in an adopted one, nobody else's object is overwritten.
+        Grant::new(
+            Phase::Observe,
+            &["s3:GetBucketTagging"],
+            Target::Bucket("destination-bucket"),
+        ),
         Grant::new(
             Phase::Apply,
             &["s3:PutObject", "s3:DeleteObject"],
@@ -293,6 +299,28 @@ async fn delete(
     }
 }
 
+/// Whether the destination bucket carries the stack's tags (it was created by the stack);
+/// a bucket not there yet is the stack's to create.
+async fn bucket_is_ours(ctx: &StackContext) -> Result<bool, StepError> {
+    match ctx
+        .clients
+        .s3
+        .get_bucket_tagging()
+        .bucket(bucket(ctx))
+        .expected_bucket_owner(&ctx.account)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(ctx.tagged_ours(out.tag_set().iter().map(|t| (t.key(), t.value())))),
+        Err(e) if crate::error::absent(&e, &["NoSuchTagSet"]) => Ok(false),
+        Err(e) if Service::S3.not_found(&e) => Ok(true),
+        Err(e) => Err(StepError::with_source(
+            format!("reading the tags of bucket {}", bucket(ctx)),
+            AwsError::from_sdk(&e),
+        )),
+    }
+}
+
 #[async_trait]
 impl Step for PlayerPage {
     fn spec(&self) -> &'static Spec {
@@ -311,13 +339,17 @@ impl Step for PlayerPage {
         ctx: &StackContext,
         recorded: Option<&Recorded>,
     ) -> Result<Observation, StepError> {
-        let mut live = read(ctx).await?;
-        // Someone else's object where a file of the page goes: never overwritten. The page
-        // is refused before anything is written; without the page it is simply not ours.
+        let (live, bucket_ours) = tokio::join!(read(ctx), bucket_is_ours(ctx));
+        let (mut live, bucket_ours) = (live?, bucket_ours?);
+        // In a bucket cattube adopted, someone else's object where a file of the page goes
+        // is never overwritten: the page is refused before anything is written; without the
+        // page it is simply not ours. (In the stack's own bucket the page's keys are the
+        // stack's: a file changed by hand is drift, repaired.)
         for (file, found) in FILES.iter().zip(live.iter_mut()) {
-            if found
-                .as_ref()
-                .is_some_and(|l| !l.written_by(ctx, recorded, file.key))
+            if !bucket_ours
+                && found
+                    .as_ref()
+                    .is_some_and(|l| !l.written_by(ctx, recorded, file.key))
             {
                 if ctx.settings.player_enabled {
                     return Err(StepError::refused(format!(
