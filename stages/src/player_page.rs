@@ -481,19 +481,65 @@ impl Step for PlayerPage {
         recorded: Option<&Recorded>,
         _options: &DestroyOptions,
     ) -> Result<Destroyed, StepError> {
-        // Only what cattube wrote; a bucket already gone took the page with it.
-        let (ours, others): (Vec<_>, Vec<_>) = FILES
+        // Only what cattube wrote; a bucket already gone took the page with it. With the
+        // ETags recorded, each delete is conditional on its own (one round, and a file
+        // replaced since is not deleted); without them (a state from before they were
+        // recorded), the files carrying the stack's mark.
+        let etags: Vec<Option<String>> = FILES
             .iter()
-            .zip(read(ctx).await?)
-            .filter_map(|(file, live)| Some((file, live?)))
-            .partition(|(file, live)| live.written_by(ctx, recorded, file.key));
-        each(
-            ctx,
-            ours.into_iter().map(|(file, _)| file).collect(),
-            delete,
-        )
-        .await?;
-        let live_others: Vec<&str> = others.iter().map(|(file, _)| file.key).collect();
+            .map(|f| recorded.and_then(|r| r.extra.get(&etag_key(f.key)).cloned()))
+            .collect();
+        let live_others: Vec<&str> = if etags.iter().all(Option::is_some) {
+            let mut tasks = JoinSet::new();
+            for (file, etag) in FILES.iter().zip(etags) {
+                let (s3, bucket, account) = (
+                    ctx.clients.s3.clone(),
+                    bucket(ctx).to_string(),
+                    ctx.account.clone(),
+                );
+                tasks.spawn(async move {
+                    let answer = s3
+                        .delete_object()
+                        .bucket(&bucket)
+                        .key(file.key)
+                        .expected_bucket_owner(account)
+                        .set_if_match(etag)
+                        .send()
+                        .await;
+                    match answer {
+                        Ok(_) => Ok(None),
+                        Err(e) if Service::S3.not_found(&e) => Ok(None),
+                        Err(e) if crate::error::absent(&e, &["PreconditionFailed"]) => {
+                            Ok(Some(file.key))
+                        }
+                        Err(e) => Err(StepError::with_source(
+                            format!("deleting s3://{bucket}/{}", file.key),
+                            AwsError::from_sdk(&e),
+                        )),
+                    }
+                });
+            }
+            let mut kept = Vec::new();
+            while let Some(joined) = tasks.join_next().await {
+                let done = joined.map_err(|e| StepError::with_source("deleting the player", e))?;
+                kept.extend(done?);
+            }
+            kept.sort_unstable();
+            kept
+        } else {
+            let (ours, others): (Vec<_>, Vec<_>) = FILES
+                .iter()
+                .zip(read(ctx).await?)
+                .filter_map(|(file, live)| Some((file, live?)))
+                .partition(|(file, live)| live.written_by(ctx, recorded, file.key));
+            each(
+                ctx,
+                ours.into_iter().map(|(file, _)| file).collect(),
+                delete,
+            )
+            .await?;
+            others.iter().map(|(file, _)| file.key).collect()
+        };
         Ok(if live_others.is_empty() {
             Destroyed::Deleted
         } else {
