@@ -13,6 +13,7 @@ pub mod context;
 pub mod cost;
 pub mod error;
 pub mod naming;
+pub mod original;
 pub mod permissions;
 pub mod policy;
 pub mod regions;

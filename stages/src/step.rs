@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::naming::NameKind;
+use crate::original::Originals;
 use crate::{StackContext, StepError};
 
 /// The AWS service a resource lives in (its client, its "not found" idiom, its protocol).
@@ -116,6 +117,10 @@ pub struct Drift {
     pub key: &'static str,
     /// What a person reads in `status` and `plan`.
     pub detail: String,
+    /// The live values of the settings repairing it changes, as found: on an adopted
+    /// resource the engine records them before `apply`, and `down` puts them back
+    /// ([`crate::original`]).
+    pub originals: Originals,
 }
 
 impl Drift {
@@ -123,7 +128,14 @@ impl Drift {
         Drift {
             key,
             detail: detail.into(),
+            originals: Originals::default(),
         }
+    }
+
+    /// This drift, noting `setting` as it is now (`None`: absent) for `down` to restore.
+    pub fn was(mut self, setting: &str, value: Option<serde_json::Value>) -> Self {
+        self.originals.keep(setting, value);
+        self
     }
 }
 
@@ -145,6 +157,15 @@ pub struct Present {
 impl Present {
     pub fn has_drift(&self, key: &str) -> bool {
         self.drift.iter().any(|d| d.key == key)
+    }
+
+    /// What repairing every drift would change, as it is now ([`Drift::was`]).
+    pub fn originals(&self) -> Originals {
+        let mut all = Originals::default();
+        for drift in &self.drift {
+            all.extend(&drift.originals);
+        }
+        all
     }
 }
 
@@ -276,6 +297,17 @@ pub trait Step: Send + Sync {
             }],
             _ => Vec::new(),
         })
+    }
+
+    /// Puts back, on an adopted resource `down` keeps, every setting recorded before `up`
+    /// changed it ([`crate::original`]). What it wrote, one line each; safe to repeat. The
+    /// default: a kind whose adopted resources cattube never changes.
+    async fn restore(
+        &self,
+        _ctx: &StackContext,
+        _recorded: &Recorded,
+    ) -> Result<Vec<String>, StepError> {
+        Ok(Vec::new())
     }
 
     /// Deletes a resource this stack owns. The engine never calls it for adopted ones.
