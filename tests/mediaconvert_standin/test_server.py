@@ -16,6 +16,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 SERVER = Path(__file__).with_name("server.py")
 ROLE = "arn:aws:iam::123456789012:role/MediaConvertRole"
@@ -446,3 +447,15 @@ def test_control_endpoint_gives_a_complete_job_output_details(endpoint, mc):
     raw(endpoint, "POST", f"/_standin/jobs/{job_id}/status",
         {"status": "ERROR", "outputDurationsMs": [[61000, 5000]]})
     assert "OutputGroupDetails" not in mc.get_job(Id=job_id)["Job"]
+
+
+@pytest.mark.parametrize("metadata, problem", [
+    ({"cattube:source-key": "cats/tabby cat (1).mp4"}, "holds '('"),
+    ({"k": "x" * 257}, "257 characters"),
+    ({f"k{i}": "v" for i in range(11)}, "11 pairs"),
+])
+def test_user_metadata_beyond_the_job_tag_restrictions_is_refused(mc, metadata, problem):
+    with pytest.raises(ClientError) as refused:
+        mc.create_job(Role=ROLE, Settings=SETTINGS, UserMetadata=metadata)
+    assert refused.value.response["Error"]["Code"] == "BadRequestException"
+    assert problem in str(refused.value)
