@@ -373,14 +373,17 @@ async fn push_then_pull() {
         .args(["--state", "s3://someones-plain-bucket/cattube.json", "up"])
         .output();
     assert_code(&out, 0, "up with an existing, unversioned state bucket");
-    let out = runner
-        .run()
-        .args([
-            "--state",
-            "s3://someones-plain-bucket/cattube.json",
-            "status",
-        ])
-        .output();
+    let plain_status = || {
+        runner
+            .run()
+            .args([
+                "--state",
+                "s3://someones-plain-bucket/cattube.json",
+                "status",
+            ])
+            .output()
+    };
+    let out = plain_status();
     assert!(
         out.stdout
             .contains("warning: the state bucket someones-plain-bucket does not keep versions"),
@@ -398,14 +401,7 @@ async fn push_then_pull() {
         )
         .retries_too(),
     );
-    let out = runner
-        .run()
-        .args([
-            "--state",
-            "s3://someones-plain-bucket/cattube.json",
-            "status",
-        ])
-        .output();
+    let out = plain_status();
     assert!(!emulators.faults.answered(refused).is_empty());
     emulators.faults.clear_answers();
     assert!(
