@@ -29,7 +29,7 @@ pub fn install(cancel: Cancel, printer: Printer) {
             FirstInterrupt::AtPrompt => {
                 printer.urgent("\ninterrupted: nothing was deleted");
                 if let Some(failed) = crate::state::release_held().await {
-                    printer.urgent(&format!("error: {failed}"));
+                    printer.urgent(format!("error: {failed}"));
                 }
                 ExitStatus::Interrupted.exit_now();
             }
@@ -41,7 +41,7 @@ pub fn install(cancel: Cancel, printer: Printer) {
         sigint.recv().await;
         printer.urgent("interrupted again: stopping now; the state file is intact, run the command again to continue");
         if let Some(failed) = crate::state::release_held().await {
-            printer.urgent(&format!("error: {failed}"));
+            printer.urgent(format!("error: {failed}"));
         }
         ExitStatus::Interrupted.exit_now();
     });
