@@ -441,12 +441,19 @@ async fn warn_unversioned(config: &Config, session: &Session, report: &mut Repor
         return;
     };
     let object = store.object();
-    if let Ok(false) = object.versioned().await {
-        report.warnings.push(format!(
+    match object.versioned().await {
+        Ok(true) => {}
+        Ok(false) => report.warnings.push(format!(
             "the state bucket {} does not keep versions: turn on versioning, so that an \
              overwritten or deleted state can be restored",
             object.bucket
-        ));
+        )),
+        Err(err) => report.warnings.push(format!(
+            "could not read whether the state bucket {} keeps versions ({}): without \
+             versioning an overwritten or deleted state cannot be restored",
+            object.bucket,
+            cattube_stages::error::chain(&err)
+        )),
     }
 }
 
