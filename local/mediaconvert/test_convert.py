@@ -182,7 +182,7 @@ def submit(mc, stack, profile, key=KEY, source=SOURCE, destination=DEST, tweak=N
     if tweak:
         tweak(settings)
     return mc.create_job(JobTemplate=name, Role=role or stack["role"], Settings=settings,
-                         UserMetadata={"cattube:source-key": key})["Job"]
+                         UserMetadata=handler.user_metadata("cattube", key))["Job"]
 
 
 PERCENTS = {}  # job id -> JobPercentComplete values GetJob showed while PROGRESSING
