@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cattube_stages::{naming, FunctionSettings, JobFile, Settings};
+use cattube_stages::{naming, FunctionSettings, JobFile, Registry, Settings};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -249,9 +249,10 @@ impl Config {
                 .map_err(|e| UsageError::new(format!("{region_origin}: '{region}' {e}")))?;
         }
 
+        let registry = Registry::standard();
         for (id, name) in &file.names {
-            let kind = naming::kind_of(id).ok_or_else(|| {
-                let allowed: Vec<&str> = naming::named().iter().map(|(id, _, _)| *id).collect();
+            let kind = registry.kind_of(id).ok_or_else(|| {
+                let allowed: Vec<&str> = registry.named().iter().map(|(id, _, _)| *id).collect();
                 UsageError::new(format!(
                     "{}: unknown resource id '{id}'; allowed: {}",
                     origin("[names]"),

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use crate::{arn, StackContext, Step};
+use crate::{arn, Registry, StackContext};
 
 /// Which of a step's methods makes the calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -162,7 +162,7 @@ pub const COMMAND_CALLS: &[(&[Command], Grant)] = &[
 ];
 
 /// Every grant the commands need, for the stack of `ctx`.
-fn grants(steps: &[Box<dyn Step>], ctx: &StackContext, commands: &[Command]) -> BTreeSet<Resolved> {
+fn grants(registry: &Registry, ctx: &StackContext, commands: &[Command]) -> BTreeSet<Resolved> {
     let mut all = BTreeSet::new();
     let mut add = |grant: &Grant| {
         let on = grant.on.arn(ctx);
@@ -175,7 +175,7 @@ fn grants(steps: &[Box<dyn Step>], ctx: &StackContext, commands: &[Command]) -> 
     };
     for command in commands {
         let phases = command.phases();
-        for step in steps {
+        for step in registry.steps() {
             for grant in step.spec().permissions {
                 if phases.contains(&grant.phase) {
                     add(grant);
@@ -241,11 +241,11 @@ pub struct Part<'a> {
 
 /// The identity policy of every part: one statement per resource (and condition), its
 /// actions sorted. With a remote state, its bucket's calls are in it too.
-pub fn policy(steps: &[Box<dyn Step>], parts: &[Part]) -> Value {
+pub fn policy(registry: &Registry, parts: &[Part]) -> Value {
     let mut by_resource: BTreeMap<_, BTreeSet<String>> = BTreeMap::new();
     let mut resolved = BTreeSet::new();
     for part in parts {
-        resolved.extend(grants(steps, part.ctx, part.commands));
+        resolved.extend(grants(registry, part.ctx, part.commands));
         if let Some(state) = part.state {
             resolved.extend(state_grants(part.ctx, state, part.commands));
         }

@@ -1,7 +1,7 @@
 //! Stage 2: the destination bucket. MediaConvert writes the converted videos here and
 //! CloudFront serves them from it (privately, through Origin Access Control).
 
-use crate::bucket::{bucket_step, BucketSpec};
+use crate::resources::bucket::{bucket_step, BucketSpec};
 use crate::naming::NameKind;
 use crate::step::{NameRule, Service, Spec};
 
@@ -17,7 +17,7 @@ pub const SPEC: Spec = Spec {
     }),
     outputs: &["destination_bucket"],
     service: Service::S3,
-    permissions: &crate::bucket::permissions("destination-bucket"),
+    permissions: &crate::resources::bucket::permissions("destination-bucket"),
 };
 
 pub struct DestinationBucket;

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::iam_role::{role_step, RoleSpec};
+use crate::resources::iam_role::{role_step, RoleSpec};
 use crate::naming::NameKind;
 use crate::step::{NameRule, Service, Spec};
 use crate::{arn, StackContext};
@@ -28,7 +28,7 @@ pub const SPEC: Spec = Spec {
     }),
     outputs: &[],
     service: Service::Iam,
-    permissions: &crate::iam_role::permissions("mediaconvert-role"),
+    permissions: &crate::resources::iam_role::permissions("mediaconvert-role"),
 };
 
 impl RoleSpec for MediaConvertRole {

@@ -1,6 +1,6 @@
 //! Stage 1: the source bucket. Uploads land here and trigger the converter function.
 
-use crate::bucket::{bucket_step, BucketSpec};
+use crate::resources::bucket::{bucket_step, BucketSpec};
 use crate::naming::NameKind;
 use crate::step::{NameRule, Service, Spec};
 
@@ -16,7 +16,7 @@ pub const SPEC: Spec = Spec {
     }),
     outputs: &["source_bucket"],
     service: Service::S3,
-    permissions: &crate::bucket::permissions("source-bucket"),
+    permissions: &crate::resources::bucket::permissions("source-bucket"),
 };
 
 pub struct SourceBucket;

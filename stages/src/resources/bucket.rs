@@ -767,7 +767,7 @@ async fn delete_batch(
 }
 
 /// The `Step` of a bucket module: its registry entry and its [`BucketSpec`], the rest shared.
-/// The same shape as [`crate::iam_role::role_step`] for the roles.
+/// The same shape as [`crate::resources::iam_role::role_step`] for the roles.
 macro_rules! bucket_step {
     ($step:ident, $bucket:expr, $spec:expr) => {
         #[async_trait::async_trait]
@@ -776,14 +776,14 @@ macro_rules! bucket_step {
                 &$spec
             }
             fn kept_by(&self, options: &$crate::step::DestroyOptions) -> Option<String> {
-                $crate::bucket::kept_by(options)
+                $crate::resources::bucket::kept_by(options)
             }
             async fn observe(
                 &self,
                 ctx: &$crate::StackContext,
                 recorded: Option<&$crate::Recorded>,
             ) -> Result<$crate::Observation, $crate::StepError> {
-                $crate::bucket::observe(ctx, &$bucket, recorded).await
+                $crate::resources::bucket::observe(ctx, &$bucket, recorded).await
             }
             async fn apply(
                 &self,
@@ -791,7 +791,7 @@ macro_rules! bucket_step {
                 observation: &$crate::Observation,
                 ownership: Option<$crate::Ownership>,
             ) -> Result<$crate::Applied, $crate::StepError> {
-                $crate::bucket::apply(ctx, &$bucket, observation, ownership).await
+                $crate::resources::bucket::apply(ctx, &$bucket, observation, ownership).await
             }
             async fn destroy(
                 &self,
@@ -799,7 +799,7 @@ macro_rules! bucket_step {
                 _recorded: Option<&$crate::Recorded>,
                 options: &$crate::step::DestroyOptions,
             ) -> Result<$crate::Destroyed, $crate::StepError> {
-                $crate::bucket::destroy(ctx, &$bucket, options).await
+                $crate::resources::bucket::destroy(ctx, &$bucket, options).await
             }
         }
     };

@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use crate::iam_role::{role_step, RoleSpec};
+use crate::resources::iam_role::{role_step, RoleSpec};
 use crate::naming::NameKind;
 use crate::step::{NameRule, Service, Spec};
 use crate::{arn, StackContext};
@@ -33,7 +33,7 @@ pub const SPEC: Spec = Spec {
     }),
     outputs: &[],
     service: Service::Iam,
-    permissions: &crate::iam_role::permissions("converter-role"),
+    permissions: &crate::resources::iam_role::permissions("converter-role"),
 };
 
 /// Where the converter function keeps its claims, in the destination bucket: the same
@@ -153,7 +153,7 @@ mod tests {
 
     #[test]
     fn the_catalog_key_is_the_handlers() {
-        let handler = include_str!("../../lambda-artifact/handler.py");
+        let handler = include_str!("../../../lambda-artifact/handler.py");
         assert!(
             handler.contains(&format!("\nCATALOG_KEY = \"{}\"\n", super::CATALOG_KEY)),
             "handler.py must set CATALOG_KEY"
@@ -162,7 +162,7 @@ mod tests {
 
     #[test]
     fn the_claim_prefix_is_the_handlers() {
-        let handler = include_str!("../../lambda-artifact/handler.py");
+        let handler = include_str!("../../../lambda-artifact/handler.py");
         assert!(
             handler.contains(&format!("\nCLAIM_PREFIX = \"{CLAIM_PREFIX}\"\n")),
             "handler.py must set CLAIM_PREFIX = \"{CLAIM_PREFIX}\""

@@ -327,7 +327,7 @@ macro_rules! role_step {
                 ctx: &$crate::StackContext,
                 recorded: Option<&$crate::Recorded>,
             ) -> Result<$crate::Observation, $crate::StepError> {
-                $crate::iam_role::observe::<$role>(ctx, recorded).await
+                $crate::resources::iam_role::observe::<$role>(ctx, recorded).await
             }
             async fn apply(
                 &self,
@@ -335,7 +335,7 @@ macro_rules! role_step {
                 observation: &$crate::Observation,
                 ownership: Option<$crate::Ownership>,
             ) -> Result<$crate::Applied, $crate::StepError> {
-                $crate::iam_role::apply::<$role>(ctx, observation, ownership).await
+                $crate::resources::iam_role::apply::<$role>(ctx, observation, ownership).await
             }
             async fn destroy(
                 &self,
@@ -343,7 +343,7 @@ macro_rules! role_step {
                 _recorded: Option<&$crate::Recorded>,
                 _options: &$crate::step::DestroyOptions,
             ) -> Result<$crate::Destroyed, $crate::StepError> {
-                $crate::iam_role::destroy::<$role>(ctx).await
+                $crate::resources::iam_role::destroy::<$role>(ctx).await
             }
         }
     };

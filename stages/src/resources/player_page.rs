@@ -81,25 +81,25 @@ pub struct PageFile {
 pub const FILES: &[PageFile] = &[
     PageFile {
         key: ROOT_KEY,
-        bytes: include_bytes!("../../player/index.html"),
+        bytes: include_bytes!("../../../player/index.html"),
         content_type: "text/html; charset=utf-8",
         cache_control: "no-cache",
     },
     PageFile {
         key: "player/player.css",
-        bytes: include_bytes!("../../player/player.css"),
+        bytes: include_bytes!("../../../player/player.css"),
         content_type: "text/css; charset=utf-8",
         cache_control: "no-cache",
     },
     PageFile {
         key: "player/player.js",
-        bytes: include_bytes!("../../player/player.js"),
+        bytes: include_bytes!("../../../player/player.js"),
         content_type: "text/javascript; charset=utf-8",
         cache_control: "no-cache",
     },
     PageFile {
         key: HLS_JS_KEY,
-        bytes: include_bytes!("../../player/vendor/hls-1.6.15.light.min.js"),
+        bytes: include_bytes!("../../../player/vendor/hls-1.6.15.light.min.js"),
         content_type: "text/javascript; charset=utf-8",
         cache_control: "public, max-age=31536000, immutable",
     },
