@@ -470,7 +470,11 @@ mod tests {
     #[test]
     fn a_registry_in_dependency_order_keeps_its_order() {
         assert_eq!(ids(&graph()), ["a", "b", "c", "d", "e"]);
-        let registry: Vec<&str> = Registry::standard().steps().iter().map(|s| s.id()).collect();
+        let registry: Vec<&str> = Registry::standard()
+            .steps()
+            .iter()
+            .map(|s| s.id())
+            .collect();
         // As `up` walks it by default (with `[notify]` the function waits for the
         // distribution, registered after it, and is placed after it).
         let settings = cattube_stages::Settings::default();
@@ -494,7 +498,11 @@ mod tests {
         deps.sort();
         assert_eq!(deps, ["distribution", "source-bucket"]);
         assert!(graph.deps(dummy).iter().all(|&d| d < dummy), "{ids:?}");
-        let registry: Vec<&str> = Registry::standard().steps().iter().map(|s| s.id()).collect();
+        let registry: Vec<&str> = Registry::standard()
+            .steps()
+            .iter()
+            .map(|s| s.id())
+            .collect();
         let others: Vec<&str> = ids.into_iter().filter(|&id| id != "dummy").collect();
         assert_eq!(others, registry);
     }

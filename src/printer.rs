@@ -171,7 +171,8 @@ impl Report {
             region: None,
             account: None,
             resources: Vec::new(),
-            outputs: cattube_stages::Registry::standard().output_keys()
+            outputs: cattube_stages::Registry::standard()
+                .output_keys()
                 .into_iter()
                 .map(|k| (k, None))
                 .collect(),

@@ -344,7 +344,8 @@ fn converged(sandbox: &support::Sandbox, command: &str) {
 /// What is left of `stack` in the emulators: every step's own lookup, as `leftovers()`.
 async fn leftovers_of(emulators: &Emulators, stack: &str) -> Vec<String> {
     let registry = cattube_stages::Registry::standard();
-    let ctx = support::stack_context(emulators, REGION, stack, &Default::default(), &registry).await;
+    let ctx =
+        support::stack_context(emulators, REGION, stack, &Default::default(), &registry).await;
     support::found_owned(&registry, &ctx).await
 }
 

@@ -1,14 +1,8 @@
 //! ARNs derived from the deterministic names, so a step never has to look up another
 //! resource to know what to point at (a converged `up` stays one round of reads).
 
+pub use crate::context::last_segment;
 use crate::StackContext;
-
-/// The id at the end of an ARN (`…:origin-access-control/E123`, `…:distribution/E123`).
-pub fn last_segment(arn: &str) -> Option<&str> {
-    arn.rsplit_once('/')
-        .map(|(_, id)| id)
-        .filter(|id| !id.is_empty())
-}
 
 pub fn bucket(ctx: &StackContext, id: &str) -> String {
     format!("arn:{}:s3:::{}", ctx.partition(), ctx.name(id))

@@ -5,20 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// One client per AWS service the stages use.
-#[derive(Clone, Debug)]
-pub struct Clients {
-    pub s3: aws_sdk_s3::Client,
-    pub sts: aws_sdk_sts::Client,
-    pub iam: aws_sdk_iam::Client,
-    pub lambda: aws_sdk_lambda::Client,
-    pub mediaconvert: aws_sdk_mediaconvert::Client,
-    pub cloudfront: aws_sdk_cloudfront::Client,
-    /// The Resource Groups Tagging API: every stack's resources by their tags (`stacks`).
-    pub tagging: aws_sdk_resourcegroupstagging::Client,
-    pub eventbridge: aws_sdk_eventbridge::Client,
-    pub sns: aws_sdk_sns::Client,
-}
+pub use crate::aws::Clients;
 
 /// The converter function's runtime settings (`[function]`).
 #[derive(Clone, Debug)]
@@ -282,7 +269,7 @@ impl StackContext {
     /// (`…:distribution/E123`).
     pub fn id_of(&self, resource: &str) -> Option<String> {
         self.arn_of(resource)
-            .and_then(|arn| crate::arn::last_segment(&arn).map(str::to_string))
+            .and_then(|arn| last_segment(&arn).map(str::to_string))
     }
 
     /// One of the outputs of `resource`, if known.
@@ -380,4 +367,11 @@ pub fn partition(region: &str) -> &'static str {
     } else {
         "aws"
     }
+}
+
+/// The id at the end of an ARN (`…:origin-access-control/E123`, `…:distribution/E123`).
+pub fn last_segment(arn: &str) -> Option<&str> {
+    arn.rsplit_once('/')
+        .map(|(_, id)| id)
+        .filter(|id| !id.is_empty())
 }

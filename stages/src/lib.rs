@@ -11,8 +11,10 @@ pub mod artifact;
 pub mod aws;
 pub mod context;
 pub mod error;
+pub mod grant;
 pub mod naming;
 pub mod policy;
+pub mod recorded;
 pub mod regions;
 pub mod registry;
 pub mod retry;
@@ -39,4 +41,3 @@ pub use step::{
     Applied, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present, Recorded, Service,
     Spec, Step,
 };
-

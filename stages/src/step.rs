@@ -3,22 +3,11 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
+pub use crate::aws::Service;
 use crate::naming::NameKind;
+pub use crate::recorded::{Drift, Ownership, Recorded};
 use crate::{StackContext, StepError};
-
-/// The AWS service a resource lives in (its client, its "not found" idiom, its protocol).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Service {
-    S3,
-    Iam,
-    Lambda,
-    MediaConvert,
-    CloudFront,
-    EventBridge,
-    Sns,
-}
 
 /// How a resource is named: the kind of name AWS validates, and the default, with
 /// `{stack}`, `{account}` and `{region}` filled in (so a stack is found again without state).
@@ -53,7 +42,7 @@ pub struct Spec {
     pub service: Service,
     /// The IAM actions its `observe`, `apply` and `destroy` call, and on what
     /// (`cattube permissions`).
-    pub permissions: &'static [crate::permissions::Grant],
+    pub permissions: &'static [crate::grant::Grant],
 }
 
 impl Spec {
@@ -77,54 +66,6 @@ pub struct Found {
     /// What a person reads: the resource's name or id.
     pub name: String,
     pub arn: String,
-}
-
-/// Who brought a resource into the stack. Only `Created` resources are ever deleted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Ownership {
-    /// cattube is about to create it (recorded before the create call, so a crash between
-    /// "created" and "recorded" is never mistaken for adopting someone else's resource).
-    Creating,
-    Created,
-    /// It existed before cattube; it gets the secure settings but is never deleted.
-    Adopted,
-}
-
-impl Ownership {
-    pub fn is_ours(self) -> bool {
-        matches!(self, Ownership::Creating | Ownership::Created)
-    }
-}
-
-/// What the state file remembers of one resource.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Recorded {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub arn: String,
-    pub ownership: Ownership,
-    /// Step-specific facts worth keeping between runs (a distribution id, a pending wait).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub extra: BTreeMap<String, String>,
-}
-
-/// One way a live resource differs from what the stack wants.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Drift {
-    /// Stable key the step's `apply` uses to know what to repair.
-    pub key: &'static str,
-    /// What a person reads in `status` and `plan`.
-    pub detail: String,
-}
-
-impl Drift {
-    pub fn new(key: &'static str, detail: impl Into<String>) -> Self {
-        Drift {
-            key,
-            detail: detail.into(),
-        }
-    }
 }
 
 /// A resource that exists.
@@ -189,6 +130,33 @@ pub enum Destroyed {
         reason: String,
         extra: BTreeMap<String, String>,
     },
+}
+
+impl Service {
+    /// What a delete call's answer means for `destroy`: "not found" is success too.
+    pub fn deleted<O, E>(
+        self,
+        answer: Result<
+            O,
+            aws_smithy_runtime_api::client::result::SdkError<
+                E,
+                aws_smithy_runtime_api::http::Response,
+            >,
+        >,
+        doing: impl FnOnce() -> String,
+    ) -> Result<Destroyed, StepError>
+    where
+        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match answer {
+            Ok(_) => Ok(Destroyed::Deleted),
+            Err(e) if self.not_found(&e) => Ok(Destroyed::AlreadyGone),
+            Err(e) => Err(StepError::with_source(
+                doing(),
+                crate::error::AwsError::from_sdk(&e),
+            )),
+        }
+    }
 }
 
 /// Options of `down` that steps need to know.

@@ -267,7 +267,7 @@ pub fn output_names(settings: &JobTemplateSettings) -> Vec<OutputName> {
 
 // What `upload` calls, as IAM authorizes it (`cattube permissions`): `check_source`,
 // `playback`, `already_uploaded` and `upload` below.
-use crate::permissions::{Grant, Phase, Target};
+use crate::grant::{Grant, Phase, Target};
 
 /// HeadBucket is authorized as ListBucket.
 pub const UPLOAD_BUCKET: Grant = Grant::new(

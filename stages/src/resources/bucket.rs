@@ -807,8 +807,8 @@ macro_rules! bucket_step {
 pub(crate) use bucket_step;
 
 /// The IAM actions of `observe`, `apply` and `destroy` above, on bucket `id`.
-pub(crate) const fn permissions(id: &'static str) -> [crate::permissions::Grant; 5] {
-    use crate::permissions::{Grant, Phase, Target};
+pub(crate) const fn permissions(id: &'static str) -> [crate::grant::Grant; 5] {
+    use crate::grant::{Grant, Phase, Target};
     [
         Grant::new(
             Phase::Observe,

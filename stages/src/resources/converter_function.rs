@@ -4,7 +4,7 @@
 //! package's, and the configuration only when it differs. A role created seconds ago is not
 //! yet assumable by Lambda: creating (or re-pointing) the function retries that, bounded.
 
-use crate::permissions::{Grant, Phase, Target};
+use crate::grant::{Grant, Phase, Target};
 use crate::retry::{poll_until, Poll};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;

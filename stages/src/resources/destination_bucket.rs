@@ -1,8 +1,8 @@
 //! Stage 2: the destination bucket. MediaConvert writes the converted videos here and
 //! CloudFront serves them from it (privately, through Origin Access Control).
 
-use crate::resources::bucket::{bucket_step, BucketSpec};
 use crate::naming::NameKind;
+use crate::resources::bucket::{bucket_step, BucketSpec};
 use crate::step::{NameRule, Service, Spec};
 
 /// This resource's registry entry.

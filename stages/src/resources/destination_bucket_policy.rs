@@ -11,7 +11,7 @@
 //! bucket the owner's statements are theirs, and are kept.
 
 use crate::error::absent;
-use crate::permissions::{Grant, Phase, Target};
+use crate::grant::{Grant, Phase, Target};
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;

@@ -351,8 +351,8 @@ macro_rules! role_step {
 pub(crate) use role_step;
 
 /// The IAM actions of `observe`, `apply` and `destroy` above, on the role of resource `id`.
-pub(crate) const fn permissions(id: &'static str) -> [crate::permissions::Grant; 3] {
-    use crate::permissions::{Grant, Phase, Target};
+pub(crate) const fn permissions(id: &'static str) -> [crate::grant::Grant; 3] {
+    use crate::grant::{Grant, Phase, Target};
     [
         Grant::new(
             Phase::Observe,

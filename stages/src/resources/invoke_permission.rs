@@ -2,7 +2,7 @@
 //! the stack's source bucket (`SourceArn`) in this account (`SourceAccount`, since bucket
 //! names are global and a deleted bucket's name can be taken by anyone).
 
-use crate::permissions::{Grant, Phase, Target};
+use crate::grant::{Grant, Phase, Target};
 use async_trait::async_trait;
 
 use crate::naming::NameKind;

@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::error::AwsError;
+use crate::grant::{Grant, Phase, Target};
 use crate::invoke_permission::{live_statement, remove, strings};
 use crate::naming::NameKind;
-use crate::permissions::{Grant, Phase, Target};
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present,
     Recorded, Service, Spec, Step,

@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 
 use crate::context::DRIFT_TAGS;
 use crate::error::{AwsContext, AwsError};
+use crate::grant::{Grant, Phase, Target};
 use crate::naming::NameKind;
-use crate::permissions::{Grant, Phase, Target};
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
     Service, Spec, Step,

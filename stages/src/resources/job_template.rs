@@ -13,7 +13,7 @@
 //! except inside maps, whose keys are data ([`MAP_MEMBERS`]). The template is read back the
 //! same way: the raw GetJobTemplate body, captured by an interceptor.
 
-use crate::permissions::{Grant, Phase, Target};
+use crate::grant::{Grant, Phase, Target};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 

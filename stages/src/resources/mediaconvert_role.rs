@@ -5,8 +5,8 @@
 
 use serde_json::{json, Value};
 
-use crate::resources::iam_role::{role_step, RoleSpec};
 use crate::naming::NameKind;
+use crate::resources::iam_role::{role_step, RoleSpec};
 use crate::step::{NameRule, Service, Spec};
 use crate::{arn, StackContext};
 

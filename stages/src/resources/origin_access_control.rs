@@ -6,7 +6,7 @@
 //! An OAC cannot be tagged: it is found again by its name, and its description
 //! (`cattube stack <stack> (<region>)`) marks it as made by this stack.
 
-use crate::permissions::{Grant, Phase, Target};
+use crate::grant::{Grant, Phase, Target};
 use crate::retry::retry_codes;
 use std::collections::BTreeMap;
 

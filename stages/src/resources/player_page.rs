@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 
 use crate::error::AwsError;
-use crate::permissions::{Grant, Phase, Target};
+use crate::grant::{Grant, Phase, Target};
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Service,
     Spec, Step,

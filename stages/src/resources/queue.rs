@@ -4,7 +4,7 @@
 //! jobs cannot be deleted, and CancelJob returns before the job has stopped, so DeleteQueue's
 //! ConflictException is retried within the propagation bound.
 
-use crate::permissions::{Grant, Phase, Target};
+use crate::grant::{Grant, Phase, Target};
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;

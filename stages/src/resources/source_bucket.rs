@@ -1,7 +1,7 @@
 //! Stage 1: the source bucket. Uploads land here and trigger the converter function.
 
-use crate::resources::bucket::{bucket_step, BucketSpec};
 use crate::naming::NameKind;
+use crate::resources::bucket::{bucket_step, BucketSpec};
 use crate::step::{NameRule, Service, Spec};
 
 /// This resource's registry entry.

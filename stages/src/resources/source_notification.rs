@@ -6,7 +6,7 @@
 //! it was. S3 checks it may invoke the function and says "Unable to validate the following
 //! destination configurations" until the invoke permission has propagated: retried, bounded.
 
-use crate::permissions::{Grant, Phase, Target};
+use crate::grant::{Grant, Phase, Target};
 use async_trait::async_trait;
 
 use crate::naming::NameKind;

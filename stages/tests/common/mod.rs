@@ -68,7 +68,12 @@ impl MockClients {
 
 /// The default stack `cattube` in `region`, with short retry bounds.
 pub fn context(region: &str, clients: Clients) -> StackContext {
-    let names = cattube_stages::Registry::standard().resolve_names("cattube", ACCOUNT, region, &BTreeMap::new());
+    let names = cattube_stages::Registry::standard().resolve_names(
+        "cattube",
+        ACCOUNT,
+        region,
+        &BTreeMap::new(),
+    );
     let settings = Settings {
         propagation_timeout: Duration::from_secs(2),
         ..Settings::default()

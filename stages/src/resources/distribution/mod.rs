@@ -12,7 +12,7 @@
 mod config;
 mod lifecycle;
 
-use crate::permissions::{Grant, Phase, Target};
+use crate::grant::{Grant, Phase, Target};
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
