@@ -264,8 +264,9 @@ impl Config {
             })?;
         }
         if let (Some(source), Some(destination)) = (
-            file.names.get("source-bucket"),
-            file.names.get("destination-bucket"),
+            file.names.get(cattube_stages::source_bucket::ID.as_str()),
+            file.names
+                .get(cattube_stages::destination_bucket::ID.as_str()),
         ) {
             if source == destination {
                 return Err(UsageError::new(format!(

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use cattube_stages::{Registry, Step};
+use cattube_stages::{Registry, ResourceId, Step};
 use tokio::task::JoinSet;
 
 pub struct Graph {
@@ -52,7 +52,7 @@ impl Graph {
 
     fn waiting(
         registry: &Registry,
-        waits_for: impl Fn(&dyn Step) -> Vec<&'static str>,
+        waits_for: impl Fn(&dyn Step) -> Vec<ResourceId>,
     ) -> Result<Graph, GraphError> {
         let steps = registry.steps();
         let mut index: HashMap<&'static str, usize> = HashMap::new();
@@ -64,7 +64,7 @@ impl Graph {
         let mut given_deps: Vec<Vec<usize>> = Vec::with_capacity(steps.len());
         for step in steps {
             let mut deps = Vec::new();
-            for dependency in waits_for(step.as_ref()) {
+            for dependency in waits_for(step.as_ref()).into_iter().map(ResourceId::as_str) {
                 let j = *index.get(dependency).ok_or(GraphError::UnknownDependency {
                     step: step.id(),
                     dependency,
@@ -73,7 +73,7 @@ impl Graph {
             }
             given_deps.push(deps);
             // Only named, not waited for: still a registered id (a typo is caught here).
-            for &dependency in step.names() {
+            for dependency in step.names().iter().map(|id| id.as_str()) {
                 if !index.contains_key(dependency) {
                     return Err(GraphError::UnknownDependency {
                         step: step.id(),
@@ -377,17 +377,19 @@ mod tests {
             Applied, DestroyOptions, Destroyed, Observation, Ownership, Recorded, Service, Spec,
             Step,
         };
-        use cattube_stages::{StackContext, StepError};
+        use cattube_stages::{ResourceId, StackContext, StepError};
 
         /// A step with only a registry entry, for testing the graph and the walk.
         pub struct NodeStep(&'static Spec);
 
         #[allow(non_snake_case)]
         pub fn Node(id: &'static str, depends_on: &'static [&'static str]) -> NodeStep {
+            let depends_on: Vec<ResourceId> =
+                depends_on.iter().map(|d| ResourceId::new(d)).collect();
             NodeStep(Box::leak(Box::new(Spec {
-                id,
+                id: ResourceId::new(id),
                 stage: "0",
-                depends_on,
+                depends_on: depends_on.leak(),
                 names: &[],
                 name: None,
                 outputs: &[],

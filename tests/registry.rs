@@ -11,7 +11,7 @@ use cattube_stages::step::{
     Applied, DestroyOptions, Destroyed, NameRule, Observation, Ownership, Present, Recorded,
     Service, Spec, Step,
 };
-use cattube_stages::{Registry, StackContext, StepError};
+use cattube_stages::{Registry, ResourceId, StackContext, StepError};
 use support::{found_owned, leftovers, s3_client, stack_context, Emulators};
 
 const REGION: &str = "eu-west-1";
@@ -21,9 +21,9 @@ const ACCOUNT: &str = "123456789012";
 struct Dummy;
 
 static DUMMY: Spec = Spec {
-    id: "dummy-bucket",
+    id: ResourceId::new("dummy-bucket"),
     stage: "9",
-    depends_on: &["source-bucket"],
+    depends_on: &[cattube_stages::source_bucket::ID],
     names: &[],
     name: Some(NameRule {
         kind: NameKind::Bucket,

@@ -253,7 +253,7 @@ async fn ttl_tags_every_resource_and_a_later_up_keeps_it() {
         .clients
         .iam
         .list_role_tags()
-        .role_name(ctx.name("converter-role"))
+        .role_name(ctx.name(cattube_stages::converter_role::ID))
         .send()
         .await
         .unwrap();
@@ -271,7 +271,7 @@ async fn ttl_tags_every_resource_and_a_later_up_keeps_it() {
         .arn(format!(
             "arn:aws:mediaconvert:{REGION}:{}:queues/{}",
             ctx.account,
-            ctx.name("queue")
+            ctx.name(cattube_stages::queue::ID)
         ))
         .send()
         .await
@@ -292,7 +292,7 @@ async fn ttl_tags_every_resource_and_a_later_up_keeps_it() {
     assert_eq!(expiry_of(&sandbox, "cattube"), at);
 
     // A resource a later `up` recreates gets the expiry the others carry.
-    let function = ctx.name("converter-function").to_string();
+    let function = ctx.name(cattube_stages::converter_function::ID).to_string();
     ctx.clients
         .lambda
         .delete_function()

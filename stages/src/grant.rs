@@ -3,6 +3,7 @@
 //! resource's `Spec::permissions` is a list of grants; [`crate::permissions`] turns the
 //! registry's and the commands' grants into one identity policy.
 
+use crate::naming::ResourceId;
 use crate::{arn, StackContext};
 
 /// Which of a step's methods makes the calls.
@@ -17,14 +18,14 @@ pub enum Phase {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
     /// The bucket of resource `id` (`source-bucket`, `destination-bucket`).
-    Bucket(&'static str),
+    Bucket(ResourceId),
     /// Every object of that bucket.
-    Objects(&'static str),
+    Objects(ResourceId),
     /// The role of resource `id`.
-    Role(&'static str),
-    Function,
-    Queue,
-    JobTemplate,
+    Role(ResourceId),
+    Function(ResourceId),
+    Queue(ResourceId),
+    JobTemplate(ResourceId),
     /// The queue's jobs: their ids are MediaConvert's, so every job of the account and region.
     Jobs,
     /// CloudFront generates the ids: every distribution of the account.
@@ -32,9 +33,9 @@ pub enum Target {
     /// Every origin access control of the account (generated ids too).
     OriginAccessControls,
     /// The EventBridge rule of resource `id`.
-    Rule(&'static str),
+    Rule(ResourceId),
     /// The SNS topic of resource `id`.
-    Topic(&'static str),
+    Topic(ResourceId),
     /// Actions that take no resource type (AWS accepts only `*`).
     Any,
 }
@@ -46,9 +47,9 @@ impl Target {
             Target::Bucket(id) => arn::bucket(ctx, id),
             Target::Objects(id) => format!("{}/*", arn::bucket(ctx, id)),
             Target::Role(id) => arn::role(ctx, id),
-            Target::Function => arn::function(ctx),
-            Target::Queue => arn::queue(ctx),
-            Target::JobTemplate => arn::job_template(ctx),
+            Target::Function(id) => arn::function(ctx, id),
+            Target::Queue(id) => arn::queue(ctx, id),
+            Target::JobTemplate(id) => arn::job_template(ctx, id),
             Target::Jobs => format!("arn:{partition}:mediaconvert:{region}:{account}:jobs/*"),
             Target::Distributions => {
                 format!("arn:{partition}:cloudfront::{account}:distribution/*")

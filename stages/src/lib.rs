@@ -36,6 +36,7 @@ pub use resources::{
 
 pub use context::{Clients, Fact, FunctionSettings, JobFile, ProgressHook, Settings, StackContext};
 pub use error::StepError;
+pub use naming::ResourceId;
 pub use registry::Registry;
 pub use step::{
     Applied, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present, Recorded, Service,

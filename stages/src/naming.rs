@@ -2,6 +2,28 @@
 //! found again without its state file), and the rules AWS puts on each kind of name, checked
 //! before the first AWS call so a bad name never fails half-way through `up`.
 
+/// A resource's id: the key of its state record, its `[names]` entry, its facts and the
+/// graph. Each resource module declares its own `pub const ID`; everything else names it
+/// through that constant, so a renamed one fails to compile instead of panicking at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceId(&'static str);
+
+impl ResourceId {
+    pub const fn new(id: &'static str) -> ResourceId {
+        ResourceId(id)
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for ResourceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
 /// The kinds of name AWS validates differently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NameKind {

@@ -65,7 +65,8 @@ impl Registry {
             .iter()
             .filter_map(|step| {
                 let spec = step.spec();
-                spec.name.map(|rule| (spec.id, rule.kind, rule.default))
+                spec.name
+                    .map(|rule| (spec.id.as_str(), rule.kind, rule.default))
             })
             .collect()
     }

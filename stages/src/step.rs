@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 
 pub use crate::aws::Service;
-use crate::naming::NameKind;
+use crate::naming::{NameKind, ResourceId};
 pub use crate::recorded::{Drift, Ownership, Recorded};
 use crate::{StackContext, StepError};
 
@@ -22,19 +22,19 @@ pub struct NameRule {
 #[derive(Clone, Copy, Debug)]
 pub struct Spec {
     /// The resource id used in the state file, `cattube.toml` `[names]`, and the output.
-    pub id: &'static str,
+    pub id: ResourceId,
     /// The tutorial's stage: "1" … "9", "4a".
     pub stage: &'static str,
     /// Ids of the resources that must **exist** before this one's writes: AWS checks them
     /// when this one is written (a role Lambda must assume, a principal of a bucket policy),
     /// or this one needs a fact only their creation tells (an id in an ARN). The walk waits
     /// for them (and `down` deletes this one first). Say why in a comment beside each.
-    pub depends_on: &'static [&'static str],
+    pub depends_on: &'static [ResourceId],
     /// Ids of the resources this one only **names**: their names or name-derived ARNs
     /// ([`crate::arn`]) go into its settings or policies, and AWS accepts them before they
     /// exist (an IAM inline policy's `Resource`, an environment variable). Not waited for:
     /// the walk runs this one beside them. Checked to be registered ids.
-    pub names: &'static [&'static str],
+    pub names: &'static [ResourceId],
     /// `None` for a resource without a name of its own (a bucket policy, a distribution).
     pub name: Option<NameRule>,
     /// The keys of the JSON document's `outputs` this resource fills in.
@@ -49,7 +49,7 @@ impl Spec {
     /// A registry entry's defaults: a new module's `SPEC` sets what it needs and ends with
     /// `..Spec::DEFAULT` (no dependencies, no name, no outputs, no permissions).
     pub const DEFAULT: Spec = Spec {
-        id: "",
+        id: ResourceId::new(""),
         stage: "",
         depends_on: &[],
         names: &[],
@@ -174,21 +174,21 @@ pub trait Step: Send + Sync {
     fn spec(&self) -> &'static Spec;
 
     fn id(&self) -> &'static str {
-        self.spec().id
+        self.spec().id.as_str()
     }
     fn stage(&self) -> &'static str {
         self.spec().stage
     }
-    fn depends_on(&self) -> &'static [&'static str] {
+    fn depends_on(&self) -> &'static [ResourceId] {
         self.spec().depends_on
     }
-    fn names(&self) -> &'static [&'static str] {
+    fn names(&self) -> &'static [ResourceId] {
         self.spec().names
     }
     /// What the walk waits for with these settings: `depends_on`, less a dependency only an
     /// optional feature needs when that feature is off (the converter function needs the
     /// distribution's domain only for `[notify]`'s playback URLs).
-    fn waits_for(&self, _settings: &crate::Settings) -> Vec<&'static str> {
+    fn waits_for(&self, _settings: &crate::Settings) -> Vec<ResourceId> {
         self.depends_on().to_vec()
     }
 

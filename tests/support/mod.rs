@@ -37,7 +37,7 @@ pub static WANTED_BY_DEFAULT: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
         .steps()
         .iter()
         .filter(|step| step.wanted(&settings))
-        .map(|step| step.spec().id)
+        .map(|step| step.id())
         .collect()
 });
 

@@ -30,7 +30,7 @@ use crate::context::DRIFT_TAGS;
 
 /// The per-bucket facts that differ between stage 1 and stage 2.
 pub(crate) struct BucketSpec {
-    pub id: &'static str,
+    pub id: crate::naming::ResourceId,
     /// The output key under which the bucket name is published (`source_bucket`…).
     pub output: &'static str,
 }
@@ -290,7 +290,7 @@ fn outputs(spec: &BucketSpec, name: &str) -> BTreeMap<&'static str, String> {
     BTreeMap::from([(spec.output, name.to_string())])
 }
 
-fn taken_elsewhere(id: &str, name: &str, why: &str) -> StepError {
+fn taken_elsewhere(id: crate::naming::ResourceId, name: &str, why: &str) -> StepError {
     StepError::msg(format!(
         "bucket name {name} is not available to this stack ({why}); choose another with `{id} = \"…\"` under [names] in cattube.toml"
     ))
@@ -807,7 +807,7 @@ macro_rules! bucket_step {
 pub(crate) use bucket_step;
 
 /// The IAM actions of `observe`, `apply` and `destroy` above, on bucket `id`.
-pub(crate) const fn permissions(id: &'static str) -> [crate::grant::Grant; 5] {
+pub(crate) const fn permissions(id: crate::naming::ResourceId) -> [crate::grant::Grant; 5] {
     use crate::grant::{Grant, Phase, Target};
     [
         Grant::new(

@@ -2,12 +2,15 @@
 //! CloudFront serves them from it (privately, through Origin Access Control).
 
 use crate::naming::NameKind;
+use crate::naming::ResourceId;
 use crate::resources::bucket::{bucket_step, BucketSpec};
 use crate::step::{NameRule, Service, Spec};
 
+/// This resource's id: the key of its state, `[names]` entry and facts.
+pub const ID: ResourceId = ResourceId::new("destination-bucket");
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
-    id: "destination-bucket",
+    id: ID,
     stage: "2",
     depends_on: &[],
     names: &[],
@@ -17,7 +20,7 @@ pub const SPEC: Spec = Spec {
     }),
     outputs: &["destination_bucket"],
     service: Service::S3,
-    permissions: &crate::resources::bucket::permissions("destination-bucket"),
+    permissions: &crate::resources::bucket::permissions(ID),
 };
 
 pub struct DestinationBucket;

@@ -23,7 +23,7 @@ use crate::context::DRIFT_TAGS;
 
 /// One stage-5 role: its id, what may assume it, and what it may do.
 pub(crate) trait RoleSpec {
-    const ID: &'static str;
+    const ID: crate::naming::ResourceId;
     const DESCRIPTION: &'static str;
     fn trust(ctx: &StackContext) -> Value;
     fn policy(ctx: &StackContext) -> Value;
@@ -351,7 +351,7 @@ macro_rules! role_step {
 pub(crate) use role_step;
 
 /// The IAM actions of `observe`, `apply` and `destroy` above, on the role of resource `id`.
-pub(crate) const fn permissions(id: &'static str) -> [crate::grant::Grant; 3] {
+pub(crate) const fn permissions(id: crate::naming::ResourceId) -> [crate::grant::Grant; 3] {
     use crate::grant::{Grant, Phase, Target};
     [
         Grant::new(

@@ -3,6 +3,7 @@
 //! names are global and a deleted bucket's name can be taken by anyone).
 
 use crate::grant::{Grant, Phase, Target};
+use crate::naming::ResourceId;
 use async_trait::async_trait;
 
 use crate::naming::NameKind;
@@ -17,16 +18,16 @@ use crate::{arn, policy, StackContext, StepError};
 
 pub struct InvokePermission;
 
-const ID: &str = SPEC.id;
-
+/// This resource's id: the key of its state, `[names]` entry and facts.
+pub const ID: ResourceId = ResourceId::new("invoke-permission");
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
-    id: "invoke-permission",
+    id: ID,
     stage: "7",
     // The function must exist to carry a resource policy; the bucket is only the
     // `SourceArn` condition, which Lambda does not look up.
-    depends_on: &["converter-function"],
-    names: &["source-bucket"],
+    depends_on: &[crate::converter_function::ID],
+    names: &[crate::source_bucket::ID],
     name: Some(NameRule {
         kind: NameKind::StatementId,
         default: "cattube-s3-invoke",
@@ -34,16 +35,20 @@ pub const SPEC: Spec = Spec {
     outputs: &[],
     service: Service::Lambda,
     permissions: &[
-        Grant::new(Phase::Observe, &["lambda:GetPolicy"], Target::Function),
+        Grant::new(
+            Phase::Observe,
+            &["lambda:GetPolicy"],
+            Target::Function(crate::converter_function::ID),
+        ),
         Grant::new(
             Phase::Apply,
             &["lambda:AddPermission", "lambda:RemovePermission"],
-            Target::Function,
+            Target::Function(crate::converter_function::ID),
         ),
         Grant::new(
             Phase::Destroy,
             &["lambda:RemovePermission"],
-            Target::Function,
+            Target::Function(crate::converter_function::ID),
         ),
     ],
 };
@@ -77,7 +82,7 @@ fn statement_drift(ctx: &StackContext, statement: &Value) -> Option<String> {
         problems.push("effect is not Allow".into());
     }
     let conditions = strings(statement.get("Condition"));
-    let source = arn::bucket(ctx, "source-bucket");
+    let source = arn::bucket(ctx, crate::source_bucket::ID);
     if !conditions.contains(&source) {
         problems.push(format!("not limited to SourceArn {source}"));
     }
@@ -92,7 +97,7 @@ pub(crate) async fn live_statement(
     ctx: &StackContext,
     sid: &str,
 ) -> Result<Option<Value>, StepError> {
-    let function = ctx.name("converter-function");
+    let function = ctx.name(crate::converter_function::ID);
     let policy_text = match ctx
         .clients
         .lambda
@@ -119,7 +124,11 @@ pub(crate) async fn live_statement(
 }
 
 fn statement_arn(ctx: &StackContext) -> String {
-    format!("{}#{}", arn::function(ctx), ctx.name(ID))
+    format!(
+        "{}#{}",
+        arn::function(ctx, crate::converter_function::ID),
+        ctx.name(ID)
+    )
 }
 
 #[async_trait]
@@ -169,7 +178,7 @@ impl Step for InvokePermission {
         observation: &Observation,
         _ownership: Option<Ownership>,
     ) -> Result<Applied, StepError> {
-        let function = ctx.name("converter-function");
+        let function = ctx.name(crate::converter_function::ID);
         let sid = ctx.name(ID);
         let lambda = &ctx.clients.lambda;
         let mut applied = Applied {
@@ -187,7 +196,7 @@ impl Step for InvokePermission {
             .statement_id(sid)
             .action(ACTION)
             .principal(PRINCIPAL)
-            .source_arn(arn::bucket(ctx, "source-bucket"))
+            .source_arn(arn::bucket(ctx, crate::source_bucket::ID))
             .source_account(&ctx.account)
             .send()
             .await
@@ -215,7 +224,7 @@ impl Step for InvokePermission {
 
 /// Removes statement `sid` from the converter function's resource policy (gone is success).
 pub(crate) async fn remove(ctx: &StackContext, sid: &str) -> Result<Destroyed, StepError> {
-    let function = ctx.name("converter-function");
+    let function = ctx.name(crate::converter_function::ID);
     let answer = ctx
         .clients
         .lambda

@@ -9,6 +9,7 @@ use crate::error::AwsError;
 use crate::grant::{Grant, Phase, Target};
 use crate::invoke_permission::{live_statement, remove, strings};
 use crate::naming::NameKind;
+use crate::naming::ResourceId;
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present,
     Recorded, Service, Spec, Step,
@@ -17,16 +18,16 @@ use crate::{arn, StackContext, StepError};
 
 pub struct JobEventsPermission;
 
-const ID: &str = SPEC.id;
-
+/// This resource's id: the key of its state, `[names]` entry and facts.
+pub const ID: ResourceId = ResourceId::new("job-events-permission");
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
-    id: "job-events-permission",
+    id: ID,
     stage: "8",
     // AddPermission needs the function; the rule is only named (its ARN derives from its
     // name, and Lambda does not look a SourceArn up).
-    depends_on: &["converter-function"],
-    names: &["job-events-rule"],
+    depends_on: &[crate::converter_function::ID],
+    names: &[crate::job_events_rule::ID],
     name: Some(NameRule {
         kind: NameKind::StatementId,
         default: "cattube-events-invoke",
@@ -34,16 +35,20 @@ pub const SPEC: Spec = Spec {
     outputs: &[],
     service: Service::Lambda,
     permissions: &[
-        Grant::new(Phase::Observe, &["lambda:GetPolicy"], Target::Function),
+        Grant::new(
+            Phase::Observe,
+            &["lambda:GetPolicy"],
+            Target::Function(crate::converter_function::ID),
+        ),
         Grant::new(
             Phase::Apply,
             &["lambda:AddPermission", "lambda:RemovePermission"],
-            Target::Function,
+            Target::Function(crate::converter_function::ID),
         ),
         Grant::new(
             Phase::Destroy,
             &["lambda:RemovePermission"],
-            Target::Function,
+            Target::Function(crate::converter_function::ID),
         ),
     ],
 };
@@ -66,7 +71,7 @@ fn statement_drift(ctx: &StackContext, statement: &Value) -> Option<String> {
     if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
         problems.push("effect is not Allow".into());
     }
-    let rule = arn::rule(ctx, "job-events-rule");
+    let rule = arn::rule(ctx, crate::job_events_rule::ID);
     if !strings(statement.get("Condition")).contains(&rule) {
         problems.push(format!("not limited to SourceArn {rule}"));
     }
@@ -74,7 +79,11 @@ fn statement_drift(ctx: &StackContext, statement: &Value) -> Option<String> {
 }
 
 fn statement_arn(ctx: &StackContext) -> String {
-    format!("{}#{}", arn::function(ctx), ctx.name(ID))
+    format!(
+        "{}#{}",
+        arn::function(ctx, crate::converter_function::ID),
+        ctx.name(ID)
+    )
 }
 
 #[async_trait]
@@ -123,7 +132,7 @@ impl Step for JobEventsPermission {
         observation: &Observation,
         _ownership: Option<Ownership>,
     ) -> Result<Applied, StepError> {
-        let function = ctx.name("converter-function");
+        let function = ctx.name(crate::converter_function::ID);
         let sid = ctx.name(ID);
         let mut applied = Applied {
             arn: statement_arn(ctx),
@@ -141,7 +150,7 @@ impl Step for JobEventsPermission {
             .statement_id(sid)
             .action(ACTION)
             .principal(PRINCIPAL)
-            .source_arn(arn::rule(ctx, "job-events-rule"))
+            .source_arn(arn::rule(ctx, crate::job_events_rule::ID))
             .send()
             .await
             .map_err(|e| {

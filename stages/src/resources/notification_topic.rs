@@ -14,6 +14,7 @@ use crate::context::DRIFT_TAGS;
 use crate::error::{AwsContext, AwsError};
 use crate::grant::{Grant, Phase, Target};
 use crate::naming::NameKind;
+use crate::naming::ResourceId;
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
     Service, Spec, Step,
@@ -22,11 +23,11 @@ use crate::{arn, Settings, StackContext, StepError};
 
 pub struct NotificationTopic;
 
-const ID: &str = SPEC.id;
-
+/// This resource's id: the key of its state, `[names]` entry and facts.
+pub const ID: ResourceId = ResourceId::new("notification-topic");
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
-    id: "notification-topic",
+    id: ID,
     stage: "8",
     depends_on: &[],
     names: &[],
@@ -44,7 +45,7 @@ pub const SPEC: Spec = Spec {
                 "sns:ListTagsForResource",
                 "sns:ListSubscriptionsByTopic",
             ],
-            Target::Topic("notification-topic"),
+            Target::Topic(ID),
         ),
         Grant::new(
             Phase::Apply,
@@ -57,13 +58,9 @@ pub const SPEC: Spec = Spec {
                 // `up` deletes the topic when `[notify] email` is gone.
                 "sns:DeleteTopic",
             ],
-            Target::Topic("notification-topic"),
+            Target::Topic(ID),
         ),
-        Grant::new(
-            Phase::Destroy,
-            &["sns:DeleteTopic"],
-            Target::Topic("notification-topic"),
-        ),
+        Grant::new(Phase::Destroy, &["sns:DeleteTopic"], Target::Topic(ID)),
     ],
 };
 

@@ -7,6 +7,7 @@
 //! (`cattube stack <stack> (<region>)`) marks it as made by this stack.
 
 use crate::grant::{Grant, Phase, Target};
+use crate::naming::ResourceId;
 use crate::retry::retry_codes;
 use std::collections::BTreeMap;
 
@@ -27,11 +28,11 @@ use crate::{arn, StackContext, StepError};
 
 pub struct OriginAccessControl;
 
-const ID: &str = SPEC.id;
-
+/// This resource's id: the key of its state, `[names]` entry and facts.
+pub const ID: ResourceId = ResourceId::new("origin-access-control");
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
-    id: "origin-access-control",
+    id: ID,
     stage: "6",
     depends_on: &[],
     names: &[],
@@ -369,7 +370,12 @@ impl Step for OriginAccessControl {
         retry_codes(
             bound,
             &["OriginAccessControlInUse", "PreconditionFailed"],
-            |_| ctx.progress(ID, "in use by a distribution: waiting for it to go"),
+            |_| {
+                ctx.progress(
+                    ID.as_str(),
+                    "in use by a distribution: waiting for it to go",
+                )
+            },
             || async {
                 let first = known_etag.lock().expect("etag lock").take();
                 let read = match first {

@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 
 use crate::error::AwsError;
 use crate::grant::{Grant, Phase, Target};
+use crate::naming::ResourceId;
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Service,
     Spec, Step,
@@ -24,13 +25,15 @@ use crate::{StackContext, StepError};
 
 pub struct PlayerPage;
 
+/// This resource's id: the key of its state, `[names]` entry and facts.
+pub const ID: ResourceId = ResourceId::new("player-page");
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
-    id: "player-page",
+    id: ID,
     stage: "8",
     // Its objects go into the bucket; the distribution's domain is only printed (the CLI
     // sets player_url), so the page does not wait for it.
-    depends_on: &["destination-bucket"],
+    depends_on: &[crate::destination_bucket::ID],
     names: &[],
     name: None,
     // `https://<distribution domain>/`, set by the CLI from the distribution's output when
@@ -42,17 +45,17 @@ pub const SPEC: Spec = Spec {
         Grant::new(
             Phase::Observe,
             &["s3:GetObject"],
-            Target::Objects("destination-bucket"),
+            Target::Objects(crate::destination_bucket::ID),
         ),
         Grant::new(
             Phase::Apply,
             &["s3:PutObject", "s3:DeleteObject"],
-            Target::Objects("destination-bucket"),
+            Target::Objects(crate::destination_bucket::ID),
         ),
         Grant::new(
             Phase::Destroy,
             &["s3:DeleteObject"],
-            Target::Objects("destination-bucket"),
+            Target::Objects(crate::destination_bucket::ID),
         ),
     ],
 };
@@ -116,7 +119,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 fn bucket(ctx: &StackContext) -> &str {
-    ctx.name("destination-bucket")
+    ctx.name(crate::destination_bucket::ID)
 }
 
 /// What HeadObject says of one file.
