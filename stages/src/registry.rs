@@ -31,11 +31,11 @@ impl Registry {
             Arc::new(origin_access_control::OriginAccessControl),
             Arc::new(distribution::Distribution),
             Arc::new(destination_bucket_policy::DestinationBucketPolicy),
-            Arc::new(invoke_permission::InvokePermission),
+            Arc::new(lambda_permission::S3_INVOKE),
             Arc::new(source_notification::SourceNotification),
             Arc::new(player_page::PlayerPage),
             Arc::new(job_events_rule::JobEventsRule),
-            Arc::new(job_events_permission::JobEventsPermission),
+            Arc::new(lambda_permission::JOB_EVENTS),
             Arc::new(notification_topic::NotificationTopic),
         ];
         Registry::of(steps)

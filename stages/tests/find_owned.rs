@@ -20,7 +20,7 @@ use aws_smithy_mocks::{mock, Rule};
 use aws_smithy_types::error::ErrorMetadata;
 use cattube_stages::destination_bucket_policy::DestinationBucketPolicy;
 use cattube_stages::distribution::Distribution;
-use cattube_stages::invoke_permission::InvokePermission;
+use cattube_stages::lambda_permission::S3_INVOKE as InvokePermission;
 use cattube_stages::origin_access_control::OriginAccessControl;
 use cattube_stages::source_notification::SourceNotification;
 use cattube_stages::{Found, Observation, StackContext, Step};

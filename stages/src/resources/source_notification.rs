@@ -39,7 +39,7 @@ pub const SPEC: Spec = Spec {
     // template, MediaConvert role, the function's own role with its policy), none of them
     // on the critical path.
     depends_on: &[
-        crate::invoke_permission::ID,
+        crate::lambda_permission::S3_INVOKE_ID,
         crate::source_bucket::ID,
         crate::job_template::ID,
         crate::mediaconvert_role::ID,

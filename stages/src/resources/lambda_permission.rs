@@ -1,64 +1,109 @@
-//! Stage 7: the converter function's resource policy lets S3 invoke it, only for events of
-//! the stack's source bucket (`SourceArn`) in this account (`SourceAccount`, since bucket
-//! names are global and a deleted bucket's name can be taken by anyone).
+//! Stages 7 and 8: a statement of the converter function's resource policy that lets one AWS
+//! service invoke it, only for one source (`SourceArn`): S3 for the stack's source bucket
+//! (also `SourceAccount`, since bucket names are global and a deleted bucket's name can be
+//! taken by anyone), EventBridge for the stack's job-events rule. One shape, registered
+//! twice ([`S3_INVOKE`], [`JOB_EVENTS`]); other statements of the policy (anyone's) are
+//! never touched.
 
-use crate::grant::{Grant, Phase, Target};
-use crate::naming::ResourceId;
 use async_trait::async_trait;
-
-use crate::naming::NameKind;
 use serde_json::Value;
 
 use crate::error::AwsError;
+use crate::grant::{Grant, Phase, Target};
+use crate::naming::{NameKind, ResourceId};
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present,
     Recorded, Service, Spec, Step,
 };
 use crate::{arn, policy, StackContext, StepError};
 
-pub struct InvokePermission;
+/// One invoke permission: its registry entry and what its statement allows.
+pub struct LambdaPermission {
+    pub spec: &'static Spec,
+    /// The service principal allowed to invoke (`s3.amazonaws.com`).
+    pub principal: &'static str,
+    /// The service as messages name it ("S3").
+    pub service: &'static str,
+    /// The `SourceArn` the statement is limited to.
+    pub source: fn(&StackContext) -> String,
+    /// Whether it is limited to this account too (`SourceAccount`).
+    pub source_account: bool,
+}
 
-/// This resource's id: the key of its state, `[names]` entry and facts.
-pub const ID: ResourceId = ResourceId::new("invoke-permission");
-/// This resource's registry entry.
-pub const SPEC: Spec = Spec {
-    id: ID,
-    stage: "7",
-    // The function must exist to carry a resource policy; the bucket is only the
-    // `SourceArn` condition, which Lambda does not look up.
-    depends_on: &[crate::converter_function::ID],
-    names: &[crate::source_bucket::ID],
-    name: Some(NameRule {
-        kind: NameKind::StatementId,
-        default: "cattube-s3-invoke",
-    }),
-    outputs: &[],
-    service: Service::Lambda,
-    permissions: &[
-        Grant::new(
-            Phase::Observe,
-            &["lambda:GetPolicy"],
-            Target::Function(crate::converter_function::ID),
-        ),
-        Grant::new(
-            Phase::Apply,
-            &["lambda:AddPermission", "lambda:RemovePermission"],
-            Target::Function(crate::converter_function::ID),
-        ),
-        Grant::new(
-            Phase::Destroy,
-            &["lambda:RemovePermission"],
-            Target::Function(crate::converter_function::ID),
-        ),
-    ],
+/// The S3 trigger's permission's id.
+pub const S3_INVOKE_ID: ResourceId = ResourceId::new("invoke-permission");
+/// The job-events rule's permission's id.
+pub const JOB_EVENTS_ID: ResourceId = ResourceId::new("job-events-permission");
+
+const GRANTS: &[Grant] = &[
+    Grant::new(
+        Phase::Observe,
+        &["lambda:GetPolicy"],
+        Target::Function(crate::converter_function::ID),
+    ),
+    Grant::new(
+        Phase::Apply,
+        &["lambda:AddPermission", "lambda:RemovePermission"],
+        Target::Function(crate::converter_function::ID),
+    ),
+    Grant::new(
+        Phase::Destroy,
+        &["lambda:RemovePermission"],
+        Target::Function(crate::converter_function::ID),
+    ),
+];
+
+/// Stage 7: S3 invokes the function for the source bucket's uploads.
+pub const S3_INVOKE: LambdaPermission = LambdaPermission {
+    spec: &Spec {
+        id: S3_INVOKE_ID,
+        stage: "7",
+        // The function must exist to carry a resource policy; the bucket is only the
+        // `SourceArn` condition, which Lambda does not look up.
+        depends_on: &[crate::converter_function::ID],
+        names: &[crate::source_bucket::ID],
+        name: Some(NameRule {
+            kind: NameKind::StatementId,
+            default: "cattube-s3-invoke",
+        }),
+        service: Service::Lambda,
+        permissions: GRANTS,
+        ..Spec::DEFAULT
+    },
+    principal: "s3.amazonaws.com",
+    service: "S3",
+    source: |ctx| arn::bucket(ctx, crate::source_bucket::ID),
+    source_account: true,
+};
+
+/// Stage 8: EventBridge invokes the function for the job-events rule's events.
+pub const JOB_EVENTS: LambdaPermission = LambdaPermission {
+    spec: &Spec {
+        id: JOB_EVENTS_ID,
+        stage: "8",
+        // AddPermission needs the function; the rule is only named (its ARN derives from its
+        // name, and Lambda does not look a SourceArn up).
+        depends_on: &[crate::converter_function::ID],
+        names: &[crate::job_events_rule::ID],
+        name: Some(NameRule {
+            kind: NameKind::StatementId,
+            default: "cattube-events-invoke",
+        }),
+        service: Service::Lambda,
+        permissions: GRANTS,
+        ..Spec::DEFAULT
+    },
+    principal: "events.amazonaws.com",
+    service: "EventBridge",
+    source: |ctx| arn::rule(ctx, crate::job_events_rule::ID),
+    source_account: false,
 };
 
 const DRIFT_STATEMENT: &str = "statement";
-const PRINCIPAL: &str = "s3.amazonaws.com";
 const ACTION: &str = "lambda:InvokeFunction";
 
 /// Every string in a JSON value (a condition block, a principal), flattened.
-pub(crate) fn strings(value: Option<&Value>) -> Vec<String> {
+fn strings(value: Option<&Value>) -> Vec<String> {
     match value {
         Some(Value::String(s)) => vec![s.clone()],
         Some(Value::Array(items)) => items.iter().flat_map(|v| strings(Some(v))).collect(),
@@ -68,10 +113,14 @@ pub(crate) fn strings(value: Option<&Value>) -> Vec<String> {
 }
 
 /// How a live statement differs from the one `up` adds (`None`: it is right).
-fn statement_drift(ctx: &StackContext, statement: &Value) -> Option<String> {
+fn statement_drift(
+    ctx: &StackContext,
+    permission: &LambdaPermission,
+    statement: &Value,
+) -> Option<String> {
     let mut problems = Vec::new();
     let principals = strings(statement.get("Principal"));
-    if principals != [PRINCIPAL] {
+    if principals != [permission.principal] {
         problems.push(format!("principal {}", principals.join(",")));
     }
     let actions = strings(statement.get("Action"));
@@ -82,21 +131,18 @@ fn statement_drift(ctx: &StackContext, statement: &Value) -> Option<String> {
         problems.push("effect is not Allow".into());
     }
     let conditions = strings(statement.get("Condition"));
-    let source = arn::bucket(ctx, crate::source_bucket::ID);
+    let source = (permission.source)(ctx);
     if !conditions.contains(&source) {
         problems.push(format!("not limited to SourceArn {source}"));
     }
-    if !conditions.contains(&ctx.account) {
+    if permission.source_account && !conditions.contains(&ctx.account) {
         problems.push(format!("not limited to SourceAccount {}", ctx.account));
     }
     (!problems.is_empty()).then(|| format!("statement differs: {}", problems.join("; ")))
 }
 
 /// The statement `sid` in the converter function's resource policy, if there is one.
-pub(crate) async fn live_statement(
-    ctx: &StackContext,
-    sid: &str,
-) -> Result<Option<Value>, StepError> {
+async fn live_statement(ctx: &StackContext, sid: &str) -> Result<Option<Value>, StepError> {
     let function = ctx.name(crate::converter_function::ID);
     let policy_text = match ctx
         .clients
@@ -123,27 +169,27 @@ pub(crate) async fn live_statement(
     Ok(policy::find(&statements, sid).cloned())
 }
 
-fn statement_arn(ctx: &StackContext) -> String {
+fn statement_arn(ctx: &StackContext, id: ResourceId) -> String {
     format!(
         "{}#{}",
         arn::function(ctx, crate::converter_function::ID),
-        ctx.name(ID)
+        ctx.name(id)
     )
 }
 
 #[async_trait]
-impl Step for InvokePermission {
+impl Step for LambdaPermission {
     fn spec(&self) -> &'static Spec {
-        &SPEC
+        self.spec
     }
 
     /// A statement has no tags: the stack's statement id on the stack's function is ours.
     async fn find_owned(&self, ctx: &StackContext) -> Result<Vec<Found>, StepError> {
-        Ok(live_statement(ctx, ctx.name(ID))
+        Ok(live_statement(ctx, ctx.name(self.spec.id))
             .await?
             .map(|_| Found {
-                name: ctx.name(ID).to_string(),
-                arn: statement_arn(ctx),
+                name: ctx.name(self.spec.id).to_string(),
+                arn: statement_arn(ctx, self.spec.id),
             })
             .into_iter()
             .collect())
@@ -154,16 +200,16 @@ impl Step for InvokePermission {
         ctx: &StackContext,
         _recorded: Option<&Recorded>,
     ) -> Result<Observation, StepError> {
-        let sid = ctx.name(ID);
-        let Some(statement) = live_statement(ctx, ctx.name(ID)).await? else {
+        let sid = ctx.name(self.spec.id);
+        let Some(statement) = live_statement(ctx, ctx.name(self.spec.id)).await? else {
             return Ok(Observation::Missing);
         };
-        let drift = statement_drift(ctx, &statement)
+        let drift = statement_drift(ctx, self, &statement)
             .map(|detail| vec![Drift::new(DRIFT_STATEMENT, detail)])
             .unwrap_or_default();
         Ok(Observation::Present(Present {
             name: sid.to_string(),
-            arn: statement_arn(ctx),
+            arn: statement_arn(ctx, self.spec.id),
             // A statement cannot carry tags; its id is in cattube's own namespace.
             tagged_ours: true,
             drift,
@@ -179,10 +225,10 @@ impl Step for InvokePermission {
         _ownership: Option<Ownership>,
     ) -> Result<Applied, StepError> {
         let function = ctx.name(crate::converter_function::ID);
-        let sid = ctx.name(ID);
+        let sid = ctx.name(self.spec.id);
         let lambda = &ctx.clients.lambda;
         let mut applied = Applied {
-            arn: statement_arn(ctx),
+            arn: statement_arn(ctx, self.spec.id),
             ..Default::default()
         };
         if let Observation::Present(_) = observation {
@@ -195,20 +241,20 @@ impl Step for InvokePermission {
             .function_name(function)
             .statement_id(sid)
             .action(ACTION)
-            .principal(PRINCIPAL)
-            .source_arn(arn::bucket(ctx, crate::source_bucket::ID))
-            .source_account(&ctx.account)
+            .principal(self.principal)
+            .source_arn((self.source)(ctx))
+            .set_source_account(self.source_account.then(|| ctx.account.clone()))
             .send()
             .await
             .map_err(|e| {
                 StepError::with_source(
-                    format!("letting S3 invoke Lambda function {function}"),
+                    format!("letting {} invoke Lambda function {function}", self.service),
                     AwsError::from_sdk(&e),
                 )
             })?;
         applied
             .changes
-            .push(format!("added statement {sid} for {PRINCIPAL}"));
+            .push(format!("added statement {sid} for {}", self.principal));
         Ok(applied)
     }
 
@@ -218,12 +264,12 @@ impl Step for InvokePermission {
         _recorded: Option<&Recorded>,
         _options: &DestroyOptions,
     ) -> Result<Destroyed, StepError> {
-        remove(ctx, ctx.name(ID)).await
+        remove(ctx, ctx.name(self.spec.id)).await
     }
 }
 
 /// Removes statement `sid` from the converter function's resource policy (gone is success).
-pub(crate) async fn remove(ctx: &StackContext, sid: &str) -> Result<Destroyed, StepError> {
+async fn remove(ctx: &StackContext, sid: &str) -> Result<Destroyed, StepError> {
     let function = ctx.name(crate::converter_function::ID);
     let answer = ctx
         .clients
