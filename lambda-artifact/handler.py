@@ -522,12 +522,23 @@ def rfc3339(seconds: float | None = None) -> str:
     return datetime.datetime.fromtimestamp(when, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class CatalogUnreadable(RuntimeError):
+    """catalog.json exists (a write conditional on its absence failed) but reading it is denied."""
+
+
 def read_catalog(bucket: str) -> tuple[dict[str, Any], str | None]:
-    """The catalog and its ETag; an empty catalog and None when there is none yet."""
+    """The catalog and its ETag; an empty catalog and None when there is none yet.
+
+    The converter role may not s3:ListBucket the destination (least privilege), and S3
+    answers such a caller's GetObject of a missing key with 403 AccessDenied, not 404: the
+    first upload into a fresh stack meets exactly that. So AccessDenied reads as "none yet"
+    too. It cannot hide a catalog that exists: the write that follows an absent read is
+    conditional on If-None-Match: *, which fails with 412 if one exists, and update_catalog
+    then raises CatalogUnreadable instead of overwriting it."""
     try:
         found = _s3().get_object(Bucket=bucket, Key=CATALOG_KEY)
     except Exception as err:
-        if _error_code(err) in ("NoSuchKey", "404"):
+        if _error_code(err) in ("NoSuchKey", "404", "AccessDenied", "403"):
             return {"version": CATALOG_VERSION, "videos": []}, None
         raise
     doc = json.loads(found["Body"].read())
@@ -543,8 +554,13 @@ def update_catalog(bucket: str, change) -> Any:
     None when there is nothing to write. A write another invocation beat (412
     PreconditionFailed, 409 ConditionalRequestConflict) is retried on a fresh read.
     """
+    absent_write_refused = False  # the last write, made after an absent read, met a catalog
     for attempt in range(CATALOG_ATTEMPTS):
         doc, etag = read_catalog(bucket)
+        if etag is None and absent_write_refused:
+            # A catalog exists (If-None-Match: * just failed) and still reads as absent:
+            # GetObject is denied, not missing. Retrying would never succeed.
+            raise CatalogUnreadable(f"s3://{bucket}/{CATALOG_KEY} exists but GetObject of it is denied")
         result = change(doc["videos"])
         if result is None:
             return None
@@ -562,6 +578,7 @@ def update_catalog(bucket: str, change) -> Any:
         except Exception as err:
             if _error_code(err) not in ("PreconditionFailed", "ConditionalRequestConflict"):
                 raise
+            absent_write_refused = etag is None and _error_code(err) == "PreconditionFailed"
         time.sleep(random.uniform(0, min(CATALOG_BACKOFF_CAP_S, CATALOG_BACKOFF_S * 2**attempt)))
     raise CatalogBusy(f"{CATALOG_KEY}: {CATALOG_ATTEMPTS} conditional writes lost to other writers")
 

@@ -32,8 +32,11 @@ async function loadCatalog() {
   let catalog;
   try {
     const response = await fetch(CATALOG_URL, { cache: "no-cache" });
-    if (response.status === 404) {
-      catalog = { videos: [] };  // nothing uploaded yet
+    // No catalog yet (nothing uploaded). CloudFront answers a missing key with 403, not 404:
+    // its origin access control may only s3:GetObject, and S3 answers a caller that may not
+    // s3:ListBucket with 403 (granting CloudFront ListBucket would publish every key).
+    if (response.status === 404 || response.status === 403) {
+      catalog = { videos: [] };
     } else if (!response.ok) {
       throw new Error(`the catalog answered HTTP ${response.status}`);
     } else {

@@ -145,6 +145,10 @@ pub enum Command {
     /// What the stack's finished MediaConvert jobs cost (their output minutes priced from the
     /// price table: not AWS's invoice), month to date and in total, and the estimate per
     /// minute of uploaded video
+    #[command(
+        after_help = "Examples:\n  cattube cost\n  cattube cost --since 30d\n  cattube --output json cost\n\n\
+        Exit codes: 0 done, 1 a call failed, 2 bad input or the stack is not up"
+    )]
     Cost(CostArgs),
     /// The shared state (an S3 object): clear a stale lock, print the document, or move a
     /// local state file into it
@@ -210,7 +214,8 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         cattube completions bash > ~/.local/share/bash-completion/completions/cattube\n  \
         cattube completions zsh > \"${fpath[1]}/_cattube\"\n  \
-        cattube completions fish > ~/.config/fish/completions/cattube.fish")]
+        cattube completions fish > ~/.config/fish/completions/cattube.fish\n\n\
+        Exit codes: 0 printed (also when the reader stops early, as `| head` does), 2 bad input")]
     Completions(CompletionsArgs),
 }
 
@@ -223,15 +228,28 @@ pub struct StateArgs {
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// Remove the lock a killed run left (shows who holds it and since when, and asks)
+    #[command(
+        after_help = "Examples:\n  cattube --state s3://my-state/ci.json state unlock\n  \
+        cattube --state s3://my-state/ci.json state unlock --yes\n\n\
+        Exit codes: 0 removed (or not locked), 1 a call failed, 2 bad input, a local state, \
+        no terminal without --yes, or the answer was not 'unlock'"
+    )]
     Unlock {
         /// Do not ask (needed without a terminal)
         #[arg(long)]
         yes: bool,
     },
     /// Print the state document (the local file's too)
+    #[command(after_help = "Examples:\n  cattube state pull\n  \
+        cattube --state s3://my-state/ci.json --output json state pull\n\n\
+        Exit codes: 0 printed, 1 a call failed, 2 bad input or no state yet")]
     Pull,
     /// Write a local state file as the shared state, which must not exist yet; refuses a
     /// file of another stack, account or region
+    #[command(after_help = "Examples:\n  \
+        cattube --state s3://my-state/ci.json state push cattube.state.json\n\n\
+        Exit codes: 0 written, 1 a call failed, 2 bad input, a local state, a file of another \
+        stack, account or region, or a remote state that exists already")]
     Push {
         /// The local state file, e.g. cattube.state.json
         #[arg(value_name = "FILE")]
@@ -444,6 +462,31 @@ mod tests {
     #[test]
     fn the_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// The README says every command's `--help` has examples and exit codes: each
+    /// subcommand's, nested ones (`state unlock`) included, as `--help` prints it.
+    #[test]
+    fn every_help_has_examples_and_exit_codes() {
+        fn walk(command: &mut clap::Command, path: &str, missing: &mut Vec<String>) {
+            let help = command.render_long_help().to_string();
+            for wanted in ["Examples:", "Exit codes:"] {
+                if !help.contains(wanted) {
+                    missing.push(format!("`{path} --help` has no {wanted}"));
+                }
+            }
+            for sub in command.get_subcommands_mut() {
+                let name = sub.get_name().to_string();
+                if name != "help" {
+                    walk(sub, &format!("{path} {name}"), missing);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        let mut cli = Cli::command();
+        cli.build();
+        walk(&mut cli, "cattube", &mut missing);
+        assert!(missing.is_empty(), "{missing:#?}");
     }
 
     /// The man pages, generated from this very definition into `target/<profile>/man/`:

@@ -25,8 +25,9 @@ pub const DEFAULT_STATE: &str = "cattube.state.json";
 struct FileConfig {
     stack: Option<String>,
     region: Option<String>,
+    /// Spanned: an unknown resource id is reported with its line.
     #[serde(default)]
-    names: BTreeMap<String, String>,
+    names: BTreeMap<String, toml::Spanned<String>>,
     #[serde(default)]
     job: JobConfig,
     #[serde(default)]
@@ -45,6 +46,9 @@ struct FileConfig {
     player: PlayerConfig,
     #[serde(default)]
     notify: NotifyConfig,
+    /// The file's text, for the line of what `Config::resolve` refuses.
+    #[serde(skip)]
+    text: String,
 }
 
 /// `[notify]`: who hears of each finished job (an SNS topic with email subscriptions).
@@ -253,12 +257,17 @@ impl Config {
         for (id, name) in &file.names {
             let kind = registry.kind_of(id).ok_or_else(|| {
                 let allowed: Vec<&str> = registry.named().iter().map(|(id, _, _)| *id).collect();
+                let line = line_at(&file.text, name.span().start);
                 UsageError::new(format!(
-                    "{}: unknown resource id '{id}'; allowed: {}",
-                    origin("[names]"),
+                    "{} line {line} (names.{id}): unknown resource id '{id}'; allowed: {}",
+                    file_path
+                        .as_deref()
+                        .unwrap_or(Path::new(DEFAULT_CONFIG))
+                        .display(),
                     allowed.join(", ")
                 ))
             })?;
+            let name = name.get_ref();
             naming::validate_name(kind, name).map_err(|e| {
                 UsageError::new(format!("{}: '{name}' {e}", origin(&format!("names.{id}"))))
             })?;
@@ -269,6 +278,7 @@ impl Config {
                 .get(cattube_stages::destination_bucket::ID.as_str()),
         ) {
             if source == destination {
+                let source = source.get_ref();
                 return Err(UsageError::new(format!(
                     "{}: the source and destination buckets must differ (both are '{source}')",
                     origin("[names]")
@@ -341,7 +351,11 @@ impl Config {
             profile: global.profile.clone(),
             state,
             state_region: file.state.region.clone(),
-            names: file.names,
+            names: file
+                .names
+                .into_iter()
+                .map(|(id, name)| (id, name.into_inner()))
+                .collect(),
             tags: file.tags,
             settings: Settings {
                 job,
@@ -490,9 +504,7 @@ fn load_file(explicit: Option<&Path>) -> Result<(FileConfig, Option<PathBuf>), U
     let text = std::fs::read_to_string(&path)
         .map_err(|e| UsageError::new(format!("--config: cannot read '{}': {e}", path.display())))?;
     let file = toml::from_str::<FileConfig>(&text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|span| text[..span.start].lines().count().max(1));
+        let line = e.span().map(|span| line_at(&text, span.start));
         let key = e.span().and_then(|span| key_at(&text, span.start));
         let at = match (line, key) {
             (Some(l), Some(key)) => format!(" line {l} ({key})"),
@@ -505,7 +517,13 @@ fn load_file(explicit: Option<&Path>) -> Result<(FileConfig, Option<PathBuf>), U
             plain_types(&e.message().trim().replace('\n', " "))
         ))
     })?;
+    let file = FileConfig { text, ..file };
     Ok((file, Some(path)))
+}
+
+/// The 1-based line of byte `offset` of `text`.
+fn line_at(text: &str, offset: usize) -> usize {
+    text.get(..offset).unwrap_or(text).matches('\n').count() + 1
 }
 
 /// serde names the Rust type it wanted (`expected i64`): say what to write instead.

@@ -29,7 +29,10 @@ fn main() -> ExitCode {
     if let Command::Completions(args) = &cli.command {
         // Needs no configuration: a broken cattube.toml must not break the shell.
         let mut command = <Cli as clap::CommandFactory>::command();
-        clap_complete::generate(args.shell, &mut command, "cattube", &mut std::io::stdout());
+        // Into a buffer first: clap_complete panics on a stdout closed early (`| head`).
+        let mut script = Vec::new();
+        clap_complete::generate(args.shell, &mut command, "cattube", &mut script);
+        printer::write_stdout(&script);
         return ExitStatus::Success.into();
     }
     let mut report = Report::new(cli.command.name());

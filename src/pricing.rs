@@ -538,10 +538,19 @@ pub fn period<'a>(
         .collect();
     Period {
         jobs: count,
-        output_minutes: classes.iter().map(|c| c.output_minutes).sum(),
-        usd: classes.iter().map(|c| c.usd).sum::<Option<f64>>(),
+        output_minutes: total(classes.iter().map(|c| c.output_minutes)),
+        usd: classes
+            .iter()
+            .map(|c| c.usd)
+            .collect::<Option<Vec<f64>>>()
+            .map(|usd| total(usd.into_iter())),
         by_class: classes,
     }
+}
+
+/// The sum of `values`, 0 for none: `Iterator::sum` of no f64 is -0.0, printed "-0.00".
+pub fn total(values: impl Iterator<Item = f64>) -> f64 {
+    values.fold(0.0, |sum, v| sum + v)
 }
 
 /// The bill of the `jobs` created at or after `since`, and of those created since

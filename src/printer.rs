@@ -42,6 +42,10 @@ pub struct ResourceReport {
     /// What happened, for the text summary ("created", "kept: adopted", the error…).
     #[serde(skip)]
     pub note: String,
+    /// An optional resource these settings do not want, and absent (the notification topic
+    /// without `[notify] email`): `off` in every text summary, not counted as unchanged.
+    #[serde(skip)]
+    pub off: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -353,12 +357,10 @@ impl Printer {
     pub fn finish(&self, report: &Report, text: impl FnOnce(&Report) -> String) {
         let _ = self.progress.clear();
         if self.json() {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(report).expect("the report serialises")
-            );
+            let document = serde_json::to_string_pretty(report).expect("the report serialises");
+            write_stdout(format!("{document}\n").as_bytes());
         } else if !self.quiet {
-            print!("{}", text(report));
+            write_stdout(text(report).as_bytes());
         }
         if let Some(error) = &report.error {
             eprint!("{}", render_error(error));
@@ -396,6 +398,17 @@ fn spinner_style() -> ProgressStyle {
     ProgressStyle::with_template("{spinner} {prefix} {wide_msg}").expect("valid template")
 }
 
+/// Writes the result on stdout. A reader that stopped reading (`cattube … | head`) is a
+/// normal end, not a panic as `print!` would make it.
+pub fn write_stdout(bytes: &[u8]) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        if err.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: writing the result to stdout: {err}");
+        }
+    }
+}
+
 /// `error: …` then one `Caused by: …` line per cause, as uv prints its errors.
 pub fn render_error(error: &ErrorReport) -> String {
     let mut out = format!("error: {}\n", error.message);
@@ -403,6 +416,17 @@ pub fn render_error(error: &ErrorReport) -> String {
         out.push_str(&format!("  Caused by: {cause}\n"));
     }
     out
+}
+
+/// The one word for an optional resource that is not wanted ([`ResourceReport::off`]).
+pub const OFF: &str = "off";
+
+/// `, N off` for a summary line's counts (nothing when none is off).
+pub fn off_count(report: &Report) -> String {
+    match report.count(|r| r.off) {
+        0 => String::new(),
+        n => format!(", {n} {OFF}"),
+    }
 }
 
 /// The common part of every text summary: one line per resource, by stage, in columns:
@@ -427,7 +451,7 @@ pub fn resource_lines(report: &Report, word: impl Fn(&ResourceReport) -> String)
     for r in rows {
         let row = format!(
             "  {:<9} [{:>2}] {:<26} {:<width$}  {}",
-            word(r),
+            if r.off { OFF.to_string() } else { word(r) },
             r.stage,
             r.id,
             shown(r),

@@ -375,10 +375,12 @@ const CASES: &[Case] = &[
         files: &[],
     },
     Case {
-        name: "down without terminal or --yes",
+        name: "down of a recorded stack without terminal or --yes",
         args: &["down"],
         toml: None,
-        state: None,
+        state: Some(
+            r#"{"schema":1,"stack":"cattube","account":"1","region":"eu-west-1","resources":{"queue":{"name":"q","ownership":"created"}}}"#,
+        ),
         expect: "--yes",
         files: &[],
     },

@@ -106,12 +106,20 @@ class FakeS3:
     a real botocore S3 client: botocore validates each request against the S3
     model and parses each answer (S3's own REST-XML errors) as it would AWS's.
     `fail` maps an operation name to an (HTTP status, S3 error code) to answer
-    instead, once."""
+    instead, once; `denied_get` holds keys whose GetObject is denied (403) even when
+    they exist.
+
+    A missing key's GetObject answers as AWS answers the converter role, which may not
+    s3:ListBucket the destination: 403 AccessDenied ("If you don't have the s3:ListBucket
+    permission, Amazon S3 returns an HTTP status code 403", GetObject, S3 API Reference).
+    `may_list = True` gives the 404 NoSuchKey a caller with s3:ListBucket gets."""
 
     def __init__(self):
         self.objects: dict[str, tuple[bytes, str]] = {}  # key -> (body, etag)
         self.calls: list[tuple[str, str]] = []  # (operation, key)
         self.fail: dict[str, tuple[int, str]] = {}
+        self.denied_get: set[str] = set()
+        self.may_list = False
         # Plain bodies (no aws-chunked checksum trailers) keep the fake simple.
         self.client = boto3.client("s3", region_name=REGION,
                                    config=Config(request_checksum_calculation="when_required"))
@@ -151,6 +159,8 @@ class FakeS3:
         if operation in self.fail:
             return self._error(request, *self.fail.pop(operation))
         existing = self.objects.get(key)
+        if operation == "GetObject" and key in self.denied_get:
+            return self._error(request, 403, "AccessDenied")
         if operation == "PutObject":
             if request.headers.get("If-None-Match") == b"*" or request.headers.get("If-None-Match") == "*":
                 if existing is not None:
@@ -167,8 +177,10 @@ class FakeS3:
             etag = f'"{hashlib.md5(body + bytes([self._count % 256])).hexdigest()}"'
             self.objects[key] = (body, etag)
             return self._answer(request, 200, {"etag": etag})
+        if existing is None and operation == "GetObject":
+            return self._error(request, 404, "NoSuchKey") if self.may_list else self._error(request, 403, "AccessDenied")
         if existing is None:
-            return self._error(request, 404, "NoSuchKey") if operation == "GetObject" else self._answer(request, 204)
+            return self._answer(request, 204)
         if operation == "GetObject":
             return self._answer(request, 200, {"etag": existing[1], "content-type": "application/json"}, existing[0])
         del self.objects[key]

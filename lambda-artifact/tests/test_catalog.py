@@ -127,6 +127,28 @@ def test_a_submitted_job_is_added_with_if_none_match_then_updated_with_if_match(
     assert all(as_text(s["Content-Type"]) == "application/json" for s in sent)
 
 
+@pytest.mark.parametrize("may_list", [False, True], ids=["403 without ListBucket", "404 with ListBucket"])
+def test_the_first_submission_creates_the_catalog_whether_a_missing_key_answers_403_or_404(fake_s3, may_list):
+    fake_s3.may_list = may_list
+    submit()
+    assert [v["job_id"] for v in catalog(fake_s3)["videos"]] == [JOB_ID]
+    # A job event into a fresh stack (no entry, no catalog) creates it too.
+    del fake_s3.objects[handler.CATALOG_KEY]
+    handler.handle_job_event(FUNCTION_ENV, documented("PROGRESSING"))
+    assert [v["status"] for v in catalog(fake_s3)["videos"]] == ["PROGRESSING"]
+
+
+def test_a_catalog_the_role_may_not_read_is_never_overwritten(fake_s3):
+    before = json.dumps({"version": 1, "videos": [handler.new_entry("a.mp4", "job-a", "2024-01-01T00:00:00Z")]})
+    fake_s3.objects[handler.CATALOG_KEY] = (before.encode(), '"etag-before"')
+    fake_s3.denied_get.add(handler.CATALOG_KEY)
+    with pytest.raises(handler.CatalogUnreadable, match="catalog.json exists but GetObject of it is denied"):
+        handler.update_catalog(DEST, lambda videos: videos.append(handler.new_entry("b.mp4", "job-b", "now")) or True)
+    assert fake_s3.objects[handler.CATALOG_KEY][0] == before.encode()
+    # It gave up at once: one absent read, one refused write, one more read.
+    assert [op for op, key in fake_s3.calls if key == handler.CATALOG_KEY] == ["GetObject", "PutObject", "GetObject"]
+
+
 def test_the_documented_events_move_the_entry_along(fake_s3, stubber):
     submit()
     handler.handle_job_event(FUNCTION_ENV, documented("PROGRESSING"))

@@ -54,16 +54,16 @@ fn price(p: &Period) -> String {
     match p.usd {
         Some(v) => usd(v),
         None => {
-            let unpriced: f64 = p
-                .by_class
-                .iter()
-                .filter(|c| c.usd.is_none())
-                .map(|c| c.output_minutes)
-                .sum();
+            let unpriced = pricing::total(
+                p.by_class
+                    .iter()
+                    .filter(|c| c.usd.is_none())
+                    .map(|c| c.output_minutes),
+            );
             format!(
                 "rate unknown for {} of them (priced part {})",
                 minutes(unpriced),
-                usd(p.by_class.iter().filter_map(|c| c.usd).sum())
+                usd(pricing::total(p.by_class.iter().filter_map(|c| c.usd)))
             )
         }
     }
@@ -133,4 +133,25 @@ pub fn text(report: &Report) -> String {
         out.push_str(&format!("estimate: {}\n", estimate.line()));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_jobs_bill_zero_not_negative_zero() {
+        let billed = pricing::billed(&[], None, 0, "us-east-1", &pricing::PriceTable::shipped());
+        assert!(billed.output_minutes.is_sign_positive());
+        assert_eq!(billed.usd.map(f64::is_sign_positive), Some(true));
+        let mut report = Report::new("cost");
+        report.account = Some("123456789012".into());
+        report.billed = Some(billed);
+        let text = text(&report);
+        assert!(
+            text.contains("0 jobs, 0.00 output minutes, $0.0000"),
+            "{text}"
+        );
+        assert!(!text.contains(" -0.") && !text.contains("$-"), "{text}");
+    }
 }

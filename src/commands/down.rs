@@ -32,16 +32,31 @@ pub async fn run(
     report: &mut Report,
     cancel: &Cancel,
 ) -> anyhow::Result<ExitStatus> {
-    if !args.yes && !printer.interactive() {
-        return Err(UsageError::new(
-            "down deletes the stack and the videos in its buckets: pass --yes to confirm when there is no terminal to ask on",
-        )
-        .into());
+    if !args.yes && !printer.interactive() && records_resources(config).await? {
+        return Err(no_terminal_to_ask().into());
     }
     let (session, identity) = Session::start(config, Access::Write, report).await?;
     let session = Arc::new(session);
     let outcome = destroy_stack(config, args, &session, identity, printer, report, cancel).await;
     session.release(outcome).await
+}
+
+fn no_terminal_to_ask() -> UsageError {
+    UsageError::new(
+        "down deletes the stack and the videos in its buckets: pass --yes to confirm when there is no terminal to ask on",
+    )
+}
+
+/// Whether the local state file records a resource: then `down` has something to delete,
+/// and without a terminal or --yes it is refused before any request. (Without records it
+/// looks first: a stack that never came up has nothing to delete and needs no --yes.)
+async fn records_resources(config: &Config) -> anyhow::Result<bool> {
+    let crate::config::StateLocation::Local(path) = &config.state else {
+        return Ok(false);
+    };
+    let store = Arc::new(crate::state::LocalFile::new(path));
+    let state = crate::state::State::load(store, &config.stack).await?;
+    Ok(!state.resources().is_empty())
 }
 
 /// `down --yes --no-wait` of `config`'s stack for `gc`: what it created is deleted, the
@@ -77,8 +92,12 @@ async fn destroy_stack(
     // The reads overlap STS; nothing is deleted before the account is confirmed.
     let (lines, observations) = session.observe_with_progress(identity, printer).await?;
     let intents = intents(session, &observations, &options)?;
-    // Nothing to delete: nothing to ask. The walk below still tidies the state file.
+    // Nothing to delete: nothing to ask, terminal or not (a CI cleanup of a stack that
+    // never came up succeeds). The walk below still tidies the state file.
     let deletes = intents.iter().any(|i| matches!(i, Intent::Delete));
+    if !args.yes && deletes && !printer.interactive() {
+        return Err(no_terminal_to_ask().into());
+    }
     if !args.yes && deletes {
         cancel.prompt(|| confirm(session, printer, &intents, &config.stack))?;
     }
@@ -179,7 +198,14 @@ impl Teardown {
         } else {
             "✓"
         };
-        self.lines[i].done(symbol, &progress_word(&destroyed));
+        let word = if matches!(destroyed, Destroyed::AlreadyGone)
+            && !step.wanted(&self.session.ctx.settings)
+        {
+            crate::printer::OFF.to_string()
+        } else {
+            progress_word(&destroyed)
+        };
+        self.lines[i].done(symbol, &word);
         Ok((destroyed, recorded))
     }
 
@@ -260,6 +286,7 @@ fn report_results(
             status,
             drift: Vec::new(),
             note,
+            off: false,
         };
         report.resources.push(match result {
             NodeResult::Done((destroyed, recorded)) => {
@@ -268,6 +295,8 @@ fn report_results(
                     Some(r) => (r.name, r.arn),
                     None => (name, String::new()),
                 };
+                let off = matches!(destroyed, Destroyed::AlreadyGone)
+                    && !step.wanted(&session.ctx.settings);
                 let (action, status, note) = match destroyed {
                     Destroyed::Deleted => (Action::Delete, Status::Missing, String::new()),
                     Destroyed::DeletedAfter(note) => (Action::Delete, Status::Missing, note),
@@ -275,7 +304,15 @@ fn report_results(
                     Destroyed::Kept(reason) => (Action::Skip, Status::Ok, reason),
                     Destroyed::Pending { reason, .. } => (Action::Delete, Status::Pending, reason),
                 };
-                line(action, status, note, name, arn)
+                let note = if off {
+                    step.unwanted_reason().to_string()
+                } else {
+                    note
+                };
+                ResourceReport {
+                    off,
+                    ..line(action, status, note, name, arn)
+                }
             }
             NodeResult::Failed(err) => {
                 let line = failed_report(session, i, &err);

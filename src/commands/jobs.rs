@@ -39,6 +39,7 @@ pub async fn run(
     let mut watched: BTreeSet<String> = BTreeSet::new();
     let mut interval = FIRST_POLL;
     let started = std::time::Instant::now();
+    let mut announced = false;
     let jobs = loop {
         let mut jobs = videos::jobs(ctx, usize::from(args.limit))
             .await
@@ -56,10 +57,18 @@ pub async fn run(
         }
         if let (Some(key), true) = (&args.key, jobs.is_empty()) {
             if started.elapsed() >= APPEAR_TIMEOUT {
-                return Err(anyhow::anyhow!(
-                    "no job for '{key}' appeared in the stack's queue within {} s: check the                      key (`cattube jobs`) and that it was uploaded (`cattube upload`)",
+                return Err(anyhow::anyhow!(no_job_appeared(
+                    key,
+                    report.emulator.as_deref()
+                )));
+            }
+            if !announced {
+                printer.note(format!(
+                    "waiting up to {} s for a job of '{key}' to appear in the stack's queue \
+                     (the upload's S3 event runs the converter function, which submits it)",
                     APPEAR_TIMEOUT.as_secs()
                 ));
+                announced = true;
             }
             tokio::time::sleep(interval).await;
             continue;
@@ -154,6 +163,24 @@ fn line(job: &JobInfo) -> String {
     )
 }
 
+/// Why `--wait KEY` gave up. On a local emulator where no job appeared (moto runs no
+/// Lambda function) that is the likely reason; an emulator that runs the converter has
+/// submitted the job well within the wait, so it never gets here.
+fn no_job_appeared(key: &str, emulator: Option<&str>) -> String {
+    let waited = APPEAR_TIMEOUT.as_secs();
+    match emulator {
+        Some(url) => format!(
+            "no job for '{key}' appeared in the stack's queue within {waited} s: the local \
+             emulator at {url} ran no converter function for it (one without a Lambda runner, \
+             as moto is, converts nothing)"
+        ),
+        None => format!(
+            "no job for '{key}' appeared in the stack's queue within {waited} s: check the \
+             key (`cattube jobs`) and that it was uploaded (`cattube upload`)"
+        ),
+    }
+}
+
 pub fn text(report: &Report) -> String {
     let jobs = report.jobs.as_deref().unwrap_or_default();
     // A failed watch still shows how its jobs ended; any other error has nothing to show.
@@ -206,6 +233,25 @@ mod tests {
         let local = text(&report);
         assert!(
             local.contains("the local emulator at http://127.0.0.1:5000 runs no Lambda"),
+            "{local}"
+        );
+    }
+
+    #[test]
+    fn a_wait_that_found_no_job_says_why_in_one_spaced_line() {
+        let aws = no_job_appeared("cats/a.mp4", None);
+        let local = no_job_appeared("cats/a.mp4", Some("http://127.0.0.1:5000"));
+        for message in [&aws, &local] {
+            assert!(!message.contains("  "), "a run of spaces: {message}");
+            assert!(!message.contains('\n'), "{message}");
+            assert!(
+                message.starts_with("no job for 'cats/a.mp4' appeared"),
+                "{message}"
+            );
+        }
+        assert!(aws.contains("check the key"), "{aws}");
+        assert!(
+            local.contains("the local emulator at http://127.0.0.1:5000 ran no converter function"),
             "{local}"
         );
     }

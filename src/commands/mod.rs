@@ -143,18 +143,18 @@ impl Session {
     ) -> anyhow::Result<(Session, IdentityCheck)> {
         report.stack = Some(config.stack.clone());
         report.emulator = aws::local_emulator();
-        // Local checks first: a bad state file or a held lock fails before any AWS call.
+        // Local checks first: a bad state file, no region or no credentials, then a held
+        // lock, fail before any AWS call; the lock file is made only once the inputs are good.
         let local = match &config.state {
             StateLocation::Local(path) => {
-                let state = State::load(Arc::new(LocalFile::new(path)), &config.stack).await?;
-                if access == Access::Write {
-                    state.lock().await?;
-                }
-                Some(state)
+                Some(State::load(Arc::new(LocalFile::new(path)), &config.stack).await?)
             }
             StateLocation::S3 { .. } => None,
         };
         let (region, clients) = connect(config, report).await?;
+        if let (Some(state), Access::Write) = (&local, access) {
+            state.lock().await?;
+        }
         let state = match local {
             Some(state) => state,
             // The shared state is read, and locked, once AWS can be reached.
@@ -323,6 +323,16 @@ impl Session {
 /// The region (checked) and the clients of a command: `--profile` and the region are
 /// bad input (exit 2) before any call.
 pub async fn connect(config: &Config, report: &mut Report) -> anyhow::Result<(String, Clients)> {
+    connect_as(config, report, true).await
+}
+
+/// [`connect`] for a command that may need no credentials at all (`permissions --account`):
+/// with `credentials_needed` false, none is said only when a call needs them.
+pub async fn connect_as(
+    config: &Config,
+    report: &mut Report,
+    credentials_needed: bool,
+) -> anyhow::Result<(String, Clients)> {
     // A profile no file defines is bad input, said before the SDK stumbles over it.
     aws::check_profile(config.profile.as_deref())
         .await
@@ -332,8 +342,10 @@ pub async fn connect(config: &Config, report: &mut Report) -> anyhow::Result<(St
     let clients = aws::connect(&Connection {
         region: Some(region.clone()),
         profile: config.profile.clone(),
+        check_credentials: credentials_needed,
     })
-    .await;
+    .await
+    .map_err(|e| UsageError::new(e.to_string()))?;
     Ok((region, clients))
 }
 
@@ -419,7 +431,10 @@ pub fn set_player_url(ctx: &cattube_stages::StackContext, report: &mut Report) {
         return;
     }
     if let Some(Some(domain)) = report.outputs.get("distribution_domain").cloned() {
-        report.set_output("player_url", format!("https://{domain}/"));
+        report.set_output(
+            "player_url",
+            cattube_stages::catalog::player_url(&domain, None),
+        );
     }
 }
 
@@ -498,6 +513,7 @@ pub fn observed_report(session: &Session, i: usize, observation: &Observation) -
             status: Status::Missing,
             drift: vec!["does not exist".into()],
             note: String::new(),
+            off: false,
         },
         Observation::Present(p) => {
             let status = if !p.drift.is_empty() {
@@ -533,6 +549,7 @@ pub fn observed_report(session: &Session, i: usize, observation: &Observation) -
                 } else {
                     String::new()
                 },
+                off: false,
             }
         }
     }
@@ -552,6 +569,7 @@ fn unwanted_report(session: &Session, i: usize, observation: &Observation) -> Re
         status: Status::Ok,
         drift: Vec::new(),
         note: reason.to_string(),
+        off: matches!(observation, Observation::Missing),
     };
     if let Observation::Present(p) = observation {
         report.arn = p.arn.clone();
@@ -579,6 +597,7 @@ pub fn failed_report(session: &Session, i: usize, error: &anyhow::Error) -> Reso
         status: Status::Missing,
         drift: Vec::new(),
         note: format!("failed: {}", error.root_cause()),
+        off: false,
     }
 }
 

@@ -6,7 +6,7 @@ use cattube_stages::permissions::{self, Command};
 use cattube_stages::{naming, Registry, StackContext};
 
 use crate::cli::{PermissionsArgs, PermissionsFor};
-use crate::commands::{connect, identity_failure, names};
+use crate::commands::{connect_as, identity_failure, names};
 use crate::config::{Config, StateLocation};
 use crate::error::{ExitStatus, UsageError};
 use crate::printer::Report;
@@ -38,7 +38,7 @@ pub async fn run(
     };
     report.stack = Some(stack.clone());
     // Connecting makes no call; only STS is asked, and only without --account.
-    let (region, clients) = connect(config, report).await?;
+    let (region, clients) = connect_as(config, report, args.account.is_none()).await?;
     let account = match &args.account {
         Some(account) => account.clone(),
         None => clients.account_id().await.map_err(identity_failure)?,

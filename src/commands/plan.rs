@@ -3,7 +3,7 @@
 use crate::commands::{observe_and_report, View};
 use crate::config::Config;
 use crate::error::ExitStatus;
-use crate::printer::{cost_lines, header, resource_lines, Action, Printer, Report};
+use crate::printer::{cost_lines, header, off_count, resource_lines, Action, Printer, Report};
 
 pub async fn run(
     config: &Config,
@@ -24,10 +24,11 @@ pub fn text(report: &Report) -> String {
     let count = |action| report.with_action(action);
     if report.error.is_none() {
         out.push_str(&format!(
-            "plan: {} to create, {} to update, {} unchanged\n",
+            "plan: {} to create, {} to update, {} unchanged{}\n",
             count(Action::Create),
             count(Action::Update),
-            count(Action::None)
+            count(Action::None) - report.count(|r| r.off),
+            off_count(report)
         ));
         out.push_str(&cost_lines(report));
     }

@@ -3,7 +3,9 @@
 use crate::commands::{observe_and_report, View};
 use crate::config::Config;
 use crate::error::ExitStatus;
-use crate::printer::{cost_lines, header, resource_lines, Printer, Report, ResourceReport, Status};
+use crate::printer::{
+    cost_lines, header, off_count, resource_lines, Printer, Report, ResourceReport, Status,
+};
 
 pub async fn run(
     config: &Config,
@@ -31,7 +33,7 @@ pub fn text(report: &Report) -> String {
             0 if pending > 0 => format!(
                 "all resources ok, {pending} pending (CloudFront is deploying: usually 5-20 min)\n"
             ),
-            0 => "all resources ok\n".to_string(),
+            0 => format!("all resources ok{}\n", off_count(report)),
             n => format!(
                 "{n} of {} resources not ok: run `cattube up` to converge\n",
                 report.resources.len()

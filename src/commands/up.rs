@@ -17,8 +17,8 @@ use crate::config::Config;
 use crate::error::{ExitStatus, Shared};
 use crate::plan::{walk, Cancel, Direction, NodeResult};
 use crate::printer::{
-    cost_lines, header, resource_lines, Action, Printer, ProgressLine, Report, ResourceReport,
-    Status,
+    cost_lines, header, off_count, resource_lines, Action, Printer, ProgressLine, Report,
+    ResourceReport, Status,
 };
 
 pub async fn run(
@@ -214,7 +214,7 @@ impl Convergence {
         let word = if report.action == Action::Delete {
             "deleted"
         } else {
-            "not configured"
+            crate::printer::OFF
         };
         self.lines[i].done("✓", word);
         Ok((report, Vec::new(), changes))
@@ -407,10 +407,11 @@ pub fn text(report: &Report) -> String {
             n => format!(", {n} deleted"),
         };
         out.push_str(&format!(
-            "up: {} created, {} updated, {} unchanged{deleted}\n",
+            "up: {} created, {} updated, {} unchanged{deleted}{}\n",
             count(Action::Create),
             count(Action::Update),
-            count(Action::None)
+            count(Action::None) - report.count(|r| r.off),
+            off_count(report)
         ));
         // Before the outputs: the text summary ends with where videos play.
         out.push_str(&cost_lines(report));
@@ -424,7 +425,8 @@ pub fn text(report: &Report) -> String {
             // Which outputs a video gets depends on `[job] profile` (or a template), so the
             // line names the command that knows them rather than one profile's file names.
             out.push_str(&format!(
-                "playback URLs: https://{domain}/<output> (`cattube url <key>` names them)\n"
+                "playback URLs: {}/<output> (`cattube url <key>` names them)\n",
+                cattube_stages::videos::cdn_origin(domain)
             ));
         }
     }

@@ -41,6 +41,8 @@ pub struct Clients {
 pub struct Connection {
     pub region: Option<String>,
     pub profile: Option<String>,
+    /// Resolve the credentials before returning the clients ([`connect`]).
+    pub check_credentials: bool,
 }
 
 /// What stops the AWS SDK from acting for this user, said in one line with the remedy.
@@ -54,8 +56,10 @@ pub enum SetupError {
     },
     #[error("cannot read the AWS profiles: {0}")]
     BadProfiles(String),
-    #[error("no AWS credentials found: set AWS_PROFILE, run `aws sso login`, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")]
-    NoCredentials,
+    /// `hint`: why the last provider of the chain found none, when it says more than
+    /// "not configured" (instance metadata refused the request, an SSO token expired…).
+    #[error("no AWS credentials found: set AWS_PROFILE, run `aws sso login`, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY{}", hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    NoCredentials { hint: Option<String> },
 }
 
 /// Refuses a profile (`--profile`, else `AWS_PROFILE`) that no shared config or credentials
@@ -90,28 +94,56 @@ pub async fn check_profile(profile: Option<&str>) -> Result<(), SetupError> {
     })
 }
 
-/// Whether a failed call failed because no credentials provider of the chain found any.
-fn no_credentials(err: &(dyn std::error::Error + 'static)) -> bool {
+/// The credentials chain's failure in a failed call, if that is why it failed. Whatever the
+/// last provider says (none configured, instance metadata refused, an expired SSO token),
+/// the call had no credentials to sign with.
+fn no_credentials(err: &(dyn std::error::Error + 'static)) -> Option<SetupError> {
     use aws_credential_types::provider::error::CredentialsError;
     let mut next = Some(err);
     while let Some(err) = next {
-        if let Some(CredentialsError::CredentialsNotLoaded(_)) =
-            err.downcast_ref::<CredentialsError>()
-        {
-            return true;
+        if let Some(failure) = err.downcast_ref::<CredentialsError>() {
+            return Some(SetupError::NoCredentials {
+                hint: credentials_hint(failure),
+            });
         }
         next = err.source();
     }
-    false
+    None
+}
+
+/// Why no provider found credentials, in a few words; `None` when none is configured at
+/// all (the remedy says everything). Instance metadata is the chain's last resort: off an
+/// EC2 instance it refuses (403) or does not answer, which the SDK reports in its own terms.
+fn credentials_hint(
+    failure: &aws_credential_types::provider::error::CredentialsError,
+) -> Option<String> {
+    use aws_credential_types::provider::error::CredentialsError;
+    if matches!(failure, CredentialsError::CredentialsNotLoaded(_)) {
+        return None;
+    }
+    let said = crate::error::chain(failure);
+    let lower = said.to_ascii_lowercase();
+    Some(if !lower.contains("imds") {
+        said.lines().next().unwrap_or_default().to_string()
+    } else if lower.contains("forbidden") || lower.contains("403") {
+        "instance metadata refused the request".to_string()
+    } else if lower.contains("timeout") || lower.contains("timed out") {
+        "instance metadata did not answer in time".to_string()
+    } else {
+        "instance metadata could not be reached".to_string()
+    })
 }
 
 /// The local emulator the SDK is pointed at, if it is one: the endpoint Lambda calls go to
 /// (`AWS_ENDPOINT_URL_LAMBDA`, else `AWS_ENDPOINT_URL`, as the SDK reads them) when it is a
 /// loopback address. What upload triggers there differs from AWS: moto runs no Lambda
-/// function, so nothing converts.
+/// function, so nothing converts. The local cloud (`scripts/local-cloud`, which sets
+/// `CATTUBE_CDN_ENDPOINT`) runs the function and converts: it is not such an emulator.
 pub fn local_emulator() -> Option<String> {
     let set = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
-    if set("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+    if set("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        || set("CATTUBE_CDN_ENDPOINT").is_some()
+    {
         return None;
     }
     let url = set("AWS_ENDPOINT_URL_LAMBDA").or_else(|| set("AWS_ENDPOINT_URL"))?;
@@ -155,7 +187,11 @@ pub const MAX_ATTEMPTS: u32 = 5;
 /// Builds the clients. `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>` are honoured by
 /// the SDK itself; S3 then needs path-style addressing, since a local endpoint has no
 /// per-bucket host names.
-pub async fn connect(connection: &Connection) -> Clients {
+///
+/// With `check_credentials`, the credentials are resolved first, without any AWS request (the keys in the
+/// environment or the profile's files; a role or SSO profile asks its own service), so
+/// that no credentials is said before anything is written, even a lock file.
+pub async fn connect(connection: &Connection) -> Result<Clients, SetupError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
     if let Some(region) = &connection.region {
@@ -165,13 +201,16 @@ pub async fn connect(connection: &Connection) -> Clients {
         loader = loader.profile_name(profile);
     }
     let sdk = loader.load().await;
+    if connection.check_credentials {
+        check_credentials(&sdk).await?;
+    }
     let endpoint_overridden = sdk.endpoint_url().is_some()
         || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
     let s3 = aws_sdk_s3::config::Builder::from(&sdk)
         .force_path_style(endpoint_overridden)
         .retry_classifier(OperationAborted)
         .build();
-    Clients {
+    Ok(Clients {
         s3: aws_sdk_s3::Client::from_conf(s3),
         sts: aws_sdk_sts::Client::new(&sdk),
         iam: aws_sdk_iam::Client::new(&sdk),
@@ -182,6 +221,19 @@ pub async fn connect(connection: &Connection) -> Clients {
         tagging: aws_sdk_resourcegroupstagging::Client::new(&sdk),
         eventbridge: aws_sdk_eventbridge::Client::new(&sdk),
         sns: aws_sdk_sns::Client::new(&sdk),
+    })
+}
+
+async fn check_credentials(sdk: &aws_config::SdkConfig) -> Result<(), SetupError> {
+    use aws_credential_types::provider::ProvideCredentials;
+    let Some(provider) = sdk.credentials_provider() else {
+        return Err(SetupError::NoCredentials { hint: None });
+    };
+    match provider.provide_credentials().await {
+        Ok(_) => Ok(()),
+        Err(failure) => Err(SetupError::NoCredentials {
+            hint: credentials_hint(&failure),
+        }),
     }
 }
 
@@ -234,15 +286,12 @@ impl Clients {
     /// The account the credentials belong to (STS GetCallerIdentity).
     pub async fn account_id(&self) -> Result<String, StepError> {
         let identity = match self.sts.get_caller_identity().send().await {
-            Err(e) if no_credentials(&e) => {
-                return Err(StepError::with_source(
-                    SetupError::NoCredentials.to_string(),
-                    SetupError::NoCredentials,
-                ))
-            }
-            other => {
-                other.context(|| "finding the AWS account (sts:GetCallerIdentity)".to_string())?
-            }
+            Err(e) => match no_credentials(&e) {
+                Some(problem) => return Err(StepError::with_source(problem.to_string(), problem)),
+                None => Err(e)
+                    .context(|| "finding the AWS account (sts:GetCallerIdentity)".to_string())?,
+            },
+            Ok(identity) => identity,
         };
         identity
             .account

@@ -302,7 +302,7 @@ impl StackContext {
     }
 
     /// The resolved name of a resource. Every id with a name is filled in by
-    /// [`crate::naming::resolve_names`], so a missing one is a programming error.
+    /// [`crate::Registry::resolve_names`], so a missing one is a programming error.
     pub fn name(&self, id: ResourceId) -> &str {
         self.names
             .get(id.as_str())

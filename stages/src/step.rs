@@ -18,7 +18,7 @@ pub struct NameRule {
 }
 
 /// Everything the CLI and the tests derive from one resource: its registry entry. Each
-/// resource module declares one `SPEC` and [`crate::all_steps`] lists the modules.
+/// resource module declares one `SPEC` and [`crate::Registry::standard`] lists the modules.
 #[derive(Clone, Copy, Debug)]
 pub struct Spec {
     /// The resource id used in the state file, `cattube.toml` `[names]`, and the output.

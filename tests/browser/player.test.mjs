@@ -4,7 +4,8 @@
 // and passes:
 //   PLAYER_URL  the stand-in's base URL (`http://127.0.0.1:PORT`)
 //   MODE        "play": every finished video is played; "hevc-only": the one video has
-//               only an HEVC source
+//               only an HEVC source; "empty": no catalog.json yet (the stand-in answers 403,
+//               as CloudFront with an OAC does), the page says nothing is uploaded
 //   SCREENSHOT  where to save a screenshot
 // Prints one line `RESULT {json}` with what it measured; any failed check exits non-zero.
 import assert from "node:assert/strict";
@@ -55,7 +56,20 @@ try {
   page.on("pageerror", (e) => errors.push(String(e)));
 
   await page.goto(`${base}/`);
-  const catalog = await (await fetch(`${base}/catalog.json`)).json();
+  if (mode === "empty") {
+    const missing = await page.evaluate(() => fetch("catalog.json", { cache: "no-store" }).then((r) => r.status));
+    assert.equal(missing, 403, "a missing catalog answers 403 through the CDN");
+    await page.waitForFunction(() => /No videos yet/.test(document.getElementById("list-status").textContent));
+    result.list_status = await page.locator("#list-status").textContent();
+    assert.deepEqual(errors, [], "errors on the page");
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+    console.log(`RESULT ${JSON.stringify(result)}`);
+    process.exit(0);
+  }
+  // Read by the page, not by Node: the local cloud's CDN host (`<domain>.localhost`) is
+  // loopback to browsers and curl, not to Node's resolver.
+  const catalog = await page.evaluate(() => fetch("catalog.json", { cache: "no-store" }).then((r) => r.json()));
   const newestFirst = catalog.videos.slice().sort((a, b) => b.submitted.localeCompare(a.submitted));
   await page.waitForFunction((n) => document.querySelectorAll("#videos li").length === n, catalog.videos.length);
   const listed = await page.$$eval("#videos li .key", (items) => items.map((i) => i.textContent));

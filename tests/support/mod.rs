@@ -121,7 +121,7 @@ impl Drop for Moto {
     }
 }
 
-/// The MediaConvert stand-in (tests/mediaconvert_standin/server.py) on 127.0.0.1, stopped
+/// The MediaConvert stand-in (local/mediaconvert/server.py) on 127.0.0.1, stopped
 /// on drop. moto has no MediaConvert.
 pub struct StandIn {
     child: Child,
@@ -135,7 +135,7 @@ impl StandIn {
         let log_dir = tempfile::tempdir().unwrap();
         let log = log_dir.path().join("standin.log");
         let mut child = Command::new(venv_python())
-            .arg(repo_root().join("tests/mediaconvert_standin/server.py"))
+            .arg(repo_root().join("local/mediaconvert/server.py"))
             .args(["--port", "0"])
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -919,4 +919,40 @@ pub async fn expire(clients: &Clients, region: &str, stack: &str) {
             panic!("no way to tag {arn}");
         }
     }
+}
+
+/// Runs the player's Playwright script (tests/browser/player.test.mjs) in `mode` against the
+/// page at `url`; its `RESULT` line.
+pub fn browse(url: &str, mode: &str, screenshot: &Path) -> serde_json::Value {
+    let out = Command::new("node")
+        .arg(repo_root().join("tests/browser/player.test.mjs"))
+        .env("PLAYER_URL", url)
+        .env("MODE", mode)
+        .env("SCREENSHOT", screenshot)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the browser test ({mode}) failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| panic!("no RESULT in {stdout}"));
+    serde_json::from_str(line).unwrap()
+}
+
+/// Runs `cmd` to the end and returns its output; fails the test, naming the command and
+/// showing its stderr, when it does not exit 0.
+#[track_caller]
+pub fn succeeded(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }

@@ -61,8 +61,12 @@ pub struct Output {
 /// given (`#<url-encoded key>`).
 pub fn player_url(domain: &str, key: Option<&str>) -> String {
     match key {
-        Some(key) => format!("https://{domain}/#{}", urlencoding::encode(key)),
-        None => format!("https://{domain}/"),
+        Some(key) => format!(
+            "{}/#{}",
+            crate::videos::cdn_origin(domain),
+            urlencoding::encode(key)
+        ),
+        None => format!("{}/", crate::videos::cdn_origin(domain)),
     }
 }
 

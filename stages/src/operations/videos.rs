@@ -118,7 +118,25 @@ pub fn cdn_url(domain: &str, key: &str) -> String {
         .split('/')
         .map(|segment| utf8_percent_encode(segment, SEGMENT).to_string())
         .collect();
-    format!("https://{domain}/{}", path.join("/"))
+    format!("{}/{}", cdn_origin(domain), path.join("/"))
+}
+
+/// Where a distribution's URLs point: `https://<domain>`, or with `CATTUBE_CDN_ENDPOINT`
+/// set to `http://localhost:PORT` (the local cloud, `scripts/local-cloud`), its CloudFront
+/// at `http://<domain>.localhost:PORT`: one host per distribution, which curl and browsers
+/// resolve to loopback. Every URL cattube prints (up, url, videos, open) goes through this.
+pub fn cdn_origin(domain: &str) -> String {
+    cdn_origin_at(
+        domain,
+        std::env::var("CATTUBE_CDN_ENDPOINT").ok().as_deref(),
+    )
+}
+
+fn cdn_origin_at(domain: &str, endpoint: Option<&str>) -> String {
+    match endpoint.and_then(|e| e.split_once("://")) {
+        Some((scheme, host)) => format!("{scheme}://{domain}.{}", host.trim_end_matches('/')),
+        None => format!("https://{domain}"),
+    }
 }
 
 /// What one output of the job template adds to the base name: `-hd.mp4`.
@@ -975,6 +993,18 @@ mod tests {
         assert_eq!(content_type(Path::new("a/tabby cat.mp4")), "video/mp4");
         assert_eq!(content_type(Path::new("cat.MOV")), "video/quicktime");
         assert_eq!(content_type(Path::new("cat")), "application/octet-stream");
+    }
+
+    #[test]
+    fn the_local_clouds_cdn_endpoint_puts_each_distribution_under_localhost() {
+        assert_eq!(
+            cdn_origin_at("d1.cloudfront.net", Some("http://localhost:8123/")),
+            "http://d1.cloudfront.net.localhost:8123"
+        );
+        assert_eq!(
+            cdn_origin_at("d1.cloudfront.net", None),
+            "https://d1.cloudfront.net"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ same wire format, so what passes here is what the Rust client will see.
 """
 import http.client
 import json
+import os
 import re
 import subprocess
 import sys
@@ -36,8 +37,11 @@ TEMPLATE_SETTINGS = {"OutputGroups": SETTINGS["OutputGroups"]}
 
 @pytest.fixture(scope="module")
 def endpoint():
+    # An AWS endpoint in the environment (as in cattube's Rust tests, which point it at moto)
+    # must not turn conversions on: only --convert does. Nothing listens on port 9.
     proc = subprocess.Popen([sys.executable, str(SERVER), "--port", "0"],
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
     line = proc.stdout.readline()
     m = re.fullmatch(r"listening on (http://127\.0\.0\.1:(\d+))\n", line)
     assert m and int(m.group(2)) > 0, line
@@ -446,3 +450,12 @@ def test_control_endpoint_gives_a_complete_job_output_details(endpoint, mc):
     raw(endpoint, "POST", f"/_standin/jobs/{job_id}/status",
         {"status": "ERROR", "outputDurationsMs": [[61000, 5000]]})
     assert "OutputGroupDetails" not in mc.get_job(Id=job_id)["Job"]
+
+
+def test_without_convert_a_job_only_holds_state(mc):
+    """The API-only mode cattube's Rust tests use: no worker takes the job (nothing calls
+    S3, STS or EventBridge, no ffmpeg); it stays SUBMITTED until a test moves it."""
+    job_id = mc.create_job(Role=ROLE, Settings=SETTINGS)["Job"]["Id"]
+    time.sleep(1.5)
+    job = mc.get_job(Id=job_id)["Job"]
+    assert job["Status"] == "SUBMITTED" and "JobPercentComplete" not in job

@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
-"""A small AWS Elemental MediaConvert stand-in for end-to-end tests.
+"""AWS Elemental MediaConvert for the local cloud (and cattube's tests).
 
-moto has no MediaConvert, so cattube's tests point the SDK at this server with
+moto has no MediaConvert, so cattube points the SDK at this server with
 AWS_ENDPOINT_URL_MEDIACONVERT=http://127.0.0.1:<port>.  The wire format (routes,
 JSON field names, timestamp encoding, error shape) is taken from botocore's
 `mediaconvert` 2017-08-29 service model rather than written by hand, so anything
@@ -9,6 +8,12 @@ boto3 or aws-sdk-rust (both generated from the same Smithy model) sends is parse
 the way the real service parses it.
 
     python server.py --port 0      # prints "listening on http://127.0.0.1:<port>"
+    AWS_ENDPOINT_URL=... python server.py --port 0 --convert
+
+Without --convert jobs only hold state (tests move them with the control endpoints
+below). With --convert each job really runs (convert.py): ffmpeg as the job's role
+against AWS_ENDPOINT_URL's S3, state changes published to its EventBridge; see
+docs/local-cloud-mediaconvert.md.
 
 Test-only control endpoints (not part of AWS):
     POST /_standin/jobs/<id>/status  {"status": "PROGRESSING"|"COMPLETE"|"ERROR"|...,
@@ -28,6 +33,7 @@ Test-only control endpoints (not part of AWS):
 """
 import argparse
 import base64
+import os
 import itertools
 import json
 import random
@@ -226,6 +232,7 @@ STATE = {}  # (account, region) -> Region
 REQUESTS = []  # AWS API requests seen, for GET /_standin/requests
 BODIES = []  # their bodies, for GET /_standin/bodies
 CANCEL_DELAY = [0.0]  # seconds a cancelled job stays unfinished (POST /_standin/cancel-delay)
+CONVERTER = [None]  # convert.Converter with --convert: runs each job with ffmpeg
 
 
 def paginate(items, p, key):
@@ -357,6 +364,8 @@ def create_job(r, p):
     r.jobs[jid] = job
     if token:
         r.tokens[token] = jid
+    if CONVERTER[0] is not None:
+        CONVERTER[0].submit(job, r.region)
     return {"Job": job}
 
 
@@ -421,8 +430,9 @@ HANDLERS = {
 }
 
 
-def set_job_status(job, body):
-    """Move a job along (CancelJob and the test-only control endpoint)."""
+def set_job_status(job, body, details=None):
+    """Move a job along (CancelJob, the converter and the test-only control endpoint).
+    ``details``: the converter's measured outputGroupDetails (event form), for COMPLETE."""
     status, now = body.get("status"), int(time.time())
     percent, phase = body.get("percent", 0), body.get("phase", "TRANSCODING")
     code, message = body.get("errorCode", 1999), body.get("errorMessage", "simulated error")
@@ -445,11 +455,13 @@ def set_job_status(job, body):
         timing["FinishTime"] = now
     if status == "ERROR":
         job.update(ErrorMessage=message, ErrorCode=code)
-    output_details(job, status, body)
+    output_details(job, status, body, details)
     job["Status"] = status
+    if CONVERTER[0] is not None:
+        CONVERTER[0].job_changed(job, details)
 
 
-def output_details(job, status, body):
+def output_details(job, status, body, measured=None):
     """A COMPLETE job's OutputGroupDetails: per output group, each output's duration
     (``outputDurationsMs``, one list per group) and, for an output with a Width and Height,
     its VideoDetails; ``createdAt`` (epoch seconds) moves the job back in time."""
@@ -458,6 +470,13 @@ def output_details(job, status, body):
         if not isinstance(body["createdAt"], int):
             raise ApiError(BAD, "want createdAt in epoch seconds")
         job["CreatedAt"] = job["Timing"]["SubmitTime"] = body["createdAt"]
+    if measured is not None and status == "COMPLETE":
+        job["OutputGroupDetails"] = [{"OutputDetails": [
+            {"DurationInMs": d["durationInMs"],
+             "VideoDetails": {"WidthInPx": d["videoDetails"]["widthInPx"],
+                              "HeightInPx": d["videoDetails"]["heightInPx"]}}
+            for d in g["outputDetails"]]} for g in measured]
+        return
     durations = body.get("outputDurationsMs")
     if durations is None or status != "COMPLETE":
         return
@@ -604,8 +623,20 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
     ap.add_argument("--verbose", action="store_true", help="log each request to stderr")
+    ap.add_argument("--convert", action="store_true",
+                    help="run each job with ffmpeg: input read from and outputs written to S3 as the "
+                         "job's role, state changes published to EventBridge, all on AWS_ENDPOINT_URL")
+    ap.add_argument("--status-update-seconds", type=float, metavar="S",
+                    help="with --convert: STATUS_UPDATE events every S seconds instead of each "
+                         "job's StatusUpdateInterval (10 s or more on AWS)")
     args = ap.parse_args()
     Handler.quiet = not args.verbose
+    if args.convert:
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        if not endpoint:
+            ap.error("--convert needs AWS_ENDPOINT_URL: the local cloud's AWS endpoint (S3, STS, EventBridge)")
+        import convert  # noqa: E402  (boto3 clients and ffmpeg only when converting)
+        CONVERTER[0] = convert.Converter(endpoint, sys.modules[__name__], args.status_update_seconds)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     print(f"listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
