@@ -86,12 +86,21 @@ OWN_JOB_FIELDS = frozenset(
 # MediaConvert job UserMetadata restrictions ("AWS Elemental MediaConvert job
 # tag restrictions", MediaConvert User Guide): at most 10 pairs; keys up to 128
 # and values up to 256 Unicode characters; only Unicode letters and numbers,
-# space and _ . : / = + - @. Values are sanitised by NFC-normalising, replacing
-# every other character with "_" and truncating to 256 characters; the
-# unsanitised key is in the JSON log line of the job.
-METADATA_KEY_MAX = 128
+# space and _ . : / = + - @. An S3 key may hold any character and 1,024 bytes,
+# so the source key is stored escaped (see encode_metadata_key): readable,
+# exact, and decoded the same way by the `jobs` command (stages/src/videos.rs).
+# An escaped key longer than a value may be is cut, and its SHA-256 recorded
+# beside it, so the key is still matched exactly.
 METADATA_VALUE_MAX = 256
-METADATA_PUNCTUATION = frozenset(" _.:/=+-@")
+METADATA_KEY = "cattube:source-key"
+METADATA_KEY_SHA256 = "cattube:source-key-sha256"
+# The claim token of the invocation that submitted the job: a retry that takes
+# the claim over finds the job an earlier attempt made by it.
+METADATA_CLAIM = "cattube:claim"
+# Stored as themselves; every other character is escaped as =XX per UTF-8 byte
+# (ASCII only, so no Unicode normalisation can change a stored key).
+METADATA_UNESCAPED = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 _.:/+-@")
 
 # One MediaConvert client per container (cold start), reused by later
 # invocations. Tests replace it with a stubbed client.
@@ -204,17 +213,34 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             )
             skipped.append({"key": upload["key"], "reason": "already submitted", "job_id": claim.get("job_id")})
             continue
+        earlier = claim.get("taken_over")
+        try:
+            adopted = find_earlier_job(config, token, earlier) if earlier is not None else None
+        except Exception as err:
+            release_claim(config, upload, token)
+            log("ERROR", "looking for an earlier attempt's job failed", stack=config["STACK"],
+                source_key=upload["key"], queue=config["QUEUE_ARN"], client_request_token=token,
+                **_error_fields(err))
+            raise
+        if adopted is not None:
+            log("INFO", "job adopted: an earlier attempt submitted it", stack=config["STACK"],
+                source_bucket=upload["bucket"], source_key=upload["key"], job_id=adopted,
+                client_request_token=token)
+            record_submitted(config, upload, token, adopted)
+            catalog_submitted(config, upload["key"], adopted)
+            jobs.append({"job_id": adopted, "key": upload["key"], "destination": destination})
+            continue
         try:
             if template is None:
                 template = get_job_template(config)
         except Exception:
-            release_claim(config, token)
+            release_claim(config, upload, token)
             raise
         try:
             request = build_create_job_request(config, template, upload)
             response = _client().create_job(**request)
         except Exception as err:
-            release_claim(config, token)
+            release_claim(config, upload, token)
             log(
                 "ERROR",
                 "job submission failed",
@@ -377,7 +403,12 @@ def client_request_token(upload: dict[str, Any]) -> str:
 # another invocation is submitting right now, so this one fails and Lambda
 # retries it later; IN_PROGRESS and expired means its holder ran out of time,
 # and the claim is taken over with If-Match on the ETag read. A failed
-# CreateJob deletes the claim, so Lambda's retry submits again. The token (and
+# CreateJob marks the claim expired, so Lambda's retry takes it over. Before a
+# takeover submits, it looks for a job carrying the claim token in its
+# UserMetadata among the queue's jobs since the earlier claim, and adopts it:
+# the earlier holder may have made the job and stopped before recording it
+# (timeout, crash, or CreateJob succeeding server-side but raising here), and
+# ClientRequestToken only dedupes within a minute. The token (and
 # so the claim) covers bucket, key, version id, ETag and sequencer: a new
 # upload of the same key is a new claim.
 #
@@ -431,7 +462,8 @@ def claim_upload(config: dict[str, str], upload: dict[str, Any], token: str, con
     ClaimHeld while another invocation holds an unexpired claim."""
     bucket, key = config["DESTINATION_BUCKET"], claim_key(token)
     remaining = context.get_remaining_time_in_millis() / 1000 if context is not None else MAX_INVOCATION_S
-    body = _claim_body(IN_PROGRESS, upload, expires_at=int(time.time() + remaining + CLAIM_MARGIN_S))
+    now = time.time()
+    body = _claim_body(IN_PROGRESS, upload, claimed_at=int(now), expires_at=int(now + remaining + CLAIM_MARGIN_S))
     try:
         _s3().put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*", ContentType="application/json")
         return {}
@@ -455,14 +487,51 @@ def claim_upload(config: dict[str, str], upload: dict[str, Any], token: str, con
         if _error_code(err) in ("PreconditionFailed", "ConditionalRequestConflict"):
             raise ClaimHeld(f"claim {key} was taken over by another invocation") from err
         raise
-    return {}
+    # The earlier holder may have made the job before it stopped: the caller looks first.
+    return {"taken_over": doc}
 
 
-def release_claim(config: dict[str, str], token: str) -> None:
-    """Deletes this invocation's claim after a failed submission, so a retry
-    submits again. If even that fails, the claim expires by itself."""
+# How far back a takeover looks for the job an earlier attempt made: ListJobs pages
+# (newest first) until a job older than the earlier claim, at most this many pages.
+EARLIER_JOB_PAGES = 10
+EARLIER_JOB_PAGE_SIZE = 20
+# Clock skew between this function and MediaConvert's CreatedAt.
+CLOCK_SKEW_S = 60
+
+
+def find_earlier_job(config: dict[str, str], token: str, earlier: dict[str, Any]) -> str | None:
+    """The id of a job of the queue carrying this claim token in its UserMetadata
+    (made by an earlier attempt that timed out, crashed or saw CreateJob fail
+    client-side after it succeeded), or None."""
+    since = earlier.get("claimed_at") or (earlier.get("expires_at", 0) - MAX_INVOCATION_S - CLAIM_MARGIN_S)
+    since -= CLOCK_SKEW_S
+    request: dict[str, Any] = {"Queue": config["QUEUE_ARN"], "Order": "DESCENDING",
+                               "MaxResults": EARLIER_JOB_PAGE_SIZE}
+    for _ in range(EARLIER_JOB_PAGES):
+        page = _client().list_jobs(**request)
+        for job in page.get("Jobs") or []:
+            if (job.get("UserMetadata") or {}).get(METADATA_CLAIM) == token:
+                return job.get("Id")
+        jobs = page.get("Jobs") or []
+        created = [j["CreatedAt"].timestamp() for j in jobs if j.get("CreatedAt")]
+        if not page.get("NextToken") or (created and min(created) < since):
+            return None
+        request["NextToken"] = page["NextToken"]
+    log("WARNING", "stopped looking for an earlier attempt's job", pages=EARLIER_JOB_PAGES,
+        client_request_token=token)
+    return None
+
+
+def release_claim(config: dict[str, str], upload: dict[str, Any], token: str) -> None:
+    """Marks this invocation's claim expired after a failed submission, so a retry
+    takes it over at once, and (as CreateJob may have made the job though it
+    raised) looks for the job before submitting again. If even that fails, the
+    claim expires by itself."""
     try:
-        _s3().delete_object(Bucket=config["DESTINATION_BUCKET"], Key=claim_key(token))
+        _s3().put_object(Bucket=config["DESTINATION_BUCKET"], Key=claim_key(token),
+                         Body=_claim_body(IN_PROGRESS, upload, claimed_at=int(time.time()), expires_at=0,
+                                          released=True),
+                         ContentType="application/json")
     except Exception as err:
         log("ERROR", "releasing the claim failed", claim=claim_key(token), **_error_fields(err))
 
@@ -623,14 +692,25 @@ def handle_job_event(config: dict[str, str], event: dict[str, Any]) -> dict[str,
     bucket = config["DESTINATION_BUCKET"]
     outputs: list[dict[str, Any]] = []
     duration = None
+    key, key_hash = metadata_key(detail.get("userMetadata"))
+    job = None
+    if status == "COMPLETE" or key_hash is not None:
+        job = _client().get_job(Id=job_id)["Job"]
+    if key_hash is not None:
+        key = exact_source_key(job, key, key_hash)
     if status == "COMPLETE":
-        settings = _client().get_job(Id=job_id)["Job"]["Settings"]
-        outputs = catalog_outputs(bucket, settings, detail.get("outputGroupDetails") or [])
-        durations = [d.get("durationInMs") for g in detail.get("outputGroupDetails") or []
+        group_details = detail.get("outputGroupDetails") or []
+        if not any(d.get("outputFilePaths") or d.get("playlistFilePaths")
+                   for g in group_details for d in [g, *(g.get("outputDetails") or [])]):
+            # An accelerated job's COMPLETE event can come without output paths: the
+            # job's own details (GetJob) and the paths its settings give.
+            group_details = job_group_details(job)
+        outputs = catalog_outputs(bucket, job["Settings"], group_details)
+        durations = [d.get("durationInMs") for g in group_details
                      for d in g.get("outputDetails") or [] if d.get("durationInMs")]
         duration = max(durations) if durations else None
     percent = (detail.get("jobProgress") or {}).get("jobPercentComplete")
-    key = (detail.get("userMetadata") or {}).get("cattube:source-key") or job_id
+    key = key or job_id
 
     def change(videos):
         entry = next((v for v in videos if v.get("job_id") == job_id), None)
@@ -642,7 +722,8 @@ def handle_job_event(config: dict[str, str], event: dict[str, Any]) -> dict[str,
         finished_now = status in FINISHED
         entry.update(status=status, updated=when)
         if status == "PROGRESSING":
-            if percent is not None:
+            # Events may arrive out of order: a late STATUS_UPDATE never moves percent back.
+            if percent is not None and int(percent) >= (entry.get("percent") or 0):
                 entry["percent"] = int(percent)
         elif status == "COMPLETE":
             entry.update(percent=100, outputs=outputs, duration_ms=duration, error=None)
@@ -653,9 +734,31 @@ def handle_job_event(config: dict[str, str], event: dict[str, Any]) -> dict[str,
     result = update_catalog(bucket, change)
     log("INFO", "catalog updated" if result else "job event already in the catalog",
         job_id=job_id, status=status)
-    if result and result["finished"]:
-        notify(config, result["entry"])
-    return {"job_id": job_id, "status": status, "updated": bool(result)}
+    done = {"job_id": job_id, "status": status, "updated": bool(result)}
+    if result and result["finished"] and notify(config, result["entry"]) is False:
+        done["notification_failed"] = True
+    return done
+
+
+def exact_source_key(job: dict[str, Any], cut: str | None, key_hash: str) -> str | None:
+    """The whole source key of a job whose metadata holds it cut: its input's
+    s3://bucket/key, checked against the recorded SHA-256."""
+    for job_input in (job.get("Settings") or {}).get("Inputs") or []:
+        _, _, key = (job_input.get("FileInput") or "").removeprefix("s3://").partition("/")
+        if key and key_sha256(key) == key_hash:
+            return key
+    log("WARNING", "the job's input does not match its source key's hash", job_id=job.get("Id"))
+    return cut
+
+
+def job_group_details(job: dict[str, Any]) -> list[dict[str, Any]]:
+    """GetJob's OutputGroupDetails in the event's spelling (no paths: catalog_outputs
+    derives them from the settings)."""
+    return [{"outputDetails": [
+        {"durationInMs": d.get("DurationInMs"),
+         "videoDetails": {"widthInPx": (d.get("VideoDetails") or {}).get("WidthInPx"),
+                          "heightInPx": (d.get("VideoDetails") or {}).get("HeightInPx")}}
+        for d in g.get("OutputDetails") or []]} for g in job.get("OutputGroupDetails") or []]
 
 
 # --------------------------------------------------------------------------
@@ -756,9 +859,12 @@ def catalog_outputs(bucket: str, settings: dict[str, Any], group_details: list[d
         each = details.get("outputDetails") or []
         kind = (group.get("OutputGroupSettings") or {}).get("Type")
         described = [_describe(o, each[i] if i < len(each) else {}) for i, o in enumerate(group.get("Outputs") or [])]
+        destination = ((group.get("OutputGroupSettings") or {}).get(GROUP_SETTINGS.get(kind, ""), {}) or {}).get("Destination")
         if kind == "HLS_GROUP_SETTINGS":
             ladder = [d for d in described if d]
-            path = _relative(bucket, next(iter(details.get("playlistFilePaths") or []), None))
+            # The master playlist: the event's path, else <destination>.m3u8.
+            path = _relative(bucket, next(iter(details.get("playlistFilePaths") or []),
+                                          f"{destination}.m3u8" if destination else None))
             if not ladder or path is None:
                 continue
             top = max(ladder, key=lambda d: ((d["width"] or 0) * (d["height"] or 0), d["bitrate"] or 0))
@@ -768,7 +874,10 @@ def catalog_outputs(bucket: str, settings: dict[str, Any], group_details: list[d
         elif kind == "FILE_GROUP_SETTINGS":
             for i, (output, d) in enumerate(zip(group.get("Outputs") or [], described)):
                 container = (output.get("ContainerSettings") or {}).get("Container")
-                path = _relative(bucket, next(iter((each[i] if i < len(each) else {}).get("outputFilePaths") or []), None))
+                # The event's path, else <destination><name modifier>.<extension>.
+                named = (f"{destination}{output.get('NameModifier') or ''}.{output.get('Extension') or 'mp4'}"
+                         if destination else None)
+                path = _relative(bucket, next(iter((each[i] if i < len(each) else {}).get("outputFilePaths") or []), named))
                 if d is None or container != "MP4" or path is None:
                     continue
                 outputs.append({"path": path, "container": "mp4", "codec": d["codec"], "width": d["width"],
@@ -795,12 +904,17 @@ def playback_url(domain: str, path: str) -> str:
     return f"https://{domain}/" + "/".join(urllib.parse.quote(part, safe="") for part in path.split("/"))
 
 
-def notify(config: dict[str, str], entry: dict[str, Any]) -> None:
+# The CloudWatch namespace of the function's own metrics.
+METRIC_NAMESPACE = "cattube"
+
+
+def notify(config: dict[str, str], entry: dict[str, Any]) -> bool | None:
     """Publishes the job's outcome (COMPLETE with playback URLs, ERROR with
-    MediaConvert's message); CANCELED is someone's own doing and says nothing."""
+    MediaConvert's message); CANCELED is someone's own doing and says nothing.
+    True when published, False when publishing failed, None when nothing was due."""
     topic = os.environ.get("TOPIC_ARN")
     if not topic or entry["status"] not in ("COMPLETE", "ERROR"):
-        return
+        return None
     domain = os.environ.get("PLAYBACK_DOMAIN")
     lines = [f"{entry['key']}: {entry['status']}", f"job {entry['job_id']}"]
     if entry["status"] == "COMPLETE":
@@ -814,26 +928,91 @@ def notify(config: dict[str, str], entry: dict[str, Any]) -> None:
     try:
         _sns().publish(TopicArn=topic, Subject=subject, Message="\n".join(lines))
     except Exception as err:
-        log("ERROR", "publishing the job's outcome failed", topic=topic, job_id=entry["job_id"], **_error_fields(err))
+        # Not raised: the catalog already shows the job finished, so a retry would not
+        # publish either. Counted as the metric NotificationsFailed (CloudWatch embedded
+        # metric format: CloudWatch Logs makes the metric from this line, no API call).
+        log("ERROR", "publishing the job's outcome failed", topic=topic, job_id=entry["job_id"],
+            stack=config["STACK"], NotificationsFailed=1, _aws={
+                "Timestamp": int(time.time() * 1000),
+                "CloudWatchMetrics": [{"Namespace": METRIC_NAMESPACE, "Dimensions": [["stack"]],
+                                       "Metrics": [{"Name": "NotificationsFailed", "Unit": "Count"}]}]},
+            **_error_fields(err))
+        return False
+    return True
 
 
 def _metadata_value(value: str) -> str:
+    """A stack name as MediaConvert accepts it (cattube's stack names already are)."""
     value = unicodedata.normalize("NFC", value)
     allowed = (
         ch
-        if ch in METADATA_PUNCTUATION or unicodedata.category(ch)[0] in ("L", "N")
+        if ch in " _.:/=+-@" or unicodedata.category(ch)[0] in ("L", "N")
         else "_"
         for ch in value
     )
     return "".join(allowed)[:METADATA_VALUE_MAX]
 
 
-def user_metadata(stack: str, key: str) -> dict[str, str]:
-    """The job's UserMetadata, sanitised to what MediaConvert accepts."""
-    return {
-        "cattube:stack": _metadata_value(stack),
-        "cattube:source-key": _metadata_value(key),
-    }
+def encode_metadata_key(key: str) -> list[str]:
+    """The key escaped for a UserMetadata value, one piece per character:
+    "cats/tabby cat (1).mp4" -> "cats/tabby cat =281=29.mp4". A space at either
+    end is escaped too (a tag value's ends may be trimmed)."""
+    pieces = []
+    for index, ch in enumerate(key):
+        at_end = index in (0, len(key) - 1)
+        if ch in METADATA_UNESCAPED and not (ch == " " and at_end):
+            pieces.append(ch)
+        else:
+            pieces.append("".join(f"={byte:02X}" for byte in ch.encode("utf-8")))
+    return pieces
+
+
+def decode_metadata_key(value: str) -> str:
+    """The inverse of encode_metadata_key; text that is no escape is kept as it is."""
+    out = bytearray()
+    index = 0
+    while index < len(value):
+        escape = value[index + 1:index + 3]
+        if value[index] == "=" and len(escape) == 2 and all(c in "0123456789ABCDEF" for c in escape):
+            out.append(int(escape, 16))
+            index += 3
+        else:
+            out.extend(value[index].encode("utf-8"))
+            index += 1
+    return out.decode("utf-8", errors="replace")
+
+
+def key_sha256(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def user_metadata(stack: str, key: str, token: str | None = None) -> dict[str, str]:
+    """The job's UserMetadata: the stack, the source key escaped (cut, with its
+    SHA-256, when too long) and the claim token of the invocation submitting it."""
+    pieces = encode_metadata_key(key)
+    metadata = {"cattube:stack": _metadata_value(stack)}
+    if sum(map(len, pieces)) <= METADATA_VALUE_MAX:
+        metadata[METADATA_KEY] = "".join(pieces)
+    else:
+        kept, length = [], 0
+        for piece in pieces:  # whole characters only
+            if length + len(piece) > METADATA_VALUE_MAX:
+                break
+            kept.append(piece)
+            length += len(piece)
+        metadata[METADATA_KEY] = "".join(kept)
+        metadata[METADATA_KEY_SHA256] = key_sha256(key)
+    if token is not None:
+        metadata[METADATA_CLAIM] = token
+    return metadata
+
+
+def metadata_key(metadata: dict[str, str] | None) -> tuple[str | None, str | None]:
+    """(the source key recorded in a job's UserMetadata, its SHA-256 when the key was
+    cut): the key is exact when the hash is None."""
+    metadata = metadata or {}
+    value = metadata.get(METADATA_KEY)
+    return (None if value is None else decode_metadata_key(value)), metadata.get(METADATA_KEY_SHA256)
 
 
 def build_settings(template_settings: dict[str, Any], file_input: str, destination: str) -> dict[str, Any]:
@@ -892,7 +1071,7 @@ def build_create_job_request(
             file_input=f"s3://{upload['bucket']}/{key}",
             destination=output_destination(config["DESTINATION_BUCKET"], key),
         ),
-        "UserMetadata": user_metadata(config["STACK"], key),
+        "UserMetadata": user_metadata(config["STACK"], key, client_request_token(upload)),
         "ClientRequestToken": client_request_token(upload),
     }
     for field in template_job_fields(service_model or _client().meta.service_model):

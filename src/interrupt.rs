@@ -28,7 +28,9 @@ pub fn install(cancel: Cancel, printer: Printer) {
         match cancel.interrupt() {
             FirstInterrupt::AtPrompt => {
                 printer.urgent("\ninterrupted: nothing was deleted");
-                crate::state::release_held().await;
+                if let Some(failed) = crate::state::release_held().await {
+                    printer.urgent(format!("error: {failed}"));
+                }
                 ExitStatus::Interrupted.exit_now();
             }
             FirstInterrupt::Stopped => {}
@@ -38,7 +40,9 @@ pub fn install(cancel: Cancel, printer: Printer) {
         }
         sigint.recv().await;
         printer.urgent("interrupted again: stopping now; the state file is intact, run the command again to continue");
-        crate::state::release_held().await;
+        if let Some(failed) = crate::state::release_held().await {
+            printer.urgent(format!("error: {failed}"));
+        }
         ExitStatus::Interrupted.exit_now();
     });
 }

@@ -69,7 +69,9 @@ fn main() -> ExitCode {
         };
         // A run that failed or was stopped before its own release still holds the lock of
         // a shared state (a local file's lock goes with the process).
-        state::release_held().await;
+        if let Some(failed) = state::release_held().await {
+            report.warnings.push(failed);
+        }
         result
     });
     let status = match result {

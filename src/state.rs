@@ -343,9 +343,17 @@ impl LocalFile {
         // tempfile creates files with mode 0600 already; the rename keeps it.
         file.persist(path)
             .with_context(|| format!("writing the state file {}", path.display()))?;
-        if let Ok(dir) = File::open(&dir) {
-            let _ = dir.sync_all();
-        }
+        // The rename is durable only once the directory is synced: say so if it cannot be.
+        File::open(&dir)
+            .and_then(|dir| dir.sync_all())
+            .with_context(|| {
+                format!(
+                    "the state file {} was written, but syncing its folder {} failed (a crash \
+                     now could lose the new state)",
+                    path.display(),
+                    dir.display()
+                )
+            })?;
         Ok(())
     }
 }
@@ -509,13 +517,25 @@ impl S3Object {
 /// waits for it instead of exiting with the lock still there.
 static HELD: tokio::sync::Mutex<Option<Arc<dyn StateStore>>> = tokio::sync::Mutex::const_new(None);
 
-/// Releases the lock this process still holds, if any, within a few seconds.
-pub async fn release_held() {
+/// Releases the lock this process still holds, if any, within a few seconds. What went
+/// wrong, for the caller to print: a lock left behind blocks every later run until
+/// `cattube state unlock`.
+pub async fn release_held() -> Option<String> {
     let mut held = HELD.lock().await;
-    if let Some(store) = held.take() {
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), store.unlock()).await;
-    }
+    let store = held.take()?;
+    let failed = match tokio::time::timeout(RELEASE_WAIT, store.unlock()).await {
+        Ok(Ok(())) => return None,
+        Ok(Err(err)) => format!("{err:#}"),
+        Err(_) => format!("no answer within {} s", RELEASE_WAIT.as_secs()),
+    };
+    Some(format!(
+        "releasing the lock of {} failed ({failed}): `cattube state unlock` clears it",
+        store.describe()
+    ))
 }
+
+/// How long [`release_held`] waits for the lock's release.
+const RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[async_trait]
 impl StateStore for S3Object {
@@ -806,5 +826,56 @@ mod tests {
             .await
             .expect_err("the third run locked while the second held it");
         assert!(err.to_string().contains("another cattube"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod release_tests {
+    use super::*;
+
+    /// A shared store whose lock cannot be released (the network is gone).
+    #[derive(Debug)]
+    struct Unreleasable;
+
+    #[async_trait]
+    impl StateStore for Unreleasable {
+        fn describe(&self) -> String {
+            "state s3://b/cattube.state.json".into()
+        }
+        async fn load(&self) -> anyhow::Result<Option<Stored>> {
+            Ok(None)
+        }
+        async fn lock(&self) -> anyhow::Result<()> {
+            Ok(())
+        }
+        async fn save(&self, _: String, _: Option<Version>) -> anyhow::Result<Version> {
+            anyhow::bail!("not in this test")
+        }
+        async fn remove(&self, _: Version) -> anyhow::Result<()> {
+            Ok(())
+        }
+        async fn unlock(&self) -> anyhow::Result<()> {
+            anyhow::bail!("AccessDenied: injected")
+        }
+        fn lock_outlives_process(&self) -> bool {
+            true
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_release_is_reported_naming_the_store_and_the_way_out() {
+        let state = State::load(Arc::new(Unreleasable), "cattube")
+            .await
+            .unwrap();
+        state.lock().await.unwrap();
+        let failed = release_held().await.expect("the failure is reported");
+        assert!(
+            failed.contains("state s3://b/cattube.state.json")
+                && failed.contains("AccessDenied: injected")
+                && failed.contains("cattube state unlock"),
+            "{failed}"
+        );
+        // Nothing held any more: a second call has nothing to say.
+        assert_eq!(release_held().await, None);
     }
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::{json, Value};
-use support::{browse, repo_root, s3_client, venv_python, Emulators};
+use support::{browse, repo_root, run_python, s3_client, venv_python, Emulators};
 
 const REGION: &str = "eu-west-1";
 const DESTINATION: &str = "cattube-destination-123456789012-eu-west-1";
@@ -115,7 +115,8 @@ async fn put_file(s3: &aws_sdk_s3::Client, key: &str, path: &Path) {
     put(s3, key, std::fs::read(path).unwrap(), content_type).await;
 }
 
-/// The catalog as the converter function writes it (WAVE.md's contract).
+/// The catalog as the converter function writes it (lambda-artifact/handler.py, "The
+/// catalog"; README.md's catalog section).
 async fn put_catalog(s3: &aws_sdk_s3::Client, videos: Value) {
     let body = json!({"version": 1, "videos": videos}).to_string();
     s3.put_object()
@@ -133,6 +134,19 @@ fn entry(key: &str, status: &str, submitted: &str, outputs: Value) -> Value {
     json!({"key": key, "status": status, "percent": if status == "COMPLETE" { json!(100) } else { json!(42) },
            "job_id": format!("1700000000000-{}", key.len()), "submitted": submitted, "updated": submitted,
            "duration_ms": 2000, "error": null, "outputs": outputs})
+}
+
+/// The RFC 6381 codecs string the converter function (handler.py) writes for a 320x180
+/// output with these video codec settings and AAC audio.
+fn handler_codecs(video_codec_settings: &str) -> String {
+    let script = "import json, sys, handler\n\
+                  video = json.loads(sys.argv[1])\n\
+                  output = {'AudioDescriptions': [{'CodecSettings': {'Codec': 'AAC'}}]}\n\
+                  print(handler.video_codecs(video, 320, 180) + ',' + handler.audio_codecs(output))";
+    let dir = repo_root().join("lambda-artifact");
+    run_python(&dir, &["-c", script, video_codec_settings])
+        .trim()
+        .to_string()
 }
 
 fn output(path: &str, container: &str, codec: &str, height: u32, mime: &str) -> Value {
@@ -248,10 +262,19 @@ async fn the_player_plays_in_chromium() {
             put_file(&s3, &format!("streams/{name}"), &path).await;
         }
     }
-    let hevc = r#"video/mp4; codecs="hvc1.1.6.L60.90,mp4a.40.2""#;
-    let av1 = r#"video/mp4; codecs="av01.0.00M.08,mp4a.40.2""#;
-    let avc = r#"video/mp4; codecs="avc1.64001E,mp4a.40.2""#;
-    let hls = r#"application/vnd.apple.mpegurl; codecs="avc1.64001E,mp4a.40.2""#;
+    // The codecs strings the converter function writes for such outputs (320x180, AAC).
+    let hevc = format!(
+        r#"video/mp4; codecs="{}""#,
+        handler_codecs(r#"{"Codec": "H_265", "H265Settings": {"WriteMp4PackagingType": "HVC1"}}"#)
+    );
+    let av1 = format!(
+        r#"video/mp4; codecs="{}""#,
+        handler_codecs(r#"{"Codec": "AV1", "Av1Settings": {}}"#)
+    );
+    let h264 = handler_codecs(r#"{"Codec": "H_264", "H264Settings": {"CodecProfile": "HIGH"}}"#);
+    let avc = format!(r#"video/mp4; codecs="{h264}""#);
+    let hls = format!(r#"application/vnd.apple.mpegurl; codecs="{h264}""#);
+    let (hevc, av1, avc, hls) = (hevc.as_str(), av1.as_str(), avc.as_str(), hls.as_str());
     put_catalog(
         &s3,
         json!([

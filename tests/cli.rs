@@ -3,6 +3,7 @@
 
 mod support;
 
+use support::tally::Tally;
 use support::{RecordingProxy, Sandbox};
 
 struct Case {
@@ -491,28 +492,31 @@ fn bad_job_json_is_refused_before_any_request() {
         ),
         ("{\"Settings\": {}}", "has no Settings.OutputGroups"),
     ];
-    let mut rejected = 0;
+    let mut rejected = Tally::new();
     for (content, problem) in cases {
         let sandbox = Sandbox::new(&tripwire.url, "eu-west-1");
         sandbox.write("cattube.toml", "[job]\ntemplate = \"my-job.json\"\n");
         sandbox.write("my-job.json", content);
         let out = sandbox.cattube().arg("up").output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(out.status.code(), Some(2), "{content}: {stderr}");
-        assert_eq!(lines.len(), 1, "{content}: {stderr}");
-        assert!(
-            lines[0].contains("my-job.json") && lines[0].contains(problem),
-            "{content}: {stderr}"
-        );
-        rejected += 1;
+        rejected.check(content, || {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+            assert_eq!(out.status.code(), Some(2), "{stderr}");
+            assert_eq!(lines.len(), 1, "{stderr}");
+            assert!(
+                lines[0].contains("my-job.json") && lines[0].contains(problem),
+                "{stderr}"
+            );
+        });
     }
     let sent = tripwire.requests();
-    assert!(sent.is_empty(), "bad job.json sent requests: {sent:?}");
     eprintln!(
-        "FIGURES bad inputs rejected (job.json): {rejected}/{}",
+        "FIGURES bad inputs rejected (job.json): {}/{}",
+        rejected.held,
         cases.len()
     );
+    rejected.assert_all_held("bad job.json");
+    assert!(sent.is_empty(), "bad job.json sent requests: {sent:?}");
 }
 
 /// `upload` checks every file before anything is sent: an unreadable or special file among
@@ -553,22 +557,25 @@ fn upload_refuses_bad_files_before_any_request() {
             "would both be uploaded as 'tabby cat.mp4'",
         ),
     ];
-    let mut rejected = 0;
+    let mut rejected = Tally::new();
     for (args, expect) in &cases {
         let out = sandbox.cattube().args(args).output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert_eq!(lines.len(), 1, "{args:?}: {stderr}");
-        assert!(lines[0].contains(expect), "{args:?}: {stderr}");
-        rejected += 1;
+        rejected.check(&format!("{args:?}"), || {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+            assert_eq!(out.status.code(), Some(2), "{stderr}");
+            assert_eq!(lines.len(), 1, "{stderr}");
+            assert!(lines[0].contains(expect), "{stderr}");
+        });
     }
     let sent = tripwire.requests();
-    assert!(sent.is_empty(), "bad files sent requests: {sent:?}");
     eprintln!(
-        "FIGURES bad inputs rejected (upload files): {rejected}/{}",
+        "FIGURES bad inputs rejected (upload files): {}/{}",
+        rejected.held,
         cases.len()
     );
+    rejected.assert_all_held("bad upload files");
+    assert!(sent.is_empty(), "bad files sent requests: {sent:?}");
 }
 
 /// A state file of another account or region is refused (exit 2, one line naming both) once
@@ -577,7 +584,7 @@ fn upload_refuses_bad_files_before_any_request() {
 fn state_of_another_account_or_region_is_refused_without_a_write() {
     const COMMANDS: [&[&str]; 3] = [&["up"], &["down", "--yes"], &["status"]];
     let emulators = support::Emulators::start();
-    let mut rejected = 0;
+    let mut rejected = Tally::new();
     let cases = [
         (
             r#"{"schema":1,"stack":"cattube","account":"111111111111","region":"eu-west-1","resources":{}}"#,
@@ -593,23 +600,27 @@ fn state_of_another_account_or_region_is_refused_without_a_write() {
             let sandbox = emulators.sandbox("eu-west-1");
             sandbox.write("cattube.state.json", state);
             let out = sandbox.cattube().args(args).output().unwrap();
-            let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-            let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-            assert_eq!(lines.len(), 1, "{args:?}: {stderr}");
-            assert!(lines[0].contains(expect), "{args:?}: {stderr}");
-            let after = std::fs::read_to_string(sandbox.path().join("cattube.state.json")).unwrap();
-            assert_eq!(after, state, "{args:?}: the state file was changed");
-            rejected += 1;
+            rejected.check(&format!("{args:?} with {expect}"), || {
+                let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+                let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+                assert_eq!(out.status.code(), Some(2), "{stderr}");
+                assert_eq!(lines.len(), 1, "{stderr}");
+                assert!(lines[0].contains(expect), "{stderr}");
+                let after =
+                    std::fs::read_to_string(sandbox.path().join("cattube.state.json")).unwrap();
+                assert_eq!(after, state, "the state file was changed");
+            });
         }
     }
     let writes = emulators.writes();
+    eprintln!(
+        "FIGURES bad inputs rejected (foreign state): {}/{}",
+        rejected.held,
+        cases.len() * COMMANDS.len()
+    );
+    rejected.assert_all_held("foreign state");
     assert!(
         writes.is_empty(),
         "a foreign state led to writes: {writes:?}"
-    );
-    eprintln!(
-        "FIGURES bad inputs rejected (foreign state): {rejected}/{}",
-        cases.len() * COMMANDS.len()
     );
 }

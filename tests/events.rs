@@ -7,13 +7,9 @@
 mod support;
 
 use std::collections::HashMap;
-use std::process::Command;
 
 use serde_json::{json, Value};
-use support::{
-    leftovers, repo_root, resource, s3_client, sdk_config, standin_post, venv_python, Emulators,
-    Sandbox,
-};
+use support::{leftovers, resource, s3_client, sdk_config, standin_post, Emulators, Sandbox};
 
 const REGION: &str = "us-east-1";
 const ACCOUNT: &str = "123456789012";
@@ -41,31 +37,14 @@ async fn function_env(lambda: &aws_sdk_lambda::Client) -> HashMap<String, String
 async fn run_handler(emulators: &Emulators, sandbox: &Sandbox, event: &Value) -> Value {
     let lambda = aws_sdk_lambda::Client::new(&sdk_config(&emulators.moto.url, REGION).await);
     let env = function_env(&lambda).await;
-    let out = Command::new(venv_python())
-        .current_dir(repo_root().join("lambda-artifact"))
-        .env_clear()
-        .envs(env)
-        .env("AWS_ENDPOINT_URL_MEDIACONVERT", &emulators.standin.url)
-        .env("AWS_ENDPOINT_URL", &emulators.moto.url)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_DEFAULT_REGION", REGION)
-        .env("AWS_CONFIG_FILE", sandbox.path().join("no-aws-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", sandbox.path().join("no-creds"))
-        .args([
-            "-c",
-            "import json, sys, handler; print(json.dumps(handler.lambda_handler(json.loads(sys.argv[1]), None)))",
-            &event.to_string(),
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "handler: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+    support::run_converter(
+        emulators,
+        sandbox,
+        &env,
+        &[("AWS_ENDPOINT_URL", &emulators.moto.url)],
+        REGION,
+        &event.to_string(),
+    )
 }
 
 fn upload_event(key: &str) -> Value {
@@ -98,24 +77,17 @@ fn job_event(job: &Value, detail: Value) -> Value {
 
 /// The stand-in's view of job `id` (as GetJob answers, member names).
 fn get_job(emulators: &Emulators, id: &str) -> Value {
-    let out = Command::new(venv_python())
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .args([
+    let out = support::run_python(
+        &std::env::temp_dir(),
+        &[
             "-c",
             "import boto3, json, sys; c = boto3.client('mediaconvert', region_name=sys.argv[2], endpoint_url=sys.argv[1]); print(json.dumps(c.get_job(Id=sys.argv[3])['Job'], default=str))",
             &emulators.standin.url,
             REGION,
             id,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_str(&out).unwrap()
 }
 
 fn move_job(emulators: &Emulators, id: &str, body: &str) {

@@ -178,6 +178,8 @@ async fn down_waits_for_a_cancelled_job_before_deleting_the_queue() {
 async fn iam_documents_match_the_reference_and_allow_only_the_pipeline() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
+    // With [notify], so the converter's sns:Publish grant is there to be evaluated.
+    sandbox.write("cattube.toml", "[notify]\nemail = [\"cat@example.com\"]\n");
     sandbox.run().args(["up"]).expect_code(0).output();
     let state: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(sandbox.path().join("cattube.state.json")).unwrap(),
@@ -246,6 +248,8 @@ async fn iam_documents_match_the_reference_and_allow_only_the_pipeline() {
         "converter-function",
         "converter-role",
         "mediaconvert-role",
+        "job-events-rule",
+        "notification-topic",
     ]
     .iter()
     .map(|id| (id.to_string(), name(id).into()))
@@ -253,6 +257,7 @@ async fn iam_documents_match_the_reference_and_allow_only_the_pipeline() {
     let captured = serde_json::json!({
         "account": ACCOUNT,
         "region": REGION,
+        "notify": true,
         "names": names,
         "distribution_arn": state["resources"]["distribution"]["arn"],
         "documents": documents,

@@ -13,6 +13,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use support::tally::Tally;
 use support::{
     account_inventory, assert_code, checked_state, interrupt, leftovers, s3_client, sdk_config,
     Emulators, Ran, Sandbox, IDS, WANTED_BY_DEFAULT,
@@ -99,22 +100,13 @@ fn owner(key: &str, command: Command) -> &'static str {
     }
 }
 
-/// Runs `args` with exactly the write `key` refused: asserts that only that write was
-/// refused, once, and that the command failed naming `owner`, the resource that owns it.
+/// A run with exactly the write `key` refused: only that write was refused, once, and
+/// the command failed naming `owner`, the resource that owns it.
 #[track_caller]
-fn run_failing_at(
-    emulators: &Emulators,
-    sandbox: &Sandbox,
-    args: &[&str],
-    key: &str,
-    owner: &str,
-    what: &str,
-) {
-    emulators.faults.fail_operation(key);
-    let out = sandbox.run().args(args).json();
+fn assert_failed_at(emulators: &Emulators, out: &Ran, key: &str, owner: &str, what: &str) {
     assert_eq!(emulators.faults.denied(), [key.to_string()], "{what}");
     assert_eq!(emulators.faults.injected().len(), 1, "{what}");
-    assert_names_the_fault(&out, owner, what);
+    assert_names_the_fault(out, owner, what);
 }
 
 /// A failed command's JSON document names the resource that owns the faulted write (its
@@ -179,29 +171,40 @@ async fn up_failing_at_every_write_converges_on_the_next_run() {
     tear_down(&emulators, &sandbox, "clean down").await;
     assert!(clean.len() >= 20, "a full up made only {}", clean.len());
 
+    // What the proxy refused, as it recorded it; the runs that converged after, as seen.
     let mut faulted = BTreeSet::new();
+    let mut converged = Tally::new();
     for key in &clean {
         let owner = owner(key, Command::Up);
         let what = format!("up failing at {key} ({owner})");
-        run_failing_at(&emulators, &sandbox, &["up"], key, owner, &what);
-        state(&sandbox);
-        faulted.insert(key.clone());
+        converged
+            .case(&what, async {
+                emulators.faults.fail_operation(key);
+                let out = sandbox.run().args(["up"]).json();
+                faulted.extend(emulators.faults.denied());
+                assert_failed_at(&emulators, &out, key, owner, &what);
+                state(&sandbox);
+                emulators.faults.clear();
+                converge(&sandbox, &what);
+                tear_down(&emulators, &sandbox, &what).await;
+            })
+            .await;
         emulators.faults.clear();
-        converge(&sandbox, &what);
-        tear_down(&emulators, &sandbox, &what).await;
     }
     let clean: BTreeSet<String> = clean.into_iter().collect();
+    let owners: BTreeSet<&str> = faulted.iter().map(|k| owner(k, Command::Up)).collect();
+    eprintln!(
+        "FIGURES up: {} of the {} writes of a clean up faulted once ({} resources), {} converged on the next run, in {:.0?}",
+        faulted.intersection(&clean).count(),
+        clean.len(),
+        owners.len(),
+        converged.held,
+        started.elapsed()
+    );
+    converged.assert_all_held("up failing at every write");
     assert_eq!(
         faulted, clean,
         "the faulted writes are not the writes of a clean up"
-    );
-    let owners: BTreeSet<&str> = faulted.iter().map(|k| owner(k, Command::Up)).collect();
-    eprintln!(
-        "FIGURES up: each of the {} writes of a clean up faulted once ({} resources), {} converged on the next run, in {:.0?}",
-        clean.len(),
-        owners.len(),
-        faulted.len(),
-        started.elapsed()
     );
 }
 
@@ -221,26 +224,36 @@ async fn down_failing_at_every_write_finishes_on_the_next_run() {
     assert!(clean.len() >= 12, "a full down made only {}", clean.len());
 
     let mut faulted = BTreeSet::new();
+    let mut finished = Tally::new();
     for key in &clean {
         let owner = owner(key, Command::Down);
         let what = format!("down failing at {key} ({owner})");
-        converge(&sandbox, &what);
-        run_failing_at(&emulators, &sandbox, &["down", "--yes"], key, owner, &what);
-        assert!(state(&sandbox).is_some(), "{what}: the state was lost");
-        faulted.insert(key.clone());
+        finished
+            .case(&what, async {
+                converge(&sandbox, &what);
+                emulators.faults.fail_operation(key);
+                let out = sandbox.run().args(["down", "--yes"]).json();
+                faulted.extend(emulators.faults.denied());
+                assert_failed_at(&emulators, &out, key, owner, &what);
+                assert!(state(&sandbox).is_some(), "{what}: the state was lost");
+                emulators.faults.clear();
+                tear_down(&emulators, &sandbox, &what).await;
+            })
+            .await;
         emulators.faults.clear();
-        tear_down(&emulators, &sandbox, &what).await;
     }
     let clean: BTreeSet<String> = clean.into_iter().collect();
+    eprintln!(
+        "FIGURES down: {} of the {} writes of a clean down faulted once, {} finished on the next run, in {:.0?}",
+        faulted.intersection(&clean).count(),
+        clean.len(),
+        finished.held,
+        started.elapsed()
+    );
+    finished.assert_all_held("down failing at every write");
     assert_eq!(
         faulted, clean,
         "the faulted writes are not the writes of a clean down"
-    );
-    eprintln!(
-        "FIGURES down: each of the {} writes of a clean down faulted once, {} finished on the next run, in {:.0?}",
-        clean.len(),
-        faulted.len(),
-        started.elapsed()
     );
 }
 
@@ -345,15 +358,15 @@ const TRIAL_LATENCY: Duration = Duration::from_millis(100);
 /// `writes` write requests (drawn below `total`, the writes of a whole run), plus up to
 /// 40 ms more. Tied to progress rather than to the clock, the point always falls inside the
 /// run, however fast or loaded the machine is: every request is held `TRIAL_LATENCY`, so the
-/// run is still waiting for the last write counted. Asserts that the run died of the
-/// SIGKILL (it had not ended first), and returns where it was killed.
+/// run is still waiting for the last write counted. Returns where it was killed and whether
+/// it died of the SIGKILL (it had not ended first).
 fn kill_at_random_point(
     emulators: &Emulators,
     sandbox: &Sandbox,
     args: &[&str],
     total: usize,
     rng: &mut Lcg,
-) -> String {
+) -> Kill {
     kill_at_random_point_with(emulators, sandbox, args, &[], total, rng)
 }
 
@@ -365,7 +378,7 @@ fn kill_at_random_point_with(
     env: &[(&str, &str)],
     total: usize,
     rng: &mut Lcg,
-) -> String {
+) -> Kill {
     let writes = (rng.next() as usize) % total;
     let extra = rng.below(Duration::from_millis(40));
     emulators.faults.clear();
@@ -388,12 +401,27 @@ fn kill_at_random_point_with(
         "{} killed after write {writes}/{total} + {extra:?}",
         args.join(" ")
     );
-    assert_eq!(
-        status.signal(),
-        Some(SIGKILL),
-        "{point}: the run was not killed mid-way but ended with {status}"
-    );
-    point
+    Kill {
+        killed: status.signal() == Some(SIGKILL),
+        point: if status.signal() == Some(SIGKILL) {
+            point
+        } else {
+            format!("{point}: the run was not killed mid-way but ended with {status}")
+        },
+    }
+}
+
+/// Where a crash trial killed its run, and whether the run died of that SIGKILL (counted
+/// by the caller, asserted only after its figures are printed).
+struct Kill {
+    point: String,
+    killed: bool,
+}
+
+impl std::fmt::Display for Kill {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.point)
+    }
 }
 
 const SIGKILL: i32 = 9;
@@ -410,33 +438,38 @@ async fn killed_up_recovers() {
     tear_down(&emulators, &sandbox, "clean down").await;
 
     let mut rng = Lcg(0x5eed_0006);
-    let (mut killed, mut recovered) = (0, 0);
+    let (mut killed, mut recovered) = (0, Tally::new());
     for trial in 1..=CRASH_TRIALS {
         let point = kill_at_random_point(&emulators, &sandbox, &["up"], total, &mut rng);
-        killed += 1;
+        killed += usize::from(point.killed);
         let what = format!("trial {trial}: {point}");
-        let doc = state(&sandbox);
-        let records = doc.as_ref().map(|d| {
-            let resources = d["resources"].as_object().unwrap();
-            let creating = resources
-                .values()
-                .filter(|r| r["ownership"] == "creating")
-                .count();
-            (resources.len(), creating)
-        });
-        eprintln!("{what}: state (records, creating) = {records:?}");
-        converge(&sandbox, &what);
-        // Counted account-wide: a duplicate the crash made is no step's to find by name.
-        let left = account_inventory(&emulators, REGION).await;
-        for kind in ["distribution", "origin-access-control", "function", "role"] {
-            let n = left.iter().filter(|l| l.starts_with(kind)).count();
-            let wanted = if kind == "role" { 2 } else { 1 };
-            assert_eq!(n, wanted, "{what}: {kind}s: {left:?}");
-        }
-        tear_down(&emulators, &sandbox, &what).await;
-        recovered += 1;
+        recovered
+            .case(&what, async {
+                let doc = state(&sandbox);
+                let records = doc.as_ref().map(|d| {
+                    let resources = d["resources"].as_object().unwrap();
+                    let creating = resources
+                        .values()
+                        .filter(|r| r["ownership"] == "creating")
+                        .count();
+                    (resources.len(), creating)
+                });
+                eprintln!("{what}: state (records, creating) = {records:?}");
+                converge(&sandbox, &what);
+                // Counted account-wide: a duplicate the crash made is no step's to find by name.
+                let left = account_inventory(&emulators, REGION).await;
+                for kind in ["distribution", "origin-access-control", "function", "role"] {
+                    let n = left.iter().filter(|l| l.starts_with(kind)).count();
+                    let wanted = if kind == "role" { 2 } else { 1 };
+                    assert_eq!(n, wanted, "{what}: {kind}s: {left:?}");
+                }
+                tear_down(&emulators, &sandbox, &what).await;
+            })
+            .await;
     }
-    eprintln!("FIGURES killed up: {killed} runs died of SIGKILL mid-way, {recovered} of them recovered on the next up");
+    eprintln!("FIGURES killed up: {killed} runs died of SIGKILL mid-way, {} of them recovered on the next up", recovered.held);
+    recovered.assert_all_held("killed up");
+    assert_eq!(killed, CRASH_TRIALS, "runs not killed by SIGKILL");
 }
 
 /// SIGKILL at a random point (seeded) of `down`: the state file is always absent or valid,
@@ -451,18 +484,21 @@ async fn killed_down_recovers() {
     let total = emulators.faults.writes();
 
     let mut rng = Lcg(0x5eed_d0e5);
-    let (mut killed, mut recovered) = (0, 0);
+    let (mut killed, mut recovered) = (0, Tally::new());
     for trial in 1..=CRASH_TRIALS {
         converge(&sandbox, &format!("trial {trial}: up"));
         let point = kill_at_random_point(&emulators, &sandbox, &["down", "--yes"], total, &mut rng);
-        killed += 1;
+        killed += usize::from(point.killed);
         let what = format!("trial {trial}: {point}");
         let records = state(&sandbox).map(|d| d["resources"].as_object().unwrap().len());
         eprintln!("{what}: records left {records:?}");
-        tear_down(&emulators, &sandbox, &what).await;
-        recovered += 1;
+        recovered
+            .case(&what, tear_down(&emulators, &sandbox, &what))
+            .await;
     }
-    eprintln!("FIGURES killed down: {killed} runs died of SIGKILL mid-way, {recovered} of them finished on the next down");
+    eprintln!("FIGURES killed down: {killed} runs died of SIGKILL mid-way, {} of them finished on the next down", recovered.held);
+    recovered.assert_all_held("killed down");
+    assert_eq!(killed, CRASH_TRIALS, "runs not killed by SIGKILL");
 }
 
 fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
@@ -568,11 +604,10 @@ async fn lost_state_is_found_again_and_torn_down() {
     assert_code(&out, 0, "status without state");
     let doc = &out.doc;
     let resources = doc["resources"].as_array().unwrap();
-    assert_eq!(resources.len(), IDS.len());
-    for r in resources {
-        assert_eq!(r["status"], "ok", "{r}");
-    }
+    // Counted before any assertion over it; the figure below is what status reported.
     let found = resources.iter().filter(|r| r["status"] == "ok").count();
+    let not_found: Vec<&serde_json::Value> =
+        resources.iter().filter(|r| r["status"] != "ok").collect();
     // Found by names and tags as the stack's own, not as someone else's to adopt.
     let out = sandbox.run().args(["status"]).output();
     assert_code(&out, 0, "status without state (text)");
@@ -583,7 +618,6 @@ async fn lost_state_is_found_again_and_torn_down() {
     let out = sandbox.run().args(["up"]).json();
     assert_code(&out, 0, "up without state");
     let writes = emulators.writes();
-    assert!(writes.is_empty(), "up without state wrote: {writes:?}");
     converge(&sandbox, "up again");
     let left = account_inventory(&emulators, REGION).await;
     for kind in ["distribution", "origin-access-control"] {
@@ -595,7 +629,7 @@ async fn lost_state_is_found_again_and_torn_down() {
     }
 
     std::fs::remove_file(state_path(&sandbox)).unwrap();
-    tear_down(&emulators, &sandbox, "down without state").await;
+    let down = sandbox.run().args(["down", "--yes"]).output();
     let left = leftovers(&emulators, REGION).await;
     eprintln!(
         "FIGURES lost state: {found}/{} found, {} writes on up, {} left after down",
@@ -603,6 +637,15 @@ async fn lost_state_is_found_again_and_torn_down() {
         writes.len(),
         left.len()
     );
+    assert_eq!(resources.len(), IDS.len(), "{doc}");
+    assert!(not_found.is_empty(), "not found: {not_found:?}");
+    assert!(writes.is_empty(), "up without state wrote: {writes:?}");
+    assert_code(&down, 0, "down without state");
+    assert!(
+        state(&sandbox).is_none(),
+        "down without state: state file left"
+    );
+    assert!(left.is_empty(), "down without state: left behind {left:?}");
 }
 
 /// A bucket that existed before `up` (named in cattube.toml) and a role with the stack's
@@ -1169,7 +1212,7 @@ async fn remote_state_faults_on_the_state_and_lock_writes_recover() {
         }
     }
 
-    let (mut injected, mut recovered, mut locks_reported) = (0, 0, 0);
+    let (mut injected, mut recovered, mut locks_reported) = (0, Tally::new(), 0);
     for (command, writes) in [("up", &up_writes), ("down", &down_writes)] {
         for key in writes {
             let what = format!("{command} failing at {key}");
@@ -1178,48 +1221,54 @@ async fn remote_state_faults_on_the_state_and_lock_writes_recover() {
             } else {
                 &["down", "--yes"]
             };
-            if command == "down" {
-                converge_remote(&emulators, &sandbox, &format!("{what}: before")).await;
-            }
-            emulators.faults.fail_operation(key);
-            let out = remote(&sandbox, args);
-            assert_eq!(
-                emulators.faults.denied(),
-                std::slice::from_ref(key),
-                "{what}"
-            );
-            injected += 1;
-            assert_code(&out, 1, &what);
-            assert!(
-                out.stderr.contains("AccessDenied"),
-                "{what}: the AWS error is not reported: {}",
-                out.stderr
-            );
+            recovered
+                .case(&what, async {
+                    if command == "down" {
+                        converge_remote(&emulators, &sandbox, &format!("{what}: before")).await;
+                    }
+                    emulators.faults.fail_operation(key);
+                    let out = remote(&sandbox, args);
+                    injected += emulators.faults.denied().len();
+                    assert_eq!(
+                        emulators.faults.denied(),
+                        std::slice::from_ref(key),
+                        "{what}"
+                    );
+                    assert_code(&out, 1, &what);
+                    assert!(
+                        out.stderr.contains("AccessDenied"),
+                        "{what}: the AWS error is not reported: {}",
+                        out.stderr
+                    );
+                    emulators.faults.clear();
+                    remote_state_valid(&emulators, &what).await;
+                    // Only a faulted release leaves the lock; the run says how to clear it.
+                    let release_faulted = key.contains(&format!("/{LOCK_KEY}?x-id=DeleteObject"));
+                    if release_faulted {
+                        assert!(
+                            out.stderr.contains("cattube state unlock"),
+                            "{what}: {}",
+                            out.stderr
+                        );
+                    }
+                    let left = clear_a_left_lock(&emulators, &sandbox, &what).await;
+                    assert_eq!(left, release_faulted, "{what}: lock left = {left}");
+                    locks_reported += usize::from(left);
+                    converge_remote(&emulators, &sandbox, &what).await;
+                    tear_down_remote(&emulators, &sandbox, &what).await;
+                })
+                .await;
             emulators.faults.clear();
-            remote_state_valid(&emulators, &what).await;
-            // Only a faulted release leaves the lock; the run says how to clear it.
-            let release_faulted = key.contains(&format!("/{LOCK_KEY}?x-id=DeleteObject"));
-            if release_faulted {
-                assert!(
-                    out.stderr.contains("cattube state unlock"),
-                    "{what}: {}",
-                    out.stderr
-                );
-            }
-            let left = clear_a_left_lock(&emulators, &sandbox, &what).await;
-            assert_eq!(left, release_faulted, "{what}: lock left = {left}");
-            locks_reported += usize::from(left);
-            converge_remote(&emulators, &sandbox, &what).await;
-            tear_down_remote(&emulators, &sandbox, &what).await;
-            recovered += 1;
         }
     }
     eprintln!(
-        "FIGURES remote state: {injected} faults on the shared state's and its lock's writes ({} in up, {} in down), {recovered} recovered (up converged, down left nothing), {locks_reported} left locks reported and cleared by state unlock, in {:.0?}",
+        "FIGURES remote state: {injected} faults on the shared state's and its lock's writes ({} in up, {} in down), {} recovered (up converged, down left nothing), {locks_reported} left locks reported and cleared by state unlock, in {:.0?}",
         up_writes.len(),
         down_writes.len(),
+        recovered.held,
         started.elapsed()
     );
+    recovered.assert_all_held("remote state faults");
 }
 
 /// SIGKILL at a random point (seeded) of `up` and of `down` with the shared state: the
@@ -1233,7 +1282,7 @@ async fn killed_runs_with_remote_state_recover() {
     let (up_total, down_total) = (up.len(), down.len());
 
     let mut rng = Lcg(0x5eed_5a7e);
-    let (mut killed, mut recovered, mut locks_left) = (0, 0, 0);
+    let (mut killed, mut recovered, mut locks_left) = (0, Tally::new(), 0);
     let env = [("CATTUBE_STATE", REMOTE)];
     for trial in 1..=CRASH_TRIALS {
         let (args, total): (&[&str], usize) = if trial % 2 == 1 {
@@ -1243,13 +1292,18 @@ async fn killed_runs_with_remote_state_recover() {
             (&["down", "--yes"], down_total)
         };
         let point = kill_at_random_point_with(&emulators, &sandbox, args, &env, total, &mut rng);
-        killed += 1;
+        killed += usize::from(point.killed);
         let what = format!("trial {trial}: {point}");
-        remote_state_valid(&emulators, &what).await;
-        locks_left += usize::from(clear_a_left_lock(&emulators, &sandbox, &what).await);
-        converge_remote(&emulators, &sandbox, &what).await;
-        tear_down_remote(&emulators, &sandbox, &what).await;
-        recovered += 1;
+        recovered
+            .case(&what, async {
+                remote_state_valid(&emulators, &what).await;
+                locks_left += usize::from(clear_a_left_lock(&emulators, &sandbox, &what).await);
+                converge_remote(&emulators, &sandbox, &what).await;
+                tear_down_remote(&emulators, &sandbox, &what).await;
+            })
+            .await;
     }
-    eprintln!("FIGURES killed with remote state: {killed} runs (up and down) died of SIGKILL mid-way, {locks_left} left their lock (reported, cleared by state unlock), {recovered} recovered");
+    eprintln!("FIGURES killed with remote state: {killed} runs (up and down) died of SIGKILL mid-way, {locks_left} left their lock (reported, cleared by state unlock), {} recovered", recovered.held);
+    recovered.assert_all_held("killed with remote state");
+    assert_eq!(killed, CRASH_TRIALS, "runs not killed by SIGKILL");
 }

@@ -96,6 +96,13 @@ async fn runners_share_one_locked_state() {
     assert_eq!(holder["pid"], running.id());
     let began = Instant::now();
     let refused = shared(&second, &["up"]);
+    // Counted from what the run did, before the assertions over it.
+    let refusals = usize::from(
+        refused.code == Some(1)
+            && refused.stderr.contains("is locked by")
+            && began.elapsed() < Duration::from_secs(10),
+    );
+    println!("FIGURES concurrent runs refused: {refusals}/1");
     assert_code(&refused, 1, "a concurrent up");
     assert!(
         began.elapsed() < Duration::from_secs(10),
@@ -120,7 +127,6 @@ async fn runners_share_one_locked_state() {
         object(&emulators, LOCK).await.is_none(),
         "the lock outlived up"
     );
-    println!("FIGURES concurrent runs refused: 1/1");
     no_local_state(&first);
     let doc: serde_json::Value =
         serde_json::from_str(&object(&emulators, KEY).await.expect("the remote state")).unwrap();
@@ -233,11 +239,13 @@ async fn a_killed_runs_lock_is_cleared_by_state_unlock() {
         "state unlock left the lock"
     );
 
-    let out = shared(&sandbox, &["up"]);
-    assert_code(&out, 0, "up after unlock");
-    let out = shared(&sandbox, &["status"]);
-    assert_code(&out, 0, "status after unlock");
-    println!("FIGURES kills recovered with remote state: 1/1");
+    let up = shared(&sandbox, &["up"]);
+    let status = shared(&sandbox, &["status"]);
+    // Counted from what the runs did, before the assertions over them.
+    let recovered = usize::from(up.code == Some(0) && status.code == Some(0));
+    println!("FIGURES kills recovered with remote state: {recovered}/1");
+    assert_code(&up, 0, "up after unlock");
+    assert_code(&status, 0, "status after unlock");
     let out = shared(&sandbox, &["down", "--yes"]);
     assert_code(&out, 0, "down");
     assert_eq!(leftovers(&emulators, REGION).await, Vec::<String>::new());
@@ -365,17 +373,41 @@ async fn push_then_pull() {
         .args(["--state", "s3://someones-plain-bucket/cattube.json", "up"])
         .output();
     assert_code(&out, 0, "up with an existing, unversioned state bucket");
-    let out = runner
-        .run()
-        .args([
-            "--state",
-            "s3://someones-plain-bucket/cattube.json",
-            "status",
-        ])
-        .output();
+    let plain_status = || {
+        runner
+            .run()
+            .args([
+                "--state",
+                "s3://someones-plain-bucket/cattube.json",
+                "status",
+            ])
+            .output()
+    };
+    let out = plain_status();
     assert!(
         out.stdout
             .contains("warning: the state bucket someones-plain-bucket does not keep versions"),
+        "{}",
+        out.text()
+    );
+    // Versioning that cannot be read is said too, not taken for "versioned".
+    let refused = emulators.faults.answer(
+        Answer::new(
+            AwsErrorReply::s3(403, "AccessDenied", "no s3:GetBucketVersioning"),
+            usize::MAX,
+            |service, seen| {
+                service == "s3" && seen.method == "GET" && seen.query.starts_with("versioning")
+            },
+        )
+        .retries_too(),
+    );
+    let out = plain_status();
+    assert!(!emulators.faults.answered(refused).is_empty());
+    emulators.faults.clear_answers();
+    assert!(
+        out.stdout.contains(
+            "warning: could not read whether the state bucket someones-plain-bucket keeps versions"
+        ) && out.stdout.contains("AccessDenied"),
         "{}",
         out.text()
     );

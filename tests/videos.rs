@@ -5,10 +5,9 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{json, repo_root, s3_client, sdk_config, standin_post, venv_python, Emulators, Ran};
+use support::{json, s3_client, sdk_config, standin_post, Emulators, Ran};
 
 const REGION: &str = "eu-west-1";
 const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
@@ -67,6 +66,24 @@ fn url_form_encode(key: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The converter function run for real on `event` (see `support::run_converter`), its
+/// claims and catalog in moto through the recording proxy.
+fn run_handler(
+    emulators: &Emulators,
+    sandbox: &support::Sandbox,
+    env: &std::collections::HashMap<String, String>,
+    event: &str,
+) -> serde_json::Value {
+    support::run_converter(
+        emulators,
+        sandbox,
+        env,
+        &[("AWS_ENDPOINT_URL_S3", &emulators.aws.url)],
+        REGION,
+        event,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -206,33 +223,7 @@ async fn upload_jobs_url_walkthrough() {
         ("cats/tabby cat.mp4", small.len() as u64, &etags[0]),
         ("cats/big cat video.mov", large.len() as u64, &etags[1]),
     ]);
-    let handler = Command::new(venv_python())
-        .current_dir(repo_root().join("lambda-artifact"))
-        .env_clear()
-        .envs(env)
-        .env("AWS_ENDPOINT_URL_MEDIACONVERT", &emulators.standin.url)
-        // The claims of "exactly one job per upload" go to the destination bucket in moto.
-        .env("AWS_ENDPOINT_URL_S3", &emulators.aws.url)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_DEFAULT_REGION", REGION)
-        .env("AWS_CONFIG_FILE", sandbox.path().join("no-aws-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", sandbox.path().join("no-creds"))
-        .args([
-            "-c",
-            "import json, sys, handler; print(json.dumps(handler.lambda_handler(json.loads(sys.argv[1]), None)))",
-            &event,
-        ])
-        .output()
-        .unwrap();
-    let handler_out = String::from_utf8_lossy(&handler.stdout);
-    assert!(
-        handler.status.success(),
-        "handler: {handler_out}{}",
-        String::from_utf8_lossy(&handler.stderr)
-    );
-    let result: serde_json::Value =
-        serde_json::from_str(handler_out.lines().last().unwrap()).unwrap();
+    let result = run_handler(&emulators, &sandbox, &env, &event);
     let ids: Vec<String> = result["jobs"]
         .as_array()
         .unwrap()
@@ -306,6 +297,56 @@ async fn upload_jobs_url_walkthrough() {
     let jobs = doc["jobs"].as_array().unwrap();
     assert_eq!(jobs[1]["status"], "COMPLETE");
     assert_eq!(jobs[1]["percent"], 100);
+
+    // Keys MediaConvert's UserMetadata cannot hold as they are: `jobs KEY` and
+    // `jobs --wait KEY` find each one's job, by the exact key (a 1,024-byte one too).
+    let long_key = format!("cats/{}.mp4", "y".repeat(1015));
+    assert_eq!(long_key.len(), 1024);
+    let awkward = [
+        "cats/tabby cat (1).mp4",
+        "cats/tabby cat _1_.mp4",
+        "kätzchen/日本 ٣+50%.mov",
+        long_key.as_str(),
+    ];
+    let records: Vec<(&str, u64, &str)> = awkward
+        .iter()
+        .map(|k| (*k, 1024, "0123456789abcdef0123456789abcdef"))
+        .collect();
+    let result = run_handler(&emulators, &sandbox, &env, &s3_event(&records));
+    let made: Vec<String> = result["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["job_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(made.len(), awkward.len(), "{result}");
+    for (key, id) in awkward.iter().zip(&made) {
+        let doc = sandbox.run().args(["jobs", key]).expect_code(0).json().doc;
+        let ids: Vec<&str> = doc["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, [id.as_str()], "jobs {key}: {doc}");
+        move_job(&emulators, id, r#"{"status": "COMPLETE"}"#);
+        let out = sandbox
+            .cattube()
+            .args(["--output", "json", "jobs", "--wait", key])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "jobs --wait {key}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            json(&out)["jobs"][0]["id"],
+            id.as_str(),
+            "jobs --wait {key}"
+        );
+    }
 
     // url: names from the template, in the key's folder, percent-encoded.
     s3.put_object()

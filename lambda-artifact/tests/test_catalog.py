@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import boto3
@@ -118,10 +119,12 @@ def test_a_submitted_job_is_added_with_if_none_match_then_updated_with_if_match(
     assert video["key"] == "cats/tabby cat.mp4"
     assert video["status"] == "SUBMITTED" and video["job_id"] == JOB_ID and video["outputs"] == []
     assert video["submitted"].endswith("Z") and video["percent"] is None
+    read_etag = fake_s3.objects[handler.CATALOG_KEY][1]  # what the update reads, before it writes
     handler.handle_job_event(FUNCTION_ENV, documented("PROGRESSING"))
     as_text = lambda v: v.decode() if isinstance(v, bytes) else v
     assert as_text(sent[0]["If-None-Match"]) == "*" and sent[0]["If-Match"] is None
-    assert as_text(sent[1]["If-Match"]) == fake_s3.objects[handler.CATALOG_KEY][1] or sent[1]["If-Match"]
+    assert as_text(sent[1]["If-Match"]) == read_etag
+    assert read_etag != fake_s3.objects[handler.CATALOG_KEY][1]  # the write made a new one
     assert sent[1]["If-None-Match"] is None
     assert all(as_text(s["Cache-Control"]) == "no-cache" for s in sent)
     assert all(as_text(s["Content-Type"]) == "application/json" for s in sent)
@@ -228,6 +231,75 @@ def test_an_event_before_the_submission_entry_adds_it_from_the_jobs_metadata(fak
     submit("cats/early.mp4")  # the submission's own write comes second: no duplicate
     (video,) = catalog(fake_s3)["videos"]
     assert (video["key"], video["status"]) == ("cats/early.mp4", "PROGRESSING")
+
+
+def test_a_late_status_update_never_moves_percent_back(fake_s3):
+    submit()
+    ahead = documented("STATUS_UPDATE")
+    ahead["detail"]["jobProgress"]["jobPercentComplete"] = 60
+    handler.handle_job_event(FUNCTION_ENV, ahead)
+    assert catalog(fake_s3)["videos"][0]["percent"] == 60
+    handler.handle_job_event(FUNCTION_ENV, documented("STATUS_UPDATE"))  # 7 %, delivered late
+    assert catalog(fake_s3)["videos"][0]["percent"] == 60
+    ahead["detail"]["jobProgress"]["jobPercentComplete"] = 80
+    handler.handle_job_event(FUNCTION_ENV, ahead)
+    assert catalog(fake_s3)["videos"][0]["percent"] == 80
+
+
+def test_a_complete_event_without_output_paths_falls_back_to_the_jobs_settings(fake_s3, stubber):
+    """An accelerated job's COMPLETE event can come without outputFilePaths: the paths
+    follow from the job's destination and name modifiers, the sizes from GetJob."""
+    submit()
+    event = documented("COMPLETE")
+    event["detail"]["outputGroupDetails"] = []
+    job = get_job_response(job_settings())
+    job["Job"]["OutputGroupDetails"] = [{"OutputDetails": [
+        {"DurationInMs": 180041, "VideoDetails": {"WidthInPx": 1280, "HeightInPx": 720}},
+        {"DurationInMs": 180041, "VideoDetails": {"WidthInPx": 256, "HeightInPx": 144}}]}]
+    stubber.add_response("get_job", job, {"Id": JOB_ID})
+    handler.handle_job_event(FUNCTION_ENV, event)
+    (video,) = catalog(fake_s3)["videos"]
+    assert video["status"] == "COMPLETE" and video["duration_ms"] == 180041
+    assert [(o["path"], o["width"], o["height"]) for o in video["outputs"]] == [
+        ("cats/tabby cat-hd.mp4", 1280, 720), ("cats/tabby cat-sd.mp4", 256, 144)]
+
+
+def test_a_failed_publish_is_logged_as_an_error_and_counted(fake_s3, stubber, monkeypatch, capsys):
+    monkeypatch.setenv("TOPIC_ARN", f"arn:aws:sns:{REGION}:{ACCOUNT}:cattube-jobs")
+    sns = boto3.client("sns", region_name=REGION)
+    monkeypatch.setattr(handler, "_SNS", sns)
+    submit()
+    with Stubber(sns) as stub:
+        stub.add_client_error("publish", "AuthorizationError", "not allowed", 403)
+        result = handler.handle_job_event(FUNCTION_ENV, documented("ERROR"))
+    assert result["notification_failed"] is True
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (failed,) = [line for line in lines if line["level"] == "ERROR"]
+    assert failed["error_code"] == "AuthorizationError" and failed["NotificationsFailed"] == 1
+    # CloudWatch's embedded metric format: the line itself is the metric's data point.
+    (directive,) = failed["_aws"]["CloudWatchMetrics"]
+    assert directive["Metrics"] == [{"Name": "NotificationsFailed", "Unit": "Count"}]
+    assert all(dim in failed for dims in directive["Dimensions"] for dim in dims)
+    assert isinstance(failed["_aws"]["Timestamp"], int)
+
+
+@pytest.mark.parametrize("key", ["cats/tabby cat (1).mp4", "kätzchen+%41.mp4", "x/" + "y" * 1018 + ".mp4"])
+def test_an_event_before_the_submission_entry_carries_the_exact_key(fake_s3, stubber, key):
+    """The entry an event makes carries the key exactly, however MediaConvert's
+    metadata had to hold it (escaped; cut with its hash when long: then GetJob's input)."""
+    import test_handler
+
+    upload = handler.parse_record(test_handler.s3_record(urllib.parse.quote_plus(key, safe="/")))
+    assert upload["key"] == key
+    event = documented("PROGRESSING")
+    event["detail"]["userMetadata"] = handler.user_metadata("cattube", key, "t" * 64)
+    if "cattube:source-key-sha256" in event["detail"]["userMetadata"]:
+        settings = handler.build_settings(job_settings(), f"s3://src/{key}", f"s3://{DEST}/x")
+        stubber.add_response("get_job", get_job_response(settings), {"Id": JOB_ID})
+    handler.handle_job_event(FUNCTION_ENV, event)
+    submit(key)  # the submission's own write comes second: no duplicate
+    (video,) = catalog(fake_s3)["videos"]
+    assert video["key"] == key
 
 
 def test_an_hls_group_is_one_output_with_the_master_playlist_and_the_ladders_top_codecs():

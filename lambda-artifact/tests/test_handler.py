@@ -144,7 +144,7 @@ def expected_create_job(file_input, destination, metadata_key, token) -> dict:
         "Queue": FUNCTION_ENV["QUEUE_ARN"],
         "Role": FUNCTION_ENV["MEDIACONVERT_ROLE_ARN"],
         "Settings": expected_settings(file_input, destination),
-        "UserMetadata": {"cattube:stack": "cattube", "cattube:source-key": metadata_key},
+        "UserMetadata": {"cattube:stack": "cattube", "cattube:source-key": metadata_key, "cattube:claim": token},
         "ClientRequestToken": token,
         "AccelerationSettings": {"Mode": "DISABLED"},
         "StatusUpdateInterval": "SECONDS_60",
@@ -182,10 +182,10 @@ def log_lines(capsys) -> list[dict]:
         ("cats/tabby+cat.mp4", "cats/tabby cat.mp4", f"s3://{DEST}/cats/tabby cat", "cats/tabby cat.mp4"),
         # a literal "+" arrives as %2B
         ("cats/a%2Bb.mp4", "cats/a+b.mp4", f"s3://{DEST}/cats/a+b", "cats/a+b.mp4"),
-        # %XX escapes; "(" and ")" are not allowed in UserMetadata and become "_"
-        ("clip%281%29.mov", "clip(1).mov", f"s3://{DEST}/clip(1)", "clip_1_.mov"),
-        # UTF-8 unicode plus a space
-        ("k%C3%A4tzchen+video.mp4", "kätzchen video.mp4", f"s3://{DEST}/kätzchen video", "kätzchen video.mp4"),
+        # %XX escapes; "(" and ")" are not allowed in UserMetadata: escaped as =XX
+        ("clip%281%29.mov", "clip(1).mov", f"s3://{DEST}/clip(1)", "clip=281=29.mov"),
+        # UTF-8 unicode plus a space: non-ASCII is escaped per UTF-8 byte
+        ("k%C3%A4tzchen+video.mp4", "kätzchen video.mp4", f"s3://{DEST}/kätzchen video", "k=C3=A4tzchen video.mp4"),
         # no folder: the tutorial's example
         ("tabbycat.mp4", "tabbycat.mp4", f"s3://{DEST}/tabbycat", "tabbycat.mp4"),
         # nested folders; only the last extension is dropped
@@ -238,20 +238,52 @@ def test_outputs_are_named_after_the_source_key():
     assert handler.output_destination("dest", ".mp4") == "s3://dest/.mp4"
 
 
-def test_user_metadata_is_sanitised_and_truncated():
-    key = "folder/" + "x" * 300 + ".mp4"
-    metadata = handler.user_metadata("cattube", key)
-    assert metadata["cattube:source-key"] == key[:256]
-    assert len(metadata["cattube:source-key"]) == 256
-    assert handler.user_metadata("s", "a&b#c?d'e,f!g(h)[i]$j~k%l.mp4")["cattube:source-key"] == (
-        "a_b_c_d_e_f_g_h__i__j_k_l.mp4"
-    )
-    # allowed: unicode letters/numbers, space and _ . : / = + - @
-    assert handler.user_metadata("s", "Ünï 日本 ٣ a_b.c:d/e=f+g-h@i")["cattube:source-key"] == (
-        "Ünï 日本 ٣ a_b.c:d/e=f+g-h@i"
-    )
-    # decomposed "ä" (a + combining diaeresis) is NFC-normalised, not replaced
-    assert handler.user_metadata("s", "ka\u0308tzchen")["cattube:source-key"] == "k\u00e4tzchen"
+# Keys S3 accepts (any UTF-8 up to 1,024 bytes) that UserMetadata's alphabet cannot hold as they are.
+AWKWARD_KEYS = [
+    "cats/tabby cat (1).mp4",
+    "cats/tabby cat _1_.mp4",  # what the old sanitising made of the key above: must stay apart
+    "kätzchen/日本 ٣.mov",
+    "ka\u0308tzchen.mp4",  # decomposed: must not be NFC-normalised into another key
+    "a+b%20c%2B=41.mp4",  # "+", "%" and what looks like an escape
+    " leading and trailing space ",
+    "a&b#c?d'e,f!g[h]$i~j{k}l^m`n|o\\p\"q<r>s;t.mp4",
+    "emoji 🐱.mp4",
+    "x/" + "y" * 1018 + ".mp4",  # 1,024 bytes
+    "ü" * 512,  # 1,024 bytes, every one escaped
+]
+
+
+def metadata_value_allowed(value: str) -> bool:
+    """MediaConvert's documented UserMetadata value rule: at most 256 Unicode letters,
+    numbers, spaces and _ . : / = + - @ (checked here independently of the handler)."""
+    import unicodedata
+    return len(value) <= 256 and all(
+        unicodedata.category(c)[0] in "LN" or c in " _.:/=+-@" for c in value)
+
+
+@pytest.mark.parametrize("key", AWKWARD_KEYS)
+def test_every_s3_key_round_trips_through_user_metadata(key):
+    assert len(key.encode("utf-8")) <= 1024
+    metadata = handler.user_metadata("cattube", key, "t" * 64)
+    assert len(metadata) <= 10 and all(metadata_value_allowed(v) for v in metadata.values())
+    assert all(len(k) <= 128 for k in metadata)
+    decoded, digest = handler.metadata_key(metadata)
+    if digest is None:
+        assert decoded == key
+    else:  # cut: a prefix of the key, and the key's own hash to match it exactly
+        assert key.startswith(decoded) and len(decoded) < len(key)
+        assert digest == hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def test_distinct_keys_stay_distinct_in_user_metadata():
+    stored = {tuple(sorted(handler.user_metadata("cattube", k).items())) for k in AWKWARD_KEYS}
+    assert len(stored) == len(AWKWARD_KEYS)
+
+
+def test_a_long_key_is_cut_at_a_whole_character():
+    metadata = handler.user_metadata("cattube", "ü" * 512)
+    assert metadata["cattube:source-key"] == "=C3=BC" * 42  # 252 characters; a 43rd would be 258
+    assert handler.metadata_key(metadata)[0] == "ü" * 42
 
 
 # --------------------------------------------------------------------------
@@ -354,13 +386,112 @@ def test_a_duplicate_delivery_hours_later_submits_no_second_job(stubber, fake_s3
     assert len(token) == 64 and token.isascii()
 
 
+def list_jobs_response(*jobs: tuple[str, dict, float]) -> dict:
+    """A ListJobs page: (job id, UserMetadata, CreatedAt epoch seconds), newest first."""
+    return {"Jobs": [{"Id": job_id, "Role": FUNCTION_ENV["MEDIACONVERT_ROLE_ARN"], "Settings": {},
+                      "UserMetadata": metadata, "Queue": FUNCTION_ENV["QUEUE_ARN"], "Status": "PROGRESSING",
+                      "CreatedAt": datetime.datetime.fromtimestamp(created, datetime.timezone.utc)}
+                     for job_id, metadata, created in jobs]}
+
+
+def expect_list_jobs(stubber: Stubber, *jobs: tuple[str, dict, float], next_token: str | None = None,
+                     token: str | None = None) -> None:
+    response = list_jobs_response(*jobs)
+    if next_token:
+        response["NextToken"] = next_token
+    params = {"Queue": FUNCTION_ENV["QUEUE_ARN"], "Order": "DESCENDING", "MaxResults": 20}
+    if token:
+        params["NextToken"] = token
+    stubber.add_response("list_jobs", response, params)
+
+
 def test_a_failed_submission_is_submitted_again_on_the_retry(stubber, fake_s3):
     event, token, params = _tabby()
     expect_template(stubber)
     stubber.add_client_error("create_job", "TooManyRequestsException", "slow down", 429, expected_params=params)
     with pytest.raises(ClientError):
         handler.lambda_handler(copy.deepcopy(event), None)
-    assert handler.claim_key(token) not in fake_s3.claims()  # released
+    claim = fake_s3.claims()[handler.claim_key(token)]
+    assert claim["state"] == "IN_PROGRESS" and claim["expires_at"] == 0  # released: a retry takes it over
+    # The retry looks for the job first (none carries the token) and then submits.
+    expect_list_jobs(stubber, ("other-job", {"cattube:claim": "f" * 64}, time.time()))
+    expect_template(stubber)
+    expect_job(stubber, "job-2", params)
+    assert handler.lambda_handler(copy.deepcopy(event), None)["jobs"][0]["job_id"] == "job-2"
+
+
+class LambdaContext:
+    """The part of Lambda's context object the handler reads: remaining time runs down
+    with the (patched) clock."""
+
+    def __init__(self, clock, timeout_s: float):
+        self.clock, self.deadline = clock, clock() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - self.clock()) * 1000))
+
+
+class InvocationTimedOut(BaseException):
+    """Lambda stopping the invocation: no handler code runs after it."""
+
+
+def test_a_timeout_between_create_job_and_the_record_adopts_the_job_on_the_retry(
+        stubber, fake_s3, monkeypatch, capsys):
+    """The first attempt's job is made, then its time runs out before the claim records
+    it. Lambda's retry (after the claim expired, past MediaConvert's one-minute token
+    window) finds the job by the claim token in its UserMetadata and makes no second."""
+    now = [1_700_000_000.0]
+    monkeypatch.setattr(handler.time, "time", lambda: now[0])
+    event, token, params = _tabby()
+    context = LambdaContext(lambda: now[0], timeout_s=30)
+    expect_template(stubber)
+    expect_job(stubber, "job-1", params)
+    real_create = handler._client().create_job
+
+    def create_then_time_runs_out(**kwargs):
+        made = real_create(**kwargs)
+        now[0] += 31  # the rest of the invocation's time went by
+        assert context.get_remaining_time_in_millis() == 0
+        raise InvocationTimedOut()
+
+    monkeypatch.setattr(handler._client(), "create_job", create_then_time_runs_out)
+    with pytest.raises(InvocationTimedOut):
+        handler.lambda_handler(copy.deepcopy(event), context)
+    assert fake_s3.claims()[handler.claim_key(token)]["state"] == "IN_PROGRESS"
+
+    now[0] += 90  # the claim (remaining time + 30 s) has expired; Lambda retries
+    monkeypatch.setattr(handler._client(), "create_job", real_create)  # a CreateJob now would fail the Stubber
+    expect_list_jobs(stubber, ("newer-job", {"cattube:claim": "e" * 64}, now[0] - 5), next_token="p2")
+    expect_list_jobs(stubber, ("job-1", {"cattube:claim": token}, now[0] - 121), token="p2")
+    retry = handler.lambda_handler(copy.deepcopy(event), LambdaContext(lambda: now[0], timeout_s=30))
+    assert [j["job_id"] for j in retry["jobs"]] == ["job-1"]
+    claim = fake_s3.claims()[handler.claim_key(token)]
+    assert claim["state"] == "SUBMITTED" and claim["job_id"] == "job-1"
+    assert [v["job_id"] for v in json.loads(fake_s3.objects[handler.CATALOG_KEY][0])["videos"]] == ["job-1"]
+    assert any(line["message"] == "job adopted: an earlier attempt submitted it" for line in log_lines(capsys))
+
+
+def test_create_job_that_succeeded_but_raised_is_adopted_on_the_retry(stubber, fake_s3):
+    """CreateJob made the job server-side, but the answer was lost (a timeout reading
+    it): the claim is released, and the retry adopts the job instead of a second."""
+    event, token, params = _tabby()
+    expect_template(stubber)
+    stubber.add_client_error("create_job", "RequestTimeout", "answer lost", 500, expected_params=params)
+    with pytest.raises(ClientError):
+        handler.lambda_handler(copy.deepcopy(event), None)
+    expect_list_jobs(stubber, ("job-1", {"cattube:claim": token}, time.time()))
+    retry = handler.lambda_handler(copy.deepcopy(event), None)
+    assert [j["job_id"] for j in retry["jobs"]] == ["job-1"]
+    assert fake_s3.claims()[handler.claim_key(token)]["job_id"] == "job-1"
+
+
+def test_the_search_for_an_earlier_job_stops_at_jobs_older_than_the_earlier_claim(stubber, fake_s3):
+    event, token, params = _tabby()
+    claimed = time.time() - 600
+    fake_s3.objects[handler.claim_key(token)] = (json.dumps(
+        {"state": "IN_PROGRESS", "claimed_at": claimed, "expires_at": claimed + 60}).encode(), '"e1"')
+    # One page reaching past the earlier claim (minus clock skew): no second page is read.
+    expect_list_jobs(stubber, ("other", {}, claimed + 1), ("older", {}, claimed - 61), next_token="p2")
     expect_template(stubber)
     expect_job(stubber, "job-2", params)
     assert handler.lambda_handler(copy.deepcopy(event), None)["jobs"][0]["job_id"] == "job-2"
@@ -372,7 +503,7 @@ def test_a_new_upload_of_the_same_key_gets_its_own_job(stubber, fake_s3):
     new_event["Records"][0]["s3"]["object"]["sequencer"] = "00AB"
     new_token = token_for("cats/tabby cat.mp4", version_id="v1", sequencer="00AB",
                           etag="ffffffffffffffffffffffffffffffff")
-    new_params["ClientRequestToken"] = new_token
+    new_params["ClientRequestToken"] = new_params["UserMetadata"]["cattube:claim"] = new_token
     expect_template(stubber)
     expect_job(stubber, "job-1", params)
     expect_template(stubber)
@@ -396,6 +527,7 @@ def test_an_expired_claim_is_taken_over_once(stubber, fake_s3):
     event, token, params = _tabby()
     key = handler.claim_key(token)
     fake_s3.objects[key] = (json.dumps({"state": "IN_PROGRESS", "expires_at": time.time() - 1}).encode(), '"e1"')
+    expect_list_jobs(stubber)  # no job carries its token
     expect_template(stubber)
     expect_job(stubber, "job-3", params)
     assert handler.lambda_handler(copy.deepcopy(event), None)["jobs"][0]["job_id"] == "job-3"
@@ -573,7 +705,8 @@ def test_template_without_inputs_gets_default_input_and_every_group_a_destinatio
         "Queue": FUNCTION_ENV["QUEUE_ARN"],
         "Role": FUNCTION_ENV["MEDIACONVERT_ROLE_ARN"],
         "Settings": settings,
-        "UserMetadata": {"cattube:stack": "cattube", "cattube:source-key": "show/ep 1.mp4"},
+        "UserMetadata": {"cattube:stack": "cattube", "cattube:source-key": "show/ep 1.mp4",
+                         "cattube:claim": token_for("show/ep 1.mp4")},
         "ClientRequestToken": token_for("show/ep 1.mp4"),
         "AccelerationSettings": {"Mode": "PREFERRED"},
         "StatusUpdateInterval": "SECONDS_60",
@@ -720,14 +853,23 @@ def _model_without(member: str):
     return botocore.model.ServiceModel(raw, "mediaconvert")
 
 
-def test_template_job_fields_are_what_both_shapes_of_the_model_have(mediaconvert_client):
+def test_template_job_fields_are_copied_and_the_functions_own_kept(mediaconvert_client):
+    """What a template carries reaches the job when CreateJob takes it; template-only
+    members (Description, Category, Arn...) do not; the function's own members (Queue,
+    Role, UserMetadata...) are never the template's. Checked on the request built, not
+    on how the handler computes its member list."""
     model = mediaconvert_client.meta.service_model
-    create_job = set(model.operation_model("CreateJob").input_shape.members)
-    job_template = set(model.shape_for("JobTemplate").members)
-    fields = handler.template_job_fields(model)
-    assert set(fields) <= create_job & job_template
-    assert set(fields) == (create_job & job_template) - handler.OWN_JOB_FIELDS
-    assert {"AccelerationSettings", "Priority", "StatusUpdateInterval", "HopDestinations"} <= set(fields)
+    template = copy.deepcopy(get_job_template_response()["JobTemplate"])
+    template.update(HopDestinations=[{"WaitMinutes": 5}], Description="cats", Category="pets",
+                    Queue=f"arn:aws:mediaconvert:{REGION}:{ACCOUNT}:queues/someone-elses")
+    upload = handler.parse_record(s3_record("cats/tabby.mp4"))
+    request = handler.build_create_job_request(dict(FUNCTION_ENV), template, upload, model)
+    validate_parameters(request, model.operation_model("CreateJob").input_shape)
+    for member in ("AccelerationSettings", "Priority", "StatusUpdateInterval", "HopDestinations"):
+        assert request[member] == template[member], member
+    assert not {"Description", "Category", "Arn", "Name", "Type", "CreatedAt"} & set(request)
+    assert request["Queue"] == FUNCTION_ENV["QUEUE_ARN"]
+    assert request["Settings"]["Inputs"][0]["FileInput"] == f"s3://{SOURCE_BUCKET}/cats/tabby.mp4"
 
 
 def test_a_template_member_create_job_does_not_accept_is_not_sent(mediaconvert_client):

@@ -32,6 +32,7 @@ Test-only control endpoints (not part of AWS):
     POST /_standin/reset             forget all state and the request log
 """
 import argparse
+import unicodedata
 import base64
 import os
 import itertools
@@ -334,12 +335,32 @@ JOB_FIELDS = ("Role", "JobTemplate", "Priority", "StatusUpdateInterval", "Accele
               "HopDestinations", "ClientRequestToken", "BillingTagsSource", "SimulateReservedQueue")
 
 
+def user_metadata_problem(metadata):
+    """What AWS's job tag restrictions (MediaConvert User Guide) refuse in UserMetadata:
+    more than 10 pairs, keys over 128 or values over 256 characters, any character but
+    Unicode letters, numbers, spaces and _ . : / = + - @ (botocore's model has no such
+    constraint, so the stand-in checks it as the service does)."""
+    if len(metadata) > 10:
+        return f"{len(metadata)} pairs (at most 10)"
+    for key, value in metadata.items():
+        for what, text, limit in (("key", key, 128), ("value", value, 256)):
+            if len(text) > limit:
+                return f"{what} {text[:40]!r}... is {len(text)} characters (at most {limit})"
+            bad = [c for c in text if not (unicodedata.category(c)[0] in "LN" or c in " _.:/=+-@")]
+            if bad:
+                return f"{what} {text[:40]!r} holds {bad[0]!r}"
+    return None
+
+
 def create_job(r, p):
     token = p.get("ClientRequestToken")
     if token in r.tokens:  # idempotent retry: same job back, no duplicate
         return {"Job": r.jobs[r.tokens[token]]}
     if not ROLE_ARN.match(p["Role"]):
         raise ApiError(BAD, f"Role {p['Role']} is not a valid IAM role ARN")
+    problem = user_metadata_problem(p.get("UserMetadata") or {})
+    if problem:
+        raise ApiError(BAD, f"UserMetadata: {problem}")
     job = {"Priority": 0, "StatusUpdateInterval": "SECONDS_60"}
     settings, queue = p["Settings"], "Default"
     if "JobTemplate" in p:

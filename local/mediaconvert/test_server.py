@@ -17,6 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 SERVER = Path(__file__).with_name("server.py")
 ROLE = "arn:aws:iam::123456789012:role/MediaConvertRole"
@@ -459,3 +460,15 @@ def test_without_convert_a_job_only_holds_state(mc):
     time.sleep(1.5)
     job = mc.get_job(Id=job_id)["Job"]
     assert job["Status"] == "SUBMITTED" and "JobPercentComplete" not in job
+
+
+@pytest.mark.parametrize("metadata, problem", [
+    ({"cattube:source-key": "cats/tabby cat (1).mp4"}, "holds '('"),
+    ({"k": "x" * 257}, "257 characters"),
+    ({f"k{i}": "v" for i in range(11)}, "11 pairs"),
+])
+def test_user_metadata_beyond_the_job_tag_restrictions_is_refused(mc, metadata, problem):
+    with pytest.raises(ClientError) as refused:
+        mc.create_job(Role=ROLE, Settings=SETTINGS, UserMetadata=metadata)
+    assert refused.value.response["Error"]["Code"] == "BadRequestException"
+    assert problem in str(refused.value)

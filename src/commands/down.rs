@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use cattube_stages::original::Originals;
 use cattube_stages::step::DestroyOptions;
 use cattube_stages::{Destroyed, Observation, Ownership, Recorded};
 
@@ -21,6 +22,8 @@ use crate::printer::{
 #[derive(Clone, Debug)]
 enum Intent {
     Delete,
+    /// Adopted, and changed by `up`: kept, with what `up` changed put back.
+    Restore,
     Keep(String),
     Gone,
 }
@@ -132,6 +135,14 @@ fn intents(
         let step = &session.graph.steps()[i];
         let recorded = session.state.get(step.id());
         intents.push(match observation {
+            // What `up` refuses to write over (someone else's object where the stack's goes)
+            // is no reason not to remove the stack's own: its `destroy` deletes only that.
+            Err(err) if ExitStatus::of_error(err) == ExitStatus::Usage => {
+                match recorded.as_ref().map(|r| r.ownership) {
+                    Some(ownership) if ownership.is_ours() => Intent::Delete,
+                    _ => Intent::Keep("not created by this stack".into()),
+                }
+            }
             Err(err) => return Err(Shared::error(err)),
             // A record with unfinished business (a distribution being disabled) resumes.
             Ok(Observation::Missing) if recorded.as_ref().is_some_and(|r| !r.extra.is_empty()) => {
@@ -139,6 +150,9 @@ fn intents(
             }
             Ok(Observation::Missing) => Intent::Gone,
             Ok(Observation::Present(p)) => match session.ownership(step.id(), p.tagged_ours) {
+                Ownership::Adopted if recorded.as_ref().is_some_and(Originals::recorded_in) => {
+                    Intent::Restore
+                }
                 Ownership::Adopted => Intent::Keep("adopted: not created by this stack".into()),
                 _ => match step.kept_by(options) {
                     Some(reason) => Intent::Keep(reason),
@@ -170,6 +184,25 @@ impl Teardown {
         let destroyed = match (&self.intents[i], self.pending_user(i)) {
             (Intent::Gone, _) => Destroyed::AlreadyGone,
             (Intent::Keep(reason), _) => Destroyed::Kept(reason.clone()),
+            (Intent::Restore, _) => {
+                self.lines[i].working("restoring");
+                let recorded = recorded.as_ref().expect("a restore has its record");
+                match step.restore(&self.session.ctx, recorded).await {
+                    Ok(restored) => Destroyed::Kept(format!(
+                        "adopted: not created by this stack; restored {}",
+                        if restored.is_empty() {
+                            "nothing (already as it was)".to_string()
+                        } else {
+                            restored.join(", ")
+                        }
+                    )),
+                    Err(err) => {
+                        let err = step_failure(id, err);
+                        self.lines[i].done("✗", &format!("failed: {}", err.root_cause()));
+                        return Err(err);
+                    }
+                }
+            }
             (Intent::Delete, Some(user)) => Destroyed::Pending {
                 reason: format!("still used by {user}: the next `cattube down` deletes it"),
                 extra: recorded
@@ -386,13 +419,14 @@ fn prompt(session: &Session, intents: &[Intent], stack: &str) -> String {
     let kept: Vec<usize> = order
         .iter()
         .copied()
-        .filter(|&i| matches!(intents[i], Intent::Keep(_)))
+        .filter(|&i| matches!(intents[i], Intent::Keep(_) | Intent::Restore))
         .collect();
     if !kept.is_empty() {
         out.push_str("and keep:\n");
         for i in kept {
-            if let Intent::Keep(reason) = &intents[i] {
-                out.push_str(&row(i, reason));
+            match &intents[i] {
+                Intent::Keep(reason) => out.push_str(&row(i, reason)),
+                _ => out.push_str(&row(i, "adopted: what `up` changed on it is restored")),
             }
         }
     }
@@ -418,7 +452,7 @@ fn prompt(session: &Session, intents: &[Intent], stack: &str) -> String {
         ));
     } else if order
         .iter()
-        .any(|&i| holds_videos(i) && matches!(intents[i], Intent::Keep(_)))
+        .any(|&i| holds_videos(i) && matches!(intents[i], Intent::Keep(_) | Intent::Restore))
     {
         out.push_str("The buckets and every object in them stay.\n");
     }

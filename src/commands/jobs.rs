@@ -45,7 +45,7 @@ pub async fn run(
             .await
             .map_err(video_failure)?;
         if let Some(key) = &args.key {
-            jobs.retain(|j| j.source_key.as_deref() == Some(key.as_str()));
+            jobs.retain(|j| j.is_for(key));
             // Its newest job is the one waited for, finished or not.
             if args.watch {
                 jobs.truncate(1);

@@ -444,12 +444,19 @@ async fn warn_unversioned(config: &Config, session: &Session, report: &mut Repor
         return;
     };
     let object = store.object();
-    if let Ok(false) = object.versioned().await {
-        report.warnings.push(format!(
+    match object.versioned().await {
+        Ok(true) => {}
+        Ok(false) => report.warnings.push(format!(
             "the state bucket {} does not keep versions: turn on versioning, so that an \
              overwritten or deleted state can be restored",
             object.bucket
-        ));
+        )),
+        Err(err) => report.warnings.push(format!(
+            "could not read whether the state bucket {} keeps versions ({}): without \
+             versioning an overwritten or deleted state cannot be restored",
+            object.bucket,
+            cattube_stages::error::chain(&err)
+        )),
     }
 }
 
@@ -544,7 +551,9 @@ pub fn observed_report(session: &Session, i: usize, observation: &Observation) -
                 },
                 status,
                 drift,
-                note: if adopted {
+                note: if adopted && !p.originals().is_empty() {
+                    format!("adopted: {}", cattube_stages::original::NOTE)
+                } else if adopted {
                     "adopted".into()
                 } else {
                     String::new()
@@ -623,7 +632,20 @@ pub fn add_estimate(config: &Config, region: &str, report: &mut Report, warn: bo
 
 /// A step's error, headed by the resource it failed on.
 pub fn step_failure(id: &str, err: StepError) -> anyhow::Error {
+    if err.is_refusal() {
+        return anyhow::Error::new(UsageError::new(err.to_string()))
+            .context(format!("{id} refused"));
+    }
     anyhow::Error::new(err).context(format!("{id} failed"))
+}
+
+/// The first refusal among the observations ([`StepError::refused`]): a command that would
+/// write stops on it before its first write.
+pub fn first_refusal(observations: &Observations) -> Option<anyhow::Error> {
+    observations.iter().find_map(|o| match o {
+        Err(err) if ExitStatus::of_error(err) == ExitStatus::Usage => Some(Shared::error(err)),
+        _ => None,
+    })
 }
 
 /// Tells later steps what a step found or made: its ARN and its outputs.

@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use cattube_stages::{Applied, Observation, Ownership, Recorded};
+use cattube_stages::original::Originals;
+use cattube_stages::{Applied, Observation, Ownership, Present, Recorded};
 
 use crate::cli::UpArgs;
 use crate::commands::{
-    add_estimate, failed_report, learn, observed_report, step_failure, Access, IdentityCheck,
-    Observations, Session, WalkOutcome,
+    add_estimate, failed_report, first_refusal, learn, observed_report, step_failure, Access,
+    IdentityCheck, Observations, Session, WalkOutcome,
 };
 use crate::config::Config;
 use crate::error::{ExitStatus, Shared};
@@ -54,6 +55,10 @@ async fn converge_stack(
     add_estimate(config, &session.ctx.region, report, true);
     // The reads overlap STS; nothing is written before the account is confirmed.
     let (lines, observations) = session.observe_with_progress(identity, printer).await?;
+    // Something of someone else's in the way: nothing is written.
+    if let Some(refusal) = first_refusal(&observations) {
+        return Err(refusal);
+    }
     let steps = session.graph.steps().len();
     let convergence = Arc::new(Convergence {
         session: session.clone(),
@@ -132,6 +137,8 @@ impl Convergence {
             .map(|r| r.extra.clone())
             .unwrap_or_default();
         let (ownership, applied) = self.apply(i, &observation, &mut report, &extra).await?;
+        // With what was recorded before the write (an adopted resource's settings).
+        let extra = session.state.get(id).map(|r| r.extra).unwrap_or(extra);
 
         let mut outputs: Vec<(&'static str, String)> = observation
             .present()
@@ -286,6 +293,9 @@ impl Convergence {
             }
             Observation::Present(present) if !present.drift.is_empty() => {
                 let ownership = session.ownership(id, present.tagged_ours);
+                if ownership == Ownership::Adopted {
+                    self.record_originals(i, present).await?;
+                }
                 line.working("updating");
                 let applied = step
                     .apply(ctx, observation, Some(ownership))
@@ -297,6 +307,29 @@ impl Convergence {
             }
             Observation::Present(present) => Ok((session.ownership(id, present.tagged_ours), None)),
         }
+    }
+}
+
+impl Convergence {
+    /// Records, before `apply` changes them, the settings of an adopted resource as they
+    /// are (the first recording of each stands): `down` puts them back.
+    async fn record_originals(&self, i: usize, present: &Present) -> anyhow::Result<()> {
+        let session = &*self.session;
+        let id = session.graph.steps()[i].id();
+        let mut record = session.state.get(id).unwrap_or_else(|| Recorded {
+            name: present.name.clone(),
+            arn: present.arn.clone(),
+            ownership: Ownership::Adopted,
+            extra: BTreeMap::new(),
+        });
+        if present.originals().record_into(&mut record.extra) {
+            session
+                .state
+                .set(id, Some(record))
+                .await
+                .context("recording the adopted resource's settings before changing them")?;
+        }
+        Ok(())
     }
 }
 
@@ -320,10 +353,14 @@ fn record_after(
             .filter(|a| !a.is_empty())
             .unwrap_or_else(|| report.arn.clone()),
         ownership,
-        extra: applied
-            .map(|a| a.extra.clone())
-            .filter(|e| !e.is_empty())
-            .unwrap_or(extra),
+        extra: match applied.map(|a| a.extra.clone()).filter(|e| !e.is_empty()) {
+            // What `down` restores outlives the step's own facts.
+            Some(mut fresh) => {
+                Originals::carry(&extra, &mut fresh);
+                fresh
+            }
+            None => extra,
+        },
     }
 }
 

@@ -298,3 +298,29 @@ impl Clients {
             .ok_or_else(|| StepError::msg("sts:GetCallerIdentity returned no account"))
     }
 }
+
+/// The bytes at `url`, with a plain GET (a presigned URL AWS hands out, such as the code of
+/// a Lambda function version): through the SDK's own HTTPS client, so no second one.
+pub async fn download(url: &str) -> Result<Vec<u8>, crate::StepError> {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    use aws_smithy_runtime_api::client::http::HttpConnector;
+    let fail = |e: Box<dyn std::error::Error + Send + Sync>| {
+        crate::StepError::with_source("downloading the code of a Lambda function version", e)
+    };
+    let connector = aws_smithy_http_client::Connector::builder()
+        .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+        .build();
+    let request = aws_smithy_runtime_api::http::Request::get(url).map_err(|e| fail(e.into()))?;
+    let response = connector.call(request).await.map_err(|e| fail(e.into()))?;
+    let status = response.status().as_u16();
+    if status != 200 {
+        return Err(crate::StepError::msg(format!(
+            "downloading the code of a Lambda function version: HTTP {status}"
+        )));
+    }
+    let bytes = aws_smithy_types::byte_stream::ByteStream::new(response.into_body())
+        .collect()
+        .await
+        .map_err(|e| fail(e.into()))?;
+    Ok(bytes.to_vec())
+}

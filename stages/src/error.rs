@@ -12,6 +12,9 @@ pub struct StepError {
     message: String,
     #[source]
     source: Option<BoxError>,
+    /// Refused before any write, on what the user has (their object in the way): bad
+    /// input, exit 2, not a failed operation.
+    refused: bool,
 }
 
 impl StepError {
@@ -19,7 +22,21 @@ impl StepError {
         StepError {
             message: message.into(),
             source: None,
+            refused: false,
         }
+    }
+
+    /// A refusal: `observe` found that going on would damage what someone else owns, so
+    /// nothing is changed (exit 2). The message names what is in the way and the remedy.
+    pub fn refused(message: impl Into<String>) -> Self {
+        StepError {
+            refused: true,
+            ..StepError::msg(message)
+        }
+    }
+
+    pub fn is_refusal(&self) -> bool {
+        self.refused
     }
 
     /// The setup problem ([`crate::aws::SetupError`]) behind this error, if that is what it
@@ -37,6 +54,7 @@ impl StepError {
         StepError {
             message: message.into(),
             source: Some(source.into()),
+            refused: false,
         }
     }
 }

@@ -1,5 +1,5 @@
-//! What the state file keeps of one resource ([`Recorded`], who brought it in:
-//! [`Ownership`]) and how a live one differs from what the stack wants ([`Drift`]).
+//! What the state file keeps of one resource ([`Recorded`]) and who brought it in
+//! ([`Ownership`]).
 
 use std::collections::BTreeMap;
 
@@ -33,22 +33,4 @@ pub struct Recorded {
     /// Step-specific facts worth keeping between runs (a distribution id, a pending wait).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, String>,
-}
-
-/// One way a live resource differs from what the stack wants.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Drift {
-    /// Stable key the step's `apply` uses to know what to repair.
-    pub key: &'static str,
-    /// What a person reads in `status` and `plan`.
-    pub detail: String,
-}
-
-impl Drift {
-    pub fn new(key: &'static str, detail: impl Into<String>) -> Self {
-        Drift {
-            key,
-            detail: detail.into(),
-        }
-    }
 }

@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 
 pub use crate::aws::Service;
+pub use crate::drift::Drift;
 use crate::naming::{NameKind, ResourceId};
-pub use crate::recorded::{Drift, Ownership, Recorded};
+use crate::original::Originals;
+pub use crate::recorded::{Ownership, Recorded};
 use crate::{StackContext, StepError};
 
 /// How a resource is named: the kind of name AWS validates, and the default, with
@@ -86,6 +88,15 @@ pub struct Present {
 impl Present {
     pub fn has_drift(&self, key: &str) -> bool {
         self.drift.iter().any(|d| d.key == key)
+    }
+
+    /// What repairing every drift would change, as it is now ([`Drift::was`]).
+    pub fn originals(&self) -> Originals {
+        let mut all = Originals::default();
+        for drift in &self.drift {
+            all.extend(&drift.originals);
+        }
+        all
     }
 }
 
@@ -244,6 +255,17 @@ pub trait Step: Send + Sync {
             }],
             _ => Vec::new(),
         })
+    }
+
+    /// Puts back, on an adopted resource `down` keeps, every setting recorded before `up`
+    /// changed it ([`crate::original`]). What it wrote, one line each; safe to repeat. The
+    /// default: a kind whose adopted resources cattube never changes.
+    async fn restore(
+        &self,
+        _ctx: &StackContext,
+        _recorded: &Recorded,
+    ) -> Result<Vec<String>, StepError> {
+        Ok(Vec::new())
     }
 
     /// Deletes a resource this stack owns. The engine never calls it for adopted ones.

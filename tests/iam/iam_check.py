@@ -142,6 +142,9 @@ def validate(document: dict, name: str) -> list[str]:
         where = f"{name} statement {statement.get('Sid', index)}"
         if "NotAction" in statement or "NotResource" in statement:
             problems.append(f"{where}: NotAction/NotResource are not checked, avoid them")
+        if "NotPrincipal" in statement:
+            problems.append(f"{where}: NotPrincipal grants or denies every principal it does not "
+                            "name (AWS advises a Principal with conditions instead), avoid it")
         actions = as_list(statement.get("Action"))
         resources = as_list(statement.get("Resource"))
         condition_keys = [k for op in (statement.get("Condition") or {}).values() for k in op]
@@ -209,6 +212,21 @@ def _lower_keys(d: dict) -> dict:
     return {k.lower(): v for k, v in d.items()}
 
 
+def arn_matches(value: str, pattern: str) -> bool:
+    """ARN matching as IAM does it for ArnEquals/ArnLike (and their negations) and for a
+    statement's Resource: "each of the six colon-delimited components of the ARN is checked
+    separately and each can include multi-character match wildcards (*) or
+    single-character match wildcards (?)" (IAM User Guide, "Condition operators"), so a
+    `*` never reaches into the next component. The sixth (resource) component is the rest
+    of the ARN, colons included. A bare "*" matches every ARN."""
+    if pattern == "*":
+        return True
+    parts, wanted = value.split(":", 5), pattern.split(":", 5)
+    if len(parts) != 6 or len(wanted) != 6:
+        return value == pattern
+    return all(fnmatch.fnmatchcase(p, w) for p, w in zip(parts, wanted))
+
+
 def _match_condition(operator: str, key: str, wanted, context: dict) -> bool:
     """One key of one condition operator (IAM User Guide, "Condition operators").
     Values of one key: any may match (OR); several keys and operators: all (AND)."""
@@ -228,10 +246,11 @@ def _match_condition(operator: str, key: str, wanted, context: dict) -> bool:
         "StringEqualsIgnoreCase": lambda a, w: a.lower() == w.lower(),
         "StringLike": fnmatch.fnmatchcase,
         "StringNotLike": fnmatch.fnmatchcase,
-        "ArnEquals": lambda a, w: a == w,
-        "ArnNotEquals": lambda a, w: a == w,
-        "ArnLike": fnmatch.fnmatchcase,
-        "ArnNotLike": fnmatch.fnmatchcase,
+        # ArnEquals and ArnLike are documented together: both take wildcards.
+        "ArnEquals": arn_matches,
+        "ArnNotEquals": arn_matches,
+        "ArnLike": arn_matches,
+        "ArnNotLike": arn_matches,
         "Bool": lambda a, w: a.lower() == w.lower(),
     }
     if base not in tests:
@@ -251,8 +270,14 @@ def _conditions_hold(statement: dict, context: dict) -> bool:
 def _principal_matches(statement: dict, principal: dict | None) -> bool:
     """For resource-based and trust policies; identity policies have no Principal."""
     if principal is None:
-        return "Principal" not in statement
-    named = statement.get("Principal")
+        return "Principal" not in statement and "NotPrincipal" not in statement
+    if "NotPrincipal" in statement:
+        # Every principal but the ones named (validate flags NotPrincipal: AWS advises against it).
+        return not _names(statement["NotPrincipal"], principal)
+    return _names(statement.get("Principal"), principal)
+
+
+def _names(named, principal: dict) -> bool:
     if named == "*" or named == {"AWS": "*"}:
         return True
     if not isinstance(named, dict):
@@ -272,10 +297,10 @@ def _statement_applies(statement: dict, request: Request, principal: dict | None
     if not action_hit:
         return False
     if "Resource" in statement:
-        if not any(fnmatch.fnmatchcase(request.resource, r) for r in as_list(statement["Resource"])):
+        if not any(arn_matches(request.resource, r) for r in as_list(statement["Resource"])):
             return False
     elif "NotResource" in statement:
-        if any(fnmatch.fnmatchcase(request.resource, r) for r in as_list(statement["NotResource"])):
+        if any(arn_matches(request.resource, r) for r in as_list(statement["NotResource"])):
             return False
     return _principal_matches(statement, principal) and _conditions_hold(
         statement, _lower_keys(request.context)
@@ -311,6 +336,9 @@ def scenarios(doc: dict) -> list[tuple[str, str, Request, list, list]]:
     queue = arn("mediaconvert", f"queues/{n['queue']}")
     template = arn("mediaconvert", f"jobTemplates/{n['job-template']}")
     function = arn("lambda", f"function:{n['converter-function']}")
+    rule = arn("events", f"rule/{n['job-events-rule']}")
+    topic = arn("sns", n["notification-topic"])
+    events = {"Service": "events.amazonaws.com"}
     log_group = arn("logs", f"log-group:/aws/lambda/{n['converter-function']}")
     converter = {"AWS": role(n["converter-role"])}
     mediaconvert = {"AWS": role(n["mediaconvert-role"])}
@@ -344,8 +372,17 @@ def scenarios(doc: dict) -> list[tuple[str, str, Request, list, list]]:
          Request(converter, "s3:PutObject", claim, tls), conv, dst_policy),
         ("allow", "function reads its claim",
          Request(converter, "s3:GetObject", claim, tls), conv, dst_policy),
-        ("allow", "function releases its claim",
+        ("allow", "function releases its claim (rewrites it expired)",
+         Request(converter, "s3:PutObject", claim, tls), conv, dst_policy),
+        ("deny", "function deletes a claim",
          Request(converter, "s3:DeleteObject", claim, tls), conv, dst_policy),
+        ("allow", "function looks for an earlier attempt's job in the queue",
+         Request(converter, "mediaconvert:ListJobs", queue), conv, []),
+        ("deny", "function lists the jobs of another queue",
+         Request(converter, "mediaconvert:ListJobs", arn("mediaconvert", "queues/Default")), conv, []),
+        ("deny", "function reads an output",
+         Request(converter, "s3:GetObject", f"arn:aws:s3:::{destination}/cats/tabby cat-hd.mp4", tls),
+         conv, dst_policy),
         ("allow", "function reads the catalog",
          Request(converter, "s3:GetObject", f"arn:aws:s3:::{destination}/catalog.json", tls), conv, dst_policy),
         ("allow", "function writes the catalog",
@@ -358,8 +395,14 @@ def scenarios(doc: dict) -> list[tuple[str, str, Request, list, list]]:
          Request(converter, "mediaconvert:GetJob", arn("mediaconvert", "jobs/1536964333549-opn151")), conv, []),
         ("deny", "function cancels a job",
          Request(converter, "mediaconvert:CancelJob", arn("mediaconvert", "jobs/1536964333549-opn151")), conv, []),
-        ("deny", "function publishes without [notify]",
-         Request(converter, "sns:Publish", arn("sns", n["converter-function"].replace("-converter", "-jobs"))), conv, []),
+        # The stack's own topic name: allowed exactly when [notify] made the topic.
+        ("allow" if doc.get("notify") else "deny",
+         "function publishes to the stack's topic" + ("" if doc.get("notify") else " without [notify]"),
+         Request(converter, "sns:Publish", topic), conv, []),
+        ("deny", "function publishes to another topic",
+         Request(converter, "sns:Publish", arn("sns", "someone-elses-topic")), conv, []),
+        ("deny", "function publishes to the stack's topic name in another account",
+         Request(converter, "sns:Publish", topic.replace(account, "999999999999")), conv, []),
         ("deny", "function submits to another queue",
          Request(converter, "mediaconvert:CreateJob", arn("mediaconvert", "queues/Default")), conv, []),
         ("deny", "function reads another template",
@@ -405,6 +448,11 @@ def scenarios(doc: dict) -> list[tuple[str, str, Request, list, list]]:
          Request({"Service": "mediaconvert.amazonaws.com"}, "sts:AssumeRole", role(n["mediaconvert-role"]),
                  {"aws:SourceAccount": "999999999999", "aws:SourceArn": queue.replace(account, "999999999999")}),
          [], [d["mediaconvert-role"]["trust"]]),
+        ("deny", "MediaConvert assumes the role for the queue's name in another region",
+         Request({"Service": "mediaconvert.amazonaws.com"}, "sts:AssumeRole", role(n["mediaconvert-role"]),
+                 {"aws:SourceAccount": account,
+                  "aws:SourceArn": queue.replace(f":{region}:", ":ap-northeast-3:")}),
+         [], [d["mediaconvert-role"]["trust"]]),
         ("deny", "Lambda assumes the MediaConvert role",
          Request({"Service": "lambda.amazonaws.com"}, "sts:AssumeRole", role(n["mediaconvert-role"])),
          [], [d["mediaconvert-role"]["trust"]]),
@@ -440,6 +488,21 @@ def scenarios(doc: dict) -> list[tuple[str, str, Request, list, list]]:
         ("deny", "S3 invokes the function for a bucket of another account",
          Request(s3, "lambda:InvokeFunction", function,
                  {"aws:SourceArn": f"arn:aws:s3:::{source}", "aws:SourceAccount": "999999999999"}), [], invoke),
+        # EventBridge invokes the function for the job-events rule (job-events-permission)
+        ("allow", "EventBridge invokes the function for the job-events rule",
+         Request(events, "lambda:InvokeFunction", function,
+                 {"aws:SourceArn": rule, "aws:SourceAccount": account}), [], invoke),
+        ("deny", "EventBridge invokes the function for another rule",
+         Request(events, "lambda:InvokeFunction", function,
+                 {"aws:SourceArn": arn("events", "rule/someone-elses-rule"), "aws:SourceAccount": account}),
+         [], invoke),
+        ("deny", "EventBridge invokes the function for the rule's name in another account",
+         Request(events, "lambda:InvokeFunction", function,
+                 {"aws:SourceArn": rule.replace(account, "999999999999"), "aws:SourceAccount": "999999999999"}),
+         [], invoke),
+        ("deny", "EventBridge invokes the function for the source bucket",
+         Request(events, "lambda:InvokeFunction", function,
+                 {"aws:SourceArn": f"arn:aws:s3:::{source}", "aws:SourceAccount": account}), [], invoke),
         ("deny", "another service invokes the function",
          Request({"Service": "sns.amazonaws.com"}, "lambda:InvokeFunction", function,
                  {"aws:SourceArn": f"arn:aws:s3:::{source}", "aws:SourceAccount": account}), [], invoke),

@@ -75,10 +75,14 @@ UNUSED = {
     "s3:DeleteBucketPolicy": "down deletes the destination bucket's policy when its statement is the only one",
     "sns:SetTopicAttributes": "up encrypts a topic someone decrypted",
     "sns:Unsubscribe": "up unsubscribes an address removed from [notify] email",
+    # Adoption (tests/adoption.rs): the runs here adopt nothing.
+    "lambda:ListVersionsByFunction": "up keeps an adopted function as a version; down restores it",
+    "lambda:PublishVersion": "up keeps an adopted function as a version before changing it",
 }
 
 # Actions one command's runs here do not use, although the command does in other cases.
 STATELESS = "with a state file it reads them by their recorded ids; without one it lists them"
+ADOPTED = "down puts back what up changed on an adopted resource; the runs here adopt nothing"
 UNUSED_BY = {
     ("up", "cloudfront:GetDistributionConfig"): "up repairs a drifted distribution (down uses it)",
     ("up", "cloudfront:UpdateDistribution"): "up repairs a drifted distribution (down uses it)",
@@ -98,6 +102,18 @@ UNUSED_BY = {
     ("gc", "sns:DeleteTopic"): "gc deletes an expired stack's [notify] topic; the one here had none",
     ("gc", "s3:DeleteObjectVersion"): "gc empties an expired stack's buckets; the one here held no videos",
     ("gc", "s3:PutObject"): "gc writes this stack's remote state once this stack has expired",
+    ("down", "iam:PutRolePolicy"): ADOPTED,
+    ("down", "iam:UpdateAssumeRolePolicy"): ADOPTED,
+    ("down", "lambda:UpdateFunctionConfiguration"): ADOPTED,
+    ("down", "s3:PutBucketOwnershipControls"): ADOPTED,
+    ("down", "s3:PutBucketPublicAccessBlock"): ADOPTED,
+    ("down", "s3:PutEncryptionConfiguration"): ADOPTED,
+    ("gc", "iam:PutRolePolicy"): ADOPTED,
+    ("gc", "iam:UpdateAssumeRolePolicy"): ADOPTED,
+    ("gc", "lambda:UpdateFunctionConfiguration"): ADOPTED,
+    ("gc", "s3:PutBucketOwnershipControls"): ADOPTED,
+    ("gc", "s3:PutBucketPublicAccessBlock"): ADOPTED,
+    ("gc", "s3:PutEncryptionConfiguration"): ADOPTED,
 }
 
 MODELS = {}

@@ -179,3 +179,65 @@ def test_globs_intersect():
     assert not iam_check.globs_intersect("arn:aws:logs:r:a:log-group:/aws/lambda/fn",
                                          "arn:*:logs:*:*:log-group:*:log-stream:*")
     assert iam_check.globs_intersect("a?c", "abc") and not iam_check.globs_intersect("a?c", "abd")
+
+
+# --------------------------------------------------------------------------------------
+# ARN operators and Resource matching: component by component (IAM User Guide,
+# "Condition operators": "Each of the six colon-delimited components of the ARN is checked
+# separately and each can include multi-character match wildcards (*) or single-character
+# match wildcards (?)"; ArnEquals and ArnLike share that description).
+
+
+def _source_arn_policy(operator, pattern):
+    return policy({"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+                   "Action": "lambda:InvokeFunction",
+                   "Resource": "arn:aws:lambda:us-east-1:123456789012:function:my-function",
+                   "Condition": {operator: {"aws:SourceArn": pattern}}})
+
+
+def _invoked_for(source_arn):
+    return Request({"Service": "events.amazonaws.com"}, "lambda:InvokeFunction",
+                   "arn:aws:lambda:us-east-1:123456789012:function:my-function", {"aws:SourceArn": source_arn})
+
+
+@pytest.mark.parametrize("operator", ["ArnEquals", "ArnLike"])
+def test_arn_operators_take_wildcards_within_a_component(operator):
+    p = _source_arn_policy(operator, "arn:aws:events:*:123456789012:rule/cats-*")
+    assert evaluate(_invoked_for("arn:aws:events:eu-west-1:123456789012:rule/cats-jobs"), [], [p]) == "allow"
+    assert evaluate(_invoked_for("arn:aws:events:eu-west-1:123456789012:rule/dogs-jobs"), [], [p]) == "deny"
+
+
+@pytest.mark.parametrize("operator", ["ArnEquals", "ArnLike"])
+def test_an_arn_wildcard_does_not_cross_into_the_next_component(operator):
+    # As one glob, "*" would swallow "eu-west-1:999999999999" and let another account's rule in.
+    p = _source_arn_policy(operator, "arn:aws:events:*:123456789012:rule/cats")
+    other = "arn:aws:events:eu-west-1:999999999999:123456789012:rule/cats"
+    assert evaluate(_invoked_for(other), [], [p]) == "deny"
+    negated = policy({"Effect": "Deny", "Principal": "*", "Action": "lambda:InvokeFunction", "Resource": "*",
+                      "Condition": {operator.replace("Arn", "ArnNot"): {
+                          "aws:SourceArn": "arn:aws:events:*:123456789012:rule/cats"}}})
+    assert evaluate(_invoked_for(other), [], [p, negated]) == "deny"
+
+
+def test_a_resource_wildcard_does_not_cross_components():
+    p = policy(allow("sns:Publish", "arn:aws:sns:*:123456789012:jobs"))
+    assert evaluate(Request(USER, "sns:Publish", "arn:aws:sns:eu-west-1:123456789012:jobs"), [p]) == "allow"
+    assert evaluate(Request(USER, "sns:Publish", "arn:aws:sns:eu-west-1:999999999999:123456789012:jobs"),
+                    [p]) == "deny"
+    # The resource component is the rest of the ARN, colons included.
+    logs = policy(allow("logs:PutLogEvents", "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/fn:*"))
+    stream = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/lambda/fn:log-stream:2026/12/01/[$LATEST]ab"
+    assert evaluate(Request(USER, "logs:PutLogEvents", stream), [logs]) == "allow"
+
+
+def test_not_principal_applies_to_everyone_else_and_is_flagged():
+    """A Deny with NotPrincipal denies every principal it does not name (IAM User Guide,
+    "NotPrincipal"); the reference check flags it, as AWS advises against it."""
+    bob = {"AWS": "arn:aws:iam::123456789012:user/bob"}
+    bucket_policy = policy(
+        allow("s3:GetObject", f"arn:aws:s3:::{BUCKET}/*", Principal={"AWS": [USER["AWS"], bob["AWS"]]}),
+        {"Effect": "Deny", "NotPrincipal": USER, "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{BUCKET}/*"})
+    assert evaluate(Request(USER, "s3:GetObject", f"arn:aws:s3:::{BUCKET}/a"), [], [bucket_policy]) == "allow"
+    assert evaluate(Request(bob, "s3:GetObject", f"arn:aws:s3:::{BUCKET}/a"), [], [bucket_policy]) == "deny"
+    problems = validate(bucket_policy, "p")
+    assert any("NotPrincipal" in p for p in problems), problems

@@ -6,6 +6,7 @@
 
 pub mod aws_errors;
 pub mod proxy;
+pub mod tally;
 pub mod targets;
 
 use std::collections::BTreeMap;
@@ -955,4 +956,64 @@ pub fn succeeded(cmd: &mut Command) -> std::process::Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// Runs the converter function's handler (lambda-artifact/handler.py) on `event` for real:
+/// with the function's own environment `env`, MediaConvert at the stand-in, the other
+/// services at `endpoints` (`AWS_ENDPOINT_URL…` variables), and no AWS configuration in
+/// reach. Its result document.
+pub fn run_converter(
+    emulators: &Emulators,
+    sandbox: &Sandbox,
+    env: &std::collections::HashMap<String, String>,
+    endpoints: &[(&str, &str)],
+    region: &str,
+    event: &str,
+) -> serde_json::Value {
+    let out = Command::new(venv_python())
+        .current_dir(repo_root().join("lambda-artifact"))
+        .env_clear()
+        .envs(env)
+        .env("AWS_ENDPOINT_URL_MEDIACONVERT", &emulators.standin.url)
+        .envs(endpoints.iter().copied())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", region)
+        .env("AWS_CONFIG_FILE", sandbox.path().join("no-aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", sandbox.path().join("no-creds"))
+        // -B: no __pycache__ in lambda-artifact/ (cattube zips that folder).
+        .args([
+            "-B",
+            "-c",
+            "import json, sys, handler; print(json.dumps(handler.lambda_handler(json.loads(sys.argv[1]), None)))",
+            event,
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "handler: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+/// Runs the project's Python with `args` in `dir` (no bytecode written: lambda-artifact/
+/// is zipped as it is); its stdout, which must be a success.
+pub fn run_python(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(venv_python())
+        .current_dir(dir)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .arg("-B")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }

@@ -37,6 +37,13 @@ threads: this launcher makes PutObject atomic (see below). What it cannot produc
 ConditionalRequestConflict for two conditional writes at once) the tests inject through
 the proxy.
 
+moto's Lambda answers GetFunction with a code Location on AWS's own host, which nothing on
+loopback can fetch; Lambda's is a presigned URL that a plain GET downloads. This launcher
+answers a Location on its own address, /_cattube/lambda-code/<account>/<region>/<function
+ARN>, and serves the zip there. moto's PublishVersion also shares the code's record between
+the version and $LATEST (a shallow copy), so a later UpdateFunctionCode changed the
+version's code too; Lambda's versions are immutable, and so are this launcher's.
+
 Usage: python tests/support/moto_server.py -H 127.0.0.1 -p PORT
 """
 
@@ -175,6 +182,66 @@ def _put_object_atomically(self):
 
 
 S3Response.put_object = _put_object_atomically
+
+import copy  # noqa: E402
+import sys  # noqa: E402
+from urllib.parse import quote, unquote  # noqa: E402
+
+from moto.awslambda import models as _awslambda  # noqa: E402
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: E402
+
+_CODE_PATH = "/_cattube/lambda-code/"
+
+
+def _own_address():
+    args = sys.argv[1:]
+    host = args[args.index("-H") + 1] if "-H" in args else "127.0.0.1"
+    port = args[args.index("-p") + 1] if "-p" in args else "5000"
+    return f"http://{host}:{port}"
+
+
+_get_code = _awslambda.LambdaFunction.get_code
+
+
+def _get_code_served_here(self):
+    resp = _get_code(self)
+    if "Location" in resp.get("Code", {}):
+        resp["Code"]["Location"] = (
+            f"{_own_address()}{_CODE_PATH}{self.account_id}/{self.region}/"
+            f"{quote(self.function_arn, safe='')}"
+        )
+    return resp
+
+
+_awslambda.LambdaFunction.get_code = _get_code_served_here
+
+_publish_version = _awslambda.LambdaStorage.publish_version
+
+
+def _publish_immutable_version(self, name_or_arn, description=""):
+    fn = _publish_version(self, name_or_arn, description)
+    if fn is not None:
+        fn.code = copy.deepcopy(fn.code)
+    return fn
+
+
+_awslambda.LambdaStorage.publish_version = _publish_immutable_version
+
+_dispatch = DomainDispatcherApplication.__call__
+
+
+def _dispatch_serving_code(self, environ, start_response):
+    path = environ.get("PATH_INFO", "")
+    if not path.startswith(_CODE_PATH):
+        return _dispatch(self, environ, start_response)
+    account, region, arn = path[len(_CODE_PATH):].split("/", 2)
+    storage = _awslambda.lambda_backends[account][region]._lambdas
+    fn = storage.get_function_by_name_or_arn_with_qualifier(unquote(arn))
+    start_response("200 OK", [("Content-Type", "application/zip")])
+    return [fn.code_bytes]
+
+
+DomainDispatcherApplication.__call__ = _dispatch_serving_code
 
 if __name__ == "__main__":
     main()

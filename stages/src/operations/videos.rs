@@ -19,6 +19,7 @@ use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use aws_smithy_types::date_time::Format;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 
 use crate::error::{AwsContext, AwsError};
@@ -685,20 +686,36 @@ pub async fn upload(
 
     if let Err(err) = parts {
         // Parts of an unfinished upload are stored (and billed) until aborted.
-        let _ = s3
+        let aborted = s3
             .abort_multipart_upload()
             .bucket(bucket)
             .key(key)
             .upload_id(&upload_id)
             .expected_bucket_owner(&ctx.account)
             .send()
-            .await;
+            .await
+            .map_err(|e| AwsError::from_sdk(&e));
         return Err(StepError::with_source(
-            format!("uploading s3://{bucket}/{key} (the multipart upload was aborted)"),
+            format!(
+                "uploading s3://{bucket}/{key} ({})",
+                abort_outcome(&upload_id, aborted)
+            ),
             err,
         ));
     }
     Ok(())
+}
+
+/// What became of the parts of a failed multipart upload, for its error message: only an
+/// abort S3 confirmed says they are gone.
+fn abort_outcome<T, E: std::fmt::Display>(upload_id: &str, aborted: Result<T, E>) -> String {
+    match aborted {
+        Ok(_) => "the multipart upload was aborted".into(),
+        Err(e) => format!(
+            "aborting the multipart upload {upload_id} failed too ({e}): its parts are kept \
+             and billed until it is aborted (`cattube down` removes the bucket with them)"
+        ),
+    }
 }
 
 /// The ETag S3 gives the object [`upload`] makes of a file of `size` bytes, in a bucket
@@ -796,8 +813,11 @@ pub async fn already_uploaded(
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobInfo {
     pub id: String,
-    /// The source key the converter recorded in the job's UserMetadata.
+    /// The source key the converter recorded in the job's UserMetadata; only its start,
+    /// ending in "…", when it was too long for it (then `source_key_sha256` is set).
     pub source_key: Option<String>,
+    /// SHA-256 (hex) of the whole source key, when `source_key` holds only its start.
+    pub source_key_sha256: Option<String>,
     /// SUBMITTED, PROGRESSING, COMPLETE, CANCELED or ERROR.
     pub status: String,
     /// Percent complete: while PROGRESSING as MediaConvert reports it, 0 while SUBMITTED,
@@ -812,6 +832,44 @@ impl JobInfo {
     pub fn unfinished(&self) -> bool {
         matches!(self.status.as_str(), "SUBMITTED" | "PROGRESSING")
     }
+
+    /// Whether this job converts source key `key`, exactly (by its hash for a long key).
+    pub fn is_for(&self, key: &str) -> bool {
+        match &self.source_key_sha256 {
+            Some(hash) => format!("{:x}", Sha256::digest(key.as_bytes())) == *hash,
+            None => self.source_key.as_deref() == Some(key),
+        }
+    }
+}
+
+/// The UserMetadata the converter writes (lambda-artifact/handler.py `user_metadata`).
+const METADATA_KEY: &str = "cattube:source-key";
+const METADATA_KEY_SHA256: &str = "cattube:source-key-sha256";
+
+/// The inverse of handler.py's `encode_metadata_key`: "=XX" (upper-case hex) is one UTF-8
+/// byte, anything else stands for itself. MediaConvert's UserMetadata cannot hold every
+/// character an S3 key may have, so the converter stores the key escaped.
+pub fn decode_metadata_key(value: &str) -> String {
+    let mut bytes = Vec::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(ch) = rest.chars().next() {
+        let escape = rest.get(1..3).filter(|h| {
+            ch == '='
+                && h.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+        });
+        match escape.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            Some(byte) => {
+                bytes.push(byte);
+                rest = &rest[3..];
+            }
+            None => {
+                bytes.extend_from_slice(ch.encode_utf8(&mut [0; 4]).as_bytes());
+                rest = &rest[ch.len_utf8()..];
+            }
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// The newest `limit` jobs of the stack's queue, newest first.
@@ -878,12 +936,19 @@ fn job_info(job: &aws_sdk_mediaconvert::types::Job) -> JobInfo {
         .and_then(|t| t.submit_time())
         .or(job.created_at())
         .and_then(|t| t.fmt(Format::DateTime).ok());
+    let metadata = job.user_metadata();
+    let source_key_sha256 = metadata.and_then(|m| m.get(METADATA_KEY_SHA256)).cloned();
+    let source_key = metadata.and_then(|m| m.get(METADATA_KEY)).map(|v| {
+        let key = decode_metadata_key(v);
+        match source_key_sha256 {
+            Some(_) => format!("{key}…"),
+            None => key,
+        }
+    });
     JobInfo {
         id: job.id().unwrap_or_default().to_string(),
-        source_key: job
-            .user_metadata()
-            .and_then(|m| m.get("cattube:source-key"))
-            .cloned(),
+        source_key,
+        source_key_sha256,
         status: status
             .map(|s| s.as_str().to_string())
             .unwrap_or_else(|| "UNKNOWN".into()),
@@ -896,6 +961,61 @@ fn job_info(job: &aws_sdk_mediaconvert::types::Job) -> JobInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_abort_is_not_reported_as_aborted() {
+        assert_eq!(
+            abort_outcome::<(), &str>("u1", Ok(())),
+            "the multipart upload was aborted"
+        );
+        let failed = abort_outcome::<(), _>("u1", Err("AccessDenied: no"));
+        assert!(!failed.contains("was aborted"), "{failed}");
+        assert!(
+            failed.contains("aborting the multipart upload u1 failed too (AccessDenied: no)"),
+            "{failed}"
+        );
+    }
+
+    #[test]
+    fn metadata_keys_decode_escapes_and_keep_the_rest() {
+        assert_eq!(
+            decode_metadata_key("cats/tabby cat =281=29.mp4"),
+            "cats/tabby cat (1).mp4"
+        );
+        assert_eq!(
+            decode_metadata_key("k=C3=A4tzchen+=25.mp4"),
+            "kätzchen+%.mp4"
+        );
+        // Not an escape (lower-case, short, not hex): kept as it is.
+        assert_eq!(decode_metadata_key("a=3d=4=ZZ="), "a=3d=4=ZZ=");
+        assert_eq!(decode_metadata_key("Ünï_b"), "Ünï_b");
+    }
+
+    #[test]
+    fn a_cut_key_is_matched_by_its_hash_and_a_whole_one_exactly() {
+        let key = format!("x/{}.mp4", "y".repeat(1018));
+        let job = |metadata: &[(&str, &str)]| {
+            job_info(
+                &aws_sdk_mediaconvert::types::Job::builder()
+                    .set_user_metadata(Some(
+                        metadata
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect(),
+                    ))
+                    .build(),
+            )
+        };
+        let hash = format!("{:x}", Sha256::digest(key.as_bytes()));
+        let cut = job(&[(METADATA_KEY, &key[..256]), (METADATA_KEY_SHA256, &hash)]);
+        assert!(cut.is_for(&key));
+        assert!(!cut.is_for(&key[..256]) && !cut.is_for(&format!("{key}x")));
+        assert_eq!(cut.source_key, Some(format!("{}…", &key[..256])));
+        let whole = job(&[(METADATA_KEY, "cats/tabby cat =281=29.mp4")]);
+        assert!(whole.is_for("cats/tabby cat (1).mp4"));
+        // What the old sanitising stored for that key names another key.
+        assert!(!whole.is_for("cats/tabby cat _1_.mp4"));
+    }
     use aws_sdk_mediaconvert::types::{
         ContainerSettings, ContainerType, OutputGroup, OutputGroupSettings,
     };

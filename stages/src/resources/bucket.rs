@@ -17,6 +17,7 @@ use aws_sdk_s3::types::{
 use aws_sdk_s3::Client;
 
 use crate::error::{AwsContext, AwsError};
+use crate::original::Originals;
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded,
 };
@@ -26,6 +27,8 @@ const DRIFT_PUBLIC_ACCESS: &str = "public-access-block";
 const DRIFT_ENCRYPTION: &str = "encryption";
 const DRIFT_OWNERSHIP: &str = "ownership";
 const DRIFT_TLS: &str = "tls-policy";
+/// The whole bucket policy, as an original setting (`crate::original`).
+const ORIGINAL_POLICY: &str = "policy";
 use crate::context::DRIFT_TAGS;
 
 /// The per-bucket facts that differ between stage 1 and stage 2.
@@ -199,11 +202,20 @@ fn public_access_drift(
         .map(|(setting, _)| setting)
         .collect(),
     };
+    let was = public_access.as_ref().map(|c| {
+        serde_json::json!({
+            "BlockPublicAcls": c.block_public_acls(),
+            "IgnorePublicAcls": c.ignore_public_acls(),
+            "BlockPublicPolicy": c.block_public_policy(),
+            "RestrictPublicBuckets": c.restrict_public_buckets(),
+        })
+    });
     Ok((!open.is_empty()).then(|| {
         Drift::new(
             DRIFT_PUBLIC_ACCESS,
             format!("public access block off: {}", open.join(", ")),
         )
+        .was(DRIFT_PUBLIC_ACCESS, was)
     }))
 }
 
@@ -214,13 +226,12 @@ fn encryption_drift(
     >,
     doing: &dyn Fn(&str) -> String,
 ) -> Result<Option<Drift>, StepError> {
-    let encrypted = match encryption {
-        Ok(out) => out.server_side_encryption_configuration().is_some_and(|c| {
-            c.rules()
-                .iter()
-                .any(|r| r.apply_server_side_encryption_by_default().is_some())
-        }),
-        Err(e) if absent(&e, &["ServerSideEncryptionConfigurationNotFoundError"]) => false,
+    let rules = match encryption {
+        Ok(out) => out
+            .server_side_encryption_configuration()
+            .map(|c| c.rules().to_vec())
+            .unwrap_or_default(),
+        Err(e) if absent(&e, &["ServerSideEncryptionConfigurationNotFoundError"]) => Vec::new(),
         Err(e) => {
             return Err(StepError::with_source(
                 doing("default encryption"),
@@ -228,7 +239,12 @@ fn encryption_drift(
             ))
         }
     };
-    Ok((!encrypted).then(|| Drift::new(DRIFT_ENCRYPTION, "no default encryption")))
+    let encrypted = rules
+        .iter()
+        .any(|r| r.apply_server_side_encryption_by_default().is_some());
+    let was = (!rules.is_empty()).then(|| encryption_json(&rules));
+    Ok((!encrypted)
+        .then(|| Drift::new(DRIFT_ENCRYPTION, "no default encryption").was(DRIFT_ENCRYPTION, was)))
 }
 
 fn ownership_drift(
@@ -238,13 +254,17 @@ fn ownership_drift(
     >,
     doing: &dyn Fn(&str) -> String,
 ) -> Result<Option<Drift>, StepError> {
-    let enforced = match ownership {
-        Ok(out) => out.ownership_controls().is_some_and(|c| {
-            c.rules()
-                .iter()
-                .any(|r| r.object_ownership() == &ObjectOwnership::BucketOwnerEnforced)
-        }),
-        Err(e) if absent(&e, &["OwnershipControlsNotFoundError"]) => false,
+    let rules: Vec<ObjectOwnership> = match ownership {
+        Ok(out) => out
+            .ownership_controls()
+            .map(|c| {
+                c.rules()
+                    .iter()
+                    .map(|r| r.object_ownership().clone())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Err(e) if absent(&e, &["OwnershipControlsNotFoundError"]) => Vec::new(),
         Err(e) => {
             return Err(StepError::with_source(
                 doing("ownership controls"),
@@ -252,11 +272,14 @@ fn ownership_drift(
             ))
         }
     };
+    let enforced = rules.contains(&ObjectOwnership::BucketOwnerEnforced);
+    let was = rules.first().map(|o| serde_json::Value::from(o.as_str()));
     Ok((!enforced).then(|| {
         Drift::new(
             DRIFT_OWNERSHIP,
             "object ownership is not BucketOwnerEnforced (ACLs enabled)",
         )
+        .was(DRIFT_OWNERSHIP, was)
     }))
 }
 
@@ -283,7 +306,28 @@ fn tls_drift(
     let statements = policy::statements(bucket_policy.as_deref(), &format!("bucket {name}"))?;
     let tls_ok = policy::find(&statements, "cattube-deny-insecure-transport")
         .is_some_and(|s| policy::same(s, &wanted_tls));
-    Ok((!tls_ok).then(|| Drift::new(DRIFT_TLS, "bucket policy does not deny non-TLS requests")))
+    // The whole policy as it is: the statements the destination-bucket-policy step merges in
+    // later are in the same document, and `down` puts back the owner's exactly.
+    let was = bucket_policy.map(serde_json::Value::from);
+    Ok((!tls_ok).then(|| {
+        Drift::new(DRIFT_TLS, "bucket policy does not deny non-TLS requests")
+            .was(ORIGINAL_POLICY, was)
+    }))
+}
+
+/// Default-encryption rules as an original setting.
+fn encryption_json(rules: &[ServerSideEncryptionRule]) -> serde_json::Value {
+    rules
+        .iter()
+        .map(|r| {
+            let by_default = r.apply_server_side_encryption_by_default();
+            serde_json::json!({
+                "SSEAlgorithm": by_default.map(|d| d.sse_algorithm().as_str()),
+                "KMSMasterKeyID": by_default.and_then(|d| d.kms_master_key_id()),
+                "BucketKeyEnabled": r.bucket_key_enabled(),
+            })
+        })
+        .collect()
 }
 
 fn outputs(spec: &BucketSpec, name: &str) -> BTreeMap<&'static str, String> {
@@ -400,14 +444,7 @@ pub(crate) async fn apply(
         if created_now || !repair(DRIFT_OWNERSHIP) {
             return Ok(None);
         }
-        let rule = OwnershipControlsRule::builder()
-            .object_ownership(ObjectOwnership::BucketOwnerEnforced)
-            .build()
-            .map_err(|e| StepError::with_source("building the ownership rule", e))?;
-        let controls = OwnershipControls::builder()
-            .rules(rule)
-            .build()
-            .map_err(|e| StepError::with_source("building the ownership controls", e))?;
+        let controls = ownership_controls(ObjectOwnership::BucketOwnerEnforced)?;
         s3.put_bucket_ownership_controls()
             .bucket(name)
             .expected_bucket_owner(&ctx.account)
@@ -462,6 +499,18 @@ pub(crate) async fn create_bucket(
         );
     }
     request.send().await.map(|_| ())
+}
+
+/// Ownership controls of one rule.
+fn ownership_controls(ownership: ObjectOwnership) -> Result<OwnershipControls, StepError> {
+    let rule = OwnershipControlsRule::builder()
+        .object_ownership(ownership)
+        .build()
+        .map_err(|e| StepError::with_source("building the ownership rule", e))?;
+    OwnershipControls::builder()
+        .rules(rule)
+        .build()
+        .map_err(|e| StepError::with_source("building the ownership controls", e))
 }
 
 /// All four public access blocks on.
@@ -581,6 +630,151 @@ async fn put_policy(ctx: &StackContext, name: &str, merged: String) -> Result<()
         .await
         .context(|| format!("writing the policy of bucket {name}"))?;
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// restore
+
+/// Puts back, on an adopted bucket, each setting `up` changed, as recorded before the change.
+pub(crate) async fn restore(
+    ctx: &StackContext,
+    spec: &BucketSpec,
+    recorded: &Recorded,
+) -> Result<Vec<String>, StepError> {
+    let s3 = &ctx.clients.s3;
+    let name = ctx.name(spec.id);
+    let originals = Originals::of(recorded);
+    let mut restored = Vec::new();
+    let bad = |setting: &str| {
+        StepError::msg(format!(
+            "the recorded {setting} of bucket {name} in the state cannot be read back"
+        ))
+    };
+    match originals.get(DRIFT_PUBLIC_ACCESS) {
+        None => {}
+        Some(None) => {
+            s3.delete_public_access_block()
+                .bucket(name)
+                .expected_bucket_owner(&ctx.account)
+                .send()
+                .await
+                .context(|| format!("removing the public access block of bucket {name}"))?;
+            restored.push("public access block (none)".to_string());
+        }
+        Some(Some(was)) => {
+            let flag = |key: &str| was.get(key).and_then(serde_json::Value::as_bool);
+            s3.put_public_access_block()
+                .bucket(name)
+                .expected_bucket_owner(&ctx.account)
+                .public_access_block_configuration(
+                    PublicAccessBlockConfiguration::builder()
+                        .set_block_public_acls(flag("BlockPublicAcls"))
+                        .set_ignore_public_acls(flag("IgnorePublicAcls"))
+                        .set_block_public_policy(flag("BlockPublicPolicy"))
+                        .set_restrict_public_buckets(flag("RestrictPublicBuckets"))
+                        .build(),
+                )
+                .send()
+                .await
+                .context(|| format!("restoring the public access block of bucket {name}"))?;
+            restored.push("public access block".to_string());
+        }
+    }
+    match originals.get(DRIFT_ENCRYPTION) {
+        None => {}
+        Some(None) => {
+            s3.delete_bucket_encryption()
+                .bucket(name)
+                .expected_bucket_owner(&ctx.account)
+                .send()
+                .await
+                .context(|| format!("removing the default encryption of bucket {name}"))?;
+            restored.push("default encryption (none)".to_string());
+        }
+        Some(Some(was)) => {
+            let rules = was
+                .as_array()
+                .ok_or_else(|| bad("default encryption"))?
+                .iter()
+                .map(|rule| {
+                    let text =
+                        |key: &str| rule.get(key).and_then(|v| v.as_str()).map(str::to_string);
+                    let by_default = match text("SSEAlgorithm") {
+                        Some(algorithm) => Some(
+                            ServerSideEncryptionByDefault::builder()
+                                .sse_algorithm(ServerSideEncryption::from(algorithm.as_str()))
+                                .set_kms_master_key_id(text("KMSMasterKeyID"))
+                                .build()
+                                .map_err(|e| {
+                                    StepError::with_source("building the encryption rule", e)
+                                })?,
+                        ),
+                        None => None,
+                    };
+                    Ok(ServerSideEncryptionRule::builder()
+                        .set_apply_server_side_encryption_by_default(by_default)
+                        .set_bucket_key_enabled(
+                            rule.get("BucketKeyEnabled").and_then(|v| v.as_bool()),
+                        )
+                        .build())
+                })
+                .collect::<Result<Vec<_>, StepError>>()?;
+            let configuration = ServerSideEncryptionConfiguration::builder()
+                .set_rules(Some(rules))
+                .build()
+                .map_err(|e| StepError::with_source("building the encryption configuration", e))?;
+            s3.put_bucket_encryption()
+                .bucket(name)
+                .expected_bucket_owner(&ctx.account)
+                .server_side_encryption_configuration(configuration)
+                .send()
+                .await
+                .context(|| format!("restoring the default encryption of bucket {name}"))?;
+            restored.push("default encryption".to_string());
+        }
+    }
+    match originals.get(DRIFT_OWNERSHIP) {
+        None => {}
+        Some(None) => {
+            s3.delete_bucket_ownership_controls()
+                .bucket(name)
+                .expected_bucket_owner(&ctx.account)
+                .send()
+                .await
+                .context(|| format!("removing the ownership controls of bucket {name}"))?;
+            restored.push("ownership controls (none)".to_string());
+        }
+        Some(Some(was)) => {
+            let ownership = was.as_str().ok_or_else(|| bad("object ownership"))?;
+            let controls = ownership_controls(ObjectOwnership::from(ownership))?;
+            s3.put_bucket_ownership_controls()
+                .bucket(name)
+                .expected_bucket_owner(&ctx.account)
+                .ownership_controls(controls)
+                .send()
+                .await
+                .context(|| format!("restoring the object ownership of bucket {name}"))?;
+            restored.push(format!("object ownership {ownership}"));
+        }
+    }
+    match originals.get(ORIGINAL_POLICY) {
+        None => {}
+        Some(None) => {
+            s3.delete_bucket_policy()
+                .bucket(name)
+                .expected_bucket_owner(&ctx.account)
+                .send()
+                .await
+                .context(|| format!("removing the policy of bucket {name}"))?;
+            restored.push("bucket policy (none)".to_string());
+        }
+        Some(Some(was)) => {
+            let text = was.as_str().ok_or_else(|| bad("policy"))?;
+            put_policy(ctx, name, text.to_string()).await?;
+            restored.push("bucket policy".to_string());
+        }
+    }
+    Ok(restored)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -793,6 +987,13 @@ macro_rules! bucket_step {
             ) -> Result<$crate::Applied, $crate::StepError> {
                 $crate::resources::bucket::apply(ctx, &$bucket, observation, ownership).await
             }
+            async fn restore(
+                &self,
+                ctx: &$crate::StackContext,
+                recorded: &$crate::Recorded,
+            ) -> Result<Vec<String>, $crate::StepError> {
+                $crate::resources::bucket::restore(ctx, &$bucket, recorded).await
+            }
             async fn destroy(
                 &self,
                 ctx: &$crate::StackContext,
@@ -807,7 +1008,7 @@ macro_rules! bucket_step {
 pub(crate) use bucket_step;
 
 /// The IAM actions of `observe`, `apply` and `destroy` above, on bucket `id`.
-pub(crate) const fn permissions(id: crate::naming::ResourceId) -> [crate::grant::Grant; 5] {
+pub(crate) const fn permissions(id: crate::naming::ResourceId) -> [crate::grant::Grant; 6] {
     use crate::grant::{Grant, Phase, Target};
     [
         Grant::new(
@@ -834,6 +1035,19 @@ pub(crate) const fn permissions(id: crate::naming::ResourceId) -> [crate::grant:
                 "s3:PutBucketOwnershipControls",
                 "s3:GetBucketPolicy",
                 "s3:PutBucketPolicy",
+            ],
+            Target::Bucket(id),
+        ),
+        // `restore`: an adopted bucket's settings put back as they were (the Delete calls
+        // of a setting it did not have are authorized as its Put).
+        Grant::new(
+            Phase::Destroy,
+            &[
+                "s3:PutBucketPublicAccessBlock",
+                "s3:PutEncryptionConfiguration",
+                "s3:PutBucketOwnershipControls",
+                "s3:PutBucketPolicy",
+                "s3:DeleteBucketPolicy",
             ],
             Target::Bucket(id),
         ),

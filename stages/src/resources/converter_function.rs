@@ -19,6 +19,7 @@ use aws_smithy_types::Blob;
 
 use crate::artifact::{code_sha256, function_zip, HANDLER};
 use crate::error::AwsError;
+use crate::original::Originals;
 use crate::retry::retry_propagation;
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
@@ -75,6 +76,9 @@ pub const SPEC: Spec = Spec {
                 "lambda:UpdateFunctionConfiguration",
                 "lambda:GetFunctionConfiguration",
                 "lambda:TagResource",
+                // An adopted function is kept as it was in a version before it is changed.
+                "lambda:ListVersionsByFunction",
+                "lambda:PublishVersion",
             ],
             Target::Function(ID),
         ),
@@ -88,6 +92,20 @@ pub const SPEC: Spec = Spec {
         Grant::new(
             Phase::Destroy,
             &["lambda:DeleteFunction"],
+            Target::Function(ID),
+        ),
+        // `restore`: an adopted function's configuration put back (its own role, passed
+        // back to it, is the owner's: no PassRole on it is granted here).
+        Grant::new(
+            Phase::Destroy,
+            &[
+                "lambda:GetFunction",
+                "lambda:GetFunctionConfiguration",
+                "lambda:ListVersionsByFunction",
+                "lambda:UpdateFunctionCode",
+                "lambda:UpdateFunctionConfiguration",
+                "lambda:DeleteFunction",
+            ],
             Target::Function(ID),
         ),
     ],
@@ -290,7 +308,26 @@ impl Step for ConverterFunction {
             differs.push(format!("environment differs: {}", keys.join(", ")));
         }
         if !differs.is_empty() {
-            drift.push(Drift::new(DRIFT_CONFIG, differs.join("; ")));
+            // As it is, for `down` to put back on a function cattube adopted.
+            let was = serde_json::json!({
+                "Role": role,
+                "Runtime": runtime,
+                "Handler": handler,
+                "MemorySize": config.memory_size(),
+                "Timeout": config.timeout(),
+                "Environment": env,
+            });
+            drift.push(Drift::new(DRIFT_CONFIG, differs.join("; ")).was(DRIFT_CONFIG, Some(was)));
+        }
+        let code_was = serde_json::json!({
+            "CodeSha256": sha,
+            "Architectures": architectures,
+        });
+        for d in drift
+            .iter_mut()
+            .filter(|d| d.key == DRIFT_CODE || d.key == DRIFT_ARCHITECTURE)
+        {
+            d.originals.keep(DRIFT_CODE, Some(code_was.clone()));
         }
         if tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours()) {
             drift.extend(ctx.tag_drift(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
@@ -362,6 +399,13 @@ impl Step for ConverterFunction {
             Observation::Present(present) => present,
         };
 
+        if ownership == Some(Ownership::Adopted) {
+            if let Some(version) = keep_original(ctx, name).await? {
+                applied
+                    .changes
+                    .push(format!("kept the function as it was in version {version}"));
+            }
+        }
         if present.has_drift(DRIFT_CODE) || present.has_drift(DRIFT_ARCHITECTURE) {
             lambda
                 .update_function_code()
@@ -423,6 +467,65 @@ impl Step for ConverterFunction {
         Ok(applied)
     }
 
+    /// Puts back an adopted function's configuration (role, runtime, handler, memory,
+    /// timeout, environment) as it was before `up`, so that it never points at the role
+    /// `down` deletes.
+    async fn restore(
+        &self,
+        ctx: &StackContext,
+        recorded: &Recorded,
+    ) -> Result<Vec<String>, StepError> {
+        let name = ctx.name(ID);
+        let originals = Originals::of(recorded);
+        let mut restored = Vec::new();
+        if let Some(Some(code)) = originals.get(DRIFT_CODE) {
+            if let Some(version) = restore_code(ctx, name, code).await? {
+                restored.push(format!("code (from version {version})"));
+            }
+        }
+        if let Some(Some(was)) = originals.get(DRIFT_CONFIG) {
+            let text = |key: &str| was.get(key).and_then(|v| v.as_str()).map(str::to_string);
+            let number = |key: &str| {
+                was.get(key)
+                    .and_then(|v| v.as_i64())
+                    .and_then(|n| i32::try_from(n).ok())
+            };
+            let variables: HashMap<String, String> = was
+                .get("Environment")
+                .and_then(|e| serde_json::from_value(e.clone()).ok())
+                .unwrap_or_default();
+            let runtime = text("Runtime").filter(|r| !r.is_empty());
+            wait_until_updated(ctx, name).await?;
+            ctx.clients
+                .lambda
+                .update_function_configuration()
+                .function_name(name)
+                .set_role(text("Role"))
+                .set_runtime(runtime.map(|r| Runtime::from(r.as_str())))
+                .set_handler(text("Handler").filter(|h| !h.is_empty()))
+                .set_memory_size(number("MemorySize"))
+                .set_timeout(number("Timeout"))
+                .environment(
+                    Environment::builder()
+                        .set_variables(Some(variables))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| {
+                    StepError::with_source(
+                        format!("restoring the configuration of Lambda function {name}"),
+                        AwsError::from_sdk(&e),
+                    )
+                })?;
+            restored.push(
+                "configuration (role, runtime, handler, memory, timeout, environment)".into(),
+            );
+        }
+        forget_kept(ctx, name).await?;
+        Ok(restored)
+    }
+
     async fn destroy(
         &self,
         ctx: &StackContext,
@@ -441,6 +544,200 @@ impl Step for ConverterFunction {
     }
 }
 
+/// The description of the version that keeps an adopted function as it was.
+fn kept_description(ctx: &StackContext) -> String {
+    format!(
+        "cattube stack {}: the function as it was before adoption",
+        ctx.stack
+    )
+}
+
+/// The function's configuration as it is now.
+async fn configuration(
+    ctx: &StackContext,
+    name: &str,
+) -> Result<
+    aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput,
+    StepError,
+> {
+    ctx.clients
+        .lambda
+        .get_function_configuration()
+        .function_name(name)
+        .send()
+        .await
+        .map_err(|e| {
+            StepError::with_source(
+                format!("reading Lambda function {name}"),
+                AwsError::from_sdk(&e),
+            )
+        })
+}
+
+/// The published versions of a function (not `$LATEST`).
+async fn versions(
+    ctx: &StackContext,
+    name: &str,
+) -> Result<Vec<aws_sdk_lambda::types::FunctionConfiguration>, StepError> {
+    let mut all = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = ctx
+            .clients
+            .lambda
+            .list_versions_by_function()
+            .function_name(name)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| {
+                StepError::with_source(
+                    format!("listing the versions of Lambda function {name}"),
+                    AwsError::from_sdk(&e),
+                )
+            })?;
+        all.extend(
+            page.versions()
+                .iter()
+                .filter(|v| v.version() != Some("$LATEST"))
+                .cloned(),
+        );
+        marker = page.next_marker().map(str::to_string);
+        if marker.is_none() {
+            return Ok(all);
+        }
+    }
+}
+
+/// Before the first change to an adopted function, publishes it as a version: Lambda keeps
+/// its code there, which `down` puts back (the state holds only its CodeSha256). Nothing
+/// when a version already holds the code it has now, or its code is already cattube's.
+async fn keep_original(ctx: &StackContext, name: &str) -> Result<Option<String>, StepError> {
+    let live = configuration(ctx, name).await?;
+    let sha = live.code_sha256().unwrap_or_default();
+    if sha == code_sha256(&function_zip())
+        || versions(ctx, name)
+            .await?
+            .iter()
+            .any(|v| v.code_sha256() == Some(sha))
+    {
+        return Ok(None);
+    }
+    let published = ctx
+        .clients
+        .lambda
+        .publish_version()
+        .function_name(name)
+        .code_sha256(sha)
+        .description(kept_description(ctx))
+        .send()
+        .await
+        .map_err(|e| {
+            StepError::with_source(
+                format!("keeping Lambda function {name} as it was (PublishVersion)"),
+                AwsError::from_sdk(&e),
+            )
+        })?;
+    Ok(published.version().map(str::to_string))
+}
+
+/// Puts back the code an adopted function had (`was`: its recorded CodeSha256 and
+/// architectures), from the version that holds it. The version it came from, if it wrote.
+async fn restore_code(
+    ctx: &StackContext,
+    name: &str,
+    was: &serde_json::Value,
+) -> Result<Option<String>, StepError> {
+    let lambda = &ctx.clients.lambda;
+    let Some(sha) = was.get("CodeSha256").and_then(|v| v.as_str()) else {
+        return Ok(None);
+    };
+    let architectures: Vec<Architecture> = was
+        .get("Architectures")
+        .and_then(|a| a.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str())
+                .map(Architecture::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    let live = configuration(ctx, name).await?;
+    if live.code_sha256() == Some(sha) && live.architectures() == architectures.as_slice() {
+        return Ok(None);
+    }
+    let Some(version) = versions(ctx, name)
+        .await?
+        .into_iter()
+        .find(|v| v.code_sha256() == Some(sha))
+        .and_then(|v| v.version().map(str::to_string))
+    else {
+        return Err(StepError::msg(format!(
+            "Lambda function {name}: no version holds its code from before adoption \
+             (CodeSha256 {sha}); deploy it again, then run `cattube down` again"
+        )));
+    };
+    let got = lambda
+        .get_function()
+        .function_name(name)
+        .qualifier(&version)
+        .send()
+        .await
+        .map_err(|e| {
+            StepError::with_source(
+                format!("reading version {version} of Lambda function {name}"),
+                AwsError::from_sdk(&e),
+            )
+        })?;
+    let location = got.code().and_then(|c| c.location()).ok_or_else(|| {
+        StepError::msg(format!(
+            "Lambda function {name}: version {version} has no code to download"
+        ))
+    })?;
+    let zip = crate::aws::download(location).await?;
+    wait_until_updated(ctx, name).await?;
+    lambda
+        .update_function_code()
+        .function_name(name)
+        .zip_file(Blob::new(zip))
+        .set_architectures((!architectures.is_empty()).then_some(architectures))
+        .send()
+        .await
+        .map_err(|e| {
+            StepError::with_source(
+                format!("restoring the code of Lambda function {name}"),
+                AwsError::from_sdk(&e),
+            )
+        })?;
+    Ok(Some(version))
+}
+
+/// Deletes the version [`keep_original`] published, once the function is restored (a
+/// version its owner published is theirs, and stays).
+async fn forget_kept(ctx: &StackContext, name: &str) -> Result<(), StepError> {
+    let description = kept_description(ctx);
+    for version in versions(ctx, name).await? {
+        if version.description() != Some(description.as_str()) {
+            continue;
+        }
+        let Some(number) = version.version() else {
+            continue;
+        };
+        let answer = ctx
+            .clients
+            .lambda
+            .delete_function()
+            .function_name(name)
+            .qualifier(number)
+            .send()
+            .await;
+        Service::Lambda.deleted(answer, || {
+            format!("deleting version {number} of Lambda function {name}")
+        })?;
+    }
+    Ok(())
+}
+
 /// Polls until the function's last update is no longer in progress, within the
 /// propagation timeout.
 async fn wait_until_updated(ctx: &StackContext, name: &str) -> Result<(), StepError> {
@@ -449,19 +746,7 @@ async fn wait_until_updated(ctx: &StackContext, name: &str) -> Result<(), StepEr
         bound,
         Duration::from_secs(1),
         || async {
-            let config = ctx
-                .clients
-                .lambda
-                .get_function_configuration()
-                .function_name(name)
-                .send()
-                .await
-                .map_err(|e| {
-                    StepError::with_source(
-                        format!("reading the update status of Lambda function {name}"),
-                        AwsError::from_sdk(&e),
-                    )
-                })?;
+            let config = configuration(ctx, name).await?;
             match config.last_update_status() {
                 Some(LastUpdateStatus::InProgress) => Ok(Poll::Pending(())),
                 Some(LastUpdateStatus::Failed) => Err(StepError::msg(format!(

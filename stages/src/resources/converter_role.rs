@@ -102,11 +102,19 @@ impl RoleSpec for ConverterRole {
                 },
                 {
                     // The claims that make one job per upload (lambda-artifact/README.md):
-                    // created, read, replaced and released under the claim prefix only.
+                    // created, read and replaced (a release too) under the claim prefix only.
                     "Sid": "UploadClaims",
                     "Effect": "Allow",
-                    "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                    "Action": ["s3:GetObject", "s3:PutObject"],
                     "Resource": claims_arn(ctx)
+                },
+                {
+                    // A takeover first looks for the job an earlier attempt made (its
+                    // claim token in the job's UserMetadata), in the stack's queue only.
+                    "Sid": "FindEarlierJobs",
+                    "Effect": "Allow",
+                    "Action": "mediaconvert:ListJobs",
+                    "Resource": arn::queue(ctx, crate::queue::ID)
                 },
                 {
                     // A finished job's own settings: the catalog's codecs strings.

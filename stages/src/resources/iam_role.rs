@@ -12,6 +12,10 @@ use crate::error::{AwsContext, AwsError};
 use crate::step::{Applied, Destroyed, Drift, Observation, Ownership, Present};
 use crate::{arn, policy, StackContext, StepError};
 
+/// Account-wide roles other things depend on (MediaConvert's console and the tutorial use
+/// `MediaConvert_Default_Role` for every job): never adopted, so never rewritten.
+pub const SHARED_ROLES: &[&str] = &["MediaConvert_Default_Role"];
+
 /// The inline policy cattube writes on its roles.
 pub const POLICY_NAME: &str = "cattube";
 
@@ -67,16 +71,29 @@ pub(crate) async fn observe<S: RoleSpec>(
         .map(|r| r.tags().iter().map(|t| (t.key(), t.value())).collect())
         .unwrap_or_default();
     let tagged_ours = ctx.tagged_ours(tags.iter().copied());
+    let owned = tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours());
+    // A role the whole account shares is not the stack's to narrow, even for a while.
+    if !owned && SHARED_ROLES.contains(&name) {
+        return Err(StepError::refused(format!(
+            "IAM role {name} is shared by everything in the account that uses its service: \
+             cattube never rewrites it. Remove `{} = \"{name}\"` from [names] in cattube.toml \
+             (cattube then makes a least-privilege role of its own)",
+            S::ID
+        )));
+    }
     let mut drift = Vec::new();
 
     let trust = role
         .and_then(|r| r.assume_role_policy_document())
         .and_then(decode);
-    if !trust.is_some_and(|t| policy::same(&t, &S::trust(ctx))) {
-        drift.push(Drift::new(
-            DRIFT_TRUST,
-            "trust policy differs from the stack's",
-        ));
+    if !trust
+        .as_ref()
+        .is_some_and(|t| policy::same(t, &S::trust(ctx)))
+    {
+        drift.push(
+            Drift::new(DRIFT_TRUST, "trust policy differs from the stack's")
+                .was(DRIFT_TRUST, trust),
+        );
     }
 
     let ours = match ours {
@@ -90,20 +107,25 @@ pub(crate) async fn observe<S: RoleSpec>(
         }
     };
     match ours {
-        None => drift.push(Drift::new(
-            DRIFT_POLICY,
-            format!("inline policy {POLICY_NAME} is missing"),
-        )),
-        Some(p) if !policy::same(&p, &S::policy(ctx)) => drift.push(Drift::new(
-            DRIFT_POLICY,
-            format!("inline policy {POLICY_NAME} differs from the stack's"),
-        )),
+        None => drift.push(
+            Drift::new(
+                DRIFT_POLICY,
+                format!("inline policy {POLICY_NAME} is missing"),
+            )
+            .was(DRIFT_POLICY, None),
+        ),
+        Some(p) if !policy::same(&p, &S::policy(ctx)) => drift.push(
+            Drift::new(
+                DRIFT_POLICY,
+                format!("inline policy {POLICY_NAME} differs from the stack's"),
+            )
+            .was(DRIFT_POLICY, Some(p)),
+        ),
         Some(_) => {}
     }
 
     // Policies beside cattube's widen a role the stack created: drift, stripped by `up`. On
     // an adopted role they are its owner's, and never ours to remove: no drift.
-    let owned = tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours());
     let inline = inline.context(|| doing("inline policies"))?;
     let extra: Vec<&str> = inline
         .policy_names()
@@ -277,6 +299,60 @@ async fn strip(ctx: &StackContext, name: &str, all: bool) -> Result<Vec<String>,
     Ok(removed)
 }
 
+/// Puts back, on an adopted role, the trust policy and the inline policy `cattube` as they
+/// were before `up` (the owner's other policies were never touched).
+pub(crate) async fn restore<S: RoleSpec>(
+    ctx: &StackContext,
+    recorded: &crate::Recorded,
+) -> Result<Vec<String>, StepError> {
+    let iam = &ctx.clients.iam;
+    let name = ctx.name(S::ID);
+    let originals = crate::original::Originals::of(recorded);
+    let mut restored = Vec::new();
+    if let Some(Some(trust)) = originals.get(DRIFT_TRUST) {
+        iam.update_assume_role_policy()
+            .role_name(name)
+            .policy_document(trust.to_string())
+            .send()
+            .await
+            .context(|| format!("restoring the trust policy of IAM role {name}"))?;
+        restored.push("trust policy".to_string());
+    }
+    match originals.get(DRIFT_POLICY) {
+        None => {}
+        Some(None) => {
+            match iam
+                .delete_role_policy()
+                .role_name(name)
+                .policy_name(POLICY_NAME)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if Service::Iam.not_found(&e) => {}
+                Err(e) => {
+                    return Err(StepError::with_source(
+                        format!("deleting inline policy {POLICY_NAME} of IAM role {name}"),
+                        AwsError::from_sdk(&e),
+                    ))
+                }
+            }
+            restored.push(format!("inline policy {POLICY_NAME} (none)"));
+        }
+        Some(Some(document)) => {
+            iam.put_role_policy()
+                .role_name(name)
+                .policy_name(POLICY_NAME)
+                .policy_document(document.to_string())
+                .send()
+                .await
+                .context(|| format!("restoring inline policy {POLICY_NAME} of IAM role {name}"))?;
+            restored.push(format!("inline policy {POLICY_NAME}"));
+        }
+    }
+    Ok(restored)
+}
+
 /// Deletes the role: its policies first (IAM refuses with DeleteConflict otherwise).
 pub(crate) async fn destroy<S: RoleSpec>(ctx: &StackContext) -> Result<Destroyed, StepError> {
     let name = ctx.name(S::ID);
@@ -337,6 +413,13 @@ macro_rules! role_step {
             ) -> Result<$crate::Applied, $crate::StepError> {
                 $crate::resources::iam_role::apply::<$role>(ctx, observation, ownership).await
             }
+            async fn restore(
+                &self,
+                ctx: &$crate::StackContext,
+                recorded: &$crate::Recorded,
+            ) -> Result<Vec<String>, $crate::StepError> {
+                $crate::resources::iam_role::restore::<$role>(ctx, recorded).await
+            }
             async fn destroy(
                 &self,
                 ctx: &$crate::StackContext,
@@ -386,6 +469,9 @@ pub(crate) const fn permissions(id: crate::naming::ResourceId) -> [crate::grant:
                 "iam:DetachRolePolicy",
                 "iam:DeleteRole",
                 "iam:GetRole",
+                // `restore`: an adopted role's trust and inline policy put back.
+                "iam:UpdateAssumeRolePolicy",
+                "iam:PutRolePolicy",
             ],
             Target::Role(id),
         ),

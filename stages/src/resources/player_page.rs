@@ -47,6 +47,12 @@ pub const SPEC: Spec = Spec {
             &["s3:GetObject"],
             Target::Objects(crate::destination_bucket::ID),
         ),
+        // Whose bucket it is: in an adopted one, nobody else's object is overwritten.
+        Grant::new(
+            Phase::Observe,
+            &["s3:GetBucketTagging"],
+            Target::Bucket(crate::destination_bucket::ID),
+        ),
         Grant::new(
             Phase::Apply,
             &["s3:PutObject", "s3:DeleteObject"],
@@ -114,6 +120,11 @@ pub const HLS_JS_KEY: &str = "player/vendor/hls-1.6.15.light.min.js";
 
 const DRIFT_DISABLED: &str = "disabled";
 
+/// The state's `extra` key of the ETag of the object cattube wrote at `key`.
+fn etag_key(key: &str) -> String {
+    format!("etag:{key}")
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
@@ -129,9 +140,20 @@ struct Live {
     content_type: Option<String>,
     cache_control: Option<String>,
     stack: Option<String>,
+    etag: Option<String>,
 }
 
 impl Live {
+    /// Whether cattube wrote this object: it carries this stack's mark, or the ETag the
+    /// state recorded when cattube put it. Anything else is someone else's, never
+    /// overwritten or deleted.
+    fn written_by(&self, ctx: &StackContext, recorded: Option<&Recorded>, key: &str) -> bool {
+        self.stack.as_deref() == Some(ctx.stack.as_str())
+            || recorded
+                .and_then(|r| r.extra.get(&etag_key(key)))
+                .is_some_and(|etag| self.etag.as_deref() == Some(etag.as_str()))
+    }
+
     /// How the live object differs from `file`, if it does.
     fn difference(&self, file: &PageFile) -> Option<String> {
         let wanted_sha = sha256_hex(file.bytes);
@@ -182,6 +204,7 @@ async fn read(ctx: &StackContext) -> Result<Vec<Option<Live>>, StepError> {
                         content_type: out.content_type().map(str::to_string),
                         cache_control: out.cache_control().map(str::to_string),
                         stack: meta(META_STACK),
+                        etag: out.e_tag().map(str::to_string),
                     }))
                 }
                 Err(e) if Service::S3.not_found(&e) => Ok(None),
@@ -202,14 +225,15 @@ async fn read(ctx: &StackContext) -> Result<Vec<Option<Live>>, StepError> {
 }
 
 /// Runs one S3 call per file of `files` at once.
-async fn each<F, Fut>(
+async fn each<F, Fut, T>(
     ctx: &StackContext,
     files: Vec<&'static PageFile>,
     call: F,
-) -> Result<(), StepError>
+) -> Result<Vec<T>, StepError>
 where
     F: Fn(aws_sdk_s3::Client, String, String, &'static PageFile) -> Fut,
-    Fut: std::future::Future<Output = Result<(), StepError>> + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, StepError>> + Send + 'static,
+    T: Send + 'static,
 {
     let mut tasks = JoinSet::new();
     for file in files {
@@ -220,10 +244,11 @@ where
             file,
         ));
     }
+    let mut results = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        joined.map_err(|e| StepError::with_source("writing the player", e))??;
+        results.push(joined.map_err(|e| StepError::with_source("writing the player", e))??);
     }
-    Ok(())
+    Ok(results)
 }
 
 async fn put(
@@ -232,8 +257,9 @@ async fn put(
     account: String,
     file: &'static PageFile,
     stack: String,
-) -> Result<(), StepError> {
-    s3.put_object()
+) -> Result<(&'static str, Option<String>), StepError> {
+    let put = s3
+        .put_object()
         .bucket(&bucket)
         .key(file.key)
         .expected_bucket_owner(account)
@@ -250,7 +276,7 @@ async fn put(
                 AwsError::from_sdk(&e),
             )
         })?;
-    Ok(())
+    Ok((file.key, put.e_tag().map(str::to_string)))
 }
 
 async fn delete(
@@ -276,6 +302,28 @@ async fn delete(
     }
 }
 
+/// Whether the destination bucket carries the stack's tags (it was created by the stack);
+/// a bucket not there yet is the stack's to create.
+async fn bucket_is_ours(ctx: &StackContext) -> Result<bool, StepError> {
+    match ctx
+        .clients
+        .s3
+        .get_bucket_tagging()
+        .bucket(bucket(ctx))
+        .expected_bucket_owner(&ctx.account)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(ctx.tagged_ours(out.tag_set().iter().map(|t| (t.key(), t.value())))),
+        Err(e) if crate::error::absent(&e, &["NoSuchTagSet"]) => Ok(false),
+        Err(e) if Service::S3.not_found(&e) => Ok(true),
+        Err(e) => Err(StepError::with_source(
+            format!("reading the tags of bucket {}", bucket(ctx)),
+            AwsError::from_sdk(&e),
+        )),
+    }
+}
+
 #[async_trait]
 impl Step for PlayerPage {
     fn spec(&self) -> &'static Spec {
@@ -292,9 +340,33 @@ impl Step for PlayerPage {
     async fn observe(
         &self,
         ctx: &StackContext,
-        _recorded: Option<&Recorded>,
+        recorded: Option<&Recorded>,
     ) -> Result<Observation, StepError> {
-        let live = read(ctx).await?;
+        let (live, bucket_ours) = tokio::join!(read(ctx), bucket_is_ours(ctx));
+        let (mut live, bucket_ours) = (live?, bucket_ours?);
+        // In a bucket cattube adopted, someone else's object where a file of the page goes
+        // is never overwritten: the page is refused before anything is written; without the
+        // page it is simply not ours. (In the stack's own bucket the page's keys are the
+        // stack's: a file changed by hand is drift, repaired.)
+        for (file, found) in FILES.iter().zip(live.iter_mut()) {
+            if !bucket_ours
+                && found
+                    .as_ref()
+                    .is_some_and(|l| !l.written_by(ctx, recorded, file.key))
+            {
+                if ctx.settings.player_enabled {
+                    return Err(StepError::refused(format!(
+                        "s3://{}/{} exists and was not written by cattube: cattube never \
+                         overwrites it. Move it, name another destination-bucket under [names], \
+                         or turn the player page off with `enabled = false` under [player] in \
+                         cattube.toml",
+                        bucket(ctx),
+                        file.key
+                    )));
+                }
+                *found = None;
+            }
+        }
         let present: Vec<(&'static PageFile, &Live)> = FILES
             .iter()
             .zip(&live)
@@ -355,7 +427,17 @@ impl Step for PlayerPage {
         let present = observation.present();
         if !ctx.settings.player_enabled {
             if present.is_some_and(|p| p.has_drift(DRIFT_DISABLED)) {
-                each(ctx, FILES.iter().collect(), delete).await?;
+                // Only cattube's files (`observe`): someone else's are kept.
+                let ours = FILES
+                    .iter()
+                    .zip(read(ctx).await?)
+                    .filter(|(file, live)| {
+                        live.as_ref()
+                            .is_some_and(|l| l.written_by(ctx, None, file.key))
+                    })
+                    .map(|(file, _)| file)
+                    .collect();
+                each(ctx, ours, delete).await?;
                 applied
                     .changes
                     .push("removed the player page ([player] enabled = false)".into());
@@ -371,10 +453,25 @@ impl Step for PlayerPage {
         for file in &stale {
             applied.changes.push(format!("uploaded {}", file.key));
         }
-        each(ctx, stale, move |s3, bucket, account, file| {
+        let fresh = stale.len() == FILES.len();
+        let written = each(ctx, stale, move |s3, bucket, account, file| {
             put(s3, bucket, account, file, stack.clone())
         })
         .await?;
+        // What cattube wrote, by ETag, so that `down` deletes exactly that: the files just
+        // put, and those already in place (read again only when some were left as they were).
+        let kept = if fresh { Vec::new() } else { read(ctx).await? };
+        let etags = written.into_iter().chain(
+            FILES
+                .iter()
+                .zip(kept)
+                .filter_map(|(file, live)| Some((file.key, live?.etag))),
+        );
+        for (key, etag) in etags {
+            if let Some(etag) = etag {
+                applied.extra.entry(etag_key(key)).or_insert(etag);
+            }
+        }
         Ok(applied)
     }
 
@@ -384,13 +481,76 @@ impl Step for PlayerPage {
     async fn destroy(
         &self,
         ctx: &StackContext,
-        _recorded: Option<&Recorded>,
+        recorded: Option<&Recorded>,
         _options: &DestroyOptions,
     ) -> Result<Destroyed, StepError> {
-        // DeleteObject succeeds for a key that is not there, and a bucket already gone
-        // takes the page with it.
-        each(ctx, FILES.iter().collect(), delete).await?;
-        Ok(Destroyed::Deleted)
+        // Only what cattube wrote; a bucket already gone took the page with it. With the
+        // ETags recorded, each delete is conditional on its own (one round, and a file
+        // replaced since is not deleted); without them (a state from before they were
+        // recorded), the files carrying the stack's mark.
+        let etags: Vec<Option<String>> = FILES
+            .iter()
+            .map(|f| recorded.and_then(|r| r.extra.get(&etag_key(f.key)).cloned()))
+            .collect();
+        let live_others: Vec<&str> = if etags.iter().all(Option::is_some) {
+            let mut tasks = JoinSet::new();
+            for (file, etag) in FILES.iter().zip(etags) {
+                let (s3, bucket, account) = (
+                    ctx.clients.s3.clone(),
+                    bucket(ctx).to_string(),
+                    ctx.account.clone(),
+                );
+                tasks.spawn(async move {
+                    let answer = s3
+                        .delete_object()
+                        .bucket(&bucket)
+                        .key(file.key)
+                        .expected_bucket_owner(account)
+                        .set_if_match(etag)
+                        .send()
+                        .await;
+                    match answer {
+                        Ok(_) => Ok(None),
+                        Err(e) if Service::S3.not_found(&e) => Ok(None),
+                        Err(e) if crate::error::absent(&e, &["PreconditionFailed"]) => {
+                            Ok(Some(file.key))
+                        }
+                        Err(e) => Err(StepError::with_source(
+                            format!("deleting s3://{bucket}/{}", file.key),
+                            AwsError::from_sdk(&e),
+                        )),
+                    }
+                });
+            }
+            let mut kept = Vec::new();
+            while let Some(joined) = tasks.join_next().await {
+                let done = joined.map_err(|e| StepError::with_source("deleting the player", e))?;
+                kept.extend(done?);
+            }
+            kept.sort_unstable();
+            kept
+        } else {
+            let (ours, others): (Vec<_>, Vec<_>) = FILES
+                .iter()
+                .zip(read(ctx).await?)
+                .filter_map(|(file, live)| Some((file, live?)))
+                .partition(|(file, live)| live.written_by(ctx, recorded, file.key));
+            each(
+                ctx,
+                ours.into_iter().map(|(file, _)| file).collect(),
+                delete,
+            )
+            .await?;
+            others.iter().map(|(file, _)| file.key).collect()
+        };
+        Ok(if live_others.is_empty() {
+            Destroyed::Deleted
+        } else {
+            Destroyed::DeletedAfter(format!(
+                "kept {}: not written by cattube",
+                live_others.join(", ")
+            ))
+        })
     }
 }
 
