@@ -29,8 +29,6 @@ use crate::{arn, distribution, StackContext, StepError};
 
 pub struct ConverterFunction;
 
-/// This resource's id: the key of its state, `[names]` entry and facts.
-pub const ID: ResourceId = ResourceId::new("converter-function");
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
     id: ID,
@@ -110,6 +108,9 @@ pub const SPEC: Spec = Spec {
         ),
     ],
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("converter-function");
 
 const DRIFT_CODE: &str = "code";
 const DRIFT_ARCHITECTURE: &str = "architecture";

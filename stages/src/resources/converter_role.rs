@@ -6,16 +6,13 @@
 
 use serde_json::{json, Value};
 
-use crate::naming::NameKind;
-use crate::naming::ResourceId;
+use crate::naming::{NameKind, ResourceId};
 use crate::resources::iam_role::{role_step, RoleSpec};
 use crate::step::{NameRule, Service, Spec};
 use crate::{arn, StackContext};
 
 pub struct ConverterRole;
 
-/// This resource's id: the key of its state, `[names]` entry and facts.
-pub const ID: ResourceId = ResourceId::new("converter-role");
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
     id: ID,
@@ -38,6 +35,9 @@ pub const SPEC: Spec = Spec {
     service: Service::Iam,
     permissions: &crate::resources::iam_role::permissions(ID),
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("converter-role");
 
 /// Where the converter function keeps its claims, in the destination bucket: the same
 /// prefix as `CLAIM_PREFIX` in handler.py (a test below checks).

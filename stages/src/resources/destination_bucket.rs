@@ -1,13 +1,10 @@
 //! Stage 2: the destination bucket. MediaConvert writes the converted videos here and
 //! CloudFront serves them from it (privately, through Origin Access Control).
 
-use crate::naming::NameKind;
-use crate::naming::ResourceId;
+use crate::naming::{NameKind, ResourceId};
 use crate::resources::bucket::{bucket_step, BucketSpec};
 use crate::step::{NameRule, Service, Spec};
 
-/// This resource's id: the key of its state, `[names]` entry and facts.
-pub const ID: ResourceId = ResourceId::new("destination-bucket");
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
     id: ID,
@@ -22,6 +19,9 @@ pub const SPEC: Spec = Spec {
     service: Service::S3,
     permissions: &crate::resources::bucket::permissions(ID),
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("destination-bucket");
 
 pub struct DestinationBucket;
 

@@ -28,8 +28,6 @@ use crate::{policy, StackContext, StepError};
 
 pub struct DestinationBucketPolicy;
 
-/// This resource's id: the key of its state, `[names]` entry and facts.
-pub const ID: ResourceId = ResourceId::new("destination-bucket-policy");
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
     id: ID,
@@ -65,6 +63,9 @@ pub const SPEC: Spec = Spec {
         ),
     ],
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("destination-bucket-policy");
 
 pub const SID: &str = "cattube-cloudfront-read";
 const DRIFT_READ: &str = "cloudfront-read";

@@ -12,8 +12,7 @@ use serde_json::{json, Value};
 use crate::context::DRIFT_TAGS;
 use crate::error::{AwsContext, AwsError};
 use crate::grant::{Grant, Phase, Target};
-use crate::naming::NameKind;
-use crate::naming::ResourceId;
+use crate::naming::{NameKind, ResourceId};
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
     Service, Spec, Step,
@@ -22,8 +21,6 @@ use crate::{arn, StackContext, StepError};
 
 pub struct JobEventsRule;
 
-/// This resource's id: the key of its state, `[names]` entry and facts.
-pub const ID: ResourceId = ResourceId::new("job-events-rule");
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
     id: ID,
@@ -70,6 +67,9 @@ pub const SPEC: Spec = Spec {
         ),
     ],
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("job-events-rule");
 
 /// The id of the rule's one target.
 pub const TARGET_ID: &str = "cattube-converter";

@@ -42,8 +42,6 @@ use crate::{arn, StackContext, StepError};
 
 pub struct JobTemplate;
 
-/// This resource's id: the key of its state, `[names]` entry and facts.
-pub const ID: ResourceId = ResourceId::new("job-template");
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
     id: ID,
@@ -85,6 +83,9 @@ pub const SPEC: Spec = Spec {
         ),
     ],
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("job-template");
 
 const DRIFT_SETTINGS: &str = "settings";
 const DRIFT_QUEUE: &str = "queue";

@@ -5,16 +5,13 @@
 
 use serde_json::{json, Value};
 
-use crate::naming::NameKind;
-use crate::naming::ResourceId;
+use crate::naming::{NameKind, ResourceId};
 use crate::resources::iam_role::{role_step, RoleSpec};
 use crate::step::{NameRule, Service, Spec};
 use crate::{arn, StackContext};
 
 pub struct MediaConvertRole;
 
-/// This resource's id: the key of its state, `[names]` entry and facts.
-pub const ID: ResourceId = ResourceId::new("mediaconvert-role");
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
     id: ID,
@@ -37,6 +34,9 @@ pub const SPEC: Spec = Spec {
     service: Service::Iam,
     permissions: &crate::resources::iam_role::permissions(ID),
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("mediaconvert-role");
 
 impl RoleSpec for MediaConvertRole {
     const ID: ResourceId = ID;

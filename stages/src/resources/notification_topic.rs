@@ -13,8 +13,7 @@ use aws_sdk_sns::types::Tag;
 use crate::context::DRIFT_TAGS;
 use crate::error::{AwsContext, AwsError};
 use crate::grant::{Grant, Phase, Target};
-use crate::naming::NameKind;
-use crate::naming::ResourceId;
+use crate::naming::{NameKind, ResourceId};
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
     Service, Spec, Step,
@@ -23,8 +22,6 @@ use crate::{arn, Settings, StackContext, StepError};
 
 pub struct NotificationTopic;
 
-/// This resource's id: the key of its state, `[names]` entry and facts.
-pub const ID: ResourceId = ResourceId::new("notification-topic");
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
     id: ID,
@@ -63,6 +60,9 @@ pub const SPEC: Spec = Spec {
         Grant::new(Phase::Destroy, &["sns:DeleteTopic"], Target::Topic(ID)),
     ],
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("notification-topic");
 
 /// The AWS managed key for SNS: encryption at rest without a key to manage.
 pub const KMS_KEY: &str = "alias/aws/sns";

@@ -28,8 +28,6 @@ use crate::{arn, StackContext, StepError};
 
 pub struct OriginAccessControl;
 
-/// This resource's id: the key of its state, `[names]` entry and facts.
-pub const ID: ResourceId = ResourceId::new("origin-access-control");
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
     id: ID,
@@ -76,6 +74,9 @@ pub const SPEC: Spec = Spec {
         ),
     ],
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("origin-access-control");
 
 const DRIFT_SIGNING: &str = "signing";
 /// The output under which the OAC id is published to later steps.

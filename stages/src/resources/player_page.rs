@@ -25,8 +25,6 @@ use crate::{StackContext, StepError};
 
 pub struct PlayerPage;
 
-/// This resource's id: the key of its state, `[names]` entry and facts.
-pub const ID: ResourceId = ResourceId::new("player-page");
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
     id: ID,
@@ -65,6 +63,9 @@ pub const SPEC: Spec = Spec {
         ),
     ],
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("player-page");
 
 /// The page's key: the distribution's `DefaultRootObject`.
 pub const ROOT_KEY: &str = "index.html";

@@ -25,8 +25,6 @@ use crate::{arn, StackContext, StepError};
 
 pub struct Queue;
 
-/// This resource's id: the key of its state, `[names]` entry and facts.
-pub const ID: ResourceId = ResourceId::new("queue");
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
     id: ID,
@@ -59,6 +57,9 @@ pub const SPEC: Spec = Spec {
         Grant::new(Phase::Destroy, &["mediaconvert:CancelJob"], Target::Jobs),
     ],
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("queue");
 
 const DRIFT_PAUSED: &str = "paused";
 use crate::context::DRIFT_TAGS;

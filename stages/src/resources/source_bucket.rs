@@ -1,12 +1,9 @@
 //! Stage 1: the source bucket. Uploads land here and trigger the converter function.
 
-use crate::naming::NameKind;
-use crate::naming::ResourceId;
+use crate::naming::{NameKind, ResourceId};
 use crate::resources::bucket::{bucket_step, BucketSpec};
 use crate::step::{NameRule, Service, Spec};
 
-/// This resource's id: the key of its state, `[names]` entry and facts.
-pub const ID: ResourceId = ResourceId::new("source-bucket");
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
     id: ID,
@@ -21,6 +18,9 @@ pub const SPEC: Spec = Spec {
     service: Service::S3,
     permissions: &crate::resources::bucket::permissions(ID),
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("source-bucket");
 
 pub struct SourceBucket;
 

@@ -27,8 +27,6 @@ use crate::{arn, StackContext, StepError};
 
 pub struct SourceNotification;
 
-/// This resource's id: the key of its state, `[names]` entry and facts.
-pub const ID: ResourceId = ResourceId::new("source-notification");
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
     id: ID,
@@ -70,6 +68,9 @@ pub const SPEC: Spec = Spec {
         ),
     ],
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("source-notification");
 
 const DRIFT_ENTRIES: &str = "entries";
 const EVENT: &str = "s3:ObjectCreated:*";

@@ -36,8 +36,6 @@ use lifecycle::{wait_deployed, Waited};
 
 pub struct Distribution;
 
-/// This resource's id: the key of its state, `[names]` entry and facts.
-pub const ID: ResourceId = ResourceId::new("distribution");
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
     id: ID,
@@ -86,6 +84,9 @@ pub const SPEC: Spec = Spec {
         ),
     ],
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("distribution");
 
 /// What finding the stack's distribution and reading it takes ([`find`], [`live`],
 /// [`domain`]): this step's observe, and any other step that reads the domain.
