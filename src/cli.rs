@@ -271,7 +271,7 @@ pub struct GcArgs {
 pub struct OutputArgs {
     /// The output to print, raw [default: all, as KEY=value lines]
     #[arg(value_name = "NAME",
-          value_parser = clap::builder::PossibleValuesParser::new(cattube_stages::output_keys()))]
+          value_parser = clap::builder::PossibleValuesParser::new(cattube_stages::Registry::standard().output_keys()))]
     pub name: Option<String>,
 }
 

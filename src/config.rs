@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cattube_stages::{naming, FunctionSettings, JobFile, Settings};
+use cattube_stages::{naming, FunctionSettings, JobFile, Registry, Settings};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -253,9 +253,10 @@ impl Config {
                 .map_err(|e| UsageError::new(format!("{region_origin}: '{region}' {e}")))?;
         }
 
+        let registry = Registry::standard();
         for (id, name) in &file.names {
-            let kind = naming::kind_of(id).ok_or_else(|| {
-                let allowed: Vec<&str> = naming::named().iter().map(|(id, _, _)| *id).collect();
+            let kind = registry.kind_of(id).ok_or_else(|| {
+                let allowed: Vec<&str> = registry.named().iter().map(|(id, _, _)| *id).collect();
                 let line = line_at(&file.text, name.span().start);
                 UsageError::new(format!(
                     "{} line {line} (names.{id}): unknown resource id '{id}'; allowed: {}",
@@ -272,8 +273,9 @@ impl Config {
             })?;
         }
         if let (Some(source), Some(destination)) = (
-            file.names.get("source-bucket"),
-            file.names.get("destination-bucket"),
+            file.names.get(cattube_stages::source_bucket::ID.as_str()),
+            file.names
+                .get(cattube_stages::destination_bucket::ID.as_str()),
         ) {
             if source == destination {
                 let source = source.get_ref();

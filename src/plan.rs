@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use cattube_stages::Step;
+use cattube_stages::{Registry, ResourceId, Step};
 use tokio::task::JoinSet;
 
 pub struct Graph {
@@ -38,22 +38,23 @@ impl Graph {
     /// keeping the given order wherever the dependencies allow (Kahn's algorithm taking the
     /// earliest ready step first), so a registry already in dependency order keeps its order.
     pub fn for_settings(
-        steps: Vec<Box<dyn Step>>,
+        registry: &Registry,
         settings: &cattube_stages::Settings,
     ) -> Result<Graph, GraphError> {
-        Graph::waiting(steps, |step| step.waits_for(settings))
+        Graph::waiting(registry, |step| step.waits_for(settings))
     }
 
     /// The graph of every declared dependency (`depends_on`), whatever the settings.
     #[cfg(test)]
-    pub fn new(steps: Vec<Box<dyn Step>>) -> Result<Graph, GraphError> {
-        Graph::waiting(steps, |step| step.depends_on().to_vec())
+    pub fn new(registry: &Registry) -> Result<Graph, GraphError> {
+        Graph::waiting(registry, |step| step.depends_on().to_vec())
     }
 
     fn waiting(
-        steps: Vec<Box<dyn Step>>,
-        waits_for: impl Fn(&dyn Step) -> Vec<&'static str>,
+        registry: &Registry,
+        waits_for: impl Fn(&dyn Step) -> Vec<ResourceId>,
     ) -> Result<Graph, GraphError> {
+        let steps = registry.steps();
         let mut index: HashMap<&'static str, usize> = HashMap::new();
         for (i, step) in steps.iter().enumerate() {
             if index.insert(step.id(), i).is_some() {
@@ -61,9 +62,9 @@ impl Graph {
             }
         }
         let mut given_deps: Vec<Vec<usize>> = Vec::with_capacity(steps.len());
-        for step in &steps {
+        for step in steps {
             let mut deps = Vec::new();
-            for dependency in waits_for(step.as_ref()) {
+            for dependency in waits_for(step.as_ref()).into_iter().map(ResourceId::as_str) {
                 let j = *index.get(dependency).ok_or(GraphError::UnknownDependency {
                     step: step.id(),
                     dependency,
@@ -72,7 +73,7 @@ impl Graph {
             }
             given_deps.push(deps);
             // Only named, not waited for: still a registered id (a typo is caught here).
-            for &dependency in step.names() {
+            for dependency in step.names().iter().map(|id| id.as_str()) {
                 if !index.contains_key(dependency) {
                     return Err(GraphError::UnknownDependency {
                         step: step.id(),
@@ -91,7 +92,7 @@ impl Graph {
                     placed[i] = true;
                     order.push(i);
                 }
-                None => return Err(GraphError::Cycle(cycle(&steps, &given_deps, &placed))),
+                None => return Err(GraphError::Cycle(cycle(steps, &given_deps, &placed))),
             }
         }
         let mut position = vec![0; n];
@@ -102,11 +103,7 @@ impl Graph {
             .iter()
             .map(|&i| given_deps[i].iter().map(|&j| position[j]).collect())
             .collect();
-        let mut slots: Vec<Option<Box<dyn Step>>> = steps.into_iter().map(Some).collect();
-        let steps = order
-            .iter()
-            .map(|&i| Arc::from(slots[i].take().expect("each step placed once")))
-            .collect();
+        let steps = order.iter().map(|&i| steps[i].clone()).collect();
         Ok(Graph { steps, deps })
     }
 
@@ -134,7 +131,7 @@ impl Graph {
 }
 
 /// One cycle among the steps not placed: follow unplaced dependencies until one repeats.
-fn cycle(steps: &[Box<dyn Step>], deps: &[Vec<usize>], placed: &[bool]) -> Vec<&'static str> {
+fn cycle(steps: &[Arc<dyn Step>], deps: &[Vec<usize>], placed: &[bool]) -> Vec<&'static str> {
     let start = (0..steps.len())
         .find(|&i| !placed[i])
         .expect("an unplaced step");
@@ -346,7 +343,7 @@ mod tests {
 
     #[test]
     fn rows_are_shown_by_stage_then_dependency() {
-        let graph = Graph::new(cattube_stages::all_steps()).unwrap();
+        let graph = Graph::new(&Registry::standard()).unwrap();
         let order = graph.display_order();
         let position = |i: usize| order.iter().position(|&x| x == i).unwrap();
         for pair in order.windows(2) {
@@ -380,17 +377,19 @@ mod tests {
             Applied, DestroyOptions, Destroyed, Observation, Ownership, Recorded, Service, Spec,
             Step,
         };
-        use cattube_stages::{StackContext, StepError};
+        use cattube_stages::{ResourceId, StackContext, StepError};
 
         /// A step with only a registry entry, for testing the graph and the walk.
         pub struct NodeStep(&'static Spec);
 
         #[allow(non_snake_case)]
         pub fn Node(id: &'static str, depends_on: &'static [&'static str]) -> NodeStep {
+            let depends_on: Vec<ResourceId> =
+                depends_on.iter().map(|d| ResourceId::new(d)).collect();
             NodeStep(Box::leak(Box::new(Spec {
-                id,
+                id: ResourceId::new(id),
                 stage: "0",
-                depends_on,
+                depends_on: depends_on.leak(),
                 names: &[],
                 name: None,
                 outputs: &[],
@@ -431,14 +430,18 @@ mod tests {
     }
 
     fn graph() -> Graph {
-        Graph::new(vec![
-            Box::new(Node("a", &[])),
-            Box::new(Node("b", &[])),
-            Box::new(Node("c", &["a"])),
-            Box::new(Node("d", &["c", "b"])),
-            Box::new(Node("e", &["b"])),
-        ])
+        Graph::new(&nodes(vec![
+            Node("a", &[]),
+            Node("b", &[]),
+            Node("c", &["a"]),
+            Node("d", &["c", "b"]),
+            Node("e", &["b"]),
+        ]))
         .unwrap()
+    }
+
+    fn nodes(steps: Vec<NodeStep>) -> Registry {
+        Registry::of(steps.into_iter().map(|s| Arc::new(s) as Arc<dyn Step>))
     }
 
     fn ids(graph: &Graph) -> Vec<&'static str> {
@@ -447,13 +450,13 @@ mod tests {
 
     #[test]
     fn any_registry_order_is_sorted_by_dependencies() {
-        let graph = Graph::new(vec![
-            Box::new(Node("d", &["c", "b"])),
-            Box::new(Node("c", &["a"])),
-            Box::new(Node("e", &["b"])),
-            Box::new(Node("b", &[])),
-            Box::new(Node("a", &[])),
-        ])
+        let graph = Graph::new(&nodes(vec![
+            Node("d", &["c", "b"]),
+            Node("c", &["a"]),
+            Node("e", &["b"]),
+            Node("b", &[]),
+            Node("a", &[]),
+        ]))
         .unwrap();
         // The earliest ready step first: b (index 3) before a (index 4), e as soon as b is.
         assert_eq!(ids(&graph), ["b", "e", "a", "c", "d"]);
@@ -469,12 +472,16 @@ mod tests {
     #[test]
     fn a_registry_in_dependency_order_keeps_its_order() {
         assert_eq!(ids(&graph()), ["a", "b", "c", "d", "e"]);
-        let registry: Vec<&str> = cattube_stages::all_steps().iter().map(|s| s.id()).collect();
+        let registry: Vec<&str> = Registry::standard()
+            .steps()
+            .iter()
+            .map(|s| s.id())
+            .collect();
         // As `up` walks it by default (with `[notify]` the function waits for the
         // distribution, registered after it, and is placed after it).
         let settings = cattube_stages::Settings::default();
         assert_eq!(
-            ids(&Graph::for_settings(cattube_stages::all_steps(), &settings).unwrap()),
+            ids(&Graph::for_settings(&Registry::standard(), &settings).unwrap()),
             registry
         );
     }
@@ -482,19 +489,22 @@ mod tests {
     #[test]
     fn a_step_added_to_the_registry_is_placed_by_its_dependencies() {
         // Registered first, it still comes after what it depends on; the rest keeps its order.
-        let mut steps = cattube_stages::all_steps();
-        steps.insert(
-            0,
-            Box::new(Node("dummy", &["distribution", "source-bucket"])),
-        );
-        let graph = Graph::for_settings(steps, &cattube_stages::Settings::default()).unwrap();
+        let dummy: Arc<dyn Step> = Arc::new(Node("dummy", &["distribution", "source-bucket"]));
+        let standard = Registry::standard();
+        let steps = std::iter::once(dummy).chain(standard.steps().iter().cloned());
+        let graph = Graph::for_settings(&Registry::of(steps), &cattube_stages::Settings::default())
+            .unwrap();
         let ids = ids(&graph);
         let dummy = ids.iter().position(|&id| id == "dummy").unwrap();
         let mut deps: Vec<&str> = graph.deps(dummy).iter().map(|&d| ids[d]).collect();
         deps.sort();
         assert_eq!(deps, ["distribution", "source-bucket"]);
         assert!(graph.deps(dummy).iter().all(|&d| d < dummy), "{ids:?}");
-        let registry: Vec<&str> = cattube_stages::all_steps().iter().map(|s| s.id()).collect();
+        let registry: Vec<&str> = Registry::standard()
+            .steps()
+            .iter()
+            .map(|s| s.id())
+            .collect();
         let others: Vec<&str> = ids.into_iter().filter(|&id| id != "dummy").collect();
         assert_eq!(others, registry);
     }
@@ -520,7 +530,7 @@ mod tests {
             ("job-template", "queue"),
         ];
         let settings = cattube_stages::Settings::default();
-        let graph = Graph::for_settings(cattube_stages::all_steps(), &settings).unwrap();
+        let graph = Graph::for_settings(&Registry::standard(), &settings).unwrap();
         let at = |id: &str| {
             graph
                 .steps()
@@ -549,7 +559,7 @@ mod tests {
     #[test]
     fn the_function_waits_for_the_distribution_only_with_notify() {
         let waits = |settings: &cattube_stages::Settings| {
-            let graph = Graph::for_settings(cattube_stages::all_steps(), settings).unwrap();
+            let graph = Graph::for_settings(&Registry::standard(), settings).unwrap();
             let at = |id: &str| graph.steps().iter().position(|s| s.id() == id).unwrap();
             graph
                 .deps(at("converter-function"))
@@ -563,7 +573,7 @@ mod tests {
 
     #[test]
     fn an_unknown_dependency_is_named() {
-        let err = Graph::new(vec![Box::new(Node("a", &["nope"]))])
+        let err = Graph::new(&nodes(vec![Node("a", &["nope"])]))
             .err()
             .unwrap();
         assert_eq!(
@@ -574,12 +584,12 @@ mod tests {
 
     #[test]
     fn a_cycle_is_named() {
-        let err = Graph::new(vec![
-            Box::new(Node("a", &[])),
-            Box::new(Node("b", &["d"])),
-            Box::new(Node("c", &["b", "a"])),
-            Box::new(Node("d", &["c"])),
-        ])
+        let err = Graph::new(&nodes(vec![
+            Node("a", &[]),
+            Node("b", &["d"]),
+            Node("c", &["b", "a"]),
+            Node("d", &["c"]),
+        ]))
         .err()
         .unwrap();
         assert_eq!(
@@ -590,7 +600,7 @@ mod tests {
 
     #[test]
     fn a_duplicate_id_is_refused() {
-        let err = Graph::new(vec![Box::new(Node("a", &[])), Box::new(Node("a", &[]))])
+        let err = Graph::new(&nodes(vec![Node("a", &[]), Node("a", &[])]))
             .err()
             .unwrap();
         assert_eq!(err, GraphError::Duplicate("a"));

@@ -71,7 +71,7 @@ pub struct Report {
     pub region: Option<String>,
     pub account: Option<String>,
     pub resources: Vec<ResourceReport>,
-    /// Every key the registry declares ([`cattube_stages::output_keys`]), always present
+    /// Every key the registry declares ([`cattube_stages::Registry::output_keys`]), always present
     /// (null until known).
     pub outputs: BTreeMap<&'static str, Option<String>>,
     /// `jobs`: the queue's jobs, newest first.
@@ -175,7 +175,8 @@ impl Report {
             region: None,
             account: None,
             resources: Vec::new(),
-            outputs: cattube_stages::output_keys()
+            outputs: cattube_stages::Registry::standard()
+                .output_keys()
                 .into_iter()
                 .map(|k| (k, None))
                 .collect(),

@@ -6,13 +6,13 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use cattube_stages::naming::{self, NameKind};
+use cattube_stages::naming::NameKind;
 use cattube_stages::step::{
     Applied, DestroyOptions, Destroyed, NameRule, Observation, Ownership, Present, Recorded,
     Service, Spec, Step,
 };
-use cattube_stages::{all_steps, output_keys, output_keys_in, StackContext, StepError};
-use support::{leftovers, leftovers_in, s3_client, stack_context, Emulators};
+use cattube_stages::{Registry, ResourceId, StackContext, StepError};
+use support::{found_owned, leftovers, s3_client, stack_context, Emulators};
 
 const REGION: &str = "eu-west-1";
 const ACCOUNT: &str = "123456789012";
@@ -21,9 +21,9 @@ const ACCOUNT: &str = "123456789012";
 struct Dummy;
 
 static DUMMY: Spec = Spec {
-    id: "dummy-bucket",
+    id: ResourceId::new("dummy-bucket"),
     stage: "9",
-    depends_on: &["source-bucket"],
+    depends_on: &[cattube_stages::source_bucket::ID],
     names: &[],
     name: Some(NameRule {
         kind: NameKind::Bucket,
@@ -84,47 +84,45 @@ impl Step for Dummy {
     }
 }
 
-fn with_dummy() -> Vec<Box<dyn Step>> {
-    let mut steps = all_steps();
-    steps.push(Box::new(Dummy));
-    steps
+fn with_dummy() -> Registry {
+    Registry::standard().with(Dummy)
 }
 
 #[test]
 fn a_dummy_resource_is_named_from_its_spec() {
-    let steps = with_dummy();
-    let named = naming::named_in(&steps);
-    assert_eq!(named.len(), naming::named().len() + 1);
+    let registry = with_dummy();
+    let named = registry.named();
+    assert_eq!(named.len(), Registry::standard().named().len() + 1);
     assert!(named.contains(&(
         "dummy-bucket",
         NameKind::Bucket,
         "{stack}-dummy-{account}-{region}"
     )));
-    let names = naming::resolve_names_in(&steps, "cattube", ACCOUNT, REGION, &BTreeMap::new());
+    let names = registry.resolve_names("cattube", ACCOUNT, REGION, &BTreeMap::new());
     assert_eq!(
         names["dummy-bucket"],
         "cattube-dummy-123456789012-eu-west-1"
     );
     // `[names]` overrides it like any other resource.
     let overrides = BTreeMap::from([("dummy-bucket".to_string(), "my-dummy".to_string())]);
-    let names = naming::resolve_names_in(&steps, "cattube", ACCOUNT, REGION, &overrides);
+    let names = registry.resolve_names("cattube", ACCOUNT, REGION, &overrides);
     assert_eq!(names["dummy-bucket"], "my-dummy");
 }
 
 #[test]
 fn a_dummy_resource_has_its_output_key() {
-    let keys = output_keys_in(&with_dummy());
+    let keys = with_dummy().output_keys();
     let (last, registry) = keys.split_last().unwrap();
     assert_eq!(*last, "dummy_bucket");
-    assert_eq!(registry, output_keys());
+    assert_eq!(registry, Registry::standard().output_keys());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dummy_resource_is_in_the_leak_check() {
     let emulators = Emulators::start();
-    let steps = with_dummy();
-    let ctx = stack_context(&emulators, REGION, "cattube", &BTreeMap::new(), &steps).await;
-    assert_eq!(leftovers_in(&steps, &ctx).await, Vec::<String>::new());
+    let registry = with_dummy();
+    let ctx = stack_context(&emulators, REGION, "cattube", &BTreeMap::new(), &registry).await;
+    assert_eq!(found_owned(&registry, &ctx).await, Vec::<String>::new());
 
     // A dummy bucket the stack owns (its tags say so) is left behind.
     let s3 = s3_client(&emulators.moto.url, REGION).await;
@@ -150,7 +148,7 @@ async fn a_dummy_resource_is_in_the_leak_check() {
         .await
         .unwrap();
     assert_eq!(
-        leftovers_in(&steps, &ctx).await,
+        found_owned(&registry, &ctx).await,
         [format!("dummy-bucket {name}")]
     );
     // Only the registry that has the dummy sees it: the leak check is the registry's.

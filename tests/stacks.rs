@@ -32,7 +32,7 @@ fn output_prints_the_values_up_reported() {
     };
     assert_eq!(
         outputs.keys().map(String::as_str).collect::<Vec<_>>().len(),
-        cattube_stages::output_keys().len()
+        cattube_stages::Registry::standard().output_keys().len()
     );
 
     outputs = without_status(outputs);
@@ -92,7 +92,7 @@ fn output_prints_the_values_up_reported() {
         .expect_code(2)
         .output();
     assert!(bad.requests.is_empty(), "{:?}", bad.requests);
-    for key in cattube_stages::output_keys() {
+    for key in cattube_stages::Registry::standard().output_keys() {
         assert!(bad.stderr.contains(key), "{key} not named: {}", bad.text());
     }
 }
@@ -246,14 +246,14 @@ async fn ttl_tags_every_resource_and_a_later_up_keeps_it() {
         REGION,
         "cattube",
         &Default::default(),
-        &cattube_stages::all_steps(),
+        &cattube_stages::Registry::standard(),
     )
     .await;
     let role = ctx
         .clients
         .iam
         .list_role_tags()
-        .role_name(ctx.name("converter-role"))
+        .role_name(ctx.name(cattube_stages::converter_role::ID))
         .send()
         .await
         .unwrap();
@@ -271,7 +271,7 @@ async fn ttl_tags_every_resource_and_a_later_up_keeps_it() {
         .arn(format!(
             "arn:aws:mediaconvert:{REGION}:{}:queues/{}",
             ctx.account,
-            ctx.name("queue")
+            ctx.name(cattube_stages::queue::ID)
         ))
         .send()
         .await
@@ -292,7 +292,7 @@ async fn ttl_tags_every_resource_and_a_later_up_keeps_it() {
     assert_eq!(expiry_of(&sandbox, "cattube"), at);
 
     // A resource a later `up` recreates gets the expiry the others carry.
-    let function = ctx.name("converter-function").to_string();
+    let function = ctx.name(cattube_stages::converter_function::ID).to_string();
     ctx.clients
         .lambda
         .delete_function()
@@ -343,9 +343,10 @@ fn converged(sandbox: &support::Sandbox, command: &str) {
 
 /// What is left of `stack` in the emulators: every step's own lookup, as `leftovers()`.
 async fn leftovers_of(emulators: &Emulators, stack: &str) -> Vec<String> {
-    let steps = cattube_stages::all_steps();
-    let ctx = support::stack_context(emulators, REGION, stack, &Default::default(), &steps).await;
-    support::leftovers_in(&steps, &ctx).await
+    let registry = cattube_stages::Registry::standard();
+    let ctx =
+        support::stack_context(emulators, REGION, stack, &Default::default(), &registry).await;
+    support::found_owned(&registry, &ctx).await
 }
 
 /// What `gc` said of each stack.

@@ -171,7 +171,7 @@ def submit(mc, stack, profile, key=KEY, source=SOURCE, destination=DEST, tweak=N
     """A job as the converter function submits it: the profile as the job template, its
     settings with the upload's input and destination filled in."""
     doc = json.loads(PROFILES[profile].read_text())
-    for entry in doc["Settings"]["Inputs"]:  # what `cattube up` does (stages/src/job_template.rs)
+    for entry in doc["Settings"]["Inputs"]:  # what `cattube up` does (stages/src/resources/job_template.rs)
         entry.pop("FileInput", None)
     name = f"{profile}-{int(time.time() * 1000)}"
     mc.create_job_template(Name=name, Settings=doc["Settings"],

@@ -38,7 +38,10 @@ pub async fn run(
     let oldest = since.as_ref().map(|(start, _)| (*start).min(month));
     let jobs = finished_jobs(ctx, oldest).await.map_err(video_failure)?;
     let billed = pricing::billed(&jobs, since, month, &ctx.region, &config.prices);
-    report.set_output("queue_arn", cattube_stages::arn::queue(ctx));
+    report.set_output(
+        "queue_arn",
+        cattube_stages::arn::queue(ctx, cattube_stages::queue::ID),
+    );
     report.billed = Some(billed);
     Ok(ExitStatus::Success)
 }

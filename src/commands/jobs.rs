@@ -32,7 +32,7 @@ pub async fn run(
 ) -> anyhow::Result<ExitStatus> {
     let session = Session::open(config, Access::Read, report).await?;
     let ctx = &*session.ctx;
-    report.set_output("queue_arn", arn::queue(ctx));
+    report.set_output("queue_arn", arn::queue(ctx, cattube_stages::queue::ID));
     let mut bars: BTreeMap<String, ProgressBar> = BTreeMap::new();
     let mut seen: BTreeMap<String, (String, Option<i32>)> = BTreeMap::new();
     // The jobs this watch saw unfinished: how they end decides the exit code.

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use cattube_stages::aws::{self, Connection};
 use cattube_stages::remote_state::RemoteObject;
 use cattube_stages::{naming, regions};
-use cattube_stages::{Clients, Observation, Ownership, StackContext, StepError};
+use cattube_stages::{Clients, Observation, Ownership, Registry, StackContext, StepError};
 use tokio::task::JoinSet;
 
 use crate::config::{Config, StateLocation};
@@ -35,6 +35,7 @@ use crate::state::{LocalFile, S3Object, State};
 pub struct Session {
     pub ctx: Arc<StackContext>,
     pub state: Arc<State>,
+    /// The registry's resources in dependency order (the names above are its too).
     pub graph: Graph,
 }
 
@@ -78,12 +79,13 @@ pub async fn region(config: &Config) -> anyhow::Result<String> {
 
 /// Every resource's name for this account and region, each valid for its kind.
 pub fn names(
+    registry: &Registry,
     config: &Config,
     account: &str,
     region: &str,
 ) -> anyhow::Result<std::collections::BTreeMap<&'static str, String>> {
-    let names = naming::resolve_names(&config.stack, account, region, &config.names);
-    for (id, kind, _) in naming::named() {
+    let names = registry.resolve_names(&config.stack, account, region, &config.names);
+    for (id, kind, _) in registry.named() {
         naming::validate_name(kind, &names[id]).map_err(|e| {
             UsageError::new(format!(
                 "the {id} name '{}' {e}: set a shorter stack name or `{id}` under [names] in cattube.toml",
@@ -179,7 +181,8 @@ impl Session {
         report.account = Some(account.clone());
         state.check_identity(&account, &region)?;
 
-        let names = names(config, &account, &region)?;
+        let registry = Registry::standard();
+        let names = names(&registry, config, &account, &region)?;
         let ctx = StackContext::new(
             &config.stack,
             &account,
@@ -196,7 +199,7 @@ impl Session {
         let session = Session {
             ctx: Arc::new(ctx),
             state: Arc::new(state),
-            graph: Graph::for_settings(cattube_stages::all_steps(), &config.settings)
+            graph: Graph::for_settings(&registry, &config.settings)
                 .map_err(|e| anyhow::anyhow!("cattube's resource registry is invalid: {e}"))?,
         };
         Ok((session, identity))

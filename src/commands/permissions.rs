@@ -3,7 +3,7 @@
 //! (`cattube_stages::permissions`), scoped to the stack's names.
 
 use cattube_stages::permissions::{self, Command};
-use cattube_stages::{naming, StackContext};
+use cattube_stages::{naming, Registry, StackContext};
 
 use crate::cli::{PermissionsArgs, PermissionsFor};
 use crate::commands::{connect_as, identity_failure, names};
@@ -45,7 +45,9 @@ pub async fn run(
     };
     report.account = Some(account.clone());
     // Every name must be valid for some stack the pattern stands for.
+    let registry = Registry::standard();
     names(
+        &registry,
         &Config {
             stack: stack.replace('*', "x"),
             ..config.clone()
@@ -58,7 +60,7 @@ pub async fn run(
             stack,
             &account,
             &region,
-            naming::resolve_names(stack, &account, &region, overrides),
+            registry.resolve_names(stack, &account, &region, overrides),
             &config.tags,
             config.settings.clone(),
             clients.clone(),
@@ -99,7 +101,7 @@ pub async fn run(
             state: None,
         });
     }
-    report.policy = Some(permissions::policy(&cattube_stages::all_steps(), &parts));
+    report.policy = Some(permissions::policy(&registry, &parts));
     Ok(ExitStatus::Success)
 }
 

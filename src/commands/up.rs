@@ -151,7 +151,7 @@ impl Convergence {
         if let Some(applied) = &applied {
             learn(ctx, id, &applied.arn, &applied.outputs);
             if ownership == Ownership::Created && matches!(observation, Observation::Missing) {
-                ctx.learn(id, cattube_stages::Fact::CreatedNow, "");
+                ctx.learn(step.spec().id, cattube_stages::Fact::CreatedNow, "");
             }
         }
         if matches!(observation, Observation::Missing) {

@@ -170,7 +170,10 @@ pub async fn run(
     confirmed?;
     source.map_err(video_failure)?;
     let playback = playback.map_err(video_failure)?;
-    report.set_output("source_bucket", ctx.name("source-bucket").to_string());
+    report.set_output(
+        "source_bucket",
+        ctx.name(cattube_stages::source_bucket::ID).to_string(),
+    );
     report.set_output("distribution_domain", playback.domain.clone());
     let there = there?;
 
@@ -233,7 +236,7 @@ pub async fn run(
                     printer.verbose(format!(
                         "uploaded {} to s3://{}/{}",
                         locals[i].shown,
-                        ctx.name("source-bucket"),
+                        ctx.name(cattube_stages::source_bucket::ID),
                         locals[i].key
                     ));
                 }

@@ -48,12 +48,12 @@ pub async fn run(
             "note: '{}' was never uploaded to s3://{}: these are the URLs its outputs would have \
              after `cattube upload`",
             args.key,
-            ctx.name("source-bucket")
+            ctx.name(cattube_stages::source_bucket::ID)
         ));
     }
     report.set_output(
         "destination_bucket",
-        ctx.name("destination-bucket").to_string(),
+        ctx.name(cattube_stages::destination_bucket::ID).to_string(),
     );
     report.set_output("distribution_domain", playback.domain.clone());
     let urls = playback.urls(&args.key);

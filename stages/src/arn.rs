@@ -1,41 +1,36 @@
 //! ARNs derived from the deterministic names, so a step never has to look up another
 //! resource to know what to point at (a converged `up` stays one round of reads).
 
+pub use crate::context::last_segment;
+use crate::naming::ResourceId;
 use crate::StackContext;
 
-/// The id at the end of an ARN (`…:origin-access-control/E123`, `…:distribution/E123`).
-pub fn last_segment(arn: &str) -> Option<&str> {
-    arn.rsplit_once('/')
-        .map(|(_, id)| id)
-        .filter(|id| !id.is_empty())
-}
-
-pub fn bucket(ctx: &StackContext, id: &str) -> String {
+pub fn bucket(ctx: &StackContext, id: ResourceId) -> String {
     format!("arn:{}:s3:::{}", ctx.partition(), ctx.name(id))
 }
 
-pub fn queue(ctx: &StackContext) -> String {
+pub fn queue(ctx: &StackContext, id: ResourceId) -> String {
     format!(
         "arn:{}:mediaconvert:{}:{}:queues/{}",
         ctx.partition(),
         ctx.region,
         ctx.account,
-        ctx.name("queue")
+        ctx.name(id)
     )
 }
 
-pub fn job_template(ctx: &StackContext) -> String {
+pub fn job_template(ctx: &StackContext, id: ResourceId) -> String {
     format!(
         "arn:{}:mediaconvert:{}:{}:jobTemplates/{}",
         ctx.partition(),
         ctx.region,
         ctx.account,
-        ctx.name("job-template")
+        ctx.name(id)
     )
 }
 
 /// The role of resource `id` (`mediaconvert-role`, `converter-role`).
-pub fn role(ctx: &StackContext, id: &str) -> String {
+pub fn role(ctx: &StackContext, id: ResourceId) -> String {
     format!(
         "arn:{}:iam::{}:role/{}",
         ctx.partition(),
@@ -44,29 +39,29 @@ pub fn role(ctx: &StackContext, id: &str) -> String {
     )
 }
 
-pub fn function(ctx: &StackContext) -> String {
+pub fn function(ctx: &StackContext, id: ResourceId) -> String {
     format!(
         "arn:{}:lambda:{}:{}:function:{}",
         ctx.partition(),
         ctx.region,
         ctx.account,
-        ctx.name("converter-function")
+        ctx.name(id)
     )
 }
 
 /// The function's own log group (and its streams), as IAM policies name it.
-pub fn function_log_group(ctx: &StackContext) -> String {
+pub fn function_log_group(ctx: &StackContext, id: ResourceId) -> String {
     format!(
         "arn:{}:logs:{}:{}:log-group:/aws/lambda/{}:*",
         ctx.partition(),
         ctx.region,
         ctx.account,
-        ctx.name("converter-function")
+        ctx.name(id)
     )
 }
 
 /// The EventBridge rule of resource `id` on the default bus.
-pub fn rule(ctx: &StackContext, id: &str) -> String {
+pub fn rule(ctx: &StackContext, id: ResourceId) -> String {
     format!(
         "arn:{}:events:{}:{}:rule/{}",
         ctx.partition(),
@@ -77,7 +72,7 @@ pub fn rule(ctx: &StackContext, id: &str) -> String {
 }
 
 /// The SNS topic of resource `id`.
-pub fn topic(ctx: &StackContext, id: &str) -> String {
+pub fn topic(ctx: &StackContext, id: ResourceId) -> String {
     format!(
         "arn:{}:sns:{}:{}:{}",
         ctx.partition(),

@@ -6,7 +6,34 @@ use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 
 use crate::error::AwsContext;
-use crate::{Clients, StepError};
+use crate::StepError;
+
+/// The AWS service a resource lives in (its client, its "not found" idiom, its protocol).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Service {
+    S3,
+    Iam,
+    Lambda,
+    MediaConvert,
+    CloudFront,
+    EventBridge,
+    Sns,
+}
+
+/// One client per AWS service the stages use.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub s3: aws_sdk_s3::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub mediaconvert: aws_sdk_mediaconvert::Client,
+    pub cloudfront: aws_sdk_cloudfront::Client,
+    /// The Resource Groups Tagging API: every stack's resources by their tags (`stacks`).
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
+    pub eventbridge: aws_sdk_eventbridge::Client,
+    pub sns: aws_sdk_sns::Client,
+}
 
 /// Where and as whom to talk to AWS. `None` leaves the choice to the SDK's default chain
 /// (environment, shared config and credentials files, SSO, container and instance roles).

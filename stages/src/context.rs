@@ -5,20 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// One client per AWS service the stages use.
-#[derive(Clone, Debug)]
-pub struct Clients {
-    pub s3: aws_sdk_s3::Client,
-    pub sts: aws_sdk_sts::Client,
-    pub iam: aws_sdk_iam::Client,
-    pub lambda: aws_sdk_lambda::Client,
-    pub mediaconvert: aws_sdk_mediaconvert::Client,
-    pub cloudfront: aws_sdk_cloudfront::Client,
-    /// The Resource Groups Tagging API: every stack's resources by their tags (`stacks`).
-    pub tagging: aws_sdk_resourcegroupstagging::Client,
-    pub eventbridge: aws_sdk_eventbridge::Client,
-    pub sns: aws_sdk_sns::Client,
-}
+pub use crate::aws::Clients;
+use crate::naming::ResourceId;
 
 /// The converter function's runtime settings (`[function]`).
 #[derive(Clone, Debug)]
@@ -252,15 +240,20 @@ impl StackContext {
     }
 
     /// A fact of `resource` learned earlier in this run or recorded in the state file.
-    pub fn fact(&self, resource: &str, fact: Fact) -> Option<String> {
+    pub fn fact(&self, resource: ResourceId, fact: Fact) -> Option<String> {
         self.facts
             .lock()
             .expect("facts lock")
-            .get(&(resource.to_string(), fact))
+            .get(&(resource.as_str().to_string(), fact))
             .cloned()
     }
 
-    pub fn learn(&self, resource: &str, fact: Fact, value: impl Into<String>) {
+    pub fn learn(&self, resource: ResourceId, fact: Fact, value: impl Into<String>) {
+        self.remember(resource.as_str(), fact, value)
+    }
+
+    /// [`StackContext::learn`] by the id's text (from the state file or the graph).
+    fn remember(&self, resource: &str, fact: Fact, value: impl Into<String>) {
         self.facts
             .lock()
             .expect("facts lock")
@@ -269,24 +262,24 @@ impl StackContext {
 
     /// Whether `resource` was created (not adopted) by this run, so a step writing into it
     /// need not read what it holds first.
-    pub fn created_now(&self, resource: &str) -> bool {
+    pub fn created_now(&self, resource: ResourceId) -> bool {
         self.fact(resource, Fact::CreatedNow).is_some()
     }
 
     /// The ARN of `resource`, if known.
-    pub fn arn_of(&self, resource: &str) -> Option<String> {
+    pub fn arn_of(&self, resource: ResourceId) -> Option<String> {
         self.fact(resource, Fact::Arn)
     }
 
     /// The id of `resource` (a distribution, an OAC): the end of its known ARN
     /// (`…:distribution/E123`).
-    pub fn id_of(&self, resource: &str) -> Option<String> {
+    pub fn id_of(&self, resource: ResourceId) -> Option<String> {
         self.arn_of(resource)
-            .and_then(|arn| crate::arn::last_segment(&arn).map(str::to_string))
+            .and_then(|arn| last_segment(&arn).map(str::to_string))
     }
 
     /// One of the outputs of `resource`, if known.
-    pub fn output_of(&self, resource: &str, key: &'static str) -> Option<String> {
+    pub fn output_of(&self, resource: ResourceId, key: &'static str) -> Option<String> {
         self.fact(resource, Fact::Output(key))
     }
 
@@ -294,25 +287,25 @@ impl StackContext {
     /// the lookups.
     pub fn learn_recorded(&self, resource: &str, record: &crate::Recorded) {
         if !record.arn.is_empty() {
-            self.learn(resource, Fact::Arn, record.arn.clone());
+            self.remember(resource, Fact::Arn, record.arn.clone());
         }
     }
 
     /// What a step found (`observe`) or made (`apply`): its ARN and its outputs.
     pub fn learn_found(&self, resource: &str, arn: &str, outputs: &BTreeMap<&'static str, String>) {
         if !arn.is_empty() {
-            self.learn(resource, Fact::Arn, arn);
+            self.remember(resource, Fact::Arn, arn);
         }
         for (key, value) in outputs {
-            self.learn(resource, Fact::Output(key), value.clone());
+            self.remember(resource, Fact::Output(key), value.clone());
         }
     }
 
     /// The resolved name of a resource. Every id with a name is filled in by
-    /// [`crate::naming::resolve_names`], so a missing one is a programming error.
-    pub fn name(&self, id: &str) -> &str {
+    /// [`crate::Registry::resolve_names`], so a missing one is a programming error.
+    pub fn name(&self, id: ResourceId) -> &str {
         self.names
-            .get(id)
+            .get(id.as_str())
             .map(String::as_str)
             .unwrap_or_else(|| panic!("no name resolved for {id}"))
     }
@@ -380,4 +373,11 @@ pub fn partition(region: &str) -> &'static str {
     } else {
         "aws"
     }
+}
+
+/// The id at the end of an ARN (`…:origin-access-control/E123`, `…:distribution/E123`).
+pub fn last_segment(arn: &str) -> Option<&str> {
+    arn.rsplit_once('/')
+        .map(|(_, id)| id)
+        .filter(|id| !id.is_empty())
 }

@@ -156,24 +156,6 @@ impl crate::Service {
     }
 }
 
-impl crate::Service {
-    /// What a delete call's answer means for `destroy`: "not found" is success too.
-    pub fn deleted<O, E>(
-        self,
-        answer: Result<O, SdkError<E, HttpResponse>>,
-        doing: impl FnOnce() -> String,
-    ) -> Result<crate::Destroyed, StepError>
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        match answer {
-            Ok(_) => Ok(crate::Destroyed::Deleted),
-            Err(e) if self.not_found(&e) => Ok(crate::Destroyed::AlreadyGone),
-            Err(e) => Err(StepError::with_source(doing(), AwsError::from_sdk(&e))),
-        }
-    }
-}
-
 /// An S3 "no such sub-resource" answer (`NoSuchTagSet`, `NoSuchBucketPolicy`): the bucket
 /// exists without it.
 pub fn absent<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, codes: &[&str]) -> bool {

@@ -2,7 +2,27 @@
 //! found again without its state file), and the rules AWS puts on each kind of name, checked
 //! before the first AWS call so a bad name never fails half-way through `up`.
 
-use std::collections::BTreeMap;
+/// A resource's id: the key of its state record, its `[names]` entry, its facts and the
+/// graph. Each resource module declares its own `pub const ID`; everything else names it
+/// through that constant, so a renamed one fails to compile instead of panicking at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceId(&'static str);
+
+impl ResourceId {
+    pub const fn new(id: &'static str) -> ResourceId {
+        ResourceId(id)
+    }
+
+    pub const fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for ResourceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
 
 /// The kinds of name AWS validates differently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,23 +36,6 @@ pub enum NameKind {
     NotificationId,
     EventRule,
     Topic,
-}
-
-/// Every resource id that has a name, its kind, and its default (`{stack}`, `{account}`,
-/// `{region}` are filled in), derived from the registry's specs.
-pub fn named() -> Vec<(&'static str, NameKind, &'static str)> {
-    named_in(&crate::all_steps())
-}
-
-/// [`named`] of any list of steps (a test adds one of its own).
-pub fn named_in(steps: &[Box<dyn crate::Step>]) -> Vec<(&'static str, NameKind, &'static str)> {
-    steps
-        .iter()
-        .filter_map(|step| {
-            let spec = step.spec();
-            spec.name.map(|rule| (spec.id, rule.kind, rule.default))
-        })
-        .collect()
 }
 
 /// A name that AWS would refuse: which resource, the name, and the rule it breaks.
@@ -153,46 +156,6 @@ pub fn validate_name(kind: NameKind, name: &str) -> Result<(), NameError> {
     }
 }
 
-/// The kind of a named resource id, or `None` for an id that has no name.
-pub fn kind_of(id: &str) -> Option<NameKind> {
-    named()
-        .into_iter()
-        .find(|(named, _, _)| *named == id)
-        .map(|(_, kind, _)| kind)
-}
-
-/// The name of every named resource: the user's override or the default.
-pub fn resolve_names(
-    stack: &str,
-    account: &str,
-    region: &str,
-    overrides: &BTreeMap<String, String>,
-) -> BTreeMap<&'static str, String> {
-    resolve_names_in(&crate::all_steps(), stack, account, region, overrides)
-}
-
-/// [`resolve_names`] of any list of steps.
-pub fn resolve_names_in(
-    steps: &[Box<dyn crate::Step>],
-    stack: &str,
-    account: &str,
-    region: &str,
-    overrides: &BTreeMap<String, String>,
-) -> BTreeMap<&'static str, String> {
-    named_in(steps)
-        .into_iter()
-        .map(|(id, _, default)| {
-            let name = overrides.get(id).cloned().unwrap_or_else(|| {
-                default
-                    .replace("{stack}", stack)
-                    .replace("{account}", account)
-                    .replace("{region}", region)
-            });
-            (id, name)
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,31 +228,5 @@ mod tests {
         ] {
             assert!(validate_region(bad).is_err(), "{bad} should be refused");
         }
-    }
-
-    #[test]
-    fn longest_default_bucket_names_are_valid() {
-        let names = resolve_names(
-            &"a".repeat(20),
-            "123456789012",
-            "ap-southeast-2",
-            &BTreeMap::new(),
-        );
-        for (id, kind, _) in named() {
-            assert_eq!(
-                validate_name(kind, &names[id]),
-                Ok(()),
-                "{id}: {}",
-                names[id]
-            );
-        }
-    }
-
-    #[test]
-    fn overrides_win() {
-        let overrides = BTreeMap::from([("queue".to_string(), "catqueue".to_string())]);
-        let names = resolve_names("cattube", "1", "us-east-1", &overrides);
-        assert_eq!(names["queue"], "catqueue");
-        assert_eq!(names["source-bucket"], "cattube-source-1-us-east-1");
     }
 }

@@ -8,93 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value};
 
-use crate::{arn, StackContext, Step};
-
-/// Which of a step's methods makes the calls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
-    Observe,
-    Apply,
-    Destroy,
-}
-
-/// What a group of actions is allowed on, resolved to an ARN for one stack.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Target {
-    /// The bucket of resource `id` (`source-bucket`, `destination-bucket`).
-    Bucket(&'static str),
-    /// Every object of that bucket.
-    Objects(&'static str),
-    /// The role of resource `id`.
-    Role(&'static str),
-    Function,
-    Queue,
-    JobTemplate,
-    /// The queue's jobs: their ids are MediaConvert's, so every job of the account and region.
-    Jobs,
-    /// CloudFront generates the ids: every distribution of the account.
-    Distributions,
-    /// Every origin access control of the account (generated ids too).
-    OriginAccessControls,
-    /// The EventBridge rule of resource `id`.
-    Rule(&'static str),
-    /// The SNS topic of resource `id`.
-    Topic(&'static str),
-    /// Actions that take no resource type (AWS accepts only `*`).
-    Any,
-}
-
-impl Target {
-    pub fn arn(self, ctx: &StackContext) -> String {
-        let (partition, region, account) = (ctx.partition(), &ctx.region, &ctx.account);
-        match self {
-            Target::Bucket(id) => arn::bucket(ctx, id),
-            Target::Objects(id) => format!("{}/*", arn::bucket(ctx, id)),
-            Target::Role(id) => arn::role(ctx, id),
-            Target::Function => arn::function(ctx),
-            Target::Queue => arn::queue(ctx),
-            Target::JobTemplate => arn::job_template(ctx),
-            Target::Jobs => format!("arn:{partition}:mediaconvert:{region}:{account}:jobs/*"),
-            Target::Distributions => {
-                format!("arn:{partition}:cloudfront::{account}:distribution/*")
-            }
-            Target::OriginAccessControls => {
-                format!("arn:{partition}:cloudfront::{account}:origin-access-control/*")
-            }
-            Target::Rule(id) => arn::rule(ctx, id),
-            Target::Topic(id) => arn::topic(ctx, id),
-            Target::Any => "*".into(),
-        }
-    }
-}
-
-/// Actions one phase of a step (or one command) uses on one target.
-#[derive(Clone, Copy, Debug)]
-pub struct Grant {
-    pub phase: Phase,
-    pub actions: &'static [&'static str],
-    pub on: Target,
-    /// `StringEquals` this condition key to this value, narrowing the grant further.
-    pub only_if: Option<(&'static str, &'static str)>,
-}
-
-impl Grant {
-    pub const fn new(phase: Phase, actions: &'static [&'static str], on: Target) -> Grant {
-        Grant {
-            phase,
-            actions,
-            on,
-            only_if: None,
-        }
-    }
-
-    pub const fn only_if(self, key: &'static str, value: &'static str) -> Grant {
-        Grant {
-            only_if: Some((key, value)),
-            ..self
-        }
-    }
-}
+use crate::grant::{Grant, Phase, Target};
+use crate::{Registry, StackContext};
 
 /// A grant resolved for one stack: the ARN it is on, its condition, its action.
 type Resolved = (String, Option<(&'static str, &'static str)>, String);
@@ -162,7 +77,7 @@ pub const COMMAND_CALLS: &[(&[Command], Grant)] = &[
 ];
 
 /// Every grant the commands need, for the stack of `ctx`.
-fn grants(steps: &[Box<dyn Step>], ctx: &StackContext, commands: &[Command]) -> BTreeSet<Resolved> {
+fn grants(registry: &Registry, ctx: &StackContext, commands: &[Command]) -> BTreeSet<Resolved> {
     let mut all = BTreeSet::new();
     let mut add = |grant: &Grant| {
         let on = grant.on.arn(ctx);
@@ -175,7 +90,7 @@ fn grants(steps: &[Box<dyn Step>], ctx: &StackContext, commands: &[Command]) -> 
     };
     for command in commands {
         let phases = command.phases();
-        for step in steps {
+        for step in registry.steps() {
             for grant in step.spec().permissions {
                 if phases.contains(&grant.phase) {
                     add(grant);
@@ -241,11 +156,11 @@ pub struct Part<'a> {
 
 /// The identity policy of every part: one statement per resource (and condition), its
 /// actions sorted. With a remote state, its bucket's calls are in it too.
-pub fn policy(steps: &[Box<dyn Step>], parts: &[Part]) -> Value {
+pub fn policy(registry: &Registry, parts: &[Part]) -> Value {
     let mut by_resource: BTreeMap<_, BTreeSet<String>> = BTreeMap::new();
     let mut resolved = BTreeSet::new();
     for part in parts {
-        resolved.extend(grants(steps, part.ctx, part.commands));
+        resolved.extend(grants(registry, part.ctx, part.commands));
         if let Some(state) = part.state {
             resolved.extend(state_grants(part.ctx, state, part.commands));
         }

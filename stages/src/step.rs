@@ -3,23 +3,13 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
-use crate::naming::NameKind;
+pub use crate::aws::Service;
+pub use crate::drift::Drift;
+use crate::naming::{NameKind, ResourceId};
 use crate::original::Originals;
+pub use crate::recorded::{Ownership, Recorded};
 use crate::{StackContext, StepError};
-
-/// The AWS service a resource lives in (its client, its "not found" idiom, its protocol).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Service {
-    S3,
-    Iam,
-    Lambda,
-    MediaConvert,
-    CloudFront,
-    EventBridge,
-    Sns,
-}
 
 /// How a resource is named: the kind of name AWS validates, and the default, with
 /// `{stack}`, `{account}` and `{region}` filled in (so a stack is found again without state).
@@ -30,23 +20,23 @@ pub struct NameRule {
 }
 
 /// Everything the CLI and the tests derive from one resource: its registry entry. Each
-/// resource module declares one `SPEC` and [`crate::all_steps`] lists the modules.
+/// resource module declares one `SPEC` and [`crate::Registry::standard`] lists the modules.
 #[derive(Clone, Copy, Debug)]
 pub struct Spec {
     /// The resource id used in the state file, `cattube.toml` `[names]`, and the output.
-    pub id: &'static str,
+    pub id: ResourceId,
     /// The tutorial's stage: "1" … "9", "4a".
     pub stage: &'static str,
     /// Ids of the resources that must **exist** before this one's writes: AWS checks them
     /// when this one is written (a role Lambda must assume, a principal of a bucket policy),
     /// or this one needs a fact only their creation tells (an id in an ARN). The walk waits
     /// for them (and `down` deletes this one first). Say why in a comment beside each.
-    pub depends_on: &'static [&'static str],
+    pub depends_on: &'static [ResourceId],
     /// Ids of the resources this one only **names**: their names or name-derived ARNs
     /// ([`crate::arn`]) go into its settings or policies, and AWS accepts them before they
     /// exist (an IAM inline policy's `Resource`, an environment variable). Not waited for:
     /// the walk runs this one beside them. Checked to be registered ids.
-    pub names: &'static [&'static str],
+    pub names: &'static [ResourceId],
     /// `None` for a resource without a name of its own (a bucket policy, a distribution).
     pub name: Option<NameRule>,
     /// The keys of the JSON document's `outputs` this resource fills in.
@@ -54,14 +44,14 @@ pub struct Spec {
     pub service: Service,
     /// The IAM actions its `observe`, `apply` and `destroy` call, and on what
     /// (`cattube permissions`).
-    pub permissions: &'static [crate::permissions::Grant],
+    pub permissions: &'static [crate::grant::Grant],
 }
 
 impl Spec {
     /// A registry entry's defaults: a new module's `SPEC` sets what it needs and ends with
     /// `..Spec::DEFAULT` (no dependencies, no name, no outputs, no permissions).
     pub const DEFAULT: Spec = Spec {
-        id: "",
+        id: ResourceId::new(""),
         stage: "",
         depends_on: &[],
         names: &[],
@@ -78,65 +68,6 @@ pub struct Found {
     /// What a person reads: the resource's name or id.
     pub name: String,
     pub arn: String,
-}
-
-/// Who brought a resource into the stack. Only `Created` resources are ever deleted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Ownership {
-    /// cattube is about to create it (recorded before the create call, so a crash between
-    /// "created" and "recorded" is never mistaken for adopting someone else's resource).
-    Creating,
-    Created,
-    /// It existed before cattube; it gets the secure settings but is never deleted.
-    Adopted,
-}
-
-impl Ownership {
-    pub fn is_ours(self) -> bool {
-        matches!(self, Ownership::Creating | Ownership::Created)
-    }
-}
-
-/// What the state file remembers of one resource.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Recorded {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub arn: String,
-    pub ownership: Ownership,
-    /// Step-specific facts worth keeping between runs (a distribution id, a pending wait).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub extra: BTreeMap<String, String>,
-}
-
-/// One way a live resource differs from what the stack wants.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Drift {
-    /// Stable key the step's `apply` uses to know what to repair.
-    pub key: &'static str,
-    /// What a person reads in `status` and `plan`.
-    pub detail: String,
-    /// The live values of the settings repairing it changes, as found: on an adopted
-    /// resource the engine records them before `apply`, and `down` puts them back
-    /// ([`crate::original`]).
-    pub originals: Originals,
-}
-
-impl Drift {
-    pub fn new(key: &'static str, detail: impl Into<String>) -> Self {
-        Drift {
-            key,
-            detail: detail.into(),
-            originals: Originals::default(),
-        }
-    }
-
-    /// This drift, noting `setting` as it is now (`None`: absent) for `down` to restore.
-    pub fn was(mut self, setting: &str, value: Option<serde_json::Value>) -> Self {
-        self.originals.keep(setting, value);
-        self
-    }
 }
 
 /// A resource that exists.
@@ -212,6 +143,33 @@ pub enum Destroyed {
     },
 }
 
+impl Service {
+    /// What a delete call's answer means for `destroy`: "not found" is success too.
+    pub fn deleted<O, E>(
+        self,
+        answer: Result<
+            O,
+            aws_smithy_runtime_api::client::result::SdkError<
+                E,
+                aws_smithy_runtime_api::http::Response,
+            >,
+        >,
+        doing: impl FnOnce() -> String,
+    ) -> Result<Destroyed, StepError>
+    where
+        E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match answer {
+            Ok(_) => Ok(Destroyed::Deleted),
+            Err(e) if self.not_found(&e) => Ok(Destroyed::AlreadyGone),
+            Err(e) => Err(StepError::with_source(
+                doing(),
+                crate::error::AwsError::from_sdk(&e),
+            )),
+        }
+    }
+}
+
 /// Options of `down` that steps need to know.
 #[derive(Clone, Debug, Default)]
 pub struct DestroyOptions {
@@ -227,21 +185,21 @@ pub trait Step: Send + Sync {
     fn spec(&self) -> &'static Spec;
 
     fn id(&self) -> &'static str {
-        self.spec().id
+        self.spec().id.as_str()
     }
     fn stage(&self) -> &'static str {
         self.spec().stage
     }
-    fn depends_on(&self) -> &'static [&'static str] {
+    fn depends_on(&self) -> &'static [ResourceId] {
         self.spec().depends_on
     }
-    fn names(&self) -> &'static [&'static str] {
+    fn names(&self) -> &'static [ResourceId] {
         self.spec().names
     }
     /// What the walk waits for with these settings: `depends_on`, less a dependency only an
     /// optional feature needs when that feature is off (the converter function needs the
     /// distribution's domain only for `[notify]`'s playback URLs).
-    fn waits_for(&self, _settings: &crate::Settings) -> Vec<&'static str> {
+    fn waits_for(&self, _settings: &crate::Settings) -> Vec<ResourceId> {
         self.depends_on().to_vec()
     }
 

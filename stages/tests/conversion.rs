@@ -127,8 +127,8 @@ fn live_function(
 ) -> Rule {
     let env: HashMap<String, String> = environment(ctx, None).into_iter().collect();
     let tags: HashMap<String, String> = ctx.tags.clone().into_iter().collect();
-    let role = arn::role(ctx, "converter-role");
-    let function_arn = arn::function(ctx);
+    let role = arn::role(ctx, cattube_stages::converter_role::ID);
+    let function_arn = arn::function(ctx, cattube_stages::converter_function::ID);
     mock!(aws_sdk_lambda::Client::get_function).then_output(move || {
         let config = FunctionConfiguration::builder()
             .function_name("cattube-converter")
@@ -269,7 +269,10 @@ fn ids(configs: &[LambdaFunctionConfiguration]) -> Vec<&str> {
 
 #[tokio::test]
 async fn notification_is_merged_with_everyone_elses() {
-    let function = arn::function(&context(REGION, MockClients::default().build()));
+    let function = arn::function(
+        &context(REGION, MockClients::default().build()),
+        cattube_stages::converter_function::ID,
+    );
     let get = mock!(aws_sdk_s3::Client::get_bucket_notification_configuration)
         .then_output(foreign_notifications);
     let put = mock!(aws_sdk_s3::Client::put_bucket_notification_configuration)
@@ -355,7 +358,10 @@ async fn notification_waits_for_the_invoke_permission() {
 
 #[tokio::test]
 async fn down_cancels_unfinished_jobs_before_deleting_the_queue() {
-    let queue_arn = arn::queue(&context(REGION, MockClients::default().build()));
+    let queue_arn = arn::queue(
+        &context(REGION, MockClients::default().build()),
+        cattube_stages::queue::ID,
+    );
     let jobs = |ids: &[&str]| {
         let mut out = ListJobsOutput::builder();
         for id in ids {

@@ -20,7 +20,7 @@ use aws_smithy_mocks::{mock, Rule};
 use aws_smithy_types::error::ErrorMetadata;
 use cattube_stages::destination_bucket_policy::DestinationBucketPolicy;
 use cattube_stages::distribution::Distribution;
-use cattube_stages::invoke_permission::InvokePermission;
+use cattube_stages::lambda_permission::S3_INVOKE as InvokePermission;
 use cattube_stages::origin_access_control::OriginAccessControl;
 use cattube_stages::source_notification::SourceNotification;
 use cattube_stages::{Found, Observation, StackContext, Step};
@@ -360,8 +360,14 @@ async fn a_recorded_arn_is_a_fact_that_spares_the_listing() {
         extra: Default::default(),
     };
     ctx.learn_recorded("distribution", &record);
-    assert_eq!(ctx.id_of("distribution").as_deref(), Some("EOURS"));
-    assert_eq!(ctx.arn_of("distribution"), Some(dist_arn("EOURS")));
+    assert_eq!(
+        ctx.id_of(cattube_stages::distribution::ID).as_deref(),
+        Some("EOURS")
+    );
+    assert_eq!(
+        ctx.arn_of(cattube_stages::distribution::ID),
+        Some(dist_arn("EOURS"))
+    );
     let observed = Distribution.observe(&ctx, None).await.expect("observed");
     assert!(observed.present().is_some());
     assert_eq!(get.num_calls(), 1);
@@ -371,11 +377,17 @@ async fn a_recorded_arn_is_a_fact_that_spares_the_listing() {
         &dist_arn("ENEW"),
         &observed.present().unwrap().outputs,
     );
-    assert_eq!(ctx.id_of("distribution").as_deref(), Some("ENEW"));
     assert_eq!(
-        ctx.output_of("distribution", "distribution_domain")
+        ctx.id_of(cattube_stages::distribution::ID).as_deref(),
+        Some("ENEW")
+    );
+    assert_eq!(
+        ctx.output_of(cattube_stages::distribution::ID, "distribution_domain")
             .as_deref(),
         Some("EOURS.cloudfront.net")
     );
-    assert_eq!(ctx.output_of("queue", "distribution_domain"), None);
+    assert_eq!(
+        ctx.output_of(cattube_stages::queue::ID, "distribution_domain"),
+        None
+    );
 }

@@ -16,13 +16,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::{Duration, Instant};
 
-use cattube_stages::{naming, Clients, Settings, StackContext, Step};
+use cattube_stages::{Clients, Registry, Settings, StackContext};
 
 pub use proxy::{FaultPlan, RecordingProxy};
 
 /// Every resource of the registry, `(id, stage)`, in its order (the order `plan` lists).
 pub static RESOURCES: LazyLock<Vec<(&'static str, &'static str)>> = LazyLock::new(|| {
-    cattube_stages::all_steps()
+    Registry::standard()
+        .steps()
         .iter()
         .map(|step| (step.id(), step.stage()))
         .collect()
@@ -33,10 +34,11 @@ pub static RESOURCES: LazyLock<Vec<(&'static str, &'static str)>> = LazyLock::ne
 /// settings want (the `[notify]` topic only with `[notify] email`).
 pub static WANTED_BY_DEFAULT: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
     let settings = Settings::default();
-    cattube_stages::all_steps()
+    Registry::standard()
+        .steps()
         .iter()
         .filter(|step| step.wanted(&settings))
-        .map(|step| step.spec().id)
+        .map(|step| step.id())
         .collect()
 });
 
@@ -621,11 +623,11 @@ pub async fn stack_context(
     region: &str,
     stack: &str,
     overrides: &BTreeMap<String, String>,
-    steps: &[Box<dyn Step>],
+    registry: &Registry,
 ) -> StackContext {
     let clients = stack_clients(emulators, region).await;
     let account = clients.account_id().await.expect("the emulators' account");
-    let names = naming::resolve_names_in(steps, stack, &account, region, overrides);
+    let names = registry.resolve_names(stack, &account, region, overrides);
     let settings = Settings {
         propagation_timeout: Duration::from_secs(2),
         ..Settings::default()
@@ -644,16 +646,16 @@ pub async fn stack_context(
 /// What is left of the default stack `cattube` in `region`: every registered step's
 /// [`Step::find_owned`], so a new resource kind is covered by every leak check.
 pub async fn leftovers(emulators: &Emulators, region: &str) -> Vec<String> {
-    let steps = cattube_stages::all_steps();
-    let ctx = stack_context(emulators, region, "cattube", &BTreeMap::new(), &steps).await;
-    leftovers_in(&steps, &ctx).await
+    let registry = Registry::standard();
+    let ctx = stack_context(emulators, region, "cattube", &BTreeMap::new(), &registry).await;
+    found_owned(&registry, &ctx).await
 }
 
-/// What each of `steps` finds of its own in the stack of `ctx`, one `id name` line each. A
+/// What each step of `registry` finds of its own in the stack of `ctx`, one `id name` line each. A
 /// lookup that fails is a line too: a leak check that cannot look must not pass.
-pub async fn leftovers_in(steps: &[Box<dyn Step>], ctx: &StackContext) -> Vec<String> {
+pub async fn found_owned(registry: &Registry, ctx: &StackContext) -> Vec<String> {
     let mut left = Vec::new();
-    for step in steps {
+    for step in registry.steps() {
         match step.find_owned(ctx).await {
             Ok(found) => left.extend(found.iter().map(|f| format!("{} {}", step.id(), f.name))),
             Err(e) => left.push(format!("{} (cannot look: {e:#})", step.id())),

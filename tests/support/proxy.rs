@@ -374,7 +374,8 @@ fn protocol(service: Service) -> Protocol {
 /// The protocol of the service a request is signed for: that of the registry's resource
 /// whose service it is, else the query protocol's (STS, the one service with no resource).
 fn protocol_of(signing: &str) -> Protocol {
-    cattube_stages::all_steps()
+    cattube_stages::Registry::standard()
+        .steps()
         .iter()
         .map(|step| step.spec().service)
         .find(|service| signing_name(*service) == signing)

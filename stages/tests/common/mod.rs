@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_smithy_mocks::{mock_client, Rule, RuleMode};
-use cattube_stages::{naming, Clients, Settings, StackContext};
+use cattube_stages::{Clients, Settings, StackContext};
 
 pub const ACCOUNT: &str = "123456789012";
 
@@ -68,7 +68,12 @@ impl MockClients {
 
 /// The default stack `cattube` in `region`, with short retry bounds.
 pub fn context(region: &str, clients: Clients) -> StackContext {
-    let names = naming::resolve_names("cattube", ACCOUNT, region, &BTreeMap::new());
+    let names = cattube_stages::Registry::standard().resolve_names(
+        "cattube",
+        ACCOUNT,
+        region,
+        &BTreeMap::new(),
+    );
     let settings = Settings {
         propagation_timeout: Duration::from_secs(2),
         ..Settings::default()

@@ -1,13 +1,13 @@
 //! Stage 2: the destination bucket. MediaConvert writes the converted videos here and
 //! CloudFront serves them from it (privately, through Origin Access Control).
 
-use crate::bucket::{bucket_step, BucketSpec};
-use crate::naming::NameKind;
+use crate::naming::{NameKind, ResourceId};
+use crate::resources::bucket::{bucket_step, BucketSpec};
 use crate::step::{NameRule, Service, Spec};
 
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
-    id: "destination-bucket",
+    id: ID,
     stage: "2",
     depends_on: &[],
     names: &[],
@@ -17,8 +17,11 @@ pub const SPEC: Spec = Spec {
     }),
     outputs: &["destination_bucket"],
     service: Service::S3,
-    permissions: &crate::bucket::permissions("destination-bucket"),
+    permissions: &crate::resources::bucket::permissions(ID),
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("destination-bucket");
 
 pub struct DestinationBucket;
 

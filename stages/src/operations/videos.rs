@@ -286,19 +286,19 @@ pub fn output_names(settings: &JobTemplateSettings) -> Vec<OutputName> {
 
 // What `upload` calls, as IAM authorizes it (`cattube permissions`): `check_source`,
 // `playback`, `already_uploaded` and `upload` below.
-use crate::permissions::{Grant, Phase, Target};
+use crate::grant::{Grant, Phase, Target};
 
 /// HeadBucket is authorized as ListBucket.
 pub const UPLOAD_BUCKET: Grant = Grant::new(
     Phase::Observe,
     &["s3:ListBucket", "s3:GetBucketNotification"],
-    Target::Bucket("source-bucket"),
+    Target::Bucket(crate::source_bucket::ID),
 );
 /// HeadObject is authorized as GetObject; a multipart upload's parts as PutObject.
 pub const UPLOAD_OBJECTS: Grant = Grant::new(
     Phase::Apply,
     &["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
-    Target::Objects("source-bucket"),
+    Target::Objects(crate::source_bucket::ID),
 );
 pub const UPLOAD_DISTRIBUTION: Grant = Grant::new(
     Phase::Observe,
@@ -308,14 +308,14 @@ pub const UPLOAD_DISTRIBUTION: Grant = Grant::new(
 pub const UPLOAD_JOB_TEMPLATE: Grant = Grant::new(
     Phase::Observe,
     &["mediaconvert:GetJobTemplate"],
-    Target::JobTemplate,
+    Target::JobTemplate(crate::job_template::ID),
 );
 
 /// Uploads make sense only when the source bucket is this account's and its notification
 /// invokes the stack's converter: otherwise nothing would be converted.
 pub async fn check_source(ctx: &StackContext) -> Result<(), VideoError> {
     let s3 = &ctx.clients.s3;
-    let bucket = ctx.name("source-bucket");
+    let bucket = ctx.name(crate::source_bucket::ID);
     // Both at once; the bucket's answer is looked at first (a missing or foreign bucket
     // makes the notification's answer moot).
     let (head, notification) = tokio::join!(
@@ -349,7 +349,7 @@ pub async fn check_source(ctx: &StackContext) -> Result<(), VideoError> {
             format!("source bucket {bucket} does not exist"),
         ));
     };
-    let function = arn::function(ctx);
+    let function = arn::function(ctx, crate::converter_function::ID);
     let notifies = config
         .lambda_function_configurations()
         .iter()
@@ -415,7 +415,7 @@ pub async fn distribution_domain(ctx: &StackContext) -> Result<String, VideoErro
 }
 
 async fn template_outputs(ctx: &StackContext) -> Result<Vec<OutputName>, VideoError> {
-    let name = ctx.name("job-template");
+    let name = ctx.name(crate::job_template::ID);
     let got = match ctx
         .clients
         .mediaconvert
@@ -448,12 +448,12 @@ async fn template_outputs(ctx: &StackContext) -> Result<Vec<OutputName>, VideoEr
 
 /// Whether each key exists in the destination bucket (HeadObject, all at once).
 pub async fn exist(ctx: &StackContext, keys: &[String]) -> Result<Vec<bool>, VideoError> {
-    exist_in(ctx, ctx.name("destination-bucket"), keys).await
+    exist_in(ctx, ctx.name(crate::destination_bucket::ID), keys).await
 }
 
 /// Whether a source key was ever uploaded: it is in the source bucket.
 pub async fn uploaded(ctx: &StackContext, key: &str) -> Result<bool, VideoError> {
-    let found = exist_in(ctx, ctx.name("source-bucket"), &[key.to_string()]).await?;
+    let found = exist_in(ctx, ctx.name(crate::source_bucket::ID), &[key.to_string()]).await?;
     Ok(found.first().copied().unwrap_or(false))
 }
 
@@ -547,7 +547,7 @@ pub async fn upload(
     slots: &Slots,
 ) -> Result<(), StepError> {
     let s3 = &ctx.clients.s3;
-    let bucket = ctx.name("source-bucket");
+    let bucket = ctx.name(crate::source_bucket::ID);
     let content_type = content_type(path);
     let read = |offset: u64, length: u64| {
         let path = path.to_path_buf();
@@ -772,7 +772,7 @@ pub async fn already_uploaded(
     key: &str,
     size: u64,
 ) -> Result<bool, StepError> {
-    let bucket = ctx.name("source-bucket");
+    let bucket = ctx.name(crate::source_bucket::ID);
     let head = ctx
         .clients
         .s3
@@ -874,7 +874,7 @@ pub fn decode_metadata_key(value: &str) -> String {
 
 /// The newest `limit` jobs of the stack's queue, newest first.
 pub async fn jobs(ctx: &StackContext, limit: usize) -> Result<Vec<JobInfo>, VideoError> {
-    let queue = arn::queue(ctx);
+    let queue = arn::queue(ctx, crate::queue::ID);
     let mut found = Vec::new();
     let mut token: Option<String> = None;
     while found.len() < limit {
@@ -910,11 +910,14 @@ pub(crate) fn list_jobs_error(
     if Service::MediaConvert.not_found(e) {
         return not_up(
             ctx,
-            format!("MediaConvert queue {} does not exist", ctx.name("queue")),
+            format!(
+                "MediaConvert queue {} does not exist",
+                ctx.name(crate::queue::ID)
+            ),
         );
     }
     StepError::with_source(
-        format!("listing the jobs of queue {}", ctx.name("queue")),
+        format!("listing the jobs of queue {}", ctx.name(crate::queue::ID)),
         AwsError::from_sdk(e),
     )
     .into()

@@ -389,7 +389,7 @@ pub async fn finished_jobs(
     ctx: &StackContext,
     since: Option<i64>,
 ) -> Result<Vec<FinishedJob>, VideoError> {
-    let queue = arn::queue(ctx);
+    let queue = arn::queue(ctx, crate::queue::ID);
     let mut found = Vec::new();
     let mut token: Option<String> = None;
     loop {

@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 
 use crate::context::DRIFT_TAGS;
 use crate::error::{AwsContext, AwsError};
-use crate::naming::NameKind;
-use crate::permissions::{Grant, Phase, Target};
+use crate::grant::{Grant, Phase, Target};
+use crate::naming::{NameKind, ResourceId};
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
     Service, Spec, Step,
@@ -21,17 +21,15 @@ use crate::{arn, StackContext, StepError};
 
 pub struct JobEventsRule;
 
-const ID: &str = SPEC.id;
-
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
-    id: "job-events-rule",
+    id: ID,
     stage: "8",
     // Only names them: EventBridge takes a pattern naming a queue and a target naming a
     // function before either exists (it checks neither until an event matches), and the
     // ARNs derive from their names.
     depends_on: &[],
-    names: &["converter-function", "queue"],
+    names: &[crate::converter_function::ID, crate::queue::ID],
     name: Some(NameRule {
         kind: NameKind::EventRule,
         default: "{stack}-job-events",
@@ -46,7 +44,7 @@ pub const SPEC: Spec = Spec {
                 "events:ListTargetsByRule",
                 "events:ListTagsForResource",
             ],
-            Target::Rule("job-events-rule"),
+            Target::Rule(ID),
         ),
         Grant::new(
             Phase::Apply,
@@ -56,7 +54,7 @@ pub const SPEC: Spec = Spec {
                 "events:RemoveTargets",
                 "events:TagResource",
             ],
-            Target::Rule("job-events-rule"),
+            Target::Rule(ID),
         ),
         Grant::new(
             Phase::Destroy,
@@ -65,10 +63,13 @@ pub const SPEC: Spec = Spec {
                 "events:RemoveTargets",
                 "events:DeleteRule",
             ],
-            Target::Rule("job-events-rule"),
+            Target::Rule(ID),
         ),
     ],
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("job-events-rule");
 
 /// The id of the rule's one target.
 pub const TARGET_ID: &str = "cattube-converter";
@@ -82,7 +83,7 @@ pub fn pattern(ctx: &StackContext) -> Value {
     json!({
         "source": ["aws.mediaconvert"],
         "detail-type": ["MediaConvert Job State Change"],
-        "detail": { "queue": [arn::queue(ctx)] }
+        "detail": { "queue": [arn::queue(ctx, crate::queue::ID)] }
     })
 }
 
@@ -195,7 +196,7 @@ impl Step for JobEventsRule {
                 "rule is disabled: the catalog would stop updating",
             ));
         }
-        let function = arn::function(ctx);
+        let function = arn::function(ctx, crate::converter_function::ID);
         if targets != [(TARGET_ID.to_string(), function.clone())] {
             let shown: Vec<String> = targets
                 .iter()
@@ -292,7 +293,7 @@ impl Step for JobEventsRule {
             }
             let target = RuleTarget::builder()
                 .id(TARGET_ID)
-                .arn(arn::function(ctx))
+                .arn(arn::function(ctx, crate::converter_function::ID))
                 .build()
                 .expect("id and arn");
             let out = events

@@ -6,7 +6,8 @@
 //! it was. S3 checks it may invoke the function and says "Unable to validate the following
 //! destination configurations" until the invoke permission has propagated: retried, bounded.
 
-use crate::permissions::{Grant, Phase, Target};
+use crate::grant::{Grant, Phase, Target};
+use crate::naming::ResourceId;
 use async_trait::async_trait;
 
 use crate::naming::NameKind;
@@ -26,11 +27,9 @@ use crate::{arn, StackContext, StepError};
 
 pub struct SourceNotification;
 
-const ID: &str = SPEC.id;
-
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
-    id: "source-notification",
+    id: ID,
     stage: "7",
     // S3 checks it may invoke the function (the invoke permission) and writes the bucket's
     // configuration (the bucket). The notification is what makes the pipeline live: it also
@@ -38,13 +37,13 @@ pub const SPEC: Spec = Spec {
     // template, MediaConvert role, the function's own role with its policy), none of them
     // on the critical path.
     depends_on: &[
-        "invoke-permission",
-        "source-bucket",
-        "job-template",
-        "mediaconvert-role",
-        "converter-role",
+        crate::lambda_permission::S3_INVOKE_ID,
+        crate::source_bucket::ID,
+        crate::job_template::ID,
+        crate::mediaconvert_role::ID,
+        crate::converter_role::ID,
     ],
-    names: &["converter-function"],
+    names: &[crate::converter_function::ID],
     name: Some(NameRule {
         kind: NameKind::NotificationId,
         default: "cattube-notifications",
@@ -55,20 +54,23 @@ pub const SPEC: Spec = Spec {
         Grant::new(
             Phase::Observe,
             &["s3:GetBucketNotification"],
-            Target::Bucket("source-bucket"),
+            Target::Bucket(crate::source_bucket::ID),
         ),
         Grant::new(
             Phase::Apply,
             &["s3:PutBucketNotification"],
-            Target::Bucket("source-bucket"),
+            Target::Bucket(crate::source_bucket::ID),
         ),
         Grant::new(
             Phase::Destroy,
             &["s3:GetBucketNotification", "s3:PutBucketNotification"],
-            Target::Bucket("source-bucket"),
+            Target::Bucket(crate::source_bucket::ID),
         ),
     ],
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("source-notification");
 
 const DRIFT_ENTRIES: &str = "entries";
 const EVENT: &str = "s3:ObjectCreated:*";
@@ -127,7 +129,7 @@ fn build(ctx: &StackContext) -> Result<Vec<LambdaFunctionConfiguration>, StepErr
             });
             LambdaFunctionConfiguration::builder()
                 .id(id)
-                .lambda_function_arn(arn::function(ctx))
+                .lambda_function_arn(arn::function(ctx, crate::converter_function::ID))
                 .events(Event::from(EVENT))
                 .set_filter(filter)
                 .build()
@@ -161,7 +163,7 @@ fn suffix_of(entry: &LambdaFunctionConfiguration) -> Result<Option<String>, ()> 
 pub(crate) async fn read(
     ctx: &StackContext,
 ) -> Result<Option<GetBucketNotificationConfigurationOutput>, StepError> {
-    let bucket = ctx.name("source-bucket");
+    let bucket = ctx.name(crate::source_bucket::ID);
     match ctx
         .clients
         .s3
@@ -199,7 +201,7 @@ async fn write(
     current: &GetBucketNotificationConfigurationOutput,
     ours: Vec<LambdaFunctionConfiguration>,
 ) -> Result<(), StepError> {
-    let bucket = ctx.name("source-bucket");
+    let bucket = ctx.name(crate::source_bucket::ID);
     let mut lambdas: Vec<LambdaFunctionConfiguration> = current
         .lambda_function_configurations()
         .iter()
@@ -233,7 +235,11 @@ async fn write(
 }
 
 fn entry_arn(ctx: &StackContext) -> String {
-    format!("{}#{}", arn::bucket(ctx, "source-bucket"), ctx.name(ID))
+    format!(
+        "{}#{}",
+        arn::bucket(ctx, crate::source_bucket::ID),
+        ctx.name(ID)
+    )
 }
 
 #[async_trait]
@@ -277,7 +283,7 @@ impl Step for SourceNotification {
         if live.is_empty() {
             return Ok(Observation::Missing);
         }
-        let function = arn::function(ctx);
+        let function = arn::function(ctx, crate::converter_function::ID);
         let mut problems = Vec::new();
         let wanted = wanted(ctx);
         for (id, suffix) in &wanted {
@@ -338,11 +344,11 @@ impl Step for SourceNotification {
         _observation: &Observation,
         _ownership: Option<Ownership>,
     ) -> Result<Applied, StepError> {
-        let bucket = ctx.name("source-bucket");
+        let bucket = ctx.name(crate::source_bucket::ID);
         // A bucket this run created has no notifications but the ones written here: nothing to
         // keep, no read on the critical path of a first `up`. Otherwise read again right
         // before writing: someone else's entries may have changed since the observe.
-        let current = if ctx.created_now("source-bucket") {
+        let current = if ctx.created_now(crate::source_bucket::ID) {
             GetBucketNotificationConfigurationOutput::builder().build()
         } else {
             read(ctx).await?.ok_or_else(|| {

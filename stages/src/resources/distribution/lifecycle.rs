@@ -41,7 +41,7 @@ pub(super) async fn wait_deployed(
         },
         |status, waited| {
             ctx.progress(
-                ID,
+                ID.as_str(),
                 &format!(
                     "{doing}: {status} for {} s (CloudFront usually takes 5-20 min)",
                     waited.as_secs()
@@ -166,7 +166,7 @@ pub(super) async fn destroy(
     retry_codes(
         bound,
         &["DistributionNotDisabled", "PreconditionFailed"],
-        |_| ctx.progress(ID, "waiting for CloudFront to see it disabled"),
+        |_| ctx.progress(ID.as_str(), "waiting for CloudFront to see it disabled"),
         || {
             let (first, etag, id) = (&first, &etag, &id);
             async move {

@@ -12,8 +12,8 @@ use aws_sdk_sns::types::Tag;
 
 use crate::context::DRIFT_TAGS;
 use crate::error::{AwsContext, AwsError};
-use crate::naming::NameKind;
-use crate::permissions::{Grant, Phase, Target};
+use crate::grant::{Grant, Phase, Target};
+use crate::naming::{NameKind, ResourceId};
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
     Service, Spec, Step,
@@ -22,11 +22,9 @@ use crate::{arn, Settings, StackContext, StepError};
 
 pub struct NotificationTopic;
 
-const ID: &str = SPEC.id;
-
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
-    id: "notification-topic",
+    id: ID,
     stage: "8",
     depends_on: &[],
     names: &[],
@@ -44,7 +42,7 @@ pub const SPEC: Spec = Spec {
                 "sns:ListTagsForResource",
                 "sns:ListSubscriptionsByTopic",
             ],
-            Target::Topic("notification-topic"),
+            Target::Topic(ID),
         ),
         Grant::new(
             Phase::Apply,
@@ -57,15 +55,14 @@ pub const SPEC: Spec = Spec {
                 // `up` deletes the topic when `[notify] email` is gone.
                 "sns:DeleteTopic",
             ],
-            Target::Topic("notification-topic"),
+            Target::Topic(ID),
         ),
-        Grant::new(
-            Phase::Destroy,
-            &["sns:DeleteTopic"],
-            Target::Topic("notification-topic"),
-        ),
+        Grant::new(Phase::Destroy, &["sns:DeleteTopic"], Target::Topic(ID)),
     ],
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("notification-topic");
 
 /// The AWS managed key for SNS: encryption at rest without a key to manage.
 pub const KMS_KEY: &str = "alias/aws/sns";

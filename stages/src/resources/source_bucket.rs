@@ -1,12 +1,12 @@
 //! Stage 1: the source bucket. Uploads land here and trigger the converter function.
 
-use crate::bucket::{bucket_step, BucketSpec};
-use crate::naming::NameKind;
+use crate::naming::{NameKind, ResourceId};
+use crate::resources::bucket::{bucket_step, BucketSpec};
 use crate::step::{NameRule, Service, Spec};
 
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
-    id: "source-bucket",
+    id: ID,
     stage: "1",
     depends_on: &[],
     names: &[],
@@ -16,8 +16,11 @@ pub const SPEC: Spec = Spec {
     }),
     outputs: &["source_bucket"],
     service: Service::S3,
-    permissions: &crate::bucket::permissions("source-bucket"),
+    permissions: &crate::resources::bucket::permissions(ID),
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("source-bucket");
 
 pub struct SourceBucket;
 

@@ -4,7 +4,8 @@
 //! jobs cannot be deleted, and CancelJob returns before the job has stopped, so DeleteQueue's
 //! ConflictException is retried within the propagation bound.
 
-use crate::permissions::{Grant, Phase, Target};
+use crate::grant::{Grant, Phase, Target};
+use crate::naming::ResourceId;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -24,11 +25,9 @@ use crate::{arn, StackContext, StepError};
 
 pub struct Queue;
 
-const ID: &str = SPEC.id;
-
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
-    id: "queue",
+    id: ID,
     stage: "3",
     depends_on: &[],
     names: &[],
@@ -42,28 +41,31 @@ pub const SPEC: Spec = Spec {
         Grant::new(
             Phase::Observe,
             &["mediaconvert:GetQueue", "mediaconvert:ListTagsForResource"],
-            Target::Queue,
+            Target::Queue(ID),
         ),
         Grant::new(Phase::Apply, &["mediaconvert:CreateQueue"], Target::Any),
         Grant::new(
             Phase::Apply,
             &["mediaconvert:UpdateQueue", "mediaconvert:TagResource"],
-            Target::Queue,
+            Target::Queue(ID),
         ),
         Grant::new(
             Phase::Destroy,
             &["mediaconvert:ListJobs", "mediaconvert:DeleteQueue"],
-            Target::Queue,
+            Target::Queue(ID),
         ),
         Grant::new(Phase::Destroy, &["mediaconvert:CancelJob"], Target::Jobs),
     ],
 };
 
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("queue");
+
 const DRIFT_PAUSED: &str = "paused";
 use crate::context::DRIFT_TAGS;
 
 fn outputs(ctx: &StackContext) -> BTreeMap<&'static str, String> {
-    BTreeMap::from([("queue_arn", arn::queue(ctx))])
+    BTreeMap::from([("queue_arn", arn::queue(ctx, ID))])
 }
 
 /// The tags of a MediaConvert resource (queue or job template); none when it has none.
@@ -116,7 +118,7 @@ impl Step for Queue {
         recorded: Option<&Recorded>,
     ) -> Result<Observation, StepError> {
         let name = ctx.name(ID);
-        let arn = arn::queue(ctx);
+        let arn = arn::queue(ctx, ID);
         let mc = &ctx.clients.mediaconvert;
         // The ARN is derived: queue and tags in one round trip.
         let (queue, tags) = tokio::join!(
@@ -168,7 +170,7 @@ impl Step for Queue {
         let name = ctx.name(ID);
         let mc = &ctx.clients.mediaconvert;
         let mut applied = Applied {
-            arn: arn::queue(ctx),
+            arn: arn::queue(ctx, ID),
             outputs: outputs(ctx),
             ..Default::default()
         };
@@ -258,7 +260,7 @@ impl Step for Queue {
 /// `None` when the queue is already gone.
 async fn cancel_unfinished(ctx: &StackContext) -> Result<Option<usize>, StepError> {
     let mc = &ctx.clients.mediaconvert;
-    let queue = arn::queue(ctx);
+    let queue = arn::queue(ctx, ID);
     // The two listings are independent: one round, not two, in every `down`.
     let (submitted, progressing) = tokio::try_join!(
         list_jobs(ctx, JobStatus::Submitted),
@@ -293,7 +295,7 @@ async fn list_jobs(
     status: JobStatus,
 ) -> Result<Option<Vec<String>>, StepError> {
     let mc = &ctx.clients.mediaconvert;
-    let queue = arn::queue(ctx);
+    let queue = arn::queue(ctx, ID);
     let mut ids = Vec::new();
     let mut token: Option<String> = None;
     loop {

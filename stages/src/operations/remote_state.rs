@@ -9,9 +9,9 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use aws_sdk_s3::Client;
 
-use crate::bucket::{all_public_access_blocked, create_bucket, sse_s3};
 use crate::context::partition;
 use crate::error::{AwsContext, AwsError};
+use crate::resources::bucket::{all_public_access_blocked, create_bucket, sse_s3};
 use crate::{policy, StepError};
 
 /// `s3` with its region replaced: the state bucket may live in another region than the

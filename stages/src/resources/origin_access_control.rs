@@ -6,7 +6,8 @@
 //! An OAC cannot be tagged: it is found again by its name, and its description
 //! (`cattube stack <stack> (<region>)`) marks it as made by this stack.
 
-use crate::permissions::{Grant, Phase, Target};
+use crate::grant::{Grant, Phase, Target};
+use crate::naming::ResourceId;
 use crate::retry::retry_codes;
 use std::collections::BTreeMap;
 
@@ -27,11 +28,9 @@ use crate::{arn, StackContext, StepError};
 
 pub struct OriginAccessControl;
 
-const ID: &str = SPEC.id;
-
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
-    id: "origin-access-control",
+    id: ID,
     stage: "6",
     depends_on: &[],
     names: &[],
@@ -75,6 +74,9 @@ pub const SPEC: Spec = Spec {
         ),
     ],
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("origin-access-control");
 
 const DRIFT_SIGNING: &str = "signing";
 /// The output under which the OAC id is published to later steps.
@@ -369,7 +371,12 @@ impl Step for OriginAccessControl {
         retry_codes(
             bound,
             &["OriginAccessControlInUse", "PreconditionFailed"],
-            |_| ctx.progress(ID, "in use by a distribution: waiting for it to go"),
+            |_| {
+                ctx.progress(
+                    ID.as_str(),
+                    "in use by a distribution: waiting for it to go",
+                )
+            },
             || async {
                 let first = known_etag.lock().expect("etag lock").take();
                 let read = match first {

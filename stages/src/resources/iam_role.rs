@@ -27,7 +27,7 @@ use crate::context::DRIFT_TAGS;
 
 /// One stage-5 role: its id, what may assume it, and what it may do.
 pub(crate) trait RoleSpec {
-    const ID: &'static str;
+    const ID: crate::naming::ResourceId;
     const DESCRIPTION: &'static str;
     fn trust(ctx: &StackContext) -> Value;
     fn policy(ctx: &StackContext) -> Value;
@@ -403,7 +403,7 @@ macro_rules! role_step {
                 ctx: &$crate::StackContext,
                 recorded: Option<&$crate::Recorded>,
             ) -> Result<$crate::Observation, $crate::StepError> {
-                $crate::iam_role::observe::<$role>(ctx, recorded).await
+                $crate::resources::iam_role::observe::<$role>(ctx, recorded).await
             }
             async fn apply(
                 &self,
@@ -411,14 +411,14 @@ macro_rules! role_step {
                 observation: &$crate::Observation,
                 ownership: Option<$crate::Ownership>,
             ) -> Result<$crate::Applied, $crate::StepError> {
-                $crate::iam_role::apply::<$role>(ctx, observation, ownership).await
+                $crate::resources::iam_role::apply::<$role>(ctx, observation, ownership).await
             }
             async fn restore(
                 &self,
                 ctx: &$crate::StackContext,
                 recorded: &$crate::Recorded,
             ) -> Result<Vec<String>, $crate::StepError> {
-                $crate::iam_role::restore::<$role>(ctx, recorded).await
+                $crate::resources::iam_role::restore::<$role>(ctx, recorded).await
             }
             async fn destroy(
                 &self,
@@ -426,7 +426,7 @@ macro_rules! role_step {
                 _recorded: Option<&$crate::Recorded>,
                 _options: &$crate::step::DestroyOptions,
             ) -> Result<$crate::Destroyed, $crate::StepError> {
-                $crate::iam_role::destroy::<$role>(ctx).await
+                $crate::resources::iam_role::destroy::<$role>(ctx).await
             }
         }
     };
@@ -434,8 +434,8 @@ macro_rules! role_step {
 pub(crate) use role_step;
 
 /// The IAM actions of `observe`, `apply` and `destroy` above, on the role of resource `id`.
-pub(crate) const fn permissions(id: &'static str) -> [crate::permissions::Grant; 3] {
-    use crate::permissions::{Grant, Phase, Target};
+pub(crate) const fn permissions(id: crate::naming::ResourceId) -> [crate::grant::Grant; 3] {
+    use crate::grant::{Grant, Phase, Target};
     [
         Grant::new(
             Phase::Observe,

@@ -5,8 +5,8 @@
 
 use serde_json::{json, Value};
 
-use crate::iam_role::{role_step, RoleSpec};
-use crate::naming::NameKind;
+use crate::naming::{NameKind, ResourceId};
+use crate::resources::iam_role::{role_step, RoleSpec};
 use crate::step::{NameRule, Service, Spec};
 use crate::{arn, StackContext};
 
@@ -14,25 +14,32 @@ pub struct MediaConvertRole;
 
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
-    id: "mediaconvert-role",
+    id: ID,
     stage: "5",
     // IAM checks an identity policy's grammar, not that its `Resource` ARNs exist, and a
     // trust policy's service principal and `aws:SourceArn` condition are not looked up
     // either: the role is written right after the account is known, beside the buckets and
     // the queue it names, so IAM's propagation starts as early as it can.
     depends_on: &[],
-    names: &["source-bucket", "destination-bucket", "queue"],
+    names: &[
+        crate::source_bucket::ID,
+        crate::destination_bucket::ID,
+        crate::queue::ID,
+    ],
     name: Some(NameRule {
         kind: NameKind::IamRole,
         default: "{stack}-{region}-mediaconvert",
     }),
     outputs: &[],
     service: Service::Iam,
-    permissions: &crate::iam_role::permissions("mediaconvert-role"),
+    permissions: &crate::resources::iam_role::permissions(ID),
 };
 
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("mediaconvert-role");
+
 impl RoleSpec for MediaConvertRole {
-    const ID: &'static str = SPEC.id;
+    const ID: ResourceId = ID;
     const DESCRIPTION: &'static str =
         "cattube: MediaConvert reads the source bucket and writes the destination bucket";
 
@@ -45,7 +52,7 @@ impl RoleSpec for MediaConvertRole {
                 "Action": "sts:AssumeRole",
                 "Condition": {
                     "StringEquals": { "aws:SourceAccount": ctx.account },
-                    "ArnLike": { "aws:SourceArn": arn::queue(ctx) }
+                    "ArnLike": { "aws:SourceArn": arn::queue(ctx, crate::queue::ID) }
                 }
             }]
         })
@@ -59,13 +66,13 @@ impl RoleSpec for MediaConvertRole {
                     "Sid": "ReadUploads",
                     "Effect": "Allow",
                     "Action": "s3:GetObject",
-                    "Resource": format!("{}/*", arn::bucket(ctx, "source-bucket"))
+                    "Resource": format!("{}/*", arn::bucket(ctx, crate::source_bucket::ID))
                 },
                 {
                     "Sid": "WriteOutputs",
                     "Effect": "Allow",
                     "Action": "s3:PutObject",
-                    "Resource": format!("{}/*", arn::bucket(ctx, "destination-bucket"))
+                    "Resource": format!("{}/*", arn::bucket(ctx, crate::destination_bucket::ID))
                 }
             ]
         })

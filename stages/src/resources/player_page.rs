@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 
 use crate::error::AwsError;
-use crate::permissions::{Grant, Phase, Target};
+use crate::grant::{Grant, Phase, Target};
+use crate::naming::ResourceId;
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Service,
     Spec, Step,
@@ -26,11 +27,11 @@ pub struct PlayerPage;
 
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
-    id: "player-page",
+    id: ID,
     stage: "8",
     // Its objects go into the bucket; the distribution's domain is only printed (the CLI
     // sets player_url), so the page does not wait for it.
-    depends_on: &["destination-bucket"],
+    depends_on: &[crate::destination_bucket::ID],
     names: &[],
     name: None,
     // `https://<distribution domain>/`, set by the CLI from the distribution's output when
@@ -42,26 +43,29 @@ pub const SPEC: Spec = Spec {
         Grant::new(
             Phase::Observe,
             &["s3:GetObject"],
-            Target::Objects("destination-bucket"),
+            Target::Objects(crate::destination_bucket::ID),
         ),
         // Whose bucket it is: in an adopted one, nobody else's object is overwritten.
         Grant::new(
             Phase::Observe,
             &["s3:GetBucketTagging"],
-            Target::Bucket("destination-bucket"),
+            Target::Bucket(crate::destination_bucket::ID),
         ),
         Grant::new(
             Phase::Apply,
             &["s3:PutObject", "s3:DeleteObject"],
-            Target::Objects("destination-bucket"),
+            Target::Objects(crate::destination_bucket::ID),
         ),
         Grant::new(
             Phase::Destroy,
             &["s3:DeleteObject"],
-            Target::Objects("destination-bucket"),
+            Target::Objects(crate::destination_bucket::ID),
         ),
     ],
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("player-page");
 
 /// The page's key: the distribution's `DefaultRootObject`.
 pub const ROOT_KEY: &str = "index.html";
@@ -87,25 +91,25 @@ pub struct PageFile {
 pub const FILES: &[PageFile] = &[
     PageFile {
         key: ROOT_KEY,
-        bytes: include_bytes!("../../player/index.html"),
+        bytes: include_bytes!("../../../player/index.html"),
         content_type: "text/html; charset=utf-8",
         cache_control: "no-cache",
     },
     PageFile {
         key: "player/player.css",
-        bytes: include_bytes!("../../player/player.css"),
+        bytes: include_bytes!("../../../player/player.css"),
         content_type: "text/css; charset=utf-8",
         cache_control: "no-cache",
     },
     PageFile {
         key: "player/player.js",
-        bytes: include_bytes!("../../player/player.js"),
+        bytes: include_bytes!("../../../player/player.js"),
         content_type: "text/javascript; charset=utf-8",
         cache_control: "no-cache",
     },
     PageFile {
         key: HLS_JS_KEY,
-        bytes: include_bytes!("../../player/vendor/hls-1.6.15.light.min.js"),
+        bytes: include_bytes!("../../../player/vendor/hls-1.6.15.light.min.js"),
         content_type: "text/javascript; charset=utf-8",
         cache_control: "public, max-age=31536000, immutable",
     },
@@ -127,7 +131,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 fn bucket(ctx: &StackContext) -> &str {
-    ctx.name("destination-bucket")
+    ctx.name(crate::destination_bucket::ID)
 }
 
 /// What HeadObject says of one file.

@@ -41,7 +41,7 @@ pub fn origin_domain(ctx: &StackContext) -> String {
     };
     format!(
         "{}.s3.{}.{suffix}",
-        ctx.name("destination-bucket"),
+        ctx.name(crate::destination_bucket::ID),
         ctx.region
     )
 }

@@ -33,7 +33,7 @@ use crate::context::DRIFT_TAGS;
 
 /// The per-bucket facts that differ between stage 1 and stage 2.
 pub(crate) struct BucketSpec {
-    pub id: &'static str,
+    pub id: crate::naming::ResourceId,
     /// The output key under which the bucket name is published (`source_bucket`…).
     pub output: &'static str,
 }
@@ -334,7 +334,7 @@ fn outputs(spec: &BucketSpec, name: &str) -> BTreeMap<&'static str, String> {
     BTreeMap::from([(spec.output, name.to_string())])
 }
 
-fn taken_elsewhere(id: &str, name: &str, why: &str) -> StepError {
+fn taken_elsewhere(id: crate::naming::ResourceId, name: &str, why: &str) -> StepError {
     StepError::msg(format!(
         "bucket name {name} is not available to this stack ({why}); choose another with `{id} = \"…\"` under [names] in cattube.toml"
     ))
@@ -961,7 +961,7 @@ async fn delete_batch(
 }
 
 /// The `Step` of a bucket module: its registry entry and its [`BucketSpec`], the rest shared.
-/// The same shape as [`crate::iam_role::role_step`] for the roles.
+/// The same shape as [`crate::resources::iam_role::role_step`] for the roles.
 macro_rules! bucket_step {
     ($step:ident, $bucket:expr, $spec:expr) => {
         #[async_trait::async_trait]
@@ -970,14 +970,14 @@ macro_rules! bucket_step {
                 &$spec
             }
             fn kept_by(&self, options: &$crate::step::DestroyOptions) -> Option<String> {
-                $crate::bucket::kept_by(options)
+                $crate::resources::bucket::kept_by(options)
             }
             async fn observe(
                 &self,
                 ctx: &$crate::StackContext,
                 recorded: Option<&$crate::Recorded>,
             ) -> Result<$crate::Observation, $crate::StepError> {
-                $crate::bucket::observe(ctx, &$bucket, recorded).await
+                $crate::resources::bucket::observe(ctx, &$bucket, recorded).await
             }
             async fn apply(
                 &self,
@@ -985,14 +985,14 @@ macro_rules! bucket_step {
                 observation: &$crate::Observation,
                 ownership: Option<$crate::Ownership>,
             ) -> Result<$crate::Applied, $crate::StepError> {
-                $crate::bucket::apply(ctx, &$bucket, observation, ownership).await
+                $crate::resources::bucket::apply(ctx, &$bucket, observation, ownership).await
             }
             async fn restore(
                 &self,
                 ctx: &$crate::StackContext,
                 recorded: &$crate::Recorded,
             ) -> Result<Vec<String>, $crate::StepError> {
-                $crate::bucket::restore(ctx, &$bucket, recorded).await
+                $crate::resources::bucket::restore(ctx, &$bucket, recorded).await
             }
             async fn destroy(
                 &self,
@@ -1000,7 +1000,7 @@ macro_rules! bucket_step {
                 _recorded: Option<&$crate::Recorded>,
                 options: &$crate::step::DestroyOptions,
             ) -> Result<$crate::Destroyed, $crate::StepError> {
-                $crate::bucket::destroy(ctx, &$bucket, options).await
+                $crate::resources::bucket::destroy(ctx, &$bucket, options).await
             }
         }
     };
@@ -1008,8 +1008,8 @@ macro_rules! bucket_step {
 pub(crate) use bucket_step;
 
 /// The IAM actions of `observe`, `apply` and `destroy` above, on bucket `id`.
-pub(crate) const fn permissions(id: &'static str) -> [crate::permissions::Grant; 6] {
-    use crate::permissions::{Grant, Phase, Target};
+pub(crate) const fn permissions(id: crate::naming::ResourceId) -> [crate::grant::Grant; 6] {
+    use crate::grant::{Grant, Phase, Target};
     [
         Grant::new(
             Phase::Observe,

@@ -11,7 +11,8 @@
 //! bucket the owner's statements are theirs, and are kept.
 
 use crate::error::absent;
-use crate::permissions::{Grant, Phase, Target};
+use crate::grant::{Grant, Phase, Target};
+use crate::naming::ResourceId;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -29,13 +30,13 @@ pub struct DestinationBucketPolicy;
 
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
-    id: "destination-bucket-policy",
+    id: ID,
     stage: "6",
     // The distribution's ARN (its `AWS:SourceArn`) carries an id known only once it is
     // created, and S3 validates a bucket policy when it is written (a principal that does
     // not exist is `MalformedPolicy`): existence. The bucket: the policy is its own, and the
     // bucket's step writes its TLS statement into the same policy first.
-    depends_on: &["distribution", "destination-bucket"],
+    depends_on: &[crate::distribution::ID, crate::destination_bucket::ID],
     names: &[],
     name: None,
     outputs: &[],
@@ -44,12 +45,12 @@ pub const SPEC: Spec = Spec {
         Grant::new(
             Phase::Observe,
             &["s3:GetBucketPolicy", "s3:GetBucketTagging"],
-            Target::Bucket("destination-bucket"),
+            Target::Bucket(crate::destination_bucket::ID),
         ),
         Grant::new(
             Phase::Apply,
             &["s3:PutBucketPolicy"],
-            Target::Bucket("destination-bucket"),
+            Target::Bucket(crate::destination_bucket::ID),
         ),
         Grant::new(
             Phase::Destroy,
@@ -58,17 +59,20 @@ pub const SPEC: Spec = Spec {
                 "s3:PutBucketPolicy",
                 "s3:DeleteBucketPolicy",
             ],
-            Target::Bucket("destination-bucket"),
+            Target::Bucket(crate::destination_bucket::ID),
         ),
     ],
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("destination-bucket-policy");
 
 pub const SID: &str = "cattube-cloudfront-read";
 const DRIFT_READ: &str = "cloudfront-read";
 const DRIFT_WIDENED: &str = "widened";
 
 fn bucket(ctx: &StackContext) -> &str {
-    ctx.name("destination-bucket")
+    ctx.name(crate::destination_bucket::ID)
 }
 
 /// The statement this step owns.

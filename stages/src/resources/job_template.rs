@@ -13,7 +13,8 @@
 //! except inside maps, whose keys are data ([`MAP_MEMBERS`]). The template is read back the
 //! same way: the raw GetJobTemplate body, captured by an interceptor.
 
-use crate::permissions::{Grant, Phase, Target};
+use crate::grant::{Grant, Phase, Target};
+use crate::naming::ResourceId;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -41,17 +42,15 @@ use crate::{arn, StackContext, StepError};
 
 pub struct JobTemplate;
 
-const ID: &str = SPEC.id;
-
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
-    id: "job-template",
+    id: ID,
     stage: "4a",
     // The queue: the template is created on it (`Queue`), and MediaConvert may refuse a
     // queue it does not know. The destination is only an `s3://` URL in the settings, used
     // when a job runs.
-    depends_on: &["queue"],
-    names: &["destination-bucket"],
+    depends_on: &[crate::queue::ID],
+    names: &[crate::destination_bucket::ID],
     name: Some(NameRule {
         kind: NameKind::MediaConvert,
         default: "{stack}-job",
@@ -65,25 +64,28 @@ pub const SPEC: Spec = Spec {
                 "mediaconvert:GetJobTemplate",
                 "mediaconvert:ListTagsForResource",
             ],
-            Target::JobTemplate,
+            Target::JobTemplate(ID),
         ),
         Grant::new(
             Phase::Apply,
             &["mediaconvert:CreateJobTemplate"],
-            Target::Queue,
+            Target::Queue(crate::queue::ID),
         ),
         Grant::new(
             Phase::Apply,
             &["mediaconvert:UpdateJobTemplate", "mediaconvert:TagResource"],
-            Target::JobTemplate,
+            Target::JobTemplate(ID),
         ),
         Grant::new(
             Phase::Destroy,
             &["mediaconvert:DeleteJobTemplate"],
-            Target::JobTemplate,
+            Target::JobTemplate(ID),
         ),
     ],
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("job-template");
 
 const DRIFT_SETTINGS: &str = "settings";
 const DRIFT_QUEUE: &str = "queue";
@@ -127,7 +129,7 @@ pub fn wanted(ctx: &StackContext) -> Map<String, Value> {
                 input.remove("FileInput");
             }
         }
-        let destination = format!("s3://{}/", ctx.name("destination-bucket"));
+        let destination = format!("s3://{}/", ctx.name(crate::destination_bucket::ID));
         if let Some(groups) = settings
             .get_mut("OutputGroups")
             .and_then(Value::as_array_mut)
@@ -154,7 +156,10 @@ pub fn wanted(ctx: &StackContext) -> Map<String, Value> {
             }
         }
     }
-    template.insert("Queue".into(), Value::String(arn::queue(ctx)));
+    template.insert(
+        "Queue".into(),
+        Value::String(arn::queue(ctx, crate::queue::ID)),
+    );
     // serde_json's Map is sorted by key, so the text (and the hash) is canonical.
     let hash = Sha256::digest(Value::Object(template.clone()).to_string().as_bytes());
     template.insert(
@@ -283,7 +288,7 @@ impl Step for JobTemplate {
         recorded: Option<&Recorded>,
     ) -> Result<Observation, StepError> {
         let name = ctx.name(ID);
-        let arn = arn::job_template(ctx);
+        let arn = arn::job_template(ctx, ID);
         let raw = RawBody::default();
         let (got, tags) = tokio::join!(
             ctx.clients
@@ -340,8 +345,8 @@ impl Step for JobTemplate {
         }
 
         let queue = template.and_then(|t| t.queue()).unwrap_or_default();
-        let queue_name = ctx.name("queue");
-        if queue != arn::queue(ctx) && queue != queue_name {
+        let queue_name = ctx.name(crate::queue::ID);
+        if queue != arn::queue(ctx, crate::queue::ID) && queue != queue_name {
             drift.push(Drift::new(
                 DRIFT_QUEUE,
                 format!("on queue {queue}, not the stack's queue {queue_name}"),
@@ -373,7 +378,7 @@ impl Step for JobTemplate {
         let mc = &ctx.clients.mediaconvert;
         let source = &ctx.settings.job.source;
         let mut applied = Applied {
-            arn: arn::job_template(ctx),
+            arn: arn::job_template(ctx, ID),
             outputs: outputs(ctx),
             ..Default::default()
         };

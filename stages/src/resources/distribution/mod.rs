@@ -12,7 +12,8 @@
 mod config;
 mod lifecycle;
 
-use crate::permissions::{Grant, Phase, Target};
+use crate::grant::{Grant, Phase, Target};
+use crate::naming::ResourceId;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
@@ -35,15 +36,16 @@ use lifecycle::{wait_deployed, Waited};
 
 pub struct Distribution;
 
-const ID: &str = SPEC.id;
-
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
-    id: "distribution",
+    id: ID,
     stage: "6",
     // The OAC's id is known only once it is created; the origin is the bucket, kept as an
     // existence dependency so CloudFront never fronts a bucket still being locked down.
-    depends_on: &["origin-access-control", "destination-bucket"],
+    depends_on: &[
+        crate::origin_access_control::ID,
+        crate::destination_bucket::ID,
+    ],
     names: &[],
     name: None,
     outputs: &[
@@ -82,6 +84,9 @@ pub const SPEC: Spec = Spec {
         ),
     ],
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("distribution");
 
 /// What finding the stack's distribution and reading it takes ([`find`], [`live`],
 /// [`domain`]): this step's observe, and any other step that reads the domain.

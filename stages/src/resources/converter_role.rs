@@ -6,8 +6,8 @@
 
 use serde_json::{json, Value};
 
-use crate::iam_role::{role_step, RoleSpec};
-use crate::naming::NameKind;
+use crate::naming::{NameKind, ResourceId};
+use crate::resources::iam_role::{role_step, RoleSpec};
 use crate::step::{NameRule, Service, Spec};
 use crate::{arn, StackContext};
 
@@ -15,17 +15,17 @@ pub struct ConverterRole;
 
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
-    id: "converter-role",
+    id: ID,
     stage: "5",
     // Only names (IAM does not look up an inline policy's `Resource` ARNs, `iam:PassRole`'s
     // included): written beside everything it names, so Lambda can assume it sooner.
     depends_on: &[],
     names: &[
-        "queue",
-        "job-template",
-        "mediaconvert-role",
-        "destination-bucket",
-        "converter-function",
+        crate::queue::ID,
+        crate::job_template::ID,
+        crate::mediaconvert_role::ID,
+        crate::destination_bucket::ID,
+        crate::converter_function::ID,
     ],
     name: Some(NameRule {
         kind: NameKind::IamRole,
@@ -33,8 +33,11 @@ pub const SPEC: Spec = Spec {
     }),
     outputs: &[],
     service: Service::Iam,
-    permissions: &crate::iam_role::permissions("converter-role"),
+    permissions: &crate::resources::iam_role::permissions(ID),
 };
+
+/// This resource's id (the key of its state, `[names]` entry and facts).
+pub const ID: ResourceId = ResourceId::new("converter-role");
 
 /// Where the converter function keeps its claims, in the destination bucket: the same
 /// prefix as `CLAIM_PREFIX` in handler.py (a test below checks).
@@ -42,7 +45,10 @@ pub const CLAIM_PREFIX: &str = "_cattube/claims/";
 
 /// The claim objects, as IAM names them.
 pub fn claims_arn(ctx: &StackContext) -> String {
-    format!("{}/{CLAIM_PREFIX}*", arn::bucket(ctx, "destination-bucket"))
+    format!(
+        "{}/{CLAIM_PREFIX}*",
+        arn::bucket(ctx, crate::destination_bucket::ID)
+    )
 }
 
 /// The catalog's key in the destination bucket: the same as `CATALOG_KEY` in handler.py.
@@ -50,11 +56,14 @@ pub const CATALOG_KEY: &str = "catalog.json";
 
 /// The catalog object, as IAM names it.
 pub fn catalog_arn(ctx: &StackContext) -> String {
-    format!("{}/{CATALOG_KEY}", arn::bucket(ctx, "destination-bucket"))
+    format!(
+        "{}/{CATALOG_KEY}",
+        arn::bucket(ctx, crate::destination_bucket::ID)
+    )
 }
 
 impl RoleSpec for ConverterRole {
-    const ID: &'static str = SPEC.id;
+    const ID: ResourceId = ID;
     const DESCRIPTION: &'static str =
         "cattube: the converter function submits MediaConvert jobs and writes its logs";
 
@@ -77,19 +86,19 @@ impl RoleSpec for ConverterRole {
                     "Sid": "Logs",
                     "Effect": "Allow",
                     "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                    "Resource": arn::function_log_group(ctx)
+                    "Resource": arn::function_log_group(ctx, crate::converter_function::ID)
                 },
                 {
                     "Sid": "ReadJobTemplate",
                     "Effect": "Allow",
                     "Action": "mediaconvert:GetJobTemplate",
-                    "Resource": arn::job_template(ctx)
+                    "Resource": arn::job_template(ctx, crate::job_template::ID)
                 },
                 {
                     "Sid": "SubmitJobs",
                     "Effect": "Allow",
                     "Action": "mediaconvert:CreateJob",
-                    "Resource": [arn::queue(ctx), arn::job_template(ctx)]
+                    "Resource": [arn::queue(ctx, crate::queue::ID), arn::job_template(ctx, crate::job_template::ID)]
                 },
                 {
                     // The claims that make one job per upload (lambda-artifact/README.md):
@@ -105,7 +114,7 @@ impl RoleSpec for ConverterRole {
                     "Sid": "FindEarlierJobs",
                     "Effect": "Allow",
                     "Action": "mediaconvert:ListJobs",
-                    "Resource": arn::queue(ctx)
+                    "Resource": arn::queue(ctx, crate::queue::ID)
                 },
                 {
                     // A finished job's own settings: the catalog's codecs strings.
@@ -130,7 +139,7 @@ impl RoleSpec for ConverterRole {
                     "Sid": "PassMediaConvertRole",
                     "Effect": "Allow",
                     "Action": "iam:PassRole",
-                    "Resource": arn::role(ctx, "mediaconvert-role"),
+                    "Resource": arn::role(ctx, crate::mediaconvert_role::ID),
                     "Condition": {
                         "StringEquals": { "iam:PassedToService": "mediaconvert.amazonaws.com" }
                     }
@@ -146,7 +155,7 @@ impl RoleSpec for ConverterRole {
                     "Sid": "NotifyJobs",
                     "Effect": "Allow",
                     "Action": "sns:Publish",
-                    "Resource": arn::topic(ctx, "notification-topic")
+                    "Resource": arn::topic(ctx, crate::notification_topic::ID)
                 }));
         }
         policy
@@ -161,7 +170,7 @@ mod tests {
 
     #[test]
     fn the_catalog_key_is_the_handlers() {
-        let handler = include_str!("../../lambda-artifact/handler.py");
+        let handler = include_str!("../../../lambda-artifact/handler.py");
         assert!(
             handler.contains(&format!("\nCATALOG_KEY = \"{}\"\n", super::CATALOG_KEY)),
             "handler.py must set CATALOG_KEY"
@@ -170,7 +179,7 @@ mod tests {
 
     #[test]
     fn the_claim_prefix_is_the_handlers() {
-        let handler = include_str!("../../lambda-artifact/handler.py");
+        let handler = include_str!("../../../lambda-artifact/handler.py");
         assert!(
             handler.contains(&format!("\nCLAIM_PREFIX = \"{CLAIM_PREFIX}\"\n")),
             "handler.py must set CLAIM_PREFIX = \"{CLAIM_PREFIX}\""

@@ -72,7 +72,7 @@ pub fn player_url(domain: &str, key: Option<&str>) -> String {
 
 /// Reads the catalog; an empty one when no video was ever submitted (no object yet).
 pub async fn read(ctx: &StackContext) -> Result<Catalog, VideoError> {
-    let bucket = ctx.name("destination-bucket");
+    let bucket = ctx.name(crate::destination_bucket::ID);
     let got = match ctx
         .clients
         .s3

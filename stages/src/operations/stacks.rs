@@ -15,7 +15,7 @@ use aws_smithy_types::date_time::{DateTime, Format};
 
 use crate::context::{TAG_EXPIRES_AT, TAG_MANAGED_BY, TAG_REGION, TAG_STACK};
 use crate::error::AwsContext;
-use crate::permissions::{Grant, Phase, Target};
+use crate::grant::{Grant, Phase, Target};
 use crate::{Clients, StepError};
 
 /// The one call of [`list`] (`stacks`, `gc`): the tagging API takes no resource type, so it

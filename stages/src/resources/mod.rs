@@ -1,0 +1,23 @@
+//! The stack's resources, one module per stage of the console tutorial, each a
+//! [`crate::Step`] (observe -> apply -> destroy), and the shapes two of them share: a bucket
+//! ([`bucket`]), an IAM role ([`iam_role`]), a Lambda invoke permission
+//! ([`lambda_permission`], registered twice).
+
+pub(crate) mod bucket;
+pub(crate) mod iam_role;
+
+pub mod converter_function;
+pub mod converter_role;
+pub mod destination_bucket;
+pub mod destination_bucket_policy;
+pub mod distribution;
+pub mod job_events_rule;
+pub mod job_template;
+pub mod lambda_permission;
+pub mod mediaconvert_role;
+pub mod notification_topic;
+pub mod origin_access_control;
+pub mod player_page;
+pub mod queue;
+pub mod source_bucket;
+pub mod source_notification;
