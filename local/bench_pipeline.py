@@ -76,10 +76,10 @@ def main() -> int:
             walls, conversions = [], []
             for i in range(args.runs):
                 started = time.monotonic()
-                run([cattube, "--no-progress", "upload", "--prefix", f"run{i}", str(clip)], cwd=scratch, env=env)
-                run([cattube, "--no-progress", "jobs", "--wait", f"run{i}/clip.mp4"], cwd=scratch, env=env)
+                run([cattube, "--no-progress", "upload", "--prefix", f"{profile}-run{i}", str(clip)], cwd=scratch, env=env)
+                run([cattube, "--no-progress", "jobs", "--wait", f"{profile}-run{i}/clip.mp4"], cwd=scratch, env=env)
                 walls.append(time.monotonic() - started)
-                jobs = json.loads(run([cattube, "--output", "json", "jobs", f"run{i}/clip.mp4"], cwd=scratch,
+                jobs = json.loads(run([cattube, "--output", "json", "jobs", f"{profile}-run{i}/clip.mp4"], cwd=scratch,
                                       env=env).stdout)["jobs"]
                 timing = mediaconvert.get_job(Id=jobs[0]["id"])["Job"]["Timing"]
                 conversions.append((timing["FinishTime"] - timing["StartTime"]).total_seconds())
