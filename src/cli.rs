@@ -12,7 +12,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = "Stand up, check and tear down a video-on-demand pipeline on AWS: an S3 source bucket \
                   whose uploads are converted by MediaConvert into a destination bucket served through \
                   CloudFront.\n\nCredentials and region come from the AWS SDK's usual chain; \
-                  AWS_ENDPOINT_URL points every client at a local emulator.",
+                  AWS_ENDPOINT_URL points every client at a local emulator. scripts/local-cloud \
+                  runs the whole pipeline on this machine and writes the variables to set, \
+                  CATTUBE_CDN_ENDPOINT among them: with it, every playback and player URL \
+                  cattube prints is on the local CloudFront.",
     after_help = AFTER_HELP
 )]
 pub struct Cli {
