@@ -67,7 +67,7 @@ sys.path[:0] = [str(ROOT / "tests" / "support"), str(ROOT / "tests" / "iam")]
 import moto_server  # noqa: E402,F401
 import iam_check  # noqa: E402
 
-from moto.awslambda.models import lambda_backends  # noqa: E402
+from moto.awslambda.models import LambdaBackend, lambda_backends  # noqa: E402
 from moto.cloudfront.models import cloudfront_backends  # noqa: E402
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 from moto.events import models as events_models  # noqa: E402
@@ -164,14 +164,56 @@ class Lambdas:
         if self.stopping:
             return
         try:
-            ok = self.run(arn, event)
+            error = self.run(arn, event)
         except Exception as err:  # noqa: BLE001 - the runtime itself failed
             log(f"invoking {arn} failed: {err!r}")
-            ok = False
-        if not ok and attempt < RETRIES and not self.stopping:
+            error = {"errorType": "Runtime.Unknown", "errorMessage": repr(err)}
+        if error is None or self.stopping:
+            return
+        fn = self.function(arn)
+        config = _event_invoke_config(fn)
+        if attempt < config.get("MaximumRetryAttempts", RETRIES):
             delay = self.retry_delay * (attempt + 1)
-            log(f"{arn.rsplit(':', 1)[-1]}: attempt {attempt + 1} failed, retrying in {delay:g} s")
+            log(f"{fn.function_name}: attempt {attempt + 1} failed, retrying in {delay:g} s")
             threading.Timer(delay, lambda: self.pool.submit(self._attempt, arn, event, attempt + 1)).start()
+            return
+        destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        if destination:
+            self._record_failure(fn, destination, event, error, attempt + 1)
+        else:
+            log(f"{fn.function_name}: attempt {attempt + 1} failed, event dropped (no on-failure destination)")
+
+    def _record_failure(self, fn, destination: str, event: dict, error: dict, attempts: int) -> None:
+        """Lambda's invocation record, sent to the on-failure destination as the function's
+        role (IAM enforced: an S3 bucket needs s3:PutObject). Only S3 destinations here."""
+        if not destination.startswith("arn:aws:s3:::"):
+            log(f"{fn.function_name}: on-failure destination {destination} is not an S3 bucket; not emulated")
+            return
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+        record = {
+            "version": "1.0", "timestamp": stamp,
+            "requestContext": {"requestId": str(uuid.uuid4()), "functionArn": f"{fn.function_arn}:$LATEST",
+                               "condition": "RetriesExhausted", "approximateInvokeCount": attempts},
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "responsePayload": error,
+        }
+        # Lambda's key for an asynchronous invocation's record: by function and day.
+        key = (f"aws/lambda/async/{fn.function_name}/{time.strftime('%Y/%m/%d', time.gmtime(now))}/"
+               f"{time.strftime('%Y-%m-%dT%H.%M.%S', time.gmtime(now))}-{uuid.uuid4()}")
+        import boto3
+        creds = self._credentials(fn)
+        s3 = boto3.client("s3", endpoint_url=self.endpoint, region_name=fn.region,
+                          aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+                          aws_session_token=creds["AWS_SESSION_TOKEN"])
+        try:
+            s3.put_object(Bucket=destination.split(":::", 1)[1], Key=key, Body=json.dumps(record).encode(),
+                          ContentType="application/json")
+            log(f"{fn.function_name}: attempt {attempts} failed, record kept in {destination}/{key}")
+        except Exception as err:  # noqa: BLE001 - Lambda counts a DestinationDeliveryFailure
+            log(f"{fn.function_name}: record of a failed invocation not delivered to {destination}: {err}")
 
     def _code_dir(self, fn) -> Path:
         with self.lock:
@@ -198,8 +240,9 @@ class Lambdas:
         return {"AWS_ACCESS_KEY_ID": creds["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"],
                 "AWS_SESSION_TOKEN": creds["SessionToken"]}
 
-    def run(self, arn: str, event: dict) -> bool:
-        """One invocation; True when the function returned without error."""
+    def run(self, arn: str, event: dict) -> dict | None:
+        """One invocation; None when the function returned without error, else the error
+        (errorType, errorMessage) as Lambda reports it."""
         fn = self.function(arn)
         request_id = str(uuid.uuid4())
         group = f"/aws/lambda/{fn.function_name}"
@@ -256,18 +299,62 @@ class Lambdas:
                      f"Billed Duration: {int(elapsed_ms) + 1} ms\tMemory Size: {fn.memory_size} MB\t"
                      f"Max Memory Used: {int(outcome.get('maxRssMb', 0))} MB")
         self._keep_logs(fn, group, stream, lines)
-        return not timed_out and "errorType" not in outcome
+        if timed_out:
+            return {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {fn.timeout:.2f} seconds"}
+        if "errorType" in outcome:
+            return {k: outcome[k] for k in ("errorType", "errorMessage") if k in outcome}
+        return None
 
     def _keep_logs(self, fn, group: str, stream: str, lines: list[str]) -> None:
+        """Lambda writes to CloudWatch Logs as the function's role: it creates a missing group
+        only when the role may logs:CreateLogGroup, and writes only when it may
+        CreateLogStream and PutLogEvents; otherwise the lines are lost, as on AWS (the
+        workdir's copy is this cloud's own)."""
         backend = logs_backends[ACCOUNT][fn.region]
+        group_arn = f"arn:aws:logs:{fn.region}:{ACCOUNT}:log-group:{group}"
+        stream_arn = f"{group_arn}:log-stream:{stream}"
         with self.lock:
+            with open(self.workdir / "logs" / f"{fn.function_name}.log", "a") as out:
+                out.write("\n".join(lines) + "\n")
+            role_arn, identity = _role_policies(fn)
+            may = lambda action, resource: allowed({"AWS": role_arn}, identity, action, resource, {}, [])  # noqa: E731
             if group not in backend.groups:
+                if not may("logs:CreateLogGroup", group_arn):
+                    log(f"{fn.function_name}: log group {group} missing and its role may not create it: "
+                        "logs lost")
+                    return
                 backend.create_log_group(group, {})
+            if not (may("logs:CreateLogStream", stream_arn) and may("logs:PutLogEvents", stream_arn)):
+                log(f"{fn.function_name}: its role may not write to {group}: logs lost")
+                return
             backend.create_log_stream(group, stream)
             now = int(time.time() * 1000)
             backend.put_log_events(group, stream, [{"timestamp": now, "message": line} for line in lines])
-            with open(self.workdir / "logs" / f"{fn.function_name}.log", "a") as out:
-                out.write("\n".join(lines) + "\n")
+
+
+def _event_invoke_config(fn) -> dict:
+    """The function's asynchronous invocation settings (PutFunctionEventInvokeConfig)."""
+    configs = getattr(fn, "event_invoke_config", None) or []
+    return configs[-1].config if configs else {}
+
+
+def _role_policies(fn) -> tuple[str, list[dict]]:
+    """The function's role ARN and its identity policies (inline and attached)."""
+    iam = iam_backends[ACCOUNT]["aws"]
+    role = iam.get_role(fn.role.rsplit("/", 1)[-1])
+    return role.arn, _policy_docs([*role.policies.values(), *role.managed_policies.values()])
+
+
+def _invoke(self, function_name, qualifier, body, headers, response_headers):
+    """Lambda Invoke: an asynchronous one (InvocationType Event, as `cattube jobs
+    --retry-failed` sends) is queued for the function as S3's and EventBridge's are, with its
+    retries and on-failure destination; the caller's own IAM is the account owner's here."""
+    if headers.get("X-Amz-Invocation-Type") != "Event" or LAMBDAS is None:
+        return _moto_invoke(self, function_name, qualifier, body, headers, response_headers)
+    fn = self.get_function(function_name, qualifier)
+    event = json.loads(body) if body else {}
+    LAMBDAS.pool.submit(LAMBDAS._attempt, fn.function_arn, event, 0)
+    return b""
 
 
 LAMBDAS: Lambdas | None = None
@@ -386,6 +473,9 @@ def _send_to_targets(self, original_event, transform_input=True):
 
 
 events_models.Rule.send_to_targets = _send_to_targets
+
+_moto_invoke = LambdaBackend.invoke
+LambdaBackend.invoke = _invoke
 
 
 # --------------------------------------------------------------------------------------

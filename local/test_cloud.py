@@ -1,6 +1,7 @@
 """The local cloud's behaviours, each against the running process (local/cloud.py): S3
 events reach the function as AWS sends them, the function runs as deployed and as its
-role, failures are retried twice, IAM is enforced (with S3's 403-unless-ListBucket rule),
+role, failures are retried twice and then recorded in an S3 on-failure destination, the
+logs land in the function's log group only as far as its role allows, IAM is enforced (with S3's 403-unless-ListBucket rule),
 EventBridge rules reach their Lambda targets, and CloudFront serves a bucket through an
 origin access control."""
 
@@ -108,7 +109,12 @@ def client(cloud, service, **kwargs):
                         aws_access_key_id="local", aws_secret_access_key="local", **kwargs)
 
 
-def deploy(cloud, name="fn", timeout=30):
+# What AWSLambdaBasicExecutionRole allows: Lambda writes the logs as the function's role.
+LOGS = {"Effect": "Allow", "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": "*"}
+
+
+def deploy(cloud, name="fn", timeout=30, statements=(LOGS,)):
     iam, lam, s3 = client(cloud, "iam"), client(cloud, "lambda"), client(cloud, "s3")
     for bucket in (SOURCE, OUT):
         try:
@@ -122,7 +128,8 @@ def deploy(cloud, name="fn", timeout=30):
         "Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{SOURCE}/*"},
             {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"arn:aws:s3:::{OUT}/*"},
-            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{OUT}"}]}))
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{OUT}"},
+            *statements]}))
     code = io.BytesIO()
     with zipfile.ZipFile(code, "w") as z:
         z.writestr("app.py", HANDLER)
@@ -206,9 +213,9 @@ def test_an_upload_runs_the_deployed_function_as_its_role_with_the_event_s3_send
                              ("ObjectCreated:Put", "up/tabby+cat+%281%29%2B%C3%BC.mp4")]
 
 
-def notified_function(cloud, name, timeout=30):
+def notified_function(cloud, name, timeout=30, statements=(LOGS,)):
     """Function `name`, invoked by every object created in bucket `<name>-src`; an S3 client."""
-    arn = deploy(cloud, name, timeout=timeout)
+    arn = deploy(cloud, name, timeout=timeout, statements=statements)
     lam, s3 = client(cloud, "lambda"), client(cloud, "s3")
     lam.add_permission(FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction",
                        Principal="s3.amazonaws.com", SourceArn=f"arn:aws:s3:::{name}-src")
@@ -226,6 +233,54 @@ def test_a_failing_invocation_is_retried_twice(cloud):
     time.sleep(1.5)  # and no fourth
     assert len(starts()) == 3
     assert sum('"errorType": "RuntimeError"' in l for l in log_lines(cloud, "flaky")) == 3
+
+
+def test_a_failure_after_the_retries_is_recorded_in_the_on_failure_bucket_as_the_role(cloud):
+    put = {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::kept-failures/*"}
+    s3 = notified_function(cloud, "kept", statements=(LOGS, put))
+    s3.create_bucket(Bucket="kept-failures", CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.create_bucket(Bucket="denied-failures", CreateBucketConfiguration={"LocationConstraint": REGION})
+    lam = client(cloud, "lambda")
+    lam.put_function_event_invoke_config(FunctionName="kept", MaximumRetryAttempts=2, DestinationConfig={
+        "OnFailure": {"Destination": "arn:aws:s3:::kept-failures"}})
+    s3.put_object(Bucket="kept-src", Key="fail (1).mp4", Body=b"x")
+    listed = lambda: s3.list_objects_v2(Bucket="kept-failures").get("Contents", [])
+    (kept,) = wait_until("the failure's record", listed)
+    assert kept["Key"].startswith("aws/lambda/async/kept/")
+    record = json.loads(s3.get_object(Bucket="kept-failures", Key=kept["Key"])["Body"].read())
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestPayload"]["Records"][0]["s3"]["object"]["key"] == "fail+%281%29.mp4"
+    assert record["responsePayload"] == {"errorType": "RuntimeError", "errorMessage": "asked to fail"}
+    # An asynchronous Invoke (what `cattube jobs --retry-failed` sends) runs it again, with
+    # the same retries and destination.
+    lam.invoke(FunctionName="kept", InvocationType="Event", Payload=json.dumps(record["requestPayload"]))
+    wait_until("the replay's record", lambda: len(listed()) == 2)
+    # Lambda writes the record as the function's role: a destination it may not write to
+    # gets nothing.
+    lam.put_function_event_invoke_config(FunctionName="kept", MaximumRetryAttempts=0, DestinationConfig={
+        "OnFailure": {"Destination": "arn:aws:s3:::denied-failures"}})
+    s3.put_object(Bucket="kept-src", Key="fail-again.mp4", Body=b"x")
+    starts = lambda: [l for l in log_lines(cloud, "kept") if l.startswith("START")]
+    wait_until("the seventh attempt", lambda: len(starts()) >= 7)
+    time.sleep(1)
+    assert len(starts()) == 7  # no retry: MaximumRetryAttempts 0
+    assert s3.list_objects_v2(Bucket="denied-failures").get("KeyCount", 0) == 0
+
+
+def test_without_create_log_group_the_logs_need_a_group_made_beforehand(cloud):
+    write = {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+             "Resource": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/nogroup:*"}
+    s3 = notified_function(cloud, "nogroup", statements=(write,))
+    logs = client(cloud, "logs")
+    s3.put_object(Bucket="nogroup-src", Key="first.mp4", Body=b"x")
+    ran = Path(cloud["CATTUBE_LOCAL_WORKDIR"]) / "logs" / "nogroup.log"
+    wait_until("the first run", lambda: ran.exists() and "REPORT" in ran.read_text())
+    assert logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/nogroup")["logGroups"] == []
+    logs.create_log_group(logGroupName="/aws/lambda/nogroup")
+    s3.put_object(Bucket="nogroup-src", Key="second.mp4", Body=b"x")
+    wait_until("the logs in the group made beforehand",
+               lambda: any(l.startswith("START") for l in log_lines(cloud, "nogroup")))
 
 
 def test_the_functions_timeout_ends_an_invocation_and_counts_as_a_failure(cloud):

@@ -113,7 +113,10 @@ pub enum Command {
     Upload(UploadArgs),
     /// The stack queue's MediaConvert jobs, newest first: status, percent, source key (stage 8)
     #[command(after_help = "Examples:\n  cattube jobs\n  cattube jobs --watch\n  \
-        cattube jobs --wait \"cats/tabby cat.mp4\"\n\n\
+        cattube jobs --wait \"cats/tabby cat.mp4\"\n  cattube jobs --retry-failed --wait\n\n\
+        Failed deliveries (uploads or job events the converter function failed on after \
+        Lambda's two retries) are kept in the stack's failures bucket and listed below the \
+        jobs; --retry-failed replays them.\n\n\
         Exit codes: 0 done (with --wait/--watch: every waited job COMPLETE), 1 a waited job \
         ended in ERROR or CANCELED (named) or a call failed, 2 bad input or the stack is not up")]
     Jobs(JobsArgs),
@@ -352,6 +355,10 @@ pub struct JobsArgs {
     #[arg(long, default_value_t = 20, value_name = "N",
           value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub limit: u16,
+    /// Replay every failed delivery first (with KEY, that key's): the event the converter
+    /// function failed on after Lambda's retries, sent to it again, its record then deleted
+    #[arg(long)]
+    pub retry_failed: bool,
 }
 
 #[derive(Debug, Args)]

@@ -174,6 +174,7 @@ pub struct FunctionConfig {
     pub architecture: String,
     pub memory_mb: i64,
     pub timeout_s: i64,
+    pub log_retention_days: i64,
 }
 
 impl Default for FunctionConfig {
@@ -183,6 +184,7 @@ impl Default for FunctionConfig {
             architecture: "arm64".into(),
             memory_mb: 256,
             timeout_s: 60,
+            log_retention_days: 30,
         }
     }
 }
@@ -364,6 +366,7 @@ impl Config {
                     architecture: file.function.architecture,
                     memory_mb: file.function.memory_mb as i32,
                     timeout_s: file.function.timeout_s as i32,
+                    log_retention_days: file.function.log_retention_days as i32,
                 },
                 trigger_suffixes: file.trigger.suffixes,
                 price_class: file.cdn.price_class,
@@ -630,6 +633,15 @@ fn validate_function(function: &FunctionConfig) -> Result<(), String> {
         return Err(format!(
             "timeout-s {} is out of range; allowed: 1 to 900",
             function.timeout_s
+        ));
+    }
+    let allowed = cattube_stages::function_log_group::RETENTION_DAYS;
+    if !i32::try_from(function.log_retention_days).is_ok_and(|d| allowed.contains(&d)) {
+        let shown: Vec<String> = allowed.iter().map(i32::to_string).collect();
+        return Err(format!(
+            "log-retention-days {} is not a retention CloudWatch Logs allows; allowed: {}",
+            function.log_retention_days,
+            shown.join(", ")
         ));
     }
     Ok(())

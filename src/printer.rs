@@ -77,6 +77,10 @@ pub struct Report {
     /// `jobs`: the queue's jobs, newest first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jobs: Option<Vec<JobReport>>,
+    /// `jobs`: the converter function's failed deliveries (after Lambda's retries), oldest
+    /// first; with `--retry-failed`, those left after the replay.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed_deliveries: Option<Vec<FailedDeliveryReport>>,
     /// `videos`: the catalog's videos, each output with its CloudFront `url`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub videos: Option<Vec<serde_json::Value>>,
@@ -145,6 +149,18 @@ pub struct JobReport {
     pub error: Option<String>,
 }
 
+/// One failed delivery of the converter function (`jobs`).
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedDeliveryReport {
+    /// Its record's key in the failures bucket.
+    pub record: String,
+    pub failed_at: Option<String>,
+    /// The upload's source key, or `job <id>` for a job event.
+    pub source_key: Option<String>,
+    pub error: Option<String>,
+    pub attempts: Option<i64>,
+}
+
 /// One output URL of a source key (`url`).
 #[derive(Debug, Clone, Serialize)]
 pub struct UrlReport {
@@ -181,6 +197,7 @@ impl Report {
                 .map(|k| (k, None))
                 .collect(),
             jobs: (command == "jobs").then(Vec::new),
+            failed_deliveries: (command == "jobs").then(Vec::new),
             urls: (command == "url").then(Vec::new),
             videos: (command == "videos").then(Vec::new),
             player_url: None,

@@ -7,7 +7,11 @@
 //! through the distribution with `curl -fsS` and checked with ffprobe against the profile's
 //! template, and the player page in headless Chromium playing the handler-written catalog's
 //! video. Once per profile (`tutorial`, `web`, `hls`); with `tutorial`, also a source the
-//! MediaConvert role may not read: the job ends in ERROR and `jobs --wait` exits 1 naming it.
+//! MediaConvert role may not read: the job ends in ERROR and `jobs --wait` exits 1 naming it;
+//! an upload the function fails on (its template renamed by hand) kept after Lambda's
+//! retries in the failures bucket, shown by `status` and `jobs`, and converted by
+//! `jobs --retry-failed` once `up` repaired the function; and the function's logs in the
+//! stack's log group (retention 30 days), which `down` deletes.
 //!
 //! Needs ffmpeg/ffprobe, chromium and `npm ci` in tests/browser (scripts/test installs them).
 
@@ -356,11 +360,140 @@ fn converts_and_plays(profile: &str) {
 
     if profile == "tutorial" {
         a_source_mediaconvert_may_not_read_fails_its_job(&cloud, &sandbox);
+        a_failed_delivery_is_kept_shown_and_replayed(&cloud, &sandbox);
     }
     cloud
         .cattube(&sandbox, &["down", "--yes"])
         .expect_code(0)
         .output();
+    if profile == "tutorial" {
+        let groups = owner_python(
+            cloud,
+            r#"print(json.dumps(logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]))"#,
+        );
+        assert_eq!(groups.trim(), "[]", "down left log groups: {groups}");
+    }
+}
+
+/// Runs `script` with boto3 clients `s3`, `logs` and `lambda_` as the account owner (the
+/// local cloud's own keys), `json` imported; its stdout.
+fn owner_python(cloud: &LocalCloud, script: &str) -> String {
+    let prelude = format!(
+        r#"
+import boto3, json, os
+kw = dict(endpoint_url=os.environ["E"], region_name="{REGION}",
+          aws_access_key_id="local", aws_secret_access_key="local")
+s3, logs, lambda_ = boto3.client("s3", **kw), boto3.client("logs", **kw), boto3.client("lambda", **kw)
+"#
+    );
+    let out = succeeded(
+        Command::new(support::venv_python())
+            .args(["-c", &format!("{prelude}{script}")])
+            .env("E", &cloud.env["AWS_ENDPOINT_URL"]),
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The function pointed at a template that does not exist (by hand, as drift): an upload's
+/// three attempts fail, Lambda keeps the event in the failures bucket, `status` warns,
+/// `jobs` lists it with the error; `up` repairs the function, and `jobs --retry-failed
+/// --wait KEY` replays it into a COMPLETE job and deletes the record.
+fn a_failed_delivery_is_kept_shown_and_replayed(cloud: &LocalCloud, sandbox: &Sandbox) {
+    let function = cloud.cattube(sandbox, &["status"]).json().doc["outputs"]["function_arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The function's logs are in the stack's group, which keeps them 30 days.
+    let group = owner_python(
+        cloud,
+        &format!(
+            r#"name = "/aws/lambda/" + "{function}".rsplit(":", 1)[1]
+group = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"][0]
+events = logs.filter_log_events(logGroupName=name)["events"]
+print(json.dumps({{"retention": group.get("retentionInDays"), "starts": sum("START RequestId" in e["message"] for e in events)}}))"#
+        ),
+    );
+    let group: Value = serde_json::from_str(&group).unwrap();
+    assert_eq!(group["retention"], 30, "{group}");
+    assert!(group["starts"].as_u64().unwrap() >= 1, "{group}");
+
+    owner_python(
+        cloud,
+        &format!(
+            r#"env = lambda_.get_function_configuration(FunctionName="{function}")["Environment"]["Variables"]
+env["JOB_TEMPLATE"] = "no-such-template"
+lambda_.update_function_configuration(FunctionName="{function}", Environment={{"Variables": env}})"#
+        ),
+    );
+    let name = "broken (2).mp4";
+    clip(sandbox.path(), name);
+    cloud
+        .cattube(sandbox, &["upload", "--prefix", "retry", name])
+        .expect_code(0)
+        .output();
+    let key = format!("retry/{name}");
+    let began = Instant::now();
+    let status = loop {
+        let status = cloud.cattube(sandbox, &["status"]).json();
+        let warned = status.doc["warnings"].as_array().is_some_and(|w| {
+            w.iter()
+                .any(|w| w.as_str().unwrap().starts_with("1 failed deliver"))
+        });
+        if warned {
+            break status;
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(120),
+            "no failed delivery after 120 s: {}\nfunction log:\n{}",
+            status.text(),
+            cloud.function_log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(
+        status.text().contains("--retry-failed"),
+        "{}",
+        status.text()
+    );
+    let jobs = cloud.cattube(sandbox, &["jobs", &key]).json();
+    let failed = jobs.doc["failed_deliveries"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{}", jobs.doc);
+    assert_eq!(failed[0]["source_key"], key.as_str(), "{}", jobs.doc);
+    assert_eq!(failed[0]["attempts"], 3, "{}", jobs.doc);
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-template"),
+        "{}",
+        jobs.doc
+    );
+    assert_eq!(
+        jobs.doc["jobs"].as_array().unwrap().len(),
+        0,
+        "{}",
+        jobs.doc
+    );
+
+    cloud.cattube(sandbox, &["up"]).expect_code(0).output();
+    let replayed = cloud
+        .cattube(sandbox, &["jobs", "--retry-failed", "--wait", &key])
+        .output();
+    assert_eq!(
+        replayed.code,
+        Some(0),
+        "{}\nfunction log:\n{}",
+        replayed.text(),
+        cloud.function_log()
+    );
+    let after = cloud.cattube(sandbox, &["jobs", &key]).json();
+    assert_eq!(after.doc["jobs"][0]["status"], "COMPLETE", "{}", after.doc);
+    assert_eq!(
+        after.doc["failed_deliveries"].as_array().unwrap().len(),
+        0,
+        "{}",
+        after.doc
+    );
 }
 
 /// A bucket-policy Deny of the MediaConvert role on one key: the job cannot read its input.

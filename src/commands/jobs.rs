@@ -4,12 +4,15 @@
 //! `--wait`) polls (every 2 s, backing off to 10 s while nothing changes) until no job is
 //! SUBMITTED or PROGRESSING; the result is printed once, at the end. With KEY only that
 //! source key's jobs count, and the wait is for its newest job (which may take a few seconds
-//! to appear after an upload).
+//! to appear after an upload). Below the jobs, the converter function's failed deliveries
+//! (the events it failed on after Lambda's retries, kept in the failures bucket);
+//! `--retry-failed` replays them first.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use cattube_stages::arn;
+use cattube_stages::failures::{self, FailedDelivery};
 use cattube_stages::videos::{self, JobInfo};
 use indicatif::ProgressBar;
 
@@ -17,7 +20,7 @@ use crate::cli::JobsArgs;
 use crate::commands::{video_failure, Access, Session};
 use crate::config::Config;
 use crate::error::ExitStatus;
-use crate::printer::{JobReport, Printer, Report};
+use crate::printer::{FailedDeliveryReport, JobReport, Printer, Report};
 
 const FIRST_POLL: Duration = Duration::from_secs(2);
 const SLOWEST_POLL: Duration = Duration::from_secs(10);
@@ -33,6 +36,23 @@ pub async fn run(
     let session = Session::open(config, Access::Read, report).await?;
     let ctx = &*session.ctx;
     report.set_output("queue_arn", arn::queue(ctx, cattube_stages::queue::ID));
+    let for_key = |f: &FailedDelivery| args.key.is_none() || f.subject == args.key;
+    if args.retry_failed {
+        let failed = failures::list(ctx).await?.unwrap_or_default();
+        let mut replayed = 0;
+        for delivery in failed.iter().filter(|f| for_key(f)) {
+            failures::replay(ctx, delivery).await?;
+            replayed += 1;
+            printer.note(format!(
+                "replayed the failed delivery of {} ({})",
+                delivery.subject.as_deref().unwrap_or("an event"),
+                delivery.record
+            ));
+        }
+        if replayed == 0 {
+            printer.note("no failed deliveries to replay".to_string());
+        }
+    }
     let mut bars: BTreeMap<String, ProgressBar> = BTreeMap::new();
     let mut seen: BTreeMap<String, (String, Option<i32>)> = BTreeMap::new();
     // The jobs this watch saw unfinished: how they end decides the exit code.
@@ -113,6 +133,14 @@ pub async fn run(
     for bar in bars.values() {
         bar.finish_and_clear();
     }
+    let failed = failures::list(ctx).await?.unwrap_or_default();
+    report.failed_deliveries = Some(
+        failed
+            .into_iter()
+            .filter(for_key)
+            .map(failed_delivery_report)
+            .collect(),
+    );
     let failed: Vec<String> = jobs
         .iter()
         .filter(|j| watched.contains(&j.id) && matches!(j.status.as_str(), "ERROR" | "CANCELED"))
@@ -145,6 +173,16 @@ fn job_report(job: JobInfo) -> JobReport {
         percent: job.percent,
         submitted: job.submitted,
         error: job.error,
+    }
+}
+
+fn failed_delivery_report(failed: FailedDelivery) -> FailedDeliveryReport {
+    FailedDeliveryReport {
+        record: failed.record,
+        failed_at: failed.failed_at,
+        source_key: failed.subject,
+        error: failed.error,
+        attempts: failed.attempts,
     }
 }
 
@@ -182,6 +220,31 @@ fn no_job_appeared(key: &str, emulator: Option<&str>) -> String {
 }
 
 pub fn text(report: &Report) -> String {
+    let mut out = jobs_text(report);
+    let failed = report.failed_deliveries.as_deref().unwrap_or_default();
+    if !failed.is_empty() {
+        out.push_str(&format!(
+            "\n{} failed deliveries (the converter function failed on them after Lambda's \
+             retries; `cattube jobs --retry-failed` replays them):\n",
+            failed.len()
+        ));
+        for delivery in failed {
+            out.push_str(&format!(
+                "{:<24}  {}  ({} attempts)\n{:>26}error: {}\n",
+                delivery.failed_at.as_deref().unwrap_or("-"),
+                delivery.source_key.as_deref().unwrap_or("-"),
+                delivery
+                    .attempts
+                    .map_or_else(|| "?".to_string(), |n| n.to_string()),
+                "",
+                delivery.error.as_deref().unwrap_or("-"),
+            ));
+        }
+    }
+    out
+}
+
+fn jobs_text(report: &Report) -> String {
     let jobs = report.jobs.as_deref().unwrap_or_default();
     // A failed watch still shows how its jobs ended; any other error has nothing to show.
     if report.error.is_some() && jobs.is_empty() {

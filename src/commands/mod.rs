@@ -395,6 +395,7 @@ pub async fn observe_and_report(
     let observations = session.observe_confirmed(identity, &lines).await?;
     if view == View::Status {
         warn_unversioned(config, &session, report).await;
+        warn_failed_deliveries(&session, report).await;
     }
     let mut first_error = None;
     for (i, observation) in observations.iter().enumerate() {
@@ -435,6 +436,22 @@ pub fn set_player_url(ctx: &cattube_stages::StackContext, report: &mut Report) {
             "player_url",
             cattube_stages::catalog::player_url(&domain, None),
         );
+    }
+}
+
+/// The converter function's failed deliveries, kept in the failures bucket: a warning with
+/// what to do, since each is an upload (or a job event) nothing converted or recorded.
+async fn warn_failed_deliveries(session: &Session, report: &mut Report) {
+    match cattube_stages::failures::record_keys(&session.ctx).await {
+        Ok(Some(keys)) if !keys.is_empty() => report.warnings.push(format!(
+            "{} failed deliveries: the converter function failed on them after Lambda's \
+             retries (`cattube jobs` lists them, `cattube jobs --retry-failed` replays them)",
+            keys.len()
+        )),
+        Ok(_) => {}
+        Err(err) => report
+            .warnings
+            .push(format!("could not count the failed deliveries: {err}")),
     }
 }
 

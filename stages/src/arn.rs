@@ -49,6 +49,17 @@ pub fn function(ctx: &StackContext, id: ResourceId) -> String {
     )
 }
 
+/// The function's own log group, as CloudWatch Logs' tagging calls name it.
+pub fn log_group(ctx: &StackContext, id: ResourceId) -> String {
+    format!(
+        "arn:{}:logs:{}:{}:log-group:/aws/lambda/{}",
+        ctx.partition(),
+        ctx.region,
+        ctx.account,
+        ctx.name(id)
+    )
+}
+
 /// The function's own log group (and its streams), as IAM policies name it.
 pub fn function_log_group(ctx: &StackContext, id: ResourceId) -> String {
     format!(

@@ -18,6 +18,8 @@ pub enum Service {
     CloudFront,
     EventBridge,
     Sns,
+    /// CloudWatch Logs: the function's log group.
+    Logs,
 }
 
 /// One client per AWS service the stages use.
@@ -33,6 +35,7 @@ pub struct Clients {
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub eventbridge: aws_sdk_eventbridge::Client,
     pub sns: aws_sdk_sns::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 /// Where and as whom to talk to AWS. `None` leaves the choice to the SDK's default chain
@@ -221,6 +224,7 @@ pub async fn connect(connection: &Connection) -> Result<Clients, SetupError> {
         tagging: aws_sdk_resourcegroupstagging::Client::new(&sdk),
         eventbridge: aws_sdk_eventbridge::Client::new(&sdk),
         sns: aws_sdk_sns::Client::new(&sdk),
+        logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
     })
 }
 

@@ -15,6 +15,8 @@ pub struct FunctionSettings {
     pub architecture: String,
     pub memory_mb: i32,
     pub timeout_s: i32,
+    /// `[function] log-retention-days`: how long its log group keeps its logs.
+    pub log_retention_days: i32,
 }
 
 /// The default job settings: the tutorial's job.json, shipped in `lambda-artifact/`.
@@ -101,6 +103,7 @@ impl Default for Settings {
                 architecture: "arm64".into(),
                 memory_mb: 256,
                 timeout_s: 60,
+                log_retention_days: 30,
             },
             trigger_suffixes: Vec::new(),
             price_class: "PriceClass_All".into(),

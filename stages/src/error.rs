@@ -131,7 +131,8 @@ impl crate::Service {
     /// Whether `err` says the resource asked for does not exist, in this service's idiom:
     /// S3 `NoSuchBucket`/`NoSuchKey` or a bare 404 (HEAD has no body), IAM `NoSuchEntity`,
     /// Lambda `ResourceNotFoundException`, MediaConvert `NotFoundException`, CloudFront
-    /// `NoSuch…`, EventBridge `ResourceNotFoundException`, SNS `NotFound`. A missing S3 sub-resource (`NoSuchTagSet`) is not "not found": see
+    /// `NoSuch…`, EventBridge `ResourceNotFoundException`, SNS `NotFound`, CloudWatch Logs
+    /// `ResourceNotFoundException`. A missing S3 sub-resource (`NoSuchTagSet`) is not "not found": see
     /// [`absent`].
     pub fn not_found<E: ProvideErrorMetadata>(self, err: &SdkError<E, HttpResponse>) -> bool {
         use crate::Service::*;
@@ -152,6 +153,7 @@ impl crate::Service {
             EventBridge => code == Some("ResourceNotFoundException"),
             // SNS's query protocol names its NotFoundException `NotFound`.
             Sns => code == Some("NotFound"),
+            Logs => code == Some("ResourceNotFoundException"),
         }
     }
 }
@@ -200,6 +202,7 @@ mod tests {
             (Service::CloudFront, Some("NoSuchOriginAccessControl"), 404),
             (Service::EventBridge, Some("ResourceNotFoundException"), 400),
             (Service::Sns, Some("NotFound"), 404),
+            (Service::Logs, Some("ResourceNotFoundException"), 400),
         ];
         for (service, code, status) in cases {
             assert!(

@@ -36,6 +36,8 @@ pub enum Target {
     Rule(ResourceId),
     /// The SNS topic of resource `id`.
     Topic(ResourceId),
+    /// The log group of function `id` (`/aws/lambda/<function>`).
+    LogGroup(ResourceId),
     /// Actions that take no resource type (AWS accepts only `*`).
     Any,
 }
@@ -59,6 +61,7 @@ impl Target {
             }
             Target::Rule(id) => arn::rule(ctx, id),
             Target::Topic(id) => arn::topic(ctx, id),
+            Target::LogGroup(id) => arn::log_group(ctx, id),
             Target::Any => "*".into(),
         }
     }

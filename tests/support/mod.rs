@@ -613,6 +613,7 @@ pub async fn stack_clients(emulators: &Emulators, region: &str) -> Clients {
         tagging: aws_sdk_resourcegroupstagging::Client::new(&aws),
         eventbridge: aws_sdk_eventbridge::Client::new(&aws),
         sns: aws_sdk_sns::Client::new(&aws),
+        logs: aws_sdk_cloudwatchlogs::Client::new(&aws),
     }
 }
 

@@ -44,6 +44,10 @@ ARN>, and serves the zip there. moto's PublishVersion also shares the code's rec
 the version and $LATEST (a shallow copy), so a later UpdateFunctionCode changed the
 version's code too; Lambda's versions are immutable, and so are this launcher's.
 
+moto's PutFunctionEventInvokeConfig appends a configuration and GetFunctionEventInvokeConfig
+answers the first, so a changed on-failure destination read back as the old one forever;
+Lambda's Put replaces the function's configuration, and so does this launcher's.
+
 Usage: python tests/support/moto_server.py -H 127.0.0.1 -p PORT
 """
 
@@ -242,6 +246,16 @@ def _dispatch_serving_code(self, environ, start_response):
 
 
 DomainDispatcherApplication.__call__ = _dispatch_serving_code
+
+_put_event_invoke_config = _awslambda.LambdaBackend.put_function_event_invoke_config
+
+
+def _put_event_invoke_config_replacing(self, function_name, config):
+    self.get_function(function_name).event_invoke_config = []
+    return _put_event_invoke_config(self, function_name, config)
+
+
+_awslambda.LambdaBackend.put_function_event_invoke_config = _put_event_invoke_config_replacing
 
 if __name__ == "__main__":
     main()

@@ -347,6 +347,7 @@ fn signing_name(service: Service) -> &'static str {
         Service::CloudFront => "cloudfront",
         Service::EventBridge => "events",
         Service::Sns => "sns",
+        Service::Logs => "logs",
     }
 }
 
@@ -366,8 +367,11 @@ fn protocol(service: Service) -> Protocol {
         Service::S3 => Protocol::S3Xml,
         // SNS speaks the query protocol.
         Service::Iam | Service::CloudFront | Service::Sns => Protocol::QueryXml,
-        // EventBridge's JSON 1.1 protocol reads its error code from the same header.
-        Service::Lambda | Service::MediaConvert | Service::EventBridge => Protocol::RestJson,
+        // EventBridge's and CloudWatch Logs' JSON 1.1 protocol reads its error code from the
+        // same header.
+        Service::Lambda | Service::MediaConvert | Service::EventBridge | Service::Logs => {
+            Protocol::RestJson
+        }
     }
 }
 

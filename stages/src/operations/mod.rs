@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod cost;
+pub mod failures;
 pub mod remote_state;
 pub mod stacks;
 pub mod videos;

@@ -44,6 +44,9 @@ pub const SPEC: Spec = Spec {
         crate::converter_role::ID,
         crate::job_template::ID,
         crate::distribution::ID,
+        // Its log group, with the stack's retention, before any invocation can write to it
+        // (the role may not create it).
+        crate::function_log_group::ID,
     ],
     names: &[
         crate::queue::ID,

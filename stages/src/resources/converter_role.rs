@@ -26,6 +26,7 @@ pub const SPEC: Spec = Spec {
         crate::mediaconvert_role::ID,
         crate::destination_bucket::ID,
         crate::converter_function::ID,
+        crate::failures_bucket::ID,
     ],
     name: Some(NameRule {
         kind: NameKind::IamRole,
@@ -85,7 +86,9 @@ impl RoleSpec for ConverterRole {
                 {
                     "Sid": "Logs",
                     "Effect": "Allow",
-                    "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                    // The group itself is the stack's (function-log-group), made before the
+                    // function: Lambda needs no CreateLogGroup, so none is granted.
+                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
                     "Resource": arn::function_log_group(ctx, crate::converter_function::ID)
                 },
                 {
@@ -134,6 +137,21 @@ impl RoleSpec for ConverterRole {
                     "Effect": "Allow",
                     "Action": ["s3:GetObject", "s3:PutObject"],
                     "Resource": catalog_arn(ctx)
+                },
+                {
+                    // Lambda writes the record of an invocation that failed every attempt
+                    // to the function's on-failure destination as this role; it needs
+                    // both actions for an S3 bucket (Lambda's destination permissions).
+                    "Sid": "RecordFailedInvocations",
+                    "Effect": "Allow",
+                    "Action": "s3:PutObject",
+                    "Resource": format!("{}/*", arn::bucket(ctx, crate::failures_bucket::ID))
+                },
+                {
+                    "Sid": "ListFailedInvocations",
+                    "Effect": "Allow",
+                    "Action": "s3:ListBucket",
+                    "Resource": arn::bucket(ctx, crate::failures_bucket::ID)
                 },
                 {
                     "Sid": "PassMediaConvertRole",
@@ -185,4 +203,52 @@ mod tests {
             "handler.py must set CLAIM_PREFIX = \"{CLAIM_PREFIX}\""
         );
     }
+}
+
+/// The role's inline policy for this stack (what `up` writes as `cattube`).
+pub fn policy(ctx: &StackContext) -> Value {
+    <ConverterRole as RoleSpec>::policy(ctx)
+}
+
+/// The role's allowed actions as the README lists them ("Least privilege"), one line per
+/// statement: generated from [`policy`], so the list cannot fall behind the code (a test in
+/// `stages/tests/docs.rs` compares the README's marked block with it). `ctx` names each
+/// resource by a placeholder; `with_notify`: the same stack with `[notify] email`, whose
+/// extra statements are marked as such.
+pub fn least_privilege_lines(ctx: &StackContext, with_notify: &StackContext) -> String {
+    let plain = policy(ctx);
+    let statements = |policy: &Value| policy["Statement"].as_array().cloned().unwrap_or_default();
+    let base = statements(&plain);
+    let listed = |v: &Value| match v {
+        Value::Array(items) => items
+            .iter()
+            .map(|i| format!("`{}`", i.as_str().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => format!("`{}`", other.as_str().unwrap_or_default()),
+    };
+    let mut out = String::new();
+    for statement in statements(&policy(with_notify)) {
+        let mut line = format!(
+            "  - {} on {}",
+            listed(&statement["Action"]),
+            listed(&statement["Resource"])
+        );
+        if let Some(conditions) = statement["Condition"].as_object() {
+            for (operator, pairs) in conditions {
+                for (key, value) in pairs.as_object().into_iter().flatten() {
+                    line.push_str(&format!(
+                        ", when `{key}` {operator} `{}`",
+                        value.as_str().unwrap_or_default()
+                    ));
+                }
+            }
+        }
+        if !base.contains(&statement) {
+            line.push_str(" (only with `[notify] email`)");
+        }
+        line.push_str(";\n");
+        out.push_str(&line);
+    }
+    out
 }

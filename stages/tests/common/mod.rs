@@ -62,6 +62,12 @@ impl MockClients {
                     .region(aws_sdk_sns::config::Region::new("us-east-1"))
                     .build(),
             ),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
+                aws_sdk_cloudwatchlogs::Config::builder()
+                    .behavior_version(aws_sdk_cloudwatchlogs::config::BehaviorVersion::latest())
+                    .region(aws_sdk_cloudwatchlogs::config::Region::new("us-east-1"))
+                    .build(),
+            ),
         }
     }
 }

@@ -1,0 +1,222 @@
+//! Stage 4, after the function: what Lambda does with an asynchronous invocation of the
+//! converter function (an S3 event, a job event) that failed: two retries (Lambda's
+//! default, said explicitly), then a record of it (the event, the error, the attempts) in
+//! the stack's failures bucket, its on-failure destination, instead of only a log line.
+//! `status` counts those records, `jobs` lists them and `jobs --retry-failed` replays them
+//! (`crate::operations::failures`). The function's event invoke configuration carries no
+//! tags: it is the stack's when its destination is the stack's bucket.
+
+use async_trait::async_trait;
+use aws_sdk_lambda::error::ProvideErrorMetadata;
+use aws_sdk_lambda::types::{DestinationConfig, OnFailure};
+
+use crate::error::AwsError;
+use crate::grant::{Grant, Phase, Target};
+use crate::naming::ResourceId;
+use crate::retry::retry_propagation;
+use crate::step::{
+    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Service,
+    Spec, Step,
+};
+use crate::{arn, StackContext, StepError};
+
+pub struct FailureDestination;
+
+/// This resource's registry entry.
+pub const SPEC: Spec = Spec {
+    id: ID,
+    stage: "4",
+    // The configuration is the function's own. Lambda checks, when it is written, that the
+    // function's role may write to the destination: the role (with its policy) and the
+    // bucket first.
+    depends_on: &[
+        crate::converter_function::ID,
+        crate::converter_role::ID,
+        crate::failures_bucket::ID,
+    ],
+    service: Service::Lambda,
+    permissions: &[
+        Grant::new(
+            Phase::Observe,
+            &["lambda:GetFunctionEventInvokeConfig"],
+            Target::Function(crate::converter_function::ID),
+        ),
+        Grant::new(
+            Phase::Apply,
+            &["lambda:PutFunctionEventInvokeConfig"],
+            Target::Function(crate::converter_function::ID),
+        ),
+        Grant::new(
+            Phase::Destroy,
+            &["lambda:DeleteFunctionEventInvokeConfig"],
+            Target::Function(crate::converter_function::ID),
+        ),
+    ],
+    ..Spec::DEFAULT
+};
+
+/// This resource's id (the key of its state and facts).
+pub const ID: ResourceId = ResourceId::new("failure-destination");
+
+/// Lambda's asynchronous retries after the first attempt (0 to 2; 2 is its default).
+pub const RETRIES: i32 = 2;
+
+const DRIFT_DESTINATION: &str = "destination";
+
+/// The destination's ARN: the stack's failures bucket.
+pub fn destination(ctx: &StackContext) -> String {
+    arn::bucket(ctx, crate::failures_bucket::ID)
+}
+
+/// The configuration's ARN as the state records it: the function's, with what it is.
+fn config_arn(ctx: &StackContext) -> String {
+    format!(
+        "{}:event-invoke-config",
+        arn::function(ctx, crate::converter_function::ID)
+    )
+}
+
+/// Lambda has not yet seen the role's new policy, or the function is still being updated.
+fn not_settled<E: ProvideErrorMetadata>(err: &E) -> bool {
+    match err.code() {
+        Some("ResourceConflictException") => true,
+        Some("InvalidParameterValueException") => err
+            .message()
+            .is_some_and(|m| m.to_ascii_lowercase().contains("permission")),
+        _ => false,
+    }
+}
+
+#[async_trait]
+impl Step for FailureDestination {
+    fn spec(&self) -> &'static Spec {
+        &SPEC
+    }
+
+    fn shown_name(&self, ctx: &StackContext) -> String {
+        format!("{} on failure", ctx.name(crate::converter_function::ID))
+    }
+
+    async fn observe(
+        &self,
+        ctx: &StackContext,
+        _recorded: Option<&Recorded>,
+    ) -> Result<Observation, StepError> {
+        let function = ctx.name(crate::converter_function::ID);
+        let config = match ctx
+            .clients
+            .lambda
+            .get_function_event_invoke_config()
+            .function_name(function)
+            .send()
+            .await
+        {
+            Ok(config) => config,
+            // No configuration, or no function: either way there is none.
+            Err(e) if Service::Lambda.not_found(&e) => return Ok(Observation::Missing),
+            Err(e) => {
+                return Err(StepError::with_source(
+                    format!("reading the asynchronous invocation settings of {function}"),
+                    AwsError::from_sdk(&e),
+                ))
+            }
+        };
+        let wanted = destination(ctx);
+        let live = config
+            .destination_config()
+            .and_then(|d| d.on_failure())
+            .and_then(|f| f.destination())
+            .unwrap_or_default();
+        let mut drift = Vec::new();
+        if live != wanted {
+            let live = if live.is_empty() { "none" } else { live };
+            drift.push(Drift::new(
+                DRIFT_DESTINATION,
+                format!("on-failure destination {live}, not {wanted}"),
+            ));
+        }
+        let retries = config.maximum_retry_attempts().unwrap_or(RETRIES);
+        if retries != RETRIES {
+            drift.push(Drift::new(
+                DRIFT_DESTINATION,
+                format!("{retries} retries, not {RETRIES}"),
+            ));
+        }
+        Ok(Observation::Present(Present {
+            name: self.shown_name(ctx),
+            arn: config_arn(ctx),
+            tagged_ours: live == wanted,
+            drift,
+            ..Default::default()
+        }))
+    }
+
+    async fn apply(
+        &self,
+        ctx: &StackContext,
+        observation: &Observation,
+        _ownership: Option<Ownership>,
+    ) -> Result<Applied, StepError> {
+        let mut applied = Applied {
+            arn: config_arn(ctx),
+            ..Default::default()
+        };
+        if observation
+            .present()
+            .is_some_and(|p| !p.has_drift(DRIFT_DESTINATION))
+        {
+            return Ok(applied);
+        }
+        let function = ctx.name(crate::converter_function::ID);
+        let wanted = destination(ctx);
+        let on_failure = DestinationConfig::builder()
+            .on_failure(OnFailure::builder().destination(&wanted).build())
+            .build();
+        // Put replaces the whole configuration (an event age of its own is Lambda's default).
+        retry_propagation(
+            ctx,
+            |e: &aws_sdk_lambda::error::SdkError<_, _>| {
+                e.as_service_error().is_some_and(not_settled)
+            },
+            || {
+                ctx.clients
+                    .lambda
+                    .put_function_event_invoke_config()
+                    .function_name(function)
+                    .maximum_retry_attempts(RETRIES)
+                    .destination_config(on_failure.clone())
+                    .send()
+            },
+        )
+        .await
+        .map_err(|e| {
+            StepError::with_source(
+                format!("setting the on-failure destination of {function}"),
+                AwsError::from_sdk(&e),
+            )
+        })?;
+        applied.changes.push(format!(
+            "failed invocations recorded in {wanted} after {RETRIES} retries"
+        ));
+        Ok(applied)
+    }
+
+    async fn destroy(
+        &self,
+        ctx: &StackContext,
+        _recorded: Option<&Recorded>,
+        _options: &DestroyOptions,
+    ) -> Result<Destroyed, StepError> {
+        let function = ctx.name(crate::converter_function::ID);
+        let answer = ctx
+            .clients
+            .lambda
+            .delete_function_event_invoke_config()
+            .function_name(function)
+            .send()
+            .await;
+        Service::Lambda.deleted(answer, || {
+            format!("deleting the on-failure destination of {function}")
+        })
+    }
+}
