@@ -280,6 +280,14 @@ const CASES: &[Case] = &[
         files: &[],
     },
     Case {
+        name: "a log retention CloudWatch Logs does not allow",
+        args: &["up"],
+        toml: Some("[function]\nlog-retention-days = 10\n"),
+        state: None,
+        expect: "log-retention-days 10 is not a retention CloudWatch Logs allows; allowed: 1, 3, 5, 7, 14, 30,",
+        files: &[],
+    },
+    Case {
         name: "invalid stack in file",
         args: &["plan"],
         toml: Some("stack = \"Bad_Stack\"\n"),

@@ -125,15 +125,19 @@ async fn lifecycle() {
     // plan on an empty account lists every resource, in dependency order, to create.
     let doc = sandbox.run().args(["plan"]).expect_code(3).json().doc;
     // With [notify] the function waits for the distribution (its domain is the messages'
-    // PLAYBACK_DOMAIN), so it is listed after it.
+    // PLAYBACK_DOMAIN), so it is listed after it, and its failure destination after it.
     let mut wanted: Vec<String> = RESOURCES.iter().map(|(id, _)| id.to_string()).collect();
-    let function = wanted
+    let after_function: Vec<String> = ["converter-function", "failure-destination"]
         .iter()
-        .position(|id| id == "converter-function")
-        .unwrap();
-    let function = wanted.remove(function);
+        .map(|moved| {
+            let at = wanted.iter().position(|id| id == moved).unwrap();
+            wanted.remove(at)
+        })
+        .collect();
     let distribution = wanted.iter().position(|id| id == "distribution").unwrap();
-    wanted.insert(distribution + 1, function);
+    for (i, moved) in after_function.into_iter().enumerate() {
+        wanted.insert(distribution + 1 + i, moved);
+    }
     assert_eq!(ids(&doc), wanted);
     assert!(doc["resources"]
         .as_array()
