@@ -246,6 +246,7 @@ async fn iam_documents_match_the_reference_and_allow_only_the_pipeline() {
         "queue",
         "job-template",
         "converter-function",
+        "failures-bucket",
         "converter-role",
         "mediaconvert-role",
         "job-events-rule",

@@ -58,6 +58,8 @@ ACTIONS = {
     # A rule or topic created with tags needs the tagging action too.
     "events:PutRule": ["events:PutRule", "events:TagResource"],
     "sns:CreateTopic": ["sns:CreateTopic", "sns:TagResource"],
+    # CloudWatch Logs: CreateLogGroup with tags needs TagResource too (its API reference).
+    "logs:CreateLogGroup": ["logs:CreateLogGroup", "logs:TagResource"],
 }
 
 # Actions of the policy no e2e run uses, and why they stay.

@@ -917,6 +917,15 @@ pub async fn expire(clients: &Clients, region: &str, stack: &str) {
                 .send()
                 .await
                 .unwrap();
+        } else if arn.contains(":logs:") {
+            clients
+                .logs
+                .tag_resource()
+                .resource_arn(arn.trim_end_matches(":*"))
+                .tags("cattube:expires-at", PAST)
+                .send()
+                .await
+                .unwrap();
         } else {
             panic!("no way to tag {arn}");
         }

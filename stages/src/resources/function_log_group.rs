@@ -97,14 +97,17 @@ impl Step for FunctionLogGroup {
         recorded: Option<&Recorded>,
     ) -> Result<Observation, StepError> {
         let name = name(ctx);
+        let arn = group_arn(ctx);
         let logs = &ctx.clients.logs;
+        // The group and its tags in one round (a missing group's tags are "not found").
+        let (groups, tags) = tokio::join!(
+            logs.describe_log_groups()
+                .log_group_name_prefix(&name)
+                .send(),
+            logs.list_tags_for_resource().resource_arn(&arn).send()
+        );
+        let groups = groups.context(|| format!("reading log group {name}"))?;
         // The prefix lists the group and any whose name extends it: the exact one is ours.
-        let groups = logs
-            .describe_log_groups()
-            .log_group_name_prefix(&name)
-            .send()
-            .await
-            .context(|| format!("reading log group {name}"))?;
         let Some(group) = groups
             .log_groups()
             .iter()
@@ -112,13 +115,7 @@ impl Step for FunctionLogGroup {
         else {
             return Ok(Observation::Missing);
         };
-        let arn = group_arn(ctx);
-        let live_tags = match logs
-            .list_tags_for_resource()
-            .resource_arn(&arn)
-            .send()
-            .await
-        {
+        let live_tags = match tags {
             Ok(out) => out.tags().cloned().unwrap_or_default(),
             Err(e) if Service::Logs.not_found(&e) => return Ok(Observation::Missing),
             Err(e) => {
