@@ -1,7 +1,7 @@
 //! The first hour of a new user: every message true, one line per problem, no Rust
 //! internals on screen; help that shows the way; uploads that resume.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
