@@ -5,7 +5,7 @@
 //! are count assertions on the trace, never timing assertions: the speed itself is measured
 //! by the benchmark (BENCHMARKS.md).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
