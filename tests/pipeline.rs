@@ -15,7 +15,7 @@
 //!
 //! Needs ffmpeg/ffprobe, chromium and `npm ci` in tests/browser (scripts/test installs them).
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -368,7 +368,7 @@ fn converts_and_plays(profile: &str) {
         .output();
     if profile == "tutorial" {
         let groups = owner_python(
-            cloud,
+            &cloud,
             r#"print(json.dumps(logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]))"#,
         );
         assert_eq!(groups.trim(), "[]", "down left log groups: {groups}");

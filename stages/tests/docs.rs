@@ -3,7 +3,7 @@
 //! of the repository; this test fails when a committed block differs from what the code
 //! gives, and with `CATTUBE_BLESS=1` rewrites it instead (`scripts/bless-docs`).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
