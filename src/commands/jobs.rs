@@ -50,7 +50,7 @@ pub async fn run(
             ));
         }
         if replayed == 0 {
-            printer.note("no failed deliveries to replay".to_string());
+            printer.note("no failed deliveries to replay");
         }
     }
     let mut bars: BTreeMap<String, ProgressBar> = BTreeMap::new();

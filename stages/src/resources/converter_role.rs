@@ -182,29 +182,6 @@ impl RoleSpec for ConverterRole {
 
 role_step!(ConverterRole, ConverterRole, SPEC);
 
-#[cfg(test)]
-mod tests {
-    use super::CLAIM_PREFIX;
-
-    #[test]
-    fn the_catalog_key_is_the_handlers() {
-        let handler = include_str!("../../../lambda-artifact/handler.py");
-        assert!(
-            handler.contains(&format!("\nCATALOG_KEY = \"{}\"\n", super::CATALOG_KEY)),
-            "handler.py must set CATALOG_KEY"
-        );
-    }
-
-    #[test]
-    fn the_claim_prefix_is_the_handlers() {
-        let handler = include_str!("../../../lambda-artifact/handler.py");
-        assert!(
-            handler.contains(&format!("\nCLAIM_PREFIX = \"{CLAIM_PREFIX}\"\n")),
-            "handler.py must set CLAIM_PREFIX = \"{CLAIM_PREFIX}\""
-        );
-    }
-}
-
 /// The role's inline policy for this stack (what `up` writes as `cattube`).
 pub fn policy(ctx: &StackContext) -> Value {
     <ConverterRole as RoleSpec>::policy(ctx)
@@ -251,4 +228,27 @@ pub fn least_privilege_lines(ctx: &StackContext, with_notify: &StackContext) -> 
         out.push_str(&line);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CLAIM_PREFIX;
+
+    #[test]
+    fn the_catalog_key_is_the_handlers() {
+        let handler = include_str!("../../../lambda-artifact/handler.py");
+        assert!(
+            handler.contains(&format!("\nCATALOG_KEY = \"{}\"\n", super::CATALOG_KEY)),
+            "handler.py must set CATALOG_KEY"
+        );
+    }
+
+    #[test]
+    fn the_claim_prefix_is_the_handlers() {
+        let handler = include_str!("../../../lambda-artifact/handler.py");
+        assert!(
+            handler.contains(&format!("\nCLAIM_PREFIX = \"{CLAIM_PREFIX}\"\n")),
+            "handler.py must set CLAIM_PREFIX = \"{CLAIM_PREFIX}\""
+        );
+    }
 }
