@@ -73,6 +73,7 @@ fn owner(key: &str, command: Command) -> &'static str {
     match service {
         "s3" if op.contains("?notification") => "source-notification",
         "s3" if op.contains("-source-") => "source-bucket",
+        "s3" if op.contains("-failures-") => "failures-bucket",
         // The destination bucket's own step writes its TLS statement when it creates it; the
         // CloudFront read statement is written (and removed by `down`) by the policy's step.
         "s3" if op.contains("-destination-") && op.contains("?policy") => match (command, nth) {
@@ -89,6 +90,7 @@ fn owner(key: &str, command: Command) -> &'static str {
         "iam" if op.contains("RoleName=cattube-eu-west-1-converter") => "converter-role",
         "lambda" if op.contains("cattube-events-invoke") => "job-events-permission",
         "lambda" if op.contains("/policy") => "invoke-permission",
+        "lambda" if op.contains("/event-invoke-config") => "failure-destination",
         "lambda" => "converter-function",
         "mediaconvert" if op.contains("jobTemplates") => "job-template",
         "mediaconvert" if op.contains("queues") => "queue",
@@ -96,6 +98,7 @@ fn owner(key: &str, command: Command) -> &'static str {
         "cloudfront" => "distribution",
         "events" => "job-events-rule",
         "sns" => "notification-topic",
+        "logs" => "function-log-group",
         _ => panic!("no owner known for the write {key}"),
     }
 }
