@@ -430,7 +430,11 @@ pub fn set_player_url(ctx: &cattube_stages::StackContext, report: &mut Report) {
     if !ctx.settings.player_enabled {
         return;
     }
-    if let Some(Some(domain)) = report.outputs.get("distribution_domain").cloned() {
+    // The stack's own domain once attached, else CloudFront's.
+    let serving = ["custom_domain", "distribution_domain"]
+        .iter()
+        .find_map(|key| report.outputs.get(*key).cloned().flatten());
+    if let Some(domain) = serving {
         report.set_output(
             "player_url",
             cattube_stages::catalog::player_url(&domain, None),

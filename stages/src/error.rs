@@ -152,6 +152,8 @@ impl crate::Service {
             EventBridge => code == Some("ResourceNotFoundException"),
             // SNS's query protocol names its NotFoundException `NotFound`.
             Sns => code == Some("NotFound"),
+            Acm => code == Some("ResourceNotFoundException"),
+            Route53 => matches!(code, Some("NoSuchHostedZone")),
         }
     }
 }
@@ -200,6 +202,8 @@ mod tests {
             (Service::CloudFront, Some("NoSuchOriginAccessControl"), 404),
             (Service::EventBridge, Some("ResourceNotFoundException"), 400),
             (Service::Sns, Some("NotFound"), 404),
+            (Service::Acm, Some("ResourceNotFoundException"), 400),
+            (Service::Route53, Some("NoSuchHostedZone"), 404),
         ];
         for (service, code, status) in cases {
             assert!(

@@ -126,6 +126,9 @@ pub struct Applied {
     pub changes: Vec<String>,
     pub outputs: BTreeMap<&'static str, String>,
     pub extra: BTreeMap<String, String>,
+    /// What the user must do before the resource is complete (DNS records to create at a
+    /// provider outside Route 53): the resource is reported `pending`, with this note.
+    pub notice: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,8 +1,9 @@
 //! The distribution the stack wants, and how a live one drifts from it.
 
 use aws_sdk_cloudfront::types::{
-    AllowedMethods, CachedMethods, DefaultCacheBehavior, DistributionConfig, HttpVersion, Method,
-    Origin, Origins, PriceClass, S3OriginConfig, Tag, Tags, ViewerProtocolPolicy,
+    Aliases, AllowedMethods, CachedMethods, DefaultCacheBehavior, DistributionConfig, HttpVersion,
+    Method, MinimumProtocolVersion, Origin, Origins, PriceClass, S3OriginConfig, SslSupportMethod,
+    Tag, Tags, ViewerCertificate, ViewerProtocolPolicy,
 };
 
 use crate::origin_access_control;
@@ -20,6 +21,90 @@ pub(super) const DRIFT_OAC: &str = "oac";
 pub(super) const DRIFT_BEHAVIOR: &str = "cache-behavior";
 pub(super) const DRIFT_SETTINGS: &str = "settings";
 pub(super) const DRIFT_ROOT: &str = "default-root-object";
+pub(super) const DRIFT_DOMAIN: &str = "domain";
+
+/// The oldest TLS a viewer of the stack's own domain may use: TLS 1.2 with the 2021 ciphers.
+pub const MINIMUM_TLS: MinimumProtocolVersion = MinimumProtocolVersion::TlSv122021;
+
+/// The names and certificate the distribution serves: `[domain]`'s names with the stack's
+/// issued certificate (`certificate_arn`), else CloudFront's own domain and certificate.
+pub(super) fn wanted_domain(
+    ctx: &StackContext,
+    certificate_arn: Option<&str>,
+) -> Result<(Aliases, ViewerCertificate), StepError> {
+    match (certificate_arn, ctx.settings.domain.as_ref()) {
+        (Some(arn), Some(domain)) => {
+            let names = domain.names();
+            Ok((
+                Aliases::builder()
+                    .quantity(names.len() as i32)
+                    .set_items(Some(names))
+                    .build()
+                    .map_err(build_err("aliases"))?,
+                ViewerCertificate::builder()
+                    .acm_certificate_arn(arn)
+                    // SNI only: a dedicated-IP certificate costs $600 a month.
+                    .ssl_support_method(SslSupportMethod::SniOnly)
+                    .minimum_protocol_version(MINIMUM_TLS)
+                    .cloud_front_default_certificate(false)
+                    .build(),
+            ))
+        }
+        _ => Ok((
+            Aliases::builder()
+                .quantity(0)
+                .set_items(Some(Vec::new()))
+                .build()
+                .map_err(build_err("aliases"))?,
+            ViewerCertificate::builder()
+                .cloud_front_default_certificate(true)
+                .build(),
+        )),
+    }
+}
+
+/// How the live names and certificate differ from [`wanted_domain`]'s, if they do.
+fn domain_drift(config: &DistributionConfig, certificate_arn: Option<&str>, ctx: &StackContext) -> Option<String> {
+    let mut live: Vec<String> = config
+        .aliases()
+        .map(|a| a.items().iter().map(|n| n.to_ascii_lowercase()).collect())
+        .unwrap_or_default();
+    live.sort();
+    let cert = config.viewer_certificate();
+    let live_arn = cert.and_then(|c| c.acm_certificate_arn()).filter(|a| !a.is_empty());
+    match (certificate_arn, ctx.settings.domain.as_ref()) {
+        (Some(arn), Some(domain)) => {
+            let mut wanted = domain.names();
+            wanted.sort();
+            let mut off = Vec::new();
+            if live != wanted {
+                off.push(format!("alternate domain names [{}], wanted [{}]", live.join(", "), wanted.join(", ")));
+            }
+            if live_arn != Some(arn) {
+                off.push(format!("certificate {}, wanted {arn}", live_arn.unwrap_or("CloudFront's default")));
+            }
+            if cert.and_then(|c| c.ssl_support_method()) != Some(&SslSupportMethod::SniOnly) {
+                off.push("not sni-only".to_string());
+            }
+            if cert.and_then(|c| c.minimum_protocol_version()) != Some(&MINIMUM_TLS) {
+                off.push(format!(
+                    "minimum protocol {}, wanted {}",
+                    cert.and_then(|c| c.minimum_protocol_version()).map(|v| v.as_str()).unwrap_or("unset"),
+                    MINIMUM_TLS.as_str()
+                ));
+            }
+            (!off.is_empty()).then(|| off.join(", "))
+        }
+        // No domain, or its certificate not issued yet: CloudFront's domain and certificate.
+        _ if !live.is_empty() || live_arn.is_some() => Some(format!(
+            "serves [{}] with {}; wanted CloudFront's own domain{}",
+            live.join(", "),
+            live_arn.unwrap_or("CloudFront's default certificate"),
+            if ctx.settings.domain.is_some() { " until the certificate is issued" } else { "" }
+        )),
+        _ => None,
+    }
+}
 
 /// What `https://<domain>/` serves: the player page (`player-page`), or nothing when the
 /// player is off (`[player] enabled = false`).
@@ -108,8 +193,12 @@ pub(super) fn wanted_behavior(target: &str) -> Result<DefaultCacheBehavior, Step
 pub(super) fn wanted_config(
     ctx: &StackContext,
     oac_id: &str,
+    certificate_arn: Option<&str>,
 ) -> Result<DistributionConfig, StepError> {
+    let (aliases, viewer_certificate) = wanted_domain(ctx, certificate_arn)?;
     DistributionConfig::builder()
+        .aliases(aliases)
+        .viewer_certificate(viewer_certificate)
         .caller_reference(caller_reference(ctx, oac_id))
         .comment(comment(ctx))
         .enabled(true)
@@ -138,8 +227,12 @@ pub(super) fn drift(
     tags: &[(String, String)],
     ours: bool,
     recorded: Option<&Recorded>,
+    certificate_arn: Option<&str>,
 ) -> Vec<Drift> {
     let mut drift = Vec::new();
+    if let Some(problem) = domain_drift(config, certificate_arn, ctx) {
+        drift.push(Drift::new(DRIFT_DOMAIN, problem));
+    }
     if !config.enabled() {
         let by_down = recorded.is_some_and(|r| r.extra.contains_key("disabling"));
         drift.push(Drift::new(
@@ -282,8 +375,22 @@ pub(super) fn repair(
     ctx: &StackContext,
     config: &mut DistributionConfig,
     present: &Present,
+    certificate_arn: Option<&str>,
 ) -> Result<Vec<String>, StepError> {
     let mut changes = Vec::new();
+    if present.has_drift(DRIFT_DOMAIN) {
+        let (aliases, viewer_certificate) = wanted_domain(ctx, certificate_arn)?;
+        changes.push(match aliases.items().first() {
+            Some(_) => format!(
+                "serves {} with its certificate (sni-only, {})",
+                aliases.items().join(", "),
+                MINIMUM_TLS.as_str()
+            ),
+            None => "serves CloudFront's own domain and certificate".to_string(),
+        });
+        config.aliases = Some(aliases);
+        config.viewer_certificate = Some(viewer_certificate);
+    }
     if present.has_drift(DRIFT_ENABLED) {
         config.enabled = true;
         changes.push("enabled the distribution".to_string());
