@@ -341,3 +341,65 @@ async fn a_bad_domain_is_refused_before_any_call() {
         assert!(line.contains(key), "{toml}: {line}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_issued_certificate_is_reused_and_a_name_in_use_is_refused() {
+    let emulators = Emulators::start();
+    let clients = stack_clients(&emulators, REGION).await;
+    let zone = zone(&clients, "example.com").await;
+    // The account's own certificate for the name, issued before cattube runs.
+    let theirs = clients
+        .acm
+        .request_certificate()
+        .domain_name(DOMAIN)
+        .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+        .send()
+        .await
+        .unwrap()
+        .certificate_arn()
+        .unwrap()
+        .to_string();
+    let detail = clients
+        .acm
+        .describe_certificate()
+        .certificate_arn(&theirs)
+        .send()
+        .await
+        .unwrap();
+    let record = detail.certificate().unwrap().domain_validation_options()[0]
+        .resource_record()
+        .unwrap()
+        .clone();
+    let published = std::process::Command::new("curl")
+        .args(["-sf", "-X", "POST", "--data", record.value()])
+        .arg(format!("{}/_cattube/public-dns/{}", emulators.moto.url, record.name()))
+        .status()
+        .unwrap();
+    assert!(published.success());
+    assert_eq!(certificates(&clients).await, vec![(theirs.clone(), "ISSUED".into())]);
+
+    let sandbox = emulators.sandbox(REGION);
+    sandbox.write("cattube.toml", &config(""));
+    let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
+    let certificate = resource(&doc, "certificate");
+    assert_eq!(certificate["arn"], theirs.as_str(), "{certificate}");
+    assert_eq!(certificate["action"], "none", "{certificate}");
+    let id = doc["outputs"]["distribution_id"].as_str().unwrap().to_string();
+    assert_eq!(served(&clients, &id).await.1, theirs);
+
+    // A second stack asking for the same name: CloudFront refuses it, and so does up.
+    let other = emulators.sandbox(REGION);
+    other.write("cattube.toml", &config(""));
+    let ran = other
+        .run()
+        .args(["--stack", "other", "up"])
+        .expect_code(1)
+        .output();
+    assert!(ran.stderr.contains("CNAMEAlreadyExists"), "{}", ran.text());
+
+    sandbox.run().args(["down", "--yes"]).expect_code(0).json();
+    // Adopted: the account's certificate outlives the stack.
+    assert_eq!(certificates(&clients).await, vec![(theirs, "ISSUED".into())]);
+    let left = records(&clients, &zone).await;
+    assert!(left.is_empty(), "down left records: {left:#?}");
+}

@@ -689,9 +689,10 @@ impl Step for Certificate {
             return Ok(Destroyed::AlreadyGone);
         };
         let arn = live.arn().to_string();
-        // CloudFront lets go of a certificate a little after its distribution is deleted.
+        // CloudFront lets go of a certificate once the distribution's deletion (or its
+        // change to another certificate) has deployed: minutes, as a deploy is.
         let answer = retry_codes(
-            ctx.settings.propagation_timeout,
+            ctx.settings.deploy_timeout,
             &["ResourceInUseException"],
             |_| ctx.progress(ID.as_str(), "waiting for CloudFront to release it"),
             || async {
