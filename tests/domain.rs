@@ -42,7 +42,12 @@ async fn foreign_record(clients: &Clients, zone: &str) {
         .name("www.example.com.")
         .r#type(RrType::A)
         .ttl(60)
-        .resource_records(ResourceRecord::builder().value("192.0.2.10").build().unwrap())
+        .resource_records(
+            ResourceRecord::builder()
+                .value("192.0.2.10")
+                .build()
+                .unwrap(),
+        )
         .build()
         .unwrap();
     clients
@@ -109,7 +114,13 @@ async fn certificates(clients: &Clients) -> Vec<(String, String)> {
             .send()
             .await
             .unwrap();
-        let status = detail.certificate().unwrap().status().unwrap().as_str().to_string();
+        let status = detail
+            .certificate()
+            .unwrap()
+            .status()
+            .unwrap()
+            .as_str()
+            .to_string();
         all.push((arn, status));
     }
     all
@@ -163,7 +174,10 @@ async fn a_domain_with_a_hosted_zone_is_served_and_removed_exactly() {
     // CloudFront takes certificates from us-east-1 only, whatever the stack's region.
     assert!(arn.starts_with("arn:aws:acm:us-east-1:"), "{arn}");
     assert_eq!(doc["outputs"]["certificate_status"], "ISSUED", "{doc}");
-    assert_eq!(certificates(&clients).await, vec![(arn.clone(), "ISSUED".into())]);
+    assert_eq!(
+        certificates(&clients).await,
+        vec![(arn.clone(), "ISSUED".into())]
+    );
     let tags = clients
         .acm
         .list_tags_for_certificate()
@@ -178,8 +192,14 @@ async fn a_domain_with_a_hosted_zone_is_served_and_removed_exactly() {
         "{tags:?}"
     );
 
-    let id = doc["outputs"]["distribution_id"].as_str().unwrap().to_string();
-    let cloudfront_domain = doc["outputs"]["distribution_domain"].as_str().unwrap().to_string();
+    let id = doc["outputs"]["distribution_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cloudfront_domain = doc["outputs"]["distribution_domain"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(
         served(&clients, &id).await,
         (
@@ -205,16 +225,20 @@ async fn a_domain_with_a_hosted_zone_is_served_and_removed_exactly() {
         assert!(written.contains(&line), "{line} not in {written:#?}");
     }
     assert!(
-        written
-            .iter()
-            .any(|r| r.starts_with("CNAME _") && r.contains(&format!(".{DOMAIN}. "))
-                && r.ends_with(".acm-validations.aws.")),
+        written.iter().any(|r| r.starts_with("CNAME _")
+            && r.contains(&format!(".{DOMAIN}. "))
+            && r.ends_with(".acm-validations.aws.")),
         "no validation record in {written:#?}"
     );
     assert_eq!(written.len(), before.len() + 3, "{written:#?}");
 
     // Converged: one round of reads, no write; status is all ok.
-    sandbox.run().args(["up"]).expect_code(0).expect_writes(0).json();
+    sandbox
+        .run()
+        .args(["up"])
+        .expect_code(0)
+        .expect_writes(0)
+        .json();
     sandbox.run().args(["status"]).expect_code(0).json();
 
     // Drift: the names detached from the distribution are put back.
@@ -248,15 +272,24 @@ async fn a_domain_with_a_hosted_zone_is_served_and_removed_exactly() {
         .unwrap();
     let status = sandbox.run().args(["status"]).expect_code(3).json().doc;
     assert!(
-        resource(&status, "distribution")["drift"].to_string().contains(DOMAIN),
+        resource(&status, "distribution")["drift"]
+            .to_string()
+            .contains(DOMAIN),
         "{status}"
     );
     sandbox.run().args(["up"]).expect_code(0).json();
     assert_eq!(served(&clients, &id).await.0, vec![DOMAIN.to_string()]);
 
     sandbox.run().args(["down", "--yes"]).expect_code(0).json();
-    assert_eq!(records(&clients, &zone).await, before, "down left or took records");
-    assert!(certificates(&clients).await.is_empty(), "certificate left behind");
+    assert_eq!(
+        records(&clients, &zone).await,
+        before,
+        "down left or took records"
+    );
+    assert!(
+        certificates(&clients).await.is_empty(),
+        "certificate left behind"
+    );
     assert_eq!(leftovers(&emulators, REGION).await, Vec::<String>::new());
 }
 
@@ -270,7 +303,7 @@ async fn a_domain_without_a_zone_prints_its_records_and_attaches_once_validated(
     let ran = sandbox.run().args(["up"]).expect_code(0).output();
     let printed: Vec<&str> = ran
         .stdout
-        .split(|c: char| c == ';' || c == '\n')
+        .split([';', '\n'])
         .filter_map(|part| part.trim().split_once("CNAME "))
         .map(|(_, record)| record.trim())
         .collect();
@@ -289,11 +322,22 @@ async fn a_domain_without_a_zone_prints_its_records_and_attaches_once_validated(
     let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
     let certificate = resource(&doc, "certificate");
     assert_eq!(certificate["status"], "drifted", "{certificate}");
-    assert!(certificate["drift"].to_string().contains(name), "{certificate}");
-    let id = doc["outputs"]["distribution_id"].as_str().unwrap().to_string();
+    assert!(
+        certificate["drift"].to_string().contains(name),
+        "{certificate}"
+    );
+    let id = doc["outputs"]["distribution_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (aliases, cert, ..) = served(&clients, &id).await;
     assert!(aliases.is_empty() && cert.is_empty(), "{aliases:?} {cert}");
-    assert!(doc["outputs"].get("custom_domain").is_none_or(|v| v.is_null()), "{doc}");
+    assert!(
+        doc["outputs"]
+            .get("custom_domain")
+            .is_none_or(|v| v.is_null()),
+        "{doc}"
+    );
 
     // The user creates the record at their DNS provider; ACM validates; the next `up`
     // attaches the certificate.
@@ -312,7 +356,10 @@ async fn a_domain_without_a_zone_prints_its_records_and_attaches_once_validated(
     sandbox.run().args(["status"]).expect_code(0).json();
 
     sandbox.run().args(["down", "--yes"]).expect_code(0).json();
-    assert!(certificates(&clients).await.is_empty(), "certificate left behind");
+    assert!(
+        certificates(&clients).await.is_empty(),
+        "certificate left behind"
+    );
     assert_eq!(leftovers(&emulators, REGION).await, Vec::<String>::new());
 }
 
@@ -331,7 +378,10 @@ async fn a_bad_domain_is_refused_before_any_call() {
             "[domain] zone-id",
         ),
         ("[domain]\naliases = [\"a.example.com\"]\n", "name"),
-        ("[domain]\nname = \"videos.example.com\"\nzone = \"Z1\"\n", "zone"),
+        (
+            "[domain]\nname = \"videos.example.com\"\nzone = \"Z1\"\n",
+            "zone",
+        ),
     ] {
         sandbox.write("cattube.toml", toml);
         let ran = sandbox.run().args(["up"]).expect_code(2).output();
@@ -372,11 +422,18 @@ async fn an_issued_certificate_is_reused_and_a_name_in_use_is_refused() {
         .clone();
     let published = std::process::Command::new("curl")
         .args(["-sf", "-X", "POST", "--data", record.value()])
-        .arg(format!("{}/_cattube/public-dns/{}", emulators.moto.url, record.name()))
+        .arg(format!(
+            "{}/_cattube/public-dns/{}",
+            emulators.moto.url,
+            record.name()
+        ))
         .status()
         .unwrap();
     assert!(published.success());
-    assert_eq!(certificates(&clients).await, vec![(theirs.clone(), "ISSUED".into())]);
+    assert_eq!(
+        certificates(&clients).await,
+        vec![(theirs.clone(), "ISSUED".into())]
+    );
 
     let sandbox = emulators.sandbox(REGION);
     sandbox.write("cattube.toml", &config(""));
@@ -384,7 +441,10 @@ async fn an_issued_certificate_is_reused_and_a_name_in_use_is_refused() {
     let certificate = resource(&doc, "certificate");
     assert_eq!(certificate["arn"], theirs.as_str(), "{certificate}");
     assert_eq!(certificate["action"], "none", "{certificate}");
-    let id = doc["outputs"]["distribution_id"].as_str().unwrap().to_string();
+    let id = doc["outputs"]["distribution_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(served(&clients, &id).await.1, theirs);
 
     // A second stack asking for the same name: CloudFront refuses it, and so does up.
@@ -399,7 +459,10 @@ async fn an_issued_certificate_is_reused_and_a_name_in_use_is_refused() {
 
     sandbox.run().args(["down", "--yes"]).expect_code(0).json();
     // Adopted: the account's certificate outlives the stack.
-    assert_eq!(certificates(&clients).await, vec![(theirs, "ISSUED".into())]);
+    assert_eq!(
+        certificates(&clients).await,
+        vec![(theirs, "ISSUED".into())]
+    );
     let left = records(&clients, &zone).await;
     assert!(left.is_empty(), "down left records: {left:#?}");
 }

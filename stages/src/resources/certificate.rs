@@ -21,10 +21,10 @@ use aws_sdk_acm::types::{
 use aws_sdk_route53::types::{ChangeAction, RrType};
 
 use crate::context::{DomainSettings, DRIFT_TAGS};
-use crate::resources::dns;
 use crate::error::{error_code, AwsContext, AwsError};
 use crate::grant::{Grant, Phase, Target};
 use crate::naming::ResourceId;
+use crate::resources::dns;
 use crate::retry::{poll_until, retry_codes, Poll};
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Found, Observation, Ownership, Present, Recorded,
@@ -95,35 +95,38 @@ const KEY_TYPES: [aws_sdk_acm::types::KeyAlgorithm; 2] =
 /// duplicates, and a zone id shaped as Route 53's.
 /// A refusal names the key (`name`, `aliases`, `zone-id`) and what is allowed.
 pub fn validate_domain(domain: &DomainSettings) -> Result<(), (&'static str, String)> {
-    let check = |key: &'static str, name: &str, wildcard: bool| -> Result<(), (&'static str, String)> {
-        let bare = if wildcard {
-            name.strip_prefix("*.").unwrap_or(name)
-        } else {
-            name
-        };
-        let labels: Vec<&str> = bare.split('.').collect();
-        let shaped = name.len() <= 253
-            && labels.len() >= 2
-            && labels.iter().all(|l| {
-                !l.is_empty()
-                    && l.len() <= 63
-                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
-            })
-            && !labels.last().is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()));
-        if shaped {
-            Ok(())
-        } else {
-            Err((
-                key,
-                format!(
+    let check =
+        |key: &'static str, name: &str, wildcard: bool| -> Result<(), (&'static str, String)> {
+            let bare = if wildcard {
+                name.strip_prefix("*.").unwrap_or(name)
+            } else {
+                name
+            };
+            let labels: Vec<&str> = bare.split('.').collect();
+            let shaped = name.len() <= 253
+                && labels.len() >= 2
+                && labels.iter().all(|l| {
+                    !l.is_empty()
+                        && l.len() <= 63
+                        && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                        && !l.starts_with('-')
+                        && !l.ends_with('-')
+                })
+                && !labels
+                    .last()
+                    .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()));
+            if shaped {
+                Ok(())
+            } else {
+                Err((
+                    key,
+                    format!(
                     "'{name}' is not a domain name (allowed: a name like \"videos.example.com\"{})",
                     if wildcard { " or \"*.example.com\"" } else { "" }
                 ),
-            ))
-        }
-    };
+                ))
+            }
+        };
     check("name", &domain.name, false)?;
     for alias in &domain.aliases {
         check("aliases", alias, true)?;
@@ -236,7 +239,12 @@ async fn describe(ctx: &StackContext, arn: &str) -> Result<Option<Live>, StepErr
         Ok(out) => out
             .tags()
             .iter()
-            .map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()))
+            .map(|t| {
+                (
+                    t.key().to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                )
+            })
             .collect(),
         Err(e) if Service::Acm.not_found(&e) => return Ok(None),
         Err(e) => {
@@ -536,11 +544,7 @@ impl Step for Certificate {
             drift.extend(ctx.tag_drift(live.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
         }
         Ok(Observation::Present(Present {
-            name: live
-                .detail
-                .domain_name()
-                .unwrap_or_default()
-                .to_string(),
+            name: live.detail.domain_name().unwrap_or_default().to_string(),
             arn: live.arn().to_string(),
             tagged_ours,
             drift,
@@ -739,7 +743,10 @@ mod tests {
 
     #[test]
     fn domain_names_are_checked_before_any_call() {
-        assert_eq!(validate_domain(&domain("videos.example.com", &["*.example.com"])), Ok(()));
+        assert_eq!(
+            validate_domain(&domain("videos.example.com", &["*.example.com"])),
+            Ok(())
+        );
         for (bad, key) in [
             (domain("localhost", &[]), "name"),
             (domain("-x.example.com", &[]), "name"),

@@ -83,7 +83,12 @@ fn within(name: &str, zone: &str) -> bool {
 /// prints the records for the user to create.
 pub async fn zone_for(ctx: &StackContext, name: &str) -> Result<Option<Zone>, StepError> {
     let r53 = &ctx.clients.route53;
-    if let Some(id) = ctx.settings.domain.as_ref().and_then(|d| d.zone_id.as_ref()) {
+    if let Some(id) = ctx
+        .settings
+        .domain
+        .as_ref()
+        .and_then(|d| d.zone_id.as_ref())
+    {
         let out = r53
             .get_hosted_zone()
             .id(id)

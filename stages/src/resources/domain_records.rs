@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_route53::types::{ChangeAction, RrType};
 
-use crate::resources::dns;
 use crate::naming::ResourceId;
+use crate::resources::dns;
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Service,
     Spec, Step,
@@ -126,10 +126,7 @@ impl Step for DomainRecords {
     }
 
     /// Records carry no tags: without the state, none is found as the stack's.
-    async fn find_owned(
-        &self,
-        _ctx: &StackContext,
-    ) -> Result<Vec<crate::step::Found>, StepError> {
+    async fn find_owned(&self, _ctx: &StackContext) -> Result<Vec<crate::step::Found>, StepError> {
         Ok(Vec::new())
     }
 
@@ -243,8 +240,9 @@ impl Step for DomainRecords {
         };
         // Deleted as they are, while they still point at a CloudFront distribution: one
         // pointed elsewhere since is someone else's now.
-        let deleted = dns::delete_remembered(ctx, wrote, |_, target| target.ends_with(".cloudfront.net"))
-            .await?;
+        let deleted =
+            dns::delete_remembered(ctx, wrote, |_, target| target.ends_with(".cloudfront.net"))
+                .await?;
         Ok(if deleted == 0 {
             Destroyed::AlreadyGone
         } else {

@@ -64,24 +64,37 @@ pub(super) fn wanted_domain(
 }
 
 /// How the live names and certificate differ from [`wanted_domain`]'s, if they do.
-fn domain_drift(config: &DistributionConfig, certificate_arn: Option<&str>, ctx: &StackContext) -> Option<String> {
+fn domain_drift(
+    config: &DistributionConfig,
+    certificate_arn: Option<&str>,
+    ctx: &StackContext,
+) -> Option<String> {
     let mut live: Vec<String> = config
         .aliases()
         .map(|a| a.items().iter().map(|n| n.to_ascii_lowercase()).collect())
         .unwrap_or_default();
     live.sort();
     let cert = config.viewer_certificate();
-    let live_arn = cert.and_then(|c| c.acm_certificate_arn()).filter(|a| !a.is_empty());
+    let live_arn = cert
+        .and_then(|c| c.acm_certificate_arn())
+        .filter(|a| !a.is_empty());
     match (certificate_arn, ctx.settings.domain.as_ref()) {
         (Some(arn), Some(domain)) => {
             let mut wanted = domain.names();
             wanted.sort();
             let mut off = Vec::new();
             if live != wanted {
-                off.push(format!("alternate domain names [{}], wanted [{}]", live.join(", "), wanted.join(", ")));
+                off.push(format!(
+                    "alternate domain names [{}], wanted [{}]",
+                    live.join(", "),
+                    wanted.join(", ")
+                ));
             }
             if live_arn != Some(arn) {
-                off.push(format!("certificate {}, wanted {arn}", live_arn.unwrap_or("CloudFront's default")));
+                off.push(format!(
+                    "certificate {}, wanted {arn}",
+                    live_arn.unwrap_or("CloudFront's default")
+                ));
             }
             if cert.and_then(|c| c.ssl_support_method()) != Some(&SslSupportMethod::SniOnly) {
                 off.push("not sni-only".to_string());
@@ -89,7 +102,9 @@ fn domain_drift(config: &DistributionConfig, certificate_arn: Option<&str>, ctx:
             if cert.and_then(|c| c.minimum_protocol_version()) != Some(&MINIMUM_TLS) {
                 off.push(format!(
                     "minimum protocol {}, wanted {}",
-                    cert.and_then(|c| c.minimum_protocol_version()).map(|v| v.as_str()).unwrap_or("unset"),
+                    cert.and_then(|c| c.minimum_protocol_version())
+                        .map(|v| v.as_str())
+                        .unwrap_or("unset"),
                     MINIMUM_TLS.as_str()
                 ));
             }
@@ -100,7 +115,11 @@ fn domain_drift(config: &DistributionConfig, certificate_arn: Option<&str>, ctx:
             "serves [{}] with {}; wanted CloudFront's own domain{}",
             live.join(", "),
             live_arn.unwrap_or("CloudFront's default certificate"),
-            if ctx.settings.domain.is_some() { " until the certificate is issued" } else { "" }
+            if ctx.settings.domain.is_some() {
+                " until the certificate is issued"
+            } else {
+                ""
+            }
         )),
         _ => None,
     }

@@ -368,7 +368,14 @@ impl Step for Distribution {
         let ours = tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours());
         let certificate = crate::certificate::attachable(ctx).await?;
         let drift = match dist.distribution_config() {
-            Some(config) => drift(ctx, config, &tag_list, ours, recorded, certificate.as_deref()),
+            Some(config) => drift(
+                ctx,
+                config,
+                &tag_list,
+                ours,
+                recorded,
+                certificate.as_deref(),
+            ),
             None => vec![Drift::new(DRIFT_SETTINGS, "no configuration returned")],
         };
         let pending = (dist.status() != "Deployed").then(|| {
