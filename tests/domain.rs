@@ -9,13 +9,11 @@
 //! 53), refuses to delete a certificate CloudFront serves, and makes CloudFront refuse an
 //! unissued certificate or an alias another distribution has, as AWS does.
 
-mod support;
-
+use crate::support::{leftovers, resource, stack_clients, Emulators};
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
 use cattube_stages::Clients;
-use support::{leftovers, resource, stack_clients, Emulators};
 
 const REGION: &str = "ap-southeast-2";
 const DOMAIN: &str = "videos.example.com";

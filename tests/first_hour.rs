@@ -2,7 +2,7 @@
 //! instance-metadata endpoint, a lock file left by a run refused before any request,
 //! line numbers of typos, an optional resource shown one way, `down` with nothing to do.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -267,7 +267,9 @@ fn an_unwanted_optional_resource_is_off_everywhere_and_down_with_nothing_needs_n
         up.stdout
     );
     assert!(
-        status.stdout.contains(&format!("all resources ok, {off} off")),
+        status
+            .stdout
+            .contains(&format!("all resources ok, {off} off")),
         "{}",
         status.stdout
     );
