@@ -125,9 +125,29 @@ impl Step for DomainRecords {
         "not configured ([domain] name is not set)"
     }
 
-    /// Records carry no tags: without the state, none is found as the stack's.
-    async fn find_owned(&self, _ctx: &StackContext) -> Result<Vec<crate::step::Found>, StepError> {
-        Ok(Vec::new())
+    /// Records carry no tags: the stack's are the alias records, in the account's zones,
+    /// of the names its (tagged) distribution answers for, pointing at that distribution.
+    async fn find_owned(&self, ctx: &StackContext) -> Result<Vec<crate::step::Found>, StepError> {
+        let Some((names, target)) = attached(ctx).await? else {
+            return Ok(Vec::new());
+        };
+        let target = target.trim_end_matches('.').to_ascii_lowercase();
+        let mut found = Vec::new();
+        for name in names {
+            let Some(zone) = dns::zone_for(ctx, &name).await? else {
+                continue;
+            };
+            for kind in KINDS {
+                let record = dns::live(ctx, &zone, &name, kind.clone()).await?;
+                if record.is_some_and(|r| dns::target(&r) == target) {
+                    found.push(crate::step::Found {
+                        name: format!("{kind} {}", dns::fqdn(&name)),
+                        arn: format!("arn:{}:route53:::hostedzone/{}", ctx.partition(), zone.id),
+                    });
+                }
+            }
+        }
+        Ok(found)
     }
 
     async fn observe(
