@@ -44,10 +44,20 @@ ARN>, and serves the zip there. moto's PublishVersion also shares the code's rec
 the version and $LATEST (a shallow copy), so a later UpdateFunctionCode changed the
 version's code too; Lambda's versions are immutable, and so are this launcher's.
 
+moto's UpdateFunctionCode ignores `Architectures`; Lambda changes the function's
+architecture with the new code, and so does this launcher.
+
+moto knows AWS's managed policies (AmazonS3FullAccess, AWSElementalMediaConvertFullAccess…)
+only when asked to load them; every AWS account has them, so this launcher asks
+(MOTO_IAM_LOAD_MANAGED_POLICIES): the console tutorial's roles attach them.
+
 Usage: python tests/support/moto_server.py -H 127.0.0.1 -p PORT
 """
 
 import contextvars
+import os
+
+os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
 import threading
 
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
@@ -214,6 +224,17 @@ def _get_code_served_here(self):
 
 
 _awslambda.LambdaFunction.get_code = _get_code_served_here
+
+_update_function_code = _awslambda.LambdaFunction.update_function_code
+
+
+def _update_function_code_and_architecture(self, updated_spec):
+    if updated_spec.get("Architectures"):
+        self.architectures = updated_spec["Architectures"]
+    return _update_function_code(self, updated_spec)
+
+
+_awslambda.LambdaFunction.update_function_code = _update_function_code_and_architecture
 
 _publish_version = _awslambda.LambdaStorage.publish_version
 
