@@ -262,7 +262,7 @@ fn plan(
                         ("kept", Vec::new())
                     }
                     (true, false) => {
-                        line.note = format!("changed: adopted, {}", cattube_stages::original::NOTE);
+                        line.note = "changed: adopted, restored by `down`".into();
                         ("changed", line.drift.clone())
                     }
                     (false, _) => {
@@ -284,7 +284,7 @@ fn plan(
                     .replaced
                     .iter()
                     .filter(|r| r.by == step.spec().id)
-                    .map(|r| format!("replaces {} {}: {}", r.kind, r.name, r.reason))
+                    .map(|r| format!("replaces {} {} (left in place)", r.kind, r.name))
                     .collect();
                 line.note = if replaced.is_empty() {
                     "created by cattube".into()
