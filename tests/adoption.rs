@@ -980,11 +980,22 @@ async fn the_tutorials_stack_is_taken_over_then_left_as_found() {
     }
     sandbox.run().arg("status").expect_code(0).output();
 
-    sandbox
+    let down = sandbox
         .run()
         .args(["down", "--yes"])
         .expect_code(0)
         .output();
+    let replaced = format!(
+        "left in place what cattube replaced (role {}, role MediaConvert_Default_Role)",
+        made.function_role
+    );
+    assert!(
+        down.stdout
+            .lines()
+            .any(|l| l.contains("converter-function") && l.contains(&replaced)),
+        "down does not list the replaced roles:\n{}",
+        down.stdout
+    );
     let after = snapshot().await;
     let differ = differences(&before, &after);
     assert!(

@@ -136,7 +136,11 @@ async fn take_over(
                 .map(|r| serde_json::json!({"kind": r.kind, "name": r.name, "arn": r.arn}))
                 .collect();
             record.extra.insert(
-                format!("{}{}", cattube_stages::original::PREFIX, REPLACED),
+                format!(
+                    "{}{}",
+                    cattube_stages::original::PREFIX,
+                    cattube_stages::converter_function::REPLACED
+                ),
                 serde_json::Value::Array(replaced).to_string(),
             );
         }
@@ -149,10 +153,6 @@ async fn take_over(
     report.adopted = Some(true);
     Ok(ExitStatus::Success)
 }
-
-/// The `original:` setting of the adopted function's record that lists what the stack
-/// replaced (the console's roles): not restored, listed by `down`.
-pub const REPLACED: &str = "replaced";
 
 /// The session's context with the adopted resources' live names (the OAC's, the event
 /// entry's) and ids, as a session opened after the adoption has them.

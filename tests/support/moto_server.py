@@ -48,16 +48,15 @@ moto's UpdateFunctionCode ignores `Architectures`; Lambda changes the function's
 architecture with the new code, and so does this launcher.
 
 moto knows AWS's managed policies (AmazonS3FullAccess, AWSElementalMediaConvertFullAccess…)
-only when asked to load them; every AWS account has them, so this launcher asks
-(MOTO_IAM_LOAD_MANAGED_POLICIES): the console tutorial's roles attach them.
+only when asked to load all of them up front (about 3 s per account); every AWS account has
+them, and the console tutorial's roles attach them: this launcher loads each from moto's
+copy of AWS's list when GetPolicy or AttachRolePolicy first names it.
 
 Usage: python tests/support/moto_server.py -H 127.0.0.1 -p PORT
 """
 
 import contextvars
-import os
-
-os.environ.setdefault("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
+import json
 import threading
 
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
@@ -199,6 +198,7 @@ from urllib.parse import quote, unquote  # noqa: E402
 
 from moto.awslambda import models as _awslambda  # noqa: E402
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: E402
+from moto.iam import models as _iam  # noqa: E402
 
 _CODE_PATH = "/_cattube/lambda-code/"
 
@@ -224,6 +224,36 @@ def _get_code_served_here(self):
 
 
 _awslambda.LambdaFunction.get_code = _get_code_served_here
+
+_aws_managed = None
+
+
+def _load_aws_managed_policy(backend, arn):
+    """Adds AWS's managed policy `arn` to the account, as AWS has it, when first named."""
+    global _aws_managed
+    if arn in backend.managed_policies or not arn.startswith("arn:aws:iam::aws:policy/"):
+        return
+    if _aws_managed is None:
+        _aws_managed = json.loads(_iam.aws_managed_policies_data)
+    name = arn.rsplit("/", 1)[-1]
+    if name in _aws_managed:
+        policy = _iam.AWSManagedPolicy.from_data(
+            name, backend.account_id, backend.region_name, _aws_managed[name]
+        )
+        if policy.arn == arn:
+            backend.managed_policies[arn] = policy
+
+
+def _naming_aws_managed(method):
+    def wrapper(self, policy_arn, *args, **kwargs):
+        _load_aws_managed_policy(self, policy_arn)
+        return method(self, policy_arn, *args, **kwargs)
+
+    return wrapper
+
+
+_iam.IAMBackend.get_policy = _naming_aws_managed(_iam.IAMBackend.get_policy)
+_iam.IAMBackend.attach_role_policy = _naming_aws_managed(_iam.IAMBackend.attach_role_policy)
 
 _update_function_code = _awslambda.LambdaFunction.update_function_code
 

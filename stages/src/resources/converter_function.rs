@@ -524,6 +524,22 @@ impl Step for ConverterFunction {
             );
         }
         forget_kept(ctx, name).await?;
+        if let Some(Some(serde_json::Value::Array(replaced))) = originals.get(REPLACED) {
+            let names: Vec<String> = replaced
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} {}",
+                        r["kind"].as_str().unwrap_or_default(),
+                        r["name"].as_str().unwrap_or_default()
+                    )
+                })
+                .collect();
+            restored.push(format!(
+                "and left in place what cattube replaced ({})",
+                names.join(", ")
+            ));
+        }
         Ok(restored)
     }
 
@@ -544,6 +560,11 @@ impl Step for ConverterFunction {
         Service::Lambda.deleted(answer, || format!("deleting Lambda function {name}"))
     }
 }
+
+/// The setting of an adopted function's record (`original:replaced`) that lists what the
+/// stack replaced when it took the function over (`adopt --from-tutorial`: the console's
+/// roles): never restored nor deleted, named by `down`.
+pub const REPLACED: &str = "replaced";
 
 /// The description of the version that keeps an adopted function as it was.
 fn kept_description(ctx: &StackContext) -> String {
