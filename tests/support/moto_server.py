@@ -203,7 +203,14 @@ from moto.iam import models as _iam  # noqa: E402
 _CODE_PATH = "/_cattube/lambda-code/"
 
 
+# Where this moto answers, when it runs inside another server (local/cloud.py sets it);
+# otherwise taken from the command line.
+OWN_ADDRESS = None
+
+
 def _own_address():
+    if OWN_ADDRESS:
+        return OWN_ADDRESS
     args = sys.argv[1:]
     host = args[args.index("-H") + 1] if "-H" in args else "127.0.0.1"
     port = args[args.index("-p") + 1] if "-p" in args else "5000"
