@@ -446,6 +446,12 @@ pub struct DownArgs {
     /// 5-20 min CloudFront takes; a later `down` finishes the teardown
     #[arg(long)]
     pub no_wait: bool,
+    /// After `adopt --from-tutorial`: also delete the tutorial's function, its event
+    /// notification and the roles cattube replaced (MediaConvert_Default_Role among them,
+    /// which other MediaConvert jobs of the account may use); buckets, objects, queue,
+    /// distribution and origin access control stay
+    #[arg(long)]
+    pub including_adopted: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1025,7 +1025,7 @@ async fn other_names_in_another_region_and_clear_refusals() {
         "--function",
         "my-converter",
     ];
-    let made = build_tutorial(&sandbox, &names);
+    let made = build_tutorial(&sandbox, &[&names[..], &["--videos", "clip.mp4"]].concat());
 
     // Nothing by the tutorial's default names here: refused, naming what was looked for.
     let none = sandbox
@@ -1090,6 +1090,56 @@ async fn other_names_in_another_region_and_clear_refusals() {
         "{}",
         plan.stdout
     );
+
+    // `down --including-adopted`: the tutorial's function, its event entry and the roles
+    // cattube replaced go too; buckets, objects, queue and distribution stay.
+    let clients = stack_clients(&emulators, region).await;
+    let objects = bucket_snapshot(&clients.s3, "my-videos").await;
+    sandbox.run().arg("up").expect_code(0).output();
+    let down = sandbox
+        .run()
+        .args(["down", "--yes", "--including-adopted"])
+        .expect_code(0)
+        .output();
+    let inventory = account_inventory(&emulators, region).await;
+    for gone in [
+        "function my-converter".to_string(),
+        format!("role {}", made.function_role),
+        "role MediaConvert_Default_Role".to_string(),
+    ] {
+        assert!(
+            !inventory.contains(&gone),
+            "{gone} is left: {inventory:?}\n{}",
+            down.stdout
+        );
+    }
+    let notification = clients
+        .s3
+        .get_bucket_notification_configuration()
+        .bucket("my-uploads")
+        .send()
+        .await
+        .unwrap();
+    assert!(notification.lambda_function_configurations().is_empty());
+    assert!(
+        differences(&objects, &bucket_snapshot(&clients.s3, "my-videos").await)
+            .iter()
+            .all(|d| !d.starts_with("object "))
+    );
+    clients
+        .cloudfront
+        .get_distribution()
+        .id(&made.distribution_id)
+        .send()
+        .await
+        .expect("the tutorial's distribution stays");
+    clients
+        .mediaconvert
+        .get_queue()
+        .name("myqueue")
+        .send()
+        .await
+        .expect("the queue stays");
 
     // Two distributions in front of one destination bucket: both named, nothing recorded.
     let other = emulators.sandbox(region);

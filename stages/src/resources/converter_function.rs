@@ -543,10 +543,12 @@ impl Step for ConverterFunction {
         Ok(restored)
     }
 
+    /// Deletes the function; a taken-over one (`down --including-adopted`) with the roles
+    /// the takeover replaced.
     async fn destroy(
         &self,
         ctx: &StackContext,
-        _recorded: Option<&Recorded>,
+        recorded: Option<&Recorded>,
         _options: &DestroyOptions,
     ) -> Result<Destroyed, StepError> {
         let name = ctx.name(ID);
@@ -557,7 +559,24 @@ impl Step for ConverterFunction {
             .function_name(name)
             .send()
             .await;
-        Service::Lambda.deleted(answer, || format!("deleting Lambda function {name}"))
+        let deleted =
+            Service::Lambda.deleted(answer, || format!("deleting Lambda function {name}"))?;
+        let replaced = recorded
+            .map(Originals::of)
+            .and_then(|o| o.get(REPLACED).flatten().cloned());
+        let Some(serde_json::Value::Array(replaced)) = replaced else {
+            return Ok(deleted);
+        };
+        let mut roles = Vec::new();
+        for role in replaced.iter().filter(|r| r["kind"] == "role") {
+            let role = role["name"].as_str().unwrap_or_default();
+            crate::resources::iam_role::delete_other(ctx, role).await?;
+            roles.push(role.to_string());
+        }
+        Ok(Destroyed::DeletedAfter(format!(
+            "the tutorial's function, with the roles cattube had replaced: {}",
+            roles.join(", ")
+        )))
     }
 }
 
