@@ -657,6 +657,20 @@ async fn an_adopted_role_and_function_are_as_they_were_after_up_then_down() {
     );
     assert_ne!(up["function code-sha256"], before["function code-sha256"]);
     assert_ne!(up["role trust"], before["role trust"]);
+    // The function's environment is restored, but its values are not in the state.
+    let state = support::checked_state(&sandbox.path().join("cattube.state.json"), "cattube")
+        .expect("a state after up");
+    let config: serde_json::Value = serde_json::from_str(
+        state["resources"]["converter-function"]["extra"]["original:configuration"]
+            .as_str()
+            .expect("the function's original configuration"),
+    )
+    .unwrap();
+    let kept = config["Environment"]["USER_SETTING"].as_str().unwrap();
+    assert!(
+        kept.starts_with("sha256:") && !kept.contains("mine"),
+        "the state keeps the environment's value, not its fingerprint: {config}"
+    );
 
     sandbox
         .run()

@@ -316,7 +316,9 @@ impl Step for ConverterFunction {
                 "Handler": handler,
                 "MemorySize": config.memory_size(),
                 "Timeout": config.timeout(),
-                "Environment": env,
+                // Fingerprints, not values: a secret in the environment stays out of the
+                // state; `down` takes the values from the version `apply` publishes first.
+                "Environment": fingerprints(&env),
             });
             drift.push(Drift::new(DRIFT_CONFIG, differs.join("; ")).was(DRIFT_CONFIG, Some(was)));
         }
@@ -491,10 +493,11 @@ impl Step for ConverterFunction {
                     .and_then(|v| v.as_i64())
                     .and_then(|n| i32::try_from(n).ok())
             };
-            let variables: HashMap<String, String> = was
+            let recorded: BTreeMap<String, String> = was
                 .get("Environment")
                 .and_then(|e| serde_json::from_value(e.clone()).ok())
                 .unwrap_or_default();
+            let variables = original_environment(ctx, name, recorded).await?;
             let runtime = text("Runtime").filter(|r| !r.is_empty());
             wait_until_updated(ctx, name).await?;
             ctx.clients
@@ -650,17 +653,50 @@ async fn versions(
     }
 }
 
+/// An environment as the state keeps it: each value's SHA-256, never the value.
+fn fingerprints(env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    use sha2::{Digest, Sha256};
+    env.iter()
+        .map(|(k, v)| {
+            let digest: String = Sha256::digest(v.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            (k.clone(), format!("{FINGERPRINT}{digest}"))
+        })
+        .collect()
+}
+
+/// The prefix of an environment value's fingerprint in the state.
+const FINGERPRINT: &str = "sha256:";
+
+/// A function version's (or `$LATEST`'s) environment.
+fn environment_of(
+    config: &aws_sdk_lambda::types::FunctionConfiguration,
+) -> BTreeMap<String, String> {
+    config
+        .environment()
+        .and_then(|e| e.variables())
+        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
 /// Before the first change to an adopted function, publishes it as a version: Lambda keeps
-/// its code there, which `down` puts back (the state holds only its CodeSha256). Nothing
-/// when a version already holds the code it has now, or its code is already cattube's.
+/// its code and environment there, which `down` puts back (the state holds only the code's
+/// CodeSha256 and the environment's fingerprints). Nothing when a version already holds the
+/// code and environment it has now.
 async fn keep_original(ctx: &StackContext, name: &str) -> Result<Option<String>, StepError> {
     let live = configuration(ctx, name).await?;
     let sha = live.code_sha256().unwrap_or_default();
-    if sha == code_sha256(&function_zip())
-        || versions(ctx, name)
-            .await?
-            .iter()
-            .any(|v| v.code_sha256() == Some(sha))
+    let env: BTreeMap<String, String> = live
+        .environment()
+        .and_then(|e| e.variables())
+        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    if versions(ctx, name)
+        .await?
+        .iter()
+        .any(|v| v.code_sha256() == Some(sha) && environment_of(v) == env)
     {
         return Ok(None);
     }
@@ -680,6 +716,31 @@ async fn keep_original(ctx: &StackContext, name: &str) -> Result<Option<String>,
             )
         })?;
     Ok(published.version().map(str::to_string))
+}
+
+/// The environment an adopted function had: its values from the version that kept it, found
+/// by the fingerprints the state recorded (a state written before fingerprints holds the
+/// values themselves).
+async fn original_environment(
+    ctx: &StackContext,
+    name: &str,
+    recorded: BTreeMap<String, String>,
+) -> Result<HashMap<String, String>, StepError> {
+    if !recorded.values().any(|v| v.starts_with(FINGERPRINT)) {
+        return Ok(recorded.into_iter().collect());
+    }
+    versions(ctx, name)
+        .await?
+        .iter()
+        .map(environment_of)
+        .find(|env| fingerprints(env) == recorded)
+        .map(|env| env.into_iter().collect())
+        .ok_or_else(|| {
+            StepError::msg(format!(
+                "Lambda function {name}: no version holds its environment from before adoption \
+                 (the state keeps only its fingerprints); set it again, then run `cattube down` again"
+            ))
+        })
 }
 
 /// Puts back the code an adopted function had (`was`: its recorded CodeSha256 and
