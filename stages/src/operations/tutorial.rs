@@ -372,36 +372,25 @@ async fn distributions_of(
     let mut found = Vec::new();
     let mut marker: Option<String> = None;
     loop {
-        let page = ctx
-            .clients
-            .cloudfront
-            .list_distributions()
-            .set_marker(marker.take())
-            .send()
-            .await
-            .context(|| "listing CloudFront distributions".to_string())?;
-        let Some(list) = page.distribution_list() else {
-            return Ok(found);
-        };
-        for summary in list.items() {
+        let (items, next) = distribution::list_page(ctx, marker.take()).await?;
+        for summary in items {
             let origin = summary.origins().and_then(|o| {
                 o.items()
                     .iter()
                     .find(|o| domains.iter().any(|d| d == o.domain_name()))
             });
-            if let Some(origin) = origin {
-                let oac = origin
+            let oac = origin.map(|origin| {
+                origin
                     .origin_access_control_id()
                     .filter(|id| !id.is_empty())
-                    .map(str::to_string);
-                found.push((summary.clone(), oac));
+                    .map(str::to_string)
+            });
+            if let Some(oac) = oac {
+                found.push((summary, oac));
             }
         }
-        match list
-            .next_marker()
-            .filter(|m| !m.is_empty() && list.is_truncated())
-        {
-            Some(next) => marker = Some(next.to_string()),
+        match next {
+            Some(next) => marker = Some(next),
             None => return Ok(found),
         }
     }

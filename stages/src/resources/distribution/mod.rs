@@ -17,7 +17,7 @@ use crate::naming::ResourceId;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use aws_sdk_cloudfront::types::DistributionConfigWithTags;
+use aws_sdk_cloudfront::types::{DistributionConfigWithTags, DistributionSummary};
 
 use crate::context::TAG_REGION;
 use crate::error::{error_code, AwsContext, AwsError};
@@ -191,18 +191,8 @@ async fn tagged(
     let mut found = Vec::new();
     let mut marker: Option<String> = None;
     loop {
-        let page = ctx
-            .clients
-            .cloudfront
-            .list_distributions()
-            .set_marker(marker.take())
-            .send()
-            .await
-            .context(|| "listing CloudFront distributions".to_string())?;
-        let Some(list) = page.distribution_list() else {
-            return Ok(found);
-        };
-        for summary in list.items() {
+        let (items, next) = list_page(ctx, marker.take()).await?;
+        for summary in &items {
             if ours_here(ctx, &tags(ctx, summary.arn()).await?) {
                 found.push((
                     summary.id().to_string(),
@@ -214,14 +204,34 @@ async fn tagged(
                 }
             }
         }
-        match list
-            .next_marker()
-            .filter(|m| !m.is_empty() && list.is_truncated())
-        {
-            Some(next) => marker = Some(next.to_string()),
+        match next {
+            Some(next) => marker = Some(next),
             None => return Ok(found),
         }
     }
+}
+
+/// One page of the account's distributions from `marker`, and the next page's marker.
+pub(crate) async fn list_page(
+    ctx: &StackContext,
+    marker: Option<String>,
+) -> Result<(Vec<DistributionSummary>, Option<String>), StepError> {
+    let page = ctx
+        .clients
+        .cloudfront
+        .list_distributions()
+        .set_marker(marker)
+        .send()
+        .await
+        .context(|| "listing CloudFront distributions".to_string())?;
+    let Some(list) = page.distribution_list() else {
+        return Ok((Vec::new(), None));
+    };
+    let next = list
+        .next_marker()
+        .filter(|m| !m.is_empty() && list.is_truncated())
+        .map(str::to_string);
+    Ok((list.items().to_vec(), next))
 }
 
 /// The first distribution carrying the stack's tags, `(id, arn)`: how it is found when the
