@@ -13,7 +13,7 @@
 
 use aws_sdk_cloudfront::types::DistributionSummary;
 
-use crate::error::{AwsContext, AwsError};
+use crate::error::{AwsContext, AwsError, AwsFound};
 use crate::naming::ResourceId;
 use crate::resources::iam_role::SHARED_ROLES;
 use crate::step::{Ownership, Recorded, Service};
@@ -123,8 +123,10 @@ pub async fn discover(ctx: &StackContext) -> Result<Takeover, StepError> {
         .name(&queue_name)
         .send()
         .await
-    {
-        Ok(out) => {
+        .found(Service::MediaConvert, || {
+            format!("reading MediaConvert queue {queue_name}")
+        })? {
+        Some(out) => {
             findings.found.push(format!("queue {queue_name}"));
             let arn = out
                 .queue()
@@ -135,15 +137,9 @@ pub async fn discover(ctx: &StackContext) -> Result<Takeover, StepError> {
                 .adopted
                 .push((queue::ID, adopted(&queue_name, arn)));
         }
-        Err(e) if Service::MediaConvert.not_found(&e) => findings.problems.push(format!(
+        None => findings.problems.push(format!(
             "no MediaConvert queue named {queue_name} (--queue NAME)"
         )),
-        Err(e) => {
-            return Err(StepError::with_source(
-                format!("reading MediaConvert queue {queue_name}"),
-                AwsError::from_sdk(&e),
-            ))
-        }
     }
 
     let function = ctx.name(converter_function::ID).to_string();
@@ -155,8 +151,10 @@ pub async fn discover(ctx: &StackContext) -> Result<Takeover, StepError> {
         .function_name(&function)
         .send()
         .await
-    {
-        Ok(config) => {
+        .found(Service::Lambda, || {
+            format!("reading Lambda function {function}")
+        })? {
+        Some(config) => {
             findings.found.push(format!("function {function}"));
             let arn = config
                 .function_arn()
@@ -184,20 +182,22 @@ pub async fn discover(ctx: &StackContext) -> Result<Takeover, StepError> {
                 }
             }
         }
-        Err(e) if Service::Lambda.not_found(&e) => findings.problems.push(format!(
+        None => findings.problems.push(format!(
             "no Lambda function named {function} (--function NAME)"
         )),
-        Err(e) => {
-            return Err(StepError::with_source(
-                format!("reading Lambda function {function}"),
-                AwsError::from_sdk(&e),
-            ))
-        }
     }
 
     for shared in SHARED_ROLES {
-        match ctx.clients.iam.get_role().role_name(*shared).send().await {
-            Ok(out) => takeover.replaced.push(Replaced {
+        match ctx
+            .clients
+            .iam
+            .get_role()
+            .role_name(*shared)
+            .send()
+            .await
+            .found(Service::Iam, || format!("reading IAM role {shared}"))?
+        {
+            Some(out) => takeover.replaced.push(Replaced {
                 by: mediaconvert_role::ID,
                 kind: "role",
                 name: shared.to_string(),
@@ -209,13 +209,7 @@ pub async fn discover(ctx: &StackContext) -> Result<Takeover, StepError> {
                     ctx.name(mediaconvert_role::ID)
                 ),
             }),
-            Err(e) if Service::Iam.not_found(&e) => {}
-            Err(e) => {
-                return Err(StepError::with_source(
-                    format!("reading IAM role {shared}"),
-                    AwsError::from_sdk(&e),
-                ))
-            }
+            None => {}
         }
     }
 
@@ -370,10 +364,18 @@ async fn distributions_of(
 ) -> Result<Vec<(DistributionSummary, Option<String>)>, StepError> {
     let domains = bucket_domains(bucket, &ctx.region);
     let mut found = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let (items, next) = distribution::list_page(ctx, marker.take()).await?;
-        for summary in items {
+    let mut pages = ctx
+        .clients
+        .cloudfront
+        .list_distributions()
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.context(|| "listing CloudFront distributions".to_string())?;
+        let Some(list) = page.distribution_list() else {
+            break;
+        };
+        for summary in list.items() {
             let origin = summary.origins().and_then(|o| {
                 o.items()
                     .iter()
@@ -386,14 +388,11 @@ async fn distributions_of(
                     .map(str::to_string)
             });
             if let Some(oac) = oac {
-                found.push((summary, oac));
+                found.push((summary.clone(), oac));
             }
         }
-        match next {
-            Some(next) => marker = Some(next),
-            None => return Ok(found),
-        }
     }
+    Ok(found)
 }
 
 async fn oac_name(ctx: &StackContext, id: &str) -> Result<String, StepError> {

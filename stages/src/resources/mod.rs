@@ -4,6 +4,7 @@
 //! ([`lambda_permission`], registered twice).
 
 pub(crate) mod bucket;
+mod converter;
 pub(crate) mod iam_role;
 
 pub mod converter_function;

@@ -12,12 +12,13 @@
 mod config;
 mod lifecycle;
 
+use crate::error::AwsFound;
 use crate::grant::{Grant, Phase, Target};
 use crate::naming::ResourceId;
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use aws_sdk_cloudfront::types::{DistributionConfigWithTags, DistributionSummary};
+use aws_sdk_cloudfront::types::DistributionConfigWithTags;
 
 use crate::context::TAG_REGION;
 use crate::error::{error_code, AwsContext, AwsError};
@@ -130,24 +131,19 @@ async fn get(
     ctx: &StackContext,
     id: &str,
 ) -> Result<Option<(aws_sdk_cloudfront::types::Distribution, Option<String>)>, StepError> {
-    match ctx
+    let out = ctx
         .clients
         .cloudfront
         .get_distribution()
         .id(id)
         .send()
         .await
-    {
-        Ok(out) => Ok(out
-            .distribution()
+        .found(Service::CloudFront, || format!("reading distribution {id}"))?;
+    Ok(out.and_then(|out| {
+        out.distribution()
             .cloned()
-            .map(|d| (d, out.e_tag().map(str::to_string)))),
-        Err(e) if Service::CloudFront.not_found(&e) => Ok(None),
-        Err(e) => Err(StepError::with_source(
-            format!("reading distribution {id}"),
-            AwsError::from_sdk(&e),
-        )),
-    }
+            .map(|d| (d, out.e_tag().map(str::to_string)))
+    }))
 }
 
 async fn tags(ctx: &StackContext, arn: &str) -> Result<Vec<(String, String)>, StepError> {
@@ -189,10 +185,18 @@ async fn tagged(
     limit: usize,
 ) -> Result<Vec<(String, String, String)>, StepError> {
     let mut found = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let (items, next) = list_page(ctx, marker.take()).await?;
-        for summary in &items {
+    let mut pages = ctx
+        .clients
+        .cloudfront
+        .list_distributions()
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.context(|| "listing CloudFront distributions".to_string())?;
+        let Some(list) = page.distribution_list() else {
+            return Ok(found);
+        };
+        for summary in list.items() {
             if ours_here(ctx, &tags(ctx, summary.arn()).await?) {
                 found.push((
                     summary.id().to_string(),
@@ -204,34 +208,8 @@ async fn tagged(
                 }
             }
         }
-        match next {
-            Some(next) => marker = Some(next),
-            None => return Ok(found),
-        }
     }
-}
-
-/// One page of the account's distributions from `marker`, and the next page's marker.
-pub(crate) async fn list_page(
-    ctx: &StackContext,
-    marker: Option<String>,
-) -> Result<(Vec<DistributionSummary>, Option<String>), StepError> {
-    let page = ctx
-        .clients
-        .cloudfront
-        .list_distributions()
-        .set_marker(marker)
-        .send()
-        .await
-        .context(|| "listing CloudFront distributions".to_string())?;
-    let Some(list) = page.distribution_list() else {
-        return Ok((Vec::new(), None));
-    };
-    let next = list
-        .next_marker()
-        .filter(|m| !m.is_empty() && list.is_truncated())
-        .map(str::to_string);
-    Ok((list.items().to_vec(), next))
+    Ok(found)
 }
 
 /// The first distribution carrying the stack's tags, `(id, arn)`: how it is found when the
