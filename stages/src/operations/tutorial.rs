@@ -188,16 +188,16 @@ pub async fn discover(ctx: &StackContext) -> Result<Takeover, StepError> {
     }
 
     for shared in SHARED_ROLES {
-        match ctx
+        let found = ctx
             .clients
             .iam
             .get_role()
             .role_name(*shared)
             .send()
             .await
-            .found(Service::Iam, || format!("reading IAM role {shared}"))?
-        {
-            Some(out) => takeover.replaced.push(Replaced {
+            .found(Service::Iam, || format!("reading IAM role {shared}"))?;
+        if let Some(out) = found {
+            takeover.replaced.push(Replaced {
                 by: mediaconvert_role::ID,
                 kind: "role",
                 name: shared.to_string(),
@@ -208,8 +208,7 @@ pub async fn discover(ctx: &StackContext) -> Result<Takeover, StepError> {
                      least-privilege role {}",
                     ctx.name(mediaconvert_role::ID)
                 ),
-            }),
-            None => {}
+            });
         }
     }
 
