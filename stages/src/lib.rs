@@ -28,7 +28,7 @@ pub mod resources;
 pub mod operations;
 pub mod permissions;
 
-pub use operations::{catalog, cost, remote_state, stacks, videos};
+pub use operations::{catalog, cost, remote_state, stacks, tutorial, videos};
 pub use resources::{
     certificate, converter_function, converter_role, destination_bucket, destination_bucket_policy,
     distribution, domain_records, job_events_rule, job_template, lambda_permission,

@@ -175,6 +175,9 @@ impl Service {
 pub struct DestroyOptions {
     pub keep_buckets: bool,
     pub no_wait: bool,
+    /// `down --including-adopted`: what a takeover adopted only to serve the tutorial's
+    /// pipeline (its function and event entry) is deleted too, with the roles it replaced.
+    pub including_adopted: bool,
 }
 
 /// One resource of the stack. Implementations live one per module, named after the

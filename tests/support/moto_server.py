@@ -56,10 +56,19 @@ refuses a certificate that is not issued, not in us-east-1 or not covering every
 (InvalidViewerCertificate), and an alias another distribution has (CNAMEAlreadyExists), and
 so does this launcher.
 
+moto's UpdateFunctionCode ignores `Architectures`; Lambda changes the function's
+architecture with the new code, and so does this launcher.
+
+moto knows AWS's managed policies (AmazonS3FullAccess, AWSElementalMediaConvertFullAccess…)
+only when asked to load all of them up front (about 3 s per account); every AWS account has
+them, and the console tutorial's roles attach them: this launcher loads each from moto's
+copy of AWS's list when GetPolicy or AttachRolePolicy first names it.
+
 Usage: python tests/support/moto_server.py -H 127.0.0.1 -p PORT
 """
 
 import contextvars
+import json
 import threading
 
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
@@ -201,11 +210,19 @@ from urllib.parse import quote, unquote  # noqa: E402
 
 from moto.awslambda import models as _awslambda  # noqa: E402
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: E402
+from moto.iam import models as _iam  # noqa: E402
 
 _CODE_PATH = "/_cattube/lambda-code/"
 
 
+# Where this moto answers, when it runs inside another server (local/cloud.py sets it);
+# otherwise taken from the command line.
+OWN_ADDRESS = None
+
+
 def _own_address():
+    if OWN_ADDRESS:
+        return OWN_ADDRESS
     args = sys.argv[1:]
     host = args[args.index("-H") + 1] if "-H" in args else "127.0.0.1"
     port = args[args.index("-p") + 1] if "-p" in args else "5000"
@@ -226,6 +243,47 @@ def _get_code_served_here(self):
 
 
 _awslambda.LambdaFunction.get_code = _get_code_served_here
+
+_aws_managed = None
+
+
+def _load_aws_managed_policy(backend, arn):
+    """Adds AWS's managed policy `arn` to the account, as AWS has it, when first named."""
+    global _aws_managed
+    if arn in backend.managed_policies or not arn.startswith("arn:aws:iam::aws:policy/"):
+        return
+    if _aws_managed is None:
+        _aws_managed = json.loads(_iam.aws_managed_policies_data)
+    name = arn.rsplit("/", 1)[-1]
+    if name in _aws_managed:
+        policy = _iam.AWSManagedPolicy.from_data(
+            name, backend.account_id, backend.region_name, _aws_managed[name]
+        )
+        if policy.arn == arn:
+            backend.managed_policies[arn] = policy
+
+
+def _naming_aws_managed(method):
+    def wrapper(self, policy_arn, *args, **kwargs):
+        _load_aws_managed_policy(self, policy_arn)
+        return method(self, policy_arn, *args, **kwargs)
+
+    return wrapper
+
+
+_iam.IAMBackend.get_policy = _naming_aws_managed(_iam.IAMBackend.get_policy)
+_iam.IAMBackend.attach_role_policy = _naming_aws_managed(_iam.IAMBackend.attach_role_policy)
+
+_update_function_code = _awslambda.LambdaFunction.update_function_code
+
+
+def _update_function_code_and_architecture(self, updated_spec):
+    if updated_spec.get("Architectures"):
+        self.architectures = updated_spec["Architectures"]
+    return _update_function_code(self, updated_spec)
+
+
+_awslambda.LambdaFunction.update_function_code = _update_function_code_and_architecture
 
 _publish_version = _awslambda.LambdaStorage.publish_version
 

@@ -6,7 +6,10 @@ use aws_sdk_cloudfront::types::{
     Tag, Tags, ViewerCertificate, ViewerProtocolPolicy,
 };
 
+use serde_json::{json, Value};
+
 use crate::origin_access_control;
+use crate::original::Originals;
 use crate::step::{Drift, Present, Recorded};
 use crate::{StackContext, StepError};
 
@@ -261,18 +264,21 @@ pub(super) fn drift(
             } else {
                 "distribution is disabled: it serves nothing".to_string()
             },
-        ));
+        ).was(DRIFT_ENABLED, Some(json!(false))));
     }
     let behavior = config.default_cache_behavior();
     let viewer = behavior.map(|b| b.viewer_protocol_policy().as_str().to_string());
     if viewer.as_deref() != Some("redirect-to-https") {
-        drift.push(Drift::new(
-            DRIFT_VIEWER,
-            format!(
-                "viewer protocol policy is {}, wanted redirect-to-https",
-                viewer.as_deref().unwrap_or("unset")
-            ),
-        ));
+        drift.push(
+            Drift::new(
+                DRIFT_VIEWER,
+                format!(
+                    "viewer protocol policy is {}, wanted redirect-to-https",
+                    viewer.as_deref().unwrap_or("unset")
+                ),
+            )
+            .was(DRIFT_VIEWER, viewer.clone().map(Value::String)),
+        );
     }
     let mut behavior_off = Vec::new();
     let methods: Vec<&str> = behavior
@@ -286,13 +292,28 @@ pub(super) fn drift(
         behavior_off.push("cache policy is not Managed-CachingOptimized".to_string());
     }
     if !behavior_off.is_empty() {
-        drift.push(Drift::new(
-            DRIFT_BEHAVIOR,
-            format!(
-                "{} (wanted GET,HEAD with CachingOptimized)",
-                behavior_off.join(", ")
+        let cached: Vec<&str> = behavior
+            .and_then(|b| b.allowed_methods())
+            .and_then(|m| m.cached_methods())
+            .map(|m| m.items().iter().map(Method::as_str).collect())
+            .unwrap_or_default();
+        drift.push(
+            Drift::new(
+                DRIFT_BEHAVIOR,
+                format!(
+                    "{} (wanted GET,HEAD with CachingOptimized)",
+                    behavior_off.join(", ")
+                ),
+            )
+            .was(
+                DRIFT_BEHAVIOR,
+                Some(json!({
+                    "AllowedMethods": methods,
+                    "CachedMethods": cached,
+                    "CachePolicyId": behavior.and_then(|b| b.cache_policy_id()),
+                })),
             ),
-        ));
+        );
     }
 
     let target = behavior.map(|b| b.target_origin_id()).unwrap_or_default();
@@ -330,7 +351,19 @@ pub(super) fn drift(
         _ => None,
     };
     if let Some(problem) = oac_problem {
-        drift.push(Drift::new(DRIFT_OAC, problem));
+        drift.push(
+            Drift::new(DRIFT_OAC, problem).was(
+                DRIFT_OAC,
+                origin.map(|o| {
+                    json!({
+                        "DomainName": o.domain_name(),
+                        "OriginAccessControlId": o.origin_access_control_id(),
+                        "OriginAccessIdentity": o.s3_origin_config().map(|s| s.origin_access_identity()),
+                        "Custom": o.custom_origin_config().is_some(),
+                    })
+                }),
+            ),
+        );
     }
 
     let mut settings_off = Vec::new();
@@ -357,7 +390,14 @@ pub(super) fn drift(
         ));
     }
     if !settings_off.is_empty() {
-        drift.push(Drift::new(DRIFT_SETTINGS, settings_off.join(", ")));
+        drift.push(Drift::new(DRIFT_SETTINGS, settings_off.join(", ")).was(
+            DRIFT_SETTINGS,
+            Some(json!({
+                "HttpVersion": config.http_version().map(HttpVersion::as_str),
+                "IsIPV6Enabled": config.is_ipv6_enabled(),
+                "PriceClass": config.price_class().map(PriceClass::as_str),
+            })),
+        ));
     }
 
     let root = config.default_root_object().unwrap_or_default();
@@ -370,14 +410,17 @@ pub(super) fn drift(
                 r.to_string()
             }
         };
-        drift.push(Drift::new(
-            DRIFT_ROOT,
-            format!(
-                "default root object is {}, wanted {}",
-                shown(root),
-                shown(wanted_root)
-            ),
-        ));
+        drift.push(
+            Drift::new(
+                DRIFT_ROOT,
+                format!(
+                    "default root object is {}, wanted {}",
+                    shown(root),
+                    shown(wanted_root)
+                ),
+            )
+            .was(DRIFT_ROOT, Some(json!(root))),
+        );
     }
 
     if ours {
@@ -493,6 +536,100 @@ pub(super) fn repair(
         ));
     }
     Ok(changes)
+}
+
+/// Puts back in `config` the settings recorded before `up` changed them on an adopted
+/// distribution ([`crate::original`]); what it put back. The legacy cache settings a
+/// behavior may have had beside its methods (forwarded values, TTLs) are not recorded: a
+/// behavior that had them keeps CachingOptimized.
+pub(super) fn restore(
+    config: &mut DistributionConfig,
+    originals: &Originals,
+) -> Result<Vec<String>, StepError> {
+    let mut restored = Vec::new();
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
+    if let Some(Some(enabled)) = originals.get(DRIFT_ENABLED) {
+        config.enabled = enabled.as_bool().unwrap_or(true);
+        restored.push("enabled".to_string());
+    }
+    let target = config
+        .default_cache_behavior
+        .as_ref()
+        .map(|b| b.target_origin_id.clone())
+        .unwrap_or_default();
+    if let Some(behavior) = config.default_cache_behavior.as_mut() {
+        if let Some(Some(Value::String(viewer))) = originals.get(DRIFT_VIEWER) {
+            behavior.viewer_protocol_policy = ViewerProtocolPolicy::from(viewer.as_str());
+            restored.push("viewer protocol policy".to_string());
+        }
+        if let Some(Some(was)) = originals.get(DRIFT_BEHAVIOR) {
+            let methods = |key: &str| -> Vec<Method> {
+                was.get(key)
+                    .and_then(Value::as_array)
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(Value::as_str)
+                            .map(Method::from)
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let (allowed, cached) = (methods("AllowedMethods"), methods("CachedMethods"));
+            if !allowed.is_empty() {
+                behavior.allowed_methods = Some(
+                    AllowedMethods::builder()
+                        .quantity(allowed.len() as i32)
+                        .set_items(Some(allowed))
+                        .set_cached_methods(
+                            (!cached.is_empty())
+                                .then(|| {
+                                    CachedMethods::builder()
+                                        .quantity(cached.len() as i32)
+                                        .set_items(Some(cached))
+                                        .build()
+                                })
+                                .transpose()
+                                .map_err(build_err("cached methods"))?,
+                        )
+                        .build()
+                        .map_err(build_err("allowed methods"))?,
+                );
+            }
+            behavior.cache_policy_id = text(was, "CachePolicyId");
+            restored.push("cache behavior".to_string());
+        }
+    }
+    if let Some(Some(was)) = originals.get(DRIFT_OAC) {
+        if let Some(origin) = config
+            .origins
+            .as_mut()
+            .and_then(|o| o.items.iter_mut().find(|o| o.id == target))
+        {
+            if let Some(domain) = text(was, "DomainName") {
+                origin.domain_name = domain;
+            }
+            origin.origin_access_control_id = text(was, "OriginAccessControlId");
+            if let Some(identity) = text(was, "OriginAccessIdentity") {
+                origin.s3_origin_config = Some(
+                    S3OriginConfig::builder()
+                        .origin_access_identity(identity)
+                        .build(),
+                );
+            }
+            restored.push("origin".to_string());
+        }
+    }
+    if let Some(Some(was)) = originals.get(DRIFT_SETTINGS) {
+        config.http_version = text(was, "HttpVersion").map(|v| HttpVersion::from(v.as_str()));
+        config.is_ipv6_enabled = was.get("IsIPV6Enabled").and_then(Value::as_bool);
+        config.price_class = text(was, "PriceClass").map(|v| PriceClass::from(v.as_str()));
+        restored.push("HTTP version, IPv6, price class".to_string());
+    }
+    if let Some(Some(Value::String(root))) = originals.get(DRIFT_ROOT) {
+        config.default_root_object = Some(root.clone());
+        restored.push(format!("default root object '{root}'"));
+    }
+    Ok(restored)
 }
 
 pub(super) fn stack_tags(ctx: &StackContext) -> Result<Tags, StepError> {

@@ -522,6 +522,53 @@ impl Step for Distribution {
         })
     }
 
+    /// Puts back what `up` changed on an adopted distribution (the tutorial's): one
+    /// UpdateDistribution with the ETag just read; CloudFront then deploys it.
+    async fn restore(
+        &self,
+        ctx: &StackContext,
+        recorded: &Recorded,
+    ) -> Result<Vec<String>, StepError> {
+        let Some(id) = recorded_id(ctx, Some(recorded)) else {
+            return Ok(Vec::new());
+        };
+        let originals = crate::original::Originals::of(recorded);
+        let cf = &ctx.clients.cloudfront;
+        retry_codes(
+            ctx.settings.propagation_timeout,
+            &["PreconditionFailed"],
+            |_| {},
+            || async {
+                let out = match cf.get_distribution_config().id(&id).send().await {
+                    Ok(out) => out,
+                    Err(e) if Service::CloudFront.not_found(&e) => return Ok(Vec::new()),
+                    Err(e) => {
+                        return Err(StepError::with_source(
+                            format!("reading the configuration of distribution {id}"),
+                            AwsError::from_sdk(&e),
+                        ))
+                    }
+                };
+                let mut config = out.distribution_config().cloned().ok_or_else(|| {
+                    StepError::msg(format!("distribution {id} returned no configuration"))
+                })?;
+                let restored = config::restore(&mut config, &originals)?;
+                if restored.is_empty() {
+                    return Ok(restored);
+                }
+                cf.update_distribution()
+                    .id(&id)
+                    .set_if_match(out.e_tag().map(str::to_string))
+                    .distribution_config(config)
+                    .send()
+                    .await
+                    .context(|| format!("restoring distribution {id}"))?;
+                Ok(restored)
+            },
+        )
+        .await
+    }
+
     // -----------------------------------------------------------------------------------
     // destroy
 
