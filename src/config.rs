@@ -46,6 +46,7 @@ struct FileConfig {
     player: PlayerConfig,
     #[serde(default)]
     notify: NotifyConfig,
+    domain: Option<DomainConfig>,
     /// The file's text, for the line of what `Config::resolve` refuses.
     #[serde(skip)]
     text: String,
@@ -57,6 +58,16 @@ struct FileConfig {
 pub struct NotifyConfig {
     #[serde(default)]
     pub email: Vec<String>,
+}
+
+/// `[domain]`: the stack's own domain on CloudFront (docs/domain.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct DomainConfig {
+    name: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    zone_id: Option<String>,
 }
 
 /// `[player]`: the player page and `catalog.json`, served through CloudFront.
@@ -298,6 +309,16 @@ impl Config {
             .map_err(|e| UsageError::new(format!("{}: {e}", origin("[cdn]"))))?;
         validate_notify(&file.notify)
             .map_err(|e| UsageError::new(format!("{}: {e}", origin("[notify] email"))))?;
+        let domain = file.domain.clone().map(|d| cattube_stages::DomainSettings {
+            name: d.name,
+            aliases: d.aliases,
+            zone_id: d.zone_id,
+        });
+        if let Some(domain) = &domain {
+            cattube_stages::certificate::validate_domain(domain).map_err(|(key, e)| {
+                UsageError::new(format!("{}: {e}", origin(&format!("[domain] {key}"))))
+            })?;
+        }
 
         // Checked also when `template` (which wins) is set: a typo is never silently ignored.
         let name = file.job.profile.as_deref().unwrap_or("tutorial");
@@ -376,6 +397,7 @@ impl Config {
                 max_upload_mb,
                 player_enabled: file.player.enabled,
                 notify_emails: file.notify.email,
+                domain,
             },
             prices,
         })

@@ -20,6 +20,9 @@ pub enum Service {
     Sns,
     /// CloudWatch Logs: the function's log group.
     Logs,
+    /// ACM, always in us-east-1: the only region whose certificates CloudFront accepts.
+    Acm,
+    Route53,
 }
 
 /// One client per AWS service the stages use.
@@ -36,7 +39,13 @@ pub struct Clients {
     pub eventbridge: aws_sdk_eventbridge::Client,
     pub sns: aws_sdk_sns::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// ACM in us-east-1, whatever the stack's region ([`ACM_REGION`]).
+    pub acm: aws_sdk_acm::Client,
+    pub route53: aws_sdk_route53::Client,
 }
+
+/// CloudFront takes certificates from ACM in this region only.
+pub const ACM_REGION: &str = "us-east-1";
 
 /// Where and as whom to talk to AWS. `None` leaves the choice to the SDK's default chain
 /// (environment, shared config and credentials files, SSO, container and instance roles).
@@ -225,7 +234,18 @@ pub async fn connect(connection: &Connection) -> Result<Clients, SetupError> {
         eventbridge: aws_sdk_eventbridge::Client::new(&sdk),
         sns: aws_sdk_sns::Client::new(&sdk),
         logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
+        acm: acm_client(&sdk),
+        route53: aws_sdk_route53::Client::new(&sdk),
     })
+}
+
+/// The ACM client CloudFront's certificates need: the SDK's settings, in [`ACM_REGION`].
+pub fn acm_client(sdk: &aws_config::SdkConfig) -> aws_sdk_acm::Client {
+    aws_sdk_acm::Client::from_conf(
+        aws_sdk_acm::config::Builder::from(sdk)
+            .region(Region::new(ACM_REGION))
+            .build(),
+    )
 }
 
 async fn check_credentials(sdk: &aws_config::SdkConfig) -> Result<(), SetupError> {

@@ -92,6 +92,36 @@ pub struct Settings {
     /// `[notify] email`: who hears of each finished job (the SNS topic's subscriptions);
     /// empty means no topic.
     pub notify_emails: Vec<String>,
+    /// `[domain]`: the stack's own domain on CloudFront, `None` for the default one.
+    pub domain: Option<DomainSettings>,
+}
+
+/// `[domain]`: the names viewers use, checked by the CLI
+/// ([`crate::certificate::validate_domain`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomainSettings {
+    /// `name`: the certificate's domain and the first alternate domain name.
+    pub name: String,
+    /// `aliases`: more names on the same certificate and distribution.
+    pub aliases: Vec<String>,
+    /// `zone-id`: the Route 53 public hosted zone to write the records in, instead of the
+    /// one found by name.
+    pub zone_id: Option<String>,
+}
+
+impl DomainSettings {
+    /// Every name the certificate covers and the distribution answers, `name` first,
+    /// lowercase (DNS names are case-insensitive and ACM returns them so).
+    pub fn names(&self) -> Vec<String> {
+        let mut names = vec![self.name.to_ascii_lowercase()];
+        for alias in &self.aliases {
+            let alias = alias.to_ascii_lowercase();
+            if !names.contains(&alias) {
+                names.push(alias);
+            }
+        }
+        names
+    }
 }
 
 impl Default for Settings {
@@ -113,6 +143,7 @@ impl Default for Settings {
             max_upload_mb: None,
             player_enabled: true,
             notify_emails: Vec::new(),
+            domain: None,
         }
     }
 }

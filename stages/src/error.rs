@@ -184,6 +184,8 @@ impl crate::Service {
             // ResourceNotFoundException of the tagging calls `ResourceNotFound`.
             Sns => matches!(code, Some("NotFound" | "ResourceNotFound")),
             Logs => code == Some("ResourceNotFoundException"),
+            Acm => code == Some("ResourceNotFoundException"),
+            Route53 => matches!(code, Some("NoSuchHostedZone")),
         }
     }
 }
@@ -234,6 +236,8 @@ mod tests {
             (Service::Sns, Some("NotFound"), 404),
             (Service::Sns, Some("ResourceNotFound"), 404),
             (Service::Logs, Some("ResourceNotFoundException"), 400),
+            (Service::Acm, Some("ResourceNotFoundException"), 400),
+            (Service::Route53, Some("NoSuchHostedZone"), 404),
         ];
         for (service, code, status) in cases {
             assert!(

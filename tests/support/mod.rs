@@ -601,6 +601,8 @@ pub async fn stack_clients(emulators: &Emulators, region: &str) -> Clients {
         eventbridge: aws_sdk_eventbridge::Client::new(&aws),
         sns: aws_sdk_sns::Client::new(&aws),
         logs: aws_sdk_cloudwatchlogs::Client::new(&aws),
+        acm: cattube_stages::aws::acm_client(&aws),
+        route53: aws_sdk_route53::Client::new(&aws),
     }
 }
 

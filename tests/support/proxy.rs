@@ -352,6 +352,8 @@ fn signing_name(service: Service) -> &'static str {
         Service::EventBridge => "events",
         Service::Sns => "sns",
         Service::Logs => "logs",
+        Service::Acm => "acm",
+        Service::Route53 => "route53",
     }
 }
 
@@ -370,10 +372,15 @@ fn protocol(service: Service) -> Protocol {
     match service {
         Service::S3 => Protocol::S3Xml,
         // SNS speaks the query protocol.
-        Service::Iam | Service::CloudFront | Service::Sns => Protocol::QueryXml,
-        // EventBridge's and CloudWatch Logs' JSON 1.1 protocol reads its error code from the
-        // same header.
-        Service::Lambda | Service::MediaConvert | Service::EventBridge | Service::Logs => {
+        // Route 53 is REST-XML with the query protocol's `<ErrorResponse>`, as CloudFront.
+        Service::Iam | Service::CloudFront | Service::Sns | Service::Route53 => Protocol::QueryXml,
+        // EventBridge's, CloudWatch Logs' and ACM's JSON 1.1 protocol reads its error code from
+        // the same header.
+        Service::Lambda
+        | Service::MediaConvert
+        | Service::EventBridge
+        | Service::Logs
+        | Service::Acm => {
             Protocol::RestJson
         }
     }

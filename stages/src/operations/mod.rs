@@ -7,4 +7,5 @@ pub mod cost;
 pub mod failures;
 pub mod remote_state;
 pub mod stacks;
+pub mod tutorial;
 pub mod videos;

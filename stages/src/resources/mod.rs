@@ -5,8 +5,10 @@
 
 pub(crate) mod bucket;
 mod converter;
+pub(crate) mod dns;
 pub(crate) mod iam_role;
 
+pub mod certificate;
 pub mod converter_function;
 pub mod converter_role;
 pub mod destination_bucket;
@@ -15,6 +17,7 @@ pub mod distribution;
 pub mod failure_destination;
 pub mod failures_bucket;
 pub mod function_log_group;
+pub mod domain_records;
 pub mod job_events_rule;
 pub mod job_template;
 pub mod lambda_permission;
