@@ -46,6 +46,8 @@ struct FileConfig {
     player: PlayerConfig,
     #[serde(default)]
     notify: NotifyConfig,
+    #[serde(default)]
+    uploads: UploadsConfig,
     /// The file's text, for the line of what `Config::resolve` refuses.
     #[serde(skip)]
     text: String,
@@ -57,6 +59,44 @@ struct FileConfig {
 pub struct NotifyConfig {
     #[serde(default)]
     pub email: Vec<String>,
+}
+
+/// `[uploads]`: browser uploads with `cattube upload-url` grants.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct UploadsConfig {
+    /// The origins whose pages may upload to the source bucket (its CORS rule).
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+}
+
+/// `[uploads] allowed-origins`: each `scheme://host[:port]` (S3 allows one `*` in the
+/// host, as in `https://*.example.com`), or `*` written as such; no path, no duplicates.
+fn validate_origins(origins: &[String]) -> Result<(), String> {
+    let allowed = "allowed: \"*\" or http(s)://HOST[:PORT] with at most one '*', no path";
+    for (i, origin) in origins.iter().enumerate() {
+        if origins[..i].contains(origin) {
+            return Err(format!("'{origin}' is listed twice"));
+        }
+        if origin == "*" {
+            continue;
+        }
+        let host = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"))
+            .ok_or_else(|| format!("'{origin}' has no http:// or https://; {allowed}"))?;
+        let valid = !host.is_empty()
+            && host.matches('*').count() <= 1
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-.:*[]".contains(c))
+            && !host.starts_with([':', '.'])
+            && !host.ends_with([':', '.']);
+        if !valid {
+            return Err(format!("'{origin}' is not an origin; {allowed}"));
+        }
+    }
+    Ok(())
 }
 
 /// `[player]`: the player page and `catalog.json`, served through CloudFront.
@@ -296,6 +336,9 @@ impl Config {
             .map_err(|e| UsageError::new(format!("{}: {e}", origin("[cdn]"))))?;
         validate_notify(&file.notify)
             .map_err(|e| UsageError::new(format!("{}: {e}", origin("[notify] email"))))?;
+        validate_origins(&file.uploads.allowed_origins).map_err(|e| {
+            UsageError::new(format!("{}: {e}", origin("[uploads] allowed-origins")))
+        })?;
 
         // Checked also when `template` (which wins) is set: a typo is never silently ignored.
         let name = file.job.profile.as_deref().unwrap_or("tutorial");
@@ -373,6 +416,7 @@ impl Config {
                 max_upload_mb,
                 player_enabled: file.player.enabled,
                 notify_emails: file.notify.email,
+                upload_origins: file.uploads.allowed_origins,
             },
             prices,
         })

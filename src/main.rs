@@ -86,6 +86,7 @@ fn main() -> ExitCode {
         Command::Up(_) => commands::up::text(report),
         Command::Status => commands::status::text(report),
         Command::Upload(_) => commands::upload::text(report),
+        Command::UploadUrl(_) => commands::upload_url::text(report),
         Command::Jobs(_) => commands::jobs::text(report),
         Command::Url(_) => commands::url::text(report),
         Command::Videos => commands::videos::text(report),
@@ -116,6 +117,9 @@ async fn run(
         Command::Up(args) => commands::up::run(config, args, printer, report, cancel).await,
         Command::Status => commands::status::run(config, printer, report).await,
         Command::Upload(args) => commands::upload::run(config, args, printer, report).await,
+        Command::UploadUrl(args) => {
+            commands::upload_url::run(config, args, printer, report).await
+        }
         Command::Jobs(args) => commands::jobs::run(config, args, printer, report).await,
         Command::Url(args) => commands::url::run(config, args, printer, report).await,
         Command::Videos => commands::videos::run(config, report).await,

@@ -33,6 +33,9 @@ pub struct Clients {
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub eventbridge: aws_sdk_eventbridge::Client,
     pub sns: aws_sdk_sns::Client,
+    /// The credentials the clients sign with: upload grants sign with them too
+    /// ([`crate::upload_grant`]). `None` in tests that mock the clients.
+    pub credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
 }
 
 /// Where and as whom to talk to AWS. `None` leaves the choice to the SDK's default chain
@@ -221,6 +224,7 @@ pub async fn connect(connection: &Connection) -> Result<Clients, SetupError> {
         tagging: aws_sdk_resourcegroupstagging::Client::new(&sdk),
         eventbridge: aws_sdk_eventbridge::Client::new(&sdk),
         sns: aws_sdk_sns::Client::new(&sdk),
+        credentials: sdk.credentials_provider(),
     })
 }
 

@@ -44,11 +44,26 @@ ARN>, and serves the zip there. moto's PublishVersion also shares the code's rec
 the version and $LATEST (a shallow copy), so a later UpdateFunctionCode changed the
 version's code too; Lambda's versions are immutable, and so are this launcher's.
 
+moto stores whatever a POST Object (a browser-based upload) carries, checking neither its
+signature nor its policy; S3 refuses a form whose signature, expiry or conditions fail.
+tests/support/s3_post_policy.py (imported here) makes moto check them as S3 does, so an
+upload grant's tests prove what the grant allows and refuses.
+
+moto's CORS preflight refuses an origin as soon as one rule does not list it, merges the
+headers of every rule and never checks the requested method or headers; S3 uses the first
+rule that matches origin, method and headers. tests/support/s3_cors.py (imported here)
+answers as S3 does.
+
 Usage: python tests/support/moto_server.py -H 127.0.0.1 -p PORT
 """
 
 import contextvars
+import os
 import threading
+
+# moto's server answers every request with Access-Control-Allow-Origin for any origin
+# (flask-cors); S3 sends CORS headers only as the bucket's CORS rules say (s3_cors.py).
+os.environ.setdefault("MOTO_DISABLE_GLOBAL_CORS", "true")
 
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 from moto.s3.exceptions import S3AccessDeniedError
@@ -242,6 +257,9 @@ def _dispatch_serving_code(self, environ, start_response):
 
 
 DomainDispatcherApplication.__call__ = _dispatch_serving_code
+
+import s3_post_policy  # noqa: E402,F401  (applies the POST policy checks)
+import s3_cors  # noqa: E402,F401  (S3's CORS evaluation)
 
 if __name__ == "__main__":
     main()

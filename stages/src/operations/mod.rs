@@ -6,4 +6,5 @@ pub mod catalog;
 pub mod cost;
 pub mod remote_state;
 pub mod stacks;
+pub mod upload_grant;
 pub mod videos;

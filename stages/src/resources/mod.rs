@@ -1,9 +1,11 @@
 //! The stack's resources, one module per stage of the console tutorial, each a
 //! [`crate::Step`] (observe -> apply -> destroy), and the shapes two of them share: a bucket
 //! ([`bucket`]), an IAM role ([`iam_role`]), a Lambda invoke permission
-//! ([`lambda_permission`], registered twice).
+//! ([`lambda_permission`], registered twice), and a rule by id in one of the source
+//! bucket's rule lists ([`bucket_rule`]: its CORS and lifecycle rules).
 
 pub(crate) mod bucket;
+pub(crate) mod bucket_rule;
 pub(crate) mod iam_role;
 
 pub mod converter_function;
@@ -20,4 +22,6 @@ pub mod origin_access_control;
 pub mod player_page;
 pub mod queue;
 pub mod source_bucket;
+pub mod source_cors;
+pub mod source_lifecycle;
 pub mod source_notification;
