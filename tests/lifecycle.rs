@@ -120,8 +120,12 @@ async fn lifecycle() {
     let mediaconvert =
         aws_sdk_mediaconvert::Client::new(&sdk_config(&emulators.standin.url, REGION).await);
 
-    // Every resource wanted, the optional topic included ([notify] email).
-    sandbox.write("cattube.toml", "[notify]\nemail = [\"cat@example.com\"]\n");
+    // Every resource wanted, the optional topic ([notify] email) and CORS rule ([uploads])
+    // included.
+    sandbox.write(
+        "cattube.toml",
+        "[notify]\nemail = [\"cat@example.com\"]\n[uploads]\nallowed-origins = [\"https://cats.example\"]\n",
+    );
     // plan on an empty account lists every resource, in dependency order, to create.
     let doc = sandbox.run().args(["plan"]).expect_code(3).json().doc;
     // With [notify] the function waits for the distribution (its domain is the messages'
