@@ -15,6 +15,10 @@
 //! and stops by itself.
 
 #[path = "../tests/support/mod.rs"]
+#[allow(
+    dead_code,
+    reason = "the benchmark uses the emulators and the proxy, not the test helpers"
+)]
 mod support;
 #[path = "bench/terraform.rs"]
 mod terraform;

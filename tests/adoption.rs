@@ -13,7 +13,7 @@
 //!   handler, memory, timeout, environment): `down` puts back what `up` changed, and the
 //!   function no longer points at the converter role `down` deletes.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -8,7 +8,7 @@
 //! Needs /usr/bin/chromium, /usr/bin/ffmpeg and `npm ci` in tests/browser (`.ci/run` installs
 //! them); without them the test fails, naming what is missing.
 
-mod support;
+use crate::support;
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};

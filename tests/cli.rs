@@ -1,7 +1,7 @@
 //! Bad input never surprises: each case exits 2 with one line naming the key or flag and what
 //! is allowed, before any request is sent (a tripwire proxy records any that would be).
 
-mod support;
+use crate::support;
 
 use support::tally::Tally;
 use support::{RecordingProxy, Sandbox};

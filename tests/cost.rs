@@ -3,7 +3,7 @@
 //! environment, checked by `status`; `up`'s warnings), `cattube cost` over finished jobs
 //! with known output durations, and bad price tables.
 
-mod support;
+use crate::support;
 
 use support::{sdk_config, standin_post, Emulators, Ran, Sandbox};
 

@@ -9,7 +9,7 @@
 //! the test launcher (`tests/support/moto_server.py`) keeps it, so the OAC link is checked
 //! here for real.
 
-mod support;
+use crate::support;
 
 use aws_sdk_cloudfront::types::ViewerProtocolPolicy;
 use support::{resource, s3_client, Emulators, Moto};

@@ -4,7 +4,7 @@
 //! like AWS's), and `videos`, `jobs --wait` (both exit codes) and `open` on top of it;
 //! bad `[notify]` input is exit 2 with nothing created, and `down` leaves nothing behind.
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 

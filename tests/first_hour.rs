@@ -2,7 +2,7 @@
 //! instance-metadata endpoint, a lock file left by a run refused before any request,
 //! line numbers of typos, an optional resource shown one way, `down` with nothing to do.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

@@ -2,7 +2,7 @@
 //! the built binary: up → status → up (no writes) → drift → status (3) → up (repairs) →
 //! down → nothing left.
 
-mod support;
+use crate::support;
 
 use aws_sdk_s3::types::{
     BucketVersioningStatus, ObjectOwnership, OwnershipControls, OwnershipControlsRule,

@@ -1,7 +1,7 @@
 //! The first hour of a new user: every message true, one line per problem, no Rust
 //! internals on screen; help that shows the way; uploads that resume.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
@@ -243,18 +243,33 @@ fn completions_are_printed_for_each_shell_even_with_a_broken_config() {
     assert!(tripwire.requests().is_empty());
 }
 
-/// The rows of a text summary: (stage, id, the rest of the line).
+/// The rows of a text summary: (stage, id, the rest of the row). A row too wide for 80
+/// columns has its name on the next line, below the id (17 columns in): it is put back in
+/// front of the note, where a narrow row has it.
 fn rows(text: &str) -> Vec<(String, String, String)> {
-    text.lines()
-        .filter_map(|l| {
-            let open = l.find('[')?;
-            let close = open + l[open..].find(']')?;
-            let stage = l[open + 1..close].trim().to_string();
-            let rest = l[close + 1..].trim_start();
-            let (id, rest) = rest.split_once(' ').unwrap_or((rest, ""));
-            Some((stage, id.to_string(), rest.trim().to_string()))
-        })
-        .collect()
+    let mut lines = text.lines().peekable();
+    let mut rows = Vec::new();
+    while let Some(l) = lines.next() {
+        let Some(open) = l.find('[') else { continue };
+        let Some(close) = l[open..].find(']').map(|c| open + c) else {
+            continue;
+        };
+        let stage = l[open + 1..close].trim().to_string();
+        let rest = l[close + 1..].trim_start();
+        let (id, mut rest) = rest
+            .split_once(' ')
+            .map_or((rest, String::new()), |(id, r)| (id, r.trim().to_string()));
+        let name_below = lines.peek().and_then(|next| {
+            let name = next.strip_prefix(&" ".repeat(17))?;
+            (!name.starts_with([' ', '-'])).then_some(name)
+        });
+        if let Some(name) = name_below {
+            rest = format!("{name}  {rest}").trim().to_string();
+            lines.next();
+        }
+        rows.push((stage, id.to_string(), rest));
+    }
+    rows
 }
 
 fn stage_key(stage: &str) -> (u32, String) {

@@ -3,7 +3,7 @@
 //! outside the policy, no action in it that no command used). The mapping from a recorded
 //! request to its IAM action, and the checks, are tests/iam/permissions_check.py's.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

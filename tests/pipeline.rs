@@ -11,7 +11,7 @@
 //!
 //! Needs ffmpeg/ffprobe, chromium and `npm ci` in tests/browser (scripts/test installs them).
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};

@@ -5,7 +5,7 @@
 //! (no page, CloudFront denied `catalog.json`), and `down` leaving none of it.
 //! The page itself in a browser: tests/browser.rs.
 
-mod support;
+use crate::support;
 
 use aws_sdk_cloudfront::types::DistributionConfig;
 use cattube_stages::player_page::{sha256_hex, FILES};

@@ -3,7 +3,7 @@
 //! model (botocore's, by the stand-in), and `cattube url` naming that profile's outputs (the
 //! master playlist for `hls`). `[job] template` wins over `profile`.
 
-mod support;
+use crate::support;
 
 use support::Emulators;
 

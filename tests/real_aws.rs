@@ -1,9 +1,9 @@
 //! The failures real AWS shows and the emulators never do, answered by the test proxy in
 //! each service's own protocol (`tests/support/aws_errors.rs`), and what cattube does with
 //! them. The figures are printed as `FIGURES …` lines
-//! (`cargo test --test real_aws -- --nocapture`).
+//! (`cargo test --test it real_aws:: -- --nocapture`).
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::time::Duration;

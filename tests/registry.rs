@@ -2,7 +2,7 @@
 //! and is covered by the leak check (the graph's part is `src/plan.rs`'s unit test
 //! `a_step_added_to_the_registry_is_placed_by_its_dependencies`: the graph is the binary's).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 

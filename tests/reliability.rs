@@ -4,9 +4,9 @@
 //!
 //! Each test starts one pair of emulators and reuses it for all its fault points or trials
 //! (`down --yes` between them, and nothing of the stack's left each time). The figures are
-//! printed as `FIGURES …` lines (`cargo test --test reliability -- --nocapture`).
+//! printed as `FIGURES …` lines (`cargo test --test it reliability:: -- --nocapture`).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::os::unix::process::ExitStatusExt;

@@ -4,7 +4,7 @@
 //! never overwrites it. Against moto, which enforces `If-Match` and `If-None-Match: *` on
 //! PutObject as S3 does (412 PreconditionFailed), through the recording proxy.
 
-mod support;
+use crate::support;
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::Child;

@@ -2,7 +2,7 @@
 //! every stack listed by its tags, the expiry tag `up --ttl` sets, and `gc` collecting the
 //! expired stacks only.
 
-mod support;
+use crate::support;
 
 use support::Emulators;
 

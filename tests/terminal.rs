@@ -2,7 +2,7 @@
 //! is kept, Ctrl-C at the prompt ends the line before it says "interrupted", and with
 //! nothing left to delete it says so and asks nothing.
 
-mod support;
+use crate::support;
 
 use rexpect::process::WaitStatus;
 use rexpect::session::{spawn_command, PtySession};

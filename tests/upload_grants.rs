@@ -4,7 +4,7 @@
 //! another content type and an expired grant are refused and store nothing; a multipart
 //! grant's parts go up in any order, a failed part is sent again, and the upload completes.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

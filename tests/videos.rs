@@ -3,7 +3,7 @@
 //! the real converter function (`lambda-artifact/handler.py`), run with the function's own
 //! environment against the stand-in, fed the S3 event the upload would produce.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

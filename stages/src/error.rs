@@ -127,6 +127,35 @@ where
 /// S3 answers a HEAD with a bare 404, and names a missing sub-resource in its code.
 type HttpResponse = aws_smithy_runtime_api::http::Response;
 
+/// "Not found" as `None`: the one form every step reads an AWS answer in, so that a
+/// resource that does not exist is a value, not an error to pattern-match.
+pub trait AwsFound<T> {
+    /// `Ok(None)` when `service` says the resource does not exist, the answer otherwise;
+    /// any other error says what cattube was `doing`.
+    fn found(
+        self,
+        service: crate::Service,
+        doing: impl FnOnce() -> String,
+    ) -> Result<Option<T>, StepError>;
+}
+
+impl<T, E> AwsFound<T> for Result<T, SdkError<E, HttpResponse>>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    fn found(
+        self,
+        service: crate::Service,
+        doing: impl FnOnce() -> String,
+    ) -> Result<Option<T>, StepError> {
+        match self {
+            Ok(answer) => Ok(Some(answer)),
+            Err(e) if service.not_found(&e) => Ok(None),
+            Err(e) => Err(StepError::with_source(doing(), AwsError::from_sdk(&e))),
+        }
+    }
+}
+
 impl crate::Service {
     /// Whether `err` says the resource asked for does not exist, in this service's idiom:
     /// S3 `NoSuchBucket`/`NoSuchKey` or a bare 404 (HEAD has no body), IAM `NoSuchEntity`,
@@ -150,8 +179,9 @@ impl crate::Service {
                 Some("NoSuchDistribution" | "NoSuchOriginAccessControl" | "NoSuchResource")
             ),
             EventBridge => code == Some("ResourceNotFoundException"),
-            // SNS's query protocol names its NotFoundException `NotFound`.
-            Sns => code == Some("NotFound"),
+            // SNS's query protocol names its NotFoundException `NotFound`, and the
+            // ResourceNotFoundException of the tagging calls `ResourceNotFound`.
+            Sns => matches!(code, Some("NotFound" | "ResourceNotFound")),
         }
     }
 }
@@ -200,6 +230,7 @@ mod tests {
             (Service::CloudFront, Some("NoSuchOriginAccessControl"), 404),
             (Service::EventBridge, Some("ResourceNotFoundException"), 400),
             (Service::Sns, Some("NotFound"), 404),
+            (Service::Sns, Some("ResourceNotFound"), 404),
         ];
         for (service, code, status) in cases {
             assert!(

@@ -66,6 +66,30 @@ impl Originals {
         self.0.get(setting).map(|v| (!v.is_null()).then_some(v))
     }
 
+    /// Puts one recorded setting back: `remove` when it was absent, `put` with its recorded
+    /// value otherwise (`put` says what it restored). What was done, for `down`'s report;
+    /// `None` when the setting was never recorded (cattube did not change it).
+    pub async fn put_back<R, P>(
+        &self,
+        setting: &str,
+        what: &str,
+        remove: impl FnOnce() -> R,
+        put: impl FnOnce(Value) -> P,
+    ) -> Result<Option<String>, crate::StepError>
+    where
+        R: std::future::Future<Output = Result<(), crate::StepError>>,
+        P: std::future::Future<Output = Result<String, crate::StepError>>,
+    {
+        Ok(match self.get(setting) {
+            None => None,
+            Some(None) => {
+                remove().await?;
+                Some(format!("{what} (none)"))
+            }
+            Some(Some(was)) => Some(put(was.clone()).await?),
+        })
+    }
+
     /// Adds these settings to a record's `extra`, keeping any setting already recorded (the
     /// first reading is the owner's; a later one may be cattube's own). Whether it added any.
     pub fn record_into(&self, extra: &mut BTreeMap<String, String>) -> bool {

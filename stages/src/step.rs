@@ -159,14 +159,11 @@ impl Service {
     where
         E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
     {
-        match answer {
-            Ok(_) => Ok(Destroyed::Deleted),
-            Err(e) if self.not_found(&e) => Ok(Destroyed::AlreadyGone),
-            Err(e) => Err(StepError::with_source(
-                doing(),
-                crate::error::AwsError::from_sdk(&e),
-            )),
-        }
+        use crate::error::AwsFound;
+        Ok(match answer.found(self, doing)? {
+            Some(_) => Destroyed::Deleted,
+            None => Destroyed::AlreadyGone,
+        })
     }
 }
 

@@ -1,6 +1,6 @@
 //! Stages 1 and 2 against mocked S3: the semantics moto does not enforce.
 
-mod common;
+use crate::common;
 
 use aws_sdk_s3::operation::create_bucket::{CreateBucketError, CreateBucketOutput};
 use aws_sdk_s3::operation::delete_bucket::{DeleteBucketError, DeleteBucketOutput};

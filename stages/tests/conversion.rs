@@ -1,7 +1,7 @@
 //! Stages 3–7 against mocked AWS: the eventual-consistency traps and merge rules an emulator
 //! does not enforce, and the "write only what changed" promises.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

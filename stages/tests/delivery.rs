@@ -2,7 +2,7 @@
 //! (disable before delete, ETags, an OAC in use, a deployment that takes several polls,
 //! `--no-wait` then a second `down`). Each test fails without the handling it names.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! `find_owned` without the state file: each kind finds the stack's live instance by its tags
 //! or, where the kind has none, by its name, and never reports what someone else made.
 
-mod common;
+use crate::common;
 
 use aws_sdk_cloudfront::operation::get_distribution::GetDistributionOutput;
 use aws_sdk_cloudfront::operation::list_distributions::ListDistributionsOutput;

@@ -1,7 +1,7 @@
 //! `job_template::wanted`: the job.json → CreateJobTemplate rule, on the product's own code
 //! (the e2e test `tests/lifecycle.rs` checks the body it really sends against botocore).
 
-mod common;
+use crate::common;
 
 use cattube_stages::context::JobFile;
 use cattube_stages::job_template::wanted;

@@ -1,6 +1,6 @@
 //! One comparison of a live resource's tags with the stack's, for every taggable step.
 
-mod common;
+use crate::common;
 
 use common::{context, MockClients};
 

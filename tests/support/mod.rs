@@ -2,8 +2,6 @@
 //! proxy that counts the requests cattube sends, and a way to run the built binary against
 //! them with no real AWS configuration in reach.
 
-#![allow(dead_code)]
-
 pub mod aws_errors;
 pub mod proxy;
 pub mod tally;
@@ -315,7 +313,6 @@ impl Sandbox {
             sandbox: self,
             args: Vec::new(),
             env: Vec::new(),
-            stdin: None,
             code: None,
             writes: None,
         }
@@ -384,7 +381,7 @@ impl Sandbox {
 }
 
 /// One run of the built binary in a [`Sandbox`], in the spirit of casey/just's `Test`:
-/// described with `args`, `env`, `stdin` and what to expect, then started by [`Run::output`]
+/// described with `args`, `env` and what to expect, then started by [`Run::output`]
 /// or [`Run::json`], which check the expectations (panicking with stdout and stderr) and
 /// return what happened, with the requests the sandbox's proxies answered during the run.
 #[must_use = "a Run does nothing until .output() or .json()"]
@@ -392,7 +389,6 @@ pub struct Run<'a> {
     sandbox: &'a Sandbox,
     args: Vec<std::ffi::OsString>,
     env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
-    stdin: Option<Vec<u8>>,
     code: Option<i32>,
     writes: Option<usize>,
 }
@@ -420,12 +416,6 @@ impl Run<'_> {
     ) -> Self {
         self.env
             .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
-        self
-    }
-
-    /// What the binary reads on stdin (by default none: reading it ends at once).
-    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Self {
-        self.stdin = Some(input.into());
         self
     }
 
@@ -462,9 +452,6 @@ impl Run<'_> {
         cmd.args(first).args(&self.args);
         for (key, value) in &self.env {
             cmd.env(key, value);
-        }
-        if let Some(input) = &self.stdin {
-            cmd.write_stdin(input.clone());
         }
         let began = Instant::now();
         let out = cmd.output().unwrap();

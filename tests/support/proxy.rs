@@ -219,6 +219,10 @@ impl FaultPlan {
     /// The shape of a real first `up`: CreateFunction is answered with Lambda's fresh-role
     /// error until `propagation` after the last CreateRole the proxies passed on (IAM takes
     /// seconds to make a new role assumable by Lambda). Stays until [`FaultPlan::clear_answers`].
+    #[allow(
+        dead_code,
+        reason = "only examples/bench.rs models IAM's propagation delay"
+    )]
     pub fn propagate_roles(&self, propagation: Duration) {
         let created: Arc<Mutex<Option<Instant>>> = Arc::default();
         let noted = created.clone();
@@ -382,8 +386,10 @@ fn protocol_of(signing: &str) -> Protocol {
         .map_or(Protocol::QueryXml, protocol)
 }
 
-/// The error a service would answer, in its protocol's shape.
+/// The error a service would answer, in its protocol's shape (`aws_errors`: byte for byte
+/// as the service sends it).
 fn fault_response(service: &str, fault: &Fault) -> Response<Full<Bytes>> {
+    use super::aws_errors::AwsErrorReply;
     let message = "injected by the test proxy";
     let protocol = protocol_of(service);
     let (status, code) = match (protocol, fault) {
@@ -396,31 +402,16 @@ fn fault_response(service: &str, fault: &Fault) -> Response<Full<Bytes>> {
         (Protocol::QueryXml, Fault::Throttle) => (400, "Throttling"),
         (Protocol::QueryXml, Fault::ServerError) => (500, "InternalFailure"),
     };
-    let builder = Response::builder().status(status);
-    let (builder, body) = match protocol {
-        Protocol::RestJson => (
-            builder
-                .header("content-type", "application/json")
-                .header("x-amzn-errortype", code),
-            format!(r#"{{"message":"{message}"}}"#),
-        ),
-        Protocol::S3Xml => (
-            builder.header("content-type", "application/xml"),
-            format!(
-                r#"<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>{message}</Message><RequestId>FAULT</RequestId></Error>"#
-            ),
-        ),
-        Protocol::QueryXml => (
-            builder.header("content-type", "text/xml"),
-            format!(
-                r#"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>FAULT</RequestId></ErrorResponse>"#
-            ),
-        ),
+    let reply = match protocol {
+        Protocol::S3Xml => AwsErrorReply::s3(status, code, message),
+        Protocol::RestJson if service == "lambda" => AwsErrorReply::lambda(status, code, message),
+        Protocol::RestJson => AwsErrorReply::mediaconvert(status, code, message),
+        Protocol::QueryXml if service == "cloudfront" => {
+            AwsErrorReply::cloudfront(status, code, message)
+        }
+        Protocol::QueryXml => AwsErrorReply::query(service, status, code, message),
     };
-    builder
-        .header("x-amzn-requestid", "FAULT")
-        .body(Full::new(Bytes::from(body)))
-        .unwrap()
+    reply.response()
 }
 
 /// What a proxy has answered, shared with whoever reads it while the proxy runs.
@@ -438,17 +429,6 @@ impl RecordingProxy {
     /// a tripwire: requests are recorded and answered 502.
     pub fn start(upstream: &str) -> RecordingProxy {
         RecordingProxy::new(upstream, Arc::new(FaultPlan::default()), Duration::ZERO)
-    }
-
-    /// A proxy that follows `faults`, which other proxies may share.
-    pub fn with_faults(upstream: &str, faults: Arc<FaultPlan>) -> RecordingProxy {
-        RecordingProxy::new(upstream, faults, Duration::ZERO)
-    }
-
-    /// Like [`RecordingProxy::start`], and every request waits `latency` before it is
-    /// forwarded: a stand-in for the round trip to AWS.
-    pub fn with_latency(upstream: &str, latency: Duration) -> RecordingProxy {
-        RecordingProxy::new(upstream, Arc::new(FaultPlan::default()), latency)
     }
 
     /// Follows `faults` (shared with other proxies) and adds `latency` to every request.

@@ -392,6 +392,8 @@ pub async fn finished_jobs(
     let queue = arn::queue(ctx, crate::queue::ID);
     let mut found = Vec::new();
     let mut token: Option<String> = None;
+    // Paged by hand: each page's raw body is read through an interceptor, which the SDK's
+    // paginator has no way to carry.
     loop {
         let raw = RawBody::default();
         let page = ctx

@@ -8,6 +8,7 @@
 //! in the key's folder, with the key's base name (`cats/tabby cat.mp4` →
 //! `cats/tabby cat-hd.mp4`, `cats/tabby cat-sd.mp4`).
 
+use crate::error::AwsFound;
 use crate::Service;
 use std::path::Path;
 use std::sync::Arc;
@@ -416,28 +417,21 @@ pub async fn distribution_domain(ctx: &StackContext) -> Result<String, VideoErro
 
 async fn template_outputs(ctx: &StackContext) -> Result<Vec<OutputName>, VideoError> {
     let name = ctx.name(crate::job_template::ID);
-    let got = match ctx
+    let Some(got) = ctx
         .clients
         .mediaconvert
         .get_job_template()
         .name(name)
         .send()
         .await
-    {
-        Ok(got) => got,
-        Err(e) if Service::MediaConvert.not_found(&e) => {
-            return Err(not_up(
-                ctx,
-                format!("MediaConvert job template {name} does not exist"),
-            ))
-        }
-        Err(e) => {
-            return Err(StepError::with_source(
-                format!("reading MediaConvert job template {name}"),
-                AwsError::from_sdk(&e),
-            )
-            .into())
-        }
+        .found(Service::MediaConvert, || {
+            format!("reading MediaConvert job template {name}")
+        })?
+    else {
+        return Err(not_up(
+            ctx,
+            format!("MediaConvert job template {name} does not exist"),
+        ));
     };
     Ok(got
         .job_template()
@@ -479,14 +473,9 @@ async fn exist_in(
                 .expected_bucket_owner(account)
                 .send()
                 .await;
-            let found = match head {
-                Ok(_) => Ok(true),
-                Err(e) if Service::S3.not_found(&e) => Ok(false),
-                Err(e) => Err(StepError::with_source(
-                    format!("checking s3://{bucket}/{key}"),
-                    AwsError::from_sdk(&e),
-                )),
-            };
+            let found = head
+                .found(Service::S3, || format!("checking s3://{bucket}/{key}"))
+                .map(|head| head.is_some());
             (i, found)
         });
     }
@@ -648,12 +637,10 @@ pub async fn upload(
             let sent = sent.clone();
             tasks.spawn(async move {
                 let _permit = permit;
-                let out = request.send().await.map_err(|e| {
-                    StepError::with_source(
-                        format!("uploading part {number}"),
-                        AwsError::from_sdk(&e),
-                    )
-                })?;
+                let out = request
+                    .send()
+                    .await
+                    .context(|| format!("uploading part {number}"))?;
                 sent(length);
                 Ok::<_, StepError>(
                     CompletedPart::builder()
@@ -782,15 +769,8 @@ pub async fn already_uploaded(
         .expected_bucket_owner(&ctx.account)
         .send()
         .await;
-    let head = match head {
-        Ok(head) => head,
-        Err(e) if Service::S3.not_found(&e) => return Ok(false),
-        Err(e) => {
-            return Err(StepError::with_source(
-                format!("checking s3://{bucket}/{key}"),
-                AwsError::from_sdk(&e),
-            ))
-        }
+    let Some(head) = head.found(Service::S3, || format!("checking s3://{bucket}/{key}"))? else {
+        return Ok(false);
     };
     if head.content_length() != Some(size as i64) {
         return Ok(false);
@@ -875,25 +855,22 @@ pub fn decode_metadata_key(value: &str) -> String {
 /// The newest `limit` jobs of the stack's queue, newest first.
 pub async fn jobs(ctx: &StackContext, limit: usize) -> Result<Vec<JobInfo>, VideoError> {
     let queue = arn::queue(ctx, crate::queue::ID);
+    let mut pages = ctx
+        .clients
+        .mediaconvert
+        .list_jobs()
+        .queue(&queue)
+        .order(Order::Descending)
+        .max_results(limit.clamp(1, JOBS_PAGE) as i32)
+        .into_paginator()
+        .send();
     let mut found = Vec::new();
-    let mut token: Option<String> = None;
     while found.len() < limit {
-        let page = ctx
-            .clients
-            .mediaconvert
-            .list_jobs()
-            .queue(&queue)
-            .order(Order::Descending)
-            .max_results((limit - found.len()).min(JOBS_PAGE) as i32)
-            .set_next_token(token.take())
-            .send()
-            .await;
+        let Some(page) = pages.next().await else {
+            break;
+        };
         let page = page.map_err(|e| list_jobs_error(ctx, &e))?;
         found.extend(page.jobs().iter().map(job_info));
-        match page.next_token().filter(|t| !t.is_empty()) {
-            Some(next) => token = Some(next.to_string()),
-            None => break,
-        }
     }
     found.truncate(limit);
     Ok(found)

@@ -3,6 +3,7 @@
 //! only, the stack's tags). The tutorial leaves all of these at the console's defaults.
 
 use crate::error::absent;
+use crate::error::AwsFound;
 use crate::Service;
 use std::collections::BTreeMap;
 
@@ -643,138 +644,161 @@ pub(crate) async fn restore(
 ) -> Result<Vec<String>, StepError> {
     let s3 = &ctx.clients.s3;
     let name = ctx.name(spec.id);
+    let owner = ctx.account.as_str();
     let originals = Originals::of(recorded);
-    let mut restored = Vec::new();
     let bad = |setting: &str| {
         StepError::msg(format!(
             "the recorded {setting} of bucket {name} in the state cannot be read back"
         ))
     };
-    match originals.get(DRIFT_PUBLIC_ACCESS) {
-        None => {}
-        Some(None) => {
-            s3.delete_public_access_block()
-                .bucket(name)
-                .expected_bucket_owner(&ctx.account)
-                .send()
-                .await
-                .context(|| format!("removing the public access block of bucket {name}"))?;
-            restored.push("public access block (none)".to_string());
-        }
-        Some(Some(was)) => {
-            let flag = |key: &str| was.get(key).and_then(serde_json::Value::as_bool);
-            s3.put_public_access_block()
-                .bucket(name)
-                .expected_bucket_owner(&ctx.account)
-                .public_access_block_configuration(
-                    PublicAccessBlockConfiguration::builder()
-                        .set_block_public_acls(flag("BlockPublicAcls"))
-                        .set_ignore_public_acls(flag("IgnorePublicAcls"))
-                        .set_block_public_policy(flag("BlockPublicPolicy"))
-                        .set_restrict_public_buckets(flag("RestrictPublicBuckets"))
-                        .build(),
-                )
-                .send()
-                .await
-                .context(|| format!("restoring the public access block of bucket {name}"))?;
-            restored.push("public access block".to_string());
-        }
-    }
-    match originals.get(DRIFT_ENCRYPTION) {
-        None => {}
-        Some(None) => {
-            s3.delete_bucket_encryption()
-                .bucket(name)
-                .expected_bucket_owner(&ctx.account)
-                .send()
-                .await
-                .context(|| format!("removing the default encryption of bucket {name}"))?;
-            restored.push("default encryption (none)".to_string());
-        }
-        Some(Some(was)) => {
-            let rules = was
-                .as_array()
-                .ok_or_else(|| bad("default encryption"))?
-                .iter()
-                .map(|rule| {
-                    let text =
-                        |key: &str| rule.get(key).and_then(|v| v.as_str()).map(str::to_string);
-                    let by_default = match text("SSEAlgorithm") {
-                        Some(algorithm) => Some(
-                            ServerSideEncryptionByDefault::builder()
-                                .sse_algorithm(ServerSideEncryption::from(algorithm.as_str()))
-                                .set_kms_master_key_id(text("KMSMasterKeyID"))
-                                .build()
-                                .map_err(|e| {
-                                    StepError::with_source("building the encryption rule", e)
-                                })?,
-                        ),
-                        None => None,
-                    };
-                    Ok(ServerSideEncryptionRule::builder()
-                        .set_apply_server_side_encryption_by_default(by_default)
-                        .set_bucket_key_enabled(
-                            rule.get("BucketKeyEnabled").and_then(|v| v.as_bool()),
-                        )
-                        .build())
-                })
-                .collect::<Result<Vec<_>, StepError>>()?;
-            let configuration = ServerSideEncryptionConfiguration::builder()
-                .set_rules(Some(rules))
-                .build()
-                .map_err(|e| StepError::with_source("building the encryption configuration", e))?;
-            s3.put_bucket_encryption()
-                .bucket(name)
-                .expected_bucket_owner(&ctx.account)
-                .server_side_encryption_configuration(configuration)
-                .send()
-                .await
-                .context(|| format!("restoring the default encryption of bucket {name}"))?;
-            restored.push("default encryption".to_string());
-        }
-    }
-    match originals.get(DRIFT_OWNERSHIP) {
-        None => {}
-        Some(None) => {
-            s3.delete_bucket_ownership_controls()
-                .bucket(name)
-                .expected_bucket_owner(&ctx.account)
-                .send()
-                .await
-                .context(|| format!("removing the ownership controls of bucket {name}"))?;
-            restored.push("ownership controls (none)".to_string());
-        }
-        Some(Some(was)) => {
-            let ownership = was.as_str().ok_or_else(|| bad("object ownership"))?;
-            let controls = ownership_controls(ObjectOwnership::from(ownership))?;
-            s3.put_bucket_ownership_controls()
-                .bucket(name)
-                .expected_bucket_owner(&ctx.account)
-                .ownership_controls(controls)
-                .send()
-                .await
-                .context(|| format!("restoring the object ownership of bucket {name}"))?;
-            restored.push(format!("object ownership {ownership}"));
-        }
-    }
-    match originals.get(ORIGINAL_POLICY) {
-        None => {}
-        Some(None) => {
-            s3.delete_bucket_policy()
-                .bucket(name)
-                .expected_bucket_owner(&ctx.account)
-                .send()
-                .await
-                .context(|| format!("removing the policy of bucket {name}"))?;
-            restored.push("bucket policy (none)".to_string());
-        }
-        Some(Some(was)) => {
-            let text = was.as_str().ok_or_else(|| bad("policy"))?;
-            put_policy(ctx, name, text.to_string()).await?;
-            restored.push("bucket policy".to_string());
-        }
-    }
-    Ok(restored)
+    let public_access = originals
+        .put_back(
+            DRIFT_PUBLIC_ACCESS,
+            "public access block",
+            || async {
+                s3.delete_public_access_block()
+                    .bucket(name)
+                    .expected_bucket_owner(owner)
+                    .send()
+                    .await
+                    .context(|| format!("removing the public access block of bucket {name}"))
+                    .map(drop)
+            },
+            |was| async move {
+                s3.put_public_access_block()
+                    .bucket(name)
+                    .expected_bucket_owner(owner)
+                    .public_access_block_configuration(public_access_block(&was))
+                    .send()
+                    .await
+                    .context(|| format!("restoring the public access block of bucket {name}"))?;
+                Ok("public access block".to_string())
+            },
+        )
+        .await?;
+    let encryption = originals
+        .put_back(
+            DRIFT_ENCRYPTION,
+            "default encryption",
+            || async {
+                s3.delete_bucket_encryption()
+                    .bucket(name)
+                    .expected_bucket_owner(owner)
+                    .send()
+                    .await
+                    .context(|| format!("removing the default encryption of bucket {name}"))
+                    .map(drop)
+            },
+            |was| async move {
+                let configuration =
+                    encryption_configuration(&was).ok_or_else(|| bad("default encryption"))??;
+                s3.put_bucket_encryption()
+                    .bucket(name)
+                    .expected_bucket_owner(owner)
+                    .server_side_encryption_configuration(configuration)
+                    .send()
+                    .await
+                    .context(|| format!("restoring the default encryption of bucket {name}"))?;
+                Ok("default encryption".to_string())
+            },
+        )
+        .await?;
+    let ownership = originals
+        .put_back(
+            DRIFT_OWNERSHIP,
+            "ownership controls",
+            || async {
+                s3.delete_bucket_ownership_controls()
+                    .bucket(name)
+                    .expected_bucket_owner(owner)
+                    .send()
+                    .await
+                    .context(|| format!("removing the ownership controls of bucket {name}"))
+                    .map(drop)
+            },
+            |was| async move {
+                let ownership = was.as_str().ok_or_else(|| bad("object ownership"))?;
+                let controls = ownership_controls(ObjectOwnership::from(ownership))?;
+                s3.put_bucket_ownership_controls()
+                    .bucket(name)
+                    .expected_bucket_owner(owner)
+                    .ownership_controls(controls)
+                    .send()
+                    .await
+                    .context(|| format!("restoring the object ownership of bucket {name}"))?;
+                Ok(format!("object ownership {ownership}"))
+            },
+        )
+        .await?;
+    let policy = originals
+        .put_back(
+            ORIGINAL_POLICY,
+            "bucket policy",
+            || async {
+                s3.delete_bucket_policy()
+                    .bucket(name)
+                    .expected_bucket_owner(owner)
+                    .send()
+                    .await
+                    .context(|| format!("removing the policy of bucket {name}"))
+                    .map(drop)
+            },
+            |was| async move {
+                let text = was.as_str().ok_or_else(|| bad("policy"))?;
+                put_policy(ctx, name, text.to_string()).await?;
+                Ok("bucket policy".to_string())
+            },
+        )
+        .await?;
+    Ok([public_access, encryption, ownership, policy]
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+/// A recorded public access block (`GetPublicAccessBlock`'s four flags) as S3 takes it back.
+fn public_access_block(was: &serde_json::Value) -> PublicAccessBlockConfiguration {
+    let flag = |key: &str| was.get(key).and_then(serde_json::Value::as_bool);
+    PublicAccessBlockConfiguration::builder()
+        .set_block_public_acls(flag("BlockPublicAcls"))
+        .set_ignore_public_acls(flag("IgnorePublicAcls"))
+        .set_block_public_policy(flag("BlockPublicPolicy"))
+        .set_restrict_public_buckets(flag("RestrictPublicBuckets"))
+        .build()
+}
+
+/// A recorded default encryption (its rules) as S3 takes it back; `None` when the record is
+/// not a list of rules.
+fn encryption_configuration(
+    was: &serde_json::Value,
+) -> Option<Result<ServerSideEncryptionConfiguration, StepError>> {
+    let rules = was.as_array()?.iter().map(|rule| {
+        let text = |key: &str| rule.get(key).and_then(|v| v.as_str()).map(str::to_string);
+        let by_default = match text("SSEAlgorithm") {
+            Some(algorithm) => Some(
+                ServerSideEncryptionByDefault::builder()
+                    .sse_algorithm(ServerSideEncryption::from(algorithm.as_str()))
+                    .set_kms_master_key_id(text("KMSMasterKeyID"))
+                    .build()
+                    .map_err(|e| StepError::with_source("building the encryption rule", e))?,
+            ),
+            None => None,
+        };
+        Ok(ServerSideEncryptionRule::builder()
+            .set_apply_server_side_encryption_by_default(by_default)
+            .set_bucket_key_enabled(rule.get("BucketKeyEnabled").and_then(|v| v.as_bool()))
+            .build())
+    });
+    Some(
+        rules
+            .collect::<Result<Vec<_>, StepError>>()
+            .and_then(|rules| {
+                ServerSideEncryptionConfiguration::builder()
+                    .set_rules(Some(rules))
+                    .build()
+                    .map_err(|e| StepError::with_source("building the encryption configuration", e))
+            }),
+    )
 }
 
 // ---------------------------------------------------------------------------------------
@@ -801,25 +825,18 @@ pub(crate) async fn destroy(
         if empty(ctx, name).await? == Emptied::BucketGone {
             return Ok(Destroyed::AlreadyGone);
         }
-        match ctx
+        let answer = ctx
             .clients
             .s3
             .delete_bucket()
             .bucket(name)
             .expected_bucket_owner(&ctx.account)
             .send()
-            .await
-        {
-            Ok(_) => return Ok(Destroyed::Deleted),
-            Err(e) if Service::S3.not_found(&e) => return Ok(Destroyed::AlreadyGone),
-            Err(e) if absent(&e, &["BucketNotEmpty"]) => continue,
-            Err(e) => {
-                return Err(StepError::with_source(
-                    format!("deleting bucket {name}"),
-                    AwsError::from_sdk(&e),
-                ))
-            }
+            .await;
+        if matches!(&answer, Err(e) if absent(e, &["BucketNotEmpty"])) {
+            continue;
         }
+        return Service::S3.deleted(answer, || format!("deleting bucket {name}"));
     }
     Err(StepError::msg(format!(
         "bucket {name} keeps receiving objects: emptied three times and still not empty"
@@ -845,7 +862,8 @@ async fn delete_versions(ctx: &StackContext, name: &str) -> Result<Emptied, Step
     let s3 = &ctx.clients.s3;
     let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
     loop {
-        let page = match s3
+        // ListObjectVersions pages on two markers: the SDK has no paginator for it.
+        let Some(page) = s3
             .list_object_versions()
             .bucket(name)
             .expected_bucket_owner(&ctx.account)
@@ -853,15 +871,11 @@ async fn delete_versions(ctx: &StackContext, name: &str) -> Result<Emptied, Step
             .set_version_id_marker(version_marker.take())
             .send()
             .await
-        {
-            Ok(page) => page,
-            Err(e) if Service::S3.not_found(&e) => return Ok(Emptied::BucketGone),
-            Err(e) => {
-                return Err(StepError::with_source(
-                    format!("listing the objects of bucket {name}"),
-                    AwsError::from_sdk(&e),
-                ))
-            }
+            .found(Service::S3, || {
+                format!("listing the objects of bucket {name}")
+            })?
+        else {
+            return Ok(Emptied::BucketGone);
         };
         let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
         let markers = page
@@ -895,21 +909,17 @@ async fn delete_versions(ctx: &StackContext, name: &str) -> Result<Emptied, Step
 /// Aborts every unfinished multipart upload (a bucket already gone has none).
 async fn abort_uploads(ctx: &StackContext, name: &str) -> Result<(), StepError> {
     let s3 = &ctx.clients.s3;
-    let uploads = match s3
+    let Some(uploads) = s3
         .list_multipart_uploads()
         .bucket(name)
         .expected_bucket_owner(&ctx.account)
         .send()
         .await
-    {
-        Ok(uploads) => uploads,
-        Err(e) if Service::S3.not_found(&e) => return Ok(()),
-        Err(e) => {
-            return Err(StepError::with_source(
-                format!("listing unfinished uploads to bucket {name}"),
-                AwsError::from_sdk(&e),
-            ))
-        }
+        .found(Service::S3, || {
+            format!("listing unfinished uploads to bucket {name}")
+        })?
+    else {
+        return Ok(());
     };
     for upload in uploads.uploads() {
         if let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) {

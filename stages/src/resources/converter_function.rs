@@ -4,6 +4,8 @@
 //! package's, and the configuration only when it differs. A role created seconds ago is not
 //! yet assumable by Lambda: creating (or re-pointing) the function retries that, bounded.
 
+use crate::error::AwsContext;
+use crate::error::AwsFound;
 use crate::grant::{Grant, Phase, Target};
 use crate::naming::ResourceId;
 use crate::retry::{poll_until, Poll};
@@ -41,7 +43,7 @@ pub const SPEC: Spec = Spec {
     // playback URLs (PLAYBACK_DOMAIN). The rest is in environment variables, read when it
     // runs.
     depends_on: &[
-        crate::converter_role::ID,
+        super::converter::ROLE,
         crate::job_template::ID,
         crate::distribution::ID,
     ],
@@ -84,7 +86,7 @@ pub const SPEC: Spec = Spec {
         Grant::new(
             Phase::Apply,
             &["iam:PassRole"],
-            Target::Role(crate::converter_role::ID),
+            Target::Role(super::converter::ROLE),
         )
         .only_if("iam:PassedToService", "lambda.amazonaws.com"),
         Grant::new(
@@ -110,7 +112,7 @@ pub const SPEC: Spec = Spec {
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).
-pub const ID: ResourceId = ResourceId::new("converter-function");
+pub const ID: ResourceId = super::converter::FUNCTION;
 
 const DRIFT_CODE: &str = "code";
 const DRIFT_ARCHITECTURE: &str = "architecture";
@@ -219,15 +221,11 @@ impl Step for ConverterFunction {
             ctx.clients.lambda.get_function().function_name(name).send(),
             playback_domain(ctx)
         );
-        let got = match got {
-            Ok(out) => out,
-            Err(e) if Service::Lambda.not_found(&e) => return Ok(Observation::Missing),
-            Err(e) => {
-                return Err(StepError::with_source(
-                    format!("reading Lambda function {name}"),
-                    AwsError::from_sdk(&e),
-                ))
-            }
+        let Some(got) = got.found(Service::Lambda, || {
+            format!("reading Lambda function {name}")
+        })?
+        else {
+            return Ok(Observation::Missing);
         };
         let tags: BTreeMap<String, String> = got
             .tags()
@@ -284,7 +282,7 @@ impl Step for ConverterFunction {
             differs.push(format!("handler {handler}, not {HANDLER}"));
         }
         let role = config.role().unwrap_or_default();
-        let wanted_role = arn::role(ctx, crate::converter_role::ID);
+        let wanted_role = arn::role(ctx, super::converter::ROLE);
         if role != wanted_role {
             differs.push(format!("role {role}, not {wanted_role}"));
         }
@@ -367,7 +365,7 @@ impl Step for ConverterFunction {
                     .collect(),
             ))
             .build();
-        let role = arn::role(ctx, crate::converter_role::ID);
+        let role = arn::role(ctx, super::converter::ROLE);
 
         let present = match observation {
             Observation::Missing => {
@@ -442,12 +440,7 @@ impl Step for ConverterFunction {
                     .send()
             })
             .await
-            .map_err(|e| {
-                StepError::with_source(
-                    format!("updating the configuration of Lambda function {name}"),
-                    AwsError::from_sdk(&e),
-                )
-            })?;
+            .context(|| format!("updating the configuration of Lambda function {name}"))?;
             applied.changes.push("updated configuration".into());
         }
         if present.has_drift(DRIFT_TAGS) && ownership.is_none_or(Ownership::is_ours) {
@@ -457,12 +450,7 @@ impl Step for ConverterFunction {
                 .set_tags(Some(ctx.tags().into_iter().collect()))
                 .send()
                 .await
-                .map_err(|e| {
-                    StepError::with_source(
-                        format!("tagging Lambda function {name}"),
-                        AwsError::from_sdk(&e),
-                    )
-                })?;
+                .context(|| format!("tagging Lambda function {name}"))?;
             applied.changes.push("tagged function".into());
         }
         Ok(applied)
@@ -513,12 +501,7 @@ impl Step for ConverterFunction {
                 )
                 .send()
                 .await
-                .map_err(|e| {
-                    StepError::with_source(
-                        format!("restoring the configuration of Lambda function {name}"),
-                        AwsError::from_sdk(&e),
-                    )
-                })?;
+                .context(|| format!("restoring the configuration of Lambda function {name}"))?;
             restored.push(
                 "configuration (role, runtime, handler, memory, timeout, environment)".into(),
             );
@@ -567,12 +550,7 @@ async fn configuration(
         .function_name(name)
         .send()
         .await
-        .map_err(|e| {
-            StepError::with_source(
-                format!("reading Lambda function {name}"),
-                AwsError::from_sdk(&e),
-            )
-        })
+        .context(|| format!("reading Lambda function {name}"))
 }
 
 /// The published versions of a function (not `$LATEST`).
@@ -580,34 +558,24 @@ async fn versions(
     ctx: &StackContext,
     name: &str,
 ) -> Result<Vec<aws_sdk_lambda::types::FunctionConfiguration>, StepError> {
+    let mut pages = ctx
+        .clients
+        .lambda
+        .list_versions_by_function()
+        .function_name(name)
+        .into_paginator()
+        .send();
     let mut all = Vec::new();
-    let mut marker = None;
-    loop {
-        let page = ctx
-            .clients
-            .lambda
-            .list_versions_by_function()
-            .function_name(name)
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(|e| {
-                StepError::with_source(
-                    format!("listing the versions of Lambda function {name}"),
-                    AwsError::from_sdk(&e),
-                )
-            })?;
+    while let Some(page) = pages.next().await {
+        let page = page.context(|| format!("listing the versions of Lambda function {name}"))?;
         all.extend(
             page.versions()
                 .iter()
                 .filter(|v| v.version() != Some("$LATEST"))
                 .cloned(),
         );
-        marker = page.next_marker().map(str::to_string);
-        if marker.is_none() {
-            return Ok(all);
-        }
     }
+    Ok(all)
 }
 
 /// Before the first change to an adopted function, publishes it as a version: Lambda keeps
@@ -633,12 +601,7 @@ async fn keep_original(ctx: &StackContext, name: &str) -> Result<Option<String>,
         .description(kept_description(ctx))
         .send()
         .await
-        .map_err(|e| {
-            StepError::with_source(
-                format!("keeping Lambda function {name} as it was (PublishVersion)"),
-                AwsError::from_sdk(&e),
-            )
-        })?;
+        .context(|| format!("keeping Lambda function {name} as it was (PublishVersion)"))?;
     Ok(published.version().map(str::to_string))
 }
 
@@ -684,12 +647,7 @@ async fn restore_code(
         .qualifier(&version)
         .send()
         .await
-        .map_err(|e| {
-            StepError::with_source(
-                format!("reading version {version} of Lambda function {name}"),
-                AwsError::from_sdk(&e),
-            )
-        })?;
+        .context(|| format!("reading version {version} of Lambda function {name}"))?;
     let location = got.code().and_then(|c| c.location()).ok_or_else(|| {
         StepError::msg(format!(
             "Lambda function {name}: version {version} has no code to download"
@@ -704,12 +662,7 @@ async fn restore_code(
         .set_architectures((!architectures.is_empty()).then_some(architectures))
         .send()
         .await
-        .map_err(|e| {
-            StepError::with_source(
-                format!("restoring the code of Lambda function {name}"),
-                AwsError::from_sdk(&e),
-            )
-        })?;
+        .context(|| format!("restoring the code of Lambda function {name}"))?;
     Ok(Some(version))
 }
 

@@ -25,7 +25,7 @@ pub const SPEC: Spec = Spec {
         crate::job_template::ID,
         crate::mediaconvert_role::ID,
         crate::destination_bucket::ID,
-        crate::converter_function::ID,
+        super::converter::FUNCTION,
     ],
     name: Some(NameRule {
         kind: NameKind::IamRole,
@@ -37,7 +37,7 @@ pub const SPEC: Spec = Spec {
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).
-pub const ID: ResourceId = ResourceId::new("converter-role");
+pub const ID: ResourceId = super::converter::ROLE;
 
 /// Where the converter function keeps its claims, in the destination bucket: the same
 /// prefix as `CLAIM_PREFIX` in handler.py (a test below checks).
@@ -86,7 +86,7 @@ impl RoleSpec for ConverterRole {
                     "Sid": "Logs",
                     "Effect": "Allow",
                     "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                    "Resource": arn::function_log_group(ctx, crate::converter_function::ID)
+                    "Resource": arn::function_log_group(ctx, super::converter::FUNCTION)
                 },
                 {
                     "Sid": "ReadJobTemplate",

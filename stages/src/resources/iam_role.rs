@@ -8,7 +8,7 @@ use crate::Service;
 use aws_sdk_iam::types::Tag;
 use serde_json::Value;
 
-use crate::error::{AwsContext, AwsError};
+use crate::error::{AwsContext, AwsFound};
 use crate::step::{Applied, Destroyed, Drift, Observation, Ownership, Present};
 use crate::{arn, policy, StackContext, StepError};
 
@@ -56,15 +56,8 @@ pub(crate) async fn observe<S: RoleSpec>(
             .policy_name(POLICY_NAME)
             .send(),
     );
-    let role = match role {
-        Ok(out) => out,
-        Err(e) if Service::Iam.not_found(&e) => return Ok(Observation::Missing),
-        Err(e) => {
-            return Err(StepError::with_source(
-                doing("definition"),
-                AwsError::from_sdk(&e),
-            ))
-        }
+    let Some(role) = role.found(Service::Iam, || doing("definition"))? else {
+        return Ok(Observation::Missing);
     };
     let role = role.role();
     let tags: Vec<(&str, &str)> = role
@@ -96,16 +89,9 @@ pub(crate) async fn observe<S: RoleSpec>(
         );
     }
 
-    let ours = match ours {
-        Ok(out) => decode(out.policy_document()),
-        Err(e) if Service::Iam.not_found(&e) => None,
-        Err(e) => {
-            return Err(StepError::with_source(
-                doing("inline policy"),
-                AwsError::from_sdk(&e),
-            ))
-        }
-    };
+    let ours = ours
+        .found(Service::Iam, || doing("inline policy"))?
+        .and_then(|out| decode(out.policy_document()));
     match ours {
         None => drift.push(
             Drift::new(
@@ -254,23 +240,19 @@ async fn strip(ctx: &StackContext, name: &str, all: bool) -> Result<Vec<String>,
     );
     let inline = inline.context(|| format!("listing the inline policies of IAM role {name}"))?;
     for policy in inline.policy_names() {
-        if all || policy != POLICY_NAME {
-            match iam
+        if (all || policy != POLICY_NAME)
+            && iam
                 .delete_role_policy()
                 .role_name(name)
                 .policy_name(policy)
                 .send()
                 .await
-            {
-                Ok(_) => removed.push(format!("deleted inline policy {policy}")),
-                Err(e) if Service::Iam.not_found(&e) => {}
-                Err(e) => {
-                    return Err(StepError::with_source(
-                        format!("deleting inline policy {policy} of IAM role {name}"),
-                        AwsError::from_sdk(&e),
-                    ))
-                }
-            }
+                .found(Service::Iam, || {
+                    format!("deleting inline policy {policy} of IAM role {name}")
+                })?
+                .is_some()
+        {
+            removed.push(format!("deleted inline policy {policy}"));
         }
     }
     let attached =
@@ -279,21 +261,18 @@ async fn strip(ctx: &StackContext, name: &str, all: bool) -> Result<Vec<String>,
         let Some(policy_arn) = policy.policy_arn() else {
             continue;
         };
-        match iam
+        if iam
             .detach_role_policy()
             .role_name(name)
             .policy_arn(policy_arn)
             .send()
             .await
+            .found(Service::Iam, || {
+                format!("detaching {policy_arn} from IAM role {name}")
+            })?
+            .is_some()
         {
-            Ok(_) => removed.push(format!("detached managed policy {policy_arn}")),
-            Err(e) if Service::Iam.not_found(&e) => {}
-            Err(e) => {
-                return Err(StepError::with_source(
-                    format!("detaching {policy_arn} from IAM role {name}"),
-                    AwsError::from_sdk(&e),
-                ))
-            }
+            removed.push(format!("detached managed policy {policy_arn}"));
         }
     }
     Ok(removed)
@@ -321,22 +300,14 @@ pub(crate) async fn restore<S: RoleSpec>(
     match originals.get(DRIFT_POLICY) {
         None => {}
         Some(None) => {
-            match iam
-                .delete_role_policy()
+            iam.delete_role_policy()
                 .role_name(name)
                 .policy_name(POLICY_NAME)
                 .send()
                 .await
-            {
-                Ok(_) => {}
-                Err(e) if Service::Iam.not_found(&e) => {}
-                Err(e) => {
-                    return Err(StepError::with_source(
-                        format!("deleting inline policy {POLICY_NAME} of IAM role {name}"),
-                        AwsError::from_sdk(&e),
-                    ))
-                }
-            }
+                .found(Service::Iam, || {
+                    format!("deleting inline policy {POLICY_NAME} of IAM role {name}")
+                })?;
             restored.push(format!("inline policy {POLICY_NAME} (none)"));
         }
         Some(Some(document)) => {
@@ -359,22 +330,17 @@ pub(crate) async fn destroy<S: RoleSpec>(ctx: &StackContext) -> Result<Destroyed
     // The role's own policy is deleted beside the listings of the others (one round, not
     // two, before DeleteRole); `strip` then removes whatever else is on it.
     let own = async {
-        match ctx
-            .clients
+        ctx.clients
             .iam
             .delete_role_policy()
             .role_name(name)
             .policy_name(POLICY_NAME)
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if Service::Iam.not_found(&e) => Ok(()),
-            Err(e) => Err(StepError::with_source(
-                format!("deleting inline policy {POLICY_NAME} of IAM role {name}"),
-                AwsError::from_sdk(&e),
-            )),
-        }
+            .found(Service::Iam, || {
+                format!("deleting inline policy {POLICY_NAME} of IAM role {name}")
+            })
+            .map(|_| ())
     };
     let (own, stripped) = tokio::join!(own, strip(ctx, name, false));
     match own.and(stripped) {
@@ -387,7 +353,8 @@ pub(crate) async fn destroy<S: RoleSpec>(ctx: &StackContext) -> Result<Destroyed
 }
 
 async fn role_gone(ctx: &StackContext, name: &str) -> bool {
-    matches!(ctx.clients.iam.get_role().role_name(name).send().await, Err(e) if Service::Iam.not_found(&e))
+    let answer = ctx.clients.iam.get_role().role_name(name).send().await;
+    matches!(answer.found(Service::Iam, String::new), Ok(None))
 }
 
 /// The `Step` impl of a role module: its registry entry and the shared observe/apply/destroy.

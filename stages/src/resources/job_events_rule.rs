@@ -10,7 +10,8 @@ use aws_sdk_eventbridge::types::{RuleState, Tag, Target as RuleTarget};
 use serde_json::{json, Value};
 
 use crate::context::DRIFT_TAGS;
-use crate::error::{AwsContext, AwsError};
+use crate::error::AwsContext;
+use crate::error::AwsFound;
 use crate::grant::{Grant, Phase, Target};
 use crate::naming::{NameKind, ResourceId};
 use crate::step::{
@@ -103,48 +104,40 @@ fn tags(ctx: &StackContext) -> Vec<Tag> {
 /// The targets of the rule as (id, ARN), none when the rule is gone.
 async fn targets(ctx: &StackContext) -> Result<Vec<(String, String)>, StepError> {
     let name = ctx.name(ID);
-    match ctx
+    let answer = ctx
         .clients
         .eventbridge
         .list_targets_by_rule()
         .rule(name)
         .send()
         .await
-    {
-        Ok(out) => Ok(out
-            .targets()
-            .iter()
-            .map(|t| (t.id().to_string(), t.arn().to_string()))
-            .collect()),
-        Err(e) if Service::EventBridge.not_found(&e) => Ok(Vec::new()),
-        Err(e) => Err(StepError::with_source(
-            format!("listing the targets of EventBridge rule {name}"),
-            AwsError::from_sdk(&e),
-        )),
-    }
+        .found(Service::EventBridge, || {
+            format!("listing the targets of EventBridge rule {name}")
+        })?;
+    Ok(answer
+        .iter()
+        .flat_map(|out| out.targets())
+        .map(|t| (t.id().to_string(), t.arn().to_string()))
+        .collect())
 }
 
 async fn live_tags(ctx: &StackContext) -> Result<BTreeMap<String, String>, StepError> {
     let rule = arn::rule(ctx, ID);
-    match ctx
+    let answer = ctx
         .clients
         .eventbridge
         .list_tags_for_resource()
         .resource_arn(&rule)
         .send()
         .await
-    {
-        Ok(out) => Ok(out
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect()),
-        Err(e) if Service::EventBridge.not_found(&e) => Ok(BTreeMap::new()),
-        Err(e) => Err(StepError::with_source(
-            format!("reading the tags of {rule}"),
-            AwsError::from_sdk(&e),
-        )),
-    }
+        .found(Service::EventBridge, || {
+            format!("reading the tags of {rule}")
+        })?;
+    Ok(answer
+        .iter()
+        .flat_map(|out| out.tags())
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect())
 }
 
 #[async_trait]
@@ -166,15 +159,11 @@ impl Step for JobEventsRule {
             targets(ctx),
             live_tags(ctx)
         );
-        let rule = match rule {
-            Ok(rule) => rule,
-            Err(e) if Service::EventBridge.not_found(&e) => return Ok(Observation::Missing),
-            Err(e) => {
-                return Err(StepError::with_source(
-                    format!("reading EventBridge rule {name}"),
-                    AwsError::from_sdk(&e),
-                ))
-            }
+        let Some(rule) = rule.found(Service::EventBridge, || {
+            format!("reading EventBridge rule {name}")
+        })?
+        else {
+            return Ok(Observation::Missing);
         };
         let (targets, tags) = (targets?, tags?);
         let mut drift = Vec::new();
@@ -340,21 +329,17 @@ impl Step for JobEventsRule {
         // A rule with targets cannot be deleted: they go first.
         let ids: Vec<String> = targets(ctx).await?.into_iter().map(|(id, _)| id).collect();
         if !ids.is_empty() {
-            match events
+            let removed = events
                 .remove_targets()
                 .rule(name)
                 .set_ids(Some(ids))
                 .send()
                 .await
-            {
-                Ok(_) => {}
-                Err(e) if Service::EventBridge.not_found(&e) => return Ok(Destroyed::AlreadyGone),
-                Err(e) => {
-                    return Err(StepError::with_source(
-                        format!("removing the targets of EventBridge rule {name}"),
-                        AwsError::from_sdk(&e),
-                    ))
-                }
+                .found(Service::EventBridge, || {
+                    format!("removing the targets of EventBridge rule {name}")
+                })?;
+            if removed.is_none() {
+                return Ok(Destroyed::AlreadyGone);
             }
         }
         let answer = events.delete_rule().name(name).send().await;

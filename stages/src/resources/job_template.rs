@@ -13,6 +13,8 @@
 //! except inside maps, whose keys are data ([`MAP_MEMBERS`]). The template is read back the
 //! same way: the raw GetJobTemplate body, captured by an interceptor.
 
+use crate::error::AwsContext;
+use crate::error::AwsFound;
 use crate::grant::{Grant, Phase, Target};
 use crate::naming::ResourceId;
 use std::collections::BTreeMap;
@@ -32,7 +34,6 @@ use aws_smithy_types::config_bag::ConfigBag;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::error::AwsError;
 use crate::queue::{mediaconvert_tags, tag_mediaconvert};
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
@@ -300,15 +301,11 @@ impl Step for JobTemplate {
                 .send(),
             mediaconvert_tags(ctx, &arn)
         );
-        let got = match got {
-            Ok(out) => out,
-            Err(e) if Service::MediaConvert.not_found(&e) => return Ok(Observation::Missing),
-            Err(e) => {
-                return Err(StepError::with_source(
-                    format!("reading MediaConvert job template {name}"),
-                    AwsError::from_sdk(&e),
-                ))
-            }
+        let Some(got) = got.found(Service::MediaConvert, || {
+            format!("reading MediaConvert job template {name}")
+        })?
+        else {
+            return Ok(Observation::Missing);
         };
         let tags = tags?;
         let tagged_ours = ctx.tagged_ours(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
@@ -405,11 +402,8 @@ impl Step for JobTemplate {
                     .mutate_request(with_body(to_wire(&Value::Object(body))))
                     .send()
                     .await
-                    .map_err(|e| {
-                        StepError::with_source(
-                            format!("registering {source} as MediaConvert job template {name}"),
-                            AwsError::from_sdk(&e),
-                        )
+                    .context(|| {
+                        format!("registering {source} as MediaConvert job template {name}")
                     })?;
                 if let Some(arn) = created.job_template().and_then(|t| t.arn()) {
                     applied.arn = arn.to_string();
@@ -426,11 +420,8 @@ impl Step for JobTemplate {
                         .mutate_request(with_body(to_wire(&Value::Object(body))))
                         .send()
                         .await
-                        .map_err(|e| {
-                            StepError::with_source(
-                                format!("updating MediaConvert job template {name} from {source}"),
-                                AwsError::from_sdk(&e),
-                            )
+                        .context(|| {
+                            format!("updating MediaConvert job template {name} from {source}")
                         })?;
                     applied.changes.push(format!("updated from {source}"));
                 }

@@ -8,7 +8,8 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::error::AwsError;
+use crate::error::AwsContext;
+use crate::error::AwsFound;
 use crate::grant::{Grant, Phase, Target};
 use crate::naming::{NameKind, ResourceId};
 use crate::step::{
@@ -144,24 +145,21 @@ fn statement_drift(
 /// The statement `sid` in the converter function's resource policy, if there is one.
 async fn live_statement(ctx: &StackContext, sid: &str) -> Result<Option<Value>, StepError> {
     let function = ctx.name(crate::converter_function::ID);
-    let policy_text = match ctx
+    let policy_text = ctx
         .clients
         .lambda
         .get_policy()
         .function_name(function)
         .send()
         .await
-    {
-        Ok(out) => out.policy().map(str::to_string),
-        // No function, or a function without a resource policy.
-        Err(e) if Service::Lambda.not_found(&e) => return Ok(None),
-        Err(e) => {
-            return Err(StepError::with_source(
-                format!("reading the resource policy of Lambda function {function}"),
-                AwsError::from_sdk(&e),
-            ))
-        }
+        .found(Service::Lambda, || {
+            format!("reading the resource policy of Lambda function {function}")
+        })?;
+    // No function, or a function without a resource policy.
+    let Some(policy_text) = policy_text else {
+        return Ok(None);
     };
+    let policy_text = policy_text.policy().map(str::to_string);
     let statements = policy::statements(
         policy_text.as_deref(),
         &format!("Lambda function {function}"),
@@ -246,12 +244,7 @@ impl Step for LambdaPermission {
             .set_source_account(self.source_account.then(|| ctx.account.clone()))
             .send()
             .await
-            .map_err(|e| {
-                StepError::with_source(
-                    format!("letting {} invoke Lambda function {function}", self.service),
-                    AwsError::from_sdk(&e),
-                )
-            })?;
+            .context(|| format!("letting {} invoke Lambda function {function}", self.service))?;
         applied
             .changes
             .push(format!("added statement {sid} for {}", self.principal));

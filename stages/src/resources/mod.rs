@@ -6,6 +6,7 @@
 
 pub(crate) mod bucket;
 pub(crate) mod bucket_rule;
+mod converter;
 pub(crate) mod iam_role;
 
 pub mod converter_function;

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use aws_sdk_sns::types::Tag;
 
 use crate::context::DRIFT_TAGS;
-use crate::error::{AwsContext, AwsError};
+use crate::error::{AwsContext, AwsFound};
 use crate::grant::{Grant, Phase, Target};
 use crate::naming::{NameKind, ResourceId};
 use crate::step::{
@@ -84,26 +84,20 @@ struct Subscription {
 
 async fn subscriptions(ctx: &StackContext) -> Result<Option<Vec<Subscription>>, StepError> {
     let topic = arn::topic(ctx, ID);
+    let mut pages = ctx
+        .clients
+        .sns
+        .list_subscriptions_by_topic()
+        .topic_arn(&topic)
+        .into_paginator()
+        .send();
     let mut all = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = match ctx
-            .clients
-            .sns
-            .list_subscriptions_by_topic()
-            .topic_arn(&topic)
-            .set_next_token(token.take())
-            .send()
-            .await
-        {
-            Ok(page) => page,
-            Err(e) if Service::Sns.not_found(&e) => return Ok(None),
-            Err(e) => {
-                return Err(StepError::with_source(
-                    format!("listing the subscriptions of SNS topic {topic}"),
-                    AwsError::from_sdk(&e),
-                ))
-            }
+    while let Some(page) = pages.next().await {
+        let Some(page) = page.found(Service::Sns, || {
+            format!("listing the subscriptions of SNS topic {topic}")
+        })?
+        else {
+            return Ok(None);
         };
         all.extend(
             page.subscriptions()
@@ -117,41 +111,25 @@ async fn subscriptions(ctx: &StackContext) -> Result<Option<Vec<Subscription>>, 
                         .map(str::to_string),
                 }),
         );
-        match page.next_token() {
-            Some(next) if !next.is_empty() => token = Some(next.to_string()),
-            _ => break,
-        }
     }
     Ok(Some(all))
 }
 
 async fn live_tags(ctx: &StackContext) -> Result<BTreeMap<String, String>, StepError> {
     let topic = arn::topic(ctx, ID);
-    match ctx
+    let answer = ctx
         .clients
         .sns
         .list_tags_for_resource()
         .resource_arn(&topic)
         .send()
         .await
-    {
-        Ok(out) => Ok(out
-            .tags()
-            .iter()
-            .map(|t| (t.key().to_string(), t.value().to_string()))
-            .collect()),
-        // moto says ResourceNotFound for the tags of a missing topic.
-        Err(e)
-            if Service::Sns.not_found(&e)
-                || crate::error::error_code(&e) == Some("ResourceNotFound") =>
-        {
-            Ok(BTreeMap::new())
-        }
-        Err(e) => Err(StepError::with_source(
-            format!("reading the tags of {topic}"),
-            AwsError::from_sdk(&e),
-        )),
-    }
+        .found(Service::Sns, || format!("reading the tags of {topic}"))?;
+    Ok(answer
+        .iter()
+        .flat_map(|out| out.tags())
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect())
 }
 
 fn tags(ctx: &StackContext) -> Vec<Tag> {
@@ -217,16 +195,12 @@ impl Step for NotificationTopic {
             subscriptions(ctx),
             live_tags(ctx)
         );
-        let attributes = match attributes {
-            Ok(out) => out.attributes().cloned().unwrap_or_default(),
-            Err(e) if Service::Sns.not_found(&e) => return Ok(Observation::Missing),
-            Err(e) => {
-                return Err(StepError::with_source(
-                    format!("reading SNS topic {topic}"),
-                    AwsError::from_sdk(&e),
-                ))
-            }
+        let Some(attributes) =
+            attributes.found(Service::Sns, || format!("reading SNS topic {topic}"))?
+        else {
+            return Ok(Observation::Missing);
         };
+        let attributes = attributes.attributes().cloned().unwrap_or_default();
         let (subscriptions, tags) = (subscriptions?.unwrap_or_default(), tags?);
         let mut drift = Vec::new();
         if attributes.get("KmsMasterKeyId").map(String::as_str) != Some(KMS_KEY) {

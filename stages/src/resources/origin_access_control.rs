@@ -6,6 +6,7 @@
 //! An OAC cannot be tagged: it is found again by its name, and its description
 //! (`cattube stack <stack> (<region>)`) marks it as made by this stack.
 
+use crate::error::AwsFound;
 use crate::grant::{Grant, Phase, Target};
 use crate::naming::ResourceId;
 use crate::retry::retry_codes;
@@ -137,32 +138,31 @@ async fn find(ctx: &StackContext, recorded: Option<&Recorded>) -> Result<Option<
         })
         .or_else(|| known_id(ctx));
     if let Some(id) = recorded_id {
-        match cf.get_origin_access_control().id(&id).send().await {
-            Ok(out) => {
-                if let Some(config) = out
-                    .origin_access_control()
-                    .and_then(|o| o.origin_access_control_config())
-                    .filter(|c| c.name() == name)
-                {
-                    return Ok(Some(Live {
-                        id,
-                        description: config.description().unwrap_or_default().to_string(),
-                        protocol: config.signing_protocol().as_str().to_string(),
-                        behavior: config.signing_behavior().as_str().to_string(),
-                        origin_type: config
-                            .origin_access_control_origin_type()
-                            .as_str()
-                            .to_string(),
-                        etag: out.e_tag().map(str::to_string),
-                    }));
-                }
-            }
-            Err(e) if Service::CloudFront.not_found(&e) => {}
-            Err(e) => {
-                return Err(StepError::with_source(
-                    format!("reading origin access control {id}"),
-                    AwsError::from_sdk(&e),
-                ))
+        let answer = cf
+            .get_origin_access_control()
+            .id(&id)
+            .send()
+            .await
+            .found(Service::CloudFront, || {
+                format!("reading origin access control {id}")
+            })?;
+        if let Some(out) = answer {
+            if let Some(config) = out
+                .origin_access_control()
+                .and_then(|o| o.origin_access_control_config())
+                .filter(|c| c.name() == name)
+            {
+                return Ok(Some(Live {
+                    id,
+                    description: config.description().unwrap_or_default().to_string(),
+                    protocol: config.signing_protocol().as_str().to_string(),
+                    behavior: config.signing_behavior().as_str().to_string(),
+                    origin_type: config
+                        .origin_access_control_origin_type()
+                        .as_str()
+                        .to_string(),
+                    etag: out.e_tag().map(str::to_string),
+                }));
             }
         }
     }
@@ -174,14 +174,9 @@ async fn find(ctx: &StackContext, recorded: Option<&Recorded>) -> Result<Option<
 async fn by_name(ctx: &StackContext) -> Result<Option<Live>, StepError> {
     let cf = &ctx.clients.cloudfront;
     let name = ctx.name(ID);
-    let mut marker: Option<String> = None;
-    loop {
-        let page = cf
-            .list_origin_access_controls()
-            .set_marker(marker.take())
-            .send()
-            .await
-            .context(|| "listing origin access controls".to_string())?;
+    let mut pages = cf.list_origin_access_controls().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.context(|| "listing origin access controls".to_string())?;
         let Some(list) = page.origin_access_control_list() else {
             return Ok(None);
         };
@@ -195,14 +190,8 @@ async fn by_name(ctx: &StackContext) -> Result<Option<Live>, StepError> {
                 etag: None,
             }));
         }
-        match list
-            .next_marker()
-            .filter(|m| !m.is_empty() && list.is_truncated())
-        {
-            Some(next) => marker = Some(next.to_string()),
-            None => return Ok(None),
-        }
     }
+    Ok(None)
 }
 
 fn outputs(id: &str) -> BTreeMap<&'static str, String> {
@@ -388,17 +377,11 @@ impl Step for OriginAccessControl {
                         .await
                         .map(|out| out.e_tag().map(str::to_string)),
                 };
-                let etag = match read {
-                    Ok(etag) => etag,
-                    Err(e) if Service::CloudFront.not_found(&e) => {
-                        return Ok(Destroyed::AlreadyGone)
-                    }
-                    Err(e) => {
-                        return Err(StepError::with_source(
-                            format!("reading origin access control {id}"),
-                            AwsError::from_sdk(&e),
-                        ))
-                    }
+                let Some(etag) = read.found(Service::CloudFront, || {
+                    format!("reading origin access control {id}")
+                })?
+                else {
+                    return Ok(Destroyed::AlreadyGone);
                 };
                 let answer = cf
                     .delete_origin_access_control()

@@ -14,7 +14,9 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use tokio::task::JoinSet;
 
+use crate::error::AwsContext;
 use crate::error::AwsError;
+use crate::error::AwsFound;
 use crate::grant::{Grant, Phase, Target};
 use crate::naming::ResourceId;
 use crate::step::{
@@ -197,23 +199,22 @@ async fn read(ctx: &StackContext) -> Result<Vec<Option<Live>>, StepError> {
                 .expected_bucket_owner(account)
                 .send()
                 .await;
-            let live = match head {
-                Ok(out) => {
-                    let meta = |k: &str| out.metadata().and_then(|m| m.get(k)).cloned();
-                    Ok(Some(Live {
-                        sha256: meta(META_SHA256),
-                        content_type: out.content_type().map(str::to_string),
-                        cache_control: out.cache_control().map(str::to_string),
-                        stack: meta(META_STACK),
-                        etag: out.e_tag().map(str::to_string),
-                    }))
-                }
-                Err(e) if Service::S3.not_found(&e) => Ok(None),
-                Err(e) => Err(StepError::with_source(
-                    format!("reading s3://{bucket}/{}", file.key),
-                    AwsError::from_sdk(&e),
-                )),
-            };
+            let live = head
+                .found(Service::S3, || {
+                    format!("reading s3://{bucket}/{}", file.key)
+                })
+                .map(|head| {
+                    head.map(|out| {
+                        let meta = |k: &str| out.metadata().and_then(|m| m.get(k)).cloned();
+                        Live {
+                            sha256: meta(META_SHA256),
+                            content_type: out.content_type().map(str::to_string),
+                            cache_control: out.cache_control().map(str::to_string),
+                            stack: meta(META_STACK),
+                            etag: out.e_tag().map(str::to_string),
+                        }
+                    })
+                });
             (i, live)
         });
     }
@@ -271,12 +272,7 @@ async fn put(
         .metadata(META_STACK, stack)
         .send()
         .await
-        .map_err(|e| {
-            StepError::with_source(
-                format!("uploading s3://{bucket}/{}", file.key),
-                AwsError::from_sdk(&e),
-            )
-        })?;
+        .context(|| format!("uploading s3://{bucket}/{}", file.key))?;
     Ok((file.key, put.e_tag().map(str::to_string)))
 }
 
@@ -286,21 +282,16 @@ async fn delete(
     account: String,
     file: &'static PageFile,
 ) -> Result<(), StepError> {
-    match s3
-        .delete_object()
+    s3.delete_object()
         .bucket(&bucket)
         .key(file.key)
         .expected_bucket_owner(account)
         .send()
         .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if Service::S3.not_found(&e) => Ok(()),
-        Err(e) => Err(StepError::with_source(
-            format!("deleting s3://{bucket}/{}", file.key),
-            AwsError::from_sdk(&e),
-        )),
-    }
+        .found(Service::S3, || {
+            format!("deleting s3://{bucket}/{}", file.key)
+        })
+        .map(|_| ())
 }
 
 /// Whether the destination bucket carries the stack's tags (it was created by the stack);

@@ -15,7 +15,7 @@ use aws_sdk_mediaconvert::error::SdkError;
 use aws_sdk_mediaconvert::operation::delete_queue::DeleteQueueError;
 use aws_sdk_mediaconvert::types::{JobStatus, PricingPlan, QueueStatus};
 
-use crate::error::{AwsContext, AwsError};
+use crate::error::{AwsContext, AwsFound};
 use crate::retry::retry_while;
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
@@ -73,25 +73,22 @@ pub(crate) async fn mediaconvert_tags(
     ctx: &StackContext,
     arn: &str,
 ) -> Result<BTreeMap<String, String>, StepError> {
-    match ctx
+    let answer = ctx
         .clients
         .mediaconvert
         .list_tags_for_resource()
         .arn(arn)
         .send()
         .await
-    {
-        Ok(out) => Ok(out
-            .resource_tags()
-            .and_then(|t| t.tags())
-            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default()),
-        Err(e) if Service::MediaConvert.not_found(&e) => Ok(BTreeMap::new()),
-        Err(e) => Err(StepError::with_source(
-            format!("reading the tags of {arn}"),
-            AwsError::from_sdk(&e),
-        )),
-    }
+        .found(Service::MediaConvert, || {
+            format!("reading the tags of {arn}")
+        })?;
+    Ok(answer
+        .as_ref()
+        .and_then(|out| out.resource_tags())
+        .and_then(|t| t.tags())
+        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default())
 }
 
 pub(crate) async fn tag_mediaconvert(ctx: &StackContext, arn: &str) -> Result<(), StepError> {
@@ -125,15 +122,11 @@ impl Step for Queue {
             mc.get_queue().name(name).send(),
             mediaconvert_tags(ctx, &arn)
         );
-        let queue = match queue {
-            Ok(out) => out,
-            Err(e) if Service::MediaConvert.not_found(&e) => return Ok(Observation::Missing),
-            Err(e) => {
-                return Err(StepError::with_source(
-                    format!("reading MediaConvert queue {name}"),
-                    AwsError::from_sdk(&e),
-                ))
-            }
+        let Some(queue) = queue.found(Service::MediaConvert, || {
+            format!("reading MediaConvert queue {name}")
+        })?
+        else {
+            return Ok(Observation::Missing);
         };
         let tags = tags?;
         let tagged_ours = ctx.tagged_ours(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
@@ -232,19 +225,13 @@ impl Step for Queue {
             || mc.delete_queue().name(name).send(),
         )
         .await;
-        match deleted {
-            Ok(_) => {}
-            Err(e) if Service::MediaConvert.not_found(&e) => {
-                return Ok(Destroyed::AlreadyGone)
-            }
-            Err(e) => {
-                return Err(StepError::with_source(
-                    format!(
-                        "deleting MediaConvert queue {name} (after cancelling {cancelled} unfinished jobs)"
-                    ),
-                    AwsError::from_sdk(&e),
-                ))
-            }
+        let deleted = deleted.found(Service::MediaConvert, || {
+            format!(
+                "deleting MediaConvert queue {name} (after cancelling {cancelled} unfinished jobs)"
+            )
+        })?;
+        if deleted.is_none() {
+            return Ok(Destroyed::AlreadyGone);
         }
         Ok(match cancelled {
             0 => Destroyed::Deleted,
@@ -271,19 +258,14 @@ async fn cancel_unfinished(ctx: &StackContext) -> Result<Option<usize>, StepErro
     };
     ids.extend(progressing);
     for id in &ids {
-        match mc.cancel_job().id(id).send().await {
-            Ok(_) => {}
-            // Finished or gone between the listing and the cancel: nothing left to stop.
-            Err(e)
-                if Service::MediaConvert.not_found(&e)
-                    || e.as_service_error()
-                        .is_some_and(|e| e.is_conflict_exception()) => {}
-            Err(e) => {
-                return Err(StepError::with_source(
-                    format!("cancelling job {id} of queue {queue}"),
-                    AwsError::from_sdk(&e),
-                ))
-            }
+        let answer = mc.cancel_job().id(id).send().await;
+        // Finished (a conflict) or gone between the listing and the cancel: nothing left to stop.
+        let finished = matches!(&answer, Err(e) if e.as_service_error()
+            .is_some_and(|e| e.is_conflict_exception()));
+        if !finished {
+            answer.found(Service::MediaConvert, || {
+                format!("cancelling job {id} of queue {queue}")
+            })?;
         }
     }
     Ok(Some(ids.len()))
@@ -296,25 +278,19 @@ async fn list_jobs(
 ) -> Result<Option<Vec<String>>, StepError> {
     let mc = &ctx.clients.mediaconvert;
     let queue = arn::queue(ctx, ID);
+    let mut pages = mc
+        .list_jobs()
+        .queue(&queue)
+        .status(status.clone())
+        .into_paginator()
+        .send();
     let mut ids = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = match mc
-            .list_jobs()
-            .queue(&queue)
-            .status(status.clone())
-            .set_next_token(token.take())
-            .send()
-            .await
-        {
-            Ok(page) => page,
-            Err(e) if Service::MediaConvert.not_found(&e) => return Ok(None),
-            Err(e) => {
-                return Err(StepError::with_source(
-                    format!("listing the {status} jobs of queue {queue}"),
-                    AwsError::from_sdk(&e),
-                ))
-            }
+    while let Some(page) = pages.next().await {
+        let Some(page) = page.found(Service::MediaConvert, || {
+            format!("listing the {status} jobs of queue {queue}")
+        })?
+        else {
+            return Ok(None);
         };
         ids.extend(
             page.jobs()
@@ -322,9 +298,6 @@ async fn list_jobs(
                 .filter_map(|j| j.id())
                 .map(str::to_string),
         );
-        match page.next_token() {
-            Some(next) if !next.is_empty() => token = Some(next.to_string()),
-            _ => return Ok(Some(ids)),
-        }
     }
+    Ok(Some(ids))
 }

@@ -6,6 +6,8 @@
 //! it was. S3 checks it may invoke the function and says "Unable to validate the following
 //! destination configurations" until the invoke permission has propagated: retried, bounded.
 
+use crate::error::AwsContext;
+use crate::error::AwsFound;
 use crate::grant::{Grant, Phase, Target};
 use crate::naming::ResourceId;
 use async_trait::async_trait;
@@ -17,7 +19,6 @@ use aws_sdk_s3::types::{
     NotificationConfigurationFilter, S3KeyFilter,
 };
 
-use crate::error::AwsError;
 use crate::retry::retry_while;
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present,
@@ -164,22 +165,16 @@ pub(crate) async fn read(
     ctx: &StackContext,
 ) -> Result<Option<GetBucketNotificationConfigurationOutput>, StepError> {
     let bucket = ctx.name(crate::source_bucket::ID);
-    match ctx
-        .clients
+    ctx.clients
         .s3
         .get_bucket_notification_configuration()
         .bucket(bucket)
         .expected_bucket_owner(&ctx.account)
         .send()
         .await
-    {
-        Ok(out) => Ok(Some(out)),
-        Err(e) if Service::S3.not_found(&e) => Ok(None),
-        Err(e) => Err(StepError::with_source(
-            format!("reading the event notifications of bucket {bucket}"),
-            AwsError::from_sdk(&e),
-        )),
-    }
+        .found(Service::S3, || {
+            format!("reading the event notifications of bucket {bucket}")
+        })
 }
 
 fn unvalidated<R>(
@@ -225,12 +220,7 @@ async fn write(
             .send()
     })
     .await
-    .map_err(|e| {
-        StepError::with_source(
-            format!("writing the event notifications of bucket {bucket}"),
-            AwsError::from_sdk(&e),
-        )
-    })?;
+    .context(|| format!("writing the event notifications of bucket {bucket}"))?;
     Ok(())
 }
 

@@ -1,8 +1,6 @@
 //! A stack context whose clients answer from `aws-smithy-mocks` rules: no network, and a
 //! call no rule matches fails the test.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::{get, ID};
-use crate::error::AwsError;
+use crate::error::AwsFound;
 use crate::retry::{poll_until, retry_codes, Poll};
 use crate::step::{DestroyOptions, Destroyed};
 use crate::{Service, StackContext, StepError};
@@ -79,15 +79,16 @@ pub(super) async fn destroy(
         &["PreconditionFailed"],
         |_| {},
         || async {
-            let out = match cf.get_distribution_config().id(&id).send().await {
-                Ok(out) => out,
-                Err(e) if Service::CloudFront.not_found(&e) => return Ok(None),
-                Err(e) => {
-                    return Err(StepError::with_source(
-                        format!("reading the configuration of distribution {id}"),
-                        AwsError::from_sdk(&e),
-                    ))
-                }
+            let Some(out) = cf
+                .get_distribution_config()
+                .id(&id)
+                .send()
+                .await
+                .found(Service::CloudFront, || {
+                    format!("reading the configuration of distribution {id}")
+                })?
+            else {
+                return Ok(None);
             };
             let Some(mut config) = out.distribution_config().cloned() else {
                 return Err(StepError::msg(format!(
@@ -98,26 +99,24 @@ pub(super) async fn destroy(
                 return Ok(Some(None));
             }
             config.enabled = false;
-            match cf
+            let updated = cf
                 .update_distribution()
                 .id(&id)
                 .set_if_match(out.e_tag().map(str::to_string))
                 .distribution_config(config)
                 .send()
                 .await
-            {
-                Ok(out) => Ok(Some(Some((
+                .found(Service::CloudFront, || {
+                    format!("disabling distribution {id}")
+                })?;
+            Ok(updated.map(|out| {
+                Some((
                     out.distribution()
                         .map(|d| d.status().to_string())
                         .unwrap_or_default(),
                     out.e_tag().map(str::to_string),
-                )))),
-                Err(e) if Service::CloudFront.not_found(&e) => Ok(None),
-                Err(e) => Err(StepError::with_source(
-                    format!("disabling distribution {id}"),
-                    AwsError::from_sdk(&e),
-                )),
-            }
+                ))
+            }))
         },
     )
     .await?;
@@ -178,20 +177,16 @@ pub(super) async fn destroy(
                         None => return Ok(Destroyed::Deleted),
                     }
                 };
-                match cf
-                    .delete_distribution()
+                // Gone meanwhile is deleted all the same: this delete may be a retry of ours.
+                cf.delete_distribution()
                     .id(id)
                     .set_if_match(etag)
                     .send()
                     .await
-                {
-                    Ok(_) => Ok(Destroyed::Deleted),
-                    Err(e) if Service::CloudFront.not_found(&e) => Ok(Destroyed::Deleted),
-                    Err(e) => Err(StepError::with_source(
-                        format!("deleting distribution {id}"),
-                        AwsError::from_sdk(&e),
-                    )),
-                }
+                    .found(Service::CloudFront, || {
+                        format!("deleting distribution {id}")
+                    })
+                    .map(|_| Destroyed::Deleted)
             }
         },
     )

@@ -12,6 +12,7 @@
 mod config;
 mod lifecycle;
 
+use crate::error::AwsFound;
 use crate::grant::{Grant, Phase, Target};
 use crate::naming::ResourceId;
 use std::collections::BTreeMap;
@@ -130,24 +131,19 @@ async fn get(
     ctx: &StackContext,
     id: &str,
 ) -> Result<Option<(aws_sdk_cloudfront::types::Distribution, Option<String>)>, StepError> {
-    match ctx
+    let out = ctx
         .clients
         .cloudfront
         .get_distribution()
         .id(id)
         .send()
         .await
-    {
-        Ok(out) => Ok(out
-            .distribution()
+        .found(Service::CloudFront, || format!("reading distribution {id}"))?;
+    Ok(out.and_then(|out| {
+        out.distribution()
             .cloned()
-            .map(|d| (d, out.e_tag().map(str::to_string)))),
-        Err(e) if Service::CloudFront.not_found(&e) => Ok(None),
-        Err(e) => Err(StepError::with_source(
-            format!("reading distribution {id}"),
-            AwsError::from_sdk(&e),
-        )),
-    }
+            .map(|d| (d, out.e_tag().map(str::to_string)))
+    }))
 }
 
 async fn tags(ctx: &StackContext, arn: &str) -> Result<Vec<(String, String)>, StepError> {
@@ -189,16 +185,14 @@ async fn tagged(
     limit: usize,
 ) -> Result<Vec<(String, String, String)>, StepError> {
     let mut found = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let page = ctx
-            .clients
-            .cloudfront
-            .list_distributions()
-            .set_marker(marker.take())
-            .send()
-            .await
-            .context(|| "listing CloudFront distributions".to_string())?;
+    let mut pages = ctx
+        .clients
+        .cloudfront
+        .list_distributions()
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.context(|| "listing CloudFront distributions".to_string())?;
         let Some(list) = page.distribution_list() else {
             return Ok(found);
         };
@@ -214,14 +208,8 @@ async fn tagged(
                 }
             }
         }
-        match list
-            .next_marker()
-            .filter(|m| !m.is_empty() && list.is_truncated())
-        {
-            Some(next) => marker = Some(next.to_string()),
-            None => return Ok(found),
-        }
     }
+    Ok(found)
 }
 
 /// The first distribution carrying the stack's tags, `(id, arn)`: how it is found when the
