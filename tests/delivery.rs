@@ -349,12 +349,13 @@ async fn delivery_lifecycle() {
             .as_array()
             .unwrap()
             .iter()
-            // The notification topic is not configured here (no `[notify]`): nothing to delete.
+            // The optional resources are not configured here (no `[notify]`, no
+            // `[uploads]`): nothing to delete.
             .all(|r| r["action"]
-                == if r["id"] == "notification-topic" {
-                    "none"
-                } else {
+                == if support::WANTED_BY_DEFAULT.contains(&r["id"].as_str().unwrap()) {
                     "delete"
+                } else {
+                    "none"
                 }),
         "{doc}"
     );
