@@ -631,6 +631,8 @@ def main(argv: list[str]) -> int:
 
     aws_port, cdn_port, mc_port = free_port(), free_port(), free_port()
     endpoint = f"http://127.0.0.1:{aws_port}"
+    # GetFunction's code Location is served on this port (moto_server.py).
+    moto_server.OWN_ADDRESS = endpoint
     mediaconvert = f"http://127.0.0.1:{mc_port}"
     LAMBDAS = Lambdas(endpoint, mediaconvert, workdir, args.retry_delay, args.python)
 

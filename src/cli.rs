@@ -230,6 +230,20 @@ pub enum Command {
         Never writes.\n\n\
         Exit codes: 0 done, 1 a check failed, 2 bad input or the output is not known (the stack is not up)")]
     Output(OutputArgs),
+    /// Take over the console tutorial's hand-built stack: find its resources, show what is
+    /// kept, changed (and why) and replaced, and record them in the state as adopted; `up`
+    /// then converges them, and `down` puts back what it changed
+    #[command(after_help = "Examples:\n  cattube adopt --from-tutorial\n  \
+        cattube --region ap-southeast-2 adopt --from-tutorial --yes\n  \
+        cattube adopt --from-tutorial --source my-uploads --destination my-videos\n\n\
+        Names: the tutorial's (examples/tutorial.toml), then [names] in cattube.toml, then \
+        these flags. The distribution is found by its origin (the destination bucket), the \
+        origin access control by the origin it is attached to. Nothing is written but the \
+        state file; with --output json the plan is the JSON document.\n\n\
+        Exit codes: 0 adopted (or shown, without --yes and without a terminal: 3), \
+        1 a call failed, 2 bad input, no tutorial stack or two candidates for one resource \
+        (named), or the confirmation did not match")]
+    Adopt(AdoptArgs),
     /// Print a shell completion script for bash, zsh, fish, elvish or powershell
     #[command(after_help = "Examples:\n  \
         cattube completions bash > ~/.local/share/bash-completion/completions/cattube\n  \
@@ -476,6 +490,35 @@ pub struct DownArgs {
     /// 5-20 min CloudFront takes; a later `down` finishes the teardown
     #[arg(long)]
     pub no_wait: bool,
+    /// After `adopt --from-tutorial`: also delete the tutorial's function, its event
+    /// notification and the roles cattube replaced (MediaConvert_Default_Role among them,
+    /// which other MediaConvert jobs of the account may use); buckets, objects, queue,
+    /// distribution and origin access control stay
+    #[arg(long)]
+    pub including_adopted: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// Take over the stack the console tutorial builds (stages 1-7): the only source
+    /// `adopt` knows
+    #[arg(long, required = true)]
+    pub from_tutorial: bool,
+    /// Do not ask: record the tutorial's resources as adopted
+    #[arg(long)]
+    pub yes: bool,
+    /// The tutorial's source bucket [default: cattube-source]
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+    /// The tutorial's destination bucket [default: cattube-destination]
+    #[arg(long, value_name = "NAME")]
+    pub destination: Option<String>,
+    /// The tutorial's MediaConvert queue [default: catqueue]
+    #[arg(long, value_name = "NAME")]
+    pub queue: Option<String>,
+    /// The tutorial's Lambda function [default: cattube-converter-function]
+    #[arg(long, value_name = "NAME")]
+    pub function: Option<String>,
 }
 
 impl Command {
@@ -497,6 +540,7 @@ impl Command {
             Command::Output(_) => "output",
             Command::Stacks => "stacks",
             Command::Gc(_) => "gc",
+            Command::Adopt(_) => "adopt",
             Command::Completions(_) => "completions",
         }
     }

@@ -48,6 +48,7 @@ struct FileConfig {
     notify: NotifyConfig,
     #[serde(default)]
     uploads: UploadsConfig,
+    domain: Option<DomainConfig>,
     /// The file's text, for the line of what `Config::resolve` refuses.
     #[serde(skip)]
     text: String,
@@ -97,6 +98,14 @@ fn validate_origins(origins: &[String]) -> Result<(), String> {
         }
     }
     Ok(())
+/// `[domain]`: the stack's own domain on CloudFront (docs/domain.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct DomainConfig {
+    name: String,
+    #[serde(default)]
+    aliases: Vec<String>,
+    zone_id: Option<String>,
 }
 
 /// `[player]`: the player page and `catalog.json`, served through CloudFront.
@@ -339,6 +348,16 @@ impl Config {
         validate_origins(&file.uploads.allowed_origins).map_err(|e| {
             UsageError::new(format!("{}: {e}", origin("[uploads] allowed-origins")))
         })?;
+        let domain = file.domain.clone().map(|d| cattube_stages::DomainSettings {
+            name: d.name,
+            aliases: d.aliases,
+            zone_id: d.zone_id,
+        });
+        if let Some(domain) = &domain {
+            cattube_stages::certificate::validate_domain(domain).map_err(|(key, e)| {
+                UsageError::new(format!("{}: {e}", origin(&format!("[domain] {key}"))))
+            })?;
+        }
 
         // Checked also when `template` (which wins) is set: a typo is never silently ignored.
         let name = file.job.profile.as_deref().unwrap_or("tutorial");
@@ -417,6 +436,7 @@ impl Config {
                 player_enabled: file.player.enabled,
                 notify_emails: file.notify.email,
                 upload_origins: file.uploads.allowed_origins,
+                domain,
             },
             prices,
         })

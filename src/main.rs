@@ -98,6 +98,7 @@ fn main() -> ExitCode {
         Command::Output(args) => commands::output::text(report, args),
         Command::Stacks => commands::stacks::text(report),
         Command::Gc(_) => commands::gc::text(report),
+        Command::Adopt(_) => commands::adopt::text(report),
         Command::Completions(_) => String::new(),
     });
     // What a stopped command left in flight (a read) is not waited for.
@@ -131,6 +132,7 @@ async fn run(
         Command::Output(args) => commands::output::run(config, args, printer, report).await,
         Command::Stacks => commands::stacks::run(config, report).await,
         Command::Gc(args) => commands::gc::run(config, args, printer, report, cancel).await,
+        Command::Adopt(args) => commands::adopt::run(config, args, printer, report).await,
         Command::Completions(_) => Ok(ExitStatus::Success),
     }
 }

@@ -108,6 +108,12 @@ pub struct Report {
     /// `permissions`: the IAM policy document.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<serde_json::Value>,
+    /// `adopt`: each resource of the takeover, kept, changed, replaced or created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub takeover: Option<Vec<crate::commands::adopt::TakeoverReport>>,
+    /// `adopt`: whether the takeover was recorded in the state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopted: Option<bool>,
     /// Things worth knowing that are not errors (a costly job template).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -195,6 +201,8 @@ impl Report {
             billed: None,
             state: None,
             policy: None,
+            takeover: None,
+            adopted: None,
             warnings: Vec::new(),
             error: None,
             emulator: None,

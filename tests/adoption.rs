@@ -657,6 +657,20 @@ async fn an_adopted_role_and_function_are_as_they_were_after_up_then_down() {
     );
     assert_ne!(up["function code-sha256"], before["function code-sha256"]);
     assert_ne!(up["role trust"], before["role trust"]);
+    // The function's environment is restored, but its values are not in the state.
+    let state = support::checked_state(&sandbox.path().join("cattube.state.json"), "cattube")
+        .expect("a state after up");
+    let config: serde_json::Value = serde_json::from_str(
+        state["resources"]["converter-function"]["extra"]["original:configuration"]
+            .as_str()
+            .expect("the function's original configuration"),
+    )
+    .unwrap();
+    let kept = config["Environment"]["USER_SETTING"].as_str().unwrap();
+    assert!(
+        kept.starts_with("sha256:") && !kept.contains("mine"),
+        "the state keeps the environment's value, not its fingerprint: {config}"
+    );
 
     sandbox
         .run()
@@ -721,4 +735,458 @@ mod toml_names {
     pub fn parse(text: &str) -> Example {
         toml::from_str(text).unwrap()
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 29, the takeover: `adopt --from-tutorial` against the stack the console tutorial
+// builds (tests/support/tutorial_stack.py: stages 1-7 as the console makes them).
+
+/// What `tutorial_stack.py` made.
+#[derive(serde::Deserialize, Debug)]
+struct Tutorial {
+    function_role: String,
+    oac_id: String,
+    oac_name: String,
+    distribution_id: String,
+    distribution_domain: String,
+    second_distribution_id: Option<String>,
+}
+
+/// Builds the tutorial's stack in the sandbox's emulators with boto3 (`args` as the
+/// script takes them).
+fn build_tutorial(sandbox: &support::Sandbox, args: &[&str]) -> Tutorial {
+    let out = support::succeeded(
+        sandbox
+            .command_for(&support::venv_python())
+            .arg(support::repo_root().join("tests/support/tutorial_stack.py"))
+            .args(args),
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A distribution as CloudFront describes it: domain, status and every setting.
+async fn distribution_snapshot(
+    cf: &aws_sdk_cloudfront::Client,
+    id: &str,
+) -> BTreeMap<String, String> {
+    let got = cf.get_distribution().id(id).send().await.unwrap();
+    let dist = got.distribution().unwrap();
+    BTreeMap::from([
+        ("domain".to_string(), dist.domain_name().to_string()),
+        (
+            "config".to_string(),
+            format!("{:?}", dist.distribution_config()),
+        ),
+    ])
+}
+
+/// Everything of the tutorial's stack a user would miss, keyed by where it is.
+async fn tutorial_snapshot(
+    clients: &cattube_stages::Clients,
+    made: &Tutorial,
+    source: &str,
+    destination: &str,
+    function: &str,
+) -> BTreeMap<String, String> {
+    let mut all = BTreeMap::new();
+    for (prefix, snap) in [
+        ("source", bucket_snapshot(&clients.s3, source).await),
+        (
+            "destination",
+            bucket_snapshot(&clients.s3, destination).await,
+        ),
+        (
+            "function",
+            function_snapshot(&clients.lambda, function).await,
+        ),
+        (
+            "function-role",
+            role_snapshot(&clients.iam, &made.function_role).await,
+        ),
+        (
+            "shared-role",
+            role_snapshot(&clients.iam, "MediaConvert_Default_Role").await,
+        ),
+        (
+            "distribution",
+            distribution_snapshot(&clients.cloudfront, &made.distribution_id).await,
+        ),
+    ] {
+        all.extend(snap.into_iter().map(|(k, v)| (format!("{prefix} {k}"), v)));
+    }
+    let oac = clients
+        .cloudfront
+        .get_origin_access_control()
+        .id(&made.oac_id)
+        .send()
+        .await
+        .unwrap();
+    all.insert("oac".into(), format!("{:?}", oac.origin_access_control()));
+    let queue = clients
+        .mediaconvert
+        .get_queue()
+        .name("catqueue")
+        .send()
+        .await;
+    all.insert(
+        "queue".into(),
+        format!(
+            "{:?}",
+            queue
+                .ok()
+                .and_then(|q| q.queue().map(|q| q.arn().map(str::to_string)))
+        ),
+    );
+    all
+}
+
+const TUTORIAL_REGION: &str = "ap-southeast-2";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_tutorials_stack_is_taken_over_then_left_as_found() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(TUTORIAL_REGION);
+    let clients = stack_clients(&emulators, TUTORIAL_REGION).await;
+    let (source, destination, function) = (
+        "cattube-source",
+        "cattube-destination",
+        "cattube-converter-function",
+    );
+    let made = build_tutorial(&sandbox, &["--videos", "tabbycat.mp4", "kitten.mp4"]);
+    let snapshot = || tutorial_snapshot(&clients, &made, source, destination, function);
+    let before = snapshot().await;
+    for key in ["tabbycat.mp4", "kitten.mp4"] {
+        assert!(
+            before.contains_key(&format!("source object {key}")),
+            "{before:?}"
+        );
+    }
+    assert!(before.contains_key("destination object tabbycat-hd.mp4"));
+
+    // Without --yes and without a terminal: the plan, nothing recorded.
+    let shown = sandbox
+        .run()
+        .args(["adopt", "--from-tutorial"])
+        .expect_code(3)
+        .output();
+    for said in [
+        "replaced (left in place, never changed or deleted by cattube):",
+        "MediaConvert_Default_Role (by mediaconvert-role)",
+        &format!("{} (by converter-role)", made.function_role),
+        "runtime python3.9, not python3.13",
+    ] {
+        assert!(
+            shown.stdout.contains(said),
+            "plan lacks {said:?}:\n{}",
+            shown.stdout
+        );
+    }
+    let state_path = sandbox.path().join("cattube.state.json");
+    assert!(
+        support::checked_state(&state_path, "cattube")
+            .is_none_or(|s| s["resources"].as_object().is_none_or(|r| r.is_empty())),
+        "adopt without --yes recorded resources"
+    );
+
+    let adopted = sandbox
+        .run()
+        .args(["adopt", "--from-tutorial", "--yes"])
+        .expect_code(0)
+        .json();
+    let verdict = |id: &str, verdict: &str| {
+        adopted.doc["takeover"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == id && t["verdict"] == verdict)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {verdict} {id}: {}", adopted.doc["takeover"]))
+    };
+    assert_eq!(verdict("queue", "kept")["name"], "catqueue");
+    assert_eq!(
+        verdict("origin-access-control", "kept")["name"],
+        made.oac_name.as_str()
+    );
+    assert_eq!(
+        verdict("source-notification", "kept")["name"],
+        "cattube-notifications"
+    );
+    assert_eq!(
+        verdict("distribution", "changed")["name"],
+        made.distribution_domain.as_str()
+    );
+    assert!(verdict("converter-function", "changed")["reasons"]
+        .to_string()
+        .contains("python3.9"));
+    assert_eq!(
+        verdict("mediaconvert-role", "replaced")["name"],
+        "MediaConvert_Default_Role"
+    );
+    assert_eq!(
+        verdict("converter-role", "replaced")["name"],
+        made.function_role.as_str()
+    );
+    let state = support::checked_state(&state_path, "cattube").expect("a state after adopt");
+    for id in [
+        "source-bucket",
+        "destination-bucket",
+        "queue",
+        "converter-function",
+        "origin-access-control",
+        "distribution",
+        "source-notification",
+    ] {
+        assert_eq!(
+            state["resources"][id]["ownership"], "adopted",
+            "{id}: {state}"
+        );
+    }
+    assert_eq!(
+        support::checked_state(&state_path, "cattube").unwrap()["resources"]["distribution"]
+            ["extra"]["id"],
+        made.distribution_id.as_str()
+    );
+
+    sandbox.run().arg("up").expect_code(0).output();
+    let up = snapshot().await;
+    for (key, value) in before.iter().filter(|(k, _)| k.contains(" object ")) {
+        assert_eq!(up.get(key), Some(value), "up changed {key}");
+    }
+    assert_eq!(up["distribution domain"], made.distribution_domain);
+    let distributions = clients
+        .cloudfront
+        .list_distributions()
+        .send()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = distributions
+        .distribution_list()
+        .unwrap()
+        .items()
+        .iter()
+        .map(|d| d.id())
+        .collect();
+    assert_eq!(
+        ids,
+        [made.distribution_id.as_str()],
+        "up made another distribution"
+    );
+    let converter_role = format!("cattube-{TUTORIAL_REGION}-converter");
+    assert!(
+        up["function role"].contains(&converter_role),
+        "{}",
+        up["function role"]
+    );
+    assert!(
+        up["function runtime"] == "Some(Python313)",
+        "{}",
+        up["function runtime"]
+    );
+    assert_ne!(up["function code-sha256"], before["function code-sha256"]);
+    for key in before.keys().filter(|k| k.starts_with("shared-role ")) {
+        assert_eq!(
+            up[key], before[key],
+            "up changed MediaConvert_Default_Role: {key}"
+        );
+    }
+    for bucket in [source, destination] {
+        support::assert_secure_bucket(&clients.s3, bucket).await;
+    }
+    sandbox.run().arg("status").expect_code(0).output();
+
+    let down = sandbox
+        .run()
+        .args(["down", "--yes"])
+        .expect_code(0)
+        .output();
+    let replaced = format!(
+        "left in place what cattube replaced (role {}, role MediaConvert_Default_Role)",
+        made.function_role
+    );
+    assert!(
+        down.stdout
+            .lines()
+            .any(|l| l.contains("converter-function") && l.contains(&replaced)),
+        "down does not list the replaced roles:\n{}",
+        down.stdout
+    );
+    let after = snapshot().await;
+    let differ = differences(&before, &after);
+    assert!(
+        differ.is_empty(),
+        "down left the tutorial's stack changed:\n{}",
+        differ.join("\n")
+    );
+    let inventory = account_inventory(&emulators, TUTORIAL_REGION).await;
+    assert!(
+        !inventory.contains(&format!("role {converter_role}")),
+        "cattube's own converter role is left: {inventory:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn other_names_in_another_region_and_clear_refusals() {
+    let region = "us-west-2";
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(region);
+    let names = [
+        "--source",
+        "my-uploads",
+        "--destination",
+        "my-videos",
+        "--queue",
+        "myqueue",
+        "--function",
+        "my-converter",
+    ];
+    let made = build_tutorial(&sandbox, &[&names[..], &["--videos", "clip.mp4"]].concat());
+
+    // Nothing by the tutorial's default names here: refused, naming what was looked for.
+    let none = sandbox
+        .run()
+        .args(["adopt", "--from-tutorial", "--yes"])
+        .expect_code(2)
+        .output();
+    assert!(
+        none.stderr
+            .contains("no source bucket named cattube-source")
+            && none
+                .stderr
+                .contains("no Lambda function named cattube-converter-function"),
+        "{}",
+        none.text()
+    );
+    // One missing among the found: named, with what was found.
+    let one = sandbox
+        .run()
+        .args(["adopt", "--from-tutorial", "--yes"])
+        .args(&names[..6])
+        .expect_code(2)
+        .output();
+    assert!(
+        one.stderr
+            .contains("no Lambda function named cattube-converter-function")
+            && one.stderr.contains(
+                "found: source bucket my-uploads, destination bucket my-videos, queue myqueue"
+            )
+            && one.stderr.lines().filter(|l| l.contains("error")).count() == 1,
+        "{}",
+        one.text()
+    );
+    assert!(
+        !sandbox.path().join("cattube.state.json").exists()
+            || support::checked_state(&sandbox.path().join("cattube.state.json"), "cattube")
+                .is_none_or(|s| s["resources"].as_object().is_none_or(|r| r.is_empty()))
+    );
+
+    let adopted = sandbox
+        .run()
+        .args(["adopt", "--from-tutorial", "--yes"])
+        .args(names)
+        .expect_code(0)
+        .json();
+    assert_eq!(adopted.doc["region"], region);
+    let state = support::checked_state(&sandbox.path().join("cattube.state.json"), "cattube")
+        .expect("a state after adopt");
+    assert_eq!(state["resources"]["source-bucket"]["name"], "my-uploads");
+    assert_eq!(
+        state["resources"]["converter-function"]["name"],
+        "my-converter"
+    );
+    assert_eq!(
+        state["resources"]["distribution"]["extra"]["id"],
+        made.distribution_id.as_str()
+    );
+    // Later runs use the adopted names with no flags.
+    let plan = sandbox.run().arg("plan").expect_code(3).output();
+    assert!(
+        plan.stdout.contains("my-videos") && plan.stdout.contains("myqueue"),
+        "{}",
+        plan.stdout
+    );
+
+    // `down --including-adopted`: the tutorial's function, its event entry and the roles
+    // cattube replaced go too; buckets, objects, queue and distribution stay.
+    let clients = stack_clients(&emulators, region).await;
+    let objects = bucket_snapshot(&clients.s3, "my-videos").await;
+    sandbox.run().arg("up").expect_code(0).output();
+    let down = sandbox
+        .run()
+        .args(["down", "--yes", "--including-adopted"])
+        .expect_code(0)
+        .output();
+    let inventory = account_inventory(&emulators, region).await;
+    for gone in [
+        "function my-converter".to_string(),
+        format!("role {}", made.function_role),
+        "role MediaConvert_Default_Role".to_string(),
+    ] {
+        assert!(
+            !inventory.contains(&gone),
+            "{gone} is left: {inventory:?}\n{}",
+            down.stdout
+        );
+    }
+    let notification = clients
+        .s3
+        .get_bucket_notification_configuration()
+        .bucket("my-uploads")
+        .send()
+        .await
+        .unwrap();
+    assert!(notification.lambda_function_configurations().is_empty());
+    assert!(
+        differences(&objects, &bucket_snapshot(&clients.s3, "my-videos").await)
+            .iter()
+            .all(|d| !d.starts_with("object "))
+    );
+    clients
+        .cloudfront
+        .get_distribution()
+        .id(&made.distribution_id)
+        .send()
+        .await
+        .expect("the tutorial's distribution stays");
+    clients
+        .mediaconvert
+        .get_queue()
+        .name("myqueue")
+        .send()
+        .await
+        .expect("the queue stays");
+
+    // Two distributions in front of one destination bucket: both named, nothing recorded.
+    let other = emulators.sandbox(region);
+    let two = build_tutorial(
+        &other,
+        &[
+            "--source",
+            "two-uploads",
+            "--destination",
+            "two-videos",
+            "--queue",
+            "twoqueue",
+            "--function",
+            "two-converter",
+            "--second-distribution",
+        ],
+    );
+    let refused = other
+        .run()
+        .args(["adopt", "--from-tutorial", "--yes"])
+        .args(["--source", "two-uploads", "--destination", "two-videos"])
+        .args(["--queue", "twoqueue", "--function", "two-converter"])
+        .expect_code(2)
+        .output();
+    let second = two.second_distribution_id.expect("a second distribution");
+    assert!(
+        refused.stderr.contains(&two.distribution_id) && refused.stderr.contains(&second),
+        "{}",
+        refused.text()
+    );
+    assert!(
+        !other.path().join("cattube.state.json").exists()
+            || support::checked_state(&other.path().join("cattube.state.json"), "cattube")
+                .is_none_or(|s| s["resources"].as_object().is_none_or(|r| r.is_empty()))
+    );
 }

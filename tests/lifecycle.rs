@@ -120,12 +120,22 @@ async fn lifecycle() {
     let mediaconvert =
         aws_sdk_mediaconvert::Client::new(&sdk_config(&emulators.standin.url, REGION).await);
 
-    // Every resource wanted, the optional topic ([notify] email) and CORS rule ([uploads])
-    // included.
+    // Every resource wanted, the optional ones included ([notify] email, [domain] with its
+    // Route 53 zone in the account, [uploads] for the CORS rule).
     sandbox.write(
         "cattube.toml",
-        "[notify]\nemail = [\"cat@example.com\"]\n[uploads]\nallowed-origins = [\"https://cats.example\"]\n",
+        "[notify]\nemail = [\"cat@example.com\"]\n[domain]\nname = \"videos.example.com\"\n\
+         [uploads]\nallowed-origins = [\"https://cats.example\"]\n",
     );
+    support::stack_clients(&emulators, REGION)
+        .await
+        .route53
+        .create_hosted_zone()
+        .name("example.com")
+        .caller_reference("lifecycle")
+        .send()
+        .await
+        .unwrap();
     // plan on an empty account lists every resource, in dependency order, to create.
     let doc = sandbox.run().args(["plan"]).expect_code(3).json().doc;
     // With [notify] the function waits for the distribution (its domain is the messages'

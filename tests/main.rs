@@ -13,6 +13,7 @@ mod browser;
 mod cli;
 mod cost;
 mod delivery;
+mod domain;
 mod events;
 mod first_hour;
 mod lifecycle;

@@ -81,8 +81,21 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
         .set_len(size)
         .unwrap();
 
-    // With [notify]: the optional topic's calls are made and checked too.
-    sandbox.write("cattube.toml", "[notify]\nemail = [\"cat@example.com\"]\n");
+    // With [notify] and [domain] (its zone in Route 53): the optional resources' calls
+    // are made and checked too.
+    sandbox.write(
+        "cattube.toml",
+        "[notify]\nemail = [\"cat@example.com\"]\n[domain]\nname = \"videos.example.com\"\n",
+    );
+    support::stack_clients(&emulators, REGION)
+        .await
+        .route53
+        .create_hosted_zone()
+        .name("example.com")
+        .caller_reference("permissions")
+        .send()
+        .await
+        .unwrap();
     let mut runs = Vec::new();
     let mut record = |command: &str, ran: &support::Ran| {
         runs.push(json!({ "command": command, "calls": calls(&ran.requests) }));

@@ -419,3 +419,75 @@ fn web_profile_converts_and_plays() {
 fn hls_profile_converts_and_plays() {
     converts_and_plays("hls");
 }
+
+/// Issue 29: the console tutorial's stack (tests/support/tutorial_stack.py), taken over with
+/// `adopt --from-tutorial --yes` and `up`, converts a new upload on the local cloud: the
+/// adopted function, now cattube's code on cattube's roles, runs on the tutorial's event
+/// entry, the job runs on the tutorial's queue, and the outputs keep the tutorial's names
+/// in the tutorial's bucket, served by the tutorial's distribution.
+#[test]
+fn a_taken_over_tutorial_stack_converts_a_new_upload() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let cloud = LocalCloud::start();
+    let sandbox = cloud.sandbox();
+    let made = succeeded(
+        sandbox
+            .command_for(&support::venv_python())
+            .arg(repo_root().join("tests/support/tutorial_stack.py")),
+    );
+    let made: Value = serde_json::from_slice(&made.stdout).unwrap();
+    cloud
+        .cattube(&sandbox, &["adopt", "--from-tutorial", "--yes"])
+        .expect_code(0)
+        .output();
+    let up = cloud.cattube(&sandbox, &["up"]).expect_code(0).json();
+    assert_eq!(
+        up.doc["outputs"]["distribution_id"],
+        made["distribution_id"]
+    );
+    assert_eq!(up.doc["outputs"]["source_bucket"], "cattube-source");
+
+    clip(sandbox.path(), "tabbycat.mp4");
+    cloud
+        .cattube(&sandbox, &["upload", "tabbycat.mp4"])
+        .expect_code(0)
+        .output();
+    let waited = wait_for_jobs(&cloud, &sandbox, 1);
+    assert_eq!(
+        waited.code,
+        Some(0),
+        "{}\nfunction log:\n{}",
+        waited.text(),
+        cloud.function_log()
+    );
+    let urls = cloud
+        .cattube(&sandbox, &["url", "tabbycat.mp4"])
+        .expect_code(0)
+        .json();
+    let urls: Vec<&str> = urls.doc["urls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["url"].as_str().unwrap())
+        .collect();
+    let domain = made["distribution_domain"].as_str().unwrap();
+    for name in ["tabbycat-hd.mp4", "tabbycat-sd.mp4"] {
+        let url = urls
+            .iter()
+            .find(|u| u.ends_with(&format!("/{name}")))
+            .unwrap_or_else(|| panic!("no URL for {name}: {urls:?}"));
+        assert!(
+            url.contains(domain),
+            "{url} is not on the tutorial's distribution"
+        );
+        let fetched = tempfile::tempdir().unwrap();
+        let file = fetched.path().join(name);
+        curl(url, &file);
+        let (_, _, _, audio) = probe(&file);
+        assert!(audio, "{name}: no audio");
+    }
+    cloud
+        .cattube(&sandbox, &["down", "--yes"])
+        .expect_code(0)
+        .output();
+}

@@ -74,6 +74,7 @@ pub async fn collect(
         yes: true,
         keep_buckets: false,
         no_wait: true,
+        including_adopted: false,
     };
     run(config, &args, printer, report, cancel).await
 }
@@ -91,6 +92,7 @@ async fn destroy_stack(
     let options = DestroyOptions {
         keep_buckets: args.keep_buckets,
         no_wait: args.no_wait,
+        including_adopted: args.including_adopted,
     };
     // The reads overlap STS; nothing is deleted before the account is confirmed.
     let (lines, observations) = session.observe_with_progress(identity, printer).await?;
@@ -150,6 +152,11 @@ fn intents(
             }
             Ok(Observation::Missing) => Intent::Gone,
             Ok(Observation::Present(p)) => match session.ownership(step.id(), p.tagged_ours) {
+                Ownership::Adopted
+                    if options.including_adopted && serves_takeover(session, step.id()) =>
+                {
+                    Intent::Delete
+                }
                 Ownership::Adopted if recorded.as_ref().is_some_and(Originals::recorded_in) => {
                     Intent::Restore
                 }
@@ -162,6 +169,22 @@ fn intents(
         });
     }
     Ok(intents)
+}
+
+/// Whether `id` is what a takeover (`adopt --from-tutorial`) adopted only to serve the
+/// tutorial's pipeline: its function and the event entry that invokes it, which `down
+/// --including-adopted` deletes (the function's record lists the roles it replaced).
+fn serves_takeover(session: &Session, id: &str) -> bool {
+    use cattube_stages::{converter_function, source_notification};
+    let took_over = session
+        .state
+        .get(converter_function::ID.as_str())
+        .is_some_and(|r| {
+            Originals::of(&r)
+                .get(converter_function::REPLACED)
+                .is_some()
+        });
+    took_over && (id == converter_function::ID.as_str() || id == source_notification::ID.as_str())
 }
 
 /// What the reverse walk's steps share.
@@ -435,7 +458,7 @@ fn prompt(session: &Session, intents: &[Intent], stack: &str) -> String {
         session.graph.steps()[i]
             .kept_by(&DestroyOptions {
                 keep_buckets: true,
-                no_wait: false,
+                ..Default::default()
             })
             .is_some()
     };

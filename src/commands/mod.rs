@@ -1,6 +1,7 @@
 //! One file per command. This module holds what they share: opening a session (config →
 //! state → AWS identity → resource names) and observing every resource at once.
 
+pub mod adopt;
 pub mod cost;
 pub mod down;
 pub mod gc;
@@ -97,6 +98,23 @@ pub fn names(
     Ok(names)
 }
 
+/// The configuration with, for each resource the stack adopted under a name of its own
+/// (`adopt --from-tutorial`: the tutorial's buckets, its OAC's and event entry's names), that
+/// name, unless `[names]` names the resource.
+fn adopted_names(config: &Config, state: &State) -> Config {
+    let registry = Registry::standard();
+    let mut config = config.clone();
+    for (id, record) in state.resources() {
+        if record.ownership == Ownership::Adopted
+            && !record.name.is_empty()
+            && registry.kind_of(&id).is_some()
+        {
+            config.names.entry(id).or_insert(record.name);
+        }
+    }
+    config
+}
+
 /// The account check of a session started with [`Session::start`]: STS GetCallerIdentity,
 /// in flight while the session already reads. It must be confirmed before anything is
 /// written or reported.
@@ -183,7 +201,7 @@ impl Session {
         state.check_identity(&account, &region)?;
 
         let registry = Registry::standard();
-        let names = names(&registry, config, &account, &region)?;
+        let names = names(&registry, &adopted_names(config, &state), &account, &region)?;
         let ctx = StackContext::new(
             &config.stack,
             &account,
@@ -431,7 +449,11 @@ pub fn set_player_url(ctx: &cattube_stages::StackContext, report: &mut Report) {
     if !ctx.settings.player_enabled {
         return;
     }
-    if let Some(Some(domain)) = report.outputs.get("distribution_domain").cloned() {
+    // The stack's own domain once attached, else CloudFront's.
+    let serving = ["custom_domain", "distribution_domain"]
+        .iter()
+        .find_map(|key| report.outputs.get(*key).cloned().flatten());
+    if let Some(domain) = serving {
         report.set_output(
             "player_url",
             cattube_stages::catalog::player_url(&domain, None),

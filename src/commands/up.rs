@@ -164,6 +164,10 @@ impl Convergence {
             self.changed.lock().expect("changed lock")[i] = true;
             report.status = Status::Ok;
             report.drift.clear();
+            if let Some(notice) = &applied.notice {
+                report.status = Status::Pending;
+                report.note = notice.clone();
+            }
         }
         report.arn = record.arn.clone();
         if ownership == Ownership::Adopted && report.note.is_empty() {
@@ -458,12 +462,15 @@ pub fn text(report: &Report) -> String {
             }
         }
         out.push_str(&player_lines(report));
-        if let Some(Some(domain)) = report.outputs.get("distribution_domain") {
+        let serving = ["custom_domain", "distribution_domain"]
+            .iter()
+            .find_map(|key| report.outputs.get(*key).cloned().flatten());
+        if let Some(domain) = serving {
             // Which outputs a video gets depends on `[job] profile` (or a template), so the
             // line names the command that knows them rather than one profile's file names.
             out.push_str(&format!(
                 "playback URLs: {}/<output> (`cattube url <key>` names them)\n",
-                cattube_stages::videos::cdn_origin(domain)
+                cattube_stages::videos::cdn_origin(&domain)
             ));
         }
     }

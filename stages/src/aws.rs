@@ -18,6 +18,9 @@ pub enum Service {
     CloudFront,
     EventBridge,
     Sns,
+    /// ACM, always in us-east-1: the only region whose certificates CloudFront accepts.
+    Acm,
+    Route53,
 }
 
 /// One client per AWS service the stages use.
@@ -36,7 +39,13 @@ pub struct Clients {
     /// The credentials the clients sign with: upload grants sign with them too
     /// ([`crate::upload_grant`]). `None` in tests that mock the clients.
     pub credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    /// ACM in us-east-1, whatever the stack's region ([`ACM_REGION`]).
+    pub acm: aws_sdk_acm::Client,
+    pub route53: aws_sdk_route53::Client,
 }
+
+/// CloudFront takes certificates from ACM in this region only.
+pub const ACM_REGION: &str = "us-east-1";
 
 /// Where and as whom to talk to AWS. `None` leaves the choice to the SDK's default chain
 /// (environment, shared config and credentials files, SSO, container and instance roles).
@@ -225,7 +234,18 @@ pub async fn connect(connection: &Connection) -> Result<Clients, SetupError> {
         eventbridge: aws_sdk_eventbridge::Client::new(&sdk),
         sns: aws_sdk_sns::Client::new(&sdk),
         credentials: sdk.credentials_provider(),
+        acm: acm_client(&sdk),
+        route53: aws_sdk_route53::Client::new(&sdk),
     })
+}
+
+/// The ACM client CloudFront's certificates need: the SDK's settings, in [`ACM_REGION`].
+pub fn acm_client(sdk: &aws_config::SdkConfig) -> aws_sdk_acm::Client {
+    aws_sdk_acm::Client::from_conf(
+        aws_sdk_acm::config::Builder::from(sdk)
+            .region(Region::new(ACM_REGION))
+            .build(),
+    )
 }
 
 async fn check_credentials(sdk: &aws_config::SdkConfig) -> Result<(), SetupError> {

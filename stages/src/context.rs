@@ -93,6 +93,36 @@ pub struct Settings {
     /// `[uploads] allowed-origins`: the origins a browser may upload from (the source
     /// bucket's CORS rule); empty means no CORS rule.
     pub upload_origins: Vec<String>,
+    /// `[domain]`: the stack's own domain on CloudFront, `None` for the default one.
+    pub domain: Option<DomainSettings>,
+}
+
+/// `[domain]`: the names viewers use, checked by the CLI
+/// ([`crate::certificate::validate_domain`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomainSettings {
+    /// `name`: the certificate's domain and the first alternate domain name.
+    pub name: String,
+    /// `aliases`: more names on the same certificate and distribution.
+    pub aliases: Vec<String>,
+    /// `zone-id`: the Route 53 public hosted zone to write the records in, instead of the
+    /// one found by name.
+    pub zone_id: Option<String>,
+}
+
+impl DomainSettings {
+    /// Every name the certificate covers and the distribution answers, `name` first,
+    /// lowercase (DNS names are case-insensitive and ACM returns them so).
+    pub fn names(&self) -> Vec<String> {
+        let mut names = vec![self.name.to_ascii_lowercase()];
+        for alias in &self.aliases {
+            let alias = alias.to_ascii_lowercase();
+            if !names.contains(&alias) {
+                names.push(alias);
+            }
+        }
+        names
+    }
 }
 
 impl Default for Settings {
@@ -114,6 +144,7 @@ impl Default for Settings {
             player_enabled: true,
             notify_emails: Vec::new(),
             upload_origins: Vec::new(),
+            domain: None,
         }
     }
 }

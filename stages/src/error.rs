@@ -182,6 +182,8 @@ impl crate::Service {
             // SNS's query protocol names its NotFoundException `NotFound`, and the
             // ResourceNotFoundException of the tagging calls `ResourceNotFound`.
             Sns => matches!(code, Some("NotFound" | "ResourceNotFound")),
+            Acm => code == Some("ResourceNotFoundException"),
+            Route53 => matches!(code, Some("NoSuchHostedZone")),
         }
     }
 }
@@ -231,6 +233,8 @@ mod tests {
             (Service::EventBridge, Some("ResourceNotFoundException"), 400),
             (Service::Sns, Some("NotFound"), 404),
             (Service::Sns, Some("ResourceNotFound"), 404),
+            (Service::Acm, Some("ResourceNotFoundException"), 400),
+            (Service::Route53, Some("NoSuchHostedZone"), 404),
         ];
         for (service, code, status) in cases {
             assert!(

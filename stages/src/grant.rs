@@ -36,6 +36,12 @@ pub enum Target {
     Rule(ResourceId),
     /// The SNS topic of resource `id`.
     Topic(ResourceId),
+    /// Every ACM certificate of the account in us-east-1 (ACM generates the ids).
+    Certificates,
+    /// Every Route 53 hosted zone of the account (the zone is the user's, found at run time).
+    HostedZones,
+    /// Route 53's change ids (`GetChange`).
+    DnsChanges,
     /// Actions that take no resource type (AWS accepts only `*`).
     Any,
 }
@@ -59,6 +65,12 @@ impl Target {
             }
             Target::Rule(id) => arn::rule(ctx, id),
             Target::Topic(id) => arn::topic(ctx, id),
+            Target::Certificates => format!(
+                "arn:{partition}:acm:{}:{account}:certificate/*",
+                crate::aws::ACM_REGION
+            ),
+            Target::HostedZones => format!("arn:{partition}:route53:::hostedzone/*"),
+            Target::DnsChanges => format!("arn:{partition}:route53:::change/*"),
             Target::Any => "*".into(),
         }
     }

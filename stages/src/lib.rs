@@ -28,15 +28,17 @@ pub mod resources;
 pub mod operations;
 pub mod permissions;
 
-pub use operations::{catalog, cost, remote_state, stacks, upload_grant, videos};
+pub use operations::{catalog, cost, remote_state, stacks, tutorial, upload_grant, videos};
 pub use resources::{
-    converter_function, converter_role, destination_bucket, destination_bucket_policy,
-    distribution, job_events_rule, job_template, lambda_permission, mediaconvert_role,
-    notification_topic, origin_access_control, player_page, queue, source_bucket,
-    source_cors, source_lifecycle, source_notification,
+    certificate, converter_function, converter_role, destination_bucket, destination_bucket_policy,
+    distribution, domain_records, job_events_rule, job_template, lambda_permission,
+    mediaconvert_role, notification_topic, origin_access_control, player_page, queue,
+    source_bucket, source_cors, source_lifecycle, source_notification,
 };
 
-pub use context::{Clients, Fact, FunctionSettings, JobFile, ProgressHook, Settings, StackContext};
+pub use context::{
+    Clients, DomainSettings, Fact, FunctionSettings, JobFile, ProgressHook, Settings, StackContext,
+};
 pub use error::StepError;
 pub use naming::ResourceId;
 pub use registry::Registry;

@@ -126,6 +126,9 @@ pub struct Applied {
     pub changes: Vec<String>,
     pub outputs: BTreeMap<&'static str, String>,
     pub extra: BTreeMap<String, String>,
+    /// What the user must do before the resource is complete (DNS records to create at a
+    /// provider outside Route 53): the resource is reported `pending`, with this note.
+    pub notice: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -172,6 +175,9 @@ impl Service {
 pub struct DestroyOptions {
     pub keep_buckets: bool,
     pub no_wait: bool,
+    /// `down --including-adopted`: what a takeover adopted only to serve the tutorial's
+    /// pipeline (its function and event entry) is deleted too, with the roles it replaced.
+    pub including_adopted: bool,
 }
 
 /// One resource of the stack. Implementations live one per module, named after the

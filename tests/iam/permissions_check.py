@@ -84,6 +84,8 @@ UNUSED = {
     "s3:DeleteBucketPolicy": "down deletes the destination bucket's policy when its statement is the only one",
     "sns:SetTopicAttributes": "up encrypts a topic someone decrypted",
     "sns:Unsubscribe": "up unsubscribes an address removed from [notify] email",
+    "acm:AddTagsToCertificate": "up repairs the tags of the stack's certificate",
+    "route53:GetHostedZone": "with [domain] zone-id the zone is read by its id; the runs here find it by name",
     # Adoption (tests/adoption.rs): the runs here adopt nothing.
     "lambda:ListVersionsByFunction": "up keeps an adopted function as a version; down restores it",
     "lambda:PublishVersion": "up keeps an adopted function as a version before changing it",
@@ -101,6 +103,12 @@ UNUSED_BY = {
     ("up", "events:RemoveTargets"): "up removes a rule's foreign targets (down uses it)",
     ("up", "sns:DeleteTopic"): "up deletes the topic once [notify] email is removed (down uses it)",
     ("status", "cloudfront:ListDistributions"): STATELESS,
+    ("status", "acm:ListCertificates"): STATELESS,
+    ("down", "acm:ListCertificates"): STATELESS,
+    ("gc", "acm:DeleteCertificate"): "gc deletes an expired stack's [domain] certificate; the one here had none",
+    ("gc", "route53:ChangeResourceRecordSets"): "gc deletes an expired stack's [domain] records; the one here had none",
+    ("gc", "route53:ListHostedZonesByName"): "gc deletes an expired stack's [domain] records; the one here had none",
+    ("gc", "route53:ListResourceRecordSets"): "gc deletes an expired stack's [domain] records; the one here had none",
     ("status", "cloudfront:ListOriginAccessControls"): STATELESS,
     ("down", "cloudfront:ListDistributions"): STATELESS,
     ("down", "cloudfront:ListOriginAccessControls"): STATELESS,
@@ -138,6 +146,9 @@ def model(service: str):
 
 def _template(uri: str):
     path, _, query = uri.partition("?")
+    # Route 53's model ends some URIs with a slash its SDKs do not send (…/rrset/).
+    if len(path) > 1:
+        path = path.rstrip("/")
     pattern = ""
     for part in re.split(r"(\{[^}]+\})", path):
         if part.startswith("{"):
@@ -214,6 +225,8 @@ def resource_of(call: dict, action: str, account: str, region: str) -> str | Non
         if kind in ("queues", "jobTemplates", "jobs") and len(parts) >= 3:
             return f"arn:aws:mediaconvert:{region}:{account}:{kind}/{parts[2]}"
         return None
+    if service == "route53" and len(parts) >= 3 and parts[1] == "hostedzone":
+        return f"arn:aws:route53:::hostedzone/{parts[2]}"
     if service == "cloudfront" and len(parts) >= 2:
         if parts[1] == "tagging":
             return query.get("Resource")

@@ -614,6 +614,8 @@ pub async fn stack_clients(emulators: &Emulators, region: &str) -> Clients {
         eventbridge: aws_sdk_eventbridge::Client::new(&aws),
         sns: aws_sdk_sns::Client::new(&aws),
         credentials: aws.credentials_provider(),
+        acm: cattube_stages::aws::acm_client(&aws),
+        route53: aws_sdk_route53::Client::new(&aws),
     }
 }
 

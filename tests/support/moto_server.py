@@ -53,12 +53,32 @@ moto's CORS preflight refuses an origin as soon as one rule does not list it, me
 headers of every rule and never checks the requested method or headers; S3 uses the first
 rule that matches origin, method and headers. tests/support/s3_cors.py (imported here)
 answers as S3 does.
+moto's ACM issues a DNS-validated certificate 60 seconds after the request whether or not
+its validation records exist; ACM issues it only once every validation CNAME resolves. This
+launcher issues a pending certificate when each of its validation records is, with ACM's
+value, a CNAME in a public Route 53 hosted zone of the emulator, or was published through
+the test-only path POST /_cattube/public-dns/<name> (body: the value), which stands for a
+DNS provider outside Route 53. moto's DeleteCertificate deletes a certificate a
+distribution still serves; ACM refuses (ResourceInUseException), and so does this launcher.
+moto's CloudFront takes any ViewerCertificate and any alternate domain name; CloudFront
+refuses a certificate that is not issued, not in us-east-1 or not covering every alias
+(InvalidViewerCertificate), and an alias another distribution has (CNAMEAlreadyExists), and
+so does this launcher.
+
+moto's UpdateFunctionCode ignores `Architectures`; Lambda changes the function's
+architecture with the new code, and so does this launcher.
+
+moto knows AWS's managed policies (AmazonS3FullAccess, AWSElementalMediaConvertFullAccess…)
+only when asked to load all of them up front (about 3 s per account); every AWS account has
+them, and the console tutorial's roles attach them: this launcher loads each from moto's
+copy of AWS's list when GetPolicy or AttachRolePolicy first names it.
 
 Usage: python tests/support/moto_server.py -H 127.0.0.1 -p PORT
 """
 
 import contextvars
 import os
+import json
 import threading
 
 # moto's server answers every request with Access-Control-Allow-Origin for any origin
@@ -204,11 +224,19 @@ from urllib.parse import quote, unquote  # noqa: E402
 
 from moto.awslambda import models as _awslambda  # noqa: E402
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: E402
+from moto.iam import models as _iam  # noqa: E402
 
 _CODE_PATH = "/_cattube/lambda-code/"
 
 
+# Where this moto answers, when it runs inside another server (local/cloud.py sets it);
+# otherwise taken from the command line.
+OWN_ADDRESS = None
+
+
 def _own_address():
+    if OWN_ADDRESS:
+        return OWN_ADDRESS
     args = sys.argv[1:]
     host = args[args.index("-H") + 1] if "-H" in args else "127.0.0.1"
     port = args[args.index("-p") + 1] if "-p" in args else "5000"
@@ -229,6 +257,47 @@ def _get_code_served_here(self):
 
 
 _awslambda.LambdaFunction.get_code = _get_code_served_here
+
+_aws_managed = None
+
+
+def _load_aws_managed_policy(backend, arn):
+    """Adds AWS's managed policy `arn` to the account, as AWS has it, when first named."""
+    global _aws_managed
+    if arn in backend.managed_policies or not arn.startswith("arn:aws:iam::aws:policy/"):
+        return
+    if _aws_managed is None:
+        _aws_managed = json.loads(_iam.aws_managed_policies_data)
+    name = arn.rsplit("/", 1)[-1]
+    if name in _aws_managed:
+        policy = _iam.AWSManagedPolicy.from_data(
+            name, backend.account_id, backend.region_name, _aws_managed[name]
+        )
+        if policy.arn == arn:
+            backend.managed_policies[arn] = policy
+
+
+def _naming_aws_managed(method):
+    def wrapper(self, policy_arn, *args, **kwargs):
+        _load_aws_managed_policy(self, policy_arn)
+        return method(self, policy_arn, *args, **kwargs)
+
+    return wrapper
+
+
+_iam.IAMBackend.get_policy = _naming_aws_managed(_iam.IAMBackend.get_policy)
+_iam.IAMBackend.attach_role_policy = _naming_aws_managed(_iam.IAMBackend.attach_role_policy)
+
+_update_function_code = _awslambda.LambdaFunction.update_function_code
+
+
+def _update_function_code_and_architecture(self, updated_spec):
+    if updated_spec.get("Architectures"):
+        self.architectures = updated_spec["Architectures"]
+    return _update_function_code(self, updated_spec)
+
+
+_awslambda.LambdaFunction.update_function_code = _update_function_code_and_architecture
 
 _publish_version = _awslambda.LambdaStorage.publish_version
 
@@ -260,6 +329,165 @@ DomainDispatcherApplication.__call__ = _dispatch_serving_code
 
 import s3_post_policy  # noqa: E402,F401  (applies the POST policy checks)
 import s3_cors  # noqa: E402,F401  (S3's CORS evaluation)
+# ---- ACM issues only what DNS validates; CloudFront checks certificates and aliases ----
+from moto.acm import models as _acm  # noqa: E402
+from moto.cloudfront.exceptions import CloudFrontException  # noqa: E402
+from moto.core.exceptions import JsonRESTError  # noqa: E402
+from moto.route53 import models as _route53  # noqa: E402
+
+_PUBLIC_DNS_PATH = "/_cattube/public-dns/"
+# name (lowercase, final dot) -> CNAME value, as published outside Route 53 by a test.
+_public_dns = {}
+
+
+def _fqdn(name):
+    return name.rstrip(".").lower() + "."
+
+
+def _resolves(name, value):
+    want = _fqdn(value)
+    if _public_dns.get(_fqdn(name)) is not None:
+        return _fqdn(_public_dns[_fqdn(name)]) == want
+    for partitions in _route53.route53_backends.values():
+        for backend in partitions.values():
+            for zone in backend.zones.values():
+                if zone.private_zone:
+                    continue
+                for rrset in zone.rrsets:
+                    if rrset.type == "CNAME" and _fqdn(rrset.name) == _fqdn(name):
+                        if any(_fqdn(v) == want for v in rrset.records):
+                            return True
+    return False
+
+
+_cert_check = _acm.CertBundle.check
+
+
+def _check_issuing_when_dns_validates(self):
+    if self.type == "AMAZON_ISSUED" and self.status == "PENDING_VALIDATION":
+        options = self.describe()["Certificate"].get("DomainValidationOptions", [])
+        records = [o["ResourceRecord"] for o in options if "ResourceRecord" in o]
+        if records and all(_resolves(r["Name"], r["Value"]) for r in records):
+            self.status = "ISSUED"
+        return
+    _cert_check(self)
+
+
+_acm.CertBundle.check = _check_issuing_when_dns_validates
+
+
+def _distributions():
+    for partitions in _cloudfront.cloudfront_backends.values():
+        for backend in partitions.values():
+            yield from backend.distributions.values()
+
+
+class _InUse(JsonRESTError):
+    def __init__(self, arn):
+        super().__init__(
+            "ResourceInUseException", f"Certificate {arn} is in use by CloudFront."
+        )
+
+
+_delete_certificate = _acm.AWSCertificateManagerBackend.delete_certificate
+
+
+def _delete_certificate_not_in_use(self, arn):
+    for dist in _distributions():
+        viewer = getattr(dist.distribution_config, "ViewerCertificate", None)
+        if viewer is not None and viewer.acm_certificate_arn == arn:
+            raise _InUse(arn)
+    return _delete_certificate(self, arn)
+
+
+_acm.AWSCertificateManagerBackend.delete_certificate = _delete_certificate_not_in_use
+
+
+def _alias_list(aliases):
+    """The names of an Aliases element as the XML parser left it."""
+    items = (aliases or {}).get("Items") or []
+    if isinstance(items, dict):
+        items = items.get("CNAME") or []
+    if isinstance(items, str):
+        items = [items]
+    return [a.lower() for a in items]
+
+
+def _check_viewer(backend, config, own_id=None):
+    aliases = _alias_list(config.get("Aliases"))
+    viewer = config.get("ViewerCertificate") or {}
+    arn = viewer.get("ACMCertificateArn") or ""
+    for dist in _distributions():
+        if dist.distribution_id == own_id:
+            continue
+        theirs = _alias_list(getattr(dist.distribution_config, "Aliases", None))
+        taken = sorted(set(aliases) & set(theirs))
+        if taken:
+            raise CloudFrontException(
+                "CNAMEAlreadyExists",
+                f"One or more of the CNAMEs you provided are already associated with a different resource: {', '.join(taken)}",
+            )
+    if not arn:
+        if aliases:
+            raise CloudFrontException(
+                "InvalidViewerCertificate",
+                "To add an alternate domain name (CNAME) to a CloudFront distribution, you must attach a trusted certificate that validates your authorization to use the domain name.",
+            )
+        return
+    parts = arn.split(":")
+    bundle = None
+    if len(parts) > 4 and parts[3] == "us-east-1":
+        acm = _acm.acm_backends[parts[4]]["us-east-1"]
+        bundle = acm._certificates.get(arn)
+    if bundle is not None:
+        bundle.check()
+    covered = set()
+    if bundle is not None:
+        covered = {n.lower() for n in bundle.sans} | {(bundle.common_name or "").lower()}
+    def covers(name):
+        return name in covered or any(
+            c.startswith("*.") and name.split(".", 1)[-1] == c[2:] for c in covered
+        )
+    if bundle is None or bundle.status != "ISSUED" or not all(covers(a) for a in aliases):
+        raise CloudFrontException(
+            "InvalidViewerCertificate",
+            "The specified SSL certificate doesn't exist, isn't in us-east-1 region, isn't valid, or doesn't include a valid certificate chain.",
+        )
+
+
+_create_with_tags = _cloudfront.CloudFrontBackend.create_distribution_with_tags
+_update_distribution = _cloudfront.CloudFrontBackend.update_distribution
+
+
+def _create_checking_viewer(self, distribution_config, tags):
+    _check_viewer(self, distribution_config)
+    return _create_with_tags(self, distribution_config, tags)
+
+
+def _update_checking_viewer(self, dist_config, _id, if_match):
+    if dist_config:
+        _check_viewer(self, dist_config, own_id=_id)
+    return _update_distribution(self, dist_config, _id, if_match)
+
+
+_cloudfront.CloudFrontBackend.create_distribution_with_tags = _create_checking_viewer
+_cloudfront.CloudFrontBackend.update_distribution = _update_checking_viewer
+
+_dispatch_before_dns = DomainDispatcherApplication.__call__
+
+
+def _dispatch_public_dns(self, environ, start_response):
+    path = environ.get("PATH_INFO", "")
+    if not path.startswith(_PUBLIC_DNS_PATH) or environ.get("REQUEST_METHOD") != "POST":
+        return _dispatch_before_dns(self, environ, start_response)
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    value = environ["wsgi.input"].read(length).decode().strip()
+    _public_dns[_fqdn(path[len(_PUBLIC_DNS_PATH):])] = value
+    start_response("204 No Content", [])
+    return [b""]
+
+
+DomainDispatcherApplication.__call__ = _dispatch_public_dns
 
 if __name__ == "__main__":
     main()

@@ -351,6 +351,8 @@ fn signing_name(service: Service) -> &'static str {
         Service::CloudFront => "cloudfront",
         Service::EventBridge => "events",
         Service::Sns => "sns",
+        Service::Acm => "acm",
+        Service::Route53 => "route53",
     }
 }
 
@@ -369,9 +371,12 @@ fn protocol(service: Service) -> Protocol {
     match service {
         Service::S3 => Protocol::S3Xml,
         // SNS speaks the query protocol.
-        Service::Iam | Service::CloudFront | Service::Sns => Protocol::QueryXml,
+        // Route 53 is REST-XML with the query protocol's `<ErrorResponse>`, as CloudFront.
+        Service::Iam | Service::CloudFront | Service::Sns | Service::Route53 => Protocol::QueryXml,
         // EventBridge's JSON 1.1 protocol reads its error code from the same header.
-        Service::Lambda | Service::MediaConvert | Service::EventBridge => Protocol::RestJson,
+        Service::Lambda | Service::MediaConvert | Service::EventBridge | Service::Acm => {
+            Protocol::RestJson
+        }
     }
 }
 

@@ -7,4 +7,5 @@ pub mod cost;
 pub mod remote_state;
 pub mod stacks;
 pub mod upload_grant;
+pub mod tutorial;
 pub mod videos;

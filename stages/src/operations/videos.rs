@@ -412,7 +412,8 @@ pub async fn distribution_domain(ctx: &StackContext) -> Result<String, VideoErro
             format!("distribution {id} is disabled and serves nothing"),
         ));
     }
-    Ok(dist.domain_name().to_string())
+    // The stack's own domain once attached (`[domain]`), else CloudFront's.
+    Ok(distribution::serving_domain(&dist))
 }
 
 async fn template_outputs(ctx: &StackContext) -> Result<Vec<OutputName>, VideoError> {

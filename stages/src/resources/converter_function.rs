@@ -314,7 +314,9 @@ impl Step for ConverterFunction {
                 "Handler": handler,
                 "MemorySize": config.memory_size(),
                 "Timeout": config.timeout(),
-                "Environment": env,
+                // Fingerprints, not values: a secret in the environment stays out of the
+                // state; `down` takes the values from the version `apply` publishes first.
+                "Environment": fingerprints(&env),
             });
             drift.push(Drift::new(DRIFT_CONFIG, differs.join("; ")).was(DRIFT_CONFIG, Some(was)));
         }
@@ -479,10 +481,11 @@ impl Step for ConverterFunction {
                     .and_then(|v| v.as_i64())
                     .and_then(|n| i32::try_from(n).ok())
             };
-            let variables: HashMap<String, String> = was
+            let recorded: BTreeMap<String, String> = was
                 .get("Environment")
                 .and_then(|e| serde_json::from_value(e.clone()).ok())
                 .unwrap_or_default();
+            let variables = original_environment(ctx, name, recorded).await?;
             let runtime = text("Runtime").filter(|r| !r.is_empty());
             wait_until_updated(ctx, name).await?;
             ctx.clients
@@ -507,13 +510,31 @@ impl Step for ConverterFunction {
             );
         }
         forget_kept(ctx, name).await?;
+        if let Some(Some(serde_json::Value::Array(replaced))) = originals.get(REPLACED) {
+            let names: Vec<String> = replaced
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} {}",
+                        r["kind"].as_str().unwrap_or_default(),
+                        r["name"].as_str().unwrap_or_default()
+                    )
+                })
+                .collect();
+            restored.push(format!(
+                "and left in place what cattube replaced ({})",
+                names.join(", ")
+            ));
+        }
         Ok(restored)
     }
 
+    /// Deletes the function; a taken-over one (`down --including-adopted`) with the roles
+    /// the takeover replaced.
     async fn destroy(
         &self,
         ctx: &StackContext,
-        _recorded: Option<&Recorded>,
+        recorded: Option<&Recorded>,
         _options: &DestroyOptions,
     ) -> Result<Destroyed, StepError> {
         let name = ctx.name(ID);
@@ -524,9 +545,31 @@ impl Step for ConverterFunction {
             .function_name(name)
             .send()
             .await;
-        Service::Lambda.deleted(answer, || format!("deleting Lambda function {name}"))
+        let deleted =
+            Service::Lambda.deleted(answer, || format!("deleting Lambda function {name}"))?;
+        let replaced = recorded
+            .map(Originals::of)
+            .and_then(|o| o.get(REPLACED).flatten().cloned());
+        let Some(serde_json::Value::Array(replaced)) = replaced else {
+            return Ok(deleted);
+        };
+        let mut roles = Vec::new();
+        for role in replaced.iter().filter(|r| r["kind"] == "role") {
+            let role = role["name"].as_str().unwrap_or_default();
+            crate::resources::iam_role::delete_other(ctx, role).await?;
+            roles.push(role.to_string());
+        }
+        Ok(Destroyed::DeletedAfter(format!(
+            "the tutorial's function, with the roles cattube had replaced: {}",
+            roles.join(", ")
+        )))
     }
 }
+
+/// The setting of an adopted function's record (`original:replaced`) that lists what the
+/// stack replaced when it took the function over (`adopt --from-tutorial`: the console's
+/// roles): never restored nor deleted, named by `down`.
+pub const REPLACED: &str = "replaced";
 
 /// The description of the version that keeps an adopted function as it was.
 fn kept_description(ctx: &StackContext) -> String {
@@ -578,17 +621,50 @@ async fn versions(
     Ok(all)
 }
 
+/// An environment as the state keeps it: each value's SHA-256, never the value.
+fn fingerprints(env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    use sha2::{Digest, Sha256};
+    env.iter()
+        .map(|(k, v)| {
+            let digest: String = Sha256::digest(v.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            (k.clone(), format!("{FINGERPRINT}{digest}"))
+        })
+        .collect()
+}
+
+/// The prefix of an environment value's fingerprint in the state.
+const FINGERPRINT: &str = "sha256:";
+
+/// A function version's (or `$LATEST`'s) environment.
+fn environment_of(
+    config: &aws_sdk_lambda::types::FunctionConfiguration,
+) -> BTreeMap<String, String> {
+    config
+        .environment()
+        .and_then(|e| e.variables())
+        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
 /// Before the first change to an adopted function, publishes it as a version: Lambda keeps
-/// its code there, which `down` puts back (the state holds only its CodeSha256). Nothing
-/// when a version already holds the code it has now, or its code is already cattube's.
+/// its code and environment there, which `down` puts back (the state holds only the code's
+/// CodeSha256 and the environment's fingerprints). Nothing when a version already holds the
+/// code and environment it has now.
 async fn keep_original(ctx: &StackContext, name: &str) -> Result<Option<String>, StepError> {
     let live = configuration(ctx, name).await?;
     let sha = live.code_sha256().unwrap_or_default();
-    if sha == code_sha256(&function_zip())
-        || versions(ctx, name)
-            .await?
-            .iter()
-            .any(|v| v.code_sha256() == Some(sha))
+    let env: BTreeMap<String, String> = live
+        .environment()
+        .and_then(|e| e.variables())
+        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    if versions(ctx, name)
+        .await?
+        .iter()
+        .any(|v| v.code_sha256() == Some(sha) && environment_of(v) == env)
     {
         return Ok(None);
     }
@@ -603,6 +679,31 @@ async fn keep_original(ctx: &StackContext, name: &str) -> Result<Option<String>,
         .await
         .context(|| format!("keeping Lambda function {name} as it was (PublishVersion)"))?;
     Ok(published.version().map(str::to_string))
+}
+
+/// The environment an adopted function had: its values from the version that kept it, found
+/// by the fingerprints the state recorded (a state written before fingerprints holds the
+/// values themselves).
+async fn original_environment(
+    ctx: &StackContext,
+    name: &str,
+    recorded: BTreeMap<String, String>,
+) -> Result<HashMap<String, String>, StepError> {
+    if !recorded.values().any(|v| v.starts_with(FINGERPRINT)) {
+        return Ok(recorded.into_iter().collect());
+    }
+    versions(ctx, name)
+        .await?
+        .iter()
+        .map(environment_of)
+        .find(|env| fingerprints(env) == recorded)
+        .map(|env| env.into_iter().collect())
+        .ok_or_else(|| {
+            StepError::msg(format!(
+                "Lambda function {name}: no version holds its environment from before adoption \
+                 (the state keeps only its fingerprints); set it again, then run `cattube down` again"
+            ))
+        })
 }
 
 /// Puts back the code an adopted function had (`was`: its recorded CodeSha256 and

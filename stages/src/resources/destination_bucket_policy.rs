@@ -388,6 +388,7 @@ impl Step for DestinationBucketPolicy {
             changes,
             outputs: BTreeMap::new(),
             extra: BTreeMap::new(),
+            ..Default::default()
         })
     }
 

@@ -325,6 +325,19 @@ pub(crate) async fn restore<S: RoleSpec>(
 }
 
 /// Deletes the role: its policies first (IAM refuses with DeleteConflict otherwise).
+/// Deletes a role that is not the stack's (one a takeover replaced, on `down
+/// --including-adopted`): every inline and attached policy off it, then the role.
+pub(crate) async fn delete_other(ctx: &StackContext, name: &str) -> Result<Destroyed, StepError> {
+    if let Err(e) = strip(ctx, name, true).await {
+        if role_gone(ctx, name).await {
+            return Ok(Destroyed::AlreadyGone);
+        }
+        return Err(e);
+    }
+    let answer = ctx.clients.iam.delete_role().role_name(name).send().await;
+    Service::Iam.deleted(answer, || format!("deleting IAM role {name}"))
+}
+
 pub(crate) async fn destroy<S: RoleSpec>(ctx: &StackContext) -> Result<Destroyed, StepError> {
     let name = ctx.name(S::ID);
     // The role's own policy is deleted beside the listings of the others (one round, not

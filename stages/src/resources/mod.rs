@@ -7,13 +7,16 @@
 pub(crate) mod bucket;
 pub(crate) mod bucket_rule;
 mod converter;
+pub(crate) mod dns;
 pub(crate) mod iam_role;
 
+pub mod certificate;
 pub mod converter_function;
 pub mod converter_role;
 pub mod destination_bucket;
 pub mod destination_bucket_policy;
 pub mod distribution;
+pub mod domain_records;
 pub mod job_events_rule;
 pub mod job_template;
 pub mod lambda_permission;

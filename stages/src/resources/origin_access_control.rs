@@ -334,6 +334,7 @@ impl Step for OriginAccessControl {
             changes: vec![change.to_string()],
             outputs: outputs(&id),
             extra: BTreeMap::from([("id".to_string(), id)]),
+            ..Default::default()
         })
     }
 

@@ -19,6 +19,7 @@ use aws_sdk_s3::types::{
     NotificationConfigurationFilter, S3KeyFilter,
 };
 
+use crate::original::Originals;
 use crate::retry::retry_while;
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present,
@@ -224,6 +225,68 @@ async fn write(
     Ok(())
 }
 
+/// An entry as the state keeps it (`original:entries`).
+fn entry_json(entry: &LambdaFunctionConfiguration) -> serde_json::Value {
+    let rules: Vec<serde_json::Value> = entry
+        .filter()
+        .and_then(|f| f.key())
+        .map(|k| k.filter_rules())
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "Name": r.name().map(|n| n.as_str()),
+                "Value": r.value(),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "Id": entry.id(),
+        "LambdaFunctionArn": entry.lambda_function_arn(),
+        "Events": entry.events().iter().map(|e| e.as_str()).collect::<Vec<_>>(),
+        "FilterRules": rules,
+    })
+}
+
+/// An entry the state kept, to write back.
+fn entry_from_json(was: &serde_json::Value) -> Result<LambdaFunctionConfiguration, StepError> {
+    let text =
+        |v: &serde_json::Value, key: &str| v.get(key).and_then(|v| v.as_str()).map(str::to_string);
+    let rules: Vec<FilterRule> = was
+        .get("FilterRules")
+        .and_then(|r| r.as_array())
+        .map(|rules| {
+            rules
+                .iter()
+                .map(|r| {
+                    FilterRule::builder()
+                        .set_name(text(r, "Name").map(|n| FilterRuleName::from(n.as_str())))
+                        .set_value(text(r, "Value"))
+                        .build()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let filter = (!rules.is_empty()).then(|| {
+        NotificationConfigurationFilter::builder()
+            .key(S3KeyFilter::builder().set_filter_rules(Some(rules)).build())
+            .build()
+    });
+    LambdaFunctionConfiguration::builder()
+        .set_id(text(was, "Id"))
+        .lambda_function_arn(text(was, "LambdaFunctionArn").unwrap_or_default())
+        .set_events(was.get("Events").and_then(|e| e.as_array()).map(|events| {
+            events
+                .iter()
+                .filter_map(|e| e.as_str())
+                .map(Event::from)
+                .collect()
+        }))
+        .set_filter(filter)
+        .build()
+        .map_err(|e| StepError::with_source("rebuilding an event entry kept in the state", e))
+}
+
 fn entry_arn(ctx: &StackContext) -> String {
     format!(
         "{}#{}",
@@ -260,7 +323,7 @@ impl Step for SourceNotification {
     async fn observe(
         &self,
         ctx: &StackContext,
-        _recorded: Option<&Recorded>,
+        recorded: Option<&Recorded>,
     ) -> Result<Observation, StepError> {
         let Some(current) = read(ctx).await? else {
             return Ok(Observation::Missing);
@@ -315,13 +378,17 @@ impl Step for SourceNotification {
         let drift = if problems.is_empty() {
             Vec::new()
         } else {
-            vec![Drift::new(DRIFT_ENTRIES, problems.join("; "))]
+            // As they are, for `down` to put back on an adopted entry (the tutorial's).
+            let was = live.iter().map(|entry| entry_json(entry)).collect();
+            vec![Drift::new(DRIFT_ENTRIES, problems.join("; "))
+                .was(DRIFT_ENTRIES, Some(serde_json::Value::Array(was)))]
         };
         Ok(Observation::Present(Present {
             name: ctx.name(ID).to_string(),
             arn: entry_arn(ctx),
-            // Entries cannot carry tags; their ids are in cattube's own namespace.
-            tagged_ours: true,
+            // Entries cannot carry tags; their ids are in cattube's own namespace, unless
+            // the state says the stack adopted them (`adopt --from-tutorial`).
+            tagged_ours: !recorded.is_some_and(|r| r.ownership == Ownership::Adopted),
             drift,
             pending: None,
             outputs: Default::default(),
@@ -353,6 +420,33 @@ impl Step for SourceNotification {
             changes: vec![format!("bucket {bucket} invokes the converter on {EVENT}")],
             ..Default::default()
         })
+    }
+
+    /// Puts back an adopted bucket's entries as they were before `up` rewrote them.
+    async fn restore(
+        &self,
+        ctx: &StackContext,
+        recorded: &Recorded,
+    ) -> Result<Vec<String>, StepError> {
+        let Some(Some(serde_json::Value::Array(was))) = Originals::of(recorded)
+            .get(DRIFT_ENTRIES)
+            .map(|v| v.cloned())
+        else {
+            return Ok(Vec::new());
+        };
+        let Some(current) = read(ctx).await? else {
+            return Ok(Vec::new());
+        };
+        let entries = was
+            .iter()
+            .map(entry_from_json)
+            .collect::<Result<Vec<_>, _>>()?;
+        let ids: Vec<String> = entries
+            .iter()
+            .map(|e| e.id().unwrap_or_default().to_string())
+            .collect();
+        write(ctx, &current, entries).await?;
+        Ok(vec![format!("event entries {}", ids.join(", "))])
     }
 
     async fn destroy(

@@ -61,6 +61,18 @@ impl MockClients {
                     .region(aws_sdk_sns::config::Region::new("us-east-1"))
                     .build(),
             ),
+            acm: aws_sdk_acm::Client::from_conf(
+                aws_sdk_acm::Config::builder()
+                    .behavior_version(aws_sdk_acm::config::BehaviorVersion::latest())
+                    .region(aws_sdk_acm::config::Region::new("us-east-1"))
+                    .build(),
+            ),
+            route53: aws_sdk_route53::Client::from_conf(
+                aws_sdk_route53::Config::builder()
+                    .behavior_version(aws_sdk_route53::config::BehaviorVersion::latest())
+                    .region(aws_sdk_route53::config::Region::new("us-east-1"))
+                    .build(),
+            ),
         }
     }
 }

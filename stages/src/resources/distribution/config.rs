@@ -1,11 +1,15 @@
 //! The distribution the stack wants, and how a live one drifts from it.
 
 use aws_sdk_cloudfront::types::{
-    AllowedMethods, CachedMethods, DefaultCacheBehavior, DistributionConfig, HttpVersion, Method,
-    Origin, Origins, PriceClass, S3OriginConfig, Tag, Tags, ViewerProtocolPolicy,
+    Aliases, AllowedMethods, CachedMethods, DefaultCacheBehavior, DistributionConfig, HttpVersion,
+    Method, MinimumProtocolVersion, Origin, Origins, PriceClass, S3OriginConfig, SslSupportMethod,
+    Tag, Tags, ViewerCertificate, ViewerProtocolPolicy,
 };
 
+use serde_json::{json, Value};
+
 use crate::origin_access_control;
+use crate::original::Originals;
 use crate::step::{Drift, Present, Recorded};
 use crate::{StackContext, StepError};
 
@@ -20,6 +24,109 @@ pub(super) const DRIFT_OAC: &str = "oac";
 pub(super) const DRIFT_BEHAVIOR: &str = "cache-behavior";
 pub(super) const DRIFT_SETTINGS: &str = "settings";
 pub(super) const DRIFT_ROOT: &str = "default-root-object";
+pub(super) const DRIFT_DOMAIN: &str = "domain";
+
+/// The oldest TLS a viewer of the stack's own domain may use: TLS 1.2 with the 2021 ciphers.
+pub const MINIMUM_TLS: MinimumProtocolVersion = MinimumProtocolVersion::TlSv122021;
+
+/// The names and certificate the distribution serves: `[domain]`'s names with the stack's
+/// issued certificate (`certificate_arn`), else CloudFront's own domain and certificate.
+pub(super) fn wanted_domain(
+    ctx: &StackContext,
+    certificate_arn: Option<&str>,
+) -> Result<(Aliases, ViewerCertificate), StepError> {
+    match (certificate_arn, ctx.settings.domain.as_ref()) {
+        (Some(arn), Some(domain)) => {
+            let names = domain.names();
+            Ok((
+                Aliases::builder()
+                    .quantity(names.len() as i32)
+                    .set_items(Some(names))
+                    .build()
+                    .map_err(build_err("aliases"))?,
+                ViewerCertificate::builder()
+                    .acm_certificate_arn(arn)
+                    // SNI only: a dedicated-IP certificate costs $600 a month.
+                    .ssl_support_method(SslSupportMethod::SniOnly)
+                    .minimum_protocol_version(MINIMUM_TLS)
+                    .cloud_front_default_certificate(false)
+                    .build(),
+            ))
+        }
+        _ => Ok((
+            Aliases::builder()
+                .quantity(0)
+                .set_items(Some(Vec::new()))
+                .build()
+                .map_err(build_err("aliases"))?,
+            ViewerCertificate::builder()
+                .cloud_front_default_certificate(true)
+                .build(),
+        )),
+    }
+}
+
+/// How the live names and certificate differ from [`wanted_domain`]'s, if they do.
+fn domain_drift(
+    config: &DistributionConfig,
+    certificate_arn: Option<&str>,
+    ctx: &StackContext,
+) -> Option<String> {
+    let mut live: Vec<String> = config
+        .aliases()
+        .map(|a| a.items().iter().map(|n| n.to_ascii_lowercase()).collect())
+        .unwrap_or_default();
+    live.sort();
+    let cert = config.viewer_certificate();
+    let live_arn = cert
+        .and_then(|c| c.acm_certificate_arn())
+        .filter(|a| !a.is_empty());
+    match (certificate_arn, ctx.settings.domain.as_ref()) {
+        (Some(arn), Some(domain)) => {
+            let mut wanted = domain.names();
+            wanted.sort();
+            let mut off = Vec::new();
+            if live != wanted {
+                off.push(format!(
+                    "alternate domain names [{}], wanted [{}]",
+                    live.join(", "),
+                    wanted.join(", ")
+                ));
+            }
+            if live_arn != Some(arn) {
+                off.push(format!(
+                    "certificate {}, wanted {arn}",
+                    live_arn.unwrap_or("CloudFront's default")
+                ));
+            }
+            if cert.and_then(|c| c.ssl_support_method()) != Some(&SslSupportMethod::SniOnly) {
+                off.push("not sni-only".to_string());
+            }
+            if cert.and_then(|c| c.minimum_protocol_version()) != Some(&MINIMUM_TLS) {
+                off.push(format!(
+                    "minimum protocol {}, wanted {}",
+                    cert.and_then(|c| c.minimum_protocol_version())
+                        .map(|v| v.as_str())
+                        .unwrap_or("unset"),
+                    MINIMUM_TLS.as_str()
+                ));
+            }
+            (!off.is_empty()).then(|| off.join(", "))
+        }
+        // No domain, or its certificate not issued yet: CloudFront's domain and certificate.
+        _ if !live.is_empty() || live_arn.is_some() => Some(format!(
+            "serves [{}] with {}; wanted CloudFront's own domain{}",
+            live.join(", "),
+            live_arn.unwrap_or("CloudFront's default certificate"),
+            if ctx.settings.domain.is_some() {
+                " until the certificate is issued"
+            } else {
+                ""
+            }
+        )),
+        _ => None,
+    }
+}
 
 /// What `https://<domain>/` serves: the player page (`player-page`), or nothing when the
 /// player is off (`[player] enabled = false`).
@@ -108,8 +215,12 @@ pub(super) fn wanted_behavior(target: &str) -> Result<DefaultCacheBehavior, Step
 pub(super) fn wanted_config(
     ctx: &StackContext,
     oac_id: &str,
+    certificate_arn: Option<&str>,
 ) -> Result<DistributionConfig, StepError> {
+    let (aliases, viewer_certificate) = wanted_domain(ctx, certificate_arn)?;
     DistributionConfig::builder()
+        .aliases(aliases)
+        .viewer_certificate(viewer_certificate)
         .caller_reference(caller_reference(ctx, oac_id))
         .comment(comment(ctx))
         .enabled(true)
@@ -138,8 +249,12 @@ pub(super) fn drift(
     tags: &[(String, String)],
     ours: bool,
     recorded: Option<&Recorded>,
+    certificate_arn: Option<&str>,
 ) -> Vec<Drift> {
     let mut drift = Vec::new();
+    if let Some(problem) = domain_drift(config, certificate_arn, ctx) {
+        drift.push(Drift::new(DRIFT_DOMAIN, problem));
+    }
     if !config.enabled() {
         let by_down = recorded.is_some_and(|r| r.extra.contains_key("disabling"));
         drift.push(Drift::new(
@@ -149,18 +264,21 @@ pub(super) fn drift(
             } else {
                 "distribution is disabled: it serves nothing".to_string()
             },
-        ));
+        ).was(DRIFT_ENABLED, Some(json!(false))));
     }
     let behavior = config.default_cache_behavior();
     let viewer = behavior.map(|b| b.viewer_protocol_policy().as_str().to_string());
     if viewer.as_deref() != Some("redirect-to-https") {
-        drift.push(Drift::new(
-            DRIFT_VIEWER,
-            format!(
-                "viewer protocol policy is {}, wanted redirect-to-https",
-                viewer.as_deref().unwrap_or("unset")
-            ),
-        ));
+        drift.push(
+            Drift::new(
+                DRIFT_VIEWER,
+                format!(
+                    "viewer protocol policy is {}, wanted redirect-to-https",
+                    viewer.as_deref().unwrap_or("unset")
+                ),
+            )
+            .was(DRIFT_VIEWER, viewer.clone().map(Value::String)),
+        );
     }
     let mut behavior_off = Vec::new();
     let methods: Vec<&str> = behavior
@@ -174,13 +292,28 @@ pub(super) fn drift(
         behavior_off.push("cache policy is not Managed-CachingOptimized".to_string());
     }
     if !behavior_off.is_empty() {
-        drift.push(Drift::new(
-            DRIFT_BEHAVIOR,
-            format!(
-                "{} (wanted GET,HEAD with CachingOptimized)",
-                behavior_off.join(", ")
+        let cached: Vec<&str> = behavior
+            .and_then(|b| b.allowed_methods())
+            .and_then(|m| m.cached_methods())
+            .map(|m| m.items().iter().map(Method::as_str).collect())
+            .unwrap_or_default();
+        drift.push(
+            Drift::new(
+                DRIFT_BEHAVIOR,
+                format!(
+                    "{} (wanted GET,HEAD with CachingOptimized)",
+                    behavior_off.join(", ")
+                ),
+            )
+            .was(
+                DRIFT_BEHAVIOR,
+                Some(json!({
+                    "AllowedMethods": methods,
+                    "CachedMethods": cached,
+                    "CachePolicyId": behavior.and_then(|b| b.cache_policy_id()),
+                })),
             ),
-        ));
+        );
     }
 
     let target = behavior.map(|b| b.target_origin_id()).unwrap_or_default();
@@ -218,7 +351,19 @@ pub(super) fn drift(
         _ => None,
     };
     if let Some(problem) = oac_problem {
-        drift.push(Drift::new(DRIFT_OAC, problem));
+        drift.push(
+            Drift::new(DRIFT_OAC, problem).was(
+                DRIFT_OAC,
+                origin.map(|o| {
+                    json!({
+                        "DomainName": o.domain_name(),
+                        "OriginAccessControlId": o.origin_access_control_id(),
+                        "OriginAccessIdentity": o.s3_origin_config().map(|s| s.origin_access_identity()),
+                        "Custom": o.custom_origin_config().is_some(),
+                    })
+                }),
+            ),
+        );
     }
 
     let mut settings_off = Vec::new();
@@ -245,7 +390,14 @@ pub(super) fn drift(
         ));
     }
     if !settings_off.is_empty() {
-        drift.push(Drift::new(DRIFT_SETTINGS, settings_off.join(", ")));
+        drift.push(Drift::new(DRIFT_SETTINGS, settings_off.join(", ")).was(
+            DRIFT_SETTINGS,
+            Some(json!({
+                "HttpVersion": config.http_version().map(HttpVersion::as_str),
+                "IsIPV6Enabled": config.is_ipv6_enabled(),
+                "PriceClass": config.price_class().map(PriceClass::as_str),
+            })),
+        ));
     }
 
     let root = config.default_root_object().unwrap_or_default();
@@ -258,14 +410,17 @@ pub(super) fn drift(
                 r.to_string()
             }
         };
-        drift.push(Drift::new(
-            DRIFT_ROOT,
-            format!(
-                "default root object is {}, wanted {}",
-                shown(root),
-                shown(wanted_root)
-            ),
-        ));
+        drift.push(
+            Drift::new(
+                DRIFT_ROOT,
+                format!(
+                    "default root object is {}, wanted {}",
+                    shown(root),
+                    shown(wanted_root)
+                ),
+            )
+            .was(DRIFT_ROOT, Some(json!(root))),
+        );
     }
 
     if ours {
@@ -282,8 +437,22 @@ pub(super) fn repair(
     ctx: &StackContext,
     config: &mut DistributionConfig,
     present: &Present,
+    certificate_arn: Option<&str>,
 ) -> Result<Vec<String>, StepError> {
     let mut changes = Vec::new();
+    if present.has_drift(DRIFT_DOMAIN) {
+        let (aliases, viewer_certificate) = wanted_domain(ctx, certificate_arn)?;
+        changes.push(match aliases.items().first() {
+            Some(_) => format!(
+                "serves {} with its certificate (sni-only, {})",
+                aliases.items().join(", "),
+                MINIMUM_TLS.as_str()
+            ),
+            None => "serves CloudFront's own domain and certificate".to_string(),
+        });
+        config.aliases = Some(aliases);
+        config.viewer_certificate = Some(viewer_certificate);
+    }
     if present.has_drift(DRIFT_ENABLED) {
         config.enabled = true;
         changes.push("enabled the distribution".to_string());
@@ -367,6 +536,100 @@ pub(super) fn repair(
         ));
     }
     Ok(changes)
+}
+
+/// Puts back in `config` the settings recorded before `up` changed them on an adopted
+/// distribution ([`crate::original`]); what it put back. The legacy cache settings a
+/// behavior may have had beside its methods (forwarded values, TTLs) are not recorded: a
+/// behavior that had them keeps CachingOptimized.
+pub(super) fn restore(
+    config: &mut DistributionConfig,
+    originals: &Originals,
+) -> Result<Vec<String>, StepError> {
+    let mut restored = Vec::new();
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
+    if let Some(Some(enabled)) = originals.get(DRIFT_ENABLED) {
+        config.enabled = enabled.as_bool().unwrap_or(true);
+        restored.push("enabled".to_string());
+    }
+    let target = config
+        .default_cache_behavior
+        .as_ref()
+        .map(|b| b.target_origin_id.clone())
+        .unwrap_or_default();
+    if let Some(behavior) = config.default_cache_behavior.as_mut() {
+        if let Some(Some(Value::String(viewer))) = originals.get(DRIFT_VIEWER) {
+            behavior.viewer_protocol_policy = ViewerProtocolPolicy::from(viewer.as_str());
+            restored.push("viewer protocol policy".to_string());
+        }
+        if let Some(Some(was)) = originals.get(DRIFT_BEHAVIOR) {
+            let methods = |key: &str| -> Vec<Method> {
+                was.get(key)
+                    .and_then(Value::as_array)
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(Value::as_str)
+                            .map(Method::from)
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let (allowed, cached) = (methods("AllowedMethods"), methods("CachedMethods"));
+            if !allowed.is_empty() {
+                behavior.allowed_methods = Some(
+                    AllowedMethods::builder()
+                        .quantity(allowed.len() as i32)
+                        .set_items(Some(allowed))
+                        .set_cached_methods(
+                            (!cached.is_empty())
+                                .then(|| {
+                                    CachedMethods::builder()
+                                        .quantity(cached.len() as i32)
+                                        .set_items(Some(cached))
+                                        .build()
+                                })
+                                .transpose()
+                                .map_err(build_err("cached methods"))?,
+                        )
+                        .build()
+                        .map_err(build_err("allowed methods"))?,
+                );
+            }
+            behavior.cache_policy_id = text(was, "CachePolicyId");
+            restored.push("cache behavior".to_string());
+        }
+    }
+    if let Some(Some(was)) = originals.get(DRIFT_OAC) {
+        if let Some(origin) = config
+            .origins
+            .as_mut()
+            .and_then(|o| o.items.iter_mut().find(|o| o.id == target))
+        {
+            if let Some(domain) = text(was, "DomainName") {
+                origin.domain_name = domain;
+            }
+            origin.origin_access_control_id = text(was, "OriginAccessControlId");
+            if let Some(identity) = text(was, "OriginAccessIdentity") {
+                origin.s3_origin_config = Some(
+                    S3OriginConfig::builder()
+                        .origin_access_identity(identity)
+                        .build(),
+                );
+            }
+            restored.push("origin".to_string());
+        }
+    }
+    if let Some(Some(was)) = originals.get(DRIFT_SETTINGS) {
+        config.http_version = text(was, "HttpVersion").map(|v| HttpVersion::from(v.as_str()));
+        config.is_ipv6_enabled = was.get("IsIPV6Enabled").and_then(Value::as_bool);
+        config.price_class = text(was, "PriceClass").map(|v| PriceClass::from(v.as_str()));
+        restored.push("HTTP version, IPv6, price class".to_string());
+    }
+    if let Some(Some(Value::String(root))) = originals.get(DRIFT_ROOT) {
+        config.default_root_object = Some(root.clone());
+        restored.push(format!("default root object '{root}'"));
+    }
+    Ok(restored)
 }
 
 pub(super) fn stack_tags(ctx: &StackContext) -> Result<Tags, StepError> {

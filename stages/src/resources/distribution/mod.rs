@@ -43,9 +43,12 @@ pub const SPEC: Spec = Spec {
     stage: "6",
     // The OAC's id is known only once it is created; the origin is the bucket, kept as an
     // existence dependency so CloudFront never fronts a bucket still being locked down.
+    // With `[domain]` (`waits_for`), the certificate: CloudFront checks that it is issued
+    // and covers the names when it is attached.
     depends_on: &[
         crate::origin_access_control::ID,
         crate::destination_bucket::ID,
+        crate::certificate::ID,
     ],
     names: &[],
     name: None,
@@ -53,6 +56,7 @@ pub const SPEC: Spec = Spec {
         "distribution_id",
         "distribution_domain",
         "distribution_status",
+        "custom_domain",
     ],
     service: Service::CloudFront,
     permissions: &[
@@ -116,11 +120,32 @@ fn dist_arn(ctx: &StackContext, id: &str) -> String {
 }
 
 fn outputs(dist: &aws_sdk_cloudfront::types::Distribution) -> BTreeMap<&'static str, String> {
-    BTreeMap::from([
+    let mut outputs = BTreeMap::from([
         ("distribution_id", dist.id().to_string()),
         ("distribution_domain", dist.domain_name().to_string()),
         ("distribution_status", dist.status().to_string()),
-    ])
+    ]);
+    if let Some(domain) = custom_domain(dist) {
+        outputs.insert("custom_domain", domain);
+    }
+    outputs
+}
+
+/// The stack's own domain (`[domain] name`), once the distribution serves it with its
+/// certificate: the first alternate domain name.
+pub fn custom_domain(dist: &aws_sdk_cloudfront::types::Distribution) -> Option<String> {
+    let config = dist.distribution_config()?;
+    config
+        .viewer_certificate()
+        .and_then(|c| c.acm_certificate_arn())
+        .filter(|a| !a.is_empty())?;
+    config.aliases()?.items().first().cloned()
+}
+
+/// Where viewers reach the distribution: the stack's own domain once it is attached, else
+/// CloudFront's. Every URL cattube prints is built on it.
+pub fn serving_domain(dist: &aws_sdk_cloudfront::types::Distribution) -> String {
+    custom_domain(dist).unwrap_or_else(|| dist.domain_name().to_string())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -276,6 +301,15 @@ impl Step for Distribution {
         &SPEC
     }
 
+    fn waits_for(&self, settings: &crate::Settings) -> Vec<ResourceId> {
+        let all = self.depends_on().iter().copied();
+        if settings.domain.is_none() {
+            all.filter(|&id| id != crate::certificate::ID).collect()
+        } else {
+            all.collect()
+        }
+    }
+
     /// A distribution has no name: its domain, once CloudFront has given it one.
     fn shown_name(&self, ctx: &StackContext) -> String {
         ctx.output_of(ID, "distribution_domain")
@@ -320,8 +354,16 @@ impl Step for Distribution {
         };
         let tagged_ours = ours_here(ctx, &tag_list);
         let ours = tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours());
+        let certificate = crate::certificate::attachable(ctx).await?;
         let drift = match dist.distribution_config() {
-            Some(config) => drift(ctx, config, &tag_list, ours, recorded),
+            Some(config) => drift(
+                ctx,
+                config,
+                &tag_list,
+                ours,
+                recorded,
+                certificate.as_deref(),
+            ),
             None => vec![Drift::new(DRIFT_SETTINGS, "no configuration returned")],
         };
         let pending = (dist.status() != "Deployed").then(|| {
@@ -356,8 +398,9 @@ impl Step for Distribution {
                 let oac = origin_access_control::known_id(ctx).ok_or_else(|| {
                     StepError::msg("the stack's origin access control is not known")
                 })?;
+                let certificate = crate::certificate::attachable(ctx).await?;
                 let request = DistributionConfigWithTags::builder()
-                    .distribution_config(wanted_config(ctx, &oac)?)
+                    .distribution_config(wanted_config(ctx, &oac, certificate.as_deref())?)
                     .tags(stack_tags(ctx)?)
                     .build();
                 match cf
@@ -400,6 +443,8 @@ impl Step for Distribution {
                     .get("distribution_id")
                     .cloned()
                     .ok_or_else(|| StepError::msg("the observed distribution has no id"))?;
+                let certificate = crate::certificate::attachable(ctx).await?;
+                let certificate = certificate.as_deref();
                 // Someone changed it between our read and our write: read again.
                 let updated =
                     retry_codes(
@@ -416,7 +461,7 @@ impl Step for Distribution {
                                         "distribution {id} returned no configuration"
                                     ))
                                 })?;
-                            let repaired = repair(ctx, &mut config, present)?;
+                            let repaired = repair(ctx, &mut config, present, certificate)?;
                             if repaired.is_empty() {
                                 return Ok(None);
                             }
@@ -473,7 +518,55 @@ impl Step for Distribution {
             changes,
             outputs: outputs(&dist),
             extra: BTreeMap::from([("id".to_string(), dist.id().to_string())]),
+            ..Default::default()
         })
+    }
+
+    /// Puts back what `up` changed on an adopted distribution (the tutorial's): one
+    /// UpdateDistribution with the ETag just read; CloudFront then deploys it.
+    async fn restore(
+        &self,
+        ctx: &StackContext,
+        recorded: &Recorded,
+    ) -> Result<Vec<String>, StepError> {
+        let Some(id) = recorded_id(ctx, Some(recorded)) else {
+            return Ok(Vec::new());
+        };
+        let originals = crate::original::Originals::of(recorded);
+        let cf = &ctx.clients.cloudfront;
+        retry_codes(
+            ctx.settings.propagation_timeout,
+            &["PreconditionFailed"],
+            |_| {},
+            || async {
+                let out = match cf.get_distribution_config().id(&id).send().await {
+                    Ok(out) => out,
+                    Err(e) if Service::CloudFront.not_found(&e) => return Ok(Vec::new()),
+                    Err(e) => {
+                        return Err(StepError::with_source(
+                            format!("reading the configuration of distribution {id}"),
+                            AwsError::from_sdk(&e),
+                        ))
+                    }
+                };
+                let mut config = out.distribution_config().cloned().ok_or_else(|| {
+                    StepError::msg(format!("distribution {id} returned no configuration"))
+                })?;
+                let restored = config::restore(&mut config, &originals)?;
+                if restored.is_empty() {
+                    return Ok(restored);
+                }
+                cf.update_distribution()
+                    .id(&id)
+                    .set_if_match(out.e_tag().map(str::to_string))
+                    .distribution_config(config)
+                    .send()
+                    .await
+                    .context(|| format!("restoring distribution {id}"))?;
+                Ok(restored)
+            },
+        )
+        .await
     }
 
     // -----------------------------------------------------------------------------------
