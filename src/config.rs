@@ -98,6 +98,8 @@ fn validate_origins(origins: &[String]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
 /// `[domain]`: the stack's own domain on CloudFront (docs/domain.md).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
