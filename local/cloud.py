@@ -65,6 +65,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # evaluator: the same code the IAM tests exercise, not a copy.
 sys.path[:0] = [str(ROOT / "tests" / "support"), str(ROOT / "tests" / "iam")]
 import moto_server  # noqa: E402,F401
+import s3_post_policy  # noqa: E402
 import iam_check  # noqa: E402
 
 from moto.awslambda.models import LambdaBackend, lambda_backends  # noqa: E402
@@ -82,6 +83,8 @@ from werkzeug.serving import WSGIRequestHandler, make_server  # noqa: E402
 ACCOUNT = DEFAULT_ACCOUNT_ID
 # The local cloud's own keys: the account owner's (never checked against IAM).
 OWNER_KEY, OWNER_SECRET = "local", "local"
+# Upload grants are signed with them: the POST policy check must know the secret.
+s3_post_policy.KNOWN_KEYS[OWNER_KEY] = OWNER_SECRET
 # Lambda retries a failed asynchronous invocation twice, after about 1 and 2 minutes; the
 # local cloud waits these many seconds instead (--retry-delay scales them).
 RETRIES = 2

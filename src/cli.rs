@@ -31,6 +31,7 @@ Examples:
   cattube plan                                  what `up` would do, and why
   cattube up                                    create the stack (stages 1-8)
   cattube upload --prefix cats \"tabby cat.mp4\"  put a video in the source bucket
+  cattube upload-url \"cats/tabby cat.mp4\"       let someone else upload it (a curl line)
   cattube jobs --watch                          follow its conversion
   cattube url \"cats/tabby cat.mp4\"              where to watch the outputs
   cattube down                                  delete the stack (asks first)
@@ -111,6 +112,23 @@ pub enum Command {
         Exit codes: 0 done, 1 an upload failed (a re-run sends only what is missing), \
         2 bad input or the stack is not up")]
     Upload(UploadArgs),
+    /// Print an upload grant: a presigned POST (or multipart upload) that lets someone
+    /// without AWS credentials put one video in the source bucket (stage 8)
+    #[command(
+        after_help = "Examples:\n  cattube upload-url \"cats/tabby cat.mp4\"\n  \
+        cattube upload-url --expires 1h --max-mb 500\n  \
+        cattube --output json upload-url \"cats/tabby cat.mp4\"\n  \
+        cattube upload-url --multipart --parts 4 \"cats/long cat.mp4\"\n\n\
+        A POST grant's policy, signed with your credentials, pins the key (without KEY: any \
+        file name below incoming/<grant id>/), the size (1 byte to --max-mb), the content type and \
+        the expiry; S3 refuses an upload that breaks any of them. The text output is a curl \
+        command line (replace FILE); --output json gives the URL and form fields. A multipart \
+        grant starts the upload and prints a presigned URL per part and one to complete it: \
+        parts go up in parallel and a failed part is sent again; its size is not bounded by \
+        the grant. A grant lasts at most as long as the credentials that signed it.\n\n\
+        Exit codes: 0 printed, 1 a call failed, 2 bad input or the stack is not up"
+    )]
+    UploadUrl(UploadUrlArgs),
     /// The stack queue's MediaConvert jobs, newest first: status, percent, source key (stage 8)
     #[command(after_help = "Examples:\n  cattube jobs\n  cattube jobs --watch\n  \
         cattube jobs --wait \"cats/tabby cat.mp4\"\n  cattube jobs --retry-failed --wait\n\n\
@@ -171,12 +189,13 @@ pub enum Command {
     )]
     State(StateArgs),
     /// Print the least-privilege IAM policy a CI role needs to run `up`, `down`, `status`,
-    /// `upload`, `stacks`, `gc` or `state` for this stack (its names, account and region),
+    /// `upload`, `upload-url`, `stacks`, `gc` or `state` for this stack (its names, account and region),
     /// generated from the calls each resource makes
     #[command(after_help = "Examples:\n  cattube permissions > policy.json\n  \
         cattube --stack pr-42 permissions --for up --account 123456789012\n  \
         cattube permissions --stacks 'pr-*' --account 123456789012\n  \
-        cattube permissions --for gc --stacks 'pr-*'\n\n\
+        cattube permissions --for gc --stacks 'pr-*'\n  \
+        cattube permissions --for upload-url\n\n\
         The policy is scoped to the stack's bucket, role, function, queue and job template \
         ARNs; CloudFront's generated ids make it name every distribution and origin access \
         control of the account, and actions AWS accepts only on \"*\" are on \"*\". \
@@ -357,6 +376,30 @@ pub struct UploadArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct UploadUrlArgs {
+    /// The key the upload lands at, e.g. "cats/tabby cat.mp4" [default: the uploaded file's
+    /// name below incoming/<grant id>/]
+    #[arg(value_name = "KEY")]
+    pub key: Option<String>,
+    /// How long the grant is valid: 90s, 15m, 12h, 7d (1s to 7d)
+    #[arg(long, default_value = "15m", value_name = "DURATION",
+          value_parser = crate::commands::upload_url::parse_expires)]
+    pub expires: u64,
+    /// The largest upload, in MiB (1 to 5120) [default: [job] max-upload-mb, else 5120]
+    #[arg(long, value_name = "N", conflicts_with = "multipart")]
+    pub max_mb: Option<u64>,
+    /// The content types accepted: TYPE/* or TYPE/SUBTYPE
+    #[arg(long, default_value = "video/*", value_name = "TYPE")]
+    pub content_type: String,
+    /// A multipart upload of KEY instead: presigned part URLs and a completion URL
+    #[arg(long, requires = "key")]
+    pub multipart: bool,
+    /// With --multipart: how many parts (1-10000; each but the last at least 5 MiB)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub parts: Option<u32>,
+}
+
+#[derive(Debug, Args)]
 pub struct JobsArgs {
     /// Refresh until no job is SUBMITTED or PROGRESSING, with a progress line per job
     #[arg(long, visible_alias = "wait")]
@@ -395,6 +438,9 @@ pub enum PermissionsFor {
     Down,
     Status,
     Upload,
+    /// upload-url: minting upload grants (s3:PutObject on the source bucket's objects, which
+    /// S3 checks when a grant is used, and the check that the stack is up)
+    UploadUrl,
     Stacks,
     /// gc: `down` for this stack, and for every stack of --stacks (default: any stack) with
     /// default names, as gc deletes them
@@ -491,6 +537,7 @@ impl Command {
             Command::Up(_) => "up",
             Command::Status => "status",
             Command::Upload(_) => "upload",
+            Command::UploadUrl(_) => "upload-url",
             Command::Jobs(_) => "jobs",
             Command::Url(_) => "url",
             Command::Videos => "videos",
@@ -559,7 +606,11 @@ mod tests {
             if name == "help" {
                 continue;
             }
-            assert!(page.contains(name), "cattube.1 does not name {name}");
+            // roff writes a hyphen as `\-` (upload-url).
+            assert!(
+                page.contains(&name.replace('-', "\\-")),
+                "cattube.1 does not name {name}"
+            );
             let own = dir.join(format!("cattube-{name}.1"));
             assert!(own.exists(), "{} was not written", own.display());
         }

@@ -46,6 +46,8 @@ struct FileConfig {
     player: PlayerConfig,
     #[serde(default)]
     notify: NotifyConfig,
+    #[serde(default)]
+    uploads: UploadsConfig,
     domain: Option<DomainConfig>,
     /// The file's text, for the line of what `Config::resolve` refuses.
     #[serde(skip)]
@@ -58,6 +60,44 @@ struct FileConfig {
 pub struct NotifyConfig {
     #[serde(default)]
     pub email: Vec<String>,
+}
+
+/// `[uploads]`: browser uploads with `cattube upload-url` grants.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct UploadsConfig {
+    /// The origins whose pages may upload to the source bucket (its CORS rule).
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+}
+
+/// `[uploads] allowed-origins`: each `scheme://host[:port]` (S3 allows one `*` in the
+/// host, as in `https://*.example.com`), or `*` written as such; no path, no duplicates.
+fn validate_origins(origins: &[String]) -> Result<(), String> {
+    let allowed = "allowed: \"*\" or http(s)://HOST[:PORT] with at most one '*', no path";
+    for (i, origin) in origins.iter().enumerate() {
+        if origins[..i].contains(origin) {
+            return Err(format!("'{origin}' is listed twice"));
+        }
+        if origin == "*" {
+            continue;
+        }
+        let host = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"))
+            .ok_or_else(|| format!("'{origin}' has no http:// or https://; {allowed}"))?;
+        let valid = !host.is_empty()
+            && host.matches('*').count() <= 1
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-.:*[]".contains(c))
+            && !host.starts_with([':', '.'])
+            && !host.ends_with([':', '.']);
+        if !valid {
+            return Err(format!("'{origin}' is not an origin; {allowed}"));
+        }
+    }
+    Ok(())
 }
 
 /// `[domain]`: the stack's own domain on CloudFront (docs/domain.md).
@@ -309,6 +349,9 @@ impl Config {
             .map_err(|e| UsageError::new(format!("{}: {e}", origin("[cdn]"))))?;
         validate_notify(&file.notify)
             .map_err(|e| UsageError::new(format!("{}: {e}", origin("[notify] email"))))?;
+        validate_origins(&file.uploads.allowed_origins).map_err(|e| {
+            UsageError::new(format!("{}: {e}", origin("[uploads] allowed-origins")))
+        })?;
         let domain = file.domain.clone().map(|d| cattube_stages::DomainSettings {
             name: d.name,
             aliases: d.aliases,
@@ -397,6 +440,7 @@ impl Config {
                 max_upload_mb,
                 player_enabled: file.player.enabled,
                 notify_emails: file.notify.email,
+                upload_origins: file.uploads.allowed_origins,
                 domain,
             },
             prices,

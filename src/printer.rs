@@ -93,6 +93,10 @@ pub struct Report {
     /// `upload`: the files put in the source bucket.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uploads: Option<Vec<UploadReport>>,
+    /// `upload-url`: the grant (`kind` "post": `url`, `fields`; "multipart": `parts`,
+    /// `complete`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant: Option<serde_json::Value>,
     /// `stacks`, `gc`: every cattube stack of the account and region, found by its tags.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stacks: Option<Vec<StackReport>>,
@@ -208,6 +212,7 @@ impl Report {
             videos: (command == "videos").then(Vec::new),
             player_url: None,
             uploads: (command == "upload").then(Vec::new),
+            grant: None,
             stacks: matches!(command, "stacks" | "gc").then(Vec::new),
             cost: None,
             billed: None,

@@ -349,15 +349,13 @@ async fn delivery_lifecycle() {
             .as_array()
             .unwrap()
             .iter()
-            // The optional resources not configured here (no `[notify]`, no `[domain]`):
-            // nothing to delete.
+            // The optional resources are not configured here (no `[notify]`, no
+            // `[uploads]`): nothing to delete.
             .all(|r| r["action"]
-                == if ["notification-topic", "certificate", "domain-records"]
-                    .contains(&r["id"].as_str().unwrap_or_default())
-                {
-                    "none"
-                } else {
+                == if support::WANTED_BY_DEFAULT.contains(&r["id"].as_str().unwrap()) {
                     "delete"
+                } else {
+                    "none"
                 }),
         "{doc}"
     );

@@ -121,10 +121,11 @@ async fn lifecycle() {
         aws_sdk_mediaconvert::Client::new(&sdk_config(&emulators.standin.url, REGION).await);
 
     // Every resource wanted, the optional ones included ([notify] email, [domain] with its
-    // Route 53 zone in the account).
+    // Route 53 zone in the account, [uploads] for the CORS rule).
     sandbox.write(
         "cattube.toml",
-        "[notify]\nemail = [\"cat@example.com\"]\n[domain]\nname = \"videos.example.com\"\n",
+        "[notify]\nemail = [\"cat@example.com\"]\n[domain]\nname = \"videos.example.com\"\n\
+         [uploads]\nallowed-origins = [\"https://cats.example\"]\n",
     );
     support::stack_clients(&emulators, REGION)
         .await

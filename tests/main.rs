@@ -29,6 +29,7 @@ mod remote_state;
 mod rounds;
 mod stacks;
 mod terminal;
+mod upload_grants;
 mod videos;
 
 /// A file under tests/ or stages/tests/ that is no module of its crate's one test binary

@@ -124,6 +124,11 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
         ("status", vec!["status"]),
         ("drift", vec![]),
         ("upload", vec!["upload", "tabby cat.mp4"]),
+        ("upload-url", vec!["upload-url", "cats/tabby cat.mp4"]),
+        (
+            "upload-url",
+            vec!["upload-url", "--multipart", "cats/long cat.mp4"],
+        ),
         // Converged: the second `up` reads only, the same reads as the first.
         ("up", vec!["up"]),
     ] {
@@ -229,7 +234,15 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
 
     let mut policies = serde_json::Map::new();
     for command in [
-        "up", "down", "status", "upload", "stacks", "gc", "state", "all",
+        "up",
+        "down",
+        "status",
+        "upload",
+        "upload-url",
+        "stacks",
+        "gc",
+        "state",
+        "all",
     ] {
         let ran = sandbox
             .run()

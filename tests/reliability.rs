@@ -72,6 +72,8 @@ fn owner(key: &str, command: Command) -> &'static str {
     let service = op.split(' ').next().unwrap();
     match service {
         "s3" if op.contains("?notification") => "source-notification",
+        "s3" if op.contains("?lifecycle") => "source-lifecycle",
+        "s3" if op.contains("?cors") => "source-cors",
         "s3" if op.contains("-source-") => "source-bucket",
         "s3" if op.contains("-failures-") => "failures-bucket",
         // The destination bucket's own step writes its TLS statement when it creates it; the

@@ -7,24 +7,11 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
-use support::{json, s3_client, sdk_config, standin_post, Emulators, Ran};
+use support::{json, s3_client, sdk_config, standin_post, video_bytes, Emulators, Ran};
 
 const REGION: &str = "eu-west-1";
 const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
 const DESTINATION: &str = "cattube-destination-123456789012-eu-west-1";
-
-/// Bytes that are not all the same, so a misplaced part would show.
-fn video_bytes(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
 
 fn move_job(emulators: &Emulators, id: &str, body: &str) {
     standin_post(

@@ -15,6 +15,7 @@ pub mod state;
 pub mod status;
 pub mod up;
 pub mod upload;
+pub mod upload_url;
 pub mod url;
 pub mod videos;
 

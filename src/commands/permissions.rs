@@ -72,6 +72,7 @@ pub async fn run(
         PermissionsFor::Down => vec![Command::Down],
         PermissionsFor::Status => vec![Command::Status],
         PermissionsFor::Upload => vec![Command::Upload],
+        PermissionsFor::UploadUrl => vec![Command::UploadUrl],
         PermissionsFor::Stacks => vec![Command::Stacks],
         PermissionsFor::Gc => vec![Command::Gc],
         PermissionsFor::State => Command::STATE.to_vec(),

@@ -39,6 +39,9 @@ pub struct Clients {
     pub eventbridge: aws_sdk_eventbridge::Client,
     pub sns: aws_sdk_sns::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// The credentials the clients sign with: upload grants sign with them too
+    /// ([`crate::upload_grant`]). `None` in tests that mock the clients.
+    pub credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
     /// ACM in us-east-1, whatever the stack's region ([`ACM_REGION`]).
     pub acm: aws_sdk_acm::Client,
     pub route53: aws_sdk_route53::Client,
@@ -234,6 +237,7 @@ pub async fn connect(connection: &Connection) -> Result<Clients, SetupError> {
         eventbridge: aws_sdk_eventbridge::Client::new(&sdk),
         sns: aws_sdk_sns::Client::new(&sdk),
         logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
+        credentials: sdk.credentials_provider(),
         acm: acm_client(&sdk),
         route53: aws_sdk_route53::Client::new(&sdk),
     })

@@ -92,6 +92,9 @@ pub struct Settings {
     /// `[notify] email`: who hears of each finished job (the SNS topic's subscriptions);
     /// empty means no topic.
     pub notify_emails: Vec<String>,
+    /// `[uploads] allowed-origins`: the origins a browser may upload from (the source
+    /// bucket's CORS rule); empty means no CORS rule.
+    pub upload_origins: Vec<String>,
     /// `[domain]`: the stack's own domain on CloudFront, `None` for the default one.
     pub domain: Option<DomainSettings>,
 }
@@ -143,6 +146,7 @@ impl Default for Settings {
             max_upload_mb: None,
             player_enabled: true,
             notify_emails: Vec::new(),
+            upload_origins: Vec::new(),
             domain: None,
         }
     }

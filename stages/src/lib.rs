@@ -28,12 +28,15 @@ pub mod resources;
 pub mod operations;
 pub mod permissions;
 
-pub use operations::{catalog, cost, failures, remote_state, stacks, tutorial, videos};
+pub use operations::{
+    catalog, cost, failures, remote_state, stacks, tutorial, upload_grant, videos,
+};
 pub use resources::{
     certificate, converter_function, converter_role, destination_bucket, destination_bucket_policy,
     distribution, domain_records, failure_destination, failures_bucket, function_log_group,
     job_events_rule, job_template, lambda_permission, mediaconvert_role, notification_topic,
-    origin_access_control, player_page, queue, source_bucket, source_notification,
+    origin_access_control, player_page, queue, source_bucket, source_cors, source_lifecycle,
+    source_notification,
 };
 
 pub use context::{

@@ -21,6 +21,10 @@ pub enum Command {
     Down,
     Status,
     Upload,
+    /// `upload-url`: minting grants. A grant is signed with the caller's credentials, so S3
+    /// checks the caller's s3:PutObject when the grant is used: this is all a role that
+    /// only mints grants needs, besides the check that the stack is up.
+    UploadUrl,
     Stacks,
     /// `gc` runs `down` on every expired stack: on this stack (with its state) as `down`
     /// does, and on any other with a scratch local state and default names, so its policy
@@ -33,11 +37,12 @@ pub enum Command {
 }
 
 impl Command {
-    pub const ALL: [Command; 9] = [
+    pub const ALL: [Command; 10] = [
         Command::Up,
         Command::Down,
         Command::Status,
         Command::Upload,
+        Command::UploadUrl,
         Command::Stacks,
         Command::Gc,
         Command::StatePull,
@@ -54,6 +59,7 @@ impl Command {
             Command::Down | Command::Gc => &[Phase::Observe, Phase::Destroy],
             Command::Status => &[Phase::Observe],
             Command::Upload
+            | Command::UploadUrl
             | Command::Stacks
             | Command::StatePull
             | Command::StatePush
@@ -73,6 +79,8 @@ pub const COMMAND_CALLS: &[(&[Command], Grant)] = &[
     (&[Command::Upload], crate::videos::UPLOAD_OBJECTS),
     (&[Command::Upload], crate::videos::UPLOAD_DISTRIBUTION),
     (&[Command::Upload], crate::videos::UPLOAD_JOB_TEMPLATE),
+    (&[Command::UploadUrl], crate::videos::UPLOAD_BUCKET),
+    (&[Command::UploadUrl], crate::upload_grant::GRANT_OBJECTS),
     (&[Command::Stacks, Command::Gc], crate::stacks::LIST),
 ];
 
@@ -131,7 +139,7 @@ fn state_grants(
             // gc deletes this stack as `down` does when it has expired.
             Command::Down | Command::Gc => (DOWN_BUCKET, WRITE_OBJECTS, WRITE_OBJECTS),
             Command::Status => (STATUS_BUCKET, READ_OBJECTS, READ_OBJECTS),
-            Command::Upload => (READ_BUCKET, READ_OBJECTS, READ_OBJECTS),
+            Command::Upload | Command::UploadUrl => (READ_BUCKET, READ_OBJECTS, READ_OBJECTS),
             // `stacks` names the state's location without reading it.
             Command::Stacks => (&[], &[], &[]),
             Command::StatePull => (READ_BUCKET, READ_OBJECTS, &[]),

@@ -42,6 +42,8 @@ impl Registry {
             Arc::new(job_events_rule::JobEventsRule),
             Arc::new(lambda_permission::JOB_EVENTS),
             Arc::new(notification_topic::NotificationTopic),
+            Arc::new(source_lifecycle::SOURCE_LIFECYCLE),
+            Arc::new(source_cors::SOURCE_CORS),
         ];
         Registry::of(steps)
     }

@@ -41,6 +41,15 @@ ACTIONS = {
     "s3:PutPublicAccessBlock": ["s3:PutBucketPublicAccessBlock"],
     "s3:GetBucketNotificationConfiguration": ["s3:GetBucketNotification"],
     "s3:PutBucketNotificationConfiguration": ["s3:PutBucketNotification"],
+    # The proxy names S3's ?cors and ?lifecycle calls so; IAM authorizes a delete as a put.
+    "s3:GetBucketCors": ["s3:GetBucketCORS"],
+    "s3:PutBucketCors": ["s3:PutBucketCORS"],
+    "s3:DeleteBucketCors": ["s3:PutBucketCORS"],
+    "s3:GetBucketLifecycle": ["s3:GetLifecycleConfiguration"],
+    "s3:GetBucketLifecycleConfiguration": ["s3:GetLifecycleConfiguration"],
+    "s3:PutBucketLifecycle": ["s3:PutLifecycleConfiguration"],
+    "s3:PutBucketLifecycleConfiguration": ["s3:PutLifecycleConfiguration"],
+    "s3:DeleteBucketLifecycle": ["s3:PutLifecycleConfiguration"],
     "s3:CreateMultipartUpload": ["s3:PutObject"],
     "s3:UploadPart": ["s3:PutObject"],
     "s3:CompleteMultipartUpload": ["s3:PutObject"],
@@ -73,7 +82,7 @@ UNUSED = {
     "mediaconvert:TagResource": "up repairs a queue's or template's tags",
     "mediaconvert:CancelJob": "down cancels the queue's unfinished jobs, when there are any",
     "cloudfront:UpdateOriginAccessControl": "up repairs a drifted origin access control",
-    "s3:AbortMultipartUpload": "upload aborts a failed multipart upload; down aborts unfinished ones",
+    "s3:PutBucketCORS": "up writes the source bucket's CORS rule with [uploads] allowed-origins (tests/upload_grants.rs)",
     "s3:DeleteBucketPolicy": "down deletes the destination bucket's policy when its statement is the only one",
     "sns:SetTopicAttributes": "up encrypts a topic someone decrypted",
     "sns:Unsubscribe": "up unsubscribes an address removed from [notify] email",
@@ -88,6 +97,8 @@ UNUSED = {
 STATELESS = "with a state file it reads them by their recorded ids; without one it lists them"
 ADOPTED = "down puts back what up changed on an adopted resource; the runs here adopt nothing"
 UNUSED_BY = {
+    ("upload", "s3:AbortMultipartUpload"): "upload aborts a failed multipart upload (down aborts a grant's unfinished one)",
+    ("gc", "s3:AbortMultipartUpload"): "gc aborts unfinished multipart uploads, when there are any (down does)",
     ("up", "cloudfront:GetDistributionConfig"): "up repairs a drifted distribution (down uses it)",
     ("up", "cloudfront:UpdateDistribution"): "up repairs a drifted distribution (down uses it)",
     ("up", "lambda:RemovePermission"): "up replaces a drifted invoke permission (down uses it)",

@@ -59,6 +59,19 @@ pub fn venv_python() -> PathBuf {
     repo_root().join(".venv/bin/python")
 }
 
+/// Bytes that are not all the same (xorshift from `seed`), so a misplaced part would show.
+pub fn video_bytes(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .expect("bind a loopback port")
@@ -601,6 +614,7 @@ pub async fn stack_clients(emulators: &Emulators, region: &str) -> Clients {
         eventbridge: aws_sdk_eventbridge::Client::new(&aws),
         sns: aws_sdk_sns::Client::new(&aws),
         logs: aws_sdk_cloudwatchlogs::Client::new(&aws),
+        credentials: aws.credentials_provider(),
         acm: cattube_stages::aws::acm_client(&aws),
         route53: aws_sdk_route53::Client::new(&aws),
     }

@@ -47,6 +47,16 @@ version's code too; Lambda's versions are immutable, and so are this launcher's.
 moto's PutFunctionEventInvokeConfig appends a configuration and GetFunctionEventInvokeConfig
 answers the first, so a changed on-failure destination read back as the old one forever;
 Lambda's Put replaces the function's configuration, and so does this launcher's.
+
+moto stores whatever a POST Object (a browser-based upload) carries, checking neither its
+signature nor its policy; S3 refuses a form whose signature, expiry or conditions fail.
+tests/support/s3_post_policy.py (imported here) makes moto check them as S3 does, so an
+upload grant's tests prove what the grant allows and refuses.
+
+moto's CORS preflight refuses an origin as soon as one rule does not list it, merges the
+headers of every rule and never checks the requested method or headers; S3 uses the first
+rule that matches origin, method and headers. tests/support/s3_cors.py (imported here)
+answers as S3 does.
 moto's ACM issues a DNS-validated certificate 60 seconds after the request whether or not
 its validation records exist; ACM issues it only once every validation CNAME resolves. This
 launcher issues a pending certificate when each of its validation records is, with ACM's
@@ -71,8 +81,13 @@ Usage: python tests/support/moto_server.py -H 127.0.0.1 -p PORT
 """
 
 import contextvars
+import os
 import json
 import threading
+
+# moto's server answers every request with Access-Control-Allow-Origin for any origin
+# (flask-cors); S3 sends CORS headers only as the bucket's CORS rules say (s3_cors.py).
+os.environ.setdefault("MOTO_DISABLE_GLOBAL_CORS", "true")
 
 from moto.iam.access_control import IAMPolicyStatement, PermissionResult
 from moto.s3.exceptions import S3AccessDeniedError
@@ -325,6 +340,8 @@ def _put_event_invoke_config_replacing(self, function_name, config):
 
 
 _awslambda.LambdaBackend.put_function_event_invoke_config = _put_event_invoke_config_replacing
+import s3_post_policy  # noqa: E402,F401  (applies the POST policy checks)
+import s3_cors  # noqa: E402,F401  (S3's CORS evaluation)
 # ---- ACM issues only what DNS validates; CloudFront checks certificates and aliases ----
 from moto.acm import models as _acm  # noqa: E402
 from moto.cloudfront.exceptions import CloudFrontException  # noqa: E402

@@ -380,9 +380,7 @@ fn protocol(service: Service) -> Protocol {
         | Service::MediaConvert
         | Service::EventBridge
         | Service::Logs
-        | Service::Acm => {
-            Protocol::RestJson
-        }
+        | Service::Acm => Protocol::RestJson,
     }
 }
 

@@ -8,4 +8,5 @@ pub mod failures;
 pub mod remote_state;
 pub mod stacks;
 pub mod tutorial;
+pub mod upload_grant;
 pub mod videos;

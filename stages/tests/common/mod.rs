@@ -27,6 +27,7 @@ fn refs(rules: &[Rule]) -> Vec<&Rule> {
 impl MockClients {
     pub fn build(&self) -> Clients {
         Clients {
+            credentials: None,
             s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, refs(&self.s3), |c| c
                 .force_path_style(true)),
             sts: mock_client!(aws_sdk_sts, RuleMode::MatchAny, Vec::<&Rule>::new()),

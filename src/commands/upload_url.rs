@@ -1,0 +1,232 @@
+//! `cattube upload-url [KEY] [--expires 15m] [--max-mb N] [--content-type video/*]
+//! [--multipart --parts N]`: an upload grant for someone without AWS credentials. Every
+//! flag is checked before any AWS call; the grant itself is signed locally (only the stack
+//! check and, for a multipart grant, the upload's creation reach AWS).
+
+use std::time::Duration;
+
+use cattube_stages::upload_grant::{self, ContentTypes, GrantRequest, Keys, MAX_POST_BYTES};
+use cattube_stages::videos;
+use serde_json::json;
+
+use crate::cli::UploadUrlArgs;
+use crate::commands::{video_failure, Access, Session};
+use crate::config::Config;
+use crate::error::{ExitStatus, UsageError};
+use crate::printer::{Printer, Report};
+
+const MIB: u64 = 1024 * 1024;
+
+/// `90s`, `15m`, `12h`, `7d` → seconds, 1 s to 7 days (SigV4's longest presigned URL).
+pub fn parse_expires(text: &str) -> Result<u64, String> {
+    let bad = || {
+        format!("'{text}' must be a number of seconds, minutes, hours or days, like 90s, 15m, 12h or 7d (1s to 7d)")
+    };
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let seconds = match unit {
+        "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3_600),
+        "d" => n.checked_mul(86_400),
+        _ => None,
+    }
+    .ok_or_else(bad)?;
+    if (1..=upload_grant::MAX_EXPIRY.as_secs()).contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(bad())
+    }
+}
+
+fn check_key(key: &str, suffixes: &[String]) -> Result<(), UsageError> {
+    if key.is_empty() || key.ends_with('/') {
+        return Err(UsageError::new(format!(
+            "KEY '{key}' must name an object, not a folder: e.g. \"cats/tabby cat.mp4\""
+        )));
+    }
+    if key.len() > videos::MAX_KEY_BYTES {
+        return Err(UsageError::new(format!(
+            "KEY is longer than S3's {} bytes",
+            videos::MAX_KEY_BYTES
+        )));
+    }
+    if !suffixes.is_empty() && !suffixes.iter().any(|s| key.ends_with(s.as_str())) {
+        return Err(UsageError::new(format!(
+            "KEY '{key}' would not be converted: [trigger] suffixes allows only keys ending in {}",
+            suffixes.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// The largest upload: `--max-mb`, never above `[job] max-upload-mb` (the converter would
+/// skip a larger one) nor S3's 5 GiB for one POST.
+fn max_bytes(args: &UploadUrlArgs, config: &Config) -> Result<u64, UsageError> {
+    let ceiling_mb = MAX_POST_BYTES / MIB;
+    let job_cap = config.settings.max_upload_mb;
+    let mb = match (args.max_mb, job_cap) {
+        (Some(mb), _) if mb == 0 || mb > ceiling_mb => {
+            return Err(UsageError::new(format!(
+                "--max-mb: {mb} is out of range; allowed: 1 to {ceiling_mb} (MiB; S3 takes at most 5 GiB in one POST)"
+            )))
+        }
+        (Some(mb), Some(cap)) if mb > cap => {
+            return Err(UsageError::new(format!(
+                "--max-mb: {mb} is above [job] max-upload-mb = {cap}, and the converter skips larger uploads; allowed: 1 to {cap}"
+            )))
+        }
+        (Some(mb), _) => mb,
+        (None, Some(cap)) => cap.min(ceiling_mb),
+        (None, None) => ceiling_mb,
+    };
+    Ok(mb * MIB)
+}
+
+pub async fn run(
+    config: &Config,
+    args: &UploadUrlArgs,
+    printer: &Printer,
+    report: &mut Report,
+) -> anyhow::Result<ExitStatus> {
+    let content_types = ContentTypes::parse(&args.content_type)
+        .map_err(|e| UsageError::new(format!("--content-type: {e}")))?;
+    let expires_in = Duration::from_secs(args.expires);
+    let suffixes = &config.settings.trigger_suffixes;
+    if let Some(key) = &args.key {
+        check_key(key, suffixes)?;
+    }
+    if args.multipart {
+        let key = args
+            .key
+            .as_deref()
+            .expect("clap requires KEY with --multipart");
+        // A multipart upload's type is fixed when it starts: one type, not a family.
+        let content_type = match &content_types {
+            ContentTypes::Exactly(t) => t.clone(),
+            ContentTypes::StartingWith(prefix) => {
+                let guessed = videos::content_type(std::path::Path::new(key));
+                if !guessed.starts_with(prefix.as_str()) {
+                    return Err(UsageError::new(format!(
+                        "--content-type: a multipart grant needs one type, and KEY's extension gives {guessed}, not {}*; allowed: TYPE/SUBTYPE, like video/mp4",
+                        prefix
+                    ))
+                    .into());
+                }
+                guessed
+            }
+        };
+        let parts = args.parts.unwrap_or(1);
+        let session = Session::open(config, Access::Read, report).await?;
+        let grant =
+            upload_grant::multipart_grant(&session.ctx, key, &content_type, parts, expires_in)
+                .await
+                .map_err(video_failure)?;
+        report.grant = Some(json!({
+            "kind": "multipart",
+            "key": grant.key,
+            "content_type": content_type,
+            "upload_id": grant.upload_id,
+            "parts": grant.parts,
+            "complete": grant.complete,
+            "expires_at": grant.expires_at,
+        }));
+        return Ok(ExitStatus::Success);
+    }
+    if args.parts.is_some() {
+        return Err(UsageError::new("--parts needs --multipart").into());
+    }
+    let max_bytes = max_bytes(args, config)?;
+    let keys = match &args.key {
+        Some(key) => Keys::Exactly(key.clone()),
+        None => {
+            if !suffixes.is_empty() {
+                printer.note(format!(
+                    "note: only files whose names end in {} are converted ([trigger] suffixes)",
+                    suffixes.join(", ")
+                ));
+            }
+            Keys::Below(format!(
+                "{}{}/",
+                upload_grant::INCOMING,
+                upload_grant::grant_id()
+            ))
+        }
+    };
+    let request = GrantRequest {
+        keys,
+        expires_in,
+        max_bytes,
+        content_types: content_types.clone(),
+    };
+    let session = Session::open(config, Access::Read, report).await?;
+    let grant = upload_grant::post_grant(&session.ctx, &request)
+        .await
+        .map_err(video_failure)?;
+    let fields: serde_json::Map<String, serde_json::Value> = grant
+        .fields
+        .iter()
+        .map(|(name, value)| (name.clone(), json!(value)))
+        .collect();
+    report.grant = Some(json!({
+        "kind": "post",
+        "url": grant.url,
+        "fields": fields,
+        "key": grant.key,
+        "content_type": args.content_type,
+        "max_bytes": grant.max_bytes,
+        "expires_at": grant.expires_at,
+        "curl": upload_grant::curl_line(&grant, &content_types.example(), "FILE"),
+    }));
+    Ok(ExitStatus::Success)
+}
+
+/// A POST grant: the `curl` line (FILE stands for the video); a multipart grant: its part
+/// URLs and completion URL, one per line, after a comment line.
+pub fn text(report: &Report) -> String {
+    let Some(grant) = &report.grant else {
+        return String::new();
+    };
+    let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    if grant["kind"] == "multipart" {
+        let parts = grant["parts"].as_array().cloned().unwrap_or_default();
+        let mut out = format!(
+            "# multipart upload of {} ({}), {} part(s), valid until {}: PUT part N to its URL, \
+             then POST <CompleteMultipartUpload> with each part's ETag to the last URL\n",
+            s(&grant["key"]),
+            s(&grant["content_type"]),
+            parts.len(),
+            s(&grant["expires_at"])
+        );
+        for (i, url) in parts.iter().enumerate() {
+            out.push_str(&format!("part {} {}\n", i + 1, s(url)));
+        }
+        out.push_str(&format!("complete {}\n", s(&grant["complete"])));
+        return out;
+    }
+    format!("{}\n", s(&grant["curl"]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_forms_and_bounds() {
+        assert_eq!(parse_expires("90s"), Ok(90));
+        assert_eq!(parse_expires("15m"), Ok(900));
+        assert_eq!(parse_expires("7d"), Ok(7 * 86_400));
+        for bad in ["0s", "8d", "169h", "15", "m", "-1m", "1.5h"] {
+            assert!(parse_expires(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_key_must_match_the_trigger() {
+        let suffixes = vec![".mp4".to_string()];
+        assert!(check_key("cats/a.mp4", &suffixes).is_ok());
+        assert!(check_key("cats/a.mov", &suffixes).is_err());
+        assert!(check_key("cats/", &[]).is_err());
+        assert!(check_key(&"k".repeat(1025), &[]).is_err());
+    }
+}
