@@ -492,7 +492,7 @@ pub struct DownArgs {
     /// Do not ask: delete the stack's resources and the videos in its buckets
     #[arg(long)]
     pub yes: bool,
-    /// Keep both buckets and their objects
+    /// Keep the stack's buckets and their objects (the videos, the failed deliveries)
     #[arg(long)]
     pub keep_buckets: bool,
     /// Disable the CloudFront distribution, record that, and return without waiting the

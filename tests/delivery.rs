@@ -540,7 +540,8 @@ async fn suffixes_a_failed_multipart_upload_and_keep_buckets() {
     let head = s3.head_object().bucket(SOURCE).key("big.mp4").send().await;
     assert!(head.is_err(), "the failed upload left an object");
 
-    // --keep-buckets: everything else goes, both buckets stay (with their objects).
+    // --keep-buckets: everything else goes, the buckets stay (with their objects): the
+    // videos, and the failed deliveries' records `jobs --retry-failed` replays.
     s3.put_object()
         .bucket(DESTINATION)
         .key("cats/kept.mp4")
@@ -559,6 +560,7 @@ async fn suffixes_a_failed_multipart_upload_and_keep_buckets() {
         left,
         [
             format!("destination-bucket {DESTINATION}"),
+            "failures-bucket cattube-failures-123456789012-eu-west-1".to_string(),
             format!("source-bucket {SOURCE}")
         ]
     );

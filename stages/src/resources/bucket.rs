@@ -804,7 +804,7 @@ fn encryption_configuration(
 // ---------------------------------------------------------------------------------------
 // destroy
 
-/// `--keep-buckets` keeps both buckets and every object in them.
+/// `--keep-buckets` keeps the stack's buckets (source, destination, failures) and every object in them.
 pub(crate) fn kept_by(options: &DestroyOptions) -> Option<String> {
     options
         .keep_buckets
