@@ -150,9 +150,10 @@ fn stacks_lists_every_stack_by_its_tags() {
     let names: Vec<&str> = stacks.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["alpha", "beta", "gamma"], "{}", ran.doc);
     for (name, stack) in &stacks {
-        // The emulator's tagging API covers the buckets, the function and the distribution
-        // (not IAM; the MediaConvert stand-in has no tagging API).
-        assert_eq!(stack["resources"], 4, "{name}: {stack}");
+        // The emulator's tagging API covers the three buckets (source, destination,
+        // failures), the function, its log group and the distribution (not IAM; the
+        // MediaConvert stand-in has no tagging API).
+        assert_eq!(stack["resources"], 6, "{name}: {stack}");
         assert!(stack["expires_at"].is_null(), "{name}: {stack}");
         assert_eq!(stack["expired"], false, "{name}: {stack}");
     }
