@@ -148,6 +148,10 @@ async fn plan_estimates_the_default_stack_and_up_warns() {
         "{text}"
     );
     assert!(!doc["warnings"].as_array().unwrap().is_empty());
+    println!(
+        "FIGURES plan, the default stack in ap-southeast-2: {}",
+        cost_lines(&text)[0]
+    );
     let unsourced = cost["unsourced"].to_string();
     assert!(unsourced.contains("stored copy"), "{unsourced}");
 
@@ -213,6 +217,10 @@ async fn plan_states_the_first_volume_bands_rate() {
             &doc
         ),
         "{text}"
+    );
+    println!(
+        "FIGURES plan, a table of one's own in us-east-1: {}",
+        cost_lines(&text)[0]
     );
 }
 
