@@ -258,6 +258,52 @@ impl Checker<'_> {
         }
     }
 
+    /// A rate row's volume bands: the first from 0, each later one from above the last.
+    fn bands(
+        &self,
+        bands: &Spanned<Vec<BandFile>>,
+        key: &dyn Fn(&str) -> String,
+    ) -> Result<Vec<Band>, String> {
+        let mut checked: Vec<Band> = Vec::new();
+        for (j, band) in bands.get_ref().iter().enumerate() {
+            let bkey = key(&format!("bands[{j}]"));
+            let from = *band.from.get_ref();
+            let expected_from = if j == 0 { Some(0.0) } else { None };
+            let rising = checked.last().is_none_or(|last| from > last.from);
+            if !from.is_finite() || expected_from.is_some_and(|f| from != f) || !rising {
+                return Err(self.at(
+                    band.from.span(),
+                    &format!("{bkey}.from"),
+                    format!(
+                        "{from} must be {}",
+                        if j == 0 {
+                            "0: the first band starts the month".to_string()
+                        } else {
+                            "above the previous band's".to_string()
+                        }
+                    ),
+                ));
+            }
+            let usd = self.price(
+                &band.usd_per_normalized_minute,
+                &format!("{bkey}.usd-per-normalized-minute"),
+                "USD per normalized minute",
+            )?;
+            checked.push(Band {
+                from,
+                usd_per_normalized_minute: usd,
+            });
+        }
+        if checked.is_empty() {
+            return Err(self.at(
+                bands.span(),
+                &key("bands"),
+                "must list at least the first band".into(),
+            ));
+        }
+        Ok(checked)
+    }
+
     /// A figure with its source and read date, or `unsourced` saying why there is none:
     /// one or the other. `row` spans the row, for a row that has neither.
     fn sourced<T>(
@@ -378,50 +424,11 @@ impl PriceTable {
                 "Basic" => Tier::Basic,
                 _ => Tier::Professional,
             };
-            let bands = match &row.bands {
-                None => None,
-                Some(bands) => {
-                    let mut checked: Vec<Band> = Vec::new();
-                    for (j, band) in bands.get_ref().iter().enumerate() {
-                        let bkey = key(&format!("bands[{j}]"));
-                        let from = *band.from.get_ref();
-                        let expected_from = if j == 0 { Some(0.0) } else { None };
-                        let rising = checked.last().is_none_or(|last| from > last.from);
-                        if !from.is_finite() || expected_from.is_some_and(|f| from != f) || !rising
-                        {
-                            return Err(check.at(
-                                band.from.span(),
-                                &format!("{bkey}.from"),
-                                format!(
-                                    "{from} must be {}",
-                                    if j == 0 {
-                                        "0: the first band starts the month".to_string()
-                                    } else {
-                                        "above the previous band's".to_string()
-                                    }
-                                ),
-                            ));
-                        }
-                        let usd = check.price(
-                            &band.usd_per_normalized_minute,
-                            &format!("{bkey}.usd-per-normalized-minute"),
-                            "USD per normalized minute",
-                        )?;
-                        checked.push(Band {
-                            from,
-                            usd_per_normalized_minute: usd,
-                        });
-                    }
-                    if checked.is_empty() {
-                        return Err(check.at(
-                            bands.span(),
-                            &key("bands"),
-                            "must list at least the first band".into(),
-                        ));
-                    }
-                    Some(checked)
-                }
-            };
+            let bands = row
+                .bands
+                .as_ref()
+                .map(|bands| check.bands(bands, &key))
+                .transpose()?;
             let bands = check.sourced(bands, "bands", provenance!(row), row.region.span(), &key)?;
             if rates
                 .iter()
