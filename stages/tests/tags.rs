@@ -65,7 +65,9 @@ async fn an_adopted_log_group_keeps_its_tags() {
             }
             .build(),
         );
-        let drift = ctx.tag_drift([("owner", "someone")]).expect("untagged: drift");
+        let drift = ctx
+            .tag_drift([("owner", "someone")])
+            .expect("untagged: drift");
         let observation = Observation::Present(Present {
             name: "/aws/lambda/cattube-converter".into(),
             drift: vec![drift],
