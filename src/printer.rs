@@ -81,6 +81,9 @@ pub struct Report {
     /// first; with `--retry-failed`, those left after the replay.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed_deliveries: Option<Vec<FailedDeliveryReport>>,
+    /// `jobs`: the uploads a `[job]` limit rejected (no job), from the catalog.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected: Option<Vec<RejectedReport>>,
     /// `videos`: the catalog's videos, each output with its CloudFront `url`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub videos: Option<Vec<serde_json::Value>>,
@@ -103,6 +106,9 @@ pub struct Report {
     /// `plan`, `up`, `cost`: what each minute of uploaded video costs (an estimate).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<crate::pricing::Estimate>,
+    /// `plan`, `up`: the `[job]` limits and what the daily cap costs at most.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<crate::limits::Limits>,
     /// `cost`: what the finished jobs cost (actual output minutes, priced from the table).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub billed: Option<crate::pricing::Billed>,
@@ -159,6 +165,16 @@ pub struct JobReport {
     pub error: Option<String>,
 }
 
+/// One upload a `[job]` limit rejected (`jobs`): no job was submitted for it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RejectedReport {
+    pub source_key: String,
+    /// The `[job]` key whose limit it is over.
+    pub limit: Option<String>,
+    pub reason: Option<String>,
+    pub rejected_at: String,
+}
+
 /// One failed delivery of the converter function (`jobs`).
 #[derive(Debug, Clone, Serialize)]
 pub struct FailedDeliveryReport {
@@ -208,6 +224,7 @@ impl Report {
                 .collect(),
             jobs: (command == "jobs").then(Vec::new),
             failed_deliveries: (command == "jobs").then(Vec::new),
+            rejected: (command == "jobs").then(Vec::new),
             urls: (command == "url").then(Vec::new),
             videos: (command == "videos").then(Vec::new),
             player_url: None,
@@ -215,6 +232,7 @@ impl Report {
             grant: None,
             stacks: matches!(command, "stacks" | "gc").then(Vec::new),
             cost: None,
+            limits: None,
             billed: None,
             state: None,
             policy: None,
@@ -540,6 +558,10 @@ pub fn cost_lines(report: &Report) -> String {
     let mut out = String::new();
     if let Some(estimate) = &report.cost {
         out.push_str(&estimate.line());
+        out.push('\n');
+    }
+    if let Some(limits) = &report.limits {
+        out.push_str(&limits.line());
         out.push('\n');
     }
     for warning in &report.warnings {

@@ -667,6 +667,7 @@ pub fn add_estimate(config: &Config, region: &str, report: &mut Report, warn: bo
     if warn {
         report.warnings.extend(estimate.warnings());
     }
+    report.limits = crate::limits::Limits::of(&config.settings, &estimate);
     report.cost = Some(estimate);
 }
 
