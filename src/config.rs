@@ -406,8 +406,12 @@ impl Config {
 
         let max_upload_mb = validate_max_upload(file.job.max_upload_mb)
             .map_err(|e| UsageError::new(format!("{}: {e}", origin("job.max-upload-mb"))))?;
-        let max_duration_min = validate_limit(file.job.max_duration_min, MAX_DURATION_MIN, "minutes; 1440 is a day")
-            .map_err(|e| UsageError::new(format!("{}: {e}", origin("job.max-duration-min"))))?;
+        let max_duration_min = validate_limit(
+            file.job.max_duration_min,
+            MAX_DURATION_MIN,
+            "minutes; 1440 is a day",
+        )
+        .map_err(|e| UsageError::new(format!("{}: {e}", origin("job.max-duration-min"))))?;
         let max_output_minutes_per_day = validate_limit(
             file.job.max_output_minutes_per_day,
             MAX_OUTPUT_MINUTES_PER_DAY,
@@ -537,7 +541,9 @@ fn validate_limit(value: Option<i64>, most: i64, unit: &str) -> Result<Option<u6
     match value {
         None => Ok(None),
         Some(n) if (1..=most).contains(&n) => Ok(Some(n as u64)),
-        Some(n) => Err(format!("{n} is out of range; allowed: a whole number from 1 to {most} ({unit})")),
+        Some(n) => Err(format!(
+            "{n} is out of range; allowed: a whole number from 1 to {most} ({unit})"
+        )),
     }
 }
 

@@ -98,9 +98,7 @@ mod tests {
     #[test]
     fn the_daily_cap_is_priced_per_day_and_per_month_from_the_estimate() {
         let estimate = web_estimate();
-        let per_source = estimate
-            .per_source_minute_usd
-            .expect("priced above");
+        let per_source = estimate.per_source_minute_usd.expect("priced above");
         let settings = Settings {
             max_output_minutes_per_day: Some(600),
             ..Settings::default()
@@ -130,7 +128,15 @@ mod tests {
         };
         let limits = Limits::of(&settings, &unpriced).unwrap();
         assert_eq!(limits.usd_per_day_at_most, None);
-        assert!(limits.line().contains("price is unknown"), "{}", limits.line());
-        assert!(limits.line().contains("videos up to 10 min"), "{}", limits.line());
+        assert!(
+            limits.line().contains("price is unknown"),
+            "{}",
+            limits.line()
+        );
+        assert!(
+            limits.line().contains("videos up to 10 min"),
+            "{}",
+            limits.line()
+        );
     }
 }

@@ -19,9 +19,25 @@ use crate::support::{self, succeeded, Emulators};
 fn clip(dir: &Path, name: &str, seconds: u32) {
     succeeded(
         Command::new("ffmpeg")
-            .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+            ])
             .arg(format!("testsrc=size=64x36:rate=5:duration={seconds}"))
-            .args(["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", name])
+            .args([
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-pix_fmt",
+                "yuv420p",
+                name,
+            ])
             .current_dir(dir),
     );
 }
@@ -125,11 +141,17 @@ fn limits_reject_exactly_the_uploads_over_them_on_the_local_cloud() {
         );
     }
     assert_eq!(jobs["rejected"].as_array().unwrap().len(), 11, "{jobs:#}");
-    let text = cloud.cattube(&sandbox, &["jobs"]).expect_code(0).output().stdout;
+    let text = cloud
+        .cattube(&sandbox, &["jobs"])
+        .expect_code(0)
+        .output()
+        .stdout;
     assert!(text.contains("11 rejected uploads"), "{text}");
 
     // Each rejected object is tagged with its limit and kept.
-    let source = cloud.cattube(&sandbox, &["output", "source_bucket"]).output();
+    let source = cloud
+        .cattube(&sandbox, &["output", "source_bucket"])
+        .output();
     let bucket = source.stdout.trim().to_string();
     let mut rejected = over_the_cap.clone();
     rejected.push("long.mp4".into());
@@ -212,7 +234,10 @@ fn limit_keys_are_validated_and_plan_prices_the_cap() {
                 .as_f64()
                 .unwrap();
             let day = limits["usd_per_day_at_most"].as_f64().unwrap();
-            assert!((day - 600.0 * per_source / outputs).abs() < 1e-9, "{plan:#}");
+            assert!(
+                (day - 600.0 * per_source / outputs).abs() < 1e-9,
+                "{plan:#}"
+            );
             let month = limits["usd_per_month_at_most"].as_f64().unwrap();
             assert!((month - 31.0 * day).abs() < 1e-9, "{plan:#}");
         }

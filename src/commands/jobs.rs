@@ -12,9 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use cattube_stages::converter_role::REJECTED_TAG;
-use cattube_stages::{arn, catalog};
 use cattube_stages::failures::{self, FailedDelivery};
 use cattube_stages::videos::{self, JobInfo};
+use cattube_stages::{arn, catalog};
 use indicatif::ProgressBar;
 
 use crate::cli::JobsArgs;
@@ -78,7 +78,10 @@ pub async fn run(
         }
         if let (Some(key), true) = (&args.key, jobs.is_empty()) {
             // A rejected upload gets no job: say so now rather than wait for one.
-            let videos = catalog::read(ctx).await.map(|c| c.videos).unwrap_or_default();
+            let videos = catalog::read(ctx)
+                .await
+                .map(|c| c.videos)
+                .unwrap_or_default();
             if let Some(video) = videos.iter().find(|v| v.rejected() && &v.key == key) {
                 report.rejected = Some(vec![rejected_report(video)]);
                 return Err(anyhow::anyhow!(rejected_message(video)));

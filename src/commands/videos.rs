@@ -93,9 +93,10 @@ pub fn text(report: &Report) -> String {
             out.push_str(&format!("{:width$}  {:11}  {:8}  {url}\n", "", "", ""));
         }
         match (video["error"].as_str(), video["limit"].as_str()) {
-            (Some(error), Some(limit)) => {
-                out.push_str(&format!("{:width$}  rejected, [job] {limit}: {error}\n", ""))
-            }
+            (Some(error), Some(limit)) => out.push_str(&format!(
+                "{:width$}  rejected, [job] {limit}: {error}\n",
+                ""
+            )),
             (Some(error), None) => out.push_str(&format!("{:width$}  error: {error}\n", "")),
             _ => {}
         }

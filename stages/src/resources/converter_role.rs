@@ -287,7 +287,10 @@ pub fn least_privilege_lines(ctx: &StackContext, with_notify: &StackContext) -> 
         }
         if !base.contains(&statement) {
             let sid = statement["Sid"].as_str().unwrap_or_default();
-            line.push_str(&format!(" (only with {})", only_with(sid).unwrap_or("an option")));
+            line.push_str(&format!(
+                " (only with {})",
+                only_with(sid).unwrap_or("an option")
+            ));
         }
         line.push_str(";\n");
         out.push_str(&line);
