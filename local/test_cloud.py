@@ -426,3 +426,16 @@ def test_duplicate_s3_events_deliver_each_event_twice(tmp_path):
         assert first == second  # the same event (same sequencer), delivered twice
     finally:
         stop_cloud(proc, tmp_path)
+
+
+def test_object_tags_are_their_own_s3_actions():
+    """The IAM middleware names a tagging request as AWS does (s3:PutObjectTagging, not
+    s3:PutObject), so a role granted only tagging may tag, and one granted PutObject may not."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import cloud
+
+    assert cloud.s3_actions("PUT", "/b/cats/k.mp4", {"tagging": ""}, {})[1] == [
+        ("s3:PutObjectTagging", "arn:aws:s3:::b/cats/k.mp4", {})]
+    assert cloud.s3_actions("GET", "/b/cats/k.mp4", {"tagging": ""}, {})[1] == [
+        ("s3:GetObjectTagging", "arn:aws:s3:::b/cats/k.mp4", {})]
+    assert cloud.s3_actions("GET", "/b/cats/k.mp4", {}, {})[1] == [("s3:GetObject", "arn:aws:s3:::b/cats/k.mp4", {})]

@@ -17,6 +17,7 @@ mod domain;
 mod events;
 mod first_hour;
 mod lifecycle;
+mod limits;
 mod newcomer;
 mod permissions;
 mod pipeline;

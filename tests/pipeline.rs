@@ -27,19 +27,19 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::{repo_root, succeeded, Sandbox};
 
-const REGION: &str = "eu-west-1";
+pub(crate) const REGION: &str = "eu-west-1";
 /// The generated clip's frame size: what an output without Width/Height keeps.
 const SOURCE: (u64, u64) = (320, 180);
 
 /// The local cloud, started as a user starts it; stopped (SIGTERM) when dropped.
-struct LocalCloud {
+pub(crate) struct LocalCloud {
     child: Child,
-    env: HashMap<String, String>,
+    pub(crate) env: HashMap<String, String>,
     _dir: tempfile::TempDir,
 }
 
 impl LocalCloud {
-    fn start() -> LocalCloud {
+    pub(crate) fn start() -> LocalCloud {
         let dir = tempfile::tempdir().unwrap();
         let env_file = dir.path().join("env");
         let mut child = Command::new(repo_root().join("scripts/local-cloud"))
@@ -77,14 +77,14 @@ impl LocalCloud {
         }
     }
 
-    fn sandbox(&self) -> Sandbox {
+    pub(crate) fn sandbox(&self) -> Sandbox {
         let mut sandbox = Sandbox::new(&self.env["AWS_ENDPOINT_URL"], REGION);
         sandbox.mediaconvert = Some(self.env["AWS_ENDPOINT_URL_MEDIACONVERT"].clone());
         sandbox
     }
 
     /// A cattube run with the env file's playback setting added.
-    fn cattube<'a>(&self, sandbox: &'a Sandbox, args: &[&str]) -> support::Run<'a> {
+    pub(crate) fn cattube<'a>(&self, sandbox: &'a Sandbox, args: &[&str]) -> support::Run<'a> {
         sandbox
             .run()
             .env("CATTUBE_CDN_ENDPOINT", &self.env["CATTUBE_CDN_ENDPOINT"])
@@ -112,7 +112,7 @@ impl LocalCloud {
         );
     }
 
-    fn function_log(&self) -> String {
+    pub(crate) fn function_log(&self) -> String {
         let logs = Path::new(&self.env["CATTUBE_LOCAL_WORKDIR"]).join("logs");
         std::fs::read_dir(logs)
             .map(|dir| {
@@ -253,7 +253,7 @@ fn wait_for_jobs(cloud: &LocalCloud, sandbox: &Sandbox, count: usize) -> support
 }
 
 /// One pipeline at a time: each converts with ffmpeg and drives a browser.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub(crate) static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn converts_and_plays(profile: &str) {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -389,7 +389,7 @@ fn converts_and_plays(profile: &str) {
 
 /// Runs `script` with boto3 clients `s3`, `logs` and `lambda_` as the account owner (the
 /// local cloud's own keys), `json` imported; its stdout.
-fn owner_python(cloud: &LocalCloud, script: &str) -> String {
+pub(crate) fn owner_python(cloud: &LocalCloud, script: &str) -> String {
     let prelude = format!(
         r#"
 import boto3, json, os
