@@ -127,7 +127,13 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
         ("upload-url", vec!["upload-url", "cats/tabby cat.mp4"]),
         (
             "upload-url",
-            vec!["upload-url", "--multipart", "cats/long cat.mp4"],
+            vec![
+                "upload-url",
+                "--multipart",
+                "--size",
+                "1000",
+                "cats/long cat.mp4",
+            ],
         ),
         // Converged: the second `up` reads only, the same reads as the first.
         ("up", vec!["up"]),
