@@ -169,6 +169,9 @@ async function multipart(grant, file, showProgress) {
       const number = waiting.shift();
       try {
         sentParts.set(number, await sendPart(grant, file, number, (n) => { loaded[number - 1] = n; report(); }));
+        const [start, end] = partRange(grant, number);
+        loaded[number - 1] = end - start;
+        report();
       } catch (error) {
         loaded[number - 1] = 0;
         report();
@@ -273,6 +276,7 @@ async function start() {
   page.progress.hidden = false;
   const showProgress = (sent) => {
     page.progress.value = Math.round((100 * sent) / file.size);
+    page.progress.dataset.uploaded = page.progress.value;  // kept while the bar shows the conversion
     say(`Uploading ${file.name}: ${page.progress.value}% (${size(sent)} of ${size(file.size)})`, false);
   };
   showProgress(0);
@@ -294,7 +298,6 @@ async function start() {
     page.file.disabled = false;
     return;
   }
-  showProgress(file.size);
   state("converting");
   say(`Uploaded ${file.name} as ${key}. Waiting for the conversion…`, false);
   watch(key, before && before.job_id);

@@ -31,14 +31,14 @@ const REGION: &str = "eu-west-1";
 const SOURCE: (u64, u64) = (320, 180);
 
 /// The local cloud, started as a user starts it; stopped (SIGTERM) when dropped.
-struct LocalCloud {
+pub(crate) struct LocalCloud {
     child: Child,
-    env: HashMap<String, String>,
+    pub(crate) env: HashMap<String, String>,
     _dir: tempfile::TempDir,
 }
 
 impl LocalCloud {
-    fn start() -> LocalCloud {
+    pub(crate) fn start() -> LocalCloud {
         let dir = tempfile::tempdir().unwrap();
         let env_file = dir.path().join("env");
         let mut child = Command::new(repo_root().join("scripts/local-cloud"))
@@ -76,21 +76,21 @@ impl LocalCloud {
         }
     }
 
-    fn sandbox(&self) -> Sandbox {
+    pub(crate) fn sandbox(&self) -> Sandbox {
         let mut sandbox = Sandbox::new(&self.env["AWS_ENDPOINT_URL"], REGION);
         sandbox.mediaconvert = Some(self.env["AWS_ENDPOINT_URL_MEDIACONVERT"].clone());
         sandbox
     }
 
     /// A cattube run with the env file's playback setting added.
-    fn cattube<'a>(&self, sandbox: &'a Sandbox, args: &[&str]) -> support::Run<'a> {
+    pub(crate) fn cattube<'a>(&self, sandbox: &'a Sandbox, args: &[&str]) -> support::Run<'a> {
         sandbox
             .run()
             .env("CATTUBE_CDN_ENDPOINT", &self.env["CATTUBE_CDN_ENDPOINT"])
             .args(args)
     }
 
-    fn function_log(&self) -> String {
+    pub(crate) fn function_log(&self) -> String {
         let logs = Path::new(&self.env["CATTUBE_LOCAL_WORKDIR"]).join("logs");
         std::fs::read_dir(logs)
             .map(|dir| {
@@ -111,7 +111,7 @@ impl Drop for LocalCloud {
 }
 
 /// Two seconds of test pattern with a tone, small, H.264/AAC.
-fn clip(dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn clip(dir: &Path, name: &str) -> PathBuf {
     succeeded(
         Command::new("ffmpeg")
             .args([
@@ -231,7 +231,7 @@ fn wait_for_jobs(cloud: &LocalCloud, sandbox: &Sandbox, count: usize) -> support
 }
 
 /// One pipeline at a time: each converts with ffmpeg and drives a browser.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+pub(crate) static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn converts_and_plays(profile: &str) {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());

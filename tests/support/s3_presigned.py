@@ -12,7 +12,8 @@ refuses with 403 SignatureDoesNotMatch when the signature differs, so a signed h
 (Content-Length) with another value is refused; a request after X-Amz-Date + X-Amz-Expires
 is refused with 403 AccessDenied "Request has expired". This module makes moto's object
 requests do that whenever the query carries X-Amz-Signature. Refusals carry the matching
-CORS rule's headers, as S3's do, so a page can read them. Secret keys come from
+CORS rule's headers, as S3's do, so a page can read them, and so does the answer to an
+object POST (CompleteMultipartUpload), which moto sends without them. Secret keys come from
 s3_post_policy (moto's IAM and STS keys, then its KNOWN_KEYS).
 """
 
@@ -98,4 +99,17 @@ def _key_response_checking_signature(self, request, full_url):
     return _key_response(self, request, full_url)
 
 
+_key_response_public = S3Response.key_response
+
+
+def _key_response_with_cors(self, request, full_url, headers):
+    status, out, body = _key_response_public(self, request, full_url, headers)
+    # moto adds no CORS headers to an object POST's answer (CompleteMultipartUpload); S3
+    # adds the matching rule's to every answer to a cross-origin request.
+    if request.method == "POST":
+        out = {**self._get_cors_headers_other(), **out}
+    return status, out, body
+
+
 S3Response._key_response = _key_response_checking_signature
+S3Response.key_response = _key_response_with_cors

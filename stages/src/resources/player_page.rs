@@ -609,4 +609,25 @@ mod tests {
         );
         assert!(script.contains(CATALOG_KEY));
     }
+
+    #[test]
+    fn the_upload_page_loads_its_files_and_may_send_to_the_source_bucket_only() {
+        let page = std::str::from_utf8(FILES[3].bytes).unwrap();
+        assert_eq!(FILES[3].key, UPLOAD_KEY);
+        for file in [&FILES[1], &FILES[4]] {
+            assert!(
+                page.contains(file.key),
+                "upload.html does not load {}",
+                file.key
+            );
+        }
+        let rendered = body(&FILES[3], "https://b.s3.eu-west-1.amazonaws.com/");
+        let rendered = String::from_utf8(rendered).unwrap();
+        assert!(
+            rendered.contains("connect-src 'self' https://b.s3.eu-west-1.amazonaws.com/;"),
+            "{rendered}"
+        );
+        assert!(!rendered.contains("<script>"), "no inline script");
+        assert_eq!(body(&FILES[0], "x"), FILES[0].bytes);
+    }
 }
