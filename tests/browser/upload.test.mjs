@@ -63,13 +63,15 @@ page.on("request", (r) => {
 page.on("response", (r) => { if (r.url().startsWith(bucket)) result.last_bucket_status = r.status(); });
 
 const stateIs = (...names) => page.waitForFunction((n) => n.includes(document.body.dataset.state), names, { timeout: 240000 });
+// A refusal comes at once (or after one request): not waited for as long as a conversion.
+const refusedAs = (name) => page.waitForFunction((n) => document.body.dataset.state === n, name, { timeout: 30000 });
 const message = () => page.locator("#message").textContent();
 
 async function run() {
   await page.goto(url);
   // The fragment stays in the browser: the site's server saw only /upload.html.
   if (mode === "open-refused") {
-    await stateIs(process.env.OUTCOME);
+    await refusedAs(process.env.OUTCOME);
     result.message = await message();
     assert.equal(await page.locator("#file").isDisabled(), true, "no file can be chosen");
     return;
@@ -79,7 +81,7 @@ async function run() {
   await page.locator("#file").setInputFiles(file);
 
   if (mode === "refuse") {
-    await stateIs(process.env.OUTCOME);
+    await refusedAs(process.env.OUTCOME);
     result.message = await message();
     assert.equal(await page.locator("#send").isDisabled(), true, "Upload stays disabled");
     return;
@@ -127,7 +129,7 @@ async function run() {
   }, 100);
   await page.locator("#send").click();
   if (mode === "refuse-sent") {
-    await stateIs(process.env.OUTCOME);
+    await refusedAs(process.env.OUTCOME);
     clearInterval(sampling);
     result.message = await message();
     return;
