@@ -164,7 +164,7 @@ async fn run(
             "complete": grant.complete,
             "expires_at": grant.expires_at,
         }));
-        add_page(&session, args, report).await?;
+        add_page(&session, args, out).await?;
         return Ok(ExitStatus::Success);
     }
     if args.parts.is_some() {
@@ -219,7 +219,7 @@ async fn run(
         "expires_at": grant.expires_at,
         "curl": upload_grant::curl_line(&grant, &content_types.example(), "FILE"),
     }));
-    add_page(&session, args, report).await?;
+    add_page(&session, args, out).await?;
     Ok(ExitStatus::Success)
 }
 
@@ -264,12 +264,12 @@ fn check_page(args: &UploadUrlArgs, config: &Config) -> Result<(), UsageError> {
 async fn add_page(
     session: &Session,
     args: &UploadUrlArgs,
-    report: &mut Report,
+    out: &mut GrantFields,
 ) -> anyhow::Result<()> {
     if !args.page {
         return Ok(());
     }
-    let Some(grant) = report.grant.as_mut() else {
+    let Some(grant) = out.grant.as_mut() else {
         return Ok(());
     };
     let domain = videos::distribution_domain(&session.ctx)
@@ -283,6 +283,7 @@ async fn add_page(
     grant["page"] = json!(url);
     Ok(())
 }
+
 /// A POST grant: the `curl` line (FILE stands for the video); a multipart grant: its part
 /// URLs and completion URL, one per line, after a comment line.
 fn text(out: &GrantFields) -> String {
