@@ -31,6 +31,7 @@ mod rounds;
 mod stacks;
 mod terminal;
 mod upload_grants;
+mod upload_page;
 mod videos;
 
 /// A file under tests/ or stages/tests/ that is no module of its crate's one test binary

@@ -133,7 +133,7 @@ impl Drop for LocalCloud {
 }
 
 /// Two seconds of test pattern with a tone, small, H.264/AAC.
-fn clip(dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn clip(dir: &Path, name: &str) -> PathBuf {
     succeeded(
         Command::new("ffmpeg")
             .args([

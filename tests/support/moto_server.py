@@ -66,6 +66,12 @@ moto's CORS preflight refuses an origin as soon as one rule does not list it, me
 headers of every rule and never checks the requested method or headers; S3 uses the first
 rule that matches origin, method and headers. tests/support/s3_cors.py (imported here)
 answers as S3 does.
+
+moto takes a presigned URL (SigV4 in the query string) without checking its signature,
+signed headers or expiry; S3 refuses one whose signature does not match the request it
+received (so a part of another length than its URL signs) or that has expired.
+tests/support/s3_presigned.py (imported here) checks them as S3 does.
+
 moto's ACM issues a DNS-validated certificate 60 seconds after the request whether or not
 its validation records exist; ACM issues it only once every validation CNAME resolves. This
 launcher issues a pending certificate when each of its validation records is, with ACM's
@@ -376,6 +382,7 @@ def _put_event_invoke_config_replacing(self, function_name, config):
 _awslambda.LambdaBackend.put_function_event_invoke_config = _put_event_invoke_config_replacing
 import s3_post_policy  # noqa: E402,F401  (applies the POST policy checks)
 import s3_cors  # noqa: E402,F401  (S3's CORS evaluation)
+import s3_presigned  # noqa: E402,F401  (presigned URLs' signature, signed headers, expiry)
 # ---- ACM issues only what DNS validates; CloudFront checks certificates and aliases ----
 from moto.acm import models as _acm  # noqa: E402
 from moto.cloudfront.exceptions import CloudFrontException  # noqa: E402

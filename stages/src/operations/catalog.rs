@@ -83,6 +83,20 @@ pub fn player_url(domain: &str, key: Option<&str>) -> String {
     }
 }
 
+/// The upload page beside the player (`upload.html`), with `grant` (its JSON) in the
+/// fragment, base64url without padding: browsers never send a fragment to a server.
+pub fn upload_page_url(domain: &str, grant: &serde_json::Value) -> String {
+    let encoded = aws_smithy_types::base64::encode(grant.to_string())
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_");
+    format!(
+        "{}/{}#grant={encoded}",
+        crate::videos::cdn_origin(domain),
+        crate::player_page::UPLOAD_KEY
+    )
+}
+
 /// Reads the catalog; an empty one when no video was ever submitted (no object yet).
 pub async fn read(ctx: &StackContext) -> Result<Catalog, VideoError> {
     let bucket = ctx.name(crate::destination_bucket::ID);
