@@ -73,17 +73,19 @@ impl PartLayout {
                 "{size} bytes is out of range; allowed: 1 to {MAX_OBJECT_BYTES} (S3's largest object, 5 TiB)"
             ));
         }
-        let parts = match parts {
-            Some(n) => n,
-            None => size
-                .div_ceil(DEFAULT_PART_BYTES)
-                .max(size.div_ceil(MAX_PART_BYTES))
-                .clamp(1, u64::from(MAX_PARTS)) as u32,
+        let (parts, part_bytes) = match parts {
+            Some(0) => return Err(format!("0 parts; allowed: 1 to {MAX_PARTS}")),
+            Some(n) if n > MAX_PARTS => {
+                return Err(format!("{n} parts; allowed: 1 to {MAX_PARTS}"));
+            }
+            Some(n) => (n, size.div_ceil(u64::from(n))),
+            // Parts of DEFAULT_PART_BYTES (larger when S3's 10,000-part limit needs it), the
+            // last one shorter.
+            None => {
+                let part_bytes = DEFAULT_PART_BYTES.max(size.div_ceil(u64::from(MAX_PARTS)));
+                (size.div_ceil(part_bytes) as u32, part_bytes)
+            }
         };
-        if parts == 0 || parts > MAX_PARTS {
-            return Err(format!("{parts} parts; allowed: 1 to {MAX_PARTS}"));
-        }
-        let part_bytes = size.div_ceil(u64::from(parts));
         if parts > 1 && part_bytes < MIN_PART_BYTES {
             return Err(format!(
                 "{parts} parts of {part_bytes} bytes: S3 needs every part but the last to be at least {MIN_PART_BYTES} bytes (5 MiB); allowed: at most {} parts for {size} bytes",
