@@ -243,6 +243,23 @@ pub async fn connect(connection: &Connection) -> Result<Clients, SetupError> {
     })
 }
 
+/// Every CloudFront distribution of the account, whoever made it (CloudFront is global).
+pub async fn all_distributions(
+    cf: &aws_sdk_cloudfront::Client,
+) -> Result<Vec<aws_sdk_cloudfront::types::DistributionSummary>, StepError> {
+    let mut all = Vec::new();
+    let mut pages = cf.list_distributions().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.context(|| "listing CloudFront distributions".to_string())?;
+        all.extend(
+            page.distribution_list()
+                .map(|l| l.items().to_vec())
+                .unwrap_or_default(),
+        );
+    }
+    Ok(all)
+}
+
 /// The ACM client CloudFront's certificates need: the SDK's settings, in [`ACM_REGION`].
 pub fn acm_client(sdk: &aws_config::SdkConfig) -> aws_sdk_acm::Client {
     aws_sdk_acm::Client::from_conf(

@@ -19,9 +19,10 @@ operations (s3:ListBucket and the others, on the bucket's ARN), as S3 does.
 moto's CloudFront drops `OriginAccessControlId` and `S3OriginConfig` from a distribution's
 origins (on create and on update alike), so a distribution created with an Origin Access
 Control reads back as if it had none, and cattube would report "OAC detached" forever. The
-launcher keeps both fields on the origin, as CloudFront does. What moto still cannot check
-(an OAC in use refusing deletion, disable-before-delete, ETags) is covered by cattube's
-aws-smithy-mocks tests.
+launcher keeps both fields on the origin, as CloudFront does, and refuses to delete an OAC
+that a distribution's origin still uses (409 OriginAccessControlInUse, as CloudFront does;
+moto deletes it). What moto still cannot check (disable-before-delete, ETags) is covered by
+cattube's aws-smithy-mocks tests.
 
 For a bucket without event notifications moto answers
 GetBucketNotificationConfiguration with an empty <GetBucketNotificationResponse/>, which no
@@ -414,6 +415,27 @@ def _delete_certificate_not_in_use(self, arn):
 
 
 _acm.AWSCertificateManagerBackend.delete_certificate = _delete_certificate_not_in_use
+
+
+_delete_origin_access_control = _cloudfront.CloudFrontBackend.delete_origin_access_control
+
+
+def _delete_origin_access_control_not_in_use(self, control_id):
+    # CloudFront refuses to delete an OAC that a distribution's origin still uses (409
+    # OriginAccessControlInUse); moto deletes it. The shared OAC's `down` relies on it.
+    for dist in _distributions():
+        origins = getattr(dist.distribution_config, "Origins", {}).get("Items") or []
+        if any(getattr(o, "origin_access_control_id", "") == control_id for o in origins):
+            raise CloudFrontException(
+                "OriginAccessControlInUse",
+                "Cannot delete this origin access control because it's in use by one or more origins.",
+            )
+    return _delete_origin_access_control(self, control_id)
+
+
+_cloudfront.CloudFrontBackend.delete_origin_access_control = (
+    _delete_origin_access_control_not_in_use
+)
 
 
 def _alias_list(aliases):
