@@ -12,6 +12,8 @@ use aws_sdk_cloudfront::types::{
     OriginAccessControlOriginTypes, OriginAccessControlSigningBehaviors,
     OriginAccessControlSigningProtocols, Origins, S3OriginConfig, ViewerProtocolPolicy,
 };
+use support::aws_errors::AwsErrorReply;
+use support::proxy::Answer;
 use support::{resource, Emulators, Sandbox};
 
 const REGION: &str = "eu-west-1";
@@ -246,9 +248,10 @@ async fn up_refuses_naming_the_quota_before_creating_anything() {
             .expect_writes(0)
             .output();
         assert!(
-            ran.stderr
-                .contains(&format!("\"{}\" ({},", quota.name, quota.default))
-                && ran.stderr.contains("shared-oac"),
+            ran.stderr.contains(&format!(
+                "\"{}\" ({}, the documented default)",
+                quota.name, quota.default
+            )) && ran.stderr.contains("shared-oac"),
             "{command} names the quota and the remedy: {}",
             ran.text()
         );
@@ -258,6 +261,25 @@ async fn up_refuses_naming_the_quota_before_creating_anything() {
         !sandbox.path().join("cattube.state.json").exists(),
         "nothing recorded"
     );
+
+    // AWS raised the quota for this account: Service Quotas' applied value wins.
+    emulators.faults.answer(Answer::new(
+        AwsErrorReply::json_ok(serde_json::json!({ "Quotas": [{
+            "ServiceCode": "cloudfront",
+            "QuotaName": quota.name,
+            "QuotaCode": "L-EXAMPLE",
+            "Value": (quota.default + 1) as f64,
+        }]})),
+        usize::MAX,
+        |service, _| service == "servicequotas",
+    ));
+    let ran = sandbox
+        .run()
+        .arg("plan")
+        .expect_code(3)
+        .expect_writes(0)
+        .output();
+    assert!(!ran.stderr.contains(quota.name), "{}", ran.text());
 }
 
 #[test]

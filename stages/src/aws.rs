@@ -45,6 +45,9 @@ pub struct Clients {
     /// ACM in us-east-1, whatever the stack's region ([`ACM_REGION`]).
     pub acm: aws_sdk_acm::Client,
     pub route53: aws_sdk_route53::Client,
+    /// Service Quotas in us-east-1, where CloudFront's (global) quotas are applied
+    /// ([`crate::quota`]).
+    pub servicequotas: aws_sdk_servicequotas::Client,
 }
 
 /// CloudFront takes certificates from ACM in this region only.
@@ -240,6 +243,11 @@ pub async fn connect(connection: &Connection) -> Result<Clients, SetupError> {
         credentials: sdk.credentials_provider(),
         acm: acm_client(&sdk),
         route53: aws_sdk_route53::Client::new(&sdk),
+        servicequotas: aws_sdk_servicequotas::Client::from_conf(
+            aws_sdk_servicequotas::config::Builder::from(&sdk)
+                .region(Region::new(ACM_REGION))
+                .build(),
+        ),
     })
 }
 

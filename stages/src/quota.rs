@@ -67,9 +67,17 @@ impl Quota {
         if used + adding <= self.default {
             return Ok(());
         }
-        let (limit, source) = match crate::quota::applied(ctx, self).await? {
-            Some(applied) => (applied, "applied to this account (Service Quotas)"),
-            None => (self.default, "the documented default"),
+        let (limit, source) = match self.applied(ctx).await {
+            Ok(Some(applied)) => (
+                applied,
+                "applied to this account (Service Quotas)".to_string(),
+            ),
+            Ok(None) => (self.default, "the documented default".to_string()),
+            // Denied, or not offered in this partition: the default still protects.
+            Err(why) => (
+                self.default,
+                format!("the documented default; Service Quotas did not answer: {why}"),
+            ),
         };
         if used + adding <= limit {
             return Ok(());
@@ -81,7 +89,30 @@ impl Quota {
     }
 }
 
-/// The value Service Quotas applies to this account for `quota`, when it has one.
-async fn applied(_ctx: &StackContext, _quota: &Quota) -> Result<Option<u64>, StepError> {
-    Ok(None)
+impl Quota {
+    /// The value Service Quotas applies to this account (CloudFront's quotas live in
+    /// us-east-1), found by the quota's name; `None` when it lists none: "If the applied
+    /// quota value is not available for a quota, the quota is not retrieved"
+    /// (ListServiceQuotas).
+    async fn applied(&self, ctx: &StackContext) -> Result<Option<u64>, String> {
+        let mut pages = ctx
+            .clients
+            .servicequotas
+            .list_service_quotas()
+            .service_code("cloudfront")
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| crate::error::AwsError::from_sdk(&e).to_string())?;
+            let found = page
+                .quotas()
+                .iter()
+                .find(|q| q.quota_name() == Some(self.name))
+                .and_then(|q| q.value());
+            if let Some(value) = found {
+                return Ok(Some(value as u64));
+            }
+        }
+        Ok(None)
+    }
 }

@@ -24,6 +24,11 @@ that a distribution's origin still uses (409 OriginAccessControlInUse, as CloudF
 moto deletes it). What moto still cannot check (disable-before-delete, ETags) is covered by
 cattube's aws-smithy-mocks tests.
 
+moto's Service Quotas has no ListServiceQuotas (cattube's quota check asks it for an
+applied value once an account reaches a CloudFront quota's default). The launcher answers
+it as AWS does for an account with no applied value it can retrieve: an empty list. A test
+that needs a raised quota answers the call through the proxy (`AwsErrorReply::json_ok`).
+
 For a bucket without event notifications moto answers
 GetBucketNotificationConfiguration with an empty <GetBucketNotificationResponse/>, which no
 SDK parses; S3 answers an empty <NotificationConfiguration/>, and so does this launcher.
@@ -523,6 +528,18 @@ def _dispatch_public_dns(self, environ, start_response):
 
 
 DomainDispatcherApplication.__call__ = _dispatch_public_dns
+
+# ---- Service Quotas: ListServiceQuotas, which moto lacks ----
+from moto.servicequotas import responses as _servicequotas  # noqa: E402
+
+
+def _list_no_applied_quotas(self):
+    # AWS lists only the quotas whose applied value it can retrieve; moto holds none. A test
+    # that needs one (a raised quota) answers this call through the proxy.
+    return json.dumps({"Quotas": []})
+
+
+_servicequotas.ServiceQuotasResponse.list_service_quotas = _list_no_applied_quotas
 
 if __name__ == "__main__":
     main()

@@ -86,6 +86,13 @@ pub const SPEC: Spec = Spec {
             &["cloudfront:ListDistributions"],
             Target::Any,
         ),
+        // A quota's applied value, asked only when the account reaches its default
+        // (`crate::quota`), for this step's and the distribution's quotas.
+        Grant::new(
+            Phase::Observe,
+            &["servicequotas:ListServiceQuotas"],
+            Target::Any,
+        ),
         Grant::new(
             Phase::Destroy,
             &["cloudfront:ListDistributions"],
