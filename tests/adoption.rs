@@ -888,64 +888,7 @@ async fn the_tutorials_stack_is_taken_over_then_left_as_found() {
         "adopt without --yes recorded resources"
     );
 
-    let adopted = sandbox
-        .run()
-        .args(["adopt", "--from-tutorial", "--yes"])
-        .expect_code(0)
-        .json();
-    let verdict = |id: &str, verdict: &str| {
-        adopted.doc["takeover"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["id"] == id && t["verdict"] == verdict)
-            .cloned()
-            .unwrap_or_else(|| panic!("no {verdict} {id}: {}", adopted.doc["takeover"]))
-    };
-    assert_eq!(verdict("queue", "kept")["name"], "catqueue");
-    assert_eq!(
-        verdict("origin-access-control", "kept")["name"],
-        made.oac_name.as_str()
-    );
-    assert_eq!(
-        verdict("source-notification", "kept")["name"],
-        "cattube-notifications"
-    );
-    assert_eq!(
-        verdict("distribution", "changed")["name"],
-        made.distribution_domain.as_str()
-    );
-    assert!(verdict("converter-function", "changed")["reasons"]
-        .to_string()
-        .contains("python3.9"));
-    assert_eq!(
-        verdict("mediaconvert-role", "replaced")["name"],
-        "MediaConvert_Default_Role"
-    );
-    assert_eq!(
-        verdict("converter-role", "replaced")["name"],
-        made.function_role.as_str()
-    );
-    let state = support::checked_state(&state_path, "cattube").expect("a state after adopt");
-    for id in [
-        "source-bucket",
-        "destination-bucket",
-        "queue",
-        "converter-function",
-        "origin-access-control",
-        "distribution",
-        "source-notification",
-    ] {
-        assert_eq!(
-            state["resources"][id]["ownership"], "adopted",
-            "{id}: {state}"
-        );
-    }
-    assert_eq!(
-        support::checked_state(&state_path, "cattube").unwrap()["resources"]["distribution"]
-            ["extra"]["id"],
-        made.distribution_id.as_str()
-    );
+    adopt_keeps_changes_or_replaces_each_and_records_it(&sandbox, &made, &state_path);
 
     sandbox.run().arg("up").expect_code(0).output();
     let up = snapshot().await;
@@ -1021,6 +964,73 @@ async fn the_tutorials_stack_is_taken_over_then_left_as_found() {
     assert!(
         !inventory.contains(&format!("role {converter_role}")),
         "cattube's own converter role is left: {inventory:?}"
+    );
+}
+
+/// `adopt --from-tutorial --yes`: a verdict per resource (kept, changed, replaced), and the
+/// taken-over resources recorded as adopted.
+fn adopt_keeps_changes_or_replaces_each_and_records_it(
+    sandbox: &support::Sandbox,
+    made: &Tutorial,
+    state_path: &std::path::Path,
+) {
+    let adopted = sandbox
+        .run()
+        .args(["adopt", "--from-tutorial", "--yes"])
+        .expect_code(0)
+        .json();
+    let verdict = |id: &str, verdict: &str| {
+        adopted.doc["takeover"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == id && t["verdict"] == verdict)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {verdict} {id}: {}", adopted.doc["takeover"]))
+    };
+    assert_eq!(verdict("queue", "kept")["name"], "catqueue");
+    assert_eq!(
+        verdict("origin-access-control", "kept")["name"],
+        made.oac_name.as_str()
+    );
+    assert_eq!(
+        verdict("source-notification", "kept")["name"],
+        "cattube-notifications"
+    );
+    assert_eq!(
+        verdict("distribution", "changed")["name"],
+        made.distribution_domain.as_str()
+    );
+    assert!(verdict("converter-function", "changed")["reasons"]
+        .to_string()
+        .contains("python3.9"));
+    assert_eq!(
+        verdict("mediaconvert-role", "replaced")["name"],
+        "MediaConvert_Default_Role"
+    );
+    assert_eq!(
+        verdict("converter-role", "replaced")["name"],
+        made.function_role.as_str()
+    );
+    let state = support::checked_state(state_path, "cattube").expect("a state after adopt");
+    for id in [
+        "source-bucket",
+        "destination-bucket",
+        "queue",
+        "converter-function",
+        "origin-access-control",
+        "distribution",
+        "source-notification",
+    ] {
+        assert_eq!(
+            state["resources"][id]["ownership"], "adopted",
+            "{id}: {state}"
+        );
+    }
+    assert_eq!(
+        support::checked_state(state_path, "cattube").unwrap()["resources"]["distribution"]
+            ["extra"]["id"],
+        made.distribution_id.as_str()
     );
 }
 
@@ -1154,8 +1164,13 @@ async fn other_names_in_another_region_and_clear_refusals() {
         .send()
         .await
         .expect("the queue stays");
+}
 
-    // Two distributions in front of one destination bucket: both named, nothing recorded.
+/// Two distributions in front of one destination bucket: both named, nothing recorded.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_distributions_in_front_of_one_bucket_are_refused() {
+    let region = "us-west-2";
+    let emulators = Emulators::start();
     let other = emulators.sandbox(region);
     let two = build_tutorial(
         &other,

@@ -108,8 +108,7 @@ async fn plan_estimates_the_default_stack_and_up_warns() {
     assert!(assumptions.contains("at least 10 s"), "{assumptions}");
 
     // The text line.
-    let out = sandbox.cattube().arg("plan").output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = sandbox.run().arg("plan").output().stdout;
     assert!(
         text.contains(
             "each minute of uploaded video: 2 output minutes, Professional tier, rate unknown in ap-southeast-2"
@@ -182,6 +181,8 @@ async fn max_upload_mb_reaches_the_function_and_status_checks_it() {
     assert!(emulators.requests().is_empty());
 }
 
+/// `cost` over the stack's finished jobs: before `up` it names `up`; after, the JSON prices
+/// what MediaConvert billed (each claim below in its own function, on one stack).
 #[tokio::test(flavor = "multi_thread")]
 async fn cost_prices_the_finished_jobs() {
     let emulators = Emulators::start();
@@ -197,9 +198,16 @@ async fn cost_prices_the_finished_jobs() {
         .contains("cattube up"));
 
     sandbox.run().args(["up"]).expect_code(0).json();
+    jobs_of_every_kind(&emulators).await;
+    the_billed_jobs_are_priced_by_class(&emulators, &sandbox);
+    since_leaves_the_old_job_out(&sandbox);
+    the_text_says_it_is_no_invoice(&sandbox);
+    a_table_of_ones_own_prices_hevc_too(&sandbox);
+}
 
-    // Jobs made from the stack's template: 21 this month, one 40 days ago, one that failed
-    // and one still running (neither billed).
+/// Jobs made from the stack's template: 21 this month, one 40 days ago, one that failed
+/// and one still running (neither billed).
+async fn jobs_of_every_kind(emulators: &Emulators) {
     let mc_config = aws_sdk_mediaconvert::config::Builder::from(
         &sdk_config(&emulators.standin.url, REGION).await,
     )
@@ -256,6 +264,9 @@ async fn cost_prices_the_finished_jobs() {
         r#"{"status": "PROGRESSING", "percent": 50}"#,
     );
 
+}
+
+fn the_billed_jobs_are_priced_by_class(emulators: &Emulators, sandbox: &Sandbox) {
     emulators.reset();
     let doc = sandbox.run().args(["cost"]).expect_code(0).json().doc;
     assert!(emulators.writes().is_empty(), "{:?}", emulators.writes());
@@ -314,6 +325,11 @@ async fn cost_prices_the_finished_jobs() {
     );
     assert!(doc["cost"].is_object(), "{doc}");
 
+}
+
+fn since_leaves_the_old_job_out(sandbox: &Sandbox) {
+    // As in the_billed_jobs_are_priced_by_class.
+    let month_minutes = 21.0 * (120.0 + 10.0 + 91.0) / 60.0;
     // --since 30d leaves the old job out of the total; the month is the same.
     let doc = sandbox
         .run()
@@ -330,13 +346,21 @@ async fn cost_prices_the_finished_jobs() {
     ));
     assert_eq!(billed["month_to_date"]["jobs"], 21);
 
+}
+
+fn the_text_says_it_is_no_invoice(sandbox: &Sandbox) {
     // The text says what it is.
-    let out = sandbox.cattube().arg("cost").output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = sandbox.run().arg("cost").expect_code(0).output().stdout;
     assert!(text.contains("not AWS's invoice"), "{text}");
     assert!(text.contains("month to date: 21 jobs"), "{text}");
     assert!(text.contains("rate unknown for"), "{text}");
 
+}
+
+fn a_table_of_ones_own_prices_hevc_too(sandbox: &Sandbox) {
+    // As in the_billed_jobs_are_priced_by_class.
+    let sd_minutes = 21.0 * 2.0 + 10.0;
+    let hd_minutes = 21.0 * 10.0 / 60.0 + 10.0;
     // A table of one's own prices the HEVC class too.
     let own = std::fs::read_to_string(support::repo_root().join("pricing/mediaconvert.toml"))
         .unwrap()
@@ -394,10 +418,9 @@ fn bad_price_tables_exit_2_naming_the_line() {
     );
     // A bad --since is a usage error too.
     let out = sandbox
-        .cattube()
+        .run()
         .args(["cost", "--since", "30x"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--since"));
+        .expect_code(2)
+        .output();
+    assert!(out.stderr.contains("--since"), "{}", out.stderr);
 }

@@ -130,13 +130,12 @@ fn no_region_leaves_no_lock_file() {
     let sandbox = Sandbox::behind(&tripwire, REGION);
     for args in [&["up"][..], &["down", "--yes"]] {
         let out = sandbox
-            .cattube()
+            .run()
             .args(args)
             .env_remove("AWS_REGION")
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{stderr}");
+            .output();
+        let stderr = out.stderr.as_str();
+        assert_eq!(out.code, Some(2), "{stderr}");
         assert!(stderr.contains("no AWS region"), "{stderr}");
         assert!(
             entries(&sandbox).is_empty(),

@@ -11,20 +11,49 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use cattube_stages::cost::{finished_jobs, month_start, rfc3339};
 
 use crate::cli::CostArgs;
-use crate::commands::{add_estimate, video_failure, Access, Session};
+use crate::commands::{add_estimate, video_failure, Access, Invocation, Session, Verb};
 use crate::config::Config;
 use crate::error::ExitStatus;
-use crate::pricing::{self, usd, BilledClass, Period};
+use crate::pricing::{self, usd, Billed, BilledClass, Estimate, Period};
 use crate::printer::{header, Report};
 
-pub async fn run(
+/// The fields `cost` adds to the JSON document.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct CostFields {
+    /// What each minute of uploaded video costs (an estimate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<Estimate>,
+    /// What the finished jobs cost (actual output minutes, priced from the table).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub billed: Option<Billed>,
+}
+
+impl Verb for CostArgs {
+    type Fields = CostFields;
+
+    async fn run(
+        &self,
+        at: &Invocation<'_>,
+        report: &mut Report,
+        fields: &mut CostFields,
+    ) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, report, fields).await
+    }
+
+    fn text(&self, report: &Report, fields: &CostFields) -> String {
+        text(report, fields)
+    }
+}
+
+async fn run(
     config: &Config,
     args: &CostArgs,
     report: &mut Report,
+    fields: &mut CostFields,
 ) -> anyhow::Result<ExitStatus> {
     let session = Session::open(config, Access::Read, report).await?;
     let ctx = &*session.ctx;
-    add_estimate(config, &ctx.region, report, false);
+    add_estimate(config, &ctx.region, report, &mut fields.cost, false);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -42,7 +71,7 @@ pub async fn run(
         "queue_arn",
         cattube_stages::arn::queue(ctx, cattube_stages::queue::ID),
     );
-    report.billed = Some(billed);
+    fields.billed = Some(billed);
     Ok(ExitStatus::Success)
 }
 
@@ -86,9 +115,9 @@ fn class_line(c: &BilledClass) -> String {
     )
 }
 
-pub fn text(report: &Report) -> String {
+fn text(report: &Report, fields: &CostFields) -> String {
     let mut out = header(report);
-    let Some(billed) = &report.billed else {
+    let Some(billed) = &fields.billed else {
         return out;
     };
     out.push_str(&format!(
@@ -129,7 +158,7 @@ pub fn text(report: &Report) -> String {
             out.push_str(&class_line(class));
         }
     }
-    if let Some(estimate) = &report.cost {
+    if let Some(estimate) = &fields.cost {
         out.push_str(&format!("estimate: {}\n", estimate.line()));
     }
     out
@@ -146,8 +175,11 @@ mod tests {
         assert_eq!(billed.usd.map(f64::is_sign_positive), Some(true));
         let mut report = Report::new("cost");
         report.account = Some("123456789012".into());
-        report.billed = Some(billed);
-        let text = text(&report);
+        let fields = CostFields {
+            cost: None,
+            billed: Some(billed),
+        };
+        let text = text(&report, &fields);
         assert!(
             text.contains("0 jobs, 0.00 output minutes, $0.0000"),
             "{text}"

@@ -1,19 +1,30 @@
 //! `cattube status`: the live state of every resource, ok | missing | drifted | pending.
 
-use crate::commands::{observe_and_report, View};
-use crate::config::Config;
+use crate::commands::{observe_and_report, Invocation, Verb, View};
 use crate::error::ExitStatus;
 use crate::printer::{
-    cost_lines, header, off_count, resource_lines, Printer, Report, ResourceReport, Status,
+    cost_lines, header, off_count, resource_lines, NoFields, Report, ResourceReport, Status,
 };
 
-pub async fn run(
-    config: &Config,
-    printer: &Printer,
-    report: &mut Report,
-) -> anyhow::Result<ExitStatus> {
-    observe_and_report(config, printer, report, View::Status).await?;
-    Ok(ExitStatus::drift_if(report.count(not_ok) > 0))
+/// `cattube status` (it takes no arguments).
+pub struct StatusArgs;
+
+impl Verb for StatusArgs {
+    type Fields = NoFields;
+
+    async fn run(
+        &self,
+        at: &Invocation<'_>,
+        report: &mut Report,
+        _: &mut NoFields,
+    ) -> anyhow::Result<ExitStatus> {
+        observe_and_report(at.config, at.printer, report, View::Status, &mut None).await?;
+        Ok(ExitStatus::drift_if(report.count(not_ok) > 0))
+    }
+
+    fn text(&self, report: &Report, _: &NoFields) -> String {
+        text(report)
+    }
 }
 
 /// Missing or drifted: pending (CloudFront still deploying) is not a fault.
@@ -21,7 +32,7 @@ fn not_ok(r: &ResourceReport) -> bool {
     !matches!(r.status, Status::Ok | Status::Pending)
 }
 
-pub fn text(report: &Report) -> String {
+fn text(report: &Report) -> String {
     let mut out = header(report);
     out.push_str(&resource_lines(report, |r| {
         format!("{:?}", r.status).to_lowercase()
@@ -41,6 +52,6 @@ pub fn text(report: &Report) -> String {
         });
     }
     // `status` has no estimate: these are its warnings (an unversioned state bucket).
-    out.push_str(&cost_lines(report));
+    out.push_str(&cost_lines(report, None));
     out
 }

@@ -5,10 +5,42 @@
 use cattube_stages::videos;
 
 use crate::cli::UrlArgs;
-use crate::commands::{video_failure, Access, Session};
+use crate::commands::{video_failure, Access, Invocation, Session, Verb};
 use crate::config::Config;
 use crate::error::{ExitStatus, UsageError};
-use crate::printer::{Printer, Report, UrlReport};
+use crate::printer::{Printer, Report};
+
+/// The fields `url` adds to the JSON document.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct UrlFields {
+    /// The CloudFront URLs of a source key's outputs.
+    pub urls: Vec<UrlReport>,
+}
+
+/// One output URL of a source key.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UrlReport {
+    pub url: String,
+    /// The output is already in the destination bucket.
+    pub exists: bool,
+}
+
+impl Verb for UrlArgs {
+    type Fields = UrlFields;
+
+    async fn run(
+        &self,
+        at: &Invocation<'_>,
+        report: &mut Report,
+        fields: &mut UrlFields,
+    ) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, report, fields).await
+    }
+
+    fn text(&self, _: &Report, fields: &UrlFields) -> String {
+        text(fields)
+    }
+}
 
 fn check(key: &str) -> Result<(), UsageError> {
     if key.is_empty() {
@@ -30,11 +62,12 @@ fn check(key: &str) -> Result<(), UsageError> {
     Ok(())
 }
 
-pub async fn run(
+async fn run(
     config: &Config,
     args: &UrlArgs,
     printer: &Printer,
     report: &mut Report,
+    fields: &mut UrlFields,
 ) -> anyhow::Result<ExitStatus> {
     check(&args.key)?;
     let session = Session::open(config, Access::Read, report).await?;
@@ -59,14 +92,13 @@ pub async fn run(
     let urls = playback.urls(&args.key);
     let keys: Vec<String> = urls.iter().map(|u| u.key.clone()).collect();
     let exist = videos::exist(ctx, &keys).await.map_err(video_failure)?;
-    report.urls = Some(
-        urls.into_iter()
-            .zip(exist)
-            .map(|(u, exists)| UrlReport { url: u.url, exists })
-            .collect(),
-    );
+    fields.urls = urls
+        .into_iter()
+        .zip(exist)
+        .map(|(u, exists)| UrlReport { url: u.url, exists })
+        .collect();
     if !printer.json() {
-        if let Some(note) = notes(report) {
+        if let Some(note) = notes(fields) {
             printer.note(note);
         }
     }
@@ -76,9 +108,9 @@ pub async fn run(
 /// Exactly one URL per line on stdout, nothing else (`curl "$(cattube url KEY | head -1)"`
 /// works); whether each can be watched yet is in the JSON's `exists` and, for text, in
 /// [`notes`] on stderr.
-pub fn text(report: &Report) -> String {
+fn text(fields: &UrlFields) -> String {
     let mut out = String::new();
-    for url in report.urls.as_deref().unwrap_or_default() {
+    for url in &fields.urls {
         out.push_str(&url.url);
         out.push('\n');
     }
@@ -86,8 +118,8 @@ pub fn text(report: &Report) -> String {
 }
 
 /// The stderr note of a text `url`: which outputs are not in the bucket yet.
-pub fn notes(report: &Report) -> Option<String> {
-    let urls = report.urls.as_deref().unwrap_or_default();
+fn notes(fields: &UrlFields) -> Option<String> {
+    let urls = &fields.urls;
     let missing = urls.iter().filter(|u| !u.exists).count();
     (missing > 0).then(|| {
         format!(
