@@ -417,8 +417,7 @@ fn bad_input_exits_2_with_one_line_and_sends_nothing() {
         if out.code != Some(2) {
             failures.push(format!(
                 "{}: exit {:?}, stderr {stderr}",
-                case.name,
-                out.code
+                case.name, out.code
             ));
         } else if lines.len() != 1 || !lines[0].contains(case.expect) {
             failures.push(format!(

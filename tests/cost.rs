@@ -263,7 +263,6 @@ async fn jobs_of_every_kind(emulators: &Emulators) {
         &format!("/_standin/jobs/{}/status", ids[23]),
         r#"{"status": "PROGRESSING", "percent": 50}"#,
     );
-
 }
 
 fn the_billed_jobs_are_priced_by_class(emulators: &Emulators, sandbox: &Sandbox) {
@@ -324,7 +323,6 @@ fn the_billed_jobs_are_priced_by_class(emulators: &Emulators, sandbox: &Sandbox)
         "{hevc}"
     );
     assert!(doc["cost"].is_object(), "{doc}");
-
 }
 
 fn since_leaves_the_old_job_out(sandbox: &Sandbox) {
@@ -345,7 +343,6 @@ fn since_leaves_the_old_job_out(sandbox: &Sandbox) {
         month_minutes
     ));
     assert_eq!(billed["month_to_date"]["jobs"], 21);
-
 }
 
 fn the_text_says_it_is_no_invoice(sandbox: &Sandbox) {
@@ -354,7 +351,6 @@ fn the_text_says_it_is_no_invoice(sandbox: &Sandbox) {
     assert!(text.contains("not AWS's invoice"), "{text}");
     assert!(text.contains("month to date: 21 jobs"), "{text}");
     assert!(text.contains("rate unknown for"), "{text}");
-
 }
 
 fn a_table_of_ones_own_prices_hevc_too(sandbox: &Sandbox) {

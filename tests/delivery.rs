@@ -106,9 +106,7 @@ async fn delivery_lifecycle() {
     up_repairs_exactly_the_drift(&delivery, &dist_id, &oac_id).await;
 
     let Delivery {
-        emulators,
-        sandbox,
-        ..
+        emulators, sandbox, ..
     } = &delivery;
     // down removes everything, in reverse.
     let doc = sandbox
@@ -151,10 +149,7 @@ async fn what_up_made_reads_back_right(
     dist_id: &str,
 ) -> (String, serde_json::Value) {
     let Delivery {
-        sandbox,
-        s3,
-        cf,
-        ..
+        sandbox, s3, cf, ..
     } = delivery;
     // What was created, read back from the emulator.
     let config = cf
@@ -278,9 +273,7 @@ async fn what_up_made_reads_back_right(
 
 fn a_converged_up_writes_nothing_and_says_where_videos_play(delivery: &Delivery, domain: &str) {
     let Delivery {
-        emulators,
-        sandbox,
-        ..
+        emulators, sandbox, ..
     } = delivery;
     // status: all ok.
     sandbox.run().args(["status"]).expect_code(0).json();
@@ -307,10 +300,7 @@ fn a_converged_up_writes_nothing_and_says_where_videos_play(delivery: &Delivery,
 
 async fn drift_by_hand_is_named(delivery: &Delivery, dist_id: &str, policy: &serde_json::Value) {
     let Delivery {
-        sandbox,
-        s3,
-        cf,
-        ..
+        sandbox, s3, cf, ..
     } = delivery;
     // Drift, by hand: viewer policy allow-all, OAC detached, distribution disabled…
     let current = cf

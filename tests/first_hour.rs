@@ -129,11 +129,7 @@ fn no_region_leaves_no_lock_file() {
     let tripwire = RecordingProxy::start(&format!("http://127.0.0.1:{}", support::free_port()));
     let sandbox = Sandbox::behind(&tripwire, REGION);
     for args in [&["up"][..], &["down", "--yes"]] {
-        let out = sandbox
-            .run()
-            .args(args)
-            .env_remove("AWS_REGION")
-            .output();
+        let out = sandbox.run().args(args).env_remove("AWS_REGION").output();
         let stderr = out.stderr.as_str();
         assert_eq!(out.code, Some(2), "{stderr}");
         assert!(stderr.contains("no AWS region"), "{stderr}");

@@ -169,9 +169,7 @@ struct Walk {
 
 async fn plan_on_an_empty_account_lists_every_resource_to_create(walk: &Walk) -> Vec<String> {
     let Walk {
-        emulators,
-        sandbox,
-        ..
+        emulators, sandbox, ..
     } = walk;
     // plan on an empty account lists every resource, in dependency order, to create.
     let doc = sandbox.run().args(["plan"]).expect_code(3).json().doc;
@@ -306,9 +304,7 @@ async fn up_from_nothing_creates_every_resource_securely(walk: &Walk, wanted: &[
 
 async fn a_converged_up_writes_nothing(walk: &Walk) {
     let Walk {
-        emulators,
-        sandbox,
-        ..
+        emulators, sandbox, ..
     } = walk;
     // status: everything ok.
     sandbox.run().arg("status").expect_code(0).output();
@@ -860,7 +856,11 @@ async fn us_east_1_and_custom_names() {
             .any(|t| t.key() == k && t.value() == v)
     };
     assert!(has("team", "video") && has("cattube:stack", "demo") && has("managed-by", "cattube"));
-    sandbox.run().args(["down", "--yes"]).expect_code(0).output();
+    sandbox
+        .run()
+        .args(["down", "--yes"])
+        .expect_code(0)
+        .output();
     assert!(s3.list_buckets().send().await.unwrap().buckets().is_empty());
 }
 

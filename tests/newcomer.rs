@@ -73,10 +73,7 @@ fn a_profile_no_file_defines_is_named() {
         lines[0].contains("profile 'nosuch' is not in") && lines[0].contains("no-aws-config"),
         "{lines:?}"
     );
-    let out = sandbox
-        .run()
-        .args(["--profile", "other", "plan"])
-        .output();
+    let out = sandbox.run().args(["--profile", "other", "plan"]).output();
     assert_eq!(out.code, Some(2));
     assert!(stderr_lines(&out)[0].contains("profile 'other' is not in"));
     assert!(tripwire.requests().is_empty(), "{:?}", tripwire.requests());
@@ -211,10 +208,7 @@ fn completions_are_printed_for_each_shell_even_with_a_broken_config() {
         ("zsh", "#compdef cattube"),
         ("fish", "complete -c cattube"),
     ] {
-        let out = sandbox
-            .run()
-            .args(["completions", shell])
-            .output();
+        let out = sandbox.run().args(["completions", shell]).output();
         assert_eq!(out.code, Some(0), "{shell}");
         let script = out.stdout.as_str();
         assert!(script.contains(tell), "{shell}: {script}");
@@ -223,10 +217,7 @@ fn completions_are_printed_for_each_shell_even_with_a_broken_config() {
             "{shell}: no subcommand flags"
         );
     }
-    let out = sandbox
-        .run()
-        .args(["completions", "cmd"])
-        .output();
+    let out = sandbox.run().args(["completions", "cmd"]).output();
     assert_eq!(out.code, Some(2));
     assert!(tripwire.requests().is_empty());
 }
@@ -348,10 +339,7 @@ fn tables_are_by_stage_and_name_the_distribution_and_the_policy_bucket() {
 async fn messages_say_what_is_true_on_the_emulator() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
-    assert_eq!(
-        sandbox.run().arg("up").output().code,
-        Some(0)
-    );
+    assert_eq!(sandbox.run().arg("up").output().code, Some(0));
 
     // No job ever appears on the emulator: `jobs` names it instead of promising one.
     let out = sandbox.run().arg("jobs").output();
@@ -365,10 +353,7 @@ async fn messages_say_what_is_true_on_the_emulator() {
     assert!(!jobs.contains("starts one"), "{jobs}");
 
     sandbox.write("tabby cat.mp4", "meow");
-    let out = sandbox
-        .run()
-        .args(["upload", "tabby cat.mp4"])
-        .output();
+    let out = sandbox.run().args(["upload", "tabby cat.mp4"]).output();
     let upload = out.stdout.as_str();
     assert_eq!(out.code, Some(0));
     assert!(
@@ -378,10 +363,7 @@ async fn messages_say_what_is_true_on_the_emulator() {
     assert!(!upload.contains("converts them now"), "{upload}");
 
     // `url` of a key never uploaded says so, on stderr; stdout stays the URLs.
-    let out = sandbox
-        .run()
-        .args(["url", "never.mp4"])
-        .output();
+    let out = sandbox.run().args(["url", "never.mp4"]).output();
     assert_eq!(out.code, Some(0));
     let stderr = out.stderr.as_str();
     assert!(
@@ -394,10 +376,7 @@ async fn messages_say_what_is_true_on_the_emulator() {
         stdout.lines().all(|l| l.starts_with("https://")),
         "{stdout}"
     );
-    let out = sandbox
-        .run()
-        .args(["url", "tabby cat.mp4"])
-        .output();
+    let out = sandbox.run().args(["url", "tabby cat.mp4"]).output();
     let stderr = out.stderr.as_str();
     assert!(!stderr.contains("never uploaded"), "{stderr}");
 }
@@ -406,10 +385,7 @@ async fn messages_say_what_is_true_on_the_emulator() {
 async fn jobs_watch_shows_whole_ids_and_fails_when_a_watched_job_fails() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
-    assert_eq!(
-        sandbox.run().arg("up").output().code,
-        Some(0)
-    );
+    assert_eq!(sandbox.run().arg("up").output().code, Some(0));
     let mediaconvert =
         aws_sdk_mediaconvert::Client::new(&sdk_config(&emulators.standin.url, REGION).await);
     let queue = mediaconvert
@@ -438,25 +414,25 @@ async fn jobs_watch_shows_whole_ids_and_fails_when_a_watched_job_fails() {
     }
 
     let out = std::thread::scope(|scope| {
-    let watcher = scope.spawn(|| sandbox.run().args(["jobs", "--watch"]).output());
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(
-        !watcher.is_finished(),
-        "--watch returned while jobs are SUBMITTED"
-    );
-    let move_job = |id: &str, body: &str| {
-        support::standin_post(
-            &emulators.standin.url,
-            &format!("/_standin/jobs/{id}/status"),
-            body,
-        )
-    };
-    move_job(&ids[0], r#"{"status": "COMPLETE"}"#);
-    move_job(
-        &ids[1],
-        r#"{"status": "ERROR", "errorMessage": "Demuxer: no video track", "errorCode": 1010}"#,
-    );
-    watcher.join().unwrap()
+        let watcher = scope.spawn(|| sandbox.run().args(["jobs", "--watch"]).output());
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(
+            !watcher.is_finished(),
+            "--watch returned while jobs are SUBMITTED"
+        );
+        let move_job = |id: &str, body: &str| {
+            support::standin_post(
+                &emulators.standin.url,
+                &format!("/_standin/jobs/{id}/status"),
+                body,
+            )
+        };
+        move_job(&ids[0], r#"{"status": "COMPLETE"}"#);
+        move_job(
+            &ids[1],
+            r#"{"status": "ERROR", "errorMessage": "Demuxer: no video track", "errorCode": 1010}"#,
+        );
+        watcher.join().unwrap()
     });
     let stdout = out.stdout.as_str();
     let stderr = out.stderr.as_str();
@@ -471,10 +447,7 @@ async fn jobs_watch_shows_whole_ids_and_fails_when_a_watched_job_fails() {
     assert!(!stderr.contains(ids[0].as_str()), "{stderr}");
 
     // Watching again: nothing is unfinished, so nothing is watched and nothing failed.
-    let out = sandbox
-        .run()
-        .args(["jobs", "--watch"])
-        .output();
+    let out = sandbox.run().args(["jobs", "--watch"]).output();
     assert_eq!(out.code, Some(0));
 }
 
@@ -492,10 +465,7 @@ fn puts(emulators: &Emulators) -> Vec<String> {
 async fn uploads_of_a_folder_resume_and_skip_what_is_there() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
-    assert_eq!(
-        sandbox.run().arg("up").output().code,
-        Some(0)
-    );
+    assert_eq!(sandbox.run().arg("up").output().code, Some(0));
     let s3 = s3_client(&emulators.moto.url, REGION).await;
 
     let videos = sandbox.path().join("videos");
@@ -513,12 +483,7 @@ async fn uploads_of_a_folder_resume_and_skip_what_is_there() {
             .run()
             .args(["upload", "--prefix", "cats", "videos"])
             .output();
-        assert_eq!(
-            out.code,
-            Some(0),
-            "{}",
-            out.stderr.as_str()
-        );
+        assert_eq!(out.code, Some(0), "{}", out.stderr.as_str());
         out
     };
 
@@ -586,20 +551,13 @@ fn files_upload_concurrently() {
     // Every request takes a while: files sent one after another never overlap.
     let emulators = Emulators::with_latency(Duration::from_millis(300));
     let sandbox = emulators.sandbox(REGION);
-    assert_eq!(
-        sandbox.run().arg("up").output().code,
-        Some(0)
-    );
+    assert_eq!(sandbox.run().arg("up").output().code, Some(0));
     let names = ["a.mp4", "b.mp4", "c.mp4", "d.mp4"];
     for name in names {
         sandbox.write(name, name);
     }
     emulators.reset();
-    let out = sandbox
-        .run()
-        .arg("upload")
-        .args(names)
-        .output();
+    let out = sandbox.run().arg("upload").args(names).output();
     assert_eq!(out.code, Some(0));
     let mut puts: Vec<_> = emulators
         .aws

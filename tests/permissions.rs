@@ -202,7 +202,6 @@ async fn made_and_shared(emulators: &Emulators, sandbox: &support::Sandbox, runs
         .expect_code(0)
         .output();
     runs.record("state", &unlocked);
-
 }
 
 /// Another stack, made by another runner, whose --ttl has passed: `stacks` lists it and
@@ -263,7 +262,6 @@ async fn gc_collects_an_expired_stack(
         ["cattube"],
         "gc deletes the expired stack and only it"
     );
-
 }
 
 /// `permissions --for` each command asks AWS only for the account id, `--account` asks

@@ -41,11 +41,7 @@ fn a_converged_stack_is_checked_in_two_rounds_without_writes() {
     let sandbox = emulators.sandbox(REGION);
 
     let out = sandbox.run().arg("up").output();
-    assert!(
-        out.code == Some(0),
-        "{}",
-        out.stderr.as_str()
-    );
+    assert!(out.code == Some(0), "{}", out.stderr.as_str());
     let requests = emulators.requests();
     let rounds = emulators.rounds();
     eprintln!(
@@ -64,11 +60,7 @@ fn a_converged_stack_is_checked_in_two_rounds_without_writes() {
     for command in ["up", "status", "plan"] {
         emulators.reset();
         let out = sandbox.run().arg(command).output();
-        assert!(
-            out.code == Some(0),
-            "{command}: {}",
-            out.stderr.as_str()
-        );
+        assert!(out.code == Some(0), "{command}: {}", out.stderr.as_str());
         let requests = emulators.requests();
         let rounds = emulators.rounds();
         eprintln!(
@@ -105,11 +97,7 @@ fn a_converged_stack_is_checked_in_two_rounds_without_writes() {
 
     emulators.reset();
     let out = sandbox.run().args(["down", "--yes"]).output();
-    assert!(
-        out.code == Some(0),
-        "{}",
-        out.stderr.as_str()
-    );
+    assert!(out.code == Some(0), "{}", out.stderr.as_str());
     let rounds = emulators.rounds();
     eprintln!(
         "down: {} requests, {rounds} rounds\n{}",

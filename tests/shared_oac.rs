@@ -56,6 +56,15 @@ async fn oac_of(cf: &aws_sdk_cloudfront::Client, distribution: &str) -> String {
 
 /// A distribution made outside cattube (no tags), whose origin uses OAC `oac`.
 async fn foreign_distribution(cf: &aws_sdk_cloudfront::Client, oac: &str) -> String {
+    foreign_distribution_numbered(cf, oac, 0).await
+}
+
+/// The `n`-th such distribution (each needs its own caller reference).
+async fn foreign_distribution_numbered(
+    cf: &aws_sdk_cloudfront::Client,
+    oac: &str,
+    n: u64,
+) -> String {
     let origin = Origin::builder()
         .id("theirs")
         .domain_name("someone-elses-bucket.s3.eu-west-1.amazonaws.com")
@@ -64,7 +73,7 @@ async fn foreign_distribution(cf: &aws_sdk_cloudfront::Client, oac: &str) -> Str
         .build()
         .unwrap();
     let config = DistributionConfig::builder()
-        .caller_reference("not-cattube")
+        .caller_reference(format!("not-cattube-{n}"))
         .comment("made by someone else")
         .enabled(true)
         .origins(
@@ -280,6 +289,47 @@ async fn up_refuses_naming_the_quota_before_creating_anything() {
         .expect_writes(0)
         .output();
     assert!(!ran.stderr.contains(quota.name), "{}", ran.text());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_refuses_when_the_shared_oac_serves_its_quota_of_distributions() {
+    let emulators = Emulators::start();
+    let cf = cloudfront(&emulators.moto.url).await;
+    let quota = cattube_stages::quota::DISTRIBUTIONS_PER_ORIGIN_ACCESS_CONTROL;
+    let config = OriginAccessControlConfig::builder()
+        .name(SHARED)
+        .description(cattube_stages::origin_access_control::SHARED_DESCRIPTION)
+        .signing_protocol(OriginAccessControlSigningProtocols::Sigv4)
+        .signing_behavior(OriginAccessControlSigningBehaviors::Always)
+        .origin_access_control_origin_type(OriginAccessControlOriginTypes::S3)
+        .build()
+        .unwrap();
+    let shared = cf
+        .create_origin_access_control()
+        .origin_access_control_config(config)
+        .send()
+        .await
+        .unwrap();
+    let shared = shared.origin_access_control().unwrap().id().to_string();
+    for n in 0..quota.default {
+        foreign_distribution_numbered(&cf, &shared, n).await;
+    }
+    let sandbox = stack(&emulators, "one-too-many");
+    let ran = sandbox
+        .run()
+        .env("CATTUBE_SHARED_OAC", "true")
+        .arg("up")
+        .expect_code(2)
+        .expect_writes(0)
+        .output();
+    assert!(
+        ran.stderr.contains(&format!(
+            "\"{}\" ({}, the documented default)",
+            quota.name, quota.default
+        )),
+        "{}",
+        ran.text()
+    );
 }
 
 #[test]

@@ -43,12 +43,7 @@ fn down_prompt_lists_what_is_deleted_and_kept_and_ctrl_c_ends_the_line() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
     let out = sandbox.run().arg("up").output();
-    assert_eq!(
-        out.code,
-        Some(0),
-        "{}",
-        out.stderr.as_str()
-    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr.as_str());
 
     // --keep-buckets: the buckets are listed as kept, with why, and not as deleted.
     let mut down = at_terminal(&sandbox, &["down", "--keep-buckets"]);

@@ -218,10 +218,7 @@ async fn upload_puts_each_file_whole(videos: &Videos) -> (String, Vec<String>) {
     }
     // Text output ends with the URLs the outputs will have.
     std::fs::write(sandbox.path().join("kätzchen.mp4"), b"meow").unwrap();
-    let out = sandbox
-        .run()
-        .args(["upload", "kätzchen.mp4"])
-        .output();
+    let out = sandbox.run().args(["upload", "kätzchen.mp4"]).output();
     assert_eq!(out.code, Some(0));
     let text = out.stdout.as_str();
     assert!(
@@ -275,9 +272,7 @@ async fn the_function_makes_one_job_per_upload(
 
 async fn jobs_lists_and_watches_the_jobs(videos: &Videos, ids: &[String]) {
     let Videos {
-        emulators,
-        sandbox,
-        ..
+        emulators, sandbox, ..
     } = videos;
     let (tabby, big) = (&ids[0], &ids[1]);
     // jobs: newest first, with source keys, statuses, percent and error.
@@ -329,8 +324,13 @@ async fn jobs_lists_and_watches_the_jobs(videos: &Videos, ids: &[String]) {
     // jobs --watch: waits while one is PROGRESSING, returns once it is COMPLETE.
     let started = Instant::now();
     let out = std::thread::scope(|scope| {
-        let watcher =
-            scope.spawn(|| sandbox.run().args(["jobs", "--watch"]).expect_code(0).json());
+        let watcher = scope.spawn(|| {
+            sandbox
+                .run()
+                .args(["jobs", "--watch"])
+                .expect_code(0)
+                .json()
+        });
         std::thread::sleep(Duration::from_millis(1500));
         assert!(
             !watcher.is_finished(),
@@ -346,11 +346,12 @@ async fn jobs_lists_and_watches_the_jobs(videos: &Videos, ids: &[String]) {
     assert_eq!(jobs[1]["percent"], 100);
 }
 
-async fn jobs_finds_the_job_of_awkward_keys(videos: &Videos, env: &std::collections::HashMap<String, String>) {
+async fn jobs_finds_the_job_of_awkward_keys(
+    videos: &Videos,
+    env: &std::collections::HashMap<String, String>,
+) {
     let Videos {
-        emulators,
-        sandbox,
-        ..
+        emulators, sandbox, ..
     } = videos;
     // Keys MediaConvert's UserMetadata cannot hold as they are: `jobs KEY` and
     // `jobs --wait KEY` find each one's job, by the exact key (a 1,024-byte one too).
@@ -384,25 +385,14 @@ async fn jobs_finds_the_job_of_awkward_keys(videos: &Videos, env: &std::collecti
             .collect();
         assert_eq!(ids, [id.as_str()], "jobs {key}: {doc}");
         move_job(emulators, id, r#"{"status": "COMPLETE"}"#);
-        let out = sandbox
-            .run()
-            .args(["jobs", "--wait", key])
-            .json();
+        let out = sandbox.run().args(["jobs", "--wait", key]).json();
         assert_eq!(out.code, Some(0), "jobs --wait {key}: {}", out.stderr);
-        assert_eq!(
-            out.doc["jobs"][0]["id"],
-            id.as_str(),
-            "jobs --wait {key}"
-        );
+        assert_eq!(out.doc["jobs"][0]["id"], id.as_str(), "jobs --wait {key}");
     }
 }
 
 async fn url_names_the_outputs(videos: &Videos, domain: &str) {
-    let Videos {
-        sandbox,
-        s3,
-        ..
-    } = videos;
+    let Videos { sandbox, s3, .. } = videos;
     // url: names from the template, in the key's folder, percent-encoded.
     s3.put_object()
         .bucket(DESTINATION)
@@ -451,10 +441,7 @@ async fn url_names_the_outputs(videos: &Videos, domain: &str) {
     }
     // Text: exactly one URL per line on stdout, nothing else; the note about the output
     // not converted yet (the -sd one) goes to stderr.
-    let out = sandbox
-        .run()
-        .args(["url", "cats/tabby cat.mp4"])
-        .output();
+    let out = sandbox.run().args(["url", "cats/tabby cat.mp4"]).output();
     assert_eq!(out.code, Some(0));
     let text = out.stdout.as_str();
     assert_eq!(
