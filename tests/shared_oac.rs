@@ -36,6 +36,33 @@ async fn oacs(cf: &aws_sdk_cloudfront::Client) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// A new OAC (SigV4, always, S3) named `name`: its id.
+async fn create_oac(cf: &aws_sdk_cloudfront::Client, name: &str, description: &str) -> String {
+    let config = OriginAccessControlConfig::builder()
+        .name(name)
+        .description(description)
+        .signing_protocol(OriginAccessControlSigningProtocols::Sigv4)
+        .signing_behavior(OriginAccessControlSigningBehaviors::Always)
+        .origin_access_control_origin_type(OriginAccessControlOriginTypes::S3)
+        .build()
+        .unwrap();
+    let out = cf
+        .create_origin_access_control()
+        .origin_access_control_config(config)
+        .send()
+        .await
+        .unwrap();
+    out.origin_access_control().unwrap().id().to_string()
+}
+
+/// How a refusal names `quota` at its documented default.
+fn refusal(quota: &cattube_stages::quota::Quota) -> String {
+    format!(
+        "\"{}\" ({}, the documented default)",
+        quota.name, quota.default
+    )
+}
+
 /// The OAC id of a distribution's first origin.
 async fn oac_of(cf: &aws_sdk_cloudfront::Client, distribution: &str) -> String {
     let out = cf
@@ -235,18 +262,7 @@ async fn up_refuses_naming_the_quota_before_creating_anything() {
     // The account holds as many OACs as the quota allows (the documented default: moto's
     // Service Quotas knows no CloudFront quota).
     for i in 0..quota.default {
-        let config = OriginAccessControlConfig::builder()
-            .name(format!("someone-{i}"))
-            .signing_protocol(OriginAccessControlSigningProtocols::Sigv4)
-            .signing_behavior(OriginAccessControlSigningBehaviors::Always)
-            .origin_access_control_origin_type(OriginAccessControlOriginTypes::S3)
-            .build()
-            .unwrap();
-        cf.create_origin_access_control()
-            .origin_access_control_config(config)
-            .send()
-            .await
-            .unwrap();
+        create_oac(&cf, &format!("someone-{i}"), "").await;
     }
     let sandbox = stack(&emulators, "full");
     for command in ["plan", "up"] {
@@ -257,10 +273,7 @@ async fn up_refuses_naming_the_quota_before_creating_anything() {
             .expect_writes(0)
             .output();
         assert!(
-            ran.stderr.contains(&format!(
-                "\"{}\" ({}, the documented default)",
-                quota.name, quota.default
-            )) && ran.stderr.contains("shared-oac"),
+            ran.stderr.contains(&refusal(&quota)) && ran.stderr.contains("shared-oac"),
             "{command} names the quota and the remedy: {}",
             ran.text()
         );
@@ -296,21 +309,8 @@ async fn up_refuses_when_the_shared_oac_serves_its_quota_of_distributions() {
     let emulators = Emulators::start();
     let cf = cloudfront(&emulators.moto.url).await;
     let quota = cattube_stages::quota::DISTRIBUTIONS_PER_ORIGIN_ACCESS_CONTROL;
-    let config = OriginAccessControlConfig::builder()
-        .name(SHARED)
-        .description(cattube_stages::origin_access_control::SHARED_DESCRIPTION)
-        .signing_protocol(OriginAccessControlSigningProtocols::Sigv4)
-        .signing_behavior(OriginAccessControlSigningBehaviors::Always)
-        .origin_access_control_origin_type(OriginAccessControlOriginTypes::S3)
-        .build()
-        .unwrap();
-    let shared = cf
-        .create_origin_access_control()
-        .origin_access_control_config(config)
-        .send()
-        .await
-        .unwrap();
-    let shared = shared.origin_access_control().unwrap().id().to_string();
+    let description = cattube_stages::origin_access_control::SHARED_DESCRIPTION;
+    let shared = create_oac(&cf, SHARED, description).await;
     for n in 0..quota.default {
         foreign_distribution_numbered(&cf, &shared, n).await;
     }
@@ -322,14 +322,7 @@ async fn up_refuses_when_the_shared_oac_serves_its_quota_of_distributions() {
         .expect_code(2)
         .expect_writes(0)
         .output();
-    assert!(
-        ran.stderr.contains(&format!(
-            "\"{}\" ({}, the documented default)",
-            quota.name, quota.default
-        )),
-        "{}",
-        ran.text()
-    );
+    assert!(ran.stderr.contains(&refusal(&quota)), "{}", ran.text());
 }
 
 #[test]
