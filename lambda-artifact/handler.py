@@ -16,7 +16,12 @@ Configured only by environment variables (set by ``cattube up``):
     MEDIACONVERT_ROLE_ARN   IAM role MediaConvert assumes to read and write S3
     STACK                   cattube stack name (recorded in each job's UserMetadata)
     MAX_UPLOAD_MB           optional ([job] max-upload-mb): uploads larger than this many
-                            MiB are skipped with a log line, so no job bills their minutes
+                            MiB are rejected, so no job bills their minutes
+    MAX_DURATION_MIN        optional ([job] max-duration-min): uploads longer than this
+                            many minutes are rejected
+    MAX_OUTPUT_MINUTES_PER_DAY  optional ([job] max-output-minutes-per-day): the output
+                            minutes all the stack's jobs may bill per UTC day; an upload that
+                            would exceed them is rejected (see "Limits that bound the bill")
     TOPIC_ARN               optional ([notify] email): the SNS topic told of each finished job
     PLAYBACK_DOMAIN         optional: the CloudFront domain the notifications' URLs use
                             (without it they name the outputs' S3 locations)
@@ -40,9 +45,11 @@ import copy
 import datetime
 import hashlib
 import json
+import math
 import os
 import posixpath
 import random
+import struct
 import time
 import unicodedata
 import urllib.parse
@@ -154,6 +161,13 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if event.get("source") == "aws.mediaconvert" and event.get("detail-type") == JOB_EVENT:
         return handle_job_event(config, event)
     template = None  # read once per invocation, only if a job is to be submitted
+
+    def load_template() -> dict[str, Any]:
+        nonlocal template
+        if template is None:
+            template = get_job_template(config)
+        return template
+
     jobs: list[dict[str, str]] = []
     skipped: list[dict[str, str]] = []
 
@@ -200,6 +214,12 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 **_error_fields(err),
             )
             raise
+        if claim.get("state") == REJECTED:
+            log("INFO", "upload skipped: already rejected", stack=config["STACK"],
+                source_bucket=upload["bucket"], source_key=upload["key"], limit=claim.get("limit"),
+                client_request_token=token, reason="already rejected")
+            skipped.append({"key": upload["key"], "reason": "already rejected", "limit": claim.get("limit")})
+            continue
         if claim.get("state") == SUBMITTED:
             log(
                 "INFO",
@@ -231,11 +251,17 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             jobs.append({"job_id": adopted, "key": upload["key"], "destination": destination})
             continue
         try:
-            if template is None:
-                template = get_job_template(config)
+            rejection = check_limits(config, upload, token, load_template)
+            if rejection is not None:
+                reject(config, upload, token, rejection)
+            else:
+                template = load_template()
         except Exception:
             release_claim(config, upload, token)
             raise
+        if rejection is not None:
+            skipped.append({"key": upload["key"], "reason": rejection["reason"], "limit": rejection["limit"]})
+            continue
         try:
             request = build_create_job_request(config, template, upload)
             response = _client().create_job(**request)
@@ -304,32 +330,242 @@ def parse_record(record: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def skip_reason(upload: dict[str, Any]) -> str | None:
-    """Why an upload gets no job (None: it gets one)."""
+    """Why an object is no upload at all (None: it is one; the limits come later)."""
     if upload["key"].endswith("/"):
         return "folder marker"
     if upload["size"] == 0:
         return "empty object"
-    return size_limit_reason(upload)
-
-
-def size_limit_reason(upload: dict[str, Any]) -> str | None:
-    """``MAX_UPLOAD_MB`` ([job] max-upload-mb): a larger upload gets no job."""
-    limit = max_upload_mb()
-    if limit is not None and (upload["size"] or 0) > limit * 1024 * 1024:
-        return f"larger than {limit} MB"
     return None
 
 
-def max_upload_mb() -> int | None:
-    """The configured limit in MiB, or None. A value that is not a positive whole number
+def positive_setting(name: str, unit: str) -> int | None:
+    """A limit from the environment, or None. A value that is not a positive whole number
     is a configuration error (cattube never sets one): raise, rather than convert everything."""
-    raw = os.environ.get("MAX_UPLOAD_MB", "")
+    raw = os.environ.get(name, "")
     if raw == "":
         return None
     if not raw.isdigit() or int(raw) < 1:
-        log("ERROR", "bad configuration", MAX_UPLOAD_MB=raw)
-        raise RuntimeError(f"MAX_UPLOAD_MB must be a positive whole number of MiB, not {raw!r}")
+        log("ERROR", "bad configuration", **{name: raw})
+        raise RuntimeError(f"{name} must be a positive whole number of {unit}, not {raw!r}")
     return int(raw)
+
+
+def max_upload_mb() -> int | None:
+    return positive_setting("MAX_UPLOAD_MB", "MiB")
+
+
+# --------------------------------------------------------------------------
+# Limits that bound the bill ([job] max-upload-mb, max-duration-min,
+# max-output-minutes-per-day), checked after the upload is claimed and before
+# CreateJob. A rejected upload gets no job: the object is tagged
+# cattube:rejected=<limit> (kept, never deleted here), the catalog shows it as
+# REJECTED with the reason, and its claim is marked REJECTED so that no
+# redelivery, Lambda retry or `jobs --retry-failed` submits it later.
+#
+# The input's duration comes from MediaConvert's Probe where the function's botocore
+# has it and the region answers it, else from the file's own MP4/QuickTime header
+# (mvhd), read with at most MP4_MAX_READS ranged GetObjects. A file neither can time
+# is rejected when a duration limit is set (fail closed: its minutes cannot be bounded).
+#
+# The day's output minutes are a counter object per UTC day in the destination
+# bucket, _cattube/usage/<YYYY-MM-DD>.json, updated like the catalog (PutObject
+# If-Match on the ETag read, If-None-Match: * for the day's first), so concurrent
+# invocations cannot together pass the cap. Each job's minutes are recorded under
+# its claim token: a retry of the same upload is not counted twice. A reservation
+# is kept even if CreateJob then fails for good (the cap errs on the safe side).
+# --------------------------------------------------------------------------
+
+REJECTED = "REJECTED"
+# The source object's tag: its value names the limit ([job] key) that rejected it.
+REJECTED_TAG = "cattube:rejected"
+# Kept equal to stages/src/converter_role.rs's USAGE_PREFIX (checked by a test there).
+USAGE_PREFIX = "_cattube/usage/"
+# MediaConvert bills each output for its duration in whole seconds, at least 10 s.
+BILLED_MINIMUM_S = 10
+# The MP4 header reader: each ranged GetObject reads this many bytes, at most this often.
+MP4_READ_BYTES = 64 * 1024
+MP4_MAX_READS = 6
+# Top-level ISO BMFF / QuickTime boxes a file may start with.
+MP4_FIRST_BOXES = frozenset((b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid"))
+
+
+def check_limits(config: dict[str, str], upload: dict[str, Any], token: str,
+                 load_template) -> dict[str, Any] | None:
+    """The limit an upload is over ({"limit", "reason", "duration_s"}), or None. With a
+    daily cap, an upload within it has its output minutes counted before it is submitted."""
+    size_mb = max_upload_mb()
+    if size_mb is not None and (upload["size"] or 0) > size_mb * 1024 * 1024:
+        return {"limit": "max-upload-mb", "reason": f"larger than {size_mb} MB", "duration_s": None}
+    max_minutes = positive_setting("MAX_DURATION_MIN", "minutes")
+    per_day = positive_setting("MAX_OUTPUT_MINUTES_PER_DAY", "output minutes")
+    if max_minutes is None and per_day is None:
+        return None
+    seconds, source = input_duration(upload)
+    if seconds is None:
+        limit = "max-duration-min" if max_minutes is not None else "max-output-minutes-per-day"
+        return {"limit": limit, "duration_s": None,
+                "reason": f"duration unknown ({source}); the limits need it, so no job"}
+    if max_minutes is not None and seconds > max_minutes * 60:
+        return {"limit": "max-duration-min", "duration_s": seconds,
+                "reason": f"longer than {max_minutes} min ({seconds / 60:.1f} min)"}
+    if per_day is not None:
+        minutes = billed_output_minutes(load_template(), seconds)
+        used = reserve_output_minutes(config, token, minutes, per_day)
+        if used is not None:
+            return {"limit": "max-output-minutes-per-day", "duration_s": seconds,
+                    "reason": f"over today's {per_day} output minutes ({used:g} used, this video "
+                              f"needs {minutes:g})"}
+    return None
+
+
+def billed_output_minutes(template: dict[str, Any], seconds: float) -> float:
+    """What one job of the template bills for an input of `seconds`: each output its
+    duration in whole seconds, at least 10 s (MediaConvert's pricing)."""
+    outputs = sum(len(group.get("Outputs") or []) for group in (template.get("Settings") or {}).get("OutputGroups") or [])
+    return outputs * max(BILLED_MINIMUM_S, math.ceil(seconds)) / 60
+
+
+def input_duration(upload: dict[str, Any]) -> tuple[float | None, str]:
+    """(the input's duration in seconds or None, where it came from or why not)."""
+    url = f"s3://{upload['bucket']}/{upload['key']}"
+    client = _client()
+    if "Probe" in client.meta.service_model.operation_names:
+        try:
+            results = client.probe(InputFiles=[{"FileUrl": url}]).get("ProbeResults") or []
+            duration = ((results[0] if results else {}).get("Container") or {}).get("Duration")
+            if duration:
+                return float(duration), "MediaConvert Probe"
+            log("WARNING", "MediaConvert Probe gave no duration; reading the file's header",
+                source_key=upload["key"])
+        except Exception as err:
+            # A region without Probe, or a file it cannot open: the header reader decides.
+            log("WARNING", "MediaConvert Probe failed; reading the file's header",
+                source_key=upload["key"], **_error_fields(err))
+
+    def read(start: int, length: int) -> bytes:
+        end = min(start + length, upload["size"]) - 1
+        found = _s3().get_object(Bucket=upload["bucket"], Key=upload["key"], Range=f"bytes={start}-{end}")
+        return found["Body"].read()
+
+    try:
+        seconds = mp4_duration(read, upload["size"] or 0)
+    except Exception as err:
+        log("ERROR", "reading the file's header failed", source_key=upload["key"], **_error_fields(err))
+        return None, f"reading its header failed: {_error_code(err) or type(err).__name__}"
+    if seconds is None:
+        return None, "not an MP4 or QuickTime file with a duration in its header"
+    return seconds, "MP4 header"
+
+
+def mp4_duration(read, size: int) -> float | None:
+    """The duration in an ISO BMFF (MP4, QuickTime MOV, 3GP) file's movie header
+    (moov/mvhd), or None when the file is no such file or states none (0, or all ones).
+
+    `read(start, length)` returns bytes of the file; it is called at most MP4_MAX_READS
+    times for MP4_READ_BYTES each: the top-level boxes are walked by their headers alone,
+    so moov at the start takes one read and moov after the media data a second."""
+    cache = {"start": 0, "data": b"", "reads": 0}
+
+    def get(at: int, length: int) -> bytes:
+        start, data = cache["start"], cache["data"]
+        if start <= at and at + length <= start + len(data):
+            return data[at - start:at - start + length]
+        if cache["reads"] >= MP4_MAX_READS:
+            raise ValueError(f"no movie header within {MP4_MAX_READS} reads")
+        cache["reads"] += 1
+        cache["start"], cache["data"] = at, read(at, max(length, MP4_READ_BYTES))
+        return cache["data"][:length]
+
+    def boxes(start: int, end: int):
+        offset = start
+        while offset + 8 <= end:
+            header = get(offset, min(16, end - offset))
+            box_size, kind = struct.unpack(">I4s", header[:8])
+            header_size = 8
+            if box_size == 1 and len(header) >= 16:
+                box_size, header_size = struct.unpack(">Q", header[8:16])[0], 16
+            elif box_size == 0:  # to the end of the file
+                box_size = end - offset
+            if box_size < header_size:
+                return
+            yield kind, offset + header_size, offset + box_size
+            offset += box_size
+
+    for index, (kind, body, end) in enumerate(boxes(0, size)):
+        if index == 0 and kind not in MP4_FIRST_BOXES:
+            return None
+        if kind != b"moov":
+            continue
+        for child, child_body, _ in boxes(body, min(end, size)):
+            if child != b"mvhd":
+                continue
+            version = get(child_body, 1)[0]
+            if version == 1:  # 64-bit times and duration
+                timescale, duration = struct.unpack(">IQ", get(child_body + 20, 12))
+                unknown = 0xFFFFFFFFFFFFFFFF
+            else:
+                timescale, duration = struct.unpack(">II", get(child_body + 12, 8))
+                unknown = 0xFFFFFFFF
+            if timescale == 0 or duration in (0, unknown):
+                return None
+            return duration / timescale
+        return None
+    return None
+
+
+def day_usage_key(now: float | None = None) -> str:
+    day = datetime.datetime.fromtimestamp(time.time() if now is None else now, datetime.timezone.utc)
+    return f"{USAGE_PREFIX}{day.strftime('%Y-%m-%d')}.json"
+
+
+def reserve_output_minutes(config: dict[str, str], token: str, minutes: float, cap: int) -> float | None:
+    """Counts `minutes` against today's cap for the upload `token`: None when they fit
+    (or were counted before for the same upload), else the minutes already used."""
+    key = day_usage_key()
+
+    def change(usage):
+        if token in usage["jobs"]:
+            return {"used": None, "write": False}  # a retry of an upload already counted
+        used = round(sum(usage["jobs"].values()), 6)
+        if used + minutes > cap:
+            return {"used": used, "write": False}
+        usage["jobs"][token] = minutes
+        usage["output_minutes"] = round(used + minutes, 6)
+        return {"used": None, "write": True}
+
+    result = update_document(config["DESTINATION_BUCKET"], key,
+                             lambda: {"day": key[len(USAGE_PREFIX):-len(".json")], "output_minutes": 0, "jobs": {}},
+                             _check_usage, change)
+    return None if result is None else result["used"]
+
+
+def _check_usage(doc: Any) -> None:
+    if not isinstance(doc, dict) or not isinstance(doc.get("jobs"), dict):
+        raise ValueError("not a usage counter")
+
+
+def reject(config: dict[str, str], upload: dict[str, Any], token: str, rejection: dict[str, Any]) -> None:
+    """Tags the source object, shows the rejection in the catalog and marks the claim, in
+    that order: a failure raises (the caller releases the claim) and a retry redoes all three."""
+    tag_rejected(upload, rejection["limit"])
+    catalog_rejected(config, upload["key"], rejection)
+    _s3().put_object(
+        Bucket=config["DESTINATION_BUCKET"], Key=claim_key(token),
+        Body=_claim_body(REJECTED, upload, limit=rejection["limit"], reason=rejection["reason"],
+                         rejected_at=int(time.time())),
+        ContentType="application/json")
+    log("INFO", "upload rejected: " + rejection["reason"], stack=config["STACK"],
+        source_bucket=upload["bucket"], source_key=upload["key"], size=upload["size"],
+        limit=rejection["limit"], duration_s=rejection["duration_s"], client_request_token=token)
+
+
+def tag_rejected(upload: dict[str, Any], limit: str) -> None:
+    """Adds cattube:rejected=<limit> to the object's tags (PutObjectTagging replaces the
+    whole set, so the uploader's own tags are read and kept)."""
+    tags = _s3().get_object_tagging(Bucket=upload["bucket"], Key=upload["key"]).get("TagSet") or []
+    kept = [t for t in tags if t["Key"] != REJECTED_TAG]
+    _s3().put_object_tagging(Bucket=upload["bucket"], Key=upload["key"],
+                             Tagging={"TagSet": kept + [{"Key": REJECTED_TAG, "Value": limit}]})
 
 
 def get_job_template(config: dict[str, str]) -> dict[str, Any]:
@@ -418,7 +654,7 @@ def client_request_token(upload: dict[str, Any]) -> str:
 
 # Kept equal to stages/src/converter_role.rs's CLAIM_PREFIX (checked by a test there).
 CLAIM_PREFIX = "_cattube/claims/"
-IN_PROGRESS, SUBMITTED = "IN_PROGRESS", "SUBMITTED"
+IN_PROGRESS, SUBMITTED = "IN_PROGRESS", "SUBMITTED"  # and REJECTED (a limit)
 # An in-progress claim outlives its invocation by this much (clock skew).
 CLAIM_MARGIN_S = 30
 # When there is no Lambda context (a local run): Lambda's longest timeout.
@@ -475,7 +711,7 @@ def claim_upload(config: dict[str, str], upload: dict[str, Any], token: str, con
             raise
     found = _s3().get_object(Bucket=bucket, Key=key)
     doc = json.loads(found["Body"].read())
-    if doc.get("state") == SUBMITTED:
+    if doc.get("state") in (SUBMITTED, REJECTED):
         return doc
     if doc.get("expires_at", 0) > time.time():
         raise ClaimHeld(f"claim {key} is held by another invocation until {doc.get('expires_at')}")
@@ -595,52 +831,74 @@ class CatalogUnreadable(RuntimeError):
     """catalog.json exists (a write conditional on its absence failed) but reading it is denied."""
 
 
-def read_catalog(bucket: str) -> tuple[dict[str, Any], str | None]:
-    """The catalog and its ETag; an empty catalog and None when there is none yet.
+def read_document(bucket: str, key: str, empty, check) -> tuple[Any, str | None]:
+    """A JSON document the function keeps and its ETag; ``empty()`` and None when there is
+    none yet.
 
     The converter role may not s3:ListBucket the destination (least privilege), and S3
     answers such a caller's GetObject of a missing key with 403 AccessDenied, not 404: the
     first upload into a fresh stack meets exactly that. So AccessDenied reads as "none yet"
-    too. It cannot hide a catalog that exists: the write that follows an absent read is
-    conditional on If-None-Match: *, which fails with 412 if one exists, and update_catalog
+    too. It cannot hide a document that exists: the write that follows an absent read is
+    conditional on If-None-Match: *, which fails with 412 if one exists, and update_document
     then raises CatalogUnreadable instead of overwriting it."""
     try:
-        found = _s3().get_object(Bucket=bucket, Key=CATALOG_KEY)
+        found = _s3().get_object(Bucket=bucket, Key=key)
     except Exception as err:
         if _error_code(err) in ("NoSuchKey", "404", "AccessDenied", "403"):
-            return {"version": CATALOG_VERSION, "videos": []}, None
+            return empty(), None
         raise
     doc = json.loads(found["Body"].read())
-    if not isinstance(doc, dict) or doc.get("version") != CATALOG_VERSION or not isinstance(doc.get("videos"), list):
-        raise ValueError(f"{CATALOG_KEY} is not a version {CATALOG_VERSION} catalog")
+    check(doc)
     return doc, found["ETag"]
 
 
-def update_catalog(bucket: str, change) -> Any:
-    """Applies ``change(videos)`` to the catalog and writes it back conditionally.
+def _check_catalog(doc: Any) -> None:
+    if not isinstance(doc, dict) or doc.get("version") != CATALOG_VERSION or not isinstance(doc.get("videos"), list):
+        raise ValueError(f"{CATALOG_KEY} is not a version {CATALOG_VERSION} catalog")
 
-    ``change`` edits the list in place and returns what the caller wants back, or
-    None when there is nothing to write. A write another invocation beat (412
-    PreconditionFailed, 409 ConditionalRequestConflict) is retried on a fresh read.
+
+def _empty_catalog() -> dict[str, Any]:
+    return {"version": CATALOG_VERSION, "videos": []}
+
+
+def read_catalog(bucket: str) -> tuple[dict[str, Any], str | None]:
+    """The catalog and its ETag; an empty catalog and None when there is none yet."""
+    return read_document(bucket, CATALOG_KEY, _empty_catalog, _check_catalog)
+
+
+def update_catalog(bucket: str, change) -> Any:
+    """Applies ``change(videos)`` to the catalog and writes it back conditionally."""
+    return update_document(bucket, CATALOG_KEY, _empty_catalog, _check_catalog,
+                           lambda doc: change(doc["videos"]), cache_control="no-cache")
+
+
+def update_document(bucket: str, key: str, empty, check, change, cache_control: str | None = None) -> Any:
+    """Applies ``change(doc)`` to a JSON document and writes it back conditionally.
+
+    ``change`` edits the document in place and returns what the caller wants back, or
+    None when there is nothing to write (a dict with "write": False: return it unwritten).
+    A write another invocation beat (412 PreconditionFailed, 409
+    ConditionalRequestConflict) is retried on a fresh read.
     """
-    absent_write_refused = False  # the last write, made after an absent read, met a catalog
+    absent_write_refused = False  # the last write, made after an absent read, met a document
     for attempt in range(CATALOG_ATTEMPTS):
-        doc, etag = read_catalog(bucket)
+        doc, etag = read_document(bucket, key, empty, check)
         if etag is None and absent_write_refused:
-            # A catalog exists (If-None-Match: * just failed) and still reads as absent:
+            # A document exists (If-None-Match: * just failed) and still reads as absent:
             # GetObject is denied, not missing. Retrying would never succeed.
-            raise CatalogUnreadable(f"s3://{bucket}/{CATALOG_KEY} exists but GetObject of it is denied")
-        result = change(doc["videos"])
-        if result is None:
-            return None
+            raise CatalogUnreadable(f"s3://{bucket}/{key} exists but GetObject of it is denied")
+        result = change(doc)
+        if result is None or (isinstance(result, dict) and result.get("write") is False):
+            return result
         condition = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
+        extra = {"CacheControl": cache_control} if cache_control else {}
         try:
             _s3().put_object(
                 Bucket=bucket,
-                Key=CATALOG_KEY,
+                Key=key,
                 Body=json.dumps(doc, ensure_ascii=False).encode("utf-8"),
                 ContentType="application/json",
-                CacheControl="no-cache",
+                **extra,
                 **condition,
             )
             return result
@@ -649,10 +907,10 @@ def update_catalog(bucket: str, change) -> Any:
                 raise
             absent_write_refused = etag is None and _error_code(err) == "PreconditionFailed"
         time.sleep(random.uniform(0, min(CATALOG_BACKOFF_CAP_S, CATALOG_BACKOFF_S * 2**attempt)))
-    raise CatalogBusy(f"{CATALOG_KEY}: {CATALOG_ATTEMPTS} conditional writes lost to other writers")
+    raise CatalogBusy(f"{key}: {CATALOG_ATTEMPTS} conditional writes lost to other writers")
 
 
-def new_entry(key: str, job_id: str, when: str, status: str = "SUBMITTED") -> dict[str, Any]:
+def new_entry(key: str, job_id: str | None, when: str, status: str = "SUBMITTED") -> dict[str, Any]:
     return {"key": key, "status": status, "percent": None, "job_id": job_id, "submitted": when,
             "updated": when, "duration_ms": None, "error": None, "outputs": []}
 
@@ -666,6 +924,8 @@ def catalog_submitted(config: dict[str, str], key: str, job_id: str) -> None:
     def change(videos):
         if any(v.get("job_id") == job_id for v in videos):
             return None
+        # A new upload of a key that was rejected replaces the rejection.
+        videos[:] = [v for v in videos if not (v.get("key") == key and v.get("status") == REJECTED)]
         videos.append(new_entry(key, job_id, when))
         return True
 
@@ -673,6 +933,22 @@ def catalog_submitted(config: dict[str, str], key: str, job_id: str) -> None:
         update_catalog(config["DESTINATION_BUCKET"], change)
     except Exception as err:
         log("ERROR", "adding the job to the catalog failed", key=key, job_id=job_id, **_error_fields(err))
+
+
+def catalog_rejected(config: dict[str, str], key: str, rejection: dict[str, Any]) -> None:
+    """Shows a rejected upload: status REJECTED, no job, the reason as its error and the
+    limit ([job] key) that rejected it. It replaces an earlier rejection of the key."""
+    when = rfc3339()
+    seconds = rejection.get("duration_s")
+    entry = {**new_entry(key, None, when, REJECTED), "error": rejection["reason"], "limit": rejection["limit"],
+             "duration_ms": None if seconds is None else int(seconds * 1000)}
+
+    def change(videos):
+        videos[:] = [v for v in videos if not (v.get("key") == key and v.get("status") == REJECTED)]
+        videos.append(entry)
+        return True
+
+    update_catalog(config["DESTINATION_BUCKET"], change)
 
 
 def handle_job_event(config: dict[str, str], event: dict[str, Any]) -> dict[str, Any]:

@@ -513,6 +513,11 @@ def s3_actions(method: str, path: str, query: dict, headers) -> tuple[str, list[
         # Bucket configuration: nothing the pipeline's roles are granted.
         return bucket, [("s3:" + (next(iter(query), "UnknownBucketOperation")), bucket_arn, {})]
     object_arn = f"{bucket_arn}/{key}"
+    if "tagging" in query:
+        # An object's tags are their own actions (GetObjectTagging, PutObjectTagging,
+        # DeleteObjectTagging in the Service Authorization Reference), not GetObject/PutObject.
+        verb = {"GET": "Get", "HEAD": "Get", "PUT": "Put", "DELETE": "Delete"}.get(method, method.title())
+        return bucket, [(f"s3:{verb}ObjectTagging", object_arn, {})]
     if method in ("GET", "HEAD"):
         return bucket, [("s3:GetObject", object_arn, {})]
     if method == "DELETE":

@@ -382,6 +382,40 @@ def test_cloudfront_serves_the_origin_bucket_as_an_origin_access_control_does(cl
     assert fetched.stdout == bytes(range(256)) * 4
 
 
+def test_a_deny_naming_cloudfront_binds_cloudfront_only(cloud):
+    """The destination bucket's policy denies CloudFront the converter's claims; on AWS that
+    Deny names the service principal only, so the converter role (allowed by its identity
+    policy) and the account owner still read them, as the handler does on a retry."""
+    s3, iam, sts = client(cloud, "s3"), client(cloud, "iam"), client(cloud, "sts")
+    bucket = "claims-bucket"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{bucket}/_cattube/claims/*"}]}))
+    key = "_cattube/claims/token.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"{}")
+    role = iam.create_role(RoleName="claims-reader", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT},
+                                                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="claims-reader", PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+                                                "Resource": f"arn:aws:s3:::{bucket}/_cattube/claims/*"}]}))
+    keys = sts.assume_role(RoleArn=role, RoleSessionName="reader")["Credentials"]
+    as_role = boto3.client("s3", endpoint_url=cloud["AWS_ENDPOINT_URL"], region_name=REGION,
+                           aws_access_key_id=keys["AccessKeyId"], aws_secret_access_key=keys["SecretAccessKey"],
+                           aws_session_token=keys["SessionToken"])
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"{}"
+    as_role.put_object(Bucket=bucket, Key=key, Body=b'{"state": "SUBMITTED"}')
+    assert as_role.get_object(Bucket=bucket, Key=key)["Body"].read() == b'{"state": "SUBMITTED"}'
+    # A Deny the role's principal does match still binds it.
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": {"AWS": role}, "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{bucket}/_cattube/claims/*"}]}))
+    with pytest.raises(as_role.exceptions.ClientError) as denied:
+        as_role.get_object(Bucket=bucket, Key=key)
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
+
+
 def test_duplicate_s3_events_deliver_each_event_twice(tmp_path):
     proc, cloud = start_cloud(tmp_path, "--duplicate-s3-events")
     try:
@@ -392,3 +426,16 @@ def test_duplicate_s3_events_deliver_each_event_twice(tmp_path):
         assert first == second  # the same event (same sequencer), delivered twice
     finally:
         stop_cloud(proc, tmp_path)
+
+
+def test_object_tags_are_their_own_s3_actions():
+    """The IAM middleware names a tagging request as AWS does (s3:PutObjectTagging, not
+    s3:PutObject), so a role granted only tagging may tag, and one granted PutObject may not."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import cloud
+
+    assert cloud.s3_actions("PUT", "/b/cats/k.mp4", {"tagging": ""}, {})[1] == [
+        ("s3:PutObjectTagging", "arn:aws:s3:::b/cats/k.mp4", {})]
+    assert cloud.s3_actions("GET", "/b/cats/k.mp4", {"tagging": ""}, {})[1] == [
+        ("s3:GetObjectTagging", "arn:aws:s3:::b/cats/k.mp4", {})]
+    assert cloud.s3_actions("GET", "/b/cats/k.mp4", {}, {})[1] == [("s3:GetObject", "arn:aws:s3:::b/cats/k.mp4", {})]

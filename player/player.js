@@ -111,6 +111,10 @@ function describe(video) {
     case "ERROR":
       parts.push(`failed: ${video.error || "conversion error"}`);
       break;
+    case "REJECTED":
+      // Over a [job] limit: no job was submitted (docs/conversion.md).
+      parts.push(`not converted: ${video.error || "over a limit"}`);
+      break;
     default:
       parts.push(String(video.status).toLowerCase());
   }

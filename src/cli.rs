@@ -118,14 +118,17 @@ pub enum Command {
         after_help = "Examples:\n  cattube upload-url \"cats/tabby cat.mp4\"\n  \
         cattube upload-url --expires 1h --max-mb 500\n  \
         cattube --output json upload-url \"cats/tabby cat.mp4\"\n  \
-        cattube upload-url --multipart --parts 4 \"cats/long cat.mp4\"\n\n\
+        cattube upload-url --multipart --size 734003200 \"cats/long cat.mp4\"\n  \
+        cattube upload-url --page --expires 1h\n\n\
         A POST grant's policy, signed with your credentials, pins the key (without KEY: any \
         file name below incoming/<grant id>/), the size (1 byte to --max-mb), the content type and \
         the expiry; S3 refuses an upload that breaks any of them. The text output is a curl \
         command line (replace FILE); --output json gives the URL and form fields. A multipart \
         grant starts the upload and prints a presigned URL per part and one to complete it: \
-        parts go up in parallel and a failed part is sent again; its size is not bounded by \
-        the grant. A grant lasts at most as long as the credentials that signed it.\n\n\
+        parts go up in parallel and a failed part is sent again; each part's URL is signed for \
+        its exact length (--size), so nothing larger goes up. --page prints a link to the \
+        upload page beside the player instead, the grant in its fragment. A grant lasts at \
+        most as long as the credentials that signed it.\n\n\
         Exit codes: 0 printed, 1 a call failed, 2 bad input or the stack is not up"
     )]
     UploadUrl(UploadUrlArgs),
@@ -394,9 +397,18 @@ pub struct UploadUrlArgs {
     /// A multipart upload of KEY instead: presigned part URLs and a completion URL
     #[arg(long, requires = "key")]
     pub multipart: bool,
+    /// With --multipart: the file's exact size in bytes (each part's URL is signed for its
+    /// length, so nothing larger can be uploaded)
+    #[arg(long, value_name = "BYTES")]
+    pub size: Option<u64>,
     /// With --multipart: how many parts (1-10000; each but the last at least 5 MiB)
+    /// [default: parts of 8 MiB]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub parts: Option<u32>,
+    /// Print a link to the upload page (upload.html beside the player) carrying the grant
+    /// in its fragment, which browsers never send to a server
+    #[arg(long)]
+    pub page: bool,
 }
 
 #[derive(Debug, Args)]

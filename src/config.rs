@@ -226,8 +226,12 @@ pub struct JobConfig {
     pub template: Option<PathBuf>,
     /// A built-in job: `tutorial` (the default), `web` or `hls`.
     pub profile: Option<String>,
-    /// Uploads larger than this many MiB are skipped by the converter function.
+    /// Uploads larger than this many MiB are rejected by the converter function.
     pub max_upload_mb: Option<i64>,
+    /// Uploads longer than this many minutes are rejected by the converter function.
+    pub max_duration_min: Option<i64>,
+    /// The output minutes the stack's jobs may bill per UTC day; uploads beyond are rejected.
+    pub max_output_minutes_per_day: Option<i64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -424,6 +428,20 @@ impl Config {
 
         let max_upload_mb = validate_max_upload(file.job.max_upload_mb)
             .map_err(|e| UsageError::new(format!("{}: {e}", origin("job.max-upload-mb"))))?;
+        let max_duration_min = validate_limit(
+            file.job.max_duration_min,
+            MAX_DURATION_MIN,
+            "minutes; 1440 is a day",
+        )
+        .map_err(|e| UsageError::new(format!("{}: {e}", origin("job.max-duration-min"))))?;
+        let max_output_minutes_per_day = validate_limit(
+            file.job.max_output_minutes_per_day,
+            MAX_OUTPUT_MINUTES_PER_DAY,
+            "output minutes per UTC day",
+        )
+        .map_err(|e| {
+            UsageError::new(format!("{}: {e}", origin("job.max-output-minutes-per-day")))
+        })?;
         let prices = load_prices(&file.cost, file_path.as_deref(), &origin)?;
         let state = state_location(global.state.as_deref(), &file.state, &origin)?;
         // Only S3 is asked there, so the format is checked, not the stack's services.
@@ -460,6 +478,8 @@ impl Config {
                 wait_for_deploy: false,
                 deploy_timeout: deploy_timeout()?,
                 max_upload_mb,
+                max_duration_min,
+                max_output_minutes_per_day,
                 player_enabled: file.player.enabled,
                 notify_emails: file.notify.email,
                 upload_origins: file.uploads.allowed_origins,
@@ -529,6 +549,23 @@ fn validate_max_upload(value: Option<i64>) -> Result<Option<u64>, String> {
         Some(mb) if (1..=5 * 1024 * 1024).contains(&mb) => Ok(Some(mb as u64)),
         Some(mb) => Err(format!(
             "{mb} is out of range; allowed: 1 to 5242880 (MiB; S3's largest object is 5 TiB)"
+        )),
+    }
+}
+
+/// The largest `[job] max-duration-min`: a day.
+const MAX_DURATION_MIN: i64 = 1440;
+/// The largest `[job] max-output-minutes-per-day`: a day of 694 outputs running at once
+/// (a bound that still says "bounded"; higher is no limit at all).
+const MAX_OUTPUT_MINUTES_PER_DAY: i64 = 1_000_000;
+
+/// A whole-number limit of the converter function, 1 to `most`.
+fn validate_limit(value: Option<i64>, most: i64, unit: &str) -> Result<Option<u64>, String> {
+    match value {
+        None => Ok(None),
+        Some(n) if (1..=most).contains(&n) => Ok(Some(n as u64)),
+        Some(n) => Err(format!(
+            "{n} is out of range; allowed: a whole number from 1 to {most} ({unit})"
         )),
     }
 }

@@ -5,6 +5,7 @@ mod commands;
 mod config;
 mod error;
 mod interrupt;
+mod limits;
 mod plan;
 mod pricing;
 mod printer;

@@ -456,10 +456,18 @@ pub fn header(report: &Report) -> String {
 }
 
 /// The estimate line and the warnings of a text summary (`plan`, `up`).
-pub fn cost_lines(report: &Report, cost: Option<&crate::pricing::Estimate>) -> String {
+pub fn cost_lines(
+    report: &Report,
+    cost: Option<&crate::pricing::Estimate>,
+    limits: Option<&crate::limits::Limits>,
+) -> String {
     let mut out = String::new();
     if let Some(estimate) = cost {
         out.push_str(&estimate.line());
+        out.push('\n');
+    }
+    if let Some(limits) = limits {
+        out.push_str(&limits.line());
         out.push('\n');
     }
     for warning in &report.warnings {

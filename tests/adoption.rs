@@ -259,6 +259,26 @@ async fn function_snapshot(
         })
         .collect();
     snap.insert("versions".into(), format!("{versions:?}"));
+    let invoke = lambda
+        .get_function_event_invoke_config()
+        .function_name(function)
+        .send()
+        .await;
+    snap.insert(
+        "event-invoke-config".into(),
+        match invoke {
+            Ok(c) => format!(
+                "retries {:?} age {:?} destinations {:?}",
+                c.maximum_retry_attempts(),
+                c.maximum_event_age_in_seconds(),
+                c.destination_config()
+            ),
+            Err(e) => format!(
+                "error {:?}",
+                aws_sdk_lambda::error::ProvideErrorMetadata::code(&e)
+            ),
+        },
+    );
     let policy = lambda.get_policy().function_name(function).send().await;
     snap.insert(
         "policy".into(),
@@ -612,7 +632,29 @@ async fn make_users_role_and_function(clients: &cattube_stages::Clients) {
         .send()
         .await
         .unwrap();
+    // The user's own asynchronous settings: one retry, an hour, failures to their queue.
+    clients
+        .lambda
+        .put_function_event_invoke_config()
+        .function_name(FUNCTION)
+        .maximum_retry_attempts(1)
+        .maximum_event_age_in_seconds(3600)
+        .destination_config(
+            aws_sdk_lambda::types::DestinationConfig::builder()
+                .on_failure(
+                    aws_sdk_lambda::types::OnFailure::builder()
+                        .destination(USERS_FAILURES)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
 }
+
+/// Where the user's function sent its failed invocations before cattube adopted it.
+const USERS_FAILURES: &str = "arn:aws:sqs:eu-west-1:123456789012:users-failures";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_adopted_role_and_function_are_as_they_were_after_up_then_down() {
@@ -644,7 +686,11 @@ async fn an_adopted_role_and_function_are_as_they_were_after_up_then_down() {
     let before = snapshot().await;
 
     let plan = sandbox.run().arg("plan").expect_code(3).output();
-    for id in ["mediaconvert-role", "converter-function"] {
+    for id in [
+        "mediaconvert-role",
+        "converter-function",
+        "failure-destination",
+    ] {
         assert_plan_says_restored(&plan.stdout, id);
     }
     sandbox.run().arg("up").expect_code(0).output();
@@ -656,6 +702,13 @@ async fn an_adopted_role_and_function_are_as_they_were_after_up_then_down() {
         up["function role"]
     );
     assert_ne!(up["function code-sha256"], before["function code-sha256"]);
+    assert!(
+        before["function event-invoke-config"].contains(USERS_FAILURES)
+            && up["function event-invoke-config"].contains("cattube-failures-"),
+        "up did not replace the function's on-failure destination: {} -> {}",
+        before["function event-invoke-config"],
+        up["function event-invoke-config"]
+    );
     assert_ne!(up["role trust"], before["role trust"]);
     // The function's environment is restored, but its values are not in the state.
     let state = support::checked_state(&sandbox.path().join("cattube.state.json"), "cattube")

@@ -17,6 +17,7 @@ mod domain;
 mod events;
 mod first_hour;
 mod lifecycle;
+mod limits;
 mod newcomer;
 mod permissions;
 mod pipeline;
@@ -31,6 +32,7 @@ mod shared_oac;
 mod stacks;
 mod terminal;
 mod upload_grants;
+mod upload_page;
 mod videos;
 
 /// A file under tests/ or stages/tests/ that is no module of its crate's one test binary

@@ -160,7 +160,13 @@ async fn made_and_shared(emulators: &Emulators, sandbox: &support::Sandbox, runs
         ("upload-url", vec!["upload-url", "cats/tabby cat.mp4"]),
         (
             "upload-url",
-            vec!["upload-url", "--multipart", "cats/long cat.mp4"],
+            vec![
+                "upload-url",
+                "--multipart",
+                "--size",
+                "1000",
+                "cats/long cat.mp4",
+            ],
         ),
         // Converged: the second `up` reads only, the same reads as the first.
         ("up", vec!["up"]),

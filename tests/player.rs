@@ -8,7 +8,7 @@
 use crate::support;
 
 use aws_sdk_cloudfront::types::DistributionConfig;
-use cattube_stages::player_page::{sha256_hex, FILES};
+use cattube_stages::player_page::{body, sha256_hex, FILES, SOURCE_URL_SLOT, UPLOAD_KEY};
 use support::{leftovers, resource, s3_client, Emulators};
 
 const REGION: &str = "eu-west-1";
@@ -89,6 +89,14 @@ async fn the_page_is_uploaded_once_served_at_the_root_and_removed() {
         "{text}"
     );
 
+    // The source bucket's URL, as upload grants name it: the one place the upload page may
+    // send a file.
+    let grant = sandbox
+        .run()
+        .args(["upload-url", "cats/a.mp4"])
+        .expect_code(0)
+        .json();
+    let source_url = grant.doc["grant"]["url"].as_str().unwrap().to_string();
     for file in FILES {
         let head = s3
             .head_object()
@@ -106,7 +114,7 @@ async fn the_page_is_uploaded_once_served_at_the_root_and_removed() {
         );
         assert_eq!(
             head.metadata().unwrap().get("cattube-sha256"),
-            Some(&sha256_hex(file.bytes)),
+            Some(&sha256_hex(&body(file, &source_url))),
             "{}",
             file.key
         );
@@ -122,7 +130,21 @@ async fn the_page_is_uploaded_once_served_at_the_root_and_removed() {
             .await
             .unwrap()
             .into_bytes();
-        assert_eq!(&body[..], file.bytes, "{}", file.key);
+        assert_eq!(
+            &body[..],
+            &self::body(file, &source_url)[..],
+            "{}",
+            file.key
+        );
+        if file.key == UPLOAD_KEY {
+            // The upload page may send files to the stack's source bucket, and nowhere else.
+            let page = String::from_utf8_lossy(&body);
+            assert!(!page.contains(SOURCE_URL_SLOT), "{page}");
+            assert!(
+                page.contains(&format!("connect-src 'self' {source_url};")),
+                "{page}"
+            );
+        }
     }
     assert!(FILES[0].content_type.starts_with("text/html"));
     assert_eq!(FILES[0].key, "index.html");

@@ -178,8 +178,13 @@ async fn down_waits_for_a_cancelled_job_before_deleting_the_queue() {
 async fn iam_documents_match_the_reference_and_allow_only_the_pipeline() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
-    // With [notify], so the converter's sns:Publish grant is there to be evaluated.
-    sandbox.write("cattube.toml", "[notify]\nemail = [\"cat@example.com\"]\n");
+    // With [notify] and the [job] limits, so the converter's sns:Publish grant and the
+    // limits' grants are there to be evaluated.
+    sandbox.write(
+        "cattube.toml",
+        "[notify]\nemail = [\"cat@example.com\"]\n[job]\nmax-duration-min = 60\n\
+         max-output-minutes-per-day = 600\n",
+    );
     sandbox.run().args(["up"]).expect_code(0).output();
     let state: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(sandbox.path().join("cattube.state.json")).unwrap(),
@@ -259,6 +264,7 @@ async fn iam_documents_match_the_reference_and_allow_only_the_pipeline() {
         "account": ACCOUNT,
         "region": REGION,
         "notify": true,
+        "limits": true,
         "names": names,
         "distribution_arn": state["resources"]["distribution"]["arn"],
         "documents": documents,

@@ -188,6 +188,24 @@ async fn post_grants_allow_exactly_what_they_say() {
         (&["upload-url", "--max-mb", "6000"][..], "--max-mb"),
         (&["upload-url", "cats/"][..], "KEY"),
         (&["upload-url", "--parts", "2", "a.mp4"][..], "--parts"),
+        (&["upload-url", "--multipart", "a.mp4"][..], "--size"),
+        (&["upload-url", "--size", "9", "a.mp4"][..], "--size"),
+        (
+            &[
+                "upload-url",
+                "--multipart",
+                "--size",
+                "1000",
+                "--parts",
+                "2",
+                "a.mp4",
+            ][..],
+            "--parts",
+        ),
+        (
+            &["upload-url", "--multipart", "--size", "0", "a.mp4"][..],
+            "--size",
+        ),
     ] {
         let ran = sandbox.run().args(args).expect_code(2).output();
         assert!(ran.requests.is_empty(), "{args:?}: {:?}", ran.requests);
@@ -201,6 +219,30 @@ async fn post_grants_allow_exactly_what_they_say() {
     }
 }
 
+/// PUTs `file` to a presigned URL: Ok(the ETag) or Err(curl's output, S3's error in it).
+fn put_part(url: &str, file: &Path) -> Result<String, String> {
+    let (code, out) = curl(&[
+        "-sS".into(),
+        "--fail-with-body".into(),
+        "-D".into(),
+        "-".into(),
+        "-T".into(),
+        file.display().to_string(),
+        url.to_string(),
+    ]);
+    if code != 0 {
+        return Err(out);
+    }
+    Ok(out
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("etag:")
+                .then(|| l[5..].trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("no ETag in {out}")))
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_multipart_grant_resumes_a_failed_part_and_completes() {
     let emulators = Emulators::start();
@@ -208,11 +250,18 @@ async fn a_multipart_grant_resumes_a_failed_part_and_completes() {
     let s3 = s3_client(&emulators.moto.url, REGION).await;
     sandbox.run().args(["up"]).expect_code(0).output();
 
-    const PART: usize = 5 * 1024 * 1024;
-    let video = bytes(PART + 123_457, 3);
+    let video = bytes(11 * 1024 * 1024 + 123_457, 3);
+    let size = video.len().to_string();
     let g = grant(
         &sandbox,
-        &["--multipart", "--parts", "2", "cats/long cat.mp4"],
+        &[
+            "--multipart",
+            "--size",
+            &size,
+            "--parts",
+            "2",
+            "cats/long cat.mp4",
+        ],
     );
     let parts: Vec<&str> = g["parts"]
         .as_array()
@@ -220,39 +269,37 @@ async fn a_multipart_grant_resumes_a_failed_part_and_completes() {
         .iter()
         .map(|u| u.as_str().unwrap())
         .collect();
+    // The grant fixes the part count and each part's length (the last holds the rest).
     assert_eq!(parts.len(), 2, "{g}");
+    let part = g["part_bytes"].as_u64().unwrap() as usize;
+    assert_eq!(part, video.len().div_ceil(2), "{g}");
+    assert_eq!(g["size"], video.len(), "{g}");
+    for url in &parts {
+        assert!(
+            cattube_stages::upload_grant::signs_content_length(url),
+            "{url}"
+        );
+    }
     let dir = sandbox.path();
     let chunk = |n: usize, data: &[u8]| {
         let path = dir.join(format!("part{n}"));
         std::fs::write(&path, data).unwrap();
         path
     };
-    let put = |url: &str, file: &Path| -> String {
-        let (code, out) = curl(&[
-            "-sS".into(),
-            "--fail-with-body".into(),
-            "-D".into(),
-            "-".into(),
-            "-o".into(),
-            "/dev/null".into(),
-            "-T".into(),
-            file.display().to_string(),
-            url.to_string(),
-        ]);
-        assert_eq!(code, 0, "{out}");
-        out.lines()
-            .find_map(|l| {
-                l.to_ascii_lowercase()
-                    .starts_with("etag:")
-                    .then(|| l[5..].trim().to_string())
-            })
-            .unwrap_or_else(|| panic!("no ETag in {out}"))
-    };
+    // A part longer or shorter than its URL signs is refused: the grant bounds the upload.
+    for wrong in [
+        bytes(1000, 9),
+        bytes(video.len() - part + 1, 9),
+        bytes(video.len() - part - 1, 9),
+    ] {
+        let refused = put_part(parts[1], &chunk(9, &wrong)).unwrap_err();
+        assert!(refused.contains("SignatureDoesNotMatch"), "{refused}");
+    }
     // Part 2 first (parallel clients finish in any order), and its first try "fails": it
     // sent the wrong bytes; sent again with the same URL, the last one counts.
-    put(parts[1], &chunk(9, &bytes(1000, 9)));
-    let etag2 = put(parts[1], &chunk(2, &video[PART..]));
-    let etag1 = put(parts[0], &chunk(1, &video[..PART]));
+    put_part(parts[1], &chunk(8, &bytes(video.len() - part, 8))).unwrap();
+    let etag2 = put_part(parts[1], &chunk(2, &video[part..])).unwrap();
+    let etag1 = put_part(parts[0], &chunk(1, &video[..part])).unwrap();
     let complete = format!(
         "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag1}</ETag></Part>\
          <Part><PartNumber>2</PartNumber><ETag>{etag2}</ETag></Part></CompleteMultipartUpload>"
@@ -282,6 +329,26 @@ async fn a_multipart_grant_resumes_a_failed_part_and_completes() {
         .await
         .unwrap();
     assert_eq!(head.content_type(), Some("video/mp4"));
+
+    // An expired part URL is refused, and so is one whose signature was tampered with.
+    let short = grant(
+        &sandbox,
+        &[
+            "--multipart",
+            "--size",
+            "1000",
+            "--expires",
+            "1s",
+            "cats/short.mp4",
+        ],
+    );
+    let url = short["parts"][0].as_str().unwrap();
+    let tampered = url.replace("partNumber=1", "partNumber=2");
+    let refused = put_part(&tampered, &chunk(7, &bytes(1000, 7))).unwrap_err();
+    assert!(refused.contains("SignatureDoesNotMatch"), "{refused}");
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let refused = put_part(url, &chunk(7, &bytes(1000, 7))).unwrap_err();
+    assert!(refused.contains("Request has expired"), "{refused}");
 }
 
 /// A CORS preflight from `origin` for `method` on an object of the source bucket: the

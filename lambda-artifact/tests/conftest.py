@@ -120,6 +120,8 @@ class FakeS3:
         self.fail: dict[str, tuple[int, str]] = {}
         self.denied_get: set[str] = set()
         self.may_list = False
+        self.tags: dict[str, list[tuple[str, str]]] = {}  # key -> the object's tag set
+        self.ranges: list[tuple[str, str]] = []  # (key, Range) of each ranged GetObject
         # Plain bodies (no aws-chunked checksum trailers) keep the fake simple.
         self.client = boto3.client("s3", region_name=REGION,
                                    config=Config(request_checksum_calculation="when_required"))
@@ -155,10 +157,21 @@ class FakeS3:
         # Virtual-hosted style (the bucket in the host name) unless the host is S3's own.
         key = path.split("/", 1)[1] if url.hostname.startswith("s3.") else path
         operation = {"PUT": "PutObject", "GET": "GetObject", "DELETE": "DeleteObject"}[request.method]
+        if "tagging" in urllib.parse.parse_qs(url.query, keep_blank_values=True):
+            operation = operation.replace("Object", "ObjectTagging")
         self.calls.append((operation, key))
         if operation in self.fail:
             return self._error(request, *self.fail.pop(operation))
         existing = self.objects.get(key)
+        if operation.endswith("ObjectTagging"):
+            return self._tagging(request, operation, key, existing)
+        if operation == "GetObject" and existing is not None and request.headers.get("Range"):
+            wanted = request.headers["Range"]
+            wanted = wanted.decode() if isinstance(wanted, bytes) else wanted
+            self.ranges.append((key, wanted))
+            start, _, end = wanted.removeprefix("bytes=").partition("-")
+            part = existing[0][int(start):int(end) + 1]
+            return self._answer(request, 206, {"etag": existing[1]}, part)
         if operation == "GetObject" and key in self.denied_get:
             return self._error(request, 403, "AccessDenied")
         if operation == "PutObject":
@@ -185,6 +198,24 @@ class FakeS3:
             return self._answer(request, 200, {"etag": existing[1], "content-type": "application/json"}, existing[0])
         del self.objects[key]
         return self._answer(request, 204)
+
+    def _tagging(self, request, operation, key, existing):
+        """GetObjectTagging / PutObjectTagging of an object that exists (S3's XML)."""
+        if existing is None:
+            return self._error(request, 404, "NoSuchKey")
+        if operation == "PutObjectTagging":
+            import xml.etree.ElementTree as ET
+
+            body = request.body if isinstance(request.body, bytes) else request.body.read()
+            ns = {"s3": "http://s3.amazonaws.com/doc/2006-03-01/"}
+            root = ET.fromstring(body)
+            self.tags[key] = [(t.find("s3:Key", ns).text, t.find("s3:Value", ns).text)
+                              for t in root.iter("{http://s3.amazonaws.com/doc/2006-03-01/}Tag")]
+            return self._answer(request, 200)
+        tags = "".join(f"<Tag><Key>{k}</Key><Value>{v}</Value></Tag>" for k, v in self.tags.get(key, []))
+        body = ('<?xml version="1.0" encoding="UTF-8"?><Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+                f"<TagSet>{tags}</TagSet></Tagging>").encode()
+        return self._answer(request, 200, {"content-type": "application/xml"}, body)
 
     def claims(self) -> dict[str, dict]:
         """The claim objects (the catalog beside them is not one)."""

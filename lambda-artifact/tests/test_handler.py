@@ -896,17 +896,7 @@ def test_a_template_member_create_job_does_not_accept_is_not_sent(mediaconvert_c
 # --------------------------------------------------------------------------
 
 
-def test_an_upload_larger_than_max_upload_mb_is_skipped(stubber, capsys, monkeypatch):
-    monkeypatch.setenv("MAX_UPLOAD_MB", "100")
-    # no responses queued: a GetJobTemplate or CreateJob call would fail the test
-    big = s3_record("cats/3 hours of 4K.mov", size=100 * 1024 * 1024 + 1)
-    result = handler.lambda_handler({"Records": [big]}, None)
-    assert result == {"jobs": [], "skipped": [{"key": "cats/3 hours of 4K.mov", "reason": "larger than 100 MB"}]}
-    (line,) = log_lines(capsys)
-    assert line["message"] == "upload skipped: larger than 100 MB"
-    assert line["level"] == "INFO"
-    assert line["size"] == 100 * 1024 * 1024 + 1
-    assert line["source_key"] == "cats/3 hours of 4K.mov"
+# A larger upload is rejected: tests/test_limits.py.
 
 
 def test_an_upload_of_exactly_max_upload_mb_is_converted(stubber, monkeypatch):

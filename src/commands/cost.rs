@@ -1,8 +1,9 @@
 //! `cattube cost [--since 30d]`: what the stack's finished jobs cost. Reads the COMPLETE
 //! jobs of the stack's queue (ListJobs, page by page), takes each output's duration from
 //! the job's output details (whole seconds, at least 10 per output), sums them by billing
-//! class and prices each class from the price table: month to date (UTC) and over the
-//! window. Also the estimate per minute of uploaded video, as `plan` shows it. Both are
+//! class, counts the normalized minutes of each class (its multiplier) and prices each
+//! tier's total through its volume bands from the price table: month to date (UTC) and
+//! over the window. Also the estimate per minute of uploaded video, as `plan` shows it. Both are
 //! labelled for what they are: the table's rates applied to what MediaConvert reports, not
 //! AWS's invoice.
 
@@ -79,6 +80,10 @@ fn minutes(m: f64) -> String {
     format!("{m:.2}")
 }
 
+fn normalized(n: Option<f64>) -> String {
+    n.map(minutes).unwrap_or_else(|| "unknown".into())
+}
+
 fn price(p: &Period) -> String {
     match p.usd {
         Some(v) => usd(v),
@@ -90,7 +95,7 @@ fn price(p: &Period) -> String {
                     .map(|c| c.output_minutes),
             );
             format!(
-                "rate unknown for {} of them (priced part {})",
+                "rate unknown for {} output minutes of them (priced part at the first band's rate {})",
                 minutes(unpriced),
                 usd(pricing::total(p.by_class.iter().filter_map(|c| c.usd)))
             )
@@ -100,7 +105,7 @@ fn price(p: &Period) -> String {
 
 fn class_line(c: &BilledClass) -> String {
     format!(
-        "  {:<13} {:<7} {:<15} {:<5} {:<6} {:>7}  {:>9}  {:>9}  {}\n",
+        "  {:<13} {:<7} {:<15} {:<5} {:<6} {:>7}  {:>9}  {:>5}  {:>10}  {:>9}  {}\n",
         c.tier.as_str(),
         c.codec,
         c.quality,
@@ -108,9 +113,13 @@ fn class_line(c: &BilledClass) -> String {
         c.fps_band,
         c.outputs,
         minutes(c.output_minutes),
-        c.usd_per_minute
+        c.normalized_minutes_per_minute
+            .map(|f| format!("{f}"))
+            .unwrap_or_else(|| "?".into()),
+        normalized(c.normalized_minutes),
+        c.usd_per_normalized_minute
             .map(usd)
-            .unwrap_or_else(|| "unknown".into()),
+            .unwrap_or_else(|| "unsourced".into()),
         c.usd.map(usd).unwrap_or_else(|| "-".into()),
     )
 }
@@ -126,20 +135,22 @@ fn text(report: &Report, fields: &CostFields) -> String {
     ));
     let month = &billed.month_to_date;
     out.push_str(&format!(
-        "  month to date: {} job{}, {} output minutes, {}\n",
+        "  month to date: {} job{}, {} output minutes, {} normalized minutes, {}\n",
         month.jobs,
         if month.jobs == 1 { "" } else { "s" },
         minutes(month.output_minutes),
+        normalized(month.normalized_minutes),
         price(month)
     ));
     let total = Period {
         jobs: billed.jobs,
         output_minutes: billed.output_minutes,
+        normalized_minutes: billed.normalized_minutes,
         usd: billed.usd,
         by_class: billed.by_class.clone(),
     };
     out.push_str(&format!(
-        "  {}: {} job{}, {} output minutes, {}\n",
+        "  {}: {} job{}, {} output minutes, {} normalized minutes, {}\n",
         match &billed.since {
             Some(since) => format!("since {since}"),
             None => "in total".into(),
@@ -147,12 +158,22 @@ fn text(report: &Report, fields: &CostFields) -> String {
         total.jobs,
         if total.jobs == 1 { "" } else { "s" },
         minutes(total.output_minutes),
+        normalized(total.normalized_minutes),
         price(&total)
     ));
     if !billed.by_class.is_empty() {
         out.push_str(&format!(
-            "  {:<13} {:<7} {:<15} {:<5} {:<6} {:>7}  {:>9}  {:>9}  USD\n",
-            "TIER", "CODEC", "QUALITY", "RES", "FPS", "OUTPUTS", "MINUTES", "$/MIN"
+            "  {:<13} {:<7} {:<15} {:<5} {:<6} {:>7}  {:>9}  {:>5}  {:>10}  {:>9}  USD\n",
+            "TIER",
+            "CODEC",
+            "QUALITY",
+            "RES",
+            "FPS",
+            "OUTPUTS",
+            "MINUTES",
+            "MULT",
+            "NORM MIN",
+            "$/NORM MIN"
         ));
         for class in &billed.by_class {
             out.push_str(&class_line(class));
@@ -181,7 +202,7 @@ mod tests {
         };
         let text = text(&report, &fields);
         assert!(
-            text.contains("0 jobs, 0.00 output minutes, $0.0000"),
+            text.contains("0 jobs, 0.00 output minutes, 0.00 normalized minutes, $0.0000"),
             "{text}"
         );
         assert!(!text.contains(" -0.") && !text.contains("$-"), "{text}");

@@ -11,9 +11,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use cattube_stages::arn;
+use cattube_stages::converter_role::REJECTED_TAG;
 use cattube_stages::failures::{self, FailedDelivery};
 use cattube_stages::videos::{self, JobInfo};
+use cattube_stages::{arn, catalog};
 use indicatif::ProgressBar;
 
 use crate::cli::JobsArgs;
@@ -30,6 +31,18 @@ pub struct JobsFields {
     /// The converter function's failed deliveries (after Lambda's retries), oldest first;
     /// with `--retry-failed`, those left after the replay.
     pub failed_deliveries: Vec<FailedDeliveryReport>,
+    /// The uploads a `[job]` limit rejected (no job), from the catalog.
+    pub rejected: Vec<RejectedReport>,
+}
+
+/// One upload a `[job]` limit rejected: no job was submitted for it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RejectedReport {
+    pub source_key: String,
+    /// The `[job]` key whose limit it is over.
+    pub limit: Option<String>,
+    pub reason: Option<String>,
+    pub rejected_at: String,
 }
 
 /// One MediaConvert job of the stack's queue.
@@ -127,6 +140,15 @@ async fn run(
             break jobs;
         }
         if let (Some(key), true) = (&args.key, jobs.is_empty()) {
+            // A rejected upload gets no job: say so now rather than wait for one.
+            let videos = catalog::read(ctx)
+                .await
+                .map(|c| c.videos)
+                .unwrap_or_default();
+            if let Some(video) = videos.iter().find(|v| v.rejected() && &v.key == key) {
+                fields.rejected = vec![rejected_report(video)];
+                return Err(anyhow::anyhow!(rejected_message(video)));
+            }
             if started.elapsed() >= APPEAR_TIMEOUT {
                 return Err(anyhow::anyhow!(no_job_appeared(
                     key,
@@ -190,6 +212,22 @@ async fn run(
         .filter(for_key)
         .map(failed_delivery_report)
         .collect();
+    // The rejections are the catalog's: without it (a stack half up), the jobs alone.
+    let videos = match catalog::read(ctx).await {
+        Ok(catalog) => catalog.videos,
+        Err(err) => {
+            report.warnings.push(format!(
+                "rejected uploads not listed: the catalog could not be read: {}",
+                video_failure(err)
+            ));
+            Vec::new()
+        }
+    };
+    fields.rejected = videos
+        .iter()
+        .filter(|v| v.rejected() && args.key.as_ref().is_none_or(|k| k == &v.key))
+        .map(rejected_report)
+        .collect();
     let failed: Vec<String> = jobs
         .iter()
         .filter(|j| watched.contains(&j.id) && matches!(j.status.as_str(), "ERROR" | "CANCELED"))
@@ -223,6 +261,28 @@ fn job_report(job: JobInfo) -> JobReport {
         submitted: job.submitted,
         error: job.error,
     }
+}
+
+fn rejected_report(video: &catalog::Video) -> RejectedReport {
+    RejectedReport {
+        source_key: video.key.clone(),
+        limit: video.limit.clone(),
+        reason: video.error.clone(),
+        rejected_at: video.updated.clone(),
+    }
+}
+
+/// Why `--wait KEY` ends at once: the upload is over a limit and has no job.
+fn rejected_message(video: &catalog::Video) -> String {
+    format!(
+        "'{}' was rejected ({}) and has no job: {}",
+        video.key,
+        video
+            .limit
+            .as_deref()
+            .map_or("a [job] limit".to_string(), |l| format!("[job] {l}")),
+        video.error.as_deref().unwrap_or("no reason recorded")
+    )
 }
 
 fn failed_delivery_report(failed: FailedDelivery) -> FailedDeliveryReport {
@@ -270,6 +330,23 @@ fn no_job_appeared(key: &str, emulator: Option<&str>) -> String {
 
 fn text(report: &Report, fields: &JobsFields) -> String {
     let mut out = jobs_text(report, &fields.jobs);
+    let rejected = &fields.rejected;
+    if !rejected.is_empty() {
+        out.push_str(&format!(
+            "\n{} rejected uploads (over a [job] limit: no job, nothing billed; the object is \
+             kept, tagged {REJECTED_TAG}):\n",
+            rejected.len()
+        ));
+        for upload in rejected {
+            out.push_str(&format!(
+                "{:<20}  {}  [job] {}: {}\n",
+                upload.rejected_at,
+                upload.source_key,
+                upload.limit.as_deref().unwrap_or("-"),
+                upload.reason.as_deref().unwrap_or("-"),
+            ));
+        }
+    }
     let failed = &fields.failed_deliveries;
     if !failed.is_empty() {
         out.push_str(&format!(

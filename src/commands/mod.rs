@@ -346,12 +346,25 @@ pub fn add_estimate(
     *cost = Some(estimate);
 }
 
+impl EstimateFields {
+    /// The `[job]` limits priced with the estimate just made.
+    pub fn price_limits(&mut self, config: &Config) {
+        self.limits = self
+            .cost
+            .as_ref()
+            .and_then(|estimate| crate::limits::Limits::of(&config.settings, estimate));
+    }
+}
+
 /// The fields of a command that prices a minute of video (`plan`, `up`).
 #[derive(Debug, Default, serde::Serialize)]
 pub struct EstimateFields {
     /// What each minute of uploaded video costs (an estimate).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<Estimate>,
+    /// The `[job]` limits and what the daily cap costs at most (only when a limit is set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<crate::limits::Limits>,
 }
 
 /// A step's error, headed by the resource it failed on.

@@ -17,6 +17,7 @@ impl Verb for PlanArgs {
         fields: &mut EstimateFields,
     ) -> anyhow::Result<ExitStatus> {
         observe_and_report(at.config, at.printer, report, View::Plan, &mut fields.cost).await?;
+        fields.price_limits(at.config);
         Ok(ExitStatus::drift_if(
             report.count(|r| r.action != Action::None) > 0,
         ))
@@ -41,7 +42,11 @@ fn text(report: &Report, fields: &EstimateFields) -> String {
             count(Action::None) - report.count(|r| r.off),
             off_count(report)
         ));
-        out.push_str(&cost_lines(report, fields.cost.as_ref()));
+        out.push_str(&cost_lines(
+            report,
+            fields.cost.as_ref(),
+            fields.limits.as_ref(),
+        ));
     }
     out
 }

@@ -52,6 +52,6 @@ fn text(report: &Report) -> String {
         });
     }
     // `status` has no estimate: these are its warnings (an unversioned state bucket).
-    out.push_str(&cost_lines(report, None));
+    out.push_str(&cost_lines(report, None, None));
     out
 }

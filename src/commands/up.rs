@@ -32,7 +32,7 @@ impl Verb for UpArgs {
         report: &mut Report,
         fields: &mut EstimateFields,
     ) -> anyhow::Result<ExitStatus> {
-        run(
+        let outcome = run(
             at.config,
             self,
             at.printer,
@@ -40,7 +40,9 @@ impl Verb for UpArgs {
             &mut fields.cost,
             at.cancel,
         )
-        .await
+        .await;
+        fields.price_limits(at.config);
+        outcome
     }
 
     fn text(&self, report: &Report, fields: &EstimateFields) -> String {
@@ -481,7 +483,11 @@ fn text(report: &Report, fields: &EstimateFields) -> String {
             off_count(report)
         ));
         // Before the outputs: the text summary ends with where videos play.
-        out.push_str(&cost_lines(report, fields.cost.as_ref()));
+        out.push_str(&cost_lines(
+            report,
+            fields.cost.as_ref(),
+            fields.limits.as_ref(),
+        ));
         for (key, value) in &report.outputs {
             if let Some(value) = value {
                 out.push_str(&format!("  {key}: {value}\n"));

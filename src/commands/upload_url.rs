@@ -1,11 +1,15 @@
 //! `cattube upload-url [KEY] [--expires 15m] [--max-mb N] [--content-type video/*]
-//! [--multipart --parts N]`: an upload grant for someone without AWS credentials. Every
-//! flag is checked before any AWS call; the grant itself is signed locally (only the stack
-//! check and, for a multipart grant, the upload's creation reach AWS).
+//! [--multipart --size BYTES [--parts N]] [--page]`: an upload grant for someone without AWS
+//! credentials, as a curl line, JSON, or a link to the upload page carrying it. Every flag is
+//! checked before any AWS call; the grant itself is signed locally (only the stack check, the
+//! distribution's domain for --page and, for a multipart grant, the upload's creation reach
+//! AWS).
 
 use std::time::Duration;
 
-use cattube_stages::upload_grant::{self, ContentTypes, GrantRequest, Keys, MAX_POST_BYTES};
+use cattube_stages::upload_grant::{
+    self, ContentTypes, GrantRequest, Keys, PartLayout, MAX_POST_BYTES,
+};
 use cattube_stages::videos;
 use serde_json::json;
 
@@ -142,26 +146,37 @@ async fn run(
                 guessed
             }
         };
-        let parts = args.parts.unwrap_or(1);
+        let layout = part_layout(args, config)?;
+        check_page(args, config)?;
         let session = Session::open(config, Access::Read, report).await?;
         let grant =
-            upload_grant::multipart_grant(&session.ctx, key, &content_type, parts, expires_in)
+            upload_grant::multipart_grant(&session.ctx, key, &content_type, layout, expires_in)
                 .await
                 .map_err(video_failure)?;
         out.grant = Some(json!({
             "kind": "multipart",
             "key": grant.key,
             "content_type": content_type,
+            "size": grant.layout.size,
+            "part_bytes": grant.layout.part_bytes,
             "upload_id": grant.upload_id,
             "parts": grant.parts,
             "complete": grant.complete,
             "expires_at": grant.expires_at,
         }));
+        add_page(&session, args, out).await?;
         return Ok(ExitStatus::Success);
     }
     if args.parts.is_some() {
         return Err(UsageError::new("--parts needs --multipart").into());
     }
+    if args.size.is_some() {
+        return Err(UsageError::new(
+            "--size needs --multipart (a POST grant's size is bounded by --max-mb)",
+        )
+        .into());
+    }
+    check_page(args, config)?;
     let max_bytes = max_bytes(args, config)?;
     let keys = match &args.key {
         Some(key) => Keys::Exactly(key.clone()),
@@ -204,7 +219,69 @@ async fn run(
         "expires_at": grant.expires_at,
         "curl": upload_grant::curl_line(&grant, &content_types.example(), "FILE"),
     }));
+    add_page(&session, args, out).await?;
     Ok(ExitStatus::Success)
+}
+
+/// How a multipart grant cuts the file: `--size` is needed (each part's URL signs its length),
+/// and bounded as a POST grant is, by `[job] max-upload-mb`.
+fn part_layout(args: &UploadUrlArgs, config: &Config) -> Result<PartLayout, UsageError> {
+    let size = args.size.ok_or_else(|| {
+        UsageError::new(
+            "--multipart needs --size BYTES, the file's exact size: each part's URL is signed for its length, which bounds the upload",
+        )
+    })?;
+    if let Some(cap) = config.settings.max_upload_mb {
+        if size > cap * MIB {
+            return Err(UsageError::new(format!(
+                "--size: {size} bytes is above [job] max-upload-mb = {cap} ({} bytes), and the converter skips larger uploads; allowed: 1 to {}",
+                cap * MIB,
+                cap * MIB
+            )));
+        }
+    }
+    PartLayout::new(size, args.parts).map_err(|e| {
+        let flag = if args.parts.is_some() {
+            "--parts"
+        } else {
+            "--size"
+        };
+        UsageError::new(format!("{flag}: {e}"))
+    })
+}
+
+fn check_page(args: &UploadUrlArgs, config: &Config) -> Result<(), UsageError> {
+    if args.page && !config.settings.player_enabled {
+        return Err(UsageError::new(
+            "--page: the upload page is served with the player, which is off ([player] enabled = false); allowed: --page with the player on",
+        ));
+    }
+    Ok(())
+}
+
+/// With `--page`: the upload page's link, the grant (without its curl line) in the
+/// fragment as base64url JSON.
+async fn add_page(
+    session: &Session,
+    args: &UploadUrlArgs,
+    out: &mut GrantFields,
+) -> anyhow::Result<()> {
+    if !args.page {
+        return Ok(());
+    }
+    let Some(grant) = out.grant.as_mut() else {
+        return Ok(());
+    };
+    let domain = videos::distribution_domain(&session.ctx)
+        .await
+        .map_err(video_failure)?;
+    let mut carried = grant.clone();
+    if let Some(fields) = carried.as_object_mut() {
+        fields.remove("curl");
+    }
+    let url = cattube_stages::catalog::upload_page_url(&domain, &carried);
+    grant["page"] = json!(url);
+    Ok(())
 }
 
 /// A POST grant: the `curl` line (FILE stands for the video); a multipart grant: its part
@@ -214,14 +291,24 @@ fn text(out: &GrantFields) -> String {
         return String::new();
     };
     let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+    if let Some(page) = grant["page"].as_str() {
+        return format!(
+            "# open in a browser to upload {} (valid until {}):\n{page}\n",
+            s(&grant["key"]),
+            s(&grant["expires_at"])
+        );
+    }
     if grant["kind"] == "multipart" {
         let parts = grant["parts"].as_array().cloned().unwrap_or_default();
         let mut out = format!(
-            "# multipart upload of {} ({}), {} part(s), valid until {}: PUT part N to its URL, \
+            "# multipart upload of {} ({}, {} bytes), {} part(s) of {} bytes (the last one holds \
+             the rest), valid until {}: PUT part N to its URL, \
              then POST <CompleteMultipartUpload> with each part's ETag to the last URL\n",
             s(&grant["key"]),
             s(&grant["content_type"]),
+            grant["size"],
             parts.len(),
+            grant["part_bytes"],
             s(&grant["expires_at"])
         );
         for (i, url) in parts.iter().enumerate() {

@@ -121,8 +121,13 @@ fn text(report: &Report, fields: &VideosFields) -> String {
         for url in urls.iter().skip(1) {
             out.push_str(&format!("{:width$}  {:11}  {:8}  {url}\n", "", "", ""));
         }
-        if let Some(error) = video["error"].as_str() {
-            out.push_str(&format!("{:width$}  error: {error}\n", ""));
+        match (video["error"].as_str(), video["limit"].as_str()) {
+            (Some(error), Some(limit)) => out.push_str(&format!(
+                "{:width$}  rejected, [job] {limit}: {error}\n",
+                ""
+            )),
+            (Some(error), None) => out.push_str(&format!("{:width$}  error: {error}\n", "")),
+            _ => {}
         }
     }
     out

@@ -85,8 +85,13 @@ pub struct Settings {
     /// How long to wait for CloudFront to deploy a change (`up --wait`, `down`): usually
     /// 5 to 20 minutes on AWS. The polling interval scales with it.
     pub deploy_timeout: Duration,
-    /// `[job] max-upload-mb`: the converter function skips larger uploads (MiB).
+    /// `[job] max-upload-mb`: the converter function rejects larger uploads (MiB).
     pub max_upload_mb: Option<u64>,
+    /// `[job] max-duration-min`: the converter function rejects longer uploads.
+    pub max_duration_min: Option<u64>,
+    /// `[job] max-output-minutes-per-day`: the output minutes the stack's jobs may bill per
+    /// UTC day; the converter function rejects an upload that would exceed them.
+    pub max_output_minutes_per_day: Option<u64>,
     /// `[player] enabled`: the player page and `catalog.json` are served through CloudFront.
     pub player_enabled: bool,
     /// `[notify] email`: who hears of each finished job (the SNS topic's subscriptions);
@@ -147,12 +152,26 @@ impl Default for Settings {
             wait_for_deploy: false,
             deploy_timeout: Duration::from_secs(30 * 60),
             max_upload_mb: None,
+            max_duration_min: None,
+            max_output_minutes_per_day: None,
             player_enabled: true,
             notify_emails: Vec::new(),
             upload_origins: Vec::new(),
             domain: None,
             shared_oac: false,
         }
+    }
+}
+
+impl Settings {
+    /// A limit that needs the input's duration is set (the function probes or reads uploads).
+    pub fn times_uploads(&self) -> bool {
+        self.max_duration_min.is_some() || self.max_output_minutes_per_day.is_some()
+    }
+
+    /// Any limit is set (the function tags the uploads it rejects).
+    pub fn limits_uploads(&self) -> bool {
+        self.max_upload_mb.is_some() || self.times_uploads()
     }
 }
 

@@ -33,6 +33,10 @@ fn placeholder_stack(notify: bool) -> StackContext {
         } else {
             Vec::new()
         },
+        // The list marks what only an option adds: every `[job]` limit too.
+        max_upload_mb: notify.then_some(1024),
+        max_duration_min: notify.then_some(60),
+        max_output_minutes_per_day: notify.then_some(600),
         ..Settings::default()
     };
     StackContext::new(

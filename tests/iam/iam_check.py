@@ -347,6 +347,8 @@ def scenarios(doc: dict) -> list[tuple[str, str, Request, list, list]]:
     invoke = [d["invoke-permission"]]
     tls = {"aws:SecureTransport": "true"}
     claim = f"arn:aws:s3:::{destination}/_cattube/claims/0ad3ea48.json"
+    upload = f"arn:aws:s3:::{source}/cats/tabby.mp4"
+    usage = f"arn:aws:s3:::{destination}/_cattube/usage/2026-12-07.json"
     distribution = doc["distribution_arn"]
     other_distribution = distribution.rsplit("/", 1)[0] + "/EDFDVBD6EXAMPLE"
     cloudfront = {"Service": "cloudfront.amazonaws.com"}
@@ -434,8 +436,27 @@ def scenarios(doc: dict) -> list[tuple[str, str, Request, list, list]]:
                  {"iam:PassedToService": "mediaconvert.amazonaws.com"}), conv, []),
         ("deny", "function writes a video into the destination bucket",
          Request(converter, "s3:PutObject", f"arn:aws:s3:::{destination}/cats/tabby-hd.mp4", tls), conv, dst_policy),
-        ("deny", "function reads an upload",
-         Request(converter, "s3:GetObject", f"arn:aws:s3:::{source}/cats/tabby.mp4", tls), conv, src_policy),
+        # [job] limits: the function times an upload (Probe, or a ranged GetObject of its
+        # header), tags one it rejects and counts the day's output minutes; without limits
+        # it may do none of it.
+        *[("allow" if doc.get("limits") else "deny", what + ("" if doc.get("limits") else " without [job] limits"),
+            Request(converter, action, resource, *([tls] if resource != "*" else [])), conv, policy)
+          for what, action, resource, policy in [
+              ("function reads an upload's header", "s3:GetObject", upload, src_policy),
+              ("function probes an upload", "mediaconvert:Probe", "*", []),
+              ("function tags a rejected upload", "s3:PutObjectTagging", upload, src_policy),
+              ("function reads an upload's tags", "s3:GetObjectTagging", upload, src_policy),
+              ("function counts the day's output minutes", "s3:PutObject", usage, dst_policy),
+              ("function reads the day's output minutes", "s3:GetObject", usage, dst_policy)]],
+        ("deny", "function deletes a rejected upload",
+         Request(converter, "s3:DeleteObject", f"arn:aws:s3:::{source}/cats/tabby.mp4", tls), conv, src_policy),
+        ("deny", "function overwrites an upload",
+         Request(converter, "s3:PutObject", f"arn:aws:s3:::{source}/cats/tabby.mp4", tls), conv, src_policy),
+        ("deny", "function deletes the day's counter",
+         Request(converter, "s3:DeleteObject", f"arn:aws:s3:::{destination}/_cattube/usage/2026-12-07.json", tls),
+         conv, dst_policy),
+        ("deny", "function reads another bucket's object",
+         Request(converter, "s3:GetObject", "arn:aws:s3:::someone-elses-bucket/x.mp4", tls), conv, []),
         ("deny", "function writes another function's logs",
          Request(converter, "logs:PutLogEvents", arn("logs", "log-group:/aws/lambda/other:log-stream:x")), conv, []),
         # MediaConvert, with the MediaConvert role

@@ -945,17 +945,29 @@ pub async fn expire(clients: &Clients, region: &str, stack: &str) {
 /// Runs the player's Playwright script (tests/browser/player.test.mjs) in `mode` against the
 /// page at `url`; its `RESULT` line.
 pub fn browse(url: &str, mode: &str, screenshot: &Path) -> serde_json::Value {
+    let screenshot = screenshot.to_string_lossy();
+    node_result(
+        "tests/browser/player.test.mjs",
+        &[
+            ("PLAYER_URL", url),
+            ("MODE", mode),
+            ("SCREENSHOT", &screenshot),
+        ],
+    )
+}
+
+/// Runs a browser driver of tests/browser with `env`: the document of its `RESULT` line
+/// (the test fails, showing its output, when the driver does).
+pub fn node_result(script: &str, env: &[(&str, &str)]) -> serde_json::Value {
     let out = Command::new("node")
-        .arg(repo_root().join("tests/browser/player.test.mjs"))
-        .env("PLAYER_URL", url)
-        .env("MODE", mode)
-        .env("SCREENSHOT", screenshot)
+        .arg(repo_root().join(script))
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
-        "the browser test ({mode}) failed:\n{stdout}\n{}",
+        "{script} {env:?} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let line = stdout

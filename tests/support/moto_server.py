@@ -16,6 +16,15 @@ left to moto. moto evaluates bucket policies only for object requests; for a req
 marked plain HTTP the launcher also evaluates the bucket's policy for bucket-level
 operations (s3:ListBucket and the others, on the bucket's ARN), as S3 does.
 
+moto applies a bucket-policy statement whatever its Principal names unless it is a bare
+string, so a Deny to `{"Service": "cloudfront.amazonaws.com"}` (the destination bucket's
+statement keeping the converter's claims from CloudFront) denied every caller, the account
+owner and the converter role included: a retried invocation could write its claim but not
+read it back (GetObject 403). On AWS a statement binds only the principals it names, and a
+request signed with an access key (or unsigned) is never an AWS service principal. This
+launcher leaves out of moto's evaluation every statement whose Principal names only
+services (the local cloud evaluates CloudFront's reads itself, with tests/iam/iam_check.py).
+
 moto's CloudFront drops `OriginAccessControlId` and `S3OriginConfig` from a distribution's
 origins (on create and on update alike), so a distribution created with an Origin Access
 Control reads back as if it had none, and cattube would report "OAC detached" forever. The
@@ -63,6 +72,12 @@ moto's CORS preflight refuses an origin as soon as one rule does not list it, me
 headers of every rule and never checks the requested method or headers; S3 uses the first
 rule that matches origin, method and headers. tests/support/s3_cors.py (imported here)
 answers as S3 does.
+
+moto takes a presigned URL (SigV4 in the query string) without checking its signature,
+signed headers or expiry; S3 refuses one whose signature does not match the request it
+received (so a part of another length than its URL signs) or that has expired.
+tests/support/s3_presigned.py (imported here) checks them as S3 does.
+
 moto's ACM issues a DNS-validated certificate 60 seconds after the request whether or not
 its validation records exist; ACM issues it only once every validation CNAME resolves. This
 launcher issues a pending certificate when each of its validation records is, with ACM's
@@ -164,6 +179,31 @@ def _authorize_s3_with_bucket_policy(self, bucket_name=None, key_name=None):
 
 
 S3Response._authenticate_and_authorize_s3_action = _authorize_s3_with_bucket_policy
+
+
+from moto.iam.access_control import IAMPolicy  # noqa: E402
+from moto.s3.models import FakeBucket  # noqa: E402
+
+
+def _binds_a_caller(statement) -> bool:
+    """Whether a request moto answers (signed with an access key, or anonymous) can be the
+    statement's principal: not when it names AWS services only."""
+    principal = statement.get("Principal")
+    return not isinstance(principal, dict) or "AWS" in principal or "CanonicalUser" in principal
+
+
+def _get_permission_of_callers(self, action, resource):
+    if self.policy is None:
+        return PermissionResult.NEUTRAL
+    policy = json.loads(self.policy)
+    statements = policy.get("Statement")
+    statements = [s for s in (statements if isinstance(statements, list) else [statements]) if _binds_a_caller(s)]
+    if not statements:
+        return PermissionResult.NEUTRAL
+    return IAMPolicy(json.dumps({**policy, "Statement": statements})).is_action_permitted(action, resource)
+
+
+FakeBucket.get_permission = _get_permission_of_callers
 
 
 from moto.cloudfront import models as _cloudfront  # noqa: E402
@@ -348,6 +388,7 @@ def _put_event_invoke_config_replacing(self, function_name, config):
 _awslambda.LambdaBackend.put_function_event_invoke_config = _put_event_invoke_config_replacing
 import s3_post_policy  # noqa: E402,F401  (applies the POST policy checks)
 import s3_cors  # noqa: E402,F401  (S3's CORS evaluation)
+import s3_presigned  # noqa: E402,F401  (presigned URLs' signature, signed headers, expiry)
 # ---- ACM issues only what DNS validates; CloudFront checks certificates and aliases ----
 from moto.acm import models as _acm  # noqa: E402
 from moto.cloudfront.exceptions import CloudFrontException  # noqa: E402

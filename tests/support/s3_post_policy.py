@@ -175,7 +175,10 @@ def _post_checking_policy(self, request, bucket_name):
     try:
         check(bucket_name, form, len(body))
     except Refused as refused:
-        return refused.response()
+        # S3 adds the matching CORS rule's headers to its refusals too, so a page on an
+        # allowed origin can read why its upload was refused.
+        status, headers, answer = refused.response()
+        return status, {**self._get_cors_headers_other(), **headers}, answer
     status, headers, answer = _post(self, request, bucket_name)
     # A page on an allowed origin reads the answer (S3 adds the CORS rule's headers).
     return status, {**self._get_cors_headers_other(), **headers}, answer

@@ -23,21 +23,34 @@ pub struct Catalog {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Video {
     pub key: String,
-    /// SUBMITTED | PROGRESSING | COMPLETE | ERROR | CANCELED
+    /// SUBMITTED | PROGRESSING | COMPLETE | ERROR | CANCELED, or REJECTED: over a `[job]`
+    /// limit, no job (`error` says why, `limit` names the key).
     pub status: String,
     pub percent: Option<u8>,
-    pub job_id: String,
+    /// `None` for a rejected upload.
+    pub job_id: Option<String>,
     pub submitted: String,
     pub updated: String,
     pub duration_ms: Option<u64>,
     pub error: Option<String>,
     #[serde(default)]
     pub outputs: Vec<Output>,
+    /// The `[job]` key whose limit rejected the upload (`max-upload-mb`, `max-duration-min`,
+    /// `max-output-minutes-per-day`); `None` for every other status.
+    #[serde(default)]
+    pub limit: Option<String>,
 }
+
+/// The status of an upload a `[job]` limit rejected.
+pub const REJECTED: &str = "REJECTED";
 
 impl Video {
     pub fn unfinished(&self) -> bool {
         matches!(self.status.as_str(), "SUBMITTED" | "PROGRESSING")
+    }
+
+    pub fn rejected(&self) -> bool {
+        self.status == REJECTED
     }
 }
 
@@ -68,6 +81,20 @@ pub fn player_url(domain: &str, key: Option<&str>) -> String {
         ),
         None => format!("{}/", crate::videos::cdn_origin(domain)),
     }
+}
+
+/// The upload page beside the player (`upload.html`), with `grant` (its JSON) in the
+/// fragment, base64url without padding: browsers never send a fragment to a server.
+pub fn upload_page_url(domain: &str, grant: &serde_json::Value) -> String {
+    let encoded = aws_smithy_types::base64::encode(grant.to_string())
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_");
+    format!(
+        "{}/{}#grant={encoded}",
+        crate::videos::cdn_origin(domain),
+        crate::player_page::UPLOAD_KEY
+    )
 }
 
 /// Reads the catalog; an empty one when no video was ever submitted (no object yet).
@@ -157,5 +184,17 @@ mod tests {
         assert!(!catalog.videos[0].unfinished());
         let other = String::from_utf8_lossy(doc).replace("\"version\": 1", "\"version\": 2");
         assert!(parse(other.as_bytes()).unwrap_err().contains("version 2"));
+    }
+
+    #[test]
+    fn a_rejected_upload_has_no_job_and_names_its_limit() {
+        let doc = br#"{"version": 1, "videos": [{"key": "cats/3 hours.mov", "status": "REJECTED",
+            "percent": null, "job_id": null, "submitted": "2026-12-02T05:00:00Z",
+            "updated": "2026-12-02T05:00:00Z", "duration_ms": 10800000,
+            "error": "longer than 60 min (180.0 min)", "outputs": [], "limit": "max-duration-min"}]}"#;
+        let video = &parse(doc).unwrap().videos[0];
+        assert!(video.rejected() && !video.unfinished());
+        assert_eq!(video.job_id, None);
+        assert_eq!(video.limit.as_deref(), Some("max-duration-min"));
     }
 }

@@ -8,8 +8,11 @@
 //!   cover.
 //! - A **multipart grant** is a multipart upload cattube starts for the key, with a presigned
 //!   UploadPart URL per part and a presigned CompleteMultipartUpload: parts go up in
-//!   parallel, and a failed part is sent again with its own URL. An upload never completed
-//!   is aborted by the source bucket's lifecycle rule ([`crate::source_lifecycle`]).
+//!   parallel, and a failed part is sent again with its own URL. Each part's URL signs its
+//!   exact Content-Length (S3 refuses a request whose signed headers differ) and there is a
+//!   URL for each of the grant's parts only, so the upload is at most the grant's size. An
+//!   upload never completed is aborted by the source bucket's lifecycle rule
+//!   ([`crate::source_lifecycle`]).
 //!
 //! Nothing here is stored: a grant is only as strong as the credentials that signed it, and
 //! lasts at most as long as they do (temporary credentials end sooner than `--expires`).
@@ -42,9 +45,76 @@ pub const INCOMING: &str = "incoming/";
 pub const MAX_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
 /// S3 accepts at most 5 GiB in one POST (or one part).
 pub const MAX_POST_BYTES: u64 = 5 * 1024 * 1024 * 1024;
-/// S3's parts: 1 to 10,000, each at least 5 MiB but the last.
+/// S3's parts: 1 to 10,000, each at least 5 MiB but the last, at most 5 GiB.
 pub const MAX_PARTS: u32 = 10_000;
 pub const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
+pub const MAX_PART_BYTES: u64 = MAX_POST_BYTES;
+/// S3's largest object: 5 TiB.
+pub const MAX_OBJECT_BYTES: u64 = 5 * 1024 * 1024 * 1024 * 1024;
+/// The part size a multipart grant picks when not told how many parts: small enough for a
+/// failed part to be cheap to send again, large enough for few requests.
+pub const DEFAULT_PART_BYTES: u64 = 8 * 1024 * 1024;
+
+/// How a file of `size` bytes is cut into `parts` parts: every part `part_bytes` long but
+/// the last, which holds the rest. Refused (with why) where S3 would refuse the parts or a
+/// part would be empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PartLayout {
+    pub size: u64,
+    pub parts: u32,
+    pub part_bytes: u64,
+}
+
+impl PartLayout {
+    /// `parts` parts, or as many as [`DEFAULT_PART_BYTES`] gives (at most 10,000).
+    pub fn new(size: u64, parts: Option<u32>) -> Result<PartLayout, String> {
+        if size == 0 || size > MAX_OBJECT_BYTES {
+            return Err(format!(
+                "{size} bytes is out of range; allowed: 1 to {MAX_OBJECT_BYTES} (S3's largest object, 5 TiB)"
+            ));
+        }
+        let parts = match parts {
+            Some(n) => n,
+            None => size
+                .div_ceil(DEFAULT_PART_BYTES)
+                .max(size.div_ceil(MAX_PART_BYTES))
+                .clamp(1, u64::from(MAX_PARTS)) as u32,
+        };
+        if parts == 0 || parts > MAX_PARTS {
+            return Err(format!("{parts} parts; allowed: 1 to {MAX_PARTS}"));
+        }
+        let part_bytes = size.div_ceil(u64::from(parts));
+        if parts > 1 && part_bytes < MIN_PART_BYTES {
+            return Err(format!(
+                "{parts} parts of {part_bytes} bytes: S3 needs every part but the last to be at least {MIN_PART_BYTES} bytes (5 MiB); allowed: at most {} parts for {size} bytes",
+                (size / MIN_PART_BYTES).max(1)
+            ));
+        }
+        if part_bytes > MAX_PART_BYTES {
+            return Err(format!(
+                "{parts} parts of {part_bytes} bytes: S3 takes at most {MAX_PART_BYTES} bytes (5 GiB) in a part; allowed: at least {} parts",
+                size.div_ceil(MAX_PART_BYTES)
+            ));
+        }
+        if u64::from(parts - 1) * part_bytes >= size {
+            return Err(format!(
+                "{parts} parts of {part_bytes} bytes would leave the last part empty; allowed: at most {} parts",
+                size.div_ceil(part_bytes)
+            ));
+        }
+        Ok(PartLayout {
+            size,
+            parts,
+            part_bytes,
+        })
+    }
+
+    /// The length of part `number` (1-based).
+    pub fn length(&self, number: u32) -> u64 {
+        let start = u64::from(number - 1) * self.part_bytes;
+        self.part_bytes.min(self.size - start)
+    }
+}
 
 /// Which keys a grant lets its holder write.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,6 +203,7 @@ pub struct PostGrant {
 pub struct MultipartGrant {
     pub key: String,
     pub upload_id: String,
+    pub layout: PartLayout,
     pub parts: Vec<String>,
     pub complete: String,
     pub expires_at: String,
@@ -160,7 +231,7 @@ async fn credentials(ctx: &StackContext) -> Result<Credentials, StepError> {
 /// The source bucket's URL, as the S3 client addresses it (virtual-hosted on AWS, path-style
 /// on an emulator), ending in '/': the SDK's own presigning resolves the endpoint, and the
 /// object's key is cut off its URL.
-async fn bucket_url(ctx: &StackContext, bucket: &str) -> Result<String, StepError> {
+pub async fn bucket_url(ctx: &StackContext, bucket: &str) -> Result<String, StepError> {
     const PROBE: &str = "cattube-endpoint-probe";
     let presigned = ctx
         .clients
@@ -300,12 +371,13 @@ pub async fn post_grant(
     })
 }
 
-/// Starts a multipart upload of `key` and presigns its parts and its completion.
+/// Starts a multipart upload of `key` and presigns its parts, each for its exact length, and
+/// its completion.
 pub async fn multipart_grant(
     ctx: &StackContext,
     key: &str,
     content_type: &str,
-    parts: u32,
+    layout: PartLayout,
     expires_in: Duration,
 ) -> Result<MultipartGrant, VideoError> {
     crate::videos::check_source(ctx).await?;
@@ -325,17 +397,25 @@ pub async fn multipart_grant(
         .ok_or_else(|| StepError::msg("CreateMultipartUpload answered no upload id"))?
         .to_string();
     let now = SystemTime::now();
-    let mut urls = Vec::with_capacity(parts as usize);
-    for number in 1..=parts as i32 {
+    let mut urls = Vec::with_capacity(layout.parts as usize);
+    for number in 1..=layout.parts {
+        // Content-Length is signed into the URL: S3 refuses a part of any other length.
         let presigned = s3
             .upload_part()
             .bucket(bucket)
             .key(key)
             .upload_id(&upload_id)
-            .part_number(number)
+            .part_number(number as i32)
+            .content_length(layout.length(number) as i64)
             .presigned(presigning(expires_in)?)
             .await
             .map_err(|e| StepError::with_source(format!("presigning part {number}"), e))?;
+        if !signs_content_length(presigned.uri()) {
+            return Err(StepError::msg(format!(
+                "the presigned URL of part {number} does not sign its Content-Length"
+            ))
+            .into());
+        }
         urls.push(presigned.uri().to_string());
     }
     // The Rust SDK presigns no CompleteMultipartUpload: signed here with the SDK's signer,
@@ -345,12 +425,26 @@ pub async fn multipart_grant(
     Ok(MultipartGrant {
         key: key.to_string(),
         upload_id,
+        layout,
         parts: urls,
         complete,
         expires_at: DateTime::from(now + expires_in)
             .fmt(Format::DateTime)
             .expect("a date"),
     })
+}
+
+/// Whether a presigned URL's `X-Amz-SignedHeaders` names `content-length` (the bound on a
+/// part's size rests on it).
+pub fn signs_content_length(url: &str) -> bool {
+    url.split(['?', '&'])
+        .find_map(|pair| pair.strip_prefix("X-Amz-SignedHeaders="))
+        .is_some_and(|headers| {
+            urlencoding::decode(headers)
+                .unwrap_or_default()
+                .split(';')
+                .any(|h| h == "content-length")
+        })
 }
 
 async fn presign_complete(
@@ -507,6 +601,33 @@ mod tests {
             }
             assert_eq!(policy["expiration"], "2027-01-15T08:15:00Z");
             assert!(text.contains("\"20270115T080000Z\""), "{text}");
+        }
+    }
+
+    #[test]
+    fn part_layouts() {
+        const MIB: u64 = 1024 * 1024;
+        let layout = PartLayout::new(11 * MIB, Some(2)).unwrap();
+        assert_eq!(layout.part_bytes, 11 * MIB / 2);
+        assert_eq!(layout.length(1) + layout.length(2), 11 * MIB);
+        // Without a count: parts of DEFAULT_PART_BYTES, the last one shorter.
+        let layout = PartLayout::new(DEFAULT_PART_BYTES * 3 + 1, None).unwrap();
+        assert_eq!((layout.parts, layout.length(4)), (4, 1));
+        assert_eq!(PartLayout::new(100, None).unwrap().parts, 1);
+        // Parts below 5 MiB, an empty last part, parts above 5 GiB, sizes S3 cannot store.
+        for (size, parts) in [
+            (9 * MIB, Some(2)),
+            (10 * MIB + 1, Some(3)),
+            (MAX_OBJECT_BYTES, Some(2)),
+            (0, None),
+            (MAX_OBJECT_BYTES + 1, None),
+        ] {
+            assert!(PartLayout::new(size, parts).is_err(), "{size} {parts:?}");
+        }
+        for size in [1, 5 * MIB, 77 * MIB + 3, MAX_OBJECT_BYTES] {
+            let layout = PartLayout::new(size, None).unwrap();
+            let total: u64 = (1..=layout.parts).map(|n| layout.length(n)).sum();
+            assert_eq!(total, size);
         }
     }
 

@@ -156,11 +156,18 @@ pub fn environment(ctx: &StackContext, playback_domain: Option<&str>) -> BTreeMa
     )
     .chain(playback_domain.map(|domain| (PLAYBACK_DOMAIN.to_string(), domain.to_string())))
     .chain(
-        // `[job] max-upload-mb`: set only when configured, so a stack without it keeps the
+        // `[job]` limits: each set only when configured, so a stack without them keeps the
         // environment it had.
-        ctx.settings
-            .max_upload_mb
-            .map(|mb| (MAX_UPLOAD_MB.to_string(), mb.to_string())),
+        [
+            (MAX_UPLOAD_MB, ctx.settings.max_upload_mb),
+            (MAX_DURATION_MIN, ctx.settings.max_duration_min),
+            (
+                MAX_OUTPUT_MINUTES_PER_DAY,
+                ctx.settings.max_output_minutes_per_day,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(name, limit)| limit.map(|n| (name.to_string(), n.to_string()))),
     )
     .collect()
 }
@@ -182,6 +189,10 @@ async fn playback_domain(ctx: &StackContext) -> Result<Option<String>, StepError
 
 /// The environment variable carrying `[job] max-upload-mb` to handler.py.
 pub const MAX_UPLOAD_MB: &str = "MAX_UPLOAD_MB";
+/// The environment variable carrying `[job] max-duration-min` to handler.py.
+pub const MAX_DURATION_MIN: &str = "MAX_DURATION_MIN";
+/// The environment variable carrying `[job] max-output-minutes-per-day` to handler.py.
+pub const MAX_OUTPUT_MINUTES_PER_DAY: &str = "MAX_OUTPUT_MINUTES_PER_DAY";
 
 fn outputs(ctx: &StackContext) -> BTreeMap<&'static str, String> {
     BTreeMap::from([("function_arn", arn::function(ctx, ID))])

@@ -27,6 +27,8 @@ pub const SPEC: Spec = Spec {
         crate::destination_bucket::ID,
         super::converter::FUNCTION,
         crate::failures_bucket::ID,
+        // The `[job]` limits read and tag uploads.
+        crate::source_bucket::ID,
     ],
     name: Some(NameRule {
         kind: NameKind::IamRole,
@@ -51,6 +53,14 @@ pub fn claims_arn(ctx: &StackContext) -> String {
         arn::bucket(ctx, crate::destination_bucket::ID)
     )
 }
+
+/// Where the converter function counts the day's output minutes (`[job]
+/// max-output-minutes-per-day`), in the destination bucket: the same prefix as
+/// `USAGE_PREFIX` in handler.py (a test below checks).
+pub const USAGE_PREFIX: &str = "_cattube/usage/";
+
+/// The tag the converter function puts on an upload it rejects: `REJECTED_TAG` in handler.py.
+pub const REJECTED_TAG: &str = "cattube:rejected";
 
 /// The catalog's key in the destination bucket: the same as `CATALOG_KEY` in handler.py.
 pub const CATALOG_KEY: &str = "catalog.json";
@@ -164,19 +174,73 @@ impl RoleSpec for ConverterRole {
                 }
             ]
         });
+        let statements = policy["Statement"].as_array_mut().expect("statements");
         // `[notify] email`: one message per finished job, to the stack's topic only.
         if !ctx.settings.notify_emails.is_empty() {
-            policy["Statement"]
-                .as_array_mut()
-                .expect("statements")
-                .push(json!({
-                    "Sid": "NotifyJobs",
-                    "Effect": "Allow",
-                    "Action": "sns:Publish",
-                    "Resource": arn::topic(ctx, crate::notification_topic::ID)
-                }));
+            statements.push(json!({
+                "Sid": "NotifyJobs",
+                "Effect": "Allow",
+                "Action": "sns:Publish",
+                "Resource": arn::topic(ctx, crate::notification_topic::ID)
+            }));
         }
+        statements.extend(limit_statements(ctx));
         policy
+    }
+}
+
+/// What the `[job]` limits need, only when they are set: tag a rejected upload (its own tags
+/// read first and kept); time an upload (MediaConvert's Probe, which names no resource and
+/// reads the file as the caller, and the ranged GetObject of its header when Probe cannot);
+/// count the day's output minutes (one object per day, under its prefix only).
+fn limit_statements(ctx: &StackContext) -> Vec<Value> {
+    let settings = &ctx.settings;
+    let uploads = format!("{}/*", arn::bucket(ctx, crate::source_bucket::ID));
+    let mut statements = Vec::new();
+    if settings.limits_uploads() {
+        statements.push(json!({
+            "Sid": "TagRejectedUploads",
+            "Effect": "Allow",
+            "Action": ["s3:GetObjectTagging", "s3:PutObjectTagging"],
+            "Resource": uploads
+        }));
+    }
+    if settings.times_uploads() {
+        statements.push(json!({
+            "Sid": "TimeUploads",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": uploads
+        }));
+        statements.push(json!({
+            // Probe has no resource type (Service Authorization Reference): "*" is the only form.
+            "Sid": "ProbeUploads",
+            "Effect": "Allow",
+            "Action": "mediaconvert:Probe",
+            "Resource": "*"
+        }));
+    }
+    if settings.max_output_minutes_per_day.is_some() {
+        statements.push(json!({
+            "Sid": "CountDailyOutputMinutes",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject"],
+            "Resource": format!("{}/{USAGE_PREFIX}*", arn::bucket(ctx, crate::destination_bucket::ID))
+        }));
+    }
+    statements
+}
+
+/// The setting a statement that not every stack has comes with, for the README's list.
+fn only_with(sid: &str) -> Option<&'static str> {
+    match sid {
+        "NotifyJobs" => Some("`[notify] email`"),
+        "TagRejectedUploads" => Some("a `[job]` limit"),
+        "TimeUploads" | "ProbeUploads" => {
+            Some("`[job] max-duration-min` or `max-output-minutes-per-day`")
+        }
+        "CountDailyOutputMinutes" => Some("`[job] max-output-minutes-per-day`"),
+        _ => None,
     }
 }
 
@@ -190,8 +254,8 @@ pub fn policy(ctx: &StackContext) -> Value {
 /// The role's allowed actions as the README lists them ("Least privilege"), one line per
 /// statement: generated from [`policy`], so the list cannot fall behind the code (a test in
 /// `stages/tests/docs.rs` compares the README's marked block with it). `ctx` names each
-/// resource by a placeholder; `with_notify`: the same stack with `[notify] email`, whose
-/// extra statements are marked as such.
+/// resource by a placeholder; `with_notify`: the same stack with `[notify] email` and every
+/// `[job]` limit, whose extra statements are marked as such.
 pub fn least_privilege_lines(ctx: &StackContext, with_notify: &StackContext) -> String {
     let plain = policy(ctx);
     let statements = |policy: &Value| policy["Statement"].as_array().cloned().unwrap_or_default();
@@ -222,7 +286,11 @@ pub fn least_privilege_lines(ctx: &StackContext, with_notify: &StackContext) -> 
             }
         }
         if !base.contains(&statement) {
-            line.push_str(" (only with `[notify] email`)");
+            let sid = statement["Sid"].as_str().unwrap_or_default();
+            line.push_str(&format!(
+                " (only with {})",
+                only_with(sid).unwrap_or("an option")
+            ));
         }
         line.push_str(";\n");
         out.push_str(&line);
@@ -241,6 +309,20 @@ mod tests {
             handler.contains(&format!("\nCATALOG_KEY = \"{}\"\n", super::CATALOG_KEY)),
             "handler.py must set CATALOG_KEY"
         );
+    }
+
+    #[test]
+    fn the_usage_prefix_and_rejected_tag_are_the_handlers() {
+        let handler = include_str!("../../../lambda-artifact/handler.py");
+        for (name, value) in [
+            ("USAGE_PREFIX", super::USAGE_PREFIX),
+            ("REJECTED_TAG", super::REJECTED_TAG),
+        ] {
+            assert!(
+                handler.contains(&format!("\n{name} = \"{value}\"\n")),
+                "handler.py must set {name} = \"{value}\""
+            );
+        }
     }
 
     #[test]

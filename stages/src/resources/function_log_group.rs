@@ -154,7 +154,7 @@ impl Step for FunctionLogGroup {
         &self,
         ctx: &StackContext,
         observation: &Observation,
-        _ownership: Option<Ownership>,
+        ownership: Option<Ownership>,
     ) -> Result<Applied, StepError> {
         let name = name(ctx);
         let logs = &ctx.clients.logs;
@@ -182,7 +182,11 @@ impl Step for FunctionLogGroup {
                 .context(|| format!("setting the retention of log group {name}"))?;
             applied.changes.push(format!("retention {days} days"));
         }
-        if present.is_some_and(|p| p.has_drift(DRIFT_TAGS)) {
+        // An adopted group (Lambda made it for a stack older than this resource) keeps its
+        // owner's tags, as observe keeps its retention.
+        if present.is_some_and(|p| p.has_drift(DRIFT_TAGS))
+            && ownership.is_none_or(Ownership::is_ours)
+        {
             logs.tag_resource()
                 .resource_arn(&applied.arn)
                 .set_tags(Some(tags(ctx)))

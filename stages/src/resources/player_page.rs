@@ -1,7 +1,10 @@
 //! Stage 8: the player page. `index.html` at the destination bucket's root (the
 //! distribution's default root object, so `https://<domain>/` is the player) and its assets
 //! under `player/`, built into the binary. The page reads `catalog.json` beside it and plays
-//! the outputs the converter function lists there.
+//! the outputs the converter function lists there. `upload.html` beside it is the upload
+//! page (`cattube upload-url --page`); its Content-Security-Policy names the stack's source
+//! bucket as the only place it may send a file, so a link carrying someone else's URL
+//! cannot divert an upload.
 //!
 //! Each object carries the SHA-256 of its bytes in its metadata: `observe` compares it (and
 //! the Content-Type and Cache-Control) with the embedded file, so an unchanged page costs
@@ -110,6 +113,18 @@ pub const FILES: &[PageFile] = &[
         cache_control: "no-cache",
     },
     PageFile {
+        key: UPLOAD_KEY,
+        bytes: include_bytes!("../../../player/upload.html"),
+        content_type: "text/html; charset=utf-8",
+        cache_control: "no-cache",
+    },
+    PageFile {
+        key: "player/upload.js",
+        bytes: include_bytes!("../../../player/upload.js"),
+        content_type: "text/javascript; charset=utf-8",
+        cache_control: "no-cache",
+    },
+    PageFile {
         key: HLS_JS_KEY,
         bytes: include_bytes!("../../../player/vendor/hls-1.6.15.light.min.js"),
         content_type: "text/javascript; charset=utf-8",
@@ -120,6 +135,28 @@ pub const FILES: &[PageFile] = &[
 /// hls.js (the npm package, pinned in `tests/browser/package-lock.json`, which the browser
 /// test checks this copy against), for browsers without native HLS.
 pub const HLS_JS_KEY: &str = "player/vendor/hls-1.6.15.light.min.js";
+
+/// The upload page's key, beside the player.
+pub const UPLOAD_KEY: &str = "upload.html";
+/// Where upload.html's policy names the source bucket's URL, filled in when it is put.
+pub const SOURCE_URL_SLOT: &str = "{{source-bucket-url}}";
+
+/// A file's bytes as put in the bucket: upload.html with the source bucket's URL (as the
+/// S3 client addresses it, ending in '/') in its slot; every other file as embedded.
+pub fn body(file: &PageFile, source_url: &str) -> Vec<u8> {
+    if file.key == UPLOAD_KEY {
+        String::from_utf8_lossy(file.bytes)
+            .replace(SOURCE_URL_SLOT, source_url)
+            .into_bytes()
+    } else {
+        file.bytes.to_vec()
+    }
+}
+
+/// The source bucket's URL, for upload.html.
+async fn source_url(ctx: &StackContext) -> Result<String, StepError> {
+    crate::upload_grant::bucket_url(ctx, ctx.name(crate::source_bucket::ID)).await
+}
 
 const DRIFT_DISABLED: &str = "disabled";
 
@@ -158,8 +195,8 @@ impl Live {
     }
 
     /// How the live object differs from `file`, if it does.
-    fn difference(&self, file: &PageFile) -> Option<String> {
-        let wanted_sha = sha256_hex(file.bytes);
+    fn difference(&self, file: &PageFile, source_url: &str) -> Option<String> {
+        let wanted_sha = sha256_hex(&body(file, source_url));
         if self.sha256.as_deref() != Some(wanted_sha.as_str()) {
             Some(format!("{} differs from this cattube's page", file.key))
         } else if self.content_type.as_deref() != Some(file.content_type) {
@@ -259,16 +296,19 @@ async fn put(
     account: String,
     file: &'static PageFile,
     stack: String,
+    source_url: String,
 ) -> Result<(&'static str, Option<String>), StepError> {
+    let bytes = body(file, &source_url);
+    let sha256 = sha256_hex(&bytes);
     let put = s3
         .put_object()
         .bucket(&bucket)
         .key(file.key)
         .expected_bucket_owner(account)
-        .body(aws_sdk_s3::primitives::ByteStream::from_static(file.bytes))
+        .body(aws_sdk_s3::primitives::ByteStream::from(bytes))
         .content_type(file.content_type)
         .cache_control(file.cache_control)
-        .metadata(META_SHA256, sha256_hex(file.bytes))
+        .metadata(META_SHA256, sha256)
         .metadata(META_STACK, stack)
         .send()
         .await
@@ -372,11 +412,12 @@ impl Step for PlayerPage {
             if present.is_empty() {
                 return Ok(Observation::Missing);
             }
+            let source_url = source_url(ctx).await?;
             for (file, live) in FILES.iter().zip(&live) {
                 match live {
                     None => drift.push(Drift::new(file.key, format!("{} is missing", file.key))),
                     Some(live) => {
-                        if let Some(difference) = live.difference(file) {
+                        if let Some(difference) = live.difference(file, &source_url) {
                             drift.push(Drift::new(file.key, difference));
                         }
                     }
@@ -442,12 +483,13 @@ impl Step for PlayerPage {
             .filter(|f| present.is_none_or(|p| p.has_drift(f.key)))
             .collect();
         let stack = ctx.stack.clone();
+        let source_url = source_url(ctx).await?;
         for file in &stale {
             applied.changes.push(format!("uploaded {}", file.key));
         }
         let fresh = stale.len() == FILES.len();
         let written = each(ctx, stale, move |s3, bucket, account, file| {
-            put(s3, bucket, account, file, stack.clone())
+            put(s3, bucket, account, file, stack.clone(), source_url.clone())
         })
         .await?;
         // What cattube wrote, by ETag, so that `down` deletes exactly that: the files just
@@ -566,5 +608,26 @@ mod tests {
             "player.js does not load hls.js"
         );
         assert!(script.contains(CATALOG_KEY));
+    }
+
+    #[test]
+    fn the_upload_page_loads_its_files_and_may_send_to_the_source_bucket_only() {
+        let page = std::str::from_utf8(FILES[3].bytes).unwrap();
+        assert_eq!(FILES[3].key, UPLOAD_KEY);
+        for file in [&FILES[1], &FILES[4]] {
+            assert!(
+                page.contains(file.key),
+                "upload.html does not load {}",
+                file.key
+            );
+        }
+        let rendered = body(&FILES[3], "https://b.s3.eu-west-1.amazonaws.com/");
+        let rendered = String::from_utf8(rendered).unwrap();
+        assert!(
+            rendered.contains("connect-src 'self' https://b.s3.eu-west-1.amazonaws.com/;"),
+            "{rendered}"
+        );
+        assert!(!rendered.contains("<script>"), "no inline script");
+        assert_eq!(body(&FILES[0], "x"), FILES[0].bytes);
     }
 }
