@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cattube_stages::{naming, FunctionSettings, JobFile, Registry, Settings};
+use cattube_stages::{
+    naming, origin_access_control, FunctionSettings, JobFile, Registry, Settings,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -49,6 +51,8 @@ struct FileConfig {
     #[serde(default)]
     uploads: UploadsConfig,
     domain: Option<DomainConfig>,
+    #[serde(default)]
+    delivery: DeliveryConfig,
     /// The file's text, for the line of what `Config::resolve` refuses.
     #[serde(skip)]
     text: String,
@@ -108,6 +112,14 @@ struct DomainConfig {
     #[serde(default)]
     aliases: Vec<String>,
     zone_id: Option<String>,
+}
+
+/// `[delivery]`: how CloudFront reaches the videos.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct DeliveryConfig {
+    /// One origin access control for every stack of the account (docs/delivery.md).
+    shared_oac: Option<bool>,
 }
 
 /// `[player]`: the player page and `catalog.json`, served through CloudFront.
@@ -404,6 +416,16 @@ impl Config {
             None => profile,
         };
 
+        let shared_oac = shared_oac(file.delivery.shared_oac, &origin)?;
+        // The shared OAC has the account's one name: a stack's own name for it would split it.
+        if shared_oac && file.names.contains_key(origin_access_control::ID.as_str()) {
+            return Err(UsageError::new(format!(
+                "{}: origin-access-control cannot be renamed with shared-oac (the shared one is always '{}'); remove one of the two",
+                origin("[names]"),
+                origin_access_control::SHARED_NAME
+            )));
+        }
+
         let max_upload_mb = validate_max_upload(file.job.max_upload_mb)
             .map_err(|e| UsageError::new(format!("{}: {e}", origin("job.max-upload-mb"))))?;
         let max_duration_min = validate_limit(
@@ -462,6 +484,7 @@ impl Config {
                 notify_emails: file.notify.email,
                 upload_origins: file.uploads.allowed_origins,
                 domain,
+                shared_oac,
             },
             prices,
         })
@@ -567,6 +590,23 @@ fn load_prices(
     })?;
     PriceTable::parse(&text, &resolved.display().to_string())
         .map_err(|e| UsageError::new(format!("{e} ({})", origin("cost.table"))))
+}
+
+/// `CATTUBE_SHARED_OAC` (the account-wide default a CI job sets once), which beats
+/// `[delivery] shared-oac` as every `CATTUBE_*` variable beats the file; default `false`.
+fn shared_oac(file: Option<bool>, origin: &dyn Fn(&str) -> String) -> Result<bool, UsageError> {
+    const KEY: &str = "CATTUBE_SHARED_OAC";
+    match std::env::var(KEY) {
+        Err(_) => Ok(file.unwrap_or(false)),
+        Ok(value) => match value.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(UsageError::new(format!(
+                "{KEY}: '{value}' must be true or false (1/0, yes/no); it overrides {}",
+                origin("[delivery] shared-oac")
+            ))),
+        },
+    }
 }
 
 /// `CATTUBE_PROPAGATION_TIMEOUT`: seconds to retry what AWS has not propagated yet (a new

@@ -28,6 +28,7 @@ mod registry;
 mod reliability;
 mod remote_state;
 mod rounds;
+mod shared_oac;
 mod stacks;
 mod terminal;
 mod upload_grants;

@@ -267,7 +267,7 @@ impl Teardown {
             }
         };
         self.record(i, &destroyed, recorded.as_ref()).await?;
-        let symbol = if matches!(destroyed, Destroyed::Kept(_)) {
+        let symbol = if matches!(destroyed, Destroyed::Kept(_) | Destroyed::Released(_)) {
             "·"
         } else {
             "✓"
@@ -301,9 +301,10 @@ impl Teardown {
     ) -> anyhow::Result<()> {
         let (state, id) = (&self.session.state, self.session.graph.steps()[i].id());
         match destroyed {
-            Destroyed::Deleted | Destroyed::DeletedAfter(_) | Destroyed::AlreadyGone => {
-                state.set(id, None).await
-            }
+            Destroyed::Deleted
+            | Destroyed::DeletedAfter(_)
+            | Destroyed::AlreadyGone
+            | Destroyed::Released(_) => state.set(id, None).await,
             // An adopted resource leaves the stack; a kept one of ours stays recorded.
             Destroyed::Kept(_) if recorded.is_some_and(|r| r.ownership == Ownership::Adopted) => {
                 state.set(id, None).await
@@ -335,7 +336,7 @@ fn progress_word(destroyed: &Destroyed) -> String {
         Destroyed::Deleted => "deleted".to_string(),
         Destroyed::DeletedAfter(note) => format!("deleted: {note}"),
         Destroyed::AlreadyGone => "gone".to_string(),
-        Destroyed::Kept(reason) => format!("kept: {reason}"),
+        Destroyed::Kept(reason) | Destroyed::Released(reason) => format!("kept: {reason}"),
         Destroyed::Pending { reason, .. } => format!("pending: {reason}"),
     }
 }
@@ -375,7 +376,9 @@ fn report_results(
                     Destroyed::Deleted => (Action::Delete, Status::Missing, String::new()),
                     Destroyed::DeletedAfter(note) => (Action::Delete, Status::Missing, note),
                     Destroyed::AlreadyGone => (Action::None, Status::Missing, String::new()),
-                    Destroyed::Kept(reason) => (Action::Skip, Status::Ok, reason),
+                    Destroyed::Kept(reason) | Destroyed::Released(reason) => {
+                        (Action::Skip, Status::Ok, reason)
+                    }
                     Destroyed::Pending { reason, .. } => (Action::Delete, Status::Pending, reason),
                 };
                 let note = if off {

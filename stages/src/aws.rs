@@ -45,6 +45,9 @@ pub struct Clients {
     /// ACM in us-east-1, whatever the stack's region ([`ACM_REGION`]).
     pub acm: aws_sdk_acm::Client,
     pub route53: aws_sdk_route53::Client,
+    /// Service Quotas in us-east-1, where CloudFront's (global) quotas are applied
+    /// ([`crate::quota`]).
+    pub servicequotas: aws_sdk_servicequotas::Client,
 }
 
 /// CloudFront takes certificates from ACM in this region only.
@@ -240,7 +243,29 @@ pub async fn connect(connection: &Connection) -> Result<Clients, SetupError> {
         credentials: sdk.credentials_provider(),
         acm: acm_client(&sdk),
         route53: aws_sdk_route53::Client::new(&sdk),
+        servicequotas: aws_sdk_servicequotas::Client::from_conf(
+            aws_sdk_servicequotas::config::Builder::from(&sdk)
+                .region(Region::new(ACM_REGION))
+                .build(),
+        ),
     })
+}
+
+/// Every CloudFront distribution of the account, whoever made it (CloudFront is global).
+pub async fn all_distributions(
+    cf: &aws_sdk_cloudfront::Client,
+) -> Result<Vec<aws_sdk_cloudfront::types::DistributionSummary>, StepError> {
+    let mut all = Vec::new();
+    let mut pages = cf.list_distributions().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.context(|| "listing CloudFront distributions".to_string())?;
+        all.extend(
+            page.distribution_list()
+                .map(|l| l.items().to_vec())
+                .unwrap_or_default(),
+        );
+    }
+    Ok(all)
 }
 
 /// The ACM client CloudFront's certificates need: the SDK's settings, in [`ACM_REGION`].

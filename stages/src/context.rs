@@ -102,6 +102,9 @@ pub struct Settings {
     pub upload_origins: Vec<String>,
     /// `[domain]`: the stack's own domain on CloudFront, `None` for the default one.
     pub domain: Option<DomainSettings>,
+    /// `[delivery] shared-oac` (or `CATTUBE_SHARED_OAC`): the account's one shared origin
+    /// access control instead of the stack's own.
+    pub shared_oac: bool,
 }
 
 /// `[domain]`: the names viewers use, checked by the CLI
@@ -155,6 +158,7 @@ impl Default for Settings {
             notify_emails: Vec::new(),
             upload_origins: Vec::new(),
             domain: None,
+            shared_oac: false,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod grant;
 pub mod naming;
 pub mod original;
 pub mod policy;
+pub mod quota;
 pub mod recorded;
 pub mod regions;
 pub mod registry;

@@ -139,6 +139,9 @@ pub enum Destroyed {
     AlreadyGone,
     /// Left in place on purpose (adopted, not ours, `--keep-buckets`): the reason.
     Kept(String),
+    /// Left in place for its other users (the shared OAC) and dropped from the stack's
+    /// state: the reason.
+    Released(String),
     /// Started but not finished (`--no-wait`): the state keeps the record with `extra`.
     Pending {
         reason: String,

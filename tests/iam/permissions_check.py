@@ -88,6 +88,7 @@ UNUSED = {
     "sns:Unsubscribe": "up unsubscribes an address removed from [notify] email",
     "acm:AddTagsToCertificate": "up repairs the tags of the stack's certificate",
     "route53:GetHostedZone": "with [domain] zone-id the zone is read by its id; the runs here find it by name",
+    "servicequotas:ListServiceQuotas": "asked only once the account reaches a CloudFront quota's default (tests/shared_oac.rs)",
     # Adoption (tests/adoption.rs): the runs here adopt nothing.
     "lambda:ListVersionsByFunction": "up keeps an adopted function as a version; down restores it",
     "lambda:PublishVersion": "up keeps an adopted function as a version before changing it",

@@ -46,6 +46,19 @@ impl AwsErrorReply {
         Self::rest_json(status, code, serde_json::json!({ "message": message }))
     }
 
+    /// A successful answer of a JSON 1.1 service (Service Quotas, EventBridge…) with
+    /// `body`: for a value the emulator cannot hold, such as a quota AWS raised.
+    pub fn json_ok(body: serde_json::Value) -> Self {
+        AwsErrorReply {
+            status: 200,
+            headers: vec![
+                ("content-type", "application/x-amz-json-1.1".into()),
+                ("x-amzn-requestid", REQUEST_ID.into()),
+            ],
+            body: body.to_string(),
+        }
+    }
+
     /// A REST-JSON error of Lambda (`{"Type": "User", "message"}`).
     pub fn lambda(status: u16, code: &str, message: &str) -> Self {
         let body = serde_json::json!({ "Type": "User", "message": message, "Message": message });

@@ -623,6 +623,7 @@ pub async fn stack_clients(emulators: &Emulators, region: &str) -> Clients {
         credentials: aws.credentials_provider(),
         acm: cattube_stages::aws::acm_client(&aws),
         route53: aws_sdk_route53::Client::new(&aws),
+        servicequotas: aws_sdk_servicequotas::Client::new(&aws),
     }
 }
 

@@ -28,9 +28,15 @@ services (the local cloud evaluates CloudFront's reads itself, with tests/iam/ia
 moto's CloudFront drops `OriginAccessControlId` and `S3OriginConfig` from a distribution's
 origins (on create and on update alike), so a distribution created with an Origin Access
 Control reads back as if it had none, and cattube would report "OAC detached" forever. The
-launcher keeps both fields on the origin, as CloudFront does. What moto still cannot check
-(an OAC in use refusing deletion, disable-before-delete, ETags) is covered by cattube's
-aws-smithy-mocks tests.
+launcher keeps both fields on the origin, as CloudFront does, and refuses to delete an OAC
+that a distribution's origin still uses (409 OriginAccessControlInUse, as CloudFront does;
+moto deletes it). What moto still cannot check (disable-before-delete, ETags) is covered by
+cattube's aws-smithy-mocks tests.
+
+moto's Service Quotas has no ListServiceQuotas (cattube's quota check asks it for an
+applied value once an account reaches a CloudFront quota's default). The launcher answers
+it as AWS does for an account with no applied value it can retrieve: an empty list. A test
+that needs a raised quota answers the call through the proxy (`AwsErrorReply::json_ok`).
 
 For a bucket without event notifications moto answers
 GetBucketNotificationConfiguration with an empty <GetBucketNotificationResponse/>, which no
@@ -457,6 +463,27 @@ def _delete_certificate_not_in_use(self, arn):
 _acm.AWSCertificateManagerBackend.delete_certificate = _delete_certificate_not_in_use
 
 
+_delete_origin_access_control = _cloudfront.CloudFrontBackend.delete_origin_access_control
+
+
+def _delete_origin_access_control_not_in_use(self, control_id):
+    # CloudFront refuses to delete an OAC that a distribution's origin still uses (409
+    # OriginAccessControlInUse); moto deletes it. The shared OAC's `down` relies on it.
+    for dist in _distributions():
+        origins = getattr(dist.distribution_config, "Origins", {}).get("Items") or []
+        if any(getattr(o, "origin_access_control_id", "") == control_id for o in origins):
+            raise CloudFrontException(
+                "OriginAccessControlInUse",
+                "Cannot delete this origin access control because it's in use by one or more origins.",
+            )
+    return _delete_origin_access_control(self, control_id)
+
+
+_cloudfront.CloudFrontBackend.delete_origin_access_control = (
+    _delete_origin_access_control_not_in_use
+)
+
+
 def _alias_list(aliases):
     """The names of an Aliases element as the XML parser left it."""
     items = (aliases or {}).get("Items") or []
@@ -542,6 +569,18 @@ def _dispatch_public_dns(self, environ, start_response):
 
 
 DomainDispatcherApplication.__call__ = _dispatch_public_dns
+
+# ---- Service Quotas: ListServiceQuotas, which moto lacks ----
+from moto.servicequotas import responses as _servicequotas  # noqa: E402
+
+
+def _list_no_applied_quotas(self):
+    # AWS lists only the quotas whose applied value it can retrieve; moto holds none. A test
+    # that needs one (a raised quota) answers this call through the proxy.
+    return json.dumps({"Quotas": []})
+
+
+_servicequotas.ServiceQuotasResponse.list_service_quotas = _list_no_applied_quotas
 
 if __name__ == "__main__":
     main()

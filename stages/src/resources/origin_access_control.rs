@@ -5,6 +5,13 @@
 //!
 //! An OAC cannot be tagged: it is found again by its name, and its description
 //! (`cattube stack <stack> (<region>)`) marks it as made by this stack.
+//!
+//! With `[delivery] shared-oac` (or `CATTUBE_SHARED_OAC`) every such stack of the account
+//! uses one OAC, [`SHARED_NAME`] (CloudFront is global, and an OAC is not tied to a bucket's
+//! region), marked by [`SHARED_DESCRIPTION`], so the 100-OAC quota stops binding. A stack
+//! records it under that name: it uses it but does not solely own it. Its `down` deletes it
+//! only when no distribution of the account (cattube's or anyone's) has an origin using
+//! it, and otherwise drops it from the stack's state ([`Destroyed::Released`]).
 
 use crate::error::AwsFound;
 use crate::grant::{Grant, Phase, Target};
@@ -73,18 +80,67 @@ pub const SPEC: Spec = Spec {
             ],
             Target::OriginAccessControls,
         ),
+        // The shared OAC: every distribution's origins, to know whether it is still used.
+        Grant::new(
+            Phase::Observe,
+            &["cloudfront:ListDistributions"],
+            Target::Any,
+        ),
+        // A quota's applied value, asked only when the account reaches its default
+        // (`crate::quota`), for this step's and the distribution's quotas.
+        Grant::new(
+            Phase::Observe,
+            &["servicequotas:ListServiceQuotas"],
+            Target::Any,
+        ),
+        Grant::new(
+            Phase::Destroy,
+            &["cloudfront:ListDistributions"],
+            Target::Any,
+        ),
     ],
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).
 pub const ID: ResourceId = ResourceId::new("origin-access-control");
 
+/// The account's one shared OAC (`[delivery] shared-oac`).
+pub const SHARED_NAME: &str = "cattube-shared-oac";
+/// The shared OAC's mark: made by cattube for every stack that shares it.
+pub const SHARED_DESCRIPTION: &str =
+    "cattube: shared by the stacks with [delivery] shared-oac; deleted by the down that leaves it unused";
+
 const DRIFT_SIGNING: &str = "signing";
 /// The output under which the OAC id is published to later steps.
 pub(crate) const OUTPUT_ID: &str = "origin_access_control_id";
 
 fn description(ctx: &StackContext) -> String {
-    format!("cattube stack {} ({})", ctx.stack, ctx.region)
+    if ctx.settings.shared_oac {
+        SHARED_DESCRIPTION.to_string()
+    } else {
+        format!("cattube stack {} ({})", ctx.stack, ctx.region)
+    }
+}
+
+/// The OAC's name: the account's shared one, or the stack's own.
+fn oac_name(ctx: &StackContext) -> &str {
+    if ctx.settings.shared_oac {
+        SHARED_NAME
+    } else {
+        ctx.name(ID)
+    }
+}
+
+/// Whether cattube made it for this stack, or as the shared one.
+fn marked_ours(ctx: &StackContext, live: &Live) -> bool {
+    live.description == description(ctx)
+        || (live.name == SHARED_NAME && live.description == SHARED_DESCRIPTION)
+}
+
+/// Whether a state record is of the shared OAC (a stack that shared it finds it again even
+/// when `down` runs without the setting).
+fn shares(recorded: Option<&Recorded>) -> bool {
+    recorded.is_some_and(|r| r.name == SHARED_NAME)
 }
 
 fn oac_arn(ctx: &StackContext, id: &str) -> String {
@@ -104,7 +160,7 @@ pub(crate) fn known_id(ctx: &StackContext) -> Option<String> {
 /// What the stack wants.
 fn wanted(ctx: &StackContext) -> Result<OriginAccessControlConfig, StepError> {
     OriginAccessControlConfig::builder()
-        .name(ctx.name(ID))
+        .name(oac_name(ctx))
         .description(description(ctx))
         .signing_protocol(OriginAccessControlSigningProtocols::Sigv4)
         .signing_behavior(OriginAccessControlSigningBehaviors::Always)
@@ -117,6 +173,7 @@ fn wanted(ctx: &StackContext) -> Result<OriginAccessControlConfig, StepError> {
 #[derive(Debug)]
 struct Live {
     id: String,
+    name: String,
     description: String,
     protocol: String,
     behavior: String,
@@ -127,8 +184,21 @@ struct Live {
 
 /// Finds the OAC: by the id recorded in the state, else by its name.
 async fn find(ctx: &StackContext, recorded: Option<&Recorded>) -> Result<Option<Live>, StepError> {
+    Ok(find_or_count(ctx, recorded).await?.0)
+}
+
+/// [`find`], and when there is no such OAC, how many the account has (`None` when the
+/// recorded id answered, so no listing was needed).
+async fn find_or_count(
+    ctx: &StackContext,
+    recorded: Option<&Recorded>,
+) -> Result<(Option<Live>, u64), StepError> {
     let cf = &ctx.clients.cloudfront;
-    let name = ctx.name(ID);
+    let name = if shares(recorded) {
+        SHARED_NAME
+    } else {
+        oac_name(ctx)
+    };
     let recorded_id = recorded
         .and_then(|r| {
             r.extra
@@ -152,46 +222,118 @@ async fn find(ctx: &StackContext, recorded: Option<&Recorded>) -> Result<Option<
                 .and_then(|o| o.origin_access_control_config())
                 .filter(|c| c.name() == name)
             {
-                return Ok(Some(Live {
-                    id,
-                    description: config.description().unwrap_or_default().to_string(),
-                    protocol: config.signing_protocol().as_str().to_string(),
-                    behavior: config.signing_behavior().as_str().to_string(),
-                    origin_type: config
-                        .origin_access_control_origin_type()
-                        .as_str()
-                        .to_string(),
-                    etag: out.e_tag().map(str::to_string),
-                }));
+                return Ok((
+                    Some(Live {
+                        id,
+                        name: name.to_string(),
+                        description: config.description().unwrap_or_default().to_string(),
+                        protocol: config.signing_protocol().as_str().to_string(),
+                        behavior: config.signing_behavior().as_str().to_string(),
+                        origin_type: config
+                            .origin_access_control_origin_type()
+                            .as_str()
+                            .to_string(),
+                        etag: out.e_tag().map(str::to_string),
+                    }),
+                    0,
+                ));
             }
         }
     }
     // The state is lost or stale: look it up by name.
-    by_name(ctx).await
+    by_name(ctx, name).await
 }
 
-/// The OAC named as the stack's, whoever made it (an OAC has no tags: its name is the key).
-async fn by_name(ctx: &StackContext) -> Result<Option<Live>, StepError> {
+/// The OAC named `name`, whoever made it (an OAC has no tags: its name is the key), and when
+/// there is none, how many OACs the account has (every page was read to know).
+async fn by_name(ctx: &StackContext, name: &str) -> Result<(Option<Live>, u64), StepError> {
     let cf = &ctx.clients.cloudfront;
-    let name = ctx.name(ID);
+    let mut count = 0;
     let mut pages = cf.list_origin_access_controls().into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.context(|| "listing origin access controls".to_string())?;
         let Some(list) = page.origin_access_control_list() else {
-            return Ok(None);
+            break;
         };
+        count += list.items().len() as u64;
         if let Some(s) = list.items().iter().find(|s| s.name() == name) {
-            return Ok(Some(Live {
-                id: s.id().to_string(),
-                description: s.description().to_string(),
-                protocol: s.signing_protocol().as_str().to_string(),
-                behavior: s.signing_behavior().as_str().to_string(),
-                origin_type: s.origin_access_control_origin_type().as_str().to_string(),
-                etag: None,
-            }));
+            return Ok((
+                Some(Live {
+                    id: s.id().to_string(),
+                    name: name.to_string(),
+                    description: s.description().to_string(),
+                    protocol: s.signing_protocol().as_str().to_string(),
+                    behavior: s.signing_behavior().as_str().to_string(),
+                    origin_type: s.origin_access_control_origin_type().as_str().to_string(),
+                    etag: None,
+                }),
+                count,
+            ));
         }
     }
-    Ok(None)
+    Ok((None, count))
+}
+
+/// The distributions of the account `(id, the OAC ids of its origins)`, whoever made them.
+async fn distributions(ctx: &StackContext) -> Result<Vec<(String, Vec<String>)>, StepError> {
+    let all = crate::aws::all_distributions(&ctx.clients.cloudfront).await?;
+    Ok(all
+        .iter()
+        .map(|summary| {
+            let oacs = summary
+                .origins()
+                .map(|o| o.items())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|origin| origin.origin_access_control_id())
+                .filter(|id| !id.is_empty())
+                .map(str::to_string)
+                .collect();
+            (summary.id().to_string(), oacs)
+        })
+        .collect())
+}
+
+/// The ids of the distributions whose origins use OAC `oac`.
+async fn users(ctx: &StackContext, oac: &str) -> Result<Vec<String>, StepError> {
+    Ok(distributions(ctx)
+        .await?
+        .into_iter()
+        .filter(|(_, oacs)| oacs.iter().any(|o| o == oac))
+        .map(|(id, _)| id)
+        .collect())
+}
+
+/// Refuses, before the stack's distribution is created, when one more would exceed the
+/// account's distributions, or (shared) the distributions one OAC may serve.
+pub(crate) async fn check_room_for_distribution(ctx: &StackContext) -> Result<(), StepError> {
+    let all = distributions(ctx).await?;
+    crate::quota::DISTRIBUTIONS
+        .check(
+            ctx,
+            all.len() as u64,
+            1,
+            "creating the stack's distribution",
+        )
+        .await?;
+    if !ctx.settings.shared_oac {
+        return Ok(());
+    }
+    let Some(shared) = by_name(ctx, SHARED_NAME).await?.0 else {
+        return Ok(());
+    };
+    let using = all
+        .iter()
+        .filter(|(_, oacs)| oacs.contains(&shared.id))
+        .count();
+    crate::quota::DISTRIBUTIONS_PER_ORIGIN_ACCESS_CONTROL
+        .check(
+            ctx,
+            using as u64,
+            1,
+            &format!("attaching the stack's distribution to the shared OAC {SHARED_NAME}"),
+        )
+        .await
 }
 
 fn outputs(id: &str) -> BTreeMap<&'static str, String> {
@@ -204,18 +346,28 @@ impl Step for OriginAccessControl {
         &SPEC
     }
 
+    fn shown_name(&self, ctx: &StackContext) -> String {
+        oac_name(ctx).to_string()
+    }
+
     /// The OAC with the stack's name and the stack's mark in its description; one someone
-    /// else named so is not ours.
+    /// else named so is not ours. The shared one is the stack's to remove only when no
+    /// distribution uses it any more.
     async fn find_owned(&self, ctx: &StackContext) -> Result<Vec<Found>, StepError> {
-        Ok(by_name(ctx)
+        let Some(live) = by_name(ctx, oac_name(ctx))
             .await?
+            .0
             .filter(|live| live.description == description(ctx))
-            .map(|live| Found {
-                name: ctx.name(ID).to_string(),
-                arn: oac_arn(ctx, &live.id),
-            })
-            .into_iter()
-            .collect())
+        else {
+            return Ok(Vec::new());
+        };
+        if ctx.settings.shared_oac && !users(ctx, &live.id).await?.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(vec![Found {
+            name: oac_name(ctx).to_string(),
+            arn: oac_arn(ctx, &live.id),
+        }])
     }
 
     // -----------------------------------------------------------------------------------
@@ -226,7 +378,16 @@ impl Step for OriginAccessControl {
         ctx: &StackContext,
         recorded: Option<&Recorded>,
     ) -> Result<Observation, StepError> {
-        let Some(found) = find(ctx, recorded).await? else {
+        let (found, count) = find_or_count(ctx, recorded).await?;
+        let Some(found) = found else {
+            crate::quota::ORIGIN_ACCESS_CONTROLS
+                .check(
+                    ctx,
+                    count,
+                    1,
+                    &format!("creating origin access control {}", oac_name(ctx)),
+                )
+                .await?;
             return Ok(Observation::Missing);
         };
         let mut off = Vec::new();
@@ -248,9 +409,9 @@ impl Step for OriginAccessControl {
             )]
         };
         Ok(Observation::Present(Present {
-            name: ctx.name(ID).to_string(),
             arn: oac_arn(ctx, &found.id),
-            tagged_ours: found.description == description(ctx),
+            tagged_ours: marked_ours(ctx, &found),
+            name: found.name,
             drift,
             pending: None,
             outputs: outputs(&found.id),
@@ -267,7 +428,7 @@ impl Step for OriginAccessControl {
         _ownership: Option<Ownership>,
     ) -> Result<Applied, StepError> {
         let cf = &ctx.clients.cloudfront;
-        let name = ctx.name(ID);
+        let name = oac_name(ctx);
         let (id, adopted, change) = match observation {
             Observation::Missing => match cf
                 .create_origin_access_control()
@@ -351,7 +512,24 @@ impl Step for OriginAccessControl {
         let Some(found) = find(ctx, recorded).await? else {
             return Ok(Destroyed::AlreadyGone);
         };
+        let shared = found.name == SHARED_NAME;
         let id = found.id;
+        // Shared: anyone's distribution still using it keeps it, and AWS refuses the delete
+        // (OriginAccessControlInUse) if one attaches it between this look and the delete.
+        let in_use = || async {
+            let using = users(ctx, &id).await?;
+            Ok::<_, StepError>((!using.is_empty()).then(|| {
+                Destroyed::Released(format!(
+                    "shared: still used by distribution {}",
+                    using.join(", ")
+                ))
+            }))
+        };
+        if shared {
+            if let Some(released) = in_use().await? {
+                return Ok(released);
+            }
+        }
         // The first attempt uses the ETag `find` just read; a retry reads it again.
         let known_etag = std::sync::Mutex::new(found.etag);
         // The distribution was deleted just before; CloudFront may still count it as a user
@@ -390,6 +568,13 @@ impl Step for OriginAccessControl {
                     .set_if_match(etag)
                     .send()
                     .await;
+                if let Err(e) = &answer {
+                    if shared && error_code(e) == Some("OriginAccessControlInUse") {
+                        if let Some(released) = in_use().await? {
+                            return Ok(released);
+                        }
+                    }
+                }
                 Service::CloudFront.deleted(answer, || {
                     format!(
                         "deleting origin access control {id} (retried for {} s)",

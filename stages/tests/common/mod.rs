@@ -75,6 +75,12 @@ impl MockClients {
                     .region(aws_sdk_route53::config::Region::new("us-east-1"))
                     .build(),
             ),
+            servicequotas: aws_sdk_servicequotas::Client::from_conf(
+                aws_sdk_servicequotas::Config::builder()
+                    .behavior_version(aws_sdk_servicequotas::config::BehaviorVersion::latest())
+                    .region(aws_sdk_servicequotas::config::Region::new("us-east-1"))
+                    .build(),
+            ),
         }
     }
 }

@@ -350,6 +350,8 @@ impl Step for Distribution {
             }
         }
         let Some((dist, tag_list)) = live else {
+            // Refused here, before `up` creates anything, when the account is full.
+            origin_access_control::check_room_for_distribution(ctx).await?;
             return Ok(Observation::Missing);
         };
         let tagged_ours = ours_here(ctx, &tag_list);
