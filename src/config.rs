@@ -49,6 +49,8 @@ struct FileConfig {
     #[serde(default)]
     uploads: UploadsConfig,
     domain: Option<DomainConfig>,
+    #[serde(default)]
+    delivery: DeliveryConfig,
     /// The file's text, for the line of what `Config::resolve` refuses.
     #[serde(skip)]
     text: String,
@@ -108,6 +110,15 @@ struct DomainConfig {
     #[serde(default)]
     aliases: Vec<String>,
     zone_id: Option<String>,
+}
+
+/// `[delivery]`: how CloudFront serves the videos (docs/private-videos.md).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct DeliveryConfig {
+    /// Only signed URLs and cookies play the videos (a key group the stack owns).
+    #[serde(default)]
+    private: bool,
 }
 
 /// `[player]`: the player page and `catalog.json`, served through CloudFront.
@@ -442,6 +453,7 @@ impl Config {
                 notify_emails: file.notify.email,
                 upload_origins: file.uploads.allowed_origins,
                 domain,
+                private: file.delivery.private,
             },
             prices,
         })

@@ -90,6 +90,13 @@ pub struct Report {
     /// `url`: the CloudFront URLs of a source key's outputs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub urls: Option<Vec<UrlReport>>,
+    /// `url --cookies`: the signed cookies (`name`, `value`, `domain`, `path`, `expires`,
+    /// `secure`), the policy's `resource` and the `header` curl sends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cookies: Option<serde_json::Value>,
+    /// `status`, `keys rotate` on a private stack: its signing keys, oldest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<KeyReport>>,
     /// `upload`: the files put in the source bucket.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uploads: Option<Vec<UploadReport>>,
@@ -171,7 +178,22 @@ pub struct FailedDeliveryReport {
     pub attempts: Option<i64>,
 }
 
-/// One output URL of a source key (`url`).
+/// One signing key of a private stack (`status`, `keys rotate`).
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyReport {
+    pub name: String,
+    /// CloudFront's public key id (the `Key-Pair-Id` of what it signed).
+    pub id: Option<String>,
+    /// RFC 3339, UTC.
+    pub created: String,
+    pub age_s: u64,
+    /// URLs and cookies are signed with it.
+    pub signing: bool,
+    /// When it stops verifying (superseded keys only), RFC 3339.
+    pub retires: Option<String>,
+}
+
+/// One output URL (`url`).
 #[derive(Debug, Clone, Serialize)]
 pub struct UrlReport {
     pub url: String,
@@ -211,6 +233,8 @@ impl Report {
             urls: (command == "url").then(Vec::new),
             videos: (command == "videos").then(Vec::new),
             player_url: None,
+            cookies: None,
+            keys: None,
             uploads: (command == "upload").then(Vec::new),
             grant: None,
             stacks: matches!(command, "stacks" | "gc").then(Vec::new),

@@ -21,6 +21,7 @@ mod newcomer;
 mod permissions;
 mod pipeline;
 mod player;
+mod private;
 mod profiles;
 mod real_aws;
 mod registry;

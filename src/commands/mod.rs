@@ -6,6 +6,7 @@ pub mod cost;
 pub mod down;
 pub mod gc;
 pub mod jobs;
+pub mod keys;
 pub mod open;
 pub mod output;
 pub mod permissions;
@@ -437,6 +438,12 @@ pub async fn observe_and_report(
     }
     if view == View::Status {
         set_player_url(&session.ctx, report);
+        if session.ctx.settings.private {
+            // The keys and their age; a stack not up yet has none (its secret is missing).
+            if let Ok(keys) = cattube_stages::signed::keys(&session.ctx).await {
+                report.keys = Some(keys::reports(&keys, cattube_stages::signed::GRACE_SECS));
+            }
+        }
     }
     match first_error {
         Some(error) => Err(Shared::error(&error)),

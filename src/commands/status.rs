@@ -40,6 +40,10 @@ pub fn text(report: &Report) -> String {
             ),
         });
     }
+    if let Some(keys) = report.keys.as_ref().filter(|k| !k.is_empty()) {
+        out.push_str("signing keys, oldest first:\n");
+        out.push_str(&crate::commands::keys::key_lines(keys));
+    }
     // `status` has no estimate: these are its warnings (an unversioned state bucket).
     out.push_str(&cost_lines(report));
     out

@@ -23,6 +23,8 @@ pub enum Service {
     /// ACM, always in us-east-1: the only region whose certificates CloudFront accepts.
     Acm,
     Route53,
+    /// Secrets Manager: the private key a private stack signs with.
+    SecretsManager,
 }
 
 /// One client per AWS service the stages use.
@@ -45,6 +47,7 @@ pub struct Clients {
     /// ACM in us-east-1, whatever the stack's region ([`ACM_REGION`]).
     pub acm: aws_sdk_acm::Client,
     pub route53: aws_sdk_route53::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
 }
 
 /// CloudFront takes certificates from ACM in this region only.
@@ -240,6 +243,7 @@ pub async fn connect(connection: &Connection) -> Result<Clients, SetupError> {
         credentials: sdk.credentials_provider(),
         acm: acm_client(&sdk),
         route53: aws_sdk_route53::Client::new(&sdk),
+        secrets: aws_sdk_secretsmanager::Client::new(&sdk),
     })
 }
 

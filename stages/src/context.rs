@@ -97,6 +97,9 @@ pub struct Settings {
     pub upload_origins: Vec<String>,
     /// `[domain]`: the stack's own domain on CloudFront, `None` for the default one.
     pub domain: Option<DomainSettings>,
+    /// `[delivery] private`: CloudFront serves the videos and the catalog only to signed
+    /// URLs and cookies, checked against the stack's key group (docs/private-videos.md).
+    pub private: bool,
 }
 
 /// `[domain]`: the names viewers use, checked by the CLI
@@ -148,6 +151,7 @@ impl Default for Settings {
             notify_emails: Vec::new(),
             upload_origins: Vec::new(),
             domain: None,
+            private: false,
         }
     }
 }
