@@ -166,8 +166,10 @@ pub enum Command {
         Exit codes: 0 done, 1 a call failed or the stack cannot sign, 2 bad input or the stack is not up")]
     Url(UrlArgs),
     /// The signing keys of a private stack ([delivery] private = true)
-    #[command(after_help = "Examples:\n  cattube keys rotate\n  cattube keys rotate --grace 0s\n\n\
-        Exit codes: 0 done, 1 a call failed or the key group is full, 2 bad input or the stack is not up")]
+    #[command(
+        after_help = "Examples:\n  cattube keys rotate\n  cattube keys rotate --grace 0s\n\n\
+        Exit codes: 0 done, 1 a call failed or the key group is full, 2 bad input or the stack is not up"
+    )]
     Keys(KeysArgs),
     /// Delete everything the stack created, in reverse order (stage 9)
     #[command(
@@ -496,11 +498,13 @@ pub struct KeysArgs {
 pub enum KeysCommand {
     /// Add a new signing key that signs from now on, and remove the keys superseded longer
     /// ago than the grace period (a key group holds at most 5)
-    #[command(after_help = "Examples:\n  cattube keys rotate\n  cattube keys rotate --grace 0s\n\n\
+    #[command(
+        after_help = "Examples:\n  cattube keys rotate\n  cattube keys rotate --grace 0s\n\n\
         A URL or cookie signed before the rotation stays valid until it expires: a superseded \
         key verifies for the grace period, 7 days (the longest --expires) unless --grace says \
         otherwise; --grace 0s removes every superseded key now (a key that leaked).\n\n\
-        Exit codes: 0 rotated, 1 a call failed or the key group is full, 2 bad input or the stack is not private")]
+        Exit codes: 0 rotated, 1 a call failed or the key group is full, 2 bad input or the stack is not private"
+    )]
     Rotate {
         /// How long a superseded key keeps verifying: 0s to 7d [default: 7d]
         #[arg(long, value_name = "DURATION", value_parser = parse_grace)]

@@ -11,7 +11,9 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use crate::support::{leftovers, repo_root, resource, stack_clients, venv_python, Emulators, Sandbox};
+use crate::support::{
+    leftovers, repo_root, resource, stack_clients, venv_python, Emulators, Sandbox,
+};
 use cattube_stages::Clients;
 
 const REGION: &str = "eu-west-1";
@@ -31,7 +33,13 @@ async fn trusted_keys(clients: &Clients, group_id: &str) -> BTreeMap<String, Str
         .await
         .unwrap();
     let mut keys = BTreeMap::new();
-    for id in group.key_group().unwrap().key_group_config().unwrap().items() {
+    for id in group
+        .key_group()
+        .unwrap()
+        .key_group_config()
+        .unwrap()
+        .items()
+    {
         let key = clients
             .cloudfront
             .get_public_key()
@@ -132,7 +140,7 @@ async fn a_private_stack_serves_only_what_its_key_signed() {
         .trusted_key_groups()
         .unwrap();
     assert!(trusted.enabled());
-    assert_eq!(trusted.items(), [group.clone()]);
+    assert_eq!(trusted.items(), std::slice::from_ref(&group));
     let public: Vec<&str> = config
         .cache_behaviors()
         .unwrap()
@@ -164,7 +172,8 @@ async fn a_private_stack_serves_only_what_its_key_signed() {
         .send()
         .await
         .unwrap();
-    let policy: serde_json::Value = serde_json::from_str(policy.resource_policy().unwrap()).unwrap();
+    let policy: serde_json::Value =
+        serde_json::from_str(policy.resource_policy().unwrap()).unwrap();
     let caller = clients.sts.get_caller_identity().send().await.unwrap();
     let statement = &policy["Statement"][0];
     assert_eq!(statement["Effect"], "Deny", "{policy}");
@@ -179,7 +188,12 @@ async fn a_private_stack_serves_only_what_its_key_signed() {
     );
 
     // Converged: no write.
-    sandbox.run().args(["up"]).expect_code(0).expect_writes(0).json();
+    sandbox
+        .run()
+        .args(["up"])
+        .expect_code(0)
+        .expect_writes(0)
+        .json();
 
     // A signed URL verifies against the group's public key; a tampered or expired one does not.
     let keys = trusted_keys(&clients, &group).await;
@@ -193,17 +207,28 @@ async fn a_private_stack_serves_only_what_its_key_signed() {
     let signed_urls = urls(&signed.doc);
     assert!(!signed_urls.is_empty());
     for url in &signed_urls {
-        assert!(url.contains("Expires=") && url.contains("Key-Pair-Id="), "{url}");
+        assert!(
+            url.contains("Expires=") && url.contains("Key-Pair-Id="),
+            "{url}"
+        );
         assert_eq!(verdict(&sandbox, &keys, url, ""), "ok", "{url}");
         let unsigned = url.split('?').next().unwrap();
         assert_eq!(verdict(&sandbox, &keys, unsigned, ""), "MissingKey");
         // Another object with the same signature; a later expiry with the same signature.
         let other = url.replacen("tabby%20cat", "tabby%20dog", 1);
-        assert_eq!(verdict(&sandbox, &keys, &other, ""), "AccessDenied", "{other}");
+        assert_eq!(
+            verdict(&sandbox, &keys, &other, ""),
+            "AccessDenied",
+            "{other}"
+        );
         let (head, expires) = url.split_once("Expires=").unwrap();
         let (when, rest) = expires.split_once('&').unwrap();
         let later = format!("{head}Expires={}&{rest}", when.parse::<u64>().unwrap() + 60);
-        assert_eq!(verdict(&sandbox, &keys, &later, ""), "AccessDenied", "{later}");
+        assert_eq!(
+            verdict(&sandbox, &keys, &later, ""),
+            "AccessDenied",
+            "{later}"
+        );
     }
     let short = sandbox
         .run()
@@ -212,7 +237,11 @@ async fn a_private_stack_serves_only_what_its_key_signed() {
         .json();
     std::thread::sleep(std::time::Duration::from_millis(2100));
     for url in urls(&short.doc) {
-        assert_eq!(verdict(&sandbox, &keys, &url, ""), "AccessDenied", "expired {url}");
+        assert_eq!(
+            verdict(&sandbox, &keys, &url, ""),
+            "AccessDenied",
+            "expired {url}"
+        );
     }
 
     // `videos` signs too on a private stack (an empty catalog here: nothing converts in
@@ -230,7 +259,10 @@ async fn a_private_stack_serves_only_what_its_key_signed() {
         values[0], values[1], values[2]
     );
     let site = player.split("/index.html").next().unwrap();
-    assert_eq!(verdict(&sandbox, &keys, &format!("{site}/catalog.json"), &cookie), "ok");
+    assert_eq!(
+        verdict(&sandbox, &keys, &format!("{site}/catalog.json"), &cookie),
+        "ok"
+    );
 
     // Bad input: one line, exit 2, naming the flag.
     let bad = sandbox
@@ -257,7 +289,10 @@ async fn a_private_stack_serves_only_what_its_key_signed() {
         assert!(body.len() > 1000, "a 2048-bit key");
         // Any 64-character line of it is proof enough of a leak.
         let line = &body[64..128];
-        assert!(!state.contains(line), "the state file holds the private key");
+        assert!(
+            !state.contains(line),
+            "the state file holds the private key"
+        );
         for out in &printed {
             assert!(!out.contains(line), "the private key was printed: {out}");
         }
@@ -280,13 +315,24 @@ async fn hls_cookies_cover_the_videos_segments_and_nothing_outside_its_folder() 
     let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
     let keys = trusted_keys(&clients, doc["outputs"]["key_group_id"].as_str().unwrap()).await;
 
-    let ran = sandbox.run().args(["url", KEY, "--cookies"]).expect_code(0).json();
+    let ran = sandbox
+        .run()
+        .args(["url", KEY, "--cookies"])
+        .expect_code(0)
+        .json();
     let cookie = ran.doc["cookies"]["header"].as_str().unwrap().to_string();
     let playlists = urls(&ran.doc);
     let master = &playlists[0];
     assert!(master.ends_with("/cats/tabby%20cat.m3u8"), "{master}");
-    let text = sandbox.run().args(["url", KEY, "--cookies"]).expect_code(0).output();
-    assert_eq!(text.stdout.lines().next().unwrap().split('=').next(), Some("Cookie: CloudFront-Policy"));
+    let text = sandbox
+        .run()
+        .args(["url", KEY, "--cookies"])
+        .expect_code(0)
+        .output();
+    assert_eq!(
+        text.stdout.lines().next().unwrap().split('=').next(),
+        Some("Cookie: CloudFront-Policy")
+    );
 
     // What MediaConvert writes for the hls profile: a playlist per rendition and its
     // segments, named after the source's base name in its folder.
@@ -308,7 +354,11 @@ async fn hls_cookies_cover_the_videos_segments_and_nothing_outside_its_folder() 
         format!("{site}/cats/other.m3u8"),
         format!("{site}/tabby%20cat.m3u8"),
     ] {
-        assert_eq!(verdict(&sandbox, &keys, &outside, &cookie), "AccessDenied", "{outside}");
+        assert_eq!(
+            verdict(&sandbox, &keys, &outside, &cookie),
+            "AccessDenied",
+            "{outside}"
+        );
     }
     sandbox.run().args(["down", "--yes"]).expect_code(0).json();
 }
@@ -330,7 +380,7 @@ async fn rotation_keeps_the_previous_key_until_its_grace_period_ends() {
                 .json()
                 .doc,
         )[0]
-            .clone()
+        .clone()
     };
     let first = sign();
 
@@ -339,7 +389,12 @@ async fn rotation_keeps_the_previous_key_until_its_grace_period_ends() {
         .args(["keys", "rotate", "--grace", "3s"])
         .expect_code(0)
         .json();
-    assert_eq!(rotated.doc["keys"].as_array().unwrap().len(), 2, "{}", rotated.doc);
+    assert_eq!(
+        rotated.doc["keys"].as_array().unwrap().len(),
+        2,
+        "{}",
+        rotated.doc
+    );
     let keys = trusted_keys(&clients, &group).await;
     assert_eq!(keys.len(), 2);
     // The URL signed before the rotation still plays; a new one is signed by the new key.
@@ -370,13 +425,13 @@ async fn rotation_keeps_the_previous_key_until_its_grace_period_ends() {
 
     // A group holds at most 5 keys: within the grace period a sixth is refused, naming it.
     for _ in 0..3 {
-        sandbox
-            .run()
-            .args(["keys", "rotate"])
-            .expect_code(0)
-            .json();
+        sandbox.run().args(["keys", "rotate"]).expect_code(0).json();
     }
-    let full = sandbox.run().args(["keys", "rotate"]).expect_code(1).output();
+    let full = sandbox
+        .run()
+        .args(["keys", "rotate"])
+        .expect_code(1)
+        .output();
     assert!(full.stderr.contains("5 keys"), "{}", full.stderr);
     assert_eq!(trusted_keys(&clients, &group).await.len(), 5);
 

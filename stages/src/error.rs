@@ -244,7 +244,11 @@ mod tests {
             (Service::Logs, Some("ResourceNotFoundException"), 400),
             (Service::Acm, Some("ResourceNotFoundException"), 400),
             (Service::Route53, Some("NoSuchHostedZone"), 404),
-            (Service::SecretsManager, Some("ResourceNotFoundException"), 400),
+            (
+                Service::SecretsManager,
+                Some("ResourceNotFoundException"),
+                400,
+            ),
         ];
         for (service, code, status) in cases {
             assert!(

@@ -35,9 +35,9 @@ pub use operations::{
 pub use resources::{
     certificate, converter_function, converter_role, destination_bucket, destination_bucket_policy,
     distribution, domain_records, failure_destination, failures_bucket, function_log_group,
-    job_events_rule, job_template, key_group, lambda_permission, mediaconvert_role, notification_topic,
-    origin_access_control, player_page, public_keys, queue, signing_secret, source_bucket, source_cors, source_lifecycle,
-    source_notification,
+    job_events_rule, job_template, key_group, lambda_permission, mediaconvert_role,
+    notification_topic, origin_access_control, player_page, public_keys, queue, signing_secret,
+    source_bucket, source_cors, source_lifecycle, source_notification,
 };
 
 pub use context::{

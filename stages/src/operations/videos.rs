@@ -150,9 +150,14 @@ pub struct OutputName {
 /// What every output key of a source key starts with: its folder and base name (the
 /// prefix a private stack's signed cookies grant, [`crate::signed::video_resource`]).
 pub fn video_prefix(key: &str) -> String {
-    output_keys(key, &[OutputName { suffix: String::new() }])
-        .pop()
-        .unwrap_or_default()
+    output_keys(
+        key,
+        &[OutputName {
+            suffix: String::new(),
+        }],
+    )
+    .pop()
+    .unwrap_or_default()
 }
 
 /// The output keys of a source key: its folder, its base name (the last segment without its

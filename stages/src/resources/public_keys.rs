@@ -26,11 +26,7 @@ use crate::{Settings, StackContext, StepError};
 pub struct PublicKeys;
 
 /// Public keys and key groups take no resource type in IAM: `*`.
-pub const LIST: Grant = Grant::new(
-    Phase::Observe,
-    &["cloudfront:ListPublicKeys"],
-    Target::Any,
-);
+pub const LIST: Grant = Grant::new(Phase::Observe, &["cloudfront:ListPublicKeys"], Target::Any);
 
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
@@ -133,11 +129,7 @@ pub async fn live(ctx: &StackContext) -> Result<Vec<LiveKey>, StepError> {
 pub fn ids_of(ring: &KeyRing, live: &[LiveKey]) -> Vec<Option<String>> {
     ring.keys
         .iter()
-        .map(|k| {
-            live.iter()
-                .find(|l| l.name == k.name)
-                .map(|l| l.id.clone())
-        })
+        .map(|k| live.iter().find(|l| l.name == k.name).map(|l| l.id.clone()))
         .collect()
 }
 
@@ -151,9 +143,9 @@ fn compare(ring: &KeyRing, live: &[LiveKey]) -> Result<(Vec<String>, Vec<LiveKey
     let mut missing = Vec::new();
     for key in &ring.keys {
         let public = crate::signing::public_pem(&key.private_key)?;
-        let matches = live
-            .iter()
-            .any(|l| l.name == key.name && crate::signing::same_public_key(&l.encoded_key, &public));
+        let matches = live.iter().any(|l| {
+            l.name == key.name && crate::signing::same_public_key(&l.encoded_key, &public)
+        });
         if !matches {
             missing.push(key.name.clone());
         }
@@ -174,7 +166,9 @@ pub async fn retire(ctx: &StackContext, key: &LiveKey) -> Result<bool, StepError
         .id(&key.id)
         .send()
         .await
-        .found(Service::CloudFront, || format!("reading public key {}", key.name))?
+        .found(Service::CloudFront, || {
+            format!("reading public key {}", key.name)
+        })?
     else {
         return Ok(true);
     };
@@ -257,7 +251,10 @@ impl Step for PublicKeys {
             let names: Vec<&str> = stale.iter().map(|k| k.name.as_str()).collect();
             drift.push(Drift::new(
                 DRIFT_STALE,
-                format!("{} no longer signs (the key group drops it)", names.join(", ")),
+                format!(
+                    "{} no longer signs (the key group drops it)",
+                    names.join(", ")
+                ),
             ));
         }
         let ids: Vec<String> = ids_of(&ring, &live).into_iter().flatten().collect();

@@ -366,17 +366,13 @@ impl Step for SigningSecret {
                     .changes
                     .push("generated an RSA 2048 signing key and stored it".into());
                 put_policy(ctx, &applied.arn).await?;
-                applied
-                    .changes
-                    .push("only the caller may read it".into());
+                applied.changes.push("only the caller may read it".into());
             }
             Some(p) => {
                 applied.arn = p.arn.clone();
                 if p.has_drift(DRIFT_POLICY) {
                     put_policy(ctx, &p.arn).await?;
-                    applied
-                        .changes
-                        .push("only the caller may read it".into());
+                    applied.changes.push("only the caller may read it".into());
                 }
                 if p.has_drift(DRIFT_TAGS) && ownership.is_none_or(Ownership::is_ours) {
                     secrets

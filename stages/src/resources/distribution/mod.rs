@@ -469,42 +469,42 @@ impl Step for Distribution {
                 let key_group = signing_group(ctx).await?;
                 let key_group = key_group.as_deref();
                 // Someone changed it between our read and our write: read again.
-                let updated =
-                    retry_codes(
-                        ctx.settings.propagation_timeout,
-                        &["PreconditionFailed"],
-                        |_| {},
-                        || async {
-                            let out = cf.get_distribution_config().id(&id).send().await.context(
-                                || format!("reading the configuration of distribution {id}"),
-                            )?;
-                            let mut config =
-                                out.distribution_config().cloned().ok_or_else(|| {
-                                    StepError::msg(format!(
-                                        "distribution {id} returned no configuration"
-                                    ))
-                                })?;
-                            let repaired =
-                                repair(ctx, &mut config, present, certificate, key_group)?;
-                            if repaired.is_empty() {
-                                return Ok(None);
-                            }
-                            let out = cf
-                                .update_distribution()
+                let updated = retry_codes(
+                    ctx.settings.propagation_timeout,
+                    &["PreconditionFailed"],
+                    |_| {},
+                    || async {
+                        let out =
+                            cf.get_distribution_config()
                                 .id(&id)
-                                .set_if_match(out.e_tag().map(str::to_string))
-                                .distribution_config(config)
                                 .send()
                                 .await
-                                .context(|| format!("updating distribution {id}"))?;
-                            Ok(Some((out.distribution().cloned(), repaired)))
-                        },
-                    )
-                    .await?
-                    .and_then(|(updated, repaired)| {
-                        changes.extend(repaired);
-                        updated
-                    });
+                                .context(|| {
+                                    format!("reading the configuration of distribution {id}")
+                                })?;
+                        let mut config = out.distribution_config().cloned().ok_or_else(|| {
+                            StepError::msg(format!("distribution {id} returned no configuration"))
+                        })?;
+                        let repaired = repair(ctx, &mut config, present, certificate, key_group)?;
+                        if repaired.is_empty() {
+                            return Ok(None);
+                        }
+                        let out = cf
+                            .update_distribution()
+                            .id(&id)
+                            .set_if_match(out.e_tag().map(str::to_string))
+                            .distribution_config(config)
+                            .send()
+                            .await
+                            .context(|| format!("updating distribution {id}"))?;
+                        Ok(Some((out.distribution().cloned(), repaired)))
+                    },
+                )
+                .await?
+                .and_then(|(updated, repaired)| {
+                    changes.extend(repaired);
+                    updated
+                });
                 if present.has_drift(DRIFT_TAGS) {
                     cf.tag_resource()
                         .resource(dist_arn(ctx, &id))
