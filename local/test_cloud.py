@@ -452,6 +452,38 @@ def test_cloudfront_serves_a_behavior_trusting_a_key_group_only_signed(cloud):
     # A key outside the trusted group signs nothing.
     stray = cf.create_public_key(PublicKeyConfig={"CallerReference": "s", "Name": "s", "EncodedKey": pem})["PublicKey"]["Id"]
     assert get(canned("/cats/a.mp4", later).replace(key_id, stray))[0] == 403
+def test_a_deny_naming_cloudfront_binds_cloudfront_only(cloud):
+    """The destination bucket's policy denies CloudFront the converter's claims; on AWS that
+    Deny names the service principal only, so the converter role (allowed by its identity
+    policy) and the account owner still read them, as the handler does on a retry."""
+    s3, iam, sts = client(cloud, "s3"), client(cloud, "iam"), client(cloud, "sts")
+    bucket = "claims-bucket"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{bucket}/_cattube/claims/*"}]}))
+    key = "_cattube/claims/token.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"{}")
+    role = iam.create_role(RoleName="claims-reader", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": ACCOUNT},
+                                                "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="claims-reader", PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+                                                "Resource": f"arn:aws:s3:::{bucket}/_cattube/claims/*"}]}))
+    keys = sts.assume_role(RoleArn=role, RoleSessionName="reader")["Credentials"]
+    as_role = boto3.client("s3", endpoint_url=cloud["AWS_ENDPOINT_URL"], region_name=REGION,
+                           aws_access_key_id=keys["AccessKeyId"], aws_secret_access_key=keys["SecretAccessKey"],
+                           aws_session_token=keys["SessionToken"])
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"{}"
+    as_role.put_object(Bucket=bucket, Key=key, Body=b'{"state": "SUBMITTED"}')
+    assert as_role.get_object(Bucket=bucket, Key=key)["Body"].read() == b'{"state": "SUBMITTED"}'
+    # A Deny the role's principal does match still binds it.
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Principal": {"AWS": role}, "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{bucket}/_cattube/claims/*"}]}))
+    with pytest.raises(as_role.exceptions.ClientError) as denied:
+        as_role.get_object(Bucket=bucket, Key=key)
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
 
 
 def test_duplicate_s3_events_deliver_each_event_twice(tmp_path):

@@ -586,32 +586,6 @@ pub struct AdoptArgs {
     pub function: Option<String>,
 }
 
-impl Command {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Command::Plan => "plan",
-            Command::Up(_) => "up",
-            Command::Status => "status",
-            Command::Upload(_) => "upload",
-            Command::UploadUrl(_) => "upload-url",
-            Command::Jobs(_) => "jobs",
-            Command::Url(_) => "url",
-            Command::Keys(_) => "keys",
-            Command::Videos => "videos",
-            Command::Open(_) => "open",
-            Command::Down(_) => "down",
-            Command::Cost(_) => "cost",
-            Command::State(_) => "state",
-            Command::Permissions(_) => "permissions",
-            Command::Output(_) => "output",
-            Command::Stacks => "stacks",
-            Command::Gc(_) => "gc",
-            Command::Adopt(_) => "adopt",
-            Command::Completions(_) => "completions",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,45 +13,86 @@ mod state;
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::commands::{Invocation, Verb};
 use crate::config::Config;
 use crate::error::{ExitStatus, StoppedEarly};
 use crate::plan::Cancel;
 use crate::printer::{ErrorReport, Printer, Report};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let (cli, name) = match parse() {
+        Ok(parsed) => parsed,
         Err(err) => return clap_error(err).into(),
     };
-    if let Command::Completions(args) = &cli.command {
-        // Needs no configuration: a broken cattube.toml must not break the shell.
-        let mut command = <Cli as clap::CommandFactory>::command();
-        // Into a buffer first: clap_complete panics on a stdout closed early (`| head`).
-        let mut script = Vec::new();
-        clap_complete::generate(args.shell, &mut command, "cattube", &mut script);
-        printer::write_stdout(&script);
-        return ExitStatus::Success.into();
-    }
-    let mut report = Report::new(cli.command.name());
+    // The one place a subcommand meets its implementation: each is a `Verb` in
+    // src/commands/<verb>.rs, with its JSON fields and its text summary.
+    let status = match &cli.command {
+        Command::Plan => execute(&commands::plan::PlanArgs, name, &cli.global),
+        Command::Up(args) => execute(args, name, &cli.global),
+        Command::Status => execute(&commands::status::StatusArgs, name, &cli.global),
+        Command::Upload(args) => execute(args, name, &cli.global),
+        Command::UploadUrl(args) => execute(args, name, &cli.global),
+        Command::Jobs(args) => execute(args, name, &cli.global),
+        Command::Url(args) => execute(args, name, &cli.global),
+        Command::Keys(args) => execute(args, name, &cli.global),
+        Command::Videos => execute(&commands::videos::VideosArgs, name, &cli.global),
+        Command::Open(args) => execute(args, name, &cli.global),
+        Command::Down(args) => execute(args, name, &cli.global),
+        Command::Cost(args) => execute(args, name, &cli.global),
+        Command::State(args) => execute(args, name, &cli.global),
+        Command::Permissions(args) => execute(args, name, &cli.global),
+        Command::Output(args) => execute(args, name, &cli.global),
+        Command::Stacks => execute(&commands::stacks::StacksArgs, name, &cli.global),
+        Command::Gc(args) => execute(args, name, &cli.global),
+        Command::Adopt(args) => execute(args, name, &cli.global),
+        Command::Completions(args) => completions(args),
+    };
+    status.into()
+}
+
+/// The command line, and the subcommand's name as typed (clap's, the document's `command`).
+fn parse() -> Result<(Cli, String), clap::Error> {
+    let mut matches = Cli::command().try_get_matches()?;
+    let name = matches.subcommand_name().unwrap_or_default().to_string();
+    let cli =
+        Cli::from_arg_matches_mut(&mut matches).map_err(|err| err.format(&mut Cli::command()))?;
+    Ok((cli, name))
+}
+
+/// Needs no configuration: a broken cattube.toml must not break the shell.
+fn completions(args: &cli::CompletionsArgs) -> ExitStatus {
+    let mut command = Cli::command();
+    // Into a buffer first: clap_complete panics on a stdout closed early (`| head`).
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "cattube", &mut script);
+    printer::write_stdout(&script);
+    ExitStatus::Success
+}
+
+/// Runs one command: configuration, the runtime, Ctrl-C, then the result on stdout (the
+/// JSON document or the command's text summary) and its exit status.
+fn execute<V: Verb>(verb: &V, name: String, global: &GlobalArgs) -> ExitStatus {
+    let mut report = Report::new(name);
+    let mut fields = V::Fields::default();
     let printer = Printer::new(
-        cli.global.output,
-        !cli.global.no_progress,
-        cli.global.quiet,
-        cli.global.verbose,
+        global.output,
+        !global.no_progress,
+        global.quiet,
+        global.verbose,
     );
-    let config = match Config::resolve(&cli.global) {
+    let config = match Config::resolve(global) {
         Ok(config) => config,
         Err(err) => {
-            report.stack = cli.global.stack.clone();
+            report.stack = global.stack.clone();
             report.error = Some(ErrorReport {
                 message: err.to_string(),
                 causes: Vec::new(),
             });
-            printer.finish(&report, |_| String::new());
-            return ExitStatus::Usage.into();
+            printer.finish(&report, &fields, |_, _| String::new());
+            return ExitStatus::Usage;
         }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -59,12 +100,17 @@ fn main() -> ExitCode {
         .build()
         .expect("a tokio runtime");
     let cancel = Cancel::default();
+    let at = Invocation {
+        config: &config,
+        printer: &printer,
+        cancel: &cancel,
+    };
     let result = runtime.block_on(async {
         interrupt::install(cancel.clone(), printer.clone());
         // A Ctrl-C before any walk is armed stops the command where it is (nothing has been
         // written), and the report below is still printed.
         let result = tokio::select! {
-            result = run(&cli.command, &config, &printer, &mut report, &cancel) => result,
+            result = verb.run(&at, &mut report, &mut fields) => result,
             () = cancel.stopped() => Err(StoppedEarly.into()),
         };
         // A run that failed or was stopped before its own release still holds the lock of
@@ -81,60 +127,10 @@ fn main() -> ExitCode {
             ExitStatus::of_error(&err)
         }
     };
-    printer.finish(&report, |report| match &cli.command {
-        Command::Plan => commands::plan::text(report),
-        Command::Up(_) => commands::up::text(report),
-        Command::Status => commands::status::text(report),
-        Command::Upload(_) => commands::upload::text(report),
-        Command::UploadUrl(_) => commands::upload_url::text(report),
-        Command::Jobs(_) => commands::jobs::text(report),
-        Command::Url(_) => commands::url::text(report),
-        Command::Keys(_) => commands::keys::text(report),
-        Command::Videos => commands::videos::text(report),
-        Command::Open(_) => commands::open::text(report),
-        Command::Down(_) => commands::down::text(report),
-        Command::Cost(_) => commands::cost::text(report),
-        Command::State(_) => commands::state::text(report),
-        Command::Permissions(_) => commands::permissions::text(report),
-        Command::Output(args) => commands::output::text(report, args),
-        Command::Stacks => commands::stacks::text(report),
-        Command::Gc(_) => commands::gc::text(report),
-        Command::Adopt(_) => commands::adopt::text(report),
-        Command::Completions(_) => String::new(),
-    });
+    printer.finish(&report, &fields, |report, fields| verb.text(report, fields));
     // What a stopped command left in flight (a read) is not waited for.
     runtime.shutdown_background();
-    status.into()
-}
-
-async fn run(
-    command: &Command,
-    config: &Config,
-    printer: &Printer,
-    report: &mut Report,
-    cancel: &Cancel,
-) -> anyhow::Result<ExitStatus> {
-    match command {
-        Command::Plan => commands::plan::run(config, printer, report).await,
-        Command::Up(args) => commands::up::run(config, args, printer, report, cancel).await,
-        Command::Status => commands::status::run(config, printer, report).await,
-        Command::Upload(args) => commands::upload::run(config, args, printer, report).await,
-        Command::UploadUrl(args) => commands::upload_url::run(config, args, printer, report).await,
-        Command::Jobs(args) => commands::jobs::run(config, args, printer, report).await,
-        Command::Url(args) => commands::url::run(config, args, printer, report).await,
-        Command::Keys(args) => commands::keys::run(config, args, printer, report).await,
-        Command::Videos => commands::videos::run(config, report).await,
-        Command::Open(args) => commands::open::run(config, args, printer, report).await,
-        Command::Down(args) => commands::down::run(config, args, printer, report, cancel).await,
-        Command::Cost(args) => commands::cost::run(config, args, report).await,
-        Command::State(args) => commands::state::run(config, args, printer, report).await,
-        Command::Permissions(args) => commands::permissions::run(config, args, report).await,
-        Command::Output(args) => commands::output::run(config, args, printer, report).await,
-        Command::Stacks => commands::stacks::run(config, report).await,
-        Command::Gc(args) => commands::gc::run(config, args, printer, report, cancel).await,
-        Command::Adopt(args) => commands::adopt::run(config, args, printer, report).await,
-        Command::Completions(_) => Ok(ExitStatus::Success),
-    }
+    status
 }
 
 /// Help and version go to stdout with exit 0; a usage error is one line on stderr, exit 2.

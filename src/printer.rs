@@ -63,10 +63,11 @@ impl ErrorReport {
     }
 }
 
-/// The JSON document of the CLI contract.
-#[derive(Debug, Clone, Serialize)]
+/// The part of the JSON document every command has; each command's own fields (its
+/// `Fields`, [`crate::commands::Verb`]) stand between `outputs` and `warnings`.
+#[derive(Debug, Clone)]
 pub struct Report {
-    pub command: &'static str,
+    pub command: String,
     pub stack: Option<String>,
     pub region: Option<String>,
     pub account: Option<String>,
@@ -74,151 +75,55 @@ pub struct Report {
     /// Every key the registry declares ([`cattube_stages::Registry::output_keys`]), always present
     /// (null until known).
     pub outputs: BTreeMap<&'static str, Option<String>>,
-    /// `jobs`: the queue's jobs, newest first.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub jobs: Option<Vec<JobReport>>,
-    /// `jobs`: the converter function's failed deliveries (after Lambda's retries), oldest
-    /// first; with `--retry-failed`, those left after the replay.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failed_deliveries: Option<Vec<FailedDeliveryReport>>,
-    /// `videos`: the catalog's videos, each output with its CloudFront `url`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub videos: Option<Vec<serde_json::Value>>,
-    /// `open`: the player page's URL (with `#<key>` for one video).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub player_url: Option<String>,
-    /// `url`: the CloudFront URLs of a source key's outputs.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub urls: Option<Vec<UrlReport>>,
-    /// `url --cookies`: the signed cookies (`name`, `value`, `domain`, `path`, `expires`,
-    /// `secure`), the policy's `resource` and the `header` curl sends.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cookies: Option<serde_json::Value>,
-    /// `status`, `keys rotate` on a private stack: its signing keys, oldest first.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub keys: Option<Vec<KeyReport>>,
-    /// `upload`: the files put in the source bucket.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub uploads: Option<Vec<UploadReport>>,
-    /// `upload-url`: the grant (`kind` "post": `url`, `fields`; "multipart": `parts`,
-    /// `complete`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub grant: Option<serde_json::Value>,
-    /// `stacks`, `gc`: every cattube stack of the account and region, found by its tags.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stacks: Option<Vec<StackReport>>,
-    /// `plan`, `up`, `cost`: what each minute of uploaded video costs (an estimate).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cost: Option<crate::pricing::Estimate>,
-    /// `cost`: what the finished jobs cost (actual output minutes, priced from the table).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub billed: Option<crate::pricing::Billed>,
-    /// `state pull`: the state document.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<serde_json::Value>,
-    /// `permissions`: the IAM policy document.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub policy: Option<serde_json::Value>,
-    /// `adopt`: each resource of the takeover, kept, changed, replaced or created.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub takeover: Option<Vec<crate::commands::adopt::TakeoverReport>>,
-    /// `adopt`: whether the takeover was recorded in the state.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub adopted: Option<bool>,
     /// Things worth knowing that are not errors (a costly job template).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     pub error: Option<ErrorReport>,
     /// The local emulator the commands talk to, if they do (its URL): what the text
-    /// summaries say may happen next differs from AWS.
-    #[serde(skip)]
+    /// summaries say may happen next differs from AWS; not in the JSON document.
     pub emulator: Option<String>,
 }
 
-/// One stack found by its tags (`stacks`, `gc`).
-#[derive(Debug, Clone, Serialize)]
-pub struct StackReport {
-    pub stack: String,
-    /// How many resources the tagging API reported with the stack's tags.
-    pub resources: usize,
-    /// Their ARNs.
-    pub arns: Vec<String>,
-    /// Not recorded in the tags: null.
-    pub created_at: Option<String>,
-    /// Its `cattube:expires-at` (RFC 3339 UTC), null for a stack that never expires.
-    pub expires_at: Option<String>,
-    pub expired: bool,
-    /// Where its state is, when it is this configuration's stack and its state file exists.
-    pub state: Option<String>,
-    /// `gc`: what was done with it (`deleted`, `pending`, `would delete`, `kept`, `failed: …`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub gc: Option<String>,
+/// The JSON document of the CLI contract: the common part in its order, the command's own
+/// fields after `outputs`, then `warnings` and `error`.
+#[derive(Serialize)]
+struct Document<'a, F> {
+    command: &'a str,
+    stack: &'a Option<String>,
+    region: &'a Option<String>,
+    account: &'a Option<String>,
+    resources: &'a [ResourceReport],
+    outputs: &'a BTreeMap<&'static str, Option<String>>,
+    #[serde(flatten)]
+    fields: &'a F,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
+    error: &'a Option<ErrorReport>,
 }
 
-/// One MediaConvert job of the stack's queue (`jobs`).
-#[derive(Debug, Clone, Serialize)]
-pub struct JobReport {
-    pub id: String,
-    pub source_key: Option<String>,
-    pub status: String,
-    pub percent: Option<i32>,
-    pub submitted: Option<String>,
-    pub error: Option<String>,
+impl<'a, F> Document<'a, F> {
+    fn new(report: &'a Report, fields: &'a F) -> Self {
+        Document {
+            command: &report.command,
+            stack: &report.stack,
+            region: &report.region,
+            account: &report.account,
+            resources: &report.resources,
+            outputs: &report.outputs,
+            fields,
+            warnings: &report.warnings,
+            error: &report.error,
+        }
+    }
 }
 
-/// One failed delivery of the converter function (`jobs`).
-#[derive(Debug, Clone, Serialize)]
-pub struct FailedDeliveryReport {
-    /// Its record's key in the failures bucket.
-    pub record: String,
-    pub failed_at: Option<String>,
-    /// The upload's source key, or `job <id>` for a job event.
-    pub source_key: Option<String>,
-    pub error: Option<String>,
-    pub attempts: Option<i64>,
-}
-
-/// One signing key of a private stack (`status`, `keys rotate`).
-#[derive(Debug, Clone, Serialize)]
-pub struct KeyReport {
-    pub name: String,
-    /// CloudFront's public key id (the `Key-Pair-Id` of what it signed).
-    pub id: Option<String>,
-    /// RFC 3339, UTC.
-    pub created: String,
-    pub age_s: u64,
-    /// URLs and cookies are signed with it.
-    pub signing: bool,
-    /// When it stops verifying (superseded keys only), RFC 3339.
-    pub retires: Option<String>,
-}
-
-/// One output URL (`url`).
-#[derive(Debug, Clone, Serialize)]
-pub struct UrlReport {
-    pub url: String,
-    /// The output is already in the destination bucket.
-    pub exists: bool,
-}
-
-/// One uploaded file (`upload`).
-#[derive(Debug, Clone, Serialize)]
-pub struct UploadReport {
-    pub file: String,
-    pub key: String,
-    pub bytes: u64,
-    /// Where its outputs will be watched once converted.
-    pub urls: Vec<String>,
-    /// Already in the bucket with the same size and ETag: not sent again.
-    pub skipped: bool,
-    /// Sent by this run (false for a skipped file, and for every file of a `--dry-run`).
-    pub sent: bool,
-}
+/// A command that adds nothing of its own to the JSON document.
+#[derive(Debug, Default, Serialize)]
+pub struct NoFields {}
 
 impl Report {
-    pub fn new(command: &'static str) -> Report {
+    pub fn new(command: impl Into<String>) -> Report {
         Report {
-            command,
+            command: command.into(),
             stack: None,
             region: None,
             account: None,
@@ -228,22 +133,6 @@ impl Report {
                 .into_iter()
                 .map(|k| (k, None))
                 .collect(),
-            jobs: (command == "jobs").then(Vec::new),
-            failed_deliveries: (command == "jobs").then(Vec::new),
-            urls: (command == "url").then(Vec::new),
-            videos: (command == "videos").then(Vec::new),
-            player_url: None,
-            cookies: None,
-            keys: None,
-            uploads: (command == "upload").then(Vec::new),
-            grant: None,
-            stacks: matches!(command, "stacks" | "gc").then(Vec::new),
-            cost: None,
-            billed: None,
-            state: None,
-            policy: None,
-            takeover: None,
-            adopted: None,
             warnings: Vec::new(),
             error: None,
             emulator: None,
@@ -407,14 +296,21 @@ impl Printer {
         self.format == OutputFormat::Json
     }
 
-    /// Prints the result: the JSON document, or the text summary built by the command.
-    pub fn finish(&self, report: &Report, text: impl FnOnce(&Report) -> String) {
+    /// Prints the result: the JSON document (the report with the command's own `fields`),
+    /// or the text summary built by the command.
+    pub fn finish<F: Serialize>(
+        &self,
+        report: &Report,
+        fields: &F,
+        text: impl FnOnce(&Report, &F) -> String,
+    ) {
         let _ = self.progress.clear();
         if self.json() {
-            let document = serde_json::to_string_pretty(report).expect("the report serialises");
+            let document = serde_json::to_string_pretty(&Document::new(report, fields))
+                .expect("the report serialises");
             write_stdout(format!("{document}\n").as_bytes());
         } else if !self.quiet {
-            write_stdout(text(report).as_bytes());
+            write_stdout(text(report, fields).as_bytes());
         }
         if let Some(error) = &report.error {
             eprint!("{}", render_error(error));
@@ -560,9 +456,9 @@ pub fn header(report: &Report) -> String {
 }
 
 /// The estimate line and the warnings of a text summary (`plan`, `up`).
-pub fn cost_lines(report: &Report) -> String {
+pub fn cost_lines(report: &Report, cost: Option<&crate::pricing::Estimate>) -> String {
     let mut out = String::new();
-    if let Some(estimate) = &report.cost {
+    if let Some(estimate) = cost {
         out.push_str(&estimate.line());
         out.push('\n');
     }
@@ -647,4 +543,19 @@ mod stage8_tests {
         job.set_position(40);
         assert!(!printer.progress_visible());
     }
+}
+
+/// One signing key of a private stack (`status`, `keys rotate`).
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyReport {
+    pub name: String,
+    /// CloudFront's public key id (the `Key-Pair-Id` of what it signed).
+    pub id: Option<String>,
+    /// RFC 3339, UTC.
+    pub created: String,
+    pub age_s: u64,
+    /// URLs and cookies are signed with it.
+    pub signing: bool,
+    /// When it stops verifying (superseded keys only), RFC 3339.
+    pub retires: Option<String>,
 }

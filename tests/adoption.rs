@@ -259,6 +259,26 @@ async fn function_snapshot(
         })
         .collect();
     snap.insert("versions".into(), format!("{versions:?}"));
+    let invoke = lambda
+        .get_function_event_invoke_config()
+        .function_name(function)
+        .send()
+        .await;
+    snap.insert(
+        "event-invoke-config".into(),
+        match invoke {
+            Ok(c) => format!(
+                "retries {:?} age {:?} destinations {:?}",
+                c.maximum_retry_attempts(),
+                c.maximum_event_age_in_seconds(),
+                c.destination_config()
+            ),
+            Err(e) => format!(
+                "error {:?}",
+                aws_sdk_lambda::error::ProvideErrorMetadata::code(&e)
+            ),
+        },
+    );
     let policy = lambda.get_policy().function_name(function).send().await;
     snap.insert(
         "policy".into(),
@@ -612,7 +632,29 @@ async fn make_users_role_and_function(clients: &cattube_stages::Clients) {
         .send()
         .await
         .unwrap();
+    // The user's own asynchronous settings: one retry, an hour, failures to their queue.
+    clients
+        .lambda
+        .put_function_event_invoke_config()
+        .function_name(FUNCTION)
+        .maximum_retry_attempts(1)
+        .maximum_event_age_in_seconds(3600)
+        .destination_config(
+            aws_sdk_lambda::types::DestinationConfig::builder()
+                .on_failure(
+                    aws_sdk_lambda::types::OnFailure::builder()
+                        .destination(USERS_FAILURES)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
 }
+
+/// Where the user's function sent its failed invocations before cattube adopted it.
+const USERS_FAILURES: &str = "arn:aws:sqs:eu-west-1:123456789012:users-failures";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_adopted_role_and_function_are_as_they_were_after_up_then_down() {
@@ -644,7 +686,11 @@ async fn an_adopted_role_and_function_are_as_they_were_after_up_then_down() {
     let before = snapshot().await;
 
     let plan = sandbox.run().arg("plan").expect_code(3).output();
-    for id in ["mediaconvert-role", "converter-function"] {
+    for id in [
+        "mediaconvert-role",
+        "converter-function",
+        "failure-destination",
+    ] {
         assert_plan_says_restored(&plan.stdout, id);
     }
     sandbox.run().arg("up").expect_code(0).output();
@@ -656,6 +702,13 @@ async fn an_adopted_role_and_function_are_as_they_were_after_up_then_down() {
         up["function role"]
     );
     assert_ne!(up["function code-sha256"], before["function code-sha256"]);
+    assert!(
+        before["function event-invoke-config"].contains(USERS_FAILURES)
+            && up["function event-invoke-config"].contains("cattube-failures-"),
+        "up did not replace the function's on-failure destination: {} -> {}",
+        before["function event-invoke-config"],
+        up["function event-invoke-config"]
+    );
     assert_ne!(up["role trust"], before["role trust"]);
     // The function's environment is restored, but its values are not in the state.
     let state = support::checked_state(&sandbox.path().join("cattube.state.json"), "cattube")
@@ -888,64 +941,7 @@ async fn the_tutorials_stack_is_taken_over_then_left_as_found() {
         "adopt without --yes recorded resources"
     );
 
-    let adopted = sandbox
-        .run()
-        .args(["adopt", "--from-tutorial", "--yes"])
-        .expect_code(0)
-        .json();
-    let verdict = |id: &str, verdict: &str| {
-        adopted.doc["takeover"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["id"] == id && t["verdict"] == verdict)
-            .cloned()
-            .unwrap_or_else(|| panic!("no {verdict} {id}: {}", adopted.doc["takeover"]))
-    };
-    assert_eq!(verdict("queue", "kept")["name"], "catqueue");
-    assert_eq!(
-        verdict("origin-access-control", "kept")["name"],
-        made.oac_name.as_str()
-    );
-    assert_eq!(
-        verdict("source-notification", "kept")["name"],
-        "cattube-notifications"
-    );
-    assert_eq!(
-        verdict("distribution", "changed")["name"],
-        made.distribution_domain.as_str()
-    );
-    assert!(verdict("converter-function", "changed")["reasons"]
-        .to_string()
-        .contains("python3.9"));
-    assert_eq!(
-        verdict("mediaconvert-role", "replaced")["name"],
-        "MediaConvert_Default_Role"
-    );
-    assert_eq!(
-        verdict("converter-role", "replaced")["name"],
-        made.function_role.as_str()
-    );
-    let state = support::checked_state(&state_path, "cattube").expect("a state after adopt");
-    for id in [
-        "source-bucket",
-        "destination-bucket",
-        "queue",
-        "converter-function",
-        "origin-access-control",
-        "distribution",
-        "source-notification",
-    ] {
-        assert_eq!(
-            state["resources"][id]["ownership"], "adopted",
-            "{id}: {state}"
-        );
-    }
-    assert_eq!(
-        support::checked_state(&state_path, "cattube").unwrap()["resources"]["distribution"]
-            ["extra"]["id"],
-        made.distribution_id.as_str()
-    );
+    adopt_keeps_changes_or_replaces_each_and_records_it(&sandbox, &made, &state_path);
 
     sandbox.run().arg("up").expect_code(0).output();
     let up = snapshot().await;
@@ -1021,6 +1017,73 @@ async fn the_tutorials_stack_is_taken_over_then_left_as_found() {
     assert!(
         !inventory.contains(&format!("role {converter_role}")),
         "cattube's own converter role is left: {inventory:?}"
+    );
+}
+
+/// `adopt --from-tutorial --yes`: a verdict per resource (kept, changed, replaced), and the
+/// taken-over resources recorded as adopted.
+fn adopt_keeps_changes_or_replaces_each_and_records_it(
+    sandbox: &support::Sandbox,
+    made: &Tutorial,
+    state_path: &std::path::Path,
+) {
+    let adopted = sandbox
+        .run()
+        .args(["adopt", "--from-tutorial", "--yes"])
+        .expect_code(0)
+        .json();
+    let verdict = |id: &str, verdict: &str| {
+        adopted.doc["takeover"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == id && t["verdict"] == verdict)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {verdict} {id}: {}", adopted.doc["takeover"]))
+    };
+    assert_eq!(verdict("queue", "kept")["name"], "catqueue");
+    assert_eq!(
+        verdict("origin-access-control", "kept")["name"],
+        made.oac_name.as_str()
+    );
+    assert_eq!(
+        verdict("source-notification", "kept")["name"],
+        "cattube-notifications"
+    );
+    assert_eq!(
+        verdict("distribution", "changed")["name"],
+        made.distribution_domain.as_str()
+    );
+    assert!(verdict("converter-function", "changed")["reasons"]
+        .to_string()
+        .contains("python3.9"));
+    assert_eq!(
+        verdict("mediaconvert-role", "replaced")["name"],
+        "MediaConvert_Default_Role"
+    );
+    assert_eq!(
+        verdict("converter-role", "replaced")["name"],
+        made.function_role.as_str()
+    );
+    let state = support::checked_state(state_path, "cattube").expect("a state after adopt");
+    for id in [
+        "source-bucket",
+        "destination-bucket",
+        "queue",
+        "converter-function",
+        "origin-access-control",
+        "distribution",
+        "source-notification",
+    ] {
+        assert_eq!(
+            state["resources"][id]["ownership"], "adopted",
+            "{id}: {state}"
+        );
+    }
+    assert_eq!(
+        support::checked_state(state_path, "cattube").unwrap()["resources"]["distribution"]
+            ["extra"]["id"],
+        made.distribution_id.as_str()
     );
 }
 
@@ -1154,8 +1217,13 @@ async fn other_names_in_another_region_and_clear_refusals() {
         .send()
         .await
         .expect("the queue stays");
+}
 
-    // Two distributions in front of one destination bucket: both named, nothing recorded.
+/// Two distributions in front of one destination bucket: both named, nothing recorded.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_distributions_in_front_of_one_bucket_are_refused() {
+    let region = "us-west-2";
+    let emulators = Emulators::start();
     let other = emulators.sandbox(region);
     let two = build_tutorial(
         &other,

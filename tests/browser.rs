@@ -176,6 +176,87 @@ async fn the_player_plays_in_chromium() {
 
     let media = tempfile::tempdir().unwrap();
     let dir = media.path();
+    let (hd, sd, web) = clips_of_each_kind(dir);
+
+    // Before any upload there is no catalog.json: CloudFront answers 403 (its OAC may not
+    // list the bucket), and the page says nothing is uploaded yet instead of an error.
+    let cdn = cloudfront_standin(&emulators.moto.url);
+    let shots = tempfile::tempdir().unwrap();
+    let empty = browse(&cdn.1, "empty", &shots.path().join("empty.png"));
+    assert!(
+        empty["list_status"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("No videos yet")),
+        "{empty}"
+    );
+
+    let hevc = put_the_videos_and_their_catalog(&s3, dir, &hd, &sd, &web).await;
+    let hevc = hevc.as_str();
+
+    let screenshot = shots.path().join("player.png");
+    let played = browse(&cdn.1, "play", &screenshot);
+    assert_eq!(played["listed"], 4, "{played}");
+    let chosen = &played["chosen"];
+    assert_eq!(chosen["dogs/rex.mp4"], "h264", "{played}");
+    // The tutorial's pair: HEVC where this chromium decodes it, else the AV1.
+    let tutorial = chosen["cats/tabby cat.mp4"].as_str().unwrap();
+    if played["hevc_decodable"] == true {
+        assert_eq!(tutorial, "hevc", "{played}");
+    } else {
+        assert_eq!(tutorial, "av1", "{played}");
+    }
+    assert!(
+        chosen["streams/loop.mp4"]
+            .as_str()
+            .unwrap()
+            .starts_with("h264 (hls"),
+        "{played}"
+    );
+    assert_eq!(
+        chosen["streams/loop.mp4 (no native HLS)"], "h264 (hls, hls.js)",
+        "{played}"
+    );
+    assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000);
+    if let Ok(keep) = std::env::var("CATTUBE_SCREENSHOT") {
+        std::fs::copy(&screenshot, keep).unwrap();
+    }
+
+    // A catalog whose only video is HEVC: in a chromium without HEVC, the page says so.
+    put_catalog(
+        &s3,
+        json!([entry(
+            "cats/hevc only.mp4",
+            "COMPLETE",
+            "2026-12-01T09:00:00Z",
+            json!([output("cats/hevc only-hd.mp4", "mp4", "hevc", 180, hevc)])
+        )]),
+    )
+    .await;
+    let hevc_only = browse(&cdn.1, "hevc-only", &shots.path().join("hevc.png"));
+    let expected = if hevc_only["hevc_decodable"] == true {
+        "hevc"
+    } else {
+        "none (not playable message)"
+    };
+    assert_eq!(
+        hevc_only["chosen"]["cats/hevc only.mp4"], expected,
+        "{hevc_only}"
+    );
+
+    eprintln!(
+        "FIGURES browser: videos listed {}; source chosen per video {}; time to first frame (ms, click to readyState >= 2) {}; HEVC decodable {}; native HLS {:?}; HEVC-only catalog: {}",
+        played["listed"],
+        played["chosen"],
+        played["first_frame_ms"],
+        played["hevc_decodable"],
+        played["hls_native"],
+        hevc_only["chosen"]["cats/hevc only.mp4"]
+    );
+}
+
+/// Tiny real clips, as the converter's outputs would be: HEVC tagged `hvc1` (`hd`), AV1
+/// (`sd`), H.264 (`web`), and an H.264 HLS ladder (`loop*` files in `dir`).
+fn clips_of_each_kind(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let h264 = [
         "-c:v",
         "libx264",
@@ -238,28 +319,28 @@ async fn the_player_plays_in_chromium() {
         "loop_360p.m3u8",
     ]);
     ffmpeg(&hls_args, dir);
+    (hd, sd, web)
+}
 
-    // Before any upload there is no catalog.json: CloudFront answers 403 (its OAC may not
-    // list the bucket), and the page says nothing is uploaded yet instead of an error.
-    let cdn = cloudfront_standin(&emulators.moto.url);
-    let shots = tempfile::tempdir().unwrap();
-    let empty = browse(&cdn.1, "empty", &shots.path().join("empty.png"));
-    assert!(
-        empty["list_status"]
-            .as_str()
-            .is_some_and(|s| s.starts_with("No videos yet")),
-        "{empty}"
-    );
-
-    put_file(&s3, "cats/tabby cat-hd.mp4", &hd).await;
-    put_file(&s3, "cats/tabby cat-sd.mp4", &sd).await;
-    put_file(&s3, "dogs/rex-720p.mp4", &web).await;
-    put_file(&s3, "cats/hevc only-hd.mp4", &hd).await;
+/// The clips in the destination bucket and a `catalog.json` listing four videos (HEVC and
+/// AV1, H.264, HLS, one still converting), with the codecs strings the converter function
+/// writes for such outputs. Returns the HEVC output's MIME type.
+async fn put_the_videos_and_their_catalog(
+    s3: &aws_sdk_s3::Client,
+    dir: &Path,
+    hd: &Path,
+    sd: &Path,
+    web: &Path,
+) -> String {
+    put_file(s3, "cats/tabby cat-hd.mp4", hd).await;
+    put_file(s3, "cats/tabby cat-sd.mp4", sd).await;
+    put_file(s3, "dogs/rex-720p.mp4", web).await;
+    put_file(s3, "cats/hevc only-hd.mp4", hd).await;
     for file in std::fs::read_dir(dir).unwrap() {
         let path = file.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
         if name.starts_with("loop") {
-            put_file(&s3, &format!("streams/{name}"), &path).await;
+            put_file(s3, &format!("streams/{name}"), &path).await;
         }
     }
     // The codecs strings the converter function writes for such outputs (320x180, AAC).
@@ -274,16 +355,16 @@ async fn the_player_plays_in_chromium() {
     let h264 = handler_codecs(r#"{"Codec": "H_264", "H264Settings": {"CodecProfile": "HIGH"}}"#);
     let avc = format!(r#"video/mp4; codecs="{h264}""#);
     let hls = format!(r#"application/vnd.apple.mpegurl; codecs="{h264}""#);
-    let (hevc, av1, avc, hls) = (hevc.as_str(), av1.as_str(), avc.as_str(), hls.as_str());
+    let (av1, avc, hls) = (av1.as_str(), avc.as_str(), hls.as_str());
     put_catalog(
-        &s3,
+        s3,
         json!([
             entry(
                 "cats/tabby cat.mp4",
                 "COMPLETE",
                 "2026-12-01T10:00:00Z",
                 json!([
-                    output("cats/tabby cat-hd.mp4", "mp4", "hevc", 180, hevc),
+                    output("cats/tabby cat-hd.mp4", "mp4", "hevc", 180, &hevc),
                     output("cats/tabby cat-sd.mp4", "mp4", "av1", 144, av1)
                 ])
             ),
@@ -308,64 +389,5 @@ async fn the_player_plays_in_chromium() {
         ]),
     )
     .await;
-
-    let screenshot = shots.path().join("player.png");
-    let played = browse(&cdn.1, "play", &screenshot);
-    assert_eq!(played["listed"], 4, "{played}");
-    let chosen = &played["chosen"];
-    assert_eq!(chosen["dogs/rex.mp4"], "h264", "{played}");
-    // The tutorial's pair: HEVC where this chromium decodes it, else the AV1.
-    let tutorial = chosen["cats/tabby cat.mp4"].as_str().unwrap();
-    if played["hevc_decodable"] == true {
-        assert_eq!(tutorial, "hevc", "{played}");
-    } else {
-        assert_eq!(tutorial, "av1", "{played}");
-    }
-    assert!(
-        chosen["streams/loop.mp4"]
-            .as_str()
-            .unwrap()
-            .starts_with("h264 (hls"),
-        "{played}"
-    );
-    assert_eq!(
-        chosen["streams/loop.mp4 (no native HLS)"], "h264 (hls, hls.js)",
-        "{played}"
-    );
-    assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000);
-    if let Ok(keep) = std::env::var("CATTUBE_SCREENSHOT") {
-        std::fs::copy(&screenshot, keep).unwrap();
-    }
-
-    // A catalog whose only video is HEVC: in a chromium without HEVC, the page says so.
-    put_catalog(
-        &s3,
-        json!([entry(
-            "cats/hevc only.mp4",
-            "COMPLETE",
-            "2026-12-01T09:00:00Z",
-            json!([output("cats/hevc only-hd.mp4", "mp4", "hevc", 180, hevc)])
-        )]),
-    )
-    .await;
-    let hevc_only = browse(&cdn.1, "hevc-only", &shots.path().join("hevc.png"));
-    let expected = if hevc_only["hevc_decodable"] == true {
-        "hevc"
-    } else {
-        "none (not playable message)"
-    };
-    assert_eq!(
-        hevc_only["chosen"]["cats/hevc only.mp4"], expected,
-        "{hevc_only}"
-    );
-
-    eprintln!(
-        "FIGURES browser: videos listed {}; source chosen per video {}; time to first frame (ms, click to readyState >= 2) {}; HEVC decodable {}; native HLS {:?}; HEVC-only catalog: {}",
-        played["listed"],
-        played["chosen"],
-        played["first_frame_ms"],
-        played["hevc_decodable"],
-        played["hls_native"],
-        hevc_only["chosen"]["cats/hevc only.mp4"]
-    );
+    hevc
 }

@@ -411,14 +411,13 @@ fn bad_input_exits_2_with_one_line_and_sends_nothing() {
         for (name, content) in case.files {
             sandbox.write(name, content);
         }
-        let out = sandbox.cattube().args(case.args).output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        let out = sandbox.run().args(case.args).output();
+        let stderr = out.stderr.as_str().to_string();
         let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-        if out.status.code() != Some(2) {
+        if out.code != Some(2) {
             failures.push(format!(
                 "{}: exit {:?}, stderr {stderr}",
-                case.name,
-                out.status.code()
+                case.name, out.code
             ));
         } else if lines.len() != 1 || !lines[0].contains(case.expect) {
             failures.push(format!(
@@ -469,13 +468,9 @@ fn json_output_carries_the_error_too() {
 
 #[test]
 fn help_lists_the_working_commands() {
-    let out = assert_cmd::Command::cargo_bin("cattube")
-        .unwrap()
-        .arg("--help")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let help = String::from_utf8_lossy(&out.stdout);
+    // Help reaches no AWS: a sandbox whose endpoint nothing answers.
+    let sandbox = Sandbox::new("http://127.0.0.1:9", "eu-west-1");
+    let help = sandbox.run().arg("--help").expect_code(0).output().stdout;
     for command in ["plan", "up", "status", "upload", "jobs", "url", "down"] {
         assert!(
             help.contains(&format!("  {command} ")),
@@ -505,11 +500,11 @@ fn bad_job_json_is_refused_before_any_request() {
         let sandbox = Sandbox::new(&tripwire.url, "eu-west-1");
         sandbox.write("cattube.toml", "[job]\ntemplate = \"my-job.json\"\n");
         sandbox.write("my-job.json", content);
-        let out = sandbox.cattube().arg("up").output().unwrap();
+        let out = sandbox.run().arg("up").output();
         rejected.check(content, || {
-            let stderr = String::from_utf8_lossy(&out.stderr);
+            let stderr = out.stderr.as_str();
             let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-            assert_eq!(out.status.code(), Some(2), "{stderr}");
+            assert_eq!(out.code, Some(2), "{stderr}");
             assert_eq!(lines.len(), 1, "{stderr}");
             assert!(
                 lines[0].contains("my-job.json") && lines[0].contains(problem),
@@ -567,11 +562,11 @@ fn upload_refuses_bad_files_before_any_request() {
     ];
     let mut rejected = Tally::new();
     for (args, expect) in &cases {
-        let out = sandbox.cattube().args(args).output().unwrap();
+        let out = sandbox.run().args(args).output();
         rejected.check(&format!("{args:?}"), || {
-            let stderr = String::from_utf8_lossy(&out.stderr);
+            let stderr = out.stderr.as_str();
             let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-            assert_eq!(out.status.code(), Some(2), "{stderr}");
+            assert_eq!(out.code, Some(2), "{stderr}");
             assert_eq!(lines.len(), 1, "{stderr}");
             assert!(lines[0].contains(expect), "{stderr}");
         });
@@ -607,11 +602,11 @@ fn state_of_another_account_or_region_is_refused_without_a_write() {
         for args in COMMANDS {
             let sandbox = emulators.sandbox("eu-west-1");
             sandbox.write("cattube.state.json", state);
-            let out = sandbox.cattube().args(args).output().unwrap();
+            let out = sandbox.run().args(args).output();
             rejected.check(&format!("{args:?} with {expect}"), || {
-                let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+                let stderr = out.stderr.as_str().to_string();
                 let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-                assert_eq!(out.status.code(), Some(2), "{stderr}");
+                assert_eq!(out.code, Some(2), "{stderr}");
                 assert_eq!(lines.len(), 1, "{stderr}");
                 assert!(lines[0].contains(expect), "{stderr}");
                 let after =

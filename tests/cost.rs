@@ -10,8 +10,8 @@ use support::{sdk_config, standin_post, Emulators, Ran, Sandbox};
 const REGION: &str = "us-east-1";
 const ACCOUNT: &str = "123456789012";
 
-/// A job.json with three outputs: AVC SD and HD with multi-pass HQ (Professional, priced in
-/// us-east-1 by the shipped table) and HEVC HD (Professional, no rate in the table).
+/// A job.json with three outputs: AVC SD and HD with multi-pass HQ and HEVC HD, all
+/// Professional tier.
 const JOB: &str = r#"{
   "Settings": {
     "OutputGroups": [{
@@ -36,24 +36,56 @@ const JOB: &str = r#"{
   }
 }"#;
 
-/// The shipped table's rate for a Professional AVC class in us-east-1.
-fn shipped_rate(resolution: &str) -> f64 {
-    let text =
-        std::fs::read_to_string(support::repo_root().join("pricing/mediaconvert.toml")).unwrap();
-    let table: toml::Table = toml::from_str(&text).unwrap();
-    table["rate"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| {
-            r["region"].as_str() == Some(REGION)
-                && r["codec"].as_str() == Some("AVC")
-                && r["tier"].as_str() == Some("Professional")
-                && r["resolution"].as_str() == Some(resolution)
-        })
-        .unwrap()["usd-per-minute"]
-        .as_float()
-        .unwrap()
+/// A table of one's own (not AWS figures): us-east-1 Professional at `RATE` per normalized
+/// minute up to `THRESHOLD` a month and `DISCOUNTED` above; AVC SD and HD multipliers, and
+/// HEVC HD either unsourced or `hevc`.
+const RATE: f64 = 0.02;
+const DISCOUNTED: f64 = 0.01;
+const THRESHOLD: f64 = 50.0;
+const SD: f64 = 1.0;
+const HD: f64 = 2.0;
+
+fn own_table(hevc: Option<f64>) -> String {
+    let hevc = match hevc {
+        Some(factor) => format!("factor = {factor:?}\nsource = \"https://example.com/my-contract\"\nread = \"2026-12-07\"\n"),
+        None => "unsourced = \"not in my contract\"\n".to_string(),
+    };
+    let multiplier = |codec: &str, res: &str, body: &str| {
+        format!(
+            "\n[[multiplier]]\ncodec = \"{codec}\"\nresolution = \"{res}\"\nfps = \"<=30\"\n{body}"
+        )
+    };
+    let sourced = |factor: f64| {
+        format!("factor = {factor:?}\nsource = \"https://example.com/my-contract\"\nread = \"2026-12-07\"\n")
+    };
+    format!(
+        "currency = \"USD\"\ndate = \"2026-12-07\"\n\n[[rate]]\nregion = \"{REGION}\"\ntier = \"Professional\"\nbands = [{{ from = 0, usd-per-normalized-minute = {RATE:?} }}, {{ from = {THRESHOLD:?}, usd-per-normalized-minute = {DISCOUNTED:?} }}]\nsource = \"https://example.com/my-contract\"\nread = \"2026-12-07\"\n{}{}{}",
+        multiplier("AVC", "SD", &sourced(SD)),
+        multiplier("AVC", "HD", &sourced(HD)),
+        multiplier("HEVC", "HD", &hevc),
+    )
+}
+
+/// `normalized` minutes of a month through the two bands.
+fn banded(normalized: f64) -> f64 {
+    normalized.min(THRESHOLD) * RATE + (normalized - THRESHOLD).max(0.0) * DISCOUNTED
+}
+
+/// The lines `plan` and `up` print about cost: the estimate and the warnings.
+fn cost_lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with("each minute of uploaded video") || l.starts_with("warning:"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `estimate`, then the JSON's warnings as the text prints them.
+fn expected_cost_lines(estimate: &str, doc: &serde_json::Value) -> Vec<String> {
+    let mut lines = vec![estimate.to_string()];
+    for warning in doc["warnings"].as_array().unwrap() {
+        lines.push(format!("warning: {}", warning.as_str().unwrap()));
+    }
+    lines
 }
 
 fn now() -> i64 {
@@ -107,15 +139,20 @@ async fn plan_estimates_the_default_stack_and_up_warns() {
     );
     assert!(assumptions.contains("at least 10 s"), "{assumptions}");
 
-    // The text line.
-    let out = sandbox.cattube().arg("plan").output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains(
-            "each minute of uploaded video: 2 output minutes, Professional tier, rate unknown in ap-southeast-2"
-        ),
+    // The text: the estimate line and the warnings, whole; the line names what is unsourced.
+    let text = sandbox.run().arg("plan").output().stdout;
+    assert_eq!(
+        cost_lines(&text),
+        expected_cost_lines("each minute of uploaded video: 2 output minutes, Professional tier, rate unknown in ap-southeast-2: pricing/mediaconvert.toml (built in) has no sourced multiplier for Professional HEVC HD <=30 fps, Professional AV1 SD <=30 fps and no sourced Professional rate in ap-southeast-2 (first volume band: Professional rate unsourced; MediaConvert discounts the normalized minutes above it)", &doc),
         "{text}"
     );
+    assert!(!doc["warnings"].as_array().unwrap().is_empty());
+    println!(
+        "FIGURES plan, the default stack in ap-southeast-2: {}",
+        cost_lines(&text)[0]
+    );
+    let unsourced = cost["unsourced"].to_string();
+    assert!(unsourced.contains("stored copy"), "{unsourced}");
 
     // up warns: both outputs are Professional tier, and names the cheaper choice.
     let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
@@ -131,6 +168,58 @@ async fn plan_estimates_the_default_stack_and_up_warns() {
         "{warnings:?}"
     );
     assert!(doc["cost"].is_object());
+}
+
+/// With sourced figures, `plan` states the normalized minutes, the price at the first
+/// volume band's rate, where the band ends and that the minutes above it are discounted.
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_states_the_first_volume_bands_rate() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+    const HEVC: f64 = 3.0;
+    sandbox.write("job.json", JOB);
+    sandbox.write("my-prices.toml", &own_table(Some(HEVC)));
+    sandbox.write(
+        "cattube.toml",
+        "[job]\ntemplate = \"job.json\"\n\n[cost]\ntable = \"my-prices.toml\"\n",
+    );
+    let doc = sandbox.run().args(["plan"]).expect_code(3).json().doc;
+    let cost = &doc["cost"];
+    let normalized = SD + HD + HEVC;
+    assert_eq!(
+        cost["normalized_minutes_per_source_minute"].as_f64(),
+        Some(normalized),
+        "{cost}"
+    );
+    assert!(
+        close(
+            cost["per_source_minute_usd"].as_f64().unwrap(),
+            normalized * RATE
+        ),
+        "{cost}"
+    );
+    assert_eq!(
+        cost["first_band"][0]["discounted_above"].as_f64(),
+        Some(THRESHOLD),
+        "{cost}"
+    );
+    let text = sandbox.run().arg("plan").output().stdout;
+    let table = doc["cost"]["table"].as_str().unwrap();
+    assert_eq!(
+        cost_lines(&text),
+        expected_cost_lines(
+            &format!(
+                "each minute of uploaded video: 3 output minutes, Professional tier, {normalized} normalized minutes, about ${:.4} in {REGION} (first volume band: Professional ${RATE:.4} per normalized minute up to {THRESHOLD} a month; MediaConvert discounts the normalized minutes above it; estimate from {table}, 2026-12-07)",
+                normalized * RATE
+            ),
+            &doc
+        ),
+        "{text}"
+    );
+    println!(
+        "FIGURES plan, a table of one's own in us-east-1: {}",
+        cost_lines(&text)[0]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -182,12 +271,18 @@ async fn max_upload_mb_reaches_the_function_and_status_checks_it() {
     assert!(emulators.requests().is_empty());
 }
 
+/// `cost` over the stack's finished jobs: before `up` it names `up`; after, the JSON prices
+/// what MediaConvert billed (each claim below in its own function, on one stack).
 #[tokio::test(flavor = "multi_thread")]
 async fn cost_prices_the_finished_jobs() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
     sandbox.write("job.json", JOB);
-    sandbox.write("cattube.toml", "[job]\ntemplate = \"job.json\"\n");
+    sandbox.write("my-prices.toml", &own_table(None));
+    sandbox.write(
+        "cattube.toml",
+        "[job]\ntemplate = \"job.json\"\n\n[cost]\ntable = \"my-prices.toml\"\n",
+    );
 
     // Before `up`: the queue does not exist.
     let doc = sandbox.run().args(["cost"]).expect_code(2).json().doc;
@@ -197,9 +292,16 @@ async fn cost_prices_the_finished_jobs() {
         .contains("cattube up"));
 
     sandbox.run().args(["up"]).expect_code(0).json();
+    jobs_of_every_kind(&emulators).await;
+    the_billed_jobs_are_priced_by_class(&emulators, &sandbox);
+    since_leaves_the_old_job_out(&sandbox);
+    the_text_says_it_is_no_invoice(&sandbox);
+    a_sourced_hevc_multiplier_prices_every_class(&sandbox);
+}
 
-    // Jobs made from the stack's template: 21 this month, one 40 days ago, one that failed
-    // and one still running (neither billed).
+/// Jobs made from the stack's template: 21 this month, one 40 days ago, one that failed
+/// and one still running (neither billed).
+async fn jobs_of_every_kind(emulators: &Emulators) {
     let mc_config = aws_sdk_mediaconvert::config::Builder::from(
         &sdk_config(&emulators.standin.url, REGION).await,
     )
@@ -255,7 +357,9 @@ async fn cost_prices_the_finished_jobs() {
         &format!("/_standin/jobs/{}/status", ids[23]),
         r#"{"status": "PROGRESSING", "percent": 50}"#,
     );
+}
 
+fn the_billed_jobs_are_priced_by_class(emulators: &Emulators, sandbox: &Sandbox) {
     emulators.reset();
     let doc = sandbox.run().args(["cost"]).expect_code(0).json().doc;
     assert!(emulators.writes().is_empty(), "{:?}", emulators.writes());
@@ -283,8 +387,12 @@ async fn cost_prices_the_finished_jobs() {
         month["output_minutes"].as_f64().unwrap(),
         month_minutes
     ));
-    // HEVC has no rate: no total in dollars, but each priced class has one.
-    assert!(billed["usd"].is_null(), "{billed}");
+    // HEVC has no sourced multiplier: no normalized total and no dollars, but each priced
+    // class has its own at the first band's rate.
+    assert!(
+        billed["usd"].is_null() && billed["normalized_minutes"].is_null(),
+        "{billed}"
+    );
     let class = |band: &str, codec: &str| {
         billed["by_class"]
             .as_array()
@@ -296,7 +404,7 @@ async fn cost_prices_the_finished_jobs() {
     };
     let sd_minutes = 21.0 * 2.0 + 10.0;
     let hd_minutes = 21.0 * 10.0 / 60.0 + 10.0;
-    for (band, minutes) in [("SD", sd_minutes), ("HD", hd_minutes)] {
+    for (band, minutes, factor) in [("SD", sd_minutes, SD), ("HD", hd_minutes, HD)] {
         let priced = class(band, "AVC");
         assert_eq!(priced["tier"], "Professional");
         assert_eq!(priced["outputs"], 22);
@@ -304,16 +412,29 @@ async fn cost_prices_the_finished_jobs() {
             close(priced["output_minutes"].as_f64().unwrap(), minutes),
             "{priced}"
         );
-        let usd = minutes * shipped_rate(band);
-        assert!(close(priced["usd"].as_f64().unwrap(), usd), "{priced}");
+        assert!(
+            close(
+                priced["normalized_minutes"].as_f64().unwrap(),
+                minutes * factor
+            ),
+            "{priced}"
+        );
+        assert!(
+            close(priced["usd"].as_f64().unwrap(), minutes * factor * RATE),
+            "{priced}"
+        );
     }
     let hevc = class("HD", "HEVC");
     assert!(
-        hevc["usd"].is_null() && hevc["usd_per_minute"].is_null(),
+        hevc["usd"].is_null() && hevc["normalized_minutes"].is_null(),
         "{hevc}"
     );
     assert!(doc["cost"].is_object(), "{doc}");
+}
 
+fn since_leaves_the_old_job_out(sandbox: &Sandbox) {
+    // As in the_billed_jobs_are_priced_by_class.
+    let month_minutes = 21.0 * (120.0 + 10.0 + 91.0) / 60.0;
     // --since 30d leaves the old job out of the total; the month is the same.
     let doc = sandbox
         .run()
@@ -329,39 +450,44 @@ async fn cost_prices_the_finished_jobs() {
         month_minutes
     ));
     assert_eq!(billed["month_to_date"]["jobs"], 21);
+}
 
+fn the_text_says_it_is_no_invoice(sandbox: &Sandbox) {
     // The text says what it is.
-    let out = sandbox.cattube().arg("cost").output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = sandbox.run().arg("cost").expect_code(0).output().stdout;
     assert!(text.contains("not AWS's invoice"), "{text}");
     assert!(text.contains("month to date: 21 jobs"), "{text}");
     assert!(text.contains("rate unknown for"), "{text}");
+}
 
-    // A table of one's own prices the HEVC class too.
-    let own = std::fs::read_to_string(support::repo_root().join("pricing/mediaconvert.toml"))
-        .unwrap()
-        + "\n[[rate]]\nregion = \"us-east-1\"\ntier = \"Professional\"\ncodec = \"HEVC\"\nresolution = \"HD\"\nfps = \"<=30\"\nusd-per-minute = 0.5\nsource = \"https://example.com/my-contract\"\nread = \"2026-12-01\"\n";
-    sandbox.write("my-prices.toml", &own);
-    sandbox.write(
-        "cattube.toml",
-        "[job]\ntemplate = \"job.json\"\n\n[cost]\ntable = \"my-prices.toml\"\n",
-    );
+fn a_sourced_hevc_multiplier_prices_every_class(sandbox: &Sandbox) {
+    // As in the_billed_jobs_are_priced_by_class.
+    let sd_minutes = 21.0 * 2.0 + 10.0;
+    let hd_minutes = 21.0 * 10.0 / 60.0 + 10.0;
+    // With a sourced HEVC multiplier, every class is priced: each tier's normalized
+    // minutes through its bands, across the threshold.
+    const HEVC: f64 = 3.0;
+    sandbox.write("my-prices.toml", &own_table(Some(HEVC)));
     let doc = sandbox.run().args(["cost"]).expect_code(0).json().doc;
     let hevc_minutes = 21.0 * 91.0 / 60.0 + 10.0;
-    let expected =
-        sd_minutes * shipped_rate("SD") + hd_minutes * shipped_rate("HD") + hevc_minutes * 0.5;
+    let normalized = sd_minutes * SD + hd_minutes * HD + hevc_minutes * HEVC;
+    assert!(normalized > THRESHOLD);
+    let billed = &doc["billed"];
     assert!(
-        close(doc["billed"]["usd"].as_f64().unwrap(), expected),
-        "{}",
-        doc["billed"]
+        close(billed["normalized_minutes"].as_f64().unwrap(), normalized),
+        "{billed}"
+    );
+    assert!(
+        close(billed["usd"].as_f64().unwrap(), banded(normalized)),
+        "{billed}"
     );
 }
 
 #[test]
 fn bad_price_tables_exit_2_naming_the_line() {
     let sandbox = Sandbox::new("http://127.0.0.1:9", REGION);
-    let table = "currency = \"USD\"\ndate = \"2026-12-01\"\n\n[[rate]]\nregion = \"us-east-1\"\ntier = \"Pro\"\ncodec = \"AVC\"\nresolution = \"HD\"\nfps = \"<=30\"\nusd-per-minute = 0.015\nsource = \"https://example.com/p\"\nread = \"2026-12-01\"\n";
-    sandbox.write("bad.toml", table);
+    let table = own_table(None).replacen("tier = \"Professional\"", "tier = \"Pro\"", 1);
+    sandbox.write("bad.toml", &table);
     sandbox.write("cattube.toml", "[cost]\ntable = \"bad.toml\"\n");
     for command in ["plan", "up", "cost"] {
         let Ran { code, doc, .. } = sandbox.run().args([command]).json();
@@ -394,10 +520,9 @@ fn bad_price_tables_exit_2_naming_the_line() {
     );
     // A bad --since is a usage error too.
     let out = sandbox
-        .cattube()
+        .run()
         .args(["cost", "--since", "30x"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--since"));
+        .expect_code(2)
+        .output();
+    assert!(out.stderr.contains("--since"), "{}", out.stderr);
 }

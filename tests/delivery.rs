@@ -58,10 +58,9 @@ async fn nothing_left(moto: &Moto) {
 async fn delivery_lifecycle() {
     // Every request of both emulators, as the full stack now needs MediaConvert too.
     let emulators = Emulators::start();
-    let (moto, proxy) = (&emulators.moto, &emulators);
     let sandbox = emulators.sandbox(REGION);
-    let s3 = s3_client(&moto.url, REGION).await;
-    let cf = cloudfront_client(&moto.url).await;
+    let s3 = s3_client(&emulators.moto.url, REGION).await;
+    let cf = cloudfront_client(&emulators.moto.url).await;
 
     // up from nothing.
     let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
@@ -92,14 +91,70 @@ async fn delivery_lifecycle() {
     assert!(doc["outputs"]["distribution_status"].is_string());
     eprintln!(
         "full up: {} requests, {} writes",
-        proxy.requests().len(),
-        proxy.writes().len()
+        emulators.requests().len(),
+        emulators.writes().len()
     );
+    let delivery = Delivery {
+        emulators,
+        sandbox,
+        s3,
+        cf,
+    };
+    let (oac_id, policy) = what_up_made_reads_back_right(&delivery, &dist_id).await;
+    a_converged_up_writes_nothing_and_says_where_videos_play(&delivery, &domain);
+    drift_by_hand_is_named(&delivery, &dist_id, &policy).await;
+    up_repairs_exactly_the_drift(&delivery, &dist_id, &oac_id).await;
 
+    let Delivery {
+        emulators, sandbox, ..
+    } = &delivery;
+    // down removes everything, in reverse.
+    let doc = sandbox
+        .run()
+        .args(["down", "--yes"])
+        .expect_code(0)
+        .json()
+        .doc;
+    assert!(
+        doc["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            // The optional resources are not configured here (no `[notify]`, no
+            // `[uploads]`): nothing to delete.
+            .all(|r| r["action"]
+                == if support::WANTED_BY_DEFAULT.contains(&r["id"].as_str().unwrap()) {
+                    "delete"
+                } else {
+                    "none"
+                }),
+        "{doc}"
+    );
+    nothing_left(&emulators.moto).await;
+    assert!(!sandbox.path().join("cattube.state.json").exists());
+}
+
+/// The stack [`delivery_lifecycle`] walks, and the test's own clients.
+struct Delivery {
+    emulators: Emulators,
+    sandbox: support::Sandbox,
+    s3: aws_sdk_s3::Client,
+    cf: aws_sdk_cloudfront::Client,
+}
+
+/// What was created, read back: returns the origin access control's id and the bucket
+/// policy as `up` wrote it.
+async fn what_up_made_reads_back_right(
+    delivery: &Delivery,
+    dist_id: &str,
+) -> (String, serde_json::Value) {
+    let Delivery {
+        sandbox, s3, cf, ..
+    } = delivery;
     // What was created, read back from the emulator.
     let config = cf
         .get_distribution_config()
-        .id(&dist_id)
+        .id(dist_id)
         .send()
         .await
         .unwrap()
@@ -212,34 +267,45 @@ async fn delivery_lifecycle() {
     assert_eq!(read["Resource"], format!("arn:aws:s3:::{DESTINATION}/*"));
     assert_eq!(read["Condition"]["StringEquals"]["AWS:SourceArn"], dist_arn);
     let state = std::fs::read_to_string(sandbox.path().join("cattube.state.json")).unwrap();
-    assert!(state.contains(&dist_id), "the distribution id is recorded");
+    assert!(state.contains(dist_id), "the distribution id is recorded");
+    (oac_id, policy)
+}
 
+fn a_converged_up_writes_nothing_and_says_where_videos_play(delivery: &Delivery, domain: &str) {
+    let Delivery {
+        emulators, sandbox, ..
+    } = delivery;
     // status: all ok.
     sandbox.run().args(["status"]).expect_code(0).json();
 
     // A converged up makes no write, and the text summary ends with where videos play.
-    proxy.reset();
-    let out = sandbox.cattube().arg("up").output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let writes = proxy.writes();
+    emulators.reset();
+    let out = sandbox.run().arg("up").output();
+    assert_eq!(out.code, Some(0));
+    let writes = emulators.writes();
     assert!(writes.is_empty(), "a converged up wrote: {writes:?}");
     eprintln!(
         "converged up: {} requests, {} writes",
-        proxy.requests().len(),
+        emulators.requests().len(),
         writes.len()
     );
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let text = out.stdout.as_str().to_string();
     assert!(
         text.trim_end().ends_with(&format!(
             "playback URLs: https://{domain}/<output> (`cattube url <key>` names them)"
         )),
         "{text}"
     );
+}
 
+async fn drift_by_hand_is_named(delivery: &Delivery, dist_id: &str, policy: &serde_json::Value) {
+    let Delivery {
+        sandbox, s3, cf, ..
+    } = delivery;
     // Drift, by hand: viewer policy allow-all, OAC detached, distribution disabled…
     let current = cf
         .get_distribution_config()
-        .id(&dist_id)
+        .id(dist_id)
         .send()
         .await
         .unwrap();
@@ -252,7 +318,7 @@ async fn delivery_lifecycle() {
         .viewer_protocol_policy = ViewerProtocolPolicy::AllowAll;
     changed.origins.as_mut().unwrap().items[0].origin_access_control_id = None;
     cf.update_distribution()
-        .id(&dist_id)
+        .id(dist_id)
         .if_match(current.e_tag().unwrap())
         .distribution_config(changed)
         .send()
@@ -295,21 +361,30 @@ async fn delivery_lifecycle() {
         "{bucket_policy}"
     );
     assert_eq!(resource(&doc, "origin-access-control")["status"], "ok");
+}
 
+async fn up_repairs_exactly_the_drift(delivery: &Delivery, dist_id: &str, oac_id: &str) {
+    let Delivery {
+        emulators,
+        sandbox,
+        s3,
+        cf,
+        ..
+    } = delivery;
     // up repairs exactly that: one distribution update, one policy write.
-    proxy.reset();
+    emulators.reset();
     let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
     assert_eq!(resource(&doc, "distribution")["action"], "update");
     assert_eq!(
         resource(&doc, "destination-bucket-policy")["action"],
         "update"
     );
-    let writes = proxy.writes();
+    let writes = emulators.writes();
     assert_eq!(writes.len(), 2, "{writes:?}");
     sandbox.run().args(["status"]).expect_code(0).json();
     let config = cf
         .get_distribution_config()
-        .id(&dist_id)
+        .id(dist_id)
         .send()
         .await
         .unwrap()
@@ -319,7 +394,7 @@ async fn delivery_lifecycle() {
     assert!(config.enabled());
     assert_eq!(
         config.origins().unwrap().items()[0].origin_access_control_id(),
-        Some(oac_id.as_str())
+        Some(oac_id)
     );
     let policy = s3
         .get_bucket_policy()
@@ -336,31 +411,6 @@ async fn delivery_lifecycle() {
             && policy.contains("cattube-cloudfront-read"),
         "{policy}"
     );
-
-    // down removes everything, in reverse.
-    let doc = sandbox
-        .run()
-        .args(["down", "--yes"])
-        .expect_code(0)
-        .json()
-        .doc;
-    assert!(
-        doc["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            // The optional resources are not configured here (no `[notify]`, no
-            // `[uploads]`): nothing to delete.
-            .all(|r| r["action"]
-                == if support::WANTED_BY_DEFAULT.contains(&r["id"].as_str().unwrap()) {
-                    "delete"
-                } else {
-                    "none"
-                }),
-        "{doc}"
-    );
-    nothing_left(moto).await;
-    assert!(!sandbox.path().join("cattube.state.json").exists());
 }
 
 #[tokio::test(flavor = "multi_thread")]

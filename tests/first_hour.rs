@@ -129,14 +129,9 @@ fn no_region_leaves_no_lock_file() {
     let tripwire = RecordingProxy::start(&format!("http://127.0.0.1:{}", support::free_port()));
     let sandbox = Sandbox::behind(&tripwire, REGION);
     for args in [&["up"][..], &["down", "--yes"]] {
-        let out = sandbox
-            .cattube()
-            .args(args)
-            .env_remove("AWS_REGION")
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        let out = sandbox.run().args(args).env_remove("AWS_REGION").output();
+        let stderr = out.stderr.as_str();
+        assert_eq!(out.code, Some(2), "{stderr}");
         assert!(stderr.contains("no AWS region"), "{stderr}");
         assert!(
             entries(&sandbox).is_empty(),

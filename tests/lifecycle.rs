@@ -107,10 +107,11 @@ async fn assert_tls_only(s3: &aws_sdk_s3::Client, bucket: &str) {
         .unwrap();
 }
 
+/// The whole life of a stack with every resource: plan, up, status, drift of each kind
+/// repaired, down. One stack walked through in order; each step proves one thing below.
 #[tokio::test(flavor = "multi_thread")]
 async fn lifecycle() {
     let emulators = Emulators::start();
-    let proxy = &emulators;
     let sandbox = emulators.sandbox(REGION);
     let s3 = s3_client(&emulators.moto.url, REGION).await;
     let aws = sdk_config(&emulators.moto.url, REGION).await;
@@ -136,6 +137,40 @@ async fn lifecycle() {
         .send()
         .await
         .unwrap();
+    let walk = Walk {
+        emulators,
+        sandbox,
+        s3,
+        iam,
+        lambda,
+        cloudfront,
+        mediaconvert,
+    };
+    let wanted = plan_on_an_empty_account_lists_every_resource_to_create(&walk).await;
+    up_from_nothing_creates_every_resource_securely(&walk, &wanted).await;
+    a_converged_up_writes_nothing(&walk).await;
+    a_public_access_block_drift_is_named_and_repaired(&walk).await;
+    each_secure_setting_drift_is_repaired_by_one_write(&walk).await;
+    the_conversion_half_drift_is_repaired(&walk).await;
+    down_cancels_queued_jobs_and_leaves_nothing(&walk).await;
+}
+
+/// The stack [`lifecycle`] walks, and the test's own clients for arranging drift and
+/// checking from outside.
+struct Walk {
+    emulators: Emulators,
+    sandbox: support::Sandbox,
+    s3: aws_sdk_s3::Client,
+    iam: aws_sdk_iam::Client,
+    lambda: aws_sdk_lambda::Client,
+    cloudfront: aws_sdk_cloudfront::Client,
+    mediaconvert: aws_sdk_mediaconvert::Client,
+}
+
+async fn plan_on_an_empty_account_lists_every_resource_to_create(walk: &Walk) -> Vec<String> {
+    let Walk {
+        emulators, sandbox, ..
+    } = walk;
     // plan on an empty account lists every resource, in dependency order, to create.
     let doc = sandbox.run().args(["plan"]).expect_code(3).json().doc;
     // With [notify] the function waits for the distribution (its domain is the messages'
@@ -158,14 +193,26 @@ async fn lifecycle() {
         .unwrap()
         .iter()
         .all(|r| r["action"] == "create"));
-    assert!(proxy.writes().is_empty());
-    proxy.reset();
+    assert!(emulators.writes().is_empty());
+    emulators.reset();
+    wanted
+}
 
+async fn up_from_nothing_creates_every_resource_securely(walk: &Walk, wanted: &[String]) {
+    let Walk {
+        emulators,
+        sandbox,
+        s3,
+        iam,
+        lambda,
+        mediaconvert,
+        ..
+    } = walk;
     // up from nothing creates both buckets with their secure settings.
     let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
     // Every registered kind finds its resource as the stack's: the leak check after `down`
     // covers each of them.
-    let found = support::leftovers(&emulators, REGION).await;
+    let found = support::leftovers(emulators, REGION).await;
     for id in support::IDS.iter() {
         assert!(
             found.iter().any(|line| line.starts_with(&format!("{id} "))),
@@ -216,8 +263,8 @@ async fn lifecycle() {
     );
     eprintln!(
         "full up: {} requests, {} writes",
-        proxy.requests().len(),
-        proxy.writes().len()
+        emulators.requests().len(),
+        emulators.writes().len()
     );
     let pab = s3
         .get_public_access_block()
@@ -239,7 +286,7 @@ async fn lifecycle() {
         .unwrap();
     assert!(policy.policy().unwrap().contains("aws:SecureTransport"));
     for bucket in [SOURCE, DESTINATION] {
-        assert_tls_only(&s3, bucket).await;
+        assert_tls_only(s3, bucket).await;
     }
     let tags = s3.get_bucket_tagging().bucket(SOURCE).send().await.unwrap();
     assert!(tags
@@ -251,27 +298,40 @@ async fn lifecycle() {
     )
     .unwrap();
     assert_eq!(state["resources"]["source-bucket"]["ownership"], "created");
-    check_conversion(&s3, &iam, &lambda, &mediaconvert).await;
+    check_conversion(s3, iam, lambda, mediaconvert).await;
     assert_job_template_request_is_valid(&emulators.standin.url);
+}
 
+async fn a_converged_up_writes_nothing(walk: &Walk) {
+    let Walk {
+        emulators, sandbox, ..
+    } = walk;
     // status: everything ok.
-    sandbox.cattube().arg("status").assert().code(0);
+    sandbox.run().arg("status").expect_code(0).output();
 
     // A converged up makes no write request at all.
-    proxy.reset();
+    emulators.reset();
     let out = sandbox.run().args(["up"]).expect_code(0).json();
     assert!(out.doc["resources"]
         .as_array()
         .unwrap()
         .iter()
         .all(|r| r["action"] == "none"));
-    let writes = proxy.writes();
+    let writes = emulators.writes();
     assert!(writes.is_empty(), "a converged up wrote: {writes:?}");
     eprintln!(
         "converged up: {} requests, 0 writes",
-        proxy.requests().len()
+        emulators.requests().len()
     );
+}
 
+async fn a_public_access_block_drift_is_named_and_repaired(walk: &Walk) {
+    let Walk {
+        emulators,
+        sandbox,
+        s3,
+        ..
+    } = walk;
     // Drift: someone turns part of the public access block off.
     s3.put_public_access_block()
         .bucket(SOURCE)
@@ -295,28 +355,36 @@ async fn lifecycle() {
         "{drift}"
     );
     assert_eq!(resource(&doc, "destination-bucket")["status"], "ok");
-    let text = sandbox.cattube().arg("status").output().unwrap();
-    assert!(String::from_utf8_lossy(&text.stdout).contains("public access block off"));
+    let text = sandbox.run().arg("status").output().stdout;
+    assert!(text.contains("public access block off"), "{text}");
 
     // plan names the repair and changes nothing.
-    proxy.reset();
+    emulators.reset();
     let out = sandbox.run().args(["plan"]).expect_code(3).json();
     assert_eq!(resource(&out.doc, "source-bucket")["action"], "update");
-    assert!(proxy.writes().is_empty());
+    assert!(emulators.writes().is_empty());
 
     // up repairs exactly that.
-    proxy.reset();
+    emulators.reset();
     let out = sandbox.run().args(["up"]).expect_code(0).json();
     assert_eq!(resource(&out.doc, "source-bucket")["action"], "update");
-    let writes = proxy.writes();
+    let writes = emulators.writes();
     assert_eq!(writes.len(), 1, "one write repairs one drift: {writes:?}");
     assert!(
         writes[0].query.contains("publicAccessBlock"),
         "{}",
         writes[0]
     );
-    sandbox.cattube().arg("status").assert().code(0);
+    sandbox.run().arg("status").expect_code(0).output();
+}
 
+async fn each_secure_setting_drift_is_repaired_by_one_write(walk: &Walk) {
+    let Walk {
+        emulators,
+        sandbox,
+        s3,
+        ..
+    } = walk;
     // Drift of the bucket's other secure settings: default encryption removed, ACLs
     // enabled again (ObjectWriter), the TLS-only statement deleted. status names each, and
     // up repairs each with one write, after which plain HTTP is denied again.
@@ -363,10 +431,10 @@ async fn lifecycle() {
             "bucket policy does not deny non-TLS requests"
         ]
     );
-    proxy.reset();
+    emulators.reset();
     let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
     assert_eq!(resource(&doc, "source-bucket")["action"], "update");
-    let mut repaired: Vec<String> = proxy
+    let mut repaired: Vec<String> = emulators
         .writes()
         .iter()
         .map(|w| format!("{} {}", w.method, w.query))
@@ -377,9 +445,20 @@ async fn lifecycle() {
         ["PUT encryption", "PUT ownershipControls", "PUT policy"],
         "one write per drifted setting"
     );
-    sandbox.cattube().arg("status").assert().code(0);
-    assert_tls_only(&s3, SOURCE).await;
+    sandbox.run().arg("status").expect_code(0).output();
+    assert_tls_only(s3, SOURCE).await;
+}
 
+async fn the_conversion_half_drift_is_repaired(walk: &Walk) {
+    let Walk {
+        emulators,
+        sandbox,
+        s3,
+        iam,
+        lambda,
+        mediaconvert,
+        ..
+    } = walk;
     // Drift in the conversion half: the notification removed, the function's environment
     // changed, a role's policy widened.
     s3.put_bucket_notification_configuration()
@@ -388,8 +467,8 @@ async fn lifecycle() {
         .send()
         .await
         .unwrap();
-    support::drift_function_environment(&lambda, "cattube-converter").await;
-    let widening = support::widen_role(&iam, "cattube-eu-west-1-converter").await;
+    support::drift_function_environment(lambda, "cattube-converter").await;
+    let widening = support::widen_role(iam, "cattube-eu-west-1-converter").await;
     let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
     assert_eq!(resource(&doc, "source-notification")["status"], "missing");
     let function = resource(&doc, "converter-function");
@@ -419,8 +498,7 @@ async fn lifecycle() {
             assert_eq!(resource(&doc, id)["status"], "ok", "{id}");
         }
     }
-    let text = sandbox.cattube().arg("status").output().unwrap();
-    let text = String::from_utf8_lossy(&text.stdout);
+    let text = sandbox.run().arg("status").output().stdout;
     for id in [
         "source-notification",
         "converter-function",
@@ -428,16 +506,16 @@ async fn lifecycle() {
     ] {
         assert!(text.contains(id), "{text}");
     }
-    proxy.reset();
+    emulators.reset();
     let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
     assert_eq!(resource(&doc, "source-notification")["action"], "create");
     assert_eq!(resource(&doc, "converter-function")["action"], "update");
     assert_eq!(resource(&doc, "converter-role")["action"], "update");
-    let writes: Vec<String> = proxy.writes().iter().map(|w| w.to_string()).collect();
+    let writes: Vec<String> = emulators.writes().iter().map(|w| w.to_string()).collect();
     // One write per drift; the role's two: the extra inline policy deleted, the managed
     // policy detached.
     assert_eq!(writes.len(), 4, "one write per drift: {writes:?}");
-    sandbox.cattube().arg("status").assert().code(0);
+    sandbox.run().arg("status").expect_code(0).output();
     let attached = iam
         .list_attached_role_policies()
         .role_name("cattube-eu-west-1-converter")
@@ -449,8 +527,20 @@ async fn lifecycle() {
         "{:?}",
         attached.attached_policies()
     );
-    check_conversion(&s3, &iam, &lambda, &mediaconvert).await;
+    check_conversion(s3, iam, lambda, mediaconvert).await;
+}
 
+async fn down_cancels_queued_jobs_and_leaves_nothing(walk: &Walk) {
+    let Walk {
+        emulators,
+        sandbox,
+        s3,
+        iam,
+        lambda,
+        cloudfront,
+        mediaconvert,
+        ..
+    } = walk;
     // A job still waiting in the queue: down cancels it before deleting the queue.
     let job = mediaconvert
         .create_job()
@@ -510,9 +600,9 @@ async fn lifecycle() {
         .unwrap();
 
     // down without a terminal and without --yes refuses and changes nothing.
-    proxy.reset();
-    sandbox.cattube().arg("down").assert().code(2);
-    assert!(proxy.requests().is_empty());
+    emulators.reset();
+    sandbox.run().arg("down").expect_code(2).output();
+    assert!(emulators.requests().is_empty());
 
     // down --yes removes both buckets, versions and all, and the state file.
     let doc = sandbox
@@ -534,8 +624,8 @@ async fn lifecycle() {
         cancelled.job().and_then(|j| j.status()).map(|s| s.as_str()),
         Some("CANCELED")
     );
-    assert_left_nothing(&iam, &lambda, &mediaconvert, &cloudfront).await;
-    let left = support::leftovers(&emulators, REGION).await;
+    assert_left_nothing(iam, lambda, mediaconvert, cloudfront).await;
+    let left = support::leftovers(emulators, REGION).await;
     assert!(left.is_empty(), "left behind {left:?}");
     let buckets = s3.list_buckets().send().await.unwrap();
     assert!(
@@ -766,7 +856,11 @@ async fn us_east_1_and_custom_names() {
             .any(|t| t.key() == k && t.value() == v)
     };
     assert!(has("team", "video") && has("cattube:stack", "demo") && has("managed-by", "cattube"));
-    sandbox.cattube().args(["down", "--yes"]).assert().code(0);
+    sandbox
+        .run()
+        .args(["down", "--yes"])
+        .expect_code(0)
+        .output();
     assert!(s3.list_buckets().send().await.unwrap().buckets().is_empty());
 }
 
@@ -850,14 +944,13 @@ async fn adopted_bucket_survives_down() {
         .await
         .unwrap();
     assert_eq!(entries(notification), ["cattube-notifications", "theirs"]);
-    let status = sandbox.cattube().arg("status").output().unwrap();
-    assert_eq!(status.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&status.stdout).contains("adopted"));
+    let status = sandbox.run().arg("status").expect_code(0).output().stdout;
+    assert!(status.contains("adopted"), "{status}");
 
-    let out = sandbox.cattube().args(["down", "--yes"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    let out = sandbox.run().args(["down", "--yes"]).output();
+    assert_eq!(out.code, Some(0));
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("adopted"),
+        out.stdout.as_str().contains("adopted"),
         "down says what it kept"
     );
     // The first down leaves no state: the adopted bucket was forgotten, the rest deleted.

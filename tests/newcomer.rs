@@ -10,8 +10,8 @@ use support::{s3_client, sdk_config, Emulators, RecordingProxy, Sandbox};
 const REGION: &str = "eu-west-1";
 const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
 
-fn stderr_lines(out: &std::process::Output) -> Vec<String> {
-    String::from_utf8_lossy(&out.stderr)
+fn stderr_lines(out: &support::Ran) -> Vec<String> {
+    out.stderr
         .lines()
         .filter(|l| !l.trim().is_empty())
         .map(str::to_string)
@@ -40,14 +40,13 @@ fn no_credentials_is_one_line_with_the_remedy() {
     let sandbox = Sandbox::new(&tripwire.url, REGION);
     for args in [&["plan"][..], &["status"], &["-v", "up"]] {
         let out = sandbox
-            .cattube()
+            .run()
             .env_remove("AWS_ACCESS_KEY_ID")
             .env_remove("AWS_SECRET_ACCESS_KEY")
             .args(args)
-            .output()
-            .unwrap();
+            .output();
         let lines = stderr_lines(&out);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {lines:?}");
+        assert_eq!(out.code, Some(2), "{args:?}: {lines:?}");
         assert_eq!(lines.len(), 1, "{args:?}: {lines:?}");
         assert!(
             lines[0].starts_with("error: no AWS credentials found: set AWS_PROFILE, run `aws sso login`, or export AWS_ACCESS_KEY_ID"),
@@ -63,37 +62,31 @@ fn a_profile_no_file_defines_is_named() {
     let tripwire = RecordingProxy::start(&format!("http://127.0.0.1:{}", support::free_port()));
     let sandbox = Sandbox::new(&tripwire.url, REGION);
     let out = sandbox
-        .cattube()
+        .run()
         .env("AWS_PROFILE", "nosuch")
         .arg("status")
-        .output()
-        .unwrap();
+        .output();
     let lines = stderr_lines(&out);
-    assert_eq!(out.status.code(), Some(2), "{lines:?}");
+    assert_eq!(out.code, Some(2), "{lines:?}");
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(
         lines[0].contains("profile 'nosuch' is not in") && lines[0].contains("no-aws-config"),
         "{lines:?}"
     );
-    let out = sandbox
-        .cattube()
-        .args(["--profile", "other", "plan"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = sandbox.run().args(["--profile", "other", "plan"]).output();
+    assert_eq!(out.code, Some(2));
     assert!(stderr_lines(&out)[0].contains("profile 'other' is not in"));
     assert!(tripwire.requests().is_empty(), "{:?}", tripwire.requests());
 
     // `default` missing from every file is no error (the SDK's chain goes on to the
     // environment's keys, as on a CI runner with AWS_PROFILE=default): the run reaches AWS.
     let out = sandbox
-        .cattube()
+        .run()
         .env("AWS_PROFILE", "default")
         .env("AWS_MAX_ATTEMPTS", "1")
         .arg("status")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+        .output();
+    let stderr = out.stderr.as_str();
     assert!(!stderr.contains("is not in"), "default: {stderr}");
     assert!(
         !tripwire.requests().is_empty(),
@@ -110,13 +103,12 @@ fn a_profile_no_file_defines_is_named() {
     );
     for profile in ["real", "keys"] {
         let out = sandbox
-            .cattube()
+            .run()
             .env("AWS_PROFILE", profile)
             .env("AWS_MAX_ATTEMPTS", "1")
             .arg("status")
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
+            .output();
+        let stderr = out.stderr.as_str();
         assert!(!stderr.contains("is not in"), "{profile}: {stderr}");
     }
     assert!(
@@ -133,16 +125,15 @@ fn a_failed_connection_shows_no_rust_debug_output() {
         REGION,
     );
     for verbose in [false, true] {
-        let mut cmd = sandbox.cattube();
-        cmd.env("AWS_MAX_ATTEMPTS", "1");
+        let mut run = sandbox.run().env("AWS_MAX_ATTEMPTS", "1");
         if verbose {
-            cmd.arg("-v");
+            run = run.arg("-v");
         }
-        let out = cmd.arg("plan").output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        let out = run.arg("plan").output();
+        let stderr = out.stderr.as_str();
+        assert_eq!(out.code, Some(1), "{stderr}");
         assert!(stderr.starts_with("error: "), "{stderr}");
-        assert_no_debug(&stderr);
+        assert_no_debug(stderr);
     }
 }
 
@@ -151,9 +142,9 @@ fn a_wrong_type_in_the_config_names_the_kind_of_value() {
     let tripwire = RecordingProxy::start(&format!("http://127.0.0.1:{}", support::free_port()));
     let sandbox = Sandbox::new(&tripwire.url, REGION);
     sandbox.write("cattube.toml", "[function]\nmemory-mb = \"lots\"\n");
-    let out = sandbox.cattube().arg("plan").output().unwrap();
+    let out = sandbox.run().arg("plan").output();
     let lines = stderr_lines(&out);
-    assert_eq!(out.status.code(), Some(2), "{lines:?}");
+    assert_eq!(out.code, Some(2), "{lines:?}");
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(
         lines[0].contains("function.memory-mb") && lines[0].contains("expected a whole number"),
@@ -163,13 +154,9 @@ fn a_wrong_type_in_the_config_names_the_kind_of_value() {
 }
 
 fn help(args: &[&str]) -> String {
-    let out = assert_cmd::Command::cargo_bin("cattube")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{args:?}");
-    String::from_utf8_lossy(&out.stdout).to_string()
+    // Help reaches no AWS: a sandbox whose endpoint nothing answers.
+    let sandbox = Sandbox::new("http://127.0.0.1:9", REGION);
+    sandbox.run().args(args).expect_code(0).output().stdout
 }
 
 #[test]
@@ -221,25 +208,17 @@ fn completions_are_printed_for_each_shell_even_with_a_broken_config() {
         ("zsh", "#compdef cattube"),
         ("fish", "complete -c cattube"),
     ] {
-        let out = sandbox
-            .cattube()
-            .args(["completions", shell])
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{shell}");
-        let script = String::from_utf8_lossy(&out.stdout);
+        let out = sandbox.run().args(["completions", shell]).output();
+        assert_eq!(out.code, Some(0), "{shell}");
+        let script = out.stdout.as_str();
         assert!(script.contains(tell), "{shell}: {script}");
         assert!(
             script.contains("keep-buckets"),
             "{shell}: no subcommand flags"
         );
     }
-    let out = sandbox
-        .cattube()
-        .args(["completions", "cmd"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = sandbox.run().args(["completions", "cmd"]).output();
+    assert_eq!(out.code, Some(2));
     assert!(tripwire.requests().is_empty());
 }
 
@@ -311,8 +290,8 @@ fn tables_are_by_stage_and_name_the_distribution_and_the_policy_bucket() {
     let sandbox = emulators.sandbox(REGION);
     let destination = "cattube-destination-123456789012-eu-west-1";
     let text = |args: &[&str]| {
-        let out = sandbox.cattube().args(args).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).to_string()
+        let out = sandbox.run().args(args).output();
+        out.stdout.as_str().to_string()
     };
 
     let plan = text(&["plan"]);
@@ -360,15 +339,12 @@ fn tables_are_by_stage_and_name_the_distribution_and_the_policy_bucket() {
 async fn messages_say_what_is_true_on_the_emulator() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
-    assert_eq!(
-        sandbox.cattube().arg("up").output().unwrap().status.code(),
-        Some(0)
-    );
+    assert_eq!(sandbox.run().arg("up").output().code, Some(0));
 
     // No job ever appears on the emulator: `jobs` names it instead of promising one.
-    let out = sandbox.cattube().arg("jobs").output().unwrap();
-    let jobs = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0));
+    let out = sandbox.run().arg("jobs").output();
+    let jobs = out.stdout.as_str();
+    assert_eq!(out.code, Some(0));
     assert!(
         jobs.contains(&format!("the local emulator at {}", sandbox.endpoint))
             && jobs.contains("runs no Lambda function"),
@@ -377,13 +353,9 @@ async fn messages_say_what_is_true_on_the_emulator() {
     assert!(!jobs.contains("starts one"), "{jobs}");
 
     sandbox.write("tabby cat.mp4", "meow");
-    let out = sandbox
-        .cattube()
-        .args(["upload", "tabby cat.mp4"])
-        .output()
-        .unwrap();
-    let upload = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0));
+    let out = sandbox.run().args(["upload", "tabby cat.mp4"]).output();
+    let upload = out.stdout.as_str();
+    assert_eq!(out.code, Some(0));
     assert!(
         upload.contains("Nothing converts them here: the local emulator"),
         "{upload}"
@@ -391,29 +363,21 @@ async fn messages_say_what_is_true_on_the_emulator() {
     assert!(!upload.contains("converts them now"), "{upload}");
 
     // `url` of a key never uploaded says so, on stderr; stdout stays the URLs.
-    let out = sandbox
-        .cattube()
-        .args(["url", "never.mp4"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = sandbox.run().args(["url", "never.mp4"]).output();
+    assert_eq!(out.code, Some(0));
+    let stderr = out.stderr.as_str();
     assert!(
         stderr.contains("'never.mp4' was never uploaded"),
         "{stderr}"
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = out.stdout.as_str();
     assert!(!stdout.contains("never uploaded"), "{stdout}");
     assert!(
         stdout.lines().all(|l| l.starts_with("https://")),
         "{stdout}"
     );
-    let out = sandbox
-        .cattube()
-        .args(["url", "tabby cat.mp4"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let out = sandbox.run().args(["url", "tabby cat.mp4"]).output();
+    let stderr = out.stderr.as_str();
     assert!(!stderr.contains("never uploaded"), "{stderr}");
 }
 
@@ -421,10 +385,7 @@ async fn messages_say_what_is_true_on_the_emulator() {
 async fn jobs_watch_shows_whole_ids_and_fails_when_a_watched_job_fails() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
-    assert_eq!(
-        sandbox.cattube().arg("up").output().unwrap().status.code(),
-        Some(0)
-    );
+    assert_eq!(sandbox.run().arg("up").output().code, Some(0));
     let mediaconvert =
         aws_sdk_mediaconvert::Client::new(&sdk_config(&emulators.standin.url, REGION).await);
     let queue = mediaconvert
@@ -452,30 +413,30 @@ async fn jobs_watch_shows_whole_ids_and_fails_when_a_watched_job_fails() {
         ids.push(job.job.unwrap().id.unwrap());
     }
 
-    let mut watch = sandbox.cattube();
-    watch.args(["jobs", "--watch"]);
-    let watcher = std::thread::spawn(move || watch.output().unwrap());
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(
-        !watcher.is_finished(),
-        "--watch returned while jobs are SUBMITTED"
-    );
-    let move_job = |id: &str, body: &str| {
-        support::standin_post(
-            &emulators.standin.url,
-            &format!("/_standin/jobs/{id}/status"),
-            body,
-        )
-    };
-    move_job(&ids[0], r#"{"status": "COMPLETE"}"#);
-    move_job(
-        &ids[1],
-        r#"{"status": "ERROR", "errorMessage": "Demuxer: no video track", "errorCode": 1010}"#,
-    );
-    let out = watcher.join().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    let out = std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| sandbox.run().args(["jobs", "--watch"]).output());
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(
+            !watcher.is_finished(),
+            "--watch returned while jobs are SUBMITTED"
+        );
+        let move_job = |id: &str, body: &str| {
+            support::standin_post(
+                &emulators.standin.url,
+                &format!("/_standin/jobs/{id}/status"),
+                body,
+            )
+        };
+        move_job(&ids[0], r#"{"status": "COMPLETE"}"#);
+        move_job(
+            &ids[1],
+            r#"{"status": "ERROR", "errorMessage": "Demuxer: no video track", "errorCode": 1010}"#,
+        );
+        watcher.join().unwrap()
+    });
+    let stdout = out.stdout.as_str();
+    let stderr = out.stderr.as_str();
+    assert_eq!(out.code, Some(1), "{stdout}{stderr}");
     for id in &ids {
         assert!(stdout.contains(id.as_str()), "{id} not whole in:\n{stdout}");
     }
@@ -486,12 +447,8 @@ async fn jobs_watch_shows_whole_ids_and_fails_when_a_watched_job_fails() {
     assert!(!stderr.contains(ids[0].as_str()), "{stderr}");
 
     // Watching again: nothing is unfinished, so nothing is watched and nothing failed.
-    let out = sandbox
-        .cattube()
-        .args(["jobs", "--watch"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    let out = sandbox.run().args(["jobs", "--watch"]).output();
+    assert_eq!(out.code, Some(0));
 }
 
 fn puts(emulators: &Emulators) -> Vec<String> {
@@ -508,10 +465,7 @@ fn puts(emulators: &Emulators) -> Vec<String> {
 async fn uploads_of_a_folder_resume_and_skip_what_is_there() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
-    assert_eq!(
-        sandbox.cattube().arg("up").output().unwrap().status.code(),
-        Some(0)
-    );
+    assert_eq!(sandbox.run().arg("up").output().code, Some(0));
     let s3 = s3_client(&emulators.moto.url, REGION).await;
 
     let videos = sandbox.path().join("videos");
@@ -526,16 +480,10 @@ async fn uploads_of_a_folder_resume_and_skip_what_is_there() {
     let keys = ["cats/big.mp4", "cats/kittens/tiny.mov", "cats/tabby.mp4"];
     let upload_folder = || {
         let out = sandbox
-            .cattube()
+            .run()
             .args(["upload", "--prefix", "cats", "videos"])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .output();
+        assert_eq!(out.code, Some(0), "{}", out.stderr.as_str());
         out
     };
 
@@ -571,7 +519,7 @@ async fn uploads_of_a_folder_resume_and_skip_what_is_there() {
     // Again: everything is there with the same size and ETag, so nothing is sent.
     emulators.reset();
     let out = upload_folder();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = out.stdout.as_str();
     assert_eq!(text.matches("(same size and ETag)").count(), 3, "{text}");
     assert!(
         puts(&emulators).is_empty(),
@@ -603,22 +551,14 @@ fn files_upload_concurrently() {
     // Every request takes a while: files sent one after another never overlap.
     let emulators = Emulators::with_latency(Duration::from_millis(300));
     let sandbox = emulators.sandbox(REGION);
-    assert_eq!(
-        sandbox.cattube().arg("up").output().unwrap().status.code(),
-        Some(0)
-    );
+    assert_eq!(sandbox.run().arg("up").output().code, Some(0));
     let names = ["a.mp4", "b.mp4", "c.mp4", "d.mp4"];
     for name in names {
         sandbox.write(name, name);
     }
     emulators.reset();
-    let out = sandbox
-        .cattube()
-        .arg("upload")
-        .args(names)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    let out = sandbox.run().arg("upload").args(names).output();
+    assert_eq!(out.code, Some(0));
     let mut puts: Vec<_> = emulators
         .aws
         .requests()

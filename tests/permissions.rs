@@ -97,21 +97,54 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
         .send()
         .await
         .unwrap();
-    let mut runs = Vec::new();
-    let mut record = |command: &str, ran: &support::Ran| {
-        runs.push(json!({ "command": command, "calls": calls(&ran.requests) }));
-    };
+    let mut runs = Runs::default();
+    made_and_shared(&emulators, &sandbox, &mut runs).await;
+    gc_collects_an_expired_stack(&emulators, &sandbox, &mut runs).await;
+    let down = sandbox
+        .run()
+        .args(["down", "--yes"])
+        .env("CATTUBE_STATE", STATE)
+        .expect_code(0)
+        .json();
+    runs.record("down", &down);
+
+    let policies = policies_asked_of_nothing_but_the_account(&sandbox);
+    let runs = runs.0;
+    let (ok, report) = check(&json!({
+        "account": "123456789012",
+        "region": REGION,
+        "policies": policies,
+        "runs": runs,
+    }));
+    println!("{report}");
+    assert!(ok, "{report}");
+}
+
+/// The calls of each run, by command, as the checker reads them.
+#[derive(Default)]
+struct Runs(Vec<Value>);
+
+impl Runs {
+    fn record(&mut self, command: &str, ran: &support::Ran) {
+        self.0
+            .push(json!({ "command": command, "calls": calls(&ran.requests) }));
+    }
+}
+
+/// The stack made with a local state, moved to the shared one, used, repaired and
+/// unlocked: every command's calls recorded.
+async fn made_and_shared(emulators: &Emulators, sandbox: &support::Sandbox, runs: &mut Runs) {
     // The stack made with a local state, then moved to the shared one by `state push`,
     // which creates the state bucket; `state pull` reads it back.
     let made = sandbox.run().args(["up"]).expect_code(0).json();
-    record("up", &made);
+    runs.record("up", &made);
     let pushed = sandbox
         .run()
         .args(["state", "push", "cattube.state.json"])
         .env("CATTUBE_STATE", STATE)
         .expect_code(0)
         .output();
-    record("state", &pushed);
+    runs.record("state", &pushed);
     std::fs::remove_file(sandbox.path().join("cattube.state.json")).unwrap();
     let pulled = sandbox
         .run()
@@ -119,7 +152,7 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
         .env("CATTUBE_STATE", STATE)
         .expect_code(0)
         .output();
-    record("state", &pulled);
+    runs.record("state", &pulled);
     for (command, args) in [
         ("up", vec!["up"]),
         ("status", vec!["status"]),
@@ -136,7 +169,7 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
         ("up", vec!["keys", "rotate", "--grace", "0s"]),
     ] {
         if command == "drift" {
-            drift(&emulators).await;
+            drift(emulators).await;
             // `up` repairs it: the repair calls are checked too.
             let ran = sandbox
                 .run()
@@ -144,7 +177,7 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
                 .env("CATTUBE_STATE", STATE)
                 .expect_code(0)
                 .json();
-            record("up", &ran);
+            runs.record("up", &ran);
             continue;
         }
         let ran = sandbox
@@ -153,7 +186,7 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
             .env("CATTUBE_STATE", STATE)
             .expect_code(0)
             .json();
-        record(command, &ran);
+        runs.record(command, &ran);
     }
     // A lock a killed run left, cleared by `state unlock`.
     let aws = support::sdk_config(&emulators.moto.url, REGION).await;
@@ -171,18 +204,24 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
         .env("CATTUBE_STATE", STATE)
         .expect_code(0)
         .output();
-    record("state", &unlocked);
+    runs.record("state", &unlocked);
+}
 
-    // Another stack, made by another runner, whose --ttl has passed: `stacks` lists it and
-    // `gc` deletes it (CloudFront's distribution on a later gc) with default names and no
-    // state of its own; this stack has no expiry and is kept.
+/// Another stack, made by another runner, whose --ttl has passed: `stacks` lists it and
+/// `gc` deletes it (CloudFront's distribution on a later gc) with default names and no
+/// state of its own; this stack has no expiry and is kept.
+async fn gc_collects_an_expired_stack(
+    emulators: &Emulators,
+    sandbox: &support::Sandbox,
+    runs: &mut Runs,
+) {
     let other = emulators.sandbox(REGION);
     other
         .run()
         .args(["--stack", "old", "up", "--ttl", "1h"])
         .expect_code(0)
         .output();
-    let clients = support::stack_clients(&emulators, REGION).await;
+    let clients = support::stack_clients(emulators, REGION).await;
     support::expire(&clients, REGION, "old").await;
     let listed = sandbox
         .run()
@@ -190,7 +229,7 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
         .env("CATTUBE_STATE", STATE)
         .expect_code(0)
         .json();
-    record("stacks", &listed);
+    runs.record("stacks", &listed);
     let mut collected = 0;
     for _ in 0..10 {
         let ran = sandbox
@@ -199,7 +238,7 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
             .env("CATTUBE_STATE", STATE)
             .expect_code(0)
             .json();
-        record("gc", &ran);
+        runs.record("gc", &ran);
         let stacks = ran.doc["stacks"].as_array().unwrap().clone();
         let old = stacks.iter().find(|s| s["stack"] == "old");
         match old.and_then(|s| s["gc"].as_str()) {
@@ -226,15 +265,13 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
         ["cattube"],
         "gc deletes the expired stack and only it"
     );
+}
 
-    let down = sandbox
-        .run()
-        .args(["down", "--yes"])
-        .env("CATTUBE_STATE", STATE)
-        .expect_code(0)
-        .json();
-    record("down", &down);
-
+/// `permissions --for` each command asks AWS only for the account id, `--account` asks
+/// nothing and prints the same policy, `--stacks` names a pattern's stacks only.
+fn policies_asked_of_nothing_but_the_account(
+    sandbox: &support::Sandbox,
+) -> serde_json::Map<String, Value> {
     let mut policies = serde_json::Map::new();
     for command in [
         "up",
@@ -300,14 +337,7 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
     );
     policies.insert("--stacks pr-*".into(), pattern);
 
-    let (ok, report) = check(&json!({
-        "account": "123456789012",
-        "region": REGION,
-        "policies": policies,
-        "runs": runs,
-    }));
-    println!("{report}");
-    assert!(ok, "{report}");
+    policies
 }
 
 #[test]

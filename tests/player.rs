@@ -269,9 +269,9 @@ fn a_bad_player_setting_is_refused_naming_it() {
     ] {
         let sandbox = support::Sandbox::new("http://127.0.0.1:9", REGION);
         sandbox.write("cattube.toml", toml);
-        let out = sandbox.cattube().arg("plan").output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{toml}: {stderr}");
+        let out = sandbox.run().arg("plan").output();
+        let stderr = out.stderr.as_str();
+        assert_eq!(out.code, Some(2), "{toml}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
         assert!(stderr.contains(needle), "{toml}: {stderr}");
     }

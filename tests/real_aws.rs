@@ -360,9 +360,9 @@ fn a_region_without_mediaconvert_is_refused_before_any_request() {
     for region in ["me-south-1", "eu-south-2"] {
         let sandbox = Sandbox::new(&tripwire.url, region);
         for args in [&["up"][..], &["plan"], &["down", "--yes"]] {
-            let out = sandbox.cattube().args(args).output().unwrap();
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(2), "{args:?} in {region}: {stderr}");
+            let out = sandbox.run().args(args).output();
+            let stderr = out.stderr.as_str();
+            assert_eq!(out.code, Some(2), "{args:?} in {region}: {stderr}");
             assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
             assert!(
                 stderr.contains(region)

@@ -563,29 +563,45 @@ fn bad_state_locations_are_refused() {
 
 /// Ctrl-C releases the lock object: once (the run stops where it is and saves), and twice
 /// (the second exits at once); `up` then converges without `state unlock`.
+///
+/// Each press goes in while the run is known to hold the lock and to be walking: the
+/// proxy holds its first resource write (a write outside the state bucket) until the test
+/// has seen the run's answer to the press on stderr. Waiting for the lock object alone
+/// raced the run's own bookkeeping: the object exists in S3 a moment before the run has
+/// the answer to its PutObject and knows that it holds the lock.
 #[tokio::test(flavor = "multi_thread")]
 async fn interrupted_runs_release_the_lock() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
     for presses in [1, 2] {
-        emulators.faults.delay(Duration::from_millis(100));
+        let state_bucket = format!("/{BUCKET}");
+        let gate = emulators
+            .faults
+            .gate(move |seen| !seen.path.starts_with(&state_bucket));
         let mut child = spawn(&sandbox, &["up"]);
-        wait_for_lock(&emulators, &mut child).await;
-        for _ in 0..presses {
-            interrupt(&child);
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let output = child.wait_with_output().unwrap();
-        emulators.faults.clear();
-        assert_eq!(
-            output.status.code(),
-            Some(130),
-            "{presses} Ctrl-C: {}",
-            String::from_utf8_lossy(&output.stderr)
+        let held = wait_for_gate(&gate, &mut child);
+        assert!(
+            object(&emulators, LOCK).await.is_some(),
+            "the run walks ({held}) without the lock"
         );
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        interrupt(&child);
+        let mut said = read_until(&mut stderr, "interrupt: finishing the calls in flight");
+        if presses == 2 {
+            interrupt(&child);
+            // The second press exits with the write still held: nothing waits for it.
+            let status = child.wait().unwrap();
+            gate.open();
+            assert_eq!(status.code(), Some(130), "2 Ctrl-C: {said}");
+        } else {
+            gate.open();
+            let status = child.wait().unwrap();
+            assert_eq!(status.code(), Some(130), "1 Ctrl-C: {said}");
+        }
+        std::io::Read::read_to_string(&mut stderr, &mut said).unwrap();
         assert!(
             object(&emulators, LOCK).await.is_none(),
-            "{presses} Ctrl-C left the lock"
+            "{presses} Ctrl-C left the lock: {said}"
         );
     }
     let out = shared(&sandbox, &["up"]);
@@ -593,6 +609,34 @@ async fn interrupted_runs_release_the_lock() {
     let out = shared(&sandbox, &["down", "--yes"]);
     assert_code(&out, 0, "down");
     assert_eq!(leftovers(&emulators, REGION).await, Vec::<String>::new());
+}
+
+/// The write `gate` holds, once it has arrived; fails if the child ends first.
+fn wait_for_gate(gate: &support::proxy::Gate, child: &mut Child) -> support::proxy::Seen {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(seen) = gate.reached() {
+            return seen;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before its first resource write"
+        );
+        assert!(Instant::now() < deadline, "no resource write after 60 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The lines of `stderr` up to and including the first that contains `line` (all of it,
+/// should the stream end first: the failure shows it).
+fn read_until(stderr: &mut impl std::io::BufRead, line: &str) -> String {
+    let mut said = String::new();
+    while !said.contains(line) {
+        if stderr.read_line(&mut said).unwrap() == 0 {
+            panic!("the run never said {line:?}: {said}");
+        }
+    }
+    said
 }
 
 /// At a terminal: Ctrl-C at `down`'s prompt exits 130 and releases the lock (the handler

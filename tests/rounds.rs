@@ -40,12 +40,8 @@ fn a_converged_stack_is_checked_in_two_rounds_without_writes() {
     let emulators = Emulators::with_latency(LATENCY);
     let sandbox = emulators.sandbox(REGION);
 
-    let out = sandbox.cattube().arg("up").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = sandbox.run().arg("up").output();
+    assert!(out.code == Some(0), "{}", out.stderr.as_str());
     let requests = emulators.requests();
     let rounds = emulators.rounds();
     eprintln!(
@@ -63,12 +59,8 @@ fn a_converged_stack_is_checked_in_two_rounds_without_writes() {
 
     for command in ["up", "status", "plan"] {
         emulators.reset();
-        let out = sandbox.cattube().arg(command).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{command}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = sandbox.run().arg(command).output();
+        assert!(out.code == Some(0), "{command}: {}", out.stderr.as_str());
         let requests = emulators.requests();
         let rounds = emulators.rounds();
         eprintln!(
@@ -95,21 +87,17 @@ fn a_converged_stack_is_checked_in_two_rounds_without_writes() {
     .unwrap();
     for command in ["up", "status"] {
         emulators.reset();
-        let out = sandbox.cattube().arg(command).output().unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        let out = sandbox.run().arg(command).output();
+        let stderr = out.stderr.as_str();
+        assert_eq!(out.code, Some(2), "{command}: {stderr}");
         assert!(stderr.contains("is for account 111111111111"), "{stderr}");
         assert!(emulators.writes().is_empty(), "{command} wrote");
     }
     std::fs::write(&state_path, state).unwrap();
 
     emulators.reset();
-    let out = sandbox.cattube().args(["down", "--yes"]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = sandbox.run().args(["down", "--yes"]).output();
+    assert!(out.code == Some(0), "{}", out.stderr.as_str());
     let rounds = emulators.rounds();
     eprintln!(
         "down: {} requests, {rounds} rounds\n{}",

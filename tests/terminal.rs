@@ -42,13 +42,8 @@ fn name_column(row: &str) -> Option<usize> {
 fn down_prompt_lists_what_is_deleted_and_kept_and_ctrl_c_ends_the_line() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
-    let out = sandbox.cattube().arg("up").output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = sandbox.run().arg("up").output();
+    assert_eq!(out.code, Some(0), "{}", out.stderr.as_str());
 
     // --keep-buckets: the buckets are listed as kept, with why, and not as deleted.
     let mut down = at_terminal(&sandbox, &["down", "--keep-buckets"]);
@@ -118,8 +113,8 @@ fn down_prompt_lists_what_is_deleted_and_kept_and_ctrl_c_ends_the_line() {
     );
 
     // Once everything is gone, `down` says so and exits 0 without asking.
-    let out = sandbox.cattube().args(["down", "--yes"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    let out = sandbox.run().args(["down", "--yes"]).output();
+    assert_eq!(out.code, Some(0));
     emulators.reset();
     let mut down = at_terminal(&sandbox, &["down"]);
     let all = down.exp_eof().unwrap();

@@ -381,32 +381,7 @@ async fn cors_follows_uploads_allowed_origins_and_the_lifecycle_rule_aborts_unfi
     assert_eq!(resource(&doc, "source-cors")["action"], "create", "{doc}");
     sandbox.run().args(["up"]).expect_code(0).output();
 
-    let (status, headers) = preflight(moto, "https://cats.example", "PUT");
-    assert_eq!(status, 200, "{headers:?}");
-    assert!(
-        headers.contains(&"access-control-allow-origin: https://cats.example".into()),
-        "{headers:?}"
-    );
-    assert!(
-        headers
-            .iter()
-            .any(|h| h == "access-control-expose-headers: etag"),
-        "{headers:?}"
-    );
-    let (status, headers) = preflight(moto, "https://cats.example", "POST");
-    assert_eq!(status, 200, "{headers:?}");
-    let (status, headers) = preflight(moto, "https://evil.example", "PUT");
-    assert_eq!(status, 403, "{headers:?}");
-    assert!(
-        !headers
-            .iter()
-            .any(|h| h.starts_with("access-control-allow-origin")),
-        "{headers:?}"
-    );
-    let (status, _) = preflight(moto, "https://cats.example", "DELETE");
-    assert_eq!(status, 403, "a method the rule does not list");
-    let (status, _) = preflight(moto, "https://other.example", "GET");
-    assert_eq!(status, 200, "their rule is kept");
+    the_preflights_follow_our_rule_and_keep_theirs(moto);
     sandbox.run().args(["status"]).expect_code(0).output();
 
     // Drift: our rule widened to any origin (nothing else changed), the lifecycle rule
@@ -464,6 +439,41 @@ async fn cors_follows_uploads_allowed_origins_and_the_lifecycle_rule_aborts_unfi
         .collect();
     assert_eq!(ids, ["theirs"]);
 
+    an_origin_that_is_not_one_is_refused(&sandbox);
+}
+
+/// With `[uploads] allowed-origins = ["https://cats.example"]` and someone else's GET rule
+/// for `https://other.example`: S3's preflight answers as each rule says, and only so.
+fn the_preflights_follow_our_rule_and_keep_theirs(moto: &str) {
+    let (status, headers) = preflight(moto, "https://cats.example", "PUT");
+    assert_eq!(status, 200, "{headers:?}");
+    assert!(
+        headers.contains(&"access-control-allow-origin: https://cats.example".into()),
+        "{headers:?}"
+    );
+    assert!(
+        headers
+            .iter()
+            .any(|h| h == "access-control-expose-headers: etag"),
+        "{headers:?}"
+    );
+    let (status, headers) = preflight(moto, "https://cats.example", "POST");
+    assert_eq!(status, 200, "{headers:?}");
+    let (status, headers) = preflight(moto, "https://evil.example", "PUT");
+    assert_eq!(status, 403, "{headers:?}");
+    assert!(
+        !headers
+            .iter()
+            .any(|h| h.starts_with("access-control-allow-origin")),
+        "{headers:?}"
+    );
+    let (status, _) = preflight(moto, "https://cats.example", "DELETE");
+    assert_eq!(status, 403, "a method the rule does not list");
+    let (status, _) = preflight(moto, "https://other.example", "GET");
+    assert_eq!(status, 200, "their rule is kept");
+}
+
+fn an_origin_that_is_not_one_is_refused(sandbox: &support::Sandbox) {
     // An origin that is not one: exit 2, the key named, nothing sent.
     for bad in [
         "cats.example",

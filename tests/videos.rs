@@ -7,7 +7,7 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
-use support::{json, s3_client, sdk_config, standin_post, video_bytes, Emulators, Ran};
+use support::{s3_client, sdk_config, standin_post, video_bytes, Emulators, Ran};
 
 const REGION: &str = "eu-west-1";
 const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
@@ -102,7 +102,46 @@ async fn upload_jobs_url_walkthrough() {
     }
 
     sandbox.run().args(["up"]).expect_code(0).json();
+    let videos = Videos {
+        emulators,
+        sandbox,
+        s3,
+        small,
+        large,
+    };
+    let (domain, etags) = upload_puts_each_file_whole(&videos).await;
+    let (env, ids) = the_function_makes_one_job_per_upload(&videos, &etags).await;
+    jobs_lists_and_watches_the_jobs(&videos, &ids).await;
+    jobs_finds_the_job_of_awkward_keys(&videos, &env).await;
+    url_names_the_outputs(&videos, &domain).await;
 
+    let Videos { sandbox, s3, .. } = &videos;
+    // down: everything goes, the videos too.
+    sandbox.run().args(["down", "--yes"]).expect_code(0).json();
+    let buckets = s3.list_buckets().send().await.unwrap();
+    assert!(buckets.buckets().is_empty(), "{:?}", buckets.buckets());
+}
+
+/// The stack [`upload_jobs_url_walkthrough`] walks, the test's S3 client and the two
+/// videos it uploads (`tabby cat.mp4`, small; `big cat video.mov`, multipart).
+struct Videos {
+    emulators: Emulators,
+    sandbox: support::Sandbox,
+    s3: aws_sdk_s3::Client,
+    small: Vec<u8>,
+    large: Vec<u8>,
+}
+
+/// Returns the distribution's domain and the uploads' ETags.
+async fn upload_puts_each_file_whole(videos: &Videos) -> (String, Vec<String>) {
+    let Videos {
+        emulators,
+        sandbox,
+        s3,
+        small,
+        large,
+        ..
+    } = videos;
     // upload: two files with spaces, one large enough to go multipart.
     emulators.reset();
     let doc = sandbox
@@ -154,8 +193,8 @@ async fn upload_jobs_url_walkthrough() {
     );
     let mut etags = Vec::new();
     for (key, bytes, content_type) in [
-        ("cats/tabby cat.mp4", &small, "video/mp4"),
-        ("cats/big cat video.mov", &large, "video/quicktime"),
+        ("cats/tabby cat.mp4", small, "video/mp4"),
+        ("cats/big cat video.mov", large, "video/quicktime"),
     ] {
         let got = s3
             .get_object()
@@ -179,19 +218,29 @@ async fn upload_jobs_url_walkthrough() {
     }
     // Text output ends with the URLs the outputs will have.
     std::fs::write(sandbox.path().join("kätzchen.mp4"), b"meow").unwrap();
-    let out = sandbox
-        .cattube()
-        .args(["upload", "kätzchen.mp4"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let text = String::from_utf8_lossy(&out.stdout);
+    let out = sandbox.run().args(["upload", "kätzchen.mp4"]).output();
+    assert_eq!(out.code, Some(0));
+    let text = out.stdout.as_str();
     assert!(
         text.trim_end()
             .ends_with(&format!("https://{domain}/k%C3%A4tzchen-sd.mp4")),
         "{text}"
     );
+    (domain, etags)
+}
 
+/// Returns the function's environment and the jobs' ids (tabby's, then big's).
+async fn the_function_makes_one_job_per_upload(
+    videos: &Videos,
+    etags: &[String],
+) -> (std::collections::HashMap<String, String>, Vec<String>) {
+    let Videos {
+        emulators,
+        sandbox,
+        small,
+        large,
+        ..
+    } = videos;
     // The converter function, run for real against the stand-in with the function's own
     // environment, makes one job per upload.
     let lambda = aws_sdk_lambda::Client::new(&sdk_config(&emulators.moto.url, REGION).await);
@@ -210,7 +259,7 @@ async fn upload_jobs_url_walkthrough() {
         ("cats/tabby cat.mp4", small.len() as u64, &etags[0]),
         ("cats/big cat video.mov", large.len() as u64, &etags[1]),
     ]);
-    let result = run_handler(&emulators, &sandbox, &env, &event);
+    let result = run_handler(emulators, sandbox, &env, &event);
     let ids: Vec<String> = result["jobs"]
         .as_array()
         .unwrap()
@@ -218,16 +267,22 @@ async fn upload_jobs_url_walkthrough() {
         .map(|j| j["job_id"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(ids.len(), 2, "{result}");
-    let (tabby, big) = (&ids[0], &ids[1]);
+    (env, ids)
+}
 
+async fn jobs_lists_and_watches_the_jobs(videos: &Videos, ids: &[String]) {
+    let Videos {
+        emulators, sandbox, ..
+    } = videos;
+    let (tabby, big) = (&ids[0], &ids[1]);
     // jobs: newest first, with source keys, statuses, percent and error.
     move_job(
-        &emulators,
+        emulators,
         tabby,
         r#"{"status": "PROGRESSING", "percent": 40}"#,
     );
     move_job(
-        &emulators,
+        emulators,
         big,
         r#"{"status": "ERROR", "errorMessage": "Demuxer: no video track", "errorCode": 1010}"#,
     );
@@ -259,32 +314,45 @@ async fn upload_jobs_url_walkthrough() {
         .json()
         .doc;
     assert_eq!(doc["jobs"].as_array().unwrap().len(), 1);
-    let out = sandbox.cattube().arg("jobs").output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let out = sandbox.run().arg("jobs").output();
+    let text = out.stdout.as_str();
     assert!(
         text.contains("PROGRESSING") && text.contains("40%") && text.contains("no video track"),
         "{text}"
     );
 
     // jobs --watch: waits while one is PROGRESSING, returns once it is COMPLETE.
-    let mut watch = sandbox.cattube();
-    watch.args(["--output", "json", "jobs", "--watch"]);
     let started = Instant::now();
-    let watcher = std::thread::spawn(move || watch.output().unwrap());
-    std::thread::sleep(Duration::from_millis(1500));
-    assert!(
-        !watcher.is_finished(),
-        "--watch returned while a job is PROGRESSING"
-    );
-    move_job(&emulators, tabby, r#"{"status": "COMPLETE"}"#);
-    let out = watcher.join().unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    let out = std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            sandbox
+                .run()
+                .args(["jobs", "--watch"])
+                .expect_code(0)
+                .json()
+        });
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(
+            !watcher.is_finished(),
+            "--watch returned while a job is PROGRESSING"
+        );
+        move_job(emulators, tabby, r#"{"status": "COMPLETE"}"#);
+        watcher.join().unwrap()
+    });
     assert!(started.elapsed() < Duration::from_secs(30));
-    let doc = json(&out);
+    let doc = out.doc;
     let jobs = doc["jobs"].as_array().unwrap();
     assert_eq!(jobs[1]["status"], "COMPLETE");
     assert_eq!(jobs[1]["percent"], 100);
+}
 
+async fn jobs_finds_the_job_of_awkward_keys(
+    videos: &Videos,
+    env: &std::collections::HashMap<String, String>,
+) {
+    let Videos {
+        emulators, sandbox, ..
+    } = videos;
     // Keys MediaConvert's UserMetadata cannot hold as they are: `jobs KEY` and
     // `jobs --wait KEY` find each one's job, by the exact key (a 1,024-byte one too).
     let long_key = format!("cats/{}.mp4", "y".repeat(1015));
@@ -299,7 +367,7 @@ async fn upload_jobs_url_walkthrough() {
         .iter()
         .map(|k| (*k, 1024, "0123456789abcdef0123456789abcdef"))
         .collect();
-    let result = run_handler(&emulators, &sandbox, &env, &s3_event(&records));
+    let result = run_handler(emulators, sandbox, env, &s3_event(&records));
     let made: Vec<String> = result["jobs"]
         .as_array()
         .unwrap()
@@ -316,25 +384,15 @@ async fn upload_jobs_url_walkthrough() {
             .map(|j| j["id"].as_str().unwrap())
             .collect();
         assert_eq!(ids, [id.as_str()], "jobs {key}: {doc}");
-        move_job(&emulators, id, r#"{"status": "COMPLETE"}"#);
-        let out = sandbox
-            .cattube()
-            .args(["--output", "json", "jobs", "--wait", key])
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "jobs --wait {key}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(
-            json(&out)["jobs"][0]["id"],
-            id.as_str(),
-            "jobs --wait {key}"
-        );
+        move_job(emulators, id, r#"{"status": "COMPLETE"}"#);
+        let out = sandbox.run().args(["jobs", "--wait", key]).json();
+        assert_eq!(out.code, Some(0), "jobs --wait {key}: {}", out.stderr);
+        assert_eq!(out.doc["jobs"][0]["id"], id.as_str(), "jobs --wait {key}");
     }
+}
 
+async fn url_names_the_outputs(videos: &Videos, domain: &str) {
+    let Videos { sandbox, s3, .. } = videos;
     // url: names from the template, in the key's folder, percent-encoded.
     s3.put_object()
         .bucket(DESTINATION)
@@ -383,26 +441,17 @@ async fn upload_jobs_url_walkthrough() {
     }
     // Text: exactly one URL per line on stdout, nothing else; the note about the output
     // not converted yet (the -sd one) goes to stderr.
-    let out = sandbox
-        .cattube()
-        .args(["url", "cats/tabby cat.mp4"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let text = String::from_utf8_lossy(&out.stdout);
+    let out = sandbox.run().args(["url", "cats/tabby cat.mp4"]).output();
+    assert_eq!(out.code, Some(0));
+    let text = out.stdout.as_str();
     assert_eq!(
         text,
         format!(
             "https://{domain}/cats/tabby%20cat-hd.mp4\nhttps://{domain}/cats/tabby%20cat-sd.mp4\n"
         )
     );
-    let note = String::from_utf8_lossy(&out.stderr);
+    let note = out.stderr.as_str();
     assert!(note.contains("1 of 2 not there yet"), "{note}");
-
-    // down: everything goes, the videos too.
-    sandbox.run().args(["down", "--yes"]).expect_code(0).json();
-    let buckets = s3.list_buckets().send().await.unwrap();
-    assert!(buckets.buckets().is_empty(), "{:?}", buckets.buckets());
 }
 
 /// `upload` sends nothing when the source bucket no longer notifies the converter function

@@ -15,7 +15,9 @@ use cattube_stages::{Observation, Ownership, StackContext};
 use serde::Serialize;
 
 use crate::cli::AdoptArgs;
-use crate::commands::{failed_report, first_refusal, step_failure, Access, Observations, Session};
+use crate::commands::{
+    failed_report, first_refusal, step_failure, Access, Invocation, Observations, Session, Verb,
+};
 use crate::config::Config;
 use crate::error::{ExitStatus, Shared, UsageError};
 use crate::printer::{header, resource_lines, Action, Printer, Report, ResourceReport, Status};
@@ -34,17 +36,46 @@ pub struct TakeoverReport {
     pub reasons: Vec<String>,
 }
 
-pub async fn run(
+/// The fields `adopt` adds to the JSON document.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct AdoptFields {
+    /// Each resource of the takeover, kept, changed, replaced or created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub takeover: Option<Vec<TakeoverReport>>,
+    /// Whether the takeover was recorded in the state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopted: Option<bool>,
+}
+
+impl Verb for AdoptArgs {
+    type Fields = AdoptFields;
+
+    async fn run(
+        &self,
+        at: &Invocation<'_>,
+        report: &mut Report,
+        fields: &mut AdoptFields,
+    ) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, report, fields).await
+    }
+
+    fn text(&self, report: &Report, fields: &AdoptFields) -> String {
+        text(report, fields)
+    }
+}
+
+async fn run(
     config: &Config,
     args: &AdoptArgs,
     printer: &Printer,
     report: &mut Report,
+    fields: &mut AdoptFields,
 ) -> anyhow::Result<ExitStatus> {
     let config = with_tutorial_names(config, args)?;
     let (session, identity) = Session::start(&config, Access::Write, report).await?;
     let outcome = async {
         identity.confirm(&session).await?;
-        take_over(&config, args, &session, printer, report).await
+        take_over(&config, args, &session, printer, report, fields).await
     }
     .await;
     session.release(outcome).await
@@ -81,6 +112,7 @@ async fn take_over(
     session: &Session,
     printer: &Printer,
     report: &mut Report,
+    fields: &mut AdoptFields,
 ) -> anyhow::Result<ExitStatus> {
     if let Some((id, _)) = session
         .state
@@ -102,7 +134,7 @@ async fn take_over(
     let ctx = Arc::new(adopting_context(&session.ctx, &takeover));
     let observations = observe(session, &ctx, &takeover).await;
     let takeovers = plan(session, &ctx, &takeover, &observations, report);
-    report.takeover = Some(takeovers);
+    fields.takeover = Some(takeovers);
     if let Some(refusal) = first_refusal(&observations) {
         return Err(refusal);
     }
@@ -116,7 +148,7 @@ async fn take_over(
         }
         let question = format!(
             "{}Adopt these into stack {}? Type the stack name to confirm: ",
-            text(report),
+            text(report, fields),
             config.stack
         );
         if printer.ask(&question)?.trim() != config.stack {
@@ -150,7 +182,7 @@ async fn take_over(
             .await
             .context("recording the adopted resources")?;
     }
-    report.adopted = Some(true);
+    fields.adopted = Some(true);
     Ok(ExitStatus::Success)
 }
 
@@ -314,7 +346,7 @@ fn plan(
     verdicts
 }
 
-pub fn text(report: &Report) -> String {
+fn text(report: &Report, fields: &AdoptFields) -> String {
     let mut out = header(report);
     out.push_str(&resource_lines(report, |r| match r.action {
         Action::Create => "create".into(),
@@ -322,7 +354,7 @@ pub fn text(report: &Report) -> String {
         Action::Skip => "skip".into(),
         _ => "keep".into(),
     }));
-    if let Some(takeover) = &report.takeover {
+    if let Some(takeover) = &fields.takeover {
         let replaced: Vec<&TakeoverReport> = takeover
             .iter()
             .filter(|t| t.verdict == "replaced")
@@ -351,7 +383,7 @@ pub fn text(report: &Report) -> String {
                 "The buckets and every object in them, the distribution and its domain, and the \
                  queue and its jobs stay as they are.\n",
             );
-            if report.adopted == Some(true) {
+            if fields.adopted == Some(true) {
                 out.push_str(
                     "Recorded as adopted. Next: `cattube up` converges them; `cattube down` \
                      later removes only what cattube created and puts back what it changed.\n",

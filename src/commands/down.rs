@@ -9,14 +9,32 @@ use cattube_stages::{Destroyed, Observation, Ownership, Recorded};
 
 use crate::cli::DownArgs;
 use crate::commands::{
-    failed_report, step_failure, Access, IdentityCheck, Observations, Session, WalkOutcome,
+    failed_report, step_failure, Access, IdentityCheck, Invocation, Observations, Session, Verb,
+    WalkOutcome,
 };
 use crate::config::Config;
 use crate::error::{ExitStatus, Shared, UsageError};
 use crate::plan::{walk, Cancel, Direction, NodeResult};
 use crate::printer::{
-    header, resource_lines, Action, Printer, ProgressLine, Report, ResourceReport, Status,
+    header, resource_lines, Action, NoFields, Printer, ProgressLine, Report, ResourceReport, Status,
 };
+
+impl Verb for DownArgs {
+    type Fields = NoFields;
+
+    async fn run(
+        &self,
+        at: &Invocation<'_>,
+        report: &mut Report,
+        _: &mut NoFields,
+    ) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, report, at.cancel).await
+    }
+
+    fn text(&self, report: &Report, _: &NoFields) -> String {
+        text(report)
+    }
+}
 
 /// What `down` means to do with one resource, decided before anything is deleted.
 #[derive(Clone, Debug)]
@@ -28,7 +46,7 @@ enum Intent {
     Gone,
 }
 
-pub async fn run(
+async fn run(
     config: &Config,
     args: &DownArgs,
     printer: &Printer,
@@ -483,7 +501,7 @@ fn prompt(session: &Session, intents: &[Intent], stack: &str) -> String {
     out
 }
 
-pub fn text(report: &Report) -> String {
+fn text(report: &Report) -> String {
     let mut out = header(report);
     out.push_str(&resource_lines(report, |r| match r.action {
         Action::Delete if r.status == Status::Pending => "pending".into(),

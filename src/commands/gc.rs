@@ -9,17 +9,36 @@
 use std::time::SystemTime;
 
 use crate::cli::GcArgs;
-use crate::commands::stacks::{list, stack_report};
+use crate::commands::stacks::{list, stack_report, StacksFields};
+use crate::commands::{Invocation, Verb};
 use crate::config::{Config, StateLocation};
 use crate::error::{ExitStatus, UsageError};
 use crate::plan::Cancel;
 use crate::printer::{Action, Printer, Report, Status};
 
-pub async fn run(
+impl Verb for GcArgs {
+    type Fields = StacksFields;
+
+    async fn run(
+        &self,
+        at: &Invocation<'_>,
+        report: &mut Report,
+        fields: &mut StacksFields,
+    ) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, report, fields, at.cancel).await
+    }
+
+    fn text(&self, report: &Report, fields: &StacksFields) -> String {
+        text(report, fields)
+    }
+}
+
+async fn run(
     config: &Config,
     args: &GcArgs,
     printer: &Printer,
     report: &mut Report,
+    fields: &mut StacksFields,
     cancel: &Cancel,
 ) -> anyhow::Result<ExitStatus> {
     if !args.yes && !args.dry_run && !printer.interactive() {
@@ -50,7 +69,7 @@ pub async fn run(
         for stack in stacks.iter_mut().filter(|s| s.expired) {
             stack.gc = Some("would delete".into());
         }
-        report.stacks = Some(stacks);
+        fields.stacks = stacks;
         return Ok(ExitStatus::Success);
     }
     if !args.yes {
@@ -97,16 +116,16 @@ pub async fn run(
             failed.get_or_insert(err.context(format!("gc of stack {} failed", stack.stack)));
         }
     }
-    report.stacks = Some(stacks);
+    fields.stacks = stacks;
     match failed {
         Some(err) => Err(err),
         None => Ok(ExitStatus::Success),
     }
 }
 
-pub fn text(report: &Report) -> String {
+fn text(report: &Report, fields: &StacksFields) -> String {
     let mut out = String::new();
-    for stack in report.stacks.as_deref().unwrap_or_default() {
+    for stack in &fields.stacks {
         out.push_str(&format!(
             "{}: {}\n",
             stack.stack,

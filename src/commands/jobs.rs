@@ -17,21 +17,72 @@ use cattube_stages::videos::{self, JobInfo};
 use indicatif::ProgressBar;
 
 use crate::cli::JobsArgs;
-use crate::commands::{video_failure, Access, Session};
+use crate::commands::{video_failure, Access, Invocation, Session, Verb};
 use crate::config::Config;
 use crate::error::ExitStatus;
-use crate::printer::{FailedDeliveryReport, JobReport, Printer, Report};
+use crate::printer::{Printer, Report};
+
+/// The fields `jobs` adds to the JSON document.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct JobsFields {
+    /// The queue's jobs, newest first.
+    pub jobs: Vec<JobReport>,
+    /// The converter function's failed deliveries (after Lambda's retries), oldest first;
+    /// with `--retry-failed`, those left after the replay.
+    pub failed_deliveries: Vec<FailedDeliveryReport>,
+}
+
+/// One MediaConvert job of the stack's queue.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct JobReport {
+    pub id: String,
+    pub source_key: Option<String>,
+    pub status: String,
+    pub percent: Option<i32>,
+    pub submitted: Option<String>,
+    pub error: Option<String>,
+}
+
+/// One failed delivery of the converter function.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FailedDeliveryReport {
+    /// Its record's key in the failures bucket.
+    pub record: String,
+    pub failed_at: Option<String>,
+    /// The upload's source key, or `job <id>` for a job event.
+    pub source_key: Option<String>,
+    pub error: Option<String>,
+    pub attempts: Option<i64>,
+}
+
+impl Verb for JobsArgs {
+    type Fields = JobsFields;
+
+    async fn run(
+        &self,
+        at: &Invocation<'_>,
+        report: &mut Report,
+        fields: &mut JobsFields,
+    ) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, report, fields).await
+    }
+
+    fn text(&self, report: &Report, fields: &JobsFields) -> String {
+        text(report, fields)
+    }
+}
 
 const FIRST_POLL: Duration = Duration::from_secs(2);
 const SLOWEST_POLL: Duration = Duration::from_secs(10);
 /// How long `--wait KEY` waits for the key's job to appear (S3 → Lambda → CreateJob).
 const APPEAR_TIMEOUT: Duration = Duration::from_secs(60);
 
-pub async fn run(
+async fn run(
     config: &Config,
     args: &JobsArgs,
     printer: &Printer,
     report: &mut Report,
+    fields: &mut JobsFields,
 ) -> anyhow::Result<ExitStatus> {
     let session = Session::open(config, Access::Read, report).await?;
     let ctx = &*session.ctx;
@@ -134,13 +185,11 @@ pub async fn run(
         bar.finish_and_clear();
     }
     let failed = failures::list(ctx).await?.unwrap_or_default();
-    report.failed_deliveries = Some(
-        failed
-            .into_iter()
-            .filter(for_key)
-            .map(failed_delivery_report)
-            .collect(),
-    );
+    fields.failed_deliveries = failed
+        .into_iter()
+        .filter(for_key)
+        .map(failed_delivery_report)
+        .collect();
     let failed: Vec<String> = jobs
         .iter()
         .filter(|j| watched.contains(&j.id) && matches!(j.status.as_str(), "ERROR" | "CANCELED"))
@@ -153,7 +202,7 @@ pub async fn run(
             )
         })
         .collect();
-    report.jobs = Some(jobs.into_iter().map(job_report).collect());
+    fields.jobs = jobs.into_iter().map(job_report).collect();
     if !failed.is_empty() {
         return Err(anyhow::anyhow!(
             "{} of {} watched jobs did not complete: {}",
@@ -219,9 +268,9 @@ fn no_job_appeared(key: &str, emulator: Option<&str>) -> String {
     }
 }
 
-pub fn text(report: &Report) -> String {
-    let mut out = jobs_text(report);
-    let failed = report.failed_deliveries.as_deref().unwrap_or_default();
+fn text(report: &Report, fields: &JobsFields) -> String {
+    let mut out = jobs_text(report, &fields.jobs);
+    let failed = &fields.failed_deliveries;
     if !failed.is_empty() {
         out.push_str(&format!(
             "\n{} failed deliveries (the converter function failed on them after Lambda's \
@@ -244,8 +293,7 @@ pub fn text(report: &Report) -> String {
     out
 }
 
-fn jobs_text(report: &Report) -> String {
-    let jobs = report.jobs.as_deref().unwrap_or_default();
+fn jobs_text(report: &Report, jobs: &[JobReport]) -> String {
     // A failed watch still shows how its jobs ended; any other error has nothing to show.
     if report.error.is_some() && jobs.is_empty() {
         return String::new();
@@ -290,10 +338,11 @@ mod tests {
     #[test]
     fn an_empty_queue_says_what_to_expect_where_it_runs() {
         let mut report = Report::new("jobs");
-        let aws = text(&report);
+        let none = JobsFields::default();
+        let aws = text(&report, &none);
         assert!(aws.contains("a job appears a few seconds after"), "{aws}");
         report.emulator = Some("http://127.0.0.1:5000".into());
-        let local = text(&report);
+        let local = text(&report, &none);
         assert!(
             local.contains("the local emulator at http://127.0.0.1:5000 runs no Lambda"),
             "{local}"
@@ -321,16 +370,16 @@ mod tests {
 
     #[test]
     fn whole_ids_are_shown() {
-        let mut report = Report::new("jobs");
+        let report = Report::new("jobs");
         let id = "1712345678901-abcdef-and-more";
-        report.jobs = Some(vec![JobReport {
+        let jobs = vec![JobReport {
             id: id.into(),
             source_key: Some("cats/a.mp4".into()),
             status: "COMPLETE".into(),
             percent: Some(100),
             submitted: None,
             error: None,
-        }]);
-        assert!(text(&report).contains(id));
+        }];
+        assert!(jobs_text(&report, &jobs).contains(id));
     }
 }

@@ -7,16 +7,41 @@ use cattube_stages::signed::{self, KeyInfo};
 use cattube_stages::signing_secret::now;
 
 use crate::cli::{KeysArgs, KeysCommand};
-use crate::commands::{Access, Session};
+use crate::commands::{Access, Invocation, Session, Verb};
 use crate::config::Config;
 use crate::error::{ExitStatus, UsageError};
 use crate::printer::{KeyReport, Printer, Report};
 
-pub async fn run(
+/// The fields `keys rotate` adds to the JSON document.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct KeysFields {
+    /// The stack's signing keys after the rotation, oldest first.
+    pub keys: Vec<KeyReport>,
+}
+
+impl Verb for KeysArgs {
+    type Fields = KeysFields;
+
+    async fn run(
+        &self,
+        at: &Invocation<'_>,
+        report: &mut Report,
+        fields: &mut KeysFields,
+    ) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, report, fields).await
+    }
+
+    fn text(&self, _: &Report, fields: &KeysFields) -> String {
+        format!("signing keys, oldest first:\n{}", key_lines(&fields.keys))
+    }
+}
+
+async fn run(
     config: &Config,
     args: &KeysArgs,
     printer: &Printer,
     report: &mut Report,
+    fields: &mut KeysFields,
 ) -> anyhow::Result<ExitStatus> {
     let KeysCommand::Rotate { grace } = &args.command;
     if !config.settings.private {
@@ -37,7 +62,7 @@ pub async fn run(
             rotation.removed.join(", ")
         ));
     }
-    report.keys = Some(reports(&rotation.keys, grace));
+    fields.keys = reports(&rotation.keys, grace);
     Ok(ExitStatus::Success)
 }
 
@@ -87,12 +112,5 @@ fn age(seconds: u64) -> String {
         s if s < 2 * 3_600 => format!("{}m", s / 60),
         s if s < 2 * 86_400 => format!("{}h", s / 3_600),
         s => format!("{}d", s / 86_400),
-    }
-}
-
-pub fn text(report: &Report) -> String {
-    match &report.keys {
-        Some(keys) => format!("signing keys, oldest first:\n{}", key_lines(keys)),
-        None => String::new(),
     }
 }

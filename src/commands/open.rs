@@ -8,16 +8,42 @@ use cattube_stages::catalog::player_url;
 use cattube_stages::{signed, videos};
 
 use crate::cli::OpenArgs;
-use crate::commands::{video_failure, Access, Session};
+use crate::commands::{video_failure, Access, Invocation, Session, Verb};
 use crate::config::Config;
 use crate::error::ExitStatus;
 use crate::printer::{Printer, Report};
 
-pub async fn run(
+/// The fields `open` adds to the JSON document.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct OpenFields {
+    /// The player page's URL (with `#<key>` for one video).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub player_url: Option<String>,
+}
+
+impl Verb for OpenArgs {
+    type Fields = OpenFields;
+
+    async fn run(
+        &self,
+        at: &Invocation<'_>,
+        report: &mut Report,
+        fields: &mut OpenFields,
+    ) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, report, fields).await
+    }
+
+    fn text(&self, _: &Report, fields: &OpenFields) -> String {
+        text(fields)
+    }
+}
+
+async fn run(
     config: &Config,
     args: &OpenArgs,
     printer: &Printer,
     report: &mut Report,
+    fields: &mut OpenFields,
 ) -> anyhow::Result<ExitStatus> {
     if args.key.as_deref() == Some("") {
         return Err(crate::error::UsageError::new(
@@ -57,7 +83,7 @@ pub async fn run(
             }
         }
     }
-    report.player_url = Some(url);
+    fields.player_url = Some(url);
     Ok(ExitStatus::Success)
 }
 
@@ -82,8 +108,8 @@ fn browser() -> Option<String> {
     on_path(launcher).then(|| launcher.to_string())
 }
 
-pub fn text(report: &Report) -> String {
-    report
+fn text(fields: &OpenFields) -> String {
+    fields
         .player_url
         .as_ref()
         .map(|url| format!("{url}\n"))

@@ -5,12 +5,29 @@
 use cattube_stages::Observation;
 
 use crate::cli::OutputArgs;
-use crate::commands::{Access, Session};
+use crate::commands::{Access, Invocation, Session, Verb};
 use crate::config::Config;
 use crate::error::{ExitStatus, Shared, UsageError};
-use crate::printer::{Printer, Report};
+use crate::printer::{NoFields, Printer, Report};
 
-pub async fn run(
+impl Verb for OutputArgs {
+    type Fields = NoFields;
+
+    async fn run(
+        &self,
+        at: &Invocation<'_>,
+        report: &mut Report,
+        _: &mut NoFields,
+    ) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, report).await
+    }
+
+    fn text(&self, report: &Report, _: &NoFields) -> String {
+        text(report, self)
+    }
+}
+
+async fn run(
     config: &Config,
     args: &OutputArgs,
     printer: &Printer,
@@ -42,7 +59,7 @@ pub async fn run(
 
 /// One raw value with NAME, else `KEY=value` per known output (unknown ones are left out,
 /// so that a script's `${KEY}` stays unset rather than empty).
-pub fn text(report: &Report, args: &OutputArgs) -> String {
+fn text(report: &Report, args: &OutputArgs) -> String {
     if report.error.is_some() {
         return String::new();
     }

@@ -6,15 +6,41 @@ use cattube_stages::permissions::{self, Command};
 use cattube_stages::{naming, Registry, StackContext};
 
 use crate::cli::{PermissionsArgs, PermissionsFor};
-use crate::commands::{connect_as, identity_failure, names};
+use crate::commands::{connect_as, identity_failure, names, Invocation, Verb};
 use crate::config::{Config, StateLocation};
 use crate::error::{ExitStatus, UsageError};
 use crate::printer::Report;
 
-pub async fn run(
+/// The fields `permissions` adds to the JSON document.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct PermissionsFields {
+    /// The IAM policy document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<serde_json::Value>,
+}
+
+impl Verb for PermissionsArgs {
+    type Fields = PermissionsFields;
+
+    async fn run(
+        &self,
+        at: &Invocation<'_>,
+        report: &mut Report,
+        fields: &mut PermissionsFields,
+    ) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, report, fields).await
+    }
+
+    fn text(&self, _: &Report, fields: &PermissionsFields) -> String {
+        text(fields)
+    }
+}
+
+async fn run(
     config: &Config,
     args: &PermissionsArgs,
     report: &mut Report,
+    fields: &mut PermissionsFields,
 ) -> anyhow::Result<ExitStatus> {
     if let Some(account) = &args.account {
         if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
@@ -102,13 +128,13 @@ pub async fn run(
             state: None,
         });
     }
-    report.policy = Some(permissions::policy(&registry, &parts));
+    fields.policy = Some(permissions::policy(&registry, &parts));
     Ok(ExitStatus::Success)
 }
 
 /// The policy document alone, ready for `aws iam put-role-policy --policy-document`.
-pub fn text(report: &Report) -> String {
-    match &report.policy {
+fn text(fields: &PermissionsFields) -> String {
+    match &fields.policy {
         Some(policy) => format!(
             "{}\n",
             serde_json::to_string_pretty(policy).expect("the policy serialises")

@@ -5,22 +5,63 @@ use std::time::SystemTime;
 
 use cattube_stages::stacks::{self, StackSummary};
 
-use crate::commands::{connect, identity_failure};
+use crate::commands::{connect, identity_failure, Invocation, Verb};
 use crate::config::{Config, StateLocation};
 use crate::error::ExitStatus;
-use crate::printer::{Report, StackReport};
+use crate::printer::Report;
 
-pub async fn run(config: &Config, report: &mut Report) -> anyhow::Result<ExitStatus> {
-    let found = list(config, report).await?;
-    let region = report.region.clone().unwrap_or_default();
-    let now = SystemTime::now();
-    report.stacks = Some(
-        found
+/// `cattube stacks` (it takes no arguments).
+pub struct StacksArgs;
+
+/// The fields `stacks` and `gc` add to the JSON document.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct StacksFields {
+    /// Every cattube stack of the account and region, found by its tags.
+    pub stacks: Vec<StackReport>,
+}
+
+/// One stack found by its tags (`stacks`, `gc`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StackReport {
+    pub stack: String,
+    /// How many resources the tagging API reported with the stack's tags.
+    pub resources: usize,
+    /// Their ARNs.
+    pub arns: Vec<String>,
+    /// Not recorded in the tags: null.
+    pub created_at: Option<String>,
+    /// Its `cattube:expires-at` (RFC 3339 UTC), null for a stack that never expires.
+    pub expires_at: Option<String>,
+    pub expired: bool,
+    /// Where its state is, when it is this configuration's stack and its state file exists.
+    pub state: Option<String>,
+    /// `gc`: what was done with it (`deleted`, `pending`, `would delete`, `kept`, `failed: …`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gc: Option<String>,
+}
+
+impl Verb for StacksArgs {
+    type Fields = StacksFields;
+
+    async fn run(
+        &self,
+        at: &Invocation<'_>,
+        report: &mut Report,
+        fields: &mut StacksFields,
+    ) -> anyhow::Result<ExitStatus> {
+        let found = list(at.config, report).await?;
+        let region = report.region.clone().unwrap_or_default();
+        let now = SystemTime::now();
+        fields.stacks = found
             .iter()
-            .map(|s| stack_report(config, &region, s, now))
-            .collect(),
-    );
-    Ok(ExitStatus::Success)
+            .map(|s| stack_report(at.config, &region, s, now))
+            .collect();
+        Ok(ExitStatus::Success)
+    }
+
+    fn text(&self, report: &Report, fields: &StacksFields) -> String {
+        text(report, fields)
+    }
 }
 
 /// Every stack the tags of the configuration's account and region describe. No state file
@@ -64,14 +105,14 @@ pub fn stack_report(
     }
 }
 
-pub fn text(report: &Report) -> String {
+fn text(report: &Report, fields: &StacksFields) -> String {
     let mut out = match (&report.region, &report.account) {
         (Some(region), Some(account)) => {
             format!("cattube stacks in {region} (account {account})\n")
         }
         _ => String::new(),
     };
-    let stacks = report.stacks.as_deref().unwrap_or_default();
+    let stacks = &fields.stacks;
     if report.error.is_some() {
         return out;
     }

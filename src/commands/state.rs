@@ -5,17 +5,43 @@
 use std::sync::Arc;
 
 use crate::cli::{StateArgs, StateCommand};
-use crate::commands::{connect, remote_store};
+use crate::commands::{connect, remote_store, Invocation, Verb};
 use crate::config::{Config, StateLocation};
 use crate::error::{ExitStatus, UsageError};
 use crate::printer::{Printer, Report};
 use crate::state::{LocalFile, State, StateStore};
 
-pub async fn run(
+/// The fields `state` adds to the JSON document.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct StateFields {
+    /// `state pull`: the state document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<serde_json::Value>,
+}
+
+impl Verb for StateArgs {
+    type Fields = StateFields;
+
+    async fn run(
+        &self,
+        at: &Invocation<'_>,
+        report: &mut Report,
+        fields: &mut StateFields,
+    ) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, report, fields).await
+    }
+
+    fn text(&self, _: &Report, fields: &StateFields) -> String {
+        text(fields)
+    }
+}
+
+async fn run(
     config: &Config,
     args: &StateArgs,
     printer: &Printer,
     report: &mut Report,
+    fields: &mut StateFields,
 ) -> anyhow::Result<ExitStatus> {
     report.stack = Some(config.stack.clone());
     if let (StateCommand::Unlock { yes: false }, false) = (&args.command, printer.interactive()) {
@@ -26,7 +52,7 @@ pub async fn run(
     }
     if let (StateLocation::Local(path), StateCommand::Pull) = (&config.state, &args.command) {
         let store: Arc<dyn StateStore> = Arc::new(LocalFile::new(path));
-        report.state = pulled(store.as_ref()).await?;
+        fields.state = pulled(store.as_ref()).await?;
         return Ok(ExitStatus::Success);
     }
     if let StateLocation::Local(path) = &config.state {
@@ -40,7 +66,7 @@ pub async fn run(
     let (region, clients) = connect(config, report).await?;
     let store = remote_store(config, &region, &clients).expect("an S3 state location");
     match &args.command {
-        StateCommand::Pull => report.state = pulled(store.as_ref()).await?,
+        StateCommand::Pull => fields.state = pulled(store.as_ref()).await?,
         StateCommand::Unlock { yes } => {
             let Some(holder) = store.holder().await? else {
                 printer.note(format!("{} is not locked", store.describe()));
@@ -112,8 +138,8 @@ async fn push(
     local.copy_into(remote).await
 }
 
-pub fn text(report: &Report) -> String {
-    match &report.state {
+fn text(fields: &StateFields) -> String {
+    match &fields.state {
         Some(doc) => serde_json::to_string_pretty(doc).expect("the state serialises") + "\n",
         None => String::new(),
     }

@@ -12,21 +12,48 @@ use cattube_stages::{Applied, Observation, Ownership, Present, Recorded};
 use crate::cli::UpArgs;
 use crate::commands::{
     add_estimate, failed_report, first_refusal, learn, observed_report, step_failure, Access,
-    IdentityCheck, Observations, Session, WalkOutcome,
+    EstimateFields, IdentityCheck, Invocation, Observations, Session, Verb, WalkOutcome,
 };
 use crate::config::Config;
 use crate::error::{ExitStatus, Shared};
 use crate::plan::{walk, Cancel, Direction, NodeResult};
+use crate::pricing::Estimate;
 use crate::printer::{
     cost_lines, header, off_count, resource_lines, Action, Printer, ProgressLine, Report,
     ResourceReport, Status,
 };
 
-pub async fn run(
+impl Verb for UpArgs {
+    type Fields = EstimateFields;
+
+    async fn run(
+        &self,
+        at: &Invocation<'_>,
+        report: &mut Report,
+        fields: &mut EstimateFields,
+    ) -> anyhow::Result<ExitStatus> {
+        run(
+            at.config,
+            self,
+            at.printer,
+            report,
+            &mut fields.cost,
+            at.cancel,
+        )
+        .await
+    }
+
+    fn text(&self, report: &Report, fields: &EstimateFields) -> String {
+        text(report, fields)
+    }
+}
+
+async fn run(
     config: &Config,
     args: &UpArgs,
     printer: &Printer,
     report: &mut Report,
+    cost: &mut Option<Estimate>,
     cancel: &Cancel,
 ) -> anyhow::Result<ExitStatus> {
     let mut config = config.clone();
@@ -39,20 +66,19 @@ pub async fn run(
             .set_expiry(cattube_stages::stacks::format_time(at));
     }
     let session = Arc::new(session);
-    let outcome = converge_stack(&config, &session, identity, printer, report, cancel).await;
+    add_estimate(&config, &session.ctx.region, report, cost, true);
+    let outcome = converge_stack(&session, identity, printer, report, cancel).await;
     session.release(outcome).await
 }
 
 /// Observes every resource, then creates what is missing and repairs what drifted.
 async fn converge_stack(
-    config: &Config,
     session: &Arc<Session>,
     identity: IdentityCheck,
     printer: &Printer,
     report: &mut Report,
     cancel: &Cancel,
 ) -> anyhow::Result<ExitStatus> {
-    add_estimate(config, &session.ctx.region, report, true);
     // The reads overlap STS; nothing is written before the account is confirmed.
     let (lines, observations) = session.observe_with_progress(identity, printer).await?;
     // Something of someone else's in the way: nothing is written.
@@ -437,7 +463,7 @@ fn word(r: &ResourceReport) -> String {
     }
 }
 
-pub fn text(report: &Report) -> String {
+fn text(report: &Report, fields: &EstimateFields) -> String {
     let mut out = header(report);
     out.push_str(&resource_lines(report, word));
     let count = |action| report.with_action(action);
@@ -455,7 +481,7 @@ pub fn text(report: &Report) -> String {
             off_count(report)
         ));
         // Before the outputs: the text summary ends with where videos play.
-        out.push_str(&cost_lines(report));
+        out.push_str(&cost_lines(report, fields.cost.as_ref()));
         for (key, value) in &report.outputs {
             if let Some(value) = value {
                 out.push_str(&format!("  {key}: {value}\n"));

@@ -14,10 +14,48 @@ use indicatif::HumanBytes;
 use tokio::task::JoinSet;
 
 use crate::cli::UploadArgs;
-use crate::commands::{video_failure, Access, Session};
+use crate::commands::{video_failure, Access, Invocation, Session, Verb};
 use crate::config::Config;
 use crate::error::{ExitStatus, UsageError};
-use crate::printer::{Printer, Report, UploadReport};
+use crate::printer::{Printer, Report};
+
+/// The fields `upload` adds to the JSON document.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct UploadFields {
+    /// The files put in the source bucket.
+    pub uploads: Vec<UploadReport>,
+}
+
+/// One uploaded file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UploadReport {
+    pub file: String,
+    pub key: String,
+    pub bytes: u64,
+    /// Where its outputs will be watched once converted.
+    pub urls: Vec<String>,
+    /// Already in the bucket with the same size and ETag: not sent again.
+    pub skipped: bool,
+    /// Sent by this run (false for a skipped file, and for every file of a `--dry-run`).
+    pub sent: bool,
+}
+
+impl Verb for UploadArgs {
+    type Fields = UploadFields;
+
+    async fn run(
+        &self,
+        at: &Invocation<'_>,
+        report: &mut Report,
+        fields: &mut UploadFields,
+    ) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, report, fields).await
+    }
+
+    fn text(&self, report: &Report, fields: &UploadFields) -> String {
+        text(report, fields)
+    }
+}
 
 /// HeadObject checks in flight at once.
 const CHECKS_IN_FLIGHT: usize = 16;
@@ -125,11 +163,12 @@ fn check(args: &UploadArgs) -> Result<Vec<Local>, UsageError> {
     Ok(locals)
 }
 
-pub async fn run(
+async fn run(
     config: &Config,
     args: &UploadArgs,
     printer: &Printer,
     report: &mut Report,
+    fields: &mut UploadFields,
 ) -> anyhow::Result<ExitStatus> {
     let locals = check(args)?;
     // When the state names the account, STS answers beside the checks below; it is
@@ -253,7 +292,7 @@ pub async fn run(
     if let Some(total) = total {
         total.finish();
     }
-    let uploads = report.uploads.get_or_insert_with(Vec::new);
+    let uploads = &mut fields.uploads;
     for (i, local) in locals.iter().enumerate() {
         if args.dry_run || there[i] || sent[i] {
             uploads.push(UploadReport {
@@ -276,9 +315,9 @@ pub async fn run(
     }
 }
 
-pub fn text(report: &Report) -> String {
+fn text(report: &Report, fields: &UploadFields) -> String {
     let mut out = String::new();
-    let uploads = report.uploads.as_deref().unwrap_or_default();
+    let uploads = &fields.uploads;
     let bucket = report
         .outputs
         .get("source_bucket")
@@ -335,25 +374,27 @@ pub fn text(report: &Report) -> String {
 mod tests {
     use super::*;
 
-    fn report(emulator: Option<&str>) -> Report {
+    fn summary(emulator: Option<&str>) -> String {
         let mut report = Report::new("upload");
         report.emulator = emulator.map(str::to_string);
-        report.uploads = Some(vec![UploadReport {
-            file: "tabby cat.mp4".into(),
-            key: "tabby cat.mp4".into(),
-            bytes: 4,
-            urls: vec!["https://d.example/tabby%20cat-hd.mp4".into()],
-            skipped: false,
-            sent: true,
-        }]);
-        report
+        let fields = UploadFields {
+            uploads: vec![UploadReport {
+                file: "tabby cat.mp4".into(),
+                key: "tabby cat.mp4".into(),
+                bytes: 4,
+                urls: vec!["https://d.example/tabby%20cat-hd.mp4".into()],
+                skipped: false,
+                sent: true,
+            }],
+        };
+        text(&report, &fields)
     }
 
     #[test]
     fn the_next_step_is_true_where_it_runs() {
-        let aws = text(&report(None));
+        let aws = summary(None);
         assert!(aws.contains("within a few seconds"), "{aws}");
-        let local = text(&report(Some("http://127.0.0.1:5000")));
+        let local = summary(Some("http://127.0.0.1:5000"));
         assert!(local.contains("Nothing converts them here"), "{local}");
         assert!(!local.contains("within a few seconds"), "{local}");
     }

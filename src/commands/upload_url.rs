@@ -10,10 +10,35 @@ use cattube_stages::videos;
 use serde_json::json;
 
 use crate::cli::UploadUrlArgs;
-use crate::commands::{video_failure, Access, Session};
+use crate::commands::{video_failure, Access, Invocation, Session, Verb};
 use crate::config::Config;
 use crate::error::{ExitStatus, UsageError};
 use crate::printer::{Printer, Report};
+
+/// The fields `upload-url` adds to the JSON document.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct GrantFields {
+    /// The grant (`kind` "post": `url`, `fields`; "multipart": `parts`, `complete`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant: Option<serde_json::Value>,
+}
+
+impl Verb for UploadUrlArgs {
+    type Fields = GrantFields;
+
+    async fn run(
+        &self,
+        at: &Invocation<'_>,
+        report: &mut Report,
+        out: &mut GrantFields,
+    ) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, report, out).await
+    }
+
+    fn text(&self, _: &Report, out: &GrantFields) -> String {
+        text(out)
+    }
+}
 
 const MIB: u64 = 1024 * 1024;
 
@@ -83,11 +108,12 @@ fn max_bytes(args: &UploadUrlArgs, config: &Config) -> Result<u64, UsageError> {
     Ok(mb * MIB)
 }
 
-pub async fn run(
+async fn run(
     config: &Config,
     args: &UploadUrlArgs,
     printer: &Printer,
     report: &mut Report,
+    out: &mut GrantFields,
 ) -> anyhow::Result<ExitStatus> {
     let content_types = ContentTypes::parse(&args.content_type)
         .map_err(|e| UsageError::new(format!("--content-type: {e}")))?;
@@ -122,7 +148,7 @@ pub async fn run(
             upload_grant::multipart_grant(&session.ctx, key, &content_type, parts, expires_in)
                 .await
                 .map_err(video_failure)?;
-        report.grant = Some(json!({
+        out.grant = Some(json!({
             "kind": "multipart",
             "key": grant.key,
             "content_type": content_type,
@@ -168,7 +194,7 @@ pub async fn run(
         .iter()
         .map(|(name, value)| (name.clone(), json!(value)))
         .collect();
-    report.grant = Some(json!({
+    out.grant = Some(json!({
         "kind": "post",
         "url": grant.url,
         "fields": fields,
@@ -183,8 +209,8 @@ pub async fn run(
 
 /// A POST grant: the `curl` line (FILE stands for the video); a multipart grant: its part
 /// URLs and completion URL, one per line, after a comment line.
-pub fn text(report: &Report) -> String {
-    let Some(grant) = &report.grant else {
+fn text(out: &GrantFields) -> String {
+    let Some(grant) = &out.grant else {
         return String::new();
     };
     let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();

@@ -6,10 +6,46 @@ use cattube_stages::{signed, videos};
 use serde_json::json;
 
 use crate::cli::UrlArgs;
-use crate::commands::{video_failure, Access, Session};
+use crate::commands::{video_failure, Access, Invocation, Session, Verb};
 use crate::config::Config;
 use crate::error::{ExitStatus, UsageError};
-use crate::printer::{Printer, Report, UrlReport};
+use crate::printer::{Printer, Report};
+
+/// The fields `url` adds to the JSON document.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct UrlFields {
+    /// The CloudFront URLs of a source key's outputs.
+    pub urls: Vec<UrlReport>,
+    /// `--cookies`: the signed cookies (`name`, `value`, `domain`, `path`, `expires`,
+    /// `secure`), the policy's `resource` and the `header` curl sends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cookies: Option<serde_json::Value>,
+}
+
+/// One output URL of a source key.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UrlReport {
+    pub url: String,
+    /// The output is already in the destination bucket.
+    pub exists: bool,
+}
+
+impl Verb for UrlArgs {
+    type Fields = UrlFields;
+
+    async fn run(
+        &self,
+        at: &Invocation<'_>,
+        report: &mut Report,
+        fields: &mut UrlFields,
+    ) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, report, fields).await
+    }
+
+    fn text(&self, _: &Report, fields: &UrlFields) -> String {
+        text(fields)
+    }
+}
 
 /// `--expires` when not given: an hour.
 const DEFAULT_EXPIRES: u64 = 3_600;
@@ -34,11 +70,12 @@ fn check(key: &str) -> Result<(), UsageError> {
     Ok(())
 }
 
-pub async fn run(
+async fn run(
     config: &Config,
     args: &UrlArgs,
     printer: &Printer,
     report: &mut Report,
+    fields: &mut UrlFields,
 ) -> anyhow::Result<ExitStatus> {
     check(&args.key)?;
     if args.expires.is_some() && !args.signed && !args.cookies {
@@ -87,7 +124,7 @@ pub async fn run(
             .map(|(name, value)| format!("{name}={value}"))
             .collect::<Vec<_>>()
             .join("; ");
-        report.cookies = Some(json!({
+        fields.cookies = Some(json!({
             "resource": resource,
             "expires": cattube_stages::cost::rfc3339(expires as i64),
             "header": format!("Cookie: {header}"),
@@ -101,20 +138,19 @@ pub async fn run(
             })).collect::<Vec<_>>(),
         }));
     }
-    report.urls = Some(
-        urls.into_iter()
-            .zip(exist)
-            .map(|(u, exists)| UrlReport {
-                url: match (&signer, args.signed) {
-                    (Some(signer), true) => signer.signed_url(&u.url, expires),
-                    _ => u.url,
-                },
-                exists,
-            })
-            .collect(),
-    );
+    fields.urls = urls
+        .into_iter()
+        .zip(exist)
+        .map(|(u, exists)| UrlReport {
+            url: match (&signer, args.signed) {
+                (Some(signer), true) => signer.signed_url(&u.url, expires),
+                _ => u.url,
+            },
+            exists,
+        })
+        .collect();
     if !printer.json() {
-        if let Some(note) = notes(report) {
+        if let Some(note) = notes(fields) {
             printer.note(note);
         }
     }
@@ -124,14 +160,14 @@ pub async fn run(
 /// Exactly one URL per line on stdout, nothing else (`curl "$(cattube url KEY | head -1)"`
 /// works); whether each can be watched yet is in the JSON's `exists` and, for text, in
 /// [`notes`] on stderr.
-pub fn text(report: &Report) -> String {
+fn text(fields: &UrlFields) -> String {
     let mut out = String::new();
     // `--cookies`: the header curl sends first (`curl -H "$(… | head -1)"`).
-    if let Some(header) = report.cookies.as_ref().and_then(|c| c["header"].as_str()) {
+    if let Some(header) = fields.cookies.as_ref().and_then(|c| c["header"].as_str()) {
         out.push_str(header);
         out.push('\n');
     }
-    for url in report.urls.as_deref().unwrap_or_default() {
+    for url in &fields.urls {
         out.push_str(&url.url);
         out.push('\n');
     }
@@ -139,8 +175,8 @@ pub fn text(report: &Report) -> String {
 }
 
 /// The stderr note of a text `url`: which outputs are not in the bucket yet.
-pub fn notes(report: &Report) -> Option<String> {
-    let urls = report.urls.as_deref().unwrap_or_default();
+fn notes(fields: &UrlFields) -> Option<String> {
+    let urls = &fields.urls;
     let missing = urls.iter().filter(|u| !u.exists).count();
     (missing > 0).then(|| {
         format!(

@@ -7,12 +7,43 @@ use cattube_stages::signing::UrlSigner;
 use cattube_stages::{catalog, signed, videos};
 use serde_json::{json, Value};
 
-use crate::commands::{video_failure, Access, Session};
+use crate::commands::{video_failure, Access, Invocation, Session, Verb};
 use crate::config::Config;
 use crate::error::ExitStatus;
 use crate::printer::Report;
 
-pub async fn run(config: &Config, report: &mut Report) -> anyhow::Result<ExitStatus> {
+/// `cattube videos` (it takes no arguments).
+pub struct VideosArgs;
+
+/// The fields `videos` adds to the JSON document.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct VideosFields {
+    /// The catalog's videos, each output with its CloudFront `url`.
+    pub videos: Vec<Value>,
+}
+
+impl Verb for VideosArgs {
+    type Fields = VideosFields;
+
+    async fn run(
+        &self,
+        at: &Invocation<'_>,
+        report: &mut Report,
+        fields: &mut VideosFields,
+    ) -> anyhow::Result<ExitStatus> {
+        run(at.config, report, fields).await
+    }
+
+    fn text(&self, report: &Report, fields: &VideosFields) -> String {
+        text(report, fields)
+    }
+}
+
+async fn run(
+    config: &Config,
+    report: &mut Report,
+    fields: &mut VideosFields,
+) -> anyhow::Result<ExitStatus> {
     let session = Session::open(config, Access::Read, report).await?;
     let ctx = &*session.ctx;
     let (catalog, domain) = tokio::join!(catalog::read(ctx), videos::distribution_domain(ctx));
@@ -27,13 +58,11 @@ pub async fn run(config: &Config, report: &mut Report) -> anyhow::Result<ExitSta
         false => None,
     };
     let expires = signed::now_plus(SIGNED_FOR);
-    report.videos = Some(
-        catalog
-            .videos
-            .iter()
-            .map(|v| with_urls(v, &domain, signer.as_ref().map(|s| (s, expires))))
-            .collect(),
-    );
+    fields.videos = catalog
+        .videos
+        .iter()
+        .map(|v| with_urls(v, &domain, signer.as_ref().map(|s| (s, expires))))
+        .collect();
     Ok(ExitStatus::Success)
 }
 
@@ -67,8 +96,8 @@ fn duration(ms: Option<u64>) -> String {
     }
 }
 
-pub fn text(report: &Report) -> String {
-    let videos = report.videos.as_deref().unwrap_or_default();
+fn text(report: &Report, fields: &VideosFields) -> String {
+    let videos = &fields.videos;
     if report.error.is_some() {
         return String::new();
     }
@@ -133,9 +162,11 @@ mod tests {
             value["outputs"][0]["url"],
             "https://d1.cloudfront.net/cats/tabby%20cat-hd.mp4"
         );
-        let mut report = Report::new("videos");
-        report.videos = Some(vec![value]);
-        let text = text(&report);
+        let report = Report::new("videos");
+        let fields = VideosFields {
+            videos: vec![value],
+        };
+        let text = text(&report, &fields);
         assert!(text.contains("cats/tabby cat.mp4  COMPLETE"), "{text}");
         assert!(text.contains("1:01"), "{text}");
     }

@@ -75,19 +75,28 @@ async fn create_function_gives_up_on_a_role_that_never_propagates() {
         lambda: vec![create.clone()],
         ..Default::default()
     };
-    // A fixed poll within the test context's bound: about bound ÷ poll attempts after the
-    // first (one fewer when the calls' own time pushes the last wait past the bound).
+    // Counted, not timed: how many polls fit the bound depends on how fast the machine
+    // answers (a loaded one fits fewer), so the test pins what does not: at most one call
+    // per poll within the bound, more than one call, and no giving up before the next
+    // poll would pass the bound (a slow machine only makes `took` longer).
     let ctx = context(REGION, mocks.build());
+    let began = std::time::Instant::now();
     let err = ConverterFunction
         .apply(&ctx, &Observation::Missing, None)
         .await
         .unwrap_err();
-    let polls = (ctx.settings.propagation_timeout.as_millis()
-        / cattube_stages::retry::PROPAGATION_POLL.as_millis()) as usize;
+    let took = began.elapsed();
+    let bound = ctx.settings.propagation_timeout;
+    let poll = cattube_stages::retry::PROPAGATION_POLL;
+    let polls = (bound.as_millis() / poll.as_millis()) as usize;
+    let calls = create.num_calls();
     assert!(
-        (polls..=polls + 1).contains(&create.num_calls()),
-        "{} calls, {polls} polls fit the bound",
-        create.num_calls()
+        (2..=polls + 1).contains(&calls),
+        "{calls} calls: at least one retry, and at most one call per poll within {bound:?}"
+    );
+    assert!(
+        took + poll > bound,
+        "gave up after {took:?}, before another poll would pass {bound:?}"
     );
     let chain = format!("{err} {}", std::error::Error::source(&err).unwrap());
     assert!(chain.contains("cannot be assumed by Lambda"), "{chain}");

@@ -43,3 +43,40 @@ fn a_missing_or_changed_tag_is_drift_and_an_extra_one_is_not() {
         drift.detail
     );
 }
+
+/// The function's log group found untagged (Lambda made it for a stack older than the
+/// resource) is adopted: `up` never puts the stack's tags on it. The same group when it is
+/// the stack's own is retagged, so the mock sees the call when it is made.
+#[tokio::test]
+async fn an_adopted_log_group_keeps_its_tags() {
+    use aws_sdk_cloudwatchlogs::operation::tag_resource::TagResourceOutput;
+    use aws_smithy_mocks::mock;
+    use cattube_stages::function_log_group::FunctionLogGroup;
+    use cattube_stages::{Observation, Ownership, Present, Step};
+
+    for (ownership, retagged) in [(Ownership::Adopted, 0), (Ownership::Created, 1)] {
+        let tag = mock!(aws_sdk_cloudwatchlogs::Client::tag_resource)
+            .then_output(|| TagResourceOutput::builder().build());
+        let ctx = context(
+            "eu-west-1",
+            MockClients {
+                logs: vec![tag.clone()],
+                ..Default::default()
+            }
+            .build(),
+        );
+        let drift = ctx
+            .tag_drift([("owner", "someone")])
+            .expect("untagged: drift");
+        let observation = Observation::Present(Present {
+            name: "/aws/lambda/cattube-converter".into(),
+            drift: vec![drift],
+            ..Default::default()
+        });
+        let applied = FunctionLogGroup
+            .apply(&ctx, &observation, Some(ownership))
+            .await
+            .unwrap();
+        assert_eq!(tag.num_calls(), retagged, "{ownership:?}: {applied:?}");
+    }
+}

@@ -313,6 +313,7 @@ impl Sandbox {
             sandbox: self,
             args: Vec::new(),
             env: Vec::new(),
+            env_removed: Vec::new(),
             code: None,
             writes: None,
         }
@@ -389,6 +390,7 @@ pub struct Run<'a> {
     sandbox: &'a Sandbox,
     args: Vec<std::ffi::OsString>,
     env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
+    env_removed: Vec<std::ffi::OsString>,
     code: Option<i32>,
     writes: Option<usize>,
 }
@@ -416,6 +418,12 @@ impl Run<'_> {
     ) -> Self {
         self.env
             .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+        self
+    }
+
+    /// `key` left out of the sandbox's environment (e.g. no credentials at all).
+    pub fn env_remove(mut self, key: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.env_removed.push(key.as_ref().to_owned());
         self
     }
 
@@ -450,6 +458,9 @@ impl Run<'_> {
     fn start(self, first: &[&str]) -> Ran {
         let mut cmd = self.sandbox.cattube();
         cmd.args(first).args(&self.args);
+        for key in &self.env_removed {
+            cmd.env_remove(key);
+        }
         for (key, value) in &self.env {
             cmd.env(key, value);
         }
@@ -556,11 +567,6 @@ pub fn resource<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Val
         .iter()
         .find(|r| r["id"] == id)
         .unwrap_or_else(|| panic!("no {id} in {doc}"))
-}
-
-/// The JSON document cattube printed.
-pub fn json(output: &std::process::Output) -> serde_json::Value {
-    json_of(&String::from_utf8_lossy(&output.stdout))
 }
 
 fn json_of(stdout: &str) -> serde_json::Value {

@@ -16,6 +16,15 @@ left to moto. moto evaluates bucket policies only for object requests; for a req
 marked plain HTTP the launcher also evaluates the bucket's policy for bucket-level
 operations (s3:ListBucket and the others, on the bucket's ARN), as S3 does.
 
+moto applies a bucket-policy statement whatever its Principal names unless it is a bare
+string, so a Deny to `{"Service": "cloudfront.amazonaws.com"}` (the destination bucket's
+statement keeping the converter's claims from CloudFront) denied every caller, the account
+owner and the converter role included: a retried invocation could write its claim but not
+read it back (GetObject 403). On AWS a statement binds only the principals it names, and a
+request signed with an access key (or unsigned) is never an AWS service principal. This
+launcher leaves out of moto's evaluation every statement whose Principal names only
+services (the local cloud evaluates CloudFront's reads itself, with tests/iam/iam_check.py).
+
 moto's CloudFront drops `OriginAccessControlId` and `S3OriginConfig` from a distribution's
 origins (on create and on update alike), so a distribution created with an Origin Access
 Control reads back as if it had none, and cattube would report "OAC detached" forever. The
@@ -162,6 +171,31 @@ def _authorize_s3_with_bucket_policy(self, bucket_name=None, key_name=None):
 
 
 S3Response._authenticate_and_authorize_s3_action = _authorize_s3_with_bucket_policy
+
+
+from moto.iam.access_control import IAMPolicy  # noqa: E402
+from moto.s3.models import FakeBucket  # noqa: E402
+
+
+def _binds_a_caller(statement) -> bool:
+    """Whether a request moto answers (signed with an access key, or anonymous) can be the
+    statement's principal: not when it names AWS services only."""
+    principal = statement.get("Principal")
+    return not isinstance(principal, dict) or "AWS" in principal or "CanonicalUser" in principal
+
+
+def _get_permission_of_callers(self, action, resource):
+    if self.policy is None:
+        return PermissionResult.NEUTRAL
+    policy = json.loads(self.policy)
+    statements = policy.get("Statement")
+    statements = [s for s in (statements if isinstance(statements, list) else [statements]) if _binds_a_caller(s)]
+    if not statements:
+        return PermissionResult.NEUTRAL
+    return IAMPolicy(json.dumps({**policy, "Statement": statements})).is_action_permitted(action, resource)
+
+
+FakeBucket.get_permission = _get_permission_of_callers
 
 
 from moto.cloudfront import models as _cloudfront  # noqa: E402

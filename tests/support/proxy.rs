@@ -77,6 +77,29 @@ pub struct FaultPlan {
     inner: Mutex<PlanState>,
     /// Chosen requests answered with an exact AWS error (see [`Answer`]).
     answers: Mutex<Vec<Answer>>,
+    /// Writes held until the test opens their gate (see [`FaultPlan::gate`]).
+    gates: Mutex<Vec<Arc<Gate>>>,
+}
+
+/// Holds the first write (first attempt) its matcher picks until [`Gate::open`]: a run is
+/// then known to be waiting on exactly that write for as long as the test needs, however
+/// slow the machine (a fixed delay only makes that likely).
+pub struct Gate {
+    matches: Box<dyn Fn(&Seen) -> bool + Send + Sync>,
+    reached: Mutex<Option<Seen>>,
+    open: tokio::sync::watch::Sender<bool>,
+}
+
+impl Gate {
+    /// The write held (or let through once opened), once it has arrived.
+    pub fn reached(&self) -> Option<Seen> {
+        self.reached.lock().unwrap().clone()
+    }
+
+    /// Lets the held write (and any later one) through.
+    pub fn open(&self) {
+        self.open.send_replace(true);
+    }
 }
 
 /// Picks requests by service and request.
@@ -200,6 +223,34 @@ impl FaultPlan {
 
     pub fn clear_answers(&self) {
         self.answers.lock().unwrap().clear();
+    }
+
+    /// A closed [`Gate`] for the first write `matches` picks, until [`Gate::open`].
+    pub fn gate(&self, matches: impl Fn(&Seen) -> bool + Send + Sync + 'static) -> Arc<Gate> {
+        let gate = Arc::new(Gate {
+            matches: Box::new(matches),
+            reached: Mutex::new(None),
+            open: tokio::sync::watch::channel(false).0,
+        });
+        self.gates.lock().unwrap().push(gate.clone());
+        gate
+    }
+
+    /// Waits while `seen` is the write a closed gate holds.
+    async fn pass_gates(&self, seen: &Seen, first_attempt: bool) {
+        if !seen.is_write() || !first_attempt {
+            return;
+        }
+        let gate = self.gates.lock().unwrap().iter().find_map(|gate| {
+            let mut reached = gate.reached.lock().unwrap();
+            (reached.is_none() && (gate.matches)(seen)).then(|| {
+                *reached = Some(seen.clone());
+                gate.clone()
+            })
+        });
+        if let Some(gate) = gate {
+            let _ = gate.open.subscribe().wait_for(|open| *open).await;
+        }
     }
 
     fn chosen_answer(
@@ -580,6 +631,7 @@ async fn forward(
         finished(&log);
         return Ok(reply);
     }
+    faults.pass_gates(&seen, first_attempt).await;
     let (fault, delay) = faults.decide(&seen, &service, first_attempt);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;

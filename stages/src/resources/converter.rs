@@ -1,6 +1,6 @@
-//! The converter's two resources name each other: the function runs as the role, and the
-//! role may write the function's logs. Their ids live here, below both modules, so neither
-//! module imports the other.
+//! The converter's resources name each other: the function runs as the role, the role may
+//! write the function's logs, and the log group is named after the function, which waits
+//! for it. Their ids live here, below those modules, so none of them imports another.
 
 use crate::naming::ResourceId;
 

@@ -4,15 +4,20 @@
 //! the stack's failures bucket, its on-failure destination, instead of only a log line.
 //! `status` counts those records, `jobs` lists them and `jobs --retry-failed` replays them
 //! (`crate::operations::failures`). The function's event invoke configuration carries no
-//! tags: it is the stack's when its destination is the stack's bucket.
+//! tags: it is the stack's when its destination is the stack's bucket. An adopted function's
+//! own configuration (another destination, its retries, a maximum event age, an on-success
+//! destination) is recorded before `up` replaces it and put back by `down`.
 
 use async_trait::async_trait;
 use aws_sdk_lambda::error::ProvideErrorMetadata;
-use aws_sdk_lambda::types::{DestinationConfig, OnFailure};
+use aws_sdk_lambda::operation::get_function_event_invoke_config::GetFunctionEventInvokeConfigOutput;
+use aws_sdk_lambda::types::{DestinationConfig, OnFailure, OnSuccess};
+use serde_json::{json, Value};
 
-use crate::error::AwsError;
+use crate::error::{AwsContext, AwsError};
 use crate::grant::{Grant, Phase, Target};
 use crate::naming::ResourceId;
+use crate::original::Originals;
 use crate::retry::retry_propagation;
 use crate::step::{
     Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Service,
@@ -62,6 +67,19 @@ pub const ID: ResourceId = ResourceId::new("failure-destination");
 pub const RETRIES: i32 = 2;
 
 const DRIFT_DESTINATION: &str = "destination";
+/// The original setting `down` puts back on an adopted function: its whole configuration.
+const ORIGINAL_CONFIG: &str = "event-invoke-config";
+
+/// A live configuration as the state records it (absent values are Lambda's defaults).
+fn config_json(config: &GetFunctionEventInvokeConfigOutput) -> Value {
+    let destinations = config.destination_config();
+    json!({
+        "MaximumRetryAttempts": config.maximum_retry_attempts(),
+        "MaximumEventAgeInSeconds": config.maximum_event_age_in_seconds(),
+        "OnSuccess": destinations.and_then(|d| d.on_success()).and_then(|d| d.destination()),
+        "OnFailure": destinations.and_then(|d| d.on_failure()).and_then(|d| d.destination()),
+    })
+}
 
 /// The destination's ARN: the stack's failures bucket.
 pub fn destination(ctx: &StackContext) -> String {
@@ -100,7 +118,7 @@ impl Step for FailureDestination {
     async fn observe(
         &self,
         ctx: &StackContext,
-        _recorded: Option<&Recorded>,
+        recorded: Option<&Recorded>,
     ) -> Result<Observation, StepError> {
         let function = ctx.name(crate::converter_function::ID);
         let config = match ctx
@@ -128,24 +146,34 @@ impl Step for FailureDestination {
             .and_then(|f| f.destination())
             .unwrap_or_default();
         let mut drift = Vec::new();
+        let was = config_json(&config);
         if live != wanted {
             let live = if live.is_empty() { "none" } else { live };
-            drift.push(Drift::new(
-                DRIFT_DESTINATION,
-                format!("on-failure destination {live}, not {wanted}"),
-            ));
+            drift.push(
+                Drift::new(
+                    DRIFT_DESTINATION,
+                    format!("on-failure destination {live}, not {wanted}"),
+                )
+                .was(ORIGINAL_CONFIG, Some(was.clone())),
+            );
         }
         let retries = config.maximum_retry_attempts().unwrap_or(RETRIES);
         if retries != RETRIES {
-            drift.push(Drift::new(
-                DRIFT_DESTINATION,
-                format!("{retries} retries, not {RETRIES}"),
-            ));
+            drift.push(
+                Drift::new(
+                    DRIFT_DESTINATION,
+                    format!("{retries} retries, not {RETRIES}"),
+                )
+                .was(ORIGINAL_CONFIG, Some(was)),
+            );
         }
+        // Once adopted, it stays the owner's even when it points at the stack's bucket
+        // (after `up`): `down` then puts the owner's back instead of deleting it.
+        let adopted = recorded.is_some_and(|r| r.ownership == Ownership::Adopted);
         Ok(Observation::Present(Present {
             name: self.shown_name(ctx),
             arn: config_arn(ctx),
-            tagged_ours: live == wanted,
+            tagged_ours: live == wanted && !adopted,
             drift,
             ..Default::default()
         }))
@@ -199,6 +227,66 @@ impl Step for FailureDestination {
             "failed invocations recorded in {wanted} after {RETRIES} retries"
         ));
         Ok(applied)
+    }
+
+    /// Puts an adopted function's own configuration back as `up` found it: deleted when it
+    /// had none, written back whole otherwise.
+    async fn restore(
+        &self,
+        ctx: &StackContext,
+        recorded: &Recorded,
+    ) -> Result<Vec<String>, StepError> {
+        let function = ctx.name(crate::converter_function::ID);
+        let lambda = &ctx.clients.lambda;
+        let restored = Originals::of(recorded)
+            .put_back(
+                ORIGINAL_CONFIG,
+                "asynchronous invocation settings",
+                || async {
+                    let answer = lambda
+                        .delete_function_event_invoke_config()
+                        .function_name(function)
+                        .send()
+                        .await;
+                    Service::Lambda
+                        .deleted(answer, || {
+                            format!("deleting the on-failure destination of {function}")
+                        })
+                        .map(|_| ())
+                },
+                |was| async move {
+                    let text = |key: &str| was[key].as_str().map(str::to_string);
+                    let number = |key: &str| was[key].as_i64().and_then(|n| i32::try_from(n).ok());
+                    let (on_success, on_failure) = (text("OnSuccess"), text("OnFailure"));
+                    let said = on_failure.clone().unwrap_or_else(|| "none".into());
+                    let destinations = (on_success.is_some() || on_failure.is_some()).then(|| {
+                        DestinationConfig::builder()
+                            .set_on_success(
+                                on_success.map(|d| OnSuccess::builder().destination(d).build()),
+                            )
+                            .set_on_failure(
+                                on_failure.map(|d| OnFailure::builder().destination(d).build()),
+                            )
+                            .build()
+                    });
+                    lambda
+                        .put_function_event_invoke_config()
+                        .function_name(function)
+                        .set_maximum_retry_attempts(number("MaximumRetryAttempts"))
+                        .set_maximum_event_age_in_seconds(number("MaximumEventAgeInSeconds"))
+                        .set_destination_config(destinations)
+                        .send()
+                        .await
+                        .context(|| {
+                            format!("restoring the asynchronous invocation settings of {function}")
+                        })?;
+                    Ok(format!(
+                        "asynchronous invocation settings (on failure: {said})"
+                    ))
+                },
+            )
+            .await?;
+        Ok(restored.into_iter().collect())
     }
 
     async fn destroy(

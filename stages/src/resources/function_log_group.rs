@@ -28,7 +28,7 @@ pub const SPEC: Spec = Spec {
     stage: "4",
     // Its name is the function's (Lambda writes to `/aws/lambda/<function>`); the function
     // waits for it instead (`depends_on` there), so that no invocation creates it first.
-    names: &[crate::converter_function::ID],
+    names: &[super::converter::FUNCTION],
     service: Service::Logs,
     permissions: &[
         // DescribeLogGroups takes no resource type: AWS accepts only `*`.
@@ -36,7 +36,7 @@ pub const SPEC: Spec = Spec {
         Grant::new(
             Phase::Observe,
             &["logs:ListTagsForResource"],
-            Target::LogGroup(crate::converter_function::ID),
+            Target::LogGroup(super::converter::FUNCTION),
         ),
         Grant::new(
             Phase::Apply,
@@ -46,12 +46,12 @@ pub const SPEC: Spec = Spec {
                 "logs:TagResource",
                 "logs:PutRetentionPolicy",
             ],
-            Target::LogGroup(crate::converter_function::ID),
+            Target::LogGroup(super::converter::FUNCTION),
         ),
         Grant::new(
             Phase::Destroy,
             &["logs:DeleteLogGroup"],
-            Target::LogGroup(crate::converter_function::ID),
+            Target::LogGroup(super::converter::FUNCTION),
         ),
     ],
     ..Spec::DEFAULT
@@ -70,11 +70,11 @@ const DRIFT_RETENTION: &str = "retention";
 
 /// The group Lambda writes the function's logs to.
 pub fn name(ctx: &StackContext) -> String {
-    format!("/aws/lambda/{}", ctx.name(crate::converter_function::ID))
+    format!("/aws/lambda/{}", ctx.name(super::converter::FUNCTION))
 }
 
 fn group_arn(ctx: &StackContext) -> String {
-    arn::log_group(ctx, crate::converter_function::ID)
+    arn::log_group(ctx, super::converter::FUNCTION)
 }
 
 fn tags(ctx: &StackContext) -> HashMap<String, String> {
@@ -154,7 +154,7 @@ impl Step for FunctionLogGroup {
         &self,
         ctx: &StackContext,
         observation: &Observation,
-        _ownership: Option<Ownership>,
+        ownership: Option<Ownership>,
     ) -> Result<Applied, StepError> {
         let name = name(ctx);
         let logs = &ctx.clients.logs;
@@ -182,7 +182,11 @@ impl Step for FunctionLogGroup {
                 .context(|| format!("setting the retention of log group {name}"))?;
             applied.changes.push(format!("retention {days} days"));
         }
-        if present.is_some_and(|p| p.has_drift(DRIFT_TAGS)) {
+        // An adopted group (Lambda made it for a stack older than this resource) keeps its
+        // owner's tags, as observe keeps its retention.
+        if present.is_some_and(|p| p.has_drift(DRIFT_TAGS))
+            && ownership.is_none_or(Ownership::is_ours)
+        {
             logs.tag_resource()
                 .resource_arn(&applied.arn)
                 .set_tags(Some(tags(ctx)))

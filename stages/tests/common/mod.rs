@@ -18,6 +18,7 @@ pub struct MockClients {
     pub mediaconvert: Vec<Rule>,
     pub cloudfront: Vec<Rule>,
     pub tagging: Vec<Rule>,
+    pub logs: Vec<Rule>,
 }
 
 fn refs(rules: &[Rule]) -> Vec<&Rule> {
@@ -61,12 +62,7 @@ impl MockClients {
                     .region(aws_sdk_sns::config::Region::new("us-east-1"))
                     .build(),
             ),
-            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
-                aws_sdk_cloudwatchlogs::Config::builder()
-                    .behavior_version(aws_sdk_cloudwatchlogs::config::BehaviorVersion::latest())
-                    .region(aws_sdk_cloudwatchlogs::config::Region::new("us-east-1"))
-                    .build(),
-            ),
+            logs: mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, refs(&self.logs)),
             acm: aws_sdk_acm::Client::from_conf(
                 aws_sdk_acm::Config::builder()
                     .behavior_version(aws_sdk_acm::config::BehaviorVersion::latest())
