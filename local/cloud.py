@@ -67,6 +67,7 @@ sys.path[:0] = [str(ROOT / "tests" / "support"), str(ROOT / "tests" / "iam")]
 import moto_server  # noqa: E402,F401
 import s3_post_policy  # noqa: E402
 import iam_check  # noqa: E402
+import cloudfront_signed  # noqa: E402
 
 from moto.awslambda.models import LambdaBackend, lambda_backends  # noqa: E402
 from moto.cloudfront.models import cloudfront_backends  # noqa: E402
@@ -635,6 +636,17 @@ class CDNHandler(BaseHTTPRequestHandler):
                 f"<Message>{code}</Message></Error>").encode()
         self.answer(status, {"Content-Type": "application/xml", "X-Cache": "Error from cloudfront"}, data, body)
 
+    def unsigned(self, distribution, path: str) -> str | None:
+        """Why CloudFront refuses this request for its signature (None: it needs none, or it
+        verifies): a behavior with trusted key groups serves only signed URLs or cookies
+        (tests/support/cloudfront_signed.py, CloudFront's documented check)."""
+        keys = _trusted_keys(_behavior(distribution.distribution_config, path))
+        if keys is None:
+            return None
+        cookies = cloudfront_signed.parse_cookie_header(self.headers.get("Cookie") or "")
+        url = f"http://{self.headers.get('Host')}{self.path}"
+        return cloudfront_signed.check(url, cookies, keys)
+
     def serve(self, body: bool):
         host = (self.headers.get("Host") or "").rsplit(":", 1)[0].lower()
         domain = host[: -len(".localhost")] if host.endswith(".localhost") else host
@@ -648,6 +660,9 @@ class CDNHandler(BaseHTTPRequestHandler):
         path = urllib.parse.urlsplit(self.path).path
         key = urllib.parse.unquote(path[1:]) if path != "/" else (getattr(config, "DefaultRootObject", "") or "")
         key = (origin.origin_path.strip("/") + "/" + key).lstrip("/") if origin.origin_path else key
+        refused = self.unsigned(distribution, path)
+        if refused:
+            return self.error(403, refused, body)
         if not getattr(origin, "origin_access_control_id", ""):
             # Without an OAC CloudFront asks S3 anonymously: the stack's buckets are private.
             return self.error(403, "AccessDenied", body)
@@ -677,6 +692,56 @@ class CDNHandler(BaseHTTPRequestHandler):
             headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
             return self.answer(206, headers, data[start:end + 1], body)
         return self.answer(200, headers, data, body)
+
+
+def _listed(value, member: str) -> list:
+    """A list member as moto keeps it: a list, or the XML's {member: item-or-items}."""
+    if isinstance(value, dict):
+        value = value.get(member, [])
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _path_matches(pattern: str, path: str) -> bool:
+    """A cache behavior's PathPattern (`*` any run, `?` one character) against a path."""
+    pattern = "/" + pattern.lstrip("/")
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, path, flags=re.DOTALL) is not None
+
+
+def _behavior(config, path: str):
+    """The cache behavior CloudFront picks: the first whose PathPattern matches, else the default."""
+    behaviors = getattr(config, "CacheBehaviors", None) or {}
+    items = behaviors.get("Items") if isinstance(behaviors, dict) else None
+    for behavior in _listed(items, "CacheBehavior"):
+        pattern = getattr(behavior, "path_pattern", None) or (behavior.get("PathPattern") if isinstance(behavior, dict) else "")
+        if pattern and _path_matches(pattern, path):
+            return behavior
+    return config.DefaultCacheBehavior
+
+
+def _trusted_keys(behavior) -> dict[str, str] | None:
+    """The public keys (id -> PEM) of the key groups a behavior trusts; None when it trusts none."""
+    trusted = getattr(behavior, "trusted_key_groups", None)
+    if isinstance(behavior, dict):
+        trusted = behavior.get("TrustedKeyGroups")
+    if trusted is None:
+        return None
+    enabled = trusted.get("Enabled") if isinstance(trusted, dict) else trusted.enabled
+    items = trusted.get("Items") if isinstance(trusted, dict) else trusted.items
+    groups = _listed(items, "KeyGroup")
+    if str(enabled).lower() not in ("true", "1") or not groups:
+        return None
+    backend = cloudfront_backends[ACCOUNT]["aws"]
+    keys = {}
+    for group_id in groups:
+        group = backend.key_groups.get(group_id)
+        for key_id in _listed(group.items if group else [], "PublicKey"):
+            key = backend.public_keys.get(key_id)
+            if key is not None:
+                keys[key_id] = key.encoded_key
+    return keys
 
 
 def byte_range(header: str, size: int) -> tuple[int, int] | None:

@@ -382,6 +382,76 @@ def test_cloudfront_serves_the_origin_bucket_as_an_origin_access_control_does(cl
     assert fetched.stdout == bytes(range(256)) * 4
 
 
+def _cloudfront_b64(data: bytes) -> str:
+    import base64
+    return base64.b64encode(data).decode().replace("+", "-").replace("=", "_").replace("/", "~")
+
+
+def test_cloudfront_serves_a_behavior_trusting_a_key_group_only_signed(cloud):
+    """A behavior with TrustedKeyGroups answers 403 unless a signed URL or signed cookies
+    verify against a public key of the group (AWS's documented canned and custom policies,
+    RSA-SHA1); another behavior without it stays public."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    s3, cf = client(cloud, "s3"), client(cloud, "cloudfront")
+    bucket = "signed-site"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.public_key().public_bytes(serialization.Encoding.PEM,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    key_id = cf.create_public_key(PublicKeyConfig={"CallerReference": "k", "Name": "k", "EncodedKey": pem})["PublicKey"]["Id"]
+    group = cf.create_key_group(KeyGroupConfig={"Name": "g", "Items": [key_id]})["KeyGroup"]["Id"]
+    oac = cf.create_origin_access_control(OriginAccessControlConfig={
+        "Name": "signed-oac", "SigningProtocol": "sigv4", "SigningBehavior": "always",
+        "OriginAccessControlOriginType": "s3"})["OriginAccessControl"]["Id"]
+    behavior = {"TargetOriginId": "o", "ViewerProtocolPolicy": "redirect-to-https",
+                "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"}
+    dist = cf.create_distribution(DistributionConfig={
+        "CallerReference": "signed", "Comment": "", "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [{"Id": "o", "DomainName": f"{bucket}.s3.{REGION}.amazonaws.com",
+                                               "OriginAccessControlId": oac,
+                                               "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "CacheBehaviors": {"Quantity": 1, "Items": [{**behavior, "PathPattern": "index.html"}]},
+        "DefaultCacheBehavior": {**behavior, "TrustedKeyGroups": {"Enabled": True, "Quantity": 1, "Items": [group]}},
+    })["Distribution"]
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::{bucket}/*", "Condition": {"StringEquals": {"AWS:SourceArn": dist["ARN"]}}}]}))
+    for key in ("index.html", "cats/a.mp4", "cats/a_00001.ts", "dogs/b.mp4"):
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    base = cloud["CATTUBE_CDN_ENDPOINT"].replace("://", f"://{dist['DomainName']}.")
+    host = urllib.parse.urlsplit(base).netloc
+
+    def get(path, cookie=None):
+        connection = http.client.HTTPConnection("127.0.0.1", urllib.parse.urlsplit(base).port)
+        connection.request("GET", path, headers={"Host": host, **({"Cookie": cookie} if cookie else {})})
+        response = connection.getresponse()
+        return response.status, response.read()
+
+    def sign(policy: str) -> str:
+        return _cloudfront_b64(private.sign(policy.encode(), padding.PKCS1v15(), hashes.SHA1()))
+
+    def canned(path, expires):
+        policy = '{"Statement":[{"Resource":"%s%s","Condition":{"DateLessThan":{"AWS:EpochTime":%d}}}]}' % (base, path, expires)
+        return f"{path}?Expires={expires}&Signature={sign(policy)}&Key-Pair-Id={key_id}"
+
+    later = int(time.time()) + 600
+    assert get("/index.html") == (200, b"index.html")  # the public behavior
+    status, body = get("/cats/a.mp4")
+    assert status == 403 and b"MissingKey" in body
+    assert get(canned("/cats/a.mp4", later)) == (200, b"cats/a.mp4")
+    assert get(canned("/cats/a.mp4", int(time.time()) - 1))[0] == 403  # expired
+    assert get(canned("/cats/a.mp4", later).replace(f"Expires={later}", f"Expires={later + 1}"))[0] == 403
+    assert get(canned("/cats/a.mp4", later).replace("/cats/a.mp4?", "/dogs/b.mp4?"))[0] == 403
+    policy = '{"Statement":[{"Resource":"%s/cats/a*","Condition":{"DateLessThan":{"AWS:EpochTime":%d}}}]}' % (base, later)
+    cookie = (f"CloudFront-Policy={_cloudfront_b64(policy.encode())}; "
+              f"CloudFront-Signature={sign(policy)}; CloudFront-Key-Pair-Id={key_id}")
+    assert get("/cats/a_00001.ts", cookie) == (200, b"cats/a_00001.ts")
+    assert get("/dogs/b.mp4", cookie)[0] == 403
+    # A key outside the trusted group signs nothing.
+    stray = cf.create_public_key(PublicKeyConfig={"CallerReference": "s", "Name": "s", "EncodedKey": pem})["PublicKey"]["Id"]
+    assert get(canned("/cats/a.mp4", later).replace(key_id, stray))[0] == 403
 def test_a_deny_naming_cloudfront_binds_cloudfront_only(cloud):
     """The destination bucket's policy denies CloudFront the converter's claims; on AWS that
     Deny names the service principal only, so the converter role (allowed by its identity

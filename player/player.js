@@ -25,6 +25,41 @@ let playingKey = null;  // the key of the video in the <video> element
 let hlsPlayer = null;   // the hls.js instance, when one is in use
 let refreshTimer = null;
 
+// --- signed access (a private stack) ------------------------------------------------------
+
+const SIGNED_COOKIES = ["CloudFront-Policy", "CloudFront-Signature", "CloudFront-Key-Pair-Id"];
+
+// `cattube open` on a private stack hands the page CloudFront's three signed cookies in the
+// fragment (`#cf=POLICY.SIGNATURE.KEY-PAIR-ID&v=KEY`), which no request carries to a server.
+// They are set for this site, valid until the policy expires, and the fragment is replaced
+// by the video's key alone, so the signature stays out of the address bar and history.
+function takeSignedCookies() {
+  const fragment = location.hash.slice(1);
+  if (!fragment.startsWith("cf=")) return;
+  const params = new URLSearchParams(fragment);
+  const values = (params.get("cf") || "").split(".");
+  if (values.length === SIGNED_COOKIES.length) {
+    let expires = "";
+    try {
+      const policy = JSON.parse(atob(values[0].replace(/-/g, "+").replace(/_/g, "=").replace(/~/g, "/")));
+      const epoch = policy.Statement[0].Condition.DateLessThan["AWS:EpochTime"];
+      expires = `; expires=${new Date(epoch * 1000).toUTCString()}`;
+    } catch (error) {
+      // A policy the page cannot read still goes to CloudFront, which judges it.
+    }
+    const secure = location.protocol === "https:" ? "; Secure" : "";
+    SIGNED_COOKIES.forEach((name, i) => {
+      document.cookie = `${name}=${values[i]}; path=/${expires}; SameSite=Strict${secure}`;
+    });
+  }
+  const key = params.get("v");
+  history.replaceState(null, "", location.pathname + (key ? `#${encodeURIComponent(key)}` : ""));
+}
+
+function hasSignedCookies() {
+  return SIGNED_COOKIES.every((name) => document.cookie.split("; ").some((c) => c.startsWith(`${name}=`)));
+}
+
 // --- reading the catalog ------------------------------------------------------------------
 
 async function loadCatalog() {
@@ -35,7 +70,11 @@ async function loadCatalog() {
     // No catalog yet (nothing uploaded). CloudFront answers a missing key with 403, not 404:
     // its origin access control may only s3:GetObject, and S3 answers a caller that may not
     // s3:ListBucket with 403 (granting CloudFront ListBucket would publish every key).
-    if (response.status === 404 || response.status === 403) {
+    if (response.status === 403 && !hasSignedCookies()) {
+      // A private stack: nothing is listed or played without the signed cookies.
+      page.listStatus.textContent = "This stack is private: open this page with `cattube open`.";
+      return;
+    } else if (response.status === 404 || response.status === 403) {
       catalog = { videos: [] };
     } else if (!response.ok) {
       throw new Error(`the catalog answered HTTP ${response.status}`);
@@ -260,4 +299,5 @@ page.video.addEventListener("error", () => {
   if (page.video.error) say(`Playback failed: ${page.video.error.message || "the browser could not play it"}.`, true);
 });
 window.addEventListener("hashchange", openFromAddress);
+takeSignedCookies();
 loadCatalog();

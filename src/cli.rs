@@ -157,10 +157,23 @@ pub enum Command {
         Exit codes: 0 done, 1 a call failed, 2 bad input or the stack is not up"
     )]
     Open(OpenArgs),
-    /// The CloudFront URLs of a source key's outputs, and which already exist (stage 8)
-    #[command(after_help = "Examples:\n  cattube url \"cats/tabby cat.mp4\"\n\n\
-        Exit codes: 0 done, 1 a call failed, 2 bad input or the stack is not up")]
+    /// The CloudFront URLs of a source key's outputs, and which already exist (stage 8);
+    /// on a private stack, signed URLs or the signed cookies that play them
+    #[command(after_help = "Examples:\n  cattube url \"cats/tabby cat.mp4\"\n  \
+        cattube url \"cats/tabby cat.mp4\" --signed --expires 1h\n  \
+        curl -H \"$(cattube url cats/tabby.mp4 --cookies | head -1)\" \"$(cattube url cats/tabby.mp4 --cookies | sed -n 2p)\"\n\n\
+        --signed signs each URL with a canned policy (for MP4 outputs); --cookies prints the \
+        three CloudFront signed cookies of a custom policy over the video's outputs in its \
+        folder (HLS playlists and every segment) as a Cookie: header line, then the URLs. \
+        Both need [delivery] private = true (docs/private-videos.md).\n\n\
+        Exit codes: 0 done, 1 a call failed or the stack cannot sign, 2 bad input or the stack is not up")]
     Url(UrlArgs),
+    /// The signing keys of a private stack ([delivery] private = true)
+    #[command(
+        after_help = "Examples:\n  cattube keys rotate\n  cattube keys rotate --grace 0s\n\n\
+        Exit codes: 0 done, 1 a call failed or the key group is full, 2 bad input or the stack is not up"
+    )]
+    Keys(KeysArgs),
     /// Delete everything the stack created, in reverse order (stage 9)
     #[command(
         after_help = "Examples:\n  cattube down\n  cattube down --keep-buckets\n  \
@@ -475,6 +488,49 @@ pub struct UrlArgs {
     /// The source key, as `upload` printed it (e.g. "cats/tabby cat.mp4")
     #[arg(value_name = "KEY")]
     pub key: String,
+    /// Sign each URL (canned policy) with the stack's newest key
+    #[arg(long, conflicts_with = "cookies")]
+    pub signed: bool,
+    /// Print the signed cookies that play every output of the video (HLS segments too)
+    #[arg(long)]
+    pub cookies: bool,
+    /// How long the signature is valid: 90s, 15m, 12h or 7d (1s to 7d) [default: 1h]
+    #[arg(long, value_name = "DURATION",
+          value_parser = crate::commands::upload_url::parse_expires)]
+    pub expires: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a new signing key that signs from now on, and remove the keys superseded longer
+    /// ago than the grace period (a key group holds at most 5)
+    #[command(
+        after_help = "Examples:\n  cattube keys rotate\n  cattube keys rotate --grace 0s\n\n\
+        A URL or cookie signed before the rotation stays valid until it expires: a superseded \
+        key verifies for the grace period, 7 days (the longest --expires) unless --grace says \
+        otherwise; --grace 0s removes every superseded key now (a key that leaked).\n\n\
+        Exit codes: 0 rotated, 1 a call failed or the key group is full, 2 bad input or the stack is not private"
+    )]
+    Rotate {
+        /// How long a superseded key keeps verifying: 0s to 7d [default: 7d]
+        #[arg(long, value_name = "DURATION", value_parser = parse_grace)]
+        grace: Option<u64>,
+    },
+}
+
+/// `0s` to `7d` → seconds.
+fn parse_grace(text: &str) -> Result<u64, String> {
+    if text == "0s" || text == "0" {
+        return Ok(0);
+    }
+    crate::commands::upload_url::parse_expires(text)
+        .map_err(|_| format!("'{text}' must be a duration like 0s, 15m, 12h or 7d (0s to 7d)"))
 }
 
 #[derive(Debug, Args)]

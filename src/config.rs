@@ -114,12 +114,16 @@ struct DomainConfig {
     zone_id: Option<String>,
 }
 
-/// `[delivery]`: how CloudFront reaches the videos.
+/// `[delivery]`: how CloudFront reaches and serves the videos (docs/delivery.md,
+/// docs/private-videos.md).
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct DeliveryConfig {
     /// One origin access control for every stack of the account (docs/delivery.md).
     shared_oac: Option<bool>,
+    /// Only signed URLs and cookies play the videos (a key group the stack owns).
+    #[serde(default)]
+    private: bool,
 }
 
 /// `[player]`: the player page and `catalog.json`, served through CloudFront.
@@ -485,6 +489,7 @@ impl Config {
                 upload_origins: file.uploads.allowed_origins,
                 domain,
                 shared_oac,
+                private: file.delivery.private,
             },
             prices,
         })

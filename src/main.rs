@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         Command::UploadUrl(args) => execute(args, name, &cli.global),
         Command::Jobs(args) => execute(args, name, &cli.global),
         Command::Url(args) => execute(args, name, &cli.global),
+        Command::Keys(args) => execute(args, name, &cli.global),
         Command::Videos => execute(&commands::videos::VideosArgs, name, &cli.global),
         Command::Open(args) => execute(args, name, &cli.global),
         Command::Down(args) => execute(args, name, &cli.global),

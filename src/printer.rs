@@ -552,3 +552,18 @@ mod stage8_tests {
         assert!(!printer.progress_visible());
     }
 }
+
+/// One signing key of a private stack (`status`, `keys rotate`).
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyReport {
+    pub name: String,
+    /// CloudFront's public key id (the `Key-Pair-Id` of what it signed).
+    pub id: Option<String>,
+    /// RFC 3339, UTC.
+    pub created: String,
+    pub age_s: u64,
+    /// URLs and cookies are signed with it.
+    pub signing: bool,
+    /// When it stops verifying (superseded keys only), RFC 3339.
+    pub retires: Option<String>,
+}

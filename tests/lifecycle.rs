@@ -122,11 +122,11 @@ async fn lifecycle() {
         aws_sdk_mediaconvert::Client::new(&sdk_config(&emulators.standin.url, REGION).await);
 
     // Every resource wanted, the optional ones included ([notify] email, [domain] with its
-    // Route 53 zone in the account, [uploads] for the CORS rule).
+    // Route 53 zone in the account, [uploads] for the CORS rule, [delivery] private).
     sandbox.write(
         "cattube.toml",
         "[notify]\nemail = [\"cat@example.com\"]\n[domain]\nname = \"videos.example.com\"\n\
-         [uploads]\nallowed-origins = [\"https://cats.example\"]\n",
+         [uploads]\nallowed-origins = [\"https://cats.example\"]\n[delivery]\nprivate = true\n",
     );
     support::stack_clients(&emulators, REGION)
         .await

@@ -22,6 +22,7 @@ mod newcomer;
 mod permissions;
 mod pipeline;
 mod player;
+mod private;
 mod profiles;
 mod real_aws;
 mod registry;

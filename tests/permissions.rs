@@ -81,11 +81,12 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
         .set_len(size)
         .unwrap();
 
-    // With [notify] and [domain] (its zone in Route 53): the optional resources' calls
-    // are made and checked too.
+    // With [notify], [domain] (its zone in Route 53) and [delivery] private: the optional
+    // resources' calls are made and checked too.
     sandbox.write(
         "cattube.toml",
-        "[notify]\nemail = [\"cat@example.com\"]\n[domain]\nname = \"videos.example.com\"\n",
+        "[notify]\nemail = [\"cat@example.com\"]\n[domain]\nname = \"videos.example.com\"\n\
+         [delivery]\nprivate = true\n",
     );
     support::stack_clients(&emulators, REGION)
         .await
@@ -170,6 +171,8 @@ async fn made_and_shared(emulators: &Emulators, sandbox: &support::Sandbox, runs
         ),
         // Converged: the second `up` reads only, the same reads as the first.
         ("up", vec!["up"]),
+        // A private stack's rotation is `up`'s to make; --grace 0s retires the old key too.
+        ("up", vec!["keys", "rotate", "--grace", "0s"]),
     ] {
         if command == "drift" {
             drift(emulators).await;

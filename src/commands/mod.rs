@@ -8,6 +8,7 @@ pub mod cost;
 pub mod down;
 pub mod gc;
 pub mod jobs;
+pub mod keys;
 pub mod open;
 pub mod output;
 pub mod permissions;

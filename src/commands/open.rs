@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 
 use cattube_stages::catalog::player_url;
-use cattube_stages::videos;
+use cattube_stages::{signed, videos};
 
 use crate::cli::OpenArgs;
 use crate::commands::{video_failure, Access, Invocation, Session, Verb};
@@ -56,7 +56,18 @@ async fn run(
         .await
         .map_err(video_failure)?;
     report.set_output("distribution_domain", domain.clone());
-    let url = player_url(&domain, args.key.as_deref());
+    let mut url = player_url(&domain, args.key.as_deref());
+    if session.ctx.settings.private {
+        // The page is public; what it plays needs the signed cookies, handed to it in the
+        // fragment (never sent to CloudFront, so never in its logs), which it sets and
+        // removes from the address bar (player/player.js).
+        let signer = signed::signer(&session.ctx).await?;
+        let site = format!("{}/*", videos::cdn_origin(&domain));
+        url = signed::player_url_with_cookies(
+            &url,
+            &signer.cookies(&site, signed::now_plus(signed::OPEN_FOR)),
+        );
+    }
     if !printer.json() {
         if let Some(launcher) = browser() {
             // The URL is printed either way; a launcher that fails is only worth a note.

@@ -1,29 +1,47 @@
 //! `cattube status`: the live state of every resource, ok | missing | drifted | pending.
 
-use crate::commands::{observe_and_report, Invocation, Verb, View};
+use crate::commands::{observe_and_report, Access, Invocation, Session, Verb, View};
 use crate::error::ExitStatus;
 use crate::printer::{
-    cost_lines, header, off_count, resource_lines, NoFields, Report, ResourceReport, Status,
+    cost_lines, header, off_count, resource_lines, KeyReport, Report, ResourceReport, Status,
 };
+
+/// The fields `status` adds to the JSON document.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct StatusFields {
+    /// A private stack's signing keys, oldest first, with their age.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<KeyReport>>,
+}
 
 /// `cattube status` (it takes no arguments).
 pub struct StatusArgs;
 
 impl Verb for StatusArgs {
-    type Fields = NoFields;
+    type Fields = StatusFields;
 
     async fn run(
         &self,
         at: &Invocation<'_>,
         report: &mut Report,
-        _: &mut NoFields,
+        fields: &mut StatusFields,
     ) -> anyhow::Result<ExitStatus> {
         observe_and_report(at.config, at.printer, report, View::Status, &mut None).await?;
+        if at.config.settings.private {
+            // The keys and their age; a stack not up yet has none (its secret is missing).
+            let session = Session::open(at.config, Access::Read, report).await?;
+            if let Ok(keys) = cattube_stages::signed::keys(&session.ctx).await {
+                fields.keys = Some(crate::commands::keys::reports(
+                    &keys,
+                    cattube_stages::signed::GRACE_SECS,
+                ));
+            }
+        }
         Ok(ExitStatus::drift_if(report.count(not_ok) > 0))
     }
 
-    fn text(&self, report: &Report, _: &NoFields) -> String {
-        text(report)
+    fn text(&self, report: &Report, fields: &StatusFields) -> String {
+        text(report, fields)
     }
 }
 
@@ -32,7 +50,7 @@ fn not_ok(r: &ResourceReport) -> bool {
     !matches!(r.status, Status::Ok | Status::Pending)
 }
 
-fn text(report: &Report) -> String {
+fn text(report: &Report, fields: &StatusFields) -> String {
     let mut out = header(report);
     out.push_str(&resource_lines(report, |r| {
         format!("{:?}", r.status).to_lowercase()
@@ -50,6 +68,10 @@ fn text(report: &Report) -> String {
                 report.resources.len()
             ),
         });
+    }
+    if let Some(keys) = fields.keys.as_ref().filter(|k| !k.is_empty()) {
+        out.push_str("signing keys, oldest first:\n");
+        out.push_str(&crate::commands::keys::key_lines(keys));
     }
     // `status` has no estimate: these are its warnings (an unversioned state bucket).
     out.push_str(&cost_lines(report, None, None));

@@ -2,7 +2,8 @@
 //! from the live job template (so a customised `job.json` gives the right ones), in the
 //! key's folder; each URL says whether its output is already in the destination bucket.
 
-use cattube_stages::videos;
+use cattube_stages::{signed, videos};
+use serde_json::json;
 
 use crate::cli::UrlArgs;
 use crate::commands::{video_failure, Access, Invocation, Session, Verb};
@@ -15,6 +16,10 @@ use crate::printer::{Printer, Report};
 pub struct UrlFields {
     /// The CloudFront URLs of a source key's outputs.
     pub urls: Vec<UrlReport>,
+    /// `--cookies`: the signed cookies (`name`, `value`, `domain`, `path`, `expires`,
+    /// `secure`), the policy's `resource` and the `header` curl sends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cookies: Option<serde_json::Value>,
 }
 
 /// One output URL of a source key.
@@ -41,6 +46,9 @@ impl Verb for UrlArgs {
         text(fields)
     }
 }
+
+/// `--expires` when not given: an hour.
+const DEFAULT_EXPIRES: u64 = 3_600;
 
 fn check(key: &str) -> Result<(), UsageError> {
     if key.is_empty() {
@@ -70,6 +78,9 @@ async fn run(
     fields: &mut UrlFields,
 ) -> anyhow::Result<ExitStatus> {
     check(&args.key)?;
+    if args.expires.is_some() && !args.signed && !args.cookies {
+        return Err(UsageError::new("--expires needs --signed or --cookies").into());
+    }
     let session = Session::open(config, Access::Read, report).await?;
     let ctx = &*session.ctx;
     let (playback, uploaded) =
@@ -92,10 +103,51 @@ async fn run(
     let urls = playback.urls(&args.key);
     let keys: Vec<String> = urls.iter().map(|u| u.key.clone()).collect();
     let exist = videos::exist(ctx, &keys).await.map_err(video_failure)?;
+    let expires = signed::now_plus(args.expires.unwrap_or(DEFAULT_EXPIRES));
+    let signer = if args.signed || args.cookies {
+        Some(signed::signer(ctx).await?)
+    } else {
+        if ctx.settings.private && !printer.json() {
+            printer.note(
+                "note: the stack is private ([delivery] private): these URLs answer 403 without \
+                 --signed or --cookies",
+            );
+        }
+        None
+    };
+    if let (Some(signer), true) = (&signer, args.cookies) {
+        let prefix = videos::cdn_url(&playback.domain, &videos::video_prefix(&args.key));
+        let resource = signed::video_resource(&prefix);
+        let cookies = signer.cookies(&resource, expires);
+        let header = cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        fields.cookies = Some(json!({
+            "resource": resource,
+            "expires": cattube_stages::cost::rfc3339(expires as i64),
+            "header": format!("Cookie: {header}"),
+            "cookies": cookies.iter().map(|(name, value)| json!({
+                "name": name,
+                "value": value,
+                "domain": playback.domain,
+                "path": "/",
+                "expires": expires,
+                "secure": true,
+            })).collect::<Vec<_>>(),
+        }));
+    }
     fields.urls = urls
         .into_iter()
         .zip(exist)
-        .map(|(u, exists)| UrlReport { url: u.url, exists })
+        .map(|(u, exists)| UrlReport {
+            url: match (&signer, args.signed) {
+                (Some(signer), true) => signer.signed_url(&u.url, expires),
+                _ => u.url,
+            },
+            exists,
+        })
         .collect();
     if !printer.json() {
         if let Some(note) = notes(fields) {
@@ -110,6 +162,11 @@ async fn run(
 /// [`notes`] on stderr.
 fn text(fields: &UrlFields) -> String {
     let mut out = String::new();
+    // `--cookies`: the header curl sends first (`curl -H "$(… | head -1)"`).
+    if let Some(header) = fields.cookies.as_ref().and_then(|c| c["header"].as_str()) {
+        out.push_str(header);
+        out.push('\n');
+    }
     for url in &fields.urls {
         out.push_str(&url.url);
         out.push('\n');

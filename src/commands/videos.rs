@@ -3,7 +3,8 @@
 //! the CloudFront URLs of its playable outputs. `--output json` gives the catalog's videos
 //! with each output's `url` added.
 
-use cattube_stages::{catalog, videos};
+use cattube_stages::signing::UrlSigner;
+use cattube_stages::{catalog, signed, videos};
 use serde_json::{json, Value};
 
 use crate::commands::{video_failure, Access, Invocation, Session, Verb};
@@ -51,26 +52,39 @@ async fn run(
         domain.map_err(video_failure)?,
     );
     report.set_output("distribution_domain", domain.clone());
+    // A private stack's URLs play only signed: each signed for an hour.
+    let signer = match ctx.settings.private {
+        true => Some(signed::signer(ctx).await?),
+        false => None,
+    };
+    let expires = signed::now_plus(SIGNED_FOR);
     fields.videos = catalog
         .videos
         .iter()
-        .map(|v| with_urls(v, &domain))
+        .map(|v| with_urls(v, &domain, signer.as_ref().map(|s| (s, expires))))
         .collect();
     Ok(ExitStatus::Success)
 }
 
 /// A catalog entry as the JSON document shows it: the catalog's fields, and each output's
 /// CloudFront URL.
-fn with_urls(video: &catalog::Video, domain: &str) -> Value {
+fn with_urls(video: &catalog::Video, domain: &str, signer: Option<(&UrlSigner, u64)>) -> Value {
     let mut value = json!(video);
     if let Some(outputs) = value["outputs"].as_array_mut() {
         for output in outputs {
             let path = output["path"].as_str().unwrap_or_default().to_string();
-            output["url"] = json!(videos::cdn_url(domain, &path));
+            let url = videos::cdn_url(domain, &path);
+            output["url"] = json!(match signer {
+                Some((signer, expires)) => signer.signed_url(&url, expires),
+                None => url,
+            });
         }
     }
     value
 }
+
+/// How long the URLs `videos` signs on a private stack are valid.
+const SIGNED_FOR: u64 = 3_600;
 
 fn duration(ms: Option<u64>) -> String {
     match ms {
@@ -148,7 +162,7 @@ mod tests {
                          "mime": "video/mp4; codecs=\"hvc1.1.6.L120.90,mp4a.40.2\""}]
         }))
         .unwrap();
-        let value = with_urls(&video, "d1.cloudfront.net");
+        let value = with_urls(&video, "d1.cloudfront.net", None);
         assert_eq!(
             value["outputs"][0]["url"],
             "https://d1.cloudfront.net/cats/tabby%20cat-hd.mp4"

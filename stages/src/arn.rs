@@ -92,3 +92,14 @@ pub fn topic(ctx: &StackContext, id: ResourceId) -> String {
         ctx.name(id)
     )
 }
+
+/// The secret of resource `id`, without the six random characters Secrets Manager appends.
+pub fn secret_prefix(ctx: &StackContext, id: ResourceId) -> String {
+    format!(
+        "arn:{}:secretsmanager:{}:{}:secret:{}",
+        ctx.partition(),
+        ctx.region,
+        ctx.account,
+        ctx.name(id)
+    )
+}

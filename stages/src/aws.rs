@@ -23,6 +23,8 @@ pub enum Service {
     /// ACM, always in us-east-1: the only region whose certificates CloudFront accepts.
     Acm,
     Route53,
+    /// Secrets Manager: the private key a private stack signs with.
+    SecretsManager,
 }
 
 /// One client per AWS service the stages use.
@@ -48,6 +50,7 @@ pub struct Clients {
     /// Service Quotas in us-east-1, where CloudFront's (global) quotas are applied
     /// ([`crate::quota`]).
     pub servicequotas: aws_sdk_servicequotas::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
 }
 
 /// CloudFront takes certificates from ACM in this region only.
@@ -248,6 +251,7 @@ pub async fn connect(connection: &Connection) -> Result<Clients, SetupError> {
                 .region(Region::new(ACM_REGION))
                 .build(),
         ),
+        secrets: aws_sdk_secretsmanager::Client::new(&sdk),
     })
 }
 

@@ -105,6 +105,9 @@ pub struct Settings {
     /// `[delivery] shared-oac` (or `CATTUBE_SHARED_OAC`): the account's one shared origin
     /// access control instead of the stack's own.
     pub shared_oac: bool,
+    /// `[delivery] private`: CloudFront serves the videos and the catalog only to signed
+    /// URLs and cookies, checked against the stack's key group (docs/private-videos.md).
+    pub private: bool,
 }
 
 /// `[domain]`: the names viewers use, checked by the CLI
@@ -159,6 +162,7 @@ impl Default for Settings {
             upload_origins: Vec::new(),
             domain: None,
             shared_oac: false,
+            private: false,
         }
     }
 }

@@ -177,7 +177,12 @@ impl crate::Service {
             MediaConvert => code == Some("NotFoundException"),
             CloudFront => matches!(
                 code,
-                Some("NoSuchDistribution" | "NoSuchOriginAccessControl" | "NoSuchResource")
+                Some(
+                    "NoSuchDistribution"
+                        | "NoSuchOriginAccessControl"
+                        | "NoSuchResource"
+                        | "NoSuchPublicKey"
+                )
             ),
             EventBridge => code == Some("ResourceNotFoundException"),
             // SNS's query protocol names its NotFoundException `NotFound`, and the
@@ -186,6 +191,7 @@ impl crate::Service {
             Logs => code == Some("ResourceNotFoundException"),
             Acm => code == Some("ResourceNotFoundException"),
             Route53 => matches!(code, Some("NoSuchHostedZone")),
+            SecretsManager => code == Some("ResourceNotFoundException"),
         }
     }
 }
@@ -238,6 +244,11 @@ mod tests {
             (Service::Logs, Some("ResourceNotFoundException"), 400),
             (Service::Acm, Some("ResourceNotFoundException"), 400),
             (Service::Route53, Some("NoSuchHostedZone"), 404),
+            (
+                Service::SecretsManager,
+                Some("ResourceNotFoundException"),
+                400,
+            ),
         ];
         for (service, code, status) in cases {
             assert!(

@@ -44,6 +44,8 @@ pub enum Target {
     HostedZones,
     /// Route 53's change ids (`GetChange`).
     DnsChanges,
+    /// The Secrets Manager secret of resource `id` (its ARN ends in six random characters).
+    Secret(ResourceId),
     /// Actions that take no resource type (AWS accepts only `*`).
     Any,
 }
@@ -74,6 +76,7 @@ impl Target {
             ),
             Target::HostedZones => format!("arn:{partition}:route53:::hostedzone/*"),
             Target::DnsChanges => format!("arn:{partition}:route53:::change/*"),
+            Target::Secret(id) => format!("{}-??????", arn::secret_prefix(ctx, id)),
             Target::Any => "*".into(),
         }
     }

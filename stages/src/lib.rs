@@ -21,6 +21,7 @@ pub mod recorded;
 pub mod regions;
 pub mod registry;
 pub mod retry;
+pub mod signing;
 pub mod step;
 
 pub mod resources;
@@ -30,14 +31,14 @@ pub mod operations;
 pub mod permissions;
 
 pub use operations::{
-    catalog, cost, failures, remote_state, stacks, tutorial, upload_grant, videos,
+    catalog, cost, failures, remote_state, signed, stacks, tutorial, upload_grant, videos,
 };
 pub use resources::{
     certificate, converter_function, converter_role, destination_bucket, destination_bucket_policy,
     distribution, domain_records, failure_destination, failures_bucket, function_log_group,
-    job_events_rule, job_template, lambda_permission, mediaconvert_role, notification_topic,
-    origin_access_control, player_page, queue, source_bucket, source_cors, source_lifecycle,
-    source_notification,
+    job_events_rule, job_template, key_group, lambda_permission, mediaconvert_role,
+    notification_topic, origin_access_control, player_page, public_keys, queue, signing_secret,
+    source_bucket, source_cors, source_lifecycle, source_notification,
 };
 
 pub use context::{

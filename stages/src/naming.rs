@@ -36,6 +36,11 @@ pub enum NameKind {
     NotificationId,
     EventRule,
     Topic,
+    /// A CloudFront key group, or the prefix of the public keys' names (each key adds
+    /// `-<seconds since the epoch>`: 11 of CloudFront's 128 characters).
+    SigningKeys,
+    /// A Secrets Manager secret.
+    Secret,
 }
 
 /// A name that AWS would refuse: which resource, the name, and the rule it breaks.
@@ -153,6 +158,8 @@ pub fn validate_name(kind: NameKind, name: &str) -> Result<(), NameError> {
         }
         NameKind::EventRule => validate_chars(name, 64, "A-Z, a-z, 0-9, '-', '_' and '.'", b"-_."),
         NameKind::Topic => validate_chars(name, 256, "A-Z, a-z, 0-9, '-' and '_'", b"-_"),
+        NameKind::SigningKeys => validate_chars(name, 117, "A-Z, a-z, 0-9, '-' and '_'", b"-_"),
+        NameKind::Secret => validate_chars(name, 256, "A-Z, a-z, 0-9 and '/_+=.@-'", b"/_+=.@-"),
     }
 }
 

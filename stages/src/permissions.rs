@@ -82,6 +82,9 @@ pub const COMMAND_CALLS: &[(&[Command], Grant)] = &[
     (&[Command::UploadUrl], crate::videos::UPLOAD_BUCKET),
     (&[Command::UploadUrl], crate::upload_grant::GRANT_OBJECTS),
     (&[Command::Stacks, Command::Gc], crate::stacks::LIST),
+    // `keys rotate` (a private stack): whoever deploys rotates; the public keys and the key
+    // group are written with their `up` grants.
+    (&[Command::Up], crate::signing_secret::WRITE),
 ];
 
 /// Every grant the commands need, for the stack of `ctx`.

@@ -624,6 +624,7 @@ pub async fn stack_clients(emulators: &Emulators, region: &str) -> Clients {
         acm: cattube_stages::aws::acm_client(&aws),
         route53: aws_sdk_route53::Client::new(&aws),
         servicequotas: aws_sdk_servicequotas::Client::new(&aws),
+        secrets: aws_sdk_secretsmanager::Client::new(&aws),
     }
 }
 

@@ -90,6 +90,10 @@ refuses a certificate that is not issued, not in us-east-1 or not covering every
 (InvalidViewerCertificate), and an alias another distribution has (CNAMEAlreadyExists), and
 so does this launcher.
 
+moto lacks UpdateKeyGroup and DeleteKeyGroup, deletes a public key a key group still lists
+and drops their comments; tests/support/cloudfront_keys.py (imported here) answers as
+CloudFront does (If-Match, PublicKeyInUse, ResourceInUse, NoSuchPublicKey).
+
 moto's UpdateFunctionCode ignores `Architectures`; Lambda changes the function's
 architecture with the new code, and so does this launcher.
 
@@ -389,6 +393,7 @@ _awslambda.LambdaBackend.put_function_event_invoke_config = _put_event_invoke_co
 import s3_post_policy  # noqa: E402,F401  (applies the POST policy checks)
 import s3_cors  # noqa: E402,F401  (S3's CORS evaluation)
 import s3_presigned  # noqa: E402,F401  (presigned URLs' signature, signed headers, expiry)
+import cloudfront_keys  # noqa: E402,F401  (CloudFront key groups and public keys)
 # ---- ACM issues only what DNS validates; CloudFront checks certificates and aliases ----
 from moto.acm import models as _acm  # noqa: E402
 from moto.cloudfront.exceptions import CloudFrontException  # noqa: E402

@@ -405,6 +405,7 @@ fn signing_name(service: Service) -> &'static str {
         Service::Logs => "logs",
         Service::Acm => "acm",
         Service::Route53 => "route53",
+        Service::SecretsManager => "secretsmanager",
     }
 }
 
@@ -431,7 +432,8 @@ fn protocol(service: Service) -> Protocol {
         | Service::MediaConvert
         | Service::EventBridge
         | Service::Logs
-        | Service::Acm => Protocol::RestJson,
+        | Service::Acm
+        | Service::SecretsManager => Protocol::RestJson,
     }
 }
 

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod cost;
 pub mod failures;
 pub mod remote_state;
+pub mod signed;
 pub mod stacks;
 pub mod tutorial;
 pub mod upload_grant;

@@ -147,6 +147,19 @@ pub struct OutputName {
     pub suffix: String,
 }
 
+/// What every output key of a source key starts with: its folder and base name (the
+/// prefix a private stack's signed cookies grant, [`crate::signed::video_resource`]).
+pub fn video_prefix(key: &str) -> String {
+    output_keys(
+        key,
+        &[OutputName {
+            suffix: String::new(),
+        }],
+    )
+    .pop()
+    .unwrap_or_default()
+}
+
 /// The output keys of a source key: its folder, its base name (the last segment without its
 /// extension, as the converter function passes it to MediaConvert) and each output's suffix.
 pub fn output_keys(key: &str, outputs: &[OutputName]) -> Vec<String> {

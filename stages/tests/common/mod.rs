@@ -81,6 +81,12 @@ impl MockClients {
                     .region(aws_sdk_servicequotas::config::Region::new("us-east-1"))
                     .build(),
             ),
+            secrets: aws_sdk_secretsmanager::Client::from_conf(
+                aws_sdk_secretsmanager::Config::builder()
+                    .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
+                    .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
+                    .build(),
+            ),
         }
     }
 }

@@ -1,9 +1,10 @@
 //! The distribution the stack wants, and how a live one drifts from it.
 
 use aws_sdk_cloudfront::types::{
-    Aliases, AllowedMethods, CachedMethods, DefaultCacheBehavior, DistributionConfig, HttpVersion,
-    Method, MinimumProtocolVersion, Origin, Origins, PriceClass, S3OriginConfig, SslSupportMethod,
-    Tag, Tags, ViewerCertificate, ViewerProtocolPolicy,
+    Aliases, AllowedMethods, CacheBehavior, CacheBehaviors, CachedMethods, DefaultCacheBehavior,
+    DistributionConfig, HttpVersion, Method, MinimumProtocolVersion, Origin, Origins, PriceClass,
+    S3OriginConfig, SslSupportMethod, Tag, Tags, TrustedKeyGroups, ViewerCertificate,
+    ViewerProtocolPolicy,
 };
 
 use serde_json::{json, Value};
@@ -25,6 +26,101 @@ pub(super) const DRIFT_BEHAVIOR: &str = "cache-behavior";
 pub(super) const DRIFT_SETTINGS: &str = "settings";
 pub(super) const DRIFT_ROOT: &str = "default-root-object";
 pub(super) const DRIFT_DOMAIN: &str = "domain";
+pub(super) const DRIFT_SIGNING: &str = "signed-access";
+
+/// What a private stack serves without a signature: the player page and its scripts, which
+/// show nothing until the viewer holds the signed cookies (`cattube open`). Everything
+/// else (the videos, `catalog.json`) falls to the default behavior, which trusts the key
+/// group.
+pub const PUBLIC_PATHS: [&str; 2] = [crate::player_page::ROOT_KEY, "player/*"];
+
+/// The key groups the default behavior trusts: the stack's when it is private.
+fn trusted(key_group: Option<&str>) -> Result<TrustedKeyGroups, StepError> {
+    let items: Vec<String> = key_group.into_iter().map(str::to_string).collect();
+    TrustedKeyGroups::builder()
+        .enabled(!items.is_empty())
+        .quantity(items.len() as i32)
+        .set_items(Some(items))
+        .build()
+        .map_err(build_err("trusted key groups"))
+}
+
+/// The behaviors before the default one: the player's public paths, on a private stack
+/// with the player.
+fn wanted_behaviors(
+    ctx: &StackContext,
+    target: &str,
+    key_group: Option<&str>,
+) -> Result<CacheBehaviors, StepError> {
+    let items = if key_group.is_some() && ctx.settings.player_enabled {
+        PUBLIC_PATHS
+            .iter()
+            .map(|path| {
+                CacheBehavior::builder()
+                    .path_pattern(*path)
+                    .target_origin_id(target)
+                    .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+                    .allowed_methods(get_head()?)
+                    .cache_policy_id(CACHING_OPTIMIZED)
+                    .compress(true)
+                    .build()
+                    .map_err(build_err("cache behavior"))
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        Vec::new()
+    };
+    CacheBehaviors::builder()
+        .quantity(items.len() as i32)
+        .set_items(Some(items))
+        .build()
+        .map_err(build_err("cache behaviors"))
+}
+
+/// How the live signed access differs from the wanted one, if it does.
+fn signing_drift(
+    ctx: &StackContext,
+    config: &DistributionConfig,
+    key_group: Option<&str>,
+) -> Option<String> {
+    let live: Vec<&str> = config
+        .default_cache_behavior()
+        .and_then(|b| b.trusted_key_groups())
+        .filter(|t| t.enabled())
+        .map(|t| t.items().iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    let wanted: Vec<&str> = key_group.into_iter().collect();
+    let mut off = Vec::new();
+    if live != wanted {
+        off.push(match key_group {
+            Some(group) => format!(
+                "trusts key groups [{}], wanted the stack's {group}",
+                live.join(", ")
+            ),
+            None if ctx.settings.private => {
+                "the stack's key group does not exist yet: the videos are public".to_string()
+            }
+            None => format!("trusts key groups [{}], wanted none", live.join(", ")),
+        });
+    }
+    let paths: Vec<&str> = config
+        .cache_behaviors()
+        .map(|b| b.items().iter().map(|b| b.path_pattern()).collect())
+        .unwrap_or_default();
+    let wanted_paths: Vec<&str> = if key_group.is_some() && ctx.settings.player_enabled {
+        PUBLIC_PATHS.to_vec()
+    } else {
+        Vec::new()
+    };
+    if paths != wanted_paths {
+        off.push(format!(
+            "serves [{}] unsigned, wanted [{}]",
+            paths.join(", "),
+            wanted_paths.join(", ")
+        ));
+    }
+    (!off.is_empty()).then(|| off.join("; "))
+}
 
 /// The oldest TLS a viewer of the stack's own domain may use: TLS 1.2 with the 2021 ciphers.
 pub const MINIMUM_TLS: MinimumProtocolVersion = MinimumProtocolVersion::TlSv122021;
@@ -201,9 +297,13 @@ pub(super) fn get_head() -> Result<AllowedMethods, StepError> {
         .map_err(build_err("allowed methods"))
 }
 
-pub(super) fn wanted_behavior(target: &str) -> Result<DefaultCacheBehavior, StepError> {
+pub(super) fn wanted_behavior(
+    target: &str,
+    key_group: Option<&str>,
+) -> Result<DefaultCacheBehavior, StepError> {
     DefaultCacheBehavior::builder()
         .target_origin_id(target)
+        .trusted_key_groups(trusted(key_group)?)
         .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
         .allowed_methods(get_head()?)
         .cache_policy_id(CACHING_OPTIMIZED)
@@ -216,6 +316,7 @@ pub(super) fn wanted_config(
     ctx: &StackContext,
     oac_id: &str,
     certificate_arn: Option<&str>,
+    key_group: Option<&str>,
 ) -> Result<DistributionConfig, StepError> {
     let (aliases, viewer_certificate) = wanted_domain(ctx, certificate_arn)?;
     DistributionConfig::builder()
@@ -231,7 +332,8 @@ pub(super) fn wanted_config(
                 .build()
                 .map_err(build_err("origins"))?,
         )
-        .default_cache_behavior(wanted_behavior(ORIGIN_ID)?)
+        .default_cache_behavior(wanted_behavior(ORIGIN_ID, key_group)?)
+        .cache_behaviors(wanted_behaviors(ctx, ORIGIN_ID, key_group)?)
         .http_version(HttpVersion::Http2and3)
         .is_ipv6_enabled(true)
         .price_class(PriceClass::from(ctx.settings.price_class.as_str()))
@@ -250,10 +352,14 @@ pub(super) fn drift(
     ours: bool,
     recorded: Option<&Recorded>,
     certificate_arn: Option<&str>,
+    key_group: Option<&str>,
 ) -> Vec<Drift> {
     let mut drift = Vec::new();
     if let Some(problem) = domain_drift(config, certificate_arn, ctx) {
         drift.push(Drift::new(DRIFT_DOMAIN, problem));
+    }
+    if let Some(problem) = signing_drift(ctx, config, key_group) {
+        drift.push(Drift::new(DRIFT_SIGNING, problem));
     }
     if !config.enabled() {
         let by_down = recorded.is_some_and(|r| r.extra.contains_key("disabling"));
@@ -438,6 +544,7 @@ pub(super) fn repair(
     config: &mut DistributionConfig,
     present: &Present,
     certificate_arn: Option<&str>,
+    key_group: Option<&str>,
 ) -> Result<Vec<String>, StepError> {
     let mut changes = Vec::new();
     if present.has_drift(DRIFT_DOMAIN) {
@@ -463,7 +570,17 @@ pub(super) fn repair(
         .map(|b| b.target_origin_id.clone())
         .unwrap_or_else(|| ORIGIN_ID.to_string());
     if config.default_cache_behavior.is_none() {
-        config.default_cache_behavior = Some(wanted_behavior(&target)?);
+        config.default_cache_behavior = Some(wanted_behavior(&target, key_group)?);
+    }
+    if present.has_drift(DRIFT_SIGNING) {
+        config.cache_behaviors = Some(wanted_behaviors(ctx, &target, key_group)?);
+        if let Some(behavior) = config.default_cache_behavior.as_mut() {
+            behavior.trusted_key_groups = Some(trusted(key_group)?);
+        }
+        changes.push(match key_group {
+            Some(group) => format!("serves the videos only signed (key group {group})"),
+            None => "serves the videos unsigned".to_string(),
+        });
     }
     let behavior = config
         .default_cache_behavior

@@ -49,6 +49,9 @@ pub const SPEC: Spec = Spec {
         crate::origin_access_control::ID,
         crate::destination_bucket::ID,
         crate::certificate::ID,
+        // With `[delivery] private` (`waits_for`): CloudFront checks the key group exists
+        // when the behavior trusts it.
+        crate::key_group::ID,
     ],
     names: &[],
     name: None,
@@ -62,6 +65,7 @@ pub const SPEC: Spec = Spec {
     permissions: &[
         LOOKUP[0],
         LOOKUP[1],
+        crate::key_group::LIST,
         Grant::new(
             Phase::Apply,
             &["cloudfront:CreateDistribution"],
@@ -110,6 +114,17 @@ pub(crate) const LOOKUP: [Grant; 2] = [
         Target::Distributions,
     ),
 ];
+
+/// The key group the distribution trusts: the stack's, on a private stack, once it exists.
+async fn signing_group(ctx: &StackContext) -> Result<Option<String>, StepError> {
+    if !ctx.settings.private {
+        return Ok(None);
+    }
+    if let Some(id) = ctx.output_of(crate::key_group::ID, "key_group_id") {
+        return Ok(Some(id));
+    }
+    Ok(crate::key_group::find(ctx).await?.map(|(id, _)| id))
+}
 
 fn dist_arn(ctx: &StackContext, id: &str) -> String {
     format!(
@@ -303,11 +318,9 @@ impl Step for Distribution {
 
     fn waits_for(&self, settings: &crate::Settings) -> Vec<ResourceId> {
         let all = self.depends_on().iter().copied();
-        if settings.domain.is_none() {
-            all.filter(|&id| id != crate::certificate::ID).collect()
-        } else {
-            all.collect()
-        }
+        all.filter(|&id| id != crate::certificate::ID || settings.domain.is_some())
+            .filter(|&id| id != crate::key_group::ID || settings.private)
+            .collect()
     }
 
     /// A distribution has no name: its domain, once CloudFront has given it one.
@@ -357,6 +370,7 @@ impl Step for Distribution {
         let tagged_ours = ours_here(ctx, &tag_list);
         let ours = tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours());
         let certificate = crate::certificate::attachable(ctx).await?;
+        let key_group = signing_group(ctx).await?;
         let drift = match dist.distribution_config() {
             Some(config) => drift(
                 ctx,
@@ -365,6 +379,7 @@ impl Step for Distribution {
                 ours,
                 recorded,
                 certificate.as_deref(),
+                key_group.as_deref(),
             ),
             None => vec![Drift::new(DRIFT_SETTINGS, "no configuration returned")],
         };
@@ -401,8 +416,14 @@ impl Step for Distribution {
                     StepError::msg("the stack's origin access control is not known")
                 })?;
                 let certificate = crate::certificate::attachable(ctx).await?;
+                let key_group = signing_group(ctx).await?;
                 let request = DistributionConfigWithTags::builder()
-                    .distribution_config(wanted_config(ctx, &oac, certificate.as_deref())?)
+                    .distribution_config(wanted_config(
+                        ctx,
+                        &oac,
+                        certificate.as_deref(),
+                        key_group.as_deref(),
+                    )?)
                     .tags(stack_tags(ctx)?)
                     .build();
                 match cf
@@ -447,42 +468,45 @@ impl Step for Distribution {
                     .ok_or_else(|| StepError::msg("the observed distribution has no id"))?;
                 let certificate = crate::certificate::attachable(ctx).await?;
                 let certificate = certificate.as_deref();
+                let key_group = signing_group(ctx).await?;
+                let key_group = key_group.as_deref();
                 // Someone changed it between our read and our write: read again.
-                let updated =
-                    retry_codes(
-                        ctx.settings.propagation_timeout,
-                        &["PreconditionFailed"],
-                        |_| {},
-                        || async {
-                            let out = cf.get_distribution_config().id(&id).send().await.context(
-                                || format!("reading the configuration of distribution {id}"),
-                            )?;
-                            let mut config =
-                                out.distribution_config().cloned().ok_or_else(|| {
-                                    StepError::msg(format!(
-                                        "distribution {id} returned no configuration"
-                                    ))
-                                })?;
-                            let repaired = repair(ctx, &mut config, present, certificate)?;
-                            if repaired.is_empty() {
-                                return Ok(None);
-                            }
-                            let out = cf
-                                .update_distribution()
+                let updated = retry_codes(
+                    ctx.settings.propagation_timeout,
+                    &["PreconditionFailed"],
+                    |_| {},
+                    || async {
+                        let out =
+                            cf.get_distribution_config()
                                 .id(&id)
-                                .set_if_match(out.e_tag().map(str::to_string))
-                                .distribution_config(config)
                                 .send()
                                 .await
-                                .context(|| format!("updating distribution {id}"))?;
-                            Ok(Some((out.distribution().cloned(), repaired)))
-                        },
-                    )
-                    .await?
-                    .and_then(|(updated, repaired)| {
-                        changes.extend(repaired);
-                        updated
-                    });
+                                .context(|| {
+                                    format!("reading the configuration of distribution {id}")
+                                })?;
+                        let mut config = out.distribution_config().cloned().ok_or_else(|| {
+                            StepError::msg(format!("distribution {id} returned no configuration"))
+                        })?;
+                        let repaired = repair(ctx, &mut config, present, certificate, key_group)?;
+                        if repaired.is_empty() {
+                            return Ok(None);
+                        }
+                        let out = cf
+                            .update_distribution()
+                            .id(&id)
+                            .set_if_match(out.e_tag().map(str::to_string))
+                            .distribution_config(config)
+                            .send()
+                            .await
+                            .context(|| format!("updating distribution {id}"))?;
+                        Ok(Some((out.distribution().cloned(), repaired)))
+                    },
+                )
+                .await?
+                .and_then(|(updated, repaired)| {
+                    changes.extend(repaired);
+                    updated
+                });
                 if present.has_drift(DRIFT_TAGS) {
                     cf.tag_resource()
                         .resource(dist_arn(ctx, &id))
