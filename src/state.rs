@@ -147,12 +147,14 @@ impl State {
     /// the same command succeeds once the other run ends (as Terraform's "Error acquiring
     /// the state lock"), and a script may retry it. Nothing has been sent to AWS by then.
     /// A lock that cannot be made (a `--state` in a read-only place) is exit 2.
+    ///
+    /// A lock that outlives the process is registered for [`release_held`] before it is
+    /// requested: a run stopped while the request is in flight may hold it already.
     pub async fn lock(&self) -> anyhow::Result<()> {
-        self.store.lock().await?;
         if self.store.lock_outlives_process() {
             *HELD.lock().await = Some(self.store.clone());
         }
-        Ok(())
+        self.store.lock().await
     }
 
     /// Releases the lock (a command that wrote, once it is done).
@@ -460,8 +462,17 @@ pub struct S3Object {
     /// Where the state bucket is created when missing.
     region: String,
     command: String,
-    /// The ETag of the lock object this run created.
-    held: Mutex<Option<String>>,
+    /// The lock object this run wrote or may have written.
+    ours: Mutex<Option<OwnLock>>,
+}
+
+/// This run's lock object: its body, unique to the run ([`LockHolder::run`]), recorded
+/// before the PutObject is sent, and its ETag once S3 has answered. A run stopped between
+/// S3 storing the lock and the answer arriving still knows what it may have written.
+#[derive(Debug)]
+struct OwnLock {
+    body: String,
+    etag: Option<String>,
 }
 
 impl S3Object {
@@ -472,7 +483,7 @@ impl S3Object {
             lock,
             region: region.to_string(),
             command: command.to_string(),
-            held: Mutex::new(None),
+            ours: Mutex::new(None),
         }
     }
 
@@ -494,6 +505,31 @@ impl S3Object {
     pub async fn break_lock(&self) -> anyhow::Result<()> {
         self.lock.delete(None).await?;
         Ok(())
+    }
+
+    fn holding(&self, etag: String) {
+        if let Some(ours) = self.ours.lock().expect("own lock").as_mut() {
+            ours.etag = Some(etag);
+        }
+    }
+
+    /// The ETag of the lock object if its body is the one this run wrote, else `None`.
+    async fn own_lock_etag(&self) -> anyhow::Result<Option<String>> {
+        let Some(body) = self
+            .ours
+            .lock()
+            .expect("own lock")
+            .as_ref()
+            .map(|ours| ours.body.clone())
+        else {
+            return Ok(None);
+        };
+        let found = self
+            .lock
+            .get()
+            .await
+            .with_context(|| format!("reading the lock {}", self.lock.url()))?;
+        Ok(found.filter(|lock| lock.text == body).map(|lock| lock.etag))
     }
 
     fn changed(&self, err: WriteError) -> anyhow::Error {
@@ -555,12 +591,23 @@ impl StateStore for S3Object {
         self.state.ensure_bucket(&self.region).await?;
         let holder = LockHolder::this_process(&self.command, env!("CARGO_PKG_VERSION"));
         let text = serde_json::to_string_pretty(&holder)? + "\n";
+        *self.ours.lock().expect("own lock") = Some(OwnLock {
+            body: text.clone(),
+            etag: None,
+        });
         match self.lock.put(text, &Expect::Absent).await {
             Ok(etag) => {
-                *self.held.lock().expect("held lock") = Some(etag);
+                self.holding(etag);
                 Ok(())
             }
             Err(WriteError::Changed { .. }) => {
+                // The SDK's retry of a PutObject whose answer was lost finds this run's own
+                // lock: that is the lock taken, not a lock held by another run.
+                if let Some(etag) = self.own_lock_etag().await? {
+                    self.holding(etag);
+                    return Ok(());
+                }
+                self.ours.lock().expect("own lock").take();
                 let holder = self
                     .holder()
                     .await
@@ -599,10 +646,20 @@ impl StateStore for S3Object {
             .map_err(|e| self.changed(e))
     }
 
-    /// Deletes the lock only if it is still the one this run created.
+    /// Deletes the lock only if it is still the one this run created: by the ETag S3
+    /// answered, or, when no answer came, by the ETag of a lock object whose body is this
+    /// run's.
     async fn unlock(&self) -> anyhow::Result<()> {
-        let held = self.held.lock().expect("held lock").take();
-        if let Some(etag) = held {
+        let answered = match self.ours.lock().expect("own lock").as_ref() {
+            None => return Ok(()),
+            Some(ours) => ours.etag.clone(),
+        };
+        let etag = match answered {
+            Some(etag) => Some(etag),
+            None => self.own_lock_etag().await?,
+        };
+        self.ours.lock().expect("own lock").take();
+        if let Some(etag) = etag {
             match self.lock.delete(Some(&etag)).await {
                 Ok(()) | Err(WriteError::Changed { .. }) => {}
                 Err(WriteError::Aws(err)) => {
