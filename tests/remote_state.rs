@@ -639,7 +639,11 @@ async fn a_run_stopped_while_locking_releases_only_its_own_lock() {
         assert_eq!(status.code(), Some(130), "{said}");
         let left = object(&emulators, LOCK).await;
         if another_run_holds_it {
-            assert_eq!(left.as_deref(), Some(theirs), "the run deleted another run's lock");
+            assert_eq!(
+                left.as_deref(),
+                Some(theirs),
+                "the run deleted another run's lock"
+            );
         } else {
             assert_eq!(left, None, "the run left the lock it wrote: {said}");
         }

@@ -10,7 +10,8 @@ use super::StateStore;
 /// local file's lock goes with the process, or with its `State` when that is dropped.
 /// An async lock, held while releasing: a second Ctrl-C during the release after the first
 /// waits for it instead of exiting with the lock still there.
-pub(super) static HELD: tokio::sync::Mutex<Option<Arc<dyn StateStore>>> = tokio::sync::Mutex::const_new(None);
+pub(super) static HELD: tokio::sync::Mutex<Option<Arc<dyn StateStore>>> =
+    tokio::sync::Mutex::const_new(None);
 
 /// Releases the lock this process still holds, if any, within a few seconds. What went
 /// wrong, for the caller to print: a lock left behind blocks every later run until

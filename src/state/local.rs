@@ -235,7 +235,6 @@ mod tests {
         assert_eq!(again.resources().len(), 24);
     }
 
-
     #[tokio::test]
     async fn second_lock_fails_at_once() {
         let dir = tempfile::tempdir().unwrap();
