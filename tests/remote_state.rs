@@ -611,6 +611,45 @@ async fn interrupted_runs_release_the_lock() {
     assert_eq!(leftovers(&emulators, REGION).await, Vec::<String>::new());
 }
 
+/// Ctrl-C while the lock's PutObject is in flight: S3 has stored the lock, its answer has
+/// not arrived. The run releases the lock it may have written (its body is the run's own),
+/// and leaves alone a lock that is another run's (its PutObject was refused, the answer
+/// held the same way).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_stopped_while_locking_releases_only_its_own_lock() {
+    let emulators = Emulators::start();
+    let sandbox = emulators.sandbox(REGION);
+    let theirs = r#"{"user":"other","host":"runner-8","pid":7,"command":"cattube up","started_at":"2026-12-02T00:00:00Z","version":"0.1.0"}"#;
+    for another_run_holds_it in [false, true] {
+        if another_run_holds_it {
+            put_object(&emulators, LOCK, theirs.to_string()).await;
+        }
+        let gate = emulators
+            .faults
+            .gate_answer(|seen| seen.method == "PUT" && seen.path.ends_with(".lock"));
+        let mut child = spawn(&sandbox, &["up"]);
+        wait_for_gate(&gate, &mut child);
+        let stored = object(&emulators, LOCK).await.expect("S3 stored a lock");
+        assert_eq!(stored == theirs, another_run_holds_it, "{stored}");
+        interrupt(&child);
+        let status = child.wait().unwrap();
+        gate.open();
+        let mut said = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut said).unwrap();
+        assert_eq!(status.code(), Some(130), "{said}");
+        let left = object(&emulators, LOCK).await;
+        if another_run_holds_it {
+            assert_eq!(
+                left.as_deref(),
+                Some(theirs),
+                "the run deleted another run's lock"
+            );
+        } else {
+            assert_eq!(left, None, "the run left the lock it wrote: {said}");
+        }
+    }
+}
+
 /// The write `gate` holds, once it has arrived; fails if the child ends first.
 fn wait_for_gate(gate: &support::proxy::Gate, child: &mut Child) -> support::proxy::Seen {
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -83,9 +83,12 @@ pub struct FaultPlan {
 
 /// Holds the first write (first attempt) its matcher picks until [`Gate::open`]: a run is
 /// then known to be waiting on exactly that write for as long as the test needs, however
-/// slow the machine (a fixed delay only makes that likely).
+/// slow the machine (a fixed delay only makes that likely). Held before it is forwarded
+/// ([`FaultPlan::gate`]), or once the emulator has done it, before its answer goes back
+/// ([`FaultPlan::gate_answer`]: the write is done and the run does not know it yet).
 pub struct Gate {
     matches: Box<dyn Fn(&Seen) -> bool + Send + Sync>,
+    answer: bool,
     reached: Mutex<Option<Seen>>,
     open: tokio::sync::watch::Sender<bool>,
 }
@@ -227,8 +230,26 @@ impl FaultPlan {
 
     /// A closed [`Gate`] for the first write `matches` picks, until [`Gate::open`].
     pub fn gate(&self, matches: impl Fn(&Seen) -> bool + Send + Sync + 'static) -> Arc<Gate> {
+        self.add_gate(matches, false)
+    }
+
+    /// A closed [`Gate`] for the answer to the first write `matches` picks: the emulator
+    /// has done the write, its answer waits until [`Gate::open`].
+    pub fn gate_answer(
+        &self,
+        matches: impl Fn(&Seen) -> bool + Send + Sync + 'static,
+    ) -> Arc<Gate> {
+        self.add_gate(matches, true)
+    }
+
+    fn add_gate(
+        &self,
+        matches: impl Fn(&Seen) -> bool + Send + Sync + 'static,
+        answer: bool,
+    ) -> Arc<Gate> {
         let gate = Arc::new(Gate {
             matches: Box::new(matches),
+            answer,
             reached: Mutex::new(None),
             open: tokio::sync::watch::channel(false).0,
         });
@@ -236,14 +257,14 @@ impl FaultPlan {
         gate
     }
 
-    /// Waits while `seen` is the write a closed gate holds.
-    async fn pass_gates(&self, seen: &Seen, first_attempt: bool) {
+    /// Waits while `seen` is the write (or, with `answer`, its answer) a closed gate holds.
+    async fn pass_gates(&self, seen: &Seen, first_attempt: bool, answer: bool) {
         if !seen.is_write() || !first_attempt {
             return;
         }
         let gate = self.gates.lock().unwrap().iter().find_map(|gate| {
             let mut reached = gate.reached.lock().unwrap();
-            (reached.is_none() && (gate.matches)(seen)).then(|| {
+            (reached.is_none() && gate.answer == answer && (gate.matches)(seen)).then(|| {
                 *reached = Some(seen.clone());
                 gate.clone()
             })
@@ -631,7 +652,7 @@ async fn forward(
         finished(&log);
         return Ok(reply);
     }
-    faults.pass_gates(&seen, first_attempt).await;
+    faults.pass_gates(&seen, first_attempt, false).await;
     let (fault, delay) = faults.decide(&seen, &service, first_attempt);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -672,6 +693,7 @@ async fn forward(
             .body(Full::new(Bytes::from(format!("proxy: {e}"))))
             .unwrap(),
     };
+    faults.pass_gates(&seen, first_attempt, true).await;
     finished(&log);
     Ok(response)
 }

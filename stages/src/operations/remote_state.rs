@@ -274,6 +274,11 @@ pub struct LockHolder {
     /// RFC 3339, UTC.
     pub started_at: String,
     pub version: String,
+    /// Random, one per run: makes the lock's body this run's alone, so that a run whose
+    /// PutObject answer never came (a Ctrl-C, a lost connection) can tell its own lock from
+    /// another run's before deleting it. Absent in locks written before it existed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub run: String,
 }
 
 impl LockHolder {
@@ -298,6 +303,7 @@ impl LockHolder {
             command: command.to_string(),
             started_at,
             version: version.to_string(),
+            run: run_token(),
         }
     }
 
@@ -307,6 +313,16 @@ impl LockHolder {
             "{}@{} (pid {}, `{}`, cattube {}) since {}",
             self.user, self.host, self.pid, self.command, self.version, self.started_at
         )
+    }
+}
+
+/// 16 random bytes in hex (an empty token, should the system have no randomness, still
+/// leaves the pid, host and start time to tell runs apart).
+fn run_token() -> String {
+    let mut bytes = [0u8; 16];
+    match getrandom::getrandom(&mut bytes) {
+        Ok(()) => hex::encode(bytes),
+        Err(_) => String::new(),
     }
 }
 
