@@ -461,6 +461,10 @@ pub struct PermissionsArgs {
 pub enum PermissionsFor {
     Up,
     Down,
+    /// down --including-adopted: down, and deleting the roles a taken-over function ran as
+    DownIncludingAdopted,
+    /// adopt --from-tutorial: finding the tutorial's stack, observing it, recording it
+    Adopt,
     Status,
     Upload,
     /// upload-url: minting upload grants (s3:PutObject on the source bucket's objects, which

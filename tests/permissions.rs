@@ -108,7 +108,8 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
         .json();
     runs.record("down", &down);
 
-    let policies = policies_asked_of_nothing_but_the_account(&sandbox);
+    let mut policies = policies_asked_of_nothing_but_the_account(&sandbox);
+    policies.extend(a_tutorial_stack_adopted_then_deleted(&emulators, &mut runs));
     let runs = runs.0;
     let (ok, report) = check(&json!({
         "account": "123456789012",
@@ -120,14 +121,76 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
     assert!(ok, "{report}");
 }
 
+/// Where the tutorial's stack is built: another region, so that its names never meet the
+/// stack above.
+const TUTORIAL_REGION: &str = "us-west-2";
+
+/// The console tutorial's stack (tests/support/tutorial_stack.py) taken over by `adopt
+/// --from-tutorial`, converged by `up`, deleted by `down --including-adopted` (the console's
+/// function role and `MediaConvert_Default_Role` too): each run's calls recorded, checked
+/// against the policies printed for the tutorial's names (the `up` one as `up@tutorial`).
+fn a_tutorial_stack_adopted_then_deleted(
+    emulators: &Emulators,
+    runs: &mut Runs,
+) -> serde_json::Map<String, Value> {
+    let sandbox = emulators.sandbox(TUTORIAL_REGION);
+    support::succeeded(
+        sandbox
+            .command_for(&venv_python())
+            .arg(repo_root().join("tests/support/tutorial_stack.py"))
+            .args(["--videos", "clip.mp4"]),
+    );
+    // The names `adopt --from-tutorial` takes from examples/tutorial.toml, for `permissions`
+    // to scope its policies to.
+    let names: String = std::fs::read_to_string(repo_root().join("examples/tutorial.toml"))
+        .unwrap()
+        .lines()
+        .skip_while(|l| *l != "[names]")
+        .map(|l| format!("{l}\n"))
+        .collect();
+    sandbox.write("cattube.toml", &names);
+    let mut policies = serde_json::Map::new();
+    for (key, command) in [
+        ("adopt", "adopt"),
+        ("up@tutorial", "up"),
+        ("down-including-adopted", "down-including-adopted"),
+    ] {
+        let printed = sandbox
+            .run()
+            .args(["permissions", "--for", command])
+            .expect_code(0)
+            .json();
+        policies.insert(key.into(), printed.doc["policy"].clone());
+    }
+    for (key, args) in [
+        ("adopt", vec!["adopt", "--from-tutorial", "--yes"]),
+        ("up@tutorial", vec!["up"]),
+        (
+            "down-including-adopted",
+            vec!["down", "--yes", "--including-adopted"],
+        ),
+    ] {
+        let ran = sandbox.run().args(&args).expect_code(0).json();
+        runs.record_in(TUTORIAL_REGION, key, &ran);
+    }
+    policies
+}
+
 /// The calls of each run, by command, as the checker reads them.
 #[derive(Default)]
 struct Runs(Vec<Value>);
 
 impl Runs {
     fn record(&mut self, command: &str, ran: &support::Ran) {
-        self.0
-            .push(json!({ "command": command, "calls": calls(&ran.requests) }));
+        self.record_in(REGION, command, ran);
+    }
+
+    fn record_in(&mut self, region: &str, command: &str, ran: &support::Ran) {
+        self.0.push(json!({
+            "command": command,
+            "region": region,
+            "calls": calls(&ran.requests),
+        }));
     }
 }
 

@@ -96,6 +96,8 @@ async fn run(
     let commands: Vec<Command> = match args.r#for {
         PermissionsFor::Up => vec![Command::Up],
         PermissionsFor::Down => vec![Command::Down],
+        PermissionsFor::DownIncludingAdopted => vec![Command::DownIncludingAdopted],
+        PermissionsFor::Adopt => vec![Command::Adopt],
         PermissionsFor::Status => vec![Command::Status],
         PermissionsFor::Upload => vec![Command::Upload],
         PermissionsFor::UploadUrl => vec![Command::UploadUrl],

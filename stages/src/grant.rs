@@ -38,6 +38,10 @@ pub enum Target {
     Topic(ResourceId),
     /// The log group of function `id` (`/aws/lambda/<function>`).
     LogGroup(ResourceId),
+    /// Every IAM role of the account: roles cattube knows only at run time, from another
+    /// resource (the role the console made for an adopted function, whatever its name and
+    /// path).
+    Roles,
     /// Every ACM certificate of the account in us-east-1 (ACM generates the ids).
     Certificates,
     /// Every Route 53 hosted zone of the account (the zone is the user's, found at run time).
@@ -70,6 +74,7 @@ impl Target {
             Target::Rule(id) => arn::rule(ctx, id),
             Target::Topic(id) => arn::topic(ctx, id),
             Target::LogGroup(id) => arn::log_group(ctx, id),
+            Target::Roles => format!("arn:{partition}:iam::{account}:role/*"),
             Target::Certificates => format!(
                 "arn:{partition}:acm:{}:{account}:certificate/*",
                 crate::aws::ACM_REGION

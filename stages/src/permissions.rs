@@ -19,6 +19,12 @@ type Resolved = (String, Option<(&'static str, &'static str)>, String);
 pub enum Command {
     Up,
     Down,
+    /// `down --including-adopted`: `down`, and the deletion of the roles a takeover's
+    /// function ran as (known only from the function, so on any role of the account).
+    DownIncludingAdopted,
+    /// `adopt` (`--from-tutorial`): the tutorial's resources found, every step observed as
+    /// `up` would, the takeover recorded in the state.
+    Adopt,
     Status,
     Upload,
     /// `upload-url`: minting grants. A grant is signed with the caller's credentials, so S3
@@ -37,9 +43,11 @@ pub enum Command {
 }
 
 impl Command {
-    pub const ALL: [Command; 10] = [
+    pub const ALL: [Command; 12] = [
         Command::Up,
         Command::Down,
+        Command::DownIncludingAdopted,
+        Command::Adopt,
         Command::Status,
         Command::Upload,
         Command::UploadUrl,
@@ -56,8 +64,10 @@ impl Command {
     fn phases(self) -> &'static [Phase] {
         match self {
             Command::Up => &[Phase::Observe, Phase::Apply],
-            Command::Down | Command::Gc => &[Phase::Observe, Phase::Destroy],
-            Command::Status => &[Phase::Observe],
+            Command::Down | Command::DownIncludingAdopted | Command::Gc => {
+                &[Phase::Observe, Phase::Destroy]
+            }
+            Command::Status | Command::Adopt => &[Phase::Observe],
             Command::Upload
             | Command::UploadUrl
             | Command::Stacks
@@ -85,6 +95,10 @@ pub const COMMAND_CALLS: &[(&[Command], Grant)] = &[
     // `keys rotate` (a private stack): whoever deploys rotates; the public keys and the key
     // group are written with their `up` grants.
     (&[Command::Up], crate::signing_secret::WRITE),
+    (
+        &[Command::DownIncludingAdopted],
+        crate::resources::iam_role::DELETE_OTHER,
+    ),
 ];
 
 /// Every grant the commands need, for the stack of `ctx`.
@@ -113,6 +127,11 @@ fn grants(registry: &Registry, ctx: &StackContext, commands: &[Command]) -> BTre
                 add(grant);
             }
         }
+        if *command == Command::Adopt {
+            crate::operations::tutorial::DISCOVER
+                .iter()
+                .for_each(&mut add);
+        }
     }
     all
 }
@@ -138,9 +157,13 @@ fn state_grants(
     let mut all = BTreeSet::new();
     for command in commands {
         let (on_bucket, on_state, on_lock): (&[&str], &[&str], &[&str]) = match command {
-            Command::Up => (WRITE_BUCKET, WRITE_OBJECTS, WRITE_OBJECTS),
+            // adopt records the takeover, often as a stack's first command (the state
+            // bucket made as `up` makes it).
+            Command::Up | Command::Adopt => (WRITE_BUCKET, WRITE_OBJECTS, WRITE_OBJECTS),
             // gc deletes this stack as `down` does when it has expired.
-            Command::Down | Command::Gc => (DOWN_BUCKET, WRITE_OBJECTS, WRITE_OBJECTS),
+            Command::Down | Command::DownIncludingAdopted | Command::Gc => {
+                (DOWN_BUCKET, WRITE_OBJECTS, WRITE_OBJECTS)
+            }
             Command::Status => (STATUS_BUCKET, READ_OBJECTS, READ_OBJECTS),
             Command::Upload | Command::UploadUrl => (READ_BUCKET, READ_OBJECTS, READ_OBJECTS),
             // `stacks` names the state's location without reading it.

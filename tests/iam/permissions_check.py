@@ -4,7 +4,7 @@
     python permissions_check.py runs.json    # exit 0: all good; 1: every problem listed
 
 `runs.json`: {"account", "region", "policies": {"up"|"down"|"status"|"upload"|"all": policy},
-"runs": [{"command", "calls": [{"service", "method", "path", "query", "action"}]}]}.
+"runs": [{"command", "region" (when not the document's), "calls": [{"service", "method", "path", "query", "action"}]}]}.
 
 1. Every policy against the Service Authorization Reference (iam_check.validate), and no
    action left on "*" that AWS would let the policy scope to a resource type.
@@ -75,29 +75,24 @@ ACTIONS = {
 UNUSED = {
     # Repairs of drift `up` observes: the runs here converge from nothing and then find
     # nothing to repair.
-    "lambda:UpdateFunctionCode": "up repairs the converter function's changed code",
-    "lambda:GetFunctionConfiguration": "up waits on it after updating the function",
     "mediaconvert:UpdateQueue": "up resumes a paused queue",
     "mediaconvert:UpdateJobTemplate": "up repairs a drifted job template",
     "mediaconvert:TagResource": "up repairs a queue's or template's tags",
     "mediaconvert:CancelJob": "down cancels the queue's unfinished jobs, when there are any",
     "cloudfront:UpdateOriginAccessControl": "up repairs a drifted origin access control",
     "s3:PutBucketCORS": "up writes the source bucket's CORS rule with [uploads] allowed-origins (tests/upload_grants.rs)",
-    "s3:DeleteBucketPolicy": "down deletes the destination bucket's policy when its statement is the only one",
     "sns:SetTopicAttributes": "up encrypts a topic someone decrypted",
     "sns:Unsubscribe": "up unsubscribes an address removed from [notify] email",
     "acm:AddTagsToCertificate": "up repairs the tags of the stack's certificate",
     "route53:GetHostedZone": "with [domain] zone-id the zone is read by its id; the runs here find it by name",
     "servicequotas:ListServiceQuotas": "asked only once the account reaches a CloudFront quota's default (tests/shared_oac.rs)",
     "secretsmanager:TagResource": "up repairs the tags of a private stack's signing secret",
-    # Adoption (tests/adoption.rs): the runs here adopt nothing.
-    "lambda:ListVersionsByFunction": "up keeps an adopted function as a version; down restores it",
-    "lambda:PublishVersion": "up keeps an adopted function as a version before changing it",
 }
 
 # Actions one command's runs here do not use, although the command does in other cases.
 STATELESS = "with a state file it reads them by their recorded ids; without one it lists them"
 ADOPTED = "down puts back what up changed on an adopted resource; the runs here adopt nothing"
+RESTORED = "down restores an adopted function's code from its kept version; the tutorial's down --including-adopted deletes it"
 UNUSED_BY = {
     ("upload", "s3:AbortMultipartUpload"): "upload aborts a failed multipart upload (down aborts a grant's unfinished one)",
     ("gc", "s3:AbortMultipartUpload"): "gc aborts unfinished multipart uploads, when there are any (down does)",
@@ -139,12 +134,30 @@ UNUSED_BY = {
     ("down", "s3:PutBucketOwnershipControls"): ADOPTED,
     ("down", "s3:PutBucketPublicAccessBlock"): ADOPTED,
     ("down", "s3:PutEncryptionConfiguration"): ADOPTED,
+    ("down", "lambda:GetFunctionConfiguration"): RESTORED,
+    ("down", "lambda:ListVersionsByFunction"): RESTORED,
+    ("down", "lambda:UpdateFunctionCode"): RESTORED,
+    ("down", "s3:DeleteBucketPolicy"): "down deletes the destination bucket's policy when its statement is the only one (the tutorial's down did)",
+    ("gc", "lambda:GetFunctionConfiguration"): RESTORED,
+    ("gc", "lambda:ListVersionsByFunction"): RESTORED,
+    ("gc", "lambda:UpdateFunctionCode"): RESTORED,
+    ("gc", "s3:DeleteBucketPolicy"): "gc deletes an expired stack's bucket policy when its statement is the only one",
     ("gc", "iam:PutRolePolicy"): ADOPTED,
     ("gc", "iam:UpdateAssumeRolePolicy"): ADOPTED,
     ("gc", "lambda:UpdateFunctionConfiguration"): ADOPTED,
     ("gc", "s3:PutBucketOwnershipControls"): ADOPTED,
     ("gc", "s3:PutBucketPublicAccessBlock"): ADOPTED,
     ("gc", "s3:PutEncryptionConfiguration"): ADOPTED,
+}
+
+# Commands whose runs together use their policies: the tutorial's `up` is `up` on other
+# names (the adopted function's repairs are its), `down --including-adopted` is `down` and
+# the deletion of the replaced roles, `adopt` observes every resource as `status` does.
+SHARES_USE = {
+    "up": ["up@tutorial"],
+    "up@tutorial": ["up"],
+    "down-including-adopted": ["down"],
+    "adopt": ["status"],
 }
 
 MODELS = {}
@@ -280,7 +293,7 @@ def check(doc: dict) -> tuple[list[str], dict]:
                     problems.append(f"{command} called {call['service']}:{name}, but its policy lacks {action}")
                     continue
                 # And on the resource the request names, as IAM evaluates it.
-                resource = resource_of(call, action, doc["account"], doc["region"])
+                resource = resource_of(call, action, doc["account"], run.get("region", doc["region"]))
                 if resource is None:
                     continue
                 scoped += 1
@@ -288,7 +301,9 @@ def check(doc: dict) -> tuple[list[str], dict]:
                 if iam_check.evaluate(request, [policies[command]]) != "allow":
                     problems.append(f"{command}: {action} on {resource} ({call['method']} {call['path']}) is denied by its policy")
     for command, actions in used_by.items():
-        excused = set(UNUSED) | {a for (c, a) in UNUSED_BY if c == command}
+        shares = [command, *SHARES_USE.get(command, [])]
+        actions = set().union(*(used_by.get(c, set()) for c in shares))
+        excused = set(UNUSED) | {a for (c, a) in UNUSED_BY if c in shares}
         for action in sorted(allowed[command] - actions - excused):
             problems.append(f"{action} is in the policy of {command}, which never used it (and UNUSED does not say why)")
     for action in sorted(allowed["all"] - used - set(UNUSED)):

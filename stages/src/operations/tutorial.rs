@@ -14,6 +14,7 @@
 use aws_sdk_cloudfront::types::DistributionSummary;
 
 use crate::error::{AwsContext, AwsError, AwsFound};
+use crate::grant::{Grant, Phase, Target};
 use crate::naming::ResourceId;
 use crate::resources::iam_role::SHARED_ROLES;
 use crate::step::{Ownership, Recorded, Service};
@@ -84,6 +85,35 @@ impl Findings {
         ))
     }
 }
+
+/// A read of [`discover`]'s.
+const fn reads(actions: &'static [&'static str], on: Target) -> Grant {
+    Grant::new(Phase::Observe, actions, on)
+}
+
+/// The reads of [`discover`], for `cattube permissions --for adopt`.
+pub const DISCOVER: &[Grant] = &[
+    // HeadBucket, for the bucket's region.
+    reads(&["s3:ListBucket"], Target::Bucket(source_bucket::ID)),
+    reads(&["s3:ListBucket"], Target::Bucket(destination_bucket::ID)),
+    reads(
+        &["s3:GetBucketNotification"],
+        Target::Bucket(source_bucket::ID),
+    ),
+    reads(&["mediaconvert:GetQueue"], Target::Queue(queue::ID)),
+    reads(
+        &["lambda:GetFunctionConfiguration"],
+        Target::Function(converter_function::ID),
+    ),
+    // `MediaConvert_Default_Role`, and the function's role, known only from the function.
+    reads(&["iam:GetRole"], Target::Roles),
+    // Listing the distributions, as the distribution's own lookup does (on `*`).
+    crate::resources::distribution::LOOKUP[0],
+    reads(
+        &["cloudfront:GetOriginAccessControl"],
+        Target::OriginAccessControls,
+    ),
+];
 
 /// Finds the tutorial's stack under the session's names. Never writes.
 pub async fn discover(ctx: &StackContext) -> Result<Takeover, StepError> {

@@ -324,6 +324,24 @@ pub(crate) async fn restore<S: RoleSpec>(
     Ok(restored)
 }
 
+/// The calls of [`delete_other`] (`down --including-adopted`), on whichever role an adopted
+/// function was found running as.
+pub const DELETE_OTHER: crate::grant::Grant = crate::grant::Grant::new(
+    crate::grant::Phase::Destroy,
+    DELETE_ACTIONS,
+    crate::grant::Target::Roles,
+);
+
+/// `strip`, DeleteRole, and `role_gone` when stripping failed.
+const DELETE_ACTIONS: &[&str] = &[
+    "iam:ListRolePolicies",
+    "iam:ListAttachedRolePolicies",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:DeleteRole",
+    "iam:GetRole",
+];
+
 /// Deletes the role: its policies first (IAM refuses with DeleteConflict otherwise).
 /// Deletes a role that is not the stack's (one a takeover replaced, on `down
 /// --including-adopted`): every inline and attached policy off it, then the role.
@@ -414,7 +432,7 @@ macro_rules! role_step {
 pub(crate) use role_step;
 
 /// The IAM actions of `observe`, `apply` and `destroy` above, on the role of resource `id`.
-pub(crate) const fn permissions(id: crate::naming::ResourceId) -> [crate::grant::Grant; 3] {
+pub(crate) const fn permissions(id: crate::naming::ResourceId) -> [crate::grant::Grant; 4] {
     use crate::grant::{Grant, Phase, Target};
     [
         Grant::new(
@@ -440,19 +458,11 @@ pub(crate) const fn permissions(id: crate::naming::ResourceId) -> [crate::grant:
             ],
             Target::Role(id),
         ),
+        Grant::new(Phase::Destroy, DELETE_ACTIONS, Target::Role(id)),
         Grant::new(
             Phase::Destroy,
-            &[
-                "iam:ListRolePolicies",
-                "iam:ListAttachedRolePolicies",
-                "iam:DeleteRolePolicy",
-                "iam:DetachRolePolicy",
-                "iam:DeleteRole",
-                "iam:GetRole",
-                // `restore`: an adopted role's trust and inline policy put back.
-                "iam:UpdateAssumeRolePolicy",
-                "iam:PutRolePolicy",
-            ],
+            // `restore`: an adopted role's trust and inline policy put back.
+            &["iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy"],
             Target::Role(id),
         ),
     ]
