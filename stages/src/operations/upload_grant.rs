@@ -230,27 +230,6 @@ async fn credentials(ctx: &StackContext) -> Result<Credentials, StepError> {
         .map_err(|e| StepError::with_source("resolving the AWS credentials to sign with", e))
 }
 
-/// The source bucket's URL, as the S3 client addresses it (virtual-hosted on AWS, path-style
-/// on an emulator), ending in '/': the SDK's own presigning resolves the endpoint, and the
-/// object's key is cut off its URL.
-pub async fn bucket_url(ctx: &StackContext, bucket: &str) -> Result<String, StepError> {
-    const PROBE: &str = "cattube-endpoint-probe";
-    let presigned = ctx
-        .clients
-        .s3
-        .put_object()
-        .bucket(bucket)
-        .key(PROBE)
-        .presigned(presigning(Duration::from_secs(60))?)
-        .await
-        .map_err(|e| StepError::with_source("resolving the source bucket's endpoint", e))?;
-    let uri = presigned.uri();
-    let path = uri.split('?').next().unwrap_or(uri);
-    path.strip_suffix(PROBE)
-        .map(str::to_string)
-        .ok_or_else(|| StepError::msg(format!("unexpected presigned URL shape: {path}")))
-}
-
 fn presigning(expires_in: Duration) -> Result<PresigningConfig, StepError> {
     PresigningConfig::expires_in(expires_in)
         .map_err(|e| StepError::with_source("the grant's expiry", e))
@@ -355,7 +334,7 @@ pub async fn post_grant(
 ) -> Result<PostGrant, VideoError> {
     crate::videos::check_source(ctx).await?;
     let bucket = ctx.name(source_bucket::ID);
-    let (credentials, url) = tokio::try_join!(credentials(ctx), bucket_url(ctx, bucket))?;
+    let (credentials, url) = tokio::try_join!(credentials(ctx), crate::resources::bucket::bucket_url(ctx, bucket))?;
     let (fields, expires_at) = sign_post(
         bucket,
         request,

@@ -7,6 +7,7 @@
 pub(crate) mod bucket;
 pub(crate) mod bucket_rule;
 mod converter;
+mod signing_keys;
 pub(crate) mod dns;
 pub(crate) mod iam_role;
 

@@ -155,7 +155,7 @@ pub fn body(file: &PageFile, source_url: &str) -> Vec<u8> {
 
 /// The source bucket's URL, for upload.html.
 async fn source_url(ctx: &StackContext) -> Result<String, StepError> {
-    crate::upload_grant::bucket_url(ctx, ctx.name(crate::source_bucket::ID)).await
+    crate::resources::bucket::bucket_url(ctx, ctx.name(crate::source_bucket::ID)).await
 }
 
 const DRIFT_DISABLED: &str = "disabled";

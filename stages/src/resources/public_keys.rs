@@ -66,7 +66,7 @@ pub const SPEC: Spec = Spec {
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).
-pub const ID: ResourceId = ResourceId::new("public-keys");
+pub const ID: ResourceId = super::signing_keys::PUBLIC_KEYS;
 
 const DRIFT_MISSING: &str = "missing";
 const DRIFT_STALE: &str = "stale";

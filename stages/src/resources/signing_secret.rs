@@ -138,7 +138,7 @@ pub fn now() -> u64 {
 pub fn new_key(ctx: &StackContext, created: u64) -> Result<SigningKey, StepError> {
     let pair = crate::signing::generate()?;
     Ok(SigningKey {
-        name: format!("{}-{created}", ctx.name(crate::public_keys::ID)),
+        name: format!("{}-{created}", ctx.name(super::signing_keys::PUBLIC_KEYS)),
         created,
         private_key: pair.private_pem,
     })

@@ -17,6 +17,9 @@ use crate::error::absent;
 use crate::error::AwsFound;
 use crate::Service;
 use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
 
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::create_bucket::CreateBucketError;
@@ -444,4 +447,28 @@ pub(crate) const fn permissions(id: crate::naming::ResourceId) -> [crate::grant:
             Target::Objects(id),
         ),
     ]
+}
+
+/// A bucket's URL, as the S3 client addresses it (virtual-hosted on AWS, path-style
+/// on an emulator), ending in '/': the SDK's own presigning resolves the endpoint, and the
+/// object's key is cut off its URL.
+pub async fn bucket_url(ctx: &StackContext, bucket: &str) -> Result<String, StepError> {
+    const PROBE: &str = "cattube-endpoint-probe";
+    let presigned = ctx
+        .clients
+        .s3
+        .put_object()
+        .bucket(bucket)
+        .key(PROBE)
+        .presigned(
+            PresigningConfig::expires_in(Duration::from_secs(60))
+                .map_err(|e| StepError::with_source("a presigned URL's expiry", e))?,
+        )
+        .await
+        .map_err(|e| StepError::with_source("resolving the bucket's endpoint", e))?;
+    let uri = presigned.uri();
+    let path = uri.split('?').next().unwrap_or(uri);
+    path.strip_suffix(PROBE)
+        .map(str::to_string)
+        .ok_or_else(|| StepError::msg(format!("unexpected presigned URL shape: {path}")))
 }
