@@ -355,3 +355,59 @@ fn bad_shared_oac_settings_exit_2_naming_them() {
     let ran = sandbox.run().arg("plan").expect_code(2).output();
     assert!(ran.stderr.contains("shared-oac"), "{}", ran.text());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_private_stack_refuses_at_the_key_group_quota() {
+    use aws_sdk_cloudfront::types::{KeyGroupConfig, PublicKeyConfig};
+    let emulators = Emulators::start();
+    let cf = cloudfront(&emulators.moto.url).await;
+    let quota = cattube_stages::quota::KEY_GROUPS;
+    // Someone else's key groups fill the account's quota (the documented default).
+    let pair = cattube_stages::signing::generate().unwrap();
+    let key = cf
+        .create_public_key()
+        .public_key_config(
+            PublicKeyConfig::builder()
+                .caller_reference("someone")
+                .name("someone")
+                .encoded_key(pair.public_pem)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let key_id = key.public_key().unwrap().id().to_string();
+    for i in 0..quota.default {
+        cf.create_key_group()
+            .key_group_config(
+                KeyGroupConfig::builder()
+                    .name(format!("someone-{i}"))
+                    .items(key_id.clone())
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let sandbox = stack(&emulators, "private");
+    sandbox.write(
+        "cattube.toml",
+        "stack = \"private\"\n\n[delivery]\nprivate = true\n",
+    );
+    let ran = sandbox
+        .run()
+        .arg("up")
+        .expect_code(2)
+        .expect_writes(0)
+        .output();
+    assert!(
+        ran.stderr.contains(&refusal(&quota)),
+        "up names the key-group quota: {}",
+        ran.text()
+    );
+    let groups = cf.list_key_groups().send().await.unwrap();
+    let count = groups.key_group_list().map_or(0, |l| l.items().len()) as u64;
+    assert_eq!(count, quota.default, "no key group was added");
+}

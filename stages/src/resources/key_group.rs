@@ -85,9 +85,17 @@ fn comment(ctx: &StackContext) -> String {
 
 /// The stack's key group: `(id, public key ids)`.
 pub async fn find(ctx: &StackContext) -> Result<Option<(String, Vec<String>)>, StepError> {
+    Ok(find_or_count(ctx).await?.0)
+}
+
+/// The stack's group, or how many key groups the account has (for the quota check).
+async fn find_or_count(
+    ctx: &StackContext,
+) -> Result<(Option<(String, Vec<String>)>, u64), StepError> {
     let cf = &ctx.clients.cloudfront;
     let name = ctx.name(ID);
     let mut marker: Option<String> = None;
+    let mut count = 0u64;
     loop {
         let out = cf
             .list_key_groups()
@@ -97,6 +105,7 @@ pub async fn find(ctx: &StackContext) -> Result<Option<(String, Vec<String>)>, S
             .context(|| "listing CloudFront key groups".to_string())?;
         let list = out.key_group_list();
         for summary in list.map(|l| l.items()).unwrap_or_default() {
+            count += 1;
             let Some(group) = summary.key_group() else {
                 continue;
             };
@@ -104,7 +113,10 @@ pub async fn find(ctx: &StackContext) -> Result<Option<(String, Vec<String>)>, S
                 continue;
             };
             if config.name() == name {
-                return Ok(Some((group.id().to_string(), config.items().to_vec())));
+                return Ok((
+                    Some((group.id().to_string(), config.items().to_vec())),
+                    count,
+                ));
             }
         }
         marker = list
@@ -112,7 +124,7 @@ pub async fn find(ctx: &StackContext) -> Result<Option<(String, Vec<String>)>, S
             .filter(|m| !m.is_empty())
             .map(str::to_string);
         if marker.is_none() {
-            return Ok(None);
+            return Ok((None, count));
         }
     }
 }
@@ -182,7 +194,16 @@ impl Step for KeyGroup {
         ctx: &StackContext,
         _recorded: Option<&Recorded>,
     ) -> Result<Observation, StepError> {
-        let Some((id, items)) = find(ctx).await? else {
+        let (found, count) = find_or_count(ctx).await?;
+        let Some((id, items)) = found else {
+            crate::quota::KEY_GROUPS
+                .check(
+                    ctx,
+                    count,
+                    1,
+                    &format!("creating key group {}", ctx.name(ID)),
+                )
+                .await?;
             return Ok(Observation::Missing);
         };
         let mut drift = Vec::new();
