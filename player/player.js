@@ -24,6 +24,7 @@ let videos = [];        // the catalog's entries, newest first
 let playingKey = null;  // the key of the video in the <video> element
 let hlsPlayer = null;   // the hls.js instance, when one is in use
 let refreshTimer = null;
+let maybePrivate = false; // the catalog answered 403 and the page holds no signed cookies
 
 // --- signed access (a private stack) ------------------------------------------------------
 
@@ -65,17 +66,17 @@ function hasSignedCookies() {
 async function loadCatalog() {
   clearTimeout(refreshTimer);
   let catalog;
+  maybePrivate = false;
   try {
     const response = await fetch(CATALOG_URL, { cache: "no-cache" });
     // No catalog yet (nothing uploaded). CloudFront answers a missing key with 403, not 404:
     // its origin access control may only s3:GetObject, and S3 answers a caller that may not
     // s3:ListBucket with 403 (granting CloudFront ListBucket would publish every key).
-    if (response.status === 403 && !hasSignedCookies()) {
-      // A private stack: nothing is listed or played without the signed cookies.
-      page.listStatus.textContent = "This stack is private: open this page with `cattube open`.";
-      return;
-    } else if (response.status === 404 || response.status === 403) {
+    // A private stack answers 403 too, without the signed cookies: the page cannot tell the
+    // two apart, so it says both (docs/private-videos.md).
+    if (response.status === 404 || response.status === 403) {
       catalog = { videos: [] };
+      maybePrivate = response.status === 403 && !hasSignedCookies();
     } else if (!response.ok) {
       throw new Error(`the catalog answered HTTP ${response.status}`);
     } else {
@@ -104,7 +105,8 @@ function showList() {
   page.count.textContent = `(${videos.length})`;
   page.listStatus.textContent = videos.length
     ? ""
-    : "No videos yet: upload one with `cattube upload cat.mp4`.";
+    : "No videos yet: upload one with `cattube upload cat.mp4`." +
+      (maybePrivate ? " A private stack shows its videos only when opened with `cattube open`." : "");
   page.list.replaceChildren(...videos.map(listItem));
 }
 
