@@ -83,7 +83,9 @@ fn owner(key: &str, command: Command) -> &'static str {
             _ => "destination-bucket-policy",
         },
         "s3" if op.contains("-destination-")
-            && (op.contains("/index.html") || op.contains("/player/")) =>
+            && cattube_stages::player_page::FILES
+                .iter()
+                .any(|file| op.contains(&format!("/{}?", file.key))) =>
         {
             "player-page"
         }
