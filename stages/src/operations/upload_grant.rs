@@ -334,7 +334,10 @@ pub async fn post_grant(
 ) -> Result<PostGrant, VideoError> {
     crate::videos::check_source(ctx).await?;
     let bucket = ctx.name(source_bucket::ID);
-    let (credentials, url) = tokio::try_join!(credentials(ctx), crate::resources::bucket::bucket_url(ctx, bucket))?;
+    let (credentials, url) = tokio::try_join!(
+        credentials(ctx),
+        crate::resources::bucket::bucket_url(ctx, bucket)
+    )?;
     let (fields, expires_at) = sign_post(
         bucket,
         request,

@@ -7,9 +7,9 @@
 pub(crate) mod bucket;
 pub(crate) mod bucket_rule;
 mod converter;
-mod signing_keys;
 pub(crate) mod dns;
 pub(crate) mod iam_role;
+mod signing_keys;
 
 pub mod certificate;
 pub mod converter_function;
