@@ -478,15 +478,13 @@ async fn down_deletes_only_the_page_objects_cattube_wrote() {
     let clients = stack_clients(&emulators, REGION).await;
     let bucket = "my-archive";
     create_bucket(&clients.s3, bucket, REGION).await;
-    clients
-        .s3
-        .put_object()
-        .bucket(bucket)
-        .key("videos/holiday.mp4")
-        .body(ByteStream::from_static(b"not really a video"))
-        .send()
-        .await
-        .unwrap();
+    support::put_object(
+        &clients.s3,
+        bucket,
+        "videos/holiday.mp4",
+        b"not really a video",
+    )
+    .await;
     sandbox.write(
         "cattube.toml",
         &format!("[names]\ndestination-bucket = \"{bucket}\"\n"),
@@ -505,15 +503,7 @@ async fn down_deletes_only_the_page_objects_cattube_wrote() {
     }
     // The user replaces cattube's style sheet with their own after `up`: theirs now.
     let replaced = "player/player.css";
-    clients
-        .s3
-        .put_object()
-        .bucket(bucket)
-        .key(replaced)
-        .body(ByteStream::from_static(b"body { color: red }"))
-        .send()
-        .await
-        .unwrap();
+    support::put_object(&clients.s3, bucket, replaced, b"body { color: red }").await;
     let mut wanted = before.clone();
     wanted.insert(
         format!("object {replaced}"),

@@ -8,7 +8,6 @@ use crate::support;
 use support::{sdk_config, standin_post, Emulators, Ran, Sandbox};
 
 const REGION: &str = "us-east-1";
-const ACCOUNT: &str = "123456789012";
 
 /// A job.json with three outputs: AVC SD and HD with multi-pass HQ and HEVC HD, all
 /// Professional tier.
@@ -248,12 +247,7 @@ async fn max_upload_mb_reaches_the_function_and_status_checks_it() {
     // A changed limit is drift until `up` sets it.
     sandbox.write("cattube.toml", "[job]\nmax-upload-mb = 50\n");
     let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
-    let function = doc["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == "converter-function")
-        .unwrap();
+    let function = support::resource(&doc, "converter-function");
     assert_eq!(function["status"], "drifted", "{function}");
     assert!(
         function["drift"].to_string().contains("MAX_UPLOAD_MB"),
@@ -307,27 +301,9 @@ async fn jobs_of_every_kind(emulators: &Emulators) {
     )
     .build();
     let mc = aws_sdk_mediaconvert::Client::from_conf(mc_config);
-    let role = format!("arn:aws:iam::{ACCOUNT}:role/cattube-{REGION}-mediaconvert");
-    let queue = format!("arn:aws:mediaconvert:{REGION}:{ACCOUNT}:queues/cattube-queue");
     let mut ids = Vec::new();
     for _ in 0..24 {
-        let input = aws_sdk_mediaconvert::types::Input::builder()
-            .file_input("s3://source/cat.mp4")
-            .build();
-        let job = mc
-            .create_job()
-            .role(&role)
-            .queue(&queue)
-            .job_template("cattube-job")
-            .settings(
-                aws_sdk_mediaconvert::types::JobSettings::builder()
-                    .inputs(input)
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-        ids.push(job.job().unwrap().id().unwrap().to_string());
+        ids.push(support::submit_job(&mc, REGION, "s3://source/cat.mp4").await);
     }
     let base = &emulators.standin.url;
     // (SD, HD, HEVC) durations: 2 min, 5 s (billed 10 s), 90.5 s (billed 91 s).

@@ -12,23 +12,12 @@
 use crate::support;
 
 use aws_sdk_cloudfront::types::ViewerProtocolPolicy;
-use support::{resource, s3_client, Emulators, Moto};
+use support::distribution::{cloudfront_client, distribution_config, edit_distribution};
+use support::{assert_drifted, bucket_policy, resource, s3_client, Emulators, Moto};
 
 const REGION: &str = "eu-west-1";
 const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
 const DESTINATION: &str = "cattube-destination-123456789012-eu-west-1";
-
-async fn cloudfront_client(endpoint: &str) -> aws_sdk_cloudfront::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_cloudfront::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await;
-    aws_sdk_cloudfront::Client::new(&config)
-}
 
 /// Nothing of any kind left in the emulator: no distribution, no OAC, no bucket.
 async fn nothing_left(moto: &Moto) {
@@ -152,15 +141,7 @@ async fn what_up_made_reads_back_right(
         sandbox, s3, cf, ..
     } = delivery;
     // What was created, read back from the emulator.
-    let config = cf
-        .get_distribution_config()
-        .id(dist_id)
-        .send()
-        .await
-        .unwrap()
-        .distribution_config()
-        .cloned()
-        .unwrap();
+    let config = distribution_config(cf, dist_id).await;
     let origin = &config.origins().unwrap().items()[0];
     assert_eq!(
         origin.domain_name(),
@@ -233,15 +214,7 @@ async fn what_up_made_reads_back_right(
         .items()
         .iter()
         .any(|t| t.key() == "cattube:stack" && t.value() == Some("cattube")));
-    let policy = s3
-        .get_bucket_policy()
-        .bucket(DESTINATION)
-        .send()
-        .await
-        .unwrap()
-        .policy()
-        .unwrap()
-        .to_string();
+    let policy = bucket_policy(s3, DESTINATION).await;
     let policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
     let statements = policy["Statement"].as_array().unwrap();
     assert_eq!(
@@ -303,27 +276,16 @@ async fn drift_by_hand_is_named(delivery: &Delivery, dist_id: &str, policy: &ser
         sandbox, s3, cf, ..
     } = delivery;
     // Drift, by hand: viewer policy allow-all, OAC detached, distribution disabled…
-    let current = cf
-        .get_distribution_config()
-        .id(dist_id)
-        .send()
-        .await
-        .unwrap();
-    let mut changed = current.distribution_config().cloned().unwrap();
-    changed.enabled = false;
-    changed
-        .default_cache_behavior
-        .as_mut()
-        .unwrap()
-        .viewer_protocol_policy = ViewerProtocolPolicy::AllowAll;
-    changed.origins.as_mut().unwrap().items[0].origin_access_control_id = None;
-    cf.update_distribution()
-        .id(dist_id)
-        .if_match(current.e_tag().unwrap())
-        .distribution_config(changed)
-        .send()
-        .await
-        .unwrap();
+    edit_distribution(cf, dist_id, |changed| {
+        changed.enabled = false;
+        changed
+            .default_cache_behavior
+            .as_mut()
+            .unwrap()
+            .viewer_protocol_policy = ViewerProtocolPolicy::AllowAll;
+        changed.origins.as_mut().unwrap().items[0].origin_access_control_id = None;
+    })
+    .await;
     // …and the bucket policy widened to another account.
     let mut widened = policy.clone();
     widened["Statement"]
@@ -352,14 +314,7 @@ async fn drift_by_hand_is_named(delivery: &Delivery, dist_id: &str, policy: &ser
     ] {
         assert!(drift.contains(needle), "{needle} not in {drift}");
     }
-    let bucket_policy = resource(&doc, "destination-bucket-policy");
-    assert_eq!(bucket_policy["status"], "drifted");
-    assert!(
-        bucket_policy["drift"]
-            .to_string()
-            .contains("bucket policy widened"),
-        "{bucket_policy}"
-    );
+    assert_drifted(&doc, "destination-bucket-policy", "bucket policy widened");
     assert_eq!(resource(&doc, "origin-access-control")["status"], "ok");
 }
 
@@ -382,29 +337,13 @@ async fn up_repairs_exactly_the_drift(delivery: &Delivery, dist_id: &str, oac_id
     let writes = emulators.writes();
     assert_eq!(writes.len(), 2, "{writes:?}");
     sandbox.run().args(["status"]).expect_code(0).json();
-    let config = cf
-        .get_distribution_config()
-        .id(dist_id)
-        .send()
-        .await
-        .unwrap()
-        .distribution_config()
-        .cloned()
-        .unwrap();
+    let config = distribution_config(cf, dist_id).await;
     assert!(config.enabled());
     assert_eq!(
         config.origins().unwrap().items()[0].origin_access_control_id(),
         Some(oac_id)
     );
-    let policy = s3
-        .get_bucket_policy()
-        .bucket(DESTINATION)
-        .send()
-        .await
-        .unwrap()
-        .policy()
-        .unwrap()
-        .to_string();
+    let policy = bucket_policy(s3, DESTINATION).await;
     assert!(!policy.contains("someone"), "{policy}");
     assert!(
         policy.contains("cattube-deny-insecure-transport")
@@ -444,13 +383,7 @@ async fn down_no_wait_then_down() {
         "delete"
     );
     assert_eq!(resource(&doc, "source-bucket")["status"], "missing");
-    let config = cf
-        .get_distribution_config()
-        .id(&dist_id)
-        .send()
-        .await
-        .unwrap();
-    assert!(!config.distribution_config().unwrap().enabled());
+    assert!(!distribution_config(&cf, &dist_id).await.enabled());
     let state: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(sandbox.path().join("cattube.state.json")).unwrap(),
     )
@@ -474,9 +407,7 @@ async fn down_no_wait_then_down() {
 
     // status says why the distribution is disabled.
     let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
-    assert!(resource(&doc, "distribution")["drift"]
-        .to_string()
-        .contains("down --no-wait"));
+    assert_drifted(&doc, "distribution", "down --no-wait");
 
     // The next down finishes.
     sandbox.run().args(["down", "--yes"]).expect_code(0).json();
@@ -592,13 +523,7 @@ async fn suffixes_a_failed_multipart_upload_and_keep_buckets() {
 
     // --keep-buckets: everything else goes, the buckets stay (with their objects): the
     // videos, and the failed deliveries' records `jobs --retry-failed` replays.
-    s3.put_object()
-        .bucket(DESTINATION)
-        .key("cats/kept.mp4")
-        .body(b"kept".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    support::put_object(&s3, DESTINATION, "cats/kept.mp4", b"kept").await;
     sandbox
         .run()
         .args(["down", "--yes", "--keep-buckets"])

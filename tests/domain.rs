@@ -9,7 +9,10 @@
 //! 53), refuses to delete a certificate CloudFront serves, and makes CloudFront refuse an
 //! unissued certificate or an alias another distribution has, as AWS does.
 
-use crate::support::{leftovers, resource, stack_clients, Emulators};
+use crate::support::distribution::{distribution_config, edit_distribution};
+use crate::support::{
+    assert_drifted, down_leaves_nothing, leftovers, resource, stack_clients, Emulators,
+};
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
@@ -127,14 +130,7 @@ async fn certificates(clients: &Clients) -> Vec<(String, String)> {
 /// The distribution's names, certificate ARN, SSL support method, minimum protocol and
 /// HTTP version.
 async fn served(clients: &Clients, id: &str) -> (Vec<String>, String, String, String, String) {
-    let out = clients
-        .cloudfront
-        .get_distribution_config()
-        .id(id)
-        .send()
-        .await
-        .unwrap();
-    let config = out.distribution_config().unwrap();
+    let config = distribution_config(&clients.cloudfront, id).await;
     let cert = config.viewer_certificate().unwrap();
     (
         config
@@ -240,41 +236,22 @@ async fn a_domain_with_a_hosted_zone_is_served_and_removed_exactly() {
     sandbox.run().args(["status"]).expect_code(0).json();
 
     // Drift: the names detached from the distribution are put back.
-    let out = clients
-        .cloudfront
-        .get_distribution_config()
-        .id(&id)
-        .send()
-        .await
-        .unwrap();
-    let mut detached = out.distribution_config().unwrap().clone();
-    detached.aliases = Some(
-        aws_sdk_cloudfront::types::Aliases::builder()
-            .quantity(0)
-            .build()
-            .unwrap(),
-    );
-    detached.viewer_certificate = Some(
-        aws_sdk_cloudfront::types::ViewerCertificate::builder()
-            .cloud_front_default_certificate(true)
-            .build(),
-    );
-    clients
-        .cloudfront
-        .update_distribution()
-        .id(&id)
-        .if_match(out.e_tag().unwrap())
-        .distribution_config(detached)
-        .send()
-        .await
-        .unwrap();
+    edit_distribution(&clients.cloudfront, &id, |detached| {
+        detached.aliases = Some(
+            aws_sdk_cloudfront::types::Aliases::builder()
+                .quantity(0)
+                .build()
+                .unwrap(),
+        );
+        detached.viewer_certificate = Some(
+            aws_sdk_cloudfront::types::ViewerCertificate::builder()
+                .cloud_front_default_certificate(true)
+                .build(),
+        );
+    })
+    .await;
     let status = sandbox.run().args(["status"]).expect_code(3).json().doc;
-    assert!(
-        resource(&status, "distribution")["drift"]
-            .to_string()
-            .contains(DOMAIN),
-        "{status}"
-    );
+    assert_drifted(&status, "distribution", DOMAIN);
     sandbox.run().args(["up"]).expect_code(0).json();
     assert_eq!(served(&clients, &id).await.0, vec![DOMAIN.to_string()]);
 
@@ -353,12 +330,11 @@ async fn a_domain_without_a_zone_prints_its_records_and_attaches_once_validated(
     assert!(cert.starts_with("arn:aws:acm:us-east-1:"), "{cert}");
     sandbox.run().args(["status"]).expect_code(0).json();
 
-    sandbox.run().args(["down", "--yes"]).expect_code(0).json();
+    down_leaves_nothing(&emulators, &sandbox).await;
     assert!(
         certificates(&clients).await.is_empty(),
         "certificate left behind"
     );
-    assert_eq!(leftovers(&emulators, REGION).await, Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread")]

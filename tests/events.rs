@@ -9,7 +9,10 @@ use crate::support;
 use std::collections::HashMap;
 
 use serde_json::{json, Value};
-use support::{leftovers, resource, s3_client, sdk_config, standin_post, Emulators, Sandbox};
+use support::{
+    down_leaves_nothing, leftovers, resource, s3_client, sdk_config, standin_post, Emulators,
+    Sandbox,
+};
 
 const REGION: &str = "us-east-1";
 const ACCOUNT: &str = "123456789012";
@@ -592,7 +595,5 @@ async fn removing_notify_deletes_the_topic(stack: &Stack) {
     // down leaves nothing of any kind, the new ones included.
     sandbox.write("cattube.toml", NOTIFY);
     sandbox.run().arg("up").expect_code(0).json();
-    sandbox.run().args(["down", "--yes"]).expect_code(0).json();
-    let left = leftovers(emulators, REGION).await;
-    assert!(left.is_empty(), "{left:?}");
+    down_leaves_nothing(emulators, sandbox).await;
 }

@@ -24,8 +24,18 @@ fn entries(sandbox: &Sandbox) -> Vec<String> {
         .collect()
 }
 
+/// A refused run `args` wrote no file in the sandbox and sent no request.
+#[track_caller]
+fn untouched(sandbox: &Sandbox, tripwire: &RecordingProxy, args: &[&str]) {
+    let left = entries(sandbox);
+    assert!(left.is_empty(), "{args:?} left {left:?}");
+    let sent = tripwire.requests();
+    assert!(sent.is_empty(), "{args:?} sent {sent:?}");
+}
+
 /// Runs the binary with its stdout a pipe whose reader is already gone (`| head` that has
-/// read enough): the write fails with EPIPE every time, no race.
+/// read enough): the write fails with EPIPE every time, no race. A raw command, not a
+/// [`crate::support::Run`]: a `Run` captures stdout, and this run's stdout must be that pipe.
 fn with_closed_stdout(sandbox: &Sandbox, args: &[&str]) -> (Option<i32>, String) {
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
@@ -115,13 +125,8 @@ fn no_credentials_is_exit_2_with_a_hint_and_leaves_no_file() {
             lines[0].ends_with("export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
             "{args:?}: {lines:?}"
         );
-        assert!(
-            entries(&sandbox).is_empty(),
-            "{args:?} left {:?}",
-            entries(&sandbox)
-        );
+        untouched(&sandbox, &tripwire, args);
     }
-    assert!(tripwire.requests().is_empty(), "{:?}", tripwire.requests());
 }
 
 #[test]
@@ -133,13 +138,8 @@ fn no_region_leaves_no_lock_file() {
         let stderr = out.stderr.as_str();
         assert_eq!(out.code, Some(2), "{stderr}");
         assert!(stderr.contains("no AWS region"), "{stderr}");
-        assert!(
-            entries(&sandbox).is_empty(),
-            "{args:?} left {:?}",
-            entries(&sandbox)
-        );
+        untouched(&sandbox, &tripwire, args);
     }
-    assert!(tripwire.requests().is_empty(), "{:?}", tripwire.requests());
 }
 
 #[test]

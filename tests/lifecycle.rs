@@ -8,7 +8,10 @@ use aws_sdk_s3::types::{
     BucketVersioningStatus, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
     PublicAccessBlockConfiguration, VersioningConfiguration,
 };
-use support::{resource, s3_client, sdk_config, Emulators, RESOURCES};
+use support::{
+    assert_drifted, assert_every_action, bucket_policy, resource, s3_client, sdk_config, Emulators,
+    RESOURCES,
+};
 
 const REGION: &str = "eu-west-1";
 const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
@@ -188,11 +191,7 @@ async fn plan_on_an_empty_account_lists_every_resource_to_create(walk: &Walk) ->
         wanted.insert(distribution + 1 + i, moved);
     }
     assert_eq!(ids(&doc), wanted);
-    assert!(doc["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|r| r["action"] == "create"));
+    assert_every_action(&doc, "create");
     assert!(emulators.writes().is_empty());
     emulators.reset();
     wanted
@@ -278,13 +277,8 @@ async fn up_from_nothing_creates_every_resource_securely(walk: &Walk, wanted: &[
             .block_public_acls(),
         Some(true)
     );
-    let policy = s3
-        .get_bucket_policy()
-        .bucket(DESTINATION)
-        .send()
-        .await
-        .unwrap();
-    assert!(policy.policy().unwrap().contains("aws:SecureTransport"));
+    let policy = bucket_policy(s3, DESTINATION).await;
+    assert!(policy.contains("aws:SecureTransport"), "{policy}");
     for bucket in [SOURCE, DESTINATION] {
         assert_tls_only(s3, bucket).await;
     }
@@ -312,11 +306,7 @@ async fn a_converged_up_writes_nothing(walk: &Walk) {
     // A converged up makes no write request at all.
     emulators.reset();
     let out = sandbox.run().args(["up"]).expect_code(0).json();
-    assert!(out.doc["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|r| r["action"] == "none"));
+    assert_every_action(&out.doc, "none");
     let writes = emulators.writes();
     assert!(writes.is_empty(), "a converged up wrote: {writes:?}");
     eprintln!(
@@ -461,23 +451,15 @@ async fn the_conversion_half_drift_is_repaired(walk: &Walk) {
     } = walk;
     // Drift in the conversion half: the notification removed, the function's environment
     // changed, a role's policy widened.
-    s3.put_bucket_notification_configuration()
-        .bucket(SOURCE)
-        .notification_configuration(aws_sdk_s3::types::NotificationConfiguration::builder().build())
-        .send()
-        .await
-        .unwrap();
+    support::remove_notifications(s3, SOURCE).await;
     support::drift_function_environment(lambda, "cattube-converter").await;
     let widening = support::widen_role(iam, "cattube-eu-west-1-converter").await;
     let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
     assert_eq!(resource(&doc, "source-notification")["status"], "missing");
-    let function = resource(&doc, "converter-function");
-    assert_eq!(function["status"], "drifted");
-    assert!(
-        function["drift"]
-            .to_string()
-            .contains("environment differs: DESTINATION_BUCKET"),
-        "{function}"
+    assert_drifted(
+        &doc,
+        "converter-function",
+        "environment differs: DESTINATION_BUCKET",
     );
     let role = resource(&doc, "converter-role");
     assert_eq!(role["status"], "drifted");
@@ -542,28 +524,8 @@ async fn down_cancels_queued_jobs_and_leaves_nothing(walk: &Walk) {
         ..
     } = walk;
     // A job still waiting in the queue: down cancels it before deleting the queue.
-    let job = mediaconvert
-        .create_job()
-        .queue(format!(
-            "arn:aws:mediaconvert:{REGION}:{ACCOUNT}:queues/cattube-queue"
-        ))
-        .role(format!(
-            "arn:aws:iam::{ACCOUNT}:role/cattube-eu-west-1-mediaconvert"
-        ))
-        .job_template("cattube-job")
-        .settings(
-            aws_sdk_mediaconvert::types::JobSettings::builder()
-                .inputs(
-                    aws_sdk_mediaconvert::types::Input::builder()
-                        .file_input(format!("s3://{SOURCE}/cats/tabby cat.mp4"))
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let job_id = job.job().and_then(|j| j.id()).unwrap().to_string();
+    let source = format!("s3://{SOURCE}/cats/tabby cat.mp4");
+    let job_id = support::submit_job(mediaconvert, REGION, &source).await;
 
     // Videos with history: versions and a delete marker.
     s3.put_bucket_versioning()
@@ -577,13 +539,7 @@ async fn down_cancels_queued_jobs_and_leaves_nothing(walk: &Walk) {
         .await
         .unwrap();
     for body in ["one", "two", "three"] {
-        s3.put_object()
-            .bucket(DESTINATION)
-            .key("cats/tabby cat-hd.mp4")
-            .body(body.as_bytes().to_vec().into())
-            .send()
-            .await
-            .unwrap();
+        support::put_object(s3, DESTINATION, "cats/tabby cat-hd.mp4", body.as_bytes()).await;
     }
     s3.delete_object()
         .bucket(DESTINATION)
@@ -591,13 +547,7 @@ async fn down_cancels_queued_jobs_and_leaves_nothing(walk: &Walk) {
         .send()
         .await
         .unwrap();
-    s3.put_object()
-        .bucket(SOURCE)
-        .key("cats/tabby cat.mp4")
-        .body(b"video".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    support::put_object(s3, SOURCE, "cats/tabby cat.mp4", b"video").await;
 
     // down without a terminal and without --yes refuses and changes nothing.
     emulators.reset();
@@ -611,14 +561,7 @@ async fn down_cancels_queued_jobs_and_leaves_nothing(walk: &Walk) {
         .expect_code(0)
         .json()
         .doc;
-    assert!(
-        doc["resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|r| r["action"] == "delete"),
-        "{doc}"
-    );
+    assert_every_action(&doc, "delete");
     let cancelled = mediaconvert.get_job().id(&job_id).send().await.unwrap();
     assert_eq!(
         cancelled.job().and_then(|j| j.status()).map(|s| s.as_str()),
@@ -637,11 +580,7 @@ async fn down_cancels_queued_jobs_and_leaves_nothing(walk: &Walk) {
 
     // A second down has nothing to do and says so.
     let out = sandbox.run().args(["down", "--yes"]).expect_code(0).json();
-    assert!(out.doc["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|r| r["action"] == "none"));
+    assert_every_action(&out.doc, "none");
 }
 
 /// What `up` made of the conversion half, checked from outside.
@@ -742,24 +681,7 @@ async fn check_conversion(
 /// `fileInput`, every enum and bound respected), its inputs without `fileInput`, on the
 /// stack's queue, its outputs in the destination bucket.
 fn assert_job_template_request_is_valid(standin: &str) {
-    let (status, bodies) = support::standin_request(standin, "GET", "/_standin/bodies", "");
-    assert_eq!(status, 200);
-    let sent: Vec<&str> = bodies
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|b| b["operation"] == "CreateJobTemplate")
-        .map(|b| b["body"].as_str().unwrap())
-        .collect();
-    assert_eq!(sent.len(), 1, "CreateJobTemplate bodies: {sent:?}");
-    let (status, answer) = support::standin_request(
-        standin,
-        "POST",
-        "/_standin/validate/CreateJobTemplate",
-        sent[0],
-    );
-    assert_eq!(status, 200, "botocore's model refuses the body: {answer}");
-    let body: serde_json::Value = serde_json::from_str(sent[0]).unwrap();
+    let body = support::sent_template(standin);
     let inputs = body["settings"]["inputs"].as_array().unwrap();
     assert!(!inputs.is_empty(), "{body}");
     for input in inputs {
@@ -880,13 +802,7 @@ async fn adopted_bucket_survives_down() {
         .send()
         .await
         .unwrap();
-    s3.put_object()
-        .bucket("my-videos")
-        .key("keep.mp4")
-        .body(b"mine".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    support::put_object(&s3, "my-videos", "keep.mp4", b"mine").await;
     // Someone else's notification on the bucket: cattube merges its own next to it.
     let theirs_entry = aws_sdk_s3::types::LambdaFunctionConfiguration::builder()
         .id("theirs")
@@ -919,15 +835,7 @@ async fn adopted_bucket_survives_down() {
 
     let out = sandbox.run().args(["up"]).expect_code(0).json();
     assert_eq!(resource(&out.doc, "source-bucket")["action"], "update");
-    let policy = s3
-        .get_bucket_policy()
-        .bucket("my-videos")
-        .send()
-        .await
-        .unwrap()
-        .policy()
-        .unwrap()
-        .to_string();
+    let policy = bucket_policy(&s3, "my-videos").await;
     assert!(
         policy.contains("\"theirs\"") && policy.contains("cattube-deny-insecure-transport"),
         "{policy}"

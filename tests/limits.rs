@@ -7,38 +7,30 @@
 //! `plan`'s line with what the cap costs.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::pipeline::{owner_python, LocalCloud, ONE_AT_A_TIME, REGION};
-use crate::support::{self, succeeded, Emulators};
+use crate::support::{self, clips, Emulators};
 
 /// A clip of `seconds` at 64x36, 5 frames a second: small and quick to convert.
 fn clip(dir: &Path, name: &str, seconds: u32) {
-    succeeded(
-        Command::new("ffmpeg")
-            .args([
-                "-hide_banner",
-                "-loglevel",
-                "error",
-                "-y",
-                "-f",
-                "lavfi",
-                "-i",
-            ])
-            .arg(format!("testsrc=size=64x36:rate=5:duration={seconds}"))
-            .args([
-                "-c:v",
-                "libx264",
-                "-preset",
-                "ultrafast",
-                "-pix_fmt",
-                "yuv420p",
-                name,
-            ])
-            .current_dir(dir),
+    let pattern = format!("testsrc=size=64x36:rate=5:duration={seconds}");
+    clips::ffmpeg(
+        dir,
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            &pattern,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ]
+        .into_iter()
+        .chain(["-pix_fmt", "yuv420p", name]),
     );
 }
 

@@ -259,14 +259,9 @@ async fn made_and_shared(emulators: &Emulators, sandbox: &support::Sandbox, runs
     }
     // A lock a killed run left, cleared by `state unlock`.
     let aws = support::sdk_config(&emulators.moto.url, REGION).await;
-    aws_sdk_s3::Client::new(&aws)
-        .put_object()
-        .bucket("cattube-ci-state-123456789012")
-        .key("cattube/cattube/eu-west-1.json.lock")
-        .body(b"{}".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    let s3 = aws_sdk_s3::Client::new(&aws);
+    let lock = "cattube/cattube/eu-west-1.json.lock";
+    support::put_object(&s3, "cattube-ci-state-123456789012", lock, b"{}").await;
     let unlocked = sandbox
         .run()
         .args(["state", "unlock", "--yes"])

@@ -25,7 +25,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{repo_root, succeeded, Sandbox};
+use support::{clips, repo_root, succeeded, Sandbox};
 
 pub(crate) const REGION: &str = "eu-west-1";
 /// The generated clip's frame size: what an output without Width/Height keeps.
@@ -134,29 +134,9 @@ impl Drop for LocalCloud {
 
 /// Two seconds of test pattern with a tone, small, H.264/AAC.
 pub(crate) fn clip(dir: &Path, name: &str) -> PathBuf {
-    succeeded(
-        Command::new("ffmpeg")
-            .args([
-                "-hide_banner",
-                "-loglevel",
-                "error",
-                "-y",
-                "-f",
-                "lavfi",
-                "-i",
-            ])
-            .arg(format!(
-                "testsrc2=size={}x{}:rate=24:duration=2",
-                SOURCE.0, SOURCE.1
-            ))
-            .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=2"])
-            .args([
-                "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
-            ])
-            .args(["-c:a", "aac", "-shortest", name])
-            .current_dir(dir),
-    );
-    dir.join(name)
+    let (width, height) = SOURCE;
+    let pattern = format!("testsrc2=size={width}x{height}:rate=24:duration=2");
+    clips::h264_with_tone(dir, name, &pattern, 2, &["-preset", "veryfast"])
 }
 
 fn curl(url: &str, to: &Path) {

@@ -7,37 +7,15 @@
 
 use crate::support;
 
-use aws_sdk_cloudfront::types::DistributionConfig;
 use cattube_stages::player_page::{body, sha256_hex, FILES, SOURCE_URL_SLOT, UPLOAD_KEY};
-use support::{leftovers, resource, s3_client, Emulators};
+use support::distribution::{cloudfront_client, distribution_config, edit_distribution};
+use support::{assert_drifted, down_leaves_nothing, resource, s3_client, Emulators};
 
 const REGION: &str = "eu-west-1";
 const DESTINATION: &str = "cattube-destination-123456789012-eu-west-1";
 
-async fn cloudfront_client(endpoint: &str) -> aws_sdk_cloudfront::Client {
-    let config = support::sdk_config(endpoint, "us-east-1").await;
-    aws_sdk_cloudfront::Client::new(&config)
-}
-
-async fn distribution(cf: &aws_sdk_cloudfront::Client, id: &str) -> (DistributionConfig, String) {
-    let got = cf.get_distribution_config().id(id).send().await.unwrap();
-    (
-        got.distribution_config().cloned().unwrap(),
-        got.e_tag().unwrap().to_string(),
-    )
-}
-
 async fn policy(s3: &aws_sdk_s3::Client) -> serde_json::Value {
-    let text = s3
-        .get_bucket_policy()
-        .bucket(DESTINATION)
-        .send()
-        .await
-        .unwrap()
-        .policy()
-        .unwrap()
-        .to_string();
-    serde_json::from_str(&text).unwrap()
+    serde_json::from_str(&support::bucket_policy(s3, DESTINATION).await).unwrap()
 }
 
 fn has_sid(policy: &serde_json::Value, sid: &str) -> Option<serde_json::Value> {
@@ -149,7 +127,7 @@ async fn the_page_is_uploaded_once_served_at_the_root_and_removed() {
     assert!(FILES[0].content_type.starts_with("text/html"));
     assert_eq!(FILES[0].key, "index.html");
     let dist_id = doc["outputs"]["distribution_id"].as_str().unwrap();
-    let (config, etag) = distribution(&cf, dist_id).await;
+    let config = distribution_config(&cf, dist_id).await;
     assert_eq!(config.default_root_object(), Some("index.html"));
     assert!(has_sid(&policy(&s3).await, "cattube-cloudfront-no-catalog").is_none());
 
@@ -167,48 +145,25 @@ async fn the_page_is_uploaded_once_served_at_the_root_and_removed() {
         .send()
         .await
         .unwrap();
-    let mut changed = config.clone();
-    changed.default_root_object = Some(String::new());
-    cf.update_distribution()
-        .id(dist_id)
-        .if_match(etag)
-        .distribution_config(changed)
-        .send()
-        .await
-        .unwrap();
+    edit_distribution(&cf, dist_id, |changed| {
+        changed.default_root_object = Some(String::new());
+    })
+    .await;
     let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
-    let page = resource(&doc, "player-page");
-    assert_eq!(page["status"], "drifted", "{page}");
-    assert!(
-        page["drift"]
-            .to_string()
-            .contains("player/player.js differs"),
-        "{page}"
-    );
-    let dist = resource(&doc, "distribution");
-    assert!(
-        dist["drift"]
-            .to_string()
-            .contains("default root object is none, wanted index.html"),
-        "{dist}"
-    );
+    assert_drifted(&doc, "player-page", "player/player.js differs");
+    let wanted = "default root object is none, wanted index.html";
+    assert_drifted(&doc, "distribution", wanted);
     // up repairs exactly that: one object, one distribution update.
     let out = sandbox.run().args(["up"]).expect_code(0).json();
     let writes: Vec<String> = out.writes().iter().map(|w| w.to_string()).collect();
     assert_eq!(writes.len(), 2, "{writes:?}");
     assert!(writes.iter().any(|w| w.contains("player.js")), "{writes:?}");
-    let (config, _) = distribution(&cf, dist_id).await;
+    let config = distribution_config(&cf, dist_id).await;
     assert_eq!(config.default_root_object(), Some("index.html"));
     sandbox.run().args(["status"]).expect_code(0).output();
 
     // down removes the page with the rest.
-    sandbox
-        .run()
-        .args(["down", "--yes"])
-        .expect_code(0)
-        .output();
-    let left = leftovers(&emulators, REGION).await;
-    assert!(left.is_empty(), "{left:?}");
+    down_leaves_nothing(&emulators, &sandbox).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -239,7 +194,7 @@ async fn with_the_player_off_there_is_no_page_and_cloudfront_may_not_read_the_ca
         deny["Resource"],
         format!("arn:aws:s3:::{DESTINATION}/catalog.json")
     );
-    let (config, _) = distribution(&cf, &dist_id).await;
+    let config = distribution_config(&cf, &dist_id).await;
     assert_eq!(config.default_root_object(), Some(""));
     let out = sandbox.run().args(["up"]).expect_code(0).json();
     assert!(out.writes().is_empty(), "{:?}", out.writes());
@@ -259,11 +214,10 @@ async fn with_the_player_off_there_is_no_page_and_cloudfront_may_not_read_the_ca
         .await
         .unwrap();
     let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
-    assert!(
-        resource(&doc, "destination-bucket-policy")["drift"]
-            .to_string()
-            .contains("CloudFront may read catalog.json"),
-        "{doc}"
+    assert_drifted(
+        &doc,
+        "destination-bucket-policy",
+        "CloudFront may read catalog.json",
     );
     sandbox.run().args(["up"]).expect_code(0).output();
     assert!(has_sid(&policy(&s3).await, "cattube-cloudfront-no-catalog").is_some());
@@ -274,12 +228,7 @@ async fn with_the_player_off_there_is_no_page_and_cloudfront_may_not_read_the_ca
     assert_eq!(page_keys(&s3).await.len(), FILES.len());
     assert!(has_sid(&policy(&s3).await, "cattube-cloudfront-no-catalog").is_none());
 
-    sandbox
-        .run()
-        .args(["down", "--yes"])
-        .expect_code(0)
-        .output();
-    assert!(leftovers(&emulators, REGION).await.is_empty());
+    down_leaves_nothing(&emulators, &sandbox).await;
 }
 
 #[test]

@@ -11,8 +11,9 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
+use crate::support::distribution::distribution_config;
 use crate::support::{
-    leftovers, repo_root, resource, stack_clients, venv_python, Emulators, Sandbox,
+    down_leaves_nothing, repo_root, resource, stack_clients, venv_python, Emulators, Sandbox,
 };
 use cattube_stages::Clients;
 
@@ -124,23 +125,58 @@ async fn a_private_stack_serves_only_what_its_key_signed() {
     }
     let group = doc["outputs"]["key_group_id"].as_str().unwrap().to_string();
     let dist = doc["outputs"]["distribution_id"].as_str().unwrap();
+    the_distribution_trusts_the_group_but_for_the_page(&clients, dist, &group).await;
+    only_the_caller_reads_the_secret(&clients, &doc).await;
 
-    // The distribution trusts the group for everything but the player page and its scripts.
-    let config = clients
-        .cloudfront
-        .get_distribution_config()
-        .id(dist)
-        .send()
-        .await
-        .unwrap();
-    let config = config.distribution_config().unwrap();
+    // Converged: no write.
+    sandbox
+        .run()
+        .args(["up"])
+        .expect_code(0)
+        .expect_writes(0)
+        .json();
+
+    let keys = trusted_keys(&clients, &group).await;
+    assert_eq!(keys.len(), 1);
+    printed.push(signed_urls_verify_and_nothing_else_does(&sandbox, &keys));
+    printed.push(open_hands_the_player_signed_cookies(&sandbox, &keys));
+
+    // Bad input: one line, exit 2, naming the flag.
+    let bad = sandbox
+        .run()
+        .args(["url", KEY, "--expires", "1h"])
+        .expect_code(2)
+        .output();
+    assert!(bad.stderr.contains("--expires"), "{}", bad.stderr);
+
+    // `status` shows the key and its age.
+    let status = sandbox.run().args(["status"]).expect_code(0).json();
+    let shown = status.doc["keys"].as_array().unwrap();
+    assert_eq!(shown.len(), 1, "{}", status.doc);
+    assert_eq!(shown[0]["signing"], true);
+    assert_eq!(shown[0]["id"], *keys.keys().next().unwrap());
+    let text = sandbox.run().args(["status"]).expect_code(0).output();
+    assert!(text.stdout.contains("signing keys"), "{}", text.stdout);
+    printed.push(status.stdout + &text.stdout + &text.stderr);
+
+    the_private_key_is_nowhere_cattube_wrote_or_printed(&clients, &doc, &sandbox, &printed).await;
+    down_leaves_nothing(&emulators, &sandbox).await;
+}
+
+/// The distribution trusts the key group for everything but the player page and its scripts.
+async fn the_distribution_trusts_the_group_but_for_the_page(
+    clients: &Clients,
+    dist: &str,
+    group: &str,
+) {
+    let config = distribution_config(&clients.cloudfront, dist).await;
     let trusted = config
         .default_cache_behavior()
         .unwrap()
         .trusted_key_groups()
         .unwrap();
     assert!(trusted.enabled());
-    assert_eq!(trusted.items(), std::slice::from_ref(&group));
+    assert_eq!(trusted.items(), [group.to_string()]);
     let public: Vec<&str> = config
         .cache_behaviors()
         .unwrap()
@@ -149,8 +185,10 @@ async fn a_private_stack_serves_only_what_its_key_signed() {
         .map(|b| b.path_pattern())
         .collect();
     assert_eq!(public, ["index.html", "player/*"]);
+}
 
-    // The secret: tagged, and nobody but the caller reads its value.
+/// The signing secret is tagged as the stack's, and nobody but the caller reads its value.
+async fn only_the_caller_reads_the_secret(clients: &Clients, doc: &serde_json::Value) {
     let secret = clients
         .secrets
         .describe_secret()
@@ -186,24 +224,19 @@ async fn a_private_stack_serves_only_what_its_key_signed() {
         serde_json::json!([caller.arn().unwrap()]),
         "{policy}"
     );
+}
 
-    // Converged: no write.
-    sandbox
-        .run()
-        .args(["up"])
-        .expect_code(0)
-        .expect_writes(0)
-        .json();
-
-    // A signed URL verifies against the group's public key; a tampered or expired one does not.
-    let keys = trusted_keys(&clients, &group).await;
-    assert_eq!(keys.len(), 1);
+/// A signed URL verifies against the group's public key; unsigned, for another object,
+/// with a later expiry, or expired, it does not. What `url --signed` printed.
+fn signed_urls_verify_and_nothing_else_does(
+    sandbox: &Sandbox,
+    keys: &BTreeMap<String, String>,
+) -> String {
     let signed = sandbox
         .run()
         .args(["url", KEY, "--signed", "--expires", "1h"])
         .expect_code(0)
         .json();
-    printed.push(signed.stdout.clone() + &signed.stderr);
     let signed_urls = urls(&signed.doc);
     assert!(!signed_urls.is_empty());
     for url in &signed_urls {
@@ -211,13 +244,13 @@ async fn a_private_stack_serves_only_what_its_key_signed() {
             url.contains("Expires=") && url.contains("Key-Pair-Id="),
             "{url}"
         );
-        assert_eq!(verdict(&sandbox, &keys, url, ""), "ok", "{url}");
+        assert_eq!(verdict(sandbox, keys, url, ""), "ok", "{url}");
         let unsigned = url.split('?').next().unwrap();
-        assert_eq!(verdict(&sandbox, &keys, unsigned, ""), "MissingKey");
+        assert_eq!(verdict(sandbox, keys, unsigned, ""), "MissingKey");
         // Another object with the same signature; a later expiry with the same signature.
         let other = url.replacen("tabby%20cat", "tabby%20dog", 1);
         assert_eq!(
-            verdict(&sandbox, &keys, &other, ""),
+            verdict(sandbox, keys, &other, ""),
             "AccessDenied",
             "{other}"
         );
@@ -225,7 +258,7 @@ async fn a_private_stack_serves_only_what_its_key_signed() {
         let (when, rest) = expires.split_once('&').unwrap();
         let later = format!("{head}Expires={}&{rest}", when.parse::<u64>().unwrap() + 60);
         assert_eq!(
-            verdict(&sandbox, &keys, &later, ""),
+            verdict(sandbox, keys, &later, ""),
             "AccessDenied",
             "{later}"
         );
@@ -238,16 +271,21 @@ async fn a_private_stack_serves_only_what_its_key_signed() {
     std::thread::sleep(std::time::Duration::from_millis(2100));
     for url in urls(&short.doc) {
         assert_eq!(
-            verdict(&sandbox, &keys, &url, ""),
+            verdict(sandbox, keys, &url, ""),
             "AccessDenied",
             "expired {url}"
         );
     }
+    signed.stdout + &signed.stderr
+}
 
-    // `videos` signs too on a private stack (an empty catalog here: nothing converts in
-    // moto); `open` hands the player the cookies in the fragment.
+/// `open` hands the player the signed cookies in the page's fragment, and they open the
+/// catalog (an empty one here: nothing converts in moto). What `open` printed.
+fn open_hands_the_player_signed_cookies(
+    sandbox: &Sandbox,
+    keys: &BTreeMap<String, String>,
+) -> String {
     let open = sandbox.run().args(["open", KEY]).expect_code(0).json();
-    printed.push(open.stdout.clone() + &open.stderr);
     let player = open.doc["player_url"].as_str().unwrap();
     assert!(player.contains("/index.html#cf="), "{player}");
     let (_, fragment) = player.split_once("#cf=").unwrap();
@@ -260,31 +298,22 @@ async fn a_private_stack_serves_only_what_its_key_signed() {
     );
     let site = player.split("/index.html").next().unwrap();
     assert_eq!(
-        verdict(&sandbox, &keys, &format!("{site}/catalog.json"), &cookie),
+        verdict(sandbox, keys, &format!("{site}/catalog.json"), &cookie),
         "ok"
     );
+    open.stdout + &open.stderr
+}
 
-    // Bad input: one line, exit 2, naming the flag.
-    let bad = sandbox
-        .run()
-        .args(["url", KEY, "--expires", "1h"])
-        .expect_code(2)
-        .output();
-    assert!(bad.stderr.contains("--expires"), "{}", bad.stderr);
-
-    // `status` shows the key and its age.
-    let status = sandbox.run().args(["status"]).expect_code(0).json();
-    let shown = status.doc["keys"].as_array().unwrap();
-    assert_eq!(shown.len(), 1, "{}", status.doc);
-    assert_eq!(shown[0]["signing"], true);
-    assert_eq!(shown[0]["id"], *keys.keys().next().unwrap());
-    let text = sandbox.run().args(["status"]).expect_code(0).output();
-    assert!(text.stdout.contains("signing keys"), "{}", text.stdout);
-    printed.push(status.stdout + &text.stdout + &text.stderr);
-
-    // The private key is nowhere cattube wrote or printed.
+/// No line of the secret's private keys is in the state file, any file of the working
+/// directory, or anything cattube `printed`.
+async fn the_private_key_is_nowhere_cattube_wrote_or_printed(
+    clients: &Clients,
+    doc: &serde_json::Value,
+    sandbox: &Sandbox,
+    printed: &[String],
+) {
     let state = std::fs::read_to_string(sandbox.path().join("cattube.state.json")).unwrap();
-    for pem in private_keys(&clients, &doc).await {
+    for pem in private_keys(clients, doc).await {
         let body = pem_body(&pem);
         assert!(body.len() > 1000, "a 2048-bit key");
         // Any 64-character line of it is proof enough of a leak.
@@ -293,7 +322,7 @@ async fn a_private_stack_serves_only_what_its_key_signed() {
             !state.contains(line),
             "the state file holds the private key"
         );
-        for out in &printed {
+        for out in printed {
             assert!(!out.contains(line), "the private key was printed: {out}");
         }
         for entry in std::fs::read_dir(sandbox.path()).unwrap() {
@@ -301,9 +330,6 @@ async fn a_private_stack_serves_only_what_its_key_signed() {
             assert!(!String::from_utf8_lossy(&text).contains(line));
         }
     }
-
-    sandbox.run().args(["down", "--yes"]).expect_code(0).json();
-    assert_eq!(leftovers(&emulators, REGION).await, Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -435,6 +461,5 @@ async fn rotation_keeps_the_previous_key_until_its_grace_period_ends() {
     assert!(full.stderr.contains("5 keys"), "{}", full.stderr);
     assert_eq!(trusted_keys(&clients, &group).await.len(), 5);
 
-    sandbox.run().args(["down", "--yes"]).expect_code(0).json();
-    assert_eq!(leftovers(&emulators, REGION).await, Vec::<String>::new());
+    down_leaves_nothing(&emulators, &sandbox).await;
 }

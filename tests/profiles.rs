@@ -5,31 +5,9 @@
 
 use crate::support;
 
-use support::Emulators;
+use support::{sent_template, Emulators};
 
 const REGION: &str = "eu-west-1";
-
-/// The one CreateJobTemplate body sent, validated by the stand-in against botocore's model.
-fn sent_template(standin: &str) -> serde_json::Value {
-    let (status, bodies) = support::standin_request(standin, "GET", "/_standin/bodies", "");
-    assert_eq!(status, 200);
-    let sent: Vec<&str> = bodies
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|b| b["operation"] == "CreateJobTemplate")
-        .map(|b| b["body"].as_str().unwrap())
-        .collect();
-    assert_eq!(sent.len(), 1, "{sent:?}");
-    let (status, answer) = support::standin_request(
-        standin,
-        "POST",
-        "/_standin/validate/CreateJobTemplate",
-        sent[0],
-    );
-    assert_eq!(status, 200, "botocore's model refuses the body: {answer}");
-    serde_json::from_str(sent[0]).unwrap()
-}
 
 fn codecs(template: &serde_json::Value) -> Vec<String> {
     template["settings"]["outputGroups"]

@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use support::proxy::{Answer, Seen};
-use support::{aws_errors, leftovers, sdk_config, Emulators, Sandbox};
+use support::{aws_errors, down_leaves_nothing, leftovers, sdk_config, Emulators, Sandbox};
 
 const REGION: &str = "eu-west-1";
 const ACCOUNT: &str = "123456789012";
@@ -110,28 +110,7 @@ async fn down_waits_for_a_cancelled_job_before_deleting_the_queue() {
 
     let mediaconvert =
         aws_sdk_mediaconvert::Client::new(&sdk_config(&emulators.standin.url, REGION).await);
-    let job = mediaconvert
-        .create_job()
-        .queue(format!(
-            "arn:aws:mediaconvert:{REGION}:{ACCOUNT}:queues/cattube-queue"
-        ))
-        .role(format!(
-            "arn:aws:iam::{ACCOUNT}:role/cattube-{REGION}-mediaconvert"
-        ))
-        .job_template("cattube-job")
-        .settings(
-            aws_sdk_mediaconvert::types::JobSettings::builder()
-                .inputs(
-                    aws_sdk_mediaconvert::types::Input::builder()
-                        .file_input("s3://in/cat.mp4")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let job_id = job.job().and_then(|j| j.id()).unwrap().to_string();
+    let job_id = support::submit_job(&mediaconvert, REGION, "s3://in/cat.mp4").await;
     // Within the tests' propagation bound (CATTUBE_PROPAGATION_TIMEOUT=2).
     standin_control(
         &emulators.standin.url,
@@ -237,13 +216,8 @@ async fn iam_documents_match_the_reference_and_allow_only_the_pipeline() {
         ("source-bucket-policy", "source-bucket"),
         ("destination-bucket-policy", "destination-bucket"),
     ] {
-        let policy = s3
-            .get_bucket_policy()
-            .bucket(name(id))
-            .send()
-            .await
-            .unwrap();
-        documents.insert(key.into(), policy.policy().unwrap().to_string().into());
+        let policy = support::bucket_policy(&s3, &name(id)).await;
+        documents.insert(key.into(), policy.into());
     }
     let names: serde_json::Map<String, serde_json::Value> = [
         "source-bucket",
@@ -424,11 +398,5 @@ async fn an_architecture_lambda_does_not_offer_names_the_setting() {
         ran.text()
     );
     emulators.faults.clear_answers();
-    sandbox
-        .run()
-        .args(["down", "--yes"])
-        .expect_code(0)
-        .output();
-    let left = leftovers(&emulators, REGION).await;
-    assert!(left.is_empty(), "left behind {left:?}");
+    down_leaves_nothing(&emulators, &sandbox).await;
 }

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use support::tally::Tally;
 use support::{
-    account_inventory, assert_code, checked_state, interrupt, leftovers, s3_client, sdk_config,
-    Emulators, Ran, Sandbox, IDS, WANTED_BY_DEFAULT,
+    account_inventory, assert_code, checked_state, interrupt, leftovers, resource, s3_client,
+    sdk_config, Emulators, Ran, Sandbox, IDS, WANTED_BY_DEFAULT,
 };
 
 const REGION: &str = "eu-west-1";
@@ -129,12 +129,7 @@ fn assert_names_the_fault(out: &Ran, owner: &str, what: &str) {
         causes.contains("AccessDenied") && causes.contains("injected by the test proxy"),
         "{what}: the AWS error is not reported: {doc}"
     );
-    let line = doc["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == owner)
-        .unwrap_or_else(|| panic!("{what}: no line for {owner}: {doc}"));
+    let line = resource(doc, owner);
     assert!(
         line["note"]
             .as_str()
@@ -668,13 +663,7 @@ async fn adopted_resources_survive_down() {
     const ROLE: &str = "cattube-eu-west-1-mediaconvert";
 
     support::create_bucket(&s3, MINE, REGION).await;
-    s3.put_object()
-        .bucket(MINE)
-        .key("cats/keep.mp4")
-        .body(b"mine".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    support::put_object(&s3, MINE, "cats/keep.mp4", b"mine").await;
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"mediaconvert.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
     iam.create_role()
         .role_name(ROLE)
@@ -930,6 +919,8 @@ async fn ctrl_c_before_the_walk_exits_130_at_once_with_the_json_document() {
         emulators.faults.clear();
         emulators.faults.delay(Duration::from_secs(60));
         emulators.reset();
+        // A raw command, not a `Run`: the child is interrupted while it runs and its stdout
+        // read afterwards (`Sandbox::spawn` discards stdout).
         let mut child = sandbox
             .command()
             .args(args)

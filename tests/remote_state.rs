@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use support::aws_errors::AwsErrorReply;
 use support::proxy::Answer;
 use support::{
-    assert_code, assert_secure_bucket, interrupt, leftovers, s3_client, Emulators, Ran, Sandbox,
+    assert_code, assert_every_action, assert_secure_bucket, interrupt, leftovers, s3_client,
+    Emulators, Ran, Sandbox,
 };
 
 const REGION: &str = "eu-west-1";
@@ -47,13 +48,7 @@ async fn object(emulators: &Emulators, key: &str) -> Option<String> {
 /// Writes the object straight to moto, as another writer would.
 async fn put_object(emulators: &Emulators, key: &str, text: String) {
     let s3 = s3_client(&emulators.moto.url, REGION).await;
-    s3.put_object()
-        .bucket(BUCKET)
-        .key(key)
-        .body(text.into_bytes().into())
-        .send()
-        .await
-        .unwrap();
+    support::put_object(&s3, BUCKET, key, text.as_bytes()).await;
 }
 
 /// Waits until the lock object exists (the child holds it), failing if the child ends first.
@@ -152,13 +147,8 @@ async fn runners_share_one_locked_state() {
         .args(["up"])
         .expect_code(0)
         .json();
-    let changed: Vec<&serde_json::Value> = out.doc["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["action"] != "none")
-        .collect();
-    assert!(changed.is_empty(), "the second runner changed {changed:?}");
+    // The second runner changes nothing.
+    assert_every_action(&out.doc, "none");
     no_local_state(&second);
 
     // The status warning about an unversioned bucket is not shown for this one.
@@ -684,15 +674,16 @@ fn read_until(stderr: &mut impl std::io::BufRead, line: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn at_a_terminal_the_prompts_keep_the_lock_right() {
     use rexpect::process::WaitStatus;
-    use rexpect::session::spawn_command;
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
     let out = shared(&sandbox, &["up"]);
     assert_code(&out, 0, "up");
     let at_terminal = |args: &[&str]| {
-        let mut command = sandbox.command();
-        command.env("CATTUBE_STATE", STATE).args(args);
-        spawn_command(command, Some(60_000)).expect("spawn cattube on a pty")
+        sandbox
+            .run()
+            .env("CATTUBE_STATE", STATE)
+            .args(args)
+            .at_terminal(Duration::from_secs(60))
     };
     let exit_code = |session: &rexpect::session::PtySession| match session.process().wait() {
         Ok(WaitStatus::Exited(_, code)) => code,

@@ -13,6 +13,7 @@ use aws_sdk_cloudfront::types::{
     OriginAccessControlSigningProtocols, Origins, S3OriginConfig, ViewerProtocolPolicy,
 };
 use support::aws_errors::AwsErrorReply;
+use support::distribution::distribution_config;
 use support::proxy::Answer;
 use support::{resource, Emulators, Sandbox};
 
@@ -65,14 +66,8 @@ fn refusal(quota: &cattube_stages::quota::Quota) -> String {
 
 /// The OAC id of a distribution's first origin.
 async fn oac_of(cf: &aws_sdk_cloudfront::Client, distribution: &str) -> String {
-    let out = cf
-        .get_distribution_config()
-        .id(distribution)
-        .send()
+    distribution_config(cf, distribution)
         .await
-        .unwrap();
-    out.distribution_config()
-        .unwrap()
         .origins()
         .unwrap()
         .items()[0]

@@ -4,16 +4,19 @@
 
 use crate::support;
 
+use std::time::Duration;
+
 use rexpect::process::WaitStatus;
-use rexpect::session::{spawn_command, PtySession};
+use rexpect::session::PtySession;
 use support::{Emulators, Sandbox};
 
 const REGION: &str = "eu-west-1";
 
 fn at_terminal(sandbox: &Sandbox, args: &[&str]) -> PtySession {
-    let mut command = sandbox.command();
-    command.args(args);
-    spawn_command(command, Some(60_000)).expect("spawn cattube on a pty")
+    sandbox
+        .run()
+        .args(args)
+        .at_terminal(Duration::from_secs(60))
 }
 
 fn exit_code(session: &PtySession) -> Option<i32> {
@@ -128,12 +131,13 @@ fn down_prompt_lists_what_is_deleted_and_kept_and_ctrl_c_ends_the_line() {
 #[test]
 fn up_progress_says_what_a_resource_waits_for() {
     // Slow answers, so that every line is drawn while its dependencies work.
-    let emulators = Emulators::with_latency(std::time::Duration::from_millis(200));
+    let emulators = Emulators::with_latency(Duration::from_millis(200));
     let sandbox = emulators.sandbox(REGION);
-    // Progress drawn: the sandbox's command without its --no-progress.
-    let mut command = sandbox.command_for(&assert_cmd::cargo::cargo_bin("cattube"));
-    command.arg("up");
-    let mut up = spawn_command(command, Some(120_000)).expect("spawn cattube on a pty");
+    let mut up = sandbox
+        .run()
+        .arg("up")
+        .with_progress()
+        .at_terminal(Duration::from_secs(120));
     let shown = up.exp_eof().unwrap();
     assert_eq!(exit_code(&up), Some(0), "{shown}");
     for waits in [

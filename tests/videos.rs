@@ -394,13 +394,7 @@ async fn jobs_finds_the_job_of_awkward_keys(
 async fn url_names_the_outputs(videos: &Videos, domain: &str) {
     let Videos { sandbox, s3, .. } = videos;
     // url: names from the template, in the key's folder, percent-encoded.
-    s3.put_object()
-        .bucket(DESTINATION)
-        .key("cats/tabby cat-hd.mp4")
-        .body(b"converted".to_vec().into())
-        .send()
-        .await
-        .unwrap();
+    support::put_object(s3, DESTINATION, "cats/tabby cat-hd.mp4", b"converted").await;
     for (key, expected) in [
         (
             "cats/tabby cat.mp4",
@@ -463,12 +457,7 @@ async fn upload_refuses_a_source_bucket_that_does_not_notify_the_converter() {
     let sandbox = emulators.sandbox(REGION);
     sandbox.run().args(["up"]).expect_code(0).output();
     let s3 = s3_client(&emulators.moto.url, REGION).await;
-    s3.put_bucket_notification_configuration()
-        .bucket(SOURCE)
-        .notification_configuration(aws_sdk_s3::types::NotificationConfiguration::builder().build())
-        .send()
-        .await
-        .unwrap();
+    support::remove_notifications(&s3, SOURCE).await;
     let file = sandbox.path().join("cat.mp4");
     std::fs::write(&file, video_bytes(1024, 7)).unwrap();
     let ran = sandbox

@@ -5,6 +5,7 @@
 use crate::common;
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_cloudfront::operation::delete_distribution::{
@@ -123,6 +124,30 @@ fn code<E>(code: &'static str, generic: fn(ErrorMetadata) -> E) -> impl Fn() -> 
     move || generic(ErrorMetadata::builder().code(code).build())
 }
 
+/// Deletes the distribution the state records (by its id), as `down` does: it must end
+/// deleted.
+async fn delete_the_recorded_distribution(ctx: &StackContext) {
+    let destroyed = Distribution
+        .destroy(
+            ctx,
+            Some(&recorded(&[("id", DIST_ID)])),
+            &DestroyOptions::default(),
+        )
+        .await
+        .expect("deleted");
+    assert_eq!(destroyed, Destroyed::Deleted);
+}
+
+/// The progress the steps report on `ctx` from now on, one `id: message` line each.
+fn progress_of(ctx: &StackContext) -> Arc<Mutex<Vec<String>>> {
+    let progress = Arc::new(Mutex::new(Vec::new()));
+    let seen = progress.clone();
+    ctx.set_progress(Arc::new(move |id, message| {
+        seen.lock().unwrap().push(format!("{id}: {message}"))
+    }));
+    progress
+}
+
 #[tokio::test]
 async fn delete_waits_for_disable_and_uses_the_new_etag() {
     let read = mock!(Client::get_distribution_config).then_output(|| get_config(true, "E1"));
@@ -147,15 +172,7 @@ async fn delete_waits_for_disable_and_uses_the_new_etag() {
         delete.clone(),
         refused.clone(),
     ]);
-    let destroyed = Distribution
-        .destroy(
-            &ctx,
-            Some(&recorded(&[("id", DIST_ID)])),
-            &DestroyOptions::default(),
-        )
-        .await
-        .expect("deleted");
-    assert_eq!(destroyed, Destroyed::Deleted);
+    delete_the_recorded_distribution(&ctx).await;
     assert_eq!(disable.num_calls(), 1, "disabled first");
     assert_eq!(delete.num_calls(), 1);
     assert_eq!(refused.num_calls(), 0, "never deleted while enabled");
@@ -194,15 +211,7 @@ async fn stale_etags_are_read_again() {
         status,
         delete.clone(),
     ]);
-    let destroyed = Distribution
-        .destroy(
-            &ctx,
-            Some(&recorded(&[("id", DIST_ID)])),
-            &DestroyOptions::default(),
-        )
-        .await
-        .expect("deleted");
-    assert_eq!(destroyed, Destroyed::Deleted);
+    delete_the_recorded_distribution(&ctx).await;
     assert_eq!((stale.num_calls(), disable.num_calls()), (1, 1));
     assert_eq!(delete.num_calls(), 2);
 }
@@ -225,20 +234,8 @@ async fn deployment_is_polled_until_deployed() {
         DeleteDistributionError::generic,
     ));
     let ctx = cf_context(vec![read, status.clone(), delete.clone(), early.clone()]);
-    let progress = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let seen = progress.clone();
-    ctx.set_progress(std::sync::Arc::new(move |id, message| {
-        seen.lock().unwrap().push(format!("{id}: {message}"))
-    }));
-    let destroyed = Distribution
-        .destroy(
-            &ctx,
-            Some(&recorded(&[("id", DIST_ID)])),
-            &DestroyOptions::default(),
-        )
-        .await
-        .expect("deleted");
-    assert_eq!(destroyed, Destroyed::Deleted);
+    let progress = progress_of(&ctx);
+    delete_the_recorded_distribution(&ctx).await;
     assert_eq!(status.num_calls(), 4, "three InProgress, then Deployed");
     assert_eq!((delete.num_calls(), early.num_calls()), (1, 0));
     let progress = progress.lock().unwrap();
@@ -297,9 +294,9 @@ async fn no_wait_disables_and_records_then_a_second_down_finishes() {
     assert_eq!(delete.num_calls(), 1);
 }
 
-#[tokio::test]
-async fn oac_in_use_is_retried_until_the_distribution_is_gone() {
-    let read = mock!(Client::get_origin_access_control).then_output(|| {
+/// GetOriginAccessControl answering with the stack's OAC `OAC1`, at ETag `O1`.
+fn get_our_oac() -> Rule {
+    mock!(Client::get_origin_access_control).then_output(|| {
         GetOriginAccessControlOutput::builder()
             .origin_access_control(
                 Oac::builder()
@@ -319,7 +316,22 @@ async fn oac_in_use_is_retried_until_the_distribution_is_gone() {
             )
             .e_tag("O1")
             .build()
-    });
+    })
+}
+
+/// The state's record of the OAC `OAC1` the stack created.
+fn our_oac_record() -> Recorded {
+    Recorded {
+        name: "cattube-eu-west-1-oac".into(),
+        arn: "arn:aws:cloudfront::123456789012:origin-access-control/OAC1".into(),
+        ownership: Ownership::Created,
+        extra: BTreeMap::new(),
+    }
+}
+
+#[tokio::test]
+async fn oac_in_use_is_retried_until_the_distribution_is_gone() {
+    let read = get_our_oac();
     let delete = mock!(Client::delete_origin_access_control)
         .match_requests(|r| r.if_match() == Some("O1") && r.id() == Some("OAC1"))
         .sequence()
@@ -331,12 +343,7 @@ async fn oac_in_use_is_retried_until_the_distribution_is_gone() {
         .output(|| DeleteOriginAccessControlOutput::builder().build())
         .build();
     let ctx = cf_context(vec![read, delete.clone()]);
-    let record = Recorded {
-        name: "cattube-eu-west-1-oac".into(),
-        arn: "arn:aws:cloudfront::123456789012:origin-access-control/OAC1".into(),
-        ownership: Ownership::Created,
-        extra: BTreeMap::new(),
-    };
+    let record = our_oac_record();
     let destroyed = OriginAccessControl
         .destroy(&ctx, Some(&record), &DestroyOptions::default())
         .await
@@ -347,38 +354,14 @@ async fn oac_in_use_is_retried_until_the_distribution_is_gone() {
 
 #[tokio::test]
 async fn oac_in_use_past_the_bound_is_an_error_naming_it() {
-    let read = mock!(Client::get_origin_access_control).then_output(|| {
-        GetOriginAccessControlOutput::builder()
-            .origin_access_control(
-                Oac::builder()
-                    .id("OAC1")
-                    .origin_access_control_config(
-                        OriginAccessControlConfig::builder()
-                            .name("cattube-eu-west-1-oac")
-                            .signing_protocol(OriginAccessControlSigningProtocols::Sigv4)
-                            .signing_behavior(OriginAccessControlSigningBehaviors::Always)
-                            .origin_access_control_origin_type(OriginAccessControlOriginTypes::S3)
-                            .build()
-                            .unwrap(),
-                    )
-                    .build()
-                    .unwrap(),
-            )
-            .e_tag("O1")
-            .build()
-    });
+    let read = get_our_oac();
     let delete = mock!(Client::delete_origin_access_control).then_error(code(
         "OriginAccessControlInUse",
         DeleteOriginAccessControlError::generic,
     ));
     let mut ctx = cf_context(vec![read, delete]);
     ctx.settings.propagation_timeout = Duration::from_millis(200);
-    let record = Recorded {
-        name: "cattube-eu-west-1-oac".into(),
-        arn: "arn:aws:cloudfront::123456789012:origin-access-control/OAC1".into(),
-        ownership: Ownership::Created,
-        extra: BTreeMap::new(),
-    };
+    let record = our_oac_record();
     let err = OriginAccessControl
         .destroy(&ctx, Some(&record), &DestroyOptions::default())
         .await
@@ -431,11 +414,7 @@ async fn up_wait_polls_until_deployed_with_progress() {
         "arn:aws:cloudfront::123456789012:origin-access-control/OAC1",
         &BTreeMap::new(),
     );
-    let progress = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let seen = progress.clone();
-    ctx.set_progress(std::sync::Arc::new(move |_, message| {
-        seen.lock().unwrap().push(message.to_string())
-    }));
+    let progress = progress_of(&ctx);
     let applied = Distribution
         .apply(&ctx, &cattube_stages::Observation::Missing, None)
         .await

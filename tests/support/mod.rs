@@ -3,6 +3,8 @@
 //! them with no real AWS configuration in reach.
 
 pub mod aws_errors;
+pub mod clips;
+pub mod distribution;
 pub mod proxy;
 pub mod tally;
 pub mod targets;
@@ -316,6 +318,7 @@ impl Sandbox {
             env_removed: Vec::new(),
             code: None,
             writes: None,
+            progress: false,
         }
     }
 
@@ -323,13 +326,9 @@ impl Sandbox {
         self.dir.path()
     }
 
-    /// The built binary, run in the sandbox with fake credentials and no shared AWS config.
-    pub fn cattube(&self) -> assert_cmd::Command {
-        assert_cmd::Command::from_std(self.command())
-    }
-
-    /// [`Sandbox::cattube`] as a plain `std::process::Command`, for tests that spawn the
-    /// binary and signal it while it runs.
+    /// The built binary, run in the sandbox with fake credentials and no shared AWS config,
+    /// drawing no progress: for the few runs a [`Run`] cannot describe (a closed stdout, a
+    /// child signalled while its stdout is read).
     pub fn command(&self) -> Command {
         let mut cmd = self.command_for(&assert_cmd::cargo::cargo_bin("cattube"));
         cmd.arg("--no-progress");
@@ -393,6 +392,7 @@ pub struct Run<'a> {
     env_removed: Vec<std::ffi::OsString>,
     code: Option<i32>,
     writes: Option<usize>,
+    progress: bool,
 }
 
 impl Run<'_> {
@@ -439,6 +439,21 @@ impl Run<'_> {
         self
     }
 
+    /// Progress drawn as at a user's terminal (a sandbox's runs pass `--no-progress`).
+    pub fn with_progress(mut self) -> Self {
+        self.progress = true;
+        self
+    }
+
+    /// Starts the run on a pseudo-terminal, as a user at a terminal runs it (prompts,
+    /// Ctrl-C, drawn progress), each expectation of the session failing after `timeout`.
+    /// The exit code and writes are for the test to check.
+    pub fn at_terminal(self, timeout: Duration) -> rexpect::session::PtySession {
+        let millis = u64::try_from(timeout.as_millis()).unwrap();
+        rexpect::session::spawn_command(self.command(&[]), Some(millis))
+            .expect("spawn cattube on a pty")
+    }
+
     /// Runs with `--output json` first: [`Ran::doc`] is the document, and stdout that is
     /// not one JSON document fails the test.
     #[track_caller]
@@ -454,9 +469,15 @@ impl Run<'_> {
         self.start(&[])
     }
 
-    #[track_caller]
-    fn start(self, first: &[&str]) -> Ran {
-        let mut cmd = self.sandbox.cattube();
+    /// The binary with the sandbox's environment and what the run describes, `first`
+    /// before its arguments.
+    fn command(&self, first: &[&str]) -> Command {
+        let mut cmd = self
+            .sandbox
+            .command_for(&assert_cmd::cargo::cargo_bin("cattube"));
+        if !self.progress {
+            cmd.arg("--no-progress");
+        }
         cmd.args(first).args(&self.args);
         for key in &self.env_removed {
             cmd.env_remove(key);
@@ -464,6 +485,12 @@ impl Run<'_> {
         for (key, value) in &self.env {
             cmd.env(key, value);
         }
+        cmd
+    }
+
+    #[track_caller]
+    fn start(self, first: &[&str]) -> Ran {
+        let mut cmd = self.command(first);
         let began = Instant::now();
         let out = cmd.output().unwrap();
         let requests = answered_since(&self.sandbox.logs, began);
@@ -559,7 +586,25 @@ pub async fn s3_client(endpoint: &str, region: &str) -> aws_sdk_s3::Client {
     )
 }
 
+/// An object put by someone other than cattube (its user, the converter, another runner).
+pub async fn put_object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &[u8]) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.to_vec().into())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The bucket's policy document, as S3 returns it.
+pub async fn bucket_policy(s3: &aws_sdk_s3::Client, bucket: &str) -> String {
+    let got = s3.get_bucket_policy().bucket(bucket).send().await.unwrap();
+    got.policy().unwrap().to_string()
+}
+
 /// The JSON document's line for resource `id`.
+#[track_caller]
 pub fn resource<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     doc["resources"]
         .as_array()
@@ -567,6 +612,31 @@ pub fn resource<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Val
         .iter()
         .find(|r| r["id"] == id)
         .unwrap_or_else(|| panic!("no {id} in {doc}"))
+}
+
+/// `status`'s line for resource `id` is drifted, and its drift `says` (part of it).
+#[track_caller]
+pub fn assert_drifted(doc: &serde_json::Value, id: &str, says: &str) {
+    let line = resource(doc, id);
+    assert_eq!(line["status"], "drifted", "{line}");
+    assert!(
+        line["drift"].to_string().contains(says),
+        "{says:?} not in {line}"
+    );
+}
+
+/// Every line of the JSON document's `resources` says `action` (the failure names those
+/// that do not).
+#[track_caller]
+pub fn assert_every_action(doc: &serde_json::Value, action: &str) {
+    let other: Vec<String> = doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] != action)
+        .map(|r| format!("{} {}", r["id"], r["action"]))
+        .collect();
+    assert!(other.is_empty(), "not {action}: {other:?} in {doc}");
 }
 
 fn json_of(stdout: &str) -> serde_json::Value {
@@ -661,6 +731,15 @@ pub async fn leftovers(emulators: &Emulators, region: &str) -> Vec<String> {
     let registry = Registry::standard();
     let ctx = stack_context(emulators, region, "cattube", &BTreeMap::new(), &registry).await;
     found_owned(&registry, &ctx).await
+}
+
+/// `down --yes` in `sandbox` succeeds and leaves nothing of the default stack: the end of
+/// every test that stands one up. What `down` did.
+pub async fn down_leaves_nothing(emulators: &Emulators, sandbox: &Sandbox) -> Ran {
+    let down = sandbox.run().args(["down", "--yes"]).expect_code(0).json();
+    let left = leftovers(emulators, &sandbox.region).await;
+    assert!(left.is_empty(), "left behind {left:?}");
+    down
 }
 
 /// What each step of `registry` finds of its own in the stack of `ctx`, one `id name` line each. A
@@ -787,13 +866,10 @@ pub async fn assert_secure_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
         "BucketOwnerEnforced",
         "{bucket}"
     );
-    let policy = s3.get_bucket_policy().bucket(bucket).send().await.unwrap();
+    let policy = bucket_policy(s3, bucket).await;
     assert!(
-        policy
-            .policy()
-            .unwrap()
-            .contains("cattube-deny-insecure-transport"),
-        "{bucket}"
+        policy.contains("cattube-deny-insecure-transport"),
+        "{bucket}: {policy}"
     );
 }
 
@@ -811,11 +887,76 @@ pub async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str, region: &str) 
         .unwrap();
 }
 
+/// A job of `file_input` on the default stack's queue, from its job template and with its
+/// MediaConvert role, as the converter function submits it (in moto's account): its id.
+pub async fn submit_job(
+    mediaconvert: &aws_sdk_mediaconvert::Client,
+    region: &str,
+    file_input: &str,
+) -> String {
+    const ACCOUNT: &str = "123456789012";
+    let input = aws_sdk_mediaconvert::types::Input::builder()
+        .file_input(file_input)
+        .build();
+    let job = mediaconvert
+        .create_job()
+        .queue(format!(
+            "arn:aws:mediaconvert:{region}:{ACCOUNT}:queues/cattube-queue"
+        ))
+        .role(format!(
+            "arn:aws:iam::{ACCOUNT}:role/cattube-{region}-mediaconvert"
+        ))
+        .job_template("cattube-job")
+        .settings(
+            aws_sdk_mediaconvert::types::JobSettings::builder()
+                .inputs(input)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    job.job().and_then(|j| j.id()).unwrap().to_string()
+}
+
 /// POSTs `body` to the MediaConvert stand-in's test-only control endpoint `path` (at `base`,
 /// its own address, not the proxy's) and wants 200.
 pub fn standin_post(base: &str, path: &str, body: &str) {
     let (status, doc) = standin_request(base, "POST", path, body);
     assert_eq!(status, 200, "{path}: {doc}");
+}
+
+/// The one CreateJobTemplate body cattube sent (kept by the MediaConvert stand-in at
+/// `standin`), which the stand-in validates against the operation's input shape in
+/// botocore's model (no unknown field, every enum and bound respected).
+pub fn sent_template(standin: &str) -> serde_json::Value {
+    let (status, bodies) = standin_request(standin, "GET", "/_standin/bodies", "");
+    assert_eq!(status, 200);
+    let sent: Vec<&str> = bodies
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["operation"] == "CreateJobTemplate")
+        .map(|b| b["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(sent.len(), 1, "CreateJobTemplate bodies: {sent:?}");
+    let (status, answer) = standin_request(
+        standin,
+        "POST",
+        "/_standin/validate/CreateJobTemplate",
+        sent[0],
+    );
+    assert_eq!(status, 200, "botocore's model refuses the body: {answer}");
+    serde_json::from_str(sent[0]).unwrap()
+}
+
+/// Drift behind cattube's back: every event notification of `bucket` removed.
+pub async fn remove_notifications(s3: &aws_sdk_s3::Client, bucket: &str) {
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(aws_sdk_s3::types::NotificationConfiguration::builder().build())
+        .send()
+        .await
+        .unwrap();
 }
 
 /// Drift behind cattube's back: the converter function's environment changed.
@@ -1035,18 +1176,13 @@ pub fn run_converter(
 /// Runs the project's Python with `args` in `dir` (no bytecode written: lambda-artifact/
 /// is zipped as it is); its stdout, which must be a success.
 pub fn run_python(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(venv_python())
-        .current_dir(dir)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .arg("-B")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "python {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = succeeded(
+        Command::new(venv_python())
+            .current_dir(dir)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .arg("-B")
+            .args(args),
     );
     String::from_utf8(out.stdout).unwrap()
 }
