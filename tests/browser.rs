@@ -1,133 +1,89 @@
-//! The player page in a real browser. `cattube up` against moto uploads the page (the
-//! `player-page` step); the test makes tiny real clips with ffmpeg (H.264, AV1, HEVC tagged
-//! `hvc1`, and an H.264 HLS ladder), puts them and a `catalog.json` in the destination
-//! bucket as the converter function would, serves the bucket through a CloudFront stand-in
-//! (`tests/browser/cloudfront_standin.py`: same paths, `index.html` at `/`) and drives
-//! Debian's chromium through it with Playwright (`tests/browser/player.test.mjs`).
+//! The player page in a real browser. `cattube up` on the local cloud (`scripts/local-cloud`)
+//! uploads the page (the `player-page` step); the test makes tiny real clips with ffmpeg
+//! (H.264, AV1, HEVC tagged `hvc1`, and an H.264 HLS ladder), puts them and a `catalog.json`
+//! in the destination bucket as the converter function would, and drives Debian's chromium
+//! with Playwright (`tests/browser/player.test.mjs`) through the local cloud's CloudFront:
+//! the stack's own distribution, its default root object, cache behaviors and origin access
+//! control, as `player_url` names it.
 //!
 //! Needs /usr/bin/chromium, /usr/bin/ffmpeg and `npm ci` in tests/browser (`.ci/run` installs
 //! them); without them the test fails, naming what is missing.
 
 use crate::support;
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
+use crate::pipeline::{LocalCloud, ONE_AT_A_TIME};
 use serde_json::{json, Value};
-use support::{browse, repo_root, run_python, s3_client, venv_python, Emulators};
+use support::{browse, clips, repo_root, run_python, s3_client};
 
 const REGION: &str = "eu-west-1";
-const DESTINATION: &str = "cattube-destination-123456789012-eu-west-1";
 
 fn need(path: &str, how: &str) {
     assert!(Path::new(path).exists(), "{path} is missing: {how}");
 }
 
-fn ffmpeg(args: &[&str], dir: &Path) {
-    let out = Command::new("/usr/bin/ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ffmpeg {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+/// What every clip of the page ends with: 4:2:0 as browsers decode it, and AAC audio.
+const PIXELS_AND_AUDIO: [&str; 6] = ["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k"];
 
 /// Two seconds of test pattern and a tone, encoded with `video` (ffmpeg options).
 fn clip(dir: &Path, name: &str, size: &str, video: &[&str]) -> PathBuf {
     let source = format!("testsrc2=size={size}:rate=24:duration=2");
-    let mut args = vec![
-        "-f",
-        "lavfi",
-        "-i",
-        &source,
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:duration=2",
-    ];
-    args.extend_from_slice(video);
-    args.extend_from_slice(&[
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "64k",
-        "-movflags",
-        "+faststart",
-        name,
-    ]);
-    ffmpeg(&args, dir);
+    let inputs = clips::pattern_and_tone(&source, 2);
+    let inputs = inputs.iter().map(String::as_str);
+    let output = video.iter().chain(&PIXELS_AND_AUDIO).copied();
+    clips::ffmpeg(
+        dir,
+        inputs
+            .chain(output)
+            .chain(["-movflags", "+faststart", name]),
+    );
     dir.join(name)
 }
 
-struct Served(Child, String);
+/// The stack's destination bucket, written as the converter function writes it.
+struct Destination {
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+}
 
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+impl Destination {
+    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str, cache: Option<&str>) {
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(body.into())
+            .content_type(content_type)
+            .set_cache_control(cache.map(String::from))
+            .send()
+            .await
+            .unwrap();
     }
-}
 
-fn cloudfront_standin(s3: &str) -> Served {
-    let mut child = Command::new(venv_python())
-        .arg(repo_root().join("tests/browser/cloudfront_standin.py"))
-        .args(["--s3", s3, "--bucket", DESTINATION, "--region", REGION])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
-    Served(child, url)
-}
+    /// An output file, typed by its extension as MediaConvert types it.
+    async fn put_file(&self, key: &str, path: &Path) {
+        let content_type = match path.extension().and_then(|e| e.to_str()) {
+            Some("m3u8") => "application/vnd.apple.mpegurl",
+            Some("ts") => "video/mp2t",
+            _ => "video/mp4",
+        };
+        let body = std::fs::read(path).unwrap();
+        self.put(key, body, content_type, None).await;
+    }
 
-async fn put(s3: &aws_sdk_s3::Client, key: &str, body: Vec<u8>, content_type: &str) {
-    s3.put_object()
-        .bucket(DESTINATION)
-        .key(key)
-        .body(body.into())
-        .content_type(content_type)
-        .send()
-        .await
-        .unwrap();
-}
-
-async fn put_file(s3: &aws_sdk_s3::Client, key: &str, path: &Path) {
-    let content_type = match path.extension().and_then(|e| e.to_str()) {
-        Some("m3u8") => "application/vnd.apple.mpegurl",
-        Some("ts") => "video/mp2t",
-        _ => "video/mp4",
-    };
-    put(s3, key, std::fs::read(path).unwrap(), content_type).await;
-}
-
-/// The catalog as the converter function writes it (lambda-artifact/handler.py, "The
-/// catalog"; README.md's catalog section).
-async fn put_catalog(s3: &aws_sdk_s3::Client, videos: Value) {
-    let body = json!({"version": 1, "videos": videos}).to_string();
-    s3.put_object()
-        .bucket(DESTINATION)
-        .key("catalog.json")
-        .body(body.into_bytes().into())
-        .content_type("application/json")
-        .cache_control("no-cache")
-        .send()
-        .await
-        .unwrap();
+    /// The catalog as the converter function writes it (lambda-artifact/handler.py, "The
+    /// catalog"; README.md's catalog section).
+    async fn put_catalog(&self, videos: Value) {
+        let body = json!({"version": 1, "videos": videos}).to_string();
+        self.put(
+            "catalog.json",
+            body.into_bytes(),
+            "application/json",
+            Some("no-cache"),
+        )
+        .await;
+    }
 }
 
 fn entry(key: &str, status: &str, submitted: &str, outputs: Value) -> Value {
@@ -168,11 +124,20 @@ async fn the_player_plays_in_chromium() {
             .unwrap(),
         "run `npm ci` in tests/browser (.ci/run does)",
     );
-    let emulators = Emulators::start();
-    let sandbox = emulators.sandbox(REGION);
-    let out = sandbox.run().args(["up"]).expect_code(0).json();
-    assert!(out.doc["outputs"]["player_url"].is_string(), "{}", out.doc);
-    let s3 = s3_client(&emulators.moto.url, REGION).await;
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let cloud = LocalCloud::start();
+    let sandbox = cloud.sandbox();
+    let up = cloud.cattube(&sandbox, &["up"]).expect_code(0).json();
+    let outputs = &up.doc["outputs"];
+    let site = outputs["player_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no player_url in {}", up.doc))
+        .trim_end_matches('/');
+    assert!(site.contains(".localhost:"), "{site}");
+    let destination = Destination {
+        s3: s3_client(&cloud.env["AWS_ENDPOINT_URL"], REGION).await,
+        bucket: outputs["destination_bucket"].as_str().unwrap().to_string(),
+    };
 
     let media = tempfile::tempdir().unwrap();
     let dir = media.path();
@@ -180,9 +145,8 @@ async fn the_player_plays_in_chromium() {
 
     // Before any upload there is no catalog.json: CloudFront answers 403 (its OAC may not
     // list the bucket), and the page says nothing is uploaded yet instead of an error.
-    let cdn = cloudfront_standin(&emulators.moto.url);
     let shots = tempfile::tempdir().unwrap();
-    let empty = browse(&cdn.1, "empty", &shots.path().join("empty.png"));
+    let empty = browse(site, "empty", &shots.path().join("empty.png"));
     assert!(
         empty["list_status"]
             .as_str()
@@ -190,11 +154,11 @@ async fn the_player_plays_in_chromium() {
         "{empty}"
     );
 
-    let hevc = put_the_videos_and_their_catalog(&s3, dir, &hd, &sd, &web).await;
+    let hevc = put_the_videos_and_their_catalog(&destination, dir, &hd, &sd, &web).await;
     let hevc = hevc.as_str();
 
     let screenshot = shots.path().join("player.png");
-    let played = browse(&cdn.1, "play", &screenshot);
+    let played = browse(site, "play", &screenshot);
     assert_eq!(played["listed"], 4, "{played}");
     let chosen = &played["chosen"];
     assert_eq!(chosen["dogs/rex.mp4"], "h264", "{played}");
@@ -222,17 +186,15 @@ async fn the_player_plays_in_chromium() {
     }
 
     // A catalog whose only video is HEVC: in a chromium without HEVC, the page says so.
-    put_catalog(
-        &s3,
-        json!([entry(
+    destination
+        .put_catalog(json!([entry(
             "cats/hevc only.mp4",
             "COMPLETE",
             "2026-12-01T09:00:00Z",
             json!([output("cats/hevc only-hd.mp4", "mp4", "hevc", 180, hevc)])
-        )]),
-    )
-    .await;
-    let hevc_only = browse(&cdn.1, "hevc-only", &shots.path().join("hevc.png"));
+        )]))
+        .await;
+    let hevc_only = browse(site, "hevc-only", &shots.path().join("hevc.png"));
     let expected = if hevc_only["hevc_decodable"] == true {
         "hevc"
     } else {
@@ -288,37 +250,16 @@ fn clips_of_each_kind(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     );
     let web = clip(dir, "h264.mp4", "320x180", &h264);
     // An HLS ladder of one H.264 rendition, with its master playlist, as MediaConvert names them.
-    let mut hls_args: Vec<&str> = vec![
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x180:rate=24:duration=4",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:duration=4",
-    ];
-    hls_args.extend_from_slice(&h264);
-    hls_args.extend_from_slice(&[
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "64k",
-        "-f",
-        "hls",
-        "-hls_time",
-        "2",
-        "-hls_playlist_type",
-        "vod",
-        "-master_pl_name",
-        "loop.m3u8",
-        "-hls_segment_filename",
-        "loop_360p_%d.ts",
-        "loop_360p.m3u8",
-    ]);
-    ffmpeg(&hls_args, dir);
+    let inputs = clips::pattern_and_tone("testsrc2=size=320x180:rate=24:duration=4", 4);
+    let hls_args = inputs
+        .iter()
+        .map(String::as_str)
+        .chain(h264)
+        .chain(PIXELS_AND_AUDIO)
+        .chain(["-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod"])
+        .chain(["-master_pl_name", "loop.m3u8"])
+        .chain(["-hls_segment_filename", "loop_360p_%d.ts", "loop_360p.m3u8"]);
+    clips::ffmpeg(dir, hls_args);
     (hd, sd, web)
 }
 
@@ -326,21 +267,23 @@ fn clips_of_each_kind(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 /// AV1, H.264, HLS, one still converting), with the codecs strings the converter function
 /// writes for such outputs. Returns the HEVC output's MIME type.
 async fn put_the_videos_and_their_catalog(
-    s3: &aws_sdk_s3::Client,
+    destination: &Destination,
     dir: &Path,
     hd: &Path,
     sd: &Path,
     web: &Path,
 ) -> String {
-    put_file(s3, "cats/tabby cat-hd.mp4", hd).await;
-    put_file(s3, "cats/tabby cat-sd.mp4", sd).await;
-    put_file(s3, "dogs/rex-720p.mp4", web).await;
-    put_file(s3, "cats/hevc only-hd.mp4", hd).await;
+    destination.put_file("cats/tabby cat-hd.mp4", hd).await;
+    destination.put_file("cats/tabby cat-sd.mp4", sd).await;
+    destination.put_file("dogs/rex-720p.mp4", web).await;
+    destination.put_file("cats/hevc only-hd.mp4", hd).await;
     for file in std::fs::read_dir(dir).unwrap() {
         let path = file.unwrap().path();
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
         if name.starts_with("loop") {
-            put_file(s3, &format!("streams/{name}"), &path).await;
+            destination
+                .put_file(&format!("streams/{name}"), &path)
+                .await;
         }
     }
     // The codecs strings the converter function writes for such outputs (320x180, AAC).
@@ -356,9 +299,8 @@ async fn put_the_videos_and_their_catalog(
     let avc = format!(r#"video/mp4; codecs="{h264}""#);
     let hls = format!(r#"application/vnd.apple.mpegurl; codecs="{h264}""#);
     let (av1, avc, hls) = (av1.as_str(), avc.as_str(), hls.as_str());
-    put_catalog(
-        s3,
-        json!([
+    destination
+        .put_catalog(json!([
             entry(
                 "cats/tabby cat.mp4",
                 "COMPLETE",
@@ -386,8 +328,7 @@ async fn put_the_videos_and_their_catalog(
                 "2026-12-01T13:00:00Z",
                 json!([])
             ),
-        ]),
-    )
-    .await;
+        ]))
+        .await;
     hevc
 }

@@ -1,11 +1,12 @@
 // The player page in a real browser: Debian's chromium, driven by Playwright, against the
-// page and catalog served from the emulator's destination bucket through the CloudFront
-// stand-in. Run by tests/browser.rs, which makes the clips, uploads them and the catalog,
-// and passes:
-//   PLAYER_URL  the stand-in's base URL (`http://127.0.0.1:PORT`)
+// page and catalog served from the stack's destination bucket through the local cloud's
+// CloudFront (the stack's own distribution). Run by tests/browser.rs, which makes the clips,
+// uploads them and the catalog, and passes:
+//   PLAYER_URL  the page's site (`http://<domain>.localhost:PORT`, the stack's player_url)
 //   MODE        "play": every finished video is played; "hevc-only": the one video has
-//               only an HEVC source; "empty": no catalog.json yet (the stand-in answers 403,
-//               as CloudFront with an OAC does), the page says nothing is uploaded
+//               only an HEVC source; "empty": no catalog.json yet (CloudFront answers 403,
+//               as it does with an OAC that may not list the bucket), the page says nothing
+//               is uploaded
 //   SCREENSHOT  where to save a screenshot
 // Prints one line `RESULT {json}` with what it measured; any failed check exits non-zero.
 import assert from "node:assert/strict";
