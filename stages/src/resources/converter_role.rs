@@ -4,12 +4,10 @@
 //! group, and keep its per-upload claims under one prefix of the destination bucket; nothing
 //! else. The tutorial attaches broad managed policies instead.
 
+use crate::resources::prelude::*;
 use serde_json::{json, Value};
 
-use crate::naming::{NameKind, ResourceId};
 use crate::resources::iam_role::{role_step, RoleSpec};
-use crate::step::{NameRule, Service, Spec};
-use crate::{arn, StackContext};
 
 pub struct ConverterRole;
 

@@ -8,22 +8,14 @@
 //! own configuration (another destination, its retries, a maximum event age, an on-success
 //! destination) is recorded before `up` replaces it and put back by `down`.
 
-use async_trait::async_trait;
+use crate::resources::prelude::*;
 use aws_sdk_lambda::error::ProvideErrorMetadata;
 use aws_sdk_lambda::operation::get_function_event_invoke_config::GetFunctionEventInvokeConfigOutput;
 use aws_sdk_lambda::types::{DestinationConfig, OnFailure, OnSuccess};
 use serde_json::{json, Value};
 
-use crate::error::{AwsContext, AwsError};
-use crate::grant::{Grant, Phase, Target};
-use crate::naming::ResourceId;
 use crate::original::Originals;
 use crate::retry::retry_propagation;
-use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Service,
-    Spec, Step,
-};
-use crate::{arn, StackContext, StepError};
 
 pub struct FailureDestination;
 

@@ -5,9 +5,8 @@
 //! each and deletes it. Private and encrypted as both other buckets; `down` empties and
 //! deletes it.
 
-use crate::naming::{NameKind, ResourceId};
 use crate::resources::bucket::{bucket_step, BucketSpec};
-use crate::step::{NameRule, Service, Spec};
+use crate::resources::prelude::*;
 
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {

@@ -3,12 +3,10 @@
 //! MediaConvert may assume it, for this account's queue (`aws:SourceAccount`,
 //! `aws:SourceArn`: the confused-deputy guard the MediaConvert user guide recommends).
 
+use crate::resources::prelude::*;
 use serde_json::{json, Value};
 
-use crate::naming::{NameKind, ResourceId};
 use crate::resources::iam_role::{role_step, RoleSpec};
-use crate::step::{NameRule, Service, Spec};
-use crate::{arn, StackContext};
 
 pub struct MediaConvertRole;
 
