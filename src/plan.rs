@@ -128,6 +128,50 @@ impl Graph {
             .filter(|&j| self.deps[j].contains(&i))
             .collect()
     }
+
+    /// What each step waits for in `down`'s walk, given which steps it puts back
+    /// (`restoring`, adopted resources) rather than deletes: its dependents first, except
+    /// that a step put back after a dependency it names in `restore_after`
+    /// ([`cattube_stages::Spec::restore_after`]), also put back, waits for that dependency
+    /// instead. Should that make a cycle, the plain reverse order stands.
+    pub fn teardown_waits(&self, restoring: &[bool]) -> Vec<Vec<usize>> {
+        let n = self.steps.len();
+        let reverse: Vec<Vec<usize>> = (0..n).map(|i| self.dependents(i)).collect();
+        let mut waits = reverse.clone();
+        for i in (0..n).filter(|&i| restoring[i]) {
+            for after in self.steps[i].spec().restore_after {
+                let found = self.deps[i]
+                    .iter()
+                    .copied()
+                    .find(|&j| self.steps[j].id() == after.as_str() && restoring[j]);
+                if let Some(j) = found {
+                    waits[j].retain(|&k| k != i);
+                    waits[i].push(j);
+                }
+            }
+        }
+        if acyclic(&waits) {
+            waits
+        } else {
+            reverse
+        }
+    }
+}
+
+/// Whether every step can start: no step waits, through others, on itself.
+fn acyclic(waits: &[Vec<usize>]) -> bool {
+    let mut done = vec![false; waits.len()];
+    let mut progressed = true;
+    while progressed {
+        progressed = false;
+        for i in 0..waits.len() {
+            if !done[i] && waits[i].iter().all(|&j| done[j]) {
+                done[i] = true;
+                progressed = true;
+            }
+        }
+    }
+    done.iter().all(|&d| d)
 }
 
 /// One cycle among the steps not placed: follow unplaced dependencies until one repeats.
@@ -175,11 +219,12 @@ pub enum NodeResult<T> {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
+pub enum Direction<'a> {
     /// Dependencies first (`up`).
     Forward,
-    /// Dependents first (`down`).
-    Reverse,
+    /// Dependents first (`down`), except where a step put back (`restoring`: an adopted
+    /// resource) waits for a dependency put back before it ([`Graph::teardown_waits`]).
+    Reverse { restoring: &'a [bool] },
 }
 
 /// The root a step is skipped with when the walk was interrupted (Ctrl-C) before it started.
@@ -275,7 +320,7 @@ impl Cancel {
 /// no further step starts: those left are `Skipped` with the root [`INTERRUPTED`].
 pub async fn walk<T, F, Fut>(
     graph: &Graph,
-    direction: Direction,
+    direction: Direction<'_>,
     cancel: &Cancel,
     run: F,
 ) -> Vec<NodeResult<T>>
@@ -287,7 +332,7 @@ where
     let n = graph.steps.len();
     let waits_on: Vec<Vec<usize>> = match direction {
         Direction::Forward => graph.deps.clone(),
-        Direction::Reverse => (0..n).map(|i| graph.dependents(i)).collect(),
+        Direction::Reverse { restoring } => graph.teardown_waits(restoring),
     };
     let mut results: Vec<Option<NodeResult<T>>> = (0..n).map(|_| None).collect();
     let mut started = vec![false; n];
@@ -367,6 +412,29 @@ mod tests {
         assert!(stage_order("4a") < stage_order("5"));
         assert!(stage_order("9") < stage_order("10"));
     }
+    #[test]
+    fn an_adopted_functions_destination_is_put_back_after_the_function() {
+        use cattube_stages::{converter_function, failure_destination};
+        let graph = Graph::new(&Registry::standard()).unwrap();
+        let at = |id: ResourceId| graph.steps().iter().position(|s| s.id() == id.as_str());
+        let (function, destination) = (
+            at(converter_function::ID).unwrap(),
+            at(failure_destination::ID).unwrap(),
+        );
+        let n = graph.steps().len();
+        let mut restoring = vec![false; n];
+        (restoring[function], restoring[destination]) = (true, true);
+        let waits = graph.teardown_waits(&restoring);
+        assert!(waits[destination].contains(&function), "{waits:?}");
+        assert!(!waits[function].contains(&destination), "{waits:?}");
+        // Only both put back: a deleted function still goes after what uses it.
+        restoring[function] = false;
+        let waits = graph.teardown_waits(&restoring);
+        assert!(waits[function].contains(&destination), "{waits:?}");
+        // Whatever is put back, the order can be walked.
+        assert!(acyclic(&graph.teardown_waits(&vec![true; n])));
+    }
+
     use async_trait_free::*;
     use std::sync::Mutex;
     use std::time::Duration;
@@ -374,8 +442,7 @@ mod tests {
     /// A step that only has an id and dependencies, for testing the walk.
     mod async_trait_free {
         use cattube_stages::step::{
-            Applied, DestroyOptions, Destroyed, Observation, Ownership, Recorded, Service, Spec,
-            Step,
+            Applied, DestroyOptions, Destroyed, Observation, Ownership, Recorded, Spec, Step,
         };
         use cattube_stages::{ResourceId, StackContext, StepError};
 
@@ -390,11 +457,7 @@ mod tests {
                 id: ResourceId::new(id),
                 stage: "0",
                 depends_on: depends_on.leak(),
-                names: &[],
-                name: None,
-                outputs: &[],
-                service: Service::S3,
-                permissions: &[],
+                ..Spec::DEFAULT
             })))
         }
 
@@ -656,13 +719,20 @@ mod tests {
         let graph = graph();
         let order = Arc::new(Mutex::new(Vec::new()));
         let ids: Vec<&'static str> = graph.steps().iter().map(|s| s.id()).collect();
-        walk(&graph, Direction::Reverse, &Cancel::default(), |i| {
-            let (order, id) = (order.clone(), ids[i]);
-            async move {
-                order.lock().unwrap().push(id);
-                Ok(())
-            }
-        })
+        walk(
+            &graph,
+            Direction::Reverse {
+                restoring: &[false; 5],
+            },
+            &Cancel::default(),
+            |i| {
+                let (order, id) = (order.clone(), ids[i]);
+                async move {
+                    order.lock().unwrap().push(id);
+                    Ok(())
+                }
+            },
+        )
         .await;
         let order = order.lock().unwrap().clone();
         let pos = |s: &str| order.iter().position(|l| *l == s).unwrap();
@@ -674,15 +744,22 @@ mod tests {
     async fn reverse_failure_keeps_what_the_failed_step_needs() {
         let graph = graph();
         let ids: Vec<&'static str> = graph.steps().iter().map(|s| s.id()).collect();
-        let results = walk(&graph, Direction::Reverse, &Cancel::default(), |i| {
-            let id = ids[i];
-            async move {
-                if id == "d" {
-                    anyhow::bail!("in use")
+        let results = walk(
+            &graph,
+            Direction::Reverse {
+                restoring: &[false; 5],
+            },
+            &Cancel::default(),
+            |i| {
+                let id = ids[i];
+                async move {
+                    if id == "d" {
+                        anyhow::bail!("in use")
+                    }
+                    Ok(id)
                 }
-                Ok(id)
-            }
-        })
+            },
+        )
         .await;
         // d still needs c, b and (through c) a: none of them may be deleted.
         for i in [0, 1, 2] {

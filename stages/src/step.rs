@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 
 pub use crate::aws::Service;
+use crate::context::DRIFT_TAGS;
 pub use crate::drift::Drift;
 use crate::naming::{NameKind, ResourceId};
 use crate::original::Originals;
@@ -37,6 +38,11 @@ pub struct Spec {
     /// exist (an IAM inline policy's `Resource`, an environment variable). Not waited for:
     /// the walk runs this one beside them. Checked to be registered ids.
     pub names: &'static [ResourceId],
+    /// Ids among `depends_on` whose `restore` must run before this one's when `down` puts
+    /// both back on adopted resources (AWS checks this one's restored setting against what
+    /// theirs restores: a function's asynchronous destination against the function's own
+    /// role). Deletes keep the reverse order.
+    pub restore_after: &'static [ResourceId],
     /// `None` for a resource without a name of its own (a bucket policy, a distribution).
     pub name: Option<NameRule>,
     /// The keys of the JSON document's `outputs` this resource fills in.
@@ -55,6 +61,7 @@ impl Spec {
         stage: "",
         depends_on: &[],
         names: &[],
+        restore_after: &[],
         name: None,
         outputs: &[],
         service: Service::S3,
@@ -86,8 +93,51 @@ pub struct Present {
 }
 
 impl Present {
+    /// A live resource read with its `tags`: whether they make it the stack's, and, when it
+    /// is the stack's (so tagged, or recorded as ours), `drift` and how its tags differ from
+    /// the stack's. An adopted resource keeps its owner's tags.
+    pub fn tagged(
+        ctx: &StackContext,
+        name: impl Into<String>,
+        arn: impl Into<String>,
+        tags: &BTreeMap<String, String>,
+        recorded: Option<&Recorded>,
+        mut drift: Vec<Drift>,
+    ) -> Present {
+        let pairs = || tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        let tagged_ours = ctx.tagged_ours(pairs());
+        if tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours()) {
+            drift.extend(ctx.tag_drift(pairs()));
+        }
+        Present {
+            name: name.into(),
+            arn: arn.into(),
+            tagged_ours,
+            drift,
+            ..Present::default()
+        }
+    }
+
+    /// A live resource of a kind that carries no tags (a policy statement, an entry, a
+    /// key), found by a name or id in cattube's own namespace: the stack's.
+    pub fn ours(name: impl Into<String>, arn: impl Into<String>, drift: Vec<Drift>) -> Present {
+        Present {
+            name: name.into(),
+            arn: arn.into(),
+            tagged_ours: true,
+            drift,
+            ..Present::default()
+        }
+    }
+
     pub fn has_drift(&self, key: &str) -> bool {
         self.drift.iter().any(|d| d.key == key)
+    }
+
+    /// Whether `apply` writes the stack's tags on it: they drifted, and it is the stack's
+    /// (`ownership` unknown or ours: an adopted resource keeps its owner's tags).
+    pub fn retags(&self, ownership: Option<Ownership>) -> bool {
+        self.has_drift(DRIFT_TAGS) && ownership.is_none_or(Ownership::is_ours)
     }
 
     /// What repairing every drift would change, as it is now ([`Drift::was`]).

@@ -80,3 +80,48 @@ async fn an_adopted_log_group_keeps_its_tags() {
         assert_eq!(tag.num_calls(), retagged, "{ownership:?}: {applied:?}");
     }
 }
+
+/// `Present::tagged`, which every tagged step's `observe` ends with: the stack's tags make
+/// a live resource the stack's, and its tags drift only when it is the stack's (tagged so,
+/// or recorded as created); an adopted one keeps its owner's. `retags` is `apply`'s side.
+#[test]
+fn tag_drift_is_the_stacks_own_resources_only() {
+    use cattube_stages::{Drift, Ownership, Present, Recorded};
+    use std::collections::BTreeMap;
+
+    let ctx = context("eu-west-1", MockClients::default().build());
+    let recorded = |ownership| Recorded {
+        name: "r".into(),
+        arn: String::new(),
+        ownership,
+        extra: BTreeMap::new(),
+    };
+    let foreign = BTreeMap::from([("owner".to_string(), "someone".to_string())]);
+    let other = vec![Drift::new("other", "found before the tags")];
+    let present = |tags: &BTreeMap<String, String>, recorded: Option<&Recorded>| {
+        Present::tagged(&ctx, "r", "arn:r", tags, recorded, other.clone())
+    };
+    let keys = |p: &Present| p.drift.iter().map(|d| d.key).collect::<Vec<_>>();
+
+    let ours = present(&ctx.tags, None);
+    assert!(ours.tagged_ours);
+    assert_eq!(keys(&ours), ["other"], "its tags are the stack's");
+
+    let created = present(&foreign, Some(&recorded(Ownership::Created)));
+    assert!(!created.tagged_ours);
+    assert_eq!(keys(&created), ["other", "tags"], "recorded as created");
+    assert!(created.retags(Some(Ownership::Created)));
+    assert!(created.retags(None), "no record: the stack's to tag");
+    assert!(!created.retags(Some(Ownership::Adopted)));
+
+    for adopted in [None, Some(recorded(Ownership::Adopted))] {
+        let adopted = present(&foreign, adopted.as_ref());
+        assert!(!adopted.tagged_ours);
+        assert_eq!(
+            keys(&adopted),
+            ["other"],
+            "an adopted resource keeps its tags"
+        );
+        assert!(!adopted.retags(None));
+    }
+}

@@ -9,7 +9,7 @@ use aws_sdk_lambda::types::InvocationType;
 use aws_smithy_types::Blob;
 use serde_json::Value;
 
-use crate::error::{AwsContext, AwsError};
+use crate::error::{AwsContext, AwsFound};
 use crate::grant::{Grant, Phase, Target};
 use crate::{arn, Service, StackContext, StepError};
 
@@ -129,7 +129,7 @@ pub async fn list(ctx: &StackContext) -> Result<Option<Vec<FailedDelivery>>, Ste
     let bucket = ctx.name(crate::failures_bucket::ID);
     let mut all = Vec::with_capacity(keys.len());
     for key in keys {
-        let object = match ctx
+        let object = ctx
             .clients
             .s3
             .get_object()
@@ -137,16 +137,12 @@ pub async fn list(ctx: &StackContext) -> Result<Option<Vec<FailedDelivery>>, Ste
             .key(&key)
             .send()
             .await
-        {
-            Ok(object) => object,
-            // Replayed (deleted) since it was listed.
-            Err(e) if Service::S3.not_found(&e) => continue,
-            Err(e) => {
-                return Err(StepError::with_source(
-                    format!("reading failed-delivery record s3://{bucket}/{key}"),
-                    AwsError::from_sdk(&e),
-                ))
-            }
+            .found(Service::S3, || {
+                format!("reading failed-delivery record s3://{bucket}/{key}")
+            })?;
+        // None: replayed (deleted) since it was listed.
+        let Some(object) = object else {
+            continue;
         };
         let body = object
             .body
@@ -161,26 +157,20 @@ pub async fn list(ctx: &StackContext) -> Result<Option<Vec<FailedDelivery>>, Ste
 /// The records' keys, without reading them: what `status` counts.
 pub async fn record_keys(ctx: &StackContext) -> Result<Option<Vec<String>>, StepError> {
     let bucket = ctx.name(crate::failures_bucket::ID);
+    let mut pages = ctx
+        .clients
+        .s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .into_paginator()
+        .send();
     let mut keys = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = match ctx
-            .clients
-            .s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .set_continuation_token(token.take())
-            .send()
-            .await
-        {
-            Ok(page) => page,
-            Err(e) if Service::S3.not_found(&e) => return Ok(None),
-            Err(e) => {
-                return Err(StepError::with_source(
-                    format!("listing the failed deliveries in bucket {bucket}"),
-                    AwsError::from_sdk(&e),
-                ))
-            }
+    while let Some(page) = pages.next().await {
+        let Some(page) = page.found(Service::S3, || {
+            format!("listing the failed deliveries in bucket {bucket}")
+        })?
+        else {
+            return Ok(None);
         };
         keys.extend(
             page.contents()
@@ -188,10 +178,6 @@ pub async fn record_keys(ctx: &StackContext) -> Result<Option<Vec<String>>, Step
                 .filter_map(|o| o.key())
                 .map(str::to_string),
         );
-        match page.next_continuation_token() {
-            Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
-            _ => break,
-        }
     }
     keys.sort();
     Ok(Some(keys))

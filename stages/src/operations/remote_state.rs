@@ -10,9 +10,9 @@ use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use aws_sdk_s3::Client;
 
 use crate::context::partition;
-use crate::error::{AwsContext, AwsError};
+use crate::error::{AwsContext, AwsError, AwsFound};
 use crate::resources::bucket::{all_public_access_blocked, create_bucket, sse_s3};
-use crate::{policy, StepError};
+use crate::{policy, Service, StepError};
 
 /// `s3` with its region replaced: the state bucket may live in another region than the
 /// stack (`[state] region`); S3 answers a request signed for the wrong region with a
@@ -102,21 +102,10 @@ impl RemoteObject {
             .bucket(&self.bucket)
             .key(&self.key)
             .send()
-            .await;
-        let out = match answer {
-            Ok(out) => out,
-            Err(err)
-                if err.as_service_error().is_some_and(|e| e.is_no_such_key())
-                    || err.code() == Some("NoSuchBucket") =>
-            {
-                return Ok(None)
-            }
-            Err(err) => {
-                return Err(StepError::with_source(
-                    format!("reading {}", self.url()),
-                    AwsError::from_sdk(&err),
-                ))
-            }
+            .await
+            .found(Service::S3, || format!("reading {}", self.url()))?;
+        let Some(out) = answer else {
+            return Ok(None);
         };
         let etag = out.e_tag().unwrap_or_default().to_string();
         let bytes = out
@@ -182,14 +171,11 @@ impl RemoteObject {
 
     /// Whether the bucket exists (HeadBucket).
     pub async fn bucket_exists(&self) -> Result<bool, StepError> {
-        match self.s3.head_bucket().bucket(&self.bucket).send().await {
-            Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
-            Err(err) => Err(StepError::with_source(
-                format!("looking for the state bucket {}", self.bucket),
-                AwsError::from_sdk(&err),
-            )),
-        }
+        let head = self.s3.head_bucket().bucket(&self.bucket).send().await;
+        let found = head.found(Service::S3, || {
+            format!("looking for the state bucket {}", self.bucket)
+        })?;
+        Ok(found.is_some())
     }
 
     /// Creates the state bucket when it is missing: versioning on, all public access

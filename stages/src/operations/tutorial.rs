@@ -64,14 +64,22 @@ fn adopted(name: impl Into<String>, arn: impl Into<String>) -> Recorded {
     }
 }
 
-/// What the search found and did not, for the one line of a refusal.
+/// What the search adopts and replaces, and for the one line of a refusal what it found and
+/// what it did not.
 #[derive(Default)]
-struct Findings {
+struct Search {
+    takeover: Takeover,
     found: Vec<String>,
     problems: Vec<String>,
 }
 
-impl Findings {
+impl Search {
+    /// `what` was found, and the stack adopts it as `id`.
+    fn adopt(&mut self, what: String, id: ResourceId, record: Recorded) {
+        self.found.push(what);
+        self.takeover.adopted.push((id, record));
+    }
+
     fn refusal(self, ctx: &StackContext) -> StepError {
         let found = if self.found.is_empty() {
             "nothing".to_string()
@@ -117,179 +125,210 @@ pub const DISCOVER: &[Grant] = &[
 
 /// Finds the tutorial's stack under the session's names. Never writes.
 pub async fn discover(ctx: &StackContext) -> Result<Takeover, StepError> {
-    let mut takeover = Takeover::default();
-    let mut findings = Findings::default();
-
-    for (id, what, flag) in [
-        (source_bucket::ID, "source bucket", "--source"),
-        (
-            destination_bucket::ID,
-            "destination bucket",
-            "--destination",
-        ),
-    ] {
-        let name = ctx.name(id).to_string();
-        match bucket_region(ctx, &name).await? {
-            Some(region) if region == ctx.region => {
-                findings.found.push(format!("{what} {name}"));
-                takeover
-                    .adopted
-                    .push((id, adopted(&name, arn::bucket(ctx, id))));
-            }
-            Some(region) => findings.problems.push(format!(
-                "{what} {name} is in {region}, not here (pass --region {region})"
-            )),
-            None => findings
-                .problems
-                .push(format!("no {what} named {name} ({flag} NAME)")),
+    let mut search = Search::default();
+    search.buckets(ctx).await?;
+    search.queue(ctx).await?;
+    let function_arn = search.function(ctx).await?;
+    search.shared_roles(ctx).await?;
+    if let Some(function_arn) = &function_arn {
+        if search.takeover.record(source_bucket::ID).is_some() {
+            search.notification(ctx, function_arn).await?;
         }
     }
-
-    let queue_name = ctx.name(queue::ID).to_string();
-    match ctx
-        .clients
-        .mediaconvert
-        .get_queue()
-        .name(&queue_name)
-        .send()
-        .await
-        .found(Service::MediaConvert, || {
-            format!("reading MediaConvert queue {queue_name}")
-        })? {
-        Some(out) => {
-            findings.found.push(format!("queue {queue_name}"));
-            let arn = out
-                .queue()
-                .and_then(|q| q.arn())
-                .map(str::to_string)
-                .unwrap_or_else(|| arn::queue(ctx, queue::ID));
-            takeover
-                .adopted
-                .push((queue::ID, adopted(&queue_name, arn)));
-        }
-        None => findings.problems.push(format!(
-            "no MediaConvert queue named {queue_name} (--queue NAME)"
-        )),
+    if search.takeover.record(destination_bucket::ID).is_some() {
+        search.distribution(ctx).await?;
     }
+    if !search.problems.is_empty() {
+        return Err(search.refusal(ctx));
+    }
+    Ok(search.takeover)
+}
 
-    let function = ctx.name(converter_function::ID).to_string();
-    let mut function_arn = None;
-    match ctx
-        .clients
-        .lambda
-        .get_function_configuration()
-        .function_name(&function)
-        .send()
-        .await
-        .found(Service::Lambda, || {
-            format!("reading Lambda function {function}")
-        })? {
-        Some(config) => {
-            findings.found.push(format!("function {function}"));
-            let arn = config
-                .function_arn()
-                .map(str::to_string)
-                .unwrap_or_else(|| arn::function(ctx, converter_function::ID));
-            function_arn = Some(arn.clone());
-            takeover
-                .adopted
-                .push((converter_function::ID, adopted(&function, arn)));
-            if let Some(role_arn) = config.role().filter(|r| !r.is_empty()) {
-                let role = crate::arn::last_segment(role_arn).unwrap_or(role_arn);
-                if role != ctx.name(converter_role::ID) {
-                    takeover.replaced.push(Replaced {
-                        by: converter_role::ID,
-                        kind: "role",
-                        name: role.to_string(),
-                        arn: role_arn.to_string(),
-                        reason: format!(
-                            "the function's role: cattube runs the function as its own \
-                             least-privilege role {}; this one is left in place (`down` puts \
-                             the function back on it)",
-                            ctx.name(converter_role::ID)
-                        ),
-                    });
+impl Search {
+    async fn buckets(&mut self, ctx: &StackContext) -> Result<(), StepError> {
+        for (id, what, flag) in [
+            (source_bucket::ID, "source bucket", "--source"),
+            (
+                destination_bucket::ID,
+                "destination bucket",
+                "--destination",
+            ),
+        ] {
+            let name = ctx.name(id).to_string();
+            match bucket_region(ctx, &name).await? {
+                Some(region) if region == ctx.region => {
+                    self.adopt(
+                        format!("{what} {name}"),
+                        id,
+                        adopted(&name, arn::bucket(ctx, id)),
+                    );
                 }
+                Some(region) => self.problems.push(format!(
+                    "{what} {name} is in {region}, not here (pass --region {region})"
+                )),
+                None => self
+                    .problems
+                    .push(format!("no {what} named {name} ({flag} NAME)")),
             }
         }
-        None => findings.problems.push(format!(
-            "no Lambda function named {function} (--function NAME)"
-        )),
+        Ok(())
     }
 
-    for shared in SHARED_ROLES {
-        let found = ctx
+    async fn queue(&mut self, ctx: &StackContext) -> Result<(), StepError> {
+        let queue_name = ctx.name(queue::ID).to_string();
+        match ctx
             .clients
-            .iam
-            .get_role()
-            .role_name(*shared)
+            .mediaconvert
+            .get_queue()
+            .name(&queue_name)
             .send()
             .await
-            .found(Service::Iam, || format!("reading IAM role {shared}"))?;
-        if let Some(out) = found {
-            takeover.replaced.push(Replaced {
-                by: mediaconvert_role::ID,
-                kind: "role",
-                name: shared.to_string(),
-                arn: out.role().map(|r| r.arn().to_string()).unwrap_or_default(),
-                reason: format!(
-                    "MediaConvert's account-wide default role: other jobs in the account may \
-                     use it, so cattube never changes it and runs its jobs as its own \
-                     least-privilege role {}",
-                    ctx.name(mediaconvert_role::ID)
-                ),
-            });
+            .found(Service::MediaConvert, || {
+                format!("reading MediaConvert queue {queue_name}")
+            })? {
+            Some(out) => {
+                let arn = out
+                    .queue()
+                    .and_then(|q| q.arn())
+                    .map(str::to_string)
+                    .unwrap_or_else(|| arn::queue(ctx, queue::ID));
+                self.adopt(
+                    format!("queue {queue_name}"),
+                    queue::ID,
+                    adopted(&queue_name, arn),
+                );
+            }
+            None => self.problems.push(format!(
+                "no MediaConvert queue named {queue_name} (--queue NAME)"
+            )),
         }
+        Ok(())
     }
 
-    if takeover.record(source_bucket::ID).is_some() {
-        if let Some(function_arn) = &function_arn {
-            match notification_entries(ctx, function_arn).await?.as_slice() {
-                [] => {}
-                [entry] => {
-                    findings.found.push(format!("event notification {entry}"));
-                    takeover.adopted.push((
-                        source_notification::ID,
-                        adopted(
-                            entry,
-                            format!("{}#{entry}", arn::bucket(ctx, source_bucket::ID)),
-                        ),
-                    ));
-                }
-                several => findings.problems.push(format!(
-                    "{} event notifications of bucket {} invoke {function} ({}): cattube \
-                     keeps one",
-                    several.len(),
-                    ctx.name(source_bucket::ID),
-                    several.join(", ")
-                )),
+    /// The converter function, and the role the console made for it (replaced by
+    /// cattube's); its ARN when found.
+    async fn function(&mut self, ctx: &StackContext) -> Result<Option<String>, StepError> {
+        let function = ctx.name(converter_function::ID).to_string();
+        let Some(config) = ctx
+            .clients
+            .lambda
+            .get_function_configuration()
+            .function_name(&function)
+            .send()
+            .await
+            .found(Service::Lambda, || {
+                format!("reading Lambda function {function}")
+            })?
+        else {
+            self.problems.push(format!(
+                "no Lambda function named {function} (--function NAME)"
+            ));
+            return Ok(None);
+        };
+        let arn = config
+            .function_arn()
+            .map(str::to_string)
+            .unwrap_or_else(|| arn::function(ctx, converter_function::ID));
+        self.adopt(
+            format!("function {function}"),
+            converter_function::ID,
+            adopted(&function, arn.clone()),
+        );
+        if let Some(role_arn) = config.role().filter(|r| !r.is_empty()) {
+            let role = crate::arn::last_segment(role_arn).unwrap_or(role_arn);
+            if role != ctx.name(converter_role::ID) {
+                self.takeover.replaced.push(Replaced {
+                    by: converter_role::ID,
+                    kind: "role",
+                    name: role.to_string(),
+                    arn: role_arn.to_string(),
+                    reason: format!(
+                        "the function's role: cattube runs the function as its own \
+                         least-privilege role {}; this one is left in place (`down` puts \
+                         the function back on it)",
+                        ctx.name(converter_role::ID)
+                    ),
+                });
             }
         }
+        Ok(Some(arn))
     }
 
-    if takeover.record(destination_bucket::ID).is_some() {
-        let fronting = distributions_of(ctx, ctx.name(destination_bucket::ID)).await?;
-        match fronting.as_slice() {
-            [] => findings.problems.push(format!(
-                "no CloudFront distribution has bucket {} as its origin",
-                ctx.name(destination_bucket::ID)
+    async fn shared_roles(&mut self, ctx: &StackContext) -> Result<(), StepError> {
+        for shared in SHARED_ROLES {
+            let found = ctx
+                .clients
+                .iam
+                .get_role()
+                .role_name(*shared)
+                .send()
+                .await
+                .found(Service::Iam, || format!("reading IAM role {shared}"))?;
+            if let Some(out) = found {
+                self.takeover.replaced.push(Replaced {
+                    by: mediaconvert_role::ID,
+                    kind: "role",
+                    name: shared.to_string(),
+                    arn: out.role().map(|r| r.arn().to_string()).unwrap_or_default(),
+                    reason: format!(
+                        "MediaConvert's account-wide default role: other jobs in the account \
+                         may use it, so cattube never changes it and runs its jobs as its own \
+                         least-privilege role {}",
+                        ctx.name(mediaconvert_role::ID)
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The source bucket's one event entry that invokes the function.
+    async fn notification(
+        &mut self,
+        ctx: &StackContext,
+        function_arn: &str,
+    ) -> Result<(), StepError> {
+        match notification_entries(ctx, function_arn).await?.as_slice() {
+            [] => {}
+            [entry] => self.adopt(
+                format!("event notification {entry}"),
+                source_notification::ID,
+                adopted(
+                    entry,
+                    format!("{}#{entry}", arn::bucket(ctx, source_bucket::ID)),
+                ),
+            ),
+            several => self.problems.push(format!(
+                "{} event notifications of bucket {} invoke {} ({}): cattube keeps one",
+                several.len(),
+                ctx.name(source_bucket::ID),
+                ctx.name(converter_function::ID),
+                several.join(", ")
+            )),
+        }
+        Ok(())
+    }
+
+    /// The one distribution whose origin is the destination bucket, and its origin access
+    /// control.
+    async fn distribution(&mut self, ctx: &StackContext) -> Result<(), StepError> {
+        let bucket = ctx.name(destination_bucket::ID);
+        match distributions_of(ctx, bucket).await?.as_slice() {
+            [] => self.problems.push(format!(
+                "no CloudFront distribution has bucket {bucket} as its origin"
             )),
             [(dist, oac)] => {
-                findings.found.push(format!(
-                    "distribution {} ({})",
-                    dist.id(),
-                    dist.domain_name()
-                ));
                 let mut record = adopted(dist.domain_name(), dist.arn());
                 record.extra.insert("id".into(), dist.id().to_string());
-                takeover.adopted.push((distribution::ID, record));
+                self.adopt(
+                    format!("distribution {} ({})", dist.id(), dist.domain_name()),
+                    distribution::ID,
+                    record,
+                );
                 if let Some(oac) = oac {
                     let name = oac_name(ctx, oac).await?;
-                    findings
-                        .found
-                        .push(format!("origin access control {name} ({oac})"));
                     let mut record = adopted(
-                        name,
+                        &name,
                         format!(
                             "arn:{}:cloudfront::{}:origin-access-control/{oac}",
                             ctx.partition(),
@@ -297,14 +336,17 @@ pub async fn discover(ctx: &StackContext) -> Result<Takeover, StepError> {
                         ),
                     );
                     record.extra.insert("id".into(), oac.clone());
-                    takeover.adopted.push((origin_access_control::ID, record));
+                    self.adopt(
+                        format!("origin access control {name} ({oac})"),
+                        origin_access_control::ID,
+                        record,
+                    );
                 }
             }
-            several => findings.problems.push(format!(
-                "{} CloudFront distributions have bucket {} as their origin ({}): cattube \
-                 adopts one; delete or re-point the others",
+            several => self.problems.push(format!(
+                "{} CloudFront distributions have bucket {bucket} as their origin ({}): \
+                 cattube adopts one; delete or re-point the others",
                 several.len(),
-                ctx.name(destination_bucket::ID),
                 several
                     .iter()
                     .map(|(d, _)| format!("{} {}", d.id(), d.domain_name()))
@@ -312,12 +354,8 @@ pub async fn discover(ctx: &StackContext) -> Result<Takeover, StepError> {
                     .join(", ")
             )),
         }
+        Ok(())
     }
-
-    if !findings.problems.is_empty() {
-        return Err(findings.refusal(ctx));
-    }
-    Ok(takeover)
 }
 
 /// The region of a bucket of this account, `None` when there is none by that name (or it is

@@ -4,13 +4,8 @@
 //! with cattube's id, and writes the rest back as it was; removing the last rule deletes the
 //! configuration. A rule carries no tags: its id is in cattube's namespace.
 
-use async_trait::async_trait;
-
-use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Spec,
-    Step,
-};
-use crate::{arn, source_bucket, Settings, StackContext, StepError};
+use crate::resources::prelude::*;
+use crate::{source_bucket, Settings};
 
 /// One kind of rule list: how to read and write it, and the rule cattube wants in it.
 #[async_trait]
@@ -112,13 +107,11 @@ impl<K: BucketRules + 'static> Step for RuleStep<K> {
         } else {
             vec![Drift::new(DRIFT_RULE, problems.join("; "))]
         };
-        Ok(Observation::Present(Present {
-            name: K::RULE_ID.into(),
-            arn: rule_arn::<K>(ctx),
-            tagged_ours: true,
+        Ok(Observation::Present(Present::ours(
+            K::RULE_ID,
+            rule_arn::<K>(ctx),
             drift,
-            ..Default::default()
-        }))
+        )))
     }
 
     async fn apply(

@@ -4,12 +4,10 @@
 //! group, and keep its per-upload claims under one prefix of the destination bucket; nothing
 //! else. The tutorial attaches broad managed policies instead.
 
+use crate::resources::prelude::*;
 use serde_json::{json, Value};
 
-use crate::naming::{NameKind, ResourceId};
 use crate::resources::iam_role::{role_step, RoleSpec};
-use crate::step::{NameRule, Service, Spec};
-use crate::{arn, StackContext};
 
 pub struct ConverterRole;
 
@@ -37,6 +35,7 @@ pub const SPEC: Spec = Spec {
     outputs: &[],
     service: Service::Iam,
     permissions: &crate::resources::iam_role::permissions(ID),
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).

@@ -1,9 +1,8 @@
 //! Stage 2: the destination bucket. MediaConvert writes the converted videos here and
 //! CloudFront serves them from it (privately, through Origin Access Control).
 
-use crate::naming::{NameKind, ResourceId};
 use crate::resources::bucket::{bucket_step, BucketSpec};
-use crate::step::{NameRule, Service, Spec};
+use crate::resources::prelude::*;
 
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
@@ -18,6 +17,7 @@ pub const SPEC: Spec = Spec {
     outputs: &["destination_bucket"],
     service: Service::S3,
     permissions: &crate::resources::bucket::permissions(ID),
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).

@@ -11,20 +11,13 @@
 //! bucket the owner's statements are theirs, and are kept.
 
 use crate::error::absent;
-use crate::grant::{Grant, Phase, Target};
-use crate::naming::ResourceId;
+use crate::resources::prelude::*;
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use crate::distribution;
-use crate::error::{AwsContext, AwsError};
-use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Found, Observation, Ownership, Present, Recorded,
-    Service, Spec, Step,
-};
-use crate::{policy, StackContext, StepError};
+use crate::policy;
 
 pub struct DestinationBucketPolicy;
 
@@ -62,6 +55,7 @@ pub const SPEC: Spec = Spec {
             Target::Bucket(crate::destination_bucket::ID),
         ),
     ],
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).
@@ -321,15 +315,9 @@ impl Step for DestinationBucketPolicy {
                 ));
             }
         }
-        Ok(Observation::Present(Present {
-            name: bucket(ctx).to_string(),
-            arn: format!("arn:{}:s3:::{}", ctx.partition(), bucket(ctx)),
-            // The statement carries cattube's Sid: it was put there by this stack.
-            tagged_ours: true,
-            drift,
-            pending: None,
-            outputs: BTreeMap::new(),
-        }))
+        // The statement carries cattube's Sid: it was put there by this stack.
+        let arn = format!("arn:{}:s3:::{}", ctx.partition(), bucket(ctx));
+        Ok(Observation::Present(Present::ours(bucket(ctx), arn, drift)))
     }
 
     // -----------------------------------------------------------------------------------

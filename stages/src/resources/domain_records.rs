@@ -6,18 +6,13 @@
 //! someone else wrote is an error naming it, never overwritten. Records carry no tags: the
 //! state remembers the ones this stack created, and `down` deletes exactly those.
 
+use crate::resources::prelude::*;
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
 use aws_sdk_route53::types::{ChangeAction, RrType};
 
-use crate::naming::ResourceId;
 use crate::resources::dns;
-use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Service,
-    Spec, Step,
-};
-use crate::{distribution, Settings, StackContext, StepError};
+use crate::{distribution, Settings};
 
 pub struct DomainRecords;
 
@@ -164,12 +159,7 @@ impl Step for DomainRecords {
         let Some((names, target)) = attached else {
             // Nothing to point yet (or any more): what the state says was written stands.
             return Ok(match recorded.filter(|r| r.extra.contains_key(WROTE)) {
-                Some(r) => Observation::Present(Present {
-                    name,
-                    arn: r.arn.clone(),
-                    tagged_ours: true,
-                    ..Default::default()
-                }),
+                Some(r) => Observation::Present(Present::ours(name, r.arn.clone(), Vec::new())),
                 None => Observation::Missing,
             });
         };
@@ -195,14 +185,10 @@ impl Step for DomainRecords {
                 wanted.to_print.join("; ")
             )
         });
+        // The records point at this stack's distribution: the stack's to keep or delete.
         Ok(Observation::Present(Present {
-            name,
-            arn: String::new(),
-            // The records point at this stack's distribution: the stack's to keep or delete.
-            tagged_ours: true,
-            drift,
             pending,
-            outputs: BTreeMap::new(),
+            ..Present::ours(name, "", drift)
         }))
     }
 

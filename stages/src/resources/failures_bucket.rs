@@ -5,9 +5,8 @@
 //! each and deletes it. Private and encrypted as both other buckets; `down` empties and
 //! deletes it.
 
-use crate::naming::{NameKind, ResourceId};
 use crate::resources::bucket::{bucket_step, BucketSpec};
-use crate::step::{NameRule, Service, Spec};
+use crate::resources::prelude::*;
 
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
@@ -22,6 +21,7 @@ pub const SPEC: Spec = Spec {
     outputs: &["failures_bucket"],
     service: Service::S3,
     permissions: &crate::resources::bucket::permissions(ID),
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).

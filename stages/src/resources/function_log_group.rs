@@ -6,19 +6,8 @@
 //! `logs:CreateLogGroup` and `down` deletes it. Retention and tags changed by hand are drift
 //! that `up` repairs.
 
+use crate::resources::prelude::*;
 use std::collections::HashMap;
-
-use async_trait::async_trait;
-
-use crate::context::DRIFT_TAGS;
-use crate::error::{AwsContext, AwsError};
-use crate::grant::{Grant, Phase, Target};
-use crate::naming::ResourceId;
-use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Service,
-    Spec, Step,
-};
-use crate::{arn, StackContext, StepError};
 
 pub struct FunctionLogGroup;
 
@@ -184,9 +173,7 @@ impl Step for FunctionLogGroup {
         }
         // An adopted group (Lambda made it for a stack older than this resource) keeps its
         // owner's tags, as observe keeps its retention.
-        if present.is_some_and(|p| p.has_drift(DRIFT_TAGS))
-            && ownership.is_none_or(Ownership::is_ours)
-        {
+        if present.is_some_and(|p| p.retags(ownership)) {
             logs.tag_resource()
                 .resource_arn(&applied.arn)
                 .set_tags(Some(tags(ctx)))

@@ -4,13 +4,11 @@
 //! stack created. On an adopted role (it existed, without the stack's tags) the other
 //! policies are its owner's: they are neither drift nor removed, and the role is never deleted.
 
-use crate::Service;
+use crate::resources::prelude::*;
 use aws_sdk_iam::types::Tag;
 use serde_json::Value;
 
-use crate::error::{AwsContext, AwsFound};
-use crate::step::{Applied, Destroyed, Drift, Observation, Ownership, Present};
-use crate::{arn, policy, StackContext, StepError};
+use crate::policy;
 
 /// Account-wide roles other things depend on (MediaConvert's console and the tutorial use
 /// `MediaConvert_Default_Role` for every job): never adopted, so never rewritten.
@@ -23,7 +21,6 @@ const DRIFT_TRUST: &str = "trust";
 const DRIFT_POLICY: &str = "policy";
 const DRIFT_EXTRA_INLINE: &str = "extra-inline";
 const DRIFT_ATTACHED: &str = "attached";
-use crate::context::DRIFT_TAGS;
 
 /// One stage-5 role: its id, what may assume it, and what it may do.
 pub(crate) trait RoleSpec {
@@ -74,11 +71,38 @@ pub(crate) async fn observe<S: RoleSpec>(
             S::ID
         )));
     }
-    let mut drift = Vec::new();
-
+    let ours = ours
+        .found(Service::Iam, || doing("inline policy"))?
+        .and_then(|out| decode(out.policy_document()));
     let trust = role
         .and_then(|r| r.assume_role_policy_document())
         .and_then(decode);
+    let mut drift = policy_drift::<S>(ctx, trust, ours);
+    let inline = inline.context(|| doing("inline policies"))?;
+    let attached = attached.context(|| doing("attached policies"))?;
+    if owned {
+        drift.extend(widened(&inline, &attached));
+        drift.extend(ctx.tag_drift(tags.iter().copied()));
+    }
+
+    Ok(Observation::Present(Present {
+        name: name.to_string(),
+        arn: arn::role(ctx, S::ID),
+        tagged_ours,
+        drift,
+        pending: None,
+        outputs: Default::default(),
+    }))
+}
+
+/// How the role's trust policy and cattube's inline policy differ from the stack's, each
+/// with what it was (`down` puts an adopted role's back).
+fn policy_drift<S: RoleSpec>(
+    ctx: &StackContext,
+    trust: Option<Value>,
+    ours: Option<Value>,
+) -> Vec<Drift> {
+    let mut drift = Vec::new();
     if !trust
         .as_ref()
         .is_some_and(|t| policy::same(t, &S::trust(ctx)))
@@ -88,10 +112,6 @@ pub(crate) async fn observe<S: RoleSpec>(
                 .was(DRIFT_TRUST, trust),
         );
     }
-
-    let ours = ours
-        .found(Service::Iam, || doing("inline policy"))?
-        .and_then(|out| decode(out.policy_document()));
     match ours {
         None => drift.push(
             Drift::new(
@@ -109,17 +129,23 @@ pub(crate) async fn observe<S: RoleSpec>(
         ),
         Some(_) => {}
     }
+    drift
+}
 
-    // Policies beside cattube's widen a role the stack created: drift, stripped by `up`. On
-    // an adopted role they are its owner's, and never ours to remove: no drift.
-    let inline = inline.context(|| doing("inline policies"))?;
+/// Policies beside cattube's: they widen a role the stack created (drift, stripped by
+/// `up`). Only asked of a role the stack owns: on an adopted one they are its owner's.
+fn widened(
+    inline: &aws_sdk_iam::operation::list_role_policies::ListRolePoliciesOutput,
+    attached: &aws_sdk_iam::operation::list_attached_role_policies::ListAttachedRolePoliciesOutput,
+) -> Vec<Drift> {
+    let mut drift = Vec::new();
     let extra: Vec<&str> = inline
         .policy_names()
         .iter()
         .map(String::as_str)
         .filter(|n| *n != POLICY_NAME)
         .collect();
-    if owned && !extra.is_empty() {
+    if !extra.is_empty() {
         drift.push(Drift::new(
             DRIFT_EXTRA_INLINE,
             format!(
@@ -128,13 +154,12 @@ pub(crate) async fn observe<S: RoleSpec>(
             ),
         ));
     }
-    let attached = attached.context(|| doing("attached policies"))?;
     let managed: Vec<&str> = attached
         .attached_policies()
         .iter()
         .filter_map(|p| p.policy_arn())
         .collect();
-    if owned && !managed.is_empty() {
+    if !managed.is_empty() {
         drift.push(Drift::new(
             DRIFT_ATTACHED,
             format!(
@@ -143,18 +168,7 @@ pub(crate) async fn observe<S: RoleSpec>(
             ),
         ));
     }
-    if owned {
-        drift.extend(ctx.tag_drift(tags.iter().copied()));
-    }
-
-    Ok(Observation::Present(Present {
-        name: name.to_string(),
-        arn: arn::role(ctx, S::ID),
-        tagged_ours,
-        drift,
-        pending: None,
-        outputs: Default::default(),
-    }))
+    drift
 }
 
 fn tags(ctx: &StackContext) -> Result<Vec<Tag>, StepError> {
@@ -212,11 +226,11 @@ pub(crate) async fn apply<S: RoleSpec>(
             .changes
             .push(format!("wrote inline policy {POLICY_NAME}"));
     }
-    if matches!(observation, Observation::Present(_)) {
+    if let Observation::Present(present) = observation {
         if repair(DRIFT_EXTRA_INLINE) || repair(DRIFT_ATTACHED) {
             applied.changes.extend(strip(ctx, name, false).await?);
         }
-        if repair(DRIFT_TAGS) && ownership.is_none_or(Ownership::is_ours) {
+        if present.retags(ownership) {
             iam.tag_role()
                 .role_name(name)
                 .set_tags(Some(tags(ctx)?))

@@ -3,22 +3,11 @@
 //! function, which keeps `catalog.json` from them. The rule's only target is the function;
 //! `job-events-permission` lets EventBridge invoke it.
 
+use crate::resources::prelude::*;
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
 use aws_sdk_eventbridge::types::{RuleState, Tag, Target as RuleTarget};
 use serde_json::{json, Value};
-
-use crate::context::DRIFT_TAGS;
-use crate::error::AwsContext;
-use crate::error::AwsFound;
-use crate::grant::{Grant, Phase, Target};
-use crate::naming::{NameKind, ResourceId};
-use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
-    Service, Spec, Step,
-};
-use crate::{arn, StackContext, StepError};
 
 pub struct JobEventsRule;
 
@@ -67,6 +56,7 @@ pub const SPEC: Spec = Spec {
             Target::Rule(ID),
         ),
     ],
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).
@@ -203,21 +193,12 @@ impl Step for JobEventsRule {
                 ),
             ));
         }
-        let tagged_ours = ctx.tagged_ours(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        if tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours()) {
-            drift.extend(ctx.tag_drift(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
-        }
-        Ok(Observation::Present(Present {
-            name: name.to_string(),
-            arn: rule
-                .arn()
-                .map(str::to_string)
-                .unwrap_or_else(|| arn::rule(ctx, ID)),
-            tagged_ours,
-            drift,
-            pending: None,
-            outputs: Default::default(),
-        }))
+        let arn = rule
+            .arn()
+            .map_or_else(|| arn::rule(ctx, ID), str::to_string);
+        Ok(Observation::Present(Present::tagged(
+            ctx, name, arn, &tags, recorded, drift,
+        )))
     }
 
     async fn apply(
@@ -303,9 +284,7 @@ impl Step for JobEventsRule {
                 .changes
                 .push("targeted the converter function".into());
         }
-        if present.is_some_and(|p| p.has_drift(DRIFT_TAGS))
-            && ownership.is_none_or(Ownership::is_ours)
-        {
+        if present.is_some_and(|p| p.retags(ownership)) {
             events
                 .tag_resource()
                 .resource_arn(&applied.arn)

@@ -13,16 +13,10 @@
 //! except inside maps, whose keys are data ([`MAP_MEMBERS`]). The template is read back the
 //! same way: the raw GetJobTemplate body, captured by an interceptor.
 
-use crate::error::AwsContext;
-use crate::error::AwsFound;
-use crate::grant::{Grant, Phase, Target};
-use crate::naming::ResourceId;
+use crate::resources::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
-
-use crate::naming::NameKind;
 use aws_sdk_mediaconvert::types::JobTemplateSettings;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
@@ -35,11 +29,6 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::queue::{mediaconvert_tags, tag_mediaconvert};
-use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
-    Service, Spec, Step,
-};
-use crate::{arn, StackContext, StepError};
 
 pub struct JobTemplate;
 
@@ -83,6 +72,7 @@ pub const SPEC: Spec = Spec {
             Target::JobTemplate(ID),
         ),
     ],
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).
@@ -90,7 +80,6 @@ pub const ID: ResourceId = ResourceId::new("job-template");
 
 const DRIFT_SETTINGS: &str = "settings";
 const DRIFT_QUEUE: &str = "queue";
-use crate::context::DRIFT_TAGS;
 
 /// Members of map type anywhere in the job and job template shapes (botocore's model,
 /// mediaconvert 2017-08-29): their keys are names chosen by the user ("Audio Selector 1").
@@ -307,8 +296,6 @@ impl Step for JobTemplate {
         else {
             return Ok(Observation::Missing);
         };
-        let tags = tags?;
-        let tagged_ours = ctx.tagged_ours(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let template = got.job_template();
         let wanted = wanted(ctx);
         let mut drift = Vec::new();
@@ -349,19 +336,10 @@ impl Step for JobTemplate {
                 format!("on queue {queue}, not the stack's queue {queue_name}"),
             ));
         }
-        if tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours()) {
-            drift.extend(ctx.tag_drift(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
-        }
+        let arn = template.and_then(|t| t.arn()).map_or(arn, str::to_string);
         Ok(Observation::Present(Present {
-            name: name.to_string(),
-            arn: template
-                .and_then(|t| t.arn())
-                .map(str::to_string)
-                .unwrap_or(arn),
-            tagged_ours,
-            drift,
-            pending: None,
             outputs: outputs(ctx),
+            ..Present::tagged(ctx, name, arn, &tags?, recorded, drift)
         }))
     }
 
@@ -425,7 +403,7 @@ impl Step for JobTemplate {
                         })?;
                     applied.changes.push(format!("updated from {source}"));
                 }
-                if present.has_drift(DRIFT_TAGS) && ownership.is_none_or(Ownership::is_ours) {
+                if present.retags(ownership) {
                     tag_mediaconvert(ctx, &applied.arn).await?;
                     applied.changes.push("tagged job template".into());
                 }

@@ -8,21 +8,14 @@
 //! carries the stack in its comment. After a change of its keys, the public keys it
 //! dropped are deleted ([`crate::public_keys::retire`]).
 
+use crate::resources::prelude::*;
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
 use aws_sdk_cloudfront::types::KeyGroupConfig;
 
-use crate::error::{error_code, AwsContext, AwsError, AwsFound};
-use crate::grant::{Grant, Phase, Target};
-use crate::naming::{NameKind, ResourceId};
+use crate::error::error_code;
 use crate::public_keys;
 use crate::signing_secret;
-use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present,
-    Recorded, Service, Spec, Step,
-};
-use crate::{Settings, StackContext, StepError};
 
 pub struct KeyGroup;
 
@@ -169,13 +162,7 @@ impl Step for KeyGroup {
         &SPEC
     }
 
-    fn wanted(&self, settings: &Settings) -> bool {
-        settings.private
-    }
-
-    fn unwanted_reason(&self) -> &'static str {
-        "not configured ([delivery] private is off)"
-    }
+    super::signing_keys::wanted_when_private!();
 
     /// Found by name: key groups take no tags.
     async fn find_owned(&self, ctx: &StackContext) -> Result<Vec<Found>, StepError> {
@@ -228,12 +215,8 @@ impl Step for KeyGroup {
         }
         ctx.learn(ID, crate::Fact::Output("key_group_id"), id.clone());
         Ok(Observation::Present(Present {
-            name: ctx.name(ID).to_string(),
-            arn: id.clone(),
-            tagged_ours: true,
-            drift,
-            pending: None,
             outputs: outputs(&id),
+            ..Present::ours(ctx.name(ID), id.clone(), drift)
         }))
     }
 
@@ -323,23 +306,20 @@ impl Step for KeyGroup {
         else {
             return Ok(Destroyed::AlreadyGone);
         };
-        match cf
+        let answer = cf
             .delete_key_group()
             .id(&id)
             .set_if_match(got.e_tag().map(str::to_string))
             .send()
-            .await
-        {
-            Ok(_) => Ok(Destroyed::Deleted),
-            Err(e) if Service::CloudFront.not_found(&e) => Ok(Destroyed::AlreadyGone),
-            Err(e) if error_code(&e) == Some("ResourceInUse") => Err(StepError::with_source(
-                format!("key group {id} is still trusted by a distribution: `cattube down` deletes the distribution first"),
-                AwsError::from_sdk(&e),
-            )),
-            Err(e) => Err(StepError::with_source(
-                format!("deleting key group {id}"),
-                AwsError::from_sdk(&e),
-            )),
+            .await;
+        if let Err(e) = &answer {
+            if error_code(e) == Some("ResourceInUse") {
+                return Err(StepError::with_source(
+                    format!("key group {id} is still trusted by a distribution: `cattube down` deletes the distribution first"),
+                    AwsError::from_sdk(e),
+                ));
+            }
         }
+        Service::CloudFront.deleted(answer, || format!("deleting key group {id}"))
     }
 }

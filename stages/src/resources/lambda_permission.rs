@@ -5,18 +5,10 @@
 //! twice ([`S3_INVOKE`], [`JOB_EVENTS`]); other statements of the policy (anyone's) are
 //! never touched.
 
-use async_trait::async_trait;
+use crate::resources::prelude::*;
 use serde_json::Value;
 
-use crate::error::AwsContext;
-use crate::error::AwsFound;
-use crate::grant::{Grant, Phase, Target};
-use crate::naming::{NameKind, ResourceId};
-use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present,
-    Recorded, Service, Spec, Step,
-};
-use crate::{arn, policy, StackContext, StepError};
+use crate::policy;
 
 /// One invoke permission: its registry entry and what its statement allows.
 pub struct LambdaPermission {
@@ -205,15 +197,9 @@ impl Step for LambdaPermission {
         let drift = statement_drift(ctx, self, &statement)
             .map(|detail| vec![Drift::new(DRIFT_STATEMENT, detail)])
             .unwrap_or_default();
-        Ok(Observation::Present(Present {
-            name: sid.to_string(),
-            arn: statement_arn(ctx, self.spec.id),
-            // A statement cannot carry tags; its id is in cattube's own namespace.
-            tagged_ours: true,
-            drift,
-            pending: None,
-            outputs: Default::default(),
-        }))
+        // A statement cannot carry tags; its id is in cattube's own namespace.
+        let arn = statement_arn(ctx, self.spec.id);
+        Ok(Observation::Present(Present::ours(sid, arn, drift)))
     }
 
     async fn apply(

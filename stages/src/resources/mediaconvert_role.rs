@@ -3,12 +3,10 @@
 //! MediaConvert may assume it, for this account's queue (`aws:SourceAccount`,
 //! `aws:SourceArn`: the confused-deputy guard the MediaConvert user guide recommends).
 
+use crate::resources::prelude::*;
 use serde_json::{json, Value};
 
-use crate::naming::{NameKind, ResourceId};
 use crate::resources::iam_role::{role_step, RoleSpec};
-use crate::step::{NameRule, Service, Spec};
-use crate::{arn, StackContext};
 
 pub struct MediaConvertRole;
 
@@ -33,6 +31,7 @@ pub const SPEC: Spec = Spec {
     outputs: &[],
     service: Service::Iam,
     permissions: &crate::resources::iam_role::permissions(ID),
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).

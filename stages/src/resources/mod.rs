@@ -9,6 +9,7 @@ pub(crate) mod bucket_rule;
 mod converter;
 pub(crate) mod dns;
 pub(crate) mod iam_role;
+pub(crate) mod prelude;
 mod signing_keys;
 
 pub mod certificate;

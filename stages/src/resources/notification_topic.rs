@@ -5,20 +5,12 @@
 //! stack does not want the topic: `up` deletes the one it owns, as Terraform deletes a
 //! resource removed from the configuration.
 
+use crate::resources::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
-use async_trait::async_trait;
 use aws_sdk_sns::types::Tag;
 
-use crate::context::DRIFT_TAGS;
-use crate::error::{AwsContext, AwsFound};
-use crate::grant::{Grant, Phase, Target};
-use crate::naming::{NameKind, ResourceId};
-use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
-    Service, Spec, Step,
-};
-use crate::{arn, Settings, StackContext, StepError};
+use crate::Settings;
 
 pub struct NotificationTopic;
 
@@ -59,6 +51,7 @@ pub const SPEC: Spec = Spec {
         ),
         Grant::new(Phase::Destroy, &["sns:DeleteTopic"], Target::Topic(ID)),
     ],
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).
@@ -224,17 +217,9 @@ impl Step for NotificationTopic {
             }
             drift.push(Drift::new(DRIFT_SUBSCRIPTIONS, problems.join("; ")));
         }
-        let tagged_ours = ctx.tagged_ours(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        if tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours()) {
-            drift.extend(ctx.tag_drift(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
-        }
         Ok(Observation::Present(Present {
-            name: ctx.name(ID).to_string(),
-            arn: topic,
-            tagged_ours,
-            drift,
-            pending: None,
             outputs: outputs(ctx),
+            ..Present::tagged(ctx, ctx.name(ID), topic, &tags, recorded, drift)
         }))
     }
 
@@ -278,7 +263,7 @@ impl Step for NotificationTopic {
                         .context(|| format!("encrypting SNS topic {name}"))?;
                     applied.changes.push(format!("encrypted with {KMS_KEY}"));
                 }
-                if p.has_drift(DRIFT_TAGS) && ownership.is_none_or(Ownership::is_ours) {
+                if p.retags(ownership) {
                     sns.tag_resource()
                         .resource_arn(&applied.arn)
                         .set_tags(Some(tags(ctx)))

@@ -8,20 +8,13 @@
 //! cannot be deleted (`PublicKeyInUse`): a key the secret no longer holds is deleted by the
 //! key group's apply once the group has dropped it ([`retire`]).
 
+use crate::resources::prelude::*;
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
-use aws_sdk_cloudfront::types::{PublicKeyConfig, PublicKeySummary};
+use aws_sdk_cloudfront::types::PublicKeyConfig;
 
-use crate::error::{error_code, AwsContext, AwsError, AwsFound};
-use crate::grant::{Grant, Phase, Target};
-use crate::naming::{NameKind, ResourceId};
+use crate::error::error_code;
 use crate::signing_secret::{self, KeyRing};
-use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present,
-    Recorded, Service, Spec, Step,
-};
-use crate::{Settings, StackContext, StepError};
 
 pub struct PublicKeys;
 
@@ -92,36 +85,25 @@ fn ours(ctx: &StackContext, name: &str) -> bool {
 
 /// Every public key of the account named as this stack's.
 pub async fn live(ctx: &StackContext) -> Result<Vec<LiveKey>, StepError> {
-    let cf = &ctx.clients.cloudfront;
-    let mut marker: Option<String> = None;
+    let mut keys = ctx
+        .clients
+        .cloudfront
+        .list_public_keys()
+        .into_paginator()
+        .items()
+        .send();
     let mut all = Vec::new();
-    loop {
-        let out = cf
-            .list_public_keys()
-            .set_marker(marker.clone())
-            .send()
-            .await
-            .context(|| "listing CloudFront public keys".to_string())?;
-        let list = out.public_key_list();
-        all.extend(
-            list.map(|l| l.items())
-                .unwrap_or_default()
-                .iter()
-                .filter(|k| ours(ctx, k.name()))
-                .map(|k: &PublicKeySummary| LiveKey {
-                    id: k.id().to_string(),
-                    name: k.name().to_string(),
-                    encoded_key: k.encoded_key().to_string(),
-                }),
-        );
-        marker = list
-            .and_then(|l| l.next_marker())
-            .filter(|m| !m.is_empty())
-            .map(str::to_string);
-        if marker.is_none() {
-            return Ok(all);
+    while let Some(key) = keys.next().await {
+        let key = key.context(|| "listing CloudFront public keys".to_string())?;
+        if ours(ctx, key.name()) {
+            all.push(LiveKey {
+                id: key.id().to_string(),
+                name: key.name().to_string(),
+                encoded_key: key.encoded_key().to_string(),
+            });
         }
     }
+    Ok(all)
 }
 
 /// The CloudFront ids of the ring's keys, in the ring's order (`None` for a key that has
@@ -172,21 +154,17 @@ pub async fn retire(ctx: &StackContext, key: &LiveKey) -> Result<bool, StepError
     else {
         return Ok(true);
     };
-    match cf
+    let answer = cf
         .delete_public_key()
         .id(&key.id)
         .set_if_match(got.e_tag().map(str::to_string))
         .send()
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(e) if error_code(&e) == Some("PublicKeyInUse") => Ok(false),
-        Err(e) if Service::CloudFront.not_found(&e) => Ok(true),
-        Err(e) => Err(StepError::with_source(
-            format!("deleting public key {}", key.name),
-            AwsError::from_sdk(&e),
-        )),
+        .await;
+    if matches!(&answer, Err(e) if error_code(e) == Some("PublicKeyInUse")) {
+        return Ok(false);
     }
+    Service::CloudFront.deleted(answer, || format!("deleting public key {}", key.name))?;
+    Ok(true)
 }
 
 #[async_trait]
@@ -195,13 +173,7 @@ impl Step for PublicKeys {
         &SPEC
     }
 
-    fn wanted(&self, settings: &Settings) -> bool {
-        settings.private
-    }
-
-    fn unwanted_reason(&self) -> &'static str {
-        "not configured ([delivery] private is off)"
-    }
+    super::signing_keys::wanted_when_private!();
 
     /// Found by name: public keys take no tags.
     async fn find_owned(&self, ctx: &StackContext) -> Result<Vec<Found>, StepError> {
@@ -227,13 +199,11 @@ impl Step for PublicKeys {
             return Ok(if live.is_empty() {
                 Observation::Missing
             } else {
-                Observation::Present(Present {
-                    name: ctx.name(ID).to_string(),
-                    arn: String::new(),
-                    tagged_ours: true,
-                    drift: vec![Drift::new(DRIFT_STALE, "its private keys are gone")],
-                    ..Default::default()
-                })
+                Observation::Present(Present::ours(
+                    ctx.name(ID),
+                    "",
+                    vec![Drift::new(DRIFT_STALE, "its private keys are gone")],
+                ))
             });
         };
         if live.is_empty() {
@@ -259,12 +229,8 @@ impl Step for PublicKeys {
         }
         let ids: Vec<String> = ids_of(&ring, &live).into_iter().flatten().collect();
         Ok(Observation::Present(Present {
-            name: ctx.name(ID).to_string(),
-            arn: ids.join(","),
-            tagged_ours: true,
-            drift,
-            pending: None,
             outputs: outputs(&ids),
+            ..Present::ours(ctx.name(ID), ids.join(","), drift)
         }))
     }
 

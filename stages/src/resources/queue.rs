@@ -4,24 +4,14 @@
 //! jobs cannot be deleted, and CancelJob returns before the job has stopped, so DeleteQueue's
 //! ConflictException is retried within the propagation bound.
 
-use crate::grant::{Grant, Phase, Target};
-use crate::naming::ResourceId;
+use crate::resources::prelude::*;
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
-
-use crate::naming::NameKind;
 use aws_sdk_mediaconvert::error::SdkError;
 use aws_sdk_mediaconvert::operation::delete_queue::DeleteQueueError;
 use aws_sdk_mediaconvert::types::{JobStatus, PricingPlan, QueueStatus};
 
-use crate::error::{AwsContext, AwsFound};
 use crate::retry::retry_while;
-use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
-    Service, Spec, Step,
-};
-use crate::{arn, StackContext, StepError};
 
 pub struct Queue;
 
@@ -56,13 +46,13 @@ pub const SPEC: Spec = Spec {
         ),
         Grant::new(Phase::Destroy, &["mediaconvert:CancelJob"], Target::Jobs),
     ],
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).
 pub const ID: ResourceId = ResourceId::new("queue");
 
 const DRIFT_PAUSED: &str = "paused";
-use crate::context::DRIFT_TAGS;
 
 fn outputs(ctx: &StackContext) -> BTreeMap<&'static str, String> {
     BTreeMap::from([("queue_arn", arn::queue(ctx, ID))])
@@ -128,8 +118,6 @@ impl Step for Queue {
         else {
             return Ok(Observation::Missing);
         };
-        let tags = tags?;
-        let tagged_ours = ctx.tagged_ours(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let mut drift = Vec::new();
         if queue.queue().and_then(|q| q.status()) == Some(&QueueStatus::Paused) {
             drift.push(Drift::new(
@@ -137,20 +125,13 @@ impl Step for Queue {
                 "queue is paused: uploads would wait forever",
             ));
         }
-        if tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours()) {
-            drift.extend(ctx.tag_drift(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
-        }
+        let arn = queue
+            .queue()
+            .and_then(|q| q.arn())
+            .map_or(arn, str::to_string);
         Ok(Observation::Present(Present {
-            name: name.to_string(),
-            arn: queue
-                .queue()
-                .and_then(|q| q.arn())
-                .map(str::to_string)
-                .unwrap_or(arn),
-            tagged_ours,
-            drift,
-            pending: None,
             outputs: outputs(ctx),
+            ..Present::tagged(ctx, name, arn, &tags?, recorded, drift)
         }))
     }
 
@@ -194,7 +175,7 @@ impl Step for Queue {
                         .context(|| format!("resuming MediaConvert queue {name}"))?;
                     applied.changes.push("resumed the paused queue".into());
                 }
-                if present.has_drift(DRIFT_TAGS) && ownership.is_none_or(Ownership::is_ours) {
+                if present.retags(ownership) {
                     tag_mediaconvert(ctx, &applied.arn).await?;
                     applied.changes.push("tagged queue".into());
                 }

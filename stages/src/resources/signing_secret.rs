@@ -16,22 +16,12 @@
 //! Its value, newest key last: `{"version": 1, "keys": [{"name", "created", "private_key"}]}`
 //! (`created`: seconds since the epoch; `name`: the CloudFront public key's name).
 
+use crate::resources::prelude::*;
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::Tag;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-
-use crate::context::DRIFT_TAGS;
-use crate::error::{AwsContext, AwsFound};
-use crate::grant::{Grant, Phase, Target};
-use crate::naming::{NameKind, ResourceId};
-use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, NameRule, Observation, Ownership, Present, Recorded,
-    Service, Spec, Step,
-};
-use crate::{Settings, StackContext, StepError};
 
 pub struct SigningSecret;
 
@@ -263,13 +253,7 @@ impl Step for SigningSecret {
         &SPEC
     }
 
-    fn wanted(&self, settings: &Settings) -> bool {
-        settings.private
-    }
-
-    fn unwanted_reason(&self) -> &'static str {
-        "not configured ([delivery] private is off)"
-    }
+    super::signing_keys::wanted_when_private!();
 
     async fn observe(
         &self,
@@ -292,7 +276,7 @@ impl Step for SigningSecret {
             return Ok(Observation::Missing);
         }
         let arn = described.arn().unwrap_or_default().to_string();
-        let live_tags: Vec<(String, String)> = described
+        let live_tags: BTreeMap<String, String> = described
             .tags()
             .iter()
             .map(|t| {
@@ -317,18 +301,9 @@ impl Step for SigningSecret {
                 "its resource policy does not limit reading the key to the caller",
             ));
         }
-        let pairs = || live_tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-        let tagged_ours = ctx.tagged_ours(pairs());
-        if tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours()) {
-            drift.extend(ctx.tag_drift(pairs()));
-        }
         Ok(Observation::Present(Present {
-            name: name.to_string(),
-            arn: arn.clone(),
-            tagged_ours,
-            drift,
-            pending: None,
             outputs: outputs(&arn),
+            ..Present::tagged(ctx, name, arn.clone(), &live_tags, recorded, drift)
         }))
     }
 
@@ -374,7 +349,7 @@ impl Step for SigningSecret {
                     put_policy(ctx, &p.arn).await?;
                     applied.changes.push("only the caller may read it".into());
                 }
-                if p.has_drift(DRIFT_TAGS) && ownership.is_none_or(Ownership::is_ours) {
+                if p.retags(ownership) {
                     secrets
                         .tag_resource()
                         .secret_id(&p.arn)

@@ -1,8 +1,7 @@
 //! Stage 1: the source bucket. Uploads land here and trigger the converter function.
 
-use crate::naming::{NameKind, ResourceId};
 use crate::resources::bucket::{bucket_step, BucketSpec};
-use crate::step::{NameRule, Service, Spec};
+use crate::resources::prelude::*;
 
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
@@ -17,6 +16,7 @@ pub const SPEC: Spec = Spec {
     outputs: &["source_bucket"],
     service: Service::S3,
     permissions: &crate::resources::bucket::permissions(ID),
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).

@@ -6,15 +6,12 @@
 //! other CORS rules are kept ([`crate::resources::bucket_rule`]). Without `[uploads]` the
 //! stack wants no rule: `up` removes its own.
 
-use async_trait::async_trait;
+use crate::resources::prelude::*;
 use aws_sdk_s3::types::{CorsConfiguration, CorsRule};
 
-use crate::error::{absent, AwsContext, AwsError};
-use crate::grant::{Grant, Phase, Target};
-use crate::naming::ResourceId;
+use crate::error::absent;
 use crate::resources::bucket_rule::{BucketRules, RuleStep};
-use crate::step::{Service, Spec};
-use crate::{source_bucket, Settings, StackContext, StepError};
+use crate::{source_bucket, Settings};
 
 /// This resource's id (the key of its state and facts).
 pub const ID: ResourceId = ResourceId::new("source-cors");

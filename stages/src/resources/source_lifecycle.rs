@@ -5,18 +5,15 @@
 //! `cattube-abort-incomplete-uploads`; the bucket's other lifecycle rules are kept
 //! ([`crate::resources::bucket_rule`]).
 
-use async_trait::async_trait;
+use crate::resources::prelude::*;
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, ExpirationStatus, LifecycleRule,
     LifecycleRuleFilter,
 };
 
-use crate::error::{absent, AwsContext, AwsError};
-use crate::grant::{Grant, Phase, Target};
-use crate::naming::ResourceId;
+use crate::error::absent;
 use crate::resources::bucket_rule::{BucketRules, RuleStep};
-use crate::step::{Service, Spec};
-use crate::{source_bucket, StackContext, StepError};
+use crate::source_bucket;
 
 /// This resource's id (the key of its state and facts).
 pub const ID: ResourceId = ResourceId::new("source-lifecycle");

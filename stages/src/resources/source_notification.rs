@@ -6,13 +6,7 @@
 //! it was. S3 checks it may invoke the function and says "Unable to validate the following
 //! destination configurations" until the invoke permission has propagated: retried, bounded.
 
-use crate::error::AwsContext;
-use crate::error::AwsFound;
-use crate::grant::{Grant, Phase, Target};
-use crate::naming::ResourceId;
-use async_trait::async_trait;
-
-use crate::naming::NameKind;
+use crate::resources::prelude::*;
 use aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput;
 use aws_sdk_s3::types::{
     Event, FilterRule, FilterRuleName, LambdaFunctionConfiguration, NotificationConfiguration,
@@ -21,11 +15,6 @@ use aws_sdk_s3::types::{
 
 use crate::original::Originals;
 use crate::retry::retry_while;
-use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present,
-    Recorded, Service, Spec, Step,
-};
-use crate::{arn, StackContext, StepError};
 
 pub struct SourceNotification;
 
@@ -69,6 +58,7 @@ pub const SPEC: Spec = Spec {
             Target::Bucket(crate::source_bucket::ID),
         ),
     ],
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).
@@ -384,14 +374,10 @@ impl Step for SourceNotification {
                 .was(DRIFT_ENTRIES, Some(serde_json::Value::Array(was)))]
         };
         Ok(Observation::Present(Present {
-            name: ctx.name(ID).to_string(),
-            arn: entry_arn(ctx),
             // Entries cannot carry tags; their ids are in cattube's own namespace, unless
             // the state says the stack adopted them (`adopt --from-tutorial`).
             tagged_ours: !recorded.is_some_and(|r| r.ownership == Ownership::Adopted),
-            drift,
-            pending: None,
-            outputs: Default::default(),
+            ..Present::ours(ctx.name(ID), entry_arn(ctx), drift)
         }))
     }
 

@@ -7,6 +7,8 @@ mod observe;
 mod restore;
 mod settings;
 
+use crate::resources::prelude::*;
+
 use empty::{empty, Emptied};
 pub(crate) use observe::observe;
 pub(crate) use restore::restore;
@@ -14,8 +16,6 @@ use settings::*;
 pub(crate) use settings::{all_public_access_blocked, create_bucket, sse_s3};
 
 use crate::error::absent;
-use crate::error::AwsFound;
-use crate::Service;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -31,12 +31,8 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_s3::Client;
 
-use crate::error::{AwsContext, AwsError};
 use crate::original::Originals;
-use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded,
-};
-use crate::{arn, policy, StackContext, StepError};
+use crate::policy;
 
 const DRIFT_PUBLIC_ACCESS: &str = "public-access-block";
 const DRIFT_ENCRYPTION: &str = "encryption";
@@ -91,35 +87,13 @@ pub(crate) async fn apply(
     let mut ours = ownership.is_none_or(Ownership::is_ours);
 
     if let Observation::Missing = observation {
-        match create(ctx, name).await {
-            Ok(()) => applied.changes.push("created bucket".into()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_bucket_already_owned_by_you()) =>
-            {
-                // Someone in this account made it between our look and our create: it is
-                // not ours to delete, but it gets the same secure settings.
-                applied.adopted = true;
-                ours = false;
-            }
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_bucket_already_exists()) =>
-            {
-                return Err(taken_elsewhere(
-                    spec.id,
-                    name,
-                    "another AWS account owns it",
-                ));
-            }
-            Err(err) => {
-                return Err(StepError::with_source(
-                    format!("creating bucket {name}"),
-                    AwsError::from_sdk(&err),
-                ))
-            }
+        if create_or_find(ctx, spec, name).await? {
+            applied.changes.push("created bucket".into());
+        } else {
+            // Someone in this account made it between our look and our create: it is not
+            // ours to delete, but it gets the same secure settings.
+            applied.adopted = true;
+            ours = false;
         }
     }
 
@@ -171,26 +145,14 @@ pub(crate) async fn apply(
         if created_now || !repair(DRIFT_OWNERSHIP) {
             return Ok(None);
         }
-        let controls = ownership_controls(ObjectOwnership::BucketOwnerEnforced)?;
-        s3.put_bucket_ownership_controls()
-            .bucket(name)
-            .expected_bucket_owner(&ctx.account)
-            .ownership_controls(controls)
-            .send()
-            .await
-            .context(|| format!("enforcing bucket-owner object ownership on bucket {name}"))?;
+        enforce_bucket_owner(ctx, name).await?;
         Ok(Some("object ownership BucketOwnerEnforced"))
     };
     let tls = async {
         if !repair(DRIFT_TLS) {
             return Ok(None);
         }
-        let ours = [policy::deny_insecure_transport(ctx.partition(), name)];
-        if created_now {
-            put_policy(ctx, name, policy::merge(None, "", &ours)?).await?;
-        } else {
-            merge_policy(ctx, name, &ours).await?;
-        }
+        require_tls(ctx, name, created_now).await?;
         Ok(Some("bucket policy denies non-TLS requests"))
     };
     let (t, a, b, c, d) = tokio::join!(tags, public_access, encryption, ownership_controls, tls);
@@ -198,6 +160,66 @@ pub(crate) async fn apply(
         applied.changes.push(change.into());
     }
     Ok(applied)
+}
+
+/// Makes the bucket's owner own every object in it (ACLs off).
+async fn enforce_bucket_owner(ctx: &StackContext, name: &str) -> Result<(), StepError> {
+    let controls = ownership_controls(ObjectOwnership::BucketOwnerEnforced)?;
+    ctx.clients
+        .s3
+        .put_bucket_ownership_controls()
+        .bucket(name)
+        .expected_bucket_owner(&ctx.account)
+        .ownership_controls(controls)
+        .send()
+        .await
+        .context(|| format!("enforcing bucket-owner object ownership on bucket {name}"))?;
+    Ok(())
+}
+
+/// Adds the statement denying non-TLS requests to the bucket policy; on a bucket created
+/// just now (`fresh`: no policy to keep) without reading it first.
+async fn require_tls(ctx: &StackContext, name: &str, fresh: bool) -> Result<(), StepError> {
+    let ours = [policy::deny_insecure_transport(ctx.partition(), name)];
+    if fresh {
+        put_policy(ctx, name, policy::merge(None, "", &ours)?).await
+    } else {
+        merge_policy(ctx, name, &ours).await
+    }
+}
+
+/// Creates the bucket: `true` when this call did, `false` when it is already there and the
+/// account's (`BucketAlreadyOwnedByYou`).
+async fn create_or_find(
+    ctx: &StackContext,
+    spec: &BucketSpec,
+    name: &str,
+) -> Result<bool, StepError> {
+    match create(ctx, name).await {
+        Ok(()) => Ok(true),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_bucket_already_owned_by_you()) =>
+        {
+            Ok(false)
+        }
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_bucket_already_exists()) =>
+        {
+            Err(taken_elsewhere(
+                spec.id,
+                name,
+                "another AWS account owns it",
+            ))
+        }
+        Err(err) => Err(StepError::with_source(
+            format!("creating bucket {name}"),
+            AwsError::from_sdk(&err),
+        )),
+    }
 }
 
 /// Puts the stack's tags on the bucket. PutBucketTagging replaces the whole set, so the

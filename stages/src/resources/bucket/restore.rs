@@ -2,9 +2,6 @@
 
 use super::*;
 
-// ---------------------------------------------------------------------------------------
-// restore
-
 /// Puts back, on an adopted bucket, each setting `up` changed, as recorded before the change.
 pub(crate) async fn restore(
     ctx: &StackContext,
@@ -15,11 +12,7 @@ pub(crate) async fn restore(
     let name = ctx.name(spec.id);
     let owner = ctx.account.as_str();
     let originals = Originals::of(recorded);
-    let bad = |setting: &str| {
-        StepError::msg(format!(
-            "the recorded {setting} of bucket {name} in the state cannot be read back"
-        ))
-    };
+    let bad = |setting: &str| unreadable(name, setting);
     let public_access = originals
         .put_back(
             DRIFT_PUBLIC_ACCESS,
@@ -99,7 +92,30 @@ pub(crate) async fn restore(
             },
         )
         .await?;
-    let policy = originals
+    let policy = put_back_policy(ctx, name, &originals).await?;
+    Ok([public_access, encryption, ownership, policy]
+        .into_iter()
+        .flatten()
+        .collect())
+}
+
+/// A recorded setting the state holds in a form S3 cannot take back.
+fn unreadable(name: &str, setting: &str) -> StepError {
+    StepError::msg(format!(
+        "the recorded {setting} of bucket {name} in the state cannot be read back"
+    ))
+}
+
+/// Puts back the bucket policy of adopted bucket `name` as recorded (removed when it had
+/// none).
+async fn put_back_policy(
+    ctx: &StackContext,
+    name: &str,
+    originals: &Originals,
+) -> Result<Option<String>, StepError> {
+    let s3 = &ctx.clients.s3;
+    let owner = ctx.account.as_str();
+    originals
         .put_back(
             ORIGINAL_POLICY,
             "bucket policy",
@@ -113,16 +129,12 @@ pub(crate) async fn restore(
                     .map(drop)
             },
             |was| async move {
-                let text = was.as_str().ok_or_else(|| bad("policy"))?;
+                let text = was.as_str().ok_or_else(|| unreadable(name, "policy"))?;
                 put_policy(ctx, name, text.to_string()).await?;
                 Ok("bucket policy".to_string())
             },
         )
-        .await?;
-    Ok([public_access, encryption, ownership, policy]
-        .into_iter()
-        .flatten()
-        .collect())
+        .await
 }
 
 /// A recorded public access block (`GetPublicAccessBlock`'s four flags) as S3 takes it back.

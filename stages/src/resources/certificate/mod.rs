@@ -14,6 +14,8 @@
 mod lookup;
 mod validation;
 
+use crate::resources::prelude::*;
+
 pub(crate) use lookup::attachable;
 use lookup::*;
 pub use validation::validate_domain;
@@ -22,23 +24,16 @@ use validation::*;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_sdk_acm::types::{
     CertificateDetail, CertificateStatus, DomainValidation, KeyAlgorithm, Tag, ValidationMethod,
 };
 use aws_sdk_route53::types::{ChangeAction, RrType};
 
-use crate::context::{DomainSettings, DRIFT_TAGS};
-use crate::error::{error_code, AwsContext, AwsError};
-use crate::grant::{Grant, Phase, Target};
-use crate::naming::ResourceId;
+use crate::context::DomainSettings;
+use crate::error::error_code;
 use crate::resources::dns;
 use crate::retry::{poll_until, retry_codes, Poll};
-use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Found, Observation, Ownership, Present, Recorded,
-    Service, Spec, Step,
-};
-use crate::{Settings, StackContext, StepError};
+use crate::Settings;
 
 pub struct Certificate;
 
@@ -97,6 +92,45 @@ const WROTE: &str = "validation_records";
 /// The key types CloudFront serves (ListCertificates returns only RSA_2048 unless asked).
 const KEY_TYPES: [aws_sdk_acm::types::KeyAlgorithm; 2] =
     [KeyAlgorithm::Rsa2048, KeyAlgorithm::EcPrime256v1];
+
+/// Requests the certificate for `domain`'s names, validated by DNS: its ARN (`changes` says
+/// so). The idempotency token makes a retried request return the same certificate.
+async fn request(
+    ctx: &StackContext,
+    domain: &DomainSettings,
+    changes: &mut Vec<String>,
+) -> Result<String, StepError> {
+    let names = domain.names();
+    let out = ctx
+        .clients
+        .acm
+        .request_certificate()
+        .domain_name(&names[0])
+        .set_subject_alternative_names((names.len() > 1).then(|| names.clone()))
+        .validation_method(ValidationMethod::Dns)
+        .key_algorithm(KeyAlgorithm::Rsa2048)
+        .idempotency_token(idempotency_token(ctx, domain))
+        .set_tags(Some(acm_tags(ctx)?))
+        .send()
+        .await
+        .context(|| {
+            format!(
+                "requesting a certificate for {} in ACM ({})",
+                names.join(", "),
+                crate::aws::ACM_REGION
+            )
+        })?;
+    let arn = out
+        .certificate_arn()
+        .ok_or_else(|| StepError::msg("ACM returned no certificate ARN"))?
+        .to_string();
+    changes.push(format!(
+        "requested a certificate for {} in {}",
+        names.join(", "),
+        crate::aws::ACM_REGION
+    ));
+    Ok(arn)
+}
 
 #[async_trait]
 impl Step for Certificate {
@@ -181,36 +215,7 @@ impl Step for Certificate {
         let acm = &ctx.clients.acm;
         let mut changes = Vec::new();
         let arn = match observation {
-            Observation::Missing => {
-                let names = domain.names();
-                let out = acm
-                    .request_certificate()
-                    .domain_name(&names[0])
-                    .set_subject_alternative_names((names.len() > 1).then(|| names.clone()))
-                    .validation_method(ValidationMethod::Dns)
-                    .key_algorithm(KeyAlgorithm::Rsa2048)
-                    .idempotency_token(idempotency_token(ctx, domain))
-                    .set_tags(Some(acm_tags(ctx)?))
-                    .send()
-                    .await
-                    .context(|| {
-                        format!(
-                            "requesting a certificate for {} in ACM ({})",
-                            names.join(", "),
-                            crate::aws::ACM_REGION
-                        )
-                    })?;
-                let arn = out
-                    .certificate_arn()
-                    .ok_or_else(|| StepError::msg("ACM returned no certificate ARN"))?
-                    .to_string();
-                changes.push(format!(
-                    "requested a certificate for {} in {}",
-                    names.join(", "),
-                    crate::aws::ACM_REGION
-                ));
-                arn
-            }
+            Observation::Missing => request(ctx, domain, &mut changes).await?,
             Observation::Present(present) => {
                 if present.has_drift(DRIFT_STATUS) {
                     return Err(StepError::msg(format!(
@@ -221,7 +226,7 @@ impl Step for Certificate {
                         present.arn
                     )));
                 }
-                if present.has_drift(DRIFT_TAGS) && ownership.is_none_or(Ownership::is_ours) {
+                if present.retags(ownership) {
                     acm.add_tags_to_certificate()
                         .certificate_arn(&present.arn)
                         .set_tags(Some(acm_tags(ctx)?))

@@ -1,14 +1,13 @@
 //! The distribution's lifecycle after `apply`: waiting for CloudFront to deploy, and the
 //! teardown (disable, wait until that is deployed, delete with the current ETag).
 
+use crate::resources::prelude::*;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::repair::rewrite;
 use super::{get, ID};
-use crate::error::AwsFound;
 use crate::retry::{poll_until, retry_codes, Poll};
-use crate::step::{DestroyOptions, Destroyed};
-use crate::{Service, StackContext, StepError};
 
 /// How a wait for `Deployed` ended.
 pub(super) enum Waited {
@@ -60,8 +59,6 @@ pub(super) async fn destroy(
     id: String,
     options: &DestroyOptions,
 ) -> Result<Destroyed, StepError> {
-    let cf = &ctx.clients.cloudfront;
-    let bound = ctx.settings.propagation_timeout;
     let extra = BTreeMap::from([
         ("id".to_string(), id.clone()),
         ("disabling".to_string(), "true".to_string()),
@@ -74,52 +71,25 @@ pub(super) async fn destroy(
     // 1. Disable it (a distribution must be disabled, and that deployed, to be deleted).
     // `None`: it is gone; `Some(Some((status, etag)))`: disabled by this call, with what the
     // update answered.
-    let disabled = retry_codes(
-        bound,
-        &["PreconditionFailed"],
-        |_| {},
-        || async {
-            let Some(out) = cf
-                .get_distribution_config()
-                .id(&id)
-                .send()
-                .await
-                .found(Service::CloudFront, || {
-                    format!("reading the configuration of distribution {id}")
-                })?
-            else {
-                return Ok(None);
-            };
-            let Some(mut config) = out.distribution_config().cloned() else {
-                return Err(StepError::msg(format!(
-                    "distribution {id} returned no configuration"
-                )));
-            };
-            if !config.enabled {
-                return Ok(Some(None));
-            }
+    let disabled = rewrite(ctx, &id, "disabling", |config| {
+        Ok(if config.enabled {
             config.enabled = false;
-            let updated = cf
-                .update_distribution()
-                .id(&id)
-                .set_if_match(out.e_tag().map(str::to_string))
-                .distribution_config(config)
-                .send()
-                .await
-                .found(Service::CloudFront, || {
-                    format!("disabling distribution {id}")
-                })?;
-            Ok(updated.map(|out| {
-                Some((
-                    out.distribution()
-                        .map(|d| d.status().to_string())
-                        .unwrap_or_default(),
-                    out.e_tag().map(str::to_string),
-                ))
-            }))
-        },
-    )
-    .await?;
+            vec!["disabled".to_string()]
+        } else {
+            Vec::new()
+        })
+    })
+    .await?
+    .map(|(_, update)| {
+        update.map(|out| {
+            (
+                out.distribution()
+                    .map(|d| d.status().to_string())
+                    .unwrap_or_default(),
+                out.e_tag().map(str::to_string),
+            )
+        })
+    });
     let Some(update) = disabled else {
         return Ok(Destroyed::AlreadyGone);
     };
@@ -159,15 +129,24 @@ pub(super) async fn destroy(
         }
     }
 
-    // 3. Delete it with the current ETag. Not yet seen as disabled, or changed since
-    // the ETag was read: read it again and retry.
+    delete(ctx, &id, etag).await
+}
+
+/// Deletes disabled distribution `id` with its current ETag (`etag`, as last read). Not
+/// yet seen as disabled, or changed since the ETag was read: read it again and retry.
+async fn delete(
+    ctx: &StackContext,
+    id: &str,
+    etag: Option<String>,
+) -> Result<Destroyed, StepError> {
+    let cf = &ctx.clients.cloudfront;
     let first = std::sync::atomic::AtomicBool::new(true);
     retry_codes(
-        bound,
+        ctx.settings.propagation_timeout,
         &["DistributionNotDisabled", "PreconditionFailed"],
         |_| ctx.progress(ID.as_str(), "waiting for CloudFront to see it disabled"),
         || {
-            let (first, etag, id) = (&first, &etag, &id);
+            let (first, etag) = (&first, &etag);
             async move {
                 let etag = if first.swap(false, std::sync::atomic::Ordering::SeqCst) {
                     etag.clone()

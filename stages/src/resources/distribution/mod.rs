@@ -10,30 +10,27 @@
 //! disabling it, waiting until that is deployed, then deleting with the current ETag.
 
 mod config;
+mod drift;
 mod lifecycle;
+mod lookup;
+mod repair;
 
-use crate::error::AwsFound;
-use crate::grant::{Grant, Phase, Target};
-use crate::naming::ResourceId;
+use crate::resources::prelude::*;
+
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
 use aws_sdk_cloudfront::types::DistributionConfigWithTags;
 
-use crate::context::TAG_REGION;
-use crate::error::{error_code, AwsContext, AwsError};
+use crate::error::error_code;
 use crate::origin_access_control;
-use crate::retry::retry_codes;
-use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Found, Observation, Ownership, Present, Recorded,
-    Service, Spec, Step,
-};
-use crate::{StackContext, StepError};
 
-use crate::context::DRIFT_TAGS;
-use config::{drift, repair, stack_tags, wanted_config, DRIFT_SETTINGS};
 pub use config::{origin_domain, CACHING_OPTIMIZED, ORIGIN_ID};
+use config::{stack_tags, wanted_config};
+use drift::{drift, DRIFT_SETTINGS};
 use lifecycle::{wait_deployed, Waited};
+use lookup::{by_tags, dist_arn, get, ours_here, recorded_id, tagged, tags};
+pub(crate) use lookup::{domain, find, live};
+use repair::{repair, rewrite};
 
 pub struct Distribution;
 
@@ -92,6 +89,7 @@ pub const SPEC: Spec = Spec {
             Target::Distributions,
         ),
     ],
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).
@@ -126,14 +124,6 @@ async fn signing_group(ctx: &StackContext) -> Result<Option<String>, StepError> 
     Ok(crate::key_group::find(ctx).await?.map(|(id, _)| id))
 }
 
-fn dist_arn(ctx: &StackContext, id: &str) -> String {
-    format!(
-        "arn:{}:cloudfront::{}:distribution/{id}",
-        ctx.partition(),
-        ctx.account
-    )
-}
-
 fn outputs(dist: &aws_sdk_cloudfront::types::Distribution) -> BTreeMap<&'static str, String> {
     let mut outputs = BTreeMap::from([
         ("distribution_id", dist.id().to_string()),
@@ -161,153 +151,6 @@ pub fn custom_domain(dist: &aws_sdk_cloudfront::types::Distribution) -> Option<S
 /// CloudFront's. Every URL cattube prints is built on it.
 pub fn serving_domain(dist: &aws_sdk_cloudfront::types::Distribution) -> String {
     custom_domain(dist).unwrap_or_else(|| dist.domain_name().to_string())
-}
-
-// ---------------------------------------------------------------------------------------
-// finding it
-
-/// The distribution and its ETag, `None` when there is no such distribution.
-async fn get(
-    ctx: &StackContext,
-    id: &str,
-) -> Result<Option<(aws_sdk_cloudfront::types::Distribution, Option<String>)>, StepError> {
-    let out = ctx
-        .clients
-        .cloudfront
-        .get_distribution()
-        .id(id)
-        .send()
-        .await
-        .found(Service::CloudFront, || format!("reading distribution {id}"))?;
-    Ok(out.and_then(|out| {
-        out.distribution()
-            .cloned()
-            .map(|d| (d, out.e_tag().map(str::to_string)))
-    }))
-}
-
-async fn tags(ctx: &StackContext, arn: &str) -> Result<Vec<(String, String)>, StepError> {
-    let out = ctx
-        .clients
-        .cloudfront
-        .list_tags_for_resource()
-        .resource(arn)
-        .send()
-        .await
-        .context(|| format!("reading the tags of {arn}"))?;
-    Ok(out
-        .tags()
-        .map(|t| {
-            t.items()
-                .iter()
-                .map(|t| {
-                    (
-                        t.key().to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default())
-}
-
-fn ours_here(ctx: &StackContext, tags: &[(String, String)]) -> bool {
-    ctx.tagged_ours(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        && tags
-            .iter()
-            .any(|(k, v)| k == TAG_REGION && *v == ctx.region)
-}
-
-/// The stack's distributions `(id, arn, domain)` by their tags: every distribution of the
-/// account is listed and each one's tags read, stopping after `limit` found.
-async fn tagged(
-    ctx: &StackContext,
-    limit: usize,
-) -> Result<Vec<(String, String, String)>, StepError> {
-    let mut found = Vec::new();
-    let mut pages = ctx
-        .clients
-        .cloudfront
-        .list_distributions()
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.context(|| "listing CloudFront distributions".to_string())?;
-        let Some(list) = page.distribution_list() else {
-            return Ok(found);
-        };
-        for summary in list.items() {
-            if ours_here(ctx, &tags(ctx, summary.arn()).await?) {
-                found.push((
-                    summary.id().to_string(),
-                    summary.arn().to_string(),
-                    summary.domain_name().to_string(),
-                ));
-                if found.len() >= limit {
-                    return Ok(found);
-                }
-            }
-        }
-    }
-    Ok(found)
-}
-
-/// The first distribution carrying the stack's tags, `(id, arn)`: how it is found when the
-/// state is lost.
-async fn by_tags(ctx: &StackContext) -> Result<Option<(String, String)>, StepError> {
-    Ok(tagged(ctx, 1)
-        .await?
-        .into_iter()
-        .next()
-        .map(|(id, arn, _)| (id, arn)))
-}
-
-/// The stack's distribution `(id, arn)`: the one this run or the state knows, else the one
-/// carrying the stack's tags.
-pub(crate) async fn find(ctx: &StackContext) -> Result<Option<(String, String)>, StepError> {
-    if let Some(id) = ctx.id_of(ID) {
-        if get(ctx, &id).await?.is_some() {
-            return Ok(Some((id.clone(), dist_arn(ctx, &id))));
-        }
-    }
-    by_tags(ctx).await
-}
-
-/// The stack's live distribution, found as [`find`] finds it and read once (one request
-/// when the state knows its id).
-pub(crate) async fn live(
-    ctx: &StackContext,
-) -> Result<Option<aws_sdk_cloudfront::types::Distribution>, StepError> {
-    if let Some(id) = ctx.id_of(ID) {
-        if let Some((dist, _)) = get(ctx, &id).await? {
-            return Ok(Some(dist));
-        }
-    }
-    match by_tags(ctx).await? {
-        Some((id, _)) => Ok(get(ctx, &id).await?.map(|(dist, _)| dist)),
-        None => Ok(None),
-    }
-}
-
-/// The stack's distribution's domain (`d111111abcdef8.cloudfront.net`, generated by
-/// CloudFront at create time): what this run learned, else the [`live`] one's. `None`
-/// while there is none.
-pub(crate) async fn domain(ctx: &StackContext) -> Result<Option<String>, StepError> {
-    if let Some(domain) = ctx.output_of(ID, "distribution_domain") {
-        return Ok(Some(domain));
-    }
-    Ok(live(ctx).await?.map(|dist| dist.domain_name().to_string()))
-}
-
-fn recorded_id(ctx: &StackContext, recorded: Option<&Recorded>) -> Option<String> {
-    recorded
-        .and_then(|r| {
-            r.extra
-                .get("id")
-                .cloned()
-                .or_else(|| crate::arn::last_segment(&r.arn).map(str::to_string))
-        })
-        .or_else(|| ctx.id_of(ID))
 }
 
 #[async_trait]
@@ -408,122 +251,10 @@ impl Step for Distribution {
         observation: &Observation,
         _ownership: Option<Ownership>,
     ) -> Result<Applied, StepError> {
-        let cf = &ctx.clients.cloudfront;
         let mut changes = Vec::new();
         let mut dist = match observation {
-            Observation::Missing => {
-                let oac = origin_access_control::known_id(ctx).ok_or_else(|| {
-                    StepError::msg("the stack's origin access control is not known")
-                })?;
-                let certificate = crate::certificate::attachable(ctx).await?;
-                let key_group = signing_group(ctx).await?;
-                let request = DistributionConfigWithTags::builder()
-                    .distribution_config(wanted_config(
-                        ctx,
-                        &oac,
-                        certificate.as_deref(),
-                        key_group.as_deref(),
-                    )?)
-                    .tags(stack_tags(ctx)?)
-                    .build();
-                match cf
-                    .create_distribution_with_tags()
-                    .distribution_config_with_tags(request)
-                    .send()
-                    .await
-                {
-                    Ok(out) => {
-                        changes.push(format!(
-                            "created distribution (origin {}, OAC {oac})",
-                            origin_domain(ctx)
-                        ));
-                        out.distribution().cloned()
-                    }
-                    // The same caller reference: an earlier create of this stack that was
-                    // not recorded (a crash). It carries our tags.
-                    Err(e) if error_code(&e) == Some("DistributionAlreadyExists") => {
-                        let (id, _) = by_tags(ctx).await?.ok_or_else(|| {
-                            StepError::with_source(
-                                "creating the distribution: its caller reference belongs to a distribution not tagged as this stack's",
-                                AwsError::from_sdk(&e),
-                            )
-                        })?;
-                        changes.push(format!("found distribution {id} created earlier"));
-                        get(ctx, &id).await?.map(|(d, _)| d)
-                    }
-                    Err(e) => {
-                        return Err(StepError::with_source(
-                            "creating the distribution",
-                            AwsError::from_sdk(&e),
-                        ))
-                    }
-                }
-                .ok_or_else(|| StepError::msg("CloudFront returned no distribution"))?
-            }
-            Observation::Present(present) => {
-                let id = present
-                    .outputs
-                    .get("distribution_id")
-                    .cloned()
-                    .ok_or_else(|| StepError::msg("the observed distribution has no id"))?;
-                let certificate = crate::certificate::attachable(ctx).await?;
-                let certificate = certificate.as_deref();
-                let key_group = signing_group(ctx).await?;
-                let key_group = key_group.as_deref();
-                // Someone changed it between our read and our write: read again.
-                let updated = retry_codes(
-                    ctx.settings.propagation_timeout,
-                    &["PreconditionFailed"],
-                    |_| {},
-                    || async {
-                        let out =
-                            cf.get_distribution_config()
-                                .id(&id)
-                                .send()
-                                .await
-                                .context(|| {
-                                    format!("reading the configuration of distribution {id}")
-                                })?;
-                        let mut config = out.distribution_config().cloned().ok_or_else(|| {
-                            StepError::msg(format!("distribution {id} returned no configuration"))
-                        })?;
-                        let repaired = repair(ctx, &mut config, present, certificate, key_group)?;
-                        if repaired.is_empty() {
-                            return Ok(None);
-                        }
-                        let out = cf
-                            .update_distribution()
-                            .id(&id)
-                            .set_if_match(out.e_tag().map(str::to_string))
-                            .distribution_config(config)
-                            .send()
-                            .await
-                            .context(|| format!("updating distribution {id}"))?;
-                        Ok(Some((out.distribution().cloned(), repaired)))
-                    },
-                )
-                .await?
-                .and_then(|(updated, repaired)| {
-                    changes.extend(repaired);
-                    updated
-                });
-                if present.has_drift(DRIFT_TAGS) {
-                    cf.tag_resource()
-                        .resource(dist_arn(ctx, &id))
-                        .tags(stack_tags(ctx)?)
-                        .send()
-                        .await
-                        .context(|| format!("tagging distribution {id}"))?;
-                    changes.push("tagged the distribution".to_string());
-                }
-                match updated {
-                    Some(d) => d,
-                    None => get(ctx, &id)
-                        .await?
-                        .map(|(d, _)| d)
-                        .ok_or_else(|| StepError::msg(format!("distribution {id} is gone")))?,
-                }
-            }
+            Observation::Missing => create(ctx, &mut changes).await?,
+            Observation::Present(present) => update(ctx, present, &mut changes).await?,
         };
         if ctx.settings.wait_for_deploy && dist.status() != "Deployed" {
             match wait_deployed(ctx, dist.id(), "deploying").await? {
@@ -559,40 +290,11 @@ impl Step for Distribution {
             return Ok(Vec::new());
         };
         let originals = crate::original::Originals::of(recorded);
-        let cf = &ctx.clients.cloudfront;
-        retry_codes(
-            ctx.settings.propagation_timeout,
-            &["PreconditionFailed"],
-            |_| {},
-            || async {
-                let out = match cf.get_distribution_config().id(&id).send().await {
-                    Ok(out) => out,
-                    Err(e) if Service::CloudFront.not_found(&e) => return Ok(Vec::new()),
-                    Err(e) => {
-                        return Err(StepError::with_source(
-                            format!("reading the configuration of distribution {id}"),
-                            AwsError::from_sdk(&e),
-                        ))
-                    }
-                };
-                let mut config = out.distribution_config().cloned().ok_or_else(|| {
-                    StepError::msg(format!("distribution {id} returned no configuration"))
-                })?;
-                let restored = config::restore(&mut config, &originals)?;
-                if restored.is_empty() {
-                    return Ok(restored);
-                }
-                cf.update_distribution()
-                    .id(&id)
-                    .set_if_match(out.e_tag().map(str::to_string))
-                    .distribution_config(config)
-                    .send()
-                    .await
-                    .context(|| format!("restoring distribution {id}"))?;
-                Ok(restored)
-            },
-        )
-        .await
+        let restored = rewrite(ctx, &id, "restoring", |config| {
+            repair::restore(config, &originals)
+        })
+        .await?;
+        Ok(restored.map(|(restored, _)| restored).unwrap_or_default())
     }
 
     // -----------------------------------------------------------------------------------
@@ -612,5 +314,105 @@ impl Step for Distribution {
             },
         };
         lifecycle::destroy(ctx, id, options).await
+    }
+}
+
+/// Creates the distribution (`changes` says so), or finds the one an earlier create of
+/// this stack left unrecorded.
+async fn create(
+    ctx: &StackContext,
+    changes: &mut Vec<String>,
+) -> Result<aws_sdk_cloudfront::types::Distribution, StepError> {
+    let oac = origin_access_control::known_id(ctx)
+        .ok_or_else(|| StepError::msg("the stack's origin access control is not known"))?;
+    let certificate = crate::certificate::attachable(ctx).await?;
+    let key_group = signing_group(ctx).await?;
+    let request = DistributionConfigWithTags::builder()
+        .distribution_config(wanted_config(
+            ctx,
+            &oac,
+            certificate.as_deref(),
+            key_group.as_deref(),
+        )?)
+        .tags(stack_tags(ctx)?)
+        .build();
+    match ctx
+        .clients
+        .cloudfront
+        .create_distribution_with_tags()
+        .distribution_config_with_tags(request)
+        .send()
+        .await
+    {
+        Ok(out) => {
+            changes.push(format!(
+                "created distribution (origin {}, OAC {oac})",
+                origin_domain(ctx)
+            ));
+            out.distribution().cloned()
+        }
+        // The same caller reference: an earlier create of this stack that was not recorded
+        // (a crash). It carries our tags.
+        Err(e) if error_code(&e) == Some("DistributionAlreadyExists") => {
+            let (id, _) = by_tags(ctx).await?.ok_or_else(|| {
+                StepError::with_source(
+                    "creating the distribution: its caller reference belongs to a distribution not tagged as this stack's",
+                    AwsError::from_sdk(&e),
+                )
+            })?;
+            changes.push(format!("found distribution {id} created earlier"));
+            get(ctx, &id).await?.map(|(d, _)| d)
+        }
+        Err(e) => {
+            return Err(StepError::with_source(
+                "creating the distribution",
+                AwsError::from_sdk(&e),
+            ))
+        }
+    }
+    .ok_or_else(|| StepError::msg("CloudFront returned no distribution"))
+}
+
+/// Repairs exactly what drifted on the live distribution (`changes` says what).
+async fn update(
+    ctx: &StackContext,
+    present: &Present,
+    changes: &mut Vec<String>,
+) -> Result<aws_sdk_cloudfront::types::Distribution, StepError> {
+    let id = present
+        .outputs
+        .get("distribution_id")
+        .cloned()
+        .ok_or_else(|| StepError::msg("the observed distribution has no id"))?;
+    let gone = || StepError::msg(format!("distribution {id} is gone"));
+    let certificate = crate::certificate::attachable(ctx).await?;
+    let key_group = signing_group(ctx).await?;
+    let (repaired, updated) = rewrite(ctx, &id, "updating", |config| {
+        repair(
+            ctx,
+            config,
+            present,
+            certificate.as_deref(),
+            key_group.as_deref(),
+        )
+    })
+    .await?
+    .ok_or_else(gone)?;
+    changes.extend(repaired);
+    let updated = updated.and_then(|out| out.distribution().cloned());
+    if present.has_drift(crate::context::DRIFT_TAGS) {
+        ctx.clients
+            .cloudfront
+            .tag_resource()
+            .resource(dist_arn(ctx, &id))
+            .tags(stack_tags(ctx)?)
+            .send()
+            .await
+            .context(|| format!("tagging distribution {id}"))?;
+        changes.push("tagged the distribution".to_string());
+    }
+    match updated {
+        Some(d) => Ok(d),
+        None => get(ctx, &id).await?.map(|(d, _)| d).ok_or_else(gone),
     }
 }

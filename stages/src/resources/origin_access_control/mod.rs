@@ -13,26 +13,23 @@
 //! only when no distribution of the account (cattube's or anyone's) has an origin using
 //! it, and otherwise drops it from the stack's state ([`Destroyed::Released`]).
 
-use crate::error::AwsFound;
-use crate::grant::{Grant, Phase, Target};
-use crate::naming::ResourceId;
+use crate::resources::prelude::*;
 use crate::retry::retry_codes;
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
-
-use crate::naming::NameKind;
 use aws_sdk_cloudfront::types::{
     OriginAccessControlConfig, OriginAccessControlOriginTypes, OriginAccessControlSigningBehaviors,
     OriginAccessControlSigningProtocols,
 };
 
-use crate::error::{error_code, AwsContext, AwsError};
-use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present,
-    Recorded, Service, Spec, Step,
-};
-use crate::{arn, StackContext, StepError};
+use crate::error::error_code;
+
+mod lookup;
+mod users;
+
+use lookup::{by_name, find, find_or_count, Live};
+pub(crate) use users::check_room_for_distribution;
+use users::users;
 
 pub struct OriginAccessControl;
 
@@ -99,6 +96,7 @@ pub const SPEC: Spec = Spec {
             Target::Any,
         ),
     ],
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).
@@ -167,173 +165,6 @@ fn wanted(ctx: &StackContext) -> Result<OriginAccessControlConfig, StepError> {
         .origin_access_control_origin_type(OriginAccessControlOriginTypes::S3)
         .build()
         .map_err(|e| StepError::with_source("building the origin access control", e))
-}
-
-/// A live OAC: its id and the settings that matter.
-#[derive(Debug)]
-struct Live {
-    id: String,
-    name: String,
-    description: String,
-    protocol: String,
-    behavior: String,
-    origin_type: String,
-    /// When read by id: the ETag a delete can use without reading it again.
-    etag: Option<String>,
-}
-
-/// Finds the OAC: by the id recorded in the state, else by its name.
-async fn find(ctx: &StackContext, recorded: Option<&Recorded>) -> Result<Option<Live>, StepError> {
-    Ok(find_or_count(ctx, recorded).await?.0)
-}
-
-/// [`find`], and when there is no such OAC, how many the account has (`None` when the
-/// recorded id answered, so no listing was needed).
-async fn find_or_count(
-    ctx: &StackContext,
-    recorded: Option<&Recorded>,
-) -> Result<(Option<Live>, u64), StepError> {
-    let cf = &ctx.clients.cloudfront;
-    let name = if shares(recorded) {
-        SHARED_NAME
-    } else {
-        oac_name(ctx)
-    };
-    let recorded_id = recorded
-        .and_then(|r| {
-            r.extra
-                .get("id")
-                .cloned()
-                .or_else(|| arn::last_segment(&r.arn).map(str::to_string))
-        })
-        .or_else(|| known_id(ctx));
-    if let Some(id) = recorded_id {
-        let answer = cf
-            .get_origin_access_control()
-            .id(&id)
-            .send()
-            .await
-            .found(Service::CloudFront, || {
-                format!("reading origin access control {id}")
-            })?;
-        if let Some(out) = answer {
-            if let Some(config) = out
-                .origin_access_control()
-                .and_then(|o| o.origin_access_control_config())
-                .filter(|c| c.name() == name)
-            {
-                return Ok((
-                    Some(Live {
-                        id,
-                        name: name.to_string(),
-                        description: config.description().unwrap_or_default().to_string(),
-                        protocol: config.signing_protocol().as_str().to_string(),
-                        behavior: config.signing_behavior().as_str().to_string(),
-                        origin_type: config
-                            .origin_access_control_origin_type()
-                            .as_str()
-                            .to_string(),
-                        etag: out.e_tag().map(str::to_string),
-                    }),
-                    0,
-                ));
-            }
-        }
-    }
-    // The state is lost or stale: look it up by name.
-    by_name(ctx, name).await
-}
-
-/// The OAC named `name`, whoever made it (an OAC has no tags: its name is the key), and when
-/// there is none, how many OACs the account has (every page was read to know).
-async fn by_name(ctx: &StackContext, name: &str) -> Result<(Option<Live>, u64), StepError> {
-    let cf = &ctx.clients.cloudfront;
-    let mut count = 0;
-    let mut pages = cf.list_origin_access_controls().into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.context(|| "listing origin access controls".to_string())?;
-        let Some(list) = page.origin_access_control_list() else {
-            break;
-        };
-        count += list.items().len() as u64;
-        if let Some(s) = list.items().iter().find(|s| s.name() == name) {
-            return Ok((
-                Some(Live {
-                    id: s.id().to_string(),
-                    name: name.to_string(),
-                    description: s.description().to_string(),
-                    protocol: s.signing_protocol().as_str().to_string(),
-                    behavior: s.signing_behavior().as_str().to_string(),
-                    origin_type: s.origin_access_control_origin_type().as_str().to_string(),
-                    etag: None,
-                }),
-                count,
-            ));
-        }
-    }
-    Ok((None, count))
-}
-
-/// The distributions of the account `(id, the OAC ids of its origins)`, whoever made them.
-async fn distributions(ctx: &StackContext) -> Result<Vec<(String, Vec<String>)>, StepError> {
-    let all = crate::aws::all_distributions(&ctx.clients.cloudfront).await?;
-    Ok(all
-        .iter()
-        .map(|summary| {
-            let oacs = summary
-                .origins()
-                .map(|o| o.items())
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|origin| origin.origin_access_control_id())
-                .filter(|id| !id.is_empty())
-                .map(str::to_string)
-                .collect();
-            (summary.id().to_string(), oacs)
-        })
-        .collect())
-}
-
-/// The ids of the distributions whose origins use OAC `oac`.
-async fn users(ctx: &StackContext, oac: &str) -> Result<Vec<String>, StepError> {
-    Ok(distributions(ctx)
-        .await?
-        .into_iter()
-        .filter(|(_, oacs)| oacs.iter().any(|o| o == oac))
-        .map(|(id, _)| id)
-        .collect())
-}
-
-/// Refuses, before the stack's distribution is created, when one more would exceed the
-/// account's distributions, or (shared) the distributions one OAC may serve.
-pub(crate) async fn check_room_for_distribution(ctx: &StackContext) -> Result<(), StepError> {
-    let all = distributions(ctx).await?;
-    crate::quota::DISTRIBUTIONS
-        .check(
-            ctx,
-            all.len() as u64,
-            1,
-            "creating the stack's distribution",
-        )
-        .await?;
-    if !ctx.settings.shared_oac {
-        return Ok(());
-    }
-    let Some(shared) = by_name(ctx, SHARED_NAME).await?.0 else {
-        return Ok(());
-    };
-    let using = all
-        .iter()
-        .filter(|(_, oacs)| oacs.contains(&shared.id))
-        .count();
-    crate::quota::DISTRIBUTIONS_PER_ORIGIN_ACCESS_CONTROL
-        .check(
-            ctx,
-            using as u64,
-            1,
-            &format!("attaching the stack's distribution to the shared OAC {SHARED_NAME}"),
-        )
-        .await
 }
 
 fn outputs(id: &str) -> BTreeMap<&'static str, String> {

@@ -1,29 +1,10 @@
-//! What MediaConvert bills for: each output of a job, classified the way its on-demand
-//! pricing defines the classes, and the finished jobs of the stack's queue with the
-//! duration of every output.
-//!
-//! The rules, and where they come from (MediaConvert's pricing page and API reference):
-//! - Basic tier: AVC with speed-optimised or balanced single pass (`SINGLE_PASS`,
-//!   `SINGLE_PASS_HQ`, the API's default), VP8 and VP9 with speed-optimised multi-pass
-//!   (`MULTI_PASS`), MP3 audio. Everything else is Professional: HEVC, AV1 and the other
-//!   codecs, AVC `MULTI_PASS_HQ` ("outputs that use this feature incur pro-tier pricing"),
-//!   VP8/VP9 `MULTI_PASS_HQ`, and every output of a job with accelerated transcoding ("a
-//!   Professional tier feature").
-//! - Resolution band from the output's lines (its height): SD below 720, HD 720 to 1080, UHD
-//!   above. An output that keeps the source's size is counted HD, said as an assumption.
-//! - Frame-rate band: up to 30 fps, above 30 up to 60, above 60. An output that keeps the
-//!   source's frame rate is counted in the lowest band, said as an assumption.
-//!
-//! The same classifier reads a `job.json` (member names, `OutputGroups`) and the wire JSON of
-//! a ListJobs answer (`outputGroups`): keys are looked up with either first letter.
+//! The billing class of each output of a job: tier, codec, quality, resolution and frame-rate
+//! bands, and why an output is Professional.
 
-use aws_sdk_mediaconvert::types::{JobStatus, Order};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::job_template::RawBody;
-use crate::videos::{list_jobs_error, VideoError};
-use crate::{arn, StackContext};
+use super::{get, get_list, get_str};
 
 /// MediaConvert's two on-demand pricing tiers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -33,6 +14,15 @@ pub enum Tier {
 }
 
 impl Tier {
+    /// Professional when anything makes it so, Basic otherwise.
+    fn given(professional_because: &[String]) -> Tier {
+        if professional_because.is_empty() {
+            Tier::Basic
+        } else {
+            Tier::Professional
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Tier::Basic => "Basic",
@@ -69,26 +59,6 @@ pub struct OutputClass {
 pub struct Classified {
     pub outputs: Vec<OutputClass>,
     pub assumptions: Vec<String>,
-}
-
-/// `key` in `value`, as written or with a lowercase first letter (wire JSON).
-fn get<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
-    value.get(key).or_else(|| {
-        let mut chars = key.chars();
-        let first = chars.next()?;
-        value.get(format!("{}{}", first.to_ascii_lowercase(), chars.as_str()))
-    })
-}
-
-fn get_str<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
-    get(value, key).and_then(Value::as_str)
-}
-
-fn get_list<'a>(value: &'a Value, key: &str) -> &'a [Value] {
-    get(value, key)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
 }
 
 /// API codec → (the member with its settings, the name the pricing page uses).
@@ -198,30 +168,7 @@ fn classify_output(
         because.push(format!("accelerated transcoding ({mode})"));
     }
     let Some(video) = get(output, "VideoDescription") else {
-        // Audio only: the Basic tier lists MP3 audio output, nothing else.
-        let codec = get_list(output, "AudioDescriptions")
-            .first()
-            .and_then(|a| get(a, "CodecSettings"))
-            .and_then(|c| get_str(c, "Codec"))
-            .unwrap_or("audio")
-            .to_string();
-        if codec != "MP3" {
-            because.push(format!("{codec} audio-only output (Basic lists only MP3)"));
-        }
-        return Some(OutputClass {
-            name,
-            tier: if because.is_empty() {
-                Tier::Basic
-            } else {
-                Tier::Professional
-            },
-            codec,
-            quality: "-".into(),
-            resolution_band: "audio",
-            fps_band: "-",
-            accelerated: acceleration.is_some(),
-            professional_because: because,
-        });
+        return Some(audio_only(output, name, acceleration, because));
     };
     let codec_settings = get(video, "CodecSettings").unwrap_or(&Value::Null);
     let codec = get_str(codec_settings, "Codec").unwrap_or("H_264");
@@ -237,36 +184,90 @@ fn classify_output(
         .map(|(_, member, name)| (*member, *name))
         .unwrap_or(("", codec));
     let codec_specific = get(codec_settings, member).unwrap_or(&Value::Null);
-
-    let level = get_str(codec_specific, "QualityTuningLevel");
-    let quality = match (codec, level) {
-        (_, Some(level)) => quality_name(level),
-        // The API's defaults: AVC balanced single pass, VP8/VP9 speed-optimised multi-pass.
-        ("H_264", None) => "single-pass-hq".into(),
-        ("VP8" | "VP9", None) => "multi-pass".into(),
-        _ => "-".into(),
-    };
-    match codec {
-        "H_264" if quality == "multi-pass-hq" => {
-            because.push("AVC multi-pass HQ (Basic allows single pass)".into())
-        }
-        "H_264" => {}
-        "VP8" | "VP9" if quality == "multi-pass-hq" => because.push(format!(
-            "{pricing_name} multi-pass HQ (Basic allows speed-optimised multi-pass)"
-        )),
-        "VP8" | "VP9" => {}
-        _ => because.push(format!("{pricing_name} is a Professional-tier codec")),
-    }
+    let quality = quality(codec, codec_specific);
+    because.extend(codec_reason(codec, pricing_name, &quality));
     let preprocessors = get(video, "VideoPreprocessors").unwrap_or(&Value::Null);
     for (key, what) in PROFESSIONAL_PREPROCESSORS {
         if get(preprocessors, key).is_some() {
             because.push((*what).to_string());
         }
     }
+    Some(OutputClass {
+        resolution_band: resolution_band(lines(video, &name, measured_lines, assume)),
+        fps_band: frame_rate_band(codec_specific, &name, assume),
+        name,
+        tier: Tier::given(&because),
+        codec: pricing_name.to_string(),
+        quality,
+        accelerated: acceleration.is_some(),
+        professional_because: because,
+    })
+}
 
+/// An output without video: the Basic tier lists MP3 audio output, nothing else.
+fn audio_only(
+    output: &Value,
+    name: String,
+    acceleration: Option<&str>,
+    mut because: Vec<String>,
+) -> OutputClass {
+    let codec = get_list(output, "AudioDescriptions")
+        .first()
+        .and_then(|a| get(a, "CodecSettings"))
+        .and_then(|c| get_str(c, "Codec"))
+        .unwrap_or("audio")
+        .to_string();
+    if codec != "MP3" {
+        because.push(format!("{codec} audio-only output (Basic lists only MP3)"));
+    }
+    OutputClass {
+        name,
+        tier: Tier::given(&because),
+        codec,
+        quality: "-".into(),
+        resolution_band: "audio",
+        fps_band: "-",
+        accelerated: acceleration.is_some(),
+        professional_because: because,
+    }
+}
+
+/// The quality tuning level's name, or the API's default for the codec.
+fn quality(codec: &str, codec_specific: &Value) -> String {
+    match (codec, get_str(codec_specific, "QualityTuningLevel")) {
+        (_, Some(level)) => quality_name(level),
+        // The API's defaults: AVC balanced single pass, VP8/VP9 speed-optimised multi-pass.
+        ("H_264", None) => "single-pass-hq".into(),
+        ("VP8" | "VP9", None) => "multi-pass".into(),
+        _ => "-".into(),
+    }
+}
+
+/// What makes the codec (at this quality) Professional, if anything does.
+fn codec_reason(codec: &str, pricing_name: &str, quality: &str) -> Option<String> {
+    match codec {
+        "H_264" if quality == "multi-pass-hq" => {
+            Some("AVC multi-pass HQ (Basic allows single pass)".into())
+        }
+        "VP8" | "VP9" if quality == "multi-pass-hq" => Some(format!(
+            "{pricing_name} multi-pass HQ (Basic allows speed-optimised multi-pass)"
+        )),
+        "H_264" | "VP8" | "VP9" => None,
+        _ => Some(format!("{pricing_name} is a Professional-tier codec")),
+    }
+}
+
+/// The output's lines: measured, else its height, else from its width at 16:9, else the
+/// source's (assumed HD).
+fn lines(
+    video: &Value,
+    name: &str,
+    measured_lines: Option<i64>,
+    assume: &mut impl FnMut(String),
+) -> i64 {
     let height = get(video, "Height").and_then(Value::as_i64);
     let width = get(video, "Width").and_then(Value::as_i64);
-    let lines = match (measured_lines, height, width) {
+    match (measured_lines, height, width) {
         (Some(lines), _, _) => lines,
         (None, Some(height), _) => height,
         (None, None, Some(width)) => {
@@ -282,12 +283,19 @@ fn classify_output(
             ));
             1080
         }
-    };
+    }
+}
 
+/// The band of the frame rate the output specifies; the lowest when it keeps the source's.
+fn frame_rate_band(
+    codec_specific: &Value,
+    name: &str,
+    assume: &mut impl FnMut(String),
+) -> &'static str {
     let control = get_str(codec_specific, "FramerateControl");
     let numerator = get(codec_specific, "FramerateNumerator").and_then(Value::as_f64);
     let denominator = get(codec_specific, "FramerateDenominator").and_then(Value::as_f64);
-    let fps = match (control, numerator, denominator) {
+    match (control, numerator, denominator) {
         (Some("SPECIFIED"), Some(n), Some(d)) if d > 0.0 => fps_band(n / d),
         _ => {
             assume(format!(
@@ -295,161 +303,7 @@ fn classify_output(
             ));
             "<=30"
         }
-    };
-
-    Some(OutputClass {
-        name,
-        tier: if because.is_empty() {
-            Tier::Basic
-        } else {
-            Tier::Professional
-        },
-        codec: pricing_name.to_string(),
-        quality,
-        resolution_band: resolution_band(lines),
-        fps_band: fps,
-        accelerated: acceleration.is_some(),
-        professional_because: because,
-    })
-}
-
-// ---------------------------------------------------------------------------------------
-// finished jobs
-
-/// One output of a finished job, as billed.
-#[derive(Clone, Debug, PartialEq)]
-pub struct BilledOutput {
-    pub class: OutputClass,
-    /// What MediaConvert reports in the job's output details.
-    pub duration_ms: i64,
-}
-
-/// A COMPLETE job of the stack's queue.
-#[derive(Clone, Debug, PartialEq)]
-pub struct FinishedJob {
-    pub id: String,
-    /// When it was created, seconds since the epoch.
-    pub created: i64,
-    pub outputs: Vec<BilledOutput>,
-    pub assumptions: Vec<String>,
-}
-
-/// Each output's duration and height from a job's `outputGroupDetails`, in output order.
-fn output_details(job: &Value) -> Vec<(Option<i64>, Option<i64>)> {
-    get_list(job, "OutputGroupDetails")
-        .iter()
-        .flat_map(|group| get_list(group, "OutputDetails"))
-        .map(|detail| {
-            (
-                get(detail, "DurationInMs").and_then(Value::as_i64),
-                get(detail, "VideoDetails")
-                    .and_then(|v| get(v, "HeightInPx"))
-                    .and_then(Value::as_i64),
-            )
-        })
-        .collect()
-}
-
-/// The billed outputs of one finished job (wire or member-name JSON).
-pub fn finished_job(id: &str, created: i64, job: &Value) -> FinishedJob {
-    let details = output_details(job);
-    let lines: Vec<Option<i64>> = details.iter().map(|(_, lines)| *lines).collect();
-    let classified = classify(job, &lines);
-    let mut assumptions = classified.assumptions;
-    if details.len() != classified.outputs.len() {
-        assumptions.push(format!(
-            "job {id}: {} output details for {} outputs; the outputs without one are not counted",
-            details.len(),
-            classified.outputs.len()
-        ));
     }
-    let outputs = classified
-        .outputs
-        .into_iter()
-        .zip(details)
-        .filter_map(|(class, (duration, _))| {
-            duration.map(|duration_ms| BilledOutput { class, duration_ms })
-        })
-        .collect();
-    FinishedJob {
-        id: id.to_string(),
-        created,
-        outputs,
-        assumptions,
-    }
-}
-
-/// ListJobs returns at most this many jobs per page.
-const PAGE: i32 = 20;
-
-/// The COMPLETE jobs of the stack's queue created at or after `since` (seconds since the
-/// epoch; `None`: every job the queue still lists), newest first. ListJobs is read page by
-/// page, newest first, until a page reaches past `since`.
-pub async fn finished_jobs(
-    ctx: &StackContext,
-    since: Option<i64>,
-) -> Result<Vec<FinishedJob>, VideoError> {
-    let queue = arn::queue(ctx, crate::queue::ID);
-    let mut found = Vec::new();
-    let mut token: Option<String> = None;
-    // Paged by hand: each page's raw body is read through an interceptor, which the SDK's
-    // paginator has no way to carry.
-    loop {
-        let raw = RawBody::default();
-        let page = ctx
-            .clients
-            .mediaconvert
-            .list_jobs()
-            .queue(&queue)
-            .status(JobStatus::Complete)
-            .order(Order::Descending)
-            .max_results(PAGE)
-            .set_next_token(token.take())
-            .customize()
-            .interceptor(raw.clone())
-            .send()
-            .await;
-        let page = page.map_err(|e| list_jobs_error(ctx, &e))?;
-        let body: Value = raw
-            .0
-            .lock()
-            .expect("raw body lock")
-            .take()
-            .and_then(|body| serde_json::from_slice(&body).ok())
-            .unwrap_or(Value::Null);
-        let raw_jobs = get_list(&body, "Jobs");
-        let mut past_since = false;
-        for (i, job) in page.jobs().iter().enumerate() {
-            let created = job.created_at().map(|t| t.secs()).unwrap_or_default();
-            if since.is_some_and(|since| created < since) {
-                past_since = true;
-                continue;
-            }
-            let raw_job = raw_jobs.get(i).unwrap_or(&Value::Null);
-            found.push(finished_job(job.id().unwrap_or_default(), created, raw_job));
-        }
-        match page.next_token().filter(|t| !t.is_empty()) {
-            Some(next) if !past_since => token = Some(next.to_string()),
-            _ => break,
-        }
-    }
-    Ok(found)
-}
-
-/// `secs` (since the epoch) as RFC 3339, UTC.
-pub fn rfc3339(secs: i64) -> String {
-    aws_smithy_types::DateTime::from_secs(secs)
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_default()
-}
-
-/// The start (seconds since the epoch) of the calendar month, UTC, that `secs` falls in.
-pub fn month_start(secs: i64) -> i64 {
-    let text = rfc3339(secs);
-    let start = format!("{}-01T00:00:00Z", &text[..7]);
-    aws_smithy_types::DateTime::from_str(&start, aws_smithy_types::date_time::Format::DateTime)
-        .map(|t| t.secs())
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -463,15 +317,6 @@ mod tests {
             .into_iter()
             .map(|o| (o.tier, o.codec, o.resolution_band, o.fps_band))
             .collect()
-    }
-
-    #[test]
-    fn months_start_on_the_first_at_midnight_utc() {
-        // 2024-02-29T12:00:00Z (a leap day) and the first second of March.
-        assert_eq!(rfc3339(1_709_208_000), "2024-02-29T12:00:00Z");
-        assert_eq!(rfc3339(month_start(1_709_208_000)), "2024-02-01T00:00:00Z");
-        assert_eq!(rfc3339(month_start(1_709_251_200)), "2024-03-01T00:00:00Z");
-        assert_eq!(month_start(1_709_251_200), 1_709_251_200);
     }
 
     #[test]
@@ -575,35 +420,5 @@ mod tests {
         let out = &classify(&job, &[]).outputs[0];
         assert_eq!(out.tier, Tier::Professional);
         assert_eq!(out.professional_because, ["the deinterlacer"]);
-    }
-
-    #[test]
-    fn wire_json_and_measured_heights_are_read() {
-        let job = json!({"settings": {"outputGroups": [{"outputs": [
-            {"nameModifier": "-a", "videoDescription": {"codecSettings": {"codec": "H_264"}}},
-            {"nameModifier": "-b", "audioDescriptions": [{"codecSettings": {"codec": "MP3"}}]}]}]},
-            "outputGroupDetails": [{"outputDetails": [
-                {"durationInMs": 61000, "videoDetails": {"widthInPx": 3840, "heightInPx": 2160}},
-                {"durationInMs": 61000}]}]});
-        let finished = finished_job("j", 0, &job);
-        let got: Vec<(&str, Tier, &str, i64)> = finished
-            .outputs
-            .iter()
-            .map(|o| {
-                (
-                    o.class.name.as_str(),
-                    o.class.tier,
-                    o.class.resolution_band,
-                    o.duration_ms,
-                )
-            })
-            .collect();
-        assert_eq!(
-            got,
-            [
-                ("-a", Tier::Basic, "UHD", 61000),
-                ("-b", Tier::Basic, "audio", 61000)
-            ]
-        );
     }
 }

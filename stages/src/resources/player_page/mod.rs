@@ -11,22 +11,16 @@
 //! one HeadObject per file, all at once, and no write. With `[player] enabled = false` the
 //! page is not wanted: `up` removes the files if they are there.
 
+use crate::resources::prelude::*;
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
-use sha2::{Digest, Sha256};
+mod files;
+mod objects;
+
 use tokio::task::JoinSet;
 
-use crate::error::AwsContext;
-use crate::error::AwsError;
-use crate::error::AwsFound;
-use crate::grant::{Grant, Phase, Target};
-use crate::naming::ResourceId;
-use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Observation, Ownership, Present, Recorded, Service,
-    Spec, Step,
-};
-use crate::{StackContext, StepError};
+pub use files::{body, sha256_hex, PageFile, FILES, HLS_JS_KEY, SOURCE_URL_SLOT, UPLOAD_KEY};
+use objects::{bucket, delete, each, etag_key, put, read, Live};
 
 pub struct PlayerPage;
 
@@ -67,6 +61,7 @@ pub const SPEC: Spec = Spec {
             Target::Objects(crate::destination_bucket::ID),
         ),
     ],
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).
@@ -77,262 +72,12 @@ pub const ROOT_KEY: &str = "index.html";
 /// The catalog the converter function keeps and the page reads, at the bucket's root.
 pub const CATALOG_KEY: &str = "catalog.json";
 
-/// Object metadata (`x-amz-meta-…`): the SHA-256 of the bytes, and the stack that put them.
-const META_SHA256: &str = "cattube-sha256";
-const META_STACK: &str = "cattube-stack";
-
-/// One file of the page, as uploaded.
-#[derive(Clone, Copy, Debug)]
-pub struct PageFile {
-    pub key: &'static str,
-    pub bytes: &'static [u8],
-    pub content_type: &'static str,
-    pub cache_control: &'static str,
-}
-
-/// The page and the files it loads. `no-cache`: browsers and CloudFront revalidate (a cheap
-/// 304), so a new page and its script always arrive together. hls.js is named after its
-/// version, so it can be cached for good.
-pub const FILES: &[PageFile] = &[
-    PageFile {
-        key: ROOT_KEY,
-        bytes: include_bytes!("../../../player/index.html"),
-        content_type: "text/html; charset=utf-8",
-        cache_control: "no-cache",
-    },
-    PageFile {
-        key: "player/player.css",
-        bytes: include_bytes!("../../../player/player.css"),
-        content_type: "text/css; charset=utf-8",
-        cache_control: "no-cache",
-    },
-    PageFile {
-        key: "player/player.js",
-        bytes: include_bytes!("../../../player/player.js"),
-        content_type: "text/javascript; charset=utf-8",
-        cache_control: "no-cache",
-    },
-    PageFile {
-        key: UPLOAD_KEY,
-        bytes: include_bytes!("../../../player/upload.html"),
-        content_type: "text/html; charset=utf-8",
-        cache_control: "no-cache",
-    },
-    PageFile {
-        key: "player/upload.js",
-        bytes: include_bytes!("../../../player/upload.js"),
-        content_type: "text/javascript; charset=utf-8",
-        cache_control: "no-cache",
-    },
-    PageFile {
-        key: HLS_JS_KEY,
-        bytes: include_bytes!("../../../player/vendor/hls-1.6.15.light.min.js"),
-        content_type: "text/javascript; charset=utf-8",
-        cache_control: "public, max-age=31536000, immutable",
-    },
-];
-
-/// hls.js (the npm package, pinned in `tests/browser/package-lock.json`, which the browser
-/// test checks this copy against), for browsers without native HLS.
-pub const HLS_JS_KEY: &str = "player/vendor/hls-1.6.15.light.min.js";
-
-/// The upload page's key, beside the player.
-pub const UPLOAD_KEY: &str = "upload.html";
-/// Where upload.html's policy names the source bucket's URL, filled in when it is put.
-pub const SOURCE_URL_SLOT: &str = "{{source-bucket-url}}";
-
-/// A file's bytes as put in the bucket: upload.html with the source bucket's URL (as the
-/// S3 client addresses it, ending in '/') in its slot; every other file as embedded.
-pub fn body(file: &PageFile, source_url: &str) -> Vec<u8> {
-    if file.key == UPLOAD_KEY {
-        String::from_utf8_lossy(file.bytes)
-            .replace(SOURCE_URL_SLOT, source_url)
-            .into_bytes()
-    } else {
-        file.bytes.to_vec()
-    }
-}
-
 /// The source bucket's URL, for upload.html.
 async fn source_url(ctx: &StackContext) -> Result<String, StepError> {
     crate::resources::bucket::bucket_url(ctx, ctx.name(crate::source_bucket::ID)).await
 }
 
 const DRIFT_DISABLED: &str = "disabled";
-
-/// The state's `extra` key of the ETag of the object cattube wrote at `key`.
-fn etag_key(key: &str) -> String {
-    format!("etag:{key}")
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
-}
-
-fn bucket(ctx: &StackContext) -> &str {
-    ctx.name(crate::destination_bucket::ID)
-}
-
-/// What HeadObject says of one file.
-#[derive(Clone, Debug)]
-struct Live {
-    sha256: Option<String>,
-    content_type: Option<String>,
-    cache_control: Option<String>,
-    stack: Option<String>,
-    etag: Option<String>,
-}
-
-impl Live {
-    /// Whether cattube wrote this object: it carries this stack's mark, or the ETag the
-    /// state recorded when cattube put it. Anything else is someone else's, never
-    /// overwritten or deleted.
-    fn written_by(&self, ctx: &StackContext, recorded: Option<&Recorded>, key: &str) -> bool {
-        self.stack.as_deref() == Some(ctx.stack.as_str())
-            || recorded
-                .and_then(|r| r.extra.get(&etag_key(key)))
-                .is_some_and(|etag| self.etag.as_deref() == Some(etag.as_str()))
-    }
-
-    /// How the live object differs from `file`, if it does.
-    fn difference(&self, file: &PageFile, source_url: &str) -> Option<String> {
-        let wanted_sha = sha256_hex(&body(file, source_url));
-        if self.sha256.as_deref() != Some(wanted_sha.as_str()) {
-            Some(format!("{} differs from this cattube's page", file.key))
-        } else if self.content_type.as_deref() != Some(file.content_type) {
-            Some(format!(
-                "{} has Content-Type {}, wanted {}",
-                file.key,
-                self.content_type.as_deref().unwrap_or("none"),
-                file.content_type
-            ))
-        } else if self.cache_control.as_deref() != Some(file.cache_control) {
-            Some(format!(
-                "{} has Cache-Control {}, wanted {}",
-                file.key,
-                self.cache_control.as_deref().unwrap_or("none"),
-                file.cache_control
-            ))
-        } else {
-            None
-        }
-    }
-}
-
-/// Every file of [`FILES`], in its order: `None` where there is no object.
-async fn read(ctx: &StackContext) -> Result<Vec<Option<Live>>, StepError> {
-    let mut tasks = JoinSet::new();
-    for (i, file) in FILES.iter().enumerate() {
-        let (s3, bucket, account) = (
-            ctx.clients.s3.clone(),
-            bucket(ctx).to_string(),
-            ctx.account.clone(),
-        );
-        tasks.spawn(async move {
-            let head = s3
-                .head_object()
-                .bucket(&bucket)
-                .key(file.key)
-                .expected_bucket_owner(account)
-                .send()
-                .await;
-            let live = head
-                .found(Service::S3, || {
-                    format!("reading s3://{bucket}/{}", file.key)
-                })
-                .map(|head| {
-                    head.map(|out| {
-                        let meta = |k: &str| out.metadata().and_then(|m| m.get(k)).cloned();
-                        Live {
-                            sha256: meta(META_SHA256),
-                            content_type: out.content_type().map(str::to_string),
-                            cache_control: out.cache_control().map(str::to_string),
-                            stack: meta(META_STACK),
-                            etag: out.e_tag().map(str::to_string),
-                        }
-                    })
-                });
-            (i, live)
-        });
-    }
-    let mut found = vec![None; FILES.len()];
-    while let Some(joined) = tasks.join_next().await {
-        let (i, live) = joined.map_err(|e| StepError::with_source("reading the player", e))?;
-        found[i] = live?;
-    }
-    Ok(found)
-}
-
-/// Runs one S3 call per file of `files` at once.
-async fn each<F, Fut, T>(
-    ctx: &StackContext,
-    files: Vec<&'static PageFile>,
-    call: F,
-) -> Result<Vec<T>, StepError>
-where
-    F: Fn(aws_sdk_s3::Client, String, String, &'static PageFile) -> Fut,
-    Fut: std::future::Future<Output = Result<T, StepError>> + Send + 'static,
-    T: Send + 'static,
-{
-    let mut tasks = JoinSet::new();
-    for file in files {
-        tasks.spawn(call(
-            ctx.clients.s3.clone(),
-            bucket(ctx).to_string(),
-            ctx.account.clone(),
-            file,
-        ));
-    }
-    let mut results = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        results.push(joined.map_err(|e| StepError::with_source("writing the player", e))??);
-    }
-    Ok(results)
-}
-
-async fn put(
-    s3: aws_sdk_s3::Client,
-    bucket: String,
-    account: String,
-    file: &'static PageFile,
-    stack: String,
-    source_url: String,
-) -> Result<(&'static str, Option<String>), StepError> {
-    let bytes = body(file, &source_url);
-    let sha256 = sha256_hex(&bytes);
-    let put = s3
-        .put_object()
-        .bucket(&bucket)
-        .key(file.key)
-        .expected_bucket_owner(account)
-        .body(aws_sdk_s3::primitives::ByteStream::from(bytes))
-        .content_type(file.content_type)
-        .cache_control(file.cache_control)
-        .metadata(META_SHA256, sha256)
-        .metadata(META_STACK, stack)
-        .send()
-        .await
-        .context(|| format!("uploading s3://{bucket}/{}", file.key))?;
-    Ok((file.key, put.e_tag().map(str::to_string)))
-}
-
-async fn delete(
-    s3: aws_sdk_s3::Client,
-    bucket: String,
-    account: String,
-    file: &'static PageFile,
-) -> Result<(), StepError> {
-    s3.delete_object()
-        .bucket(&bucket)
-        .key(file.key)
-        .expected_bucket_owner(account)
-        .send()
-        .await
-        .found(Service::S3, || {
-            format!("deleting s3://{bucket}/{}", file.key)
-        })
-        .map(|_| ())
-}
 
 /// Whether the destination bucket carries the stack's tags (it was created by the stack);
 /// a bucket not there yet is the stack's to create.
