@@ -14,6 +14,53 @@ use crate::{Registry, StackContext};
 /// A grant resolved for one stack: the ARN it is on, its condition, its action.
 type Resolved = (String, Option<(&'static str, &'static str)>, String);
 
+/// What `cattube permissions --for` takes: one command, `state` (its three subcommands) or
+/// `all`. The variants' doc comments are the command line's help of each value (clap's
+/// `ValueEnum`, with the `clap` feature the binary turns on), so a command's policy is
+/// added here alone: its [`Command`], and its value here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum PolicyFor {
+    Up,
+    Down,
+    /// down --including-adopted: down, and deleting the roles a taken-over function ran as
+    DownIncludingAdopted,
+    /// adopt --from-tutorial: finding the tutorial's stack, observing it, recording it
+    Adopt,
+    Status,
+    Upload,
+    /// upload-url: minting upload grants (s3:PutObject on the source bucket's objects, which
+    /// S3 checks when a grant is used, and the check that the stack is up)
+    UploadUrl,
+    Stacks,
+    /// gc: `down` for this stack, and for every stack of --stacks (default: any stack) with
+    /// default names, as gc deletes them
+    Gc,
+    /// state pull, push and unlock
+    State,
+    /// All of them
+    All,
+}
+
+impl PolicyFor {
+    /// The commands the policy allows.
+    pub fn commands(self) -> &'static [Command] {
+        match self {
+            PolicyFor::Up => &[Command::Up],
+            PolicyFor::Down => &[Command::Down],
+            PolicyFor::DownIncludingAdopted => &[Command::DownIncludingAdopted],
+            PolicyFor::Adopt => &[Command::Adopt],
+            PolicyFor::Status => &[Command::Status],
+            PolicyFor::Upload => &[Command::Upload],
+            PolicyFor::UploadUrl => &[Command::UploadUrl],
+            PolicyFor::Stacks => &[Command::Stacks],
+            PolicyFor::Gc => &[Command::Gc],
+            PolicyFor::State => &Command::STATE,
+            PolicyFor::All => &Command::ALL,
+        }
+    }
+}
+
 /// The commands `cattube permissions --for` knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Command {
