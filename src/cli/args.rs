@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use cattube_stages::permissions::PolicyFor;
+use cattube_stages::permissions;
 use clap::{Args, Subcommand};
 
 #[derive(Debug, Args)]
@@ -171,8 +171,8 @@ pub struct JobsArgs {
 #[derive(Debug, Args)]
 pub struct PermissionsArgs {
     /// The commands the policy allows
-    #[arg(long = "for", value_enum, default_value_t = PolicyFor::All, value_name = "COMMAND")]
-    pub r#for: PolicyFor,
+    #[arg(long = "for", value_enum, default_value_t = permissions::Command::All, value_name = "COMMAND")]
+    pub r#for: permissions::Command,
     /// The AWS account id to scope the ARNs to, instead of asking STS (works offline)
     #[arg(long, value_name = "ID")]
     pub account: Option<String>,

@@ -88,7 +88,7 @@ async fn run(
         )
     };
     let ctx = context(&stack, &config.names);
-    let commands = args.r#for.commands();
+    let commands = args.r#for.each();
     // The shared state's bucket, when the state is remote; the default key names the stack
     // (or the pattern), as each stack's runs will.
     let state = match &config.state {
@@ -100,7 +100,7 @@ async fn run(
     };
     let mut parts = vec![permissions::Part {
         ctx: &ctx,
-        commands,
+        commands: &commands,
         state: state.as_ref(),
     }];
     // gc deletes other stacks too, found by their tags, with default names and a scratch
