@@ -610,6 +610,25 @@ async fn make_users_role_and_function(clients: &cattube_stages::Clients) {
         .send()
         .await
         .unwrap();
+    // Only the user's own role may send to the user's queue: Lambda accepts that
+    // destination only while the function runs as this role (tests/support/moto_server.py).
+    iam.put_role_policy()
+        .role_name(FUNCTION_ROLE)
+        .policy_name("send-failures")
+        .policy_document(
+            serde_json::json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Action": "sqs:SendMessage",
+                    "Resource": USERS_FAILURES
+                }]
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
     clients
         .lambda
         .create_function()

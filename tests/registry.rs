@@ -31,7 +31,7 @@ static DUMMY: Spec = Spec {
     }),
     outputs: &["dummy_bucket"],
     service: Service::S3,
-    permissions: &[],
+    ..Spec::DEFAULT
 };
 
 #[async_trait::async_trait]

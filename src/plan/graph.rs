@@ -122,6 +122,50 @@ impl Graph {
             .filter(|&j| self.deps[j].contains(&i))
             .collect()
     }
+
+    /// What each step waits for in `down`'s walk, given which steps it puts back
+    /// (`restoring`, adopted resources) rather than deletes: its dependents first, except
+    /// that a step put back after a dependency it names in `restore_after`
+    /// ([`cattube_stages::Spec::restore_after`]), also put back, waits for that dependency
+    /// instead. Should that make a cycle, the plain reverse order stands.
+    pub fn teardown_waits(&self, restoring: &[bool]) -> Vec<Vec<usize>> {
+        let n = self.steps.len();
+        let reverse: Vec<Vec<usize>> = (0..n).map(|i| self.dependents(i)).collect();
+        let mut waits = reverse.clone();
+        for i in (0..n).filter(|&i| restoring[i]) {
+            for after in self.steps[i].spec().restore_after {
+                let found = self.deps[i]
+                    .iter()
+                    .copied()
+                    .find(|&j| self.steps[j].id() == after.as_str() && restoring[j]);
+                if let Some(j) = found {
+                    waits[j].retain(|&k| k != i);
+                    waits[i].push(j);
+                }
+            }
+        }
+        if acyclic(&waits) {
+            waits
+        } else {
+            reverse
+        }
+    }
+}
+
+/// Whether every step can start: no step waits, through others, on itself.
+fn acyclic(waits: &[Vec<usize>]) -> bool {
+    let mut done = vec![false; waits.len()];
+    let mut progressed = true;
+    while progressed {
+        progressed = false;
+        for i in 0..waits.len() {
+            if !done[i] && waits[i].iter().all(|&j| done[j]) {
+                done[i] = true;
+                progressed = true;
+            }
+        }
+    }
+    done.iter().all(|&d| d)
 }
 
 /// One cycle among the steps not placed: follow unplaced dependencies until one repeats.
@@ -187,6 +231,29 @@ mod tests {
         assert!(stage_order("4") < stage_order("4a"));
         assert!(stage_order("4a") < stage_order("5"));
         assert!(stage_order("9") < stage_order("10"));
+    }
+
+    #[test]
+    fn an_adopted_functions_destination_is_put_back_after_the_function() {
+        use cattube_stages::{converter_function, failure_destination};
+        let graph = Graph::new(&Registry::standard()).unwrap();
+        let at = |id: ResourceId| graph.steps().iter().position(|s| s.id() == id.as_str());
+        let (function, destination) = (
+            at(converter_function::ID).unwrap(),
+            at(failure_destination::ID).unwrap(),
+        );
+        let n = graph.steps().len();
+        let mut restoring = vec![false; n];
+        (restoring[function], restoring[destination]) = (true, true);
+        let waits = graph.teardown_waits(&restoring);
+        assert!(waits[destination].contains(&function), "{waits:?}");
+        assert!(!waits[function].contains(&destination), "{waits:?}");
+        // Only both put back: a deleted function still goes after what uses it.
+        restoring[function] = false;
+        let waits = graph.teardown_waits(&restoring);
+        assert!(waits[function].contains(&destination), "{waits:?}");
+        // Whatever is put back, the order can be walked.
+        assert!(acyclic(&graph.teardown_waits(&vec![true; n])));
     }
 
     #[test]

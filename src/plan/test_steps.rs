@@ -2,12 +2,10 @@
 
 use std::sync::Arc;
 
-use cattube_stages::Registry;
-
 use cattube_stages::step::{
-    Applied, DestroyOptions, Destroyed, Observation, Ownership, Recorded, Service, Spec, Step,
+    Applied, DestroyOptions, Destroyed, Observation, Ownership, Recorded, Spec, Step,
 };
-use cattube_stages::{ResourceId, StackContext, StepError};
+use cattube_stages::{Registry, ResourceId, StackContext, StepError};
 
 use super::Graph;
 
@@ -21,11 +19,7 @@ pub fn Node(id: &'static str, depends_on: &'static [&'static str]) -> NodeStep {
         id: ResourceId::new(id),
         stage: "0",
         depends_on: depends_on.leak(),
-        names: &[],
-        name: None,
-        outputs: &[],
-        service: Service::S3,
-        permissions: &[],
+        ..Spec::DEFAULT
     })))
 }
 

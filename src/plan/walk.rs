@@ -19,11 +19,12 @@ pub enum NodeResult<T> {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
+pub enum Direction<'a> {
     /// Dependencies first (`up`).
     Forward,
-    /// Dependents first (`down`).
-    Reverse,
+    /// Dependents first (`down`), except where a step put back (`restoring`: an adopted
+    /// resource) waits for a dependency put back before it ([`Graph::teardown_waits`]).
+    Reverse { restoring: &'a [bool] },
 }
 
 /// The root a step is skipped with when the walk was interrupted (Ctrl-C) before it started.
@@ -33,7 +34,7 @@ pub const INTERRUPTED: &str = "interrupted";
 /// no further step starts: those left are `Skipped` with the root [`INTERRUPTED`].
 pub async fn walk<T, F, Fut>(
     graph: &Graph,
-    direction: Direction,
+    direction: Direction<'_>,
     cancel: &Cancel,
     run: F,
 ) -> Vec<NodeResult<T>>
@@ -45,7 +46,7 @@ where
     let n = graph.steps().len();
     let waits_on: Vec<Vec<usize>> = match direction {
         Direction::Forward => (0..n).map(|i| graph.deps(i).to_vec()).collect(),
-        Direction::Reverse => (0..n).map(|i| graph.dependents(i)).collect(),
+        Direction::Reverse { restoring } => graph.teardown_waits(restoring),
     };
     let mut results: Vec<Option<NodeResult<T>>> = (0..n).map(|_| None).collect();
     let mut started = vec![false; n];
@@ -152,13 +153,20 @@ mod tests {
         let graph = graph();
         let order = Arc::new(Mutex::new(Vec::new()));
         let ids: Vec<&'static str> = graph.steps().iter().map(|s| s.id()).collect();
-        walk(&graph, Direction::Reverse, &Cancel::default(), |i| {
-            let (order, id) = (order.clone(), ids[i]);
-            async move {
-                order.lock().unwrap().push(id);
-                Ok(())
-            }
-        })
+        walk(
+            &graph,
+            Direction::Reverse {
+                restoring: &[false; 5],
+            },
+            &Cancel::default(),
+            |i| {
+                let (order, id) = (order.clone(), ids[i]);
+                async move {
+                    order.lock().unwrap().push(id);
+                    Ok(())
+                }
+            },
+        )
         .await;
         let order = order.lock().unwrap().clone();
         let pos = |s: &str| order.iter().position(|l| *l == s).unwrap();
@@ -170,15 +178,22 @@ mod tests {
     async fn reverse_failure_keeps_what_the_failed_step_needs() {
         let graph = graph();
         let ids: Vec<&'static str> = graph.steps().iter().map(|s| s.id()).collect();
-        let results = walk(&graph, Direction::Reverse, &Cancel::default(), |i| {
-            let id = ids[i];
-            async move {
-                if id == "d" {
-                    anyhow::bail!("in use")
+        let results = walk(
+            &graph,
+            Direction::Reverse {
+                restoring: &[false; 5],
+            },
+            &Cancel::default(),
+            |i| {
+                let id = ids[i];
+                async move {
+                    if id == "d" {
+                        anyhow::bail!("in use")
+                    }
+                    Ok(id)
                 }
-                Ok(id)
-            }
-        })
+            },
+        )
         .await;
         // d still needs c, b and (through c) a: none of them may be deleted.
         for i in [0, 1, 2] {

@@ -37,6 +37,11 @@ pub struct Spec {
     /// exist (an IAM inline policy's `Resource`, an environment variable). Not waited for:
     /// the walk runs this one beside them. Checked to be registered ids.
     pub names: &'static [ResourceId],
+    /// Ids among `depends_on` whose `restore` must run before this one's when `down` puts
+    /// both back on adopted resources (AWS checks this one's restored setting against what
+    /// theirs restores: a function's asynchronous destination against the function's own
+    /// role). Deletes keep the reverse order.
+    pub restore_after: &'static [ResourceId],
     /// `None` for a resource without a name of its own (a bucket policy, a distribution).
     pub name: Option<NameRule>,
     /// The keys of the JSON document's `outputs` this resource fills in.
@@ -55,6 +60,7 @@ impl Spec {
         stage: "",
         depends_on: &[],
         names: &[],
+        restore_after: &[],
         name: None,
         outputs: &[],
         service: Service::S3,

@@ -7,6 +7,9 @@ use std::collections::HashMap;
 
 use aws_sdk_lambda::operation::create_function::{CreateFunctionError, CreateFunctionOutput};
 use aws_sdk_lambda::operation::get_function::GetFunctionOutput;
+use aws_sdk_lambda::operation::put_function_event_invoke_config::{
+    PutFunctionEventInvokeConfigError, PutFunctionEventInvokeConfigOutput,
+};
 use aws_sdk_lambda::operation::update_function_code::UpdateFunctionCodeOutput;
 use aws_sdk_lambda::operation::update_function_configuration::UpdateFunctionConfigurationOutput;
 use aws_sdk_lambda::types::{Architecture, EnvironmentResponse, FunctionConfiguration, Runtime};
@@ -23,6 +26,7 @@ use aws_smithy_mocks::{mock, Rule};
 use aws_smithy_types::error::ErrorMetadata;
 use cattube_stages::artifact::{code_sha256, function_zip, HANDLER};
 use cattube_stages::converter_function::{environment, ConverterFunction};
+use cattube_stages::failure_destination::FailureDestination;
 use cattube_stages::queue::Queue;
 use cattube_stages::source_notification::SourceNotification;
 use cattube_stages::step::DestroyOptions;
@@ -122,6 +126,39 @@ async fn other_create_errors_are_not_retried() {
         .await
         .is_err());
     assert_eq!(create.num_calls(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// failure-destination: a role Lambda has not seen reach the bucket yet
+
+#[tokio::test]
+async fn the_on_failure_destination_waits_for_the_role_to_reach_its_bucket() {
+    // Lambda checks the function's role against the destination when it is written, and
+    // refuses a role it does not yet see allowed with these words, as for a bad ARN.
+    let refused = || {
+        PutFunctionEventInvokeConfigError::generic(
+            ErrorMetadata::builder()
+                .code("InvalidParameterValueException")
+                .message("The destination ARN arn:aws:s3:::cattube-failures is invalid.")
+                .build(),
+        )
+    };
+    let put = mock!(aws_sdk_lambda::Client::put_function_event_invoke_config)
+        .sequence()
+        .error(refused)
+        .times(2)
+        .output(|| PutFunctionEventInvokeConfigOutput::builder().build())
+        .build();
+    let mocks = MockClients {
+        lambda: vec![put.clone()],
+        ..Default::default()
+    };
+    let ctx = context(REGION, mocks.build());
+    FailureDestination
+        .apply(&ctx, &Observation::Missing, None)
+        .await
+        .expect("written once the role's policy reached Lambda");
+    assert_eq!(put.num_calls(), 3);
 }
 
 /// GetFunction as Lambda answers for the function `up` wants, with `change` applied.

@@ -61,7 +61,12 @@ version's code too; Lambda's versions are immutable, and so are this launcher's.
 
 moto's PutFunctionEventInvokeConfig appends a configuration and GetFunctionEventInvokeConfig
 answers the first, so a changed on-failure destination read back as the old one forever;
-Lambda's Put replaces the function's configuration, and so does this launcher's.
+Lambda's Put replaces the function's configuration, and so does this launcher's. moto also
+stores any destination; Lambda checks, when it is written, that the function's execution
+role may send to it (sqs:SendMessage, sns:Publish, lambda:InvokeFunction, events:PutEvents,
+s3:PutObject and s3:ListBucket) and otherwise answers InvalidParameterValueException "The
+destination ARN ... is invalid." (the AWS provider's documentation quotes it). This
+launcher checks the role's identity policies the same way.
 
 moto stores whatever a POST Object (a browser-based upload) carries, checking neither its
 signature nor its policy; S3 refuses a form whose signature, expiry or conditions fail.
@@ -384,8 +389,55 @@ DomainDispatcherApplication.__call__ = _dispatch_serving_code
 _put_event_invoke_config = _awslambda.LambdaBackend.put_function_event_invoke_config
 
 
+# What a function's role must be allowed to do for Lambda to accept a destination: the
+# actions AWS's Lambda guide lists per destination type, on the destination's ARN (an S3
+# bucket's objects for PutObject).
+_DESTINATION_ACTIONS = {
+    "sqs": [("sqs:SendMessage", "")],
+    "sns": [("sns:Publish", "")],
+    "lambda": [("lambda:InvokeFunction", "")],
+    "events": [("events:PutEvents", "")],
+    "s3": [("s3:PutObject", "/*"), ("s3:ListBucket", "")],
+}
+
+
+def _role_documents(role):
+    documents = list(role.policies.values())
+    for policy in role.managed_policies.values():
+        documents += [v.document for v in policy.versions if v.is_default_version]
+    return documents
+
+
+def _role_reaches(backend, function, destination) -> bool:
+    """Whether the function's execution role may send to `destination`, as Lambda checks
+    when the destination is written (identity policies only: what moto keeps)."""
+    from moto.iam.models import iam_backends
+
+    try:
+        role = iam_backends[backend.account_id][backend.partition].get_role_by_arn(function.role)
+    except Exception:
+        return False
+    service = destination.split(":")[2] if destination.count(":") >= 2 else ""
+    needed = _DESTINATION_ACTIONS.get(service)
+    if not needed:
+        return False
+    documents = [IAMPolicy(d) for d in _role_documents(role)]
+    for action, suffix in needed:
+        results = [p.is_action_permitted(action, destination + suffix) for p in documents]
+        if PermissionResult.DENIED in results or PermissionResult.PERMITTED not in results:
+            return False
+    return True
+
+
 def _put_event_invoke_config_replacing(self, function_name, config):
-    self.get_function(function_name).event_invoke_config = []
+    function = self.get_function(function_name)
+    destinations = (config.get("DestinationConfig") or {}).values()
+    for destination in (d.get("Destination") for d in destinations if d.get("Destination")):
+        if not _role_reaches(self, function, destination):
+            raise _awslambda.InvalidParameterValueException(
+                f"The destination ARN {destination} is invalid."
+            )
+    function.event_invoke_config = []
     return _put_event_invoke_config(self, function_name, config)
 
 

@@ -112,6 +112,10 @@ async fn destroy_stack(
     if !args.yes && deletes {
         cancel.prompt(|| confirm(session, printer, &intents, &config.stack))?;
     }
+    let restoring: Vec<bool> = intents
+        .iter()
+        .map(|i| matches!(i, Intent::Restore))
+        .collect();
     let teardown = Arc::new(Teardown {
         session: session.clone(),
         pending: Mutex::new(vec![false; intents.len()]),
@@ -120,10 +124,17 @@ async fn destroy_stack(
         options,
     });
     cancel.arm()?;
-    let results = walk(&session.graph, Direction::Reverse, cancel, |i| {
-        let teardown = teardown.clone();
-        async move { teardown.delete(i).await }
-    })
+    let results = walk(
+        &session.graph,
+        Direction::Reverse {
+            restoring: &restoring,
+        },
+        cancel,
+        |i| {
+            let teardown = teardown.clone();
+            async move { teardown.delete(i).await }
+        },
+    )
     .await;
     report_results(session, results, report)?;
     if session.state.resources().is_empty() {

@@ -112,6 +112,7 @@ pub const SPEC: Spec = Spec {
             Target::Function(ID),
         ),
     ],
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).

@@ -37,6 +37,7 @@ pub const SPEC: Spec = Spec {
     outputs: &[],
     service: Service::Iam,
     permissions: &crate::resources::iam_role::permissions(ID),
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).

@@ -18,6 +18,7 @@ pub const SPEC: Spec = Spec {
     outputs: &["destination_bucket"],
     service: Service::S3,
     permissions: &crate::resources::bucket::permissions(ID),
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).

@@ -39,6 +39,9 @@ pub const SPEC: Spec = Spec {
         crate::converter_role::ID,
         crate::failures_bucket::ID,
     ],
+    // The same check when `down` writes an adopted function's own destination back: its
+    // role must reach it, so the function's own role is put back first.
+    restore_after: &[crate::converter_function::ID],
     service: Service::Lambda,
     permissions: &[
         Grant::new(
@@ -95,12 +98,16 @@ fn config_arn(ctx: &StackContext) -> String {
 }
 
 /// Lambda has not yet seen the role's new policy, or the function is still being updated.
+/// A role that may not reach the destination is refused as "The destination ARN … is
+/// invalid." (the AWS provider's documentation quotes it), the same words as for a
+/// malformed ARN: retried only while the role may still be propagating.
 fn not_settled<E: ProvideErrorMetadata>(err: &E) -> bool {
     match err.code() {
         Some("ResourceConflictException") => true,
-        Some("InvalidParameterValueException") => err
-            .message()
-            .is_some_and(|m| m.to_ascii_lowercase().contains("permission")),
+        Some("InvalidParameterValueException") => err.message().is_some_and(|m| {
+            let m = m.to_ascii_lowercase();
+            m.contains("permission") || (m.contains("destination") && m.contains("invalid"))
+        }),
         _ => false,
     }
 }
@@ -230,7 +237,8 @@ impl Step for FailureDestination {
     }
 
     /// Puts an adopted function's own configuration back as `up` found it: deleted when it
-    /// had none, written back whole otherwise.
+    /// had none, written back whole otherwise; after the function's own role is back
+    /// (`restore_after`), since Lambda checks that role against the destination.
     async fn restore(
         &self,
         ctx: &StackContext,
@@ -269,17 +277,29 @@ impl Step for FailureDestination {
                             )
                             .build()
                     });
-                    lambda
-                        .put_function_event_invoke_config()
-                        .function_name(function)
-                        .set_maximum_retry_attempts(number("MaximumRetryAttempts"))
-                        .set_maximum_event_age_in_seconds(number("MaximumEventAgeInSeconds"))
-                        .set_destination_config(destinations)
-                        .send()
-                        .await
-                        .context(|| {
-                            format!("restoring the asynchronous invocation settings of {function}")
-                        })?;
+                    // Just after the function's own restore: its update may be in progress
+                    // and its role new to Lambda.
+                    retry_propagation(
+                        ctx,
+                        |e: &aws_sdk_lambda::error::SdkError<_, _>| {
+                            e.as_service_error().is_some_and(not_settled)
+                        },
+                        || {
+                            lambda
+                                .put_function_event_invoke_config()
+                                .function_name(function)
+                                .set_maximum_retry_attempts(number("MaximumRetryAttempts"))
+                                .set_maximum_event_age_in_seconds(number(
+                                    "MaximumEventAgeInSeconds",
+                                ))
+                                .set_destination_config(destinations.clone())
+                                .send()
+                        },
+                    )
+                    .await
+                    .context(|| {
+                        format!("restoring the asynchronous invocation settings of {function}")
+                    })?;
                     Ok(format!(
                         "asynchronous invocation settings (on failure: {said})"
                     ))

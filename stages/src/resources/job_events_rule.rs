@@ -67,6 +67,7 @@ pub const SPEC: Spec = Spec {
             Target::Rule(ID),
         ),
     ],
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).

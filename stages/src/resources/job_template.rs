@@ -83,6 +83,7 @@ pub const SPEC: Spec = Spec {
             Target::JobTemplate(ID),
         ),
     ],
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).

@@ -59,6 +59,7 @@ pub const SPEC: Spec = Spec {
         ),
         Grant::new(Phase::Destroy, &["sns:DeleteTopic"], Target::Topic(ID)),
     ],
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).

@@ -99,6 +99,7 @@ pub const SPEC: Spec = Spec {
             Target::Any,
         ),
     ],
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).

@@ -56,6 +56,7 @@ pub const SPEC: Spec = Spec {
         ),
         Grant::new(Phase::Destroy, &["mediaconvert:CancelJob"], Target::Jobs),
     ],
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).

@@ -17,6 +17,7 @@ pub const SPEC: Spec = Spec {
     outputs: &["source_bucket"],
     service: Service::S3,
     permissions: &crate::resources::bucket::permissions(ID),
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).

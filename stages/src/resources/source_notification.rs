@@ -69,6 +69,7 @@ pub const SPEC: Spec = Spec {
             Target::Bucket(crate::source_bucket::ID),
         ),
     ],
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).

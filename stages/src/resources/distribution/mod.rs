@@ -92,6 +92,7 @@ pub const SPEC: Spec = Spec {
             Target::Distributions,
         ),
     ],
+    ..Spec::DEFAULT
 };
 
 /// This resource's id (the key of its state, `[names]` entry and facts).
