@@ -101,17 +101,19 @@ fn execute<V: Verb>(verb: &V, name: String, global: &GlobalArgs) -> ExitStatus {
         .build()
         .expect("a tokio runtime");
     let cancel = Cancel::default();
-    let at = Invocation {
-        config: &config,
-        printer: &printer,
-        cancel: &cancel,
-    };
     let result = runtime.block_on(async {
         interrupt::install(cancel.clone(), printer.clone());
+        let mut at = Invocation {
+            config: &config,
+            printer: &printer,
+            cancel: &cancel,
+            report: &mut report,
+            fields: &mut fields,
+        };
         // A Ctrl-C before any walk is armed stops the command where it is (nothing has been
         // written), and the report below is still printed.
         let result = tokio::select! {
-            result = verb.run(&at, &mut report, &mut fields) => result,
+            result = verb.run(&mut at) => result,
             () = cancel.stopped() => Err(StoppedEarly.into()),
         };
         // A run that failed or was stopped before its own release still holds the lock of

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use cattube_stages::tutorial::{self, Takeover};
-use cattube_stages::{Observation, Ownership, StackContext};
+use cattube_stages::{Observation, Ownership, Present, StackContext};
 use serde::Serialize;
 
 use crate::cli::AdoptArgs;
@@ -50,13 +50,8 @@ pub struct AdoptFields {
 impl Verb for AdoptArgs {
     type Fields = AdoptFields;
 
-    async fn run(
-        &self,
-        at: &Invocation<'_>,
-        report: &mut Report,
-        fields: &mut AdoptFields,
-    ) -> anyhow::Result<ExitStatus> {
-        run(at.config, self, at.printer, report, fields).await
+    async fn run(&self, at: &mut Invocation<'_, AdoptFields>) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, at.report, at.fields).await
     }
 
     fn text(&self, report: &Report, fields: &AdoptFields) -> String {
@@ -276,33 +271,7 @@ fn plan(
         };
         let wanted = step.wanted(&ctx.settings);
         let (verdict, reasons) = match observation {
-            Observation::Present(p) => {
-                line.name = if p.name.is_empty() {
-                    line.name
-                } else {
-                    p.name.clone()
-                };
-                line.arn = p.arn.clone();
-                line.drift = p.drift.iter().map(|d| d.detail.clone()).collect();
-                if !p.drift.is_empty() {
-                    line.action = Action::Update;
-                    line.status = Status::Drifted;
-                }
-                match (adopted, p.drift.is_empty()) {
-                    (true, true) => {
-                        line.note = "kept: adopted as it is".into();
-                        ("kept", Vec::new())
-                    }
-                    (true, false) => {
-                        line.note = "changed: adopted, restored by `down`".into();
-                        ("changed", line.drift.clone())
-                    }
-                    (false, _) => {
-                        line.note = "exists: the stack's own".into();
-                        ("kept", line.drift.clone())
-                    }
-                }
-            }
+            Observation::Present(p) => present(&mut line, p, adopted),
             Observation::Missing if !wanted => {
                 line.off = true;
                 line.note = step.unwanted_reason().into();
@@ -344,6 +313,33 @@ fn plan(
         });
     }
     verdicts
+}
+
+/// A resource the takeover found: its line, and its verdict with the reasons.
+fn present(line: &mut ResourceReport, p: &Present, adopted: bool) -> (&'static str, Vec<String>) {
+    if !p.name.is_empty() {
+        line.name = p.name.clone();
+    }
+    line.arn = p.arn.clone();
+    line.drift = p.drift.iter().map(|d| d.detail.clone()).collect();
+    if !p.drift.is_empty() {
+        line.action = Action::Update;
+        line.status = Status::Drifted;
+    }
+    match (adopted, p.drift.is_empty()) {
+        (true, true) => {
+            line.note = "kept: adopted as it is".into();
+            ("kept", Vec::new())
+        }
+        (true, false) => {
+            line.note = "changed: adopted, restored by `down`".into();
+            ("changed", line.drift.clone())
+        }
+        (false, _) => {
+            line.note = "exists: the stack's own".into();
+            ("kept", line.drift.clone())
+        }
+    }
 }
 
 fn text(report: &Report, fields: &AdoptFields) -> String {

@@ -32,13 +32,8 @@ pub struct CostFields {
 impl Verb for CostArgs {
     type Fields = CostFields;
 
-    async fn run(
-        &self,
-        at: &Invocation<'_>,
-        report: &mut Report,
-        fields: &mut CostFields,
-    ) -> anyhow::Result<ExitStatus> {
-        run(at.config, self, report, fields).await
+    async fn run(&self, at: &mut Invocation<'_, CostFields>) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.report, at.fields).await
     }
 
     fn text(&self, report: &Report, fields: &CostFields) -> String {

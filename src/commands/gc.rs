@@ -19,13 +19,8 @@ use crate::printer::{Action, Printer, Report, Status};
 impl Verb for GcArgs {
     type Fields = StacksFields;
 
-    async fn run(
-        &self,
-        at: &Invocation<'_>,
-        report: &mut Report,
-        fields: &mut StacksFields,
-    ) -> anyhow::Result<ExitStatus> {
-        run(at.config, self, at.printer, report, fields, at.cancel).await
+    async fn run(&self, at: &mut Invocation<'_, StacksFields>) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, at.report, at.fields, at.cancel).await
     }
 
     fn text(&self, report: &Report, fields: &StacksFields) -> String {

@@ -22,13 +22,8 @@ pub struct KeysFields {
 impl Verb for KeysArgs {
     type Fields = KeysFields;
 
-    async fn run(
-        &self,
-        at: &Invocation<'_>,
-        report: &mut Report,
-        fields: &mut KeysFields,
-    ) -> anyhow::Result<ExitStatus> {
-        run(at.config, self, at.printer, report, fields).await
+    async fn run(&self, at: &mut Invocation<'_, KeysFields>) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, at.report, at.fields).await
     }
 
     fn text(&self, _: &Report, fields: &KeysFields) -> String {

@@ -35,25 +35,23 @@ use crate::plan::{Cancel, INTERRUPTED};
 use crate::pricing::Estimate;
 use crate::printer::{Action, Printer, Report, ResourceReport, Status};
 
-/// What every command runs with.
-pub struct Invocation<'a> {
+/// What every command runs with, and what it fills in: the JSON document's common part
+/// and the command's own fields (`F`, its [`Verb::Fields`]).
+pub struct Invocation<'a, F> {
     pub config: &'a Config,
     pub printer: &'a Printer,
     pub cancel: &'a Cancel,
+    pub report: &'a mut Report,
+    pub fields: &'a mut F,
 }
 
-/// One command of the command line, implemented on its parsed arguments (`cli.rs`), so that
+/// One command of the command line, implemented on its parsed arguments (`cli/args.rs`), so that
 /// `main.rs` only maps each subcommand to its arguments.
 pub trait Verb {
     /// The command's own fields of the JSON document, between `outputs` and `warnings`.
     type Fields: serde::Serialize + Default;
 
-    async fn run(
-        &self,
-        at: &Invocation<'_>,
-        report: &mut Report,
-        fields: &mut Self::Fields,
-    ) -> anyhow::Result<ExitStatus>;
+    async fn run(&self, at: &mut Invocation<'_, Self::Fields>) -> anyhow::Result<ExitStatus>;
 
     /// The text summary on stdout (without `--output json`).
     fn text(&self, report: &Report, fields: &Self::Fields) -> String;
@@ -121,11 +119,7 @@ pub fn set_player_url(ctx: &cattube_stages::StackContext, report: &mut Report) {
     if !ctx.settings.player_enabled {
         return;
     }
-    // The stack's own domain once attached, else CloudFront's.
-    let serving = ["custom_domain", "distribution_domain"]
-        .iter()
-        .find_map(|key| report.outputs.get(*key).cloned().flatten());
-    if let Some(domain) = serving {
+    if let Some(domain) = report.serving_domain() {
         report.set_output(
             "player_url",
             cattube_stages::catalog::player_url(&domain, None),
@@ -354,6 +348,11 @@ impl EstimateFields {
             .cost
             .as_ref()
             .and_then(|estimate| crate::limits::Limits::of(&config.settings, estimate));
+    }
+
+    /// The estimate, the limits and the warnings, as the text summary shows them.
+    pub fn lines(&self, report: &Report) -> String {
+        crate::printer::cost_lines(report, self.cost.as_ref(), self.limits.as_ref())
     }
 }
 

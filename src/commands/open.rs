@@ -24,13 +24,8 @@ pub struct OpenFields {
 impl Verb for OpenArgs {
     type Fields = OpenFields;
 
-    async fn run(
-        &self,
-        at: &Invocation<'_>,
-        report: &mut Report,
-        fields: &mut OpenFields,
-    ) -> anyhow::Result<ExitStatus> {
-        run(at.config, self, at.printer, report, fields).await
+    async fn run(&self, at: &mut Invocation<'_, OpenFields>) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, at.report, at.fields).await
     }
 
     fn text(&self, _: &Report, fields: &OpenFields) -> String {

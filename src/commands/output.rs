@@ -13,13 +13,8 @@ use crate::printer::{NoFields, Printer, Report};
 impl Verb for OutputArgs {
     type Fields = NoFields;
 
-    async fn run(
-        &self,
-        at: &Invocation<'_>,
-        report: &mut Report,
-        _: &mut NoFields,
-    ) -> anyhow::Result<ExitStatus> {
-        run(at.config, self, at.printer, report).await
+    async fn run(&self, at: &mut Invocation<'_, NoFields>) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, at.report).await
     }
 
     fn text(&self, report: &Report, _: &NoFields) -> String {

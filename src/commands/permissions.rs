@@ -5,7 +5,7 @@
 use cattube_stages::permissions::{self, Command};
 use cattube_stages::{naming, Registry, StackContext};
 
-use crate::cli::{PermissionsArgs, PermissionsFor};
+use crate::cli::PermissionsArgs;
 use crate::commands::{connect_as, identity_failure, names, Invocation, Verb};
 use crate::config::{Config, StateLocation};
 use crate::error::{ExitStatus, UsageError};
@@ -22,13 +22,8 @@ pub struct PermissionsFields {
 impl Verb for PermissionsArgs {
     type Fields = PermissionsFields;
 
-    async fn run(
-        &self,
-        at: &Invocation<'_>,
-        report: &mut Report,
-        fields: &mut PermissionsFields,
-    ) -> anyhow::Result<ExitStatus> {
-        run(at.config, self, report, fields).await
+    async fn run(&self, at: &mut Invocation<'_, PermissionsFields>) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.report, at.fields).await
     }
 
     fn text(&self, _: &Report, fields: &PermissionsFields) -> String {
@@ -93,19 +88,7 @@ async fn run(
         )
     };
     let ctx = context(&stack, &config.names);
-    let commands: Vec<Command> = match args.r#for {
-        PermissionsFor::Up => vec![Command::Up],
-        PermissionsFor::Down => vec![Command::Down],
-        PermissionsFor::DownIncludingAdopted => vec![Command::DownIncludingAdopted],
-        PermissionsFor::Adopt => vec![Command::Adopt],
-        PermissionsFor::Status => vec![Command::Status],
-        PermissionsFor::Upload => vec![Command::Upload],
-        PermissionsFor::UploadUrl => vec![Command::UploadUrl],
-        PermissionsFor::Stacks => vec![Command::Stacks],
-        PermissionsFor::Gc => vec![Command::Gc],
-        PermissionsFor::State => Command::STATE.to_vec(),
-        PermissionsFor::All => Command::ALL.to_vec(),
-    };
+    let commands = args.r#for.each();
     // The shared state's bucket, when the state is remote; the default key names the stack
     // (or the pattern), as each stack's runs will.
     let state = match &config.state {

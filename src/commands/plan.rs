@@ -2,7 +2,7 @@
 
 use crate::commands::{observe_and_report, EstimateFields, Invocation, Verb, View};
 use crate::error::ExitStatus;
-use crate::printer::{cost_lines, header, off_count, resource_lines, Action, Report};
+use crate::printer::{header, off_count, resource_lines, Action, Report};
 
 /// `cattube plan` (it takes no arguments).
 pub struct PlanArgs;
@@ -10,16 +10,18 @@ pub struct PlanArgs;
 impl Verb for PlanArgs {
     type Fields = EstimateFields;
 
-    async fn run(
-        &self,
-        at: &Invocation<'_>,
-        report: &mut Report,
-        fields: &mut EstimateFields,
-    ) -> anyhow::Result<ExitStatus> {
-        observe_and_report(at.config, at.printer, report, View::Plan, &mut fields.cost).await?;
-        fields.price_limits(at.config);
+    async fn run(&self, at: &mut Invocation<'_, EstimateFields>) -> anyhow::Result<ExitStatus> {
+        observe_and_report(
+            at.config,
+            at.printer,
+            at.report,
+            View::Plan,
+            &mut at.fields.cost,
+        )
+        .await?;
+        at.fields.price_limits(at.config);
         Ok(ExitStatus::drift_if(
-            report.count(|r| r.action != Action::None) > 0,
+            at.report.count(|r| r.action != Action::None) > 0,
         ))
     }
 
@@ -33,20 +35,14 @@ fn text(report: &Report, fields: &EstimateFields) -> String {
     out.push_str(&resource_lines(report, |r| {
         format!("{:?}", r.action).to_lowercase()
     }));
-    let count = |action| report.with_action(action);
     if report.error.is_none() {
+        let create = report.with_action(Action::Create);
+        let update = report.with_action(Action::Update);
+        let (unchanged, off) = (report.unchanged(), off_count(report));
         out.push_str(&format!(
-            "plan: {} to create, {} to update, {} unchanged{}\n",
-            count(Action::Create),
-            count(Action::Update),
-            count(Action::None) - report.count(|r| r.off),
-            off_count(report)
+            "plan: {create} to create, {update} to update, {unchanged} unchanged{off}\n"
         ));
-        out.push_str(&cost_lines(
-            report,
-            fields.cost.as_ref(),
-            fields.limits.as_ref(),
-        ));
+        out.push_str(&fields.lines(report));
     }
     out
 }

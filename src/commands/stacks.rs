@@ -43,16 +43,11 @@ pub struct StackReport {
 impl Verb for StacksArgs {
     type Fields = StacksFields;
 
-    async fn run(
-        &self,
-        at: &Invocation<'_>,
-        report: &mut Report,
-        fields: &mut StacksFields,
-    ) -> anyhow::Result<ExitStatus> {
-        let found = list(at.config, report).await?;
-        let region = report.region.clone().unwrap_or_default();
+    async fn run(&self, at: &mut Invocation<'_, StacksFields>) -> anyhow::Result<ExitStatus> {
+        let found = list(at.config, at.report).await?;
+        let region = at.report.region.clone().unwrap_or_default();
         let now = SystemTime::now();
-        fields.stacks = found
+        at.fields.stacks = found
             .iter()
             .map(|s| stack_report(at.config, &region, s, now))
             .collect();

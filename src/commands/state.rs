@@ -22,13 +22,8 @@ pub struct StateFields {
 impl Verb for StateArgs {
     type Fields = StateFields;
 
-    async fn run(
-        &self,
-        at: &Invocation<'_>,
-        report: &mut Report,
-        fields: &mut StateFields,
-    ) -> anyhow::Result<ExitStatus> {
-        run(at.config, self, at.printer, report, fields).await
+    async fn run(&self, at: &mut Invocation<'_, StateFields>) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, at.report, at.fields).await
     }
 
     fn text(&self, _: &Report, fields: &StateFields) -> String {

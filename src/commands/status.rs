@@ -20,24 +20,19 @@ pub struct StatusArgs;
 impl Verb for StatusArgs {
     type Fields = StatusFields;
 
-    async fn run(
-        &self,
-        at: &Invocation<'_>,
-        report: &mut Report,
-        fields: &mut StatusFields,
-    ) -> anyhow::Result<ExitStatus> {
-        observe_and_report(at.config, at.printer, report, View::Status, &mut None).await?;
+    async fn run(&self, at: &mut Invocation<'_, StatusFields>) -> anyhow::Result<ExitStatus> {
+        observe_and_report(at.config, at.printer, at.report, View::Status, &mut None).await?;
         if at.config.settings.private {
             // The keys and their age; a stack not up yet has none (its secret is missing).
-            let session = Session::open(at.config, Access::Read, report).await?;
+            let session = Session::open(at.config, Access::Read, at.report).await?;
             if let Ok(keys) = cattube_stages::signed::keys(&session.ctx).await {
-                fields.keys = Some(crate::commands::keys::reports(
+                at.fields.keys = Some(crate::commands::keys::reports(
                     &keys,
                     cattube_stages::signed::GRACE_SECS,
                 ));
             }
         }
-        Ok(ExitStatus::drift_if(report.count(not_ok) > 0))
+        Ok(ExitStatus::drift_if(at.report.count(not_ok) > 0))
     }
 
     fn text(&self, report: &Report, fields: &StatusFields) -> String {

@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cattube_stages::videos;
-use indicatif::HumanBytes;
+use cattube_stages::{videos, StackContext};
+use indicatif::{HumanBytes, ProgressBar};
 use tokio::task::JoinSet;
 
 use crate::cli::UploadArgs;
@@ -43,13 +43,8 @@ pub struct UploadReport {
 impl Verb for UploadArgs {
     type Fields = UploadFields;
 
-    async fn run(
-        &self,
-        at: &Invocation<'_>,
-        report: &mut Report,
-        fields: &mut UploadFields,
-    ) -> anyhow::Result<ExitStatus> {
-        run(at.config, self, at.printer, report, fields).await
+    async fn run(&self, at: &mut Invocation<'_, UploadFields>) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, at.report, at.fields).await
     }
 
     fn text(&self, report: &Report, fields: &UploadFields) -> String {
@@ -175,36 +170,13 @@ async fn run(
     // confirmed before their answers are used or anything is sent.
     let (session, identity) = Session::start(config, Access::Read, report).await?;
     let ctx = session.ctx.clone();
-    // The stack's checks and what is there already (one HeadObject per file, a few at
-    // once), all in the same round; the stack's answers are looked at first.
-    let checks = async {
-        let mut there = vec![false; locals.len()];
-        let mut checks = JoinSet::new();
-        for (i, local) in locals.iter().enumerate() {
-            if checks.len() >= CHECKS_IN_FLIGHT {
-                let (j, found) = checks.join_next().await.expect("a check in flight")?;
-                there[j] = found?;
-            }
-            let (ctx, path, key, size) = (
-                ctx.clone(),
-                local.path.clone(),
-                local.key.clone(),
-                local.size,
-            );
-            checks
-                .spawn(async move { (i, videos::already_uploaded(&ctx, &path, &key, size).await) });
-        }
-        while let Some(joined) = checks.join_next().await {
-            let (j, found) = joined?;
-            there[j] = found?;
-        }
-        anyhow::Ok(there)
-    };
+    // The stack's checks and what is there already, all in the same round; the stack's
+    // answers are looked at first.
     let (confirmed, source, playback, there) = tokio::join!(
         identity.confirm(&session),
         videos::check_source(&ctx),
         videos::playback(&ctx),
-        checks
+        already_there(&ctx, &locals)
     );
     confirmed?;
     source.map_err(video_failure)?;
@@ -233,62 +205,11 @@ async fn run(
         )
     });
 
-    let mut sent = vec![false; locals.len()];
-    let mut failure = None;
-    if !args.dry_run {
-        let mut uploads = JoinSet::new();
-        let slots = videos::slots();
-        let mut next = to_send.iter();
-        loop {
-            while failure.is_none() && uploads.len() < FILES_IN_FLIGHT {
-                let Some(&i) = next.next() else { break };
-                let (file_bar, total_bar) = (bars[i].clone(), total.clone());
-                let progress: videos::Sent = Arc::new(move |bytes| {
-                    file_bar.inc(bytes);
-                    if let Some(total) = &total_bar {
-                        total.inc(bytes);
-                    }
-                });
-                bars[i].reset_elapsed();
-                let (ctx, path, key, size, slots) = (
-                    ctx.clone(),
-                    locals[i].path.clone(),
-                    locals[i].key.clone(),
-                    locals[i].size,
-                    slots.clone(),
-                );
-                uploads.spawn(async move {
-                    (
-                        i,
-                        videos::upload(&ctx, &path, &key, size, progress, &slots).await,
-                    )
-                });
-            }
-            let Some(joined) = uploads.join_next().await else {
-                break;
-            };
-            let (i, result) = joined?;
-            match result {
-                Ok(()) => {
-                    bars[i].finish();
-                    sent[i] = true;
-                    printer.verbose(format!(
-                        "uploaded {} to s3://{}/{}",
-                        locals[i].shown,
-                        ctx.name(cattube_stages::source_bucket::ID),
-                        locals[i].key
-                    ));
-                }
-                // The first failure stops new uploads; those in flight finish.
-                Err(e) => {
-                    bars[i].abandon();
-                    failure.get_or_insert(
-                        anyhow::Error::new(e).context(format!("uploading {}", locals[i].shown)),
-                    );
-                }
-            }
-        }
-    }
+    let (sent, failure) = if args.dry_run {
+        (vec![false; locals.len()], None)
+    } else {
+        send(&ctx, &locals, &to_send, &bars, total.as_ref(), printer).await?
+    };
     if let Some(total) = total {
         total.finish();
     }
@@ -313,6 +234,96 @@ async fn run(
         Some(err) => Err(err),
         None => Ok(ExitStatus::Success),
     }
+}
+
+/// Which files the source bucket holds already (one HeadObject per file, a few at once).
+async fn already_there(ctx: &Arc<StackContext>, locals: &[Local]) -> anyhow::Result<Vec<bool>> {
+    let mut there = vec![false; locals.len()];
+    let mut checks = JoinSet::new();
+    for (i, local) in locals.iter().enumerate() {
+        if checks.len() >= CHECKS_IN_FLIGHT {
+            let (j, found) = checks.join_next().await.expect("a check in flight")?;
+            there[j] = found?;
+        }
+        let (ctx, path, key, size) = (
+            ctx.clone(),
+            local.path.clone(),
+            local.key.clone(),
+            local.size,
+        );
+        checks.spawn(async move { (i, videos::already_uploaded(&ctx, &path, &key, size).await) });
+    }
+    while let Some(joined) = checks.join_next().await {
+        let (j, found) = joined?;
+        there[j] = found?;
+    }
+    Ok(there)
+}
+
+/// Sends the files `to_send`, a few at once, each on its bar and on the total's: which were
+/// sent, and the first failure, which stops new uploads (those in flight finish).
+async fn send(
+    ctx: &Arc<StackContext>,
+    locals: &[Local],
+    to_send: &[usize],
+    bars: &[ProgressBar],
+    total: Option<&ProgressBar>,
+    printer: &Printer,
+) -> anyhow::Result<(Vec<bool>, Option<anyhow::Error>)> {
+    let mut sent = vec![false; locals.len()];
+    let mut failure = None;
+    let mut uploads = JoinSet::new();
+    let slots = videos::slots();
+    let mut next = to_send.iter();
+    loop {
+        while failure.is_none() && uploads.len() < FILES_IN_FLIGHT {
+            let Some(&i) = next.next() else { break };
+            let (file_bar, total_bar) = (bars[i].clone(), total.cloned());
+            let progress: videos::Sent = Arc::new(move |bytes| {
+                file_bar.inc(bytes);
+                if let Some(total) = &total_bar {
+                    total.inc(bytes);
+                }
+            });
+            bars[i].reset_elapsed();
+            let (ctx, path, key, size, slots) = (
+                ctx.clone(),
+                locals[i].path.clone(),
+                locals[i].key.clone(),
+                locals[i].size,
+                slots.clone(),
+            );
+            uploads.spawn(async move {
+                (
+                    i,
+                    videos::upload(&ctx, &path, &key, size, progress, &slots).await,
+                )
+            });
+        }
+        let Some(joined) = uploads.join_next().await else {
+            break;
+        };
+        let (i, result) = joined?;
+        match result {
+            Ok(()) => {
+                bars[i].finish();
+                sent[i] = true;
+                printer.verbose(format!(
+                    "uploaded {} to s3://{}/{}",
+                    locals[i].shown,
+                    ctx.name(cattube_stages::source_bucket::ID),
+                    locals[i].key
+                ));
+            }
+            Err(e) => {
+                bars[i].abandon();
+                failure.get_or_insert(
+                    anyhow::Error::new(e).context(format!("uploading {}", locals[i].shown)),
+                );
+            }
+        }
+    }
+    Ok((sent, failure))
 }
 
 fn text(report: &Report, fields: &UploadFields) -> String {

@@ -30,13 +30,8 @@ pub struct GrantFields {
 impl Verb for UploadUrlArgs {
     type Fields = GrantFields;
 
-    async fn run(
-        &self,
-        at: &Invocation<'_>,
-        report: &mut Report,
-        out: &mut GrantFields,
-    ) -> anyhow::Result<ExitStatus> {
-        run(at.config, self, at.printer, report, out).await
+    async fn run(&self, at: &mut Invocation<'_, GrantFields>) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, at.report, at.fields).await
     }
 
     fn text(&self, _: &Report, out: &GrantFields) -> String {
@@ -127,45 +122,7 @@ async fn run(
         check_key(key, suffixes)?;
     }
     if args.multipart {
-        let key = args
-            .key
-            .as_deref()
-            .expect("clap requires KEY with --multipart");
-        // A multipart upload's type is fixed when it starts: one type, not a family.
-        let content_type = match &content_types {
-            ContentTypes::Exactly(t) => t.clone(),
-            ContentTypes::StartingWith(prefix) => {
-                let guessed = videos::content_type(std::path::Path::new(key));
-                if !guessed.starts_with(prefix.as_str()) {
-                    return Err(UsageError::new(format!(
-                        "--content-type: a multipart grant needs one type, and KEY's extension gives {guessed}, not {}*; allowed: TYPE/SUBTYPE, like video/mp4",
-                        prefix
-                    ))
-                    .into());
-                }
-                guessed
-            }
-        };
-        let layout = part_layout(args, config)?;
-        check_page(args, config)?;
-        let session = Session::open(config, Access::Read, report).await?;
-        let grant =
-            upload_grant::multipart_grant(&session.ctx, key, &content_type, layout, expires_in)
-                .await
-                .map_err(video_failure)?;
-        out.grant = Some(json!({
-            "kind": "multipart",
-            "key": grant.key,
-            "content_type": content_type,
-            "size": grant.layout.size,
-            "part_bytes": grant.layout.part_bytes,
-            "upload_id": grant.upload_id,
-            "parts": grant.parts,
-            "complete": grant.complete,
-            "expires_at": grant.expires_at,
-        }));
-        add_page(&session, args, out).await?;
-        return Ok(ExitStatus::Success);
+        return multipart(config, args, &content_types, expires_in, report, out).await;
     }
     if args.parts.is_some() {
         return Err(UsageError::new("--parts needs --multipart").into());
@@ -218,6 +175,55 @@ async fn run(
         "max_bytes": grant.max_bytes,
         "expires_at": grant.expires_at,
         "curl": upload_grant::curl_line(&grant, &content_types.example(), "FILE"),
+    }));
+    add_page(&session, args, out).await?;
+    Ok(ExitStatus::Success)
+}
+
+/// `--multipart`: presigned part URLs and a completion URL for KEY.
+async fn multipart(
+    config: &Config,
+    args: &UploadUrlArgs,
+    content_types: &ContentTypes,
+    expires_in: Duration,
+    report: &mut Report,
+    out: &mut GrantFields,
+) -> anyhow::Result<ExitStatus> {
+    let key = args
+        .key
+        .as_deref()
+        .expect("clap requires KEY with --multipart");
+    // A multipart upload's type is fixed when it starts: one type, not a family.
+    let content_type = match content_types {
+        ContentTypes::Exactly(t) => t.clone(),
+        ContentTypes::StartingWith(prefix) => {
+            let guessed = videos::content_type(std::path::Path::new(key));
+            if !guessed.starts_with(prefix.as_str()) {
+                return Err(UsageError::new(format!(
+                    "--content-type: a multipart grant needs one type, and KEY's extension gives {guessed}, not {}*; allowed: TYPE/SUBTYPE, like video/mp4",
+                    prefix
+                ))
+                .into());
+            }
+            guessed
+        }
+    };
+    let layout = part_layout(args, config)?;
+    check_page(args, config)?;
+    let session = Session::open(config, Access::Read, report).await?;
+    let grant = upload_grant::multipart_grant(&session.ctx, key, &content_type, layout, expires_in)
+        .await
+        .map_err(video_failure)?;
+    out.grant = Some(json!({
+        "kind": "multipart",
+        "key": grant.key,
+        "content_type": content_type,
+        "size": grant.layout.size,
+        "part_bytes": grant.layout.part_bytes,
+        "upload_id": grant.upload_id,
+        "parts": grant.parts,
+        "complete": grant.complete,
+        "expires_at": grant.expires_at,
     }));
     add_page(&session, args, out).await?;
     Ok(ExitStatus::Success)

@@ -33,13 +33,8 @@ pub struct UrlReport {
 impl Verb for UrlArgs {
     type Fields = UrlFields;
 
-    async fn run(
-        &self,
-        at: &Invocation<'_>,
-        report: &mut Report,
-        fields: &mut UrlFields,
-    ) -> anyhow::Result<ExitStatus> {
-        run(at.config, self, at.printer, report, fields).await
+    async fn run(&self, at: &mut Invocation<'_, UrlFields>) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, at.report, at.fields).await
     }
 
     fn text(&self, _: &Report, fields: &UrlFields) -> String {

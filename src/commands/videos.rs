@@ -25,13 +25,8 @@ pub struct VideosFields {
 impl Verb for VideosArgs {
     type Fields = VideosFields;
 
-    async fn run(
-        &self,
-        at: &Invocation<'_>,
-        report: &mut Report,
-        fields: &mut VideosFields,
-    ) -> anyhow::Result<ExitStatus> {
-        run(at.config, report, fields).await
+    async fn run(&self, at: &mut Invocation<'_, VideosFields>) -> anyhow::Result<ExitStatus> {
+        run(at.config, at.report, at.fields).await
     }
 
     fn text(&self, report: &Report, fields: &VideosFields) -> String {

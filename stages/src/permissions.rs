@@ -14,36 +14,48 @@ use crate::{Registry, StackContext};
 /// A grant resolved for one stack: the ARN it is on, its condition, its action.
 type Resolved = (String, Option<(&'static str, &'static str)>, String);
 
-/// The commands `cattube permissions --for` knows.
+/// The commands a policy allows, as `cattube permissions --for` names them: with the `clap`
+/// feature (the binary's) clap parses them, and each variant's doc comment is its help. A
+/// new command's policy is added here alone: its variant, its phases and its calls below.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Command {
     Up,
     Down,
-    /// `down --including-adopted`: `down`, and the deletion of the roles a takeover's
-    /// function ran as (known only from the function, so on any role of the account).
+    // Deleting the roles a takeover's function ran as: known only from the function, so on
+    // any role of the account.
+    /// down --including-adopted: down, and deleting the roles a taken-over function ran as
     DownIncludingAdopted,
-    /// `adopt` (`--from-tutorial`): the tutorial's resources found, every step observed as
-    /// `up` would, the takeover recorded in the state.
+    // The tutorial's resources found, every step observed as `up` would, the takeover
+    // recorded in the state.
+    /// adopt --from-tutorial: finding the tutorial's stack, observing it, recording it
     Adopt,
     Status,
     Upload,
-    /// `upload-url`: minting grants. A grant is signed with the caller's credentials, so S3
-    /// checks the caller's s3:PutObject when the grant is used: this is all a role that
-    /// only mints grants needs, besides the check that the stack is up.
+    // A grant is signed with the caller's credentials, so S3 checks the caller's
+    // s3:PutObject when the grant is used: this is all a role that only mints grants needs,
+    // besides the check that the stack is up.
+    /// upload-url: minting upload grants (s3:PutObject on the source bucket's objects, which
+    /// S3 checks when a grant is used, and the check that the stack is up)
     UploadUrl,
     Stacks,
-    /// `gc` runs `down` on every expired stack: on this stack (with its state) as `down`
-    /// does, and on any other with a scratch local state and default names, so its policy
-    /// is `down`'s twice: for this stack and for the pattern of the stacks it may delete
-    /// (the caller gives both, see [`policy`]).
+    // gc runs `down` on every expired stack: on this stack (with its state) as `down` does,
+    // and on any other with a scratch local state and default names, so its policy is
+    // `down`'s twice: for this stack and for the pattern of the stacks it may delete (the
+    // caller gives both, see [`policy`]).
+    /// gc: `down` for this stack, and for every stack of --stacks (default: any stack) with
+    /// default names, as gc deletes them
     Gc,
-    StatePull,
-    StatePush,
-    StateUnlock,
+    /// state pull, push and unlock
+    State,
+    // Stands for every other ([`Command::each`]).
+    /// All of them
+    All,
 }
 
 impl Command {
-    pub const ALL: [Command; 12] = [
+    /// Every command (what `all` stands for).
+    pub const ALL: [Command; 10] = [
         Command::Up,
         Command::Down,
         Command::DownIncludingAdopted,
@@ -53,12 +65,16 @@ impl Command {
         Command::UploadUrl,
         Command::Stacks,
         Command::Gc,
-        Command::StatePull,
-        Command::StatePush,
-        Command::StateUnlock,
+        Command::State,
     ];
-    /// `cattube state pull | push | unlock`.
-    pub const STATE: [Command; 3] = [Command::StatePull, Command::StatePush, Command::StateUnlock];
+
+    /// The commands a policy for `self` allows: `all` is every one; any other, itself.
+    pub fn each(self) -> Vec<Command> {
+        match self {
+            Command::All => Command::ALL.to_vec(),
+            one => vec![one],
+        }
+    }
 
     /// The phases of every step the command runs (`up` observes then applies…).
     fn phases(self) -> &'static [Phase] {
@@ -71,9 +87,8 @@ impl Command {
             Command::Upload
             | Command::UploadUrl
             | Command::Stacks
-            | Command::StatePull
-            | Command::StatePush
-            | Command::StateUnlock => &[],
+            | Command::State
+            | Command::All => &[],
         }
     }
 }
@@ -156,25 +171,32 @@ fn state_grants(
     let lock = format!("{bucket}/{}.lock", state.key);
     let mut all = BTreeSet::new();
     for command in commands {
-        let (on_bucket, on_state, on_lock): (&[&str], &[&str], &[&str]) = match command {
+        // What it does on the bucket, on the state object and on its lock object.
+        let calls: &[(&[&str], &[&str], &[&str])] = match command {
             // adopt records the takeover, often as a stack's first command (the state
             // bucket made as `up` makes it).
-            Command::Up | Command::Adopt => (WRITE_BUCKET, WRITE_OBJECTS, WRITE_OBJECTS),
+            Command::Up | Command::Adopt => &[(WRITE_BUCKET, WRITE_OBJECTS, WRITE_OBJECTS)],
             // gc deletes this stack as `down` does when it has expired.
             Command::Down | Command::DownIncludingAdopted | Command::Gc => {
-                (DOWN_BUCKET, WRITE_OBJECTS, WRITE_OBJECTS)
+                &[(DOWN_BUCKET, WRITE_OBJECTS, WRITE_OBJECTS)]
             }
-            Command::Status => (STATUS_BUCKET, READ_OBJECTS, READ_OBJECTS),
-            Command::Upload | Command::UploadUrl => (READ_BUCKET, READ_OBJECTS, READ_OBJECTS),
+            Command::Status => &[(STATUS_BUCKET, READ_OBJECTS, READ_OBJECTS)],
+            Command::Upload | Command::UploadUrl => &[(READ_BUCKET, READ_OBJECTS, READ_OBJECTS)],
             // `stacks` names the state's location without reading it.
-            Command::Stacks => (&[], &[], &[]),
-            Command::StatePull => (READ_BUCKET, READ_OBJECTS, &[]),
-            // push takes the lock, which creates the bucket when it is missing.
-            Command::StatePush => (WRITE_BUCKET, WRITE_OBJECTS, WRITE_OBJECTS),
-            Command::StateUnlock => (READ_BUCKET, &[], UNLOCK_OBJECT),
+            Command::Stacks | Command::All => &[],
+            Command::State => &[
+                // pull
+                (READ_BUCKET, READ_OBJECTS, &[]),
+                // push takes the lock, which creates the bucket when it is missing.
+                (WRITE_BUCKET, WRITE_OBJECTS, WRITE_OBJECTS),
+                // unlock
+                (READ_BUCKET, &[], UNLOCK_OBJECT),
+            ],
         };
-        for (on, actions) in [(&bucket, on_bucket), (&object, on_state), (&lock, on_lock)] {
-            all.extend(actions.iter().map(|a| (on.clone(), None, a.to_string())));
+        for (on_bucket, on_state, on_lock) in calls {
+            for (on, actions) in [(&bucket, on_bucket), (&object, on_state), (&lock, on_lock)] {
+                all.extend(actions.iter().map(|a| (on.clone(), None, a.to_string())));
+            }
         }
     }
     all
@@ -184,6 +206,7 @@ fn state_grants(
 /// remote state if any.
 pub struct Part<'a> {
     pub ctx: &'a StackContext,
+    /// Each one command: `all` expanded ([`Command::each`]).
     pub commands: &'a [Command],
     pub state: Option<&'a RemoteState>,
 }

@@ -1,15 +1,9 @@
-//! The dependency graph of the stack's steps and its walk: independent steps run in
-//! parallel, a step starts once everything it waits on has finished, and a failure skips
-//! its dependents (transitively) with the root cause named. `down` walks it in reverse.
-//! Modelled on Terraform's `internal/dag/walk.go`.
+//! The graph: which step waits for which, sorted so that dependencies come first.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use cattube_stages::{Registry, ResourceId, Step};
-use tokio::task::JoinSet;
 
 pub struct Graph {
     steps: Vec<Arc<dyn Step>>,
@@ -123,7 +117,7 @@ impl Graph {
         order
     }
 
-    fn dependents(&self, i: usize) -> Vec<usize> {
+    pub(super) fn dependents(&self, i: usize) -> Vec<usize> {
         (0..self.steps.len())
             .filter(|&j| self.deps[j].contains(&i))
             .collect()
@@ -207,184 +201,10 @@ pub fn stage_order(stage: &str) -> (u32, &str) {
     )
 }
 
-/// How one node of a walk ended.
-#[derive(Debug)]
-pub enum NodeResult<T> {
-    Done(T),
-    Failed(anyhow::Error),
-    /// Not run because `root` (a step id) failed before it.
-    Skipped {
-        root: String,
-    },
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Direction<'a> {
-    /// Dependencies first (`up`).
-    Forward,
-    /// Dependents first (`down`), except where a step put back (`restoring`: an adopted
-    /// resource) waits for a dependency put back before it ([`Graph::teardown_waits`]).
-    Reverse { restoring: &'a [bool] },
-}
-
-/// The root a step is skipped with when the walk was interrupted (Ctrl-C) before it started.
-pub const INTERRUPTED: &str = "interrupted";
-
-/// Set once when the user asks the walk to stop (the first Ctrl-C): steps already running
-/// finish (and save the state), steps not yet started are skipped. Before a walk that
-/// writes is armed, a Ctrl-C stops the command instead: [`Cancel::stopped`] wakes `main`,
-/// which reports the run as interrupted (and prints its JSON document). Arming and that
-/// early stop exclude each other, so a walk never starts after an early Ctrl-C.
-#[derive(Clone, Default)]
-pub struct Cancel {
-    cancelled: Arc<AtomicBool>,
-    phase: Arc<Mutex<Phase>>,
-    stopped: Arc<tokio::sync::Notify>,
-    /// A prompt is reading the terminal (it blocks its thread): Ctrl-C ends the process.
-    prompting: Arc<AtomicBool>,
-}
-
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
-enum Phase {
-    #[default]
-    Idle,
-    Armed,
-    Stopped,
-}
-
-/// What the first Ctrl-C did.
-#[derive(Debug, PartialEq, Eq)]
-pub enum FirstInterrupt {
-    /// A walk is under way: it finishes the calls in flight.
-    Cancelled,
-    /// Before the walk: the command is stopped.
-    Stopped,
-    /// A prompt is waiting on the terminal, which blocks its thread: exit at once.
-    AtPrompt,
-}
-
-impl Cancel {
-    pub fn cancel(&self) {
-        self.cancelled.store(true, Ordering::SeqCst);
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.cancelled.load(Ordering::SeqCst)
-    }
-
-    /// A command is about to write: from now on a Ctrl-C lets it finish what is in flight.
-    /// Fails when a Ctrl-C came first: the command must then stop without writing.
-    pub fn arm(&self) -> Result<(), crate::error::StoppedEarly> {
-        let mut phase = self.phase.lock().expect("phase lock");
-        match *phase {
-            Phase::Stopped => Err(crate::error::StoppedEarly),
-            _ => {
-                *phase = Phase::Armed;
-                Ok(())
-            }
-        }
-    }
-
-    /// The first Ctrl-C.
-    pub fn interrupt(&self) -> FirstInterrupt {
-        let mut phase = self.phase.lock().expect("phase lock");
-        match *phase {
-            Phase::Armed => {
-                self.cancel();
-                FirstInterrupt::Cancelled
-            }
-            _ if self.prompting.load(Ordering::SeqCst) => FirstInterrupt::AtPrompt,
-            _ => {
-                *phase = Phase::Stopped;
-                self.stopped.notify_one();
-                FirstInterrupt::Stopped
-            }
-        }
-    }
-
-    /// Resolves once a Ctrl-C has stopped the command before any walk was armed.
-    pub async fn stopped(&self) {
-        self.stopped.notified().await
-    }
-
-    /// Runs `f`, a prompt that blocks its thread reading the terminal.
-    pub fn prompt<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.prompting.store(true, Ordering::SeqCst);
-        let result = f();
-        self.prompting.store(false, Ordering::SeqCst);
-        result
-    }
-}
-
-/// Runs `run(i)` for every step, each once all it waits on is done. Once `cancel` is set,
-/// no further step starts: those left are `Skipped` with the root [`INTERRUPTED`].
-pub async fn walk<T, F, Fut>(
-    graph: &Graph,
-    direction: Direction<'_>,
-    cancel: &Cancel,
-    run: F,
-) -> Vec<NodeResult<T>>
-where
-    T: Send + 'static,
-    F: Fn(usize) -> Fut,
-    Fut: Future<Output = anyhow::Result<T>> + Send + 'static,
-{
-    let n = graph.steps.len();
-    let waits_on: Vec<Vec<usize>> = match direction {
-        Direction::Forward => graph.deps.clone(),
-        Direction::Reverse { restoring } => graph.teardown_waits(restoring),
-    };
-    let mut results: Vec<Option<NodeResult<T>>> = (0..n).map(|_| None).collect();
-    let mut started = vec![false; n];
-    let mut running = JoinSet::new();
-
-    loop {
-        // Start (or skip) everything that is ready; skipping can make more ready.
-        let mut progressed = true;
-        while progressed {
-            progressed = false;
-            for i in 0..n {
-                if started[i] || !waits_on[i].iter().all(|&j| results[j].is_some()) {
-                    continue;
-                }
-                started[i] = true;
-                progressed = true;
-                let blocked = waits_on[i].iter().find_map(|&j| match &results[j] {
-                    Some(NodeResult::Failed(_)) => Some(graph.steps[j].id().to_string()),
-                    Some(NodeResult::Skipped { root }) => Some(root.clone()),
-                    _ => None,
-                });
-                let blocked =
-                    blocked.or_else(|| cancel.is_cancelled().then(|| INTERRUPTED.to_string()));
-                match blocked {
-                    Some(root) => results[i] = Some(NodeResult::Skipped { root }),
-                    None => {
-                        let task = run(i);
-                        running.spawn(async move { (i, task.await) });
-                    }
-                }
-            }
-        }
-        match running.join_next().await {
-            Some(Ok((i, result))) => {
-                results[i] = Some(match result {
-                    Ok(value) => NodeResult::Done(value),
-                    Err(err) => NodeResult::Failed(err),
-                });
-            }
-            Some(Err(join_error)) => std::panic::resume_unwind(join_error.into_panic()),
-            None => break,
-        }
-    }
-    results
-        .into_iter()
-        .map(|r| r.expect("every node ends"))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::test_steps::{graph, ids, nodes, Node};
 
     #[test]
     fn rows_are_shown_by_stage_then_dependency() {
@@ -412,6 +232,7 @@ mod tests {
         assert!(stage_order("4a") < stage_order("5"));
         assert!(stage_order("9") < stage_order("10"));
     }
+
     #[test]
     fn an_adopted_functions_destination_is_put_back_after_the_function() {
         use cattube_stages::{converter_function, failure_destination};
@@ -433,82 +254,6 @@ mod tests {
         assert!(waits[function].contains(&destination), "{waits:?}");
         // Whatever is put back, the order can be walked.
         assert!(acyclic(&graph.teardown_waits(&vec![true; n])));
-    }
-
-    use async_trait_free::*;
-    use std::sync::Mutex;
-    use std::time::Duration;
-
-    /// A step that only has an id and dependencies, for testing the walk.
-    mod async_trait_free {
-        use cattube_stages::step::{
-            Applied, DestroyOptions, Destroyed, Observation, Ownership, Recorded, Spec, Step,
-        };
-        use cattube_stages::{ResourceId, StackContext, StepError};
-
-        /// A step with only a registry entry, for testing the graph and the walk.
-        pub struct NodeStep(&'static Spec);
-
-        #[allow(non_snake_case)]
-        pub fn Node(id: &'static str, depends_on: &'static [&'static str]) -> NodeStep {
-            let depends_on: Vec<ResourceId> =
-                depends_on.iter().map(|d| ResourceId::new(d)).collect();
-            NodeStep(Box::leak(Box::new(Spec {
-                id: ResourceId::new(id),
-                stage: "0",
-                depends_on: depends_on.leak(),
-                ..Spec::DEFAULT
-            })))
-        }
-
-        #[async_trait::async_trait]
-        impl Step for NodeStep {
-            fn spec(&self) -> &'static Spec {
-                self.0
-            }
-            async fn observe(
-                &self,
-                _: &StackContext,
-                _: Option<&Recorded>,
-            ) -> Result<Observation, StepError> {
-                unreachable!()
-            }
-            async fn apply(
-                &self,
-                _: &StackContext,
-                _: &Observation,
-                _: Option<Ownership>,
-            ) -> Result<Applied, StepError> {
-                unreachable!()
-            }
-            async fn destroy(
-                &self,
-                _: &StackContext,
-                _: Option<&Recorded>,
-                _: &DestroyOptions,
-            ) -> Result<Destroyed, StepError> {
-                unreachable!()
-            }
-        }
-    }
-
-    fn graph() -> Graph {
-        Graph::new(&nodes(vec![
-            Node("a", &[]),
-            Node("b", &[]),
-            Node("c", &["a"]),
-            Node("d", &["c", "b"]),
-            Node("e", &["b"]),
-        ]))
-        .unwrap()
-    }
-
-    fn nodes(steps: Vec<NodeStep>) -> Registry {
-        Registry::of(steps.into_iter().map(|s| Arc::new(s) as Arc<dyn Step>))
-    }
-
-    fn ids(graph: &Graph) -> Vec<&'static str> {
-        graph.steps().iter().map(|s| s.id()).collect()
     }
 
     #[test]
@@ -667,134 +412,5 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(err, GraphError::Duplicate("a"));
-    }
-
-    #[tokio::test]
-    async fn independent_steps_run_in_parallel_and_order_is_kept() {
-        let graph = graph();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let ids: Vec<&'static str> = graph.steps().iter().map(|s| s.id()).collect();
-        let results = walk(&graph, Direction::Forward, &Cancel::default(), |i| {
-            let (log, id) = (log.clone(), ids[i]);
-            async move {
-                log.lock().unwrap().push(format!("start {id}"));
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                log.lock().unwrap().push(format!("end {id}"));
-                Ok(id)
-            }
-        })
-        .await;
-        assert!(results.iter().all(|r| matches!(r, NodeResult::Done(_))));
-        let log = log.lock().unwrap().clone();
-        let pos = |s: &str| log.iter().position(|l| l == s).unwrap();
-        // a and b start before either ends: parallel.
-        assert!(pos("start b") < pos("end a"));
-        assert!(pos("end a") < pos("start c"));
-        assert!(pos("end c") < pos("start d") && pos("end b") < pos("start d"));
-    }
-
-    #[tokio::test]
-    async fn failure_skips_dependents_with_root_cause() {
-        let graph = graph();
-        let ids: Vec<&'static str> = graph.steps().iter().map(|s| s.id()).collect();
-        let results = walk(&graph, Direction::Forward, &Cancel::default(), |i| {
-            let id = ids[i];
-            async move {
-                if id == "a" {
-                    anyhow::bail!("boom")
-                }
-                Ok(id)
-            }
-        })
-        .await;
-        assert!(matches!(&results[0], NodeResult::Failed(e) if e.to_string() == "boom"));
-        assert!(matches!(&results[1], NodeResult::Done("b")));
-        assert!(matches!(&results[2], NodeResult::Skipped { root } if root == "a"));
-        assert!(matches!(&results[3], NodeResult::Skipped { root } if root == "a"));
-        assert!(matches!(&results[4], NodeResult::Done("e")));
-    }
-
-    #[tokio::test]
-    async fn reverse_walk_runs_dependents_first() {
-        let graph = graph();
-        let order = Arc::new(Mutex::new(Vec::new()));
-        let ids: Vec<&'static str> = graph.steps().iter().map(|s| s.id()).collect();
-        walk(
-            &graph,
-            Direction::Reverse {
-                restoring: &[false; 5],
-            },
-            &Cancel::default(),
-            |i| {
-                let (order, id) = (order.clone(), ids[i]);
-                async move {
-                    order.lock().unwrap().push(id);
-                    Ok(())
-                }
-            },
-        )
-        .await;
-        let order = order.lock().unwrap().clone();
-        let pos = |s: &str| order.iter().position(|l| *l == s).unwrap();
-        assert!(pos("d") < pos("c") && pos("c") < pos("a"));
-        assert!(pos("d") < pos("b") && pos("e") < pos("b"));
-    }
-
-    #[tokio::test]
-    async fn reverse_failure_keeps_what_the_failed_step_needs() {
-        let graph = graph();
-        let ids: Vec<&'static str> = graph.steps().iter().map(|s| s.id()).collect();
-        let results = walk(
-            &graph,
-            Direction::Reverse {
-                restoring: &[false; 5],
-            },
-            &Cancel::default(),
-            |i| {
-                let id = ids[i];
-                async move {
-                    if id == "d" {
-                        anyhow::bail!("in use")
-                    }
-                    Ok(id)
-                }
-            },
-        )
-        .await;
-        // d still needs c, b and (through c) a: none of them may be deleted.
-        for i in [0, 1, 2] {
-            assert!(
-                matches!(&results[i], NodeResult::Skipped { root } if root == "d"),
-                "{i}"
-            );
-        }
-        assert!(matches!(&results[4], NodeResult::Done("e")));
-    }
-
-    #[tokio::test]
-    async fn cancel_lets_running_steps_finish_and_skips_the_rest() {
-        let graph = graph();
-        let ids: Vec<&'static str> = graph.steps().iter().map(|s| s.id()).collect();
-        let cancel = Cancel::default();
-        let results = walk(&graph, Direction::Forward, &cancel, |i| {
-            let (id, cancel) = (ids[i], cancel.clone());
-            async move {
-                if id == "a" {
-                    // Ctrl-C arrives while a (and b) are in flight.
-                    cancel.cancel();
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Ok(id)
-            }
-        })
-        .await;
-        assert!(matches!(&results[0], NodeResult::Done("a")));
-        assert!(matches!(&results[1], NodeResult::Done("b")));
-        for i in [2, 3, 4] {
-            assert!(
-                matches!(&results[i], NodeResult::Skipped { root } if root == INTERRUPTED),
-                "{i}"
-            );
-        }
     }
 }

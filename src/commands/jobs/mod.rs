@@ -8,20 +8,19 @@
 //! (the events it failed on after Lambda's retries, kept in the failures bucket);
 //! `--retry-failed` replays them first.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+mod watch;
 
 use cattube_stages::converter_role::REJECTED_TAG;
 use cattube_stages::failures::{self, FailedDelivery};
-use cattube_stages::videos::{self, JobInfo};
-use cattube_stages::{arn, catalog};
-use indicatif::ProgressBar;
+use cattube_stages::videos::JobInfo;
+use cattube_stages::{arn, catalog, StackContext};
 
 use crate::cli::JobsArgs;
 use crate::commands::{video_failure, Access, Invocation, Session, Verb};
 use crate::config::Config;
 use crate::error::ExitStatus;
 use crate::printer::{Printer, Report};
+use watch::Watch;
 
 /// The fields `jobs` adds to the JSON document.
 #[derive(Debug, Default, serde::Serialize)]
@@ -71,24 +70,14 @@ pub struct FailedDeliveryReport {
 impl Verb for JobsArgs {
     type Fields = JobsFields;
 
-    async fn run(
-        &self,
-        at: &Invocation<'_>,
-        report: &mut Report,
-        fields: &mut JobsFields,
-    ) -> anyhow::Result<ExitStatus> {
-        run(at.config, self, at.printer, report, fields).await
+    async fn run(&self, at: &mut Invocation<'_, JobsFields>) -> anyhow::Result<ExitStatus> {
+        run(at.config, self, at.printer, at.report, at.fields).await
     }
 
     fn text(&self, report: &Report, fields: &JobsFields) -> String {
         text(report, fields)
     }
 }
-
-const FIRST_POLL: Duration = Duration::from_secs(2);
-const SLOWEST_POLL: Duration = Duration::from_secs(10);
-/// How long `--wait KEY` waits for the key's job to appear (S3 → Lambda → CreateJob).
-const APPEAR_TIMEOUT: Duration = Duration::from_secs(60);
 
 async fn run(
     config: &Config,
@@ -102,108 +91,11 @@ async fn run(
     report.set_output("queue_arn", arn::queue(ctx, cattube_stages::queue::ID));
     let for_key = |f: &FailedDelivery| args.key.is_none() || f.subject == args.key;
     if args.retry_failed {
-        let failed = failures::list(ctx).await?.unwrap_or_default();
-        let mut replayed = 0;
-        for delivery in failed.iter().filter(|f| for_key(f)) {
-            failures::replay(ctx, delivery).await?;
-            replayed += 1;
-            printer.note(format!(
-                "replayed the failed delivery of {} ({})",
-                delivery.subject.as_deref().unwrap_or("an event"),
-                delivery.record
-            ));
-        }
-        if replayed == 0 {
-            printer.note("no failed deliveries to replay");
-        }
+        replay_failed(ctx, printer, for_key).await?;
     }
-    let mut bars: BTreeMap<String, ProgressBar> = BTreeMap::new();
-    let mut seen: BTreeMap<String, (String, Option<i32>)> = BTreeMap::new();
-    // The jobs this watch saw unfinished: how they end decides the exit code.
-    let mut watched: BTreeSet<String> = BTreeSet::new();
-    let mut interval = FIRST_POLL;
-    let started = std::time::Instant::now();
-    let mut announced = false;
-    let jobs = loop {
-        let mut jobs = videos::jobs(ctx, usize::from(args.limit))
-            .await
-            .map_err(video_failure)?;
-        if let Some(key) = &args.key {
-            jobs.retain(|j| j.is_for(key));
-            // Its newest job is the one waited for, finished or not.
-            if args.watch {
-                jobs.truncate(1);
-                watched.extend(jobs.iter().map(|j| j.id.clone()));
-            }
-        }
-        if !args.watch {
-            break jobs;
-        }
-        if let (Some(key), true) = (&args.key, jobs.is_empty()) {
-            // A rejected upload gets no job: say so now rather than wait for one.
-            let videos = catalog::read(ctx)
-                .await
-                .map(|c| c.videos)
-                .unwrap_or_default();
-            if let Some(video) = videos.iter().find(|v| v.rejected() && &v.key == key) {
-                fields.rejected = vec![rejected_report(video)];
-                return Err(anyhow::anyhow!(rejected_message(video)));
-            }
-            if started.elapsed() >= APPEAR_TIMEOUT {
-                return Err(anyhow::anyhow!(no_job_appeared(
-                    key,
-                    report.emulator.as_deref()
-                )));
-            }
-            if !announced {
-                printer.note(format!(
-                    "waiting up to {} s for a job of '{key}' to appear in the stack's queue \
-                     (the upload's S3 event runs the converter function, which submits it)",
-                    APPEAR_TIMEOUT.as_secs()
-                ));
-                announced = true;
-            }
-            tokio::time::sleep(interval).await;
-            continue;
-        }
-        let mut changed = false;
-        for job in &jobs {
-            if job.unfinished() {
-                watched.insert(job.id.clone());
-            }
-            let now = (job.status.clone(), job.percent);
-            if seen.get(&job.id) != Some(&now) {
-                changed = true;
-                if printer.plain_progress() && !printer.json() {
-                    printer.note(line(job));
-                }
-                seen.insert(job.id.clone(), now);
-            }
-            if printer.progress_visible() {
-                let bar = bars.entry(job.id.clone()).or_insert_with(|| {
-                    let bar = printer.job_bar();
-                    bar.set_prefix(job.id.clone());
-                    bar
-                });
-                bar.set_position(job.percent.unwrap_or(0).clamp(0, 100) as u64);
-                bar.set_message(format!(
-                    "{:<11} {}",
-                    job.status,
-                    job.source_key.as_deref().unwrap_or("-")
-                ));
-            }
-        }
-        if jobs.iter().all(|j| !j.unfinished()) {
-            break jobs;
-        }
-        interval = if changed {
-            FIRST_POLL
-        } else {
-            (interval * 3 / 2).min(SLOWEST_POLL)
-        };
-        tokio::time::sleep(interval).await;
-    };
-    for bar in bars.values() {
+    let mut watch = Watch::default();
+    let jobs = watch.poll(ctx, args, printer, report, fields).await?;
+    for bar in watch.bars.values() {
         bar.finish_and_clear();
     }
     let failed = failures::list(ctx).await?.unwrap_or_default();
@@ -212,25 +104,12 @@ async fn run(
         .filter(for_key)
         .map(failed_delivery_report)
         .collect();
-    // The rejections are the catalog's: without it (a stack half up), the jobs alone.
-    let videos = match catalog::read(ctx).await {
-        Ok(catalog) => catalog.videos,
-        Err(err) => {
-            report.warnings.push(format!(
-                "rejected uploads not listed: the catalog could not be read: {}",
-                video_failure(err)
-            ));
-            Vec::new()
-        }
-    };
-    fields.rejected = videos
-        .iter()
-        .filter(|v| v.rejected() && args.key.as_ref().is_none_or(|k| k == &v.key))
-        .map(rejected_report)
-        .collect();
+    fields.rejected = rejections(ctx, args, report).await;
     let failed: Vec<String> = jobs
         .iter()
-        .filter(|j| watched.contains(&j.id) && matches!(j.status.as_str(), "ERROR" | "CANCELED"))
+        .filter(|j| {
+            watch.watched.contains(&j.id) && matches!(j.status.as_str(), "ERROR" | "CANCELED")
+        })
         .map(|j| {
             format!(
                 "{} {} ({})",
@@ -245,11 +124,58 @@ async fn run(
         return Err(anyhow::anyhow!(
             "{} of {} watched jobs did not complete: {}",
             failed.len(),
-            watched.len(),
+            watch.watched.len(),
             failed.join(", ")
         ));
     }
     Ok(ExitStatus::Success)
+}
+
+/// `--retry-failed`: every failed delivery (of KEY, with one) sent to the function again.
+async fn replay_failed(
+    ctx: &StackContext,
+    printer: &Printer,
+    for_key: impl Fn(&FailedDelivery) -> bool,
+) -> anyhow::Result<()> {
+    let failed = failures::list(ctx).await?.unwrap_or_default();
+    let mut replayed = 0;
+    for delivery in failed.iter().filter(|f| for_key(f)) {
+        failures::replay(ctx, delivery).await?;
+        replayed += 1;
+        printer.note(format!(
+            "replayed the failed delivery of {} ({})",
+            delivery.subject.as_deref().unwrap_or("an event"),
+            delivery.record
+        ));
+    }
+    if replayed == 0 {
+        printer.note("no failed deliveries to replay");
+    }
+    Ok(())
+}
+
+/// The uploads a `[job]` limit rejected (KEY's, with one). The rejections are the
+/// catalog's: without it (a stack half up), the jobs alone.
+async fn rejections(
+    ctx: &StackContext,
+    args: &JobsArgs,
+    report: &mut Report,
+) -> Vec<RejectedReport> {
+    let videos = match catalog::read(ctx).await {
+        Ok(catalog) => catalog.videos,
+        Err(err) => {
+            report.warnings.push(format!(
+                "rejected uploads not listed: the catalog could not be read: {}",
+                video_failure(err)
+            ));
+            Vec::new()
+        }
+    };
+    videos
+        .iter()
+        .filter(|v| v.rejected() && args.key.as_ref().is_none_or(|k| k == &v.key))
+        .map(rejected_report)
+        .collect()
 }
 
 fn job_report(job: JobInfo) -> JobReport {
@@ -297,35 +223,6 @@ fn failed_delivery_report(failed: FailedDelivery) -> FailedDeliveryReport {
 
 fn percent(p: Option<i32>) -> String {
     p.map(|p| format!("{p}%")).unwrap_or_else(|| "-".into())
-}
-
-/// A plain progress line while watching without a terminal.
-fn line(job: &JobInfo) -> String {
-    format!(
-        "job {} {}: {} {}",
-        job.id,
-        job.source_key.as_deref().unwrap_or("-"),
-        job.status,
-        percent(job.percent)
-    )
-}
-
-/// Why `--wait KEY` gave up. On a local emulator where no job appeared (moto runs no
-/// Lambda function) that is the likely reason; an emulator that runs the converter has
-/// submitted the job well within the wait, so it never gets here.
-fn no_job_appeared(key: &str, emulator: Option<&str>) -> String {
-    let waited = APPEAR_TIMEOUT.as_secs();
-    match emulator {
-        Some(url) => format!(
-            "no job for '{key}' appeared in the stack's queue within {waited} s: the local \
-             emulator at {url} ran no converter function for it (one without a Lambda runner, \
-             as moto is, converts nothing)"
-        ),
-        None => format!(
-            "no job for '{key}' appeared in the stack's queue within {waited} s: check the \
-             key (`cattube jobs`) and that it was uploaded (`cattube upload`)"
-        ),
-    }
 }
 
 fn text(report: &Report, fields: &JobsFields) -> String {
@@ -422,25 +319,6 @@ mod tests {
         let local = text(&report, &none);
         assert!(
             local.contains("the local emulator at http://127.0.0.1:5000 runs no Lambda"),
-            "{local}"
-        );
-    }
-
-    #[test]
-    fn a_wait_that_found_no_job_says_why_in_one_spaced_line() {
-        let aws = no_job_appeared("cats/a.mp4", None);
-        let local = no_job_appeared("cats/a.mp4", Some("http://127.0.0.1:5000"));
-        for message in [&aws, &local] {
-            assert!(!message.contains("  "), "a run of spaces: {message}");
-            assert!(!message.contains('\n'), "{message}");
-            assert!(
-                message.starts_with("no job for 'cats/a.mp4' appeared"),
-                "{message}"
-            );
-        }
-        assert!(aws.contains("check the key"), "{aws}");
-        assert!(
-            local.contains("the local emulator at http://127.0.0.1:5000 ran no converter function"),
             "{local}"
         );
     }
