@@ -210,8 +210,8 @@ pub enum Command {
     )]
     State(StateArgs),
     /// Print the least-privilege IAM policy a CI role needs to run `up`, `down`, `status`,
-    /// `upload`, `upload-url`, `stacks`, `gc` or `state` for this stack (its names, account and region),
-    /// generated from the calls each resource makes
+    /// `upload`, `upload-url`, `stacks`, `gc`, `state` or `adopt` for this stack (its names, account
+    /// and region), generated from the calls each resource makes
     #[command(after_help = "Examples:\n  cattube permissions > policy.json\n  \
         cattube --stack pr-42 permissions --for up --account 123456789012\n  \
         cattube permissions --stacks 'pr-*' --account 123456789012\n  \
