@@ -77,18 +77,8 @@ impl Graph {
             }
         }
         let n = steps.len();
-        let mut placed = vec![false; n];
-        let mut order = Vec::with_capacity(n);
-        while order.len() < n {
-            let ready = (0..n).find(|&i| !placed[i] && given_deps[i].iter().all(|&j| placed[j]));
-            match ready {
-                Some(i) => {
-                    placed[i] = true;
-                    order.push(i);
-                }
-                None => return Err(GraphError::Cycle(cycle(steps, &given_deps, &placed))),
-            }
-        }
+        let order = topological_order(&given_deps)
+            .map_err(|placed| GraphError::Cycle(cycle(steps, &given_deps, &placed)))?;
         let mut position = vec![0; n];
         for (at, &i) in order.iter().enumerate() {
             position[i] = at;
@@ -144,7 +134,7 @@ impl Graph {
                 }
             }
         }
-        if acyclic(&waits) {
+        if topological_order(&waits).is_ok() {
             waits
         } else {
             reverse
@@ -152,20 +142,22 @@ impl Graph {
     }
 }
 
-/// Whether every step can start: no step waits, through others, on itself.
-fn acyclic(waits: &[Vec<usize>]) -> bool {
-    let mut done = vec![false; waits.len()];
-    let mut progressed = true;
-    while progressed {
-        progressed = false;
-        for i in 0..waits.len() {
-            if !done[i] && waits[i].iter().all(|&j| done[j]) {
-                done[i] = true;
-                progressed = true;
+/// Every step after all it waits on, the earliest ready step first (Kahn's algorithm), so
+/// that a list already in that order keeps it; on a cycle, which steps could be placed.
+fn topological_order(waits: &[Vec<usize>]) -> Result<Vec<usize>, Vec<bool>> {
+    let n = waits.len();
+    let mut placed = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    while order.len() < n {
+        match (0..n).find(|&i| !placed[i] && waits[i].iter().all(|&j| placed[j])) {
+            Some(i) => {
+                placed[i] = true;
+                order.push(i);
             }
+            None => return Err(placed),
         }
     }
-    done.iter().all(|&d| d)
+    Ok(order)
 }
 
 /// One cycle among the steps not placed: follow unplaced dependencies until one repeats.
@@ -253,7 +245,7 @@ mod tests {
         let waits = graph.teardown_waits(&restoring);
         assert!(waits[function].contains(&destination), "{waits:?}");
         // Whatever is put back, the order can be walked.
-        assert!(acyclic(&graph.teardown_waits(&vec![true; n])));
+        assert!(topological_order(&graph.teardown_waits(&vec![true; n])).is_ok());
     }
 
     #[test]
