@@ -411,11 +411,12 @@ def _role_documents(role):
 def _role_reaches(backend, function, destination) -> bool:
     """Whether the function's execution role may send to `destination`, as Lambda checks
     when the destination is written (identity policies only: what moto keeps)."""
+    from moto.iam.exceptions import NotFoundException
     from moto.iam.models import iam_backends
 
     try:
         role = iam_backends[backend.account_id][backend.partition].get_role_by_arn(function.role)
-    except Exception:
+    except NotFoundException:
         return False
     service = destination.split(":")[2] if destination.count(":") >= 2 else ""
     needed = _DESTINATION_ACTIONS.get(service)
