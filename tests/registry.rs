@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 
 use cattube_stages::naming::NameKind;
 use cattube_stages::step::{
-    Applied, DestroyOptions, Destroyed, NameRule, Observation, Ownership, Present, Recorded,
-    Service, Spec, Step,
+    Applied, ApplyContext, DestroyContext, Destroyed, NameRule, Observation, ObserveContext,
+    Present, Service, Spec, Step, StepResult,
 };
-use cattube_stages::{Registry, ResourceId, StackContext, StepError};
+use cattube_stages::{Registry, ResourceId};
 use support::{found_owned, leftovers, s3_client, stack_context, Emulators};
 
 const REGION: &str = "eu-west-1";
@@ -40,11 +40,7 @@ impl Step for Dummy {
         &DUMMY
     }
 
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        _: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
+    async fn observe(&self, ctx: &ObserveContext<'_>) -> StepResult<Observation> {
         let name = ctx.name(DUMMY.id);
         let Ok(tagging) = ctx
             .clients
@@ -65,21 +61,11 @@ impl Step for Dummy {
         }))
     }
 
-    async fn apply(
-        &self,
-        _: &StackContext,
-        _: &Observation,
-        _: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
+    async fn apply(&self, _: &ApplyContext<'_>) -> StepResult<Applied> {
         unreachable!("the test never applies the dummy")
     }
 
-    async fn destroy(
-        &self,
-        _: &StackContext,
-        _: Option<&Recorded>,
-        _: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
+    async fn destroy(&self, _: &DestroyContext<'_>) -> StepResult<Destroyed> {
         unreachable!("the test never destroys the dummy")
     }
 }

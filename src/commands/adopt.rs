@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use cattube_stages::tutorial::{self, Takeover};
-use cattube_stages::{Observation, Ownership, Present, StackContext};
+use cattube_stages::{Observation, ObserveContext, Ownership, Present, StackContext};
 use serde::Serialize;
 
 use crate::cli::AdoptArgs;
@@ -215,7 +215,9 @@ async fn observe(session: &Session, ctx: &Arc<StackContext>, takeover: &Takeover
             .or_else(|| session.state.get(step.id()));
         let (step, ctx) = (step.clone(), ctx.clone());
         tasks.spawn(async move {
-            let observed = step.observe(&ctx, recorded.as_ref()).await;
+            let observed = step
+                .observe(&ObserveContext::new(&ctx, recorded.as_ref()))
+                .await;
             if let Ok(Observation::Present(present)) = &observed {
                 ctx.learn_found(step.id(), &present.arn, &present.outputs);
             }

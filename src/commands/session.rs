@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use cattube_stages::aws::{self, Connection};
 use cattube_stages::remote_state::RemoteObject;
 use cattube_stages::{naming, regions};
-use cattube_stages::{Clients, Observation, Ownership, Registry, StackContext, StepError};
+use cattube_stages::{
+    Clients, Observation, ObserveContext, Ownership, Registry, StackContext, StepError,
+};
 use tokio::task::JoinSet;
 
 use crate::config::{Config, StateLocation};
@@ -285,7 +287,9 @@ impl Session {
             lines[i].working("checking");
             let line = lines[i].clone();
             tasks.spawn(async move {
-                let observed = step.observe(&ctx, recorded.as_ref()).await;
+                let observed = step
+                    .observe(&ObserveContext::new(&ctx, recorded.as_ref()))
+                    .await;
                 if let Ok(Observation::Present(present)) = &observed {
                     learn(&ctx, step.id(), &present.arn, &present.outputs);
                 }

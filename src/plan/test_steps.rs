@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use cattube_stages::step::{
-    Applied, DestroyOptions, Destroyed, Observation, Ownership, Recorded, Spec, Step,
+    Applied, ApplyContext, DestroyContext, Destroyed, Observation, ObserveContext, Spec, Step,
+    StepResult,
 };
-use cattube_stages::{Registry, ResourceId, StackContext, StepError};
+use cattube_stages::{Registry, ResourceId};
 
 use super::Graph;
 
@@ -28,27 +29,13 @@ impl Step for NodeStep {
     fn spec(&self) -> &'static Spec {
         self.0
     }
-    async fn observe(
-        &self,
-        _: &StackContext,
-        _: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
+    async fn observe(&self, _: &ObserveContext<'_>) -> StepResult<Observation> {
         unreachable!()
     }
-    async fn apply(
-        &self,
-        _: &StackContext,
-        _: &Observation,
-        _: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
+    async fn apply(&self, _: &ApplyContext<'_>) -> StepResult<Applied> {
         unreachable!()
     }
-    async fn destroy(
-        &self,
-        _: &StackContext,
-        _: Option<&Recorded>,
-        _: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
+    async fn destroy(&self, _: &DestroyContext<'_>) -> StepResult<Destroyed> {
         unreachable!()
     }
 }

@@ -48,6 +48,6 @@ pub use error::StepError;
 pub use naming::ResourceId;
 pub use registry::Registry;
 pub use step::{
-    Applied, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present, Recorded, Service,
-    Spec, Step,
+    Applied, ApplyContext, DestroyContext, Destroyed, Drift, Found, NameRule, Observation,
+    ObserveContext, Ownership, Present, Recorded, Service, Spec, Step, StepResult,
 };

@@ -233,6 +233,86 @@ pub struct DestroyOptions {
     pub including_adopted: bool,
 }
 
+/// What a step's call returns: the value, or why the call failed.
+pub type StepResult<T> = Result<T, StepError>;
+
+/// What `observe` works with: the stack's context (it derefs to it) and the resource's
+/// record in the state file, if any. One value per phase, as Terraform's plugin framework
+/// hands each call one request: a step reads what it needs and names nothing it ignores.
+#[derive(Clone, Copy)]
+pub struct ObserveContext<'a> {
+    context: &'a StackContext,
+    /// `None` before the first `up`, when the state file is lost, and for `find_owned`.
+    pub recorded: Option<&'a Recorded>,
+}
+
+/// What `apply` works with: the stack's context (it derefs to it) and what the walk
+/// decided from the observation.
+#[derive(Clone, Copy)]
+pub struct ApplyContext<'a> {
+    context: &'a StackContext,
+    /// `Missing`: create the resource; `Present`: repair exactly the drift it shows.
+    pub observation: &'a Observation,
+    /// Whose the live resource is (`None` when unknown: a create, a test): an adopted one
+    /// keeps its owner's tags ([`Present::retags`]).
+    pub ownership: Option<Ownership>,
+}
+
+/// What `destroy` works with: the stack's context (it derefs to it), the resource's record
+/// in the state file, if any, and `down`'s options.
+#[derive(Clone, Copy)]
+pub struct DestroyContext<'a> {
+    context: &'a StackContext,
+    pub recorded: Option<&'a Recorded>,
+    pub options: &'a DestroyOptions,
+}
+
+impl<'a> ObserveContext<'a> {
+    pub fn new(context: &'a StackContext, recorded: Option<&'a Recorded>) -> Self {
+        ObserveContext { context, recorded }
+    }
+}
+
+impl<'a> ApplyContext<'a> {
+    pub fn new(
+        context: &'a StackContext,
+        observation: &'a Observation,
+        ownership: Option<Ownership>,
+    ) -> Self {
+        ApplyContext {
+            context,
+            observation,
+            ownership,
+        }
+    }
+}
+
+impl<'a> DestroyContext<'a> {
+    pub fn new(
+        context: &'a StackContext,
+        recorded: Option<&'a Recorded>,
+        options: &'a DestroyOptions,
+    ) -> Self {
+        DestroyContext {
+            context,
+            recorded,
+            options,
+        }
+    }
+}
+
+macro_rules! deref_to_stack_context {
+    ($($phase:ident),*) => {$(
+        impl std::ops::Deref for $phase<'_> {
+            type Target = StackContext;
+            fn deref(&self) -> &StackContext {
+                self.context
+            }
+        }
+    )*};
+}
+deref_to_stack_context!(ObserveContext, ApplyContext, DestroyContext);
+
 /// One resource of the stack. Implementations live one per module, named after the
 /// tutorial's stage they automate, and read top to bottom as observe → apply → destroy.
 #[async_trait]
@@ -285,26 +365,17 @@ pub trait Step: Send + Sync {
     }
 
     /// Reads the live resource. Never writes.
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-    ) -> Result<Observation, StepError>;
+    async fn observe(&self, ctx: &ObserveContext<'_>) -> StepResult<Observation>;
 
     /// Creates the resource (`observation` is `Missing`) or repairs exactly the drift
     /// `observe` found. Makes no write when there is nothing to do.
-    async fn apply(
-        &self,
-        ctx: &StackContext,
-        observation: &Observation,
-        ownership: Option<Ownership>,
-    ) -> Result<Applied, StepError>;
+    async fn apply(&self, ctx: &ApplyContext<'_>) -> StepResult<Applied>;
 
     /// Finds the stack's live instances of this kind without the state file: by its tags, or
     /// by its name where the kind carries no tags. Never writes. The default observes the
     /// resource by its resolved name and reports it when it carries the stack's tags.
     async fn find_owned(&self, ctx: &StackContext) -> Result<Vec<Found>, StepError> {
-        Ok(match self.observe(ctx, None).await? {
+        Ok(match self.observe(&ObserveContext::new(ctx, None)).await? {
             Observation::Present(p) if p.tagged_ours => vec![Found {
                 name: p.name,
                 arn: p.arn,
@@ -325,10 +396,5 @@ pub trait Step: Send + Sync {
     }
 
     /// Deletes a resource this stack owns. The engine never calls it for adopted ones.
-    async fn destroy(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-        options: &DestroyOptions,
-    ) -> Result<Destroyed, StepError>;
+    async fn destroy(&self, ctx: &DestroyContext<'_>) -> StepResult<Destroyed>;
 }

@@ -15,7 +15,9 @@ use aws_sdk_s3::Client;
 use aws_smithy_mocks::{mock, Rule};
 use aws_smithy_types::error::ErrorMetadata;
 use cattube_stages::step::DestroyOptions;
-use cattube_stages::{source_bucket::SourceBucket, Destroyed, Observation, Step};
+use cattube_stages::{
+    source_bucket::SourceBucket, ApplyContext, DestroyContext, Destroyed, Observation, Step,
+};
 use common::{context, MockClients};
 
 /// Every write a freshly created bucket needs after CreateBucket, answered with success.
@@ -58,7 +60,7 @@ async fn create_in_us_east_1_sends_no_location_constraint() {
     mocks.s3.push(create.clone());
     let ctx = context("us-east-1", mocks.build());
     let applied = SourceBucket
-        .apply(&ctx, &Observation::Missing, None)
+        .apply(&ApplyContext::new(&ctx, &Observation::Missing, None))
         .await
         .expect("created");
     assert_eq!(
@@ -89,7 +91,7 @@ async fn create_elsewhere_names_the_region() {
     mocks.s3.push(create.clone());
     let ctx = context("ap-southeast-2", mocks.build());
     SourceBucket
-        .apply(&ctx, &Observation::Missing, None)
+        .apply(&ApplyContext::new(&ctx, &Observation::Missing, None))
         .await
         .expect("created");
     assert_eq!(create.num_calls(), 1);
@@ -106,7 +108,7 @@ async fn bucket_already_exists_names_the_config_key() {
     };
     let ctx = context("eu-west-1", mocks.build());
     let err = SourceBucket
-        .apply(&ctx, &Observation::Missing, None)
+        .apply(&ApplyContext::new(&ctx, &Observation::Missing, None))
         .await
         .unwrap_err()
         .to_string();
@@ -136,7 +138,7 @@ async fn bucket_already_owned_by_you_is_adopted_and_not_tagged() {
     mocks.s3.extend([create, tag.clone(), ownership.clone()]);
     let ctx = context("eu-west-1", mocks.build());
     let applied = SourceBucket
-        .apply(&ctx, &Observation::Missing, None)
+        .apply(&ApplyContext::new(&ctx, &Observation::Missing, None))
         .await
         .expect("adopted");
     assert!(applied.adopted);
@@ -224,7 +226,7 @@ async fn destroy_empties_versions_and_markers_across_pages_then_retries_not_empt
     };
     let ctx = context("eu-west-1", mocks.build());
     let destroyed = SourceBucket
-        .destroy(&ctx, None, &DestroyOptions::default())
+        .destroy(&DestroyContext::new(&ctx, None, &DestroyOptions::default()))
         .await
         .expect("deleted");
     assert_eq!(destroyed, Destroyed::Deleted);
@@ -245,7 +247,10 @@ async fn destroy_keeps_buckets_when_asked() {
         keep_buckets: true,
         ..Default::default()
     };
-    let destroyed = SourceBucket.destroy(&ctx, None, &options).await.unwrap();
+    let destroyed = SourceBucket
+        .destroy(&DestroyContext::new(&ctx, None, &options))
+        .await
+        .unwrap();
     assert!(matches!(destroyed, Destroyed::Kept(_)));
 }
 
@@ -277,7 +282,7 @@ async fn an_adopted_bucket_with_an_unparsable_policy_is_refused() {
         .build(),
     );
     let err = SourceBucket
-        .apply(&ctx, &Observation::Missing, None)
+        .apply(&ApplyContext::new(&ctx, &Observation::Missing, None))
         .await
         .expect_err("an owner's policy that cannot be read must not be replaced");
     let err = err.to_string();

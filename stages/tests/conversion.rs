@@ -30,7 +30,9 @@ use cattube_stages::failure_destination::FailureDestination;
 use cattube_stages::queue::Queue;
 use cattube_stages::source_notification::SourceNotification;
 use cattube_stages::step::DestroyOptions;
-use cattube_stages::{arn, Destroyed, Observation, StackContext, Step};
+use cattube_stages::{
+    arn, ApplyContext, DestroyContext, Destroyed, Observation, ObserveContext, StackContext, Step,
+};
 use common::{context, MockClients};
 
 const REGION: &str = "eu-west-1";
@@ -66,7 +68,7 @@ async fn create_function_retries_a_fresh_role() {
     };
     let ctx = context(REGION, mocks.build());
     ConverterFunction
-        .apply(&ctx, &Observation::Missing, None)
+        .apply(&ApplyContext::new(&ctx, &Observation::Missing, None))
         .await
         .expect("created once the role propagated");
     assert_eq!(create.num_calls(), 3);
@@ -86,7 +88,7 @@ async fn create_function_gives_up_on_a_role_that_never_propagates() {
     let ctx = context(REGION, mocks.build());
     let began = std::time::Instant::now();
     let err = ConverterFunction
-        .apply(&ctx, &Observation::Missing, None)
+        .apply(&ApplyContext::new(&ctx, &Observation::Missing, None))
         .await
         .unwrap_err();
     let took = began.elapsed();
@@ -122,7 +124,7 @@ async fn other_create_errors_are_not_retried() {
     };
     let ctx = context(REGION, mocks.build());
     assert!(ConverterFunction
-        .apply(&ctx, &Observation::Missing, None)
+        .apply(&ApplyContext::new(&ctx, &Observation::Missing, None))
         .await
         .is_err());
     assert_eq!(create.num_calls(), 1);
@@ -155,7 +157,7 @@ async fn the_on_failure_destination_waits_for_the_role_to_reach_its_bucket() {
     };
     let ctx = context(REGION, mocks.build());
     FailureDestination
-        .apply(&ctx, &Observation::Missing, None)
+        .apply(&ApplyContext::new(&ctx, &Observation::Missing, None))
         .await
         .expect("written once the role's policy reached Lambda");
     assert_eq!(put.num_calls(), 3);
@@ -237,11 +239,14 @@ async fn converge_function(
         ..Default::default()
     };
     let ctx = context(REGION, mocks.build());
-    let observation = ConverterFunction.observe(&ctx, None).await.unwrap();
+    let observation = ConverterFunction
+        .observe(&ObserveContext::new(&ctx, None))
+        .await
+        .unwrap();
     let drift = observation.present().unwrap().drift.len();
     // Applied whatever the drift: with none, apply itself must send no update.
     ConverterFunction
-        .apply(&ctx, &observation, None)
+        .apply(&ApplyContext::new(&ctx, &observation, None))
         .await
         .unwrap();
     (drift, updates.code.num_calls(), updates.config.num_calls())
@@ -336,11 +341,14 @@ async fn notification_is_merged_with_everyone_elses() {
         ..Default::default()
     };
     let ctx = context(REGION, mocks.build());
-    let observation = SourceNotification.observe(&ctx, None).await.unwrap();
+    let observation = SourceNotification
+        .observe(&ObserveContext::new(&ctx, None))
+        .await
+        .unwrap();
     let drift = &observation.present().expect("ours is there").drift;
     assert_eq!(drift.len(), 1, "the stale entry is drift: {drift:?}");
     SourceNotification
-        .apply(&ctx, &observation, None)
+        .apply(&ApplyContext::new(&ctx, &observation, None))
         .await
         .unwrap();
     assert_eq!(put.num_calls(), 1, "written once, with the others kept");
@@ -363,7 +371,7 @@ async fn down_removes_only_our_notification() {
     };
     let ctx = context(REGION, mocks.build());
     let destroyed = SourceNotification
-        .destroy(&ctx, None, &DestroyOptions::default())
+        .destroy(&DestroyContext::new(&ctx, None, &DestroyOptions::default()))
         .await
         .unwrap();
     assert_eq!(destroyed, Destroyed::Deleted);
@@ -393,7 +401,7 @@ async fn notification_waits_for_the_invoke_permission() {
     };
     let ctx = context(REGION, mocks.build());
     SourceNotification
-        .apply(&ctx, &Observation::Missing, None)
+        .apply(&ApplyContext::new(&ctx, &Observation::Missing, None))
         .await
         .expect("written once S3 could validate the destination");
     assert_eq!(put.num_calls(), 3);
@@ -439,7 +447,7 @@ async fn down_cancels_unfinished_jobs_before_deleting_the_queue() {
     };
     let ctx = context(REGION, mocks.build());
     let destroyed = Queue
-        .destroy(&ctx, None, &DestroyOptions::default())
+        .destroy(&DestroyContext::new(&ctx, None, &DestroyOptions::default()))
         .await
         .unwrap();
     assert_eq!(

@@ -32,7 +32,9 @@ use aws_smithy_types::error::ErrorMetadata;
 use cattube_stages::distribution::Distribution;
 use cattube_stages::origin_access_control::OriginAccessControl;
 use cattube_stages::step::DestroyOptions;
-use cattube_stages::{Destroyed, Ownership, Recorded, StackContext, Step};
+use cattube_stages::{
+    ApplyContext, DestroyContext, Destroyed, Ownership, Recorded, StackContext, Step,
+};
 use common::{context, MockClients};
 
 const DIST_ID: &str = "E2EXAMPLE";
@@ -128,11 +130,11 @@ fn code<E>(code: &'static str, generic: fn(ErrorMetadata) -> E) -> impl Fn() -> 
 /// deleted.
 async fn delete_the_recorded_distribution(ctx: &StackContext) {
     let destroyed = Distribution
-        .destroy(
+        .destroy(&DestroyContext::new(
             ctx,
             Some(&recorded(&[("id", DIST_ID)])),
             &DestroyOptions::default(),
-        )
+        ))
         .await
         .expect("deleted");
     assert_eq!(destroyed, Destroyed::Deleted);
@@ -258,7 +260,11 @@ async fn no_wait_disables_and_records_then_a_second_down_finishes() {
         ..Default::default()
     };
     let first = Distribution
-        .destroy(&ctx, Some(&recorded(&[("id", DIST_ID)])), &no_wait)
+        .destroy(&DestroyContext::new(
+            &ctx,
+            Some(&recorded(&[("id", DIST_ID)])),
+            &no_wait,
+        ))
         .await
         .expect("disabled");
     let Destroyed::Pending { extra, .. } = first else {
@@ -286,7 +292,11 @@ async fn no_wait_disables_and_records_then_a_second_down_finishes() {
     let ctx = cf_context(vec![read, again.clone(), status, delete.clone()]);
     let record = recorded(&[("id", DIST_ID), ("disabling", "true")]);
     let second = Distribution
-        .destroy(&ctx, Some(&record), &DestroyOptions::default())
+        .destroy(&DestroyContext::new(
+            &ctx,
+            Some(&record),
+            &DestroyOptions::default(),
+        ))
         .await
         .expect("deleted");
     assert_eq!(second, Destroyed::Deleted);
@@ -345,7 +355,11 @@ async fn oac_in_use_is_retried_until_the_distribution_is_gone() {
     let ctx = cf_context(vec![read, delete.clone()]);
     let record = our_oac_record();
     let destroyed = OriginAccessControl
-        .destroy(&ctx, Some(&record), &DestroyOptions::default())
+        .destroy(&DestroyContext::new(
+            &ctx,
+            Some(&record),
+            &DestroyOptions::default(),
+        ))
         .await
         .expect("deleted");
     assert_eq!(destroyed, Destroyed::Deleted);
@@ -363,7 +377,11 @@ async fn oac_in_use_past_the_bound_is_an_error_naming_it() {
     ctx.settings.propagation_timeout = Duration::from_millis(200);
     let record = our_oac_record();
     let err = OriginAccessControl
-        .destroy(&ctx, Some(&record), &DestroyOptions::default())
+        .destroy(&DestroyContext::new(
+            &ctx,
+            Some(&record),
+            &DestroyOptions::default(),
+        ))
         .await
         .unwrap_err();
     // The error names the OAC (by its id) and carries CloudFront's code.
@@ -416,7 +434,11 @@ async fn up_wait_polls_until_deployed_with_progress() {
     );
     let progress = progress_of(&ctx);
     let applied = Distribution
-        .apply(&ctx, &cattube_stages::Observation::Missing, None)
+        .apply(&ApplyContext::new(
+            &ctx,
+            &cattube_stages::Observation::Missing,
+            None,
+        ))
         .await
         .expect("created");
     assert_eq!(create.num_calls(), 1);

@@ -23,7 +23,7 @@ use cattube_stages::distribution::Distribution;
 use cattube_stages::lambda_permission::S3_INVOKE as InvokePermission;
 use cattube_stages::origin_access_control::OriginAccessControl;
 use cattube_stages::source_notification::SourceNotification;
-use cattube_stages::{Found, Observation, StackContext, Step};
+use cattube_stages::{Found, Observation, ObserveContext, StackContext, Step};
 use common::{context, MockClients, ACCOUNT};
 
 const REGION: &str = "eu-west-1";
@@ -147,7 +147,10 @@ async fn a_lost_state_still_finds_the_distribution_by_its_tags() {
         cloudfront: rules,
         ..Default::default()
     });
-    let Observation::Present(present) = Distribution.observe(&ctx, None).await.expect("observed")
+    let Observation::Present(present) = Distribution
+        .observe(&ObserveContext::new(&ctx, None))
+        .await
+        .expect("observed")
     else {
         panic!("the distribution was not found without the state");
     };
@@ -207,7 +210,10 @@ async fn the_oac_is_found_by_its_name_and_mark_but_not_an_adopted_one() {
     });
     assert_eq!(OriginAccessControl.find_owned(&ctx2).await.unwrap(), []);
     // Observing without the state still finds it by name.
-    let observed = OriginAccessControl.observe(&ctx2, None).await.unwrap();
+    let observed = OriginAccessControl
+        .observe(&ObserveContext::new(&ctx2, None))
+        .await
+        .unwrap();
     assert!(observed.present().is_some_and(|p| !p.tagged_ours));
 }
 
@@ -368,7 +374,10 @@ async fn a_recorded_arn_is_a_fact_that_spares_the_listing() {
         ctx.arn_of(cattube_stages::distribution::ID),
         Some(dist_arn("EOURS"))
     );
-    let observed = Distribution.observe(&ctx, None).await.expect("observed");
+    let observed = Distribution
+        .observe(&ObserveContext::new(&ctx, None))
+        .await
+        .expect("observed");
     assert!(observed.present().is_some());
     assert_eq!(get.num_calls(), 1);
     // What a step finds is learned under its own id, outputs included.

@@ -52,7 +52,7 @@ async fn an_adopted_log_group_keeps_its_tags() {
     use aws_sdk_cloudwatchlogs::operation::tag_resource::TagResourceOutput;
     use aws_smithy_mocks::mock;
     use cattube_stages::function_log_group::FunctionLogGroup;
-    use cattube_stages::{Observation, Ownership, Present, Step};
+    use cattube_stages::{ApplyContext, Observation, Ownership, Present, Step};
 
     for (ownership, retagged) in [(Ownership::Adopted, 0), (Ownership::Created, 1)] {
         let tag = mock!(aws_sdk_cloudwatchlogs::Client::tag_resource)
@@ -74,7 +74,7 @@ async fn an_adopted_log_group_keeps_its_tags() {
             ..Default::default()
         });
         let applied = FunctionLogGroup
-            .apply(&ctx, &observation, Some(ownership))
+            .apply(&ApplyContext::new(&ctx, &observation, Some(ownership)))
             .await
             .unwrap();
         assert_eq!(tag.num_calls(), retagged, "{ownership:?}: {applied:?}");

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 
 use cattube_stages::step::DestroyOptions;
-use cattube_stages::{Destroyed, Ownership, Recorded};
+use cattube_stages::{DestroyContext, Destroyed, Ownership, Recorded};
 
 use super::intents::Intent;
 use crate::commands::{step_failure, Session};
@@ -58,7 +58,11 @@ impl Teardown {
             (Intent::Delete, None) => {
                 self.lines[i].working("deleting");
                 match step
-                    .destroy(&self.session.ctx, recorded.as_ref(), &self.options)
+                    .destroy(&DestroyContext::new(
+                        &self.session.ctx,
+                        recorded.as_ref(),
+                        &self.options,
+                    ))
                     .await
                 {
                     Ok(destroyed) => destroyed,

@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use cattube_stages::original::Originals;
-use cattube_stages::{Applied, Observation, Ownership, Present, Recorded};
+use cattube_stages::{
+    Applied, ApplyContext, DestroyContext, Observation, ObserveContext, Ownership, Present,
+    Recorded,
+};
 
 use super::word;
 use crate::commands::{learn, observed_report, step_failure, Observations, Session};
@@ -139,7 +142,7 @@ impl Convergence {
             self.lines[i].working("deleting");
             let recorded = session.state.get(id);
             let options = cattube_stages::step::DestroyOptions::default();
-            step.destroy(ctx, recorded.as_ref(), &options)
+            step.destroy(&DestroyContext::new(ctx, recorded.as_ref(), &options))
                 .await
                 .map_err(|e| step_failure(id, e))?;
             self.changed.lock().expect("changed lock")[i] = true;
@@ -185,7 +188,7 @@ impl Convergence {
         }
         let step = &self.session.graph.steps()[i];
         self.lines[i].working("checking");
-        step.observe(&self.session.ctx, recorded)
+        step.observe(&ObserveContext::new(&self.session.ctx, recorded))
             .await
             .map_err(|e| step_failure(step.id(), e))
     }
@@ -217,7 +220,7 @@ impl Convergence {
                     .context("recording the intent to create")?;
                 line.working("creating");
                 let applied = step
-                    .apply(ctx, observation, None)
+                    .apply(&ApplyContext::new(ctx, observation, None))
                     .await
                     .map_err(|e| step_failure(id, e))?;
                 report.action = Action::Create;
@@ -237,7 +240,7 @@ impl Convergence {
                 }
                 line.working("updating");
                 let applied = step
-                    .apply(ctx, observation, Some(ownership))
+                    .apply(&ApplyContext::new(ctx, observation, Some(ownership)))
                     .await
                     .map_err(|e| step_failure(id, e))?;
                 report.action = Action::Update;

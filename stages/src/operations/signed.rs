@@ -8,7 +8,7 @@ use crate::key_group::{self, KeyGroup, MAX_KEYS};
 use crate::public_keys::{self, PublicKeys};
 use crate::signing::UrlSigner;
 use crate::signing_secret::{self, now, KeyRing};
-use crate::step::Step;
+use crate::step::{ApplyContext, ObserveContext, Step};
 use crate::{StackContext, StepError};
 
 /// How long a superseded key keeps verifying after `keys rotate` replaced it, unless
@@ -171,8 +171,8 @@ pub async fn rotate(ctx: &StackContext, grace: u64) -> Result<Rotation, StepErro
     let mut changes = vec![format!("stored signing key {added_name}")];
     // The public keys, then the group, as `up` would (the registry's own steps).
     for step in [&PublicKeys as &dyn Step, &KeyGroup] {
-        let observed = step.observe(ctx, None).await?;
-        let applied = step.apply(ctx, &observed, None).await?;
+        let observed = step.observe(&ObserveContext::new(ctx, None)).await?;
+        let applied = step.apply(&ApplyContext::new(ctx, &observed, None)).await?;
         if step.id() == key_group::ID.as_str() {
             ctx.learn(
                 key_group::ID,

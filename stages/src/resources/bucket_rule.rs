@@ -89,11 +89,7 @@ impl<K: BucketRules + 'static> Step for RuleStep<K> {
         K::unwanted_reason()
     }
 
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        _recorded: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
+    async fn observe(&self, ctx: &ObserveContext<'_>) -> StepResult<Observation> {
         let bucket = ctx.name(source_bucket::ID);
         let Some(live) = K::read(ctx, bucket).await? else {
             return Ok(Observation::Missing);
@@ -114,12 +110,7 @@ impl<K: BucketRules + 'static> Step for RuleStep<K> {
         )))
     }
 
-    async fn apply(
-        &self,
-        ctx: &StackContext,
-        _observation: &Observation,
-        _ownership: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
+    async fn apply(&self, ctx: &ApplyContext<'_>) -> StepResult<Applied> {
         let bucket = ctx.name(source_bucket::ID);
         // A bucket this run created has no rules: no read on a first `up`'s critical path.
         // Otherwise read again right before writing: the others' rules may have changed.
@@ -141,12 +132,7 @@ impl<K: BucketRules + 'static> Step for RuleStep<K> {
         })
     }
 
-    async fn destroy(
-        &self,
-        ctx: &StackContext,
-        _recorded: Option<&Recorded>,
-        _options: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
+    async fn destroy(&self, ctx: &DestroyContext<'_>) -> StepResult<Destroyed> {
         let bucket = ctx.name(source_bucket::ID);
         let Some(live) = K::read(ctx, bucket).await? else {
             return Ok(Destroyed::AlreadyGone);

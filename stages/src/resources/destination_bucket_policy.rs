@@ -257,11 +257,7 @@ impl Step for DestinationBucketPolicy {
     // -----------------------------------------------------------------------------------
     // observe
 
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        _recorded: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
+    async fn observe(&self, ctx: &ObserveContext<'_>) -> StepResult<Observation> {
         let (read, arn) = tokio::join!(read(ctx), distribution_arn(ctx));
         let Some((document, bucket_ours)) = read? else {
             return Ok(Observation::Missing);
@@ -323,12 +319,7 @@ impl Step for DestinationBucketPolicy {
     // -----------------------------------------------------------------------------------
     // apply
 
-    async fn apply(
-        &self,
-        ctx: &StackContext,
-        _observation: &Observation,
-        _ownership: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
+    async fn apply(&self, ctx: &ApplyContext<'_>) -> StepResult<Applied> {
         let name = bucket(ctx);
         let arn = distribution_arn(ctx).await?.ok_or_else(|| {
             StepError::msg("the distribution is not known: its ARN goes into the bucket policy")
@@ -383,12 +374,7 @@ impl Step for DestinationBucketPolicy {
     // -----------------------------------------------------------------------------------
     // destroy
 
-    async fn destroy(
-        &self,
-        ctx: &StackContext,
-        _recorded: Option<&Recorded>,
-        _options: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
+    async fn destroy(&self, ctx: &DestroyContext<'_>) -> StepResult<Destroyed> {
         // Only our statement goes (also with --keep-buckets: the distribution it names is
         // being deleted); the policy itself is deleted only when nothing else is left.
         let Some((document, _)) = read(ctx).await? else {

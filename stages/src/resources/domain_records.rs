@@ -145,11 +145,7 @@ impl Step for DomainRecords {
         Ok(found)
     }
 
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
+    async fn observe(&self, ctx: &ObserveContext<'_>) -> StepResult<Observation> {
         let name = self.shown_name(ctx);
         // Without `[domain]` only what the state says was written is looked at: no call.
         let attached = match ctx.settings.domain {
@@ -158,7 +154,7 @@ impl Step for DomainRecords {
         };
         let Some((names, target)) = attached else {
             // Nothing to point yet (or any more): what the state says was written stands.
-            return Ok(match recorded.filter(|r| r.extra.contains_key(WROTE)) {
+            return Ok(match ctx.recorded.filter(|r| r.extra.contains_key(WROTE)) {
                 Some(r) => Observation::Present(Present::ours(name, r.arn.clone(), Vec::new())),
                 None => Observation::Missing,
             });
@@ -192,12 +188,7 @@ impl Step for DomainRecords {
         }))
     }
 
-    async fn apply(
-        &self,
-        ctx: &StackContext,
-        _observation: &Observation,
-        _ownership: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
+    async fn apply(&self, ctx: &ApplyContext<'_>) -> StepResult<Applied> {
         let mut applied = Applied::default();
         let Some((names, target)) = attached(ctx).await? else {
             applied.notice = Some(
@@ -240,13 +231,8 @@ impl Step for DomainRecords {
         Ok(applied)
     }
 
-    async fn destroy(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-        _options: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
-        let Some(wrote) = recorded.and_then(|r| r.extra.get(WROTE)) else {
+    async fn destroy(&self, ctx: &DestroyContext<'_>) -> StepResult<Destroyed> {
+        let Some(wrote) = ctx.recorded.and_then(|r| r.extra.get(WROTE)) else {
             return Ok(Destroyed::AlreadyGone);
         };
         // Deleted as they are, while they still point at a CloudFront distribution: one

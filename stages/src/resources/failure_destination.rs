@@ -114,11 +114,7 @@ impl Step for FailureDestination {
         format!("{} on failure", ctx.name(crate::converter_function::ID))
     }
 
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
+    async fn observe(&self, ctx: &ObserveContext<'_>) -> StepResult<Observation> {
         let function = ctx.name(crate::converter_function::ID);
         let config = match ctx
             .clients
@@ -168,7 +164,9 @@ impl Step for FailureDestination {
         }
         // Once adopted, it stays the owner's even when it points at the stack's bucket
         // (after `up`): `down` then puts the owner's back instead of deleting it.
-        let adopted = recorded.is_some_and(|r| r.ownership == Ownership::Adopted);
+        let adopted = ctx
+            .recorded
+            .is_some_and(|r| r.ownership == Ownership::Adopted);
         Ok(Observation::Present(Present {
             name: self.shown_name(ctx),
             arn: config_arn(ctx),
@@ -178,17 +176,13 @@ impl Step for FailureDestination {
         }))
     }
 
-    async fn apply(
-        &self,
-        ctx: &StackContext,
-        observation: &Observation,
-        _ownership: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
+    async fn apply(&self, ctx: &ApplyContext<'_>) -> StepResult<Applied> {
         let mut applied = Applied {
             arn: config_arn(ctx),
             ..Default::default()
         };
-        if observation
+        if ctx
+            .observation
             .present()
             .is_some_and(|p| !p.has_drift(DRIFT_DESTINATION))
         {
@@ -301,12 +295,7 @@ impl Step for FailureDestination {
         Ok(restored.into_iter().collect())
     }
 
-    async fn destroy(
-        &self,
-        ctx: &StackContext,
-        _recorded: Option<&Recorded>,
-        _options: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
+    async fn destroy(&self, ctx: &DestroyContext<'_>) -> StepResult<Destroyed> {
         let function = ctx.name(crate::converter_function::ID);
         let answer = ctx
             .clients

@@ -80,11 +80,7 @@ impl Step for FunctionLogGroup {
         name(ctx)
     }
 
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
+    async fn observe(&self, ctx: &ObserveContext<'_>) -> StepResult<Observation> {
         let name = name(ctx);
         let arn = group_arn(ctx);
         let logs = &ctx.clients.logs;
@@ -118,7 +114,7 @@ impl Step for FunctionLogGroup {
         let tagged_ours = ctx.tagged_ours(pairs());
         let mut drift = Vec::new();
         // An adopted group keeps its owner's retention and tags.
-        if tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours()) {
+        if tagged_ours || ctx.recorded.is_some_and(|r| r.ownership.is_ours()) {
             let wanted = ctx.settings.function.log_retention_days;
             let live = group.retention_in_days();
             if live != Some(wanted) {
@@ -139,12 +135,7 @@ impl Step for FunctionLogGroup {
         }))
     }
 
-    async fn apply(
-        &self,
-        ctx: &StackContext,
-        observation: &Observation,
-        ownership: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
+    async fn apply(&self, ctx: &ApplyContext<'_>) -> StepResult<Applied> {
         let name = name(ctx);
         let logs = &ctx.clients.logs;
         let days = ctx.settings.function.log_retention_days;
@@ -152,7 +143,7 @@ impl Step for FunctionLogGroup {
             arn: group_arn(ctx),
             ..Default::default()
         };
-        let present = observation.present();
+        let present = ctx.observation.present();
         if present.is_none() {
             logs.create_log_group()
                 .log_group_name(&name)
@@ -173,7 +164,7 @@ impl Step for FunctionLogGroup {
         }
         // An adopted group (Lambda made it for a stack older than this resource) keeps its
         // owner's tags, as observe keeps its retention.
-        if present.is_some_and(|p| p.retags(ownership)) {
+        if present.is_some_and(|p| p.retags(ctx.ownership)) {
             logs.tag_resource()
                 .resource_arn(&applied.arn)
                 .set_tags(Some(tags(ctx)))
@@ -185,12 +176,7 @@ impl Step for FunctionLogGroup {
         Ok(applied)
     }
 
-    async fn destroy(
-        &self,
-        ctx: &StackContext,
-        _recorded: Option<&Recorded>,
-        _options: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
+    async fn destroy(&self, ctx: &DestroyContext<'_>) -> StepResult<Destroyed> {
         let name = name(ctx);
         let answer = ctx
             .clients

@@ -36,10 +36,7 @@ fn decode(document: &str) -> Option<Value> {
     serde_json::from_str(&text).ok()
 }
 
-pub(crate) async fn observe<S: RoleSpec>(
-    ctx: &StackContext,
-    recorded: Option<&crate::Recorded>,
-) -> Result<Observation, StepError> {
+pub(crate) async fn observe<S: RoleSpec>(ctx: &ObserveContext<'_>) -> StepResult<Observation> {
     let iam = &ctx.clients.iam;
     let name = ctx.name(S::ID);
     let doing = |what: &str| format!("reading the {what} of IAM role {name}");
@@ -61,7 +58,7 @@ pub(crate) async fn observe<S: RoleSpec>(
         .map(|r| r.tags().iter().map(|t| (t.key(), t.value())).collect())
         .unwrap_or_default();
     let tagged_ours = ctx.tagged_ours(tags.iter().copied());
-    let owned = tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours());
+    let owned = tagged_ours || ctx.recorded.is_some_and(|r| r.ownership.is_ours());
     // A role the whole account shares is not the stack's to narrow, even for a while.
     if !owned && SHARED_ROLES.contains(&name) {
         return Err(StepError::refused(format!(
@@ -179,23 +176,19 @@ fn tags(ctx: &StackContext) -> Result<Vec<Tag>, StepError> {
         .map_err(|e| StepError::with_source("building tags", e))
 }
 
-pub(crate) async fn apply<S: RoleSpec>(
-    ctx: &StackContext,
-    observation: &Observation,
-    ownership: Option<Ownership>,
-) -> Result<Applied, StepError> {
+pub(crate) async fn apply<S: RoleSpec>(ctx: &ApplyContext<'_>) -> StepResult<Applied> {
     let iam = &ctx.clients.iam;
     let name = ctx.name(S::ID);
     let mut applied = Applied {
         arn: arn::role(ctx, S::ID),
         ..Default::default()
     };
-    let repair = |key: &str| match observation {
+    let repair = |key: &str| match ctx.observation {
         Observation::Missing => true,
         Observation::Present(p) => p.has_drift(key),
     };
 
-    if let Observation::Missing = observation {
+    if let Observation::Missing = ctx.observation {
         iam.create_role()
             .role_name(name)
             .description(S::DESCRIPTION)
@@ -226,11 +219,11 @@ pub(crate) async fn apply<S: RoleSpec>(
             .changes
             .push(format!("wrote inline policy {POLICY_NAME}"));
     }
-    if let Observation::Present(present) = observation {
+    if let Observation::Present(present) = ctx.observation {
         if repair(DRIFT_EXTRA_INLINE) || repair(DRIFT_ATTACHED) {
             applied.changes.extend(strip(ctx, name, false).await?);
         }
-        if present.retags(ownership) {
+        if present.retags(ctx.ownership) {
             iam.tag_role()
                 .role_name(name)
                 .set_tags(Some(tags(ctx)?))
@@ -412,18 +405,15 @@ macro_rules! role_step {
             }
             async fn observe(
                 &self,
-                ctx: &$crate::StackContext,
-                recorded: Option<&$crate::Recorded>,
-            ) -> Result<$crate::Observation, $crate::StepError> {
-                $crate::resources::iam_role::observe::<$role>(ctx, recorded).await
+                ctx: &$crate::step::ObserveContext<'_>,
+            ) -> $crate::step::StepResult<$crate::Observation> {
+                $crate::resources::iam_role::observe::<$role>(ctx).await
             }
             async fn apply(
                 &self,
-                ctx: &$crate::StackContext,
-                observation: &$crate::Observation,
-                ownership: Option<$crate::Ownership>,
-            ) -> Result<$crate::Applied, $crate::StepError> {
-                $crate::resources::iam_role::apply::<$role>(ctx, observation, ownership).await
+                ctx: &$crate::step::ApplyContext<'_>,
+            ) -> $crate::step::StepResult<$crate::Applied> {
+                $crate::resources::iam_role::apply::<$role>(ctx).await
             }
             async fn restore(
                 &self,
@@ -434,10 +424,8 @@ macro_rules! role_step {
             }
             async fn destroy(
                 &self,
-                ctx: &$crate::StackContext,
-                _recorded: Option<&$crate::Recorded>,
-                _options: &$crate::step::DestroyOptions,
-            ) -> Result<$crate::Destroyed, $crate::StepError> {
+                ctx: &$crate::step::DestroyContext<'_>,
+            ) -> $crate::step::StepResult<$crate::Destroyed> {
                 $crate::resources::iam_role::destroy::<$role>(ctx).await
             }
         }

@@ -136,11 +136,7 @@ impl Step for JobEventsRule {
         &SPEC
     }
 
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
+    async fn observe(&self, ctx: &ObserveContext<'_>) -> StepResult<Observation> {
         let name = ctx.name(ID);
         let events = &ctx.clients.eventbridge;
         // The ARN is derived: rule, targets and tags in one round trip.
@@ -197,23 +193,23 @@ impl Step for JobEventsRule {
             .arn()
             .map_or_else(|| arn::rule(ctx, ID), str::to_string);
         Ok(Observation::Present(Present::tagged(
-            ctx, name, arn, &tags, recorded, drift,
+            ctx,
+            name,
+            arn,
+            &tags,
+            ctx.recorded,
+            drift,
         )))
     }
 
-    async fn apply(
-        &self,
-        ctx: &StackContext,
-        observation: &Observation,
-        ownership: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
+    async fn apply(&self, ctx: &ApplyContext<'_>) -> StepResult<Applied> {
         let name = ctx.name(ID);
         let events = &ctx.clients.eventbridge;
         let mut applied = Applied {
             arn: arn::rule(ctx, ID),
             ..Default::default()
         };
-        let present = observation.present();
+        let present = ctx.observation.present();
         let drifted = |key| present.is_none_or(|p| p.has_drift(key));
         if drifted(DRIFT_PATTERN) || drifted(DRIFT_DISABLED) {
             // PutRule creates or replaces the pattern and state; tags only on create.
@@ -284,7 +280,7 @@ impl Step for JobEventsRule {
                 .changes
                 .push("targeted the converter function".into());
         }
-        if present.is_some_and(|p| p.retags(ownership)) {
+        if present.is_some_and(|p| p.retags(ctx.ownership)) {
             events
                 .tag_resource()
                 .resource_arn(&applied.arn)
@@ -297,12 +293,7 @@ impl Step for JobEventsRule {
         Ok(applied)
     }
 
-    async fn destroy(
-        &self,
-        ctx: &StackContext,
-        _recorded: Option<&Recorded>,
-        _options: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
+    async fn destroy(&self, ctx: &DestroyContext<'_>) -> StepResult<Destroyed> {
         let name = ctx.name(ID);
         let events = &ctx.clients.eventbridge;
         // A rule with targets cannot be deleted: they go first.

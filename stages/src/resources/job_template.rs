@@ -272,11 +272,7 @@ impl Step for JobTemplate {
         &SPEC
     }
 
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
+    async fn observe(&self, ctx: &ObserveContext<'_>) -> StepResult<Observation> {
         let name = ctx.name(ID);
         let arn = arn::job_template(ctx, ID);
         let raw = RawBody::default();
@@ -339,16 +335,11 @@ impl Step for JobTemplate {
         let arn = template.and_then(|t| t.arn()).map_or(arn, str::to_string);
         Ok(Observation::Present(Present {
             outputs: outputs(ctx),
-            ..Present::tagged(ctx, name, arn, &tags?, recorded, drift)
+            ..Present::tagged(ctx, name, arn, &tags?, ctx.recorded, drift)
         }))
     }
 
-    async fn apply(
-        &self,
-        ctx: &StackContext,
-        observation: &Observation,
-        ownership: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
+    async fn apply(&self, ctx: &ApplyContext<'_>) -> StepResult<Applied> {
         let name = ctx.name(ID);
         let mc = &ctx.clients.mediaconvert;
         let source = &ctx.settings.job.source;
@@ -361,7 +352,7 @@ impl Step for JobTemplate {
         // The typed request only carries what the SDK requires to build it; the body sent is
         // the template's JSON (see the module's comment).
         let placeholder = JobTemplateSettings::builder().build();
-        match observation {
+        match ctx.observation {
             Observation::Missing => {
                 body.insert("Name".into(), Value::String(name.to_string()));
                 let mut tags: Map<String, Value> = body
@@ -403,7 +394,7 @@ impl Step for JobTemplate {
                         })?;
                     applied.changes.push(format!("updated from {source}"));
                 }
-                if present.retags(ownership) {
+                if present.retags(ctx.ownership) {
                     tag_mediaconvert(ctx, &applied.arn).await?;
                     applied.changes.push("tagged job template".into());
                 }
@@ -412,12 +403,7 @@ impl Step for JobTemplate {
         Ok(applied)
     }
 
-    async fn destroy(
-        &self,
-        ctx: &StackContext,
-        _recorded: Option<&Recorded>,
-        _options: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
+    async fn destroy(&self, ctx: &DestroyContext<'_>) -> StepResult<Destroyed> {
         let name = ctx.name(ID);
         let answer = ctx
             .clients

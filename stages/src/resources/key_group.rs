@@ -176,11 +176,7 @@ impl Step for KeyGroup {
             .collect())
     }
 
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        _recorded: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
+    async fn observe(&self, ctx: &ObserveContext<'_>) -> StepResult<Observation> {
         let (found, count) = find_or_count(ctx).await?;
         let Some((id, items)) = found else {
             crate::quota::KEY_GROUPS
@@ -220,16 +216,11 @@ impl Step for KeyGroup {
         }))
     }
 
-    async fn apply(
-        &self,
-        ctx: &StackContext,
-        observation: &Observation,
-        _ownership: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
+    async fn apply(&self, ctx: &ApplyContext<'_>) -> StepResult<Applied> {
         let cf = &ctx.clients.cloudfront;
         let items = wanted_items(ctx).await?;
         let mut changes = Vec::new();
-        let id = match observation.present() {
+        let id = match ctx.observation.present() {
             None => {
                 let out = cf
                     .create_key_group()
@@ -287,12 +278,7 @@ impl Step for KeyGroup {
         })
     }
 
-    async fn destroy(
-        &self,
-        ctx: &StackContext,
-        _recorded: Option<&Recorded>,
-        _options: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
+    async fn destroy(&self, ctx: &DestroyContext<'_>) -> StepResult<Destroyed> {
         let cf = &ctx.clients.cloudfront;
         let Some((id, _)) = find(ctx).await? else {
             return Ok(Destroyed::AlreadyGone);

@@ -185,11 +185,7 @@ impl Step for LambdaPermission {
             .collect())
     }
 
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        _recorded: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
+    async fn observe(&self, ctx: &ObserveContext<'_>) -> StepResult<Observation> {
         let sid = ctx.name(self.spec.id);
         let Some(statement) = live_statement(ctx, ctx.name(self.spec.id)).await? else {
             return Ok(Observation::Missing);
@@ -202,12 +198,7 @@ impl Step for LambdaPermission {
         Ok(Observation::Present(Present::ours(sid, arn, drift)))
     }
 
-    async fn apply(
-        &self,
-        ctx: &StackContext,
-        observation: &Observation,
-        _ownership: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
+    async fn apply(&self, ctx: &ApplyContext<'_>) -> StepResult<Applied> {
         let function = ctx.name(crate::converter_function::ID);
         let sid = ctx.name(self.spec.id);
         let lambda = &ctx.clients.lambda;
@@ -215,7 +206,7 @@ impl Step for LambdaPermission {
             arn: statement_arn(ctx, self.spec.id),
             ..Default::default()
         };
-        if let Observation::Present(_) = observation {
+        if let Observation::Present(_) = ctx.observation {
             // A statement cannot be edited: replace it.
             remove(ctx, sid).await?;
             applied.changes.push(format!("removed statement {sid}"));
@@ -237,12 +228,7 @@ impl Step for LambdaPermission {
         Ok(applied)
     }
 
-    async fn destroy(
-        &self,
-        ctx: &StackContext,
-        _recorded: Option<&Recorded>,
-        _options: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
+    async fn destroy(&self, ctx: &DestroyContext<'_>) -> StepResult<Destroyed> {
         remove(ctx, ctx.name(self.spec.id)).await
     }
 }

@@ -176,11 +176,7 @@ impl Step for NotificationTopic {
         "not configured ([notify] email is empty)"
     }
 
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
+    async fn observe(&self, ctx: &ObserveContext<'_>) -> StepResult<Observation> {
         let topic = arn::topic(ctx, ID);
         let sns = &ctx.clients.sns;
         let (attributes, subscriptions, tags) = tokio::join!(
@@ -219,16 +215,11 @@ impl Step for NotificationTopic {
         }
         Ok(Observation::Present(Present {
             outputs: outputs(ctx),
-            ..Present::tagged(ctx, ctx.name(ID), topic, &tags, recorded, drift)
+            ..Present::tagged(ctx, ctx.name(ID), topic, &tags, ctx.recorded, drift)
         }))
     }
 
-    async fn apply(
-        &self,
-        ctx: &StackContext,
-        observation: &Observation,
-        ownership: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
+    async fn apply(&self, ctx: &ApplyContext<'_>) -> StepResult<Applied> {
         let name = ctx.name(ID);
         let sns = &ctx.clients.sns;
         let mut applied = Applied {
@@ -236,7 +227,7 @@ impl Step for NotificationTopic {
             outputs: outputs(ctx),
             ..Default::default()
         };
-        let present = observation.present();
+        let present = ctx.observation.present();
         match present {
             None => {
                 let created = sns
@@ -263,7 +254,7 @@ impl Step for NotificationTopic {
                         .context(|| format!("encrypting SNS topic {name}"))?;
                     applied.changes.push(format!("encrypted with {KMS_KEY}"));
                 }
-                if p.retags(ownership) {
+                if p.retags(ctx.ownership) {
                     sns.tag_resource()
                         .resource_arn(&applied.arn)
                         .set_tags(Some(tags(ctx)))
@@ -304,12 +295,7 @@ impl Step for NotificationTopic {
         Ok(applied)
     }
 
-    async fn destroy(
-        &self,
-        ctx: &StackContext,
-        _recorded: Option<&Recorded>,
-        _options: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
+    async fn destroy(&self, ctx: &DestroyContext<'_>) -> StepResult<Destroyed> {
         let topic = arn::topic(ctx, ID);
         // Deleting a topic deletes its subscriptions.
         let answer = ctx

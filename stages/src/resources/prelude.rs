@@ -8,7 +8,7 @@ pub(crate) use crate::error::{AwsContext, AwsError, AwsFound};
 pub(crate) use crate::grant::{Grant, Phase, Target};
 pub(crate) use crate::naming::{NameKind, ResourceId};
 pub(crate) use crate::step::{
-    Applied, DestroyOptions, Destroyed, Drift, Found, NameRule, Observation, Ownership, Present,
-    Recorded, Service, Spec, Step,
+    Applied, ApplyContext, DestroyContext, DestroyOptions, Destroyed, Drift, Found, NameRule,
+    Observation, ObserveContext, Ownership, Present, Recorded, Service, Spec, Step, StepResult,
 };
 pub(crate) use crate::{arn, StackContext, StepError};

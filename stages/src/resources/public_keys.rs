@@ -187,11 +187,7 @@ impl Step for PublicKeys {
             .collect())
     }
 
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        _recorded: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
+    async fn observe(&self, ctx: &ObserveContext<'_>) -> StepResult<Observation> {
         let (ring, live) = tokio::join!(signing_secret::read_keys(ctx), live(ctx));
         let (ring, live) = (ring?, live?);
         let Some(ring) = ring else {
@@ -234,12 +230,7 @@ impl Step for PublicKeys {
         }))
     }
 
-    async fn apply(
-        &self,
-        ctx: &StackContext,
-        _observation: &Observation,
-        _ownership: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
+    async fn apply(&self, ctx: &ApplyContext<'_>) -> StepResult<Applied> {
         let ring = signing_secret::read_keys(ctx).await?.ok_or_else(|| {
             StepError::msg(format!("secret {} is gone", ctx.name(signing_secret::ID)))
         })?;
@@ -285,12 +276,7 @@ impl Step for PublicKeys {
         })
     }
 
-    async fn destroy(
-        &self,
-        ctx: &StackContext,
-        _recorded: Option<&Recorded>,
-        _options: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
+    async fn destroy(&self, ctx: &DestroyContext<'_>) -> StepResult<Destroyed> {
         let keys = live(ctx).await?;
         if keys.is_empty() {
             return Ok(Destroyed::AlreadyGone);

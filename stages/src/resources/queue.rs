@@ -99,11 +99,7 @@ impl Step for Queue {
         &SPEC
     }
 
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
+    async fn observe(&self, ctx: &ObserveContext<'_>) -> StepResult<Observation> {
         let name = ctx.name(ID);
         let arn = arn::queue(ctx, ID);
         let mc = &ctx.clients.mediaconvert;
@@ -131,16 +127,11 @@ impl Step for Queue {
             .map_or(arn, str::to_string);
         Ok(Observation::Present(Present {
             outputs: outputs(ctx),
-            ..Present::tagged(ctx, name, arn, &tags?, recorded, drift)
+            ..Present::tagged(ctx, name, arn, &tags?, ctx.recorded, drift)
         }))
     }
 
-    async fn apply(
-        &self,
-        ctx: &StackContext,
-        observation: &Observation,
-        ownership: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
+    async fn apply(&self, ctx: &ApplyContext<'_>) -> StepResult<Applied> {
         let name = ctx.name(ID);
         let mc = &ctx.clients.mediaconvert;
         let mut applied = Applied {
@@ -148,7 +139,7 @@ impl Step for Queue {
             outputs: outputs(ctx),
             ..Default::default()
         };
-        match observation {
+        match ctx.observation {
             Observation::Missing => {
                 let created = mc
                     .create_queue()
@@ -175,7 +166,7 @@ impl Step for Queue {
                         .context(|| format!("resuming MediaConvert queue {name}"))?;
                     applied.changes.push("resumed the paused queue".into());
                 }
-                if present.retags(ownership) {
+                if present.retags(ctx.ownership) {
                     tag_mediaconvert(ctx, &applied.arn).await?;
                     applied.changes.push("tagged queue".into());
                 }
@@ -184,12 +175,7 @@ impl Step for Queue {
         Ok(applied)
     }
 
-    async fn destroy(
-        &self,
-        ctx: &StackContext,
-        _recorded: Option<&Recorded>,
-        _options: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
+    async fn destroy(&self, ctx: &DestroyContext<'_>) -> StepResult<Destroyed> {
         let name = ctx.name(ID);
         let mc = &ctx.clients.mediaconvert;
         let Some(cancelled) = cancel_unfinished(ctx).await? else {

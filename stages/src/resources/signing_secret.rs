@@ -255,11 +255,7 @@ impl Step for SigningSecret {
 
     super::signing_keys::wanted_when_private!();
 
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
+    async fn observe(&self, ctx: &ObserveContext<'_>) -> StepResult<Observation> {
         let name = ctx.name(ID);
         let secrets = &ctx.clients.secrets;
         let Some(described) = secrets
@@ -303,20 +299,15 @@ impl Step for SigningSecret {
         }
         Ok(Observation::Present(Present {
             outputs: outputs(&arn),
-            ..Present::tagged(ctx, name, arn.clone(), &live_tags, recorded, drift)
+            ..Present::tagged(ctx, name, arn.clone(), &live_tags, ctx.recorded, drift)
         }))
     }
 
-    async fn apply(
-        &self,
-        ctx: &StackContext,
-        observation: &Observation,
-        ownership: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
+    async fn apply(&self, ctx: &ApplyContext<'_>) -> StepResult<Applied> {
         let name = ctx.name(ID);
         let secrets = &ctx.clients.secrets;
         let mut applied = Applied::default();
-        match observation.present() {
+        match ctx.observation.present() {
             None => {
                 let ring = KeyRing {
                     version: 1,
@@ -349,7 +340,7 @@ impl Step for SigningSecret {
                     put_policy(ctx, &p.arn).await?;
                     applied.changes.push("only the caller may read it".into());
                 }
-                if p.retags(ownership) {
+                if p.retags(ctx.ownership) {
                     secrets
                         .tag_resource()
                         .secret_id(&p.arn)
@@ -365,12 +356,7 @@ impl Step for SigningSecret {
         Ok(applied)
     }
 
-    async fn destroy(
-        &self,
-        ctx: &StackContext,
-        _recorded: Option<&Recorded>,
-        _options: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
+    async fn destroy(&self, ctx: &DestroyContext<'_>) -> StepResult<Destroyed> {
         let name = ctx.name(ID);
         let answer = ctx
             .clients

@@ -310,11 +310,7 @@ impl Step for SourceNotification {
             .collect())
     }
 
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
+    async fn observe(&self, ctx: &ObserveContext<'_>) -> StepResult<Observation> {
         let Some(current) = read(ctx).await? else {
             return Ok(Observation::Missing);
         };
@@ -376,17 +372,14 @@ impl Step for SourceNotification {
         Ok(Observation::Present(Present {
             // Entries cannot carry tags; their ids are in cattube's own namespace, unless
             // the state says the stack adopted them (`adopt --from-tutorial`).
-            tagged_ours: !recorded.is_some_and(|r| r.ownership == Ownership::Adopted),
+            tagged_ours: !ctx
+                .recorded
+                .is_some_and(|r| r.ownership == Ownership::Adopted),
             ..Present::ours(ctx.name(ID), entry_arn(ctx), drift)
         }))
     }
 
-    async fn apply(
-        &self,
-        ctx: &StackContext,
-        _observation: &Observation,
-        _ownership: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
+    async fn apply(&self, ctx: &ApplyContext<'_>) -> StepResult<Applied> {
         let bucket = ctx.name(crate::source_bucket::ID);
         // A bucket this run created has no notifications but the ones written here: nothing to
         // keep, no read on the critical path of a first `up`. Otherwise read again right
@@ -435,12 +428,7 @@ impl Step for SourceNotification {
         Ok(vec![format!("event entries {}", ids.join(", "))])
     }
 
-    async fn destroy(
-        &self,
-        ctx: &StackContext,
-        _recorded: Option<&Recorded>,
-        _options: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
+    async fn destroy(&self, ctx: &DestroyContext<'_>) -> StepResult<Destroyed> {
         let Some(current) = read(ctx).await? else {
             return Ok(Destroyed::AlreadyGone);
         };

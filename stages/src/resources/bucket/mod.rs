@@ -66,12 +66,7 @@ fn taken_elsewhere(id: crate::naming::ResourceId, name: &str, why: &str) -> Step
 // ---------------------------------------------------------------------------------------
 // apply
 
-pub(crate) async fn apply(
-    ctx: &StackContext,
-    spec: &BucketSpec,
-    observation: &Observation,
-    ownership: Option<Ownership>,
-) -> Result<Applied, StepError> {
+pub(crate) async fn apply(ctx: &ApplyContext<'_>, spec: &BucketSpec) -> StepResult<Applied> {
     let s3 = &ctx.clients.s3;
     let name = ctx.name(spec.id);
     let mut applied = Applied {
@@ -80,13 +75,13 @@ pub(crate) async fn apply(
         ..Default::default()
     };
 
-    let repair = |key: &str| match observation {
+    let repair = |key: &str| match ctx.observation {
         Observation::Missing => true,
         Observation::Present(p) => p.has_drift(key),
     };
-    let mut ours = ownership.is_none_or(Ownership::is_ours);
+    let mut ours = ctx.ownership.is_none_or(Ownership::is_ours);
 
-    if let Observation::Missing = observation {
+    if let Observation::Missing = ctx.observation {
         if create_or_find(ctx, spec, name).await? {
             applied.changes.push("created bucket".into());
         } else {
@@ -97,7 +92,7 @@ pub(crate) async fn apply(
         }
     }
 
-    let created_now = matches!(observation, Observation::Missing) && !applied.adopted;
+    let created_now = matches!(ctx.observation, Observation::Missing) && !applied.adopted;
 
     // Tags first, so that a bucket we created is recognisable as ours as soon as possible.
     // A bucket created just now has no tags and no policy to keep: they are written without
@@ -146,7 +141,7 @@ pub(crate) async fn apply(
             return Ok(None);
         }
         enforce_bucket_owner(ctx, name).await?;
-        Ok(Some("object ownership BucketOwnerEnforced"))
+        Ok(Some("object ctx.ownership BucketOwnerEnforced"))
     };
     let tls = async {
         if !repair(DRIFT_TLS) {
@@ -325,13 +320,9 @@ pub(crate) fn kept_by(options: &DestroyOptions) -> Option<String> {
         .then(|| "kept with its objects: --keep-buckets".to_string())
 }
 
-pub(crate) async fn destroy(
-    ctx: &StackContext,
-    spec: &BucketSpec,
-    options: &DestroyOptions,
-) -> Result<Destroyed, StepError> {
+pub(crate) async fn destroy(ctx: &DestroyContext<'_>, spec: &BucketSpec) -> StepResult<Destroyed> {
     let name = ctx.name(spec.id);
-    if let Some(reason) = kept_by(options) {
+    if let Some(reason) = kept_by(ctx.options) {
         return Ok(Destroyed::Kept(reason));
     }
     // Objects can arrive while we empty (an upload in flight): empty again, a few times.
@@ -371,18 +362,15 @@ macro_rules! bucket_step {
             }
             async fn observe(
                 &self,
-                ctx: &$crate::StackContext,
-                recorded: Option<&$crate::Recorded>,
-            ) -> Result<$crate::Observation, $crate::StepError> {
-                $crate::resources::bucket::observe(ctx, &$bucket, recorded).await
+                ctx: &$crate::step::ObserveContext<'_>,
+            ) -> $crate::step::StepResult<$crate::Observation> {
+                $crate::resources::bucket::observe(ctx, &$bucket).await
             }
             async fn apply(
                 &self,
-                ctx: &$crate::StackContext,
-                observation: &$crate::Observation,
-                ownership: Option<$crate::Ownership>,
-            ) -> Result<$crate::Applied, $crate::StepError> {
-                $crate::resources::bucket::apply(ctx, &$bucket, observation, ownership).await
+                ctx: &$crate::step::ApplyContext<'_>,
+            ) -> $crate::step::StepResult<$crate::Applied> {
+                $crate::resources::bucket::apply(ctx, &$bucket).await
             }
             async fn restore(
                 &self,
@@ -393,11 +381,9 @@ macro_rules! bucket_step {
             }
             async fn destroy(
                 &self,
-                ctx: &$crate::StackContext,
-                _recorded: Option<&$crate::Recorded>,
-                options: &$crate::step::DestroyOptions,
-            ) -> Result<$crate::Destroyed, $crate::StepError> {
-                $crate::resources::bucket::destroy(ctx, &$bucket, options).await
+                ctx: &$crate::step::DestroyContext<'_>,
+            ) -> $crate::step::StepResult<$crate::Destroyed> {
+                $crate::resources::bucket::destroy(ctx, &$bucket).await
             }
         }
     };

@@ -7,10 +7,9 @@ use super::*;
 // observe
 
 pub(crate) async fn observe(
-    ctx: &StackContext,
+    ctx: &ObserveContext<'_>,
     spec: &BucketSpec,
-    recorded: Option<&Recorded>,
-) -> Result<Observation, StepError> {
+) -> StepResult<Observation> {
     let s3 = &ctx.clients.s3;
     let name = ctx.name(spec.id);
     let doing = |what: &str| format!("reading the {what} of bucket {name}");
@@ -49,7 +48,7 @@ pub(crate) async fn observe(
     }
     let tags = live_tags(tags, &doing)?;
     let tagged_ours = ctx.tagged_ours(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    let ours = tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours());
+    let ours = tagged_ours || ctx.recorded.is_some_and(|r| r.ownership.is_ours());
 
     let mut drift = Vec::new();
     drift.extend(public_access_drift(public_access, &doing)?);

@@ -167,12 +167,8 @@ impl Step for Certificate {
             .collect())
     }
 
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
-        let Some(live) = find(ctx, recorded).await? else {
+    async fn observe(&self, ctx: &ObserveContext<'_>) -> StepResult<Observation> {
+        let Some(live) = find(ctx, ctx.recorded).await? else {
             return Ok(Observation::Missing);
         };
         let tagged_ours = ours(ctx, &live);
@@ -188,7 +184,7 @@ impl Step for Certificate {
             )),
             other => drift.push(Drift::new(DRIFT_STATUS, format!("certificate is {other}"))),
         }
-        if tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours()) {
+        if tagged_ours || ctx.recorded.is_some_and(|r| r.ownership.is_ours()) {
             drift.extend(ctx.tag_drift(live.tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
         }
         Ok(Observation::Present(Present {
@@ -201,12 +197,7 @@ impl Step for Certificate {
         }))
     }
 
-    async fn apply(
-        &self,
-        ctx: &StackContext,
-        observation: &Observation,
-        ownership: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
+    async fn apply(&self, ctx: &ApplyContext<'_>) -> StepResult<Applied> {
         let domain = ctx
             .settings
             .domain
@@ -214,7 +205,7 @@ impl Step for Certificate {
             .ok_or_else(|| StepError::msg("no [domain] configured"))?;
         let acm = &ctx.clients.acm;
         let mut changes = Vec::new();
-        let arn = match observation {
+        let arn = match ctx.observation {
             Observation::Missing => request(ctx, domain, &mut changes).await?,
             Observation::Present(present) => {
                 if present.has_drift(DRIFT_STATUS) {
@@ -226,7 +217,7 @@ impl Step for Certificate {
                         present.arn
                     )));
                 }
-                if present.retags(ownership) {
+                if present.retags(ctx.ownership) {
                     acm.add_tags_to_certificate()
                         .certificate_arn(&present.arn)
                         .set_tags(Some(acm_tags(ctx)?))
@@ -284,19 +275,18 @@ impl Step for Certificate {
         })
     }
 
-    async fn destroy(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-        _options: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
-        let live = match recorded.map(|r| r.arn.as_str()).filter(|a| !a.is_empty()) {
+    async fn destroy(&self, ctx: &DestroyContext<'_>) -> StepResult<Destroyed> {
+        let live = match ctx
+            .recorded
+            .map(|r| r.arn.as_str())
+            .filter(|a| !a.is_empty())
+        {
             Some(arn) => describe(ctx, arn).await?,
             None => find(ctx, None).await?.filter(|c| ours(ctx, c)),
         };
         // The validation records this stack wrote, as ACM asked for them; a record someone
         // changed since is theirs now.
-        if let Some(wrote) = recorded.and_then(|r| r.extra.get(WROTE)) {
+        if let Some(wrote) = ctx.recorded.and_then(|r| r.extra.get(WROTE)) {
             let values: BTreeMap<String, String> = live
                 .as_ref()
                 .map(|l| l.validation_records().into_iter().collect())

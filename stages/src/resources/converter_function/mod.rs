@@ -156,11 +156,7 @@ impl Step for ConverterFunction {
         }
     }
 
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
+    async fn observe(&self, ctx: &ObserveContext<'_>) -> StepResult<Observation> {
         let name = ctx.name(ID);
         // GetFunction answers configuration, code and tags at once; the domain is read
         // beside it (same round).
@@ -189,16 +185,11 @@ impl Step for ConverterFunction {
             .map_or_else(|| arn::function(ctx, ID), str::to_string);
         Ok(Observation::Present(Present {
             outputs: outputs(ctx),
-            ..Present::tagged(ctx, name, arn, &tags, recorded, drift)
+            ..Present::tagged(ctx, name, arn, &tags, ctx.recorded, drift)
         }))
     }
 
-    async fn apply(
-        &self,
-        ctx: &StackContext,
-        observation: &Observation,
-        ownership: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
+    async fn apply(&self, ctx: &ApplyContext<'_>) -> StepResult<Applied> {
         let name = ctx.name(ID);
         let lambda = &ctx.clients.lambda;
         let wanted = &ctx.settings.function;
@@ -216,13 +207,13 @@ impl Step for ConverterFunction {
             .build();
         let role = arn::role(ctx, super::converter::ROLE);
 
-        let Observation::Present(present) = observation else {
+        let Observation::Present(present) = ctx.observation else {
             applied.arn = create(ctx, &env, &role).await?.unwrap_or(applied.arn);
             applied.changes.push("created function".into());
             return Ok(applied);
         };
 
-        if ownership == Some(Ownership::Adopted) {
+        if ctx.ownership == Some(Ownership::Adopted) {
             if let Some(version) = keep_original(ctx, name).await? {
                 applied
                     .changes
@@ -267,7 +258,7 @@ impl Step for ConverterFunction {
             .context(|| format!("updating the configuration of Lambda function {name}"))?;
             applied.changes.push("updated configuration".into());
         }
-        if present.retags(ownership) {
+        if present.retags(ctx.ownership) {
             lambda
                 .tag_resource()
                 .resource(&applied.arn)
@@ -293,12 +284,7 @@ impl Step for ConverterFunction {
 
     /// Deletes the function; a taken-over one (`down --including-adopted`) with the roles
     /// the takeover replaced.
-    async fn destroy(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-        _options: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
+    async fn destroy(&self, ctx: &DestroyContext<'_>) -> StepResult<Destroyed> {
         let name = ctx.name(ID);
         let answer = ctx
             .clients
@@ -309,7 +295,8 @@ impl Step for ConverterFunction {
             .await;
         let deleted =
             Service::Lambda.deleted(answer, || format!("deleting Lambda function {name}"))?;
-        let replaced = recorded
+        let replaced = ctx
+            .recorded
             .map(Originals::of)
             .and_then(|o| o.get(REPLACED).flatten().cloned());
         let Some(serde_json::Value::Array(replaced)) = replaced else {

@@ -184,13 +184,9 @@ impl Step for Distribution {
     // -----------------------------------------------------------------------------------
     // observe
 
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
+    async fn observe(&self, ctx: &ObserveContext<'_>) -> StepResult<Observation> {
         let mut live = None;
-        if let Some(id) = recorded_id(ctx, recorded) {
+        if let Some(id) = recorded_id(ctx, ctx.recorded) {
             // The converged case: one round of two reads.
             let arn = dist_arn(ctx, &id);
             let (dist, tag_list) = tokio::join!(get(ctx, &id), tags(ctx, &arn));
@@ -211,7 +207,7 @@ impl Step for Distribution {
             return Ok(Observation::Missing);
         };
         let tagged_ours = ours_here(ctx, &tag_list);
-        let ours = tagged_ours || recorded.is_some_and(|r| r.ownership.is_ours());
+        let ours = tagged_ours || ctx.recorded.is_some_and(|r| r.ownership.is_ours());
         let certificate = crate::certificate::attachable(ctx).await?;
         let key_group = signing_group(ctx).await?;
         let drift = match dist.distribution_config() {
@@ -220,7 +216,7 @@ impl Step for Distribution {
                 config,
                 &tag_list,
                 ours,
-                recorded,
+                ctx.recorded,
                 certificate.as_deref(),
                 key_group.as_deref(),
             ),
@@ -245,14 +241,9 @@ impl Step for Distribution {
     // -----------------------------------------------------------------------------------
     // apply
 
-    async fn apply(
-        &self,
-        ctx: &StackContext,
-        observation: &Observation,
-        _ownership: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
+    async fn apply(&self, ctx: &ApplyContext<'_>) -> StepResult<Applied> {
         let mut changes = Vec::new();
-        let mut dist = match observation {
+        let mut dist = match ctx.observation {
             Observation::Missing => create(ctx, &mut changes).await?,
             Observation::Present(present) => update(ctx, present, &mut changes).await?,
         };
@@ -300,20 +291,15 @@ impl Step for Distribution {
     // -----------------------------------------------------------------------------------
     // destroy
 
-    async fn destroy(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-        options: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
-        let id = match recorded_id(ctx, recorded) {
+    async fn destroy(&self, ctx: &DestroyContext<'_>) -> StepResult<Destroyed> {
+        let id = match recorded_id(ctx, ctx.recorded) {
             Some(id) => id,
             None => match by_tags(ctx).await? {
                 Some((id, _)) => id,
                 None => return Ok(Destroyed::AlreadyGone),
             },
         };
-        lifecycle::destroy(ctx, id, options).await
+        lifecycle::destroy(ctx, id, ctx.options).await
     }
 }
 

@@ -204,12 +204,8 @@ impl Step for OriginAccessControl {
     // -----------------------------------------------------------------------------------
     // observe
 
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
-        let (found, count) = find_or_count(ctx, recorded).await?;
+    async fn observe(&self, ctx: &ObserveContext<'_>) -> StepResult<Observation> {
+        let (found, count) = find_or_count(ctx, ctx.recorded).await?;
         let Some(found) = found else {
             crate::quota::ORIGIN_ACCESS_CONTROLS
                 .check(
@@ -252,15 +248,10 @@ impl Step for OriginAccessControl {
     // -----------------------------------------------------------------------------------
     // apply
 
-    async fn apply(
-        &self,
-        ctx: &StackContext,
-        observation: &Observation,
-        _ownership: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
+    async fn apply(&self, ctx: &ApplyContext<'_>) -> StepResult<Applied> {
         let cf = &ctx.clients.cloudfront;
         let name = oac_name(ctx);
-        let (id, adopted, change) = match observation {
+        let (id, adopted, change) = match ctx.observation {
             Observation::Missing => match cf
                 .create_origin_access_control()
                 .origin_access_control_config(wanted(ctx)?)
@@ -333,14 +324,9 @@ impl Step for OriginAccessControl {
     // -----------------------------------------------------------------------------------
     // destroy
 
-    async fn destroy(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-        _options: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
+    async fn destroy(&self, ctx: &DestroyContext<'_>) -> StepResult<Destroyed> {
         let cf = &ctx.clients.cloudfront;
-        let Some(found) = find(ctx, recorded).await? else {
+        let Some(found) = find(ctx, ctx.recorded).await? else {
             return Ok(Destroyed::AlreadyGone);
         };
         let shared = found.name == SHARED_NAME;

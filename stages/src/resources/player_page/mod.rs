@@ -114,11 +114,7 @@ impl Step for PlayerPage {
     // -----------------------------------------------------------------------------------
     // observe
 
-    async fn observe(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-    ) -> Result<Observation, StepError> {
+    async fn observe(&self, ctx: &ObserveContext<'_>) -> StepResult<Observation> {
         let (live, bucket_ours) = tokio::join!(read(ctx), bucket_is_ours(ctx));
         let (mut live, bucket_ours) = (live?, bucket_ours?);
         // In a bucket cattube adopted, someone else's object where a file of the page goes
@@ -129,7 +125,7 @@ impl Step for PlayerPage {
             if !bucket_ours
                 && found
                     .as_ref()
-                    .is_some_and(|l| !l.written_by(ctx, recorded, file.key))
+                    .is_some_and(|l| !l.written_by(ctx, ctx.recorded, file.key))
             {
                 if ctx.settings.player_enabled {
                     return Err(StepError::refused(format!(
@@ -195,14 +191,9 @@ impl Step for PlayerPage {
     // -----------------------------------------------------------------------------------
     // apply
 
-    async fn apply(
-        &self,
-        ctx: &StackContext,
-        observation: &Observation,
-        _ownership: Option<Ownership>,
-    ) -> Result<Applied, StepError> {
+    async fn apply(&self, ctx: &ApplyContext<'_>) -> StepResult<Applied> {
         let mut applied = Applied::default();
-        let present = observation.present();
+        let present = ctx.observation.present();
         if !ctx.settings.player_enabled {
             if present.is_some_and(|p| p.has_drift(DRIFT_DISABLED)) {
                 // Only cattube's files (`observe`): someone else's are kept.
@@ -257,19 +248,17 @@ impl Step for PlayerPage {
     // -----------------------------------------------------------------------------------
     // destroy
 
-    async fn destroy(
-        &self,
-        ctx: &StackContext,
-        recorded: Option<&Recorded>,
-        _options: &DestroyOptions,
-    ) -> Result<Destroyed, StepError> {
+    async fn destroy(&self, ctx: &DestroyContext<'_>) -> StepResult<Destroyed> {
         // Only what cattube wrote; a bucket already gone took the page with it. With the
-        // ETags recorded, each delete is conditional on its own (one round, and a file
+        // ETags ctx.recorded, each delete is conditional on its own (one round, and a file
         // replaced since is not deleted); without them (a state from before they were
-        // recorded), the files carrying the stack's mark.
+        // ctx.recorded), the files carrying the stack's mark.
         let etags: Vec<Option<String>> = FILES
             .iter()
-            .map(|f| recorded.and_then(|r| r.extra.get(&etag_key(f.key)).cloned()))
+            .map(|f| {
+                ctx.recorded
+                    .and_then(|r| r.extra.get(&etag_key(f.key)).cloned())
+            })
             .collect();
         let live_others: Vec<&str> = if etags.iter().all(Option::is_some) {
             let mut tasks = JoinSet::new();
@@ -313,7 +302,7 @@ impl Step for PlayerPage {
                 .iter()
                 .zip(read(ctx).await?)
                 .filter_map(|(file, live)| Some((file, live?)))
-                .partition(|(file, live)| live.written_by(ctx, recorded, file.key));
+                .partition(|(file, live)| live.written_by(ctx, ctx.recorded, file.key));
             each(
                 ctx,
                 ours.into_iter().map(|(file, _)| file).collect(),
