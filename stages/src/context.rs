@@ -7,6 +7,7 @@ use std::time::Duration;
 
 pub use crate::aws::Clients;
 use crate::naming::ResourceId;
+use crate::StepError;
 
 /// The converter function's runtime settings (`[function]`).
 #[derive(Clone, Debug)]
@@ -276,6 +277,19 @@ impl StackContext {
             tags.insert(TAG_EXPIRES_AT.into(), at);
         }
         tags
+    }
+
+    /// [`StackContext::tags`] in one SDK's own tag type, made by `tag` (each service has its
+    /// own `Tag`, built alike: `|k, v| Tag::builder().key(k).value(v).build()`).
+    pub fn sdk_tags<T, E>(
+        &self,
+        tag: impl Fn(String, String) -> Result<T, E>,
+    ) -> Result<Vec<T>, StepError>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        let tags: Result<Vec<T>, E> = self.tags().into_iter().map(|(k, v)| tag(k, v)).collect();
+        tags.map_err(|e| StepError::with_source("building the stack's tags", e))
     }
 
     /// The stack's `cattube:expires-at`: given by this run, or found on its resources.

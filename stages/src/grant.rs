@@ -107,6 +107,21 @@ impl Grant {
         }
     }
 
+    /// A grant of `observe` (read only), one line in a `SPEC`.
+    pub const fn observe(actions: &'static [&'static str], on: Target) -> Grant {
+        Grant::new(Phase::Observe, actions, on)
+    }
+
+    /// A grant of `apply`.
+    pub const fn apply(actions: &'static [&'static str], on: Target) -> Grant {
+        Grant::new(Phase::Apply, actions, on)
+    }
+
+    /// A grant of `destroy`.
+    pub const fn destroy(actions: &'static [&'static str], on: Target) -> Grant {
+        Grant::new(Phase::Destroy, actions, on)
+    }
+
     pub const fn only_if(self, key: &'static str, value: &'static str) -> Grant {
         Grant {
             only_if: Some((key, value)),

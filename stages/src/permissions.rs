@@ -98,7 +98,7 @@ pub const COMMAND_CALLS: &[(&[Command], Grant)] = &[
     // Every command confirms the account before it reads or writes (commands::Session).
     (
         &Command::ALL,
-        Grant::new(Phase::Observe, &["sts:GetCallerIdentity"], Target::Any),
+        Grant::observe(&["sts:GetCallerIdentity"], Target::Any),
     ),
     (&[Command::Upload], crate::videos::UPLOAD_BUCKET),
     (&[Command::Upload], crate::videos::UPLOAD_OBJECTS),

@@ -155,53 +155,38 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicU32, Ordering};
 
-    #[tokio::test]
-    async fn retries_until_success_within_the_bound() {
+    /// `retry_within(bound)` of a call that answers `answer(n)` on its `n`th call (from 0),
+    /// "not yet" being the one retryable error: what it returned, and how many calls it made.
+    async fn retried(
+        bound: Duration,
+        answer: impl Fn(u32) -> Result<u32, &'static str>,
+    ) -> (Result<u32, &'static str>, u32) {
         let calls = AtomicU32::new(0);
-        let result: Result<u32, &str> = retry_within(
-            Duration::from_secs(3),
+        let result = retry_within(
+            bound,
             |e| *e == "not yet",
-            || async {
-                let n = calls.fetch_add(1, Ordering::SeqCst);
-                if n < 2 {
-                    Err("not yet")
-                } else {
-                    Ok(n)
-                }
-            },
+            || async { answer(calls.fetch_add(1, Ordering::SeqCst)) },
         )
         .await;
-        assert_eq!(result, Ok(2));
+        (result, calls.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test]
+    async fn retries_until_success_within_the_bound() {
+        let third_succeeds = |n| if n < 2 { Err("not yet") } else { Ok(n) };
+        assert_eq!(
+            retried(Duration::from_secs(3), third_succeeds).await,
+            (Ok(2), 3)
+        );
     }
 
     #[tokio::test]
     async fn gives_up_after_the_bound_and_never_retries_other_errors() {
-        let calls = AtomicU32::new(0);
-        let result: Result<(), &str> = retry_within(
-            Duration::from_secs(1),
-            |e| *e == "not yet",
-            || async {
-                calls.fetch_add(1, Ordering::SeqCst);
-                Err("not yet")
-            },
-        )
-        .await;
-        assert_eq!(result, Err("not yet"));
         // A 0.5 s wait fits in 1 s; the next (1 s more) would not.
-        assert_eq!(calls.load(Ordering::SeqCst), 2);
-
-        calls.store(0, Ordering::SeqCst);
-        let result: Result<(), &str> = retry_within(
-            Duration::from_secs(60),
-            |e| *e == "not yet",
-            || async {
-                calls.fetch_add(1, Ordering::SeqCst);
-                Err("denied")
-            },
-        )
-        .await;
-        assert_eq!(result, Err("denied"));
-        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let never = retried(Duration::from_secs(1), |_| Err("not yet")).await;
+        assert_eq!(never, (Err("not yet"), 2));
+        let denied = retried(Duration::from_secs(60), |_| Err("denied")).await;
+        assert_eq!(denied, (Err("denied"), 1));
     }
 
     #[tokio::test]

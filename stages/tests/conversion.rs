@@ -31,7 +31,8 @@ use cattube_stages::queue::Queue;
 use cattube_stages::source_notification::SourceNotification;
 use cattube_stages::step::DestroyOptions;
 use cattube_stages::{
-    arn, ApplyContext, DestroyContext, Destroyed, Observation, ObserveContext, StackContext, Step,
+    arn, Applied, ApplyContext, DestroyContext, Destroyed, Observation, ObserveContext,
+    StackContext, Step, StepResult,
 };
 use common::{context, MockClients};
 
@@ -49,6 +50,17 @@ fn fresh_role_error() -> CreateFunctionError {
     )
 }
 
+/// `step` created (`apply` on a missing resource) against Lambda answering with `lambda`.
+async fn create_against_lambda(step: &dyn Step, lambda: &Rule) -> StepResult<Applied> {
+    let mocks = MockClients {
+        lambda: vec![lambda.clone()],
+        ..Default::default()
+    };
+    let ctx = context(REGION, mocks.build());
+    step.apply(&ApplyContext::new(&ctx, &Observation::Missing, None))
+        .await
+}
+
 #[tokio::test]
 async fn create_function_retries_a_fresh_role() {
     let create = mock!(aws_sdk_lambda::Client::create_function)
@@ -62,13 +74,7 @@ async fn create_function_retries_a_fresh_role() {
         .times(2)
         .output(|| CreateFunctionOutput::builder().build())
         .build();
-    let mocks = MockClients {
-        lambda: vec![create.clone()],
-        ..Default::default()
-    };
-    let ctx = context(REGION, mocks.build());
-    ConverterFunction
-        .apply(&ApplyContext::new(&ctx, &Observation::Missing, None))
+    create_against_lambda(&ConverterFunction, &create)
         .await
         .expect("created once the role propagated");
     assert_eq!(create.num_calls(), 3);
@@ -118,13 +124,7 @@ async fn other_create_errors_are_not_retried() {
                 .build(),
         )
     });
-    let mocks = MockClients {
-        lambda: vec![create.clone()],
-        ..Default::default()
-    };
-    let ctx = context(REGION, mocks.build());
-    assert!(ConverterFunction
-        .apply(&ApplyContext::new(&ctx, &Observation::Missing, None))
+    assert!(create_against_lambda(&ConverterFunction, &create)
         .await
         .is_err());
     assert_eq!(create.num_calls(), 1);
@@ -151,13 +151,7 @@ async fn the_on_failure_destination_waits_for_the_role_to_reach_its_bucket() {
         .times(2)
         .output(|| PutFunctionEventInvokeConfigOutput::builder().build())
         .build();
-    let mocks = MockClients {
-        lambda: vec![put.clone()],
-        ..Default::default()
-    };
-    let ctx = context(REGION, mocks.build());
-    FailureDestination
-        .apply(&ApplyContext::new(&ctx, &Observation::Missing, None))
+    create_against_lambda(&FailureDestination, &put)
         .await
         .expect("written once the role's policy reached Lambda");
     assert_eq!(put.num_calls(), 3);

@@ -33,7 +33,7 @@ use cattube_stages::distribution::Distribution;
 use cattube_stages::origin_access_control::OriginAccessControl;
 use cattube_stages::step::DestroyOptions;
 use cattube_stages::{
-    ApplyContext, DestroyContext, Destroyed, Ownership, Recorded, StackContext, Step,
+    ApplyContext, DestroyContext, Destroyed, Ownership, Recorded, StackContext, Step, StepResult,
 };
 use common::{context, MockClients};
 
@@ -129,12 +129,7 @@ fn code<E>(code: &'static str, generic: fn(ErrorMetadata) -> E) -> impl Fn() -> 
 /// Deletes the distribution the state records (by its id), as `down` does: it must end
 /// deleted.
 async fn delete_the_recorded_distribution(ctx: &StackContext) {
-    let destroyed = Distribution
-        .destroy(&DestroyContext::new(
-            ctx,
-            Some(&recorded(&[("id", DIST_ID)])),
-            &DestroyOptions::default(),
-        ))
+    let destroyed = destroy_recorded(&Distribution, ctx, &recorded(&[("id", DIST_ID)]))
         .await
         .expect("deleted");
     assert_eq!(destroyed, Destroyed::Deleted);
@@ -291,17 +286,23 @@ async fn no_wait_disables_and_records_then_a_second_down_finishes() {
         .then_output(|| DeleteDistributionOutput::builder().build());
     let ctx = cf_context(vec![read, again.clone(), status, delete.clone()]);
     let record = recorded(&[("id", DIST_ID), ("disabling", "true")]);
-    let second = Distribution
-        .destroy(&DestroyContext::new(
-            &ctx,
-            Some(&record),
-            &DestroyOptions::default(),
-        ))
+    let second = destroy_recorded(&Distribution, &ctx, &record)
         .await
         .expect("deleted");
     assert_eq!(second, Destroyed::Deleted);
     assert_eq!(again.num_calls(), 0, "already disabled: no second update");
     assert_eq!(delete.num_calls(), 1);
+}
+
+/// `step`'s `destroy` on the resource `record` describes, as `down` runs it by default.
+async fn destroy_recorded(
+    step: &dyn Step,
+    ctx: &StackContext,
+    record: &Recorded,
+) -> StepResult<Destroyed> {
+    let options = DestroyOptions::default();
+    step.destroy(&DestroyContext::new(ctx, Some(record), &options))
+        .await
 }
 
 /// GetOriginAccessControl answering with the stack's OAC `OAC1`, at ETag `O1`.
@@ -354,12 +355,7 @@ async fn oac_in_use_is_retried_until_the_distribution_is_gone() {
         .build();
     let ctx = cf_context(vec![read, delete.clone()]);
     let record = our_oac_record();
-    let destroyed = OriginAccessControl
-        .destroy(&DestroyContext::new(
-            &ctx,
-            Some(&record),
-            &DestroyOptions::default(),
-        ))
+    let destroyed = destroy_recorded(&OriginAccessControl, &ctx, &record)
         .await
         .expect("deleted");
     assert_eq!(destroyed, Destroyed::Deleted);
@@ -376,12 +372,7 @@ async fn oac_in_use_past_the_bound_is_an_error_naming_it() {
     let mut ctx = cf_context(vec![read, delete]);
     ctx.settings.propagation_timeout = Duration::from_millis(200);
     let record = our_oac_record();
-    let err = OriginAccessControl
-        .destroy(&DestroyContext::new(
-            &ctx,
-            Some(&record),
-            &DestroyOptions::default(),
-        ))
+    let err = destroy_recorded(&OriginAccessControl, &ctx, &record)
         .await
         .unwrap_err();
     // The error names the OAC (by its id) and carries CloudFront's code.

@@ -10,28 +10,24 @@ use aws_smithy_types::Blob;
 use serde_json::Value;
 
 use crate::error::{AwsContext, AwsFound};
-use crate::grant::{Grant, Phase, Target};
+use crate::grant::{Grant, Target};
 use crate::{arn, Service, StackContext, StepError};
 
 /// What `jobs` lists: the records (ListBucket) and each one's body (GetObject).
-pub const LIST_BUCKET: Grant = Grant::new(
-    Phase::Observe,
+pub const LIST_BUCKET: Grant = Grant::observe(
     &["s3:ListBucket"],
     Target::Bucket(crate::failures_bucket::ID),
 );
-pub const READ_RECORDS: Grant = Grant::new(
-    Phase::Observe,
+pub const READ_RECORDS: Grant = Grant::observe(
     &["s3:GetObject"],
     Target::Objects(crate::failures_bucket::ID),
 );
 /// What `jobs --retry-failed` adds: the invocation, and the record's deletion.
-pub const REPLAY: Grant = Grant::new(
-    Phase::Apply,
+pub const REPLAY: Grant = Grant::apply(
     &["lambda:InvokeFunction"],
     Target::Function(crate::converter_function::ID),
 );
-pub const DELETE_RECORDS: Grant = Grant::new(
-    Phase::Apply,
+pub const DELETE_RECORDS: Grant = Grant::apply(
     &["s3:DeleteObject"],
     Target::Objects(crate::failures_bucket::ID),
 );

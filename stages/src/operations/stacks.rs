@@ -15,12 +15,12 @@ use aws_smithy_types::date_time::{DateTime, Format};
 
 use crate::context::{TAG_EXPIRES_AT, TAG_MANAGED_BY, TAG_REGION, TAG_STACK};
 use crate::error::AwsContext;
-use crate::grant::{Grant, Phase, Target};
+use crate::grant::{Grant, Target};
 use crate::{Clients, StepError};
 
 /// The one call of [`list`] (`stacks`, `gc`): the tagging API takes no resource type, so it
 /// is allowed on `*` only.
-pub const LIST: Grant = Grant::new(Phase::Observe, &["tag:GetResources"], Target::Any);
+pub const LIST: Grant = Grant::observe(&["tag:GetResources"], Target::Any);
 
 /// One stack as its tags describe it.
 #[derive(Clone, Debug, PartialEq)]

@@ -14,7 +14,7 @@
 use aws_sdk_cloudfront::types::DistributionSummary;
 
 use crate::error::{AwsContext, AwsError, AwsFound};
-use crate::grant::{Grant, Phase, Target};
+use crate::grant::{Grant, Target};
 use crate::naming::ResourceId;
 use crate::resources::iam_role::SHARED_ROLES;
 use crate::step::{Ownership, Recorded, Service};
@@ -96,7 +96,7 @@ impl Search {
 
 /// A read of [`discover`]'s.
 const fn reads(actions: &'static [&'static str], on: Target) -> Grant {
-    Grant::new(Phase::Observe, actions, on)
+    Grant::observe(actions, on)
 }
 
 /// The reads of [`discover`], for `cattube permissions --for adopt`.

@@ -35,18 +35,15 @@ pub const SPEC: Spec = Spec {
     outputs: &[],
     service: Service::S3,
     permissions: &[
-        Grant::new(
-            Phase::Observe,
+        Grant::observe(
             &["s3:GetBucketPolicy", "s3:GetBucketTagging"],
             Target::Bucket(crate::destination_bucket::ID),
         ),
-        Grant::new(
-            Phase::Apply,
+        Grant::apply(
             &["s3:PutBucketPolicy"],
             Target::Bucket(crate::destination_bucket::ID),
         ),
-        Grant::new(
-            Phase::Destroy,
+        Grant::destroy(
             &[
                 "s3:GetBucketPolicy",
                 "s3:PutBucketPolicy",

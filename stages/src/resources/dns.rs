@@ -9,35 +9,21 @@ use aws_sdk_route53::types::{
 };
 
 use crate::error::{AwsContext, AwsError};
-use crate::grant::{Grant, Phase, Target};
+use crate::grant::{Grant, Target};
 use crate::{StackContext, StepError};
 
 /// What finding a name's zone, reading its records and writing or deleting the ones a
 /// resource owns takes: observe (lookup, reads), apply (changes), destroy (all three).
 /// ListHostedZonesByName takes no resource type.
 pub const GRANTS: [Grant; 5] = [
-    Grant::new(
-        Phase::Observe,
-        &["route53:ListHostedZonesByName"],
-        Target::Any,
-    ),
-    Grant::new(
-        Phase::Observe,
+    Grant::observe(&["route53:ListHostedZonesByName"], Target::Any),
+    Grant::observe(
         &["route53:GetHostedZone", "route53:ListResourceRecordSets"],
         Target::HostedZones,
     ),
-    Grant::new(
-        Phase::Apply,
-        &["route53:ChangeResourceRecordSets"],
-        Target::HostedZones,
-    ),
-    Grant::new(
-        Phase::Destroy,
-        &["route53:ListHostedZonesByName"],
-        Target::Any,
-    ),
-    Grant::new(
-        Phase::Destroy,
+    Grant::apply(&["route53:ChangeResourceRecordSets"], Target::HostedZones),
+    Grant::destroy(&["route53:ListHostedZonesByName"], Target::Any),
+    Grant::destroy(
         &[
             "route53:GetHostedZone",
             "route53:ListResourceRecordSets",

@@ -36,18 +36,15 @@ pub const SPEC: Spec = Spec {
     restore_after: &[crate::converter_function::ID],
     service: Service::Lambda,
     permissions: &[
-        Grant::new(
-            Phase::Observe,
+        Grant::observe(
             &["lambda:GetFunctionEventInvokeConfig"],
             Target::Function(crate::converter_function::ID),
         ),
-        Grant::new(
-            Phase::Apply,
+        Grant::apply(
             &["lambda:PutFunctionEventInvokeConfig"],
             Target::Function(crate::converter_function::ID),
         ),
-        Grant::new(
-            Phase::Destroy,
+        Grant::destroy(
             &["lambda:DeleteFunctionEventInvokeConfig"],
             Target::Function(crate::converter_function::ID),
         ),

@@ -21,14 +21,12 @@ pub const SPEC: Spec = Spec {
     service: Service::Logs,
     permissions: &[
         // DescribeLogGroups takes no resource type: AWS accepts only `*`.
-        Grant::new(Phase::Observe, &["logs:DescribeLogGroups"], Target::Any),
-        Grant::new(
-            Phase::Observe,
+        Grant::observe(&["logs:DescribeLogGroups"], Target::Any),
+        Grant::observe(
             &["logs:ListTagsForResource"],
             Target::LogGroup(super::converter::FUNCTION),
         ),
-        Grant::new(
-            Phase::Apply,
+        Grant::apply(
             &[
                 "logs:CreateLogGroup",
                 // CreateLogGroup with tags needs TagResource too.
@@ -37,8 +35,7 @@ pub const SPEC: Spec = Spec {
             ],
             Target::LogGroup(super::converter::FUNCTION),
         ),
-        Grant::new(
-            Phase::Destroy,
+        Grant::destroy(
             &["logs:DeleteLogGroup"],
             Target::LogGroup(super::converter::FUNCTION),
         ),

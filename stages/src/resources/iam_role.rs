@@ -169,11 +169,7 @@ fn widened(
 }
 
 fn tags(ctx: &StackContext) -> Result<Vec<Tag>, StepError> {
-    ctx.tags()
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| StepError::with_source("building tags", e))
+    ctx.sdk_tags(|k, v| Tag::builder().key(k).value(v).build())
 }
 
 pub(crate) async fn apply<S: RoleSpec>(ctx: &ApplyContext<'_>) -> StepResult<Applied> {
@@ -236,6 +232,21 @@ pub(crate) async fn apply<S: RoleSpec>(ctx: &ApplyContext<'_>) -> StepResult<App
     Ok(applied)
 }
 
+/// Deletes the inline policy `policy` of IAM role `name`: whether it was there.
+async fn delete_inline(ctx: &StackContext, name: &str, policy: &str) -> Result<bool, StepError> {
+    let iam = &ctx.clients.iam;
+    let answer = iam
+        .delete_role_policy()
+        .role_name(name)
+        .policy_name(policy)
+        .send()
+        .await;
+    let deleted = answer.found(Service::Iam, || {
+        format!("deleting inline policy {policy} of IAM role {name}")
+    })?;
+    Ok(deleted.is_some())
+}
+
 /// Removes every inline policy but cattube's (all of them with `all`) and detaches every
 /// managed policy. What it removed, one line each.
 async fn strip(ctx: &StackContext, name: &str, all: bool) -> Result<Vec<String>, StepError> {
@@ -247,18 +258,7 @@ async fn strip(ctx: &StackContext, name: &str, all: bool) -> Result<Vec<String>,
     );
     let inline = inline.context(|| format!("listing the inline policies of IAM role {name}"))?;
     for policy in inline.policy_names() {
-        if (all || policy != POLICY_NAME)
-            && iam
-                .delete_role_policy()
-                .role_name(name)
-                .policy_name(policy)
-                .send()
-                .await
-                .found(Service::Iam, || {
-                    format!("deleting inline policy {policy} of IAM role {name}")
-                })?
-                .is_some()
-        {
+        if (all || policy != POLICY_NAME) && delete_inline(ctx, name, policy).await? {
             removed.push(format!("deleted inline policy {policy}"));
         }
     }
@@ -307,14 +307,7 @@ pub(crate) async fn restore<S: RoleSpec>(
     match originals.get(DRIFT_POLICY) {
         None => {}
         Some(None) => {
-            iam.delete_role_policy()
-                .role_name(name)
-                .policy_name(POLICY_NAME)
-                .send()
-                .await
-                .found(Service::Iam, || {
-                    format!("deleting inline policy {POLICY_NAME} of IAM role {name}")
-                })?;
+            delete_inline(ctx, name, POLICY_NAME).await?;
             restored.push(format!("inline policy {POLICY_NAME} (none)"));
         }
         Some(Some(document)) => {
@@ -367,19 +360,7 @@ pub(crate) async fn destroy<S: RoleSpec>(ctx: &StackContext) -> Result<Destroyed
     let name = ctx.name(S::ID);
     // The role's own policy is deleted beside the listings of the others (one round, not
     // two, before DeleteRole); `strip` then removes whatever else is on it.
-    let own = async {
-        ctx.clients
-            .iam
-            .delete_role_policy()
-            .role_name(name)
-            .policy_name(POLICY_NAME)
-            .send()
-            .await
-            .found(Service::Iam, || {
-                format!("deleting inline policy {POLICY_NAME} of IAM role {name}")
-            })
-            .map(|_| ())
-    };
+    let own = delete_inline(ctx, name, POLICY_NAME);
     let (own, stripped) = tokio::join!(own, strip(ctx, name, false));
     match own.and(stripped) {
         Ok(_) => {}
@@ -435,10 +416,9 @@ pub(crate) use role_step;
 
 /// The IAM actions of `observe`, `apply` and `destroy` above, on the role of resource `id`.
 pub(crate) const fn permissions(id: crate::naming::ResourceId) -> [crate::grant::Grant; 4] {
-    use crate::grant::{Grant, Phase, Target};
+    use crate::grant::{Grant, Target};
     [
-        Grant::new(
-            Phase::Observe,
+        Grant::observe(
             &[
                 "iam:GetRole",
                 "iam:ListRolePolicies",
@@ -447,8 +427,7 @@ pub(crate) const fn permissions(id: crate::naming::ResourceId) -> [crate::grant:
             ],
             Target::Role(id),
         ),
-        Grant::new(
-            Phase::Apply,
+        Grant::apply(
             &[
                 "iam:CreateRole",
                 "iam:UpdateAssumeRolePolicy",
@@ -460,9 +439,8 @@ pub(crate) const fn permissions(id: crate::naming::ResourceId) -> [crate::grant:
             ],
             Target::Role(id),
         ),
-        Grant::new(Phase::Destroy, DELETE_ACTIONS, Target::Role(id)),
-        Grant::new(
-            Phase::Destroy,
+        Grant::destroy(DELETE_ACTIONS, Target::Role(id)),
+        Grant::destroy(
             // `restore`: an adopted role's trust and inline policy put back.
             &["iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy"],
             Target::Role(id),

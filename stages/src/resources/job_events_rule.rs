@@ -27,8 +27,7 @@ pub const SPEC: Spec = Spec {
     outputs: &[],
     service: Service::EventBridge,
     permissions: &[
-        Grant::new(
-            Phase::Observe,
+        Grant::observe(
             &[
                 "events:DescribeRule",
                 "events:ListTargetsByRule",
@@ -36,8 +35,7 @@ pub const SPEC: Spec = Spec {
             ],
             Target::Rule(ID),
         ),
-        Grant::new(
-            Phase::Apply,
+        Grant::apply(
             &[
                 "events:PutRule",
                 "events:PutTargets",
@@ -46,8 +44,7 @@ pub const SPEC: Spec = Spec {
             ],
             Target::Rule(ID),
         ),
-        Grant::new(
-            Phase::Destroy,
+        Grant::destroy(
             &[
                 "events:ListTargetsByRule",
                 "events:RemoveTargets",
@@ -78,17 +75,8 @@ pub fn pattern(ctx: &StackContext) -> Value {
     })
 }
 
-fn tags(ctx: &StackContext) -> Vec<Tag> {
-    ctx.tags()
-        .into_iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .expect("key and value")
-        })
-        .collect()
+fn tags(ctx: &StackContext) -> Result<Vec<Tag>, StepError> {
+    ctx.sdk_tags(|k, v| Tag::builder().key(k).value(v).build())
 }
 
 /// The targets of the rule as (id, ARN), none when the rule is gone.
@@ -223,7 +211,7 @@ impl Step for JobEventsRule {
                     ctx.stack
                 ));
             if present.is_none() {
-                put = put.set_tags(Some(tags(ctx)));
+                put = put.set_tags(Some(tags(ctx)?));
             }
             let out = put
                 .send()
@@ -284,7 +272,7 @@ impl Step for JobEventsRule {
             events
                 .tag_resource()
                 .resource_arn(&applied.arn)
-                .set_tags(Some(tags(ctx)))
+                .set_tags(Some(tags(ctx)?))
                 .send()
                 .await
                 .context(|| format!("tagging EventBridge rule {name}"))?;

@@ -28,7 +28,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::queue::{mediaconvert_tags, tag_mediaconvert};
+use crate::queue::{mediaconvert_tags, retag_mediaconvert};
 
 pub struct JobTemplate;
 
@@ -48,29 +48,22 @@ pub const SPEC: Spec = Spec {
     outputs: &["job_template"],
     service: Service::MediaConvert,
     permissions: &[
-        Grant::new(
-            Phase::Observe,
+        Grant::observe(
             &[
                 "mediaconvert:GetJobTemplate",
                 "mediaconvert:ListTagsForResource",
             ],
             Target::JobTemplate(ID),
         ),
-        Grant::new(
-            Phase::Apply,
+        Grant::apply(
             &["mediaconvert:CreateJobTemplate"],
             Target::Queue(crate::queue::ID),
         ),
-        Grant::new(
-            Phase::Apply,
+        Grant::apply(
             &["mediaconvert:UpdateJobTemplate", "mediaconvert:TagResource"],
             Target::JobTemplate(ID),
         ),
-        Grant::new(
-            Phase::Destroy,
-            &["mediaconvert:DeleteJobTemplate"],
-            Target::JobTemplate(ID),
-        ),
+        Grant::destroy(&["mediaconvert:DeleteJobTemplate"], Target::JobTemplate(ID)),
     ],
     ..Spec::DEFAULT
 };
@@ -394,10 +387,7 @@ impl Step for JobTemplate {
                         })?;
                     applied.changes.push(format!("updated from {source}"));
                 }
-                if present.retags(ctx.ownership) {
-                    tag_mediaconvert(ctx, &applied.arn).await?;
-                    applied.changes.push("tagged job template".into());
-                }
+                retag_mediaconvert(ctx, present, &mut applied, "job template").await?;
             }
         }
         Ok(applied)

@@ -23,7 +23,7 @@ pub struct KeyGroup;
 pub const MAX_KEYS: usize = 5;
 
 /// Public keys and key groups take no resource type in IAM: `*`.
-pub const LIST: Grant = Grant::new(Phase::Observe, &["cloudfront:ListKeyGroups"], Target::Any);
+pub const LIST: Grant = Grant::observe(&["cloudfront:ListKeyGroups"], Target::Any);
 
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
@@ -41,8 +41,7 @@ pub const SPEC: Spec = Spec {
         LIST,
         public_keys::LIST,
         signing_secret::READ,
-        Grant::new(
-            Phase::Apply,
+        Grant::apply(
             &[
                 "cloudfront:CreateKeyGroup",
                 "cloudfront:GetKeyGroup",
@@ -54,8 +53,7 @@ pub const SPEC: Spec = Spec {
             ],
             Target::Any,
         ),
-        Grant::new(
-            Phase::Destroy,
+        Grant::destroy(
             &[
                 "cloudfront:ListKeyGroups",
                 "cloudfront:GetKeyGroup",

@@ -29,18 +29,15 @@ pub const S3_INVOKE_ID: ResourceId = ResourceId::new("invoke-permission");
 pub const JOB_EVENTS_ID: ResourceId = ResourceId::new("job-events-permission");
 
 const GRANTS: &[Grant] = &[
-    Grant::new(
-        Phase::Observe,
+    Grant::observe(
         &["lambda:GetPolicy"],
         Target::Function(crate::converter_function::ID),
     ),
-    Grant::new(
-        Phase::Apply,
+    Grant::apply(
         &["lambda:AddPermission", "lambda:RemovePermission"],
         Target::Function(crate::converter_function::ID),
     ),
-    Grant::new(
-        Phase::Destroy,
+    Grant::destroy(
         &["lambda:RemovePermission"],
         Target::Function(crate::converter_function::ID),
     ),

@@ -27,8 +27,7 @@ pub const SPEC: Spec = Spec {
     outputs: &["notification_topic_arn"],
     service: Service::Sns,
     permissions: &[
-        Grant::new(
-            Phase::Observe,
+        Grant::observe(
             &[
                 "sns:GetTopicAttributes",
                 "sns:ListTagsForResource",
@@ -36,8 +35,7 @@ pub const SPEC: Spec = Spec {
             ],
             Target::Topic(ID),
         ),
-        Grant::new(
-            Phase::Apply,
+        Grant::apply(
             &[
                 "sns:CreateTopic",
                 "sns:SetTopicAttributes",
@@ -49,7 +47,7 @@ pub const SPEC: Spec = Spec {
             ],
             Target::Topic(ID),
         ),
-        Grant::new(Phase::Destroy, &["sns:DeleteTopic"], Target::Topic(ID)),
+        Grant::destroy(&["sns:DeleteTopic"], Target::Topic(ID)),
     ],
     ..Spec::DEFAULT
 };
@@ -125,17 +123,8 @@ async fn live_tags(ctx: &StackContext) -> Result<BTreeMap<String, String>, StepE
         .collect())
 }
 
-fn tags(ctx: &StackContext) -> Vec<Tag> {
-    ctx.tags()
-        .into_iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .expect("key and value")
-        })
-        .collect()
+fn tags(ctx: &StackContext) -> Result<Vec<Tag>, StepError> {
+    ctx.sdk_tags(|k, v| Tag::builder().key(k).value(v).build())
 }
 
 /// The addresses wanted and not subscribed, and the confirmed subscriptions not wanted.
@@ -234,7 +223,7 @@ impl Step for NotificationTopic {
                     .create_topic()
                     .name(name)
                     .attributes("KmsMasterKeyId", KMS_KEY)
-                    .set_tags(Some(tags(ctx)))
+                    .set_tags(Some(tags(ctx)?))
                     .send()
                     .await
                     .context(|| format!("creating SNS topic {name}"))?;
@@ -257,7 +246,7 @@ impl Step for NotificationTopic {
                 if p.retags(ctx.ownership) {
                     sns.tag_resource()
                         .resource_arn(&applied.arn)
-                        .set_tags(Some(tags(ctx)))
+                        .set_tags(Some(tags(ctx)?))
                         .send()
                         .await
                         .context(|| format!("tagging SNS topic {name}"))?;

@@ -5,7 +5,7 @@
 pub(crate) use async_trait::async_trait;
 
 pub(crate) use crate::error::{AwsContext, AwsError, AwsFound};
-pub(crate) use crate::grant::{Grant, Phase, Target};
+pub(crate) use crate::grant::{Grant, Target};
 pub(crate) use crate::naming::{NameKind, ResourceId};
 pub(crate) use crate::step::{
     Applied, ApplyContext, DestroyContext, DestroyOptions, Destroyed, Drift, Found, NameRule,

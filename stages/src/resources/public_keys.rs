@@ -19,7 +19,7 @@ use crate::signing_secret::{self, KeyRing};
 pub struct PublicKeys;
 
 /// Public keys and key groups take no resource type in IAM: `*`.
-pub const LIST: Grant = Grant::new(Phase::Observe, &["cloudfront:ListPublicKeys"], Target::Any);
+pub const LIST: Grant = Grant::observe(&["cloudfront:ListPublicKeys"], Target::Any);
 
 /// This resource's registry entry.
 pub const SPEC: Spec = Spec {
@@ -36,8 +36,7 @@ pub const SPEC: Spec = Spec {
     permissions: &[
         LIST,
         signing_secret::READ,
-        Grant::new(
-            Phase::Apply,
+        Grant::apply(
             &[
                 "cloudfront:CreatePublicKey",
                 "cloudfront:GetPublicKey",
@@ -45,8 +44,7 @@ pub const SPEC: Spec = Spec {
             ],
             Target::Any,
         ),
-        Grant::new(
-            Phase::Destroy,
+        Grant::destroy(
             &[
                 "cloudfront:ListPublicKeys",
                 "cloudfront:GetPublicKey",

@@ -28,23 +28,20 @@ pub const SPEC: Spec = Spec {
     outputs: &["queue_arn"],
     service: Service::MediaConvert,
     permissions: &[
-        Grant::new(
-            Phase::Observe,
+        Grant::observe(
             &["mediaconvert:GetQueue", "mediaconvert:ListTagsForResource"],
             Target::Queue(ID),
         ),
-        Grant::new(Phase::Apply, &["mediaconvert:CreateQueue"], Target::Any),
-        Grant::new(
-            Phase::Apply,
+        Grant::apply(&["mediaconvert:CreateQueue"], Target::Any),
+        Grant::apply(
             &["mediaconvert:UpdateQueue", "mediaconvert:TagResource"],
             Target::Queue(ID),
         ),
-        Grant::new(
-            Phase::Destroy,
+        Grant::destroy(
             &["mediaconvert:ListJobs", "mediaconvert:DeleteQueue"],
             Target::Queue(ID),
         ),
-        Grant::new(Phase::Destroy, &["mediaconvert:CancelJob"], Target::Jobs),
+        Grant::destroy(&["mediaconvert:CancelJob"], Target::Jobs),
     ],
     ..Spec::DEFAULT
 };
@@ -81,7 +78,18 @@ pub(crate) async fn mediaconvert_tags(
         .unwrap_or_default())
 }
 
-pub(crate) async fn tag_mediaconvert(ctx: &StackContext, arn: &str) -> Result<(), StepError> {
+/// Rewrites the stack's tags on a MediaConvert queue or job template (`what`) when they
+/// drifted and it is the stack's: an adopted one keeps its owner's.
+pub(crate) async fn retag_mediaconvert(
+    ctx: &ApplyContext<'_>,
+    present: &Present,
+    applied: &mut Applied,
+    what: &str,
+) -> StepResult<()> {
+    if !present.retags(ctx.ownership) {
+        return Ok(());
+    }
+    let arn = &applied.arn;
     ctx.clients
         .mediaconvert
         .tag_resource()
@@ -90,6 +98,7 @@ pub(crate) async fn tag_mediaconvert(ctx: &StackContext, arn: &str) -> Result<()
         .send()
         .await
         .context(|| format!("tagging {arn}"))?;
+    applied.changes.push(format!("tagged {what}"));
     Ok(())
 }
 
@@ -166,10 +175,7 @@ impl Step for Queue {
                         .context(|| format!("resuming MediaConvert queue {name}"))?;
                     applied.changes.push("resumed the paused queue".into());
                 }
-                if present.retags(ctx.ownership) {
-                    tag_mediaconvert(ctx, &applied.arn).await?;
-                    applied.changes.push("tagged queue".into());
-                }
+                retag_mediaconvert(ctx, present, &mut applied, "queue").await?;
             }
         }
         Ok(applied)

@@ -36,8 +36,7 @@ pub const SPEC: Spec = Spec {
     outputs: &["signing_secret_arn"],
     service: Service::SecretsManager,
     permissions: &[
-        Grant::new(
-            Phase::Observe,
+        Grant::observe(
             &[
                 "secretsmanager:DescribeSecret",
                 "secretsmanager:GetResourcePolicy",
@@ -45,8 +44,7 @@ pub const SPEC: Spec = Spec {
             Target::Secret(ID),
         ),
         // CreateSecret's tags are checked on the request (TagResource too).
-        Grant::new(
-            Phase::Apply,
+        Grant::apply(
             &[
                 "secretsmanager:CreateSecret",
                 "secretsmanager:TagResource",
@@ -56,11 +54,7 @@ pub const SPEC: Spec = Spec {
             ],
             Target::Secret(ID),
         ),
-        Grant::new(
-            Phase::Destroy,
-            &["secretsmanager:DeleteSecret"],
-            Target::Secret(ID),
-        ),
+        Grant::destroy(&["secretsmanager:DeleteSecret"], Target::Secret(ID)),
     ],
     ..Spec::DEFAULT
 };
@@ -70,16 +64,8 @@ pub const ID: ResourceId = ResourceId::new("signing-secret");
 
 /// The secret's value in reading and in writing ([`read_keys`], [`write_keys`]): a
 /// command's grants (`url --signed`, `keys rotate`).
-pub const READ: Grant = Grant::new(
-    Phase::Observe,
-    &["secretsmanager:GetSecretValue"],
-    Target::Secret(ID),
-);
-pub const WRITE: Grant = Grant::new(
-    Phase::Apply,
-    &["secretsmanager:PutSecretValue"],
-    Target::Secret(ID),
-);
+pub const READ: Grant = Grant::observe(&["secretsmanager:GetSecretValue"], Target::Secret(ID));
+pub const WRITE: Grant = Grant::apply(&["secretsmanager:PutSecretValue"], Target::Secret(ID));
 
 const DRIFT_POLICY: &str = "policy";
 const POLICY_SID: &str = "OnlyTheStackOwnerReadsTheSigningKey";

@@ -39,19 +39,13 @@ impl BucketRules for Cors {
         depends_on: &[source_bucket::ID],
         service: Service::S3,
         permissions: &[
-            Grant::new(
-                Phase::Observe,
-                &["s3:GetBucketCORS"],
-                Target::Bucket(source_bucket::ID),
-            ),
+            Grant::observe(&["s3:GetBucketCORS"], Target::Bucket(source_bucket::ID)),
             // DeleteBucketCors is authorised as s3:PutBucketCORS.
-            Grant::new(
-                Phase::Apply,
+            Grant::apply(
                 &["s3:GetBucketCORS", "s3:PutBucketCORS"],
                 Target::Bucket(source_bucket::ID),
             ),
-            Grant::new(
-                Phase::Destroy,
+            Grant::destroy(
                 &["s3:GetBucketCORS", "s3:PutBucketCORS"],
                 Target::Bucket(source_bucket::ID),
             ),

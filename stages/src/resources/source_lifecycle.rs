@@ -36,22 +36,19 @@ impl BucketRules for Lifecycle {
         depends_on: &[source_bucket::ID],
         service: Service::S3,
         permissions: &[
-            Grant::new(
-                Phase::Observe,
+            Grant::observe(
                 &["s3:GetLifecycleConfiguration"],
                 Target::Bucket(source_bucket::ID),
             ),
             // DeleteBucketLifecycle is authorised as s3:PutLifecycleConfiguration.
-            Grant::new(
-                Phase::Apply,
+            Grant::apply(
                 &[
                     "s3:GetLifecycleConfiguration",
                     "s3:PutLifecycleConfiguration",
                 ],
                 Target::Bucket(source_bucket::ID),
             ),
-            Grant::new(
-                Phase::Destroy,
+            Grant::destroy(
                 &[
                     "s3:GetLifecycleConfiguration",
                     "s3:PutLifecycleConfiguration",

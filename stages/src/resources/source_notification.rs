@@ -42,18 +42,15 @@ pub const SPEC: Spec = Spec {
     outputs: &[],
     service: Service::S3,
     permissions: &[
-        Grant::new(
-            Phase::Observe,
+        Grant::observe(
             &["s3:GetBucketNotification"],
             Target::Bucket(crate::source_bucket::ID),
         ),
-        Grant::new(
-            Phase::Apply,
+        Grant::apply(
             &["s3:PutBucketNotification"],
             Target::Bucket(crate::source_bucket::ID),
         ),
-        Grant::new(
-            Phase::Destroy,
+        Grant::destroy(
             &["s3:GetBucketNotification", "s3:PutBucketNotification"],
             Target::Bucket(crate::source_bucket::ID),
         ),

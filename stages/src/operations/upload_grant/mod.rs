@@ -34,16 +34,13 @@ use std::time::Duration;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
 
-use crate::grant::{Grant, Phase, Target};
+use crate::grant::{Grant, Target};
 use crate::{source_bucket, StackContext, StepError};
 
 /// What minting a grant needs: `s3:PutObject` on the granted keys (the signer's permission is
 /// what S3 checks when the grant is used), and for multipart grants the create call.
-pub const GRANT_OBJECTS: Grant = Grant::new(
-    Phase::Apply,
-    &["s3:PutObject"],
-    Target::Objects(source_bucket::ID),
-);
+pub const GRANT_OBJECTS: Grant =
+    Grant::apply(&["s3:PutObject"], Target::Objects(source_bucket::ID));
 
 /// S3 limits a presigned URL to seven days (SigV4); a POST policy may say more, but the same
 /// bound keeps every grant alike.

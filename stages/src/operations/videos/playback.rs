@@ -6,31 +6,25 @@ use tokio::task::JoinSet;
 use super::outputs::{output_keys, output_names, OutputName};
 use super::{cdn_url, not_up, VideoError};
 use crate::error::{AwsError, AwsFound};
-use crate::grant::{Grant, Phase, Target};
+use crate::grant::{Grant, Target};
 use crate::{arn, distribution, Service, StackContext, StepError};
 
 // What `upload` calls, as IAM authorizes it (`cattube permissions`): `check_source`,
 // `playback`, `already_uploaded` and `upload`.
 
 /// HeadBucket is authorized as ListBucket.
-pub const UPLOAD_BUCKET: Grant = Grant::new(
-    Phase::Observe,
+pub const UPLOAD_BUCKET: Grant = Grant::observe(
     &["s3:ListBucket", "s3:GetBucketNotification"],
     Target::Bucket(crate::source_bucket::ID),
 );
 /// HeadObject is authorized as GetObject; a multipart upload's parts as PutObject.
-pub const UPLOAD_OBJECTS: Grant = Grant::new(
-    Phase::Apply,
+pub const UPLOAD_OBJECTS: Grant = Grant::apply(
     &["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
     Target::Objects(crate::source_bucket::ID),
 );
-pub const UPLOAD_DISTRIBUTION: Grant = Grant::new(
-    Phase::Observe,
-    &["cloudfront:GetDistribution"],
-    Target::Distributions,
-);
-pub const UPLOAD_JOB_TEMPLATE: Grant = Grant::new(
-    Phase::Observe,
+pub const UPLOAD_DISTRIBUTION: Grant =
+    Grant::observe(&["cloudfront:GetDistribution"], Target::Distributions);
+pub const UPLOAD_JOB_TEMPLATE: Grant = Grant::observe(
     &["mediaconvert:GetJobTemplate"],
     Target::JobTemplate(crate::job_template::ID),
 );

@@ -392,10 +392,9 @@ pub(crate) use bucket_step;
 
 /// The IAM actions of `observe`, `apply` and `destroy` above, on bucket `id`.
 pub(crate) const fn permissions(id: crate::naming::ResourceId) -> [crate::grant::Grant; 6] {
-    use crate::grant::{Grant, Phase, Target};
+    use crate::grant::{Grant, Target};
     [
-        Grant::new(
-            Phase::Observe,
+        Grant::observe(
             // HeadBucket is authorized as ListBucket.
             &[
                 "s3:ListBucket",
@@ -407,8 +406,7 @@ pub(crate) const fn permissions(id: crate::naming::ResourceId) -> [crate::grant:
             ],
             Target::Bucket(id),
         ),
-        Grant::new(
-            Phase::Apply,
+        Grant::apply(
             &[
                 "s3:CreateBucket",
                 "s3:GetBucketTagging",
@@ -423,8 +421,7 @@ pub(crate) const fn permissions(id: crate::naming::ResourceId) -> [crate::grant:
         ),
         // `restore`: an adopted bucket's settings put back as they were (the Delete calls
         // of a setting it did not have are authorized as its Put).
-        Grant::new(
-            Phase::Destroy,
+        Grant::destroy(
             &[
                 "s3:PutBucketPublicAccessBlock",
                 "s3:PutEncryptionConfiguration",
@@ -434,8 +431,7 @@ pub(crate) const fn permissions(id: crate::naming::ResourceId) -> [crate::grant:
             ],
             Target::Bucket(id),
         ),
-        Grant::new(
-            Phase::Destroy,
+        Grant::destroy(
             &[
                 "s3:ListBucketVersions",
                 "s3:ListBucketMultipartUploads",
@@ -444,16 +440,11 @@ pub(crate) const fn permissions(id: crate::naming::ResourceId) -> [crate::grant:
             Target::Bucket(id),
         ),
         // DeleteObjects is authorized per object, as DeleteObject / DeleteObjectVersion.
-        Grant::new(
-            Phase::Destroy,
+        Grant::destroy(
             &["s3:DeleteObject", "s3:DeleteObjectVersion"],
             Target::Objects(id),
         ),
-        Grant::new(
-            Phase::Destroy,
-            &["s3:AbortMultipartUpload"],
-            Target::Objects(id),
-        ),
+        Grant::destroy(&["s3:AbortMultipartUpload"], Target::Objects(id)),
     ]
 }
 

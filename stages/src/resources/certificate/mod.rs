@@ -44,29 +44,25 @@ pub const SPEC: Spec = Spec {
     outputs: &["certificate_arn", "certificate_status"],
     service: Service::Acm,
     permissions: &[
-        Grant::new(
-            Phase::Observe,
+        Grant::observe(
             // ListCertificates takes no resource type.
             &["acm:ListCertificates"],
             Target::Any,
         ),
-        Grant::new(
-            Phase::Observe,
+        Grant::observe(
             &["acm:DescribeCertificate", "acm:ListTagsForCertificate"],
             Target::Certificates,
         ),
         dns::GRANTS[0],
         dns::GRANTS[1],
         // RequestCertificate takes no resource type; its tags are checked on the request.
-        Grant::new(Phase::Apply, &["acm:RequestCertificate"], Target::Any),
-        Grant::new(
-            Phase::Apply,
+        Grant::apply(&["acm:RequestCertificate"], Target::Any),
+        Grant::apply(
             &["acm:AddTagsToCertificate", "acm:DescribeCertificate"],
             Target::Certificates,
         ),
         dns::GRANTS[2],
-        Grant::new(
-            Phase::Destroy,
+        Grant::destroy(
             &[
                 "acm:DeleteCertificate",
                 "acm:DescribeCertificate",
@@ -74,7 +70,7 @@ pub const SPEC: Spec = Spec {
             ],
             Target::Certificates,
         ),
-        Grant::new(Phase::Destroy, &["acm:ListCertificates"], Target::Any),
+        Grant::destroy(&["acm:ListCertificates"], Target::Any),
         dns::GRANTS[3],
         dns::GRANTS[4],
     ],

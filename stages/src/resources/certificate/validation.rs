@@ -98,16 +98,7 @@ pub(super) fn idempotency_token(ctx: &StackContext, domain: &DomainSettings) -> 
 }
 
 pub(super) fn acm_tags(ctx: &StackContext) -> Result<Vec<Tag>, StepError> {
-    ctx.tags()
-        .into_iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| StepError::with_source("building the certificate's tags", e))
-        })
-        .collect()
+    ctx.sdk_tags(|k, v| Tag::builder().key(k).value(v).build())
 }
 
 /// What `validate` did.

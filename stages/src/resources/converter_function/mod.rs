@@ -65,16 +65,11 @@ pub const SPEC: Spec = Spec {
     outputs: &["function_arn"],
     service: Service::Lambda,
     permissions: &[
-        Grant::new(
-            Phase::Observe,
-            &["lambda:GetFunction"],
-            Target::Function(ID),
-        ),
+        Grant::observe(&["lambda:GetFunction"], Target::Function(ID)),
         // The distribution's domain (PLAYBACK_DOMAIN), read beside the function.
         distribution::LOOKUP[0],
         distribution::LOOKUP[1],
-        Grant::new(
-            Phase::Apply,
+        Grant::apply(
             &[
                 "lambda:CreateFunction",
                 "lambda:UpdateFunctionCode",
@@ -88,21 +83,12 @@ pub const SPEC: Spec = Spec {
             Target::Function(ID),
         ),
         // Only to Lambda: the role cannot be passed to another service with this grant.
-        Grant::new(
-            Phase::Apply,
-            &["iam:PassRole"],
-            Target::Role(super::converter::ROLE),
-        )
-        .only_if("iam:PassedToService", "lambda.amazonaws.com"),
-        Grant::new(
-            Phase::Destroy,
-            &["lambda:DeleteFunction"],
-            Target::Function(ID),
-        ),
+        Grant::apply(&["iam:PassRole"], Target::Role(super::converter::ROLE))
+            .only_if("iam:PassedToService", "lambda.amazonaws.com"),
+        Grant::destroy(&["lambda:DeleteFunction"], Target::Function(ID)),
         // `restore`: an adopted function's configuration put back (its own role, passed
         // back to it, is the owner's: no PassRole on it is granted here).
-        Grant::new(
-            Phase::Destroy,
+        Grant::destroy(
             &[
                 "lambda:GetFunction",
                 "lambda:GetFunctionConfiguration",

@@ -222,11 +222,6 @@ pub(super) fn wanted_config(
 }
 
 pub(super) fn stack_tags(ctx: &StackContext) -> Result<Tags, StepError> {
-    let items = ctx
-        .tags()
-        .iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(build_err("tags"))?;
+    let items = ctx.sdk_tags(|k, v| Tag::builder().key(k).value(v).build())?;
     Ok(Tags::builder().set_items(Some(items)).build())
 }

@@ -63,13 +63,8 @@ pub const SPEC: Spec = Spec {
         LOOKUP[0],
         LOOKUP[1],
         crate::key_group::LIST,
-        Grant::new(
-            Phase::Apply,
-            &["cloudfront:CreateDistribution"],
-            Target::Any,
-        ),
-        Grant::new(
-            Phase::Apply,
+        Grant::apply(&["cloudfront:CreateDistribution"], Target::Any),
+        Grant::apply(
             &[
                 "cloudfront:GetDistribution",
                 "cloudfront:GetDistributionConfig",
@@ -78,8 +73,7 @@ pub const SPEC: Spec = Spec {
             ],
             Target::Distributions,
         ),
-        Grant::new(
-            Phase::Destroy,
+        Grant::destroy(
             &[
                 "cloudfront:GetDistribution",
                 "cloudfront:GetDistributionConfig",
@@ -98,13 +92,8 @@ pub const ID: ResourceId = ResourceId::new("distribution");
 /// What finding the stack's distribution and reading it takes ([`find`], [`live`],
 /// [`domain`]): this step's observe, and any other step that reads the domain.
 pub(crate) const LOOKUP: [Grant; 2] = [
-    Grant::new(
-        Phase::Observe,
-        &["cloudfront:ListDistributions"],
-        Target::Any,
-    ),
-    Grant::new(
-        Phase::Observe,
+    Grant::observe(&["cloudfront:ListDistributions"], Target::Any),
+    Grant::observe(
         &[
             "cloudfront:GetDistribution",
             "cloudfront:ListTagsForResource",

@@ -46,31 +46,20 @@ pub const SPEC: Spec = Spec {
     outputs: &[],
     service: Service::CloudFront,
     permissions: &[
-        Grant::new(
-            Phase::Observe,
-            &["cloudfront:ListOriginAccessControls"],
-            Target::Any,
-        ),
-        Grant::new(
-            Phase::Observe,
+        Grant::observe(&["cloudfront:ListOriginAccessControls"], Target::Any),
+        Grant::observe(
             &["cloudfront:GetOriginAccessControl"],
             Target::OriginAccessControls,
         ),
-        Grant::new(
-            Phase::Apply,
-            &["cloudfront:CreateOriginAccessControl"],
-            Target::Any,
-        ),
-        Grant::new(
-            Phase::Apply,
+        Grant::apply(&["cloudfront:CreateOriginAccessControl"], Target::Any),
+        Grant::apply(
             &[
                 "cloudfront:GetOriginAccessControl",
                 "cloudfront:UpdateOriginAccessControl",
             ],
             Target::OriginAccessControls,
         ),
-        Grant::new(
-            Phase::Destroy,
+        Grant::destroy(
             &[
                 "cloudfront:GetOriginAccessControl",
                 "cloudfront:DeleteOriginAccessControl",
@@ -78,23 +67,11 @@ pub const SPEC: Spec = Spec {
             Target::OriginAccessControls,
         ),
         // The shared OAC: every distribution's origins, to know whether it is still used.
-        Grant::new(
-            Phase::Observe,
-            &["cloudfront:ListDistributions"],
-            Target::Any,
-        ),
+        Grant::observe(&["cloudfront:ListDistributions"], Target::Any),
         // A quota's applied value, asked only when the account reaches its default
         // (`crate::quota`), for this step's and the distribution's quotas.
-        Grant::new(
-            Phase::Observe,
-            &["servicequotas:ListServiceQuotas"],
-            Target::Any,
-        ),
-        Grant::new(
-            Phase::Destroy,
-            &["cloudfront:ListDistributions"],
-            Target::Any,
-        ),
+        Grant::observe(&["servicequotas:ListServiceQuotas"], Target::Any),
+        Grant::destroy(&["cloudfront:ListDistributions"], Target::Any),
     ],
     ..Spec::DEFAULT
 };

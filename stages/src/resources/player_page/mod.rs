@@ -39,24 +39,20 @@ pub const SPEC: Spec = Spec {
     service: Service::S3,
     permissions: &[
         // HeadObject is authorized as GetObject.
-        Grant::new(
-            Phase::Observe,
+        Grant::observe(
             &["s3:GetObject"],
             Target::Objects(crate::destination_bucket::ID),
         ),
         // Whose bucket it is: in an adopted one, nobody else's object is overwritten.
-        Grant::new(
-            Phase::Observe,
+        Grant::observe(
             &["s3:GetBucketTagging"],
             Target::Bucket(crate::destination_bucket::ID),
         ),
-        Grant::new(
-            Phase::Apply,
+        Grant::apply(
             &["s3:PutObject", "s3:DeleteObject"],
             Target::Objects(crate::destination_bucket::ID),
         ),
-        Grant::new(
-            Phase::Destroy,
+        Grant::destroy(
             &["s3:DeleteObject"],
             Target::Objects(crate::destination_bucket::ID),
         ),
