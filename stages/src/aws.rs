@@ -1,56 +1,171 @@
 //! The AWS client bundle: one SDK configuration from the default chain, one client per
 //! service, and the account the credentials belong to.
 
-use aws_config::{BehaviorVersion, Region};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 
 use crate::error::AwsContext;
 use crate::StepError;
 
-/// The AWS service a resource lives in (its client, its "not found" idiom, its protocol).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Service {
-    S3,
-    Iam,
-    Lambda,
-    MediaConvert,
-    CloudFront,
-    EventBridge,
-    Sns,
-    /// CloudWatch Logs: the function's log group.
-    Logs,
-    /// ACM, always in us-east-1: the only region whose certificates CloudFront accepts.
-    Acm,
-    Route53,
-    /// Secrets Manager: the private key a private stack signs with.
-    SecretsManager,
+/// The AWS services cattube calls, one line each, and what is generated from that list:
+/// the [`Service`] enum, the [`Clients`] bundle and its constructor ([`Clients::new`]), each
+/// service's "not found" codes ([`Service::not_found`]), what the test proxy fakes its
+/// errors with ([`Service::signing_name`], [`Service::error_shape`]), and the SDK crates
+/// re-exported in [`sdk`] for the tests. A macro because each service is a distinct SDK
+/// crate with its own client type: no loop or trait could build the bundle, and a new
+/// service was otherwise a dozen edits across both crates and their tests (issue 25).
+///
+/// A line: `Variant field: sdk_crate, signing "name", ErrorShape, not found [codes]`, then
+/// optionally `, tuned f`, where `f(config_builder, &sdk_config)` adds the service's own
+/// client settings. Doc comments go to both the variant and the field.
+macro_rules! services {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident $field:ident: $sdk:ident, signing $signing:literal, $shape:ident,
+        not found [$($code:literal),*] $(, tuned $tune:expr)?;
+    )+) => {
+        /// An AWS service cattube calls (its client, its "not found" idiom, its protocol).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Service {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl Service {
+            /// Every service, in the list's order.
+            pub const ALL: &[Service] = &[$(Service::$variant),+];
+
+            /// The name its requests are signed for (the SigV4 credential scope's service).
+            pub fn signing_name(self) -> &'static str {
+                match self {
+                    $(Service::$variant => $signing,)+
+                }
+            }
+
+            /// How the service shapes its errors on the wire.
+            pub fn error_shape(self) -> ErrorShape {
+                match self {
+                    $(Service::$variant => ErrorShape::$shape,)+
+                }
+            }
+
+            /// The error codes by which it says a resource does not exist.
+            pub fn not_found_codes(self) -> &'static [&'static str] {
+                match self {
+                    $(Service::$variant => &[$($code),*],)+
+                }
+            }
+        }
+
+        /// One client per AWS service cattube calls.
+        #[derive(Clone, Debug)]
+        pub struct Clients {
+            $($(#[$doc])* pub $field: $sdk::Client,)+
+            /// The credentials the clients sign with: upload grants sign with them too
+            /// ([`crate::upload_grant`]). `None` in tests that mock the clients.
+            pub credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+        }
+
+        impl Clients {
+            /// Every client from one SDK configuration, with its service's own settings.
+            pub fn new(sdk: &SdkConfig) -> Clients {
+                Clients::intercepted(sdk, None)
+            }
+
+            /// [`Clients::new`], with `interceptor` on every client (tests: mocked answers).
+            pub fn intercepted(sdk: &SdkConfig, interceptor: Option<SharedInterceptor>) -> Clients {
+                Clients {
+                    $($field: {
+                        let mut config = $sdk::config::Builder::from(sdk);
+                        if let Some(interceptor) = &interceptor {
+                            config.push_interceptor(interceptor.clone());
+                        }
+                        $(let config = tuned::<$sdk::config::Builder>($tune)(config, sdk);)?
+                        $sdk::Client::from_conf(config.build())
+                    },)+
+                    credentials: sdk.credentials_provider(),
+                }
+            }
+        }
+
+        /// The SDK crates, for code that names their types without depending on them.
+        pub mod sdk {
+            $(pub use $sdk;)+
+        }
+    };
 }
 
-/// One client per AWS service the stages use.
-#[derive(Clone, Debug)]
-pub struct Clients {
-    pub s3: aws_sdk_s3::Client,
-    pub sts: aws_sdk_sts::Client,
-    pub iam: aws_sdk_iam::Client,
-    pub lambda: aws_sdk_lambda::Client,
-    pub mediaconvert: aws_sdk_mediaconvert::Client,
-    pub cloudfront: aws_sdk_cloudfront::Client,
+services! {
+    S3 s3: aws_sdk_s3, signing "s3", S3Xml,
+        not found ["NoSuchBucket", "NoSuchKey", "NotFound"], tuned s3_settings;
+    Iam iam: aws_sdk_iam, signing "iam", QueryXml, not found ["NoSuchEntity"];
+    Lambda lambda: aws_sdk_lambda, signing "lambda", RestJson,
+        not found ["ResourceNotFoundException"];
+    // The regional endpoint: DescribeEndpoints is deprecated.
+    MediaConvert mediaconvert: aws_sdk_mediaconvert, signing "mediaconvert", RestJson,
+        not found ["NotFoundException"];
+    CloudFront cloudfront: aws_sdk_cloudfront, signing "cloudfront", QueryXml,
+        not found [
+            "NoSuchDistribution", "NoSuchOriginAccessControl", "NoSuchResource", "NoSuchPublicKey"
+        ];
+    EventBridge eventbridge: aws_sdk_eventbridge, signing "events", RestJson,
+        not found ["ResourceNotFoundException"];
+    // SNS's query protocol names its NotFoundException `NotFound`, and the
+    // ResourceNotFoundException of the tagging calls `ResourceNotFound`.
+    Sns sns: aws_sdk_sns, signing "sns", QueryXml, not found ["NotFound", "ResourceNotFound"];
+    /// CloudWatch Logs: the function's log group.
+    Logs logs: aws_sdk_cloudwatchlogs, signing "logs", RestJson,
+        not found ["ResourceNotFoundException"];
+    /// ACM, always in us-east-1 ([`ACM_REGION`]): the only region whose certificates
+    /// CloudFront accepts.
+    Acm acm: aws_sdk_acm, signing "acm", RestJson, not found ["ResourceNotFoundException"],
+        tuned |config, _| config.region(Region::new(ACM_REGION));
+    // Route 53 is REST-XML with the query protocol's `<ErrorResponse>`, as CloudFront.
+    Route53 route53: aws_sdk_route53, signing "route53", QueryXml,
+        not found ["NoSuchHostedZone"];
+    /// Secrets Manager: the private key a private stack signs with.
+    SecretsManager secrets: aws_sdk_secretsmanager, signing "secretsmanager", RestJson,
+        not found ["ResourceNotFoundException"];
+    /// STS: the account the credentials belong to ([`Clients::account_id`]).
+    Sts sts: aws_sdk_sts, signing "sts", QueryXml, not found [];
     /// The Resource Groups Tagging API: every stack's resources by their tags (`stacks`).
-    pub tagging: aws_sdk_resourcegroupstagging::Client,
-    pub eventbridge: aws_sdk_eventbridge::Client,
-    pub sns: aws_sdk_sns::Client,
-    pub logs: aws_sdk_cloudwatchlogs::Client,
-    /// The credentials the clients sign with: upload grants sign with them too
-    /// ([`crate::upload_grant`]). `None` in tests that mock the clients.
-    pub credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
-    /// ACM in us-east-1, whatever the stack's region ([`ACM_REGION`]).
-    pub acm: aws_sdk_acm::Client,
-    pub route53: aws_sdk_route53::Client,
+    Tagging tagging: aws_sdk_resourcegroupstagging, signing "tagging", RestJson, not found [];
     /// Service Quotas in us-east-1, where CloudFront's (global) quotas are applied
     /// ([`crate::quota`]).
-    pub servicequotas: aws_sdk_servicequotas::Client,
-    pub secrets: aws_sdk_secretsmanager::Client,
+    ServiceQuotas servicequotas: aws_sdk_servicequotas, signing "servicequotas", RestJson,
+        not found [], tuned |config, _| config.region(Region::new(ACM_REGION));
+}
+
+/// How a service shapes its errors: what a fake one must look like (the test proxy's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorShape {
+    /// S3's REST-XML `<Error>`.
+    S3Xml,
+    /// The query protocol's (and CloudFront's and Route 53's REST-XML) `<ErrorResponse>`.
+    QueryXml,
+    /// REST-JSON and JSON 1.1: the code in `x-amzn-ErrorType`.
+    RestJson,
+}
+
+/// A service's `tuned` settings, typed for its config builder (which a closure's
+/// parameters could not name otherwise).
+fn tuned<B>(f: impl FnOnce(B, &SdkConfig) -> B) -> impl FnOnce(B, &SdkConfig) -> B {
+    f
+}
+
+/// S3 behind a local endpoint (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3`) needs path-style
+/// addressing: a local endpoint has no per-bucket host names. Every S3 call retries
+/// [`OperationAborted`].
+fn s3_settings(
+    config: aws_sdk_s3::config::Builder,
+    sdk: &SdkConfig,
+) -> aws_sdk_s3::config::Builder {
+    let endpoint_overridden = sdk.endpoint_url().is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
+    config
+        .force_path_style(endpoint_overridden)
+        .retry_classifier(OperationAborted)
 }
 
 /// CloudFront takes certificates from ACM in this region only.
@@ -225,34 +340,7 @@ pub async fn connect(connection: &Connection) -> Result<Clients, SetupError> {
     if connection.check_credentials {
         check_credentials(&sdk).await?;
     }
-    let endpoint_overridden = sdk.endpoint_url().is_some()
-        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
-    let s3 = aws_sdk_s3::config::Builder::from(&sdk)
-        .force_path_style(endpoint_overridden)
-        .retry_classifier(OperationAborted)
-        .build();
-    Ok(Clients {
-        s3: aws_sdk_s3::Client::from_conf(s3),
-        sts: aws_sdk_sts::Client::new(&sdk),
-        iam: aws_sdk_iam::Client::new(&sdk),
-        lambda: aws_sdk_lambda::Client::new(&sdk),
-        // The regional endpoint: DescribeEndpoints is deprecated.
-        mediaconvert: aws_sdk_mediaconvert::Client::new(&sdk),
-        cloudfront: aws_sdk_cloudfront::Client::new(&sdk),
-        tagging: aws_sdk_resourcegroupstagging::Client::new(&sdk),
-        eventbridge: aws_sdk_eventbridge::Client::new(&sdk),
-        sns: aws_sdk_sns::Client::new(&sdk),
-        logs: aws_sdk_cloudwatchlogs::Client::new(&sdk),
-        credentials: sdk.credentials_provider(),
-        acm: acm_client(&sdk),
-        route53: aws_sdk_route53::Client::new(&sdk),
-        servicequotas: aws_sdk_servicequotas::Client::from_conf(
-            aws_sdk_servicequotas::config::Builder::from(&sdk)
-                .region(Region::new(ACM_REGION))
-                .build(),
-        ),
-        secrets: aws_sdk_secretsmanager::Client::new(&sdk),
-    })
+    Ok(Clients::new(&sdk))
 }
 
 /// Every CloudFront distribution of the account, whoever made it (CloudFront is global).
@@ -270,15 +358,6 @@ pub async fn all_distributions(
         );
     }
     Ok(all)
-}
-
-/// The ACM client CloudFront's certificates need: the SDK's settings, in [`ACM_REGION`].
-pub fn acm_client(sdk: &aws_config::SdkConfig) -> aws_sdk_acm::Client {
-    aws_sdk_acm::Client::from_conf(
-        aws_sdk_acm::config::Builder::from(sdk)
-            .region(Region::new(ACM_REGION))
-            .build(),
-    )
 }
 
 async fn check_credentials(sdk: &aws_config::SdkConfig) -> Result<(), SetupError> {

@@ -158,40 +158,16 @@ where
 
 impl crate::Service {
     /// Whether `err` says the resource asked for does not exist, in this service's idiom:
-    /// S3 `NoSuchBucket`/`NoSuchKey` or a bare 404 (HEAD has no body), IAM `NoSuchEntity`,
-    /// Lambda `ResourceNotFoundException`, MediaConvert `NotFoundException`, CloudFront
-    /// `NoSuch…`, EventBridge `ResourceNotFoundException`, SNS `NotFound`, CloudWatch Logs
-    /// `ResourceNotFoundException`. A missing S3 sub-resource (`NoSuchTagSet`) is not "not found": see
-    /// [`absent`].
+    /// one of its "not found" codes (the service list, `aws.rs`), or for S3 a bare 404 (a
+    /// HEAD answer has no body). A missing S3 sub-resource (`NoSuchTagSet`) is not "not
+    /// found": see [`absent`].
     pub fn not_found<E: ProvideErrorMetadata>(self, err: &SdkError<E, HttpResponse>) -> bool {
-        use crate::Service::*;
-        let code = error_code(err);
-        match self {
-            S3 => {
-                matches!(code, Some("NoSuchBucket" | "NoSuchKey" | "NotFound"))
-                    || (code.is_none()
-                        && err.raw_response().map(|r| r.status().as_u16()) == Some(404))
+        match error_code(err) {
+            Some(code) => self.not_found_codes().contains(&code),
+            None => {
+                self == crate::Service::S3
+                    && err.raw_response().map(|r| r.status().as_u16()) == Some(404)
             }
-            Iam => code == Some("NoSuchEntity"),
-            Lambda => code == Some("ResourceNotFoundException"),
-            MediaConvert => code == Some("NotFoundException"),
-            CloudFront => matches!(
-                code,
-                Some(
-                    "NoSuchDistribution"
-                        | "NoSuchOriginAccessControl"
-                        | "NoSuchResource"
-                        | "NoSuchPublicKey"
-                )
-            ),
-            EventBridge => code == Some("ResourceNotFoundException"),
-            // SNS's query protocol names its NotFoundException `NotFound`, and the
-            // ResourceNotFoundException of the tagging calls `ResourceNotFound`.
-            Sns => matches!(code, Some("NotFound" | "ResourceNotFound")),
-            Logs => code == Some("ResourceNotFoundException"),
-            Acm => code == Some("ResourceNotFoundException"),
-            Route53 => matches!(code, Some("NoSuchHostedZone")),
-            SecretsManager => code == Some("ResourceNotFoundException"),
         }
     }
 }

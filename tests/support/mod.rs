@@ -676,25 +676,11 @@ pub fn checked_state(path: &Path, stack: &str) -> Option<serde_json::Value> {
 /// The stack's clients pointed straight at the emulators (not through the proxies: a check
 /// of the test's is neither counted as cattube's requests nor refused by a fault plan).
 pub async fn stack_clients(emulators: &Emulators, region: &str) -> Clients {
-    let aws = sdk_config(&emulators.moto.url, region).await;
+    let moto = Clients::new(&sdk_config(&emulators.moto.url, region).await);
     Clients {
-        s3: s3_client(&emulators.moto.url, region).await,
-        sts: aws_sdk_sts::Client::new(&aws),
-        iam: aws_sdk_iam::Client::new(&aws),
-        lambda: aws_sdk_lambda::Client::new(&aws),
-        mediaconvert: aws_sdk_mediaconvert::Client::new(
-            &sdk_config(&emulators.standin.url, region).await,
-        ),
-        cloudfront: aws_sdk_cloudfront::Client::new(&aws),
-        tagging: aws_sdk_resourcegroupstagging::Client::new(&aws),
-        eventbridge: aws_sdk_eventbridge::Client::new(&aws),
-        sns: aws_sdk_sns::Client::new(&aws),
-        logs: aws_sdk_cloudwatchlogs::Client::new(&aws),
-        credentials: aws.credentials_provider(),
-        acm: cattube_stages::aws::acm_client(&aws),
-        route53: aws_sdk_route53::Client::new(&aws),
-        servicequotas: aws_sdk_servicequotas::Client::new(&aws),
-        secrets: aws_sdk_secretsmanager::Client::new(&aws),
+        // MediaConvert is the stand-in's, not moto's.
+        mediaconvert: Clients::new(&sdk_config(&emulators.standin.url, region).await).mediaconvert,
+        ..moto
     }
 }
 

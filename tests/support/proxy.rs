@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use cattube_stages::aws::ErrorShape;
 use cattube_stages::Service;
 
 use http_body_util::{BodyExt, Full};
@@ -412,61 +413,13 @@ fn scope_field(headers: &hyper::HeaderMap, n: usize) -> String {
         .to_string()
 }
 
-/// The signing name (SigV4 credential scope) of each service a resource lives in. The match
-/// is exhaustive: a resource of a new service does not build until its calls can be faulted.
-fn signing_name(service: Service) -> &'static str {
-    match service {
-        Service::S3 => "s3",
-        Service::Iam => "iam",
-        Service::Lambda => "lambda",
-        Service::MediaConvert => "mediaconvert",
-        Service::CloudFront => "cloudfront",
-        Service::EventBridge => "events",
-        Service::Sns => "sns",
-        Service::Logs => "logs",
-        Service::Acm => "acm",
-        Service::Route53 => "route53",
-        Service::SecretsManager => "secretsmanager",
-    }
-}
-
-/// How a service shapes its errors.
-#[derive(Clone, Copy)]
-enum Protocol {
-    /// S3's REST-XML `<Error>`.
-    S3Xml,
-    /// The query protocol's (and CloudFront's) `<ErrorResponse>`.
-    QueryXml,
-    /// REST-JSON: the code in `x-amzn-ErrorType`.
-    RestJson,
-}
-
-fn protocol(service: Service) -> Protocol {
-    match service {
-        Service::S3 => Protocol::S3Xml,
-        // SNS speaks the query protocol.
-        // Route 53 is REST-XML with the query protocol's `<ErrorResponse>`, as CloudFront.
-        Service::Iam | Service::CloudFront | Service::Sns | Service::Route53 => Protocol::QueryXml,
-        // EventBridge's, CloudWatch Logs' and ACM's JSON 1.1 protocol reads its error code from
-        // the same header.
-        Service::Lambda
-        | Service::MediaConvert
-        | Service::EventBridge
-        | Service::Logs
-        | Service::Acm
-        | Service::SecretsManager => Protocol::RestJson,
-    }
-}
-
-/// The protocol of the service a request is signed for: that of the registry's resource
-/// whose service it is, else the query protocol's (STS, the one service with no resource).
-fn protocol_of(signing: &str) -> Protocol {
-    cattube_stages::Registry::standard()
-        .steps()
+/// How the service a request is signed for shapes its errors (the service list,
+/// `cattube_stages::aws`); the query protocol's for a signing name it does not have.
+fn shape_of(signing: &str) -> ErrorShape {
+    Service::ALL
         .iter()
-        .map(|step| step.spec().service)
-        .find(|service| signing_name(*service) == signing)
-        .map_or(Protocol::QueryXml, protocol)
+        .find(|service| service.signing_name() == signing)
+        .map_or(ErrorShape::QueryXml, |service| service.error_shape())
 }
 
 /// The error a service would answer, in its protocol's shape (`aws_errors`: byte for byte
@@ -474,25 +427,25 @@ fn protocol_of(signing: &str) -> Protocol {
 fn fault_response(service: &str, fault: &Fault) -> Response<Full<Bytes>> {
     use super::aws_errors::AwsErrorReply;
     let message = "injected by the test proxy";
-    let protocol = protocol_of(service);
-    let (status, code) = match (protocol, fault) {
-        (Protocol::RestJson, Fault::Deny) => (403, "AccessDeniedException"),
+    let shape = shape_of(service);
+    let (status, code) = match (shape, fault) {
+        (ErrorShape::RestJson, Fault::Deny) => (403, "AccessDeniedException"),
         (_, Fault::Deny) => (403, "AccessDenied"),
-        (Protocol::S3Xml, Fault::Throttle) => (503, "SlowDown"),
-        (Protocol::S3Xml, Fault::ServerError) => (500, "InternalError"),
-        (Protocol::RestJson, Fault::Throttle) => (429, "TooManyRequestsException"),
-        (Protocol::RestJson, Fault::ServerError) => (500, "ServiceException"),
-        (Protocol::QueryXml, Fault::Throttle) => (400, "Throttling"),
-        (Protocol::QueryXml, Fault::ServerError) => (500, "InternalFailure"),
+        (ErrorShape::S3Xml, Fault::Throttle) => (503, "SlowDown"),
+        (ErrorShape::S3Xml, Fault::ServerError) => (500, "InternalError"),
+        (ErrorShape::RestJson, Fault::Throttle) => (429, "TooManyRequestsException"),
+        (ErrorShape::RestJson, Fault::ServerError) => (500, "ServiceException"),
+        (ErrorShape::QueryXml, Fault::Throttle) => (400, "Throttling"),
+        (ErrorShape::QueryXml, Fault::ServerError) => (500, "InternalFailure"),
     };
-    let reply = match protocol {
-        Protocol::S3Xml => AwsErrorReply::s3(status, code, message),
-        Protocol::RestJson if service == "lambda" => AwsErrorReply::lambda(status, code, message),
-        Protocol::RestJson => AwsErrorReply::mediaconvert(status, code, message),
-        Protocol::QueryXml if service == "cloudfront" => {
+    let reply = match shape {
+        ErrorShape::S3Xml => AwsErrorReply::s3(status, code, message),
+        ErrorShape::RestJson if service == "lambda" => AwsErrorReply::lambda(status, code, message),
+        ErrorShape::RestJson => AwsErrorReply::mediaconvert(status, code, message),
+        ErrorShape::QueryXml if service == "cloudfront" => {
             AwsErrorReply::cloudfront(status, code, message)
         }
-        Protocol::QueryXml => AwsErrorReply::query(service, status, code, message),
+        ErrorShape::QueryXml => AwsErrorReply::query(service, status, code, message),
     };
     reply.response()
 }

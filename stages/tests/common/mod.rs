@@ -4,12 +4,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_smithy_mocks::{mock_client, Rule, RuleMode};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::{provider::SharedCredentialsProvider, Credentials};
+use aws_smithy_mocks::{create_mock_http_client, MockResponseInterceptor, Rule, RuleMode};
+use aws_smithy_runtime_api::client::interceptors::SharedInterceptor;
 use cattube_stages::{Clients, Settings, StackContext};
 
 pub const ACCOUNT: &str = "123456789012";
 
-/// Clients that each answer only from their rules (none by default).
+/// The rules each client answers from (none by default). A service with no field here
+/// answers nothing.
 #[derive(Default)]
 pub struct MockClients {
     pub s3: Vec<Rule>,
@@ -21,72 +25,37 @@ pub struct MockClients {
     pub logs: Vec<Rule>,
 }
 
-fn refs(rules: &[Rule]) -> Vec<&Rule> {
-    rules.iter().collect()
-}
-
 impl MockClients {
+    /// Every client of [`Clients::new`], answering from all the rules: a rule matches only
+    /// calls of its own operation, so one interceptor serves every client.
     pub fn build(&self) -> Clients {
+        let mut mocks = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+        let all = [
+            &self.s3,
+            &self.iam,
+            &self.lambda,
+            &self.mediaconvert,
+            &self.cloudfront,
+            &self.tagging,
+            &self.logs,
+        ];
+        for rule in all.into_iter().flatten() {
+            mocks = mocks.with_rule(rule);
+        }
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "mock", "mock", None, None, "mocks",
+            )))
+            // Nothing leaves the process; a local endpoint keeps S3 path-style, as under
+            // the emulators.
+            .http_client(create_mock_http_client())
+            .endpoint_url("http://127.0.0.1")
+            .build();
         Clients {
             credentials: None,
-            s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, refs(&self.s3), |c| c
-                .force_path_style(true)),
-            sts: mock_client!(aws_sdk_sts, RuleMode::MatchAny, Vec::<&Rule>::new()),
-            iam: mock_client!(aws_sdk_iam, RuleMode::MatchAny, refs(&self.iam)),
-            lambda: mock_client!(aws_sdk_lambda, RuleMode::MatchAny, refs(&self.lambda)),
-            mediaconvert: mock_client!(
-                aws_sdk_mediaconvert,
-                RuleMode::MatchAny,
-                refs(&self.mediaconvert)
-            ),
-            cloudfront: mock_client!(
-                aws_sdk_cloudfront,
-                RuleMode::MatchAny,
-                refs(&self.cloudfront)
-            ),
-            tagging: mock_client!(
-                aws_sdk_resourcegroupstagging,
-                RuleMode::MatchAny,
-                refs(&self.tagging)
-            ),
-            // No mocked test calls these: clients that would fail any call they made.
-            eventbridge: aws_sdk_eventbridge::Client::from_conf(
-                aws_sdk_eventbridge::Config::builder()
-                    .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
-                    .region(aws_sdk_eventbridge::config::Region::new("us-east-1"))
-                    .build(),
-            ),
-            sns: aws_sdk_sns::Client::from_conf(
-                aws_sdk_sns::Config::builder()
-                    .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
-                    .region(aws_sdk_sns::config::Region::new("us-east-1"))
-                    .build(),
-            ),
-            logs: mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, refs(&self.logs)),
-            acm: aws_sdk_acm::Client::from_conf(
-                aws_sdk_acm::Config::builder()
-                    .behavior_version(aws_sdk_acm::config::BehaviorVersion::latest())
-                    .region(aws_sdk_acm::config::Region::new("us-east-1"))
-                    .build(),
-            ),
-            route53: aws_sdk_route53::Client::from_conf(
-                aws_sdk_route53::Config::builder()
-                    .behavior_version(aws_sdk_route53::config::BehaviorVersion::latest())
-                    .region(aws_sdk_route53::config::Region::new("us-east-1"))
-                    .build(),
-            ),
-            servicequotas: aws_sdk_servicequotas::Client::from_conf(
-                aws_sdk_servicequotas::Config::builder()
-                    .behavior_version(aws_sdk_servicequotas::config::BehaviorVersion::latest())
-                    .region(aws_sdk_servicequotas::config::Region::new("us-east-1"))
-                    .build(),
-            ),
-            secrets: aws_sdk_secretsmanager::Client::from_conf(
-                aws_sdk_secretsmanager::Config::builder()
-                    .behavior_version(aws_sdk_secretsmanager::config::BehaviorVersion::latest())
-                    .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
-                    .build(),
-            ),
+            ..Clients::intercepted(&sdk, Some(SharedInterceptor::new(mocks)))
         }
     }
 }
