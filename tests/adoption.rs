@@ -21,7 +21,10 @@ use std::io::Write;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use sha2::{Digest, Sha256};
-use support::{account_inventory, create_bucket, stack_clients, Emulators};
+use support::{
+    account_inventory, attached_policies, create_bucket, function_configuration, inline_policies,
+    stack_clients, Emulators,
+};
 
 const REGION: &str = "eu-west-1";
 
@@ -139,35 +142,11 @@ async fn role_snapshot(iam: &aws_sdk_iam::Client, role: &str) -> BTreeMap<String
         "boundary".into(),
         format!("{:?}", got.permissions_boundary()),
     );
-    let inline = iam
-        .list_role_policies()
-        .role_name(role)
-        .send()
-        .await
-        .unwrap();
-    for name in inline.policy_names() {
-        let doc = iam
-            .get_role_policy()
-            .role_name(role)
-            .policy_name(name)
-            .send()
-            .await
-            .unwrap();
-        snap.insert(
-            format!("inline {name}"),
-            decode(doc.policy_document()).to_string(),
-        );
+    for (name, document) in inline_policies(iam, role).await {
+        snap.insert(format!("inline {name}"), decode(&document).to_string());
     }
-    let attached = iam
-        .list_attached_role_policies()
-        .role_name(role)
-        .send()
-        .await
-        .unwrap();
-    snap.insert(
-        "attached".into(),
-        format!("{:?}", attached.attached_policies()),
-    );
+    let attached = attached_policies(iam, role).await;
+    snap.insert("attached".into(), format!("{attached:?}"));
     snap
 }
 
@@ -198,12 +177,7 @@ async fn function_snapshot(
     function: &str,
 ) -> BTreeMap<String, String> {
     let mut snap = BTreeMap::new();
-    let c = lambda
-        .get_function_configuration()
-        .function_name(function)
-        .send()
-        .await
-        .unwrap();
+    let c = function_configuration(lambda, function).await;
     for (key, value) in [
         ("role", format!("{:?}", c.role())),
         ("runtime", format!("{:?}", c.runtime())),

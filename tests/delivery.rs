@@ -13,35 +13,14 @@ use crate::support;
 
 use aws_sdk_cloudfront::types::ViewerProtocolPolicy;
 use support::distribution::{cloudfront_client, distribution_config, edit_distribution};
-use support::{assert_drifted, bucket_policy, resource, s3_client, Emulators, Moto};
+use support::{
+    assert_account_empty, assert_drifted, bucket_policy, has_stack_tag, resource, s3_client,
+    Emulators,
+};
+
+use support::names::{DESTINATION, SOURCE};
 
 const REGION: &str = "eu-west-1";
-const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
-const DESTINATION: &str = "cattube-destination-123456789012-eu-west-1";
-
-/// Nothing of any kind left in the emulator: no distribution, no OAC, no bucket.
-async fn nothing_left(moto: &Moto) {
-    let cf = cloudfront_client(&moto.url).await;
-    let dists = cf.list_distributions().send().await.unwrap();
-    let dists = dists
-        .distribution_list()
-        .map(|l| l.items().len())
-        .unwrap_or(0);
-    assert_eq!(dists, 0, "distributions left behind");
-    let oacs = cf.list_origin_access_controls().send().await.unwrap();
-    let oacs = oacs
-        .origin_access_control_list()
-        .map(|l| l.items().len())
-        .unwrap_or(0);
-    assert_eq!(oacs, 0, "origin access controls left behind");
-    let s3 = s3_client(&moto.url, REGION).await;
-    let buckets = s3.list_buckets().send().await.unwrap();
-    assert!(
-        buckets.buckets().is_empty(),
-        "left behind: {:?}",
-        buckets.buckets()
-    );
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn delivery_lifecycle() {
@@ -119,7 +98,7 @@ async fn delivery_lifecycle() {
                 }),
         "{doc}"
     );
-    nothing_left(&emulators.moto).await;
+    assert_account_empty(emulators, REGION).await;
     assert!(!sandbox.path().join("cattube.state.json").exists());
 }
 
@@ -208,12 +187,8 @@ async fn what_up_made_reads_back_right(
         .send()
         .await
         .unwrap();
-    assert!(tags
-        .tags()
-        .unwrap()
-        .items()
-        .iter()
-        .any(|t| t.key() == "cattube:stack" && t.value() == Some("cattube")));
+    let items = tags.tags().unwrap().items();
+    assert!(has_stack_tag(items.iter().map(|t| (t.key(), t.value()))));
     let policy = bucket_policy(s3, DESTINATION).await;
     let policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
     let statements = policy["Statement"].as_array().unwrap();
@@ -304,15 +279,12 @@ async fn drift_by_hand_is_named(delivery: &Delivery, dist_id: &str, policy: &ser
         .unwrap();
 
     let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
-    let dist = resource(&doc, "distribution");
-    assert_eq!(dist["status"], "drifted");
-    let drift = dist["drift"].to_string();
     for needle in [
         "viewer protocol policy is allow-all",
         "distribution is disabled",
         "origin access control detached",
     ] {
-        assert!(drift.contains(needle), "{needle} not in {drift}");
+        assert_drifted(&doc, "distribution", needle);
     }
     assert_drifted(&doc, "destination-bucket-policy", "bucket policy widened");
     assert_eq!(resource(&doc, "origin-access-control")["status"], "ok");
@@ -411,7 +383,7 @@ async fn down_no_wait_then_down() {
 
     // The next down finishes.
     sandbox.run().args(["down", "--yes"]).expect_code(0).json();
-    nothing_left(moto).await;
+    assert_account_empty(&emulators, REGION).await;
     assert!(!sandbox.path().join("cattube.state.json").exists());
 }
 
@@ -546,5 +518,5 @@ async fn suffixes_a_failed_multipart_upload_and_keep_buckets() {
         .await
         .expect("--keep-buckets kept the videos");
     sandbox.run().args(["down", "--yes"]).expect_code(0).json();
-    nothing_left(&emulators.moto).await;
+    assert_account_empty(&emulators, REGION).await;
 }

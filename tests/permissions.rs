@@ -352,8 +352,7 @@ fn policies_asked_of_nothing_but_the_account(
             .run()
             .args(["permissions", "--for", command])
             .env("CATTUBE_STATE", STATE)
-            .expect_code(0)
-            .expect_writes(0)
+            .expect_read_only()
             .json();
         // Only the account id is asked of AWS.
         let asked: Vec<&str> = ran.requests.iter().map(|s| s.action.as_str()).collect();

@@ -11,8 +11,9 @@ use cattube_stages::player_page::{body, sha256_hex, FILES, SOURCE_URL_SLOT, UPLO
 use support::distribution::{cloudfront_client, distribution_config, edit_distribution};
 use support::{assert_drifted, down_leaves_nothing, resource, s3_client, Emulators};
 
+use support::names::DESTINATION;
+
 const REGION: &str = "eu-west-1";
-const DESTINATION: &str = "cattube-destination-123456789012-eu-west-1";
 
 async fn policy(s3: &aws_sdk_s3::Client) -> serde_json::Value {
     serde_json::from_str(&support::bucket_policy(s3, DESTINATION).await).unwrap()
