@@ -21,12 +21,11 @@ use std::io::Write;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use sha2::{Digest, Sha256};
+use support::names::REGION;
 use support::{
     account_inventory, attached_policies, create_bucket, function_configuration, inline_policies,
-    stack_clients, Emulators,
+    lambda_notifications, put_bucket_policy, stack_clients, Emulators,
 };
-
-const REGION: &str = "eu-west-1";
 
 /// Every setting of a bucket the S3 API reads back, and every object (key, bytes' SHA-256,
 /// ETag, Content-Type, metadata): what a user would miss.
@@ -322,12 +321,7 @@ async fn make_public_site(s3: &aws_sdk_s3::Client) {
             "Resource": format!("arn:aws:s3:::{PUBLIC_SITE}/*")
         }]
     });
-    s3.put_bucket_policy()
-        .bucket(PUBLIC_SITE)
-        .policy(policy.to_string())
-        .send()
-        .await
-        .unwrap();
+    put_bucket_policy(s3, PUBLIC_SITE, &policy.to_string()).await;
     s3.put_bucket_website()
         .bucket(PUBLIC_SITE)
         .website_configuration(
@@ -1173,14 +1167,9 @@ async fn other_names_in_another_region_and_clear_refusals() {
             down.stdout
         );
     }
-    let notification = clients
-        .s3
-        .get_bucket_notification_configuration()
-        .bucket("my-uploads")
-        .send()
+    assert!(lambda_notifications(&clients.s3, "my-uploads")
         .await
-        .unwrap();
-    assert!(notification.lambda_function_configurations().is_empty());
+        .is_empty());
     assert!(
         differences(&objects, &bucket_snapshot(&clients.s3, "my-videos").await)
             .iter()

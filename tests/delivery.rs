@@ -14,13 +14,11 @@ use crate::support;
 use aws_sdk_cloudfront::types::ViewerProtocolPolicy;
 use support::distribution::{cloudfront_client, distribution_config, edit_distribution};
 use support::{
-    assert_account_empty, assert_drifted, bucket_policy, has_stack_tag, resource, s3_client,
-    Emulators,
+    assert_account_empty, assert_drifted, bucket_policy, down_leaves_nothing, has_stack_tag,
+    lambda_notifications, put_bucket_policy, resource, s3_client, Emulators,
 };
 
-use support::names::{DESTINATION, SOURCE};
-
-const REGION: &str = "eu-west-1";
+use support::names::{DESTINATION, REGION, SOURCE};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn delivery_lifecycle() {
@@ -77,12 +75,7 @@ async fn delivery_lifecycle() {
         emulators, sandbox, ..
     } = &delivery;
     // down removes everything, in reverse.
-    let doc = sandbox
-        .run()
-        .args(["down", "--yes"])
-        .expect_code(0)
-        .json()
-        .doc;
+    let doc = down_leaves_nothing(emulators, sandbox).await.doc;
     assert!(
         doc["resources"]
             .as_array()
@@ -271,12 +264,7 @@ async fn drift_by_hand_is_named(delivery: &Delivery, dist_id: &str, policy: &ser
             "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
             "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{DESTINATION}/*")
         }));
-    s3.put_bucket_policy()
-        .bucket(DESTINATION)
-        .policy(widened.to_string())
-        .send()
-        .await
-        .unwrap();
+    put_bucket_policy(s3, DESTINATION, &widened.to_string()).await;
 
     let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
     for needle in [
@@ -401,14 +389,8 @@ async fn suffixes_a_failed_multipart_upload_and_keep_buckets() {
     );
     sandbox.run().args(["up"]).expect_code(0).json();
 
-    let notification = s3
-        .get_bucket_notification_configuration()
-        .bucket(SOURCE)
-        .send()
+    let mut entries: Vec<(String, Vec<String>)> = lambda_notifications(&s3, SOURCE)
         .await
-        .unwrap();
-    let mut entries: Vec<(String, Vec<String>)> = notification
-        .lambda_function_configurations()
         .iter()
         .map(|c| {
             let rules = c

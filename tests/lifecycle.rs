@@ -4,19 +4,20 @@
 
 use crate::support;
 
+use cattube_stages::Clients;
+
 use aws_sdk_s3::types::{
     BucketVersioningStatus, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
     PublicAccessBlockConfiguration, VersioningConfiguration,
 };
 use support::{
     assert_account_empty, assert_drifted, assert_every_action, attached_policies, bucket_policy,
-    field_strings, function_configuration, function_policy, has_stack_tag, inline_policies,
-    resource, s3_client, sdk_config, strings, Emulators, RESOURCES,
+    bucket_tags, down_leaves_nothing, field_strings, function_configuration, function_policy,
+    has_stack_tag, inline_policies, lambda_notifications, put_bucket_policy, resource, s3_client,
+    sdk_config, stack_clients, strings, Emulators, RESOURCES,
 };
 
-use support::names::{ACCOUNT, DESTINATION, SOURCE};
-
-const REGION: &str = "eu-west-1";
+use support::names::{ACCOUNT, DESTINATION, REGION, SOURCE};
 
 /// The whole life of a stack with every resource: plan, up, status, drift of each kind
 /// repaired, down. One stack walked through in order; each step proves one thing below.
@@ -24,12 +25,14 @@ const REGION: &str = "eu-west-1";
 async fn lifecycle() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
-    let s3 = s3_client(&emulators.moto.url, REGION).await;
-    let aws = sdk_config(&emulators.moto.url, REGION).await;
-    let iam = aws_sdk_iam::Client::new(&aws);
-    let lambda = aws_sdk_lambda::Client::new(&aws);
-    let mediaconvert =
-        aws_sdk_mediaconvert::Client::new(&sdk_config(&emulators.standin.url, REGION).await);
+    let Clients {
+        s3,
+        iam,
+        lambda,
+        mediaconvert,
+        route53,
+        ..
+    } = stack_clients(&emulators, REGION).await;
 
     // Every resource wanted, the optional ones included ([notify] email, [domain] with its
     // Route 53 zone in the account, [uploads] for the CORS rule, [delivery] private).
@@ -38,9 +41,7 @@ async fn lifecycle() {
         "[notify]\nemail = [\"cat@example.com\"]\n[domain]\nname = \"videos.example.com\"\n\
          [uploads]\nallowed-origins = [\"https://cats.example\"]\n[delivery]\nprivate = true\n",
     );
-    support::stack_clients(&emulators, REGION)
-        .await
-        .route53
+    route53
         .create_hosted_zone()
         .name("example.com")
         .caller_reference("lifecycle")
@@ -101,7 +102,7 @@ async fn plan_on_an_empty_account_lists_every_resource_to_create(walk: &Walk) ->
 }
 
 async fn up_from_nothing_creates_every_resource_securely(walk: &Walk, wanted: &[String]) {
-    let Walk { sandbox, .. } = walk;
+    let Walk { sandbox, s3, .. } = walk;
     // up from nothing creates both buckets with their secure settings.
     let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
     // Every registered kind finds its resource as the stack's: the leak check after `down`
@@ -160,8 +161,7 @@ async fn up_from_nothing_creates_every_resource_securely(walk: &Walk, wanted: &[
         walk.emulators.requests().len(),
         walk.emulators.writes().len()
     );
-    let pab = walk
-        .s3
+    let pab = s3
         .get_public_access_block()
         .bucket(SOURCE)
         .send()
@@ -173,19 +173,13 @@ async fn up_from_nothing_creates_every_resource_securely(walk: &Walk, wanted: &[
             .block_public_acls(),
         Some(true)
     );
-    let policy = bucket_policy(&walk.s3, DESTINATION).await;
+    let policy = bucket_policy(s3, DESTINATION).await;
     assert!(policy.contains("aws:SecureTransport"), "{policy}");
     for bucket in [SOURCE, DESTINATION] {
-        assert_tls_only(&walk.s3, bucket).await;
+        assert_tls_only(s3, bucket).await;
     }
-    let tags = walk
-        .s3
-        .get_bucket_tagging()
-        .bucket(SOURCE)
-        .send()
-        .await
-        .unwrap();
-    let pairs = tags.tag_set().iter().map(|t| (t.key(), t.value()));
+    let tags = bucket_tags(s3, SOURCE).await;
+    let pairs = tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
     assert!(has_stack_tag(pairs), "{tags:?}");
     let state: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(sandbox.path().join("cattube.state.json")).unwrap(),
@@ -214,10 +208,9 @@ async fn a_converged_up_writes_nothing(walk: &Walk) {
 }
 
 async fn a_public_access_block_drift_is_named_and_repaired(walk: &Walk) {
-    let Walk { sandbox, .. } = walk;
+    let Walk { sandbox, s3, .. } = walk;
     // Drift: someone turns part of the public access block off.
-    walk.s3
-        .put_public_access_block()
+    s3.put_public_access_block()
         .bucket(SOURCE)
         .public_access_block_configuration(
             PublicAccessBlockConfiguration::builder()
@@ -258,12 +251,11 @@ async fn a_public_access_block_drift_is_named_and_repaired(walk: &Walk) {
 }
 
 async fn each_secure_setting_drift_is_repaired_by_one_write(walk: &Walk) {
-    let Walk { sandbox, .. } = walk;
+    let Walk { sandbox, s3, .. } = walk;
     // Drift of the bucket's other secure settings: default encryption removed, ACLs
     // enabled again (ObjectWriter), the TLS-only statement deleted. status names each, and
     // up repairs each with one write, after which plain HTTP is denied again.
-    walk.s3
-        .delete_bucket_encryption()
+    s3.delete_bucket_encryption()
         .bucket(SOURCE)
         .send()
         .await
@@ -273,15 +265,13 @@ async fn each_secure_setting_drift_is_repaired_by_one_write(walk: &Walk) {
         .build()
         .unwrap();
     let controls = OwnershipControls::builder().rules(object_writer);
-    walk.s3
-        .put_bucket_ownership_controls()
+    s3.put_bucket_ownership_controls()
         .bucket(SOURCE)
         .ownership_controls(controls.build().unwrap())
         .send()
         .await
         .unwrap();
-    walk.s3
-        .delete_bucket_policy()
+    s3.delete_bucket_policy()
         .bucket(SOURCE)
         .send()
         .await
@@ -314,14 +304,14 @@ async fn each_secure_setting_drift_is_repaired_by_one_write(walk: &Walk) {
         "one write per drifted setting"
     );
     sandbox.run().arg("status").expect_code(0).output();
-    assert_tls_only(&walk.s3, SOURCE).await;
+    assert_tls_only(s3, SOURCE).await;
 }
 
 async fn the_conversion_half_drift_is_repaired(walk: &Walk) {
-    let Walk { sandbox, .. } = walk;
+    let Walk { sandbox, s3, .. } = walk;
     // Drift in the conversion half: the notification removed, the function's environment
     // changed, a role's policy widened.
-    support::remove_notifications(&walk.s3, SOURCE).await;
+    support::remove_notifications(s3, SOURCE).await;
     support::drift_function_environment(&walk.lambda, "cattube-converter").await;
     let widening = support::widen_role(&walk.iam, "cattube-eu-west-1-converter").await;
     let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
@@ -381,14 +371,13 @@ async fn the_conversion_half_drift_is_repaired(walk: &Walk) {
 }
 
 async fn down_cancels_queued_jobs_and_leaves_nothing(walk: &Walk) {
-    let Walk { sandbox, .. } = walk;
+    let Walk { sandbox, s3, .. } = walk;
     // A job still waiting in the queue: down cancels it before deleting the queue.
     let source = format!("s3://{SOURCE}/cats/tabby cat.mp4");
     let job_id = support::submit_job(&walk.mediaconvert, REGION, &source).await;
 
     // Videos with history: versions and a delete marker.
-    walk.s3
-        .put_bucket_versioning()
+    s3.put_bucket_versioning()
         .bucket(DESTINATION)
         .versioning_configuration(
             VersioningConfiguration::builder()
@@ -399,22 +388,15 @@ async fn down_cancels_queued_jobs_and_leaves_nothing(walk: &Walk) {
         .await
         .unwrap();
     for body in ["one", "two", "three"] {
-        support::put_object(
-            &walk.s3,
-            DESTINATION,
-            "cats/tabby cat-hd.mp4",
-            body.as_bytes(),
-        )
-        .await;
+        support::put_object(s3, DESTINATION, "cats/tabby cat-hd.mp4", body.as_bytes()).await;
     }
-    walk.s3
-        .delete_object()
+    s3.delete_object()
         .bucket(DESTINATION)
         .key("cats/tabby cat-hd.mp4")
         .send()
         .await
         .unwrap();
-    support::put_object(&walk.s3, SOURCE, "cats/tabby cat.mp4", b"video").await;
+    support::put_object(s3, SOURCE, "cats/tabby cat.mp4", b"video").await;
 
     // down without a terminal and without --yes refuses and changes nothing.
     walk.emulators.reset();
@@ -422,12 +404,7 @@ async fn down_cancels_queued_jobs_and_leaves_nothing(walk: &Walk) {
     assert!(walk.emulators.requests().is_empty());
 
     // down --yes removes both buckets, versions and all, and the state file.
-    let doc = sandbox
-        .run()
-        .args(["down", "--yes"])
-        .expect_code(0)
-        .json()
-        .doc;
+    let doc = down_leaves_nothing(&walk.emulators, sandbox).await.doc;
     assert_every_action(&doc, "delete");
     let cancelled = walk
         .mediaconvert
@@ -441,8 +418,6 @@ async fn down_cancels_queued_jobs_and_leaves_nothing(walk: &Walk) {
         Some("CANCELED")
     );
     assert_account_empty(&walk.emulators, REGION).await;
-    let left = support::leftovers(&walk.emulators, REGION).await;
-    assert!(left.is_empty(), "left behind {left:?}");
     assert!(!sandbox.path().join("cattube.state.json").exists());
 
     // A second down has nothing to do and says so.
@@ -581,13 +556,8 @@ async fn check_conversion(walk: &Walk) {
         policy.contains("cattube-s3-invoke") && policy.contains(&format!("arn:aws:s3:::{SOURCE}")),
         "{policy}"
     );
-    let notification = s3
-        .get_bucket_notification_configuration()
-        .bucket(SOURCE)
-        .send()
-        .await
-        .unwrap();
-    let entry = &notification.lambda_function_configurations()[0];
+    let notifications = lambda_notifications(s3, SOURCE).await;
+    let entry = &notifications[0];
     assert_eq!(entry.id(), Some("cattube-notifications"));
     assert_eq!(entry.lambda_function_arn(), config.function_arn().unwrap());
     for role in [
@@ -673,18 +643,14 @@ async fn us_east_1_and_custom_names() {
         .unwrap()
         .ends_with(":queues/catqueue"));
     let s3 = s3_client(&moto.url, "us-east-1").await;
-    let tags = s3
-        .get_bucket_tagging()
-        .bucket("demo-out")
-        .send()
-        .await
-        .unwrap();
-    let has = |k: &str, v: &str| {
-        tags.tag_set()
-            .iter()
-            .any(|t| t.key() == k && t.value() == v)
-    };
-    assert!(has("team", "video") && has("cattube:stack", "demo") && has("managed-by", "cattube"));
+    let tags = bucket_tags(&s3, "demo-out").await;
+    for (key, value) in [
+        ("team", "video"),
+        ("cattube:stack", "demo"),
+        ("managed-by", "cattube"),
+    ] {
+        assert_eq!(tags.get(key).map(String::as_str), Some(value), "{tags:?}");
+    }
     sandbox
         .run()
         .args(["down", "--yes"])
@@ -703,12 +669,7 @@ async fn adopted_bucket_survives_down() {
     let s3 = s3_client(&moto.url, REGION).await;
     support::create_bucket(&s3, "my-videos", REGION).await;
     let theirs = r#"{"Version":"2012-10-17","Statement":[{"Sid":"theirs","Effect":"Deny","Principal":"*","Action":"s3:DeleteBucket","Resource":"arn:aws:s3:::my-videos"}]}"#;
-    s3.put_bucket_policy()
-        .bucket("my-videos")
-        .policy(theirs)
-        .send()
-        .await
-        .unwrap();
+    put_bucket_policy(&s3, "my-videos", theirs).await;
     support::put_object(&s3, "my-videos", "keep.mp4", b"mine").await;
     // Someone else's notification on the bucket: cattube merges its own next to it.
     let theirs_entry = aws_sdk_s3::types::LambdaFunctionConfiguration::builder()
@@ -729,9 +690,10 @@ async fn adopted_bucket_survives_down() {
         .send()
         .await
         .unwrap();
-    let entries = |out: aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput| {
-        let mut ids: Vec<String> = out
-            .lambda_function_configurations()
+    // The ids of the bucket's notifications to Lambda, sorted.
+    let entries = || async {
+        let notifications = lambda_notifications(&s3, "my-videos").await;
+        let mut ids: Vec<String> = notifications
             .iter()
             .filter_map(|c| c.id().map(str::to_string))
             .collect();
@@ -752,13 +714,7 @@ async fn adopted_bucket_survives_down() {
     // The adopted bucket got every secure setting, and its TLS-only statement works.
     support::assert_secure_bucket(&s3, "my-videos").await;
     assert_tls_only(&s3, "my-videos").await;
-    let notification = s3
-        .get_bucket_notification_configuration()
-        .bucket("my-videos")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(entries(notification), ["cattube-notifications", "theirs"]);
+    assert_eq!(entries().await, ["cattube-notifications", "theirs"]);
     let status = sandbox.run().arg("status").expect_code(0).output().stdout;
     assert!(status.contains("adopted"), "{status}");
 
@@ -794,13 +750,7 @@ async fn adopted_bucket_survives_down() {
         .filter_map(|b| b.name().map(str::to_string))
         .collect();
     assert_eq!(names, vec!["my-videos".to_string()]);
-    let notification = s3
-        .get_bucket_notification_configuration()
-        .bucket("my-videos")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(entries(notification), ["theirs"], "down removes only ours");
+    assert_eq!(entries().await, ["theirs"], "down removes only ours");
 }
 
 /// A job.json MediaConvert refuses fails `up` with MediaConvert's own message, and the

@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use support::{field_strings, s3_client, sdk_config, Emulators, RecordingProxy, Sandbox};
 
-use support::names::SOURCE;
-
-const REGION: &str = "eu-west-1";
+use support::names::{REGION, SOURCE};
 
 fn stderr_lines(out: &support::Ran) -> Vec<String> {
     out.stderr

@@ -8,9 +8,8 @@ use crate::support;
 use std::process::Command;
 
 use serde_json::{json, Value};
+use support::names::REGION;
 use support::{repo_root, venv_python, Emulators};
-
-const REGION: &str = "eu-west-1";
 
 /// A recorded request as the checker reads it.
 fn calls(requests: &[support::proxy::Seen]) -> Vec<Value> {

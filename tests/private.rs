@@ -12,13 +12,13 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use crate::support::distribution::distribution_config;
+use crate::support::names::REGION;
 use crate::support::{
     down_leaves_nothing, field_strings, has_stack_tag, repo_root, resource, stack_clients,
     venv_python, Emulators, Sandbox,
 };
 use cattube_stages::Clients;
 
-const REGION: &str = "eu-west-1";
 const KEY: &str = "cats/tabby cat.mp4";
 
 fn config(profile: &str) -> String {

@@ -13,13 +13,14 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use support::names::REGION;
 use support::tally::Tally;
 use support::{
-    account_inventory, assert_code, checked_state, inline_policies, interrupt, leftovers, resource,
-    s3_client, sdk_config, strings, Emulators, Ran, Sandbox, IDS, WANTED_BY_DEFAULT,
+    account_inventory, assert_code, checked_state, inline_policies, interrupt,
+    lambda_notifications, leftovers, put_bucket_policy, resource, row, s3_client, sdk_config,
+    strings, Emulators, Ran, Sandbox, IDS, WANTED_BY_DEFAULT,
 };
 
-const REGION: &str = "eu-west-1";
 const STACK: &str = "cattube";
 /// SIGKILL trials per command.
 const CRASH_TRIALS: usize = 15;
@@ -39,6 +40,12 @@ fn converge(sandbox: &Sandbox, what: &str) {
     let out = sandbox.run().args(["status"]).output();
     assert_code(&out, 0, &format!("{what}: status"));
     let doc = state(sandbox).expect("a state file after up");
+    assert_each_wanted_recorded_as_created(&doc, what);
+}
+
+/// The state records each resource wanted by default as created by the stack.
+#[track_caller]
+fn assert_each_wanted_recorded_as_created(doc: &serde_json::Value, what: &str) {
     let recorded = doc["resources"].as_object().unwrap();
     for id in WANTED_BY_DEFAULT.iter() {
         assert_eq!(
@@ -753,10 +760,7 @@ async fn adopted_resources_survive_down() {
     assert_code(&out, 0, "status with adopted resources");
     let text = out.stdout.clone();
     for id in ["source-bucket", "mediaconvert-role"] {
-        let line = text
-            .lines()
-            .find(|l| l.contains(&format!(" {id} ")))
-            .unwrap_or_else(|| panic!("no {id} in {text}"));
+        let line = row(&text, id);
         // The last column says who owns it: `adopted`.
         assert_eq!(line.split_whitespace().last(), Some("adopted"), "{line}");
     }
@@ -770,10 +774,7 @@ async fn adopted_resources_survive_down() {
     assert_code(&out, 0, "down with adopted resources");
     let text = out.stdout.clone();
     for id in ["source-bucket", "mediaconvert-role"] {
-        let line = text
-            .lines()
-            .find(|l| l.contains(&format!(" {id} ")))
-            .unwrap_or_else(|| panic!("no {id} in {text}"));
+        let line = row(&text, id);
         assert!(
             line.contains("kept") && line.contains("adopted: not created by this stack"),
             "{line}"
@@ -800,14 +801,8 @@ async fn adopted_resources_survive_down() {
         object.body.collect().await.unwrap().into_bytes().as_ref(),
         b"mine"
     );
-    let notification = s3
-        .get_bucket_notification_configuration()
-        .bucket(MINE)
-        .send()
-        .await
-        .unwrap();
     assert!(
-        notification.lambda_function_configurations().is_empty(),
+        lambda_notifications(&s3, MINE).await.is_empty(),
         "the stack's notification was left on the adopted bucket"
     );
     let inline = inline_policies(&iam, ROLE).await;
@@ -867,12 +862,7 @@ async fn an_unparsable_owner_policy_is_refused_with_the_whole_error_chain() {
     const MINE: &str = "owners-videos";
     const BROKEN: &str = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "owners", "#;
     support::create_bucket(&s3, MINE, REGION).await;
-    s3.put_bucket_policy()
-        .bucket(MINE)
-        .policy(BROKEN)
-        .send()
-        .await
-        .unwrap();
+    put_bucket_policy(&s3, MINE, BROKEN).await;
     sandbox.write(
         "cattube.toml",
         &format!("[names]\nsource-bucket = \"{MINE}\"\n"),
@@ -1128,14 +1118,7 @@ async fn converge_remote(emulators: &Emulators, sandbox: &Sandbox, what: &str) {
     let doc = remote_state_valid(emulators, what)
         .await
         .expect("a shared state after up");
-    let recorded = doc["resources"].as_object().unwrap();
-    for id in WANTED_BY_DEFAULT.iter() {
-        assert_eq!(
-            recorded.get(*id).map(|r| r["ownership"].clone()),
-            Some(serde_json::json!("created")),
-            "{what}: {id} in {doc}"
-        );
-    }
+    assert_each_wanted_recorded_as_created(&doc, what);
     assert!(
         state_object(emulators, LOCK_KEY).await.is_none(),
         "{what}: lock left"

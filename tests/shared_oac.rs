@@ -14,10 +14,10 @@ use aws_sdk_cloudfront::types::{
 };
 use support::aws_errors::AwsErrorReply;
 use support::distribution::distribution_config;
+use support::names::REGION;
 use support::proxy::Answer;
 use support::{resource, Emulators, Sandbox};
 
-const REGION: &str = "eu-west-1";
 const SHARED: &str = cattube_stages::origin_access_control::SHARED_NAME;
 
 async fn cloudfront(endpoint: &str) -> aws_sdk_cloudfront::Client {

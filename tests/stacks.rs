@@ -4,9 +4,8 @@
 
 use crate::support;
 
+use support::names::REGION;
 use support::Emulators;
-
-const REGION: &str = "eu-west-1";
 
 #[test]
 fn output_prints_the_values_up_reported() {

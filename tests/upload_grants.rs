@@ -14,9 +14,7 @@ use support::{
     resource, s3_client, strings, two_part_grant, video_bytes as bytes, Emulators, Sandbox,
 };
 
-use support::names::SOURCE;
-
-const REGION: &str = "eu-west-1";
+use support::names::{REGION, SOURCE};
 
 /// curl's exit code, stdout and stderr; no AWS credentials in its environment.
 fn curl(args: &[String]) -> (i32, String) {

@@ -12,9 +12,7 @@ use support::{
     Emulators, Ran,
 };
 
-use support::names::{DESTINATION, SOURCE};
-
-const REGION: &str = "eu-west-1";
+use support::names::{DESTINATION, REGION, SOURCE};
 
 fn move_job(emulators: &Emulators, id: &str, body: &str) {
     standin_post(

@@ -680,6 +680,41 @@ pub async fn attached_policies(iam: &aws_sdk_iam::Client, role: &str) -> Vec<Str
     arns.map(|p| p.policy_arn().unwrap().to_string()).collect()
 }
 
+/// The row of a text summary (`status`, `up`, `down`) for resource `id`.
+#[track_caller]
+pub fn row<'a>(text: &'a str, id: &str) -> &'a str {
+    text.lines()
+        .find(|l| {
+            l.split_once("] ")
+                .is_some_and(|(_, rest)| rest.split_whitespace().next() == Some(id))
+        })
+        .unwrap_or_else(|| panic!("no {id} row in:\n{text}"))
+}
+
+/// The bucket's event notifications to Lambda functions, as S3 returns them.
+pub async fn lambda_notifications(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Vec<aws_sdk_s3::types::LambdaFunctionConfiguration> {
+    let got = s3.get_bucket_notification_configuration().bucket(bucket);
+    let got = got.send().await.unwrap();
+    got.lambda_function_configurations().to_vec()
+}
+
+/// The bucket's tags, key to value.
+pub async fn bucket_tags(s3: &aws_sdk_s3::Client, bucket: &str) -> BTreeMap<String, String> {
+    let got = s3.get_bucket_tagging().bucket(bucket).send().await.unwrap();
+    let tags = got.tag_set().iter();
+    tags.map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect()
+}
+
+/// Sets the bucket's policy to `policy`, as its owner would by hand.
+pub async fn put_bucket_policy(s3: &aws_sdk_s3::Client, bucket: &str, policy: &str) {
+    let put = s3.put_bucket_policy().bucket(bucket).policy(policy);
+    put.send().await.unwrap();
+}
+
 /// The JSON document's line for resource `id`.
 #[track_caller]
 pub fn resource<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {

@@ -1,6 +1,8 @@
 //! The default stack's names as cattube derives them in the emulators' account, in
 //! eu-west-1 (the region most tests run in): what a test expects `up` to have made.
 
+/// The region most tests run in.
+pub const REGION: &str = "eu-west-1";
 /// moto's account, the one every emulated call runs in.
 pub const ACCOUNT: &str = "123456789012";
 /// The default stack's source bucket in eu-west-1.
