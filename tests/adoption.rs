@@ -644,8 +644,7 @@ async fn an_adopted_role_and_function_are_as_they_were_after_up_then_down() {
         &format!("[names]\nmediaconvert-role = \"{ROLE}\"\nconverter-function = \"{FUNCTION}\"\n"),
     );
     let snapshot = || async {
-        let mut all = BTreeMap::new();
-        for (prefix, snap) in [
+        merged([
             ("role", role_snapshot(&clients.iam, ROLE).await),
             (
                 "function-role",
@@ -655,10 +654,7 @@ async fn an_adopted_role_and_function_are_as_they_were_after_up_then_down() {
                 "function",
                 function_snapshot(&clients.lambda, FUNCTION).await,
             ),
-        ] {
-            all.extend(snap.into_iter().map(|(k, v)| (format!("{prefix} {k}"), v)));
-        }
-        all
+        ])
     };
     let before = snapshot().await;
 
@@ -810,6 +806,17 @@ async fn distribution_snapshot(
     ])
 }
 
+/// Several snapshots as one, each key prefixed by what its snapshot is of.
+fn merged<const N: usize>(
+    snapshots: [(&str, BTreeMap<String, String>); N],
+) -> BTreeMap<String, String> {
+    let mut all = BTreeMap::new();
+    for (prefix, snap) in snapshots {
+        all.extend(snap.into_iter().map(|(k, v)| (format!("{prefix} {k}"), v)));
+    }
+    all
+}
+
 /// Everything of the tutorial's stack a user would miss, keyed by where it is.
 async fn tutorial_snapshot(
     clients: &cattube_stages::Clients,
@@ -818,8 +825,7 @@ async fn tutorial_snapshot(
     destination: &str,
     function: &str,
 ) -> BTreeMap<String, String> {
-    let mut all = BTreeMap::new();
-    for (prefix, snap) in [
+    let mut all = merged([
         ("source", bucket_snapshot(&clients.s3, source).await),
         (
             "destination",
@@ -841,9 +847,7 @@ async fn tutorial_snapshot(
             "distribution",
             distribution_snapshot(&clients.cloudfront, &made.distribution_id).await,
         ),
-    ] {
-        all.extend(snap.into_iter().map(|(k, v)| (format!("{prefix} {k}"), v)));
-    }
+    ]);
     let oac = clients
         .cloudfront
         .get_origin_access_control()
