@@ -140,6 +140,14 @@ struct Stack {
     s3: aws_sdk_s3::Client,
 }
 
+/// The stack's job-events rule, as EventBridge describes it.
+async fn job_events_rule(
+    events: &aws_sdk_eventbridge::Client,
+) -> aws_sdk_eventbridge::operation::describe_rule::DescribeRuleOutput {
+    let rule = events.describe_rule().name("cattube-job-events");
+    rule.send().await.unwrap()
+}
+
 async fn up_sets_the_rule_the_permission_and_the_topic(stack: &Stack) {
     let Stack {
         events,
@@ -150,12 +158,7 @@ async fn up_sets_the_rule_the_permission_and_the_topic(stack: &Stack) {
     let queue_arn = format!("arn:aws:mediaconvert:{REGION}:{ACCOUNT}:queues/cattube-queue");
     let function_arn = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION}");
     // The rule: the stack's queue's job state changes, to the converter function, tagged.
-    let rule = events
-        .describe_rule()
-        .name("cattube-job-events")
-        .send()
-        .await
-        .unwrap();
+    let rule = job_events_rule(events).await;
     let pattern: Value = serde_json::from_str(rule.event_pattern().unwrap()).unwrap();
     assert_eq!(
         pattern,
@@ -302,17 +305,8 @@ async fn drift_of_the_rule_is_repaired_exactly(stack: &Stack) {
     let line = resource(&doc, "job-events-rule");
     assert_eq!(line["status"], "drifted", "{line}");
     sandbox.run().arg("up").expect_code(0).json();
-    let pattern: Value = serde_json::from_str(
-        events
-            .describe_rule()
-            .name("cattube-job-events")
-            .send()
-            .await
-            .unwrap()
-            .event_pattern()
-            .unwrap(),
-    )
-    .unwrap();
+    let rule = job_events_rule(events).await;
+    let pattern: Value = serde_json::from_str(rule.event_pattern().unwrap()).unwrap();
     assert_eq!(pattern["detail"]["queue"], json!([queue_arn]));
 }
 
