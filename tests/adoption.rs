@@ -21,9 +21,11 @@ use std::io::Write;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use sha2::{Digest, Sha256};
-use support::{account_inventory, create_bucket, stack_clients, Emulators};
-
-const REGION: &str = "eu-west-1";
+use support::names::REGION;
+use support::{
+    account_inventory, attached_policies, create_bucket, function_configuration, inline_policies,
+    lambda_notifications, put_bucket_policy, stack_clients, Emulators,
+};
 
 /// Every setting of a bucket the S3 API reads back, and every object (key, bytes' SHA-256,
 /// ETag, Content-Type, metadata): what a user would miss.
@@ -139,35 +141,11 @@ async fn role_snapshot(iam: &aws_sdk_iam::Client, role: &str) -> BTreeMap<String
         "boundary".into(),
         format!("{:?}", got.permissions_boundary()),
     );
-    let inline = iam
-        .list_role_policies()
-        .role_name(role)
-        .send()
-        .await
-        .unwrap();
-    for name in inline.policy_names() {
-        let doc = iam
-            .get_role_policy()
-            .role_name(role)
-            .policy_name(name)
-            .send()
-            .await
-            .unwrap();
-        snap.insert(
-            format!("inline {name}"),
-            decode(doc.policy_document()).to_string(),
-        );
+    for (name, document) in inline_policies(iam, role).await {
+        snap.insert(format!("inline {name}"), decode(&document).to_string());
     }
-    let attached = iam
-        .list_attached_role_policies()
-        .role_name(role)
-        .send()
-        .await
-        .unwrap();
-    snap.insert(
-        "attached".into(),
-        format!("{:?}", attached.attached_policies()),
-    );
+    let attached = attached_policies(iam, role).await;
+    snap.insert("attached".into(), format!("{attached:?}"));
     snap
 }
 
@@ -198,12 +176,7 @@ async fn function_snapshot(
     function: &str,
 ) -> BTreeMap<String, String> {
     let mut snap = BTreeMap::new();
-    let c = lambda
-        .get_function_configuration()
-        .function_name(function)
-        .send()
-        .await
-        .unwrap();
+    let c = function_configuration(lambda, function).await;
     for (key, value) in [
         ("role", format!("{:?}", c.role())),
         ("runtime", format!("{:?}", c.runtime())),
@@ -348,12 +321,7 @@ async fn make_public_site(s3: &aws_sdk_s3::Client) {
             "Resource": format!("arn:aws:s3:::{PUBLIC_SITE}/*")
         }]
     });
-    s3.put_bucket_policy()
-        .bucket(PUBLIC_SITE)
-        .policy(policy.to_string())
-        .send()
-        .await
-        .unwrap();
+    put_bucket_policy(s3, PUBLIC_SITE, &policy.to_string()).await;
     s3.put_bucket_website()
         .bucket(PUBLIC_SITE)
         .website_configuration(
@@ -676,8 +644,7 @@ async fn an_adopted_role_and_function_are_as_they_were_after_up_then_down() {
         &format!("[names]\nmediaconvert-role = \"{ROLE}\"\nconverter-function = \"{FUNCTION}\"\n"),
     );
     let snapshot = || async {
-        let mut all = BTreeMap::new();
-        for (prefix, snap) in [
+        merged([
             ("role", role_snapshot(&clients.iam, ROLE).await),
             (
                 "function-role",
@@ -687,10 +654,7 @@ async fn an_adopted_role_and_function_are_as_they_were_after_up_then_down() {
                 "function",
                 function_snapshot(&clients.lambda, FUNCTION).await,
             ),
-        ] {
-            all.extend(snap.into_iter().map(|(k, v)| (format!("{prefix} {k}"), v)));
-        }
-        all
+        ])
     };
     let before = snapshot().await;
 
@@ -842,6 +806,17 @@ async fn distribution_snapshot(
     ])
 }
 
+/// Several snapshots as one, each key prefixed by what its snapshot is of.
+fn merged<const N: usize>(
+    snapshots: [(&str, BTreeMap<String, String>); N],
+) -> BTreeMap<String, String> {
+    let mut all = BTreeMap::new();
+    for (prefix, snap) in snapshots {
+        all.extend(snap.into_iter().map(|(k, v)| (format!("{prefix} {k}"), v)));
+    }
+    all
+}
+
 /// Everything of the tutorial's stack a user would miss, keyed by where it is.
 async fn tutorial_snapshot(
     clients: &cattube_stages::Clients,
@@ -850,8 +825,7 @@ async fn tutorial_snapshot(
     destination: &str,
     function: &str,
 ) -> BTreeMap<String, String> {
-    let mut all = BTreeMap::new();
-    for (prefix, snap) in [
+    let mut all = merged([
         ("source", bucket_snapshot(&clients.s3, source).await),
         (
             "destination",
@@ -873,9 +847,7 @@ async fn tutorial_snapshot(
             "distribution",
             distribution_snapshot(&clients.cloudfront, &made.distribution_id).await,
         ),
-    ] {
-        all.extend(snap.into_iter().map(|(k, v)| (format!("{prefix} {k}"), v)));
-    }
+    ]);
     let oac = clients
         .cloudfront
         .get_origin_access_control()
@@ -1199,14 +1171,9 @@ async fn other_names_in_another_region_and_clear_refusals() {
             down.stdout
         );
     }
-    let notification = clients
-        .s3
-        .get_bucket_notification_configuration()
-        .bucket("my-uploads")
-        .send()
+    assert!(lambda_notifications(&clients.s3, "my-uploads")
         .await
-        .unwrap();
-    assert!(notification.lambda_function_configurations().is_empty());
+        .is_empty());
     assert!(
         differences(&objects, &bucket_snapshot(&clients.s3, "my-videos").await)
             .iter()

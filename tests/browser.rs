@@ -15,9 +15,8 @@ use std::path::{Path, PathBuf};
 
 use crate::pipeline::{LocalCloud, ONE_AT_A_TIME};
 use serde_json::{json, Value};
+use support::names::REGION;
 use support::{browse, clips, repo_root, run_python, s3_client};
-
-const REGION: &str = "eu-west-1";
 
 fn need(path: &str, how: &str) {
     assert!(Path::new(path).exists(), "{path} is missing: {how}");

@@ -5,7 +5,7 @@
 
 use crate::support;
 
-use support::{sdk_config, standin_post, Emulators, Ran, Sandbox};
+use support::{function_environment, sdk_config, standin_post, strings, Emulators, Ran, Sandbox};
 
 const REGION: &str = "us-east-1";
 
@@ -155,12 +155,7 @@ async fn plan_estimates_the_default_stack_and_up_warns() {
 
     // up warns: both outputs are Professional tier, and names the cheaper choice.
     let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
-    let warnings: Vec<&str> = doc["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_str().unwrap())
-        .collect();
+    let warnings: Vec<&str> = strings(&doc["warnings"]);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(
         warnings[0].contains("-hd (HEVC HD), -sd (AV1 SD)") && warnings[0].contains("single-pass"),
@@ -229,16 +224,8 @@ async fn max_upload_mb_reaches_the_function_and_status_checks_it() {
     sandbox.run().args(["up"]).expect_code(0).json();
     let lambda = aws_sdk_lambda::Client::new(&sdk_config(&emulators.moto.url, REGION).await);
     let limit = || async {
-        lambda
-            .get_function_configuration()
-            .function_name("cattube-converter")
-            .send()
-            .await
-            .unwrap()
-            .environment()
-            .and_then(|e| e.variables())
-            .and_then(|v| v.get("MAX_UPLOAD_MB"))
-            .cloned()
+        let environment = function_environment(&lambda, "cattube-converter").await;
+        environment.get("MAX_UPLOAD_MB").cloned()
     };
     assert_eq!(limit().await.as_deref(), Some("100"));
 

@@ -13,35 +13,12 @@ use crate::support;
 
 use aws_sdk_cloudfront::types::ViewerProtocolPolicy;
 use support::distribution::{cloudfront_client, distribution_config, edit_distribution};
-use support::{assert_drifted, bucket_policy, resource, s3_client, Emulators, Moto};
+use support::{
+    assert_account_empty, assert_drifted, bucket_policy, down_leaves_nothing, has_stack_tag,
+    lambda_notifications, put_bucket_policy, resource, s3_client, Emulators,
+};
 
-const REGION: &str = "eu-west-1";
-const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
-const DESTINATION: &str = "cattube-destination-123456789012-eu-west-1";
-
-/// Nothing of any kind left in the emulator: no distribution, no OAC, no bucket.
-async fn nothing_left(moto: &Moto) {
-    let cf = cloudfront_client(&moto.url).await;
-    let dists = cf.list_distributions().send().await.unwrap();
-    let dists = dists
-        .distribution_list()
-        .map(|l| l.items().len())
-        .unwrap_or(0);
-    assert_eq!(dists, 0, "distributions left behind");
-    let oacs = cf.list_origin_access_controls().send().await.unwrap();
-    let oacs = oacs
-        .origin_access_control_list()
-        .map(|l| l.items().len())
-        .unwrap_or(0);
-    assert_eq!(oacs, 0, "origin access controls left behind");
-    let s3 = s3_client(&moto.url, REGION).await;
-    let buckets = s3.list_buckets().send().await.unwrap();
-    assert!(
-        buckets.buckets().is_empty(),
-        "left behind: {:?}",
-        buckets.buckets()
-    );
-}
+use support::names::{DESTINATION, REGION, SOURCE};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn delivery_lifecycle() {
@@ -98,12 +75,7 @@ async fn delivery_lifecycle() {
         emulators, sandbox, ..
     } = &delivery;
     // down removes everything, in reverse.
-    let doc = sandbox
-        .run()
-        .args(["down", "--yes"])
-        .expect_code(0)
-        .json()
-        .doc;
+    let doc = down_leaves_nothing(emulators, sandbox).await.doc;
     assert!(
         doc["resources"]
             .as_array()
@@ -119,7 +91,7 @@ async fn delivery_lifecycle() {
                 }),
         "{doc}"
     );
-    nothing_left(&emulators.moto).await;
+    assert_account_empty(emulators, REGION).await;
     assert!(!sandbox.path().join("cattube.state.json").exists());
 }
 
@@ -208,12 +180,8 @@ async fn what_up_made_reads_back_right(
         .send()
         .await
         .unwrap();
-    assert!(tags
-        .tags()
-        .unwrap()
-        .items()
-        .iter()
-        .any(|t| t.key() == "cattube:stack" && t.value() == Some("cattube")));
+    let items = tags.tags().unwrap().items();
+    assert!(has_stack_tag(items.iter().map(|t| (t.key(), t.value()))));
     let policy = bucket_policy(s3, DESTINATION).await;
     let policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
     let statements = policy["Statement"].as_array().unwrap();
@@ -296,23 +264,15 @@ async fn drift_by_hand_is_named(delivery: &Delivery, dist_id: &str, policy: &ser
             "Principal": {"AWS": "arn:aws:iam::111122223333:root"},
             "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{DESTINATION}/*")
         }));
-    s3.put_bucket_policy()
-        .bucket(DESTINATION)
-        .policy(widened.to_string())
-        .send()
-        .await
-        .unwrap();
+    put_bucket_policy(s3, DESTINATION, &widened.to_string()).await;
 
     let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
-    let dist = resource(&doc, "distribution");
-    assert_eq!(dist["status"], "drifted");
-    let drift = dist["drift"].to_string();
     for needle in [
         "viewer protocol policy is allow-all",
         "distribution is disabled",
         "origin access control detached",
     ] {
-        assert!(drift.contains(needle), "{needle} not in {drift}");
+        assert_drifted(&doc, "distribution", needle);
     }
     assert_drifted(&doc, "destination-bucket-policy", "bucket policy widened");
     assert_eq!(resource(&doc, "origin-access-control")["status"], "ok");
@@ -411,7 +371,7 @@ async fn down_no_wait_then_down() {
 
     // The next down finishes.
     sandbox.run().args(["down", "--yes"]).expect_code(0).json();
-    nothing_left(moto).await;
+    assert_account_empty(&emulators, REGION).await;
     assert!(!sandbox.path().join("cattube.state.json").exists());
 }
 
@@ -429,14 +389,8 @@ async fn suffixes_a_failed_multipart_upload_and_keep_buckets() {
     );
     sandbox.run().args(["up"]).expect_code(0).json();
 
-    let notification = s3
-        .get_bucket_notification_configuration()
-        .bucket(SOURCE)
-        .send()
+    let mut entries: Vec<(String, Vec<String>)> = lambda_notifications(&s3, SOURCE)
         .await
-        .unwrap();
-    let mut entries: Vec<(String, Vec<String>)> = notification
-        .lambda_function_configurations()
         .iter()
         .map(|c| {
             let rules = c
@@ -546,5 +500,5 @@ async fn suffixes_a_failed_multipart_upload_and_keep_buckets() {
         .await
         .expect("--keep-buckets kept the videos");
     sandbox.run().args(["down", "--yes"]).expect_code(0).json();
-    nothing_left(&emulators.moto).await;
+    assert_account_empty(&emulators, REGION).await;
 }

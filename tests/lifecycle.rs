@@ -4,111 +4,20 @@
 
 use crate::support;
 
+use cattube_stages::Clients;
+
 use aws_sdk_s3::types::{
     BucketVersioningStatus, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
     PublicAccessBlockConfiguration, VersioningConfiguration,
 };
 use support::{
-    assert_drifted, assert_every_action, bucket_policy, resource, s3_client, sdk_config, Emulators,
-    RESOURCES,
+    assert_account_empty, assert_drifted, assert_every_action, attached_policies, bucket_policy,
+    bucket_tags, down_leaves_nothing, field_strings, function_configuration, function_policy,
+    has_stack_tag, inline_policies, lambda_notifications, put_bucket_policy, resource, s3_client,
+    sdk_config, stack_clients, strings, Emulators, RESOURCES,
 };
 
-const REGION: &str = "eu-west-1";
-const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
-const DESTINATION: &str = "cattube-destination-123456789012-eu-west-1";
-const ACCOUNT: &str = "123456789012";
-
-fn ids(doc: &serde_json::Value) -> Vec<String> {
-    doc["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
-/// The HTTP status of a failed S3 call (0 when it never got an answer).
-fn status_of<E>(
-    err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
-) -> u16 {
-    err.raw_response().map(|r| r.status().as_u16()).unwrap_or(0)
-}
-
-/// The bucket's TLS-only statement denies plain-HTTP requests, on its objects and on the
-/// bucket itself, and lets TLS requests through. The launcher evaluates
-/// `aws:SecureTransport` from a test-only header that marks a request as plain HTTP
-/// (`tests/support/moto_server.py`); without it a request counts as made over TLS.
-async fn assert_tls_only(s3: &aws_sdk_s3::Client, bucket: &str) {
-    const KEY: &str = "tls-probe.txt";
-    fn plain(req: &mut aws_sdk_s3::config::http::HttpRequest) {
-        req.headers_mut()
-            .insert("x-cattube-test-secure-transport", "false");
-    }
-    s3.put_object()
-        .bucket(bucket)
-        .key(KEY)
-        .body(b"probe".to_vec().into())
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{bucket}: a TLS PutObject was refused: {e:?}"));
-    let get = s3
-        .get_object()
-        .bucket(bucket)
-        .key(KEY)
-        .customize()
-        .mutate_request(plain)
-        .send()
-        .await;
-    assert_eq!(
-        get.as_ref().err().map(status_of),
-        Some(403),
-        "{bucket}: a plain-HTTP GetObject was not denied"
-    );
-    let put = s3
-        .put_object()
-        .bucket(bucket)
-        .key("plain.txt")
-        .body(b"plain".to_vec().into())
-        .customize()
-        .mutate_request(plain)
-        .send()
-        .await;
-    assert_eq!(
-        put.as_ref().err().map(status_of),
-        Some(403),
-        "{bucket}: a plain-HTTP PutObject was not denied"
-    );
-    let list = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .customize()
-        .mutate_request(plain)
-        .send()
-        .await;
-    assert_eq!(
-        list.as_ref().err().map(status_of),
-        Some(403),
-        "{bucket}: a plain-HTTP ListObjectsV2 (on the bucket) was not denied"
-    );
-    // Over TLS the same requests go through.
-    s3.get_object()
-        .bucket(bucket)
-        .key(KEY)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{bucket}: a TLS GetObject was refused: {e:?}"));
-    let listed = s3.list_objects_v2().bucket(bucket).send().await.unwrap();
-    assert!(
-        listed.contents().iter().any(|o| o.key() == Some(KEY)),
-        "{bucket}: {listed:?}"
-    );
-    s3.delete_object()
-        .bucket(bucket)
-        .key(KEY)
-        .send()
-        .await
-        .unwrap();
-}
+use support::names::{ACCOUNT, DESTINATION, REGION, SOURCE};
 
 /// The whole life of a stack with every resource: plan, up, status, drift of each kind
 /// repaired, down. One stack walked through in order; each step proves one thing below.
@@ -116,13 +25,14 @@ async fn assert_tls_only(s3: &aws_sdk_s3::Client, bucket: &str) {
 async fn lifecycle() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
-    let s3 = s3_client(&emulators.moto.url, REGION).await;
-    let aws = sdk_config(&emulators.moto.url, REGION).await;
-    let iam = aws_sdk_iam::Client::new(&aws);
-    let lambda = aws_sdk_lambda::Client::new(&aws);
-    let cloudfront = aws_sdk_cloudfront::Client::new(&aws);
-    let mediaconvert =
-        aws_sdk_mediaconvert::Client::new(&sdk_config(&emulators.standin.url, REGION).await);
+    let Clients {
+        s3,
+        iam,
+        lambda,
+        mediaconvert,
+        route53,
+        ..
+    } = stack_clients(&emulators, REGION).await;
 
     // Every resource wanted, the optional ones included ([notify] email, [domain] with its
     // Route 53 zone in the account, [uploads] for the CORS rule, [delivery] private).
@@ -131,9 +41,7 @@ async fn lifecycle() {
         "[notify]\nemail = [\"cat@example.com\"]\n[domain]\nname = \"videos.example.com\"\n\
          [uploads]\nallowed-origins = [\"https://cats.example\"]\n[delivery]\nprivate = true\n",
     );
-    support::stack_clients(&emulators, REGION)
-        .await
-        .route53
+    route53
         .create_hosted_zone()
         .name("example.com")
         .caller_reference("lifecycle")
@@ -146,7 +54,6 @@ async fn lifecycle() {
         s3,
         iam,
         lambda,
-        cloudfront,
         mediaconvert,
     };
     let wanted = plan_on_an_empty_account_lists_every_resource_to_create(&walk).await;
@@ -166,14 +73,11 @@ struct Walk {
     s3: aws_sdk_s3::Client,
     iam: aws_sdk_iam::Client,
     lambda: aws_sdk_lambda::Client,
-    cloudfront: aws_sdk_cloudfront::Client,
     mediaconvert: aws_sdk_mediaconvert::Client,
 }
 
 async fn plan_on_an_empty_account_lists_every_resource_to_create(walk: &Walk) -> Vec<String> {
-    let Walk {
-        emulators, sandbox, ..
-    } = walk;
+    let Walk { sandbox, .. } = walk;
     // plan on an empty account lists every resource, in dependency order, to create.
     let doc = sandbox.run().args(["plan"]).expect_code(3).json().doc;
     // With [notify] the function waits for the distribution (its domain is the messages'
@@ -190,28 +94,20 @@ async fn plan_on_an_empty_account_lists_every_resource_to_create(walk: &Walk) ->
     for (i, moved) in after_function.into_iter().enumerate() {
         wanted.insert(distribution + 1 + i, moved);
     }
-    assert_eq!(ids(&doc), wanted);
+    assert_eq!(field_strings(&doc["resources"], "id"), wanted);
     assert_every_action(&doc, "create");
-    assert!(emulators.writes().is_empty());
-    emulators.reset();
+    assert!(walk.emulators.writes().is_empty());
+    walk.emulators.reset();
     wanted
 }
 
 async fn up_from_nothing_creates_every_resource_securely(walk: &Walk, wanted: &[String]) {
-    let Walk {
-        emulators,
-        sandbox,
-        s3,
-        iam,
-        lambda,
-        mediaconvert,
-        ..
-    } = walk;
+    let Walk { sandbox, s3, .. } = walk;
     // up from nothing creates both buckets with their secure settings.
     let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
     // Every registered kind finds its resource as the stack's: the leak check after `down`
     // covers each of them.
-    let found = support::leftovers(emulators, REGION).await;
+    let found = support::leftovers(&walk.emulators, REGION).await;
     for id in support::IDS.iter() {
         assert!(
             found.iter().any(|line| line.starts_with(&format!("{id} "))),
@@ -238,7 +134,7 @@ async fn up_from_nothing_creates_every_resource_securely(walk: &Walk, wanted: &[
         assert_eq!(r["arn"], format!("arn:aws:s3:::{name}"));
     }
     assert_eq!(doc["outputs"]["source_bucket"], SOURCE);
-    assert_eq!(ids(&doc), wanted);
+    assert_eq!(field_strings(&doc["resources"], "id"), wanted);
     for (id, stage) in RESOURCES.iter() {
         let r = resource(&doc, id);
         assert_eq!(
@@ -262,8 +158,8 @@ async fn up_from_nothing_creates_every_resource_securely(walk: &Walk, wanted: &[
     );
     eprintln!(
         "full up: {} requests, {} writes",
-        emulators.requests().len(),
-        emulators.writes().len()
+        walk.emulators.requests().len(),
+        walk.emulators.writes().len()
     );
     let pab = s3
         .get_public_access_block()
@@ -282,46 +178,37 @@ async fn up_from_nothing_creates_every_resource_securely(walk: &Walk, wanted: &[
     for bucket in [SOURCE, DESTINATION] {
         assert_tls_only(s3, bucket).await;
     }
-    let tags = s3.get_bucket_tagging().bucket(SOURCE).send().await.unwrap();
-    assert!(tags
-        .tag_set()
-        .iter()
-        .any(|t| t.key() == "cattube:stack" && t.value() == "cattube"));
+    let tags = bucket_tags(s3, SOURCE).await;
+    let pairs = tags.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+    assert!(has_stack_tag(pairs), "{tags:?}");
     let state: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(sandbox.path().join("cattube.state.json")).unwrap(),
     )
     .unwrap();
     assert_eq!(state["resources"]["source-bucket"]["ownership"], "created");
-    check_conversion(s3, iam, lambda, mediaconvert).await;
-    assert_job_template_request_is_valid(&emulators.standin.url);
+    check_conversion(walk).await;
+    assert_job_template_request_is_valid(&walk.emulators.standin.url);
 }
 
 async fn a_converged_up_writes_nothing(walk: &Walk) {
-    let Walk {
-        emulators, sandbox, ..
-    } = walk;
+    let Walk { sandbox, .. } = walk;
     // status: everything ok.
     sandbox.run().arg("status").expect_code(0).output();
 
     // A converged up makes no write request at all.
-    emulators.reset();
+    walk.emulators.reset();
     let out = sandbox.run().args(["up"]).expect_code(0).json();
     assert_every_action(&out.doc, "none");
-    let writes = emulators.writes();
+    let writes = walk.emulators.writes();
     assert!(writes.is_empty(), "a converged up wrote: {writes:?}");
     eprintln!(
         "converged up: {} requests, 0 writes",
-        emulators.requests().len()
+        walk.emulators.requests().len()
     );
 }
 
 async fn a_public_access_block_drift_is_named_and_repaired(walk: &Walk) {
-    let Walk {
-        emulators,
-        sandbox,
-        s3,
-        ..
-    } = walk;
+    let Walk { sandbox, s3, .. } = walk;
     // Drift: someone turns part of the public access block off.
     s3.put_public_access_block()
         .bucket(SOURCE)
@@ -337,28 +224,23 @@ async fn a_public_access_block_drift_is_named_and_repaired(walk: &Walk) {
         .await
         .unwrap();
     let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
-    let source = resource(&doc, "source-bucket");
-    assert_eq!(source["status"], "drifted");
-    let drift = source["drift"].to_string();
-    assert!(
-        drift.contains("BlockPublicAcls") && drift.contains("BlockPublicPolicy"),
-        "{drift}"
-    );
+    assert_drifted(&doc, "source-bucket", "BlockPublicAcls");
+    assert_drifted(&doc, "source-bucket", "BlockPublicPolicy");
     assert_eq!(resource(&doc, "destination-bucket")["status"], "ok");
     let text = sandbox.run().arg("status").output().stdout;
     assert!(text.contains("public access block off"), "{text}");
 
     // plan names the repair and changes nothing.
-    emulators.reset();
+    walk.emulators.reset();
     let out = sandbox.run().args(["plan"]).expect_code(3).json();
     assert_eq!(resource(&out.doc, "source-bucket")["action"], "update");
-    assert!(emulators.writes().is_empty());
+    assert!(walk.emulators.writes().is_empty());
 
     // up repairs exactly that.
-    emulators.reset();
+    walk.emulators.reset();
     let out = sandbox.run().args(["up"]).expect_code(0).json();
     assert_eq!(resource(&out.doc, "source-bucket")["action"], "update");
-    let writes = emulators.writes();
+    let writes = walk.emulators.writes();
     assert_eq!(writes.len(), 1, "one write repairs one drift: {writes:?}");
     assert!(
         writes[0].query.contains("publicAccessBlock"),
@@ -369,12 +251,7 @@ async fn a_public_access_block_drift_is_named_and_repaired(walk: &Walk) {
 }
 
 async fn each_secure_setting_drift_is_repaired_by_one_write(walk: &Walk) {
-    let Walk {
-        emulators,
-        sandbox,
-        s3,
-        ..
-    } = walk;
+    let Walk { sandbox, s3, .. } = walk;
     // Drift of the bucket's other secure settings: default encryption removed, ACLs
     // enabled again (ObjectWriter), the TLS-only statement deleted. status names each, and
     // up repairs each with one write, after which plain HTTP is denied again.
@@ -383,19 +260,14 @@ async fn each_secure_setting_drift_is_repaired_by_one_write(walk: &Walk) {
         .send()
         .await
         .unwrap();
+    let object_writer = OwnershipControlsRule::builder()
+        .object_ownership(ObjectOwnership::ObjectWriter)
+        .build()
+        .unwrap();
+    let controls = OwnershipControls::builder().rules(object_writer);
     s3.put_bucket_ownership_controls()
         .bucket(SOURCE)
-        .ownership_controls(
-            OwnershipControls::builder()
-                .rules(
-                    OwnershipControlsRule::builder()
-                        .object_ownership(ObjectOwnership::ObjectWriter)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap(),
-        )
+        .ownership_controls(controls.build().unwrap())
         .send()
         .await
         .unwrap();
@@ -407,12 +279,7 @@ async fn each_secure_setting_drift_is_repaired_by_one_write(walk: &Walk) {
     let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
     let source = resource(&doc, "source-bucket");
     assert_eq!(source["status"], "drifted");
-    let drift: Vec<&str> = source["drift"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_str().unwrap())
-        .collect();
+    let drift: Vec<&str> = strings(&source["drift"]);
     assert_eq!(
         drift,
         [
@@ -421,10 +288,11 @@ async fn each_secure_setting_drift_is_repaired_by_one_write(walk: &Walk) {
             "bucket policy does not deny non-TLS requests"
         ]
     );
-    emulators.reset();
+    walk.emulators.reset();
     let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
     assert_eq!(resource(&doc, "source-bucket")["action"], "update");
-    let mut repaired: Vec<String> = emulators
+    let mut repaired: Vec<String> = walk
+        .emulators
         .writes()
         .iter()
         .map(|w| format!("{} {}", w.method, w.query))
@@ -440,20 +308,12 @@ async fn each_secure_setting_drift_is_repaired_by_one_write(walk: &Walk) {
 }
 
 async fn the_conversion_half_drift_is_repaired(walk: &Walk) {
-    let Walk {
-        emulators,
-        sandbox,
-        s3,
-        iam,
-        lambda,
-        mediaconvert,
-        ..
-    } = walk;
+    let Walk { sandbox, s3, .. } = walk;
     // Drift in the conversion half: the notification removed, the function's environment
     // changed, a role's policy widened.
     support::remove_notifications(s3, SOURCE).await;
-    support::drift_function_environment(lambda, "cattube-converter").await;
-    let widening = support::widen_role(iam, "cattube-eu-west-1-converter").await;
+    support::drift_function_environment(&walk.lambda, "cattube-converter").await;
+    let widening = support::widen_role(&walk.iam, "cattube-eu-west-1-converter").await;
     let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
     assert_eq!(resource(&doc, "source-notification")["status"], "missing");
     assert_drifted(
@@ -461,13 +321,15 @@ async fn the_conversion_half_drift_is_repaired(walk: &Walk) {
         "converter-function",
         "environment differs: DESTINATION_BUCKET",
     );
-    let role = resource(&doc, "converter-role");
-    assert_eq!(role["status"], "drifted");
-    let role_drift = role["drift"].to_string();
-    assert!(
-        role_drift.contains("role policy widened: extra inline policy everything")
-            && role_drift.contains(&format!("managed policy {widening} attached")),
-        "{role}"
+    assert_drifted(
+        &doc,
+        "converter-role",
+        "role policy widened: extra inline policy everything",
+    );
+    assert_drifted(
+        &doc,
+        "converter-role",
+        &format!("managed policy {widening} attached"),
     );
     for (id, _) in RESOURCES.iter() {
         if ![
@@ -488,44 +350,31 @@ async fn the_conversion_half_drift_is_repaired(walk: &Walk) {
     ] {
         assert!(text.contains(id), "{text}");
     }
-    emulators.reset();
+    walk.emulators.reset();
     let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
     assert_eq!(resource(&doc, "source-notification")["action"], "create");
     assert_eq!(resource(&doc, "converter-function")["action"], "update");
     assert_eq!(resource(&doc, "converter-role")["action"], "update");
-    let writes: Vec<String> = emulators.writes().iter().map(|w| w.to_string()).collect();
+    let writes: Vec<String> = walk
+        .emulators
+        .writes()
+        .iter()
+        .map(|w| w.to_string())
+        .collect();
     // One write per drift; the role's two: the extra inline policy deleted, the managed
     // policy detached.
     assert_eq!(writes.len(), 4, "one write per drift: {writes:?}");
     sandbox.run().arg("status").expect_code(0).output();
-    let attached = iam
-        .list_attached_role_policies()
-        .role_name("cattube-eu-west-1-converter")
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        attached.attached_policies().is_empty(),
-        "{:?}",
-        attached.attached_policies()
-    );
-    check_conversion(s3, iam, lambda, mediaconvert).await;
+    let attached = attached_policies(&walk.iam, "cattube-eu-west-1-converter").await;
+    assert!(attached.is_empty(), "{attached:?}");
+    check_conversion(walk).await;
 }
 
 async fn down_cancels_queued_jobs_and_leaves_nothing(walk: &Walk) {
-    let Walk {
-        emulators,
-        sandbox,
-        s3,
-        iam,
-        lambda,
-        cloudfront,
-        mediaconvert,
-        ..
-    } = walk;
+    let Walk { sandbox, s3, .. } = walk;
     // A job still waiting in the queue: down cancels it before deleting the queue.
     let source = format!("s3://{SOURCE}/cats/tabby cat.mp4");
-    let job_id = support::submit_job(mediaconvert, REGION, &source).await;
+    let job_id = support::submit_job(&walk.mediaconvert, REGION, &source).await;
 
     // Videos with history: versions and a delete marker.
     s3.put_bucket_versioning()
@@ -550,32 +399,25 @@ async fn down_cancels_queued_jobs_and_leaves_nothing(walk: &Walk) {
     support::put_object(s3, SOURCE, "cats/tabby cat.mp4", b"video").await;
 
     // down without a terminal and without --yes refuses and changes nothing.
-    emulators.reset();
+    walk.emulators.reset();
     sandbox.run().arg("down").expect_code(2).output();
-    assert!(emulators.requests().is_empty());
+    assert!(walk.emulators.requests().is_empty());
 
     // down --yes removes both buckets, versions and all, and the state file.
-    let doc = sandbox
-        .run()
-        .args(["down", "--yes"])
-        .expect_code(0)
-        .json()
-        .doc;
+    let doc = down_leaves_nothing(&walk.emulators, sandbox).await.doc;
     assert_every_action(&doc, "delete");
-    let cancelled = mediaconvert.get_job().id(&job_id).send().await.unwrap();
+    let cancelled = walk
+        .mediaconvert
+        .get_job()
+        .id(&job_id)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         cancelled.job().and_then(|j| j.status()).map(|s| s.as_str()),
         Some("CANCELED")
     );
-    assert_left_nothing(iam, lambda, mediaconvert, cloudfront).await;
-    let left = support::leftovers(emulators, REGION).await;
-    assert!(left.is_empty(), "left behind {left:?}");
-    let buckets = s3.list_buckets().send().await.unwrap();
-    assert!(
-        buckets.buckets().is_empty(),
-        "left behind: {:?}",
-        buckets.buckets()
-    );
+    assert_account_empty(&walk.emulators, REGION).await;
     assert!(!sandbox.path().join("cattube.state.json").exists());
 
     // A second down has nothing to do and says so.
@@ -583,20 +425,112 @@ async fn down_cancels_queued_jobs_and_leaves_nothing(walk: &Walk) {
     assert_every_action(&out.doc, "none");
 }
 
-/// What `up` made of the conversion half, checked from outside.
-async fn check_conversion(
-    s3: &aws_sdk_s3::Client,
-    iam: &aws_sdk_iam::Client,
-    lambda: &aws_sdk_lambda::Client,
-    mediaconvert: &aws_sdk_mediaconvert::Client,
-) {
-    let function = lambda
-        .get_function()
-        .function_name("cattube-converter")
+/// The HTTP status of an S3 call that failed (None when it succeeded, 0 when it never got an
+/// answer).
+fn refused_with<T, E>(
+    result: Result<T, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
+) -> Option<u16> {
+    let err = result.err()?;
+    Some(err.raw_response().map(|r| r.status().as_u16()).unwrap_or(0))
+}
+
+/// Marks every request of a client as made over plain HTTP, with the test-only header the
+/// launcher reads `aws:SecureTransport` from (`tests/support/moto_server.py`).
+#[derive(Debug)]
+struct PlainHttp;
+
+impl aws_sdk_s3::config::Intercept for PlainHttp {
+    fn name(&self) -> &'static str {
+        "PlainHttp"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
+        _: &aws_sdk_s3::config::RuntimeComponents,
+        _: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        context
+            .request_mut()
+            .headers_mut()
+            .insert("x-cattube-test-secure-transport", "false");
+        Ok(())
+    }
+}
+
+/// The bucket's TLS-only statement denies plain-HTTP requests ([`PlainHttp`]), on its objects
+/// and on the bucket itself, and lets TLS requests through (a request without the header
+/// counts as made over TLS).
+async fn assert_tls_only(s3: &aws_sdk_s3::Client, bucket: &str) {
+    const KEY: &str = "tls-probe.txt";
+    s3.put_object()
+        .bucket(bucket)
+        .key(KEY)
+        .body(b"probe".to_vec().into())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{bucket}: a TLS PutObject was refused: {e:?}"));
+    let plain =
+        aws_sdk_s3::Client::from_conf(s3.config().to_builder().interceptor(PlainHttp).build());
+    let plain_requests = [
+        (
+            "GetObject",
+            refused_with(plain.get_object().bucket(bucket).key(KEY).send().await),
+        ),
+        (
+            "PutObject",
+            refused_with(
+                plain
+                    .put_object()
+                    .bucket(bucket)
+                    .key("plain.txt")
+                    .body(b"plain".to_vec().into())
+                    .send()
+                    .await,
+            ),
+        ),
+        (
+            "ListObjectsV2 (on the bucket)",
+            refused_with(plain.list_objects_v2().bucket(bucket).send().await),
+        ),
+    ];
+    for (request, status) in plain_requests {
+        assert_eq!(
+            status,
+            Some(403),
+            "{bucket}: a plain-HTTP {request} was not denied"
+        );
+    }
+    // Over TLS the same requests go through.
+    s3.get_object()
+        .bucket(bucket)
+        .key(KEY)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{bucket}: a TLS GetObject was refused: {e:?}"));
+    let listed = s3.list_objects_v2().bucket(bucket).send().await.unwrap();
+    assert!(
+        listed.contents().iter().any(|o| o.key() == Some(KEY)),
+        "{bucket}: {listed:?}"
+    );
+    s3.delete_object()
+        .bucket(bucket)
+        .key(KEY)
         .send()
         .await
         .unwrap();
-    let config = function.configuration().unwrap();
+}
+
+/// What `up` made of the conversion half, checked from outside.
+async fn check_conversion(walk: &Walk) {
+    let Walk {
+        s3,
+        iam,
+        lambda,
+        mediaconvert,
+        ..
+    } = walk;
+    let config = function_configuration(lambda, "cattube-converter").await;
     assert_eq!(config.runtime().map(|r| r.as_str()), Some("python3.13"));
     assert_eq!(config.handler(), Some("handler.lambda_handler"));
     assert_eq!(
@@ -615,45 +549,24 @@ async fn check_conversion(
         env["MEDIACONVERT_ROLE_ARN"],
         format!("arn:aws:iam::{ACCOUNT}:role/cattube-eu-west-1-mediaconvert")
     );
-    let policy = lambda
-        .get_policy()
-        .function_name("cattube-converter")
-        .send()
+    let policy = function_policy(lambda, "cattube-converter")
         .await
-        .unwrap();
-    let policy = policy.policy().unwrap();
+        .to_string();
     assert!(
         policy.contains("cattube-s3-invoke") && policy.contains(&format!("arn:aws:s3:::{SOURCE}")),
         "{policy}"
     );
-    let notification = s3
-        .get_bucket_notification_configuration()
-        .bucket(SOURCE)
-        .send()
-        .await
-        .unwrap();
-    let entry = &notification.lambda_function_configurations()[0];
+    let notifications = lambda_notifications(s3, SOURCE).await;
+    let entry = &notifications[0];
     assert_eq!(entry.id(), Some("cattube-notifications"));
     assert_eq!(entry.lambda_function_arn(), config.function_arn().unwrap());
     for role in [
         "cattube-eu-west-1-mediaconvert",
         "cattube-eu-west-1-converter",
     ] {
-        let inline = iam
-            .list_role_policies()
-            .role_name(role)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(inline.policy_names(), ["cattube"], "{role}");
-        let document = iam
-            .get_role_policy()
-            .role_name(role)
-            .policy_name("cattube")
-            .send()
-            .await
-            .unwrap();
-        let document = document.policy_document();
+        let inline = inline_policies(iam, role).await;
+        assert_eq!(inline.keys().collect::<Vec<_>>(), ["cattube"], "{role}");
+        let document = &inline["cattube"];
         assert!(!document.contains("%22%2A%22"), "{role}: a * in {document}");
     }
     let template = mediaconvert
@@ -708,42 +621,6 @@ fn assert_job_template_request_is_valid(standin: &str) {
         .starts_with("cattube sha256:"));
 }
 
-/// After `down`: no role, function, queue or template of the stack is left.
-/// Nothing of the stack's kinds is left account-wide (permission, notification and policies go with the
-/// function and the buckets, which the caller checks).
-async fn assert_left_nothing(
-    iam: &aws_sdk_iam::Client,
-    lambda: &aws_sdk_lambda::Client,
-    mediaconvert: &aws_sdk_mediaconvert::Client,
-    cloudfront: &aws_sdk_cloudfront::Client,
-) {
-    let distributions = cloudfront.list_distributions().send().await.unwrap();
-    let distributions = distributions
-        .distribution_list()
-        .map(|l| l.items().len())
-        .unwrap_or(0);
-    assert_eq!(distributions, 0, "distributions left behind");
-    let oacs = cloudfront
-        .list_origin_access_controls()
-        .send()
-        .await
-        .unwrap();
-    let oacs = oacs
-        .origin_access_control_list()
-        .map(|l| l.items().len())
-        .unwrap_or(0);
-    assert_eq!(oacs, 0, "origin access controls left behind");
-    let roles = iam.list_roles().send().await.unwrap();
-    assert!(roles.roles().is_empty(), "roles left: {:?}", roles.roles());
-    let functions = lambda.list_functions().send().await.unwrap();
-    assert!(functions.functions().is_empty());
-    let queues = mediaconvert.list_queues().send().await.unwrap();
-    let names: Vec<&str> = queues.queues().iter().filter_map(|q| q.name()).collect();
-    assert!(!names.contains(&"cattube-queue"), "{names:?}");
-    let templates = mediaconvert.list_job_templates().send().await.unwrap();
-    assert!(templates.job_templates().is_empty());
-}
-
 /// us-east-1 is the region whose CreateBucket must not carry a LocationConstraint; moto
 /// refuses one, as S3 does.
 #[tokio::test(flavor = "multi_thread")]
@@ -766,18 +643,14 @@ async fn us_east_1_and_custom_names() {
         .unwrap()
         .ends_with(":queues/catqueue"));
     let s3 = s3_client(&moto.url, "us-east-1").await;
-    let tags = s3
-        .get_bucket_tagging()
-        .bucket("demo-out")
-        .send()
-        .await
-        .unwrap();
-    let has = |k: &str, v: &str| {
-        tags.tag_set()
-            .iter()
-            .any(|t| t.key() == k && t.value() == v)
-    };
-    assert!(has("team", "video") && has("cattube:stack", "demo") && has("managed-by", "cattube"));
+    let tags = bucket_tags(&s3, "demo-out").await;
+    for (key, value) in [
+        ("team", "video"),
+        ("cattube:stack", "demo"),
+        ("managed-by", "cattube"),
+    ] {
+        assert_eq!(tags.get(key).map(String::as_str), Some(value), "{tags:?}");
+    }
     sandbox
         .run()
         .args(["down", "--yes"])
@@ -796,12 +669,7 @@ async fn adopted_bucket_survives_down() {
     let s3 = s3_client(&moto.url, REGION).await;
     support::create_bucket(&s3, "my-videos", REGION).await;
     let theirs = r#"{"Version":"2012-10-17","Statement":[{"Sid":"theirs","Effect":"Deny","Principal":"*","Action":"s3:DeleteBucket","Resource":"arn:aws:s3:::my-videos"}]}"#;
-    s3.put_bucket_policy()
-        .bucket("my-videos")
-        .policy(theirs)
-        .send()
-        .await
-        .unwrap();
+    put_bucket_policy(&s3, "my-videos", theirs).await;
     support::put_object(&s3, "my-videos", "keep.mp4", b"mine").await;
     // Someone else's notification on the bucket: cattube merges its own next to it.
     let theirs_entry = aws_sdk_s3::types::LambdaFunctionConfiguration::builder()
@@ -822,9 +690,10 @@ async fn adopted_bucket_survives_down() {
         .send()
         .await
         .unwrap();
-    let entries = |out: aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput| {
-        let mut ids: Vec<String> = out
-            .lambda_function_configurations()
+    // The ids of the bucket's notifications to Lambda, sorted.
+    let entries = || async {
+        let notifications = lambda_notifications(&s3, "my-videos").await;
+        let mut ids: Vec<String> = notifications
             .iter()
             .filter_map(|c| c.id().map(str::to_string))
             .collect();
@@ -845,13 +714,7 @@ async fn adopted_bucket_survives_down() {
     // The adopted bucket got every secure setting, and its TLS-only statement works.
     support::assert_secure_bucket(&s3, "my-videos").await;
     assert_tls_only(&s3, "my-videos").await;
-    let notification = s3
-        .get_bucket_notification_configuration()
-        .bucket("my-videos")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(entries(notification), ["cattube-notifications", "theirs"]);
+    assert_eq!(entries().await, ["cattube-notifications", "theirs"]);
     let status = sandbox.run().arg("status").expect_code(0).output().stdout;
     assert!(status.contains("adopted"), "{status}");
 
@@ -887,13 +750,7 @@ async fn adopted_bucket_survives_down() {
         .filter_map(|b| b.name().map(str::to_string))
         .collect();
     assert_eq!(names, vec!["my-videos".to_string()]);
-    let notification = s3
-        .get_bucket_notification_configuration()
-        .bucket("my-videos")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(entries(notification), ["theirs"], "down removes only ours");
+    assert_eq!(entries().await, ["theirs"], "down removes only ours");
 }
 
 /// A job.json MediaConvert refuses fails `up` with MediaConvert's own message, and the

@@ -5,10 +5,9 @@ use crate::support;
 
 use std::time::Duration;
 
-use support::{s3_client, sdk_config, Emulators, RecordingProxy, Sandbox};
+use support::{field_strings, s3_client, sdk_config, Emulators, RecordingProxy, Sandbox};
 
-const REGION: &str = "eu-west-1";
-const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
+use support::names::{REGION, SOURCE};
 
 fn stderr_lines(out: &support::Ran) -> Vec<String> {
     out.stderr
@@ -495,12 +494,7 @@ async fn uploads_of_a_folder_resume_and_skip_what_is_there() {
         .expect_code(0)
         .json()
         .doc;
-    let listed: Vec<&str> = doc["uploads"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["key"].as_str().unwrap())
-        .collect();
+    let listed: Vec<&str> = field_strings(&doc["uploads"], "key");
     assert_eq!(listed, keys, "{doc}");
     assert!(doc["uploads"]
         .as_array()

@@ -8,9 +8,8 @@ use crate::support;
 use std::process::Command;
 
 use serde_json::{json, Value};
+use support::names::REGION;
 use support::{repo_root, venv_python, Emulators};
-
-const REGION: &str = "eu-west-1";
 
 /// A recorded request as the checker reads it.
 fn calls(requests: &[support::proxy::Seen]) -> Vec<Value> {
@@ -69,6 +68,15 @@ async fn drift(emulators: &Emulators) {
 /// The runs keep their state in S3, as CI does: the state bucket's calls are checked too.
 const STATE: &str = "s3://cattube-ci-state-123456789012/";
 
+/// A run of cattube on the shared state ([`STATE`]).
+fn on_shared_state<I, S>(sandbox: &support::Sandbox, args: I) -> support::Run<'_>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    sandbox.run().args(args).env("CATTUBE_STATE", STATE)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not() {
     let emulators = Emulators::start();
@@ -100,10 +108,7 @@ async fn the_policy_allows_every_call_the_commands_make_and_nothing_they_do_not(
     let mut runs = Runs::default();
     made_and_shared(&emulators, &sandbox, &mut runs).await;
     gc_collects_an_expired_stack(&emulators, &sandbox, &mut runs).await;
-    let down = sandbox
-        .run()
-        .args(["down", "--yes"])
-        .env("CATTUBE_STATE", STATE)
+    let down = on_shared_state(&sandbox, ["down", "--yes"])
         .expect_code(0)
         .json();
     runs.record("down", &down);
@@ -201,18 +206,12 @@ async fn made_and_shared(emulators: &Emulators, sandbox: &support::Sandbox, runs
     // which creates the state bucket; `state pull` reads it back.
     let made = sandbox.run().args(["up"]).expect_code(0).json();
     runs.record("up", &made);
-    let pushed = sandbox
-        .run()
-        .args(["state", "push", "cattube.state.json"])
-        .env("CATTUBE_STATE", STATE)
+    let pushed = on_shared_state(sandbox, ["state", "push", "cattube.state.json"])
         .expect_code(0)
         .output();
     runs.record("state", &pushed);
     std::fs::remove_file(sandbox.path().join("cattube.state.json")).unwrap();
-    let pulled = sandbox
-        .run()
-        .args(["state", "pull"])
-        .env("CATTUBE_STATE", STATE)
+    let pulled = on_shared_state(sandbox, ["state", "pull"])
         .expect_code(0)
         .output();
     runs.record("state", &pulled);
@@ -240,21 +239,11 @@ async fn made_and_shared(emulators: &Emulators, sandbox: &support::Sandbox, runs
         if command == "drift" {
             drift(emulators).await;
             // `up` repairs it: the repair calls are checked too.
-            let ran = sandbox
-                .run()
-                .args(["up"])
-                .env("CATTUBE_STATE", STATE)
-                .expect_code(0)
-                .json();
+            let ran = on_shared_state(sandbox, ["up"]).expect_code(0).json();
             runs.record("up", &ran);
             continue;
         }
-        let ran = sandbox
-            .run()
-            .args(&args)
-            .env("CATTUBE_STATE", STATE)
-            .expect_code(0)
-            .json();
+        let ran = on_shared_state(sandbox, &args).expect_code(0).json();
         runs.record(command, &ran);
     }
     // A lock a killed run left, cleared by `state unlock`.
@@ -262,10 +251,7 @@ async fn made_and_shared(emulators: &Emulators, sandbox: &support::Sandbox, runs
     let s3 = aws_sdk_s3::Client::new(&aws);
     let lock = "cattube/cattube/eu-west-1.json.lock";
     support::put_object(&s3, "cattube-ci-state-123456789012", lock, b"{}").await;
-    let unlocked = sandbox
-        .run()
-        .args(["state", "unlock", "--yes"])
-        .env("CATTUBE_STATE", STATE)
+    let unlocked = on_shared_state(sandbox, ["state", "unlock", "--yes"])
         .expect_code(0)
         .output();
     runs.record("state", &unlocked);
@@ -287,19 +273,11 @@ async fn gc_collects_an_expired_stack(
         .output();
     let clients = support::stack_clients(emulators, REGION).await;
     support::expire(&clients, REGION, "old").await;
-    let listed = sandbox
-        .run()
-        .args(["stacks"])
-        .env("CATTUBE_STATE", STATE)
-        .expect_code(0)
-        .json();
+    let listed = on_shared_state(sandbox, ["stacks"]).expect_code(0).json();
     runs.record("stacks", &listed);
     let mut collected = 0;
     for _ in 0..10 {
-        let ran = sandbox
-            .run()
-            .args(["gc", "--yes"])
-            .env("CATTUBE_STATE", STATE)
+        let ran = on_shared_state(sandbox, ["gc", "--yes"])
             .expect_code(0)
             .json();
         runs.record("gc", &ran);
@@ -348,12 +326,8 @@ fn policies_asked_of_nothing_but_the_account(
         "state",
         "all",
     ] {
-        let ran = sandbox
-            .run()
-            .args(["permissions", "--for", command])
-            .env("CATTUBE_STATE", STATE)
-            .expect_code(0)
-            .expect_writes(0)
+        let ran = on_shared_state(sandbox, ["permissions", "--for", command])
+            .expect_read_only()
             .json();
         // Only the account id is asked of AWS.
         let asked: Vec<&str> = ran.requests.iter().map(|s| s.action.as_str()).collect();
@@ -362,10 +336,7 @@ fn policies_asked_of_nothing_but_the_account(
         policies.insert(command.into(), ran.doc["policy"].clone());
     }
     // With --account, no call at all and the same policy.
-    let offline = sandbox
-        .run()
-        .args(["permissions", "--account", "123456789012"])
-        .env("CATTUBE_STATE", STATE)
+    let offline = on_shared_state(sandbox, ["permissions", "--account", "123456789012"])
         .expect_code(0)
         .output();
     assert!(offline.requests.is_empty(), "{:?}", offline.requests);
@@ -373,10 +344,7 @@ fn policies_asked_of_nothing_but_the_account(
     assert_eq!(printed, policies["all"]);
 
     // One policy for every stack of a pattern: its names, with the pattern's wildcard.
-    let pattern = sandbox
-        .run()
-        .args(["permissions", "--stacks", "pr-*"])
-        .env("CATTUBE_STATE", STATE)
+    let pattern = on_shared_state(sandbox, ["permissions", "--stacks", "pr-*"])
         .expect_code(0)
         .json()
         .doc["policy"]

@@ -25,7 +25,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{clips, repo_root, succeeded, Sandbox};
+use support::{clips, field_strings, repo_root, succeeded, Sandbox};
 
 pub(crate) const REGION: &str = "eu-west-1";
 /// The generated clip's frame size: what an output without Width/Height keeps.
@@ -475,12 +475,7 @@ lambda_.update_function_configuration(FunctionName="{function}", Environment={{"
     let began = Instant::now();
     loop {
         let after = cloud.cattube(sandbox, &["jobs", &key]).json();
-        let records: Vec<&str> = after.doc["failed_deliveries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["record"].as_str().unwrap())
-            .collect();
+        let records: Vec<&str> = field_strings(&after.doc["failed_deliveries"], "record");
         assert!(
             records.is_empty(),
             "the replay failed again: {}\nfunction log:\n{}",
@@ -630,12 +625,7 @@ fn a_taken_over_tutorial_stack_converts_a_new_upload() {
         .cattube(&sandbox, &["url", "tabbycat.mp4"])
         .expect_code(0)
         .json();
-    let urls: Vec<&str> = urls.doc["urls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["url"].as_str().unwrap())
-        .collect();
+    let urls: Vec<&str> = field_strings(&urls.doc["urls"], "url");
     let domain = made["distribution_domain"].as_str().unwrap();
     for name in ["tabbycat-hd.mp4", "tabbycat-sd.mp4"] {
         let url = urls

@@ -8,11 +8,12 @@
 use crate::support;
 
 use cattube_stages::player_page::{body, sha256_hex, FILES, SOURCE_URL_SLOT, UPLOAD_KEY};
-use support::distribution::{cloudfront_client, distribution_config, edit_distribution};
-use support::{assert_drifted, down_leaves_nothing, resource, s3_client, Emulators};
+use support::distribution::{distribution_config, edit_distribution};
+use support::{
+    assert_drifted, down_leaves_nothing, put_bucket_policy, resource, stack_clients, Emulators,
+};
 
-const REGION: &str = "eu-west-1";
-const DESTINATION: &str = "cattube-destination-123456789012-eu-west-1";
+use support::names::{DESTINATION, REGION};
 
 async fn policy(s3: &aws_sdk_s3::Client) -> serde_json::Value {
     serde_json::from_str(&support::bucket_policy(s3, DESTINATION).await).unwrap()
@@ -48,8 +49,7 @@ async fn page_keys(s3: &aws_sdk_s3::Client) -> Vec<String> {
 async fn the_page_is_uploaded_once_served_at_the_root_and_removed() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
-    let s3 = s3_client(&emulators.moto.url, REGION).await;
-    let cf = cloudfront_client(&emulators.moto.url).await;
+    let clients = stack_clients(&emulators, REGION).await;
 
     let out = sandbox.run().args(["up"]).expect_code(0).output();
     let text = out.text();
@@ -76,7 +76,8 @@ async fn the_page_is_uploaded_once_served_at_the_root_and_removed() {
         .json();
     let source_url = grant.doc["grant"]["url"].as_str().unwrap().to_string();
     for file in FILES {
-        let head = s3
+        let head = clients
+            .s3
             .head_object()
             .bucket(DESTINATION)
             .key(file.key)
@@ -96,7 +97,8 @@ async fn the_page_is_uploaded_once_served_at_the_root_and_removed() {
             "{}",
             file.key
         );
-        let body = s3
+        let body = clients
+            .s3
             .get_object()
             .bucket(DESTINATION)
             .key(file.key)
@@ -127,16 +129,18 @@ async fn the_page_is_uploaded_once_served_at_the_root_and_removed() {
     assert!(FILES[0].content_type.starts_with("text/html"));
     assert_eq!(FILES[0].key, "index.html");
     let dist_id = doc["outputs"]["distribution_id"].as_str().unwrap();
-    let config = distribution_config(&cf, dist_id).await;
+    let config = distribution_config(&clients.cloudfront, dist_id).await;
     assert_eq!(config.default_root_object(), Some("index.html"));
-    assert!(has_sid(&policy(&s3).await, "cattube-cloudfront-no-catalog").is_none());
+    assert!(has_sid(&policy(&clients.s3).await, "cattube-cloudfront-no-catalog").is_none());
 
     // Converged: no write (the page's bytes did not change).
     let out = sandbox.run().args(["up"]).expect_code(0).json();
     assert!(out.writes().is_empty(), "{:?}", out.writes());
 
     // Drift: player.js changed by hand, and the default root object cleared.
-    s3.put_object()
+    clients
+        .s3
+        .put_object()
         .bucket(DESTINATION)
         .key("player/player.js")
         .body(b"alert('not ours')".to_vec().into())
@@ -145,7 +149,7 @@ async fn the_page_is_uploaded_once_served_at_the_root_and_removed() {
         .send()
         .await
         .unwrap();
-    edit_distribution(&cf, dist_id, |changed| {
+    edit_distribution(&clients.cloudfront, dist_id, |changed| {
         changed.default_root_object = Some(String::new());
     })
     .await;
@@ -158,7 +162,7 @@ async fn the_page_is_uploaded_once_served_at_the_root_and_removed() {
     let writes: Vec<String> = out.writes().iter().map(|w| w.to_string()).collect();
     assert_eq!(writes.len(), 2, "{writes:?}");
     assert!(writes.iter().any(|w| w.contains("player.js")), "{writes:?}");
-    let config = distribution_config(&cf, dist_id).await;
+    let config = distribution_config(&clients.cloudfront, dist_id).await;
     assert_eq!(config.default_root_object(), Some("index.html"));
     sandbox.run().args(["status"]).expect_code(0).output();
 
@@ -170,8 +174,7 @@ async fn the_page_is_uploaded_once_served_at_the_root_and_removed() {
 async fn with_the_player_off_there_is_no_page_and_cloudfront_may_not_read_the_catalog() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
-    let s3 = s3_client(&emulators.moto.url, REGION).await;
-    let cf = cloudfront_client(&emulators.moto.url).await;
+    let clients = stack_clients(&emulators, REGION).await;
 
     // On first, then off: the page goes, the catalog is denied to CloudFront.
     let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
@@ -179,13 +182,16 @@ async fn with_the_player_off_there_is_no_page_and_cloudfront_may_not_read_the_ca
         .as_str()
         .unwrap()
         .to_string();
-    assert_eq!(page_keys(&s3).await.len(), FILES.len());
+    assert_eq!(page_keys(&clients.s3).await.len(), FILES.len());
     sandbox.write("cattube.toml", "[player]\nenabled = false\n");
     let out = sandbox.run().args(["up"]).expect_code(0).output();
     let text = out.text();
     assert!(text.contains("player: off"), "{text}");
-    assert!(page_keys(&s3).await.is_empty(), "the page is still there");
-    let deny = has_sid(&policy(&s3).await, "cattube-cloudfront-no-catalog")
+    assert!(
+        page_keys(&clients.s3).await.is_empty(),
+        "the page is still there"
+    );
+    let deny = has_sid(&policy(&clients.s3).await, "cattube-cloudfront-no-catalog")
         .expect("a statement denying CloudFront the catalog");
     assert_eq!(deny["Effect"], "Deny");
     assert_eq!(deny["Principal"]["Service"], "cloudfront.amazonaws.com");
@@ -194,7 +200,7 @@ async fn with_the_player_off_there_is_no_page_and_cloudfront_may_not_read_the_ca
         deny["Resource"],
         format!("arn:aws:s3:::{DESTINATION}/catalog.json")
     );
-    let config = distribution_config(&cf, &dist_id).await;
+    let config = distribution_config(&clients.cloudfront, &dist_id).await;
     assert_eq!(config.default_root_object(), Some(""));
     let out = sandbox.run().args(["up"]).expect_code(0).json();
     assert!(out.writes().is_empty(), "{:?}", out.writes());
@@ -202,17 +208,12 @@ async fn with_the_player_off_there_is_no_page_and_cloudfront_may_not_read_the_ca
     assert!(doc["outputs"]["player_url"].is_null(), "{doc}");
 
     // The deny removed by hand is drift, repaired by up.
-    let mut widened = policy(&s3).await;
+    let mut widened = policy(&clients.s3).await;
     widened["Statement"]
         .as_array_mut()
         .unwrap()
         .retain(|s| s["Sid"] != "cattube-cloudfront-no-catalog");
-    s3.put_bucket_policy()
-        .bucket(DESTINATION)
-        .policy(widened.to_string())
-        .send()
-        .await
-        .unwrap();
+    put_bucket_policy(&clients.s3, DESTINATION, &widened.to_string()).await;
     let doc = sandbox.run().args(["status"]).expect_code(3).json().doc;
     assert_drifted(
         &doc,
@@ -220,13 +221,13 @@ async fn with_the_player_off_there_is_no_page_and_cloudfront_may_not_read_the_ca
         "CloudFront may read catalog.json",
     );
     sandbox.run().args(["up"]).expect_code(0).output();
-    assert!(has_sid(&policy(&s3).await, "cattube-cloudfront-no-catalog").is_some());
+    assert!(has_sid(&policy(&clients.s3).await, "cattube-cloudfront-no-catalog").is_some());
 
     // On again: page back, deny gone.
     sandbox.write("cattube.toml", "[player]\nenabled = true\n");
     sandbox.run().args(["up"]).expect_code(0).output();
-    assert_eq!(page_keys(&s3).await.len(), FILES.len());
-    assert!(has_sid(&policy(&s3).await, "cattube-cloudfront-no-catalog").is_none());
+    assert_eq!(page_keys(&clients.s3).await.len(), FILES.len());
+    assert!(has_sid(&policy(&clients.s3).await, "cattube-cloudfront-no-catalog").is_none());
 
     down_leaves_nothing(&emulators, &sandbox).await;
 }

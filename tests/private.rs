@@ -12,12 +12,13 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use crate::support::distribution::distribution_config;
+use crate::support::names::REGION;
 use crate::support::{
-    down_leaves_nothing, repo_root, resource, stack_clients, venv_python, Emulators, Sandbox,
+    down_leaves_nothing, field_strings, has_stack_tag, repo_root, resource, stack_clients,
+    venv_python, Emulators, Sandbox,
 };
 use cattube_stages::Clients;
 
-const REGION: &str = "eu-west-1";
 const KEY: &str = "cats/tabby cat.mp4";
 
 fn config(profile: &str) -> String {
@@ -76,11 +77,9 @@ fn verdict(sandbox: &Sandbox, keys: &BTreeMap<String, String>, url: &str, cookie
 }
 
 fn urls(doc: &serde_json::Value) -> Vec<String> {
-    doc["urls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["url"].as_str().unwrap().to_string())
+    field_strings(&doc["urls"], "url")
+        .into_iter()
+        .map(String::from)
         .collect()
 }
 
@@ -100,11 +99,9 @@ async fn private_keys(clients: &Clients, doc: &serde_json::Value) -> Vec<String>
         .await
         .unwrap();
     let ring: serde_json::Value = serde_json::from_str(value.secret_string().unwrap()).unwrap();
-    ring["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["private_key"].as_str().unwrap().to_string())
+    field_strings(&ring["keys"], "private_key")
+        .into_iter()
+        .map(String::from)
         .collect()
 }
 
@@ -129,12 +126,7 @@ async fn a_private_stack_serves_only_what_its_key_signed() {
     only_the_caller_reads_the_secret(&clients, &doc).await;
 
     // Converged: no write.
-    sandbox
-        .run()
-        .args(["up"])
-        .expect_code(0)
-        .expect_writes(0)
-        .json();
+    sandbox.run().args(["up"]).expect_read_only().json();
 
     let keys = trusted_keys(&clients, &group).await;
     assert_eq!(keys.len(), 1);
@@ -196,13 +188,8 @@ async fn only_the_caller_reads_the_secret(clients: &Clients, doc: &serde_json::V
         .send()
         .await
         .unwrap();
-    assert!(
-        secret
-            .tags()
-            .iter()
-            .any(|t| t.key() == Some("cattube:stack") && t.value() == Some("cattube")),
-        "{secret:?}"
-    );
+    let pairs = secret.tags().iter().map(|t| (t.key(), t.value()));
+    assert!(has_stack_tag(pairs), "{secret:?}");
     let policy = clients
         .secrets
         .get_resource_policy()

@@ -5,9 +5,8 @@
 
 use crate::support;
 
+use support::names::REGION;
 use support::{sent_template, Emulators};
-
-const REGION: &str = "eu-west-1";
 
 fn codecs(template: &serde_json::Value) -> Vec<String> {
     template["settings"]["outputGroups"]

@@ -13,13 +13,14 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use support::names::REGION;
 use support::tally::Tally;
 use support::{
-    account_inventory, assert_code, checked_state, interrupt, leftovers, resource, s3_client,
-    sdk_config, Emulators, Ran, Sandbox, IDS, WANTED_BY_DEFAULT,
+    account_inventory, assert_code, checked_state, inline_policies, interrupt,
+    lambda_notifications, leftovers, put_bucket_policy, resource, row, s3_client, sdk_config,
+    strings, Emulators, Ran, Sandbox, IDS, WANTED_BY_DEFAULT,
 };
 
-const REGION: &str = "eu-west-1";
 const STACK: &str = "cattube";
 /// SIGKILL trials per command.
 const CRASH_TRIALS: usize = 15;
@@ -39,6 +40,12 @@ fn converge(sandbox: &Sandbox, what: &str) {
     let out = sandbox.run().args(["status"]).output();
     assert_code(&out, 0, &format!("{what}: status"));
     let doc = state(sandbox).expect("a state file after up");
+    assert_each_wanted_recorded_as_created(&doc, what);
+}
+
+/// The state records each resource wanted by default as created by the stack.
+#[track_caller]
+fn assert_each_wanted_recorded_as_created(doc: &serde_json::Value, what: &str) {
     let recorded = doc["resources"].as_object().unwrap();
     for id in WANTED_BY_DEFAULT.iter() {
         assert_eq!(
@@ -62,6 +69,19 @@ async fn tear_down(emulators: &Emulators, sandbox: &Sandbox, what: &str) {
 enum Command {
     Up,
     Down,
+}
+
+impl Command {
+    fn name(self) -> &'static str {
+        self.args()[0]
+    }
+
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            Command::Up => &["up"],
+            Command::Down => &["down", "--yes"],
+        }
+    }
 }
 
 /// The resource whose step sends a write, told from the write's operation key alone (see
@@ -146,8 +166,17 @@ fn assert_names_the_fault(out: &Ran, owner: &str, what: &str) {
     );
 }
 
-/// The operation keys of a clean run's writes, each once, each with an owner.
-fn clean_operations(emulators: &Emulators, command: Command) -> Vec<String> {
+/// A clean run of `command` (a `down` with [`tear_down`]'s checks): the operation keys of its
+/// writes, each once, each with an owner.
+async fn clean_writes(emulators: &Emulators, sandbox: &Sandbox, command: Command) -> Vec<String> {
+    emulators.faults.clear();
+    match command {
+        Command::Up => {
+            let out = sandbox.run().args(["up"]).output();
+            assert_code(&out, 0, "clean up");
+        }
+        Command::Down => tear_down(emulators, sandbox, "clean down").await,
+    }
     let operations = emulators.faults.operations();
     let unique: BTreeSet<&String> = operations.iter().collect();
     assert_eq!(unique.len(), operations.len(), "{operations:#?}");
@@ -166,48 +195,24 @@ async fn up_failing_at_every_write_converges_on_the_next_run() {
     let sandbox = emulators.sandbox(REGION);
     let started = Instant::now();
 
-    emulators.faults.clear();
-    let out = sandbox.run().args(["up"]).output();
-    assert_code(&out, 0, "clean up");
-    let clean = clean_operations(&emulators, Command::Up);
+    let clean = clean_writes(&emulators, &sandbox, Command::Up).await;
     tear_down(&emulators, &sandbox, "clean down").await;
     assert!(clean.len() >= 20, "a full up made only {}", clean.len());
 
-    // What the proxy refused, as it recorded it; the runs that converged after, as seen.
-    let mut faulted = BTreeSet::new();
-    let mut converged = Tally::new();
-    for key in &clean {
-        let owner = owner(key, Command::Up);
-        let what = format!("up failing at {key} ({owner})");
-        converged
-            .case(&what, async {
-                emulators.faults.fail_operation(key);
-                let out = sandbox.run().args(["up"]).json();
-                faulted.extend(emulators.faults.denied());
-                assert_failed_at(&emulators, &out, key, owner, &what);
-                state(&sandbox);
-                emulators.faults.clear();
-                converge(&sandbox, &what);
-                tear_down(&emulators, &sandbox, &what).await;
-            })
-            .await;
-        emulators.faults.clear();
-    }
-    let clean: BTreeSet<String> = clean.into_iter().collect();
-    let owners: BTreeSet<&str> = faulted.iter().map(|k| owner(k, Command::Up)).collect();
+    let failed = fail_each_write(&emulators, &sandbox, Command::Up, clean).await;
+    let owners: BTreeSet<&str> = failed
+        .faulted
+        .iter()
+        .map(|k| owner(k, Command::Up))
+        .collect();
     eprintln!(
-        "FIGURES up: {} of the {} writes of a clean up faulted once ({} resources), {} converged on the next run, in {:.0?}",
-        faulted.intersection(&clean).count(),
-        clean.len(),
+        "FIGURES up: {} ({} resources), {} converged on the next run, in {:.0?}",
+        failed.faulted_of_clean(),
         owners.len(),
-        converged.held,
+        failed.next_run.held,
         started.elapsed()
     );
-    converged.assert_all_held("up failing at every write");
-    assert_eq!(
-        faulted, clean,
-        "the faulted writes are not the writes of a clean up"
-    );
+    failed.assert_each_held();
 }
 
 /// Fails each write of a clean `down`, chosen by its operation's identity: `down` exits 1
@@ -220,43 +225,96 @@ async fn down_failing_at_every_write_finishes_on_the_next_run() {
     let started = Instant::now();
 
     converge(&sandbox, "clean up");
-    emulators.faults.clear();
-    tear_down(&emulators, &sandbox, "clean down").await;
-    let clean = clean_operations(&emulators, Command::Down);
+    let clean = clean_writes(&emulators, &sandbox, Command::Down).await;
     assert!(clean.len() >= 12, "a full down made only {}", clean.len());
 
+    let failed = fail_each_write(&emulators, &sandbox, Command::Down, clean).await;
+    eprintln!(
+        "FIGURES down: {}, {} finished on the next run, in {:.0?}",
+        failed.faulted_of_clean(),
+        failed.next_run.held,
+        started.elapsed()
+    );
+    failed.assert_each_held();
+}
+
+/// What failing each write of a clean run once, in turn, came to.
+struct EachWriteFailed {
+    command: Command,
+    /// The operation keys of the clean run's writes.
+    clean: BTreeSet<String>,
+    /// What the proxy refused, as it recorded it.
+    faulted: BTreeSet<String>,
+    /// The cases whose next run finished what the failed one began, as seen.
+    next_run: Tally,
+}
+
+impl EachWriteFailed {
+    /// "N of the M writes of a clean <command> faulted once".
+    fn faulted_of_clean(&self) -> String {
+        format!(
+            "{} of the {} writes of a clean {} faulted once",
+            self.faulted.intersection(&self.clean).count(),
+            self.clean.len(),
+            self.command.name()
+        )
+    }
+
+    /// Every case held, and the writes faulted are exactly the clean run's (after the
+    /// figures are printed).
+    #[track_caller]
+    fn assert_each_held(&self) {
+        let command = self.command.name();
+        self.next_run
+            .assert_all_held(&format!("{command} failing at every write"));
+        assert_eq!(
+            self.faulted, self.clean,
+            "the faulted writes are not the writes of a clean {command}"
+        );
+    }
+}
+
+/// Fails each of `clean`, the writes of a clean `command`, once, in turn: the run exits 1
+/// naming the resource that owns the write and the AWS error ([`assert_failed_at`]) and
+/// leaves a valid state, and the next run finishes what it began (`up` converges, `down`
+/// finds the state kept and removes everything).
+async fn fail_each_write(
+    emulators: &Emulators,
+    sandbox: &Sandbox,
+    command: Command,
+    clean: Vec<String>,
+) -> EachWriteFailed {
     let mut faulted = BTreeSet::new();
-    let mut finished = Tally::new();
+    let mut next_run = Tally::new();
     for key in &clean {
-        let owner = owner(key, Command::Down);
-        let what = format!("down failing at {key} ({owner})");
-        finished
+        let owner = owner(key, command);
+        let what = format!("{} failing at {key} ({owner})", command.name());
+        next_run
             .case(&what, async {
-                converge(&sandbox, &what);
+                if command == Command::Down {
+                    converge(sandbox, &what);
+                }
                 emulators.faults.fail_operation(key);
-                let out = sandbox.run().args(["down", "--yes"]).json();
+                let out = sandbox.run().args(command.args()).json();
                 faulted.extend(emulators.faults.denied());
-                assert_failed_at(&emulators, &out, key, owner, &what);
-                assert!(state(&sandbox).is_some(), "{what}: the state was lost");
+                assert_failed_at(emulators, &out, key, owner, &what);
+                let kept = state(sandbox);
                 emulators.faults.clear();
-                tear_down(&emulators, &sandbox, &what).await;
+                match command {
+                    Command::Up => converge(sandbox, &what),
+                    Command::Down => assert!(kept.is_some(), "{what}: the state was lost"),
+                }
+                tear_down(emulators, sandbox, &what).await;
             })
             .await;
         emulators.faults.clear();
     }
-    let clean: BTreeSet<String> = clean.into_iter().collect();
-    eprintln!(
-        "FIGURES down: {} of the {} writes of a clean down faulted once, {} finished on the next run, in {:.0?}",
-        faulted.intersection(&clean).count(),
-        clean.len(),
-        finished.held,
-        started.elapsed()
-    );
-    finished.assert_all_held("down failing at every write");
-    assert_eq!(
-        faulted, clean,
-        "the faulted writes are not the writes of a clean down"
-    );
+    EachWriteFailed {
+        command,
+        clean: clean.into_iter().collect(),
+        faulted,
+        next_run,
+    }
 }
 
 /// Throttling and 5xx answers are retried by the SDK: every write's first attempt is
@@ -267,15 +325,12 @@ async fn throttling_and_server_errors_are_retried_by_the_sdk() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
 
-    emulators.faults.clear();
-    let out = sandbox.run().args(["up"]).output();
-    assert_code(&out, 0, "clean up");
-    let clean_up: BTreeSet<String> = clean_operations(&emulators, Command::Up)
+    let clean_up: BTreeSet<String> = clean_writes(&emulators, &sandbox, Command::Up)
+        .await
         .into_iter()
         .collect();
-    emulators.faults.clear();
-    tear_down(&emulators, &sandbox, "clean down").await;
-    let clean_down: BTreeSet<String> = clean_operations(&emulators, Command::Down)
+    let clean_down: BTreeSet<String> = clean_writes(&emulators, &sandbox, Command::Down)
+        .await
         .into_iter()
         .collect();
 
@@ -699,50 +754,27 @@ async fn adopted_resources_survive_down() {
         trust.contains("SourceAccount"),
         "adopted role's trust: {trust}"
     );
-    let inline = iam
-        .list_role_policies()
-        .role_name(ROLE)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        inline.policy_names().contains(&"cattube".to_string()),
-        "{:?}",
-        inline.policy_names()
-    );
+    let inline = inline_policies(&iam, ROLE).await;
+    assert!(inline.contains_key("cattube"), "{inline:?}");
     let out = sandbox.run().args(["status"]).output();
     assert_code(&out, 0, "status with adopted resources");
     let text = out.stdout.clone();
     for id in ["source-bucket", "mediaconvert-role"] {
-        let line = text
-            .lines()
-            .find(|l| l.contains(&format!(" {id} ")))
-            .unwrap_or_else(|| panic!("no {id} in {text}"));
+        let line = row(&text, id);
         // The last column says who owns it: `adopted`.
         assert_eq!(line.split_whitespace().last(), Some("adopted"), "{line}");
     }
-    let policies = iam
-        .list_role_policies()
-        .role_name(ROLE)
-        .send()
-        .await
-        .unwrap();
+    let inline = inline_policies(&iam, ROLE).await;
     assert!(
-        policies
-            .policy_names()
-            .contains(&"owners-policy".to_string()),
-        "up stripped the owner's policy of an adopted role: {:?}",
-        policies.policy_names()
+        inline.contains_key("owners-policy"),
+        "up stripped the owner's policy of an adopted role: {inline:?}"
     );
 
     let out = sandbox.run().args(["down", "--yes"]).output();
     assert_code(&out, 0, "down with adopted resources");
     let text = out.stdout.clone();
     for id in ["source-bucket", "mediaconvert-role"] {
-        let line = text
-            .lines()
-            .find(|l| l.contains(&format!(" {id} ")))
-            .unwrap_or_else(|| panic!("no {id} in {text}"));
+        let line = row(&text, id);
         assert!(
             line.contains("kept") && line.contains("adopted: not created by this stack"),
             "{line}"
@@ -769,25 +801,12 @@ async fn adopted_resources_survive_down() {
         object.body.collect().await.unwrap().into_bytes().as_ref(),
         b"mine"
     );
-    let notification = s3
-        .get_bucket_notification_configuration()
-        .bucket(MINE)
-        .send()
-        .await
-        .unwrap();
     assert!(
-        notification.lambda_function_configurations().is_empty(),
+        lambda_notifications(&s3, MINE).await.is_empty(),
         "the stack's notification was left on the adopted bucket"
     );
-    let policies = iam
-        .list_role_policies()
-        .role_name(ROLE)
-        .send()
-        .await
-        .unwrap();
-    assert!(policies
-        .policy_names()
-        .contains(&"owners-policy".to_string()));
+    let inline = inline_policies(&iam, ROLE).await;
+    assert!(inline.contains_key("owners-policy"), "{inline:?}");
     // Account-wide: the adopted ones are not the stack's for its steps to find.
     let mut left = account_inventory(&emulators, REGION).await;
     left.sort();
@@ -843,12 +862,7 @@ async fn an_unparsable_owner_policy_is_refused_with_the_whole_error_chain() {
     const MINE: &str = "owners-videos";
     const BROKEN: &str = r#"{"Version": "2012-10-17", "Statement": [{"Sid": "owners", "#;
     support::create_bucket(&s3, MINE, REGION).await;
-    s3.put_bucket_policy()
-        .bucket(MINE)
-        .policy(BROKEN)
-        .send()
-        .await
-        .unwrap();
+    put_bucket_policy(&s3, MINE, BROKEN).await;
     sandbox.write(
         "cattube.toml",
         &format!("[names]\nsource-bucket = \"{MINE}\"\n"),
@@ -863,12 +877,7 @@ async fn an_unparsable_owner_policy_is_refused_with_the_whole_error_chain() {
             doc["error"]["message"], "source-bucket failed",
             "{what}: {doc}"
         );
-        let causes: Vec<&str> = doc["error"]["causes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c.as_str().unwrap())
-            .collect();
+        let causes: Vec<&str> = strings(&doc["error"]["causes"]);
         assert!(
             causes.iter().any(|c| c
                 .contains(&format!("the policy of bucket {MINE} is not valid JSON"))
@@ -1006,10 +1015,8 @@ async fn a_held_lock_sends_no_request() {
 async fn killed_between_create_bucket_and_its_tags_is_taken_as_created() {
     let emulators = Emulators::start();
     let sandbox = emulators.sandbox(REGION);
-    emulators.faults.clear();
-    let out = sandbox.run().args(["up"]).output();
-    assert_code(&out, 0, "clean up");
-    let tagging = clean_operations(&emulators, Command::Up)
+    let tagging = clean_writes(&emulators, &sandbox, Command::Up)
+        .await
         .into_iter()
         .find(|k| k.starts_with("s3 PUT /cattube-source-") && k.contains("?tagging"))
         .expect("a clean up tags the source bucket");
@@ -1111,14 +1118,7 @@ async fn converge_remote(emulators: &Emulators, sandbox: &Sandbox, what: &str) {
     let doc = remote_state_valid(emulators, what)
         .await
         .expect("a shared state after up");
-    let recorded = doc["resources"].as_object().unwrap();
-    for id in WANTED_BY_DEFAULT.iter() {
-        assert_eq!(
-            recorded.get(*id).map(|r| r["ownership"].clone()),
-            Some(serde_json::json!("created")),
-            "{what}: {id} in {doc}"
-        );
-    }
+    assert_each_wanted_recorded_as_created(&doc, what);
     assert!(
         state_object(emulators, LOCK_KEY).await.is_none(),
         "{what}: lock left"

@@ -11,13 +11,13 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use support::aws_errors::AwsErrorReply;
+use support::names::REGION;
 use support::proxy::Answer;
 use support::{
     assert_code, assert_every_action, assert_secure_bucket, interrupt, leftovers, s3_client,
     Emulators, Ran, Sandbox,
 };
 
-const REGION: &str = "eu-west-1";
 const BUCKET: &str = "cattube-shared-state";
 const STATE: &str = "s3://cattube-shared-state/ci/cattube.json";
 const KEY: &str = "ci/cattube.json";

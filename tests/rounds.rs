@@ -9,10 +9,9 @@ use crate::support;
 
 use std::time::Duration;
 
+use support::names::REGION;
 use support::targets::{MAX_CONVERGED_ROUNDS, MAX_DOWN_ROUNDS, MAX_UP_ROUNDS};
 use support::{proxy::Seen, Emulators};
-
-const REGION: &str = "eu-west-1";
 
 /// Long enough that requests sent together always overlap, even on a loaded 2-core machine
 /// (at 40 ms a debug build there split one observe into two rounds; at 80 ms, once this

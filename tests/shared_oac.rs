@@ -14,10 +14,10 @@ use aws_sdk_cloudfront::types::{
 };
 use support::aws_errors::AwsErrorReply;
 use support::distribution::distribution_config;
+use support::names::REGION;
 use support::proxy::Answer;
 use support::{resource, Emulators, Sandbox};
 
-const REGION: &str = "eu-west-1";
 const SHARED: &str = cattube_stages::origin_access_control::SHARED_NAME;
 
 async fn cloudfront(endpoint: &str) -> aws_sdk_cloudfront::Client {
@@ -189,8 +189,7 @@ async fn two_stacks_share_one_oac_and_the_last_down_removes_it() {
     beta.run()
         .env(shared_env.0, shared_env.1)
         .arg("up")
-        .expect_code(0)
-        .expect_writes(0)
+        .expect_read_only()
         .json();
 
     // The first down keeps it for beta, names who uses it, and forgets it.
@@ -261,12 +260,7 @@ async fn up_refuses_naming_the_quota_before_creating_anything() {
     }
     let sandbox = stack(&emulators, "full");
     for command in ["plan", "up"] {
-        let ran = sandbox
-            .run()
-            .arg(command)
-            .expect_code(2)
-            .expect_writes(0)
-            .output();
+        let ran = sandbox.run().arg(command).expect_refused().output();
         assert!(
             ran.stderr.contains(&refusal(&quota)) && ran.stderr.contains("shared-oac"),
             "{command} names the quota and the remedy: {}",
@@ -314,8 +308,7 @@ async fn up_refuses_when_the_shared_oac_serves_its_quota_of_distributions() {
         .run()
         .env("CATTUBE_SHARED_OAC", "true")
         .arg("up")
-        .expect_code(2)
-        .expect_writes(0)
+        .expect_refused()
         .output();
     assert!(ran.stderr.contains(&refusal(&quota)), "{}", ran.text());
 }
@@ -328,8 +321,7 @@ fn bad_shared_oac_settings_exit_2_naming_them() {
         .run()
         .env("CATTUBE_SHARED_OAC", "maybe")
         .arg("plan")
-        .expect_code(2)
-        .expect_writes(0)
+        .expect_refused()
         .output();
     assert!(
         ran.stderr.contains("CATTUBE_SHARED_OAC: 'maybe'"),
@@ -391,12 +383,7 @@ async fn a_private_stack_refuses_at_the_key_group_quota() {
         "cattube.toml",
         "stack = \"private\"\n\n[delivery]\nprivate = true\n",
     );
-    let ran = sandbox
-        .run()
-        .arg("up")
-        .expect_code(2)
-        .expect_writes(0)
-        .output();
+    let ran = sandbox.run().arg("up").expect_refused().output();
     assert!(
         ran.stderr.contains(&refusal(&quota)),
         "up names the key-group quota: {}",

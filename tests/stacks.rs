@@ -4,9 +4,8 @@
 
 use crate::support;
 
+use support::names::REGION;
 use support::Emulators;
-
-const REGION: &str = "eu-west-1";
 
 #[test]
 fn output_prints_the_values_up_reported() {
@@ -14,12 +13,7 @@ fn output_prints_the_values_up_reported() {
     let sandbox = emulators.sandbox(REGION);
 
     // Nothing is up: no output is known, and asking says so.
-    let ran = sandbox
-        .run()
-        .arg("output")
-        .expect_code(2)
-        .expect_writes(0)
-        .output();
+    let ran = sandbox.run().arg("output").expect_refused().output();
     assert!(ran.stderr.contains("not up"), "{}", ran.text());
     assert_eq!(ran.stdout, "");
 
@@ -36,12 +30,7 @@ fn output_prints_the_values_up_reported() {
     );
 
     outputs = without_status(outputs);
-    let all = sandbox
-        .run()
-        .arg("output")
-        .expect_code(0)
-        .expect_writes(0)
-        .output();
+    let all = sandbox.run().arg("output").expect_read_only().output();
     let lines: Vec<String> = outputs
         .iter()
         .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}")))
@@ -66,20 +55,14 @@ fn output_prints_the_values_up_reported() {
     let domain = sandbox
         .run()
         .args(["output", "distribution_domain"])
-        .expect_code(0)
-        .expect_writes(0)
+        .expect_read_only()
         .output();
     assert_eq!(
         domain.stdout,
         format!("{}\n", outputs["distribution_domain"].as_str().unwrap())
     );
 
-    let json = sandbox
-        .run()
-        .arg("output")
-        .expect_code(0)
-        .expect_writes(0)
-        .json();
+    let json = sandbox.run().arg("output").expect_read_only().json();
     assert_eq!(
         without_status(json.doc["outputs"].as_object().unwrap().clone()),
         outputs
@@ -111,12 +94,7 @@ fn listed(doc: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
 fn stacks_lists_every_stack_by_its_tags() {
     let emulators = Emulators::start();
     let none = emulators.sandbox(REGION);
-    let empty = none
-        .run()
-        .arg("stacks")
-        .expect_code(0)
-        .expect_writes(0)
-        .json();
+    let empty = none.run().arg("stacks").expect_read_only().json();
     assert_eq!(listed(&empty.doc), vec![]);
 
     let sandboxes: Vec<_> = ["alpha", "beta", "gamma"]
@@ -143,8 +121,7 @@ fn stacks_lists_every_stack_by_its_tags() {
     let ran = alpha
         .run()
         .args(["--stack", "alpha", "stacks"])
-        .expect_code(0)
-        .expect_writes(0)
+        .expect_read_only()
         .json();
     let stacks = listed(&ran.doc);
     let names: Vec<&str> = stacks.iter().map(|(n, _)| n.as_str()).collect();
@@ -334,12 +311,7 @@ async fn ttl_tags_every_resource_and_a_later_up_keeps_it() {
 
 /// `command` succeeds and writes nothing: the stack is as it wants it.
 fn converged(sandbox: &support::Sandbox, command: &str) {
-    sandbox
-        .run()
-        .arg(command)
-        .expect_code(0)
-        .expect_writes(0)
-        .output();
+    sandbox.run().arg(command).expect_read_only().output();
 }
 
 /// What is left of `stack` in the emulators: every step's own lookup, as `leftovers()`.
@@ -391,8 +363,7 @@ async fn gc_deletes_only_the_expired_stack_and_leaves_nothing_of_it() {
     let dry = runner
         .run()
         .args(["gc", "--dry-run"])
-        .expect_code(0)
-        .expect_writes(0)
+        .expect_read_only()
         .json();
     assert_eq!(
         collected(&dry.doc),

@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use rexpect::process::WaitStatus;
 use rexpect::session::PtySession;
+use support::names::REGION;
 use support::{Emulators, Sandbox};
-
-const REGION: &str = "eu-west-1";
 
 fn at_terminal(sandbox: &Sandbox, args: &[&str]) -> PtySession {
     sandbox

@@ -10,10 +10,11 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use support::{resource, s3_client, video_bytes as bytes, Emulators, Sandbox};
+use support::{
+    resource, s3_client, strings, two_part_grant, video_bytes as bytes, Emulators, Sandbox,
+};
 
-const REGION: &str = "eu-west-1";
-const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
+use support::names::{REGION, SOURCE};
 
 /// curl's exit code, stdout and stderr; no AWS credentials in its environment.
 fn curl(args: &[String]) -> (i32, String) {
@@ -97,8 +98,7 @@ async fn post_grants_allow_exactly_what_they_say() {
     let ran = sandbox
         .run()
         .args(["upload-url", "cats/a.mp4"])
-        .expect_code(2)
-        .expect_writes(0)
+        .expect_refused()
         .output();
     assert!(ran.stderr.contains("cattube up"), "{}", ran.text());
     sandbox.run().args(["up"]).expect_code(0).output();
@@ -252,23 +252,8 @@ async fn a_multipart_grant_resumes_a_failed_part_and_completes() {
 
     let video = bytes(11 * 1024 * 1024 + 123_457, 3);
     let size = video.len().to_string();
-    let g = grant(
-        &sandbox,
-        &[
-            "--multipart",
-            "--size",
-            &size,
-            "--parts",
-            "2",
-            "cats/long cat.mp4",
-        ],
-    );
-    let parts: Vec<&str> = g["parts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u.as_str().unwrap())
-        .collect();
+    let g = grant(&sandbox, &two_part_grant(&size, "cats/long cat.mp4"));
+    let parts: Vec<&str> = strings(&g["parts"]);
     // The grant fixes the part count and each part's length (the last holds the rest).
     assert_eq!(parts.len(), 2, "{g}");
     let part = g["part_bytes"].as_u64().unwrap() as usize;

@@ -10,7 +10,7 @@
 //! Needs ffmpeg, chromium and `npm ci` in tests/browser (scripts/test installs them).
 
 use crate::pipeline::{clip, LocalCloud, ONE_AT_A_TIME};
-use crate::support::{self, clips, succeeded, Sandbox};
+use crate::support::{self, clips, succeeded, two_part_grant, Sandbox};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -246,14 +246,7 @@ impl UploadPage<'_> {
     fn resumes_a_multipart_upload_sending_only_the_failed_part(&self) -> Value {
         let long = large_clip(self.sandbox.path(), "long cat.mp4", 10 * MIB + 1);
         let size = std::fs::metadata(&long).unwrap().len().to_string();
-        let grant = self.grant(&[
-            "--multipart",
-            "--size",
-            &size,
-            "--parts",
-            "2",
-            "cats/long cat.mp4",
-        ]);
+        let grant = self.grant(&two_part_grant(&size, "cats/long cat.mp4"));
         let resumed = drive(
             grant["page"].as_str().unwrap(),
             "resume",

@@ -7,11 +7,12 @@ use crate::support;
 
 use std::time::{Duration, Instant};
 
-use support::{s3_client, sdk_config, standin_post, video_bytes, Emulators, Ran};
+use support::{
+    field_strings, function_environment, s3_client, sdk_config, standin_post, video_bytes,
+    Emulators, Ran,
+};
 
-const REGION: &str = "eu-west-1";
-const SOURCE: &str = "cattube-source-123456789012-eu-west-1";
-const DESTINATION: &str = "cattube-destination-123456789012-eu-west-1";
+use support::names::{DESTINATION, REGION, SOURCE};
 
 fn move_job(emulators: &Emulators, id: &str, body: &str) {
     standin_post(
@@ -90,13 +91,7 @@ async fn upload_jobs_url_walkthrough() {
         &["jobs"][..],
         &["url", "cats/tabby cat.mp4"][..],
     ] {
-        let doc = sandbox
-            .run()
-            .args(args)
-            .expect_code(2)
-            .expect_writes(0)
-            .json()
-            .doc;
+        let doc = sandbox.run().args(args).expect_refused().json().doc;
         let message = doc["error"]["message"].as_str().unwrap();
         assert!(message.contains("cattube up"), "{args:?}: {message}");
     }
@@ -244,27 +239,15 @@ async fn the_function_makes_one_job_per_upload(
     // The converter function, run for real against the stand-in with the function's own
     // environment, makes one job per upload.
     let lambda = aws_sdk_lambda::Client::new(&sdk_config(&emulators.moto.url, REGION).await);
-    let function = lambda
-        .get_function_configuration()
-        .function_name("cattube-converter")
-        .send()
-        .await
-        .unwrap();
-    let env = function
-        .environment()
-        .and_then(|e| e.variables())
-        .cloned()
-        .unwrap_or_default();
+    let env = function_environment(&lambda, "cattube-converter").await;
     let event = s3_event(&[
         ("cats/tabby cat.mp4", small.len() as u64, &etags[0]),
         ("cats/big cat video.mov", large.len() as u64, &etags[1]),
     ]);
     let result = run_handler(emulators, sandbox, &env, &event);
-    let ids: Vec<String> = result["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|j| j["job_id"].as_str().unwrap().to_string())
+    let ids: Vec<String> = field_strings(&result["jobs"], "job_id")
+        .into_iter()
+        .map(String::from)
         .collect();
     assert_eq!(ids.len(), 2, "{result}");
     (env, ids)
@@ -368,21 +351,14 @@ async fn jobs_finds_the_job_of_awkward_keys(
         .map(|k| (*k, 1024, "0123456789abcdef0123456789abcdef"))
         .collect();
     let result = run_handler(emulators, sandbox, env, &s3_event(&records));
-    let made: Vec<String> = result["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|j| j["job_id"].as_str().unwrap().to_string())
+    let made: Vec<String> = field_strings(&result["jobs"], "job_id")
+        .into_iter()
+        .map(String::from)
         .collect();
     assert_eq!(made.len(), awkward.len(), "{result}");
     for (key, id) in awkward.iter().zip(&made) {
         let doc = sandbox.run().args(["jobs", key]).expect_code(0).json().doc;
-        let ids: Vec<&str> = doc["jobs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|j| j["id"].as_str().unwrap())
-            .collect();
+        let ids: Vec<&str> = field_strings(&doc["jobs"], "id");
         assert_eq!(ids, [id.as_str()], "jobs {key}: {doc}");
         move_job(emulators, id, r#"{"status": "COMPLETE"}"#);
         let out = sandbox.run().args(["jobs", "--wait", key]).json();
@@ -413,12 +389,7 @@ async fn url_names_the_outputs(videos: &Videos, domain: &str) {
             code, doc, stderr, ..
         } = sandbox.run().args(["url", key]).json();
         assert_eq!(code, Some(0), "{key}: {stderr}");
-        let urls: Vec<&str> = doc["urls"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|u| u["url"].as_str().unwrap())
-            .collect();
+        let urls: Vec<&str> = field_strings(&doc["urls"], "url");
         let expected: Vec<String> = expected
             .iter()
             .map(|p| format!("https://{domain}/{p}"))
@@ -463,8 +434,7 @@ async fn upload_refuses_a_source_bucket_that_does_not_notify_the_converter() {
     let ran = sandbox
         .run()
         .args(["upload", file.to_str().unwrap()])
-        .expect_code(2)
-        .expect_writes(0)
+        .expect_refused()
         .output();
     assert!(
         ran.stderr.contains(&format!(

@@ -5,6 +5,7 @@
 pub mod aws_errors;
 pub mod clips;
 pub mod distribution;
+pub mod names;
 pub mod proxy;
 pub mod tally;
 pub mod targets;
@@ -439,6 +440,17 @@ impl Run<'_> {
         self
     }
 
+    /// Exit 0 and not one write: a run that only reads (`status`, `output`, a converged
+    /// `up`, a `down` with nothing to delete).
+    pub fn expect_read_only(self) -> Self {
+        self.expect_code(0).expect_writes(0)
+    }
+
+    /// Exit 2 and not one write: input refused before anything changed.
+    pub fn expect_refused(self) -> Self {
+        self.expect_code(2).expect_writes(0)
+    }
+
     /// Progress drawn as at a user's terminal (a sandbox's runs pass `--no-progress`).
     pub fn with_progress(mut self) -> Self {
         self.progress = true;
@@ -603,6 +615,106 @@ pub async fn bucket_policy(s3: &aws_sdk_s3::Client, bucket: &str) -> String {
     got.policy().unwrap().to_string()
 }
 
+/// The function's configuration, as Lambda describes it.
+pub async fn function_configuration(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+) -> aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput {
+    let got = lambda.get_function_configuration().function_name(function);
+    got.send().await.unwrap()
+}
+
+/// The function's environment variables, as Lambda holds them (none: empty).
+pub async fn function_environment(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+) -> std::collections::HashMap<String, String> {
+    let config = function_configuration(lambda, function).await;
+    let variables = config.environment().and_then(|e| e.variables());
+    variables.cloned().unwrap_or_default()
+}
+
+/// The function's resource-based policy (its invoke permissions), parsed.
+pub async fn function_policy(lambda: &aws_sdk_lambda::Client, function: &str) -> serde_json::Value {
+    let got = lambda
+        .get_policy()
+        .function_name(function)
+        .send()
+        .await
+        .unwrap();
+    serde_json::from_str(got.policy().unwrap()).unwrap()
+}
+
+/// Every inline policy of the role: its name, and its document as IAM returns it
+/// (URL-encoded).
+pub async fn inline_policies(iam: &aws_sdk_iam::Client, role: &str) -> BTreeMap<String, String> {
+    let listed = iam
+        .list_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .unwrap();
+    let mut documents = BTreeMap::new();
+    for name in listed.policy_names() {
+        let got = iam
+            .get_role_policy()
+            .role_name(role)
+            .policy_name(name)
+            .send()
+            .await
+            .unwrap();
+        documents.insert(name.clone(), got.policy_document().to_string());
+    }
+    documents
+}
+
+/// The ARNs of the managed policies attached to the role.
+pub async fn attached_policies(iam: &aws_sdk_iam::Client, role: &str) -> Vec<String> {
+    let listed = iam
+        .list_attached_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .unwrap();
+    let arns = listed.attached_policies().iter();
+    arns.map(|p| p.policy_arn().unwrap().to_string()).collect()
+}
+
+/// The row of a text summary (`status`, `up`, `down`) for resource `id`.
+#[track_caller]
+pub fn row<'a>(text: &'a str, id: &str) -> &'a str {
+    text.lines()
+        .find(|l| {
+            l.split_once("] ")
+                .is_some_and(|(_, rest)| rest.split_whitespace().next() == Some(id))
+        })
+        .unwrap_or_else(|| panic!("no {id} row in:\n{text}"))
+}
+
+/// The bucket's event notifications to Lambda functions, as S3 returns them.
+pub async fn lambda_notifications(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Vec<aws_sdk_s3::types::LambdaFunctionConfiguration> {
+    let got = s3.get_bucket_notification_configuration().bucket(bucket);
+    let got = got.send().await.unwrap();
+    got.lambda_function_configurations().to_vec()
+}
+
+/// The bucket's tags, key to value.
+pub async fn bucket_tags(s3: &aws_sdk_s3::Client, bucket: &str) -> BTreeMap<String, String> {
+    let got = s3.get_bucket_tagging().bucket(bucket).send().await.unwrap();
+    let tags = got.tag_set().iter();
+    tags.map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect()
+}
+
+/// Sets the bucket's policy to `policy`, as its owner would by hand.
+pub async fn put_bucket_policy(s3: &aws_sdk_s3::Client, bucket: &str, policy: &str) {
+    let put = s3.put_bucket_policy().bucket(bucket).policy(policy);
+    put.send().await.unwrap();
+}
+
 /// The JSON document's line for resource `id`.
 #[track_caller]
 pub fn resource<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
@@ -612,6 +724,48 @@ pub fn resource<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Val
         .iter()
         .find(|r| r["id"] == id)
         .unwrap_or_else(|| panic!("no {id} in {doc}"))
+}
+
+/// `upload-url`'s arguments for a multipart grant of `key`: `size` bytes in two parts.
+pub fn two_part_grant<'a>(size: &'a str, key: &'a str) -> [&'a str; 6] {
+    ["--multipart", "--size", size, "--parts", "2", key]
+}
+
+/// Whether `tags` (key, value), as any service's SDK returns them, hold the default stack's
+/// tag `cattube:stack=cattube`.
+pub fn has_stack_tag<'a, K, V>(tags: impl IntoIterator<Item = (K, V)>) -> bool
+where
+    K: Into<Option<&'a str>>,
+    V: Into<Option<&'a str>>,
+{
+    tags.into_iter()
+        .any(|(k, v)| k.into() == Some("cattube:stack") && v.into() == Some("cattube"))
+}
+
+/// A JSON array of strings, as they are (anything else in it fails the test).
+#[track_caller]
+pub fn strings(array: &serde_json::Value) -> Vec<&str> {
+    field_of_each(array, |item| item.as_str())
+}
+
+/// The string `field` of each object of a JSON array (a missing one fails the test).
+#[track_caller]
+pub fn field_strings<'a>(array: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
+    field_of_each(array, |item| item[field].as_str())
+}
+
+#[track_caller]
+fn field_of_each<'a>(
+    array: &'a serde_json::Value,
+    read: impl Fn(&'a serde_json::Value) -> Option<&'a str>,
+) -> Vec<&'a str> {
+    let items = array
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {array}"));
+    items
+        .iter()
+        .map(|item| read(item).unwrap_or_else(|| panic!("no string in {item}")))
+        .collect()
 }
 
 /// `status`'s line for resource `id` is drifted, and its drift `says` (part of it).
@@ -739,6 +893,12 @@ pub async fn found_owned(registry: &Registry, ctx: &StackContext) -> Vec<String>
         }
     }
     left
+}
+
+/// Nothing of any kind the stack makes is left in the account ([`account_inventory`]).
+pub async fn assert_account_empty(emulators: &Emulators, region: &str) {
+    let left = account_inventory(emulators, region).await;
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
 
 /// Everything of the stack's kinds in the whole emulated account, whoever owns it, one
