@@ -17,7 +17,8 @@
 #[path = "../tests/support/mod.rs"]
 #[allow(
     dead_code,
-    reason = "the benchmark uses the emulators and the proxy, not the test helpers"
+    unused_imports,
+    reason = "the benchmark uses the emulators and the proxy, not the test helpers (nor their re-exports)"
 )]
 mod support;
 #[path = "bench/terraform.rs"]

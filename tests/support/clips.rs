@@ -34,3 +34,16 @@ pub fn h264_with_tone(dir: &Path, name: &str, video: &str, seconds: u32, x264: &
     ffmpeg(dir, args.chain(x264.iter().copied()).chain(rest));
     dir.join(name)
 }
+
+/// Bytes that are not all the same (xorshift from `seed`), so a misplaced part would show.
+pub fn video_bytes(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
