@@ -22,7 +22,7 @@ use aws_sdk_s3::operation::put_bucket_notification_configuration::{
     PutBucketNotificationConfigurationError, PutBucketNotificationConfigurationOutput,
 };
 use aws_sdk_s3::types::{Event, LambdaFunctionConfiguration, QueueConfiguration};
-use aws_smithy_mocks::{mock, Rule};
+use aws_smithy_mocks::{mock, Rule, RuleBuilder};
 use aws_smithy_types::error::ErrorMetadata;
 use cattube_stages::artifact::{code_sha256, function_zip, HANDLER};
 use cattube_stages::converter_function::{environment, ConverterFunction};
@@ -50,6 +50,15 @@ fn fresh_role_error() -> CreateFunctionError {
     )
 }
 
+/// The stack's context against S3 answering with `rules`.
+fn s3_context(rules: Vec<Rule>) -> StackContext {
+    let mocks = MockClients {
+        s3: rules,
+        ..Default::default()
+    };
+    context(REGION, mocks.build())
+}
+
 /// `step` created (`apply` on a missing resource) against Lambda answering with `lambda`.
 async fn create_against_lambda(step: &dyn Step, lambda: &Rule) -> StepResult<Applied> {
     let mocks = MockClients {
@@ -61,23 +70,42 @@ async fn create_against_lambda(step: &dyn Step, lambda: &Rule) -> StepResult<App
         .await
 }
 
+/// `step` created against Lambda refusing `operation` with `not_yet` twice, as it does while a
+/// role just written has not reached it, then answering `output`: the step waits it out and
+/// is created on the third call.
+async fn created_on_the_third_call<I, O, E>(
+    step: &dyn Step,
+    operation: RuleBuilder<I, O, E>,
+    not_yet: impl Fn() -> E + Send + Sync + 'static,
+    output: impl Fn() -> O + Send + Sync + 'static,
+) where
+    I: std::fmt::Debug + Send + Sync + 'static,
+    O: std::fmt::Debug + Send + Sync + 'static,
+    E: std::fmt::Debug + Send + Sync + std::error::Error + 'static,
+{
+    let rule = operation
+        .sequence()
+        .error(not_yet)
+        .times(2)
+        .output(output)
+        .build();
+    create_against_lambda(step, &rule)
+        .await
+        .expect("created once Lambda saw the role");
+    assert_eq!(rule.num_calls(), 3, "{}", step.id());
+}
+
 #[tokio::test]
 async fn create_function_retries_a_fresh_role() {
-    let create = mock!(aws_sdk_lambda::Client::create_function)
-        .match_requests(|req| {
-            req.handler() == Some(HANDLER)
-                && req.architectures() == [Architecture::Arm64]
-                && req.runtime() == Some(&Runtime::Python313)
-        })
-        .sequence()
-        .error(fresh_role_error)
-        .times(2)
-        .output(|| CreateFunctionOutput::builder().build())
-        .build();
-    create_against_lambda(&ConverterFunction, &create)
-        .await
-        .expect("created once the role propagated");
-    assert_eq!(create.num_calls(), 3);
+    let create = mock!(aws_sdk_lambda::Client::create_function).match_requests(|req| {
+        req.handler() == Some(HANDLER)
+            && req.architectures() == [Architecture::Arm64]
+            && req.runtime() == Some(&Runtime::Python313)
+    });
+    created_on_the_third_call(&ConverterFunction, create, fresh_role_error, || {
+        CreateFunctionOutput::builder().build()
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -145,27 +173,22 @@ async fn the_on_failure_destination_waits_for_the_role_to_reach_its_bucket() {
                 .build(),
         )
     };
-    let put = mock!(aws_sdk_lambda::Client::put_function_event_invoke_config)
-        .sequence()
-        .error(refused)
-        .times(2)
-        .output(|| PutFunctionEventInvokeConfigOutput::builder().build())
-        .build();
-    create_against_lambda(&FailureDestination, &put)
-        .await
-        .expect("written once the role's policy reached Lambda");
-    assert_eq!(put.num_calls(), 3);
+    created_on_the_third_call(
+        &FailureDestination,
+        mock!(aws_sdk_lambda::Client::put_function_event_invoke_config),
+        refused,
+        || PutFunctionEventInvokeConfigOutput::builder().build(),
+    )
+    .await;
 }
+
+/// What a change to the function Lambda describes is applied to.
+type ConfigBuilder = aws_sdk_lambda::types::builders::FunctionConfigurationBuilder;
 
 /// GetFunction as Lambda answers for the function `up` wants, with `change` applied.
 fn live_function(
     ctx: &StackContext,
-    change: impl Fn(
-            aws_sdk_lambda::types::builders::FunctionConfigurationBuilder,
-        ) -> aws_sdk_lambda::types::builders::FunctionConfigurationBuilder
-        + Send
-        + Sync
-        + 'static,
+    change: impl Fn(ConfigBuilder) -> ConfigBuilder + Send + Sync + 'static,
 ) -> Rule {
     let env: HashMap<String, String> = environment(ctx, None).into_iter().collect();
     let tags: HashMap<String, String> = ctx.tags.clone().into_iter().collect();
@@ -210,12 +233,7 @@ fn updates() -> Updates {
 
 /// Observes with GetFunction answered by `live`, applies, and counts the updates.
 async fn converge_function(
-    change: impl Fn(
-            aws_sdk_lambda::types::builders::FunctionConfigurationBuilder,
-        ) -> aws_sdk_lambda::types::builders::FunctionConfigurationBuilder
-        + Send
-        + Sync
-        + 'static,
+    change: impl Fn(ConfigBuilder) -> ConfigBuilder + Send + Sync + 'static,
 ) -> (usize, usize, usize) {
     let probe = context(REGION, MockClients::default().build());
     let updates = updates();
@@ -330,11 +348,7 @@ async fn notification_is_merged_with_everyone_elses() {
                 && config.queue_configurations().len() == 1
         })
         .then_output(|| PutBucketNotificationConfigurationOutput::builder().build());
-    let mocks = MockClients {
-        s3: vec![get, put.clone()],
-        ..Default::default()
-    };
-    let ctx = context(REGION, mocks.build());
+    let ctx = s3_context(vec![get, put.clone()]);
     let observation = SourceNotification
         .observe(&ObserveContext::new(&ctx, None))
         .await
@@ -359,11 +373,7 @@ async fn down_removes_only_our_notification() {
                 && config.queue_configurations().len() == 1
         })
         .then_output(|| PutBucketNotificationConfigurationOutput::builder().build());
-    let mocks = MockClients {
-        s3: vec![get, put.clone()],
-        ..Default::default()
-    };
-    let ctx = context(REGION, mocks.build());
+    let ctx = s3_context(vec![get, put.clone()]);
     let destroyed = SourceNotification
         .destroy(&DestroyContext::new(&ctx, None, &DestroyOptions::default()))
         .await
@@ -389,11 +399,7 @@ async fn notification_waits_for_the_invoke_permission() {
         .times(2)
         .output(|| PutBucketNotificationConfigurationOutput::builder().build())
         .build();
-    let mocks = MockClients {
-        s3: vec![get, put.clone()],
-        ..Default::default()
-    };
-    let ctx = context(REGION, mocks.build());
+    let ctx = s3_context(vec![get, put.clone()]);
     SourceNotification
         .apply(&ApplyContext::new(&ctx, &Observation::Missing, None))
         .await

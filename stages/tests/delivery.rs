@@ -100,6 +100,22 @@ fn get_dist(status: &'static str, etag: &'static str) -> impl Fn() -> GetDistrib
     }
 }
 
+/// GetDistribution answering `before` (status, ETag) `times` times, then `Deployed` with the
+/// ETag `deployed` from then on.
+fn deployed_after(
+    before: (&'static str, &'static str),
+    times: usize,
+    deployed: &'static str,
+) -> Rule {
+    mock!(Client::get_distribution)
+        .sequence()
+        .output(get_dist(before.0, before.1))
+        .times(times)
+        .output(get_dist("Deployed", deployed))
+        .repeatedly()
+        .build()
+}
+
 fn recorded(extra: &[(&str, &str)]) -> Recorded {
     Recorded {
         name: String::new(),
@@ -189,12 +205,7 @@ async fn stale_etags_are_read_again() {
     let disable = mock!(Client::update_distribution)
         .match_requests(|r| r.if_match() == Some("E2"))
         .then_output(|| UpdateDistributionOutput::builder().e_tag("E3").build());
-    let status = mock!(Client::get_distribution)
-        .sequence()
-        .output(get_dist("Deployed", "E3"))
-        .output(get_dist("Deployed", "E4"))
-        .repeatedly()
-        .build();
+    let status = deployed_after(("Deployed", "E3"), 1, "E4");
     // Someone touched it after it was deployed: the first delete's ETag is stale.
     let delete = mock!(Client::delete_distribution)
         .sequence()
@@ -216,13 +227,7 @@ async fn stale_etags_are_read_again() {
 #[tokio::test]
 async fn deployment_is_polled_until_deployed() {
     let read = mock!(Client::get_distribution_config).then_output(|| get_config(false, "E1"));
-    let status = mock!(Client::get_distribution)
-        .sequence()
-        .output(get_dist("InProgress", "E1"))
-        .times(3)
-        .output(get_dist("Deployed", "E2"))
-        .repeatedly()
-        .build();
+    let status = deployed_after(("InProgress", "E1"), 3, "E2");
     let delete = mock!(Client::delete_distribution)
         .match_requests(|r| r.if_match() == Some("E2"))
         .then_output(|| DeleteDistributionOutput::builder().build());
@@ -275,12 +280,7 @@ async fn no_wait_disables_and_records_then_a_second_down_finishes() {
     let read = mock!(Client::get_distribution_config).then_output(|| get_config(false, "E2"));
     let again = mock!(Client::update_distribution)
         .then_output(|| UpdateDistributionOutput::builder().build());
-    let status = mock!(Client::get_distribution)
-        .sequence()
-        .output(get_dist("InProgress", "E2"))
-        .output(get_dist("Deployed", "E2"))
-        .repeatedly()
-        .build();
+    let status = deployed_after(("InProgress", "E2"), 1, "E2");
     let delete = mock!(Client::delete_distribution)
         .match_requests(|r| r.if_match() == Some("E2"))
         .then_output(|| DeleteDistributionOutput::builder().build());
@@ -409,13 +409,7 @@ async fn up_wait_polls_until_deployed_with_progress() {
                 .e_tag("E1")
                 .build()
         });
-    let status = mock!(Client::get_distribution)
-        .sequence()
-        .output(get_dist("InProgress", "E1"))
-        .times(2)
-        .output(get_dist("Deployed", "E1"))
-        .repeatedly()
-        .build();
+    let status = deployed_after(("InProgress", "E1"), 2, "E1");
     let mut ctx = cf_context(vec![create.clone(), status.clone()]);
     ctx.settings.wait_for_deploy = true;
     ctx.learn_found(
