@@ -289,8 +289,16 @@ async fn each_secure_setting_drift_is_repaired_by_one_write(walk: &Walk) {
         ]
     );
     walk.emulators.reset();
-    let doc = sandbox.run().args(["up"]).expect_code(0).json().doc;
-    assert_eq!(resource(&doc, "source-bucket")["action"], "update");
+    let ran = sandbox.run().args(["-v", "up"]).expect_code(0).json();
+    assert_eq!(resource(&ran.doc, "source-bucket")["action"], "update");
+    // `-v` names each repair, one line per write.
+    for line in [
+        "source-bucket: default encryption SSE-S3",
+        "source-bucket: object ownership BucketOwnerEnforced",
+        "source-bucket: bucket policy denies non-TLS requests",
+    ] {
+        assert!(ran.stderr.contains(line), "{line:?} not in {}", ran.stderr);
+    }
     let mut repaired: Vec<String> = walk
         .emulators
         .writes()

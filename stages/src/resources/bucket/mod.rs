@@ -141,7 +141,7 @@ pub(crate) async fn apply(ctx: &ApplyContext<'_>, spec: &BucketSpec) -> StepResu
             return Ok(None);
         }
         enforce_bucket_owner(ctx, name).await?;
-        Ok(Some("object ctx.ownership BucketOwnerEnforced"))
+        Ok(Some("object ownership BucketOwnerEnforced"))
     };
     let tls = async {
         if !repair(DRIFT_TLS) {

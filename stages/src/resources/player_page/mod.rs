@@ -246,9 +246,9 @@ impl Step for PlayerPage {
 
     async fn destroy(&self, ctx: &DestroyContext<'_>) -> StepResult<Destroyed> {
         // Only what cattube wrote; a bucket already gone took the page with it. With the
-        // ETags ctx.recorded, each delete is conditional on its own (one round, and a file
+        // ETags recorded, each delete is conditional on its own (one round, and a file
         // replaced since is not deleted); without them (a state from before they were
-        // ctx.recorded), the files carrying the stack's mark.
+        // recorded), the files carrying the stack's mark.
         let etags: Vec<Option<String>> = FILES
             .iter()
             .map(|f| {
