@@ -431,32 +431,20 @@ async fn distributions_of(
 ) -> Result<Vec<(DistributionSummary, Option<String>)>, StepError> {
     let domains = bucket_domains(bucket, &ctx.region);
     let mut found = Vec::new();
-    let mut pages = ctx
-        .clients
-        .cloudfront
-        .list_distributions()
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.context(|| "listing CloudFront distributions".to_string())?;
-        let Some(list) = page.distribution_list() else {
-            break;
-        };
-        for summary in list.items() {
-            let origin = summary.origins().and_then(|o| {
-                o.items()
-                    .iter()
-                    .find(|o| domains.iter().any(|d| d == o.domain_name()))
-            });
-            let oac = origin.map(|origin| {
-                origin
-                    .origin_access_control_id()
-                    .filter(|id| !id.is_empty())
-                    .map(str::to_string)
-            });
-            if let Some(oac) = oac {
-                found.push((summary.clone(), oac));
-            }
+    for summary in crate::aws::all_distributions(&ctx.clients.cloudfront).await? {
+        let origin = summary.origins().and_then(|o| {
+            o.items()
+                .iter()
+                .find(|o| domains.iter().any(|d| d == o.domain_name()))
+        });
+        let oac = origin.map(|origin| {
+            origin
+                .origin_access_control_id()
+                .filter(|id| !id.is_empty())
+                .map(str::to_string)
+        });
+        if let Some(oac) = oac {
+            found.push((summary, oac));
         }
     }
     Ok(found)
